@@ -1,0 +1,196 @@
+"""The scenarios as agentchat team builders, and the custom agents they need.
+
+Catify: an image agent draws the user's prompt, a vision critic answers `CRITICS:` / `PROMPT:`, the image
+agent draws the new prompt; n iterations give 1 + n pictures and n critiques per turn."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence
+
+from autogen_agentchat.agents import AssistantAgent, BaseChatAgent
+from autogen_agentchat.base import Response, TerminationCondition
+from autogen_agentchat.conditions import ExternalTermination, MaxMessageTermination
+from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, MultiModalMessage, TextMessage
+from autogen_agentchat.teams import SelectorGroupChat
+from autogen_core import CancellationToken
+from autogen_core import Image as AGImage
+from autogen_core.model_context import BufferedChatCompletionContext
+
+from . import critique, pictures, tracing
+from .demo import INSTRUCTION_MARKER
+from .images import GeneratedImage, ImageGenerator
+from .providers import Clients, require_image_model
+
+CATIFY = "catify"
+IMAGE_AGENT = "image_agent"
+CRITIC = "critic"
+DEFAULT_CRITIC_INSTRUCTION = "Add fluffy cats. Like a lot of cats. If there's less than 100 cats I'll be mad."
+DEFAULT_ITERATIONS = 2
+MAX_ITERATIONS = 6
+CRITIC_IMAGE_SIDE = 512
+
+SCENARIOS = {CATIFY: "Catify"}
+
+
+@dataclass
+class ImageRecord:
+    """One picture's place in the lineage: the seed's {prompt, index} and what connects it to the rest."""
+
+    image_id: str
+    prompt: str
+    index: int
+    turn: int
+    parent: str | None
+    critique: str | None
+    model: str
+    size: str
+    quality: str
+    cost_usd: float | None
+    trace_id: str | None = None
+    artifact_path: str | None = None
+
+    def lookup_entry(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "index": self.index, "turn": self.turn, "parent": self.parent,
+                "critique": self.critique, "trace_id": self.trace_id, "model": self.model, "size": self.size,
+                "quality": self.quality, "cost_usd": self.cost_usd, "artifact_path": self.artifact_path}
+
+
+class ImageSink(Protocol):
+    """Where pictures go the moment they exist (the run's artifacts, the page); returns the artifact path."""
+
+    def next_index(self) -> int: ...
+
+    def store(self, record: ImageRecord, png: bytes) -> str | None: ...
+
+
+def new_image_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class ImageAgent(BaseChatAgent):
+    """Draws the newest prompt: the user's message, or the critic's `PROMPT:`; keeps the last prompt
+    when the critic gave none, and says so."""
+
+    def __init__(self, generator: ImageGenerator, sink: ImageSink, turn: int, name: str = IMAGE_AGENT):
+        super().__init__(name, "Draws the newest prompt as a picture.")
+        self._generator = generator
+        self._sink = sink
+        self._turn = turn
+        self._last_prompt: str | None = None
+        self._last_image_id: str | None = None
+
+    @property
+    def produced_message_types(self):
+        return (MultiModalMessage,)
+
+    async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
+        prompt, parent, critique_text, note = self._next_prompt(messages)
+        with tracing.image_span(self._generator.model, getattr(self._generator, "size", ""),
+                                getattr(self._generator, "quality", ""), prompt) as span:
+            image: GeneratedImage = await self._generator.generate(prompt)
+            record = ImageRecord(
+                image_id=new_image_id(), prompt=prompt, index=self._sink.next_index(), turn=self._turn,
+                parent=parent, critique=critique_text, model=image.model, size=image.size, quality=image.quality,
+                cost_usd=image.cost_usd, trace_id=tracing.current_trace_id())
+            record.artifact_path = self._sink.store(record, image.png)
+            if span is not None:
+                span.set_attributes({tracing.ATTR_IMAGE_ID: record.image_id,
+                                     tracing.ATTR_IMAGE_PATH: record.artifact_path or "",
+                                     tracing.ATTR_IMAGE_COST: record.cost_usd if record.cost_usd is not None else -1,
+                                     tracing.ATTR_IMAGE_PARENT: parent or ""})
+                span.set_outputs({"image_id": record.image_id, "artifact_path": record.artifact_path,
+                                  "revised_prompt": image.revised_prompt, "cost_usd": record.cost_usd})
+        self._last_prompt, self._last_image_id = prompt, record.image_id
+        small = pictures.downsize(image.png, CRITIC_IMAGE_SIDE)
+        metadata = {"image_id": record.image_id}
+        if note:
+            metadata["note"] = note
+        return Response(chat_message=MultiModalMessage(source=self.name, content=[prompt, AGImage(small)],
+                                                       metadata=metadata))
+
+    def _next_prompt(self, messages: Sequence[BaseChatMessage]) -> tuple[str, str | None, str | None, str | None]:
+        """(prompt, parent image, critique, note for the chat) from the newest relevant message."""
+        for message in reversed(messages):
+            if message.source == CRITIC and isinstance(message, TextMessage):
+                parsed = critique.parse(message.content)
+                if parsed.prompt:
+                    return parsed.prompt, self._last_image_id, parsed.critique, None
+                kept = self._last_prompt or ""
+                return kept, self._last_image_id, parsed.critique, "The critic gave no PROMPT:, so I drew the previous prompt again."
+            if message.source not in (self.name, CRITIC):
+                text = message.to_text().strip()
+                if text:
+                    return text, None, None, None
+        if self._last_prompt:
+            return self._last_prompt, self._last_image_id, None, "No new prompt, so I drew the previous one again."
+        raise ValueError("There is nothing to draw yet: send a prompt first.")
+
+    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+        self._last_prompt, self._last_image_id = None, None
+
+    async def save_state(self) -> Mapping[str, Any]:
+        return {"type": "ImageAgentState", "last_prompt": self._last_prompt, "last_image_id": self._last_image_id}
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        self._last_prompt = state.get("last_prompt")
+        self._last_image_id = state.get("last_image_id")
+
+
+def critic_system_message(instruction: str) -> str:
+    return (
+        "You are a demanding art critic. You get a picture and the prompt it was drawn from. "
+        "Criticise the picture against the user's instruction and write a better prompt for the image model.\n"
+        f"{INSTRUCTION_MARKER} {instruction.strip() or DEFAULT_CRITIC_INSTRUCTION}\n"
+        "Answer in exactly this format and nothing else:\n"
+        "CRITICS: <what is wrong and what to change>\n"
+        "PROMPT: <the complete new prompt for the image model>"
+    )
+
+
+@dataclass
+class TeamPlan:
+    """What the page needs to show progress: the team, its stop switch, and how many steps to expect."""
+
+    team: Any
+    stop: ExternalTermination
+    total_steps: int
+    step_labels: dict[str, str] = field(default_factory=dict)
+
+
+def _catify_selector(messages: Sequence[BaseAgentEvent | BaseChatMessage]) -> str:
+    """A fresh user prompt or a critique goes to the image agent; a picture goes to the critic."""
+    last = next((m for m in reversed(messages) if isinstance(m, BaseChatMessage)), None)
+    return CRITIC if last is not None and last.source == IMAGE_AGENT else IMAGE_AGENT
+
+
+def build_catify(clients: Clients, sink: ImageSink, turn: int, iterations: int = DEFAULT_ITERATIONS,
+                 instruction: str = DEFAULT_CRITIC_INSTRUCTION) -> TeamPlan:
+    iterations = max(1, min(int(iterations), MAX_ITERATIONS))
+    image_agent = ImageAgent(require_image_model(clients), sink, turn)
+    critic = AssistantAgent(
+        CRITIC, model_client=clients.vision, system_message=critic_system_message(instruction),
+        description="Looks at the newest picture and answers CRITICS: and PROMPT:.",
+        model_context=BufferedChatCompletionContext(buffer_size=1),  # only the newest picture, not every one so far
+    )
+    stop = ExternalTermination()
+    # the user's message + (iterations + 1) pictures + iterations critiques
+    termination: TerminationCondition = MaxMessageTermination(2 * iterations + 2) | stop
+    team = SelectorGroupChat(
+        [tracing.TracedAgent(image_agent), tracing.TracedAgent(critic)],
+        model_client=clients.chat,  # never asked: the selector function always decides
+        selector_func=_catify_selector,
+        allow_repeated_speaker=True,
+        termination_condition=termination,
+        emit_team_events=True,  # SelectSpeakerEvent: the page shows who works next
+    )
+    return TeamPlan(team=team, stop=stop, total_steps=2 * iterations + 1,
+                    step_labels={IMAGE_AGENT: "drawing", CRITIC: "critiquing"})
+
+
+def build_team(scenario: str, clients: Clients, sink: ImageSink, turn: int, options: Mapping[str, Any]) -> TeamPlan:
+    if scenario == CATIFY:
+        return build_catify(clients, sink, turn, iterations=options.get("iterations", DEFAULT_ITERATIONS),
+                            instruction=options.get("instruction", DEFAULT_CRITIC_INSTRUCTION))
+    raise ValueError(f"Unknown scenario {scenario!r}.")

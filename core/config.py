@@ -1,0 +1,117 @@
+"""Settings for one session: provider, models, store. Built from the environment and a secrets
+mapping the page passes in, so core never reads Streamlit and a script can build the same thing."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+PROVIDERS = ("demo", "openai", "openai-compatible")
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "autogen-mlflow-dashboard"
+MAX_MESSAGE_CHARS = 20_000
+
+IMAGE_SIZES = {
+    "gpt-image-1": ("1024x1024", "1024x1536", "1536x1024"),
+    "gpt-image-1-mini": ("1024x1024", "1024x1536", "1536x1024"),
+    "dall-e-3": ("1024x1024", "1024x1792", "1792x1024"),
+    "demo-image": ("512x512",),
+}
+IMAGE_QUALITIES = {
+    "gpt-image-1": ("low", "medium", "high"),
+    "gpt-image-1-mini": ("low", "medium", "high"),
+    "dall-e-3": ("standard", "hd"),
+    "demo-image": ("standard",),
+}
+
+
+class Secret(str):
+    """A string that never shows itself in repr, logs or tracebacks of dataclasses."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+
+class ConfigError(ValueError):
+    """Settings that cannot work, with a message meant for the person who set them."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    provider: str = "demo"
+    api_key: Secret = field(default=Secret(""), repr=False)
+    base_url: str = ""
+    chat_model: str = "demo-chat"
+    vision_model: str = "demo-vision"
+    image_model: str = "demo-image"
+    image_size: str = "512x512"
+    image_quality: str = "standard"
+    tracking_uri: str = DEFAULT_TRACKING_URI
+    experiment_name: str = DEFAULT_EXPERIMENT
+    mlflow_ui_url: str = ""
+    request_timeout_s: float = 60.0
+    max_retries: int = 2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, secrets: Mapping[str, object] | None = None) -> "Settings":
+        """Environment first, then secrets (e.g. st.secrets) for the key; everything has a default."""
+        env = os.environ if env is None else env
+        secrets = secrets or {}
+        provider = env.get("APP_PROVIDER", "demo")
+        key = str(secrets.get("OPENAI_API_KEY", "") or env.get("OPENAI_API_KEY", ""))
+        base = cls.for_provider(provider)
+        return replace(
+            base,
+            api_key=Secret(key),
+            base_url=env.get("OPENAI_BASE_URL", base.base_url),
+            chat_model=env.get("APP_CHAT_MODEL", base.chat_model),
+            vision_model=env.get("APP_VISION_MODEL", base.vision_model),
+            image_model=env.get("APP_IMAGE_MODEL", base.image_model),
+            tracking_uri=env.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
+            experiment_name=env.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT),
+            mlflow_ui_url=env.get("APP_MLFLOW_UI_URL", ""),
+        )
+
+    @classmethod
+    def for_provider(cls, provider: str) -> "Settings":
+        """Sensible model defaults per provider, so switching the provider is one choice."""
+        if provider == "demo":
+            return cls()
+        if provider == "openai":
+            return cls(provider="openai", chat_model="gpt-4o-mini", vision_model="gpt-4o-mini",
+                       image_model="gpt-image-1", image_size="1024x1024", image_quality="low")
+        if provider == "openai-compatible":
+            return cls(provider="openai-compatible", base_url="http://127.0.0.1:11434/v1",
+                       chat_model="llama3.2", vision_model="llava", image_model="",
+                       image_size="1024x1024", image_quality="standard")
+        raise ConfigError(f"Unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}.")
+
+    def with_(self, **changes) -> "Settings":
+        if "api_key" in changes:
+            changes["api_key"] = Secret(changes["api_key"] or "")
+        return replace(self, **changes)
+
+    def validate(self) -> None:
+        """Fail before a turn starts, with words a user can act on."""
+        if self.provider not in PROVIDERS:
+            raise ConfigError(f"Unknown provider {self.provider!r}: choose one of {', '.join(PROVIDERS)}.")
+        if self.provider == "openai" and not self.api_key:
+            raise ConfigError("The OpenAI provider needs an API key: set OPENAI_API_KEY, add it to "
+                              "secrets, or type it in the sidebar (kept in this browser session only).")
+        if self.provider == "openai-compatible" and not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError("The OpenAI-compatible provider needs a base URL such as http://127.0.0.1:11434/v1.")
+        if not self.chat_model or not self.vision_model:
+            raise ConfigError("Name a chat model and a vision model.")
+
+    def public_dict(self) -> dict[str, str]:
+        """What may be written to traces, artifacts and pages: everything but the key."""
+        return {
+            "provider": self.provider,
+            "base_url": self.base_url,
+            "chat_model": self.chat_model,
+            "vision_model": self.vision_model,
+            "image_model": self.image_model,
+            "image_size": self.image_size,
+            "image_quality": self.image_quality,
+        }

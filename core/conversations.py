@@ -1,0 +1,220 @@
+"""Conversations persist as MLflow runs: tags say what they are, artifacts hold the team state, the
+transcript the chat page shows, the pictures and their lineage. Everything goes through `MlflowClient`
+with an explicit run id: the fluent API keeps a process-wide active run, wrong for a multi-user server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import tracing
+
+STATE_PATH = "conversation/state.json"
+TRANSCRIPT_PATH = "conversation/transcript.json"
+LOOKUP_PATH = "image_lookup.json"
+IMAGES_DIR = "images"
+TAG_TITLE = "app.title"
+TAG_TURNS = "app.turns"
+TAG_UPDATED = "app.updated_ms"
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_IMAGE_ID = re.compile(r"^[0-9a-f]{8,32}$")
+
+
+class ConversationError(Exception):
+    """A conversation that cannot be opened; the message is meant for the user."""
+
+
+class StoreUnavailable(ConversationError):
+    pass
+
+
+@dataclass
+class Conversation:
+    scenario: str
+    session_id: str
+    provider: str
+    id: str | None = None  # the MLflow run id; None until saved (or while the store is unreachable)
+    title: str = ""
+    state: dict[str, Any] | None = None
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    image_lookup: dict[str, dict[str, Any]] = field(default_factory=dict)
+    images: dict[str, bytes] = field(default_factory=dict)  # a cache; pictures live in the run's artifacts
+    turns: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def is_valid_run_id(value: str) -> bool:
+    return bool(_RUN_ID.match(value or ""))
+
+
+def is_valid_image_id(value: str) -> bool:
+    return bool(_IMAGE_ID.match(value or ""))
+
+
+def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
+    """None when the store answers; otherwise why not, in a sentence. Quick by design: it runs on page load."""
+    try:
+        if tracking_uri.startswith(("http://", "https://")):
+            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s) as response:
+                if response.status != 200:
+                    return f"The MLflow server at {tracking_uri} answered HTTP {response.status}."
+            return None
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(tracking_uri).search_experiments(max_results=1)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", said plainly
+        return f"The MLflow store {_display_uri(tracking_uri)} cannot be reached ({type(exc).__name__}: {str(exc)[:200]})."
+
+
+def _display_uri(uri: str) -> str:
+    """A URI without any password in it."""
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.password:
+        netloc = f"{parsed.username}:***@{parsed.hostname}" + (f":{parsed.port}" if parsed.port else "")
+        return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+    return uri
+
+
+class ConversationStore:
+    """Reads and writes conversations in one experiment of one tracking store."""
+
+    def __init__(self, tracking_uri: str, experiment_name: str):
+        from mlflow.tracking import MlflowClient
+
+        tracing.configure(tracking_uri)
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self.client = MlflowClient(tracking_uri)
+        self._experiment_id: str | None = None
+
+    @property
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            experiment = self.client.get_experiment_by_name(self.experiment_name)
+            if experiment is None:
+                try:
+                    self._experiment_id = self.client.create_experiment(
+                        self.experiment_name, artifact_location=self._artifact_location())
+                except Exception:  # created meanwhile by another session
+                    experiment = self.client.get_experiment_by_name(self.experiment_name)
+                    if experiment is None:
+                        raise
+                    self._experiment_id = experiment.experiment_id
+            else:
+                self._experiment_id = experiment.experiment_id
+        return self._experiment_id
+
+    def _artifact_location(self) -> str | None:
+        """Next to a sqlite file, not wherever the process happens to run; a server decides its own."""
+        if self.tracking_uri.startswith("sqlite:///"):
+            db = Path(self.tracking_uri[len("sqlite:///"):]).resolve()
+            return (db.parent / "mlartifacts").as_uri()
+        return None
+
+    def create(self, conversation: Conversation) -> str:
+        title = conversation.title or "new conversation"
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=_run_name(conversation.scenario, title),
+            tags={
+                tracing.ATTR_SCENARIO: conversation.scenario,
+                tracing.ATTR_PROVIDER: conversation.provider,
+                tracing.ATTR_SESSION: conversation.session_id,
+                TAG_TITLE: title[:250],
+                TAG_TURNS: "0",
+            },
+        )
+        conversation.id = run.info.run_id
+        return conversation.id
+
+    def save_image(self, run_id: str, image_id: str, png: bytes) -> str:
+        if not is_valid_image_id(image_id):
+            raise ValueError(f"Refusing an image id that is not plain hex: {image_id!r}")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, f"{image_id}.png")
+            with open(path, "wb") as fh:
+                fh.write(png)
+            self.client.log_artifact(run_id, path, IMAGES_DIR)
+        return f"{IMAGES_DIR}/{image_id}.png"
+
+    def save(self, conversation: Conversation) -> None:
+        """Write state, transcript and lineage after a completed turn (never half a turn)."""
+        assert conversation.id, "create() the conversation first"
+        run_id = conversation.id
+        self.client.log_dict(run_id, conversation.state or {}, STATE_PATH)
+        self.client.log_dict(run_id, {"scenario": conversation.scenario, "options": conversation.options,
+                                      "messages": conversation.transcript}, TRANSCRIPT_PATH)
+        self.save_lookup(conversation)
+        self.client.set_tag(run_id, TAG_TURNS, str(conversation.turns))
+        self.client.set_tag(run_id, TAG_UPDATED, str(int(time.time() * 1000)))
+        if conversation.title:
+            self.client.set_tag(run_id, TAG_TITLE, conversation.title[:250])
+
+    def save_lookup(self, conversation: Conversation) -> None:
+        if conversation.id:
+            self.client.log_dict(conversation.id, conversation.image_lookup, LOOKUP_PATH)
+
+    def load(self, run_id: str) -> Conversation:
+        """Reopen a conversation by id, or raise ConversationError with a message for the user."""
+        run_id = (run_id or "").strip()
+        if not is_valid_run_id(run_id):
+            raise ConversationError(f"“{run_id[:80]}” is not a conversation id (32 hexadecimal characters).")
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException as exc:
+            if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(exc).lower():
+                raise ConversationError(f"There is no conversation {run_id} in this MLflow store.") from exc
+            raise StoreUnavailable(f"The MLflow store could not be read: {str(exc)[:200]}") from exc
+        tags = run.data.tags
+        if tracing.ATTR_SCENARIO not in tags or run.info.experiment_id != self.experiment_id:
+            raise ConversationError(f"Run {run_id} exists but is not a conversation of this app.")
+        transcript = self._read_json(run_id, TRANSCRIPT_PATH) or {}
+        return Conversation(
+            id=run_id,
+            scenario=tags[tracing.ATTR_SCENARIO],
+            session_id=tags.get(tracing.ATTR_SESSION, ""),
+            provider=tags.get(tracing.ATTR_PROVIDER, ""),
+            title=tags.get(TAG_TITLE, ""),
+            state=self._read_json(run_id, STATE_PATH),
+            transcript=list(transcript.get("messages", [])),
+            options=dict(transcript.get("options", {})),
+            image_lookup=self._read_json(run_id, LOOKUP_PATH) or {},
+            turns=int(tags.get(TAG_TURNS, "0") or 0),
+        )
+
+    def load_image(self, run_id: str, image_id: str) -> bytes | None:
+        if not (is_valid_run_id(run_id) and is_valid_image_id(image_id)):
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(run_id, f"{IMAGES_DIR}/{image_id}.png", tmp)
+            except Exception:  # noqa: BLE001 - a deleted artifact is shown as missing, not as a crash
+                return None
+            return Path(path).read_bytes()
+
+    def _read_json(self, run_id: str, artifact_path: str) -> Any:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(run_id, artifact_path, tmp)
+            except Exception:  # noqa: BLE001 - absent after a turn that never completed
+                return None
+            try:
+                return json.loads(Path(path).read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                return None
+
+
+def _run_name(scenario: str, title: str) -> str:
+    words = re.sub(r"\s+", " ", title).strip()
+    return f"{scenario}: {words[:60]}"

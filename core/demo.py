@@ -1,0 +1,241 @@
+"""The offline demo provider: a chat model, a vision model and an image model that need no key and no
+network, cost nothing, answer the same input the same way, and still react to what they are given.
+
+The chat client is a real agentchat `ChatCompletionClient`, so the demo runs the same agents, teams,
+state and tracing code as OpenAI does. Set `DEMO_LATENCY_MS` to add a fixed delay per call."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+from typing import Any, AsyncGenerator, Callable, Mapping, Optional, Sequence
+
+from autogen_core import CancellationToken, FunctionCall, Image
+from autogen_core.models import (
+    ChatCompletionClient,
+    CreateResult,
+    FunctionExecutionResultMessage,
+    LLMMessage,
+    ModelInfo,
+    RequestUsage,
+    SystemMessage,
+    UserMessage,
+)
+from autogen_core.tools import Tool, ToolSchema
+
+from . import pictures
+from .images import GeneratedImage
+
+DEMO_CHAT_MODEL = "demo-chat"
+DEMO_VISION_MODEL = "demo-vision"
+DEMO_IMAGE_MODEL = "demo-image"
+INSTRUCTION_MARKER = "Instruction from the user:"
+
+
+def latency_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("DEMO_LATENCY_MS", "0")) / 1000)
+    except ValueError:
+        return 0.0
+
+
+def count_text_tokens(text: str) -> int:
+    """A deterministic stand-in for a BPE tokenizer: words and punctuation, long words split every 6 chars."""
+    pieces = re.findall(r"\w+|[^\w\s]", text or "")
+    return sum(max(1, math.ceil(len(p) / 6)) for p in pieces)
+
+
+def count_image_tokens(image: Image) -> int:
+    """OpenAI's high-detail vision formula: 85 + 170 per 512-pixel tile."""
+    w, h = image.image.size
+    return 85 + 170 * math.ceil(w / 512) * math.ceil(h / 512)
+
+
+def _message_text(message: LLMMessage) -> str:
+    content = getattr(message, "content", "")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(c if isinstance(c, str) else getattr(c, "content", "") if not isinstance(c, Image) else ""
+                        for c in content)
+    return str(content)
+
+
+def count_prompt_tokens(messages: Sequence[LLMMessage]) -> int:
+    total = 3
+    for message in messages:
+        total += 4 + count_text_tokens(_message_text(message))
+        content = getattr(message, "content", None)
+        if isinstance(content, list):
+            total += sum(count_image_tokens(c) for c in content if isinstance(c, Image))
+    return total
+
+
+# A responder looks at the request and either answers (text or tool calls) or passes (None).
+Responder = Callable[[Sequence[LLMMessage], Sequence[Any]], Optional[str | list[FunctionCall]]]
+
+
+def critic_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Optional[str]:
+    """Answer as the Catify vision critic when the newest user message carries a picture."""
+    last = next((m for m in reversed(messages) if isinstance(m, UserMessage)), None)
+    if last is None or not isinstance(last.content, list):
+        return None
+    image = next((c for c in last.content if isinstance(c, Image)), None)
+    if image is None:
+        return None
+    prompt = " ".join(c for c in last.content if isinstance(c, str)).strip()
+    system = "\n".join(m.content for m in messages if isinstance(m, SystemMessage))
+    return critic_reply(prompt, pictures.analyse(image.image), _instruction(system))
+
+
+def _instruction(system_text: str) -> str:
+    if INSTRUCTION_MARKER in system_text:
+        return system_text.split(INSTRUCTION_MARKER, 1)[1].strip().splitlines()[0].strip()
+    return system_text.strip().splitlines()[0] if system_text.strip() else ""
+
+
+def critic_reply(prompt: str, stats: pictures.PictureStats, instruction: str) -> str:
+    """What the demo critic says: driven by the pixels (light, colour, clutter) and by the instruction."""
+    base = prompt.split(" — ", 1)[0].strip() or "a picture"
+    feats = pictures.features(prompt)
+    wanted = re.search(r"\badd\s+(?:some\s+|more\s+)?([a-z][a-z -]*?)(?:[.!,;]|$)", instruction.lower())
+    subject = wanted.group(1).strip() if wanted else "fluffy cats"
+    numbers = [int(n) for n in re.findall(r"\d+", instruction)]
+    target = max(numbers) if numbers else 10
+    notes, changes = [f"The picture is {stats.words()}."], []
+    if re.search(r"\bcats?\b|kitten", subject):
+        have = feats.cats
+        if have < target:
+            more = min(target, max(12, have * 8))
+            notes.append(f"I count about {have} cat{'s' if have != 1 else ''}; the brief wants {target} or more, so there must be far more.")
+            changes.append(f"with {more} {subject}")
+        else:
+            notes.append(f"About {have} cats: the brief of {target} is met.")
+            changes.append(f"with {have} {subject}")
+    else:
+        notes.append(f"The brief asks for {subject}, which I do not see yet.")
+        changes.append(f"with {subject}")
+    if stats.brightness < 0.35:
+        notes.append("It is too dark to enjoy the details.")
+        changes.append("warm bright light")
+    if stats.colourfulness < 0.12 and not feats.monochrome:
+        notes.append("The colours are washed out.")
+        changes.append("in vivid colour")
+    if stats.busyness > 0.16:
+        notes.append("The background competes with the subject.")
+        changes.append("simple clean background")
+    earlier = prompt.split(" — ", 1)[1].split(", ") if " — " in prompt else []
+    kept = [c.strip() for c in earlier if c.strip() and not re.search(r"\bcats?\b|kitten|^with ", c)]
+    changes += [c for c in kept if c not in changes]  # fixes asked for before still apply
+    return f"CRITICS: {' '.join(notes)}\nPROMPT: {base} — {', '.join(changes)}"
+
+
+def echo_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
+    """The fallback: a short, deterministic answer that shows what the model was given."""
+    last = next((m for m in reversed(messages) if isinstance(m, (UserMessage, FunctionExecutionResultMessage))), None)
+    text = _message_text(last) if last is not None else ""
+    words = text.split()
+    preview = " ".join(words[:12]) + (" …" if len(words) > 12 else "")
+    return f"(demo model) I read {len(words)} words: “{preview}”."
+
+
+DEFAULT_RESPONDERS: tuple[Responder, ...] = (critic_responder,)
+
+
+class DemoChatCompletionClient(ChatCompletionClient):
+    """Deterministic, content-aware, zero-cost chat and vision model."""
+
+    def __init__(self, model: str = DEMO_CHAT_MODEL, responders: Sequence[Responder] = DEFAULT_RESPONDERS):
+        self.model = model
+        self._responders = tuple(responders)
+        self._last_usage = RequestUsage(0, 0)
+        self._total_usage = RequestUsage(0, 0)
+
+    def _answer(self, messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str | list[FunctionCall]:
+        for responder in self._responders:
+            answer = responder(messages, tools)
+            if answer is not None:
+                return answer
+        return echo_responder(messages, tools)
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: Optional[bool | type] = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: Optional[CancellationToken] = None,
+    ) -> CreateResult:
+        delay = latency_s()
+        if delay:
+            await asyncio.sleep(delay)
+        content = self._answer(messages, tools)
+        completion = count_text_tokens(content if isinstance(content, str) else str([c.arguments for c in content]))
+        usage = RequestUsage(prompt_tokens=count_prompt_tokens(messages), completion_tokens=completion)
+        self._last_usage = usage
+        self._total_usage = RequestUsage(self._total_usage.prompt_tokens + usage.prompt_tokens,
+                                         self._total_usage.completion_tokens + usage.completion_tokens)
+        return CreateResult(finish_reason="function_calls" if isinstance(content, list) else "stop",
+                            content=content, usage=usage, cached=False)
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: Optional[bool | type] = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: Optional[CancellationToken] = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        result = await self.create(messages, tools=tools, json_output=json_output, cancellation_token=cancellation_token)
+        if isinstance(result.content, str):
+            for piece in re.findall(r"\S+\s*", result.content):
+                yield piece
+        yield result
+
+    async def close(self) -> None:
+        return None
+
+    def actual_usage(self) -> RequestUsage:
+        return self._last_usage
+
+    def total_usage(self) -> RequestUsage:
+        return self._total_usage
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return count_prompt_tokens(messages)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return 128_000 - self.count_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self):  # type: ignore[override]
+        return self.model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(vision=True, function_calling=True, json_output=False, family="unknown",
+                         structured_output=False, multiple_system_messages=True)
+
+
+class DemoImageGenerator:
+    """Draws the prompt with Pillow; zero cost."""
+
+    def __init__(self, model: str = DEMO_IMAGE_MODEL):
+        self.model, self.size, self.quality = model, f"{pictures.SIZE}x{pictures.SIZE}", "standard"
+
+    async def generate(self, prompt: str) -> GeneratedImage:
+        delay = latency_s()
+        if delay:
+            await asyncio.sleep(delay)
+        png = await asyncio.to_thread(pictures.draw, prompt)
+        return GeneratedImage(png=png, model=self.model, size=self.size, quality=self.quality)
+
+    async def close(self) -> None:
+        return None
+

@@ -1,0 +1,56 @@
+"""Turn any failure of a turn into one sentence a user can act on, with no secret in it."""
+
+from __future__ import annotations
+
+from .config import ConfigError
+
+
+def describe(exc: BaseException, *, secrets: tuple[str, ...] = (), base_url: str = "") -> str:
+    text = _describe(exc, base_url)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _describe(exc: BaseException, base_url: str) -> str:
+    import openai
+
+    where = f" at {base_url}" if base_url else ""
+    detail = _server_message(exc)
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    if isinstance(exc, openai.AuthenticationError):
+        return f"The model provider rejected the API key (401){where}. Check the key in the sidebar or secrets."
+    if isinstance(exc, openai.PermissionDeniedError):
+        return f"The API key may not use this model (403){where}: {detail}"
+    if isinstance(exc, openai.RateLimitError):
+        return f"The model provider is rate limiting us (429){where} and retries did not help. Wait a moment, then Retry. {detail}".strip()
+    if isinstance(exc, openai.NotFoundError):
+        return f"The model or endpoint was not found (404){where}: {detail}"
+    if isinstance(exc, openai.APITimeoutError):
+        return f"The model provider did not answer in time{where}. Retry, or raise the timeout."
+    if isinstance(exc, openai.APIConnectionError):
+        return f"Cannot reach the model provider{where}. Is the server running and the base URL right?"
+    if isinstance(exc, openai.BadRequestError):
+        if "content_policy" in str(exc) or "safety" in str(exc).lower():
+            return f"The model refused this request (content policy): {detail}"
+        return f"The model provider rejected the request (400): {detail}"
+    if isinstance(exc, openai.InternalServerError):
+        return f"The model provider failed ({getattr(exc, 'status_code', 500)}){where}. Retry in a moment."
+    if isinstance(exc, openai.APIStatusError):
+        return f"The model provider answered HTTP {exc.status_code}{where}: {detail}"
+    if isinstance(exc, openai.APIResponseValidationError) or type(exc).__name__ in ("JSONDecodeError", "ValidationError"):
+        return f"The model provider sent a reply we could not read{where}."
+    if isinstance(exc, TimeoutError):
+        return "A step took too long and was stopped. Retry, or raise the timeout."
+    return f"The turn failed: {type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _server_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body.get("error", {}), dict) else None
+        if message:
+            return str(message)[:300]
+    return str(getattr(exc, "message", "") or exc)[:300]

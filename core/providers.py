@@ -1,0 +1,76 @@
+"""Build the clients one turn needs (chat, vision, image) for the chosen provider.
+
+Built fresh for every turn: agentchat clients bind to the event loop they first ran on (DESIGN.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autogen_core.models import ChatCompletionClient, ModelInfo
+
+from .config import ConfigError, Settings
+from .demo import DemoChatCompletionClient, DemoImageGenerator
+from .images import ImageGenerator, OpenAIImageGenerator
+from .tracing import TracedChatCompletionClient
+
+
+@dataclass
+class Clients:
+    chat: ChatCompletionClient
+    vision: ChatCompletionClient
+    image: ImageGenerator | None
+
+    async def close(self) -> None:
+        for client in (self.chat, self.vision, self.image):
+            if client is not None:
+                await client.close()
+
+
+def model_info_for(model: str, *, vision: bool) -> ModelInfo | None:
+    """None for names agentchat knows; otherwise a sensible guess so Ollama/vLLM names just work."""
+    from autogen_ext.models.openai import _model_info  # agentchat's own table of OpenAI models
+
+    if _model_info.resolve_model(model) in _model_info._MODEL_INFO:
+        return None
+    return ModelInfo(vision=vision, function_calling=True, json_output=True, family="unknown",
+                     structured_output=False, multiple_system_messages=True)
+
+
+def _openai_chat(settings: Settings, model: str, *, vision: bool) -> ChatCompletionClient:
+    from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+    kwargs = dict(model=model, api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,
+                  max_retries=settings.max_retries)
+    if settings.base_url:
+        kwargs["base_url"] = settings.base_url
+    if (info := model_info_for(model, vision=vision)) is not None:
+        kwargs["model_info"] = info
+    return OpenAIChatCompletionClient(**kwargs)
+
+
+def build_clients(settings: Settings) -> Clients:
+    """Every model call made through these clients is traced with its model name and token usage."""
+    settings.validate()
+    if settings.provider == "demo":
+        return Clients(
+            chat=TracedChatCompletionClient(DemoChatCompletionClient(settings.chat_model), settings.chat_model),
+            vision=TracedChatCompletionClient(DemoChatCompletionClient(settings.vision_model), settings.vision_model),
+            image=DemoImageGenerator(settings.image_model or "demo-image"),
+        )
+    provider_name = "openai" if settings.provider == "openai" else None
+    chat = TracedChatCompletionClient(_openai_chat(settings, settings.chat_model, vision=False),
+                                      settings.chat_model, provider=provider_name)
+    vision = TracedChatCompletionClient(_openai_chat(settings, settings.vision_model, vision=True),
+                                        settings.vision_model, provider=provider_name)
+    image = None
+    if settings.image_model:
+        image = OpenAIImageGenerator(api_key=settings.api_key, model=settings.image_model, size=settings.image_size,
+                                     quality=settings.image_quality, base_url=settings.base_url or None,
+                                     timeout_s=max(settings.request_timeout_s, 120.0), max_retries=settings.max_retries)
+    return Clients(chat=chat, vision=vision, image=image)
+
+
+def require_image_model(clients: Clients) -> ImageGenerator:
+    if clients.image is None:
+        raise ConfigError("This scenario draws pictures: choose an image model in the sidebar.")
+    return clients.image

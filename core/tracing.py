@@ -1,0 +1,361 @@
+"""The write side of the tracing contract (docs/ARCHITECTURE.md): one trace per turn, a span per agent
+step, per model call, per tool call and per generated image.
+
+We instrument through thin wrappers instead of `mlflow.autogen.autolog()`: autolog leaves model spans
+without a model name (so MLflow prices nothing), does not trace `create_stream`, and only patches
+classes that exist when it is called. Wrappers are explicit, work for every provider the same way, and
+only record while a turn span is open (a context variable), so scripts and benchmarks can switch them off."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, AsyncGenerator, Iterator, Mapping, Optional, Sequence
+
+from autogen_agentchat.agents import BaseChatAgent
+from autogen_agentchat.base import Response
+from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage
+from autogen_core import CancellationToken, Image
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core.tools import Tool, ToolSchema
+
+log = logging.getLogger(__name__)
+
+SPAN_TYPE_IMAGE = "IMAGE_GENERATION"
+ATTR_SCENARIO = "app.scenario"
+ATTR_CONVERSATION = "app.conversation"
+ATTR_TURN = "app.turn"
+ATTR_PROVIDER = "app.provider"
+ATTR_SESSION = "app.session"
+ATTR_ATTEMPT = "app.attempt"
+ATTR_IMAGE_ID = "app.image.id"
+ATTR_IMAGE_PATH = "app.image.artifact_path"
+ATTR_IMAGE_MODEL = "app.image.model"
+ATTR_IMAGE_SIZE = "app.image.size"
+ATTR_IMAGE_QUALITY = "app.image.quality"
+ATTR_IMAGE_COST = "app.image.cost_usd"
+ATTR_IMAGE_PARENT = "app.image.parent"
+MAX_TEXT_IN_SPAN = 20_000
+
+_recording: ContextVar[bool] = ContextVar("app_tracing_recording", default=False)
+_configure_lock = threading.Lock()
+_configured_uri: str | None = None
+
+
+def configure(tracking_uri: str) -> None:
+    """Point MLflow at the store, once per process and URI.
+
+    Export is synchronous on purpose: every turn already runs on a worker thread, the write is a few
+    milliseconds against sqlite, and MLflow's async queue drops traces silently when it is full
+    (DESIGN.md measured 533 of 1,000 kept). A turn's trace must never be lost."""
+    global _configured_uri
+    with _configure_lock:
+        os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+        if _configured_uri == tracking_uri:
+            return
+        import mlflow
+
+        mlflow.set_tracking_uri(tracking_uri)
+        _configured_uri = tracking_uri
+
+
+def recording() -> bool:
+    return _recording.get()
+
+
+@dataclass(frozen=True)
+class TurnInfo:
+    experiment_id: str
+    conversation_id: str
+    scenario: str
+    turn: int
+    session_id: str
+    provider: str
+    attempt: int = 1
+
+
+@contextlib.contextmanager
+def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
+    """The root span of one turn: one user message becomes exactly one trace in the conversation's run.
+
+    With info=None nothing is recorded (store unreachable, or tracing switched off)."""
+    if info is None:
+        token = _recording.set(False)
+        try:
+            yield None
+        finally:
+            _recording.reset(token)
+        return
+    import mlflow
+    from mlflow.entities import SpanType
+    from mlflow.entities.trace_location import MlflowExperimentLocation
+
+    token = _recording.set(True)
+    try:
+        with mlflow.start_span(
+            name=f"{info.scenario} turn {info.turn}",
+            span_type=SpanType.AGENT,
+            trace_destination=MlflowExperimentLocation(experiment_id=info.experiment_id),
+            run_id=info.conversation_id,
+        ) as span:
+            span.set_inputs({"message": clip(request)})
+            mlflow.update_current_trace(
+                tags={
+                    ATTR_SCENARIO: info.scenario,
+                    ATTR_CONVERSATION: info.conversation_id,
+                    ATTR_TURN: str(info.turn),
+                    ATTR_PROVIDER: info.provider,
+                    ATTR_ATTEMPT: str(info.attempt),
+                },
+                session_id=info.session_id,
+                request_preview=clip(request, 1000),
+            )
+            yield span
+    finally:
+        _recording.reset(token)
+
+
+def clip(text: str, limit: int = MAX_TEXT_IN_SPAN) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more characters]"
+
+
+def describe_llm_messages(messages: Sequence[LLMMessage]) -> list[dict[str, Any]]:
+    """Chat messages as span inputs; pictures become a short placeholder instead of megabytes of base64."""
+    described = []
+    for message in messages:
+        role = {"SystemMessage": "system", "UserMessage": "user", "AssistantMessage": "assistant",
+                "FunctionExecutionResultMessage": "tool"}.get(type(message).__name__, type(message).__name__)
+        content = getattr(message, "content", "")
+        if isinstance(content, list):
+            parts = []
+            for part in content:
+                if isinstance(part, Image):
+                    w, h = part.image.size
+                    parts.append({"type": "image", "size": f"{w}x{h}"})
+                elif isinstance(part, str):
+                    parts.append({"type": "text", "text": clip(part)})
+                else:  # function calls or results
+                    parts.append(json.loads(json.dumps(getattr(part, "model_dump", lambda: str(part))(), default=str)))
+            content = parts
+        elif isinstance(content, str):
+            content = clip(content)
+        entry = {"role": role, "content": content}
+        if source := getattr(message, "source", None):
+            entry["name"] = source
+        described.append(entry)
+    return described
+
+
+def _describe_result(result: CreateResult) -> Any:
+    if isinstance(result.content, str):
+        return {"content": clip(result.content), "finish_reason": result.finish_reason}
+    return {"tool_calls": [{"name": c.name, "arguments": clip(c.arguments)} for c in result.content],
+            "finish_reason": result.finish_reason}
+
+
+def _usage_attribute(usage: RequestUsage) -> dict[str, int]:
+    return {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
+            "total_tokens": usage.prompt_tokens + usage.completion_tokens}
+
+
+class TracedChatCompletionClient(ChatCompletionClient):
+    """Any agentchat model client, with a CHAT_MODEL span per call that names the model and its token
+    usage, so MLflow prices it from its own catalog when the model is in it."""
+
+    def __init__(self, inner: ChatCompletionClient, model: str, provider: str | None = None):
+        self._inner = inner
+        self.model = model
+        self._provider = provider
+
+    @property
+    def inner(self) -> ChatCompletionClient:
+        return self._inner
+
+    @contextlib.contextmanager
+    def _span(self, messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Iterator[Any]:
+        if not recording():
+            yield None
+            return
+        import mlflow
+        from mlflow.entities import SpanType
+        from mlflow.tracing.constant import SpanAttributeKey
+
+        attributes = {SpanAttributeKey.MODEL: self.model}
+        if self._provider:
+            attributes[SpanAttributeKey.MODEL_PROVIDER] = self._provider
+        with mlflow.start_span(name=f"chat {self.model}", span_type=SpanType.CHAT_MODEL, attributes=attributes) as span:
+            inputs: dict[str, Any] = {"model": self.model, "messages": describe_llm_messages(messages)}
+            if tools:
+                inputs["tools"] = [getattr(t, "name", None) or t.get("name") for t in tools]
+            span.set_inputs(inputs)
+            yield span
+
+    @staticmethod
+    def _record(span: Any, result: CreateResult) -> None:
+        if span is None:
+            return
+        from mlflow.tracing.constant import SpanAttributeKey
+
+        span.set_outputs(_describe_result(result))
+        span.set_attribute(SpanAttributeKey.CHAT_USAGE, _usage_attribute(result.usage))
+
+    async def create(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = [],
+                     tool_choice: Any = "auto", json_output: Optional[bool | type] = None,
+                     extra_create_args: Mapping[str, Any] = {},
+                     cancellation_token: Optional[CancellationToken] = None) -> CreateResult:
+        with self._span(messages, tools) as span:
+            result = await self._inner.create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                                              extra_create_args=extra_create_args,
+                                              cancellation_token=cancellation_token)
+            self._record(span, result)
+            return result
+
+    async def create_stream(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = [],
+                            tool_choice: Any = "auto", json_output: Optional[bool | type] = None,
+                            extra_create_args: Mapping[str, Any] = {},
+                            cancellation_token: Optional[CancellationToken] = None,
+                            ) -> AsyncGenerator[str | CreateResult, None]:
+        kwargs: dict[str, Any] = {}
+        if type(self._inner).__name__ == "OpenAIChatCompletionClient":
+            kwargs["include_usage"] = True  # otherwise streamed calls report zero tokens
+        with self._span(messages, tools) as span:
+            async for item in self._inner.create_stream(messages, tools=tools, tool_choice=tool_choice,
+                                                        json_output=json_output, extra_create_args=extra_create_args,
+                                                        cancellation_token=cancellation_token, **kwargs):
+                if isinstance(item, CreateResult):
+                    self._record(span, item)
+                yield item
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    def actual_usage(self) -> RequestUsage:
+        return self._inner.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self._inner.total_usage()
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = []) -> int:
+        return self._inner.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self):  # type: ignore[override]
+        return self._inner.model_info
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._inner.model_info
+
+
+def _describe_chat_message(message: BaseChatMessage | BaseAgentEvent) -> dict[str, Any]:
+    text = message.to_text() if hasattr(message, "to_text") else str(message)
+    return {"type": type(message).__name__, "source": getattr(message, "source", ""), "content": clip(text)}
+
+
+class TracedAgent(BaseChatAgent):
+    """Wraps any agentchat agent so each of its steps is an AGENT span named after it; model, tool and
+    image spans made during the step nest inside. State, reset and pause go straight to the agent."""
+
+    def __init__(self, inner: BaseChatAgent):
+        super().__init__(inner.name, inner.description)
+        self._inner = inner
+
+    @property
+    def inner(self) -> BaseChatAgent:
+        return self._inner
+
+    @property
+    def produced_message_types(self):
+        return self._inner.produced_message_types
+
+    async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
+        response = None
+        async for item in self.on_messages_stream(messages, cancellation_token):
+            if isinstance(item, Response):
+                response = item
+        assert response is not None, f"{self.name} produced no response"
+        return response
+
+    async def on_messages_stream(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
+                                 ) -> AsyncGenerator[BaseAgentEvent | BaseChatMessage | Response, None]:
+        if not recording():
+            async for item in self._inner.on_messages_stream(messages, cancellation_token):
+                yield item
+            return
+        import mlflow
+        from mlflow.entities import SpanType
+
+        with mlflow.start_span(name=self.name, span_type=SpanType.AGENT) as span:
+            span.set_inputs({"messages": [_describe_chat_message(m) for m in messages]})
+            events = []
+            async for item in self._inner.on_messages_stream(messages, cancellation_token):
+                if isinstance(item, Response):
+                    span.set_outputs({"response": _describe_chat_message(item.chat_message),
+                                      "events": events})
+                else:
+                    events.append(_describe_chat_message(item))
+                yield item
+
+    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+        await self._inner.on_reset(cancellation_token)
+
+    async def on_pause(self, cancellation_token: CancellationToken) -> None:
+        await self._inner.on_pause(cancellation_token)
+
+    async def on_resume(self, cancellation_token: CancellationToken) -> None:
+        await self._inner.on_resume(cancellation_token)
+
+    async def save_state(self) -> Mapping[str, Any]:
+        return await self._inner.save_state()
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        await self._inner.load_state(state)
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@contextlib.contextmanager
+def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any]:
+    """A span per generated picture; the caller adds id, artifact path and cost once they are known."""
+    if not recording():
+        yield None
+        return
+    import mlflow
+
+    with mlflow.start_span(name=f"generate image {model}", span_type=SPAN_TYPE_IMAGE,
+                           attributes={ATTR_IMAGE_MODEL: model, ATTR_IMAGE_SIZE: size,
+                                       ATTR_IMAGE_QUALITY: quality}) as span:
+        span.set_inputs({"prompt": clip(prompt), "model": model, "size": size, "quality": quality})
+        yield span
+
+
+@contextlib.contextmanager
+def tool_span(name: str, arguments: Mapping[str, Any]) -> Iterator[Any]:
+    if not recording():
+        yield None
+        return
+    import mlflow
+    from mlflow.entities import SpanType
+
+    with mlflow.start_span(name=name, span_type=SpanType.TOOL) as span:
+        span.set_inputs(dict(arguments))
+        yield span
+
+
+def current_trace_id() -> str | None:
+    if not recording():
+        return None
+    import mlflow
+
+    span = mlflow.get_current_active_span()
+    return getattr(span, "trace_id", None) if span is not None else None
