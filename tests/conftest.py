@@ -1,0 +1,41 @@
+"""Shared fixtures. One real sqlite MLflow store per test session (creating one costs seconds of schema
+migrations); each test gets its own experiment in it, so tests never see each other's runs or traces."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
+os.environ.setdefault("DEMO_LATENCY_MS", "0")
+
+
+@pytest.fixture(scope="session")
+def tracking_uri(tmp_path_factory) -> str:
+    db = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    return f"sqlite:///{db}"
+
+
+@pytest.fixture()
+def experiment_name() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture()
+def store(tracking_uri, experiment_name):
+    from core.conversations import ConversationStore
+
+    return ConversationStore(tracking_uri, experiment_name)
+
+
+@pytest.fixture()
+def mlflow_client(tracking_uri):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri)
