@@ -9,6 +9,8 @@ from dataclasses import dataclass
 _LABEL = r"[\s>*_#`-]*(?P<label>critics?|critique|prompt|new prompt|improved prompt)[\s*_`]*:[\s*_`]*"
 _LABEL_RE = re.compile(rf"^{_LABEL}", re.IGNORECASE | re.MULTILINE)
 _QUOTES = "\"'“”‘’`"
+_CLOSER = {"“": "”", "‘": "’"}
+_OPENER = {"”": "“", "’": "‘"}
 MAX_PROMPT_CHARS = 4000
 
 
@@ -47,5 +49,9 @@ def _clean(section: str) -> str:
     joined = re.sub(r"\*\*|__", "", joined).strip()
     while len(joined) >= 2 and joined[0] in _QUOTES and joined[-1] in _QUOTES:
         joined = joined[1:-1].strip()
-    joined = joined.strip(_QUOTES + " ").strip()
+    # a quote opened and never closed (or closed and never opened); a quoted phrase at the end stays whole
+    if joined and joined[0] in _QUOTES and _CLOSER.get(joined[0], joined[0]) not in joined[1:]:
+        joined = joined[1:].strip()
+    if joined and joined[-1] in _QUOTES and _OPENER.get(joined[-1], joined[-1]) not in joined[:-1]:
+        joined = joined[:-1].strip()
     return joined[:MAX_PROMPT_CHARS]

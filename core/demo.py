@@ -100,7 +100,7 @@ def critic_reply(prompt: str, stats: pictures.PictureStats, instruction: str) ->
     """What the demo critic says: driven by the pixels (light, colour, clutter) and by the instruction."""
     base = prompt.split(" — ", 1)[0].strip() or "a picture"
     feats = pictures.features(prompt)
-    wanted = re.search(r"\badd\s+(?:some\s+|more\s+)?([a-z][a-z -]*?)(?:[.!,;]|$)", instruction.lower())
+    wanted = re.search(r"\badd\s+(?:(?:some|more|\d+)\s+)*([a-z][a-z -]*?)(?:[.!,;]|$)", instruction.lower())
     subject = wanted.group(1).strip() if wanted else "fluffy cats"
     numbers = [int(n) for n in re.findall(r"\d+", instruction)]
     target = max(numbers) if numbers else 10

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from .config import ConfigError
+
+# agentchat teams re-raise an agent's failure as RuntimeError("Type: message\nTraceback:\n...") and drop the
+# exception itself (autogen_agentchat SerializableException.__str__)
+_WRAPPED = re.compile(r"(?P<type>[A-Za-z_]\w*): (?P<message>.*?)(?:\nTraceback:\n.*)?", re.DOTALL)
 
 
 def describe(exc: BaseException, *, secrets: tuple[str, ...] = (), base_url: str = "") -> str:
@@ -13,9 +19,31 @@ def describe(exc: BaseException, *, secrets: tuple[str, ...] = (), base_url: str
     return text
 
 
+def _unwrap(exc: BaseException) -> tuple[BaseException, str]:
+    """(the exception to describe, its type name): a stand-in of the original type for an agentchat-wrapped
+    failure, so a 401 inside a team reads like a 401 and not like a traceback."""
+    match = _WRAPPED.fullmatch(str(exc)) if type(exc) is RuntimeError else None
+    if match is None:
+        return exc, type(exc).__name__
+    import openai
+
+    name, message = match["type"], match["message"].strip()
+    cls = getattr(openai, name, None) or {"ConfigError": ConfigError, "TimeoutError": TimeoutError}.get(name)
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        return RuntimeError(message), name
+    stand_in = cls.__new__(cls)  # the original's constructor needs the HTTP response, gone by now
+    stand_in.args = (message,)
+    if isinstance(stand_in, openai.OpenAIError):
+        code = re.match(r"Error code: (\d+)", message)
+        stand_in.message, stand_in.body = message, None
+        stand_in.status_code = int(code[1]) if code else None
+    return stand_in, name
+
+
 def _describe(exc: BaseException, base_url: str) -> str:
     import openai
 
+    exc, type_name = _unwrap(exc)
     where = f" at {base_url}" if base_url else ""
     detail = _server_message(exc)
     if isinstance(exc, ConfigError):
@@ -44,7 +72,7 @@ def _describe(exc: BaseException, base_url: str) -> str:
         return f"The model provider sent a reply we could not read{where}."
     if isinstance(exc, TimeoutError):
         return "A step took too long and was stopped. Retry, or raise the timeout."
-    return f"The turn failed: {type(exc).__name__}: {str(exc)[:300]}"
+    return f"The turn failed: {type_name}: {str(exc)[:300]}"
 
 
 def _server_message(exc: BaseException) -> str:

@@ -1,0 +1,14 @@
+"""Entry point: page config and navigation. `streamlit run streamlit_app.py`.
+
+The shared sidebar (provider, key, store) is drawn by each page through `ui.session.page_setup()`:
+Streamlit's AppTest drops what the entry script draws from its second run on, so page tests could not
+reach sidebar widgets drawn here."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Agent chats, traced", page_icon="🐈", layout="wide")
+
+page = st.navigation([
+    st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
+])
+page.run()

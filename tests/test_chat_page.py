@@ -1,0 +1,131 @@
+"""The chat page through Streamlit's AppTest, on a real sqlite MLflow store and the demo provider."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+APP = str(ROOT / "streamlit_app.py")
+
+
+@pytest.fixture()
+def app_env(monkeypatch, tracking_uri, experiment_name):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("APP_PROVIDER", raising=False)
+    return tracking_uri, experiment_name
+
+
+def new_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def speakers(at: AppTest) -> list[str]:
+    return [m.name for m in at.chat_message]
+
+
+def test_catify_prompt_shows_pictures_and_critiques(app_env, mlflow_client):
+    at = new_app()
+    at.sidebar.slider(key="iterations").set_value(2)
+    at.chat_input[0].set_value("The matrix with a cat").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert speakers(at) == ["user", "image_agent", "critic", "image_agent", "critic", "image_agent"]
+    assert len(at.get("image")) == 3
+    critic_texts = [m.children for m in at.chat_message if m.name == "critic"]
+    assert len(critic_texts) == 2
+    run_id = at.query_params["conversation"]
+    assert len(run_id) == 32
+    run = mlflow_client.get_run(run_id)
+    assert run.data.tags["app.scenario"] == "catify"
+    assert run.data.tags["app.turns"] == "1"
+
+
+def test_iterations_setting_changes_the_number_of_pictures(app_env):
+    at = new_app()
+    at.sidebar.slider(key="iterations").set_value(1)
+    at.chat_input[0].set_value("a neon alley with two cats").run()
+    assert speakers(at) == ["user", "image_agent", "critic", "image_agent"]
+    assert len(at.get("image")) == 2
+
+
+def test_conversation_reopens_by_url_and_continues(app_env):
+    first = new_app()
+    first.chat_input[0].set_value("a room with a cat").run()
+    run_id = first.query_params["conversation"]
+
+    reopened = AppTest.from_file(APP, default_timeout=90)
+    reopened.query_params["conversation"] = run_id
+    reopened.run()
+    assert not reopened.exception
+    assert speakers(reopened) == speakers(first)
+    assert len(reopened.get("image")) == 3, "pictures come back from the run's artifacts"
+    reopened.chat_input[0].set_value("now a beach").run()
+    assert not reopened.exception
+    assert speakers(reopened).count("user") == 2
+    assert reopened.query_params["conversation"] == run_id
+    assert any("2 turn(s)" in c.value for c in reopened.caption)
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-run", "0" * 32, "../../etc/passwd"])
+def test_unknown_or_malformed_conversation_id_gets_a_message_and_a_fresh_chat(app_env, bad_id):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["conversation"] = bad_id
+    at.run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Starting a new conversation" in warnings
+    assert speakers(at) == []
+    at.chat_input[0].set_value("a cat").run()
+    assert not at.exception
+    assert len(at.get("image")) == 3
+
+
+def test_model_error_keeps_history_and_retry_reruns_the_turn(app_env):
+    at = new_app()
+    at.chat_input[0].set_value("a forest with a cat").run()
+    before = speakers(at)
+    # switch to an OpenAI-compatible server that is not running: the turn fails
+    at.sidebar.selectbox(key="provider").set_value("openai-compatible").run()
+    at.sidebar.text_input(key="base_url").set_value("http://127.0.0.1:9/v1").run()
+    at.sidebar.text_input(key="image_model_c").set_value("gpt-image-1").run()
+    at.chat_input[0].set_value("now a matrix").run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "Cannot reach the model provider" in errors
+    assert speakers(at)[: len(before)] == before, "earlier history stays"
+    assert at.chat_message[len(before)].name == "user"
+    assert any("now a matrix" in (t.value or "") for t in at.text), "the failed message stays visible"
+    # back to the demo provider; Retry runs the same message from the last good state
+    at.sidebar.selectbox(key="provider").set_value("demo").run()
+    at.button(key="retry").click().run()
+    assert not at.exception
+    assert not at.error
+    assert speakers(at).count("user") == 2
+    assert len(at.get("image")) == 6
+    assert any("2 turn(s)" in c.value for c in at.caption)
+
+
+def test_openai_without_key_explains_what_to_do(app_env):
+    at = new_app()
+    at.sidebar.selectbox(key="provider").set_value("openai").run()
+    at.chat_input[0].set_value("a cat").run()
+    assert not at.exception
+    assert any("API key" in e.value for e in at.error)
+    assert at.button(key="retry") is not None
+
+
+def test_unreachable_store_still_chats_and_says_traces_are_not_saved(monkeypatch, experiment_name):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    at = new_app()
+    assert any("not being saved" in w.value for w in at.warning)
+    at.chat_input[0].set_value("a cat in space").run()
+    assert not at.exception
+    assert len(at.get("image")) == 3
+    assert "conversation" not in at.query_params

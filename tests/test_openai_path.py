@@ -1,0 +1,325 @@
+"""The OpenAI path end to end against a real HTTP server on 127.0.0.1 (tests/openai_server.py): the real
+agentchat client and `openai` SDK, real sockets, a real sqlite MLflow store. No internet, no key."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core import tracing
+from core.config import Settings
+from core.conversations import Conversation
+from core.images import image_price_usd
+from core.providers import build_clients
+from core.runner import run_turn
+from tests.openai_server import TOKENS_PER_IMAGE, OpenAIStub, chat_reply, count_words, prompt_tokens
+
+CANARY = "sk-test-canary-123"
+MASKED_CANARY = "sk-test-**********-123"  # what the real API echoes in a 401: never the whole key
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+pytestmark = pytest.mark.filterwarnings(
+    # agentchat resolves "gpt-4o-mini" to a dated snapshot and warns when a server echoes the plain name
+    "ignore:Resolved model mismatch:UserWarning",
+)
+
+
+@pytest.fixture()
+def server():
+    with OpenAIStub() as stub:
+        yield stub
+
+
+def openai_settings(server: OpenAIStub, tracking_uri: str, **changes) -> Settings:
+    settings = Settings(provider="openai", api_key=CANARY, base_url=server.base_url, chat_model="gpt-4o-mini",
+                        vision_model="gpt-4o-mini", image_model="gpt-image-1", image_size="1024x1024",
+                        image_quality="low", tracking_uri=tracking_uri, max_retries=0)
+    return settings.with_(**changes) if changes else settings
+
+
+def catify(**options) -> Conversation:
+    return Conversation(scenario="catify", session_id="s", provider="openai", options=dict(options))
+
+
+def only_trace(mlflow_client, store):
+    traces = mlflow_client.search_traces(locations=[store.experiment_id])
+    assert len(traces) == 1, f"expected exactly one trace, found {len(traces)}"
+    return traces[0]
+
+
+def spans_of(trace, span_type: str) -> list:
+    return sorted((s for s in trace.data.spans if s.span_type == span_type), key=lambda s: s.start_time_ns)
+
+
+def expected_usage(request) -> dict[str, int]:
+    """What the stub reported for one recorded chat request (recomputed from what was sent)."""
+    messages = request.body["messages"]
+    prompt, completion = prompt_tokens(messages), count_words(chat_reply(messages))
+    return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
+
+
+def image_parts(message: dict) -> list[dict]:
+    content = message.get("content")
+    return [p for p in content if p.get("type") == "image_url"] if isinstance(content, list) else []
+
+
+def store_dir(tracking_uri: str) -> Path:
+    """The folder holding the sqlite file and, beside it, `mlartifacts` (ConversationStore puts them there)."""
+    return Path(tracking_uri[len("sqlite:///"):]).resolve().parent
+
+
+def files_containing(root: Path, needle: str) -> list[str]:
+    raw = needle.encode()
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and raw in p.read_bytes())
+
+
+# --- a. the Catify turn, priced and traced -----------------------------------------------------------------
+
+def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_uri, store, mlflow_client):
+    conversation = catify()
+    outcome = asyncio.run(run_turn(conversation, "a red house on a hill", openai_settings(server, tracking_uri),
+                                   store))
+
+    assert outcome.status == "ok", outcome.error
+    assert outcome.conversation.turns == 1
+    images = outcome.conversation.images
+    assert len(images) == 3  # 1 + 2 iterations (the default)
+    assert all(png.startswith(PNG_MAGIC) for png in images.values())
+    assert set(outcome.conversation.image_lookup) == set(images)
+
+    # what the stub saw: the key, three pictures asked the gpt-image way, two vision calls with a picture
+    assert server.requests and all(r.authorization == f"Bearer {CANARY}" for r in server.requests)
+    image_requests = server.requests_to("/images/generations")
+    assert len(image_requests) == 3
+    for request in image_requests:
+        assert request.status == 200
+        assert request.body["model"] == "gpt-image-1"
+        assert request.body["quality"] == "low" and request.body["size"] == "1024x1024"
+        assert "response_format" not in request.body
+    assert image_requests[0].body["prompt"] == "a red house on a hill"
+    assert image_requests[1].body["prompt"] == "a red house on a hill with many more cats"
+    chat_requests = server.requests_to("/chat/completions")
+    assert len(chat_requests) == 2
+    for request in chat_requests:
+        assert request.status == 200 and request.body["model"] == "gpt-4o-mini"
+        last_user = [m for m in request.body["messages"] if m["role"] == "user"][-1]
+        parts = image_parts(last_user)
+        assert len(parts) == 1 and parts[0]["image_url"]["url"].startswith("data:image/png;base64,")
+        assert base64.b64decode(parts[0]["image_url"]["url"].split(",", 1)[1]).startswith(PNG_MAGIC)
+
+    # one trace for the turn, model spans named and counted as the stub reported
+    trace = only_trace(mlflow_client, store)
+    assert trace.info.trace_id == outcome.trace_id
+    assert trace.info.state.value == "OK"
+    assert trace.info.tags[tracing.ATTR_PROVIDER] == "openai"
+    chat_spans = spans_of(trace, "CHAT_MODEL")
+    assert len(chat_spans) == 2
+    for span, request in zip(chat_spans, chat_requests):
+        assert span.get_attribute("mlflow.llm.model") == "gpt-4o-mini"
+        assert span.get_attribute("mlflow.chat.tokenUsage") == expected_usage(request)
+        assert span.get_attribute("mlflow.chat.tokenUsage")["input_tokens"] > TOKENS_PER_IMAGE  # the picture counted
+        cost = span.get_attribute("mlflow.llm.cost")
+        assert cost and cost["total_cost"] > 0, f"MLflow did not price gpt-4o-mini: {cost}"
+    total_input = sum(expected_usage(r)["input_tokens"] for r in chat_requests)
+    assert trace.info.token_usage["input_tokens"] == total_input
+    assert trace.info.cost and trace.info.cost["total_cost"] > 0
+
+    # image spans: our own per-picture price, and the ids the lineage knows
+    image_spans = spans_of(trace, tracing.SPAN_TYPE_IMAGE)
+    assert len(image_spans) == 3
+    assert [s.get_attribute(tracing.ATTR_IMAGE_COST) for s in image_spans] == [0.011] * 3
+    span_ids = [s.get_attribute(tracing.ATTR_IMAGE_ID) for s in image_spans]
+    assert set(span_ids) == set(images)
+    assert [s.get_attribute(tracing.ATTR_IMAGE_PARENT) for s in image_spans] == ["", span_ids[0], span_ids[1]]
+    lookup = outcome.conversation.image_lookup
+    assert all(lookup[i]["cost_usd"] == 0.011 and lookup[i]["trace_id"] == outcome.trace_id for i in span_ids)
+
+
+# --- b. DALL-E 3 ----------------------------------------------------------------------------------------------
+
+def test_dalle3_asks_for_base64_and_is_priced(server, tracking_uri, store, mlflow_client):
+    settings = openai_settings(server, tracking_uri, image_model="dall-e-3", image_quality="standard")
+    outcome = asyncio.run(run_turn(catify(iterations=1), "a lighthouse", settings, store))
+
+    assert outcome.status == "ok", outcome.error
+    assert len(outcome.conversation.images) == 2
+    image_requests = server.requests_to("/images/generations")
+    assert len(image_requests) == 2
+    for request in image_requests:
+        assert request.status == 200
+        assert request.body["model"] == "dall-e-3"
+        assert request.body["response_format"] == "b64_json"
+        assert request.body["quality"] == "standard" and request.body["size"] == "1024x1024"
+    image_spans = spans_of(only_trace(mlflow_client, store), tracing.SPAN_TYPE_IMAGE)
+    assert [s.get_attribute(tracing.ATTR_IMAGE_COST) for s in image_spans] == [0.040, 0.040]
+    assert image_price_usd("dall-e-3", "standard", "1024x1024") == 0.040
+
+
+def test_stub_rejects_image_requests_the_real_api_rejects(server):
+    """So the two tests above can fail: a wrong response_format is an error here as it is at OpenAI."""
+    import openai
+
+    client = openai.OpenAI(api_key=CANARY, base_url=server.base_url, max_retries=0)
+    try:
+        with pytest.raises(openai.BadRequestError, match="response_format"):
+            client.images.generate(model="gpt-image-1", prompt="x", response_format="b64_json")
+        with pytest.raises(openai.BadRequestError, match="response_format"):
+            client.images.generate(model="dall-e-3", prompt="x")
+        assert [m.id for m in client.models.list().data][:1] == ["gpt-4o-mini"]
+        server.fail_next(401, message="bad key", path="/chat/completions")
+        with pytest.raises(openai.AuthenticationError) as caught:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert caught.value.body == {"message": "bad key", "type": "invalid_request_error", "param": None,
+                                     "code": "invalid_api_key"}
+        reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content == "stub reply: hi"  # one request only got the fault
+    finally:
+        client.close()
+
+
+# --- c. the key never reaches the store ---------------------------------------------------------------------
+
+def test_api_key_never_written_to_mlflow(server, tracking_uri, store, mlflow_client):
+    marker = f"key-scan-marker-{uuid.uuid4().hex[:8]}"
+    settings = openai_settings(server, tracking_uri)
+    ok = asyncio.run(run_turn(catify(iterations=1), f"a cat named {marker}", settings, store))
+    assert ok.status == "ok", ok.error
+    server.fail_next(401, path="/chat/completions", code="invalid_api_key",
+                     message=f"Incorrect API key provided: {MASKED_CANARY}. You can find your API key at "
+                             "https://platform.openai.com/account/api-keys.")
+    failed = asyncio.run(run_turn(catify(iterations=1), f"a dog named {marker}", settings, store))
+    assert failed.status == "error"
+
+    # the key did travel, to the model provider only
+    assert server.requests and all(r.authorization == f"Bearer {CANARY}" for r in server.requests)
+    # the scan works: what the turns wrote is found in the same bytes the key is searched in
+    root = store_dir(tracking_uri)
+    assert (root / "mlartifacts").is_dir()
+    assert files_containing(root, marker), "the scan found not even the user's message: it proves nothing"
+    assert files_containing(root, CANARY) == []
+
+    # and through MLflow's own API: traces (spans, tags, metadata), runs (tags, params), artifacts
+    traces = mlflow_client.search_traces(locations=[store.experiment_id])
+    assert len(traces) == 2
+    for trace in traces:
+        dumped = trace.to_json()
+        assert marker in dumped and CANARY not in dumped
+    for run in mlflow_client.search_runs([store.experiment_id]):
+        assert CANARY not in json.dumps({"tags": run.data.tags, "params": run.data.params})
+    assert CANARY not in (failed.error or "")
+
+
+# --- d. an OpenAI-compatible server with model names agentchat does not know -------------------------------
+
+def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, store, mlflow_client):
+    settings = Settings.for_provider("openai-compatible").with_(
+        base_url=server.base_url, chat_model="llama3.2", vision_model="llava", image_model="sdxl-turbo",
+        image_size="1024x1024", image_quality="standard", tracking_uri=tracking_uri, max_retries=0)
+    conversation = Conversation(scenario="catify", session_id="s", provider="openai-compatible",
+                                options={"iterations": 1})
+    outcome = asyncio.run(run_turn(conversation, "a boat", settings, store))
+
+    assert outcome.status == "ok", outcome.error
+    assert len(outcome.conversation.images) == 2
+    chat_requests = server.requests_to("/chat/completions")
+    assert [r.body["model"] for r in chat_requests] == ["llava"]
+    assert chat_requests[0].authorization == "Bearer not-needed"  # no key: a placeholder the SDK insists on
+    assert image_parts([m for m in chat_requests[0].body["messages"] if m["role"] == "user"][-1])
+
+    trace = only_trace(mlflow_client, store)
+    assert trace.info.state.value == "OK"
+    [chat_span] = spans_of(trace, "CHAT_MODEL")
+    assert chat_span.get_attribute("mlflow.llm.model") == "llava"
+    assert chat_span.get_attribute("mlflow.llm.provider") is None
+    assert chat_span.get_attribute("mlflow.chat.tokenUsage") == expected_usage(chat_requests[0])
+    assert not (chat_span.get_attribute("mlflow.llm.cost") or {}).get("total_cost")
+    assert not (trace.info.cost or {}).get("total_cost")
+    # an image model with no known price is marked unknown (-1), never guessed
+    assert [s.get_attribute(tracing.ATTR_IMAGE_COST) for s in spans_of(trace, tracing.SPAN_TYPE_IMAGE)] == [-1, -1]
+    assert all(e["cost_usd"] is None for e in outcome.conversation.image_lookup.values())
+
+
+# --- e. streaming reports tokens --------------------------------------------------------------------------
+
+def test_create_stream_asks_for_and_records_usage(server, tracking_uri, store, mlflow_client):
+    from autogen_core.models import CreateResult, UserMessage
+
+    settings = openai_settings(server, tracking_uri)
+    conversation = catify()
+    info = tracing.TurnInfo(experiment_id=store.experiment_id, conversation_id=store.create(conversation),
+                            scenario="catify", turn=1, session_id="s", provider="openai")
+
+    async def stream() -> tuple[str, list]:
+        clients = build_clients(settings)
+        try:
+            with tracing.turn_span(info, "count the cats") as span:
+                items = [item async for item in clients.chat.create_stream(
+                    [UserMessage(content="please count all the cats", source="user")])]
+            return span.trace_id, items
+        finally:
+            await clients.close()
+
+    trace_id, items = asyncio.run(stream())
+
+    [request] = server.requests_to("/chat/completions")
+    assert request.body["stream"] is True
+    assert request.body.get("stream_options") == {"include_usage": True}
+    expected = expected_usage(request)
+    assert expected["input_tokens"] > 0 and expected["output_tokens"] > 0
+    result = items[-1]
+    assert isinstance(result, CreateResult)
+    assert "".join(i for i in items if isinstance(i, str)) == result.content == chat_reply(request.body["messages"])
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (expected["input_tokens"],
+                                                                            expected["output_tokens"])
+
+    trace = mlflow_client.get_trace(trace_id)
+    [span] = spans_of(trace, "CHAT_MODEL")
+    assert span.get_attribute("mlflow.llm.model") == "gpt-4o-mini"
+    assert span.get_attribute("mlflow.chat.tokenUsage") == expected
+    assert trace.info.cost and trace.info.cost["total_cost"] > 0
+
+
+# --- f. a rejected key, then Retry --------------------------------------------------------------------------
+
+def test_rejected_key_fails_cleanly_then_retry_succeeds(server, tracking_uri, store, mlflow_client):
+    settings = openai_settings(server, tracking_uri)
+    conversation = catify()
+    server.fail_next(401, path="/chat/completions", code="invalid_api_key",
+                     message=f"Incorrect API key provided: {MASKED_CANARY}.")
+
+    failed = asyncio.run(run_turn(conversation, "a garden", settings, store))
+
+    assert failed.status == "error"
+    assert failed.conversation is conversation
+    assert "API key" in failed.error and "401" in failed.error, failed.error
+    assert "Traceback" not in failed.error and CANARY not in failed.error
+    assert conversation.turns == 0 and conversation.transcript == [] and conversation.state is None
+    assert conversation.id  # the run exists, so Retry continues the same conversation
+    assert len(conversation.image_lookup) == 1  # the picture drawn before the 401 was paid for: kept in the lineage
+    assert [r.status for r in server.requests_to("/chat/completions")] == [401]
+
+    failed_trace = mlflow_client.get_trace(failed.trace_id)
+    assert failed_trace.info.state.value == "ERROR"
+    assert failed_trace.info.tags[tracing.ATTR_ATTEMPT] == "1"
+    [chat_span] = spans_of(failed_trace, "CHAT_MODEL")
+    assert chat_span.status.status_code.value == "ERROR"
+
+    server.clear_faults()
+    retried = asyncio.run(run_turn(conversation, "a garden", settings, store, attempt=2))
+
+    assert retried.status == "ok", retried.error
+    assert retried.conversation.turns == 1
+    assert [e["role"] for e in retried.conversation.transcript][:1] == ["user"]
+    assert len(retried.conversation.images) == 3
+    assert len(retried.conversation.image_lookup) == 4
+    retry_trace = mlflow_client.get_trace(retried.trace_id)
+    assert retry_trace.info.state.value == "OK"
+    assert retry_trace.info.tags[tracing.ATTR_ATTEMPT] == "2"
+    assert len(mlflow_client.search_traces(locations=[store.experiment_id])) == 2
+    reopened = store.load(conversation.id)
+    assert reopened.turns == 1 and len(reopened.transcript) == len(retried.conversation.transcript)

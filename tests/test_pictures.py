@@ -1,0 +1,163 @@
+"""The offline image model: deterministic, and the words of a prompt visibly change the picture."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageStat
+
+from core import pictures
+from core.pictures import analyse, count_cats, draw
+
+
+def _image(prompt: str) -> Image.Image:
+    img = Image.open(io.BytesIO(draw(prompt)))
+    img.load()
+    return img
+
+
+def _stats(prompt: str) -> pictures.PictureStats:
+    return analyse(_image(prompt))
+
+
+def _mean_rgb(prompt: str) -> tuple[float, float, float]:
+    """Mean colour of the picture above the caption bar."""
+    img = _image(prompt).convert("RGB")
+    body = img.crop((0, 0, img.width, img.height - 24))
+    return tuple(ImageStat.Stat(body).mean)  # type: ignore[return-value]
+
+
+def test_draw_is_a_png_of_the_documented_size():
+    img = _image("a cat")
+    assert img.format == "PNG"
+    assert img.size == (pictures.SIZE, pictures.SIZE)
+
+
+@pytest.mark.parametrize("prompt", ["a cat", "The matrix with 12 fluffy cats", "a dog in a bright room, monochrome"])
+def test_draw_is_deterministic(prompt):
+    assert draw(prompt) == draw(prompt)
+    assert analyse(_image(prompt)) == analyse(_image(prompt))
+
+
+def test_different_prompts_give_different_bytes():
+    assert draw("a cat") != draw("a cat!")
+    assert draw("a cat") != draw("12 cats")
+
+
+def test_more_cats_make_a_busier_picture():
+    one, twelve, hundred = _stats("a cat").busyness, _stats("12 cats").busyness, _stats("100 cats").busyness
+    assert one < twelve < hundred
+    assert hundred > one * 2
+
+
+def _eye_pixels(prompt: str) -> int:
+    """Pixels of the cats' green eyes: one pair per drawn cat."""
+    return sum(1 for px in _image(prompt).convert("RGB").getdata() if px == (80, 200, 60))
+
+
+def test_cats_are_drawn_as_many_as_asked():
+    assert _eye_pixels("a dog") == 0
+    one, twelve = _eye_pixels("a cat"), _eye_pixels("12 cats")
+    assert one > 0
+    assert twelve > one
+
+
+@pytest.mark.parametrize("prompt", ["a cat in black and white", "a cat, monochrome", "12 cats in the matrix, greyscale",
+                                    "a neon alley with cats, b&w"])
+def test_black_and_white_has_no_colour(prompt):
+    assert _stats(prompt).colourfulness == pytest.approx(0.0, abs=0.01)
+    plain = prompt.split(",")[0].replace(" in black and white", "")
+    assert _stats(plain).colourfulness > 0.1  # the same picture in colour is coloured
+
+
+@pytest.mark.parametrize("scene", ["a cat", "a cat in a room", "a cat in the matrix", "a cat in an alley", "a cat in neon"])
+@pytest.mark.parametrize("light", ["bright", "in warm light"])
+def test_bright_words_raise_brightness(scene, light):
+    assert _stats(f"{scene}, {light}").brightness > _stats(scene).brightness + 0.05
+
+
+def test_vivid_raises_colourfulness():
+    assert _stats("a cat in a room, vivid").colourfulness > _stats("a cat in a room").colourfulness + 0.03
+
+
+SCENES = ["a cat in a meadow", "a cat in the matrix", "a cat in neon light", "a cat in a room", "a cat in an alley"]
+
+
+def test_scene_words_change_the_picture():
+    pictures_by_scene = {p: draw(p) for p in SCENES}
+    assert len(set(pictures_by_scene.values())) == len(SCENES)
+    means = [_mean_rgb(p) for p in SCENES]
+    for i in range(len(means)):
+        for j in range(i + 1, len(means)):
+            distance = sum(abs(a - b) for a, b in zip(means[i], means[j]))
+            assert distance > 15, (SCENES[i], SCENES[j], means[i], means[j])
+
+
+def test_scene_colours_look_like_the_scene():
+    r, g, b = _mean_rgb("a cat in the matrix")
+    assert g > r and g > b and max(r, g, b) < 80  # dark and green
+    assert _stats("a cat in the matrix").brightness < 0.35
+    r, g, b = _mean_rgb("a cat in neon light")
+    assert r > g and b > g  # magenta/purple
+    assert _stats("a cat in a room").brightness > _stats("a cat in an alley").brightness
+
+
+@pytest.mark.parametrize(
+    "prompt, cats",
+    [
+        ("a cat", 1),
+        ("A cat", 1),
+        ("an old kitten", 1),
+        ("12 fluffy cats", 12),
+        ("A lot of cats", 40),
+        ("lots of cats", 40),
+        ("a dog", 0),
+        ("", 0),
+        ("a catalogue of concatenated scatterplots", 0),
+        ("twelve cats", 12),
+        ("a dozen cats", 12),
+        ("two kittens", 2),
+        ("three fluffy kitties", 3),
+        ("cats", 2),
+        ("Hundreds of cats", 200),
+        ("100 cats", 100),
+        ("1,000 cats", 1000),
+        ("several small grey cats", 5),
+        ("a cat and 3 dogs", 1),
+        ("a cat with twelve kittens", 12),
+        ("The matrix with a cat — with 96 fluffy cats, warm bright light", 96),
+    ],
+)
+def test_count_cats(prompt, cats):
+    assert count_cats(prompt) == cats
+
+
+def test_features_follow_the_words():
+    f = pictures.features("12 fluffy cats in a bright neon room, black and white, simple")
+    assert (f.cats, f.fluffy, f.monochrome, f.bright, f.simple) == (12, True, True, True, True)
+    assert f.scene == "neon"  # the first scene word in the list wins
+    g = pictures.features("a dog")
+    assert (g.cats, g.fluffy, g.monochrome, g.bright, g.vivid, g.simple, g.scene) == (0, False, False, False, False, False, "meadow")
+
+
+def test_analyse_measures_pixels():
+    black = analyse(Image.new("RGB", (64, 64), (0, 0, 0)))
+    white = analyse(Image.new("RGB", (64, 64), (255, 255, 255)))
+    red = analyse(Image.new("RGB", (64, 64), (255, 0, 0)))
+    assert black.brightness == 0 and white.brightness == 1
+    assert white.colourfulness == 0 and red.colourfulness == 1
+    assert black.busyness == 0
+    stripes = Image.new("RGB", (128, 128), (0, 0, 0))
+    for x in range(0, 128, 4):
+        stripes.paste((255, 255, 255), (x, 0, x + 2, 128))
+    assert analyse(stripes).busyness > 0.3
+    assert (black.width, black.height) == (64, 64)
+    assert "dark" in black.words() and "bright" in white.words() and "vividly coloured" in red.words()
+
+
+def test_downsize_keeps_aspect_and_limits_size():
+    big = Image.new("RGB", (1024, 512), (10, 20, 30))
+    small = pictures.downsize(pictures.to_png(big), 256)
+    assert small.size == (256, 128)
+    assert small.getpixel((5, 5)) == (10, 20, 30)

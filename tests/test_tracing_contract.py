@@ -1,0 +1,365 @@
+"""The tracing contract (DESIGN.md, "Tracing contract"), read back from the real sqlite store:
+one trace per turn in the conversation's run, a span per agent step, model call and picture, and the
+run's artifacts consistent with the spans."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from core import agents, providers, runner, tracing
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+
+FULL_TURN_MESSAGES = 2 * agents.DEFAULT_ITERATIONS + 1  # pictures + critiques after the user's message
+N_IMAGES = agents.DEFAULT_ITERATIONS + 1
+
+
+def _traces(client, experiment_id: str):
+    return client.search_traces(locations=[experiment_id], max_results=200)
+
+
+def _spans(trace, **where):
+    return [s for s in trace.data.spans if all(getattr(s, k) == v for k, v in where.items())]
+
+
+def _by_id(trace):
+    return {s.span_id: s for s in trace.data.spans}
+
+
+def _artifact_json(client, run_id: str, path: str, tmp: Path):
+    local = client.download_artifacts(run_id, path, str(tmp))
+    return json.loads(Path(local).read_text(encoding="utf-8"))
+
+
+def _assistant(entries):
+    return [e for e in entries if e["role"] == "assistant"]
+
+
+# --------------------------------------------------------------------------------------- one turn
+
+
+@pytest.fixture(scope="module")
+def first_turn(tracking_uri):
+    """One Catify turn in a fresh experiment, shared by the read-back tests below."""
+    store = ConversationStore(tracking_uri, f"contract-{uuid.uuid4().hex[:10]}")
+    settings = Settings(tracking_uri=tracking_uri)
+    conv = Conversation(scenario="catify", session_id="sess-1", provider="demo")
+    outcome = asyncio.run(runner.run_turn(conv, "The matrix with a cat", settings, store))
+    assert outcome.status == "ok", outcome.error
+    traces = _traces(store.client, store.experiment_id)
+    return store, settings, outcome, traces
+
+
+def test_one_turn_is_exactly_one_trace(first_turn):
+    store, _, outcome, traces = first_turn
+    assert len(traces) == 1
+    assert traces[0].info.trace_id == outcome.trace_id
+    assert traces[0].info.experiment_id == store.experiment_id
+
+
+def test_trace_metadata_and_tags(first_turn):
+    _, _, outcome, traces = first_turn
+    info = traces[0].info
+    run_id = outcome.conversation.id
+    assert run_id
+    assert info.trace_metadata["mlflow.trace.session"] == "sess-1"
+    assert info.trace_metadata["mlflow.sourceRun"] == run_id
+    assert info.tags[tracing.ATTR_SCENARIO] == "catify"
+    assert info.tags[tracing.ATTR_CONVERSATION] == run_id
+    assert info.tags[tracing.ATTR_TURN] == "1"
+    assert info.tags[tracing.ATTR_PROVIDER] == "demo"
+    assert str(info.state).endswith("OK")
+
+
+def test_span_tree(first_turn):
+    _, _, _, traces = first_turn
+    trace = traces[0]
+    spans = trace.data.spans
+    by_id = _by_id(trace)
+    roots = [s for s in spans if s.parent_id is None]
+    assert len(roots) == 1
+    root = roots[0]
+    assert root.span_type == "AGENT"
+    assert root.inputs == {"message": "The matrix with a cat"}
+    assert root.outputs["status"] == "ok" and root.outputs["steps"] == FULL_TURN_MESSAGES
+    assert all(s.parent_id in by_id for s in spans if s is not root)  # no orphans
+
+    image_agents = _spans(trace, name=agents.IMAGE_AGENT)
+    critics = _spans(trace, name=agents.CRITIC)
+    assert len(image_agents) == N_IMAGES and len(critics) == agents.DEFAULT_ITERATIONS
+    for span in image_agents + critics:
+        assert span.span_type == "AGENT"
+        assert span.parent_id == root.span_id
+    # agents take turns: image_agent, critic, image_agent, critic, image_agent
+    steps = sorted(image_agents + critics, key=lambda s: s.start_time_ns)
+    assert [s.name for s in steps] == [agents.IMAGE_AGENT, agents.CRITIC] * agents.DEFAULT_ITERATIONS + [agents.IMAGE_AGENT]
+
+
+def test_model_call_spans(first_turn):
+    _, settings, _, traces = first_turn
+    trace = traces[0]
+    by_id = _by_id(trace)
+    chats = _spans(trace, span_type="CHAT_MODEL")
+    assert len(chats) == agents.DEFAULT_ITERATIONS
+    for span in chats:
+        assert by_id[span.parent_id].name == agents.CRITIC
+        assert span.attributes["mlflow.llm.model"] == settings.vision_model
+        usage = span.attributes["mlflow.chat.tokenUsage"]
+        assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+        assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+        assert "CRITICS:" in span.outputs["content"]
+        # pictures are placeholders in the span, not megabytes of base64
+        parts = span.inputs["messages"][-1]["content"]
+        assert {"type": "image", "size": "512x512"} in parts
+    assert len({s.parent_id for s in chats}) == len(chats)  # one model call per critic step
+
+
+def test_trace_token_usage_is_the_sum_of_the_spans(first_turn):
+    _, _, _, traces = first_turn
+    trace = traces[0]
+    usages = [s.attributes["mlflow.chat.tokenUsage"] for s in trace.data.spans
+              if "mlflow.chat.tokenUsage" in (s.attributes or {})]
+    assert len(usages) == agents.DEFAULT_ITERATIONS
+    total = trace.info.token_usage
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        assert total[key] == sum(u[key] for u in usages)
+
+
+def test_image_spans(first_turn):
+    _, settings, outcome, traces = first_turn
+    trace = traces[0]
+    by_id = _by_id(trace)
+    images = sorted(_spans(trace, span_type=tracing.SPAN_TYPE_IMAGE), key=lambda s: s.start_time_ns)
+    assert len(images) == N_IMAGES
+    drawn = [e["image_id"] for e in _assistant(outcome.entries) if e["name"] == agents.IMAGE_AGENT]
+    assert [s.attributes[tracing.ATTR_IMAGE_ID] for s in images] == drawn
+    for span in images:
+        attrs = span.attributes
+        assert by_id[span.parent_id].name == agents.IMAGE_AGENT
+        image_id = attrs[tracing.ATTR_IMAGE_ID]
+        assert attrs[tracing.ATTR_IMAGE_PATH] == f"images/{image_id}.png"
+        assert attrs[tracing.ATTR_IMAGE_MODEL] == settings.image_model
+        assert attrs[tracing.ATTR_IMAGE_SIZE] == settings.image_size
+        assert attrs[tracing.ATTR_IMAGE_QUALITY] == settings.image_quality
+        assert attrs[tracing.ATTR_IMAGE_COST] == 0.0
+        assert span.inputs["prompt"]
+    assert len({s.parent_id for s in images}) == N_IMAGES  # one picture per image_agent step
+
+
+def test_run_artifacts(first_turn, tmp_path):
+    store, _, outcome, traces = first_turn
+    client, run_id = store.client, outcome.conversation.id
+    trace = traces[0]
+    images = sorted(_spans(trace, span_type=tracing.SPAN_TYPE_IMAGE), key=lambda s: s.start_time_ns)
+    ids = [s.attributes[tracing.ATTR_IMAGE_ID] for s in images]
+
+    listed = {Path(f.path).name for f in client.list_artifacts(run_id, "images")}
+    assert listed == {f"{i}.png" for i in ids}
+    for image_id in ids:
+        png = Path(client.download_artifacts(run_id, f"images/{image_id}.png", str(tmp_path))).read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        img = Image.open(io.BytesIO(png))
+        img.verify()
+        assert img.format == "PNG" and img.size == (512, 512)
+        assert store.load_image(run_id, image_id) == png
+
+    lookup = _artifact_json(client, run_id, "image_lookup.json", tmp_path)
+    assert set(lookup) == set(ids)
+    previous = None
+    for index, span in enumerate(images):
+        image_id = span.attributes[tracing.ATTR_IMAGE_ID]
+        entry = lookup[image_id]
+        for key in ("prompt", "index", "parent", "critique", "trace_id", "model", "cost_usd"):
+            assert key in entry, key
+        assert entry["index"] == index
+        assert entry["prompt"] == span.inputs["prompt"]
+        assert entry["parent"] == previous
+        assert (span.attributes.get(tracing.ATTR_IMAGE_PARENT) or None) == previous
+        assert entry["trace_id"] == trace.info.trace_id
+        assert entry["model"] == span.attributes[tracing.ATTR_IMAGE_MODEL]
+        assert entry["cost_usd"] == span.attributes[tracing.ATTR_IMAGE_COST]
+        assert entry["artifact_path"] == span.attributes[tracing.ATTR_IMAGE_PATH]
+        if index == 0:
+            assert entry["critique"] is None
+            assert entry["prompt"] == "The matrix with a cat"
+        else:
+            assert entry["critique"]
+        previous = image_id
+
+    # the critique of a picture is what the critic said about its parent, and the prompt is the critic's PROMPT
+    critic_texts = [e["text"] for e in _assistant(outcome.entries) if e["name"] == agents.CRITIC]
+    for image_id, reply in zip(ids[1:], critic_texts):
+        assert reply.startswith("CRITICS: " + lookup[image_id]["critique"])
+        assert reply.rstrip().endswith("PROMPT: " + lookup[image_id]["prompt"])
+
+    state = _artifact_json(client, run_id, "conversation/state.json", tmp_path)
+    assert state["type"] == "TeamState"
+    assert {agents.IMAGE_AGENT, agents.CRITIC} <= set(state["agent_states"])
+    transcript = _artifact_json(client, run_id, "conversation/transcript.json", tmp_path)
+    assert transcript["scenario"] == "catify"
+    assert [m["name"] for m in transcript["messages"]] == ["user"] + [m["name"] for m in _assistant(outcome.entries)]
+    run = client.get_run(run_id)
+    assert run.info.experiment_id == store.experiment_id
+    assert run.data.tags["app.turns"] == "1"
+    assert run.data.tags[tracing.ATTR_SESSION] == "sess-1"
+
+
+# ------------------------------------------------------------------------------ turns that follow
+
+
+def test_second_and_third_turn(store, tracking_uri, tmp_path):
+    settings = Settings(tracking_uri=tracking_uri)
+    conv = Conversation(scenario="catify", session_id="sess-2", provider="demo")
+    first = asyncio.run(runner.run_turn(conv, "The matrix with a cat", settings, store))
+    assert first.status == "ok", first.error
+    second = asyncio.run(runner.run_turn(first.conversation, "A room with two kittens", settings, store))
+    assert second.status == "ok", second.error
+    run_id = second.conversation.id
+    assert run_id == first.conversation.id
+
+    traces = _traces(store.client, store.experiment_id)
+    assert len(traces) == 2
+    by_turn = {t.info.tags[tracing.ATTR_TURN]: t for t in traces}
+    assert set(by_turn) == {"1", "2"}
+    assert by_turn["2"].info.trace_id == second.trace_id
+    assert all(t.info.trace_metadata["mlflow.sourceRun"] == run_id for t in traces)
+    assert all(t.info.trace_metadata["mlflow.trace.session"] == "sess-2" for t in traces)
+
+    loaded = store.load(run_id)
+    assert loaded.turns == 2
+    assert loaded.scenario == "catify" and loaded.session_id == "sess-2" and loaded.provider == "demo"
+    assert loaded.state == second.conversation.state
+    assert len(loaded.image_lookup) == 2 * N_IMAGES
+    assert sorted(e["index"] for e in loaded.image_lookup.values()) == list(range(2 * N_IMAGES))
+    turn2 = [e for e in loaded.image_lookup.values() if e["turn"] == 2]
+    assert {e["trace_id"] for e in turn2} == {second.trace_id}
+    assert [m["turn"] for m in loaded.transcript].count(2) == FULL_TURN_MESSAGES + 1
+    assert loaded.state["agent_states"][agents.IMAGE_AGENT]["agent_state"]["last_prompt"] == \
+        _assistant(second.entries)[-1]["text"]
+
+    # the saved state loads into a fresh team
+    async def reload_state():
+        clients = providers.build_clients(settings)
+        try:
+            plan = agents.build_team(loaded.scenario, clients, runner._Recorder(None, Conversation("catify", "x", "demo"),
+                                                                                 lambda text: None), 3, loaded.options)
+            await plan.team.load_state(loaded.state)
+            return await plan.team.save_state()
+        finally:
+            await clients.close()
+
+    assert asyncio.run(reload_state()) == loaded.state
+
+    # and a third turn runs from the loaded conversation
+    third = asyncio.run(runner.run_turn(loaded, "Now a beach", settings, store))
+    assert third.status == "ok", third.error
+    assert len(_assistant(third.entries)) == FULL_TURN_MESSAGES
+    traces = _traces(store.client, store.experiment_id)
+    assert len(traces) == 3
+    assert sorted(t.info.tags[tracing.ATTR_TURN] for t in traces) == ["1", "2", "3"]
+    reloaded = store.load(run_id)
+    assert reloaded.turns == 3
+    assert len(reloaded.image_lookup) == 3 * N_IMAGES
+
+
+# ----------------------------------------------------------------------------------- concurrency
+
+
+def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
+    settings = Settings(tracking_uri=tracking_uri)
+    conversations = []
+    for i in range(3):
+        conv = Conversation(scenario="catify", session_id=f"sess-c{i}", provider="demo")
+        store.create(conv)
+        conversations.append(conv)
+    handles = [runner.TurnHandle(conversations[i % 3], f"A cat number {i} in the matrix", settings, store)
+               for i in range(6)]
+    for handle in handles:
+        handle.start()
+    outcomes = [handle.wait(60) for handle in handles]
+    assert all(o is not None and o.status == "ok" for o in outcomes), [o and o.error for o in outcomes]
+    assert len({o.trace_id for o in outcomes}) == 6
+
+    traces = {t.info.trace_id: t for t in _traces(store.client, store.experiment_id)}
+    assert len(traces) == 6
+    for i, outcome in enumerate(outcomes):
+        conv = conversations[i % 3]
+        trace = traces[outcome.trace_id]
+        assert trace.info.trace_metadata["mlflow.sourceRun"] == conv.id
+        assert trace.info.tags[tracing.ATTR_CONVERSATION] == conv.id
+        assert trace.info.trace_metadata["mlflow.trace.session"] == conv.session_id
+        root = [s for s in trace.data.spans if s.parent_id is None]
+        assert len(root) == 1 and root[0].inputs == {"message": f"A cat number {i} in the matrix"}
+        # no span of another turn leaked into this trace
+        image_ids = [s.attributes[tracing.ATTR_IMAGE_ID] for s in _spans(trace, span_type=tracing.SPAN_TYPE_IMAGE)]
+        assert sorted(image_ids) == sorted(e["image_id"] for e in outcome.entries if "image_id" in e)
+        assert len(_spans(trace, span_type="CHAT_MODEL")) == agents.DEFAULT_ITERATIONS
+        assert len(trace.data.spans) == 1 + N_IMAGES + agents.DEFAULT_ITERATIONS + N_IMAGES + agents.DEFAULT_ITERATIONS
+        # every picture of the turn is in its own conversation's run
+        listed = {Path(f.path).name for f in store.client.list_artifacts(conv.id, "images")}
+        assert {f"{i}.png" for i in image_ids} <= listed
+
+
+# ------------------------------------------------------------------------------------------ stop
+
+
+def test_stop_early(store, tracking_uri, monkeypatch):
+    monkeypatch.setenv("DEMO_LATENCY_MS", "100")
+    settings = Settings(tracking_uri=tracking_uri)
+    conv = Conversation(scenario="catify", session_id="sess-stop", provider="demo")
+    handle = runner.TurnHandle(conv, "The matrix with a cat", settings, store).start()
+    seen, deadline = 0, time.monotonic() + 30
+    while time.monotonic() < deadline:
+        events = handle.events_since(seen, timeout=0.5)
+        seen += len(events)
+        if any(e.kind == "message" for e in events):
+            handle.stop()
+            break
+        assert not handle.done, "the turn finished before its first message was seen"
+    else:
+        pytest.fail("no message event arrived")
+    outcome = handle.wait(30)
+    assert outcome is not None
+    assert outcome.status == "stopped", outcome.error
+    done = _assistant(outcome.entries)
+    assert 1 <= len(done) < FULL_TURN_MESSAGES
+    assert outcome.entries[-1]["role"] == "notice"
+
+    loaded = store.load(outcome.conversation.id)
+    assert loaded.turns == 1
+    assert loaded.state and loaded.state["type"] == "TeamState"
+    assert len(loaded.image_lookup) == sum(1 for e in done if "image_id" in e)
+
+    traces = _traces(store.client, store.experiment_id)
+    assert len(traces) == 1
+    root = [s for s in traces[0].data.spans if s.parent_id is None][0]
+    assert root.outputs["status"] == "stopped"
+    assert len(_spans(traces[0], span_type=tracing.SPAN_TYPE_IMAGE)) == len(loaded.image_lookup)
+
+
+# ----------------------------------------------------------------------------------- tracing off
+
+
+def test_tracing_off_still_saves(store, tracking_uri):
+    settings = Settings(tracking_uri=tracking_uri)
+    conv = Conversation(scenario="catify", session_id="sess-off", provider="demo")
+    outcome = asyncio.run(runner.run_turn(conv, "The matrix with a cat", settings, store, trace=False))
+    assert outcome.status == "ok", outcome.error
+    assert outcome.trace_id is None
+    assert _traces(store.client, store.experiment_id) == []
+    loaded = store.load(outcome.conversation.id)
+    assert loaded.turns == 1
+    assert loaded.state
+    assert len(loaded.transcript) == FULL_TURN_MESSAGES + 1
+    assert len(loaded.image_lookup) == N_IMAGES
+    assert all(e["trace_id"] is None for e in loaded.image_lookup.values())
+    for image_id in loaded.image_lookup:
+        assert store.load_image(loaded.id, image_id) is not None
