@@ -4,6 +4,7 @@ with an explicit run id: the fluent API keeps a process-wide active run, wrong f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -52,11 +53,11 @@ class Conversation:
 
 
 def is_valid_run_id(value: str) -> bool:
-    return bool(_RUN_ID.match(value or ""))
+    return bool(_RUN_ID.fullmatch(value or ""))
 
 
 def is_valid_image_id(value: str) -> bool:
-    return bool(_IMAGE_ID.match(value or ""))
+    return bool(_IMAGE_ID.fullmatch(value or ""))
 
 
 def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
@@ -75,6 +76,20 @@ def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
         return f"The MLflow store {_display_uri(tracking_uri)} cannot be reached ({type(exc).__name__}: {str(exc)[:200]})."
 
 
+def use_wal(tracking_uri: str) -> None:
+    """Switch a sqlite store to write-ahead logging (a setting the file keeps): one sync per commit instead
+    of three, and the Traces page can read while turns write. MLflow commits once per span as spans end."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return
+    import sqlite3
+
+    path = tracking_uri[len("sqlite:///"):]
+    if not Path(path).parent.exists():
+        return
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+
+
 def _display_uri(uri: str) -> str:
     """A URI without any password in it."""
     parsed = urllib.parse.urlsplit(uri)
@@ -91,6 +106,7 @@ class ConversationStore:
         from mlflow.tracking import MlflowClient
 
         tracing.configure(tracking_uri)
+        use_wal(tracking_uri)
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self.client = MlflowClient(tracking_uri)

@@ -116,7 +116,8 @@ def draw(prompt: str, size: int = SIZE) -> bytes:
         pen.line([(0, y), (size, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
     _draw_scene_details(pen, feats, detail, rng, size)
     _draw_cats(pen, feats, rng, size)
-    caption = prompt.strip().replace("\n", " ")
+    # the built-in bitmap font has Latin-1 only
+    caption = prompt.strip().replace("\n", " ").replace("—", "-").encode("latin-1", "replace").decode("latin-1")
     caption = caption if len(caption) <= 70 else caption[:67] + "..."
     pen.rectangle([0, size - 22, size, size], fill=(0, 0, 0))
     pen.text((6, size - 17), caption, fill=(255, 255, 255))
@@ -129,8 +130,9 @@ def draw(prompt: str, size: int = SIZE) -> bytes:
     return out.getvalue()
 
 
-def _lighten(rgb, amount):
-    return tuple(int(c + (255 - c) * amount) for c in rgb)
+def _lighten(rgb, amount, warm=(255, 205, 130)):
+    """Toward a warm light, not toward white: a brighter picture keeps its colour."""
+    return tuple(int(c + (w - c) * amount) for c, w in zip(rgb, warm))
 
 
 def _saturate(img: Image.Image) -> Image.Image:

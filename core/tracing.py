@@ -223,7 +223,7 @@ class TracedChatCompletionClient(ChatCompletionClient):
                             ) -> AsyncGenerator[str | CreateResult, None]:
         kwargs: dict[str, Any] = {}
         if type(self._inner).__name__ == "OpenAIChatCompletionClient":
-            pass  # otherwise streamed calls report zero tokens
+            kwargs["include_usage"] = True  # otherwise streamed calls report zero tokens
         with self._span(messages, tools) as span:
             async for item in self._inner.create_stream(messages, tools=tools, tool_choice=tool_choice,
                                                         json_output=json_output, extra_create_args=extra_create_args,

@@ -6,7 +6,7 @@ from typing import Callable
 
 import streamlit as st
 
-AVATARS = {"user": "🧑", "image_agent": "🎨", "critic": "🧐", "app": "ℹ️"}
+AVATARS = {"user": ":material/person:", "image_agent": ":material/palette:", "critic": ":material/rate_review:"}
 NAMES = {"user": "You", "image_agent": "Image agent", "critic": "Critic"}
 
 
@@ -15,7 +15,7 @@ def render_entry(entry: dict, image_bytes: Callable[[str], bytes | None]) -> Non
     if entry.get("role") == "notice":
         st.info(entry.get("text", ""))
         return
-    with st.chat_message("user" if name == "user" else name, avatar=AVATARS.get(name, "🤖")):
+    with st.chat_message("user" if name == "user" else name, avatar=AVATARS.get(name, ":material/smart_toy:")):
         if name != "user":
             st.markdown(f"**{NAMES.get(name, name)}**")
         image_id = entry.get("image_id")
