@@ -27,8 +27,9 @@ class Critique:
 def parse(reply: str) -> Critique:
     """Split a critic reply into its critique and its new prompt (None when there is no usable prompt)."""
     text = (reply or "").replace("\r\n", "\n").strip()
-    # "CRITICS: ... PROMPT: ..." on one line: give each upper-case label a line of its own
+    # "CRITICS: ... PROMPT: ..." on one line: give each label (upper or title case) a line of its own
     text = re.sub(r"[ \t]+(?=(?:\*\*)?(?:CRITICS|PROMPT)(?:\*\*)?:)", "\n", text)
+    text = re.sub(r"(?<=[.!?])[ \t]+(?=(?:\*\*)?(?:Critics|Prompt)(?:\*\*)?:)", "\n", text)  # after a sentence
     sections: dict[str, str] = {}
     matches = list(_LABEL_RE.finditer(text))
     for i, match in enumerate(matches):

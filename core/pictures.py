@@ -64,6 +64,9 @@ def count_cats(prompt: str) -> int:
         if not re.fullmatch(_CAT, word):
             continue
         count = None
+        if i > 0 and words[i - 1] in ("no", "zero", "without"):
+            counts.append(0)
+            continue
         for prev in reversed(words[max(0, i - 4):i]):
             if prev.isdigit():
                 count = int(prev)
@@ -77,7 +80,8 @@ def count_cats(prompt: str) -> int:
 
 def features(prompt: str) -> PromptFeatures:
     text = prompt.lower()
-    scene = next((s for s in ("matrix", "neon", "alley", "room", "space", "beach", "forest") if s in text), "meadow")
+    scene = next((s for s in ("matrix", "neon", "alley", "room", "space", "beach", "forest")
+                  if re.search(rf"\b{s}s?\b", text)), "meadow")  # whole words: "valley" is no alley
     return PromptFeatures(
         cats=count_cats(prompt),
         fluffy="fluff" in text,

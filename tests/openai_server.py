@@ -171,7 +171,8 @@ class OpenAIStub:
         handler = type("BoundHandler", (_Handler,), {"stub": self})
         self._httpd = ThreadingHTTPServer((self.host, self._port), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-stub", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="openai-stub", daemon=True)
         self._thread.start()
         return self
 

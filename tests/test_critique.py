@@ -90,3 +90,8 @@ def test_demo_critic_format_round_trips():
     result = parse(reply)
     assert result.prompt is not None and result.prompt.startswith("a cat — with ")
     assert "dark" in result.critique and "PROMPT" not in result.critique
+
+
+def test_title_case_labels_on_one_line_split_after_a_sentence():
+    assert parse("Critics: too dark. Prompt: a bright room") == parse("Critics: too dark.\nPrompt: a bright room")
+    assert parse("Critics: too dark. Prompt: a bright room").prompt == "a bright room"

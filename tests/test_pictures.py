@@ -71,17 +71,28 @@ def test_black_and_white_has_no_colour(prompt):
     assert _stats(plain).colourfulness > 0.1  # the same picture in colour is coloured
 
 
-@pytest.mark.parametrize("scene", ["a cat", "a cat in a room", "a cat in the matrix", "a cat in an alley", "a cat in neon"])
-@pytest.mark.parametrize("light", ["bright", "in warm light"])
+# no cats here: one big cat of a random fur colour would move the brightness more than the light does
+@pytest.mark.parametrize("scene", ["a meadow", "a room", "the matrix", "an alley", "neon signs", "a beach", "space"])
+@pytest.mark.parametrize("light", ["bright", "in warm light", "sunny"])
 def test_bright_words_raise_brightness(scene, light):
-    assert _stats(f"{scene}, {light}").brightness > _stats(scene).brightness + 0.05
+    assert _stats(f"{scene}, {light}").brightness > _stats(scene).brightness + 0.01
+
+
+def test_bright_light_lifts_dark_scenes_a_lot():
+    for scene in ("the matrix", "an alley", "neon signs", "space"):
+        assert _stats(f"{scene}, bright").brightness > _stats(scene).brightness + 0.15
+
+
+def test_bright_words_with_many_cats():
+    assert _stats("40 cats in the matrix, in warm light").brightness > _stats("40 cats in the matrix").brightness
 
 
 def test_vivid_raises_colourfulness():
-    assert _stats("a cat in a room, vivid").colourfulness > _stats("a cat in a room").colourfulness + 0.03
+    for scene in ("a room", "a meadow", "an alley"):
+        assert _stats(f"{scene}, vivid").colourfulness > _stats(scene).colourfulness + 0.05
 
 
-SCENES = ["a cat in a meadow", "a cat in the matrix", "a cat in neon light", "a cat in a room", "a cat in an alley"]
+SCENES = ["a meadow", "the matrix", "neon signs", "a room", "an alley", "a beach", "space"]
 
 
 def test_scene_words_change_the_picture():
@@ -95,12 +106,20 @@ def test_scene_words_change_the_picture():
 
 
 def test_scene_colours_look_like_the_scene():
-    r, g, b = _mean_rgb("a cat in the matrix")
+    r, g, b = _mean_rgb("the matrix")
     assert g > r and g > b and max(r, g, b) < 80  # dark and green
-    assert _stats("a cat in the matrix").brightness < 0.35
-    r, g, b = _mean_rgb("a cat in neon light")
+    assert _stats("the matrix").brightness < 0.35
+    r, g, b = _mean_rgb("neon signs")
     assert r > g and b > g  # magenta/purple
-    assert _stats("a cat in a room").brightness > _stats("a cat in an alley").brightness
+    assert _stats("a room").brightness > _stats("an alley").brightness
+    r, g, b = _mean_rgb("a beach")
+    assert b > r and _stats("a beach").brightness > 0.6  # sky and sand
+    assert _stats("space").brightness < _stats("the matrix").brightness + 0.05
+
+
+def test_scene_words_change_a_picture_with_cats():
+    with_cats = {draw(f"12 cats in {scene}") for scene in SCENES}
+    assert len(with_cats) == len(SCENES)
 
 
 @pytest.mark.parametrize(
@@ -161,3 +180,14 @@ def test_downsize_keeps_aspect_and_limits_size():
     small = pictures.downsize(pictures.to_png(big), 256)
     assert small.size == (256, 128)
     assert small.getpixel((5, 5)) == (10, 20, 30)
+
+
+@pytest.mark.parametrize("prompt, scene", [("a valley", "meadow"), ("a mushroom", "meadow"), ("two rooms", "room"),
+                                           ("an alley", "alley")])
+def test_scene_words_match_whole_words_only(prompt, scene):
+    assert pictures.features(prompt).scene == scene
+
+
+@pytest.mark.parametrize("prompt, cats", [("no cats", 0), ("a garden without cats", 0), ("a cat and no dogs", 1)])
+def test_negated_cats_count_zero(prompt, cats):
+    assert pictures.count_cats(prompt) == cats
