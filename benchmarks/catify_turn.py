@@ -2,9 +2,13 @@
 
     python benchmarks/catify_turn.py [--rounds 15]
 
-Each round runs one traced and one untraced turn in alternating order, on a real sqlite store, each in
-a fresh conversation (state, pictures and transcript are saved in both cases: only tracing differs).
-Prints the medians and their ratio. Targets (issue 2): traced turn <= 1.0 s; traced / untraced <= 1.15."""
+Each round runs, in rotating order, on a real sqlite store and each in a fresh conversation (state,
+pictures and transcript are saved every time; only tracing differs):
+  untraced  - tracing off;
+  traced    - tracing on, timed until the answer is complete, as the chat page shows it (the trace is
+              exported in the background);
+  landed    - tracing on, timed until the turn's trace is in the store (what scripts get by default).
+Targets (issue 2): traced <= 1.0 s; traced / untraced <= 1.15."""
 
 from __future__ import annotations
 
@@ -18,17 +22,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
 
 from core.config import Settings  # noqa: E402
 from core.conversations import Conversation, ConversationStore  # noqa: E402
 from core.runner import run_turn  # noqa: E402
+from core import tracing  # noqa: E402
 
 
-def one_turn(store: ConversationStore, settings: Settings, trace: bool) -> float:
+def one_turn(store: ConversationStore, settings: Settings, mode: str) -> float:
     conversation = Conversation(scenario="catify", session_id="bench", provider="demo", options={"iterations": 2})
     started = time.perf_counter()
-    outcome = asyncio.run(run_turn(conversation, "The matrix with a cat", settings, store, trace=trace))
+    outcome = asyncio.run(run_turn(conversation, "The matrix with a cat", settings, store,
+                                   trace=mode != "untraced", wait_for_trace=mode == "landed"))
     elapsed = time.perf_counter() - started
     assert outcome.status == "ok", outcome.error
     return elapsed
@@ -42,17 +47,22 @@ def main() -> None:
         uri = f"sqlite:///{tmp}/mlflow.db"
         store = ConversationStore(uri, "benchmark")
         settings = Settings(tracking_uri=uri)
-        one_turn(store, settings, True), one_turn(store, settings, False)  # warm-up: imports, engine, caches
-        traced, untraced = [], []
+        modes = ("untraced", "traced", "landed")
+        for mode in modes:  # warm-up: imports, engine, caches
+            one_turn(store, settings, mode)
+        times: dict[str, list[float]] = {mode: [] for mode in modes}
         for i in range(args.rounds):
-            order = (True, False) if i % 2 == 0 else (False, True)
-            for trace in order:
-                (traced if trace else untraced).append(one_turn(store, settings, trace))
-    t_on, t_off = statistics.median(traced), statistics.median(untraced)
-    print(f"catify 2 iterations, demo provider, {args.rounds} rounds")
-    print(f"traced turn   median {t_on:.3f} s  (p90 {sorted(traced)[int(0.9 * len(traced)) - 1]:.3f} s)  target <= 1.000 s")
-    print(f"untraced turn median {t_off:.3f} s")
-    print(f"tracing on / off ratio {t_on / t_off:.3f}  target <= 1.150")
+            for mode in modes[i % 3:] + modes[:i % 3]:
+                times[mode].append(one_turn(store, settings, mode))
+        tracing.flush()
+        traces = store.client.search_traces(locations=[store.experiment_id], max_results=1000)
+    med = {mode: statistics.median(values) for mode, values in times.items()}
+    print(f"catify 2 iterations, demo provider, {args.rounds} rounds, {len(traces)} traces written")
+    print(f"untraced turn median {med['untraced']:.3f} s")
+    print(f"traced turn   median {med['traced']:.3f} s  target <= 1.000 s")
+    print(f"landed turn   median {med['landed']:.3f} s  (until the trace is in the store)")
+    print(f"tracing on / off ratio {med['traced'] / med['untraced']:.3f}  target <= 1.150")
+    print(f"landed / off ratio     {med['landed'] / med['untraced']:.3f}")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ async def run_turn(
     cancel: CancellationToken | None = None,
     trace: bool = True,
     attempt: int = 1,
+    wait_for_trace: bool = True,
 ) -> TurnOutcome:
     """Run one user message through the conversation's team. Nothing of a failed turn is saved but the
     pictures it already paid for (listed in the lineage); the state stays the last good one."""
@@ -214,6 +215,9 @@ async def run_turn(
     finally:
         if clients is not None:
             await clients.close()
+        if wait_for_trace and trace_id and store is not None:
+            if not await asyncio.to_thread(tracing.wait_for_trace, store.tracking_uri, trace_id):
+                warn("The turn's trace is still being written to MLflow.")
 
     conv.state = state
     conv.transcript.extend(entries)
@@ -237,7 +241,8 @@ class TurnHandle:
     `cancel()` is hard. The outcome stays until someone takes it, even across Streamlit reruns."""
 
     def __init__(self, conversation: Conversation, message: str, settings: Settings,
-                 store: ConversationStore | None, *, trace: bool = True, attempt: int = 1):
+                 store: ConversationStore | None, *, trace: bool = True, attempt: int = 1,
+                 wait_for_trace: bool = True):
         self.message = message
         self.attempt = attempt
         self.events: list[TurnEvent] = []
@@ -246,7 +251,7 @@ class TurnHandle:
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cancel: CancellationToken | None = None
-        self._args = (conversation, message, settings, store, trace, attempt)
+        self._args = (conversation, message, settings, store, trace, attempt, wait_for_trace)
         self._thread = threading.Thread(target=self._main, name="turn", daemon=True)
 
     def start(self) -> "TurnHandle":
@@ -259,14 +264,15 @@ class TurnHandle:
             self._cond.notify_all()
 
     def _main(self) -> None:
-        conversation, message, settings, store, trace, attempt = self._args
+        conversation, message, settings, store, trace, attempt, wait_for_trace = self._args
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
             async def go() -> TurnOutcome:
                 self._cancel = CancellationToken()
                 return await run_turn(conversation, message, settings, store, emit=self._emit,
-                                      stop=self.stop_switch, cancel=self._cancel, trace=trace, attempt=attempt)
+                                      stop=self.stop_switch, cancel=self._cancel, trace=trace, attempt=attempt,
+                                      wait_for_trace=wait_for_trace)
             outcome = loop.run_until_complete(go())
         except BaseException as exc:  # noqa: BLE001 - a bug must still end the turn with a message
             log.exception("Turn crashed")

@@ -45,7 +45,9 @@ def image_bytes(conversation: Conversation):
 
 
 def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> None:
-    st.session_state.turn = TurnHandle(conversation, message, settings, store, attempt=attempt).start()
+    # the answer shows as soon as the agents finish; the trace lands a moment later, off the user's wait
+    st.session_state.turn = TurnHandle(conversation, message, settings, store, attempt=attempt,
+                                       wait_for_trace=False).start()
     st.session_state.pop("failed", None)
 
 

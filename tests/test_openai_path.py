@@ -277,6 +277,7 @@ def test_create_stream_asks_for_and_records_usage(server, tracking_uri, store, m
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (expected["input_tokens"],
                                                                             expected["output_tokens"])
 
+    assert tracing.wait_for_trace(store.tracking_uri, trace_id), "the trace never landed in the store"
     trace = mlflow_client.get_trace(trace_id)
     [span] = spans_of(trace, "CHAT_MODEL")
     assert span.get_attribute("mlflow.llm.model") == "gpt-4o-mini"

@@ -363,3 +363,24 @@ def test_tracing_off_still_saves(store, tracking_uri):
     assert all(e["trace_id"] is None for e in loaded.image_lookup.values())
     for image_id in loaded.image_lookup:
         assert store.load_image(loaded.id, image_id) is not None
+
+
+def test_no_trace_lost_when_many_turns_export_in_the_background(store, tracking_uri):
+    """The chat page does not wait for exports (wait_for_trace=False): N concurrent turns, then a flush,
+    must give exactly N complete traces. MLflow's default queues would drop some (DESIGN.md)."""
+    settings = Settings(tracking_uri=tracking_uri)
+    n = 16
+    conversations = [Conversation(scenario="catify", session_id=f"load-{i}", provider="demo",
+                                  options={"iterations": 1}) for i in range(4)]
+    for conv in conversations:
+        store.create(conv)
+    handles = [runner.TurnHandle(conversations[i % 4], f"{i + 1} cats in a neon alley", settings, store,
+                                 wait_for_trace=False).start() for i in range(n)]
+    outcomes = [h.wait(120) for h in handles]
+    assert [o.status for o in outcomes] == ["ok"] * n, [o.error for o in outcomes]
+    tracing.flush()
+    traces = _traces(store.client, store.experiment_id)
+    assert sorted(t.info.trace_id for t in traces) == sorted(o.trace_id for o in outcomes)
+    for trace in traces:
+        assert trace.info.state.value == "OK"
+        assert len(trace.data.spans) == 1 + 3 + 2 + 1, "root, 2 image_agent + 1 critic steps, 2 images, 1 model call"
