@@ -73,12 +73,12 @@ def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
         MlflowClient(tracking_uri).search_experiments(max_results=1)
         return None
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", said plainly
-        return f"The MLflow store {_display_uri(tracking_uri)} cannot be reached ({type(exc).__name__}: {str(exc)[:200]})."
+        return f"The MLflow store {display_uri(tracking_uri)} cannot be reached ({type(exc).__name__}: {str(exc)[:200]})."
 
 
 def use_wal(tracking_uri: str) -> None:
-    """Switch a sqlite store to write-ahead logging (a setting the file keeps): one sync per commit instead
-    of three, and the Traces page can read while turns write. MLflow commits once per span as spans end."""
+    """Switch a sqlite store to write-ahead logging (a setting the file keeps): readers (the Traces page,
+    other sessions) do not block the trace writer, and each commit syncs once instead of three times."""
     if not tracking_uri.startswith("sqlite:///"):
         return
     import sqlite3
@@ -90,7 +90,7 @@ def use_wal(tracking_uri: str) -> None:
         db.execute("PRAGMA journal_mode=WAL")
 
 
-def _display_uri(uri: str) -> str:
+def display_uri(uri: str) -> str:
     """A URI without any password in it."""
     parsed = urllib.parse.urlsplit(uri)
     if parsed.password:

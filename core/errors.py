@@ -78,7 +78,8 @@ def _describe(exc: BaseException, base_url: str) -> str:
 def _server_message(exc: BaseException) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
-        message = body.get("message") or (body.get("error") or {}).get("message") if isinstance(body.get("error", {}), dict) else None
+        error = body.get("error")
+        message = body.get("message") or (error.get("message") if isinstance(error, dict) else None)
         if message:
             return str(message)[:300]
     return str(getattr(exc, "message", "") or exc)[:300]

@@ -19,7 +19,7 @@ from autogen_agentchat.messages import BaseChatMessage, MultiModalMessage, Selec
 from autogen_core import CancellationToken
 
 from . import errors, tracing
-from .agents import SCENARIOS, ImageRecord, build_team
+from .agents import ImageRecord, build_team
 from .config import MAX_MESSAGE_CHARS, ConfigError, Settings
 from .conversations import Conversation, ConversationStore
 from .providers import build_clients
@@ -306,6 +306,3 @@ class TurnHandle:
         self._thread.join(timeout)
         return self.outcome
 
-
-def scenario_title(scenario: str) -> str:
-    return SCENARIOS.get(scenario, scenario)

@@ -382,19 +382,6 @@ def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any
         yield span
 
 
-@contextlib.contextmanager
-def tool_span(name: str, arguments: Mapping[str, Any]) -> Iterator[Any]:
-    if not recording():
-        yield None
-        return
-    import mlflow
-    from mlflow.entities import SpanType
-
-    with mlflow.start_span(name=name, span_type=SpanType.TOOL) as span:
-        span.set_inputs(dict(arguments))
-        yield span
-
-
 def current_trace_id() -> str | None:
     if not recording():
         return None

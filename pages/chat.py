@@ -53,7 +53,7 @@ def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> No
 
 def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     """Render the running turn's events as they arrive, then keep its outcome (the script goes on; no rerun)."""
-    render_entry({"role": "user", "name": "user", "text": handle.message}, image_bytes(conversation))
+    render_entry({"role": "user", "name": "user", "text": handle.message}, lambda image_id: None)
     pngs: dict[str, bytes] = {}
     status = st.status("The agents are working…", expanded=False)
     progress = st.progress(0.0)
@@ -86,9 +86,8 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     if outcome.status in ("ok", "stopped"):
         status.update(label=f"Done in {outcome.seconds:.1f} s" if outcome.status == "ok" else "Stopped",
                       state="complete")
-        for entry in outcome.entries[len(outcome.entries) - 1:]:
-            if entry.get("role") == "notice":
-                render_entry(entry, lambda image_id: None)
+        if outcome.entries[-1].get("role") == "notice":  # "Stopped by you after step k of n"
+            render_entry(outcome.entries[-1], lambda image_id: None)
         if outcome.conversation.id:
             st.query_params["conversation"] = outcome.conversation.id
     else:

@@ -9,7 +9,7 @@ import uuid
 import streamlit as st
 
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
-from core.conversations import ConversationStore, check_store
+from core.conversations import ConversationStore, check_store, display_uri
 
 PROVIDER_LABELS = {"demo": "Demo (offline, free)", "openai": "OpenAI", "openai-compatible": "OpenAI-compatible (Ollama, vLLM…)"}
 
@@ -96,9 +96,7 @@ def sidebar_settings() -> Settings:
 def store_caption(settings: Settings, problem: str | None) -> None:
     with st.sidebar:
         st.subheader("MLflow store")
-        from core.conversations import _display_uri
-
-        st.caption(f"`{_display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")
+        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")
         if problem:
             st.error("Traces are not being saved. " + problem)
 
