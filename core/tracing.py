@@ -86,7 +86,7 @@ def flush() -> None:
 
 
 def wait_for_trace(tracking_uri: str, trace_id: str, timeout_s: float = 30.0) -> bool:
-    """Poll until this trace has landed with its final state; False if it has not within the timeout."""
+    """Poll until this turn's trace is completely in the store; False if it is not within the timeout."""
     import time
 
     from mlflow.tracing.client import TracingClient
@@ -97,7 +97,9 @@ def wait_for_trace(tracking_uri: str, trace_id: str, timeout_s: float = 30.0) ->
     while True:
         try:
             info = store.get_trace_info(trace_id)
-            if str(getattr(info.state, "value", info.state)) in ("OK", "ERROR"):
+            # the span batch can set the final state before the full-trace write adds tags and metadata;
+            # our tags arrive only with that last write, so they mark the trace as complete
+            if str(getattr(info.state, "value", info.state)) in ("OK", "ERROR") and ATTR_TURN in info.tags:
                 return True
         except Exception:  # noqa: BLE001 - not written yet
             pass
