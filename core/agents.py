@@ -110,11 +110,8 @@ class ImageAgent(BaseChatAgent):
                 parent=parent, critique=critique_text, model=image.model, size=image.size, quality=image.quality,
                 cost_usd=image.cost_usd, trace_id=tracing.current_trace_id())
             record.artifact_path = self._sink.store(record, image.png)
+            tracing.record_image(span, record.image_id, record.artifact_path, record.cost_usd, parent)
             if span is not None:
-                span.set_attributes({tracing.ATTR_IMAGE_ID: record.image_id,
-                                     tracing.ATTR_IMAGE_PATH: record.artifact_path or "",
-                                     tracing.ATTR_IMAGE_COST: record.cost_usd if record.cost_usd is not None else -1,
-                                     tracing.ATTR_IMAGE_PARENT: parent or ""})
                 span.set_outputs({"image_id": record.image_id, "artifact_path": record.artifact_path,
                                   "revised_prompt": image.revised_prompt, "cost_usd": record.cost_usd})
         self._last_prompt, self._last_image_id = prompt, record.image_id

@@ -68,6 +68,9 @@ def configure(tracking_uri: str) -> None:
             ("MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS", "200"),
             ("MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE", "100000"),
             ("MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS", "1" if tracking_uri.startswith("sqlite:") else "4"),
+            # prices come from the catalog bundled with the pinned MLflow: offline, reproducible, and no
+            # 7 s network timeout on the first priced span when GitHub is out of reach
+            ("MLFLOW_MODEL_CATALOG_URI", ""),
         ):
             os.environ.setdefault(name, value)
         if _configured_uri == tracking_uri:
@@ -377,11 +380,29 @@ def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any
         return
     import mlflow
 
+    from mlflow.tracing.constant import SpanAttributeKey
+
     with mlflow.start_span(name=f"generate image {model}", span_type=SPAN_TYPE_IMAGE,
-                           attributes={ATTR_IMAGE_MODEL: model, ATTR_IMAGE_SIZE: size,
-                                       ATTR_IMAGE_QUALITY: quality}) as span:
+                           attributes={ATTR_IMAGE_MODEL: model, ATTR_IMAGE_SIZE: size, ATTR_IMAGE_QUALITY: quality,
+                                       SpanAttributeKey.MODEL: model}) as span:
         span.set_inputs({"prompt": clip(prompt), "model": model, "size": size, "quality": quality})
         yield span
+
+
+def record_image(span: Any, image_id: str, artifact_path: str | None, cost_usd: float | None,
+                 parent: str | None) -> None:
+    """What the image span learns once the picture exists. The price also goes into MLflow's own cost
+    attribute, so the trace's cost (TraceInfo.cost, the store's cost columns) includes the pictures and
+    every reader agrees on one number."""
+    if span is None:
+        return
+    from mlflow.tracing.constant import SpanAttributeKey
+
+    span.set_attributes({ATTR_IMAGE_ID: image_id, ATTR_IMAGE_PATH: artifact_path or "",
+                         ATTR_IMAGE_COST: cost_usd if cost_usd is not None else -1, ATTR_IMAGE_PARENT: parent or ""})
+    if cost_usd is not None:
+        span.set_attribute(SpanAttributeKey.LLM_COST,
+                           {"input_cost": 0.0, "output_cost": float(cost_usd), "total_cost": float(cost_usd)})
 
 
 def current_trace_id() -> str | None:

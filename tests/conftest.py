@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DEMO_LATENCY_MS", "0")
+os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # tests never reach for the remote price catalog
 
 
 @pytest.fixture(scope="session")

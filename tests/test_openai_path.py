@@ -127,12 +127,15 @@ def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_ur
         assert cost and cost["total_cost"] > 0, f"MLflow did not price gpt-4o-mini: {cost}"
     total_input = sum(expected_usage(r)["input_tokens"] for r in chat_requests)
     assert trace.info.token_usage["input_tokens"] == total_input
-    assert trace.info.cost and trace.info.cost["total_cost"] > 0
+    chat_cost = sum(s.get_attribute("mlflow.llm.cost")["total_cost"] for s in chat_spans)
 
     # image spans: our own per-picture price, and the ids the lineage knows
     image_spans = spans_of(trace, tracing.SPAN_TYPE_IMAGE)
     assert len(image_spans) == 3
     assert [s.get_attribute(tracing.ATTR_IMAGE_COST) for s in image_spans] == [0.011] * 3
+    # the pictures' price is part of MLflow's own trace cost, so every reader sums to one number
+    assert [s.get_attribute("mlflow.llm.cost")["total_cost"] for s in image_spans] == [0.011] * 3
+    assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + 3 * 0.011)
     span_ids = [s.get_attribute(tracing.ATTR_IMAGE_ID) for s in image_spans]
     assert set(span_ids) == set(images)
     assert [s.get_attribute(tracing.ATTR_IMAGE_PARENT) for s in image_spans] == ["", span_ids[0], span_ids[1]]
