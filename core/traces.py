@@ -1,0 +1,426 @@
+"""The read side of the tracing contract: MLflow traces as pandas frames (one row per trace, one row per
+model or image call), and the sums the Traces page shows.
+
+Two readers give the same frames:
+- `SqlTraceReader` for database stores (the default sqlite, PostgreSQL, MySQL) reads the columns MLflow's
+  own store keeps for every trace and span (token totals, cost, model, session) with three queries and no
+  span bodies, except the token usage of model spans. This is what keeps the page's first load fast at
+  100,000 traces (benchmarks/traces_page.py).
+- `ApiTraceReader` for tracking servers (http/https) pages through `search_traces` without spans; the
+  model and agent breakdowns read the spans of the newest `span_limit` traces and say so when they stop.
+Trace totals are MLflow's own (`TraceInfo.token_usage`, `TraceInfo.cost`); breakdowns by model and agent
+keep an "(unattributed)" row so they always add up to those totals."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol
+
+import pandas as pd
+
+from core import tracing
+
+TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
+                 "provider", "session", "request", "input_tokens", "output_tokens", "total_tokens", "cost_usd"]
+CALL_COLUMNS = ["trace_id", "span_id", "kind", "model", "agent", "input_tokens", "output_tokens", "cost_usd"]
+OTHER = "other"
+UNATTRIBUTED = "(unattributed)"
+TEAM = "(team)"
+NO_SESSION = "(none)"
+CALL_SPAN_TYPES = ("CHAT_MODEL", "LLM", tracing.SPAN_TYPE_IMAGE, "EMBEDDING")
+TAG_KEYS = {tracing.ATTR_SCENARIO: "scenario", tracing.ATTR_CONVERSATION: "conversation",
+            tracing.ATTR_TURN: "turn", tracing.ATTR_PROVIDER: "provider"}
+USAGE = "mlflow.chat.tokenUsage"
+
+
+class TraceReadError(RuntimeError):
+    """Reading traces failed; the message is for the user."""
+
+
+@dataclass
+class Frames:
+    traces: pd.DataFrame
+    calls: pd.DataFrame
+    notes: list[str] = field(default_factory=list)  # what the user should know about these numbers
+
+
+class TraceReader(Protocol):
+    def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames: ...
+
+
+def reader_for(tracking_uri: str, experiment_id: str) -> TraceReader:
+    if tracking_uri.startswith(("http://", "https://")):
+        return ApiTraceReader(tracking_uri, experiment_id)
+    return SqlTraceReader(tracking_uri, experiment_id)
+
+
+# --- shaping -------------------------------------------------------------------------------------------------------
+
+def _request_text(preview: Any) -> str:
+    """Our traces keep the user's message as the preview; others keep their inputs as JSON: show the words."""
+    if not isinstance(preview, str):
+        return ""
+    text = preview.strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(value, dict):
+            strings = [v for v in value.values() if isinstance(v, str)]
+            if len(value) == 1 and strings:
+                return strings[0]
+            for key in ("message", "question", "prompt", "input", "query", "text"):
+                if isinstance(value.get(key), str):
+                    return value[key]
+    return text
+
+
+def _map_unique(series: pd.Series, fn) -> pd.Series:
+    """Apply fn once per distinct value: previews repeat a lot, and json.loads per row is the slow part."""
+    uniques = series.dropna().unique()
+    return series.map({u: fn(u) for u in uniques}).fillna("")
+
+
+def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
+    """Columns, types and the "other" scenario, the same whichever reader produced the rows."""
+    df = rows.reindex(columns=TRACE_COLUMNS)
+    for column in ("input_tokens", "output_tokens", "total_tokens"):
+        df[column] = pd.to_numeric(df[column], errors="coerce").fillna(0).astype("int64")
+    df["cost_usd"] = pd.to_numeric(df["cost_usd"], errors="coerce").fillna(0.0).astype("float64")
+    df["duration_ms"] = pd.to_numeric(df["duration_ms"], errors="coerce").astype("float64")
+    df["timestamp_ms"] = pd.to_numeric(df["timestamp_ms"], errors="coerce").fillna(0).astype("int64")
+    df["scenario"] = df["scenario"].fillna(OTHER).replace("", OTHER)
+    df["session"] = df["session"].fillna(NO_SESSION).replace("", NO_SESSION)
+    for column in ("conversation", "turn", "provider", "name", "status"):
+        df[column] = df[column].fillna("").astype(str)
+    df["request"] = _map_unique(df["request"], _request_text)
+    df["time"] = pd.to_datetime(df["timestamp_ms"], unit="ms", utc=True)
+    return df.sort_values("timestamp_ms", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def shape_calls(rows: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:
+    df = rows.reindex(columns=CALL_COLUMNS + ["parent_name", "parent_is_root"])
+    for column in ("input_tokens", "output_tokens"):
+        df[column] = pd.to_numeric(df[column], errors="coerce").fillna(0).astype("int64")
+    df["cost_usd"] = pd.to_numeric(df["cost_usd"], errors="coerce").astype("float64")  # NaN: not priced
+    df["model"] = df["model"].fillna("(unknown model)").astype(str)
+    ours = df["trace_id"].isin(traces.loc[traces["scenario"] != OTHER, "trace_id"])
+    root_parent = df["parent_is_root"].fillna(False).astype(bool)
+    agent = df["parent_name"].fillna("(no parent span)").astype(str)
+    df["agent"] = agent.where(~(root_parent & ours), TEAM)
+    df["kind"] = df["kind"].fillna("").astype(str).map(
+        lambda t: {"CHAT_MODEL": "chat", "LLM": "chat", tracing.SPAN_TYPE_IMAGE: "image"}.get(t, t.lower() or "other"))
+    return df[CALL_COLUMNS].reset_index(drop=True)
+
+
+# --- database stores -----------------------------------------------------------------------------------------------
+
+class SqlTraceReader:
+    """Reads MLflow's own trace tables (schema of the pinned MLflow; tests/test_traces_read.py checks it
+    against the public API on the same store)."""
+
+    def __init__(self, tracking_uri: str, experiment_id: str):
+        from mlflow.tracing.client import TracingClient
+
+        self.tracking_uri, self.experiment_id = tracking_uri, str(experiment_id)
+        store = TracingClient(tracking_uri).store
+        engine = getattr(store, "engine", None)
+        if engine is None:
+            raise TraceReadError(f"{type(store).__name__} is not a database store.")
+        self._engine = engine
+
+    def _time_clause(self, start_ms: int | None, end_ms: int | None, params: dict[str, Any]) -> str:
+        clause = ""
+        if start_ms is not None:
+            clause += " AND i.timestamp_ms >= :start_ms"
+            params["start_ms"] = int(start_ms)
+        if end_ms is not None:
+            clause += " AND i.timestamp_ms < :end_ms"
+            params["end_ms"] = int(end_ms)
+        return clause
+
+    def _usage_columns(self) -> str:
+        dialect = self._engine.dialect.name
+        if dialect == "sqlite":
+            usage = """json_extract(s.content, '$.attributes."mlflow.chat.tokenUsage"')"""
+            return (f"json_extract({usage}, '$.input_tokens') AS input_tokens, "
+                    f"json_extract({usage}, '$.output_tokens') AS output_tokens")
+        if dialect == "postgresql":
+            usage = """(s.content::json -> 'attributes' ->> 'mlflow.chat.tokenUsage')::json"""
+            return (f"({usage} ->> 'input_tokens')::bigint AS input_tokens, "
+                    f"({usage} ->> 'output_tokens')::bigint AS output_tokens")
+        return "s.content AS content"  # parsed in Python below
+
+    def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
+        from sqlalchemy import bindparam, text
+
+        params: dict[str, Any] = {"exp": int(self.experiment_id)}
+        when = self._time_clause(start_ms, end_ms, params)
+        traces_sql = text(f"""
+            SELECT i.request_id AS trace_id, i.timestamp_ms, i.execution_time_ms AS duration_ms, i.status,
+                   i.trace_name AS name, i.session_id AS session, i.request_preview AS request,
+                   i.input_tokens, i.output_tokens, i.total_tokens, i.total_cost AS cost_usd
+            FROM trace_info i WHERE i.experiment_id = :exp{when}""")
+        tags_sql = text(f"""
+            SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t
+            JOIN trace_info i ON i.request_id = t.request_id
+            WHERE t.key IN :keys AND i.experiment_id = :exp{when}""").bindparams(bindparam("keys", expanding=True))
+        types = ", ".join(f"'{t}'" for t in CALL_SPAN_TYPES)
+        calls_sql = text(f"""
+            SELECT s.trace_id, s.span_id, s.type AS kind, s.model_name AS model, s.total_cost AS cost_usd,
+                   {self._usage_columns()},
+                   p.name AS parent_name, (p.parent_span_id IS NULL AND p.span_id IS NOT NULL) AS parent_is_root
+            FROM trace_info i
+            JOIN spans s ON s.trace_id = i.request_id
+            LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
+            WHERE i.experiment_id = :exp{when}
+              AND (s.model_name IS NOT NULL OR s.total_cost IS NOT NULL OR s.type IN ({types}))""")
+        try:
+            with self._engine.connect() as connection:
+                rows = pd.read_sql(traces_sql, connection, params=params)
+                tags = pd.read_sql(tags_sql, connection, params={**params, "keys": list(TAG_KEYS)})
+                calls = pd.read_sql(calls_sql, connection, params=params)
+        except Exception as exc:  # noqa: BLE001
+            raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+        if not tags.empty:
+            wide = tags.pivot(index="trace_id", columns="key", values="value").rename(columns=TAG_KEYS)
+            rows = rows.merge(wide, how="left", left_on="trace_id", right_index=True)
+        if "content" in calls.columns:
+            usage = calls.pop("content").map(_usage_from_content)
+            calls["input_tokens"] = usage.map(lambda u: u.get("input_tokens", 0))
+            calls["output_tokens"] = usage.map(lambda u: u.get("output_tokens", 0))
+        traces = shape_traces(rows)
+        return Frames(traces=traces, calls=shape_calls(calls, traces))
+
+
+def _usage_from_content(content: str) -> dict[str, int]:
+    try:
+        raw = json.loads(content).get("attributes", {}).get(USAGE)
+        return json.loads(raw) if raw else {}
+    except (ValueError, AttributeError, TypeError):
+        return {}
+
+
+# --- tracking servers ----------------------------------------------------------------------------------------------
+
+class ApiTraceReader:
+    """Any tracking URI, through MLflow's public client: no spans for the list; spans of the newest
+    `span_limit` traces for the model and agent breakdowns."""
+
+    PAGE = 500
+
+    def __init__(self, tracking_uri: str, experiment_id: str, span_limit: int = 2000):
+        from mlflow.tracing.client import TracingClient
+
+        self.tracking_uri, self.experiment_id, self.span_limit = tracking_uri, str(experiment_id), span_limit
+        self._client = TracingClient(tracking_uri)
+
+    def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None):
+        clauses = []
+        if start_ms is not None:
+            clauses.append(f"trace.timestamp_ms >= {int(start_ms)}")
+        if end_ms is not None:
+            clauses.append(f"trace.timestamp_ms < {int(end_ms)}")
+        token, seen = None, 0
+        while True:
+            size = self.PAGE if limit is None else min(self.PAGE, limit - seen)
+            if size <= 0:
+                return
+            page = self._client.search_traces(locations=[self.experiment_id], filter_string=" AND ".join(clauses) or None,
+                                              max_results=size, order_by=["timestamp_ms DESC"],
+                                              include_spans=include_spans, page_token=token)
+            yield from page
+            seen += len(page)
+            token = page.token
+            if not token:
+                return
+
+    def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
+        try:
+            infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False)]
+            rows = pd.DataFrame([_trace_row(info) for info in infos], columns=TRACE_COLUMNS)
+            traces = shape_traces(rows)
+            detailed = list(self._search(start_ms, end_ms, include_spans=True, limit=self.span_limit))
+        except Exception as exc:  # noqa: BLE001
+            raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+        calls = pd.DataFrame([row for trace in detailed for row in call_rows(trace)])
+        notes = []
+        if len(traces) > len(detailed):
+            notes.append(f"Model and agent breakdowns cover the newest {len(detailed):,} of {len(traces):,} traces "
+                         "(a tracking server sends spans trace by trace); totals cover all of them.")
+            traces_for_calls = traces[traces["trace_id"].isin({t.info.trace_id for t in detailed})]
+        else:
+            traces_for_calls = traces
+        frames = Frames(traces=traces, calls=shape_calls(calls, traces), notes=notes)
+        frames.calls.attrs["traces_covered"] = set(traces_for_calls["trace_id"])
+        return frames
+
+
+def _trace_row(info: Any) -> dict[str, Any]:
+    usage = info.token_usage or {}
+    cost = getattr(info, "cost", None) or {}
+    tags = info.tags or {}
+    return {
+        "trace_id": info.trace_id, "timestamp_ms": info.request_time, "duration_ms": info.execution_duration,
+        "status": str(getattr(info.state, "value", info.state)), "name": tags.get("mlflow.traceName", ""),
+        "session": (info.trace_metadata or {}).get("mlflow.trace.session"), "request": info.request_preview,
+        "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
+        "total_tokens": usage.get("total_tokens"), "cost_usd": cost.get("total_cost"),
+        **{column: tags.get(key) for key, column in TAG_KEYS.items()},
+    }
+
+
+def call_rows(trace: Any) -> list[dict[str, Any]]:
+    """The model and image calls of one full trace, as CALL rows (before shaping)."""
+    from mlflow.tracing.constant import SpanAttributeKey
+
+    spans = {s.span_id: s for s in trace.data.spans}
+    rows = []
+    for span in trace.data.spans:
+        model = span.get_attribute(SpanAttributeKey.MODEL)
+        cost = span.get_attribute(SpanAttributeKey.LLM_COST) or {}
+        if not (model or cost or span.span_type in CALL_SPAN_TYPES):
+            continue
+        usage = span.get_attribute(SpanAttributeKey.CHAT_USAGE) or {}
+        parent = spans.get(span.parent_id)
+        rows.append({"trace_id": trace.info.trace_id, "span_id": span.span_id, "kind": span.span_type,
+                     "model": model, "cost_usd": cost.get("total_cost") if cost else None,
+                     "input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0),
+                     "parent_name": parent.name if parent else None,
+                     "parent_is_root": bool(parent is not None and parent.parent_id is None)})
+    return rows
+
+
+# --- the page's questions ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TraceFilter:
+    scenarios: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    text: str = ""
+
+
+def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
+    traces = frames.traces
+    mask = pd.Series(True, index=traces.index)
+    if f.scenarios:
+        mask &= traces["scenario"].isin(f.scenarios)
+    if f.statuses:
+        mask &= traces["status"].isin(f.statuses)
+    if f.sessions:
+        mask &= traces["session"].isin(f.sessions)
+    if f.models:
+        mask &= traces["trace_id"].isin(frames.calls.loc[frames.calls["model"].isin(f.models), "trace_id"])
+    if f.text.strip():
+        needle = f.text.strip()
+        hay = traces["request"] + "\n" + traces["trace_id"] + "\n" + traces["name"] + "\n" + traces["session"]
+        mask &= hay.str.contains(needle, case=False, regex=False)
+    kept = traces[mask]
+    calls = frames.calls
+    if len(kept) != len(traces):
+        calls = calls[calls["trace_id"].isin(kept["trace_id"])]
+    out = Frames(traces=kept.reset_index(drop=True), calls=calls.reset_index(drop=True), notes=frames.notes)
+    out.calls.attrs.update(frames.calls.attrs)
+    return out
+
+
+@dataclass(frozen=True)
+class Totals:
+    traces: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    errors: int
+    in_progress: int
+
+
+def totals(traces: pd.DataFrame) -> Totals:
+    return Totals(traces=len(traces), input_tokens=int(traces["input_tokens"].sum()),
+                  output_tokens=int(traces["output_tokens"].sum()), cost_usd=float(traces["cost_usd"].sum()),
+                  errors=int((traces["status"] == "ERROR").sum()), in_progress=int((traces["status"] == "IN_PROGRESS").sum()))
+
+
+BREAKDOWNS = ("model", "agent", "scenario", "session")
+
+
+def breakdown(frames: Frames, by: str) -> pd.DataFrame:
+    """Traces, tokens and cost per model, agent, scenario or session, most expensive first. By model and
+    agent, the part of the trace totals no call span carries is one "(unattributed)" row."""
+    if by not in BREAKDOWNS:
+        raise ValueError(f"Breakdown by {by!r} is not one of {BREAKDOWNS}.")
+    columns = [by, "traces", "calls", "input_tokens", "output_tokens", "cost_usd"]
+    if by in ("scenario", "session"):
+        grouped = frames.traces.groupby(by, sort=False).agg(
+            traces=("trace_id", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
+            cost_usd=("cost_usd", "sum")).reset_index()
+        grouped["calls"] = frames.calls.merge(frames.traces[["trace_id", by]], on="trace_id").groupby(by).size() \
+            .reindex(grouped[by]).fillna(0).astype("int64").to_numpy()
+        return grouped[columns].sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
+    calls = frames.calls
+    grouped = calls.groupby(by, sort=False).agg(
+        traces=("trace_id", "nunique"), calls=("span_id", "size"), input_tokens=("input_tokens", "sum"),
+        output_tokens=("output_tokens", "sum"), cost_usd=("cost_usd", "sum")).reset_index()
+    covered = calls.attrs.get("traces_covered")
+    base = frames.traces if covered is None else frames.traces[frames.traces["trace_id"].isin(covered)]
+    rest = {"input_tokens": int(base["input_tokens"].sum() - grouped["input_tokens"].sum()),
+            "output_tokens": int(base["output_tokens"].sum() - grouped["output_tokens"].sum()),
+            "cost_usd": float(base["cost_usd"].sum() - grouped["cost_usd"].sum())}
+    if rest["input_tokens"] or rest["output_tokens"] or abs(rest["cost_usd"]) > 1e-9:
+        grouped = pd.concat([grouped, pd.DataFrame([{by: UNATTRIBUTED, "traces": 0, "calls": 0, **rest}])],
+                            ignore_index=True)
+    return grouped[columns].sort_values(["cost_usd", "input_tokens"], ascending=False).reset_index(drop=True)
+
+
+def over_time(traces: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
+    """Traces, tokens, cost and errors per period (UTC)."""
+    if traces.empty:
+        return pd.DataFrame(columns=["period", "traces", "tokens", "cost_usd", "errors"])
+    keyed = traces.assign(period=traces["time"].dt.floor(freq), errors=traces["status"].eq("ERROR"))
+    return keyed.groupby("period").agg(traces=("trace_id", "size"), tokens=("total_tokens", "sum"),
+                                       cost_usd=("cost_usd", "sum"), errors=("errors", "sum")).reset_index()
+
+
+SORTS = {"newest": ("timestamp_ms", False), "oldest": ("timestamp_ms", True), "cost": ("cost_usd", False),
+         "tokens": ("total_tokens", False), "duration": ("duration_ms", False)}
+LIST_COLUMNS = ["time", "scenario", "request", "total_tokens", "cost_usd", "duration_ms", "status", "session",
+                "trace_id"]
+
+
+def page(traces: pd.DataFrame, sort: str = "newest", number: int = 1, size: int = 50) -> tuple[pd.DataFrame, int]:
+    """One page of the list (no spans involved) and how many pages there are."""
+    column, ascending = SORTS[sort]
+    pages = max(1, -(-len(traces) // size))
+    number = min(max(1, number), pages)
+    ordered = traces if sort == "newest" else traces.sort_values(column, ascending=ascending, kind="stable")
+    rows = ordered.iloc[(number - 1) * size: number * size].copy()
+    rows["request"] = rows["request"].str.slice(0, 80)
+    return rows[LIST_COLUMNS].reset_index(drop=True), pages
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False).encode("utf-8")
+
+
+def time_window(label: str, now_ms: int | None = None) -> tuple[int | None, int | None]:
+    """(start, end) in ms for a range label; start rounded down to the minute so reads cache between reruns."""
+    spans = {"Last hour": 3600, "Last 24 hours": 86400, "Last 7 days": 7 * 86400, "Last 30 days": 30 * 86400,
+             "Last 90 days": 90 * 86400, "All time": None}
+    if label not in spans:
+        raise ValueError(f"Unknown time range {label!r}.")
+    if spans[label] is None:
+        return None, None
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    start = now_ms - spans[label] * 1000
+    return start - start % 60_000, None
+
+
+TIME_RANGES = ("All time", "Last hour", "Last 24 hours", "Last 7 days", "Last 30 days", "Last 90 days")
+
+
+def ids(values: Iterable[Any]) -> list[str]:
+    return sorted({str(v) for v in values if str(v)})
