@@ -9,6 +9,7 @@ import streamlit as st
 st.set_page_config(page_title="Agent chats, traced", page_icon="🐈", layout="wide")
 
 page = st.navigation([
-    st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
+    st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("pages/traces.py", title="Traces", icon=":material/monitoring:"),
 ])
 page.run()

@@ -14,9 +14,10 @@ keep an "(unattributed)" row so they always add up to those totals."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -126,7 +127,10 @@ class SqlTraceReader:
         from mlflow.tracing.client import TracingClient
 
         self.tracking_uri, self.experiment_id = tracking_uri, str(experiment_id)
-        store = TracingClient(tracking_uri).store
+        try:
+            store = TracingClient(tracking_uri).store
+        except Exception as exc:  # noqa: BLE001 - a missing, locked or foreign file
+            raise TraceReadError(f"The MLflow store could not be opened ({type(exc).__name__}: {str(exc)[:200]}).") from exc
         engine = getattr(store, "engine", None)
         if engine is None:
             raise TraceReadError(f"{type(store).__name__} is not a database store.")
@@ -239,6 +243,7 @@ class ApiTraceReader:
                 return
 
     def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
+        _fail_fast_if_unreachable(self.tracking_uri)
         try:
             infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False)]
             rows = pd.DataFrame([_trace_row(info) for info in infos], columns=TRACE_COLUMNS)
@@ -257,6 +262,14 @@ class ApiTraceReader:
         frames = Frames(traces=traces, calls=shape_calls(calls, traces), notes=notes)
         frames.calls.attrs["traces_covered"] = set(traces_for_calls["trace_id"])
         return frames
+
+
+def _fail_fast_if_unreachable(tracking_uri: str) -> None:
+    """MLflow's HTTP client retries an unreachable server for minutes; a page should say so in seconds."""
+    from core.conversations import check_store
+
+    if tracking_uri.startswith(("http://", "https://")) and (problem := check_store(tracking_uri)):
+        raise TraceReadError(problem)
 
 
 def _trace_row(info: Any) -> dict[str, Any]:
@@ -422,5 +435,99 @@ def time_window(label: str, now_ms: int | None = None) -> tuple[int | None, int 
 TIME_RANGES = ("All time", "Last hour", "Last 24 hours", "Last 7 days", "Last 30 days", "Last 90 days")
 
 
-def ids(values: Iterable[Any]) -> list[str]:
-    return sorted({str(v) for v in values if str(v)})
+# --- one trace -----------------------------------------------------------------------------------------------------
+
+_TRACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}")
+
+
+def load_trace(tracking_uri: str, trace_id: str) -> Any:
+    """The full trace with its spans, or TraceReadError saying why not (unknown id, still running, store down)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracing.client import TracingClient
+
+    trace_id = (trace_id or "").strip()
+    if not _TRACE_ID.fullmatch(trace_id):
+        raise TraceReadError(f"“{trace_id[:80]}” is not a trace id (such as tr-0123…).")
+    _fail_fast_if_unreachable(tracking_uri)
+    client = TracingClient(tracking_uri)
+    try:
+        info = client.store.get_trace_info(trace_id)
+    except MlflowException as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(exc).lower():
+            raise TraceReadError(f"There is no trace {trace_id} in this MLflow store.") from exc
+        raise TraceReadError(f"The MLflow store could not be read ({str(exc)[:200]}).") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+    try:
+        trace = client.get_trace(trace_id)
+    except Exception as exc:  # noqa: BLE001
+        state = str(getattr(info.state, "value", info.state))
+        if state == "IN_PROGRESS":
+            raise TraceReadError(f"Trace {trace_id} is still in progress: its spans are not written yet. "
+                                 "Refresh in a moment.") from exc
+        raise TraceReadError(f"The spans of trace {trace_id} could not be read ({type(exc).__name__}).") from exc
+    return trace
+
+
+SPAN_COLUMNS = ["label", "name", "type", "status", "start_ms", "duration_ms", "model", "input_tokens",
+                "output_tokens", "cost_usd", "depth", "span_id", "parent_id", "image_id"]
+
+
+def span_table(trace: Any) -> pd.DataFrame:
+    """The spans in tree order (parents before children, siblings by start), indented names, offsets from
+    the trace's start in ms, and tokens and cost per span. Missing attributes are blanks, not errors."""
+    from mlflow.tracing.constant import SpanAttributeKey
+
+    spans = list(trace.data.spans)
+    if not spans:
+        return pd.DataFrame(columns=SPAN_COLUMNS)
+    known = {s.span_id for s in spans}
+    children: dict[str | None, list[Any]] = {}
+    for span in spans:
+        parent = span.parent_id if span.parent_id in known else None
+        children.setdefault(parent, []).append(span)
+    for group in children.values():
+        group.sort(key=lambda s: s.start_time_ns or 0)
+    t0 = min(s.start_time_ns or 0 for s in spans)
+    rows, stack = [], [(s, 0) for s in reversed(children.get(None, []))]
+    while stack:
+        span, depth = stack.pop()
+        usage = span.get_attribute(SpanAttributeKey.CHAT_USAGE) or {}
+        cost = span.get_attribute(SpanAttributeKey.LLM_COST) or {}
+        end = span.end_time_ns
+        rows.append({
+            "label": "\u2003" * depth + ("└ " if depth else "") + str(span.name), "name": span.name,
+            "type": span.span_type or "UNKNOWN", "status": str(getattr(span.status, "status_code", "") or "").replace(
+                "SpanStatusCode.", ""),
+            "start_ms": ((span.start_time_ns or t0) - t0) / 1e6,
+            "duration_ms": None if end is None else (end - (span.start_time_ns or end)) / 1e6,
+            "model": span.get_attribute(SpanAttributeKey.MODEL) or "",
+            "input_tokens": usage.get("input_tokens") if isinstance(usage, dict) else None,
+            "output_tokens": usage.get("output_tokens") if isinstance(usage, dict) else None,
+            "cost_usd": cost.get("total_cost") if isinstance(cost, dict) else None,
+            "depth": depth, "span_id": span.span_id, "parent_id": span.parent_id or "",
+            "image_id": span.get_attribute(tracing.ATTR_IMAGE_ID) or ""})
+        stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
+    return pd.DataFrame(rows, columns=SPAN_COLUMNS)
+
+
+def span_io(trace: Any, span_id: str) -> dict[str, Any]:
+    """One span's inputs, outputs, attributes and events, as plain data for a JSON view (never as markup)."""
+    for span in trace.data.spans:
+        if span.span_id == span_id:
+            return {"inputs": span.inputs, "outputs": span.outputs,
+                    "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith("mlflow.span")},
+                    "events": [{"name": e.name, "attributes": e.attributes} for e in (span.events or [])]}
+    raise KeyError(span_id)
+
+
+def trace_json(trace: Any) -> str:
+    """The trace as MLflow serialises it (info and every span)."""
+    return trace.to_json(pretty=True)
+
+
+def ui_link(mlflow_ui_url: str, experiment_id: str, trace_id: str) -> str | None:
+    """The same trace in the MLflow UI, when its address is known."""
+    if not mlflow_ui_url:
+        return None
+    return f"{mlflow_ui_url.rstrip('/')}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"

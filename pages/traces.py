@@ -1,0 +1,253 @@
+"""Traces page: what the chats cost and who spent it, one turn as a tree and a timeline, where a picture
+came from. Reads any MLflow store; numbers come from core.traces, this file only lays them out."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from core import lineage, pricing, traces
+from core.conversations import ConversationError, StoreUnavailable
+from ui import session, trace_data
+
+settings, store, store_problem = session.page_setup()
+st.title("Traces")
+if store is None:
+    st.error(f"The MLflow store cannot be read, so there are no traces to show. {store_problem or ''}")
+    st.stop()
+
+URI = settings.tracking_uri
+MONEY = st.column_config.NumberColumn("cost (USD)", format="$%.4f")
+
+
+def choose_experiment() -> str:
+    try:
+        known = trace_data.experiments(URI)
+    except Exception as exc:  # noqa: BLE001 - the app's own experiment still works
+        st.warning(f"Other experiments could not be listed ({type(exc).__name__}).")
+        known = []
+    options = {store.experiment_id: settings.experiment_name}
+    options.update({eid: name for eid, name in known})
+    return st.selectbox("Experiment", list(options), format_func=lambda eid: options[eid], key="experiment",
+                        help="The app writes to its own experiment; traces from other code can live elsewhere.")
+
+
+top = st.columns([2, 2, 1])
+with top[0]:
+    experiment_id = choose_experiment()
+with top[1]:
+    time_range = st.selectbox("Time range", traces.TIME_RANGES, key="time_range")
+with top[2]:
+    st.write("")
+    st.button("Refresh", on_click=trace_data.refresh, key="refresh", icon=":material/refresh:",
+              help=f"Reads are cached for {trace_data.TTL_S} s between refreshes.")
+
+try:
+    start_ms, end_ms = traces.time_window(time_range)
+    frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce())
+except traces.TraceReadError as exc:
+    st.error(str(exc))
+    st.stop()
+for note in frames.notes:
+    st.info(note)
+
+with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
+    cols = st.columns(5)
+    all_traces = frames.traces
+    scenarios = cols[0].multiselect("Scenario", sorted(all_traces["scenario"].unique()), key="f_scenario")
+    statuses = cols[1].multiselect("Status", sorted(all_traces["status"].unique()), key="f_status")
+    sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
+    models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
+    text = cols[4].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
+shown = traces.apply_filter(frames, traces.TraceFilter(tuple(scenarios), tuple(statuses), tuple(sessions),
+                                                       tuple(models), text))
+
+
+def overview() -> None:
+    t = traces.totals(shown.traces)
+    cols = st.columns(5)
+    cols[0].metric("Traces", f"{t.traces:,}")
+    cols[1].metric("Input tokens", f"{t.input_tokens:,}")
+    cols[2].metric("Output tokens", f"{t.output_tokens:,}")
+    cols[3].metric("Cost (USD)", f"${t.cost_usd:,.4f}")
+    cols[4].metric("Errors", f"{t.errors:,}")
+    if t.in_progress:
+        st.caption(f"{t.in_progress} trace(s) still in progress: their numbers may grow.")
+    if not t.traces:
+        st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
+        return
+    daily = traces.over_time(shown.traces, "D")
+    charts = st.columns(2)
+    charts[0].altair_chart(alt.Chart(daily, title="Cost per day (USD)").mark_bar().encode(
+        x=alt.X("period:T", title=None), y=alt.Y("cost_usd:Q", title="USD"),
+        tooltip=["period:T", alt.Tooltip("cost_usd:Q", format="$.4f"), "traces:Q"]), width="stretch")
+    charts[1].altair_chart(alt.Chart(daily, title="Traces and errors per day").mark_bar().encode(
+        x=alt.X("period:T", title=None), y=alt.Y("traces:Q", title="traces"),
+        color=alt.value("#7a5af8"), tooltip=["period:T", "traces:Q", "errors:Q", "tokens:Q"]), width="stretch")
+
+    st.subheader("Breakdown")
+    by = st.radio("By", traces.BREAKDOWNS, horizontal=True, key="breakdown_by")
+    table = traces.breakdown(shown, by)
+    left, right = st.columns([3, 2])
+    left.dataframe(table, hide_index=True, width="stretch", column_config={"cost_usd": MONEY})
+    top_rows = table.head(15)
+    right.altair_chart(alt.Chart(top_rows).mark_bar().encode(
+        x=alt.X("cost_usd:Q", title="USD"), y=alt.Y(f"{by}:N", sort="-x", title=None),
+        tooltip=[f"{by}:N", alt.Tooltip("cost_usd:Q", format="$.4f"), "input_tokens:Q", "output_tokens:Q"]),
+        width="stretch")
+    st.download_button("Download breakdown (CSV)", traces.csv_bytes(table), f"breakdown-by-{by}.csv", "text/csv",
+                       key="dl_breakdown", icon=":material/download:")
+
+    st.subheader("What if")
+    try:
+        choices = pricing.catalog_chat_models("openai")
+    except Exception as exc:  # noqa: BLE001
+        st.warning(f"MLflow's model catalog could not be read ({type(exc).__name__}).")
+        return
+    target = st.selectbox("Price the same usage as", choices, index=choices.index("gpt-4o") if "gpt-4o" in choices else 0,
+                          key="what_if_model", help="Prices from the model catalog MLflow ships.")
+    table = pricing.what_if(shown.calls, target)
+    if table.empty:
+        st.caption("No model calls in these traces.")
+        return
+    priced = table[f"on {target}"]
+    st.metric(f"These traces on {target}", f"${priced.fillna(0).sum():,.4f}",
+              delta=f"{priced.fillna(0).sum() - table['cost_usd'].sum():+,.4f} USD vs. what they cost",
+              delta_color="inverse")
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"cost_usd": MONEY, f"on {target}": st.column_config.NumberColumn(format="$%.4f")})
+
+
+def trace_list() -> str | None:
+    cols = st.columns([2, 1, 2])
+    sort = cols[0].selectbox("Sort by", list(traces.SORTS), key="sort")
+    pages = max(1, -(-len(shown.traces) // 50))
+    number = cols[1].number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="page")
+    rows, _ = traces.page(shown.traces, sort, int(number), 50)
+    cols[2].write("")
+    cols[2].download_button("Download list (CSV)", traces.csv_bytes(shown.traces[traces.LIST_COLUMNS]),
+                            "traces.csv", "text/csv", key="dl_list", icon=":material/download:")
+    table = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                         key="trace_table", column_config={
+        "cost_usd": MONEY, "total_tokens": st.column_config.NumberColumn("tokens"),
+        "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
+        "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+    labels = {row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.scenario} · {row.request[:50]}"
+              for row in rows.itertuples()}
+    st.caption("Click a row to open its trace.")
+    picked = st.selectbox("Open a trace from this page", [""] + list(labels), key="open_trace",
+                          format_func=lambda tid: labels.get(tid, "—"))
+    typed = st.text_input("…or paste a trace id", key="trace_id_input", placeholder="tr-…")
+    selected = table.selection.rows if table is not None else []
+    clicked = rows["trace_id"].iloc[selected[0]] if selected and selected[0] < len(rows) else ""
+    return (typed or picked or clicked or st.query_params.get("trace") or "").strip() or None
+
+
+def one_trace(trace_id: str) -> None:
+    try:
+        trace = traces.load_trace(URI, trace_id)
+    except traces.TraceReadError as exc:
+        st.warning(str(exc))
+        return
+    st.query_params["trace"] = trace_id
+    info = trace.info
+    table = traces.span_table(trace)
+    st.subheader(f"Trace {trace_id}")
+    usage, cost = info.token_usage or {}, getattr(info, "cost", None) or {}
+    cols = st.columns(5)
+    cols[0].metric("Status", str(getattr(info.state, "value", info.state)))
+    cols[1].metric("Duration", f"{(info.execution_duration or 0) / 1000:.2f} s")
+    cols[2].metric("Spans", len(table))
+    cols[3].metric("Tokens", f"{usage.get('total_tokens', 0):,}")
+    cols[4].metric("Cost (USD)", f"${cost.get('total_cost', 0.0):,.4f}")
+    tags = info.tags or {}
+    st.caption(" · ".join(f"{k}: {tags[k]}" for k in traces.TAG_KEYS if tags.get(k)) or "Not written by this app.")
+    link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""), experiment_id, trace_id)
+    if link:
+        st.link_button("Open in the MLflow UI", link, icon=":material/open_in_new:")
+    if table.empty:
+        st.info("This trace has no spans yet.")
+        return
+    tree, timeline = st.tabs(["Span tree", "Timeline"])
+    with tree:
+        st.dataframe(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens",
+                            "cost_usd"]], hide_index=True, width="stretch",
+                     column_config={"label": "span", "cost_usd": MONEY,
+                                    "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f")})
+    with timeline:
+        bars = table.assign(order=range(len(table)), end_ms=table["start_ms"] + table["duration_ms"].fillna(0))
+        st.altair_chart(alt.Chart(bars).mark_bar().encode(
+            x=alt.X("start_ms:Q", title="ms from the start"), x2="end_ms:Q",
+            y=alt.Y("label:N", sort=alt.EncodingSortField("order"), title=None), color="type:N",
+            tooltip=["name:N", "type:N", alt.Tooltip("duration_ms:Q", format=".1f"), "model:N", "input_tokens:Q",
+                     "output_tokens:Q", alt.Tooltip("cost_usd:Q", format="$.5f")]), width="stretch")
+    spans = dict(zip(table["span_id"], table["label"].str.strip()))
+    chosen = st.selectbox("Span details", list(spans), format_func=spans.get, key="span_pick")
+    st.json(traces.span_io(trace, chosen), expanded=1)  # data, never markup
+    images = table[table["image_id"] != ""]
+    conversation = tags.get("app.conversation", "")
+    if len(images) and conversation:
+        st.markdown("**Pictures made in this turn**")
+        cols = st.columns(min(4, len(images)))
+        for k, image_id in enumerate(images["image_id"]):
+            png = store.load_image(conversation, image_id)
+            with cols[k % len(cols)]:
+                if png:
+                    st.image(png, caption=f"picture {k + 1}", width="stretch")
+                else:
+                    st.warning(f"Picture {image_id} is not in the run's artifacts (deleted, or never saved).")
+    st.download_button("Download trace (JSON)", traces.trace_json(trace), f"{trace_id}.json", "application/json",
+                       key="dl_trace", icon=":material/download:")
+
+
+def lineage_view(preferred: str | None) -> None:
+    catify = shown.traces[(shown.traces["scenario"] == "catify") & (shown.traces["conversation"] != "")]
+    conversations = list(dict.fromkeys(catify["conversation"]))  # newest first
+    if not conversations:
+        st.info("No Catify conversations in these traces yet: draw something on the Chat page.")
+        return
+    if preferred in conversations:
+        conversations.remove(preferred)
+        conversations.insert(0, preferred)
+    firsts = catify.drop_duplicates("conversation", keep="last").set_index("conversation")["request"]
+    chosen = st.selectbox("Conversation", conversations, key="lineage_conversation",
+                          format_func=lambda c: f"{c[:8]}… · {str(firsts.get(c, ''))[:60]}")
+    try:
+        conv = store.load(chosen)
+    except (ConversationError, StoreUnavailable) as exc:
+        st.warning(f"{exc} (Traces made by the filler script have no conversation run behind them.)")
+        return
+    graph = lineage.build(conv.image_lookup)
+    if not graph.nodes:
+        st.info("This conversation has no pictures yet.")
+        return
+    st.caption(f"{len(graph.nodes)} pictures, {len(graph.edges)} critiques, pictures cost ${graph.total_cost_usd:,.3f}")
+    st.graphviz_chart(lineage.to_dot(graph), width="stretch")
+    cols = st.columns(min(4, len(graph.nodes)))
+    for k, node in enumerate(graph.nodes):
+        png = store.load_image(chosen, node.image_id)
+        with cols[k % len(cols)]:
+            if png:
+                st.image(png, caption=f"picture #{node.index + 1}", width="stretch")
+            else:
+                st.warning(f"Picture #{node.index + 1} is not in the run's artifacts any more.")
+    if graph.edges:
+        index = {n.image_id: n.index + 1 for n in graph.nodes}
+        st.dataframe(pd.DataFrame([{"from": f"#{index[e.parent]}", "to": f"#{index[e.child]}", "critique": e.critique,
+                                    "words added": " ".join(e.added), "words removed": " ".join(e.removed)}
+                                   for e in graph.edges]), hide_index=True, width="stretch")
+
+
+tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"])
+with tab_overview:
+    overview()
+opened = None
+with tab_list:
+    opened = trace_list()
+    if opened:
+        one_trace(opened)
+with tab_lineage:
+    preferred = None
+    if opened:
+        match = frames.traces.loc[frames.traces["trace_id"] == opened, "conversation"]
+        preferred = match.iloc[0] if len(match) else None
+    lineage_view(preferred)

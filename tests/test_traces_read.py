@@ -1,0 +1,290 @@
+"""The read side (core.traces, core.pricing, core.lineage) on a real sqlite store filled by the chat side and
+by other MLflow-instrumented code. Every number is checked against MLflow's own API, computed here."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import pandas as pd
+import pytest
+
+from core import lineage, pricing, synthetic, traces
+from tests.trace_fixtures import FOREIGN_QUESTION, fill
+
+pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
+
+
+@pytest.fixture(scope="module")
+def filled(tracking_uri):
+    return fill(tracking_uri, f"read-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="module")
+def frames(filled):
+    return traces.SqlTraceReader(filled.tracking_uri, filled.store.experiment_id).frames()
+
+
+@pytest.fixture(scope="module")
+def infos(filled):
+    """TraceInfo of every trace, straight from MLflow's client: the independent side of each comparison."""
+    found = filled.store.client.search_traces(locations=[filled.store.experiment_id], include_spans=False,
+                                              max_results=500)
+    return {t.info.trace_id: t.info for t in found}
+
+
+def test_every_trace_is_listed_with_mlflows_own_tokens_and_cost(frames, filled, infos):
+    assert set(frames.traces["trace_id"]) == set(infos) == set(filled.turn_traces + filled.foreign_traces)
+    for row in frames.traces.itertuples():
+        info = infos[row.trace_id]
+        usage = info.token_usage or {}
+        assert row.input_tokens == usage.get("input_tokens", 0)
+        assert row.output_tokens == usage.get("output_tokens", 0)
+        assert row.cost_usd == pytest.approx((info.cost or {}).get("total_cost", 0.0), abs=1e-12)
+        assert row.status == info.state.value
+        assert row.scenario == info.tags.get("app.scenario", "other")
+    total = traces.totals(frames.traces)
+    assert total.traces == 5 and total.errors == 0
+    assert total.input_tokens == sum((i.token_usage or {}).get("input_tokens", 0) for i in infos.values())
+    assert total.cost_usd == pytest.approx(sum((i.cost or {}).get("total_cost", 0) for i in infos.values()))
+    assert total.cost_usd > 0.02, "the OpenAI turn's pictures and tokens are priced"
+
+
+def test_sql_and_api_readers_agree_row_for_row(filled, frames):
+    api = traces.ApiTraceReader(filled.tracking_uri, filled.store.experiment_id).frames()
+    key = ["trace_id"]
+    pd.testing.assert_frame_equal(frames.traces.sort_values(key).reset_index(drop=True),
+                                  api.traces.sort_values(key).reset_index(drop=True))
+    key = ["trace_id", "span_id"]
+    pd.testing.assert_frame_equal(frames.calls.sort_values(key).reset_index(drop=True),
+                                  api.calls.sort_values(key).reset_index(drop=True))
+    assert api.notes == []
+
+
+def test_api_reader_says_when_breakdowns_cover_only_the_newest_traces(filled):
+    api = traces.ApiTraceReader(filled.tracking_uri, filled.store.experiment_id, span_limit=2).frames()
+    assert len(api.traces) == 5 and api.calls["trace_id"].nunique() <= 2
+    assert api.notes and "newest 2 of 5" in api.notes[0]
+    by_model = traces.breakdown(api, "model")  # the remainder is computed over the covered traces only
+    covered = api.traces[api.traces["trace_id"].isin(api.calls.attrs["traces_covered"])]
+    assert by_model["input_tokens"].sum() == covered["input_tokens"].sum()
+
+
+def test_foreign_traces_count_and_open(filled, frames, infos):
+    plain, autologged = filled.foreign_traces
+    rows = frames.traces.set_index("trace_id")
+    assert rows.loc[plain, "scenario"] == rows.loc[autologged, "scenario"] == "other"
+    assert rows.loc[plain, "total_tokens"] == 0
+    assert rows.loc[autologged, "request"] == FOREIGN_QUESTION  # JSON inputs shown as their words
+    assert rows.loc[autologged, "input_tokens"] == infos[autologged].token_usage["input_tokens"] > 0
+    call = frames.calls[frames.calls["trace_id"] == autologged]
+    assert list(call["model"]) == ["gpt-4o-mini"] and list(call["agent"]) == ["answer_question"]
+    for trace_id in (plain, autologged):
+        table = traces.span_table(traces.load_trace(filled.tracking_uri, trace_id))
+        assert table["depth"].iloc[0] == 0 and len(table) == len(traces.load_trace(filled.tracking_uri, trace_id).data.spans)
+
+
+@pytest.mark.parametrize("by", traces.BREAKDOWNS)
+def test_breakdowns_add_up_to_the_totals(frames, by):
+    table = traces.breakdown(frames, by)
+    total = traces.totals(frames.traces)
+    assert table["input_tokens"].sum() == total.input_tokens
+    assert table["output_tokens"].sum() == total.output_tokens
+    assert table["cost_usd"].sum() == pytest.approx(total.cost_usd)
+    if by in ("scenario", "session"):
+        assert table["traces"].sum() == total.traces
+
+
+def test_breakdown_by_model_agent_scenario_and_session(frames, filled):
+    by_model = traces.breakdown(frames, "model").set_index("model")
+    assert by_model.loc["gpt-image-1", "cost_usd"] == pytest.approx(2 * 0.011)  # 1 iteration: 2 pictures
+    assert by_model.loc["gpt-4o-mini", "traces"] == 2  # the Catify critic and the autologged call
+    assert by_model.loc["demo-vision", "calls"] == 4
+    by_agent = traces.breakdown(frames, "agent").set_index("agent")
+    assert {"image_agent", "critic", "answer_question"} <= set(by_agent.index)
+    assert by_agent.loc["image_agent", "calls"] == 3 + 3 + 2
+    by_scenario = traces.breakdown(frames, "scenario").set_index("scenario")
+    assert by_scenario.loc["catify", "traces"] == 3 and by_scenario.loc["other", "traces"] == 2
+    by_session = traces.breakdown(frames, "session").set_index("session")
+    assert by_session.loc["session-alice", "traces"] == 2 and by_session.loc["session-bob", "traces"] == 1
+    assert by_session.loc["session-bob", "cost_usd"] == pytest.approx(frames.traces.loc[
+        frames.traces["session"] == "session-bob", "cost_usd"].sum())
+
+
+def test_filters_narrow_the_list(frames, filled):
+    def count(**kw):
+        return len(traces.apply_filter(frames, traces.TraceFilter(**kw)).traces)
+
+    assert count() == 5
+    assert count(scenarios=("catify",)) == 3
+    assert count(scenarios=("other",)) == 2
+    assert count(sessions=("session-alice",)) == 2
+    assert count(models=("gpt-4o-mini",)) == 2
+    assert count(models=("gpt-image-1",)) == 1
+    assert count(statuses=("ERROR",)) == 0
+    assert count(text="BEACH") == 1
+    assert count(text="<b>mlflow</b>") == 1  # literal text, not a pattern
+    assert count(text="[") == 0  # not a regex either: no error
+    assert count(text=filled.turn_traces[0][:12]) == 1
+    narrowed = traces.apply_filter(frames, traces.TraceFilter(scenarios=("catify",), sessions=("session-bob",)))
+    assert len(narrowed.traces) == 1 and set(narrowed.calls["trace_id"]) == set(narrowed.traces["trace_id"])
+
+
+def test_paging_and_sorting_list_rows_without_spans(frames):
+    rows, pages = traces.page(frames.traces, "cost", 1, 2)
+    assert pages == 3 and len(rows) == 2
+    assert list(rows["cost_usd"]) == sorted(frames.traces["cost_usd"], reverse=True)[:2]
+    last, _ = traces.page(frames.traces, "newest", 99, 2)  # past the end: the last page
+    assert len(last) == 1
+    assert list(rows.columns) == traces.LIST_COLUMNS
+
+
+def test_one_trace_as_a_tree_with_tokens_cost_and_images(filled, infos):
+    trace_id = filled.turn_traces[2]  # the OpenAI turn
+    trace = traces.load_trace(filled.tracking_uri, trace_id)
+    table = traces.span_table(trace)
+    assert table.loc[0, "name"] == "catify turn 1" and table.loc[0, "depth"] == 0
+    assert list(table["name"][1:]) == ["image_agent", "generate image gpt-image-1", "critic", "chat gpt-4o-mini",
+                                       "image_agent", "generate image gpt-image-1"]
+    assert list(table["depth"]) == [0, 1, 2, 1, 2, 1, 2]
+    assert table["start_ms"].is_monotonic_increasing
+    assert table["cost_usd"].sum() == pytest.approx(infos[trace_id].cost["total_cost"])
+    assert table["input_tokens"].sum() == infos[trace_id].token_usage["input_tokens"]
+    assert (table["image_id"] != "").sum() == 2
+    io_ = traces.span_io(trace, table.loc[4, "span_id"])
+    assert io_["inputs"]["model"] == "gpt-4o-mini" and "mlflow.chat.tokenUsage" in io_["attributes"]
+
+
+@pytest.mark.parametrize("bad", ["", "../../etc", "tr-" + "0" * 32, "x" * 200])
+def test_unknown_or_malformed_trace_ids_get_a_message(filled, bad):
+    with pytest.raises(traces.TraceReadError) as caught:
+        traces.load_trace(filled.tracking_uri, bad)
+    assert "trace" in str(caught.value)
+
+
+def test_a_trace_still_in_progress_lists_and_says_so(tracking_uri):
+    """Spans of a running turn reach the store before its root: the trace shows as IN_PROGRESS."""
+    import mlflow
+    from mlflow.entities import Span
+    from mlflow.tracing.client import TracingClient
+
+    from core.conversations import ConversationStore
+
+    store = ConversationStore(tracking_uri, f"running-{uuid.uuid4().hex[:6]}")
+    otel_trace, trace_id = uuid.uuid4().bytes, None
+    trace_id = "tr-" + otel_trace.hex()
+    import base64
+
+    child = Span.from_dict({
+        "trace_id": base64.b64encode(otel_trace).decode(), "span_id": base64.b64encode(b"\x01" * 8).decode(),
+        "parent_span_id": base64.b64encode(b"\x02" * 8).decode(), "name": "critic",
+        "start_time_unix_nano": 1_700_000_000_000_000_000, "end_time_unix_nano": 1_700_000_000_500_000_000,
+        "events": [], "status": {"code": "STATUS_CODE_OK", "message": ""},
+        "attributes": {"mlflow.traceRequestId": json.dumps(trace_id), "mlflow.spanType": json.dumps("AGENT")}})
+    TracingClient(tracking_uri).store.log_spans(store.experiment_id, [child])
+    got = traces.SqlTraceReader(tracking_uri, store.experiment_id).frames()
+    assert list(got.traces["status"]) == ["IN_PROGRESS"]
+    assert traces.totals(got.traces).in_progress == 1
+    try:
+        table = traces.span_table(traces.load_trace(tracking_uri, trace_id))
+        assert list(table["name"]) == ["critic"]  # what has landed so far, as a tree without its root
+    except traces.TraceReadError as exc:
+        assert "in progress" in str(exc)
+    assert mlflow.get_tracking_uri()
+
+
+def test_exports_parse(filled, frames):
+    listed = pd.read_csv(io.BytesIO(traces.csv_bytes(frames.traces[traces.LIST_COLUMNS])))
+    assert sorted(listed["trace_id"]) == sorted(frames.traces["trace_id"])
+    assert listed["cost_usd"].sum() == pytest.approx(frames.traces["cost_usd"].sum())
+    table = pd.read_csv(io.BytesIO(traces.csv_bytes(traces.breakdown(frames, "model"))))
+    assert "gpt-image-1" in set(table["model"])
+    from mlflow.entities import Trace
+
+    trace = traces.load_trace(filled.tracking_uri, filled.turn_traces[0])
+    parsed = json.loads(traces.trace_json(trace))
+    assert parsed["info"]["trace_id"] == filled.turn_traces[0]
+    assert len(Trace.from_json(traces.trace_json(trace)).data.spans) == len(trace.data.spans)
+
+
+def test_what_if_prices_the_same_usage_from_mlflows_catalog(frames):
+    from mlflow.utils.providers import cost_per_token
+
+    assert "gpt-4o" in pricing.catalog_chat_models("openai")
+    table = pricing.what_if(frames.calls, "gpt-4o").set_index("model used")
+    chat = frames.calls[frames.calls["kind"] == "chat"]
+    for model, group in chat.groupby("model"):
+        expected = sum(cost_per_token("gpt-4o", int(group["input_tokens"].sum()), int(group["output_tokens"].sum())))
+        assert table.loc[model, "on gpt-4o"] == pytest.approx(expected)
+    assert table.loc["pictures (unchanged)", "on gpt-4o"] == pytest.approx(2 * 0.011)
+    assert pricing.token_cost("no-such-model", 10, 10) is None
+
+
+def test_lineage_of_a_two_iteration_catify(filled):
+    conversation = filled.store.load(filled.conversations["alice"])
+    graph = lineage.build(conversation.image_lookup)
+    first_turn = [n for n in graph.nodes if n.turn == 1]
+    assert len(first_turn) == 3
+    edges = [e for e in graph.edges if e.child in {n.image_id for n in first_turn}]
+    assert len(edges) == 2
+    assert [e.parent for e in edges] == [first_turn[0].image_id, first_turn[1].image_id]
+    assert all(e.critique and e.added for e in edges), "each critique changed the prompt"
+    assert first_turn[0].prompt == "The matrix with a cat" and first_turn[0].parent is None
+    assert len(graph.nodes) == 6 and len(graph.edges) == 4  # two turns, each its own chain
+    dot = lineage.to_dot(graph)
+    assert dot.count("shape=ellipse") == 6 and dot.count("critique:") == 4
+
+
+def test_lineage_graph_keeps_model_text_as_text():
+    graph = lineage.build({"a": {"index": 0, "turn": 1, "prompt": 'a "cat" \\ <b>on</b>\nmat'},
+                           'b"]; evil': {"index": 1, "turn": 1, "prompt": "a cat on a red mat", "parent": "a",
+                                         "critique": 'too dark"] x [label="'}})
+    dot = lineage.to_dot(graph)
+    assert 'label="a \\"cat\\" \\\\ <b>on</b> mat"' in dot  # wrapped to lines of words
+    assert "evil" not in dot, "ids from a file never become DOT syntax"
+    assert 'critique: too dark\\"] x [label=\\"' in dot
+
+
+def test_prompt_change_lists_added_and_removed_words():
+    assert lineage.prompt_change("a cat on a mat", "three cats on a red mat") == (("three", "cats", "red"), ("a", "cat"))
+
+
+def test_filler_writes_exactly_n_realistic_traces(tracking_uri):
+    name = f"filled-{uuid.uuid4().hex[:6]}"
+    report = synthetic.fill(tracking_uri, name, 80, seed=3)
+    assert report.traces == 80
+    got = traces.reader_for(tracking_uri, report.experiment_id).frames()
+    assert len(got.traces) == 80
+    assert set(got.traces["scenario"]) == {"catify", "other"}
+    assert got.traces["session"].nunique() >= 3 and got.traces["cost_usd"].sum() > 0
+    assert {"gpt-4o-mini", "dall-e-3"} <= set(got.calls["model"])
+    api = traces.ApiTraceReader(tracking_uri, report.experiment_id).frames()
+    assert traces.totals(api.traces) == traces.totals(got.traces)
+
+
+def test_time_windows_round_to_the_minute_so_reads_cache():
+    assert traces.time_window("All time") == (None, None)
+    start, end = traces.time_window("Last hour", now_ms=10 * 3_600_000 + 12_345)
+    assert (start, end) == (9 * 3_600_000, None)
+    with pytest.raises(ValueError):
+        traces.time_window("yesterday-ish")
+
+
+def test_an_unreachable_tracking_server_is_reported_at_once():
+    import time
+
+    started = time.monotonic()
+    for read in (lambda: traces.reader_for("http://127.0.0.1:9", "0").frames(),
+                 lambda: traces.load_trace("http://127.0.0.1:9", "tr-" + "1" * 32)):
+        with pytest.raises(traces.TraceReadError) as caught:
+            read()
+        assert "cannot be reached" in str(caught.value)
+    assert time.monotonic() - started < 10, "MLflow's own client would retry for minutes"
+
+
+def test_a_broken_database_store_is_reported(tmp_path):
+    broken = tmp_path / "not-a-database.db"
+    broken.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(traces.TraceReadError):
+        traces.reader_for(f"sqlite:///{broken}", "0").frames()

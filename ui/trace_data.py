@@ -1,0 +1,32 @@
+"""Cached reads for the Traces page: one read of the store per time range and Refresh, shared by reruns
+and browser sessions for a minute; everything after that (filters, sorting, paging) is pandas in memory."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import traces
+
+TTL_S = 60
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=16)
+def frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+           nonce: int) -> traces.Frames:
+    return traces.reader_for(tracking_uri, experiment_id).frames(start_ms, end_ms)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def experiments(tracking_uri: str) -> list[tuple[str, str]]:
+    """(id, name) of every active experiment, for reading traces other code wrote elsewhere."""
+    from mlflow import MlflowClient
+
+    return [(e.experiment_id, e.name) for e in MlflowClient(tracking_uri).search_experiments(max_results=1000)]
+
+
+def refresh() -> None:
+    st.session_state.traces_nonce = st.session_state.get("traces_nonce", 0) + 1
+
+
+def nonce() -> int:
+    return st.session_state.get("traces_nonce", 0)
