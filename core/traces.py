@@ -51,10 +51,14 @@ class TraceReader(Protocol):
     def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames: ...
 
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
 def reader_for(tracking_uri: str, experiment_id: str) -> TraceReader:
-    if tracking_uri.startswith(("http://", "https://")):
-        return ApiTraceReader(tracking_uri, experiment_id)
-    return SqlTraceReader(tracking_uri, experiment_id)
+    """The SQL reader for database stores, MLflow's client for everything else (servers, Databricks)."""
+    if tracking_uri.split(":", 1)[0].split("+", 1)[0] in DATABASE_SCHEMES:
+        return SqlTraceReader(tracking_uri, experiment_id)
+    return ApiTraceReader(tracking_uri, experiment_id)
 
 
 # --- shaping -------------------------------------------------------------------------------------------------------
@@ -112,8 +116,9 @@ def shape_calls(rows: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:
     root_parent = df["parent_is_root"].fillna(False).astype(bool)
     agent = df["parent_name"].fillna("(no parent span)").astype(str)
     df["agent"] = agent.where(~(root_parent & ours), TEAM)
-    df["kind"] = df["kind"].fillna("").astype(str).map(
-        lambda t: {"CHAT_MODEL": "chat", "LLM": "chat", tracing.SPAN_TYPE_IMAGE: "image"}.get(t, t.lower() or "other"))
+    kind = df["kind"].fillna("other").astype(str)
+    df["kind"] = kind.str.lower().mask(kind.isin(["CHAT_MODEL", "LLM"]), "chat").mask(
+        kind == tracing.SPAN_TYPE_IMAGE, "image")
     return df[CALL_COLUMNS].reset_index(drop=True)
 
 
@@ -148,14 +153,10 @@ class SqlTraceReader:
 
     def _usage_columns(self) -> str:
         dialect = self._engine.dialect.name
-        if dialect == "sqlite":
-            usage = """json_extract(s.content, '$.attributes."mlflow.chat.tokenUsage"')"""
-            return (f"json_extract({usage}, '$.input_tokens') AS input_tokens, "
-                    f"json_extract({usage}, '$.output_tokens') AS output_tokens")
+        if dialect == "sqlite":  # the usage string once per span, parsed in Python (a few distinct shapes)
+            return """json_extract(s.content, '$.attributes."mlflow.chat.tokenUsage"') AS usage"""
         if dialect == "postgresql":
-            usage = """(s.content::json -> 'attributes' ->> 'mlflow.chat.tokenUsage')::json"""
-            return (f"({usage} ->> 'input_tokens')::bigint AS input_tokens, "
-                    f"({usage} ->> 'output_tokens')::bigint AS output_tokens")
+            return """(s.content::json -> 'attributes' ->> 'mlflow.chat.tokenUsage') AS usage"""
         return "s.content AS content"  # parsed in Python below
 
     def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
@@ -193,19 +194,30 @@ class SqlTraceReader:
             wide = tags.pivot(index="trace_id", columns="key", values="value").rename(columns=TAG_KEYS)
             rows = rows.merge(wide, how="left", left_on="trace_id", right_index=True)
         if "content" in calls.columns:
-            usage = calls.pop("content").map(_usage_from_content)
-            calls["input_tokens"] = usage.map(lambda u: u.get("input_tokens", 0))
-            calls["output_tokens"] = usage.map(lambda u: u.get("output_tokens", 0))
+            calls["usage"] = calls.pop("content").map(_usage_from_content)
+        if "usage" in calls.columns:  # parsed once per distinct usage string, then mapped
+            raw = calls.pop("usage")
+            pairs = {u: _usage_pair(u) for u in raw.dropna().unique()}
+            calls["input_tokens"] = raw.map({u: p[0] for u, p in pairs.items()})
+            calls["output_tokens"] = raw.map({u: p[1] for u, p in pairs.items()})
         traces = shape_traces(rows)
         return Frames(traces=traces, calls=shape_calls(calls, traces))
 
 
-def _usage_from_content(content: str) -> dict[str, int]:
+def _usage_from_content(content: str) -> str | None:
     try:
-        raw = json.loads(content).get("attributes", {}).get(USAGE)
-        return json.loads(raw) if raw else {}
+        return json.loads(content).get("attributes", {}).get(USAGE)
     except (ValueError, AttributeError, TypeError):
-        return {}
+        return None
+
+
+def _usage_pair(raw: Any) -> tuple[int, int]:
+    """(input, output) tokens from a stored usage attribute; (0, 0) when it is missing or malformed."""
+    try:
+        usage = json.loads(raw) if isinstance(raw, str) else {}
+        return int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+    except (ValueError, AttributeError, TypeError):
+        return 0, 0
 
 
 # --- tracking servers ----------------------------------------------------------------------------------------------
@@ -220,7 +232,10 @@ class ApiTraceReader:
         from mlflow.tracing.client import TracingClient
 
         self.tracking_uri, self.experiment_id, self.span_limit = tracking_uri, str(experiment_id), span_limit
-        self._client = TracingClient(tracking_uri)
+        try:
+            self._client = TracingClient(tracking_uri)
+        except Exception as exc:  # noqa: BLE001 - e.g. a file store, which MLflow no longer opens
+            raise TraceReadError(f"The MLflow store could not be opened ({type(exc).__name__}: {str(exc)[:200]}).") from exc
 
     def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None):
         clauses = []

@@ -124,7 +124,8 @@ def trace_list() -> str | None:
     number = cols[1].number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="page")
     rows, _ = traces.page(shown.traces, sort, int(number), 50)
     cols[2].write("")
-    cols[2].download_button("Download list (CSV)", traces.csv_bytes(shown.traces[traces.LIST_COLUMNS]),
+    listed_now = shown.traces[traces.LIST_COLUMNS]
+    cols[2].download_button("Download list (CSV)", lambda: traces.csv_bytes(listed_now),  # built on click
                             "traces.csv", "text/csv", key="dl_list", icon=":material/download:")
     table = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                          key="trace_table", column_config={
