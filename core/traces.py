@@ -185,9 +185,9 @@ class SqlTraceReader:
               AND (s.model_name IS NOT NULL OR s.total_cost IS NOT NULL OR s.type IN ({types}))""")
         try:
             with self._engine.connect() as connection:
-                rows = pd.read_sql(traces_sql, connection, params=params)
-                tags = pd.read_sql(tags_sql, connection, params={**params, "keys": list(TAG_KEYS)})
-                calls = pd.read_sql(calls_sql, connection, params=params)
+                rows = _read(connection, traces_sql, params)
+                tags = _read(connection, tags_sql, {**params, "keys": list(TAG_KEYS)})
+                calls = _read(connection, calls_sql, params)
         except Exception as exc:  # noqa: BLE001
             raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
         if not tags.empty:
@@ -202,6 +202,18 @@ class SqlTraceReader:
             calls["output_tokens"] = raw.map({u: p[1] for u, p in pairs.items()})
         traces = shape_traces(rows)
         return Frames(traces=traces, calls=shape_calls(calls, traces))
+
+
+CHUNK_ROWS = 50_000
+
+
+def _read(connection: Any, sql: Any, params: dict[str, Any]) -> pd.DataFrame:
+    """A query into a frame, converted 50,000 rows at a time: Python row objects for the whole result
+    would be most of the peak memory at 100,000 traces."""
+    chunks = list(pd.read_sql(sql, connection, params=params, chunksize=CHUNK_ROWS))
+    if not chunks:
+        return pd.read_sql(sql, connection, params=params)
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
 
 def _usage_from_content(content: str) -> str | None:
@@ -331,6 +343,36 @@ class TraceFilter:
     sessions: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     text: str = ""
+    trace_ids: frozenset[str] | None = None  # from an MLflow search filter (search_ids); None: no such filter
+
+
+def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit: int = 10_000) -> tuple[frozenset[str], bool]:
+    """Trace ids matching an MLflow search filter (e.g. `tags.app.turn = '2'`, `span.name = 'critic'`),
+    searched by the store itself, and whether the limit cut the result short. An invalid filter raises
+    TraceReadError with MLflow's reason."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracing.client import TracingClient
+
+    _fail_fast_if_unreachable(tracking_uri)
+    found: set[str] = set()
+    token = None
+    try:
+        client = TracingClient(tracking_uri)
+        while len(found) < limit:
+            page = client.search_traces(locations=[str(experiment_id)], filter_string=filter_string,
+                                        max_results=min(500, limit - len(found)), include_spans=False,
+                                        page_token=token)
+            found.update(t.info.trace_id for t in page)
+            token = page.token
+            if not token:
+                return frozenset(found), False
+    except MlflowException as exc:
+        if "INVALID_PARAMETER_VALUE" in str(exc.error_code) or "invalid" in str(exc).lower():
+            raise TraceReadError(f"That MLflow filter is not valid: {exc.message[:300]}") from exc
+        raise TraceReadError(f"The MLflow store could not be searched ({str(exc)[:200]}).") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise TraceReadError(f"That MLflow filter could not be run ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+    return frozenset(found), True
 
 
 def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
@@ -344,6 +386,8 @@ def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
         mask &= traces["session"].isin(f.sessions)
     if f.models:
         mask &= traces["trace_id"].isin(frames.calls.loc[frames.calls["model"].isin(f.models), "trace_id"])
+    if f.trace_ids is not None:
+        mask &= traces["trace_id"].isin(f.trace_ids)
     if f.text.strip():
         needle = f.text.strip()
         hay = traces["request"] + "\n" + traces["trace_id"] + "\n" + traces["name"] + "\n" + traces["session"]

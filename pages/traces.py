@@ -58,8 +58,19 @@ with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
     sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
     models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
     text = cols[4].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
+    advanced = st.text_input("MLflow search filter (optional)", key="f_mlflow", placeholder="tags.app.turn = '2'",
+                             help="MLflow's own trace search syntax, run by the store: e.g. "
+                                  "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.")
+    matching = None
+    if advanced.strip():
+        try:
+            matching, cut = traces.search_ids(URI, experiment_id, advanced.strip())
+            if cut:
+                st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
+        except traces.TraceReadError as exc:
+            st.error(f"{exc} The other filters still apply.")
 shown = traces.apply_filter(frames, traces.TraceFilter(tuple(scenarios), tuple(statuses), tuple(sessions),
-                                                       tuple(models), text))
+                                                       tuple(models), text, matching))
 
 
 def overview() -> None:

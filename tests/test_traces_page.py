@@ -82,6 +82,16 @@ def test_filters_narrow_the_list_and_the_totals(page_env):
     assert any("No traces match" in i.value for i in at.info)
 
 
+def test_an_invalid_mlflow_filter_is_a_message_and_the_rest_still_works(page_env):
+    at = open_page()
+    at.text_input(key="f_mlflow").set_value("tags.app.turn === (").run()
+    assert not at.exception
+    assert any("not valid" in e.value for e in at.error)
+    assert metrics(at)["Traces"] == "5"
+    at.text_input(key="f_mlflow").set_value("tags.`app.turn` = '2'").run()
+    assert not at.error and metrics(at)["Traces"] == "1"
+
+
 def test_breakdown_by_each_dimension(page_env):
     at = open_page()
     for by, expected in (("model", "gpt-image-1"), ("agent", "critic"), ("scenario", "catify"),

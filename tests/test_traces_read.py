@@ -131,6 +131,19 @@ def test_filters_narrow_the_list(frames, filled):
     assert len(narrowed.traces) == 1 and set(narrowed.calls["trace_id"]) == set(narrowed.traces["trace_id"])
 
 
+def test_mlflow_search_filters_run_in_the_store_and_bad_ones_say_why(frames, filled):
+    exp = filled.store.experiment_id
+    second_turns, cut = traces.search_ids(filled.tracking_uri, exp, "tags.`app.turn` = '2'")
+    assert second_turns == {filled.turn_traces[1]} and not cut
+    narrowed = traces.apply_filter(frames, traces.TraceFilter(trace_ids=second_turns))
+    assert list(narrowed.traces["trace_id"]) == [filled.turn_traces[1]]
+    some, cut = traces.search_ids(filled.tracking_uri, exp, "trace.status = 'OK'", limit=2)
+    assert len(some) == 2 and cut
+    with pytest.raises(traces.TraceReadError) as caught:
+        traces.search_ids(filled.tracking_uri, exp, "tags.app.turn === nonsense (")
+    assert "not valid" in str(caught.value)
+
+
 def test_paging_and_sorting_list_rows_without_spans(frames):
     rows, pages = traces.page(frames.traces, "cost", 1, 2)
     assert pages == 3 and len(rows) == 2
