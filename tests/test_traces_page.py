@@ -193,3 +193,23 @@ def test_unreachable_store_says_so_instead_of_failing(monkeypatch):
     st.cache_data.clear()
     at = open_page()
     assert any("cannot be read" in e.value or "cannot be reached" in e.value for e in at.error)
+
+
+def test_a_new_trace_shows_on_the_next_rerun_without_refresh(tracking_uri, monkeypatch):
+    import asyncio
+
+    from core.config import Settings
+    from core.conversations import Conversation, ConversationStore
+    from core.runner import run_turn
+
+    name = f"fresh-{uuid.uuid4().hex[:6]}"
+    store = ConversationStore(tracking_uri, name)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
+    conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
+    asyncio.run(run_turn(conversation, "a cat", Settings(tracking_uri=tracking_uri), store))
+    at = open_page()
+    assert metrics(at)["Traces"] == "1"
+    asyncio.run(run_turn(conversation, "a dog", Settings(tracking_uri=tracking_uri), store))
+    at.run()
+    assert metrics(at)["Traces"] == "2", "the cached read is keyed by the store's version"
