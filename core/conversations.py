@@ -66,7 +66,7 @@ def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
         if tracking_uri.startswith(("http://", "https://")):
             with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s) as response:
                 if response.status != 200:
-                    return f"The MLflow server at {tracking_uri} answered HTTP {response.status}."
+                    return f"The MLflow server at {display_uri(tracking_uri)} answered HTTP {response.status}."
             return None
         from mlflow.tracking import MlflowClient
 

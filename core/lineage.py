@@ -53,14 +53,24 @@ def prompt_change(old: str, new: str) -> tuple[tuple[str, ...], tuple[str, ...]]
     return tuple(added), tuple(removed)
 
 
+def _number(value: Any, kind: type, default: Any) -> Any:
+    try:
+        return kind(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
 def build(image_lookup: Mapping[str, Mapping[str, Any]]) -> Lineage:
     nodes = []
     for image_id, entry in image_lookup.items():
+        if not isinstance(entry, Mapping):
+            continue  # a hand-edited or foreign file: skip what is not an image entry
         nodes.append(ImageNode(
-            image_id=image_id, index=int(entry.get("index", 0)), turn=int(entry.get("turn", 0) or 0),
-            prompt=str(entry.get("prompt", "")), model=str(entry.get("model", "")),
-            cost_usd=entry.get("cost_usd"), trace_id=str(entry.get("trace_id") or ""),
-            parent=entry.get("parent") or None, critique=str(entry.get("critique") or "")))
+            image_id=str(image_id), index=_number(entry.get("index"), int, len(nodes)),
+            turn=_number(entry.get("turn"), int, 0), prompt=str(entry.get("prompt") or ""),
+            model=str(entry.get("model") or ""), cost_usd=_number(entry.get("cost_usd"), float, None),
+            trace_id=str(entry.get("trace_id") or ""), parent=str(entry["parent"]) if entry.get("parent") else None,
+            critique=str(entry.get("critique") or "")))
     nodes.sort(key=lambda n: n.index)
     by_id = {n.image_id: n for n in nodes}
     edges = []

@@ -53,7 +53,7 @@ class TraceReader(Protocol):
     def version(self) -> str | None: ...
 
 
-DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql")
 
 
 def reader_for(tracking_uri: str, experiment_id: str) -> TraceReader:
@@ -109,13 +109,16 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def shape_calls(rows: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:
-    df = rows.reindex(columns=CALL_COLUMNS + ["parent_name", "parent_is_root"])
+    df = rows.reindex(columns=CALL_COLUMNS + ["parent_name", "parent_is_root", "parent_is_call"])
+    # MLflow's trace totals skip a span whose parent already carries usage or cost (a framework's model span
+    # around the SDK call autolog traced): count only the outer call, as MLflow does
+    df = df[~pd.to_numeric(df["parent_is_call"], errors="coerce").fillna(0).astype(bool)]
     for column in ("input_tokens", "output_tokens"):
         df[column] = pd.to_numeric(df[column], errors="coerce").fillna(0).astype("int64")
     df["cost_usd"] = pd.to_numeric(df["cost_usd"], errors="coerce").astype("float64")  # NaN: not priced
     df["model"] = df["model"].fillna("(unknown model)").astype(str)
     ours = df["trace_id"].isin(traces.loc[traces["scenario"] != OTHER, "trace_id"])
-    root_parent = df["parent_is_root"].fillna(False).astype(bool)
+    root_parent = pd.to_numeric(df["parent_is_root"], errors="coerce").fillna(0).astype(bool)
     agent = df["parent_name"].fillna("(no parent span)").astype(str)
     df["agent"] = agent.where(~(root_parent & ours), TEAM)
     kind = df["kind"].fillna("other").astype(str)
@@ -169,9 +172,11 @@ class SqlTraceReader:
     def _usage_columns(self) -> str:
         dialect = self._engine.dialect.name
         if dialect == "sqlite":  # the usage string once per span, parsed in Python (a few distinct shapes)
-            return """json_extract(s.content, '$.attributes."mlflow.chat.tokenUsage"') AS usage"""
+            return """json_extract(s.content, '$.attributes."mlflow.chat.tokenUsage"') AS usage_json"""
         if dialect == "postgresql":
-            return """(s.content::json -> 'attributes' ->> 'mlflow.chat.tokenUsage') AS usage"""
+            return """(s.content::json -> 'attributes' ->> 'mlflow.chat.tokenUsage') AS usage_json"""
+        if dialect == "mysql":
+            return """JSON_UNQUOTE(JSON_EXTRACT(s.content, '$.attributes."mlflow.chat.tokenUsage"')) AS usage_json"""
         return "s.content AS content"  # parsed in Python below
 
     def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
@@ -192,7 +197,10 @@ class SqlTraceReader:
         calls_sql = text(f"""
             SELECT s.trace_id, s.span_id, s.type AS kind, s.model_name AS model, s.total_cost AS cost_usd,
                    {self._usage_columns()},
-                   p.name AS parent_name, (p.parent_span_id IS NULL AND p.span_id IS NOT NULL) AS parent_is_root
+                   p.name AS parent_name,
+                   CASE WHEN p.span_id IS NOT NULL AND p.parent_span_id IS NULL THEN 1 ELSE 0 END AS parent_is_root,
+                   CASE WHEN p.model_name IS NOT NULL OR p.total_cost IS NOT NULL OR p.type IN ({types})
+                        THEN 1 ELSE 0 END AS parent_is_call
             FROM trace_info i
             JOIN spans s ON s.trace_id = i.request_id
             LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
@@ -209,9 +217,9 @@ class SqlTraceReader:
             wide = tags.pivot(index="trace_id", columns="key", values="value").rename(columns=TAG_KEYS)
             rows = rows.merge(wide, how="left", left_on="trace_id", right_index=True)
         if "content" in calls.columns:
-            calls["usage"] = calls.pop("content").map(_usage_from_content)
-        if "usage" in calls.columns:  # parsed once per distinct usage string, then mapped
-            raw = calls.pop("usage")
+            calls["usage_json"] = calls.pop("content").map(_usage_from_content)
+        if "usage_json" in calls.columns:  # parsed once per distinct usage string, then mapped
+            raw = calls.pop("usage_json")
             pairs = {u: _usage_pair(u) for u in raw.dropna().unique()}
             calls["input_tokens"] = raw.map({u: p[0] for u, p in pairs.items()})
             calls["output_tokens"] = raw.map({u: p[1] for u, p in pairs.items()})
@@ -294,9 +302,9 @@ class ApiTraceReader:
             rows = pd.DataFrame([_trace_row(info) for info in infos], columns=TRACE_COLUMNS)
             traces = shape_traces(rows)
             detailed = list(self._search(start_ms, end_ms, include_spans=True, limit=self.span_limit))
+            calls = pd.DataFrame([row for trace in detailed for row in call_rows(trace)])
         except Exception as exc:  # noqa: BLE001
             raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
-        calls = pd.DataFrame([row for trace in detailed for row in call_rows(trace)])
         notes = []
         if len(traces) > len(detailed):
             notes.append(f"Model and agent breakdowns cover the newest {len(detailed):,} of {len(traces):,} traces "
@@ -331,24 +339,37 @@ def _trace_row(info: Any) -> dict[str, Any]:
     }
 
 
+def _is_call(span: Any) -> bool:
+    from mlflow.tracing.constant import SpanAttributeKey
+
+    return bool(span.get_attribute(SpanAttributeKey.MODEL) or span.get_attribute(SpanAttributeKey.LLM_COST)
+                or span.span_type in CALL_SPAN_TYPES)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def call_rows(trace: Any) -> list[dict[str, Any]]:
-    """The model and image calls of one full trace, as CALL rows (before shaping)."""
+    """The model and image calls of one full trace, as CALL rows (before shaping). Attributes of the
+    wrong shape (a number where MLflow writes a dict) count as missing."""
     from mlflow.tracing.constant import SpanAttributeKey
 
     spans = {s.span_id: s for s in trace.data.spans}
     rows = []
     for span in trace.data.spans:
-        model = span.get_attribute(SpanAttributeKey.MODEL)
-        cost = span.get_attribute(SpanAttributeKey.LLM_COST) or {}
-        if not (model or cost or span.span_type in CALL_SPAN_TYPES):
+        if not _is_call(span):
             continue
-        usage = span.get_attribute(SpanAttributeKey.CHAT_USAGE) or {}
+        usage = _as_dict(span.get_attribute(SpanAttributeKey.CHAT_USAGE))
+        cost = _as_dict(span.get_attribute(SpanAttributeKey.LLM_COST))
         parent = spans.get(span.parent_id)
+        model = span.get_attribute(SpanAttributeKey.MODEL)
         rows.append({"trace_id": trace.info.trace_id, "span_id": span.span_id, "kind": span.span_type,
-                     "model": model, "cost_usd": cost.get("total_cost") if cost else None,
+                     "model": model if isinstance(model, str) else None, "cost_usd": cost.get("total_cost"),
                      "input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0),
                      "parent_name": parent.name if parent else None,
-                     "parent_is_root": bool(parent is not None and parent.parent_id is None)})
+                     "parent_is_root": bool(parent is not None and parent.parent_id is None),
+                     "parent_is_call": bool(parent is not None and _is_call(parent))})
     return rows
 
 
@@ -364,7 +385,8 @@ class TraceFilter:
     trace_ids: frozenset[str] | None = None  # from an MLflow search filter (search_ids); None: no such filter
 
 
-def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit: int = 10_000) -> tuple[frozenset[str], bool]:
+def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit: int = 10_000,
+               start_ms: int | None = None, end_ms: int | None = None) -> tuple[frozenset[str], bool]:
     """Trace ids matching an MLflow search filter (e.g. `tags.app.turn = '2'`, `span.name = 'critic'`),
     searched by the store itself, and whether the limit cut the result short. An invalid filter raises
     TraceReadError with MLflow's reason."""
@@ -372,13 +394,18 @@ def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit:
     from mlflow.tracing.client import TracingClient
 
     _fail_fast_if_unreachable(tracking_uri)
+    window = [f"trace.timestamp_ms >= {int(start_ms)}"] if start_ms is not None else []
+    window += [f"trace.timestamp_ms < {int(end_ms)}"] if end_ms is not None else []
+    if window:
+        filter_string = " AND ".join([f"({filter_string})" if " or " in filter_string.lower() else filter_string,
+                                      *window])
     found: set[str] = set()
     token = None
     try:
         client = TracingClient(tracking_uri)
-        while len(found) < limit:
+        while len(found) <= limit:
             page = client.search_traces(locations=[str(experiment_id)], filter_string=filter_string,
-                                        max_results=min(500, limit - len(found)), include_spans=False,
+                                        max_results=min(500, limit + 1 - len(found)), include_spans=False,
                                         page_token=token)
             found.update(t.info.trace_id for t in page)
             token = page.token
@@ -390,7 +417,7 @@ def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit:
         raise TraceReadError(f"The MLflow store could not be searched ({str(exc)[:200]}).") from exc
     except Exception as exc:  # noqa: BLE001
         raise TraceReadError(f"That MLflow filter could not be run ({type(exc).__name__}: {str(exc)[:200]}).") from exc
-    return frozenset(found), True
+    return frozenset(sorted(found)[:limit]), True
 
 
 def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
@@ -569,19 +596,19 @@ def span_table(trace: Any) -> pd.DataFrame:
     rows, stack = [], [(s, 0) for s in reversed(children.get(None, []))]
     while stack:
         span, depth = stack.pop()
-        usage = span.get_attribute(SpanAttributeKey.CHAT_USAGE) or {}
-        cost = span.get_attribute(SpanAttributeKey.LLM_COST) or {}
+        usage = _as_dict(span.get_attribute(SpanAttributeKey.CHAT_USAGE))
+        cost = _as_dict(span.get_attribute(SpanAttributeKey.LLM_COST))
         end = span.end_time_ns
         rows.append({
-            "label": "\u2003" * depth + ("└ " if depth else "") + str(span.name), "name": span.name,
+            "label": f"{len(rows) + 1}. " + "\u2003" * depth + ("└ " if depth else "") + str(span.name),
+            "name": span.name,
             "type": span.span_type or "UNKNOWN", "status": str(getattr(span.status, "status_code", "") or "").replace(
                 "SpanStatusCode.", ""),
             "start_ms": ((span.start_time_ns or t0) - t0) / 1e6,
             "duration_ms": None if end is None else (end - (span.start_time_ns or end)) / 1e6,
             "model": span.get_attribute(SpanAttributeKey.MODEL) or "",
-            "input_tokens": usage.get("input_tokens") if isinstance(usage, dict) else None,
-            "output_tokens": usage.get("output_tokens") if isinstance(usage, dict) else None,
-            "cost_usd": cost.get("total_cost") if isinstance(cost, dict) else None,
+            "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
+            "cost_usd": cost.get("total_cost"),
             "depth": depth, "span_id": span.span_id, "parent_id": span.parent_id or "",
             "image_id": span.get_attribute(tracing.ATTR_IMAGE_ID) or ""})
         stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
@@ -607,4 +634,9 @@ def ui_link(mlflow_ui_url: str, experiment_id: str, trace_id: str) -> str | None
     """The same trace in the MLflow UI, when its address is known."""
     if not mlflow_ui_url:
         return None
-    return f"{mlflow_ui_url.rstrip('/')}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(mlflow_ui_url)
+    base = urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) \
+        if parts.hostname else mlflow_ui_url  # never publish user:password@ in a link
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"

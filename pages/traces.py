@@ -8,11 +8,12 @@ import streamlit as st
 from core import lineage, pricing, traces
 from core.conversations import ConversationError, StoreUnavailable
 from ui import session, trace_data
+from ui.text import plain
 
 settings, store, store_problem = session.page_setup()
 st.title("Traces")
 if store is None:
-    st.error(f"The MLflow store cannot be read, so there are no traces to show. {store_problem or ''}")
+    st.error(f"The MLflow store cannot be read, so there are no traces to show. {plain(store_problem or '')}")
     st.stop()
 
 URI = settings.tracking_uri
@@ -45,7 +46,7 @@ try:
     start_ms, end_ms = traces.time_window(time_range)
     frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce())
 except traces.TraceReadError as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 for note in frames.notes:
     st.info(note)
@@ -64,11 +65,12 @@ with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
     matching = None
     if advanced.strip():
         try:
-            matching, cut = traces.search_ids(URI, experiment_id, advanced.strip())
+            matching, cut = trace_data.search_ids(URI, experiment_id, advanced.strip(), start_ms, end_ms,
+                                                  trace_data.nonce(), trace_data.store_version(URI, experiment_id))
             if cut:
                 st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
         except traces.TraceReadError as exc:
-            st.error(f"{exc} The other filters still apply.")
+            st.error(f"{plain(exc)} The other filters still apply.")
 shown = traces.apply_filter(frames, traces.TraceFilter(tuple(scenarios), tuple(statuses), tuple(sessions),
                                                        tuple(models), text, matching))
 
@@ -121,14 +123,27 @@ def overview() -> None:
         st.caption("No model calls in these traces.")
         return
     priced = table[f"on {target}"]
-    st.metric(f"These traces on {target}", f"${priced.fillna(0).sum():,.4f}",
+    st.metric(f"Their model calls and pictures on {target}", f"${priced.fillna(0).sum():,.4f}",
               delta=f"{priced.fillna(0).sum() - table['cost_usd'].sum():+,.4f} USD vs. what they cost",
+              help="Chat calls priced at the chosen model, pictures at their own price. Usage no model span "
+                   "carries (the breakdown's “(unattributed)” row) is left out.",
               delta_color="inverse")
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"cost_usd": MONEY, f"on {target}": st.column_config.NumberColumn(format="$%.4f")})
 
 
+def _open(trace_id: str | None) -> None:
+    st.session_state.opened_trace = (trace_id or "").strip() or None
+
+
+def close_trace() -> None:
+    st.session_state.opened_trace = None
+    st.query_params.pop("trace", None)
+
+
 def trace_list() -> str | None:
+    """The list, and which trace is open: the last thing the user did (a row click, the picker, a pasted
+    id) wins; `?trace=` opens one on arrival."""
     cols = st.columns([2, 1, 2])
     sort = cols[0].selectbox("Sort by", list(traces.SORTS), key="sort")
     pages = max(1, -(-len(shown.traces) // 50))
@@ -138,42 +153,56 @@ def trace_list() -> str | None:
     listed_now = shown.traces[traces.LIST_COLUMNS]
     cols[2].download_button("Download list (CSV)", lambda: traces.csv_bytes(listed_now),  # built on click
                             "traces.csv", "text/csv", key="dl_list", icon=":material/download:")
-    table = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                         key="trace_table", column_config={
-        "cost_usd": MONEY, "total_tokens": st.column_config.NumberColumn("tokens"),
-        "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
-        "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")})
-    labels = {row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.scenario} · {row.request[:50]}"
-              for row in rows.itertuples()}
+    view = hash((tuple(rows["trace_id"]), sort, int(number)))  # a new view drops the old row selection
+    table_key = f"trace_table_{view}"
+
+    def clicked() -> None:
+        picked_rows = st.session_state[table_key].selection.rows
+        _open(rows["trace_id"].iloc[picked_rows[0]] if picked_rows else None)
+
+    st.dataframe(rows, hide_index=True, width="stretch", on_select=clicked, selection_mode="single-row",
+                 key=table_key, column_config={
+                     "cost_usd": MONEY, "total_tokens": st.column_config.NumberColumn("tokens"),
+                     "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
+                     "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")})
     st.caption("Click a row to open its trace.")
-    picked = st.selectbox("Open a trace from this page", [""] + list(labels), key="open_trace",
-                          format_func=lambda tid: labels.get(tid, "—"))
-    typed = st.text_input("…or paste a trace id", key="trace_id_input", placeholder="tr-…")
-    selected = table.selection.rows if table is not None else []
-    clicked = rows["trace_id"].iloc[selected[0]] if selected and selected[0] < len(rows) else ""
-    return (typed or picked or clicked or st.query_params.get("trace") or "").strip() or None
+    labels = {row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.scenario} · {row.request[:50]} · …{row.trace_id[-6:]}"
+              for row in rows.itertuples()}
+    st.selectbox("Open a trace from this page", [""] + list(labels), key="open_trace",
+                 format_func=lambda tid: labels.get(tid, "—"),
+                 on_change=lambda: _open(st.session_state.open_trace))
+    st.text_input("…or paste a trace id", key="trace_id_input", placeholder="tr-…",
+                  on_change=lambda: _open(st.session_state.trace_id_input))
+    if "opened_trace" not in st.session_state:
+        _open(st.query_params.get("trace"))
+    return st.session_state.opened_trace
 
 
 def one_trace(trace_id: str) -> None:
     try:
         trace = traces.load_trace(URI, trace_id)
     except traces.TraceReadError as exc:
-        st.warning(str(exc))
+        st.warning(plain(exc))
+        st.button("Close", on_click=close_trace, key="close_trace")
         return
     st.query_params["trace"] = trace_id
     info = trace.info
     table = traces.span_table(trace)
-    st.subheader(f"Trace {trace_id}")
+    head = st.columns([5, 1])
+    head[0].subheader(f"Trace {trace_id}")  # validated by load_trace: letters, digits, - _ . :
+    head[1].button("Close", on_click=close_trace, key="close_trace", icon=":material/close:")
     usage, cost = info.token_usage or {}, getattr(info, "cost", None) or {}
     cols = st.columns(5)
     cols[0].metric("Status", str(getattr(info.state, "value", info.state)))
     cols[1].metric("Duration", f"{(info.execution_duration or 0) / 1000:.2f} s")
     cols[2].metric("Spans", len(table))
-    cols[3].metric("Tokens", f"{usage.get('total_tokens', 0):,}")
-    cols[4].metric("Cost (USD)", f"${cost.get('total_cost', 0.0):,.4f}")
+    cols[3].metric("Tokens", f"{int(usage.get('total_tokens') or 0):,}")
+    cols[4].metric("Cost (USD)", f"${float(cost.get('total_cost') or 0.0):,.4f}")
     tags = info.tags or {}
-    st.caption(" · ".join(f"{k}: {tags[k]}" for k in traces.TAG_KEYS if tags.get(k)) or "Not written by this app.")
-    link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""), experiment_id, trace_id)
+    st.caption(plain(" · ".join(f"{k}: {tags[k]}" for k in traces.TAG_KEYS if tags.get(k)))
+               or "Not written by this app.")
+    link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""),
+                          getattr(info, "experiment_id", None) or experiment_id, trace_id)
     if link:
         st.link_button("Open in the MLflow UI", link, icon=":material/open_in_new:")
     if table.empty:
@@ -189,7 +218,7 @@ def one_trace(trace_id: str) -> None:
         bars = table.assign(order=range(len(table)), end_ms=table["start_ms"] + table["duration_ms"].fillna(0))
         st.altair_chart(alt.Chart(bars).mark_bar().encode(
             x=alt.X("start_ms:Q", title="ms from the start"), x2="end_ms:Q",
-            y=alt.Y("label:N", sort=alt.EncodingSortField("order"), title=None), color="type:N",
+            y=alt.Y("label:N", sort=alt.EncodingSortField("order"), title=None), color="type:N",  # labels are numbered: unique
             tooltip=["name:N", "type:N", alt.Tooltip("duration_ms:Q", format=".1f"), "model:N", "input_tokens:Q",
                      "output_tokens:Q", alt.Tooltip("cost_usd:Q", format="$.5f")]), width="stretch")
     spans = dict(zip(table["span_id"], table["label"].str.strip()))
@@ -206,7 +235,7 @@ def one_trace(trace_id: str) -> None:
                 if png:
                     st.image(png, caption=f"picture {k + 1}", width="stretch")
                 else:
-                    st.warning(f"Picture {image_id} is not in the run's artifacts (deleted, or never saved).")
+                    st.warning(f"Picture {plain(image_id)} is not in the run's artifacts (deleted, or never saved).")
     st.download_button("Download trace (JSON)", traces.trace_json(trace), f"{trace_id}.json", "application/json",
                        key="dl_trace", icon=":material/download:")
 
@@ -226,7 +255,7 @@ def lineage_view(preferred: str | None) -> None:
     try:
         conv = store.load(chosen)
     except (ConversationError, StoreUnavailable) as exc:
-        st.warning(f"{exc} (Traces made by the filler script have no conversation run behind them.)")
+        st.warning(f"{plain(exc)} (Traces made by the filler script have no conversation run behind them.)")
         return
     graph = lineage.build(conv.image_lookup)
     if not graph.nodes:

@@ -3,6 +3,7 @@ MLflow-instrumented code (tests/trace_fixtures.py). Expected numbers come from M
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -61,7 +62,11 @@ def test_overview_metrics_equal_mlflows_own_sums(page_env):
     assert shown["Output tokens"] == f"{sum((i.token_usage or {}).get('output_tokens', 0) for i in infos):,}"
     assert shown["Cost (USD)"] == f"${sum((i.cost or {}).get('total_cost', 0.0) for i in infos):,.4f}"
     assert shown["Errors"] == "0"
-    assert "These traces on gpt-4o" in shown
+    what_if = shown["Their model calls and pictures on gpt-4o"]
+    from core import pricing, traces
+
+    frames = traces.reader_for(page_env.tracking_uri, page_env.store.experiment_id).frames()
+    assert what_if == f"${pricing.what_if(frames.calls, 'gpt-4o')['on gpt-4o'].sum():,.4f}"
     assert len(at.get("download_button")) >= 2  # breakdown and list as CSV
 
 
@@ -111,7 +116,7 @@ def test_a_trace_opens_with_its_span_tree_and_pictures(page_env):
     shown = metrics(at)
     assert shown["Spans"] == "7" and shown["Status"] == "OK"
     tree = next(d.value for d in at.dataframe if "span" in d.value.columns or "label" in d.value.columns)
-    labels = [str(v).strip(" \u2003└") for v in tree.iloc[:, 0]]
+    labels = [re.sub(r"^\d+\.", "", str(v)).strip(" \u2003└") for v in tree.iloc[:, 0]]  # "2. └ name"
     assert labels[:3] == ["catify turn 1", "image_agent", "generate image gpt-image-1"]
     assert len(at.json) == 1  # the chosen span's inputs and outputs, as data
     assert len(at.get("image")) == 2 + 2  # inline in the trace, and in the lineage tab (its conversation first)
@@ -213,3 +218,29 @@ def test_a_new_trace_shows_on_the_next_rerun_without_refresh(tracking_uri, monke
     asyncio.run(run_turn(conversation, "a dog", Settings(tracking_uri=tracking_uri), store))
     at.run()
     assert metrics(at)["Traces"] == "2", "the cached read is keyed by the store's version"
+
+
+def test_markdown_in_a_url_or_a_tag_is_shown_as_text(page_env):
+    at = open_page(trace="[Re-enter your key](https://evil.example)")
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "not a trace id" in w.value)
+    assert "\\[Re\\-enter your key\\]\\(https\\:" in warning, "escaped, so it cannot render as a link"
+
+
+def test_a_trace_closes_and_the_last_choice_wins(page_env):
+    first, second = page_env.turn_traces[0], page_env.turn_traces[1]
+    at = open_page(trace=first)
+    assert any(h.value == f"Trace {first}" for h in at.subheader)
+    at.text_input(key="trace_id_input").set_value(second).run()
+    assert any(h.value == f"Trace {second}" for h in at.subheader)
+    at.button(key="close_trace").click().run()
+    assert not any(h.value.startswith("Trace ") for h in at.subheader)
+    assert "trace" not in at.query_params
+
+
+def test_spans_with_the_same_name_can_each_be_chosen(page_env):
+    at = open_page(trace=page_env.turn_traces[0])  # two critics and three image agents
+    picker = at.selectbox(key="span_pick")
+    labels = list(picker.options)
+    assert len(set(labels)) == len(labels) == 11
+    assert sum("critic" in label for label in labels) == 2

@@ -37,3 +37,13 @@ def refresh() -> None:
 
 def nonce() -> int:
     return st.session_state.get("traces_nonce", 0)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Searching…", max_entries=32)
+def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, start_ms: int | None, end_ms: int | None,
+               nonce: int, version: str | None) -> tuple[frozenset[str], bool]:
+    return traces.search_ids(tracking_uri, experiment_id, filter_string, start_ms=start_ms, end_ms=end_ms)
+
+
+def store_version(tracking_uri: str, experiment_id: str) -> str | None:
+    return traces.reader_for(tracking_uri, experiment_id).version()
