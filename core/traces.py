@@ -40,6 +40,10 @@ class TraceReadError(RuntimeError):
     """Reading traces failed; the message is for the user."""
 
 
+def _unreadable(exc: Exception, what: str = "read") -> TraceReadError:
+    return TraceReadError(f"The MLflow store could not be {what} ({type(exc).__name__}: {str(exc)[:200]}).")
+
+
 @dataclass
 class Frames:
     traces: pd.DataFrame
@@ -140,7 +144,7 @@ class SqlTraceReader:
         try:
             store = TracingClient(tracking_uri).store
         except Exception as exc:  # noqa: BLE001 - a missing, locked or foreign file
-            raise TraceReadError(f"The MLflow store could not be opened ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+            raise _unreadable(exc, "opened") from exc
         engine = getattr(store, "engine", None)
         if engine is None:
             raise TraceReadError(f"{type(store).__name__} is not a database store.")
@@ -157,7 +161,7 @@ class SqlTraceReader:
             with self._engine.connect() as connection:
                 return "/".join(str(v) for v in connection.execute(sql, {"exp": int(self.experiment_id)}).one())
         except Exception as exc:  # noqa: BLE001
-            raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+            raise _unreadable(exc) from exc
 
     def _time_clause(self, start_ms: int | None, end_ms: int | None, params: dict[str, Any]) -> str:
         clause = ""
@@ -172,7 +176,8 @@ class SqlTraceReader:
     def _usage_columns(self) -> str:
         dialect = self._engine.dialect.name
         if dialect == "sqlite":  # the usage string once per span, parsed in Python (a few distinct shapes)
-            return """json_extract(s.content, '$.attributes."mlflow.chat.tokenUsage"') AS usage_json"""
+            return """CASE WHEN s.type NOT IN ('IMAGE_GENERATION') THEN
+                      json_extract(s.content, '$.attributes."mlflow.chat.tokenUsage"') END AS usage_json"""
         if dialect == "postgresql":
             return """(s.content::json -> 'attributes' ->> 'mlflow.chat.tokenUsage') AS usage_json"""
         if dialect == "mysql":
@@ -189,10 +194,11 @@ class SqlTraceReader:
                    i.trace_name AS name, i.session_id AS session, i.request_preview AS request,
                    i.input_tokens, i.output_tokens, i.total_tokens, i.total_cost AS cost_usd
             FROM trace_info i WHERE i.experiment_id = :exp{when}""")
-        tags_sql = text(f"""
+        # by key only (the tags table's primary key starts with it); rows of other experiments or outside the
+        # window fall away in the merge below, cheaper than joining every tag to its trace in SQL
+        tags_sql = text("""
             SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t
-            JOIN trace_info i ON i.request_id = t.request_id
-            WHERE t.key IN :keys AND i.experiment_id = :exp{when}""").bindparams(bindparam("keys", expanding=True))
+            WHERE t.key IN :keys""").bindparams(bindparam("keys", expanding=True))
         types = ", ".join(f"'{t}'" for t in CALL_SPAN_TYPES)
         calls_sql = text(f"""
             SELECT s.trace_id, s.span_id, s.type AS kind, s.model_name AS model, s.total_cost AS cost_usd,
@@ -209,10 +215,10 @@ class SqlTraceReader:
         try:
             with self._engine.connect() as connection:
                 rows = _read(connection, traces_sql, params)
-                tags = _read(connection, tags_sql, {**params, "keys": list(TAG_KEYS)})
+                tags = _read(connection, tags_sql, {"keys": list(TAG_KEYS)})
                 calls = _read(connection, calls_sql, params)
         except Exception as exc:  # noqa: BLE001
-            raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+            raise _unreadable(exc) from exc
         if not tags.empty:
             wide = tags.pivot(index="trace_id", columns="key", values="value").rename(columns=TAG_KEYS)
             rows = rows.merge(wide, how="left", left_on="trace_id", right_index=True)
@@ -270,7 +276,7 @@ class ApiTraceReader:
         try:
             self._client = TracingClient(tracking_uri)
         except Exception as exc:  # noqa: BLE001 - e.g. a file store, which MLflow no longer opens
-            raise TraceReadError(f"The MLflow store could not be opened ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+            raise _unreadable(exc, "opened") from exc
 
     def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None):
         clauses = []
@@ -304,7 +310,7 @@ class ApiTraceReader:
             detailed = list(self._search(start_ms, end_ms, include_spans=True, limit=self.span_limit))
             calls = pd.DataFrame([row for trace in detailed for row in call_rows(trace)])
         except Exception as exc:  # noqa: BLE001
-            raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+            raise _unreadable(exc) from exc
         notes = []
         if len(traces) > len(detailed):
             notes.append(f"Model and agent breakdowns cover the newest {len(detailed):,} of {len(traces):,} traces "
@@ -561,7 +567,7 @@ def load_trace(tracking_uri: str, trace_id: str) -> Any:
             raise TraceReadError(f"There is no trace {trace_id} in this MLflow store.") from exc
         raise TraceReadError(f"The MLflow store could not be read ({str(exc)[:200]}).") from exc
     except Exception as exc:  # noqa: BLE001
-        raise TraceReadError(f"The MLflow store could not be read ({type(exc).__name__}: {str(exc)[:200]}).") from exc
+        raise _unreadable(exc) from exc
     try:
         trace = client.get_trace(trace_id)
     except Exception as exc:  # noqa: BLE001
