@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tracing
+from .errors import is_not_found
 
 STATE_PATH = "conversation/state.json"
 TRANSCRIPT_PATH = "conversation/transcript.json"
@@ -189,7 +190,7 @@ class ConversationStore:
         try:
             run = self.client.get_run(run_id)
         except MlflowException as exc:
-            if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(exc).lower():
+            if is_not_found(exc):
                 raise ConversationError(f"There is no conversation {run_id} in this MLflow store.") from exc
             raise StoreUnavailable(f"The MLflow store could not be read: {str(exc)[:200]}") from exc
         tags = run.data.tags

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from core import tracing
+from core.errors import is_not_found
 
 TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
                  "provider", "session", "request", "input_tokens", "output_tokens", "total_tokens", "cost_usd"]
@@ -563,7 +564,7 @@ def load_trace(tracking_uri: str, trace_id: str) -> Any:
     try:
         info = client.store.get_trace_info(trace_id)
     except MlflowException as exc:
-        if "RESOURCE_DOES_NOT_EXIST" in str(exc.error_code) or "not found" in str(exc).lower():
+        if is_not_found(exc):
             raise TraceReadError(f"There is no trace {trace_id} in this MLflow store.") from exc
         raise TraceReadError(f"The MLflow store could not be read ({str(exc)[:200]}).") from exc
     except Exception as exc:  # noqa: BLE001

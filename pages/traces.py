@@ -44,7 +44,8 @@ with top[2]:
 
 try:
     start_ms, end_ms = traces.time_window(time_range)
-    frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce())
+    version = trace_data.store_version(URI, experiment_id)  # one cheap query a rerun, for both cached reads
+    frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce(), version)
 except traces.TraceReadError as exc:
     st.error(plain(exc))
     st.stop()
@@ -66,7 +67,7 @@ with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
     if advanced.strip():
         try:
             matching, cut = trace_data.search_ids(URI, experiment_id, advanced.strip(), start_ms, end_ms,
-                                                  trace_data.nonce(), trace_data.store_version(URI, experiment_id))
+                                                  trace_data.nonce(), version)
             if cut:
                 st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
         except traces.TraceReadError as exc:

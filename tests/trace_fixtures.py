@@ -64,11 +64,11 @@ def foreign_traces(experiment_id: str, server: OpenAIStub) -> list[str]:
         mlflow.openai.autolog(disable=True)
     tracing.flush()
     for trace_id in ids:
-        assert tracing_complete(experiment_id, trace_id)
+        assert tracing_complete(trace_id)
     return ids
 
 
-def tracing_complete(experiment_id: str, trace_id: str) -> bool:
+def tracing_complete(trace_id: str) -> bool:
     import time
 
     import mlflow

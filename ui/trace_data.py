@@ -10,16 +10,11 @@ from core import traces
 TTL_S = 60
 
 
-def frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-           nonce: int) -> traces.Frames:
-    """Cached per store version too: a turn that lands after the page was read shows on the next rerun."""
-    version = traces.reader_for(tracking_uri, experiment_id).version()
-    return _frames(tracking_uri, experiment_id, start_ms, end_ms, nonce, version)
-
-
 @st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=16)
-def _frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-            nonce: int, version: str | None) -> traces.Frames:
+def frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+           nonce: int, version: str | None) -> traces.Frames:
+    """Keyed by the store's version too (store_version): a turn that lands after the page was read shows
+    on the next rerun."""
     return traces.reader_for(tracking_uri, experiment_id).frames(start_ms, end_ms)
 
 
