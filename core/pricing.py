@@ -36,12 +36,12 @@ def what_if(calls: pd.DataFrame, model: str) -> pd.DataFrame:
     rows = []
     for used, group in chat.groupby("model", sort=True):
         input_tokens, output_tokens = int(group["input_tokens"].sum()), int(group["output_tokens"].sum())
-        rows.append({"model used": used, "calls": len(group), "input_tokens": input_tokens,
+        rows.append({"model used": used, "calls": int(group["calls"].sum()), "input_tokens": input_tokens,
                      "output_tokens": output_tokens, "cost_usd": float(group["cost_usd"].sum()),
                      f"on {model}": token_cost(model, input_tokens, output_tokens)})
     images = calls[calls["kind"] == "image"]
     if len(images):
         price = float(images["cost_usd"].sum())
-        rows.append({"model used": "pictures (unchanged)", "calls": len(images), "input_tokens": 0,
+        rows.append({"model used": "pictures (unchanged)", "calls": int(images["calls"].sum()), "input_tokens": 0,
                      "output_tokens": 0, "cost_usd": price, f"on {model}": price})
     return pd.DataFrame(rows, columns=["model used", "calls", "input_tokens", "output_tokens", "cost_usd", f"on {model}"])

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from core import tracing
+from core import trace_summary, tracing
 from core.images import image_price_usd
 
 PROMPTS = (
@@ -162,13 +162,23 @@ class _Cloner:
                 attrs[tracing.ATTR_IMAGE_COST] = json.dumps(price)
                 attrs[COST_KEY] = json.dumps({"input_cost": 0.0, "output_cost": price, "total_cost": price})
             if not d.get("parent_span_id"):
-                self._root(d, attrs, ours=ours, failed=failed, session=session, index=index, provider=provider)
+                root = len(spans)
+                fields = self._root(d, attrs, ours=ours, failed=failed, session=session, index=index,
+                                    provider=provider)
             spans.append(Span.from_dict(d))
+        if ours:  # the summary tag the write side puts on every turn, from the copy's own spans
+            summary = trace_summary.summarize(fields, trace_summary.call_rows(trace_id, trace_summary.as_stored(spans)))
+            if summary is not None:
+                root_dict = spans[root].to_dict()
+                root_dict["attributes"][TAG_PREFIX + trace_summary.TAG] = json.dumps(summary)
+                spans[root] = Span.from_dict(root_dict)
         return spans
 
     def _root(self, d: dict[str, Any], attrs: dict[str, Any], *, ours: bool, failed: bool, session: str,
-              index: int, provider: str | None) -> None:
+              index: int, provider: str | None) -> dict[str, str]:
+        """Root attributes of a copy; the contract tags of ours, for its summary."""
         rng = self.rng
+        fields: dict[str, str] = {}
         attrs["session.id"] = json.dumps(session)
         if ours:
             turn = index % TURNS_PER_CONVERSATION + 1
@@ -180,10 +190,13 @@ class _Cloner:
                                (tracing.ATTR_ATTEMPT, "1"), ("mlflow.traceName", f"catify turn {turn}")):
                 attrs[TAG_PREFIX + key] = json.dumps(value)
             d["name"] = f"catify turn {turn}"
+            fields = {"scenario": "catify", "conversation": conversation, "turn": str(turn),
+                      "provider": provider or "demo"}
         elif "question" in attrs.get("mlflow.spanInputs", ""):
             attrs["mlflow.spanInputs"] = json.dumps({"question": rng.choice(QUESTIONS)})
         if failed:
             d["status"] = {"code": "STATUS_CODE_ERROR", "message": "RateLimitError: 429 Too Many Requests"}
+        return fields
 
 
 def _template_spans(tracking_uri: str, trace_ids: list[str]) -> list[list[dict[str, Any]]]:

@@ -21,20 +21,21 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from core import tracing
+from core import trace_summary, tracing
 from core.errors import is_not_found
 
 TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
                  "provider", "session", "request", "input_tokens", "output_tokens", "total_tokens", "cost_usd"]
-CALL_COLUMNS = ["trace_id", "span_id", "kind", "model", "agent", "input_tokens", "output_tokens", "cost_usd"]
+# one row per call group of a trace: a summarised trace has one per (kind, model, agent), a walked one per span
+CALL_COLUMNS = ["trace_id", "kind", "model", "agent", "calls", "input_tokens", "output_tokens", "cost_usd"]
 OTHER = "other"
 UNATTRIBUTED = "(unattributed)"
-TEAM = "(team)"
+TEAM = trace_summary.TEAM
 NO_SESSION = "(none)"
-CALL_SPAN_TYPES = ("CHAT_MODEL", "LLM", tracing.SPAN_TYPE_IMAGE, "EMBEDDING")
+CALL_SPAN_TYPES = trace_summary.CALL_SPAN_TYPES
 TAG_KEYS = {tracing.ATTR_SCENARIO: "scenario", tracing.ATTR_CONVERSATION: "conversation",
             tracing.ATTR_TURN: "turn", tracing.ATTR_PROVIDER: "provider"}
-USAGE = "mlflow.chat.tokenUsage"
+USAGE = trace_summary.USAGE
 
 
 class TraceReadError(RuntimeError):
@@ -104,32 +105,60 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     df["cost_usd"] = pd.to_numeric(df["cost_usd"], errors="coerce").fillna(0.0).astype("float64")
     df["duration_ms"] = pd.to_numeric(df["duration_ms"], errors="coerce").astype("float64")
     df["timestamp_ms"] = pd.to_numeric(df["timestamp_ms"], errors="coerce").fillna(0).astype("int64")
-    df["scenario"] = df["scenario"].fillna(OTHER).replace("", OTHER)
-    df["session"] = df["session"].fillna(NO_SESSION).replace("", NO_SESSION)
-    for column in ("conversation", "turn", "provider", "name", "status"):
+    df["scenario"] = df["scenario"].fillna(OTHER).replace("", OTHER).astype(str)
+    df["session"] = df["session"].fillna(NO_SESSION).replace("", NO_SESSION).astype(str)
+    for column in ("trace_id", "conversation", "turn", "provider", "name", "status"):
         df[column] = df[column].fillna("").astype(str)
     df["request"] = _map_unique(df["request"], _request_text)
     df["time"] = pd.to_datetime(df["timestamp_ms"], unit="ms", utc=True)
     return df.sort_values("timestamp_ms", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def shape_calls(rows: pd.DataFrame, traces: pd.DataFrame) -> pd.DataFrame:
-    df = rows.reindex(columns=CALL_COLUMNS + ["parent_name", "parent_is_root", "parent_is_call"])
-    # MLflow's trace totals skip a span whose parent already carries usage or cost (a framework's model span
-    # around the SDK call autolog traced): count only the outer call, as MLflow does
-    df = df[~pd.to_numeric(df["parent_is_call"], errors="coerce").fillna(0).astype(bool)]
-    for column in ("input_tokens", "output_tokens"):
+def shape_calls(walked: pd.DataFrame, traces: pd.DataFrame, summarized: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Call rows with one set of columns and types, from span walks (one row per span: calls inside calls
+    dropped, the agent named) and from summaries (already grouped and named the same way)."""
+    parts = []
+    if len(walked):
+        df = walked.reindex(columns=CALL_COLUMNS + ["parent_name", "parent_is_root", "parent_is_call"])
+        # MLflow's trace totals skip a span whose parent already carries usage or cost (a framework's model span
+        # around the SDK call autolog traced): count only the outer call, as MLflow does
+        df = df[~pd.to_numeric(df["parent_is_call"], errors="coerce").fillna(0).astype(bool)]
+        ours = df["trace_id"].isin(traces.loc[traces["scenario"] != OTHER, "trace_id"])
+        root_parent = pd.to_numeric(df["parent_is_root"], errors="coerce").fillna(0).astype(bool)
+        agent = df["parent_name"].fillna("(no parent span)").astype(str)
+        df["agent"] = agent.where(~(root_parent & ours), TEAM)
+        df["kind"] = _map_unique(df["kind"].fillna("other").astype(str), trace_summary.kind_of)
+        df["calls"] = 1
+        parts.append(df[CALL_COLUMNS])
+    if summarized is not None and len(summarized):
+        parts.append(summarized.reindex(columns=CALL_COLUMNS))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("calls", "input_tokens", "output_tokens") else
+                                          "float64" if c == "cost_usd" else "str") for c in CALL_COLUMNS})
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    for column in ("calls", "input_tokens", "output_tokens"):
         df[column] = pd.to_numeric(df[column], errors="coerce").fillna(0).astype("int64")
     df["cost_usd"] = pd.to_numeric(df["cost_usd"], errors="coerce").astype("float64")  # NaN: not priced
     df["model"] = df["model"].fillna("(unknown model)").astype(str)
-    ours = df["trace_id"].isin(traces.loc[traces["scenario"] != OTHER, "trace_id"])
-    root_parent = pd.to_numeric(df["parent_is_root"], errors="coerce").fillna(0).astype(bool)
-    agent = df["parent_name"].fillna("(no parent span)").astype(str)
-    df["agent"] = agent.where(~(root_parent & ours), TEAM)
-    kind = df["kind"].fillna("other").astype(str)
-    df["kind"] = kind.str.lower().mask(kind.isin(["CHAT_MODEL", "LLM"]), "chat").mask(
-        kind == tracing.SPAN_TYPE_IMAGE, "image")
-    return df[CALL_COLUMNS].reset_index(drop=True)
+    for column in ("kind", "agent", "trace_id"):
+        df[column] = df[column].fillna("").astype(str)
+    return df[CALL_COLUMNS]
+
+
+def from_summaries(trace_ids: Any, values: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(contract tags, one row per trace; call groups) of the traces whose `app.summary` tag parses. A
+    trace missing from the first frame has no usable summary: walk its spans."""
+    fields, calls = [], []
+    for trace_id, value in zip(trace_ids, values):
+        parsed = trace_summary.parse(value)
+        if parsed is None:
+            continue
+        tags, groups = parsed
+        fields.append((trace_id, *(tags[k] for k in trace_summary.FIELDS)))
+        calls.extend((trace_id, *group) for group in groups)
+    return (pd.DataFrame(fields, columns=["trace_id", *trace_summary.FIELDS]),
+            pd.DataFrame(calls, columns=["trace_id", "kind", "model", "agent", "calls", "input_tokens",
+                                         "output_tokens", "cost_usd"]))
 
 
 # --- database stores -----------------------------------------------------------------------------------------------
@@ -186,7 +215,7 @@ class SqlTraceReader:
         return "s.content AS content"  # parsed in Python below
 
     def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
-        from sqlalchemy import bindparam, text
+        from sqlalchemy import text
 
         params: dict[str, Any] = {"exp": int(self.experiment_id)}
         when = self._time_clause(start_ms, end_ms, params)
@@ -195,34 +224,72 @@ class SqlTraceReader:
                    i.trace_name AS name, i.session_id AS session, i.request_preview AS request,
                    i.input_tokens, i.output_tokens, i.total_tokens, i.total_cost AS cost_usd
             FROM trace_info i WHERE i.experiment_id = :exp{when}""")
-        # by key only (the tags table's primary key starts with it); rows of other experiments or outside the
-        # window fall away in the merge below, cheaper than joining every tag to its trace in SQL
-        tags_sql = text("""
-            SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t
-            WHERE t.key IN :keys""").bindparams(bindparam("keys", expanding=True))
+        summaries_sql = text(f"""
+            SELECT t.request_id AS trace_id, t.value FROM trace_info i
+            JOIN trace_tags t ON t.key = :summary AND t.request_id = i.request_id
+            WHERE i.experiment_id = :exp{when}""")
+        try:
+            with self._engine.connect() as connection:
+                rows = _read(connection, traces_sql, params)
+                summaries = _read(connection, summaries_sql, {**params, "summary": trace_summary.TAG})
+                fields, summarized = from_summaries(summaries["trace_id"], summaries["value"])
+                del summaries
+                rest = rows.loc[~rows["trace_id"].isin(fields["trace_id"]), "trace_id"]
+                tags, walked = self._walk(connection, rest, params, when) if len(rest) else (None, pd.DataFrame())
+        except Exception as exc:  # noqa: BLE001
+            raise _unreadable(exc) from exc
+        if tags is not None and not tags.empty:
+            wide = tags.pivot(index="trace_id", columns="key", values="value").rename(columns=TAG_KEYS)
+            fields = pd.concat([fields, wide.reset_index()], ignore_index=True)
+        rows = rows.merge(fields, how="left", on="trace_id")
+        traces = shape_traces(rows)
+        return Frames(traces=traces, calls=shape_calls(walked, traces, summarized))
+
+    # up to this many traces without a summary are walked by id; more (a store written before summaries
+    # existed) in one pass over the experiment's spans
+    WALK_BY_ID_MAX = 20_000
+    ID_CHUNK = 500
+
+    def _walk(self, connection: Any, rest: pd.Series, params: dict[str, Any], when: str
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Contract tags and call spans (with their parent's name) of the traces without a usable summary."""
+        from sqlalchemy import bindparam, text
+
         types = ", ".join(f"'{t}'" for t in CALL_SPAN_TYPES)
-        calls_sql = text(f"""
+        calls_select = f"""
             SELECT s.trace_id, s.span_id, s.type AS kind, s.model_name AS model, s.total_cost AS cost_usd,
                    {self._usage_columns()},
                    p.name AS parent_name,
                    CASE WHEN p.span_id IS NOT NULL AND p.parent_span_id IS NULL THEN 1 ELSE 0 END AS parent_is_root,
                    CASE WHEN p.model_name IS NOT NULL OR p.total_cost IS NOT NULL OR p.type IN ({types})
-                        THEN 1 ELSE 0 END AS parent_is_call
-            FROM trace_info i
-            JOIN spans s ON s.trace_id = i.request_id
-            LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
-            WHERE i.experiment_id = :exp{when}
-              AND (s.model_name IS NOT NULL OR s.total_cost IS NOT NULL OR s.type IN ({types}))""")
-        try:
-            with self._engine.connect() as connection:
-                rows = _read(connection, traces_sql, params)
-                tags = _read(connection, tags_sql, {"keys": list(TAG_KEYS)})
-                calls = _read(connection, calls_sql, params)
-        except Exception as exc:  # noqa: BLE001
-            raise _unreadable(exc) from exc
-        if not tags.empty:
-            wide = tags.pivot(index="trace_id", columns="key", values="value").rename(columns=TAG_KEYS)
-            rows = rows.merge(wide, how="left", left_on="trace_id", right_index=True)
+                        THEN 1 ELSE 0 END AS parent_is_call"""
+        is_call = f"(s.model_name IS NOT NULL OR s.total_cost IS NOT NULL OR s.type IN ({types}))"
+        keys = bindparam("keys", expanding=True)
+        if len(rest) <= self.WALK_BY_ID_MAX:
+            ids = bindparam("ids", expanding=True)
+            tags_sql = text("SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t "
+                            "WHERE t.request_id IN :ids AND t.key IN :keys").bindparams(ids, keys)
+            calls_sql = text(f"""{calls_select}
+                FROM spans s LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
+                WHERE s.trace_id IN :ids AND {is_call}""").bindparams(ids)
+            id_list = list(rest)
+            chunks = [id_list[i:i + self.ID_CHUNK] for i in range(0, len(id_list), self.ID_CHUNK)]
+            tags = _concat([_read(connection, tags_sql, {"ids": c, "keys": list(TAG_KEYS)}) for c in chunks])
+            calls = _concat([_read(connection, calls_sql, {"ids": c}) for c in chunks])
+        else:
+            # by key only (the tags table's primary key starts with it); rows of other traces fall away below
+            tags_sql = text("SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t "
+                            "WHERE t.key IN :keys").bindparams(keys)
+            calls_sql = text(f"""{calls_select}
+                FROM trace_info i
+                JOIN spans s ON s.trace_id = i.request_id
+                LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
+                WHERE i.experiment_id = :exp{when} AND {is_call}""")
+            wanted = set(rest)
+            tags = _read(connection, tags_sql, {"keys": list(TAG_KEYS)})
+            tags = tags[tags["trace_id"].isin(wanted)]
+            calls = _read(connection, calls_sql, params)
+            calls = calls[calls["trace_id"].isin(wanted)]
         if "content" in calls.columns:
             calls["usage_json"] = calls.pop("content").map(_usage_from_content)
         if "usage_json" in calls.columns:  # parsed once per distinct usage string, then mapped
@@ -230,8 +297,11 @@ class SqlTraceReader:
             pairs = {u: _usage_pair(u) for u in raw.dropna().unique()}
             calls["input_tokens"] = raw.map({u: p[0] for u, p in pairs.items()})
             calls["output_tokens"] = raw.map({u: p[1] for u, p in pairs.items()})
-        traces = shape_traces(rows)
-        return Frames(traces=traces, calls=shape_calls(calls, traces))
+        return tags, calls
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 CHUNK_ROWS = 50_000
@@ -308,19 +378,25 @@ class ApiTraceReader:
             infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False)]
             rows = pd.DataFrame([_trace_row(info) for info in infos], columns=TRACE_COLUMNS)
             traces = shape_traces(rows)
-            detailed = list(self._search(start_ms, end_ms, include_spans=True, limit=self.span_limit))
-            calls = pd.DataFrame([row for trace in detailed for row in call_rows(trace)])
+            tagged = [(i.trace_id, i.tags[trace_summary.TAG]) for i in infos if trace_summary.TAG in (i.tags or {})]
+            fields, summarized = from_summaries([t for t, _ in tagged], [v for _, v in tagged])
+            summarised_ids = set(fields["trace_id"])
+            rest = [i.trace_id for i in infos if i.trace_id not in summarised_ids]  # newest first
+            walked_ids = rest[:self.span_limit]
+            detailed = [trace for start in range(0, len(walked_ids), 100)
+                        for trace in self._client.batch_get_traces(walked_ids[start:start + 100])]
+            walked = pd.DataFrame([row for trace in detailed
+                                   for row in trace_summary.call_rows(trace.info.trace_id, trace.data.spans)])
         except Exception as exc:  # noqa: BLE001
             raise _unreadable(exc) from exc
         notes = []
-        if len(traces) > len(detailed):
-            notes.append(f"Model and agent breakdowns cover the newest {len(detailed):,} of {len(traces):,} traces "
-                         "(a tracking server sends spans trace by trace); totals cover all of them.")
-            traces_for_calls = traces[traces["trace_id"].isin({t.info.trace_id for t in detailed})]
-        else:
-            traces_for_calls = traces
-        frames = Frames(traces=traces, calls=shape_calls(calls, traces), notes=notes)
-        frames.calls.attrs["traces_covered"] = set(traces_for_calls["trace_id"])
+        frames = Frames(traces=traces, calls=shape_calls(walked, traces, summarized), notes=notes)
+        if len(rest) > len(walked_ids):
+            notes.append(f"Model and agent breakdowns cover {len(summarised_ids) + len(walked_ids):,} of "
+                         f"{len(traces):,} traces: {len(rest):,} have no summary tag and a tracking server sends "
+                         f"spans trace by trace, so only the newest {len(walked_ids):,} of those were read. "
+                         "Totals cover all of them.")
+            frames.calls.attrs["traces_covered"] = summarised_ids | set(walked_ids)
         return frames
 
 
@@ -344,40 +420,6 @@ def _trace_row(info: Any) -> dict[str, Any]:
         "total_tokens": usage.get("total_tokens"), "cost_usd": cost.get("total_cost"),
         **{column: tags.get(key) for key, column in TAG_KEYS.items()},
     }
-
-
-def _is_call(span: Any) -> bool:
-    from mlflow.tracing.constant import SpanAttributeKey
-
-    return bool(span.get_attribute(SpanAttributeKey.MODEL) or span.get_attribute(SpanAttributeKey.LLM_COST)
-                or span.span_type in CALL_SPAN_TYPES)
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def call_rows(trace: Any) -> list[dict[str, Any]]:
-    """The model and image calls of one full trace, as CALL rows (before shaping). Attributes of the
-    wrong shape (a number where MLflow writes a dict) count as missing."""
-    from mlflow.tracing.constant import SpanAttributeKey
-
-    spans = {s.span_id: s for s in trace.data.spans}
-    rows = []
-    for span in trace.data.spans:
-        if not _is_call(span):
-            continue
-        usage = _as_dict(span.get_attribute(SpanAttributeKey.CHAT_USAGE))
-        cost = _as_dict(span.get_attribute(SpanAttributeKey.LLM_COST))
-        parent = spans.get(span.parent_id)
-        model = span.get_attribute(SpanAttributeKey.MODEL)
-        rows.append({"trace_id": trace.info.trace_id, "span_id": span.span_id, "kind": span.span_type,
-                     "model": model if isinstance(model, str) else None, "cost_usd": cost.get("total_cost"),
-                     "input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0),
-                     "parent_name": parent.name if parent else None,
-                     "parent_is_root": bool(parent is not None and parent.parent_id is None),
-                     "parent_is_call": bool(parent is not None and _is_call(parent))})
-    return rows
 
 
 # --- the page's questions ------------------------------------------------------------------------------------------
@@ -482,12 +524,12 @@ def breakdown(frames: Frames, by: str) -> pd.DataFrame:
         grouped = frames.traces.groupby(by, sort=False).agg(
             traces=("trace_id", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
             cost_usd=("cost_usd", "sum")).reset_index()
-        grouped["calls"] = frames.calls.merge(frames.traces[["trace_id", by]], on="trace_id").groupby(by).size() \
-            .reindex(grouped[by]).fillna(0).astype("int64").to_numpy()
+        grouped["calls"] = frames.calls.merge(frames.traces[["trace_id", by]], on="trace_id").groupby(by)["calls"] \
+            .sum().reindex(grouped[by]).fillna(0).astype("int64").to_numpy()
         return grouped[columns].sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
     calls = frames.calls
     grouped = calls.groupby(by, sort=False).agg(
-        traces=("trace_id", "nunique"), calls=("span_id", "size"), input_tokens=("input_tokens", "sum"),
+        traces=("trace_id", "nunique"), calls=("calls", "sum"), input_tokens=("input_tokens", "sum"),
         output_tokens=("output_tokens", "sum"), cost_usd=("cost_usd", "sum")).reset_index()
     covered = calls.attrs.get("traces_covered")
     base = frames.traces if covered is None else frames.traces[frames.traces["trace_id"].isin(covered)]
@@ -603,8 +645,8 @@ def span_table(trace: Any) -> pd.DataFrame:
     rows, stack = [], [(s, 0) for s in reversed(children.get(None, []))]
     while stack:
         span, depth = stack.pop()
-        usage = _as_dict(span.get_attribute(SpanAttributeKey.CHAT_USAGE))
-        cost = _as_dict(span.get_attribute(SpanAttributeKey.LLM_COST))
+        usage = trace_summary.as_dict(span.get_attribute(SpanAttributeKey.CHAT_USAGE))
+        cost = trace_summary.as_dict(span.get_attribute(SpanAttributeKey.LLM_COST))
         end = span.end_time_ns
         rows.append({
             "label": f"{len(rows) + 1}. " + "\u2003" * depth + ("└ " if depth else "") + str(span.name),

@@ -163,9 +163,32 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
                 session_id=info.session_id,
                 request_preview=clip(request, 1000),
             )
-            yield span
+            try:
+                yield span
+            finally:
+                _write_summary(span, info)
     finally:
         _recording.reset(token)
+
+
+def _write_summary(root: Any, info: TurnInfo) -> None:
+    """The turn's `app.summary` tag (core/trace_summary.py), from its finished spans, just before the root
+    ends and the trace is exported. A summary that fails is left out: the read side then walks the spans."""
+    import mlflow
+    from mlflow.tracing.trace_manager import InMemoryTraceManager
+
+    from core import trace_summary
+
+    try:
+        with InMemoryTraceManager.get_instance().get_trace(root.trace_id) as trace:
+            children = [s for s in trace.span_dict.values() if s.span_id != root.span_id] if trace else []
+        rows = trace_summary.call_rows(root.trace_id, [root, *trace_summary.as_stored(children)])
+        value = trace_summary.summarize({"scenario": info.scenario, "conversation": info.conversation_id,
+                                         "turn": str(info.turn), "provider": info.provider}, rows)
+        if value is not None:
+            mlflow.update_current_trace(tags={trace_summary.TAG: value})
+    except Exception:  # noqa: BLE001 - the summary is an optimisation; the turn and its trace go on
+        log.warning("could not summarise trace %s", getattr(root, "trace_id", "?"), exc_info=True)
 
 
 def clip(text: str, limit: int = MAX_TEXT_IN_SPAN) -> str:

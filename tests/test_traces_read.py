@@ -10,7 +10,7 @@ import uuid
 import pandas as pd
 import pytest
 
-from core import lineage, pricing, synthetic, traces
+from core import lineage, pricing, synthetic, trace_summary, traces
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -56,16 +56,80 @@ def test_sql_and_api_readers_agree_row_for_row(filled, frames):
     key = ["trace_id"]
     pd.testing.assert_frame_equal(frames.traces.sort_values(key).reset_index(drop=True),
                                   api.traces.sort_values(key).reset_index(drop=True))
-    key = ["trace_id", "span_id"]
-    pd.testing.assert_frame_equal(frames.calls.sort_values(key).reset_index(drop=True),
-                                  api.calls.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(_grouped(frames.calls), _grouped(api.calls))
     assert api.notes == []
 
 
+def _grouped(calls: pd.DataFrame) -> pd.DataFrame:
+    """Calls summed per trace, kind, model and agent: how summaries group them, so walked and summarised
+    traces compare row for row."""
+    key = ["trace_id", "kind", "model", "agent"]
+    return calls.groupby(key, dropna=False).agg(
+        calls=("calls", "sum"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
+        cost_usd=("cost_usd", lambda c: c.sum(min_count=1))).reset_index().sort_values(key).reset_index(drop=True)
+
+
+def _without_summaries(tracking_uri: str, tmp_path, replace_with: str | None = None) -> str:
+    """A copy of the store whose traces lost their summary tag, as if written before summaries existed (or
+    whose summaries are replaced by this value)."""
+    import sqlite3
+
+    copy = tmp_path / "no-summaries.db"
+    source = sqlite3.connect(tracking_uri.removeprefix("sqlite:///"))
+    target = sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    if replace_with is None:
+        target.execute("DELETE FROM trace_tags WHERE key = ?", (trace_summary.TAG,))
+    else:
+        target.execute("UPDATE trace_tags SET value = ? WHERE key = ?", (replace_with, trace_summary.TAG))
+    target.commit()
+    target.close()
+    return f"sqlite:///{copy}"
+
+
+@pytest.mark.parametrize("walk_by_id_max", [traces.SqlTraceReader.WALK_BY_ID_MAX, 0])
+def test_summaries_give_what_walking_the_spans_gives(filled, frames, tmp_path, monkeypatch, walk_by_id_max):
+    """Every turn carries an app.summary tag; reading it equals walking the trace's spans (both ways of
+    walking: by trace id, and one pass over the experiment)."""
+    infos = filled.store.client.search_traces(locations=[filled.store.experiment_id], include_spans=False)
+    assert {t.info.trace_id for t in infos if trace_summary.TAG in t.info.tags} == set(filled.turn_traces)
+    monkeypatch.setattr(traces.SqlTraceReader, "WALK_BY_ID_MAX", walk_by_id_max)
+    uri = _without_summaries(filled.tracking_uri, tmp_path)
+    walked = traces.SqlTraceReader(uri, filled.store.experiment_id).frames()
+    key = ["trace_id"]
+    pd.testing.assert_frame_equal(frames.traces.sort_values(key).reset_index(drop=True),
+                                  walked.traces.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(_grouped(frames.calls), _grouped(walked.calls))
+    assert (walked.calls["calls"] == 1).all() and frames.calls["calls"].max() > 1, "one side really grouped"
+    api_walked = traces.ApiTraceReader(uri, filled.store.experiment_id).frames()
+    pd.testing.assert_frame_equal(_grouped(frames.calls), _grouped(api_walked.calls))
+
+
+@pytest.mark.parametrize("bad", ['{"v":1,"calls":[["chat"', '{"v":99,"calls":[]}', '[]', '{"v":1,"calls":[[1,2]]}'])
+def test_a_malformed_summary_is_walked_instead(filled, frames, tmp_path, bad):
+    assert trace_summary.parse(bad) is None
+    uri = _without_summaries(filled.tracking_uri, tmp_path, replace_with=bad)
+    walked = traces.SqlTraceReader(uri, filled.store.experiment_id).frames()
+    pd.testing.assert_frame_equal(_grouped(frames.calls), _grouped(walked.calls))
+
+
+def test_a_summary_too_long_for_a_tag_is_left_out():
+    row = {"kind": "CHAT_MODEL", "input_tokens": 1, "output_tokens": 1, "cost_usd": 0.1, "parent_is_root": False,
+           "parent_is_call": False}
+    few = [dict(row, model="m", parent_name=f"agent {i}") for i in range(3)]
+    many = [dict(row, model="m" * 50, parent_name=f"agent {i}") for i in range(100)]
+    fields = {"scenario": "weather", "conversation": "c", "turn": "1", "provider": "demo"}
+    tags, groups = trace_summary.parse(trace_summary.summarize(fields, few))
+    assert tags == fields and [g[2] for g in groups] == ["agent 0", "agent 1", "agent 2"]
+    assert trace_summary.summarize(fields, many) is None
+
+
 def test_api_reader_says_when_breakdowns_cover_only_the_newest_traces(filled):
-    api = traces.ApiTraceReader(filled.tracking_uri, filled.store.experiment_id, span_limit=2).frames()
-    assert len(api.traces) == 5 and api.calls["trace_id"].nunique() <= 2
-    assert api.notes and "newest 2 of 5" in api.notes[0]
+    """Summarised traces need no spans; of the two foreign ones, only the newest is walked."""
+    api = traces.ApiTraceReader(filled.tracking_uri, filled.store.experiment_id, span_limit=1).frames()
+    assert len(api.traces) == 5 and set(filled.turn_traces) <= set(api.calls["trace_id"])
+    assert api.notes and "cover 4 of 5 traces" in api.notes[0] and "newest 1 of those" in api.notes[0]
     by_model = traces.breakdown(api, "model")  # the remainder is computed over the covered traces only
     covered = api.traces[api.traces["trace_id"].isin(api.calls.attrs["traces_covered"])]
     assert by_model["input_tokens"].sum() == covered["input_tokens"].sum()
@@ -263,7 +327,7 @@ def test_prompt_change_lists_added_and_removed_words():
     assert lineage.prompt_change("a cat on a mat", "three cats on a red mat") == (("three", "cats", "red"), ("a", "cat"))
 
 
-def test_filler_writes_exactly_n_realistic_traces(tracking_uri):
+def test_filler_writes_exactly_n_realistic_traces(tracking_uri, tmp_path):
     name = f"filled-{uuid.uuid4().hex[:6]}"
     report = synthetic.fill(tracking_uri, name, 80, seed=3)
     assert report.traces == 80
@@ -274,6 +338,10 @@ def test_filler_writes_exactly_n_realistic_traces(tracking_uri):
     assert {"gpt-4o-mini", "dall-e-3"} <= set(got.calls["model"])
     api = traces.ApiTraceReader(tracking_uri, report.experiment_id).frames()
     assert traces.totals(api.traces) == traces.totals(got.traces)
+    # copies carry the summary the write side puts on a turn, and it agrees with their (copied) spans
+    walked = traces.reader_for(_without_summaries(tracking_uri, tmp_path), report.experiment_id).frames()
+    pd.testing.assert_frame_equal(_grouped(got.calls), _grouped(walked.calls))
+    assert traces.UNATTRIBUTED not in set(traces.breakdown(got, "model")["model"])
 
 
 def test_time_windows_round_to_the_minute_so_reads_cache():
@@ -347,7 +415,7 @@ def test_attributes_of_the_wrong_shape_count_as_missing():
                      FakeSpan("llm", "root", "CHAT_MODEL", {"mlflow.llm.model": 5, "mlflow.llm.cost": 0.3,
                                                              "mlflow.chat.tokenUsage": "12 tokens"})]
 
-    rows = traces.call_rows(FakeTrace)
+    rows = trace_summary.call_rows("tr-x", FakeTrace.data.spans)
     assert rows[0]["input_tokens"] == 0 and rows[0]["cost_usd"] is None and rows[0]["model"] is None
     graph = lineage.build({"a": {"index": "two", "cost_usd": "free", "prompt": None}, "b": "not an entry"})
     assert len(graph.nodes) == 1 and graph.nodes[0].cost_usd is None and graph.total_cost_usd == 0
