@@ -1,17 +1,20 @@
 """The scenarios as agentchat team builders, and the custom agents they need.
 
-Catify: an image agent draws the user's prompt, a vision critic answers `CRITICS:` / `PROMPT:`, the image
-agent draws the new prompt; n iterations give 1 + n pictures and n critiques per turn."""
+- Catify: an image agent draws the user's prompt, a vision critic answers `CRITICS:` / `PROMPT:`, the image
+  agent draws the new prompt; n iterations give 1 + n pictures and n critiques per turn.
+- Analyst & Summarizer: two agents answer the same report and question at the same time (GraphFlow).
+- Weather group chat: a planner, a weather assistant with one function tool, and the user, with a rule-first
+  speaker selector (core.speakers) and a hand-off to the user that pauses the team."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from autogen_agentchat.agents import AssistantAgent, BaseChatAgent
-from autogen_agentchat.base import Response, TerminationCondition
+from autogen_agentchat.base import Handoff, Response, TerminationCondition
 from autogen_agentchat.conditions import ExternalTermination, MaxMessageTermination
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, MultiModalMessage, TextMessage
 from autogen_agentchat.teams import SelectorGroupChat
@@ -19,12 +22,14 @@ from autogen_core import CancellationToken
 from autogen_core import Image as AGImage
 from autogen_core.model_context import BufferedChatCompletionContext
 
-from . import critique, pictures, tracing
+from . import critique, pictures, speakers, tracing, weather
 from .demo import INSTRUCTION_MARKER
 from .images import GeneratedImage, ImageGenerator
 from .providers import Clients, require_image_model
 
 CATIFY = "catify"
+ANALYST_SUMMARIZER = "analyst"
+WEATHER = "weather"
 IMAGE_AGENT = "image_agent"
 CRITIC = "critic"
 DEFAULT_CRITIC_INSTRUCTION = "Add fluffy cats. Like a lot of cats. If there's less than 100 cats I'll be mad."
@@ -32,7 +37,7 @@ DEFAULT_ITERATIONS = 2
 MAX_ITERATIONS = 6
 CRITIC_IMAGE_SIDE = 512
 
-SCENARIOS = {CATIFY: "Catify"}
+SCENARIOS = {CATIFY: "Catify", ANALYST_SUMMARIZER: "Analyst & Summarizer", WEATHER: "Weather group chat"}
 
 
 @dataclass
@@ -168,12 +173,15 @@ def critic_system_message(instruction: str) -> str:
 
 @dataclass
 class TeamPlan:
-    """What the page needs to show progress: the team, its stop switch, and how many steps to expect."""
+    """What the runner needs besides the team: its stop switch, how many steps to expect (0: unknown), what
+    each speaker is doing, the task message for the user's text, and why a speaker was chosen."""
 
     team: Any
     stop: ExternalTermination
     total_steps: int
     step_labels: dict[str, str] = field(default_factory=dict)
+    task: Callable[[str], str] = lambda text: text
+    explain: Callable[[str], str] | None = None
 
 
 def _catify_selector(messages: Sequence[BaseAgentEvent | BaseChatMessage]) -> str:
@@ -206,8 +214,131 @@ def build_catify(clients: Clients, sink: ImageSink, turn: int, iterations: int =
                     step_labels={IMAGE_AGENT: "drawing", CRITIC: "critiquing"})
 
 
+# --- Analyst & Summarizer ------------------------------------------------------------------------------------------
+
+ANALYST = "analyst"
+SUMMARIZER = "summarizer"
+DEFAULT_ANALYST_SYSTEM = ("You are a careful analyst. Read the report and the question. Pull out the key figures, "
+                          "trends and risks, and answer the question from the report only. Be concrete and brief.")
+DEFAULT_SUMMARIZER_SYSTEM = ("You are a summarizer. Summarise the report in three short sentences a busy reader "
+                             "understands, then answer the question in one sentence, from the report only.")
+
+
+def analyst_task(report: str, turn: int) -> Callable[[str], str]:
+    """The first turn sends the report with the question; follow-ups send the question (the agents keep the
+    report in their saved context)."""
+    def task(text: str) -> str:
+        if turn == 1 and report.strip():
+            return f"REPORT:\n{report.strip()}\n\nQUESTION: {text}"
+        return f"QUESTION: {text}"
+    return task
+
+
+def build_analyst_summarizer(clients: Clients, turn: int, options: Mapping[str, Any]) -> TeamPlan:
+    """Both agents answer the same message at the same time: a GraphFlow with two start nodes and no edges
+    runs them concurrently, and its state saves and loads like any team."""
+    from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
+
+    agents = [
+        AssistantAgent(ANALYST, model_client=clients.for_role(ANALYST),
+                       system_message=str(options.get("analyst_system") or DEFAULT_ANALYST_SYSTEM),
+                       description="Analyses the report: figures, trends, risks."),
+        AssistantAgent(SUMMARIZER, model_client=clients.for_role(SUMMARIZER),
+                       system_message=str(options.get("summarizer_system") or DEFAULT_SUMMARIZER_SYSTEM),
+                       description="Summarises the report for a busy reader."),
+    ]
+    builder = DiGraphBuilder()
+    for agent in agents:
+        builder.add_node(tracing.TracedAgent(agent))
+    stop = ExternalTermination()
+    team = GraphFlow(participants=builder.get_participants(), graph=builder.build(), termination_condition=stop)
+    return TeamPlan(team=team, stop=stop, total_steps=2, step_labels={ANALYST: "analysing", SUMMARIZER: "summarising"},
+                    task=analyst_task(str(options.get("report") or ""), turn))
+
+
+# --- Weather group chat --------------------------------------------------------------------------------------------
+
+PLANNER = speakers.PLANNER
+WEATHER_ASSISTANT = speakers.WEATHER_ASSISTANT
+MAX_WEATHER_MESSAGES = 12
+PLANNER_SYSTEM = (
+    "You are the planner of a small team that answers questions about the weather. When the user asks about the "
+    "weather, make sure you know the city: if it is missing, call transfer_to_user with your question. When you "
+    "know the city, ask the weather assistant for it, writing 'weather_assistant: please get the current weather "
+    "for <city>.' When the weather assistant has answered, give the user the answer in one or two sentences and "
+    "end your message with TERMINATE. For anything else, answer briefly and end with TERMINATE.")
+WEATHER_SYSTEM = ("You are the weather assistant. Use the get_weather tool for each city you are asked about, then "
+                  "report what it returned. If it returned an ERROR, say plainly what failed.")
+SELECTOR_PROMPT = """Choose who speaks next in a weather team.
+Roles:
+{roles}
+
+Conversation so far:
+{history}
+
+Read the above conversation. Then select the next role from {participants} to play. Only return the role."""
+
+
+class AskUser(Handoff):
+    """A hand-off to the user that carries the question, so the chat shows what the team wants to know."""
+
+    @property
+    def handoff_tool(self):  # type: ignore[override]
+        from autogen_core.tools import FunctionTool
+
+        def ask_user(question: str) -> str:
+            return question
+
+        return FunctionTool(ask_user, name=self.name, description=self.description, strict=True)
+
+
+def weather_source_for(options: Mapping[str, Any], clients: Clients) -> weather.WeatherSource:
+    """The offline source with the demo provider (and unless chosen otherwise), Open-Meteo with real ones."""
+    demo = clients.settings is None or clients.settings.provider == "demo"
+    return weather.source_for(str(options.get("weather_source") or ("offline" if demo else "open-meteo")))
+
+
+def build_weather(clients: Clients, turn: int, options: Mapping[str, Any],
+                  source: weather.WeatherSource | None = None) -> TeamPlan:
+    from autogen_agentchat.conditions import HandoffTermination, TextMentionTermination
+    from autogen_core.tools import FunctionTool
+
+    get_weather = weather.weather_function(source or weather_source_for(options, clients),
+                                           timeout_s=float(options.get("weather_timeout_s", weather.DEFAULT_TIMEOUT_S)))
+    tool = FunctionTool(tracing.traced_tool(get_weather), name="get_weather",
+                        description="Current weather for a city: temperature in °C, conditions and wind.")
+    planner = AssistantAgent(PLANNER, model_client=clients.for_role(PLANNER), system_message=PLANNER_SYSTEM,
+                             handoffs=[AskUser(target="user", description="Ask the user for something you need, "
+                                               "such as the city.")],
+                             description="Talks with the user, plans, and asks the user when something is missing.")
+    assistant = AssistantAgent(WEATHER_ASSISTANT, model_client=clients.for_role(WEATHER_ASSISTANT),
+                               system_message=WEATHER_SYSTEM, tools=[tool], reflect_on_tool_use=True,
+                               description="Looks up the current weather of a city with get_weather.")
+    selector = speakers.WeatherSpeakerSelector()
+    stop = ExternalTermination()
+    termination: TerminationCondition = (HandoffTermination(target="user")
+                                         | TextMentionTermination("TERMINATE", sources=[PLANNER])
+                                         | MaxMessageTermination(MAX_WEATHER_MESSAGES) | stop)
+    team = SelectorGroupChat(
+        [tracing.TracedAgent(planner), tracing.TracedAgent(assistant)],
+        model_client=clients.for_role("selector"),
+        selector_func=selector,
+        selector_prompt=SELECTOR_PROMPT,
+        allow_repeated_speaker=True,
+        termination_condition=termination,
+        emit_team_events=True,
+    )
+    return TeamPlan(team=team, stop=stop, total_steps=0,
+                    step_labels={PLANNER: "planning", WEATHER_ASSISTANT: "checking the weather"},
+                    explain=selector.reason)
+
+
 def build_team(scenario: str, clients: Clients, sink: ImageSink, turn: int, options: Mapping[str, Any]) -> TeamPlan:
     if scenario == CATIFY:
         return build_catify(clients, sink, turn, iterations=options.get("iterations", DEFAULT_ITERATIONS),
                             instruction=options.get("instruction", DEFAULT_CRITIC_INSTRUCTION))
+    if scenario == ANALYST_SUMMARIZER:
+        return build_analyst_summarizer(clients, turn, options)
+    if scenario == WEATHER:
+        return build_weather(clients, turn, options)
     raise ValueError(f"Unknown scenario {scenario!r}.")

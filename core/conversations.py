@@ -26,6 +26,7 @@ IMAGES_DIR = "images"
 TAG_TITLE = "app.title"
 TAG_TURNS = "app.turns"
 TAG_UPDATED = "app.updated_ms"
+TAG_WAITING = "app.waiting"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _IMAGE_ID = re.compile(r"^[0-9a-f]{8,32}$")
 
@@ -36,6 +37,22 @@ class ConversationError(Exception):
 
 class StoreUnavailable(ConversationError):
     pass
+
+
+class ConversationConflict(ConversationError):
+    """Another tab or window added a turn since this one loaded the conversation."""
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One line of the recent-conversations list."""
+
+    id: str
+    scenario: str
+    title: str
+    turns: int
+    updated_ms: int
+    waiting: bool  # the team asked the user something and waits for the answer
 
 
 @dataclass
@@ -163,22 +180,52 @@ class ConversationStore:
             self.client.log_artifact(run_id, path, IMAGES_DIR)
         return f"{IMAGES_DIR}/{image_id}.png"
 
-    def save(self, conversation: Conversation) -> None:
-        """Write state, transcript and lineage after a completed turn (never half a turn)."""
+    def stored_turns(self, run_id: str) -> int:
+        return int(self.client.get_run(run_id).data.tags.get(TAG_TURNS, "0") or 0)
+
+    def check_unchanged(self, run_id: str, turns: int) -> None:
+        """Raise ConversationConflict when the stored conversation has moved on from `turns` (another tab)."""
+        stored = self.stored_turns(run_id)
+        if stored != turns:
+            raise ConversationConflict(
+                f"This conversation was continued in another tab or window: it now has {stored} turn(s), this page "
+                f"knew {turns}. Nothing was overwritten. Reload the conversation to carry on from the newest turn.")
+
+    def save(self, conversation: Conversation, based_on_turns: int | None = None) -> None:
+        """Write state, transcript and lineage after a completed turn (never half a turn). With
+        `based_on_turns`, refuse (ConversationConflict) if another tab saved a turn since."""
         assert conversation.id, "create() the conversation first"
         run_id = conversation.id
+        if based_on_turns is not None:
+            self.check_unchanged(run_id, based_on_turns)
         self.client.log_dict(run_id, conversation.state or {}, STATE_PATH)
         self.client.log_dict(run_id, {"scenario": conversation.scenario, "options": conversation.options,
                                       "messages": conversation.transcript}, TRANSCRIPT_PATH)
         self.save_lookup(conversation)
-        self.client.set_tag(run_id, TAG_TURNS, str(conversation.turns))
+        waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
+        self.client.set_tag(run_id, TAG_WAITING, "1" if waiting else "0")
         self.client.set_tag(run_id, TAG_UPDATED, str(int(time.time() * 1000)))
+        self.client.set_tag(run_id, TAG_TURNS, str(conversation.turns))  # last: it marks the turn as saved
         if conversation.title:
             self.client.set_tag(run_id, TAG_TITLE, conversation.title[:250])
 
     def save_lookup(self, conversation: Conversation) -> None:
         if conversation.id:
             self.client.log_dict(conversation.id, conversation.image_lookup, LOOKUP_PATH)
+
+    def recent(self, limit: int = 20) -> list[ConversationSummary]:
+        """The conversations of this experiment, most recently updated first."""
+        runs = self.client.search_runs([self.experiment_id], filter_string=f"tags.`{tracing.ATTR_SCENARIO}` != ''",
+                                       order_by=["attributes.start_time DESC"], max_results=max(limit * 3, 50))
+        rows = []
+        for run in runs:
+            tags = run.data.tags
+            updated = int(tags.get(TAG_UPDATED, "0") or 0) or int(run.info.start_time or 0)
+            rows.append(ConversationSummary(id=run.info.run_id, scenario=tags.get(tracing.ATTR_SCENARIO, ""),
+                                            title=tags.get(TAG_TITLE, ""), turns=int(tags.get(TAG_TURNS, "0") or 0),
+                                            updated_ms=updated, waiting=tags.get(TAG_WAITING) == "1"))
+        rows.sort(key=lambda r: r.updated_ms, reverse=True)
+        return rows[:limit]
 
     def load(self, run_id: str) -> Conversation:
         """Reopen a conversation by id, or raise ConversationError with a message for the user."""

@@ -4,7 +4,7 @@ Built fresh for every turn: agentchat clients bind to the event loop they first 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from autogen_core.models import ChatCompletionClient, ModelInfo
 
@@ -19,9 +19,24 @@ class Clients:
     chat: ChatCompletionClient
     vision: ChatCompletionClient
     image: ImageGenerator | None
+    settings: Settings | None = None
+    _roles: list[ChatCompletionClient] = field(default_factory=list)
+
+    def for_role(self, role: str) -> ChatCompletionClient:
+        """The chat model for one agent of a team. With a real provider that is the chat model; the demo
+        provider gives each role its own offline model (core.demo_roles), since a role cannot be guessed
+        from a system message the user may have rewritten."""
+        if self.settings is None or self.settings.provider != "demo":
+            return self.chat
+        from .demo_roles import ROLES
+
+        client = TracedChatCompletionClient(DemoChatCompletionClient(self.settings.chat_model, ROLES[role]),
+                                            self.settings.chat_model)
+        self._roles.append(client)
+        return client
 
     async def close(self) -> None:
-        for client in (self.chat, self.vision, self.image):
+        for client in (self.chat, self.vision, self.image, *self._roles):
             if client is not None:
                 await client.close()
 
@@ -56,6 +71,7 @@ def build_clients(settings: Settings) -> Clients:
             chat=TracedChatCompletionClient(DemoChatCompletionClient(settings.chat_model), settings.chat_model),
             vision=TracedChatCompletionClient(DemoChatCompletionClient(settings.vision_model), settings.vision_model),
             image=DemoImageGenerator(settings.image_model or "demo-image"),
+            settings=settings,
         )
     provider_name = "openai" if settings.provider == "openai" else None
     chat = TracedChatCompletionClient(_openai_chat(settings, settings.chat_model, vision=False),
@@ -67,7 +83,7 @@ def build_clients(settings: Settings) -> Clients:
         image = OpenAIImageGenerator(api_key=settings.api_key, model=settings.image_model, size=settings.image_size,
                                      quality=settings.image_quality, base_url=settings.base_url or None,
                                      timeout_s=max(settings.request_timeout_s, 120.0), max_retries=settings.max_retries)
-    return Clients(chat=chat, vision=vision, image=image)
+    return Clients(chat=chat, vision=vision, image=image, settings=settings)
 
 
 def require_image_model(clients: Clients) -> ImageGenerator:

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from autogen_agentchat.base import TaskResult
-from autogen_agentchat.messages import BaseChatMessage, MultiModalMessage, SelectSpeakerEvent, TextMessage
+from autogen_agentchat.messages import (BaseChatMessage, HandoffMessage, MultiModalMessage, SelectSpeakerEvent, TextMessage,
+                                        ToolCallExecutionEvent, ToolCallRequestEvent)
 from autogen_core import CancellationToken
 
 from . import errors, tracing
 from .agents import ImageRecord, build_team
 from .config import MAX_MESSAGE_CHARS, ConfigError, Settings
-from .conversations import Conversation, ConversationStore
+from .conversations import Conversation, ConversationConflict, ConversationStore
 from .providers import build_clients
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ class TurnEvent:
 
 @dataclass
 class TurnOutcome:
-    status: str  # "ok" | "stopped" | "error" | "cancelled"
+    status: str  # "ok" | "waiting" (the team asks the user) | "stopped" | "error" | "cancelled" | "conflict"
     conversation: Conversation  # the updated conversation on ok/stopped; the untouched one otherwise
     entries: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
@@ -104,12 +107,21 @@ class _Recorder:
         return path
 
 
+def _arguments(arguments: str) -> str:
+    """`{"city": "Lehi"}` as `city="Lehi"`, for the chat."""
+    try:
+        parsed = json.loads(arguments or "{}")
+        return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in parsed.items())
+    except (ValueError, AttributeError):
+        return str(arguments)[:200]
+
+
 def _entry(message: BaseChatMessage, turn: int, step: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"role": "assistant", "name": message.source, "turn": turn, "step": step}
     if isinstance(message, MultiModalMessage):
         entry["text"] = " ".join(c for c in message.content if isinstance(c, str))
-    else:
-        entry["text"] = message.to_text()
+    else:  # the planner's end-of-turn word is for the team, not for the reader
+        entry["text"] = re.sub(r"\s*\bTERMINATE\b\s*$", "", message.to_text()).strip() or message.to_text()
     for key in ("image_id", "note"):
         if key in message.metadata:
             entry[key] = message.metadata[key]
@@ -147,6 +159,49 @@ async def run_turn(
         text = validate_message(message)
     except ConfigError as exc:
         return TurnOutcome("error", original, error=str(exc), seconds=time.perf_counter() - started)
+    if conv.id and not _claim(conv.id):
+        return TurnOutcome("error", original, error="This conversation is answering in another tab or window right "
+                           "now. Wait for that turn to finish, then reload the conversation.",
+                           seconds=time.perf_counter() - started)
+    try:
+        if conv.id and store is not None:
+            try:
+                store.check_unchanged(conv.id, conv.turns)
+            except ConversationConflict as exc:
+                return TurnOutcome("conflict", original, error=str(exc), seconds=time.perf_counter() - started)
+            except Exception:  # noqa: BLE001 - an unreachable store is dealt with below, as for any turn
+                pass
+        return await _run_claimed(conv, original, conversation, text, settings, store, emit=emit, stop=stop,
+                                  cancel=cancel, trace=trace, attempt=attempt, wait_for_trace=wait_for_trace,
+                                  started=started, warnings=warnings, warn=warn)
+    finally:
+        if conv.id:
+            _release(conv.id)
+
+
+_running: set[str] = set()
+_running_lock = threading.Lock()
+
+
+def _claim(conversation_id: str) -> bool:
+    """One turn at a time per conversation in this process (two tabs of one server)."""
+    with _running_lock:
+        if conversation_id in _running:
+            return False
+        _running.add(conversation_id)
+        return True
+
+
+def _release(conversation_id: str) -> None:
+    with _running_lock:
+        _running.discard(conversation_id)
+
+
+async def _run_claimed(conv: Conversation, original: Conversation, conversation: Conversation, text: str,
+                       settings: Settings, store: ConversationStore | None, *, emit: Callable[[TurnEvent], None],
+                       stop: StopSwitch, cancel: CancellationToken | None, trace: bool, attempt: int,
+                       wait_for_trace: bool, started: float, warnings: list[str],
+                       warn: Callable[[str], None]) -> TurnOutcome:
     turn = conv.turns + 1
     user_entry = {"role": "user", "name": "user", "text": text, "turn": turn, "step": 0}
     if not conv.title:
@@ -177,27 +232,53 @@ async def run_turn(
         with tracing.turn_span(info, text) as span:
             trace_id = getattr(span, "trace_id", None)
             step = 0
-            task = TextMessage(content=text, source="user")
+            waiting = False
+            reasons: dict[str, str] = {}  # speaker -> why it was chosen, shown with its message
+            requested: dict[str, tuple[str, str]] = {}  # tool call id -> (name, arguments)
+            task = TextMessage(content=plan.task(text), source="user")
             async for item in plan.team.run_stream(task=task, cancellation_token=cancel):
                 if isinstance(item, TaskResult):
                     stop_reason = item.stop_reason or ""
                 elif isinstance(item, SelectSpeakerEvent) and item.content:
-                    speaker = item.content[0]
-                    label = plan.step_labels.get(speaker, "working")
-                    emit(TurnEvent("progress", text=f"{speaker} is {label}", step=step + 1, total_steps=plan.total_steps))
+                    speakers = list(item.content)
+                    why = plan.explain(speakers[0]) if plan.explain else ""
+                    reasons.update({name: why for name in speakers if why})
+                    doing = " and ".join(f"{name} is {plan.step_labels.get(name, 'working')}" for name in speakers)
+                    emit(TurnEvent("progress", text=doing + (f" ({why})" if why else ""), step=step + 1,
+                                   total_steps=plan.total_steps))
+                elif isinstance(item, ToolCallRequestEvent):
+                    requested.update({call.id: (call.name, call.arguments) for call in item.content})
+                elif isinstance(item, ToolCallExecutionEvent):
+                    for result in item.content:
+                        name, arguments = requested.get(result.call_id, (result.name, ""))
+                        if name.startswith("transfer_to_"):
+                            continue  # a hand-off shows as the agent's message
+                        entry = {"role": "tool", "name": item.source, "tool": name, "turn": turn, "step": step + 1,
+                                 "text": f"{name}({_arguments(arguments)}) → {result.content}",
+                                 "is_error": bool(result.is_error or str(result.content).startswith(
+                                     tracing.TOOL_ERROR_PREFIX))}
+                        entries.append(entry)
+                        emit(TurnEvent("message", entry=entry, step=step, total_steps=plan.total_steps))
                 elif isinstance(item, BaseChatMessage) and item.source != "user":
                     step += 1
                     entry = _entry(item, turn, step)
+                    if why := reasons.pop(item.source, ""):
+                        entry["why"] = why
+                    if isinstance(item, HandoffMessage) and item.target == "user":
+                        entry["asks_user"] = waiting = True
                     entries.append(entry)
                     emit(TurnEvent("message", entry=entry, png=recorder.pngs.get(entry.get("image_id", "")),
                                    step=step, total_steps=plan.total_steps))
             state = await plan.team.save_state()
-            stopped = stop.is_set() and step < plan.total_steps
+            stopped = stop.is_set() and (step < plan.total_steps if plan.total_steps
+                                         else "External termination" in stop_reason)
             if stopped:
+                of = f" of {plan.total_steps}" if plan.total_steps else ""
                 entries.append({"role": "notice", "name": "app", "turn": turn, "step": step + 1,
-                                "text": f"Stopped by you after step {step} of {plan.total_steps}."})
+                                "text": f"Stopped by you after step {step}{of}."})
+            status = "stopped" if stopped else "waiting" if waiting else "ok"
             if span is not None:
-                span.set_outputs({"status": "stopped" if stopped else "ok", "stop_reason": stop_reason,
+                span.set_outputs({"status": status, "stop_reason": stop_reason,
                                   "steps": step, "last_message": tracing.clip(entries[-1]["text"], 2000)})
     except (Exception, asyncio.CancelledError) as exc:
         cancelled = isinstance(exc, asyncio.CancelledError)
@@ -224,8 +305,15 @@ async def run_turn(
     conv.turns = turn
     conv.images = {**conversation.images, **recorder.pngs}
     if store is not None:
-        _safe(lambda: store.save(conv), warn, "the conversation")
-    return TurnOutcome("stopped" if stopped else "ok", conv, entries=entries, trace_id=trace_id, warnings=warnings,
+        try:
+            store.save(conv, based_on_turns=None if turn == 1 else turn - 1)
+        except ConversationConflict as exc:  # another tab saved a turn meanwhile: keep theirs, tell this one
+            original.image_lookup = conv.image_lookup
+            return TurnOutcome("conflict", original, entries=entries, error=str(exc), trace_id=trace_id,
+                               warnings=warnings, seconds=time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001
+            warn(f"Could not save the conversation to MLflow ({type(exc).__name__}); it is kept in this session.")
+    return TurnOutcome(status, conv, entries=entries, trace_id=trace_id, warnings=warnings,
                        seconds=time.perf_counter() - started)
 
 

@@ -428,6 +428,32 @@ def record_image(span: Any, image_id: str, artifact_path: str | None, cost_usd: 
                            {"input_cost": 0.0, "output_cost": float(cost_usd), "total_cost": float(cost_usd)})
 
 
+TOOL_ERROR_PREFIX = "ERROR:"
+
+
+def traced_tool(fn: Any) -> Any:
+    """An async function tool whose every call is a TOOL span (arguments in, result out). A result starting
+    with "ERROR:" (how our tools report failure to the agents) marks the span as failed."""
+    import functools
+
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        if not recording():
+            return await fn(*args, **kwargs)
+        import mlflow
+        from mlflow.entities import SpanStatusCode, SpanType
+
+        with mlflow.start_span(name=fn.__name__, span_type=SpanType.TOOL) as span:
+            span.set_inputs({k: clip(str(v), 2000) for k, v in kwargs.items()} if kwargs else {"args": [str(a) for a in args]})
+            result = await fn(*args, **kwargs)
+            span.set_outputs(clip(result, 4000) if isinstance(result, str) else result)
+            if isinstance(result, str) and result.startswith(TOOL_ERROR_PREFIX):
+                span.set_status(SpanStatusCode.ERROR)
+            return result
+
+    return call
+
+
 def current_trace_id() -> str | None:
     if not recording():
         return None

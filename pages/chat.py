@@ -1,16 +1,28 @@
-"""Chat page: pick a scenario, talk to the team, watch each step arrive, stop, retry, reopen by URL."""
+"""Chat page: pick a scenario, talk to the team, watch each step arrive, answer when the team asks, stop,
+retry, reopen any conversation from the sidebar or by URL."""
 
+import time
 
 import streamlit as st
 
-from core.agents import DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS, SCENARIOS
-from core.conversations import Conversation, ConversationError
-from core.runner import TurnHandle, validate_message
+from core.agents import (ANALYST_SUMMARIZER, CATIFY, DEFAULT_ANALYST_SYSTEM, DEFAULT_CRITIC_INSTRUCTION,
+                         DEFAULT_ITERATIONS, DEFAULT_SUMMARIZER_SYSTEM, MAX_ITERATIONS, SCENARIOS, WEATHER)
 from core.config import ConfigError
+from core.conversations import Conversation, ConversationError
+from core.reports import read_upload, validate_report
+from core.runner import TurnHandle, validate_message
 from ui import session
-from ui.transcript import render_entry
+from ui.text import plain
+from ui.transcript import SIDE_BY_SIDE, render_entry, render_transcript
 
 settings, store, store_problem = session.page_setup()
+
+PLACEHOLDERS = {CATIFY: "Describe a picture, e.g. “The matrix with a cat”",
+                ANALYST_SUMMARIZER: "Ask about the report, e.g. “What are the main risks?”",
+                WEATHER: "Ask the team, e.g. “What's the weather?”"}
+ICONS = {CATIFY: ":material/palette:", ANALYST_SUMMARIZER: ":material/query_stats:",
+         WEATHER: ":material/partly_cloudy_day:"}
+WEATHER_SOURCES = {"offline": "Offline demo source (deterministic)", "open-meteo": "Open-Meteo (online, keyless)"}
 
 
 def fresh_conversation(scenario: str) -> Conversation:
@@ -30,8 +42,21 @@ def open_from_url() -> None:
         st.session_state.conversation = store.load(wanted)
         st.session_state.pop("failed", None)
     except ConversationError as exc:
-        st.warning(f"{exc} Starting a new conversation.")
+        st.warning(f"{plain(exc)} Starting a new conversation.")
         del st.query_params["conversation"]
+
+
+def reload_conversation() -> None:
+    """After a conflict: drop this tab's copy and read the newest one from the store."""
+    st.session_state.pop("failed", None)
+    current = st.session_state.pop("conversation", None)
+    if current is not None and current.id:
+        st.query_params["conversation"] = current.id
+
+
+def open_conversation(conversation_id: str) -> None:
+    st.session_state.pop("failed", None)
+    st.query_params["conversation"] = conversation_id
 
 
 def image_bytes(conversation: Conversation):
@@ -42,6 +67,83 @@ def image_bytes(conversation: Conversation):
                 conversation.images[image_id] = png
         return conversation.images.get(image_id)
     return get
+
+
+def ago(ms: int) -> str:
+    seconds = max(0, time.time() - ms / 1000)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def recent_conversations(current: Conversation, busy: bool) -> None:
+    with st.sidebar:
+        st.subheader("Conversations")
+        if store is None:
+            st.caption("Saved conversations show here when the MLflow store is reachable.")
+            return
+        try:
+            recent = store.recent(limit=12)
+        except Exception as exc:  # noqa: BLE001 - the chat works without the list
+            st.caption(f"The list could not be read ({type(exc).__name__}).")
+            return
+        if not recent:
+            st.caption("Your conversations will show here; each one reopens where it stopped.")
+        for item in recent:
+            label = f"{item.title[:34] or 'untitled'} · {item.turns} turn{'s' if item.turns != 1 else ''} · {ago(item.updated_ms)}"
+            if item.waiting:
+                label += " · waiting for you"
+            st.button(label, key=f"open_{item.id}", icon=ICONS.get(item.scenario, ":material/chat:"),
+                      type="primary" if item.id == current.id else "secondary", disabled=busy,
+                      use_container_width=True, on_click=open_conversation, args=(item.id,),
+                      help=f"{SCENARIOS.get(item.scenario, item.scenario)} · conversation {item.id}")
+
+
+def scenario_options(conversation: Conversation) -> dict:
+    options = dict(conversation.options)
+    with st.sidebar:
+        st.subheader(SCENARIOS[conversation.scenario])
+        if conversation.scenario == CATIFY:
+            options["iterations"] = st.slider("Critique iterations", 1, MAX_ITERATIONS,
+                                              int(options.get("iterations", DEFAULT_ITERATIONS)), key="iterations")
+            options["instruction"] = st.text_area("Critic instruction",
+                                                  options.get("instruction", DEFAULT_CRITIC_INSTRUCTION),
+                                                  key="instruction", height=110)
+        elif conversation.scenario == ANALYST_SUMMARIZER:
+            options["analyst_system"] = st.text_area("Analyst's system message",
+                                                     options.get("analyst_system", DEFAULT_ANALYST_SYSTEM),
+                                                     key=f"analyst_system_{conversation.id}", height=130)
+            options["summarizer_system"] = st.text_area("Summarizer's system message",
+                                                        options.get("summarizer_system", DEFAULT_SUMMARIZER_SYSTEM),
+                                                        key=f"summarizer_system_{conversation.id}", height=130)
+        elif conversation.scenario == WEATHER:
+            default = options.get("weather_source") or ("offline" if settings.provider == "demo" else "open-meteo")
+            options["weather_source"] = st.selectbox("Weather source", list(WEATHER_SOURCES),
+                                                     index=list(WEATHER_SOURCES).index(default),
+                                                     format_func=WEATHER_SOURCES.get, key="weather_source",
+                                                     help="The only power of the weather assistant: a function "
+                                                          "tool get_weather(city). No code runs.")
+    return options
+
+
+def report_input(conversation: Conversation) -> None:
+    """Before the first question: the report, pasted or uploaded. Afterwards it is part of the conversation."""
+    if conversation.turns:
+        with st.expander("The report", icon=":material/description:"):
+            st.text(conversation.options.get("report", ""))
+        return
+    left, right = st.columns([3, 2])
+    left.text_area("Report", key="report_text", height=160, placeholder="Paste the report here…")
+    right.file_uploader("…or upload it (.txt, .md)", type=["txt", "md", "markdown"], key="report_file")
+
+
+def current_report() -> str:
+    """The uploaded file wins over pasted text; ConfigError says what is wrong with either."""
+    upload = st.session_state.get("report_file")
+    if upload is not None:
+        return read_upload(upload.name, upload.getvalue())
+    return validate_report(st.session_state.get("report_text", ""))
 
 
 def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> None:
@@ -57,8 +159,10 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     pngs: dict[str, bytes] = {}
     status = st.status("The agents are working…", expanded=False)
     progress = st.progress(0.0)
+    side = dict(zip(SIDE_BY_SIDE, st.columns(len(SIDE_BY_SIDE)))) if conversation.scenario == ANALYST_SUMMARIZER else {}
     stop_slot = st.empty()
-    if stop_slot.button("⏹ Stop", key="stop", help="Stop after the agent that is working now"):
+    if stop_slot.button("Stop", icon=":material/stop_circle:", key="stop",
+                        help="Stop after the agent that is working now"):
         handle.stop()
     if handle.stop_switch.is_set():
         status.update(label="Stopping after the current step…")
@@ -70,10 +174,17 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
             if event.kind == "message" and event.entry:
                 if event.png and event.entry.get("image_id"):
                     pngs[event.entry["image_id"]] = event.png
-                render_entry(event.entry, lambda image_id: pngs.get(image_id))
-            elif event.kind == "progress" and event.total_steps:
-                status.update(label=f"Step {max(event.step, 1)} of {event.total_steps}: {event.text}…")
-                progress.progress(min(1.0, (event.step - 1) / event.total_steps) if event.step else 0.0)
+                column = side.get(event.entry.get("name")) if event.entry.get("role") == "assistant" else None
+                if column is not None:
+                    with column:
+                        render_entry(event.entry, lambda image_id: pngs.get(image_id))
+                else:
+                    render_entry(event.entry, lambda image_id: pngs.get(image_id))
+            elif event.kind == "progress":
+                of = f" of {event.total_steps}" if event.total_steps else ""
+                status.update(label=f"Step {max(event.step, 1)}{of}: {event.text}…")
+                if event.total_steps:
+                    progress.progress(min(1.0, (event.step - 1) / event.total_steps) if event.step else 0.0)
             elif event.kind == "warning":
                 st.warning(event.text)
         if handle.done and seen >= len(handle.events):
@@ -83,28 +194,32 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     stop_slot.empty()
     progress.empty()
     st.session_state.conversation = outcome.conversation
-    if outcome.status in ("ok", "stopped"):
-        status.update(label=f"Done in {outcome.seconds:.1f} s" if outcome.status == "ok" else "Stopped",
-                      state="complete")
-        if outcome.entries[-1].get("role") == "notice":  # "Stopped by you after step k of n"
-            render_entry(outcome.entries[-1], lambda image_id: None)
+    st.session_state.last_warnings = list(outcome.warnings)
+    if outcome.status in ("ok", "stopped", "waiting"):
+        st.session_state.last_turn = {"ok": f"Done in {outcome.seconds:.1f} s", "stopped": "Stopped",
+                                      "waiting": f"Paused after {outcome.seconds:.1f} s: the team asks you"}[outcome.status]
         if outcome.conversation.id:
             st.query_params["conversation"] = outcome.conversation.id
     else:
-        status.update(label="Failed", state="error")
         st.session_state.failed = {"message": handle.message, "error": outcome.error, "entries": outcome.entries,
-                                   "attempt": handle.attempt, "pngs": pngs}
-        show_failure(st.session_state.failed, rendered=True)
+                                   "attempt": handle.attempt, "pngs": pngs, "conflict": outcome.status == "conflict"}
+    # once more from the top: the transcript, the waiting notice, the input and the sidebar's list all
+    # reflect the finished turn
+    st.rerun()
 
 
-def show_failure(failed: dict, rendered: bool = False) -> None:
-    """The failed turn stays on screen with its message and what it got done, plus Retry."""
-    if not rendered:
-        render_entry({"role": "user", "name": "user", "text": failed["message"]}, lambda image_id: None)
-        for entry in failed["entries"][1:]:
-            render_entry(entry, lambda image_id: failed["pngs"].get(image_id))
-    st.error(failed["error"])
-    st.button("↻ Retry", key="retry", help="Run the failed turn again from the last good state")
+def show_failure(failed: dict) -> None:
+    """The failed turn stays on screen with its message and what it got done, plus Retry (or Reload after a
+    conflict with another tab)."""
+    render_entry({"role": "user", "name": "user", "text": failed["message"]}, lambda image_id: None)
+    for entry in failed["entries"][1:]:
+        render_entry(entry, lambda image_id: failed["pngs"].get(image_id))
+    st.error(plain(failed["error"]))
+    if failed.get("conflict"):
+        st.button("Reload the conversation", icon=":material/refresh:", key="reload_conversation",
+                  on_click=reload_conversation)
+    else:
+        st.button("Retry", icon=":material/replay:", key="retry", help="Run the failed turn again from the last good state")
 
 
 # ---- page -------------------------------------------------------------------------------------------
@@ -119,45 +234,52 @@ locked = conversation is not None and conversation.turns > 0
 scenario = top[0].selectbox("Scenario", scenario_keys, format_func=SCENARIOS.get, disabled=locked,
                             index=scenario_keys.index(conversation.scenario) if conversation else 0,
                             help="A conversation keeps its scenario; start a new conversation to switch.")
-if top[1].button("➕ New conversation", use_container_width=True, disabled=busy):
+if top[1].button("New conversation", icon=":material/add:", use_container_width=True, disabled=busy):
     conversation = None
     st.session_state.pop("failed", None)
     st.query_params.clear()
 if conversation is None or (conversation.turns == 0 and conversation.scenario != scenario):
     conversation = fresh_conversation(scenario)
 st.session_state.conversation = conversation
-
-with st.sidebar:
-    st.subheader("Catify")
-    options = dict(conversation.options)
-    options["iterations"] = st.slider("Critique iterations", 1, MAX_ITERATIONS,
-                                      int(options.get("iterations", DEFAULT_ITERATIONS)), key="iterations")
-    options["instruction"] = st.text_area("Critic instruction", options.get("instruction", DEFAULT_CRITIC_INSTRUCTION),
-                                          key="instruction", height=110)
-    conversation.options = options
+conversation.options = scenario_options(conversation)
+recent_conversations(conversation, busy)
 
 if store_problem:
     st.warning("Chatting works, but traces and conversations are not being saved: " + store_problem)
 for text in st.session_state.pop("last_warnings", []):
     st.warning(text)
 caption_slot = st.empty()
+if conversation.scenario == ANALYST_SUMMARIZER:
+    report_input(conversation)
 
-for entry in conversation.transcript:
-    render_entry(entry, image_bytes(conversation))
+render_transcript(conversation.transcript, image_bytes(conversation))
+waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
 
 failed = st.session_state.get("failed")
 if failed and not busy and st.session_state.get("retry"):
     start_turn(conversation, failed["message"], attempt=failed["attempt"] + 1)
     failed, busy = None, True
+last_turn = st.session_state.pop("last_turn", None)
 if failed and not busy:
     show_failure(failed)
+elif last_turn and not busy:
+    st.caption(last_turn)
+if waiting and not failed and not busy:
+    st.info("The team is waiting for your answer: the next message you send resumes it.", icon=":material/front_hand:")
 
-prompt = st.chat_input("Describe a picture, e.g. “The matrix with a cat”", disabled=busy)
+placeholder = "Your answer…" if waiting else PLACEHOLDERS.get(conversation.scenario, "Your message")
+prompt = st.chat_input(placeholder, disabled=busy)
 if prompt is not None and not busy:
     try:
-        start_turn(conversation, validate_message(prompt))
+        message = validate_message(prompt)
+        if conversation.scenario == ANALYST_SUMMARIZER and not conversation.turns:
+            conversation.options = {**conversation.options, "report": current_report()}
+        start_turn(conversation, message)
     except ConfigError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
+        if prompt.strip():
+            st.caption("Your message was not sent; here it is to copy:")
+            st.code(prompt[:5000], language=None, wrap_lines=True)
 
 if "turn" in st.session_state:
     follow_turn(st.session_state.turn, conversation)
@@ -165,4 +287,4 @@ if "turn" in st.session_state:
 
 if conversation.id:
     caption_slot.caption(f"Conversation `{conversation.id}` · {conversation.turns} turn(s) · "
-                         "reopen it any time with this page's URL.")
+                         "reopen it any time with this page's URL or from the sidebar.")

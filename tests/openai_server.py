@@ -83,6 +83,38 @@ def chat_reply(messages: list[dict[str, Any]]) -> str:
     return f"stub reply: {' '.join(text.split()[:20])}"
 
 
+def weather_team_reply(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How a tool-calling model plays the Weather group chat's roles (found by their system messages): the
+    planner hands off to the user for a missing city, the weather assistant calls get_weather, the selector
+    names a role. A message dict (content or tool_calls), or None when this is not the weather team."""
+    system = " ".join(message_parts(m)[0][0] for m in messages if m.get("role") == "system" and message_parts(m)[0])
+    tool_names = {(t.get("function") or {}).get("name") for t in tools or []}
+    last = messages[-1]
+    last_text = " ".join(message_parts(last)[0]) if last.get("content") else ""
+
+    def call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return {"role": "assistant", "content": None, "tool_calls": [{
+            "id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+
+    if "select the next role" in system or "select the next role" in last_text:
+        return {"role": "assistant", "content": "weather_assistant" if "weather" in last_text.lower() else "planner"}
+    if system.startswith("You are the weather assistant"):
+        if last.get("role") == "tool":
+            return {"role": "assistant", "content": str(last.get("content"))}
+        city = last_text.rsplit("for ", 1)[-1].strip(" .")
+        return call("get_weather", {"city": city})
+    if system.startswith("You are the planner"):
+        if last.get("name") == "weather_assistant":
+            return {"role": "assistant", "content": f"The weather: {last_text} TERMINATE"}
+        asked = any(m.get("role") == "tool" for m in messages[-3:])
+        if "weather" in last_text.lower() and " in " not in last_text and "transfer_to_user" in tool_names:
+            return call("transfer_to_user", {"question": "Which city?"})
+        city = last_text.strip(" ?.") if asked else last_text.rsplit(" in ", 1)[-1].strip(" ?.")
+        return {"role": "assistant", "content": f"weather_assistant: please get the current weather for {city}."}
+    return None
+
+
 def make_png(size: str = "32x32", color: tuple[int, int, int] = (240, 160, 60)) -> bytes:
     """A real PNG made with Pillow; small whatever size was asked (tests do not need megapixels)."""
     from PIL import Image
@@ -325,16 +357,20 @@ class _Handler(BaseHTTPRequestHandler):
         if not model or not isinstance(messages, list) or not messages:
             self.send_error_json(400, "'model' and a non-empty 'messages' list are required.")
             return
-        reply = chat_reply(messages)
-        usage = {"prompt_tokens": prompt_tokens(messages), "completion_tokens": count_words(reply)}
+        scripted = weather_team_reply(messages, body.get("tools") or [])
+        reply = scripted.get("content") or "" if scripted else chat_reply(messages)
+        usage = {"prompt_tokens": prompt_tokens(messages), "completion_tokens": max(1, count_words(reply))}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if not body.get("stream"):
+            message = {"role": "assistant", "content": reply, "refusal": None}
+            if scripted and scripted.get("tool_calls"):
+                message = {**scripted, "refusal": None}
             self.send_json(200, {
                 "id": completion_id, "object": "chat.completion", "created": created, "model": model,
                 "system_fingerprint": "fp_stub",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply, "refusal": None},
-                             "logprobs": None, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
                 "usage": usage})
             return
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

@@ -1,0 +1,116 @@
+"""The chat page's Weather group chat and Analyst & Summarizer through AppTest (real Streamlit, real sqlite
+store, demo provider): the pause for the city and the resume after a reload, both analysts side by side,
+the sidebar's conversation list, and two tabs writing one conversation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from core import weather
+
+APP = str(ROOT / "streamlit_app.py")
+REPORT = "Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply delays."
+
+
+@pytest.fixture(autouse=True)
+def app_env(monkeypatch, tracking_uri, experiment_name):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("APP_PROVIDER", raising=False)
+
+
+def open_app(conversation: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    if conversation:
+        at.query_params["conversation"] = conversation
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def choose(at: AppTest, scenario: str) -> AppTest:
+    next(s for s in at.selectbox if s.label == "Scenario").set_value(scenario).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    at.chat_input[0].set_value(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts_of(at: AppTest, name: str) -> list[str]:
+    return [t.value for m in at.chat_message if m.name == name for t in m.text]
+
+
+def test_weather_pauses_for_the_city_and_resumes_after_a_reload():
+    at = send(choose(open_app(), "weather"), "What's the weather?")
+    assert texts_of(at, "planner") == ["Which city should I check the weather for?"]
+    assert any("waiting for your answer" in i.value for i in at.info)
+    assert at.chat_input[0].placeholder == "Your answer…"
+    conversation = at.query_params["conversation"]
+
+    reloaded = open_app(conversation)  # a browser reload: new session, state from MLflow
+    assert texts_of(reloaded, "planner") == ["Which city should I check the weather for?"]
+    assert any("waiting for your answer" in i.value for i in reloaded.info)
+    send(reloaded, "Lehi")
+    lehi = asyncio.run(weather.OfflineWeather().current("Lehi")).sentence()
+    assert lehi in texts_of(reloaded, "planner")[-1]
+    assert not any("waiting for your answer" in i.value for i in reloaded.info)
+    reasons = [c.value for m in reloaded.chat_message if m.name == "weather_assistant" for c in m.caption]
+    assert any("a weather question naming a known city" in r for r in reasons), "who speaks and why is shown"
+    tool_calls = [c.value for m in reloaded.chat_message if m.name == "tool" for c in m.code]
+    assert tool_calls and tool_calls[0].startswith('get_weather(city="Lehi")')
+
+
+def test_analyst_and_summarizer_answer_side_by_side():
+    at = choose(open_app(), "analyst")
+    at.text_area(key="report_text").set_value(REPORT)
+    send(at, "What are the risks?")
+    names = [m.name for m in at.chat_message]
+    assert names == ["user", "analyst", "summarizer"]
+    assert "supply delays" in texts_of(at, "analyst")[0] and texts_of(at, "summarizer")[0].startswith("Summary:")
+    assert len(at.columns) >= 2
+    send(at, "What about costs?")
+    assert [m.name for m in at.chat_message].count("analyst") == 2
+    assert "Costs rose 3%" in texts_of(at, "summarizer")[-1]
+
+
+def test_analyst_without_a_report_says_so_and_keeps_the_message():
+    at = send(choose(open_app(), "analyst"), "What are the risks?")
+    assert any("There is no report yet" in e.value for e in at.error)
+    assert any(c.value == "What are the risks?" for c in at.code), "the message is there to copy"
+    assert "conversation" not in at.query_params
+
+
+def test_the_sidebar_lists_conversations_and_reopens_them():
+    first = send(choose(open_app(), "weather"), "What's the weather in Oslo?")
+    conversation = first.query_params["conversation"]
+    fresh = open_app()
+    button = fresh.sidebar.button(key=f"open_{conversation}")
+    assert "What's the weather in Oslo?" in button.label and "1 turn" in button.label
+    button.click().run()
+    assert not fresh.exception
+    assert fresh.query_params["conversation"] == conversation
+    assert "Oslo" in texts_of(fresh, "planner")[-1]
+
+
+def test_two_tabs_on_one_conversation_never_lose_a_turn_silently():
+    first = send(choose(open_app(), "weather"), "What's the weather in Paris?")
+    conversation = first.query_params["conversation"]
+    other_tab = open_app(conversation)
+    send(first, "And in Rome, what's the weather?")
+    send(other_tab, "And in Oslo, what's the weather?")  # this tab still had one turn
+    assert any("continued in another tab" in e.value for e in other_tab.error)
+    other_tab.button(key="reload_conversation").click().run()
+    assert not other_tab.exception
+    planner = texts_of(other_tab, "planner")
+    assert any("Rome" in t for t in planner) and not any("Oslo" in t for t in planner)
+    send(other_tab, "And in Oslo, what's the weather?")
+    assert "Oslo" in texts_of(other_tab, "planner")[-1] and not other_tab.error
