@@ -248,8 +248,11 @@ def build_analyst_summarizer(clients: Clients, turn: int, options: Mapping[str, 
                        description="Summarises the report for a busy reader."),
     ]
     builder = DiGraphBuilder()
-    for agent in agents:
-        builder.add_node(tracing.TracedAgent(agent))
+    nodes = [tracing.TracedAgent(agent) for agent in agents]
+    for node in nodes:
+        builder.add_node(node)
+    if not options.get("concurrent", True):  # one after the other (the summarizer then reads the analysis)
+        builder.add_edge(nodes[0], nodes[1])
     stop = ExternalTermination()
     team = GraphFlow(participants=builder.get_participants(), graph=builder.build(), termination_condition=stop)
     return TeamPlan(team=team, stop=stop, total_steps=2, step_labels={ANALYST: "analysing", SUMMARIZER: "summarising"},
