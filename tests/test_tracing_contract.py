@@ -276,11 +276,11 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
 def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
     settings = Settings(tracking_uri=tracking_uri)
     conversations = []
-    for i in range(3):
-        conv = Conversation(scenario="catify", session_id=f"sess-c{i}", provider="demo")
+    for i in range(6):
+        conv = Conversation(scenario="catify", session_id=f"sess-c{i % 3}", provider="demo")
         store.create(conv)
         conversations.append(conv)
-    handles = [runner.TurnHandle(conversations[i % 3], f"A cat number {i} in the matrix", settings, store)
+    handles = [runner.TurnHandle(conversations[i], f"A cat number {i} in the matrix", settings, store)
                for i in range(6)]
     for handle in handles:
         handle.start()
@@ -291,7 +291,7 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
     traces = {t.info.trace_id: t for t in _traces(store.client, store.experiment_id)}
     assert len(traces) == 6
     for i, outcome in enumerate(outcomes):
-        conv = conversations[i % 3]
+        conv = conversations[i]
         trace = traces[outcome.trace_id]
         assert trace.info.trace_metadata["mlflow.sourceRun"] == conv.id
         assert trace.info.tags[tracing.ATTR_CONVERSATION] == conv.id
@@ -371,10 +371,10 @@ def test_no_trace_lost_when_many_turns_export_in_the_background(store, tracking_
     settings = Settings(tracking_uri=tracking_uri)
     n = 16
     conversations = [Conversation(scenario="catify", session_id=f"load-{i}", provider="demo",
-                                  options={"iterations": 1}) for i in range(4)]
+                                  options={"iterations": 1}) for i in range(n)]
     for conv in conversations:
         store.create(conv)
-    handles = [runner.TurnHandle(conversations[i % 4], f"{i + 1} cats in a neon alley", settings, store,
+    handles = [runner.TurnHandle(conversations[i], f"{i + 1} cats in a neon alley", settings, store,
                                  wait_for_trace=False).start() for i in range(n)]
     outcomes = [h.wait(120) for h in handles]
     assert [o.status for o in outcomes] == ["ok"] * n, [o.error for o in outcomes]
@@ -384,3 +384,17 @@ def test_no_trace_lost_when_many_turns_export_in_the_background(store, tracking_
     for trace in traces:
         assert trace.info.state.value == "OK"
         assert len(trace.data.spans) == 1 + 3 + 2 + 1, "root, 2 image_agent + 1 critic steps, 2 images, 1 model call"
+
+
+def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, tracking_uri, monkeypatch):
+    """Two tabs sending to one conversation at the same moment: one turn runs, the other is refused before
+    it spends anything, and the saved conversation has exactly the one turn."""
+    monkeypatch.setenv("DEMO_LATENCY_MS", "150")
+    settings = Settings(tracking_uri=tracking_uri)
+    conv = Conversation(scenario="catify", session_id="two-tabs", provider="demo", options={"iterations": 1})
+    store.create(conv)
+    handles = [runner.TurnHandle(conv, f"tab {i}: a cat", settings, store).start() for i in range(2)]
+    outcomes = sorted((h.wait(60) for h in handles), key=lambda o: o.status)
+    assert [o.status for o in outcomes] == ["error", "ok"]
+    assert "answering in another tab" in outcomes[0].error and outcomes[0].trace_id is None
+    assert store.load(conv.id).turns == 1 and len(_traces(store.client, store.experiment_id)) == 1
