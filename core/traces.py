@@ -123,7 +123,7 @@ def shape_calls(walked: pd.DataFrame, traces: pd.DataFrame, summarized: pd.DataF
         # MLflow's trace totals skip a span whose parent already carries usage or cost (a framework's model span
         # around the SDK call autolog traced): count only the outer call, as MLflow does
         df = df[~pd.to_numeric(df["parent_is_call"], errors="coerce").fillna(0).astype(bool)]
-        ours = df["trace_id"].isin(traces.loc[traces["scenario"] != OTHER, "trace_id"])
+        ours = _member(df["trace_id"], set(traces.loc[traces["scenario"] != OTHER, "trace_id"].tolist()))
         root_parent = pd.to_numeric(df["parent_is_root"], errors="coerce").fillna(0).astype(bool)
         agent = df["parent_name"].fillna("(no parent span)").astype(str)
         df["agent"] = agent.where(~(root_parent & ours), TEAM)
@@ -145,16 +145,20 @@ def shape_calls(walked: pd.DataFrame, traces: pd.DataFrame, summarized: pd.DataF
     return df[CALL_COLUMNS]
 
 
-def from_summaries(trace_ids: Any, values: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _member(values: pd.Series, ids: set[str]) -> pd.Series:
+    """values.isin(ids) through Python sets: pandas' isin on Arrow-backed strings iterates element by element."""
+    return pd.Series([v in ids for v in values.tolist()], index=values.index, dtype=bool)
+
+
+def from_summaries(trace_ids: list[str], values: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(contract tags, one row per trace; call groups) of the traces whose `app.summary` tag parses. A
     trace missing from the first frame has no usable summary: walk its spans."""
     fields, calls = [], []
-    for trace_id, value in zip(trace_ids, values):
-        parsed = trace_summary.parse(value)
+    for trace_id, parsed in zip(trace_ids, trace_summary.parse_many(values)):
         if parsed is None:
             continue
         tags, groups = parsed
-        fields.append((trace_id, *(tags[k] for k in trace_summary.FIELDS)))
+        fields.append((trace_id, tags.get("scenario"), tags.get("conversation"), tags.get("turn"), tags.get("provider")))
         calls.extend((trace_id, *group) for group in groups)
     return (pd.DataFrame(fields, columns=["trace_id", *trace_summary.FIELDS]),
             pd.DataFrame(calls, columns=["trace_id", "kind", "model", "agent", "calls", "input_tokens",
@@ -232,9 +236,10 @@ class SqlTraceReader:
             with self._engine.connect() as connection:
                 rows = _read(connection, traces_sql, params)
                 summaries = _read(connection, summaries_sql, {**params, "summary": trace_summary.TAG})
-                fields, summarized = from_summaries(summaries["trace_id"], summaries["value"])
+                fields, summarized = from_summaries(summaries["trace_id"].tolist(), summaries["value"].tolist())
                 del summaries
-                rest = rows.loc[~rows["trace_id"].isin(fields["trace_id"]), "trace_id"]
+                summarised = set(fields["trace_id"].tolist())
+                rest = pd.Series([t for t in rows["trace_id"].tolist() if t not in summarised], dtype=object)
                 tags, walked = self._walk(connection, rest, params, when) if len(rest) else (None, pd.DataFrame())
         except Exception as exc:  # noqa: BLE001
             raise _unreadable(exc) from exc
@@ -287,9 +292,9 @@ class SqlTraceReader:
                 WHERE i.experiment_id = :exp{when} AND {is_call}""")
             wanted = set(rest)
             tags = _read(connection, tags_sql, {"keys": list(TAG_KEYS)})
-            tags = tags[tags["trace_id"].isin(wanted)]
+            tags = tags[_member(tags["trace_id"], wanted)]
             calls = _read(connection, calls_sql, params)
-            calls = calls[calls["trace_id"].isin(wanted)]
+            calls = calls[_member(calls["trace_id"], wanted)]
         if "content" in calls.columns:
             calls["usage_json"] = calls.pop("content").map(_usage_from_content)
         if "usage_json" in calls.columns:  # parsed once per distinct usage string, then mapped
