@@ -11,5 +11,6 @@ st.set_page_config(page_title="Agent chats, traced", page_icon="🐈", layout="w
 page = st.navigation([
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
     st.Page("pages/traces.py", title="Traces", icon=":material/monitoring:"),
+    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
 ])
 page.run()

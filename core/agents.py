@@ -289,10 +289,10 @@ class AskUser(Handoff):
     def handoff_tool(self):  # type: ignore[override]
         from autogen_core.tools import FunctionTool
 
-        def ask_user(question: str) -> str:
+        async def ask_user(question: str) -> str:
             return question
 
-        return FunctionTool(ask_user, name=self.name, description=self.description, strict=True)
+        return FunctionTool(tracing.traced_tool(ask_user), name=self.name, description=self.description, strict=True)
 
 
 def weather_source_for(options: Mapping[str, Any], clients: Clients) -> weather.WeatherSource:

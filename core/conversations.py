@@ -184,9 +184,10 @@ class ConversationStore:
         return int(self.client.get_run(run_id).data.tags.get(TAG_TURNS, "0") or 0)
 
     def check_unchanged(self, run_id: str, turns: int) -> None:
-        """Raise ConversationConflict when the stored conversation has moved on from `turns` (another tab)."""
+        """Raise ConversationConflict when the stored conversation has moved past `turns` (another tab). Fewer
+        stored turns is no conflict: this session's earlier save failed, and the next save writes it all."""
         stored = self.stored_turns(run_id)
-        if stored != turns:
+        if stored > turns:
             raise ConversationConflict(
                 f"This conversation was continued in another tab or window: it now has {stored} turn(s), this page "
                 f"knew {turns}. Nothing was overwritten. Reload the conversation to carry on from the newest turn.")
@@ -215,8 +216,10 @@ class ConversationStore:
 
     def recent(self, limit: int = 20) -> list[ConversationSummary]:
         """The conversations of this experiment, most recently updated first."""
-        runs = self.client.search_runs([self.experiment_id], filter_string=f"tags.`{tracing.ATTR_SCENARIO}` != ''",
-                                       order_by=["attributes.start_time DESC"], max_results=max(limit * 3, 50))
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{tracing.ATTR_SCENARIO}` != '' and tags.`{TAG_TURNS}` != '0'",  # saved ones
+            order_by=[f"tags.`{TAG_UPDATED}` DESC", "attributes.start_time DESC"], max_results=limit)
         rows = []
         for run in runs:
             tags = run.data.tags

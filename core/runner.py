@@ -140,9 +140,11 @@ async def run_turn(
     trace: bool = True,
     attempt: int = 1,
     wait_for_trace: bool = True,
+    trace_experiment_id: str | None = None,
 ) -> TurnOutcome:
     """Run one user message through the conversation's team. Nothing of a failed turn is saved but the
-    pictures it already paid for (listed in the lineage); the state stays the last good one."""
+    pictures it already paid for (listed in the lineage); the state stays the last good one. Without a
+    store nothing is saved; `trace_experiment_id` still traces the turn there (model predictions)."""
     started = time.perf_counter()
     stop = stop or StopSwitch()
     original = conversation
@@ -173,7 +175,8 @@ async def run_turn(
                 pass
         return await _run_claimed(conv, original, conversation, text, settings, store, emit=emit, stop=stop,
                                   cancel=cancel, trace=trace, attempt=attempt, wait_for_trace=wait_for_trace,
-                                  started=started, warnings=warnings, warn=warn)
+                                  started=started, warnings=warnings, warn=warn,
+                                  trace_experiment_id=trace_experiment_id)
     finally:
         if conv.id:
             _release(conv.id)
@@ -201,7 +204,7 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
                        settings: Settings, store: ConversationStore | None, *, emit: Callable[[TurnEvent], None],
                        stop: StopSwitch, cancel: CancellationToken | None, trace: bool, attempt: int,
                        wait_for_trace: bool, started: float, warnings: list[str],
-                       warn: Callable[[str], None]) -> TurnOutcome:
+                       warn: Callable[[str], None], trace_experiment_id: str | None) -> TurnOutcome:
     turn = conv.turns + 1
     user_entry = {"role": "user", "name": "user", "text": text, "turn": turn, "step": 0}
     if not conv.title:
@@ -210,14 +213,16 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
     if store is not None and not conv.id:
         try:
             store.create(conv)
+            _claim(conv.id)  # new, so nobody else holds it; released with the turn like any claim
         except Exception as exc:  # noqa: BLE001
             warn(f"The MLflow store is unreachable, so this turn is not traced or saved ({type(exc).__name__}).")
             store = None
     recorder = _Recorder(store, conv, warn)
     info = None
-    if trace and store is not None:
-        info = tracing.TurnInfo(experiment_id=store.experiment_id, conversation_id=conv.id, scenario=conv.scenario,
-                                turn=turn, session_id=conv.session_id, provider=settings.provider, attempt=attempt)
+    if trace and (store is not None or trace_experiment_id):
+        info = tracing.TurnInfo(experiment_id=store.experiment_id if store is not None else str(trace_experiment_id),
+                                conversation_id=conv.id or "", scenario=conv.scenario, turn=turn,
+                                session_id=conv.session_id, provider=settings.provider, attempt=attempt)
     entries = [user_entry]
     trace_id = None
     clients = None
@@ -270,8 +275,8 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
                     emit(TurnEvent("message", entry=entry, png=recorder.pngs.get(entry.get("image_id", "")),
                                    step=step, total_steps=plan.total_steps))
             state = await plan.team.save_state()
-            stopped = stop.is_set() and (step < plan.total_steps if plan.total_steps
-                                         else "External termination" in stop_reason)
+            stopped = not waiting and stop.is_set() and (step < plan.total_steps if plan.total_steps
+                                                         else "External termination" in stop_reason)
             if stopped:
                 of = f" of {plan.total_steps}" if plan.total_steps else ""
                 entries.append({"role": "notice", "name": "app", "turn": turn, "step": step + 1,
@@ -296,8 +301,8 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
     finally:
         if clients is not None:
             await clients.close()
-        if wait_for_trace and trace_id and store is not None:
-            if not await asyncio.to_thread(tracing.wait_for_trace, store.tracking_uri, trace_id):
+        if wait_for_trace and trace_id and info is not None:
+            if not await asyncio.to_thread(tracing.wait_for_trace, settings.tracking_uri, trace_id):
                 warn("The turn's trace is still being written to MLflow.")
 
     conv.state = state
@@ -306,7 +311,7 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
     conv.images = {**conversation.images, **recorder.pngs}
     if store is not None:
         try:
-            store.save(conv, based_on_turns=None if turn == 1 else turn - 1)
+            store.save(conv, based_on_turns=turn - 1)
         except ConversationConflict as exc:  # another tab saved a turn meanwhile: keep theirs, tell this one
             original.image_lookup = conv.image_lookup
             return TurnOutcome("conflict", original, entries=entries, error=str(exc), trace_id=trace_id,
@@ -330,7 +335,7 @@ class TurnHandle:
 
     def __init__(self, conversation: Conversation, message: str, settings: Settings,
                  store: ConversationStore | None, *, trace: bool = True, attempt: int = 1,
-                 wait_for_trace: bool = True):
+                 wait_for_trace: bool = True, trace_experiment_id: str | None = None):
         self.message = message
         self.attempt = attempt
         self.events: list[TurnEvent] = []
@@ -339,7 +344,7 @@ class TurnHandle:
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cancel: CancellationToken | None = None
-        self._args = (conversation, message, settings, store, trace, attempt, wait_for_trace)
+        self._args = (conversation, message, settings, store, trace, attempt, wait_for_trace, trace_experiment_id)
         self._thread = threading.Thread(target=self._main, name="turn", daemon=True)
 
     def start(self) -> "TurnHandle":
@@ -352,7 +357,7 @@ class TurnHandle:
             self._cond.notify_all()
 
     def _main(self) -> None:
-        conversation, message, settings, store, trace, attempt, wait_for_trace = self._args
+        conversation, message, settings, store, trace, attempt, wait_for_trace, trace_experiment_id = self._args
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
@@ -360,7 +365,7 @@ class TurnHandle:
                 self._cancel = CancellationToken()
                 return await run_turn(conversation, message, settings, store, emit=self._emit,
                                       stop=self.stop_switch, cancel=self._cancel, trace=trace, attempt=attempt,
-                                      wait_for_trace=wait_for_trace)
+                                      wait_for_trace=wait_for_trace, trace_experiment_id=trace_experiment_id)
             outcome = loop.run_until_complete(go())
         except BaseException as exc:  # noqa: BLE001 - a bug must still end the turn with a message
             log.exception("Turn crashed")

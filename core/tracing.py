@@ -149,7 +149,7 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
             name=f"{info.scenario} turn {info.turn}",
             span_type=SpanType.AGENT,
             trace_destination=MlflowExperimentLocation(experiment_id=info.experiment_id),
-            run_id=info.conversation_id,
+            run_id=info.conversation_id or None,  # a model prediction may run outside any run
         ) as span:
             span.set_inputs({"message": clip(request)})
             mlflow.update_current_trace(

@@ -8,7 +8,7 @@ import streamlit as st
 from core.agents import (ANALYST_SUMMARIZER, CATIFY, DEFAULT_ANALYST_SYSTEM, DEFAULT_CRITIC_INSTRUCTION,
                          DEFAULT_ITERATIONS, DEFAULT_SUMMARIZER_SYSTEM, MAX_ITERATIONS, SCENARIOS, WEATHER)
 from core.config import ConfigError
-from core.conversations import Conversation, ConversationError
+from core.conversations import Conversation, ConversationError, StoreUnavailable
 from core.reports import read_upload, validate_report
 from core.runner import TurnHandle, validate_message
 from ui import session
@@ -39,11 +39,21 @@ def open_from_url() -> None:
         st.warning("Cannot reopen that conversation: the MLflow store is unreachable. Starting a new one.")
         return
     try:
-        st.session_state.conversation = store.load(wanted)
-        st.session_state.pop("failed", None)
+        loaded = store.load(wanted)
+    except StoreUnavailable as exc:  # for a moment, perhaps: keep the address so a reload can try again
+        st.warning(f"{plain(exc)} Reload the page to try again.")
+        return
     except ConversationError as exc:
         st.warning(f"{plain(exc)} Starting a new conversation.")
         del st.query_params["conversation"]
+        return
+    if loaded.scenario not in SCENARIOS:
+        st.warning(f"Conversation {plain(wanted)} is a “{plain(loaded.scenario)}” conversation, which this version of "
+                   "the app cannot continue. Starting a new conversation.")
+        del st.query_params["conversation"]
+        return
+    st.session_state.conversation = loaded
+    st.session_state.pop("failed", None)
 
 
 def reload_conversation() -> None:
@@ -94,33 +104,42 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
             label = f"{item.title[:34] or 'untitled'} · {item.turns} turn{'s' if item.turns != 1 else ''} · {ago(item.updated_ms)}"
             if item.waiting:
                 label += " · waiting for you"
+            label = plain(label)  # titles are users' words: a link or picture in them stays text
             st.button(label, key=f"open_{item.id}", icon=ICONS.get(item.scenario, ":material/chat:"),
                       type="primary" if item.id == current.id else "secondary", disabled=busy,
-                      use_container_width=True, on_click=open_conversation, args=(item.id,),
+                      width="stretch", on_click=open_conversation, args=(item.id,),
                       help=f"{SCENARIOS.get(item.scenario, item.scenario)} · conversation {item.id}")
 
 
+def sync_option_widgets(conversation: Conversation) -> None:
+    """When another conversation is shown, its saved options become the widgets' values (widget state is
+    per browser session and would otherwise carry the previous conversation's choices over)."""
+    if st.session_state.get("_options_of") == (conversation.id, conversation.scenario):
+        return
+    st.session_state._options_of = (conversation.id, conversation.scenario)
+    options = conversation.options
+    st.session_state.iterations = int(options.get("iterations", DEFAULT_ITERATIONS))
+    st.session_state.instruction = options.get("instruction", DEFAULT_CRITIC_INSTRUCTION)
+    st.session_state.analyst_system = options.get("analyst_system", DEFAULT_ANALYST_SYSTEM)
+    st.session_state.summarizer_system = options.get("summarizer_system", DEFAULT_SUMMARIZER_SYSTEM)
+    st.session_state.weather_source = options.get("weather_source") or (
+        "offline" if settings.provider == "demo" else "open-meteo")
+
+
 def scenario_options(conversation: Conversation) -> dict:
+    sync_option_widgets(conversation)
     options = dict(conversation.options)
     with st.sidebar:
         st.subheader(SCENARIOS[conversation.scenario])
         if conversation.scenario == CATIFY:
-            options["iterations"] = st.slider("Critique iterations", 1, MAX_ITERATIONS,
-                                              int(options.get("iterations", DEFAULT_ITERATIONS)), key="iterations")
-            options["instruction"] = st.text_area("Critic instruction",
-                                                  options.get("instruction", DEFAULT_CRITIC_INSTRUCTION),
-                                                  key="instruction", height=110)
+            options["iterations"] = st.slider("Critique iterations", 1, MAX_ITERATIONS, key="iterations")
+            options["instruction"] = st.text_area("Critic instruction", key="instruction", height=110)
         elif conversation.scenario == ANALYST_SUMMARIZER:
-            options["analyst_system"] = st.text_area("Analyst's system message",
-                                                     options.get("analyst_system", DEFAULT_ANALYST_SYSTEM),
-                                                     key=f"analyst_system_{conversation.id}", height=130)
-            options["summarizer_system"] = st.text_area("Summarizer's system message",
-                                                        options.get("summarizer_system", DEFAULT_SUMMARIZER_SYSTEM),
-                                                        key=f"summarizer_system_{conversation.id}", height=130)
+            options["analyst_system"] = st.text_area("Analyst's system message", key="analyst_system", height=130)
+            options["summarizer_system"] = st.text_area("Summarizer's system message", key="summarizer_system",
+                                                        height=130)
         elif conversation.scenario == WEATHER:
-            default = options.get("weather_source") or ("offline" if settings.provider == "demo" else "open-meteo")
             options["weather_source"] = st.selectbox("Weather source", list(WEATHER_SOURCES),
-                                                     index=list(WEATHER_SOURCES).index(default),
                                                      format_func=WEATHER_SOURCES.get, key="weather_source",
                                                      help="The only power of the weather assistant: a function "
                                                           "tool get_weather(city). No code runs.")
@@ -234,12 +253,14 @@ locked = conversation is not None and conversation.turns > 0
 scenario = top[0].selectbox("Scenario", scenario_keys, format_func=SCENARIOS.get, disabled=locked,
                             index=scenario_keys.index(conversation.scenario) if conversation else 0,
                             help="A conversation keeps its scenario; start a new conversation to switch.")
-if top[1].button("New conversation", icon=":material/add:", use_container_width=True, disabled=busy):
+if top[1].button("New conversation", icon=":material/add:", width="stretch", disabled=busy):
     conversation = None
     st.session_state.pop("failed", None)
     st.query_params.clear()
 if conversation is None or (conversation.turns == 0 and conversation.scenario != scenario):
     conversation = fresh_conversation(scenario)
+    if not busy:  # a failed turn of the previous conversation is not this one's to retry
+        st.session_state.pop("failed", None)
 st.session_state.conversation = conversation
 conversation.options = scenario_options(conversation)
 recent_conversations(conversation, busy)

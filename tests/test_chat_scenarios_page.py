@@ -114,3 +114,41 @@ def test_two_tabs_on_one_conversation_never_lose_a_turn_silently():
     assert any("Rome" in t for t in planner) and not any("Oslo" in t for t in planner)
     send(other_tab, "And in Oslo, what's the weather?")
     assert "Oslo" in texts_of(other_tab, "planner")[-1] and not other_tab.error
+
+
+def test_titles_in_the_sidebar_are_text_not_markup():
+    send(choose(open_app(), "weather"), "[click me](http://evil.example) ![x](http://evil.example/p.png) weather?")
+    labels = [b.label for b in open_app().sidebar.button if b.key and b.key.startswith("open_")]
+    assert labels and all(label.startswith("\\[click me\\]\\(http") and "](" not in label for label in labels)
+
+
+def test_a_reopened_conversation_brings_its_own_settings():
+    at = open_app()
+    at.sidebar.slider(key="iterations").set_value(1)
+    send(at, "a cat")
+    catify = at.query_params["conversation"]
+    fresh = open_app()
+    fresh.sidebar.slider(key="iterations").set_value(4).run()  # a new conversation with other settings
+    fresh.sidebar.button(key=f"open_{catify}").click().run()
+    assert not fresh.exception
+    assert fresh.sidebar.slider(key="iterations").value == 1
+
+
+def test_a_failed_turn_is_not_retried_in_another_scenario(monkeypatch):
+    monkeypatch.setenv("APP_PROVIDER", "openai")  # and no key: the turn fails with a clear message
+    at = send(choose(open_app(), "weather"), "What's the weather in Paris?")
+    assert any("needs an API key" in e.value for e in at.error)
+    assert [b for b in at.button if b.key == "retry"]
+    choose(at, "catify")
+    assert not at.error and not [b for b in at.button if b.key == "retry"]
+
+
+def test_a_conversation_of_an_unknown_scenario_is_refused_politely(tracking_uri, experiment_name):
+    from core.conversations import Conversation, ConversationStore
+
+    store = ConversationStore(tracking_uri, experiment_name)
+    conversation = Conversation(scenario="mystery", session_id="s", provider="demo", title="from the future")
+    store.create(conversation)
+    at = open_app(conversation.id)
+    assert any("cannot continue" in w.value for w in at.warning)
+    assert "conversation" not in at.query_params

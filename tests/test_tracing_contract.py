@@ -398,3 +398,47 @@ def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, trackin
     assert [o.status for o in outcomes] == ["error", "ok"]
     assert "answering in another tab" in outcomes[0].error and outcomes[0].trace_id is None
     assert store.load(conv.id).turns == 1 and len(_traces(store.client, store.experiment_id)) == 1
+
+
+def test_a_new_conversation_is_claimed_from_its_first_turn(store, tracking_uri, monkeypatch):
+    """Its run exists (and could be opened in another tab) while the first turn still runs: that other tab's
+    turn is refused instead of both saving a "turn 1"."""
+    import time
+
+    monkeypatch.setenv("DEMO_LATENCY_MS", "300")
+    settings = Settings(tracking_uri=tracking_uri)
+    first = runner.TurnHandle(Conversation(scenario="catify", session_id="tab-a", provider="demo",
+                                           options={"iterations": 1}), "tab a: a cat", settings, store).start()
+    deadline = time.monotonic() + 30
+    while not (runs := store.client.search_runs([store.experiment_id])):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    other_tab = store.load(runs[0].info.run_id)
+    second = asyncio.run(runner.run_turn(other_tab, "tab b: a dog", settings, store))
+    assert second.status == "error" and "answering in another tab" in second.error
+    assert first.wait(60).status == "ok" and store.load(other_tab.id).turns == 1
+
+
+def test_a_failed_save_is_no_conflict_with_itself(store, tracking_uri, monkeypatch):
+    """When saving a turn fails half-way, the next turn of the same page saves everything (no false "another
+    tab" message)."""
+    settings = Settings(tracking_uri=tracking_uri)
+    conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
+    real_set_tag = store.client.set_tag
+    calls = {"n": 0}
+
+    def flaky_set_tag(run_id, key, value):
+        if key == "app.turns" and value == "1" and calls["n"] == 0:
+            calls["n"] += 1
+            raise ConnectionError("store went away")
+        return real_set_tag(run_id, key, value)
+
+    monkeypatch.setattr(store.client, "set_tag", flaky_set_tag)
+    first = asyncio.run(runner.run_turn(conversation, "a cat", settings, store))
+    assert first.status == "ok" and any("Could not save the conversation" in w for w in first.warnings)
+    assert store.stored_turns(first.conversation.id) == 0
+    second = asyncio.run(runner.run_turn(first.conversation, "a dog", settings, store))
+    assert second.status == "ok", second.error
+    loaded = store.load(first.conversation.id)
+    assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == ["a cat", "a dog"]
+

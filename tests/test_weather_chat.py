@@ -69,6 +69,8 @@ def test_missing_city_hands_off_to_the_user_and_the_saved_state_resumes(tracking
     first = turn(weather_chat(), "What's the weather?", tracking_uri, store)
     assert first.status == "waiting"
     assert first.entries[-1]["asks_user"] and "Which city" in first.entries[-1]["text"]
+    handoff = [sp for sp in store.client.get_trace(first.trace_id).data.spans if sp.span_type == "TOOL"]
+    assert [(sp.name, sp.inputs) for sp in handoff] == [("ask_user", {"question": "Which city should I check the weather for?"})]
     # the state is plain JSON; a new team (new clients, new loop) picks it up from the store
     state = json.loads(json.dumps(first.conversation.state))
     reopened = store.load(first.conversation.id)

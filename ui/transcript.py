@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
+from ui.text import plain
+
 AVATARS = {"user": ":material/person:", "image_agent": ":material/palette:", "critic": ":material/rate_review:",
            "analyst": ":material/query_stats:", "summarizer": ":material/summarize:",
            "planner": ":material/route:", "weather_assistant": ":material/partly_cloudy_day:"}
@@ -22,7 +24,7 @@ def _body(entry: dict, image_bytes: ImageLookup) -> None:
     if image_id:
         png = image_bytes(image_id)
         if png:
-            st.image(png, caption=entry.get("text", "")[:300], width=420)
+            st.image(png, caption=plain(entry.get("text", "")[:300]), width=420)  # captions render markdown
         else:
             st.warning(f"Picture {image_id} is not in the store any more.")
             st.text(entry.get("text", ""))

@@ -1,0 +1,193 @@
+"""Catify as an MLflow model from code: this file is what `mlflow.pyfunc.log_model(python_model=<this file>)`
+records (no pickling); loading the model runs it again and `set_model` hands MLflow the model.
+
+Why a plain `PythonModel` and not MLflow's `ResponsesAgent`: a Catify prediction's result is pictures, their
+critiques and their lineage, not a chat reply. The agent interface would squeeze pictures into text
+messages; a pyfunc returns them as data, serves with `mlflow models serve` like any model, and still
+accepts the agent interface's request shape (`{"input": [{"role": "user", "content": ...}]}`).
+
+Input: a prompt string, a list of them, a DataFrame whose first column holds them, or that request shape.
+Params: `iterations` and provider settings without secrets (`provider`, `base_url`, `chat_model`,
+`vision_model`, `image_model`, `image_size`, `image_quality`); the key comes from the serving
+environment (`OPENAI_API_KEY`), never from the request or the logged model. Output, one per prompt:
+`prompt`, `final_prompt`, `critiques`, `images` (each with its id, prompt, parent, critique, price and the
+PNG as base64 (`image_format="base64"`, the default) or only its artifact path (`"artifact"`)),
+`lineage` (nodes and critique edges), `cost_usd` and `trace_id`. Each prompt is one trace in the active
+experiment; with an active run, the pictures and `image_lookup.json` are logged to it, as the seed's
+`log_image_during_inference` does."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+from typing import Any
+
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+PARAM_DEFAULTS: dict[str, Any] = {
+    "iterations": 2, "provider": "demo", "base_url": "", "chat_model": "", "vision_model": "", "image_model": "",
+    "image_size": "", "image_quality": "", "image_format": "base64",
+}
+MAX_PROMPTS = 20
+
+
+class CatifyInputError(ValueError):
+    """An input or parameter the model cannot use; the message is for whoever called it."""
+
+
+def prompts_from(model_input: Any) -> list[str]:
+    """Prompts from every input shape the model accepts, or CatifyInputError naming what was wrong."""
+    import pandas as pd
+
+    if isinstance(model_input, pd.DataFrame):
+        if model_input.shape[1] == 0 or model_input.empty:
+            raise CatifyInputError("The input is empty: send a prompt, e.g. {\"inputs\": [\"a cat in the snow\"]}.")
+        if list(model_input.columns) == ["role"]:  # a bare message list: the schema kept only its first key
+            raise CatifyInputError('Send chat messages in the agent request shape: {"input": [{"role": "user", '
+                                   '"content": "a cat"}]}, or plain prompt strings.')
+        if "content" in model_input.columns:  # chat messages, one per row: the last user message is the prompt
+            messages = model_input.to_dict("records")
+            values = [next((m.get("content") for m in reversed(messages) if m.get("role", "user") == "user"), None)]
+        else:
+            values = list(model_input["prompt" if "prompt" in model_input.columns else model_input.columns[0]])
+    elif isinstance(model_input, str):
+        values = [model_input]
+    elif isinstance(model_input, dict):
+        values = [model_input.get("input", model_input.get("prompt"))]
+    else:
+        try:
+            values = list(model_input)
+        except TypeError:
+            raise CatifyInputError(f"A {type(model_input).__name__} is not a prompt: send a string or a list of "
+                                   "strings.") from None
+    prompts = []
+    for value in values:
+        if isinstance(value, dict):  # one message of the agent interface's request
+            value = value.get("content") if value.get("role", "user") == "user" else None
+        if isinstance(value, list):  # a whole message list, or content parts: the last user text wins
+            texts = [v.get("content") if isinstance(v, dict) else v for v in value]
+            texts = [t if isinstance(t, str) else (t or [{}])[-1].get("text") if isinstance(t, list) else None
+                     for t in texts]
+            value = next((t for t in reversed(texts) if isinstance(t, str) and t.strip()), None)
+        if not isinstance(value, str) or not value.strip():
+            raise CatifyInputError(f"Every prompt must be non-empty text; got {str(value)[:80]!r}.")
+        prompts.append(value.strip())
+    if not prompts:
+        raise CatifyInputError("The input is empty: send a prompt, e.g. {\"inputs\": [\"a cat in the snow\"]}.")
+    if len(prompts) > MAX_PROMPTS:
+        raise CatifyInputError(f"{len(prompts)} prompts in one request; the limit is {MAX_PROMPTS}.")
+    return prompts
+
+
+def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = None):
+    """Settings for a prediction: params for models and provider, the environment for the key and store."""
+    from core.config import ConfigError, Settings
+
+    env = dict(os.environ if env is None else env)
+    if any("key" in str(name).lower() for name in (params or {})):
+        raise CatifyInputError("Keys are never parameters: set OPENAI_API_KEY where the model is served.")
+    params = {**PARAM_DEFAULTS, **{k: v for k, v in (params or {}).items() if v not in (None, "")}}
+    unknown = set(params) - set(PARAM_DEFAULTS)
+    if unknown:
+        raise CatifyInputError(f"Unknown parameter(s): {', '.join(sorted(unknown))}. "
+                               f"Known: {', '.join(PARAM_DEFAULTS)}.")
+    try:
+        base = Settings.for_provider(str(params["provider"]))
+    except ConfigError as exc:
+        raise CatifyInputError(str(exc)) from None
+    changes = {k: str(params[k]) for k in ("base_url", "chat_model", "vision_model", "image_model", "image_size",
+                                           "image_quality") if params[k]}
+    settings = base.with_(api_key=env.get("OPENAI_API_KEY", ""),
+                          tracking_uri=mlflow.get_tracking_uri(), **changes)
+    try:
+        settings.validate()
+    except ConfigError as exc:
+        raise CatifyInputError(str(exc)) from None
+    try:
+        iterations = int(params["iterations"])
+    except (TypeError, ValueError):
+        raise CatifyInputError(f"iterations must be a whole number, not {params['iterations']!r}.") from None
+    from core.agents import MAX_ITERATIONS
+
+    if not 1 <= iterations <= MAX_ITERATIONS:
+        raise CatifyInputError(f"iterations must be between 1 and {MAX_ITERATIONS}, not {iterations}.")
+    if params["image_format"] not in ("base64", "artifact"):
+        raise CatifyInputError("image_format is 'base64' or 'artifact'.")
+    return settings, iterations, str(params["image_format"])
+
+
+def _experiment_id() -> str | None:
+    try:
+        from mlflow.tracking.fluent import _get_experiment_id
+
+        return _get_experiment_id()
+    except Exception:  # noqa: BLE001 - no store: the prediction still runs, untraced
+        return None
+
+
+def predict_one(prompt: str, settings: Any, iterations: int, image_format: str) -> dict[str, Any]:
+    from core import lineage
+    from core.agents import CATIFY
+    from core.conversations import Conversation
+    from core.runner import TurnHandle
+
+    conversation = Conversation(scenario=CATIFY, session_id="model-prediction", provider=settings.provider,
+                                options={"iterations": iterations})
+    # a turn on its own thread and event loop: predict may be called from a server's event loop
+    outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
+    if outcome is None or outcome.status != "ok":
+        raise RuntimeError(outcome.error if outcome is not None else "The prediction did not finish.")
+    done = outcome.conversation
+    run = mlflow.active_run()
+    artifact_paths = _log_to_run(run.info.run_id, done) if run is not None else {}
+    images = []
+    for image_id, entry in sorted(done.image_lookup.items(), key=lambda kv: kv[1].get("index", 0)):
+        png = done.images.get(image_id)
+        images.append({"image_id": image_id, "index": entry.get("index"), "prompt": entry.get("prompt"),
+                       "parent": entry.get("parent"), "critique": entry.get("critique"), "model": entry.get("model"),
+                       "size": entry.get("size"), "quality": entry.get("quality"), "cost_usd": entry.get("cost_usd"),
+                       "artifact_path": artifact_paths.get(image_id),
+                       "png_base64": base64.b64encode(png).decode() if png and image_format == "base64" else None})
+    graph = lineage.build(done.image_lookup)
+    critiques = [e["text"] for e in outcome.entries if e.get("name") == "critic"]
+    return {"prompt": prompt, "final_prompt": images[-1]["prompt"] if images else prompt, "critiques": critiques,
+            "images": images, "lineage": {"nodes": [dataclasses.asdict(n) for n in graph.nodes],
+                                          "edges": [dataclasses.asdict(e) for e in graph.edges]},
+            "cost_usd": graph.total_cost_usd, "trace_id": outcome.trace_id}
+
+
+def _log_to_run(run_id: str, conversation: Any) -> dict[str, str]:
+    """The pictures and their lineage into the active run (images/<id>.png, image_lookup.json)."""
+    import io
+
+    from PIL import Image
+
+    client = mlflow.MlflowClient()
+    paths = {}
+    for image_id, png in conversation.images.items():
+        path = f"images/{image_id}.png"
+        client.log_image(run_id, Image.open(io.BytesIO(png)), artifact_file=path)
+        paths[image_id] = path
+    lookup = {k: {**v, "artifact_path": paths.get(k)} for k, v in conversation.image_lookup.items()}
+    client.log_dict(run_id, lookup, "image_lookup.json")
+    return paths
+
+
+class CatifyModel(PythonModel):
+    """The Catify team behind MLflow's pyfunc interface."""
+
+    def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        try:
+            prompts = prompts_from(model_input)
+            settings, iterations, image_format = settings_from(params)
+        except CatifyInputError as exc:  # a 400 with this message when served, not a traceback
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
+        return [predict_one(prompt, settings, iterations, image_format) for prompt in prompts]
+
+
+mlflow.models.set_model(CatifyModel())

@@ -1,0 +1,123 @@
+"""Models page: the Catify team as an MLflow model from code — log the current settings as a new version,
+see versions and aliases, point an alias, load a version and predict with its pictures."""
+
+import base64
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from core import model_registry as registry
+from core.agents import DEFAULT_ITERATIONS, MAX_ITERATIONS
+from ui import session
+from ui.text import plain
+
+settings, store, store_problem = session.page_setup()
+
+st.title("Catify as an MLflow model")
+st.caption("Logged from code (`core/catify_model.py`, no pickling) with the app's pinned requirements, "
+           "registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` where it runs.")
+if store is None:
+    st.error(plain(store_problem or "The MLflow store is unreachable."))
+    st.stop()
+uri = settings.tracking_uri
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def loaded(tracking_uri: str, model_uri: str):
+    return registry.load(tracking_uri, model_uri)
+
+
+# ---- log --------------------------------------------------------------------------------------------
+st.subheader("Log a new version")
+left, right = st.columns([2, 1])
+iterations = left.slider("Critique iterations", 1, MAX_ITERATIONS, DEFAULT_ITERATIONS, key="model_iterations")
+left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)}**, chat `{plain(settings.chat_model)}`, "
+             f"vision `{plain(settings.vision_model)}`, images `{plain(settings.image_model or 'none')}`.")
+
+
+def log_version() -> None:
+    """A button callback: runs before the page is drawn, so the new version is in the table below."""
+    try:
+        version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations)
+        st.session_state.model_message = ("success", f"Logged catify version {version}.")
+    except registry.RegistryError as exc:
+        st.session_state.model_message = ("error", str(exc))
+
+
+def point_alias() -> None:
+    try:
+        registry.set_alias(uri, st.session_state.alias_name, st.session_state.alias_version)
+        st.session_state.model_message = ("success", f"{st.session_state.alias_name} → version "
+                                                     f"{st.session_state.alias_version}")
+    except registry.RegistryError as exc:
+        st.session_state.model_message = ("error", str(exc))
+
+
+right.button("Log as a new version", icon=":material/upload:", key="log_model", width="stretch", on_click=log_version,
+             help="Takes a few seconds: MLflow records the code and the pinned requirements.")
+if message := st.session_state.pop("model_message", None):
+    (st.success if message[0] == "success" else st.error)(plain(message[1]))
+
+# ---- versions ---------------------------------------------------------------------------------------
+st.subheader("Versions")
+try:
+    rows = registry.versions(uri)
+except registry.RegistryError as exc:
+    st.error(plain(exc))
+    rows = []
+if not rows:
+    st.info("No version yet: log one above, or run `python scripts/catify_model.py log`.")
+    st.stop()
+table = pd.DataFrame([{"version": r.version, "aliases": ", ".join(r.aliases), "logged": datetime.fromtimestamp(
+    r.created_ms / 1000, timezone.utc), "by": r.user, "provider": r.provider, "iterations": r.iterations,
+    "status": r.status} for r in rows])
+st.dataframe(table, hide_index=True, width="stretch", key="versions_table")
+cols = st.columns([1, 1, 1])
+alias_version = cols[0].selectbox("Version", [r.version for r in rows], key="alias_version")
+alias_name = cols[1].text_input("Alias", value="champion", key="alias_name")
+cols[2].write("")
+cols[2].button("Set alias", icon=":material/sell:", key="set_alias", width="stretch", on_click=point_alias)
+
+# ---- predict ----------------------------------------------------------------------------------------
+st.subheader("Load and predict")
+choices = {f"models:/{registry.MODEL_NAME}@{alias}": r.version for r in rows for alias in r.aliases}
+choices.update({f"models:/{registry.MODEL_NAME}/{r.version}": r.version for r in rows})
+cols = st.columns([2, 2, 1])
+model_uri = cols[0].selectbox("Model", list(choices), key="predict_uri",
+                              help="An alias follows the version it points to now.")
+prompt = cols[1].text_input("Prompt", value="a cat on a windowsill", key="predict_prompt")
+predict_iterations = cols[2].number_input("Iterations", 1, MAX_ITERATIONS, 1, key="predict_iterations")
+if st.button("Predict", icon=":material/play_arrow:", key="predict", type="primary"):
+    try:
+        with st.spinner(f"Loading {model_uri} and predicting…"):
+            # load by version, so a moved alias never serves a stale cached model
+            model = loaded(uri, f"models:/{registry.MODEL_NAME}/{choices[model_uri]}")
+            st.session_state.prediction = (model_uri, registry.predict(
+                model, [prompt], {"iterations": int(predict_iterations)})[0])
+    except registry.RegistryError as exc:
+        st.session_state.pop("prediction", None)
+        st.error(plain(exc))
+
+if "prediction" in st.session_state:
+    used, result = st.session_state.prediction
+    st.markdown(f"**Final prompt** (from `{plain(used)}`)")
+    st.text(result["final_prompt"])
+    pictures = result["images"]
+    columns = st.columns(max(1, min(len(pictures), 4)))
+    for i, image in enumerate(pictures):
+        with columns[i % len(columns)]:
+            if image.get("png_base64"):
+                st.image(base64.b64decode(image["png_base64"]), caption=plain(f"#{image['index']}: {image['prompt'][:120]}"))
+            else:
+                st.caption(f"#{image['index']}: {plain(image.get('artifact_path') or 'no picture')}")
+    for number, critique in enumerate(result["critiques"], 1):
+        st.caption(f"Critique {number}")
+        st.text(critique)
+    if result["lineage"]["edges"]:
+        st.dataframe(pd.DataFrame([{"from": e["parent"], "to": e["child"], "added": " ".join(e["added"]),
+                                    "removed": " ".join(e["removed"])} for e in result["lineage"]["edges"]]),
+                     hide_index=True, width="stretch", key="prediction_lineage")
+    st.caption(f"Cost ${result['cost_usd']:.4f} · trace `{plain(result['trace_id'] or 'not traced')}`")
+    if result.get("trace_id"):
+        st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")

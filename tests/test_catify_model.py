@@ -1,0 +1,198 @@
+"""Catify as an MLflow model from code, on a real sqlite store: log → register → alias → load by alias →
+predict (demo provider) with pictures and lineage; the logged requirements; a real `mlflow models serve`
+process on loopback; the errors a user meets, through the core, the CLI and the Models page."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import mlflow
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from core import model_registry as registry
+from core.config import Settings
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory):
+    """A store of its own (the registry's model names are per store) with catify version 1 @champion."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'mlflow.db'}"
+    version = registry.log_catify(uri, "models", Settings(tracking_uri=uri), iterations=1)
+    registry.set_alias(uri, "champion", version)
+    return uri, version
+
+
+def test_log_register_alias_load_and_predict_with_pictures_and_lineage(registered):
+    uri, version = registered
+    rows = registry.versions(uri)
+    assert [(r.version, r.aliases, r.provider, r.iterations) for r in rows] == [(version, ("champion",), "demo", "1")]
+    assert rows[0].user and rows[0].created_ms > 0
+    experiment = mlflow.MlflowClient(uri).get_experiment_by_name("models").experiment_id
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment_id=experiment)
+    model = registry.load(uri, "models:/catify@champion")
+    with mlflow.start_run() as run:  # pictures go to the active run, as in the seed's example
+        results = registry.predict(model, ["a cat in the snow", "two dogs"], {"iterations": 2})
+    assert [r["prompt"] for r in results] == ["a cat in the snow", "two dogs"]
+    for result in results:
+        assert len(result["images"]) == 3 and len(result["critiques"]) == 2
+        assert all(base64.b64decode(i["png_base64"]).startswith(PNG) for i in result["images"])
+        assert len(result["lineage"]["nodes"]) == 3 and len(result["lineage"]["edges"]) == 2
+        assert result["final_prompt"] == result["images"][-1]["prompt"] != result["prompt"]
+        assert [i["parent"] for i in result["images"]][1:] == [i["image_id"] for i in result["images"]][:-1]
+    mlflow.flush_trace_async_logging()
+    traces = mlflow.MlflowClient(uri).search_traces(locations=[experiment])
+    assert sorted(t.info.trace_id for t in traces) == sorted(r["trace_id"] for r in results), "one trace each"
+    logged = {f.path for f in mlflow.MlflowClient(uri).list_artifacts(run.info.run_id, "images")}
+    assert logged == {f"images/{i['image_id']}.png" for r in results for i in r["images"]}
+    # the logged iterations are the default; a request may override them
+    assert len(registry.predict(model, "one more cat")[0]["images"]) == 2
+
+
+def test_the_logged_model_is_code_with_the_products_pinned_requirements(registered, tmp_path):
+    uri, version = registered
+    local = mlflow.artifacts.download_artifacts(f"models:/catify/{version}", dst_path=str(tmp_path),
+                                                tracking_uri=uri)
+    files = {str(p.relative_to(local)) for p in __import__("pathlib").Path(local).rglob("*") if p.is_file()}
+    assert "catify_model.py" in files and "code/core/agents.py" in files, "models from code, with the core"
+    assert not any(f.endswith(".pkl") for f in files), "nothing pickled"
+    requirements = (__import__("pathlib").Path(local) / "requirements.txt").read_text().split()
+    pins = registry.pinned_requirements()
+    assert {"pyautogen==0.10.0", "autogen-agentchat==0.7.5", "mlflow==3.17.2"} <= set(pins)
+    assert set(pins) <= set(requirements)
+    model_file = json.loads(json.dumps(mlflow.models.Model.load(local).to_dict()))
+    assert "api_key" not in json.dumps(model_file) and "sk-" not in json.dumps(model_file)
+
+
+@pytest.mark.parametrize("model_uri, message", [
+    ("models:/nope@champion", "does not exist"), ("models:/catify@nope", "does not exist"),
+    ("models:/catify/99", "does not exist"), ("catify", "is not a model URI"),
+])
+def test_unknown_model_alias_or_version_is_a_sentence(registered, model_uri, message):
+    with pytest.raises(registry.RegistryError, match=message):
+        registry.load(registered[0], model_uri)
+
+
+@pytest.mark.parametrize("model_input, params, message", [
+    ([""], None, "must be non-empty text"),
+    ([{"role": "user", "content": "a cat"}], None, "agent request shape"),
+    ({"input": [{"role": "user", "content": "  "}]}, None, "must be non-empty text"),
+    (["a cat"], {"iterations": 99}, "between 1 and 6"),
+    (["a cat"], {"provider": "openai"}, "needs an API key"),
+    (["a cat"], {"image_format": "gif"}, "image_format"),
+])
+def test_bad_inputs_and_a_provider_without_key_are_sentences(registered, monkeypatch, model_input, params, message):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    model = registry.load(registered[0], "models:/catify@champion")
+    with pytest.raises(registry.RegistryError, match=message):
+        registry.predict(model, model_input, params)
+
+
+def test_the_agent_interfaces_request_shape_is_accepted(registered):
+    model = registry.load(registered[0], "models:/catify@champion")
+    result = registry.predict(model, {"input": [{"role": "user", "content": "a cat on a roof"}]}, {"iterations": 1})
+    assert result[0]["prompt"] == "a cat on a roof" and len(result[0]["images"]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_invocations(registered):
+    uri, _ = registered
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DEMO_LATENCY_MS": "0"}
+    env.pop("OPENAI_API_KEY", None)
+    process = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/catify@champion",
+                                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.5)
+
+        def post(payload: dict) -> tuple[int, dict]:
+            request = urllib.request.Request(f"{base}/invocations", data=json.dumps(payload).encode(),
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as reply:
+                    return reply.status, json.loads(reply.read())
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read())
+
+        status, body = post({"inputs": ["a cat in a box"], "params": {"iterations": 1}})
+        assert status == 200
+        prediction = body["predictions"][0]
+        assert len(prediction["images"]) == 2 and base64.b64decode(prediction["images"][0]["png_base64"]).startswith(PNG)
+        status, body = post({"inputs": ["a cat"], "params": {"provider": "openai"}})
+        assert status == 400 and "needs an API key" in body["message"] and "Traceback" not in body["message"]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
+
+
+def test_cli_logs_lists_aliases_predicts_and_says_what_is_wrong(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import catify_model as cli
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "cli")
+    assert cli.main(["log", "--iterations", "1", "--alias", "champion"]) == 0
+    assert cli.main(["versions"]) == 0
+    assert "champion" in capsys.readouterr().out
+    out_dir = tmp_path / "pictures"
+    assert cli.main(["predict", "models:/catify@champion", "a cat", "--out", str(out_dir)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert len(printed["images"]) == 2 and len(list(out_dir.glob("*.png"))) == 2
+    assert cli.main(["predict", "models:/catify@staging", "a cat"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Model models:/catify@staging does not exist") and "Traceback" not in err
+    assert cli.main(["alias", "v1", "1"]) == 2
+
+
+def test_models_page_logs_aliases_and_predicts(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", f"page-{uuid.uuid4().hex[:6]}")
+    monkeypatch.delenv("APP_PROVIDER", raising=False)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No version yet" in i.value for i in at.info)
+    at.slider(key="model_iterations").set_value(1)
+    at.button(key="log_model").click().run()
+    assert any("Logged catify version 1" in s.value for s in at.success)
+    at.text_input(key="alias_name").set_value("champion")
+    at.button(key="set_alias").click().run()
+    assert "champion" in at.dataframe[0].value["aliases"].iloc[0]
+    at.selectbox(key="predict_uri").set_value("models:/catify@champion")
+    at.text_input(key="predict_prompt").set_value("a <b>bold</b> cat")
+    at.button(key="predict").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("image")) == 2  # 1 iteration: 2 pictures
+    assert any(t.value.startswith("a <b>bold</b> cat") for t in at.text), "the prompt shows as text"
