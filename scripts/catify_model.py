@@ -17,10 +17,12 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+warnings.filterwarnings("ignore", category=UserWarning)  # MLflow's advice on type hints and input examples
 
 from core import model_registry as registry  # noqa: E402
 from core.config import Settings  # noqa: E402
@@ -80,7 +82,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     """`mlflow models serve` on loopback with the app's store (the demo provider needs nothing else)."""
     settings = _settings(args)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri}
+    # predictions are traced into the app's experiment, so the Traces page shows them
+    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri,
+           "MLFLOW_EXPERIMENT_NAME": settings.experiment_name}
     command = ["mlflow", "models", "serve", "-m", args.model, "--env-manager", "local", "-h", args.host,
                "-p", str(args.port)]
     print(" ".join(command), file=sys.stderr)

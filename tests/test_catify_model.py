@@ -61,6 +61,8 @@ def test_log_register_alias_load_and_predict_with_pictures_and_lineage(registere
     assert logged == {f"images/{i['image_id']}.png" for r in results for i in r["images"]}
     # the logged iterations are the default; a request may override them
     assert len(registry.predict(model, "one more cat")[0]["images"]) == 2
+    by_run = registry.load(uri, f"runs:/{rows[0].run_id}/catify")  # the run that logged it, too
+    assert len(registry.predict(by_run, "a run's cat", {"iterations": 1})[0]["images"]) == 2
 
 
 def test_the_logged_model_is_code_with_the_products_pinned_requirements(registered, tmp_path):
@@ -117,7 +119,7 @@ def _free_port() -> int:
 def test_mlflow_models_serve_answers_invocations(registered):
     uri, _ = registered
     port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DEMO_LATENCY_MS": "0"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "models", "DEMO_LATENCY_MS": "0"}
     env.pop("OPENAI_API_KEY", None)
     process = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/catify@champion",
                                 "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
@@ -149,6 +151,16 @@ def test_mlflow_models_serve_answers_invocations(registered):
         assert status == 200
         prediction = body["predictions"][0]
         assert len(prediction["images"]) == 2 and base64.b64decode(prediction["images"][0]["png_base64"]).startswith(PNG)
+        client = mlflow.MlflowClient(uri)
+        while True:  # the served prediction is a trace in the experiment the server was given
+            try:
+                trace = client.get_trace(prediction["trace_id"])
+                break
+            except Exception:  # noqa: BLE001 - exported a moment after the answer
+                assert time.monotonic() < deadline + 30, "the served prediction left no trace"
+                time.sleep(0.3)
+        assert trace.info.experiment_id == client.get_experiment_by_name("models").experiment_id
+        assert trace.info.tags["app.scenario"] == "catify"
         status, body = post({"inputs": ["a cat"], "params": {"provider": "openai"}})
         assert status == 400 and "needs an API key" in body["message"] and "Traceback" not in body["message"]
     finally:
