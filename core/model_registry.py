@@ -159,9 +159,19 @@ def load(tracking_uri: str, model_uri: str) -> Any:
         raise _describe(exc, f"Model {model_uri}") from exc
 
 
-def predict(model: Any, prompts: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def predict(model: Any, prompts: Any, params: dict[str, Any] | None = None,
+            experiment_id: str | None = None) -> list[dict[str, Any]]:
+    """The model's predictions; with `experiment_id`, their traces go there (the model traces into MLflow's
+    active experiment, a process-wide setting: set and used under one lock)."""
+    import contextlib
+
+    import mlflow
+
     try:
-        return model.predict(prompts, params=params or None)
+        with _fluent_lock if experiment_id else contextlib.nullcontext():
+            if experiment_id:
+                mlflow.set_experiment(experiment_id=str(experiment_id))
+            return model.predict(prompts, params=params or None)
     except Exception as exc:  # noqa: BLE001 - input errors come back as MlflowException with our message
         message = getattr(exc, "message", None) or str(exc)
         raise RegistryError(f"The prediction failed: {message.splitlines()[0][:400]}") from exc

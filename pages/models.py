@@ -10,7 +10,7 @@ import streamlit as st
 from core import model_registry as registry
 from core.agents import DEFAULT_ITERATIONS, MAX_ITERATIONS
 from ui import session
-from ui.text import plain
+from ui.text import code, plain
 
 settings, store, store_problem = session.page_setup()
 
@@ -32,8 +32,8 @@ def loaded(tracking_uri: str, model_uri: str):
 st.subheader("Log a new version")
 left, right = st.columns([2, 1])
 iterations = left.slider("Critique iterations", 1, MAX_ITERATIONS, DEFAULT_ITERATIONS, key="model_iterations")
-left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)}**, chat `{plain(settings.chat_model)}`, "
-             f"vision `{plain(settings.vision_model)}`, images `{plain(settings.image_model or 'none')}`.")
+left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)}**, chat {code(settings.chat_model)}, "
+             f"vision {code(settings.vision_model)}, images {code(settings.image_model or 'none')}.")
 
 
 def log_version() -> None:
@@ -94,14 +94,14 @@ if st.button("Predict", icon=":material/play_arrow:", key="predict", type="prima
             # load by version, so a moved alias never serves a stale cached model
             model = loaded(uri, f"models:/{registry.MODEL_NAME}/{choices[model_uri]}")
             st.session_state.prediction = (model_uri, registry.predict(
-                model, [prompt], {"iterations": int(predict_iterations)})[0])
+                model, [prompt], {"iterations": int(predict_iterations)}, experiment_id=store.experiment_id)[0])
     except registry.RegistryError as exc:
         st.session_state.pop("prediction", None)
         st.error(plain(exc))
 
 if "prediction" in st.session_state:
     used, result = st.session_state.prediction
-    st.markdown(f"**Final prompt** (from `{plain(used)}`)")
+    st.markdown(f"**Final prompt** (from {code(used)})")
     st.text(result["final_prompt"])
     pictures = result["images"]
     columns = st.columns(max(1, min(len(pictures), 4)))
@@ -118,6 +118,6 @@ if "prediction" in st.session_state:
         st.dataframe(pd.DataFrame([{"from": e["parent"], "to": e["child"], "added": " ".join(e["added"]),
                                     "removed": " ".join(e["removed"])} for e in result["lineage"]["edges"]]),
                      hide_index=True, width="stretch", key="prediction_lineage")
-    st.caption(f"Cost ${result['cost_usd']:.4f} · trace `{plain(result['trace_id'] or 'not traced')}`")
+    st.caption(f"Cost \\${result['cost_usd']:.4f} · trace {code(result['trace_id'] or 'not traced')}")
     if result.get("trace_id"):
         st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")

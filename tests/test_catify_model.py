@@ -208,3 +208,9 @@ def test_models_page_logs_aliases_and_predicts(tmp_path, monkeypatch):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(at.get("image")) == 2  # 1 iteration: 2 pictures
     assert any(t.value.startswith("a <b>bold</b> cat") for t in at.text), "the prompt shows as text"
+    # the prediction is a trace in the app's experiment, so the Traces page lists it
+    mlflow.flush_trace_async_logging()
+    client = mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name(os.environ["MLFLOW_EXPERIMENT_NAME"]).experiment_id
+    found = client.search_traces(locations=[experiment])
+    assert [t.info.request_preview for t in found] == ["a <b>bold</b> cat"]

@@ -10,3 +10,9 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|$~:])")
 
 def plain(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def code(text: object) -> str:
+    """Text as a markdown code span: shown literally (escapes would show as backslashes there), with any
+    backtick that could close the span replaced."""
+    return "`" + str(text).replace("`", "\u02cb") + "`"
