@@ -38,6 +38,42 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class HostedLimits:
+    """Hosted-demo mode: what one visitor may spend of the owner's key, and how fast they may go."""
+
+    session_cap_usd: float = 0.05
+    daily_cap_usd: float = 1.00
+    turns_per_minute: int = 6
+    max_message_chars: int = 2_000
+    max_output_tokens: int = 400
+    owner_key: bool = False  # the owner configured a key in the server's secrets
+    admin_password: Secret = field(default=Secret(""), repr=False)
+
+
+def _truthy(value: object) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hosted_limits(env: Mapping[str, str], secrets: Mapping[str, object]) -> HostedLimits | None:
+    """Hosted-demo mode is on when APP_HOSTED (environment or secrets) says so."""
+    def get(name: str, default: str) -> str:
+        return str(secrets.get(name, env.get(name, default)))
+
+    if not _truthy(get("APP_HOSTED", "")):
+        return None
+    try:
+        return HostedLimits(session_cap_usd=float(get("APP_SESSION_CAP_USD", "0.05")),
+                            daily_cap_usd=float(get("APP_DAILY_CAP_USD", "1.00")),
+                            turns_per_minute=int(get("APP_TURNS_PER_MINUTE", "6")),
+                            max_message_chars=int(get("APP_HOSTED_MAX_MESSAGE_CHARS", "2000")),
+                            max_output_tokens=int(get("APP_HOSTED_MAX_OUTPUT_TOKENS", "400")),
+                            owner_key=bool(get("OPENAI_API_KEY", "")),
+                            admin_password=Secret(get("APP_ADMIN_PASSWORD", "")))
+    except ValueError as exc:
+        raise ConfigError(f"A hosted-demo limit is not a number: {exc}") from None
+
+
+@dataclass(frozen=True)
 class Settings:
     provider: str = "demo"
     api_key: Secret = field(default=Secret(""), repr=False)
@@ -52,6 +88,8 @@ class Settings:
     mlflow_ui_url: str = ""
     request_timeout_s: float = 60.0
     max_retries: int = 2
+    max_output_tokens: int | None = None  # a cap per model call; hosted mode sets one so a turn's cost has a bound
+    hosted: "HostedLimits | None" = None  # hosted-demo mode (core/budget.py enforces it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, secrets: Mapping[str, object] | None = None) -> "Settings":
@@ -61,8 +99,12 @@ class Settings:
         provider = env.get("APP_PROVIDER", "demo")
         key = str(secrets.get("OPENAI_API_KEY", "") or env.get("OPENAI_API_KEY", ""))
         base = cls.for_provider(provider)
+        hosted = hosted_limits(env, secrets)
+        if hosted is not None:
+            base = replace(base, max_output_tokens=hosted.max_output_tokens)
         return replace(
             base,
+            hosted=hosted,
             api_key=Secret(key),
             base_url=env.get("OPENAI_BASE_URL", base.base_url),
             chat_model=env.get("APP_CHAT_MODEL", base.chat_model),

@@ -214,11 +214,13 @@ class ConversationStore:
         if conversation.id:
             self.client.log_dict(conversation.id, conversation.image_lookup, LOOKUP_PATH)
 
-    def recent(self, limit: int = 20) -> list[ConversationSummary]:
-        """The conversations of this experiment, most recently updated first."""
+    def recent(self, limit: int = 20, session_id: str | None = None) -> list[ConversationSummary]:
+        """The conversations of this experiment (of one visitor session, if given), most recently updated first."""
+        only = f" and tags.`{tracing.ATTR_SESSION}` = '{session_id}'" if session_id and re.fullmatch(
+            r"[A-Za-z0-9_-]{1,100}", session_id) else ""
         runs = self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.`{tracing.ATTR_SCENARIO}` != '' and tags.`{TAG_TURNS}` != '0'",  # saved ones
+            filter_string=f"tags.`{tracing.ATTR_SCENARIO}` != '' and tags.`{TAG_TURNS}` != '0'{only}",  # saved ones
             order_by=[f"tags.`{TAG_UPDATED}` DESC", "attributes.start_time DESC"], max_results=limit)
         rows = []
         for run in runs:

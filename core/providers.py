@@ -35,6 +35,23 @@ class Clients:
         self._roles.append(client)
         return client
 
+    def chat_cost_usd(self) -> float | None:
+        """What this turn's model calls cost, from MLflow's catalog (as it prices their spans); None when a
+        model used has no price."""
+        from .pricing import token_cost
+
+        total = 0.0
+        provider = "openai" if self.settings is not None and self.settings.provider == "openai" else None
+        for client in {id(c): c for c in (self.chat, self.vision, *self._roles)}.values():
+            usage = client.total_usage()
+            if not (usage.prompt_tokens or usage.completion_tokens):
+                continue
+            cost = token_cost(getattr(client, "model", ""), usage.prompt_tokens, usage.completion_tokens, provider)
+            if cost is None:
+                return None
+            total += cost
+        return total
+
     async def close(self) -> None:
         for client in (self.chat, self.vision, self.image, *self._roles):
             if client is not None:
@@ -56,6 +73,8 @@ def _openai_chat(settings: Settings, model: str, *, vision: bool) -> ChatComplet
 
     kwargs = dict(model=model, api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,
                   max_retries=settings.max_retries)
+    if settings.max_output_tokens:
+        kwargs["max_tokens"] = int(settings.max_output_tokens)
     if settings.base_url:
         kwargs["base_url"] = settings.base_url
     if (info := model_info_for(model, vision=vision)) is not None:

@@ -49,6 +49,7 @@ class TurnOutcome:
     trace_id: str | None = None
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    cost_usd: float | None = 0.0  # what the turn's model calls and pictures cost (None: a price is unknown)
 
 
 class StopSwitch:
@@ -226,6 +227,12 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
     entries = [user_entry]
     trace_id = None
     clients = None
+
+    def spent() -> float | None:
+        pictures = sum(float(conv.image_lookup.get(i, {}).get("cost_usd") or 0) for i in recorder.pngs)
+        chat = clients.chat_cost_usd() if clients is not None else 0.0
+        return None if chat is None else pictures + chat
+
     try:
         clients = build_clients(settings)
         plan = build_team(conv.scenario, clients, recorder, turn, conv.options)
@@ -297,7 +304,8 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
         if not cancelled:
             log.warning("Turn %s of %s failed: %s", turn, conv.id, message_text)
         return TurnOutcome("cancelled" if cancelled else "error", original, entries=entries, error=message_text,
-                           trace_id=trace_id, warnings=warnings, seconds=time.perf_counter() - started)
+                           trace_id=trace_id, warnings=warnings, seconds=time.perf_counter() - started,
+                           cost_usd=spent())
     finally:
         if clients is not None:
             await clients.close()
@@ -315,11 +323,11 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
         except ConversationConflict as exc:  # another tab saved a turn meanwhile: keep theirs, tell this one
             original.image_lookup = conv.image_lookup
             return TurnOutcome("conflict", original, entries=entries, error=str(exc), trace_id=trace_id,
-                               warnings=warnings, seconds=time.perf_counter() - started)
+                               warnings=warnings, seconds=time.perf_counter() - started, cost_usd=spent())
         except Exception as exc:  # noqa: BLE001
             warn(f"Could not save the conversation to MLflow ({type(exc).__name__}); it is kept in this session.")
     return TurnOutcome(status, conv, entries=entries, trace_id=trace_id, warnings=warnings,
-                       seconds=time.perf_counter() - started)
+                       seconds=time.perf_counter() - started, cost_usd=spent())
 
 
 def _safe(action: Callable[[], None], warn: Callable[[str], None], what: str) -> None:
@@ -335,7 +343,7 @@ class TurnHandle:
 
     def __init__(self, conversation: Conversation, message: str, settings: Settings,
                  store: ConversationStore | None, *, trace: bool = True, attempt: int = 1,
-                 wait_for_trace: bool = True, trace_experiment_id: str | None = None):
+                 wait_for_trace: bool = True, trace_experiment_id: str | None = None, reservation: Any = None):
         self.message = message
         self.attempt = attempt
         self.events: list[TurnEvent] = []
@@ -345,6 +353,7 @@ class TurnHandle:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cancel: CancellationToken | None = None
         self._args = (conversation, message, settings, store, trace, attempt, wait_for_trace, trace_experiment_id)
+        self._reservation = reservation  # a hosted-demo spend reservation (core.budget), settled when the turn ends
         self._thread = threading.Thread(target=self._main, name="turn", daemon=True)
 
     def start(self) -> "TurnHandle":
@@ -369,9 +378,12 @@ class TurnHandle:
             outcome = loop.run_until_complete(go())
         except BaseException as exc:  # noqa: BLE001 - a bug must still end the turn with a message
             log.exception("Turn crashed")
-            outcome = TurnOutcome("error", conversation, error=f"The turn crashed: {type(exc).__name__}: {exc}")
+            outcome = TurnOutcome("error", conversation, error=f"The turn crashed: {type(exc).__name__}: {exc}",
+                                  cost_usd=None)  # unknown: a reservation keeps its bound
         finally:
             loop.close()
+        if self._reservation is not None:
+            self._reservation.settle(outcome.cost_usd)
         with self._cond:
             self.outcome = outcome
             self._cond.notify_all()

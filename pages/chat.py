@@ -5,6 +5,7 @@ import time
 
 import streamlit as st
 
+from core import budget
 from core.agents import (ANALYST_SUMMARIZER, CATIFY, DEFAULT_ANALYST_SYSTEM, DEFAULT_CRITIC_INSTRUCTION,
                          DEFAULT_ITERATIONS, DEFAULT_SUMMARIZER_SYSTEM, MAX_ITERATIONS, SCENARIOS, WEATHER)
 from core.config import ConfigError
@@ -45,6 +46,10 @@ def open_from_url() -> None:
         return
     except ConversationError as exc:
         st.warning(f"{plain(exc)} Starting a new conversation.")
+        del st.query_params["conversation"]
+        return
+    if (owner := session.visible_session()) and loaded.session_id != owner:
+        st.warning("That conversation belongs to another visitor of this demo. Starting a new conversation.")
         del st.query_params["conversation"]
         return
     if loaded.scenario not in SCENARIOS:
@@ -94,7 +99,7 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
             st.caption("Saved conversations show here when the MLflow store is reachable.")
             return
         try:
-            recent = store.recent(limit=12)
+            recent = store.recent(limit=12, session_id=session.visible_session())
         except Exception as exc:  # noqa: BLE001 - the chat works without the list
             st.caption(f"The list could not be read ({type(exc).__name__}).")
             return
@@ -165,10 +170,26 @@ def current_report() -> str:
     return validate_report(st.session_state.get("report_text", ""))
 
 
+def admit(conversation: Conversation, message: str):
+    """Hosted demo: the message size, turns a minute and the spend caps, checked before anything runs
+    (raises ConfigError or TurnRefused with the reason); None when the app is not a hosted demo."""
+    limits = settings.hosted
+    if limits is None:
+        return None
+    if len(message) > limits.max_message_chars:
+        raise ConfigError(f"This demo takes messages of up to {limits.max_message_chars:,} characters; yours has "
+                          f"{len(message):,}.")
+    history = sum(len(str(e.get("text", ""))) for e in conversation.transcript)
+    bound = budget.max_turn_cost(conversation.scenario, conversation.options, settings, message, history)
+    return session.spend_ledger(settings.tracking_uri, settings.experiment_name).admit(
+        session.session_id(), limits, bound, uses_owner_key=session.uses_owner_key())
+
+
 def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> None:
+    reservation = admit(conversation, message)
     # the answer shows as soon as the agents finish; the trace lands a moment later, off the user's wait
     st.session_state.turn = TurnHandle(conversation, message, settings, store, attempt=attempt,
-                                       wait_for_trace=False).start()
+                                       wait_for_trace=False, reservation=reservation).start()
     st.session_state.pop("failed", None)
 
 
@@ -256,7 +277,7 @@ scenario = top[0].selectbox("Scenario", scenario_keys, format_func=SCENARIOS.get
 if top[1].button("New conversation", icon=":material/add:", width="stretch", disabled=busy):
     conversation = None
     st.session_state.pop("failed", None)
-    st.query_params.clear()
+    st.query_params.pop("conversation", None)
 if conversation is None or (conversation.turns == 0 and conversation.scenario != scenario):
     conversation = fresh_conversation(scenario)
     if not busy:  # a failed turn of the previous conversation is not this one's to retry
@@ -278,8 +299,11 @@ waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks
 
 failed = st.session_state.get("failed")
 if failed and not busy and st.session_state.get("retry"):
-    start_turn(conversation, failed["message"], attempt=failed["attempt"] + 1)
-    failed, busy = None, True
+    try:
+        start_turn(conversation, failed["message"], attempt=failed["attempt"] + 1)
+        failed, busy = None, True
+    except (ConfigError, budget.TurnRefused) as exc:
+        failed["error"] = str(exc)
 last_turn = st.session_state.pop("last_turn", None)
 if failed and not busy:
     show_failure(failed)
@@ -296,7 +320,7 @@ if prompt is not None and not busy:
         if conversation.scenario == ANALYST_SUMMARIZER and not conversation.turns:
             conversation.options = {**conversation.options, "report": current_report()}
         start_turn(conversation, message)
-    except ConfigError as exc:
+    except (ConfigError, budget.TurnRefused) as exc:
         st.error(plain(exc))
         if prompt.strip():
             st.caption("Your message was not sent; here it is to copy:")

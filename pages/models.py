@@ -28,8 +28,16 @@ def loaded(tracking_uri: str, model_uri: str):
     return registry.load(tracking_uri, model_uri)
 
 
+# in a hosted demo, visitors predict (offline, free); logging versions and moving aliases is the admin's
+VISITOR = settings.hosted is not None and not session.is_admin()
+DEMO_PARAMS = {"provider": "demo", "chat_model": "demo-chat", "vision_model": "demo-vision",
+               "image_model": "demo-image", "image_size": "512x512", "image_quality": "standard"}
+
 # ---- log --------------------------------------------------------------------------------------------
 st.subheader("Log a new version")
+if VISITOR:
+    st.info("In this hosted demo, logging versions and setting aliases is for its admin; you can load any "
+            "version below and predict with the free demo provider.")
 left, right = st.columns([2, 1])
 iterations = left.slider("Critique iterations", 1, MAX_ITERATIONS, DEFAULT_ITERATIONS, key="model_iterations")
 left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)}**, chat {code(settings.chat_model)}, "
@@ -38,6 +46,8 @@ left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)
 
 def log_version() -> None:
     """A button callback: runs before the page is drawn, so the new version is in the table below."""
+    if VISITOR:
+        return
     try:
         version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations)
         st.session_state.model_message = ("success", f"Logged catify version {version}.")
@@ -46,6 +56,8 @@ def log_version() -> None:
 
 
 def point_alias() -> None:
+    if VISITOR:
+        return
     try:
         registry.set_alias(uri, st.session_state.alias_name, st.session_state.alias_version)
         st.session_state.model_message = ("success", f"{st.session_state.alias_name} → version "
@@ -55,7 +67,7 @@ def point_alias() -> None:
 
 
 right.button("Log as a new version", icon=":material/upload:", key="log_model", width="stretch", on_click=log_version,
-             help="Takes a few seconds: MLflow records the code and the pinned requirements.")
+             help="Takes a few seconds: MLflow records the code and the pinned requirements.", disabled=VISITOR)
 if message := st.session_state.pop("model_message", None):
     (st.success if message[0] == "success" else st.error)(plain(message[1]))
 
@@ -77,7 +89,8 @@ cols = st.columns([1, 1, 1])
 alias_version = cols[0].selectbox("Version", [r.version for r in rows], key="alias_version")
 alias_name = cols[1].text_input("Alias", value="champion", key="alias_name")
 cols[2].write("")
-cols[2].button("Set alias", icon=":material/sell:", key="set_alias", width="stretch", on_click=point_alias)
+cols[2].button("Set alias", icon=":material/sell:", key="set_alias", width="stretch", on_click=point_alias,
+               disabled=VISITOR)
 
 # ---- predict ----------------------------------------------------------------------------------------
 st.subheader("Load and predict")
@@ -93,8 +106,9 @@ if st.button("Predict", icon=":material/play_arrow:", key="predict", type="prima
         with st.spinner(f"Loading {model_uri} and predicting…"):
             # load by version, so a moved alias never serves a stale cached model
             model = loaded(uri, f"models:/{registry.MODEL_NAME}/{choices[model_uri]}")
+            params = {"iterations": int(predict_iterations), **(DEMO_PARAMS if VISITOR else {})}
             st.session_state.prediction = (model_uri, registry.predict(
-                model, [prompt], {"iterations": int(predict_iterations)}, experiment_id=store.experiment_id)[0])
+                model, [prompt], params, experiment_id=store.experiment_id)[0])
     except registry.RegistryError as exc:
         st.session_state.pop("prediction", None)
         st.error(plain(exc))

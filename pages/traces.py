@@ -32,9 +32,10 @@ def choose_experiment() -> str:
                         help="The app writes to its own experiment; traces from other code can live elsewhere.")
 
 
+OWNER = session.visible_session()  # a hosted demo's visitor sees their own traces; None: everyone's
 top = st.columns([2, 2, 1])
 with top[0]:
-    experiment_id = choose_experiment()
+    experiment_id = choose_experiment() if OWNER is None else store.experiment_id
 with top[1]:
     time_range = st.selectbox("Time range", traces.TIME_RANGES, key="time_range")
 with top[2]:
@@ -49,6 +50,9 @@ try:
 except traces.TraceReadError as exc:
     st.error(plain(exc))
     st.stop()
+if OWNER is not None:
+    frames = traces.apply_filter(frames, traces.TraceFilter(sessions=(OWNER,)))
+    top[0].caption("Your traces in this demo: turns you ran in this browser session.")
 for note in frames.notes:
     st.info(note)
 
@@ -182,6 +186,8 @@ def trace_list() -> str | None:
 def one_trace(trace_id: str) -> None:
     try:
         trace = traces.load_trace(URI, trace_id)
+        if OWNER is not None and (trace.info.trace_metadata or {}).get("mlflow.trace.session") != OWNER:
+            raise traces.TraceReadError(f"There is no trace {trace_id} among your traces in this demo.")
     except traces.TraceReadError as exc:
         st.warning(plain(exc))
         st.button("Close", on_click=close_trace, key="close_trace")

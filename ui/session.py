@@ -4,19 +4,27 @@ health, the browser session's id. Views only; decisions live in core."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 
 import streamlit as st
 
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
+from core.budget import SpendLedger
 from core.conversations import ConversationStore, check_store, display_uri
 
 PROVIDER_LABELS = {"demo": "Demo (offline, free)", "openai": "OpenAI", "openai-compatible": "OpenAI-compatible (Ollama, vLLM…)"}
 
 
 def session_id() -> str:
+    """This visitor. In a hosted demo it is also kept in the address (`?visitor=`), so a reload (a new
+    Streamlit session) still finds the visitor's own conversations, traces and spend."""
     if "session_id" not in st.session_state:
-        st.session_state.session_id = uuid.uuid4().hex
+        wanted = st.query_params.get("visitor", "")
+        adopt = hosted() and re.fullmatch(r"[0-9a-f]{32}", wanted or "")
+        st.session_state.session_id = wanted if adopt else uuid.uuid4().hex
+    if hosted() and st.query_params.get("visitor") != st.session_state.session_id:
+        st.query_params["visitor"] = st.session_state.session_id
     return st.session_state.session_id
 
 
@@ -55,14 +63,89 @@ def store_or_none(settings: Settings) -> tuple[ConversationStore | None, str | N
         return None, f"The MLflow store cannot be used ({type(exc).__name__}: {str(exc)[:200]})."
 
 
+@st.cache_resource(show_spinner=False)
+def spend_ledger(tracking_uri: str, experiment_name: str) -> SpendLedger:
+    """One per server process: every visitor's spend of the owner's key, and today's total. With several app
+    instances on one tracking server, today's total also counts what the store says the others spent."""
+    def day_spent_in_store(day: str) -> float:
+        return _day_spent(tracking_uri, experiment_name, day)
+
+    return SpendLedger(day_spent_elsewhere=day_spent_in_store)
+
+
+@st.cache_data(ttl=20, show_spinner=False)
+def _day_spent(tracking_uri: str, experiment_name: str, day: str) -> float:
+    import datetime as dt
+
+    from core import traces
+
+    try:
+        experiment_id = conversation_store(tracking_uri, experiment_name).experiment_id
+        midnight = int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+        rows = traces.reader_for(tracking_uri, experiment_id).frames(start_ms=midnight).traces
+        return float(rows.loc[rows["provider"] == "openai", "cost_usd"].sum())
+    except Exception:  # noqa: BLE001 - the in-process ledger still holds this instance's spend
+        return 0.0
+
+
+def hosted() -> bool:
+    return base_settings().hosted is not None
+
+
+def is_admin() -> bool:
+    return bool(st.session_state.get("admin"))
+
+
+def visible_session() -> str | None:
+    """Whose conversations and traces this visitor may see: their own in a hosted demo (None: everyone's)."""
+    return None if not hosted() or is_admin() else session_id()
+
+
+def uses_owner_key() -> bool:
+    return bool(st.session_state.get("uses_owner_key"))
+
+
+def _admin_login(base: Settings) -> None:
+    if base.hosted is None or not base.hosted.admin_password:
+        return
+    with st.sidebar.expander("Admin", icon=":material/admin_panel_settings:", expanded=is_admin()):
+        if is_admin():
+            st.caption("Admin: you see every visitor's conversations and traces.")
+            if st.button("Leave admin mode", key="admin_logout"):
+                st.session_state.admin = False
+                st.rerun()
+            return
+        st.text_input("Admin password", type="password", key="admin_password", on_change=_check_admin_password)
+        if st.session_state.pop("admin_refused", False):
+            st.error("That is not the admin password.")
+
+
+def _check_admin_password() -> None:
+    """A callback, so the typed password can be cleared before the field is drawn again."""
+    import hmac
+
+    typed = str(st.session_state.get("admin_password") or "")
+    limits = base_settings().hosted
+    if typed and limits is not None and limits.admin_password and hmac.compare_digest(typed, str(limits.admin_password)):
+        st.session_state.admin = True
+    elif typed:
+        st.session_state.admin_refused = True
+    st.session_state.admin_password = ""
+
+
 def sidebar_settings() -> Settings:
     """Provider, key and models. A key typed here lives in this browser session's widget state only."""
     base = base_settings()
+    providers = PROVIDERS
+    if base.hosted is not None:
+        # a visitor may not point the server at an address of their choosing (it would fetch from inside)
+        providers = tuple(p for p in PROVIDERS if p != "openai-compatible")
     with st.sidebar:
         st.subheader("Model provider")
-        provider = st.selectbox("Provider", PROVIDERS, index=PROVIDERS.index(base.provider) if base.provider in PROVIDERS else 0,
+        provider = st.selectbox("Provider", providers, index=providers.index(base.provider) if base.provider in providers else 0,
                                 format_func=PROVIDER_LABELS.get, key="provider")
         defaults = Settings.for_provider(provider)
+        st.session_state.uses_owner_key = False
         if provider == "demo":
             st.caption("Offline models drawn with Pillow: no key, no network, no cost.")
             return base.with_(provider="demo", chat_model=defaults.chat_model, vision_model=defaults.vision_model,
@@ -72,8 +155,15 @@ def sidebar_settings() -> Settings:
                                   help="Kept in this browser session only: never saved, traced or logged.",
                                   placeholder="uses the server's key" if base.api_key else "sk-…")
         key = typed_key or base.api_key
+        st.session_state.uses_owner_key = bool(base.hosted is not None and not typed_key and base.api_key)
         if provider == "openai" and not key:
             st.warning("Type an OpenAI API key, or set OPENAI_API_KEY on the server.")
+        if st.session_state.uses_owner_key:
+            limits = base.hosted
+            spent, _ = spend_ledger(base.tracking_uri, base.experiment_name).spent(session_id())
+            st.info(f"This demo's key pays, up to \\${limits.session_cap_usd:.2f} per visitor session and "
+                    f"\\${limits.daily_cap_usd:.2f} a day. Your session has spent \\${spent:.4f}.",
+                    icon=":material/savings:")
         base_url = ""
         if provider == "openai-compatible":
             base_url = st.text_input("Base URL", value=base.base_url or defaults.base_url, key="base_url")
@@ -105,6 +195,7 @@ def page_setup():
     """Every page starts here: the shared sidebar, then (settings, store or None, why not)."""
     session_id()
     settings = sidebar_settings()
+    _admin_login(settings)
     store, problem = store_or_none(settings)
     store_caption(settings, problem)
     return settings, store, problem

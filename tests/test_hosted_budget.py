@@ -1,0 +1,84 @@
+"""Hosted-demo limits in core: the bound on a turn's cost, spend caps per visitor session and per day on the
+owner's key, turns per minute; and, against the local OpenAI-compatible server, a $0.05 cap that refuses the
+turn that would pass it before any call is made."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import budget
+from core.config import HostedLimits, Settings
+from core.conversations import Conversation
+from core.images import image_price_usd
+from core.runner import TurnHandle
+from tests.openai_server import OpenAIStub
+
+pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
+LIMITS = HostedLimits(session_cap_usd=0.05, daily_cap_usd=1.0, turns_per_minute=6, owner_key=True)
+
+
+def openai(server: OpenAIStub | None = None, **changes) -> Settings:
+    base = dict(provider="openai", api_key="sk-owner-test", base_url=server.base_url if server else "",
+                chat_model="gpt-4o-mini", vision_model="gpt-4o-mini", image_model="gpt-image-1",
+                image_size="1024x1024", image_quality="low", max_output_tokens=400, max_retries=0)
+    return Settings(**{**base, **changes})
+
+
+def test_the_bound_covers_pictures_and_capped_model_calls():
+    assert budget.max_turn_cost("catify", {"iterations": 2}, Settings(), "a cat") == 0.0  # demo: free
+    bound = budget.max_turn_cost("catify", {"iterations": 2}, openai(), "a cat")
+    assert 3 * image_price_usd("gpt-image-1", "low", "1024x1024") < bound < 0.04
+    weather = budget.max_turn_cost("weather", {}, openai(), "What's the weather?", history_chars=5_000)
+    assert 0 < weather < budget.max_turn_cost("weather", {}, openai(), "x", history_chars=500_000)
+    report = {"report": "word " * 20_000}
+    assert budget.max_turn_cost("analyst", report, openai(), "q") > budget.max_turn_cost("analyst", {}, openai(), "q")
+    assert budget.max_turn_cost("catify", {}, openai(chat_model="no-such-model", vision_model="no-such-model"),
+                                "a cat") is None
+
+
+def test_caps_apply_to_the_owners_key_and_rate_limits_to_everyone():
+    ledger = budget.SpendLedger()
+    first = ledger.admit("alice", LIMITS, 0.03, uses_owner_key=True, now=1000)
+    first.settle(0.02)
+    assert ledger.spent("alice", now=1000) == (0.02, 0.02)
+    with pytest.raises(budget.TurnRefused, match=r"could cost up to \$0.0400.*\$0.0300 left of its \$0.05 cap"):
+        ledger.admit("alice", LIMITS, 0.04, uses_owner_key=True, now=1001)
+    ledger.admit("alice", LIMITS, 0.04, uses_owner_key=False, now=1002).settle(0.04)  # her own key: no cap
+    ledger.admit("bob", LIMITS, 0.04, uses_owner_key=True, now=1003)  # another visitor: his own cap
+    with pytest.raises(budget.TurnRefused, match="cannot be bounded"):
+        ledger.admit("carol", LIMITS, None, uses_owner_key=True, now=1004)
+    for i in range(6):
+        ledger.admit("dave", LIMITS, 0.0, uses_owner_key=False, now=2000 + i)
+    with pytest.raises(budget.TurnRefused, match="6 turns a minute.*Try again in 55 s"):
+        ledger.admit("dave", LIMITS, 0.0, uses_owner_key=False, now=2006)
+    ledger.admit("dave", LIMITS, 0.0, uses_owner_key=False, now=2061)
+
+
+def test_the_daily_cap_counts_every_visitor_and_other_instances():
+    limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=0.06, owner_key=True)
+    ledger = budget.SpendLedger(day_spent_elsewhere=lambda day: 0.0)
+    ledger.admit("a", limits, 0.04, uses_owner_key=True, now=5000).settle(0.04)
+    with pytest.raises(budget.TurnRefused, match=r"spent its \$0.06 budget for today"):
+        ledger.admit("b", limits, 0.03, uses_owner_key=True, now=5001)
+    shared = budget.SpendLedger(day_spent_elsewhere=lambda day: 0.05)  # another instance spent today
+    with pytest.raises(budget.TurnRefused, match="budget for today"):
+        shared.admit("c", limits, 0.02, uses_owner_key=True, now=5002)
+
+
+def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, store):
+    with OpenAIStub() as server:
+        settings = openai(server, tracking_uri=tracking_uri)
+        ledger = budget.SpendLedger()
+        conversation = Conversation(scenario="catify", session_id="visitor", provider="openai", options={"iterations": 2})
+        bound = budget.max_turn_cost("catify", conversation.options, settings, "a cat")
+        reservation = ledger.admit("visitor", LIMITS, bound, uses_owner_key=True)
+        outcome = TurnHandle(conversation, "a cat", settings, store, reservation=reservation).start().wait(60)
+        assert outcome.status == "ok", outcome.error
+        assert 3 * 0.011 <= outcome.cost_usd < bound
+        assert ledger.spent("visitor")[0] == pytest.approx(outcome.cost_usd)
+        calls_before = len(server.requests)
+        with pytest.raises(budget.TurnRefused, match=r"\$0.05 cap"):
+            ledger.admit("visitor", LIMITS, budget.max_turn_cost("catify", conversation.options, settings, "again"),
+                         uses_owner_key=True)
+        assert len(server.requests) == calls_before, "nothing was sent for the refused turn"
+        assert store.load(outcome.conversation.id).turns == 1

@@ -1,0 +1,102 @@
+"""Hosted-demo mode through AppTest (real Streamlit, real store): two visitors never see each other's
+conversations or traces, a reload keeps the visitor, the admin sees all, and with the owner's key behind the
+local OpenAI-compatible server a $0.05 cap refuses the turn that would pass it before anything is sent."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from tests.openai_server import OpenAIStub
+
+APP = str(ROOT / "streamlit_app.py")
+pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
+
+
+@pytest.fixture(autouse=True)
+def hosted_env(monkeypatch, tracking_uri, experiment_name):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    monkeypatch.setenv("APP_HOSTED", "1")
+    monkeypatch.setenv("APP_ADMIN_PASSWORD", "let-me-see")
+    for name in ("OPENAI_API_KEY", "APP_PROVIDER", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def visit(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    at.chat_input[0].set_value(text).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def traces_metric(at: AppTest) -> str:
+    at.switch_page("pages/traces.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return next(m.value for m in at.metric if m.label == "Traces")
+
+
+def test_two_visitors_never_see_each_other():
+    alice = send(visit(), "What's the weather in Paris?")
+    conversation, alice_id = alice.query_params["conversation"], alice.query_params["visitor"]
+    trace_id = None
+    bob = visit()
+    assert bob.query_params["visitor"] != alice_id
+    assert not [b for b in bob.sidebar.button if b.key and b.key.startswith("open_")], "no one else's list"
+    peeking = visit(conversation=conversation)
+    assert any("belongs to another visitor" in w.value for w in peeking.warning)
+    assert not [m for m in peeking.chat_message if "Paris" in str(m.children)]
+    assert traces_metric(bob) == "0"
+    # Alice, after a reload (a new Streamlit session, same address): her conversation and her trace
+    again = visit(visitor=alice_id)
+    assert [b for b in again.sidebar.button if b.key == f"open_{conversation}"]
+    assert traces_metric(again) == "1"
+    from mlflow import MlflowClient
+
+    import os
+
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_experiment_by_name(os.environ["MLFLOW_EXPERIMENT_NAME"]).experiment_id
+    trace_id = client.search_traces(locations=[experiment])[0].info.trace_id
+    snooping = visit(trace=trace_id)
+    snooping.switch_page("pages/traces.py").run()
+    assert any("no trace" in w.value for w in snooping.warning)
+    # the admin sees everyone
+    admin = visit()
+    admin.sidebar.text_input(key="admin_password").set_value("let-me-see").run()
+    assert [b for b in admin.sidebar.button if b.key == f"open_{conversation}"]
+    assert traces_metric(admin) == "1"
+
+
+def test_messages_over_the_hosted_limit_are_refused_and_kept(monkeypatch):
+    monkeypatch.setenv("APP_HOSTED_MAX_MESSAGE_CHARS", "50")
+    at = send(visit(), "a cat " * 20)
+    assert any("up to 50 characters" in e.value for e in at.error)
+    assert any(c.value.startswith("a cat a cat") for c in at.code)
+
+
+def test_the_owners_key_is_capped_at_005_per_visitor(monkeypatch):
+    with OpenAIStub() as server:
+        monkeypatch.setenv("APP_PROVIDER", "openai")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-owner-canary")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("APP_SESSION_CAP_USD", "0.05")
+        at = visit()
+        assert any("up to $0.05 per visitor session" in i.value.replace("\\", "") for i in at.sidebar.info)
+        send(at, "a cat on a roof")
+        assert not at.error, [e.value for e in at.error]
+        assert len(at.get("image")) == 3
+        sent = len(server.requests)
+        send(at, "now a dog")
+        assert any("your session has" in e.value and "$0.05 cap" in e.value.replace("\\", "") for e in at.error)
+        assert len(server.requests) == sent, "the refused turn sent nothing"
+        assert not [w for w in at.text if "sk-owner-canary" in w.value]
