@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 from core import model_registry as registry
 from core.config import Settings
+from tests.net import free_port
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -110,15 +110,9 @@ def test_the_agent_interfaces_request_shape_is_accepted(registered):
     assert result[0]["prompt"] == "a cat on a roof" and len(result[0]["images"]) == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_mlflow_models_serve_answers_invocations(registered):
     uri, _ = registered
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "models", "DEMO_LATENCY_MS": "0"}
     env.pop("OPENAI_API_KEY", None)
     process = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/catify@champion",

@@ -60,7 +60,8 @@ def test_analyst_and_summarizer_answer_side_by_side(app, page):
     summarizer = page.locator("[data-testid=stChatMessage]").filter(has_text="Summarizer")
     expect(analyst).to_contain_text("supply delays", timeout=60_000)
     expect(summarizer).to_contain_text("Summary:")
-    a, s = analyst.bounding_box(), summarizer.bounding_box()
+    settle(page)  # the page reruns once after a turn; measure the final layout
+    a, s = analyst.last.bounding_box(), summarizer.last.bounding_box()
     assert abs(a["y"] - s["y"]) < 40 and s["x"] > a["x"] + 200, "side by side, not one under the other"
 
 

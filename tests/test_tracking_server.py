@@ -1,0 +1,87 @@
+"""More than one app instance: a real `mlflow server` process on loopback (its sqlite backend and artifact
+proxy; PostgreSQL would be the production backend, see docs/DEPLOY.md) shared by two app "instances"
+(two stores of their own): a weather conversation paused on one resumes on the other, pictures travel
+through the artifact proxy, and the Traces page reads the server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+from core.runner import run_turn
+from core import traces, tracing
+from tests.net import free_port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+         "--artifacts-destination", str(workdir / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=(workdir / "server.log").open("w"), start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, (workdir / "server.log").read_text()[-2000:]
+        time.sleep(0.5)
+    yield uri
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(30)
+
+
+def test_two_instances_share_conversations_pictures_and_traces(server):
+    settings = Settings(tracking_uri=server)
+    instance_a, instance_b = ConversationStore(server, "shared"), ConversationStore(server, "shared")
+    paused = asyncio.run(run_turn(Conversation(scenario="weather", session_id="v1", provider="demo"),
+                                  "What's the weather?", settings, instance_a))
+    assert paused.status == "waiting", paused.error
+    resumed = asyncio.run(run_turn(instance_b.load(paused.conversation.id), "Lehi", settings, instance_b))
+    assert resumed.status == "ok" and "Lehi:" in resumed.entries[-1]["text"]
+    assert [r.id for r in instance_a.recent()] == [paused.conversation.id]
+
+    drawn = asyncio.run(run_turn(Conversation(scenario="catify", session_id="v2", provider="demo",
+                                              options={"iterations": 1}), "a cat", settings, instance_a))
+    assert drawn.status == "ok", drawn.error
+    reopened = instance_b.load(drawn.conversation.id)
+    assert len(reopened.image_lookup) == 2
+    assert all(instance_b.load_image(reopened.id, image_id).startswith(b"\x89PNG") for image_id in reopened.image_lookup)
+
+    tracing.flush()
+    frames = traces.reader_for(server, instance_a.experiment_id).frames()
+    assert isinstance(traces.reader_for(server, instance_a.experiment_id), traces.ApiTraceReader)
+    assert sorted(frames.traces["trace_id"]) == sorted([paused.trace_id, resumed.trace_id, drawn.trace_id])
+    assert set(frames.calls["agent"]) >= {"planner", "weather_assistant", "image_agent", "critic"}
+
+
+def test_the_traces_page_reads_the_tracking_server(server, monkeypatch):
+    store = ConversationStore(server, "page-on-server")
+    outcome = asyncio.run(run_turn(Conversation(scenario="weather", session_id="s", provider="demo"),
+                                   "What's the weather in Oslo?", Settings(tracking_uri=server), store))
+    assert outcome.status == "ok"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "page-on-server")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("pages/traces.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert next(m.value for m in at.metric if m.label == "Traces") == "1"
