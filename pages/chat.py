@@ -69,6 +69,13 @@ def reload_conversation() -> None:
         st.query_params["conversation"] = current.id
 
 
+def new_conversation() -> None:
+    """A callback, so the page is drawn for the new conversation at once (scenario choice unlocked)."""
+    st.session_state.pop("conversation", None)
+    st.session_state.pop("failed", None)
+    st.query_params.pop("conversation", None)
+
+
 def open_conversation(conversation_id: str) -> None:
     st.session_state.pop("failed", None)
     st.query_params["conversation"] = conversation_id
@@ -274,10 +281,7 @@ locked = conversation is not None and conversation.turns > 0
 scenario = top[0].selectbox("Scenario", scenario_keys, format_func=SCENARIOS.get, disabled=locked,
                             index=scenario_keys.index(conversation.scenario) if conversation else 0,
                             help="A conversation keeps its scenario; start a new conversation to switch.")
-if top[1].button("New conversation", icon=":material/add:", width="stretch", disabled=busy):
-    conversation = None
-    st.session_state.pop("failed", None)
-    st.query_params.pop("conversation", None)
+top[1].button("New conversation", icon=":material/add:", width="stretch", disabled=busy, on_click=new_conversation)
 if conversation is None or (conversation.turns == 0 and conversation.scenario != scenario):
     conversation = fresh_conversation(scenario)
     if not busy:  # a failed turn of the previous conversation is not this one's to retry
@@ -313,7 +317,7 @@ if waiting and not failed and not busy:
     st.info("The team is waiting for your answer: the next message you send resumes it.", icon=":material/front_hand:")
 
 placeholder = "Your answer…" if waiting else PLACEHOLDERS.get(conversation.scenario, "Your message")
-prompt = st.chat_input(placeholder, disabled=busy)
+prompt = st.chat_input(placeholder, disabled=busy, key="chat_input")  # a stable id: a message sent during a rerun is kept
 if prompt is not None and not busy:
     try:
         message = validate_message(prompt)
