@@ -100,3 +100,27 @@ def test_the_owners_key_is_capped_at_005_per_visitor(monkeypatch):
         assert any("your session has" in e.value and "$0.05 cap" in e.value.replace("\\", "") for e in at.error)
         assert len(server.requests) == sent, "the refused turn sent nothing"
         assert not [w for w in at.text if "sk-owner-canary" in w.value]
+
+
+def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri):
+    from pathlib import Path
+
+    canary = "sk-visitor-canary-4242"
+    with OpenAIStub() as server:
+        monkeypatch.setenv("APP_PROVIDER", "openai")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        alice = visit()
+        alice.sidebar.text_input(key="api_key").set_value(canary).run()
+        assert not any("demo's key pays" in i.value for i in alice.sidebar.info), "her own key: no owner cap"
+        send(alice, "a cat in a hat")
+        assert not alice.error, [e.value for e in alice.error]
+        assert server.requests_to("/chat/completions")[0].headers["authorization"] == f"Bearer {canary}"
+        bob = visit()
+        assert bob.sidebar.text_input(key="api_key").value == ""
+        assert canary not in str(bob.main) + str(bob.sidebar)
+    from core import tracing
+
+    tracing.flush()
+    store_dir = Path(tracking_uri.removeprefix("sqlite:///")).parent
+    leaks = [p for p in store_dir.rglob("*") if p.is_file() and canary.encode() in p.read_bytes()]
+    assert leaks == [], "the key must never reach the store, its traces or its artifacts"
