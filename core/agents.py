@@ -263,7 +263,7 @@ def build_analyst_summarizer(clients: Clients, turn: int, options: Mapping[str, 
 
 PLANNER = speakers.PLANNER
 WEATHER_ASSISTANT = speakers.WEATHER_ASSISTANT
-MAX_WEATHER_MESSAGES = 12
+MAX_WEATHER_MESSAGES = 8  # a normal turn takes 4-5 messages; the rest is room for one detour
 PLANNER_SYSTEM = (
     "You are the planner of a small team that answers questions about the weather. When the user asks about the "
     "weather, make sure you know the city: if it is missing, call transfer_to_user with your question. When you "

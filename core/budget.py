@@ -18,17 +18,48 @@ from typing import Any, Callable, Mapping
 
 from .config import HostedLimits, Settings
 
-IMAGE_INPUT_TOKENS = 85 + 170  # one 512-px picture to a vision model
-SYSTEM_AND_FORMAT_TOKENS = 600  # system message, role descriptions, tool schemas, message framing
+IMAGE_INPUT_TOKENS = 8_500  # one 512-px picture as gpt-4o-mini bills it (85 + 170 tokens, times its 33x factor)
+SYSTEM_AND_FORMAT_TOKENS = 600  # our system messages, role descriptions, tool schemas, message framing
+CALLS_PER_WEATHER_MESSAGE = 5  # a speaker choice (retried up to 3 times) and a tool call with its reflection
+# gpt-image models also bill the prompt's text tokens, which the per-picture price does not include
+IMAGE_PROMPT_USD_PER_TOKEN = {"gpt-image-1": 5e-6, "gpt-image-1-mini": 2e-6}
+MAX_USER_TEXT_CHARS = 2_000  # hosted mode: an edited instruction or system message (core.budget.check_options)
 
 
 class TurnRefused(Exception):
     """A turn the hosted-demo limits do not allow; the message says why and what the visitor can do."""
 
 
-def tokens_for(chars: int) -> int:
-    """An upper estimate of tokens for text of this length (real tokenizers average ~4 characters a token)."""
-    return chars // 3 + 1
+def tokens_for(text: str | int) -> int:
+    """An upper estimate of a text's tokens: half its UTF-8 bytes (English averages ~4 characters a token;
+    other scripts and emoji take more bytes, and more tokens, per character). A number is taken as ASCII
+    characters."""
+    size = text if isinstance(text, int) else len(str(text).encode("utf-8"))
+    return size // 2 + 1
+
+
+def check_options(scenario: str, options: Mapping[str, Any]) -> None:
+    """Hosted mode: text a visitor wrote into options (an instruction, system messages) goes into every model
+    call, so it is limited like a message."""
+    from .config import ConfigError
+
+    for key in ("instruction", "analyst_system", "summarizer_system"):
+        value = str(options.get(key) or "")
+        if len(value) > MAX_USER_TEXT_CHARS:
+            raise ConfigError(f"The {key.replace('_', ' ')} has {len(value):,} characters; this demo allows "
+                              f"{MAX_USER_TEXT_CHARS:,}.")
+
+
+def unrecorded_usd(scenario: str, options: Mapping[str, Any], settings: Settings, message: str) -> float:
+    """What a turn may cost beyond what the app records per call: the prompt tokens gpt-image models bill
+    on top of the picture price. Added to the bound, and to the settled cost."""
+    from .agents import CATIFY, DEFAULT_ITERATIONS
+
+    rate = IMAGE_PROMPT_USD_PER_TOKEN.get(settings.image_model or "", 0.0)
+    if scenario != CATIFY or not rate or settings.provider == "demo":
+        return 0.0
+    prompt_tokens = tokens_for(message) + (settings.max_output_tokens or 4_000)  # the critic writes later prompts
+    return (int(options.get("iterations", DEFAULT_ITERATIONS)) + 1) * prompt_tokens * rate
 
 
 def _chat(settings: Settings, model: str, input_tokens: int, calls: int) -> float | None:
@@ -47,22 +78,28 @@ def max_turn_cost(scenario: str, options: Mapping[str, Any], settings: Settings,
 
     if settings.provider == "demo":
         return 0.0
-    context = tokens_for(len(message) + history_chars) + SYSTEM_AND_FORMAT_TOKENS
+    written = sum(tokens_for(str(options.get(k) or "")) for k in ("instruction", "analyst_system", "summarizer_system"))
+    context = tokens_for(message) + tokens_for(history_chars) + SYSTEM_AND_FORMAT_TOKENS + written
     if scenario == CATIFY:
         n = int(options.get("iterations", DEFAULT_ITERATIONS))
         picture = image_price_usd(settings.image_model, settings.image_quality, settings.image_size) \
             if settings.image_model else 0.0
-        # the critic sees one picture and its prompt (a one-message context), however long the chat
+        # the critic sees one picture and its prompt (a one-message context), however long the chat; later
+        # prompts are the critic's own, at most one capped output long
+        prompt = tokens_for(message) + (settings.max_output_tokens or 4_000)
         critic = _chat(settings, settings.vision_model,
-                       tokens_for(len(message) + 2_000) + IMAGE_INPUT_TOKENS + SYSTEM_AND_FORMAT_TOKENS, n)
-        return None if picture is None or critic is None else (n + 1) * picture + critic
+                       prompt + IMAGE_INPUT_TOKENS + SYSTEM_AND_FORMAT_TOKENS + written, n)
+        if picture is None or critic is None:
+            return None
+        return (n + 1) * picture + critic + unrecorded_usd(scenario, options, settings, message)
     if scenario == ANALYST_SUMMARIZER:
         report = str(options.get("report") or "")
-        return _chat(settings, settings.chat_model, context + tokens_for(len(report)), 2)
+        return _chat(settings, settings.chat_model, context + tokens_for(report), 2)
     if scenario == WEATHER:
-        # every message can be a model call with a tool round trip, each preceded by a speaker choice
-        calls = 3 * MAX_WEATHER_MESSAGES
-        return _chat(settings, settings.chat_model, context + tokens_for(MAX_WEATHER_MESSAGES * 1_000), calls)
+        # every message can be a speaker choice plus a model call with a tool round trip; each sees the turn
+        # so far (messages of at most one capped output each)
+        grown = MAX_WEATHER_MESSAGES * (settings.max_output_tokens or 4_000)
+        return _chat(settings, settings.chat_model, context + grown, CALLS_PER_WEATHER_MESSAGE * MAX_WEATHER_MESSAGES)
     return None
 
 
@@ -73,10 +110,12 @@ class Reservation:
     day: str
     amount: float
     settled: bool = False
+    unrecorded: float = 0.0  # billed beyond what the app records per call (core.budget.unrecorded_usd)
 
     def settle(self, actual_usd: float | None) -> None:
         """Replace the reserved upper bound by what the turn really cost (the bound if that is unknown)."""
-        self.ledger._settle(self, self.amount if actual_usd is None else max(0.0, float(actual_usd)))
+        actual = self.amount if actual_usd is None else max(0.0, float(actual_usd)) + self.unrecorded
+        self.ledger._settle(self, actual)
 
 
 @dataclass

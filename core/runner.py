@@ -223,7 +223,8 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
     if trace and (store is not None or trace_experiment_id):
         info = tracing.TurnInfo(experiment_id=store.experiment_id if store is not None else str(trace_experiment_id),
                                 conversation_id=conv.id or "", scenario=conv.scenario, turn=turn,
-                                session_id=conv.session_id, provider=settings.provider, attempt=attempt)
+                                session_id=conv.session_id, provider=settings.provider, attempt=attempt,
+                                billed_to_owner=settings.billed_to_owner)
     entries = [user_entry]
     trace_id = None
     clients = None

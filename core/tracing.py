@@ -33,6 +33,7 @@ ATTR_TURN = "app.turn"
 ATTR_PROVIDER = "app.provider"
 ATTR_SESSION = "app.session"
 ATTR_ATTEMPT = "app.attempt"
+ATTR_BILLING = "app.billing"  # "owner": a hosted demo's turn paid with the owner's key (its daily cap)
 ATTR_IMAGE_ID = "app.image.id"
 ATTR_IMAGE_PATH = "app.image.artifact_path"
 ATTR_IMAGE_MODEL = "app.image.model"
@@ -125,6 +126,7 @@ class TurnInfo:
     session_id: str
     provider: str
     attempt: int = 1
+    billed_to_owner: bool = False
 
 
 @contextlib.contextmanager
@@ -159,6 +161,7 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
                     ATTR_TURN: str(info.turn),
                     ATTR_PROVIDER: info.provider,
                     ATTR_ATTEMPT: str(info.attempt),
+                    **({ATTR_BILLING: "owner"} if info.billed_to_owner else {}),
                 },
                 session_id=info.session_id,
                 request_preview=clip(request, 1000),

@@ -138,6 +138,9 @@ def sync_option_widgets(conversation: Conversation) -> None:
         "offline" if settings.provider == "demo" else "open-meteo")
 
 
+LIMIT = budget.MAX_USER_TEXT_CHARS if settings.hosted is not None else None  # text that joins every model call
+
+
 def scenario_options(conversation: Conversation) -> dict:
     sync_option_widgets(conversation)
     options = dict(conversation.options)
@@ -145,11 +148,13 @@ def scenario_options(conversation: Conversation) -> dict:
         st.subheader(SCENARIOS[conversation.scenario])
         if conversation.scenario == CATIFY:
             options["iterations"] = st.slider("Critique iterations", 1, MAX_ITERATIONS, key="iterations")
-            options["instruction"] = st.text_area("Critic instruction", key="instruction", height=110)
+            options["instruction"] = st.text_area("Critic instruction", key="instruction", height=110,
+                                                  max_chars=LIMIT)
         elif conversation.scenario == ANALYST_SUMMARIZER:
-            options["analyst_system"] = st.text_area("Analyst's system message", key="analyst_system", height=130)
+            options["analyst_system"] = st.text_area("Analyst's system message", key="analyst_system", height=130,
+                                                     max_chars=LIMIT)
             options["summarizer_system"] = st.text_area("Summarizer's system message", key="summarizer_system",
-                                                        height=130)
+                                                        height=130, max_chars=LIMIT)
         elif conversation.scenario == WEATHER:
             options["weather_source"] = st.selectbox("Weather source", list(WEATHER_SOURCES),
                                                      format_func=WEATHER_SOURCES.get, key="weather_source",
@@ -186,10 +191,14 @@ def admit(conversation: Conversation, message: str):
     if len(message) > limits.max_message_chars:
         raise ConfigError(f"This demo takes messages of up to {limits.max_message_chars:,} characters; yours has "
                           f"{len(message):,}.")
-    history = sum(len(str(e.get("text", ""))) for e in conversation.transcript)
+    budget.check_options(conversation.scenario, conversation.options)
+    history = sum(len(str(e.get("text", "")).encode("utf-8")) for e in conversation.transcript)
     bound = budget.max_turn_cost(conversation.scenario, conversation.options, settings, message, history)
-    return session.spend_ledger(settings.tracking_uri, settings.experiment_name).admit(
+    reservation = session.spend_ledger(settings.tracking_uri, settings.experiment_name).admit(
         session.session_id(), limits, bound, uses_owner_key=session.uses_owner_key())
+    if session.uses_owner_key():
+        reservation.unrecorded = budget.unrecorded_usd(conversation.scenario, conversation.options, settings, message)
+    return reservation
 
 
 def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from core import budget
-from core.config import HostedLimits, Settings
+from core.config import ConfigError, HostedLimits, Settings
 from core.conversations import Conversation
 from core.images import image_price_usd
 from core.runner import TurnHandle
@@ -27,7 +27,14 @@ def openai(server: OpenAIStub | None = None, **changes) -> Settings:
 def test_the_bound_covers_pictures_and_capped_model_calls():
     assert budget.max_turn_cost("catify", {"iterations": 2}, Settings(), "a cat") == 0.0  # demo: free
     bound = budget.max_turn_cost("catify", {"iterations": 2}, openai(), "a cat")
-    assert 3 * image_price_usd("gpt-image-1", "low", "1024x1024") < bound < 0.04
+    assert 3 * image_price_usd("gpt-image-1", "low", "1024x1024") < bound < 0.05
+    # text a visitor writes into the options joins every model call: it raises the bound
+    long_instruction = {"iterations": 2, "instruction": "cats " * 400}
+    assert budget.max_turn_cost("catify", long_instruction, openai(), "a cat") > bound
+    with pytest.raises(ConfigError, match="instruction has 20,000 characters"):
+        budget.check_options("catify", {"instruction": "cats " * 4000})
+    emoji = budget.max_turn_cost("analyst", {"report": "📈" * 10_000}, openai(), "q")
+    assert emoji > budget.max_turn_cost("analyst", {"report": "x" * 10_000}, openai(), "q"), "bytes, not characters"
     weather = budget.max_turn_cost("weather", {}, openai(), "What's the weather?", history_chars=5_000)
     assert 0 < weather < budget.max_turn_cost("weather", {}, openai(), "x", history_chars=500_000)
     report = {"report": "word " * 20_000}
@@ -72,10 +79,16 @@ def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, stor
         conversation = Conversation(scenario="catify", session_id="visitor", provider="openai", options={"iterations": 2})
         bound = budget.max_turn_cost("catify", conversation.options, settings, "a cat")
         reservation = ledger.admit("visitor", LIMITS, bound, uses_owner_key=True)
-        outcome = TurnHandle(conversation, "a cat", settings, store, reservation=reservation).start().wait(60)
+        reservation.unrecorded = budget.unrecorded_usd("catify", conversation.options, settings, "a cat")
+        outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store,
+                             reservation=reservation).start().wait(60)
         assert outcome.status == "ok", outcome.error
         assert 3 * 0.011 <= outcome.cost_usd < bound
-        assert ledger.spent("visitor")[0] == pytest.approx(outcome.cost_usd)
+        # the ledger counts the picture prompts' tokens too, which the per-picture price leaves out
+        assert ledger.spent("visitor")[0] == pytest.approx(outcome.cost_usd + reservation.unrecorded)
+        assert reservation.unrecorded > 0
+        tags = store.client.get_trace(outcome.trace_id).info.tags
+        assert tags["app.billing"] == "owner", "the day's cap reads owner-paid turns from the store"
         calls_before = len(server.requests)
         with pytest.raises(budget.TurnRefused, match=r"\$0.05 cap"):
             ledger.admit("visitor", LIMITS, budget.max_turn_cost("catify", conversation.options, settings, "again"),

@@ -124,3 +124,26 @@ def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri)
     store_dir = Path(tracking_uri.removeprefix("sqlite:///")).parent
     leaks = [p for p in store_dir.rglob("*") if p.is_file() and canary.encode() in p.read_bytes()]
     assert leaks == [], "the key must never reach the store, its traces or its artifacts"
+
+
+def test_admin_login_survives_odd_passwords_and_guessing():
+    at = visit()
+    at.sidebar.text_input(key="admin_password").set_value("pässwörd ✓").run()
+    assert not at.exception and any("not the admin password" in e.value for e in at.sidebar.error)
+    for _ in range(5):
+        at.sidebar.text_input(key="admin_password").set_value("guess").run()
+    at.sidebar.text_input(key="admin_password").set_value("let-me-see").run()
+    assert any("Too many wrong passwords" in e.value for e in at.sidebar.error)
+    assert not [b for b in at.sidebar.button if b.key == "admin_logout"], "locked out, even with the password"
+
+
+def test_an_instruction_is_held_to_the_demos_limit(monkeypatch):
+    """It joins every model call, so its length is part of the cost: the field keeps at most 2,000 characters
+    (and core.budget.check_options refuses longer ones that arrive another way)."""
+    at = visit()
+    at.session_state["instruction"] = "cats " * 1000
+    at.run()
+    assert len(at.sidebar.text_area(key="instruction").value) == 2_000
+    send(at, "a cat")
+    assert not at.error and len(at.get("image")) == 3
+

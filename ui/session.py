@@ -13,6 +13,7 @@ from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
 from core.budget import SpendLedger
 from core.conversations import ConversationStore, check_store, display_uri
 
+HOSTED_MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o")
 PROVIDER_LABELS = {"demo": "Demo (offline, free)", "openai": "OpenAI", "openai-compatible": "OpenAI-compatible (Ollama, vLLM…)"}
 
 
@@ -79,11 +80,22 @@ def _day_spent(tracking_uri: str, experiment_name: str, day: str) -> float:
 
     from core import traces
 
+    from mlflow.tracing.client import TracingClient
+
+    from core.tracing import ATTR_BILLING
+
     try:
         experiment_id = conversation_store(tracking_uri, experiment_name).experiment_id
         midnight = int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
-        rows = traces.reader_for(tracking_uri, experiment_id).frames(start_ms=midnight).traces
-        return float(rows.loc[rows["provider"] == "openai", "cost_usd"].sum())
+        client, token, total = TracingClient(tracking_uri), None, 0.0
+        while True:  # only turns paid with the owner's key count against the day's cap
+            page = client.search_traces(locations=[experiment_id], include_spans=False, max_results=500,
+                                        page_token=token, filter_string=f"tags.`{ATTR_BILLING}` = 'owner' "
+                                                                        f"AND trace.timestamp_ms >= {midnight}")
+            total += sum(float((t.info.cost or {}).get("total_cost") or 0) for t in page)
+            token = page.token
+            if not token:
+                return total
     except Exception:  # noqa: BLE001 - the in-process ledger still holds this instance's spend
         return 0.0
 
@@ -116,21 +128,34 @@ def _admin_login(base: Settings) -> None:
                 st.rerun()
             return
         st.text_input("Admin password", type="password", key="admin_password", on_change=_check_admin_password)
-        if st.session_state.pop("admin_refused", False):
-            st.error("That is not the admin password.")
+        if refused := st.session_state.pop("admin_refused", None):
+            st.error(refused)
+
+
+ADMIN_TRIES = 5
 
 
 def _check_admin_password() -> None:
     """A callback, so the typed password can be cleared before the field is drawn again."""
     import hmac
 
+    import time
+
     typed = str(st.session_state.get("admin_password") or "")
     limits = base_settings().hosted
-    if typed and limits is not None and limits.admin_password and hmac.compare_digest(typed, str(limits.admin_password)):
-        st.session_state.admin = True
-    elif typed:
-        st.session_state.admin_refused = True
     st.session_state.admin_password = ""
+    if not typed or limits is None or not limits.admin_password:
+        return
+    tries = st.session_state.get("admin_tries", 0)
+    if tries >= ADMIN_TRIES:
+        st.session_state.admin_refused = "Too many wrong passwords in this session."
+        return
+    if hmac.compare_digest(typed.encode("utf-8"), str(limits.admin_password).encode("utf-8")):
+        st.session_state.admin = True
+        return
+    st.session_state.admin_tries = tries + 1
+    time.sleep(1.0)  # guessing costs time
+    st.session_state.admin_refused = "That is not the admin password."
 
 
 def sidebar_settings() -> Settings:
@@ -167,8 +192,12 @@ def sidebar_settings() -> Settings:
         base_url = ""
         if provider == "openai-compatible":
             base_url = st.text_input("Base URL", value=base.base_url or defaults.base_url, key="base_url")
-        chat_model = st.text_input("Chat model", value=defaults.chat_model, key=f"chat_model_{provider}")
-        vision_model = st.text_input("Vision model", value=defaults.vision_model, key=f"vision_model_{provider}")
+        if st.session_state.uses_owner_key:  # models the demo's cost bound knows: token prices only, no extras
+            chat_model = st.selectbox("Chat model", HOSTED_MODELS, key="chat_model_hosted")
+            vision_model = st.selectbox("Vision model", HOSTED_MODELS, key="vision_model_hosted")
+        else:
+            chat_model = st.text_input("Chat model", value=defaults.chat_model, key=f"chat_model_{provider}")
+            vision_model = st.text_input("Vision model", value=defaults.vision_model, key=f"vision_model_{provider}")
         image_models = ["gpt-image-1", "gpt-image-1-mini", "dall-e-3"]
         if provider == "openai-compatible":
             image_model = st.text_input("Image model (empty: none)", value=defaults.image_model, key="image_model_c")
@@ -179,6 +208,7 @@ def sidebar_settings() -> Settings:
         size = st.selectbox("Image size", sizes, key=f"size_{image_model}")
         quality = st.selectbox("Image quality", qualities, key=f"quality_{image_model}")
         return base.with_(provider=provider, api_key=key, base_url=base_url, chat_model=chat_model.strip(),
+                          billed_to_owner=st.session_state.uses_owner_key,
                           vision_model=vision_model.strip(), image_model=image_model.strip(), image_size=size,
                           image_quality=quality)
 
