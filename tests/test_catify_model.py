@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT
 from core import model_registry as registry
 from core.config import Settings
-from tests.net import free_port
+from tests.net import free_port, wait_until_up
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -121,16 +121,7 @@ def test_mlflow_models_serve_answers_invocations(registered):
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.5)
+        wait_until_up(f"{base}/ping", process, 90, lambda: process.stderr.read().decode()[-2000:])
 
         def post(payload: dict) -> tuple[int, dict]:
             request = urllib.request.Request(f"{base}/invocations", data=json.dumps(payload).encode(),

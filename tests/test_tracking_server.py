@@ -10,8 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -21,7 +19,7 @@ from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.runner import run_turn
 from core import traces, tracing
-from tests.net import free_port
+from tests.net import free_port, wait_until_up
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +32,7 @@ def server(tmp_path_factory):
          "--workers", "1"],
         stdout=subprocess.DEVNULL, stderr=(workdir / "server.log").open("w"), start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, (workdir / "server.log").read_text()[-2000:]
-        time.sleep(0.5)
+    wait_until_up(f"{uri}/health", process, 90, lambda: (workdir / "server.log").read_text()[-2000:])
     yield uri
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(30)

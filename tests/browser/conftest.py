@@ -7,13 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.net import free_port
+from tests.net import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -42,17 +40,7 @@ class AppServer:
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=str(workdir), env=full_env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.3)
+        wait_until_up(f"{self.url}/_stcore/health", self.process, 60, lambda: self.log.read_text()[-2000:])
 
     def stop(self) -> None:
         import signal
