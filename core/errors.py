@@ -45,9 +45,14 @@ def _unwrap(exc: BaseException) -> tuple[BaseException, str]:
     return stand_in, name
 
 
+_CUT_OFF = ("RemoteProtocolError", "IncompleteRead", "peer closed connection", "incomplete chunked read",
+            "ReadError")
+
+
 def _describe(exc: BaseException, base_url: str) -> str:
     import openai
 
+    everything = f"{exc!s} {exc.__cause__!r} {exc.__context__!r}"  # agentchat keeps the cause in its text
     exc, type_name = _unwrap(exc)
     where = f" at {base_url}" if base_url else ""
     detail = _server_message(exc)
@@ -64,6 +69,8 @@ def _describe(exc: BaseException, base_url: str) -> str:
     if isinstance(exc, openai.APITimeoutError):
         return f"The model provider did not answer in time{where}. Retry, or raise the timeout."
     if isinstance(exc, openai.APIConnectionError):
+        if any(mark in everything for mark in _CUT_OFF):
+            return f"The connection to the model provider broke off in the middle of its answer{where}. Retry."
         return f"Cannot reach the model provider{where}. Is the server running and the base URL right?"
     if isinstance(exc, openai.BadRequestError):
         if "content_policy" in str(exc) or "safety" in str(exc).lower():
@@ -73,7 +80,7 @@ def _describe(exc: BaseException, base_url: str) -> str:
         return f"The model provider failed ({getattr(exc, 'status_code', 500)}){where}. Retry in a moment."
     if isinstance(exc, openai.APIStatusError):
         return f"The model provider answered HTTP {exc.status_code}{where}: {detail}"
-    if isinstance(exc, openai.APIResponseValidationError) or type(exc).__name__ in ("JSONDecodeError", "ValidationError"):
+    if isinstance(exc, openai.APIResponseValidationError) or type_name in ("JSONDecodeError", "ValidationError"):
         return f"The model provider sent a reply we could not read{where}."
     if isinstance(exc, TimeoutError):
         return "A step took too long and was stopped. Retry, or raise the timeout."

@@ -39,3 +39,28 @@ def mlflow_client(tracking_uri):
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri)
+
+
+RELIABILITY_ROWS: list[dict] = []
+
+
+@pytest.fixture()
+def reliability(request):
+    """Record one row of docs/RELIABILITY.md from a test's own outcome (written only if the test passes)."""
+    rows: list[dict] = []
+
+    def record(**row) -> None:
+        rows.append({"test": request.node.nodeid, **row})
+
+    yield record
+    RELIABILITY_ROWS.extend(rows)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The battery's rows, for scripts/reliability_table.py (docs/RELIABILITY.md)."""
+    if RELIABILITY_ROWS:
+        import json
+
+        out = ROOT / "test-artifacts" / "reliability.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(RELIABILITY_ROWS, indent=1, ensure_ascii=False))

@@ -154,6 +154,7 @@ class Fault:
 
     path: str | None = None  # only requests whose path contains this; None: any request
     times: int = 1  # how many matching requests it takes
+    skip: int = 0  # let this many matching requests through first (a failure in the middle of a turn)
 
     def matches(self, request: RecordedRequest) -> bool:
         return self.path is None or self.path in request.path
@@ -182,6 +183,72 @@ class StatusFault(Fault):
                                 type_=self.type or _ERROR_TYPES.get(self.status, "api_error"),
                                 code=self.code if self.code is not None else _ERROR_CODES.get(self.status),
                                 headers=self.headers)
+
+
+@dataclass
+class HangFault(Fault):
+    """No answer for `seconds` (longer than the client waits), then the connection closes."""
+
+    seconds: float = 5.0
+
+    def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
+        time.sleep(self.seconds)
+        handler.close_connection = True
+
+
+@dataclass
+class MalformedJSONFault(Fault):
+    """HTTP 200 whose body is not JSON."""
+
+    def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
+        raw = b'{"id": "chatcmpl-broken", "choices": [{"message": '
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(raw)))
+        handler.end_headers()
+        handler.wfile.write(raw)
+
+
+@dataclass
+class CutStreamFault(Fault):
+    """A streamed answer that stops after its first chunk: the connection drops mid-stream."""
+
+    def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
+        import socket as _socket
+
+        if not (request.body or {}).get("stream"):  # a plain answer: the body stops half-way
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", "4096")
+            handler.end_headers()
+            handler.wfile.write(b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [')
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(_socket.SHUT_RDWR)
+            return
+        handler.start_sse()
+        handler.send_event({"id": "chatcmpl-cut", "object": "chat.completion.chunk", "created": 0,
+                            "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"role": "assistant",
+                                                                                      "content": "CRITICS: half"},
+                                                                 "finish_reason": None}]})
+        handler.wfile.flush()
+        handler.close_connection = True
+        handler.connection.shutdown(_socket.SHUT_RDWR)
+
+
+@dataclass
+class ReplyFault(Fault):
+    """A well-formed chat answer with this content (a model that ignores the format it was asked for)."""
+
+    content: str = ""
+
+    def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
+        handler.send_json(200, {"id": "chatcmpl-odd", "object": "chat.completion", "created": int(time.time()),
+                                "model": (request.body or {}).get("model", "gpt-4o-mini"),
+                                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content},
+                                             "finish_reason": "stop"}],
+                                "usage": {"prompt_tokens": 10, "completion_tokens": count_words(self.content),
+                                          "total_tokens": 10 + count_words(self.content)}})
 
 
 # --- the server -------------------------------------------------------------------------------------------
@@ -252,6 +319,9 @@ class OpenAIStub:
         with self._lock:
             for fault in self._faults:
                 if fault.times > 0 and fault.matches(request):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)
