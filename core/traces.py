@@ -109,7 +109,7 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     df["session"] = df["session"].fillna(NO_SESSION).replace("", NO_SESSION).astype(str)
     for column in ("trace_id", "conversation", "turn", "provider", "name", "status"):
         df[column] = df[column].fillna("").astype(str)
-    df["request"] = _map_unique(df["request"], _request_text)
+    df["request"] = _map_unique(df["request"], _request_text).astype(str)  # str even when there are no rows
     df["time"] = pd.to_datetime(df["timestamp_ms"], unit="ms", utc=True)
     return df.sort_values("timestamp_ms", ascending=False, kind="stable").reset_index(drop=True)
 
