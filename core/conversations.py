@@ -91,7 +91,10 @@ def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
         MlflowClient(tracking_uri).search_experiments(max_results=1)
         return None
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", said plainly
-        return f"The MLflow store {display_uri(tracking_uri)} cannot be reached ({type(exc).__name__}: {str(exc)[:200]})."
+        detail = str(exc)
+        if password := urllib.parse.urlsplit(tracking_uri).password:  # errors may quote the address whole
+            detail = detail.replace(password, "***")
+        return f"The MLflow store {display_uri(tracking_uri)} cannot be reached ({type(exc).__name__}: {detail[:200]})."
 
 
 def use_wal(tracking_uri: str) -> None:

@@ -64,3 +64,21 @@ def pytest_sessionfinish(session, exitstatus):
         out = ROOT / "test-artifacts" / "reliability.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(RELIABILITY_ROWS, indent=1, ensure_ascii=False))
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """Tests never touch the internet: a name lookup for anything but this machine fails at once, loudly
+    (a silent DNS attempt is how a test would reach out by accident)."""
+    import socket
+
+    real = socket.getaddrinfo
+    local = {None, "", "localhost", "::1", "0.0.0.0", socket.gethostname()}
+
+    def lookup(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in local and not str(name).startswith("127."):
+            raise OSError(f"tests stay on loopback: refused to look up {name!r}")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
