@@ -60,8 +60,11 @@ def test_analyst_and_summarizer_answer_side_by_side(app, page):
     summarizer = page.locator("[data-testid=stChatMessage]").filter(has_text="Summarizer")
     expect(analyst).to_contain_text("supply delays", timeout=60_000)
     expect(summarizer).to_contain_text("Summary:")
-    settle(page)  # the page reruns once after a turn; measure the final layout
-    a, s = analyst.last.bounding_box(), summarizer.last.bounding_box()
+    settle(page)  # the page reruns once after a turn; measure the final layout, one of each
+    expect(analyst).to_have_count(1, timeout=30_000)
+    expect(summarizer).to_have_count(1, timeout=30_000)
+    a, s = analyst.bounding_box(timeout=30_000), summarizer.bounding_box(timeout=30_000)
+    assert a and s, "both answers are on screen"
     assert abs(a["y"] - s["y"]) < 40 and s["x"] > a["x"] + 200, "side by side, not one under the other"
 
 
