@@ -9,10 +9,8 @@ import asyncio
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from core import weather
-
-APP = str(ROOT / "streamlit_app.py")
+from tests.pages import open_app, send
 REPORT = "Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply delays."
 
 
@@ -24,23 +22,8 @@ def app_env(monkeypatch, tracking_uri, experiment_name):
     monkeypatch.delenv("APP_PROVIDER", raising=False)
 
 
-def open_app(conversation: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    if conversation:
-        at.query_params["conversation"] = conversation
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def choose(at: AppTest, scenario: str) -> AppTest:
     next(s for s in at.selectbox if s.label == "Scenario").set_value(scenario).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -56,7 +39,7 @@ def test_weather_pauses_for_the_city_and_resumes_after_a_reload():
     assert at.chat_input[0].placeholder == "Your answer…"
     conversation = at.query_params["conversation"]
 
-    reloaded = open_app(conversation)  # a browser reload: new session, state from MLflow
+    reloaded = open_app(conversation=conversation)  # a browser reload: new session, state from MLflow
     assert texts_of(reloaded, "planner") == ["Which city should I check the weather for?"]
     assert any("waiting for your answer" in i.value for i in reloaded.info)
     send(reloaded, "Lehi")
@@ -104,7 +87,7 @@ def test_the_sidebar_lists_conversations_and_reopens_them():
 def test_two_tabs_on_one_conversation_never_lose_a_turn_silently():
     first = send(choose(open_app(), "weather"), "What's the weather in Paris?")
     conversation = first.query_params["conversation"]
-    other_tab = open_app(conversation)
+    other_tab = open_app(conversation=conversation)
     send(first, "And in Rome, what's the weather?")
     send(other_tab, "And in Oslo, what's the weather?")  # this tab still had one turn
     assert any("continued in another tab" in e.value for e in other_tab.error)
@@ -149,6 +132,6 @@ def test_a_conversation_of_an_unknown_scenario_is_refused_politely(tracking_uri,
     store = ConversationStore(tracking_uri, experiment_name)
     conversation = Conversation(scenario="mystery", session_id="s", provider="demo", title="from the future")
     store.create(conversation)
-    at = open_app(conversation.id)
+    at = open_app(conversation=conversation.id)
     assert any("cannot continue" in w.value for w in at.warning)
     assert "conversation" not in at.query_params

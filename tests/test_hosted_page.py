@@ -7,10 +7,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from tests.openai_server import OpenAIStub
-
-APP = str(ROOT / "streamlit_app.py")
+from tests.pages import open_app as visit, send
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 
 
@@ -22,21 +20,6 @@ def hosted_env(monkeypatch, tracking_uri, experiment_name):
     monkeypatch.setenv("APP_ADMIN_PASSWORD", "let-me-see")
     for name in ("OPENAI_API_KEY", "APP_PROVIDER", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-
-
-def visit(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def traces_metric(at: AppTest) -> str:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from core import reports
 from core.config import ConfigError
 from tests.openai_server import OpenAIStub, ReplyFault
+from tests.pages import open_app as app, send
 
-APP = str(ROOT / "streamlit_app.py")
 MARKUP = "<script>alert(1)</script> <img src=x onerror=alert(2)> **bold** [click](javascript:alert(3)) $x^2$"
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 
@@ -23,21 +22,6 @@ def app_env(monkeypatch, tracking_uri, experiment_name):
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
     for name in ("OPENAI_API_KEY", "APP_PROVIDER", "OPENAI_BASE_URL", "APP_HOSTED"):
         monkeypatch.delenv(name, raising=False)
-
-
-def app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def rendered_markdown(at: AppTest) -> str:
