@@ -68,6 +68,12 @@ class Conversation:
     images: dict[str, bytes] = field(default_factory=dict)  # a cache; pictures live in the run's artifacts
     turns: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    # completed turns the store has not got yet (it was unreachable): the session holds them until it answers
+    pending_turns: int = 0
+
+    @property
+    def saved_turns(self) -> int:
+        return self.turns - self.pending_turns
 
 
 def is_valid_run_id(value: str) -> bool:
@@ -188,7 +194,7 @@ class ConversationStore:
 
     def check_unchanged(self, run_id: str, turns: int) -> None:
         """Raise ConversationConflict when the stored conversation has moved past `turns` (another tab). Fewer
-        stored turns is no conflict: this session's earlier save failed, and the next save writes it all."""
+        stored turns is no conflict: a save that failed half-way (its turns tag is written last)."""
         stored = self.stored_turns(run_id)
         if stored > turns:
             raise ConversationConflict(
@@ -212,6 +218,22 @@ class ConversationStore:
         self.client.set_tag(run_id, TAG_TURNS, str(conversation.turns))  # last: it marks the turn as saved
         if conversation.title:
             self.client.set_tag(run_id, TAG_TITLE, conversation.title[:250])
+
+    def save_pending(self, conversation: Conversation) -> int:
+        """Write what this session holds and the store does not (after an outage): the run if there is none
+        yet, the pictures that never reached the artifacts, then the state. Returns the turns written;
+        ConversationConflict if another tab saved turns meanwhile (theirs stay)."""
+        if not conversation.pending_turns:
+            return 0
+        if not conversation.id:
+            self.create(conversation)
+        for image_id, record in conversation.image_lookup.items():
+            png = conversation.images.get(image_id)
+            if png and not record.get("artifact_path"):
+                record["artifact_path"] = self.save_image(conversation.id, image_id, png)
+        self.save(conversation, based_on_turns=conversation.saved_turns)
+        written, conversation.pending_turns = conversation.pending_turns, 0
+        return written
 
     def save_lookup(self, conversation: Conversation) -> None:
         if conversation.id:

@@ -169,7 +169,7 @@ async def run_turn(
     try:
         if conv.id and store is not None:
             try:
-                store.check_unchanged(conv.id, conv.turns)
+                store.check_unchanged(conv.id, conv.saved_turns)
             except ConversationConflict as exc:
                 return TurnOutcome("conflict", original, error=str(exc), seconds=time.perf_counter() - started)
             except Exception:  # noqa: BLE001 - an unreachable store is dealt with below, as for any turn
@@ -216,7 +216,8 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
             store.create(conv)
             _claim(conv.id)  # new, so nobody else holds it; released with the turn like any claim
         except Exception as exc:  # noqa: BLE001
-            warn(f"The MLflow store is unreachable, so this turn is not traced or saved ({type(exc).__name__}).")
+            warn(f"The MLflow store is unreachable ({type(exc).__name__}): this turn is not traced, and the "
+                 "conversation is kept in this session until the store answers again.")
             store = None
     recorder = _Recorder(store, conv, warn)
     info = None
@@ -318,15 +319,17 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
     conv.transcript.extend(entries)
     conv.turns = turn
     conv.images = {**conversation.images, **recorder.pngs}
+    conv.pending_turns = conversation.pending_turns + 1
     if store is not None:
         try:
-            store.save(conv, based_on_turns=turn - 1)
+            store.save_pending(conv)  # this turn, and any the store missed while it was away
         except ConversationConflict as exc:  # another tab saved a turn meanwhile: keep theirs, tell this one
             original.image_lookup = conv.image_lookup
             return TurnOutcome("conflict", original, entries=entries, error=str(exc), trace_id=trace_id,
                                warnings=warnings, seconds=time.perf_counter() - started, cost_usd=spent())
         except Exception as exc:  # noqa: BLE001
-            warn(f"Could not save the conversation to MLflow ({type(exc).__name__}); it is kept in this session.")
+            warn(f"Could not save the conversation to MLflow ({type(exc).__name__}); it is kept in this session "
+                 "and saved when the store answers again. This turn's trace may be lost.")
     return TurnOutcome(status, conv, entries=entries, trace_id=trace_id, warnings=warnings,
                        seconds=time.perf_counter() - started, cost_usd=spent())
 

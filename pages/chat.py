@@ -9,7 +9,7 @@ from core import budget
 from core.agents import (ANALYST_SUMMARIZER, CATIFY, DEFAULT_ANALYST_SYSTEM, DEFAULT_CRITIC_INSTRUCTION,
                          DEFAULT_ITERATIONS, DEFAULT_SUMMARIZER_SYSTEM, MAX_ITERATIONS, SCENARIOS, WEATHER)
 from core.config import ConfigError
-from core.conversations import Conversation, ConversationError, StoreUnavailable
+from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
 from core.reports import read_upload, validate_report
 from core.runner import TurnHandle, validate_message
 from ui import session
@@ -61,9 +61,21 @@ def open_from_url() -> None:
     st.session_state.pop("failed", None)
 
 
+def parked() -> list[Conversation]:
+    """Conversations this session left while they had turns the store has not got: kept until it takes them."""
+    return st.session_state.setdefault("parked", [])
+
+
+def park_unsaved() -> None:
+    current = st.session_state.get("conversation")
+    if current is not None and current.pending_turns and all(c is not current for c in parked()):
+        parked().append(current)
+
+
 def reload_conversation() -> None:
     """After a conflict: drop this tab's copy and read the newest one from the store."""
     st.session_state.pop("failed", None)
+    park_unsaved()
     current = st.session_state.pop("conversation", None)
     if current is not None and current.id:
         st.query_params["conversation"] = current.id
@@ -71,14 +83,68 @@ def reload_conversation() -> None:
 
 def new_conversation() -> None:
     """A callback, so the page is drawn for the new conversation at once (scenario choice unlocked)."""
+    park_unsaved()
     st.session_state.pop("conversation", None)
     st.session_state.pop("failed", None)
     st.query_params.pop("conversation", None)
 
 
 def open_conversation(conversation_id: str) -> None:
+    park_unsaved()
     st.session_state.pop("failed", None)
     st.query_params["conversation"] = conversation_id
+
+
+def resume_parked(identity: int) -> None:
+    chosen = next((c for c in parked() if id(c) == identity), None)
+    if chosen is None:  # saved meanwhile: it is in the sidebar's list of conversations now
+        return
+    parked().remove(chosen)
+    park_unsaved()
+    st.session_state.conversation = chosen
+    st.session_state.pop("failed", None)
+    if chosen.id:
+        st.query_params["conversation"] = chosen.id
+    else:
+        st.query_params.pop("conversation", None)
+
+
+def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
+    """Turns finished while the store was away live in this session (this conversation's and any it left);
+    write them as soon as the store answers."""
+    if busy:
+        return
+    waiting = [c for c in (conversation, *parked()) if c.pending_turns]
+    if waiting and store is not None:
+        for unsaved in waiting:
+            try:
+                written = store.save_pending(unsaved)
+            except ConversationConflict as exc:  # continued elsewhere meanwhile: theirs stay, ours stay here
+                if unsaved is conversation:
+                    st.warning(f"{plain(exc)} This page's unsaved turn(s) stay here only; copy what you need.")
+                continue
+            except Exception:  # noqa: BLE001 - still away: said below, and checked afresh on the next run
+                session.store_problem.clear()
+                break
+            if unsaved is conversation:
+                st.query_params["conversation"] = unsaved.id
+            st.toast(f"Saved {written} turn(s) of “{unsaved.title[:40]}” to MLflow: the store answers again.",
+                     icon=":material/cloud_done:")
+        st.session_state.parked = [c for c in parked() if c.pending_turns]
+    if conversation.pending_turns:
+        st.warning(f"{conversation.pending_turns} turn(s) of this conversation are kept in this browser session only: "
+                   "the MLflow store is unreachable. They are saved as soon as it answers again; closing this tab "
+                   "before then loses them.", icon=":material/cloud_off:")
+        st.button("Try saving now", key="save_pending", icon=":material/cloud_upload:",
+                  on_click=session.store_problem.clear)
+    if parked():
+        with st.sidebar:
+            st.subheader("Not saved yet")
+            st.caption("Kept in this browser session until the MLflow store answers again.")
+            for index, unsaved in enumerate(parked()):
+                st.button(plain(f"{unsaved.title[:34] or 'untitled'} · {unsaved.pending_turns} unsaved turn(s)"),
+                          key=f"parked_{index}", icon=":material/cloud_off:", disabled=busy, width="stretch",
+                          on_click=resume_parked, args=(id(unsaved),))
 
 
 def image_bytes(conversation: Conversation):
@@ -251,6 +317,8 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     progress.empty()
     st.session_state.conversation = outcome.conversation
     st.session_state.last_warnings = list(outcome.warnings)
+    if outcome.conversation.pending_turns:  # the store went away: look at it afresh on the next run
+        session.store_problem.clear()
     if outcome.status in ("ok", "stopped", "waiting"):
         st.session_state.last_turn = {"ok": f"Done in {outcome.seconds:.1f} s", "stopped": "Stopped",
                                       "waiting": f"Paused after {outcome.seconds:.1f} s: the team asks you"}[outcome.status]
@@ -300,9 +368,11 @@ conversation.options = scenario_options(conversation)
 recent_conversations(conversation, busy)
 
 if store_problem:
-    st.warning("Chatting works, but traces and conversations are not being saved: " + store_problem)
+    st.warning("Chatting works, but traces are not being saved, and conversations stay in this browser session "
+               "until the store answers again: " + plain(store_problem))
 for text in st.session_state.pop("last_warnings", []):
     st.warning(text)
+save_unsaved_turns(conversation, busy)
 caption_slot = st.empty()
 if conversation.scenario == ANALYST_SUMMARIZER:
     report_input(conversation)

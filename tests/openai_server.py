@@ -251,6 +251,18 @@ class ReplyFault(Fault):
                                           "total_tokens": 10 + count_words(self.content)}})
 
 
+@dataclass
+class WhileAnswering(Fault):
+    """Something else goes wrong in the world at this request (a store killed mid-turn); the model answers
+    as usual."""
+
+    action: Any = None  # called with no arguments before the normal answer
+    passes_through = True
+
+    def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
+        self.action()
+
+
 # --- the server -------------------------------------------------------------------------------------------
 
 class OpenAIStub:
@@ -400,7 +412,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.stub._take_fault(request)
         if fault is not None:
             fault.respond(self, request)
-            return
+            if not getattr(fault, "passes_through", False):
+                return
         route = routes.get(request.path)
         if route is None:
             self.send_error_json(404, f"Unknown endpoint {method} {request.path}.", code="unknown_url")

@@ -386,7 +386,7 @@ def test_no_trace_lost_when_many_turns_export_in_the_background(store, tracking_
         assert len(trace.data.spans) == 1 + 3 + 2 + 1, "root, 2 image_agent + 1 critic steps, 2 images, 1 model call"
 
 
-def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, tracking_uri, monkeypatch):
+def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, tracking_uri, monkeypatch, reliability):
     """Two tabs sending to one conversation at the same moment: one turn runs, the other is refused before
     it spends anything, and the saved conversation has exactly the one turn."""
     monkeypatch.setenv("DEMO_LATENCY_MS", "150")
@@ -398,6 +398,9 @@ def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, trackin
     assert [o.status for o in outcomes] == ["error", "ok"]
     assert "answering in another tab" in outcomes[0].error and outcomes[0].trace_id is None
     assert store.load(conv.id).turns == 1 and len(_traces(store.client, store.experiment_id)) == 1
+    reliability(area="concurrency", fault="one conversation, two tabs sending at the same moment",
+                sees=outcomes[0].error[:120], kept="exactly one turn saved and traced; the refused turn spent "
+                "nothing; no interleaved messages")
 
 
 def test_a_new_conversation_is_claimed_from_its_first_turn(store, tracking_uri, monkeypatch):

@@ -6,10 +6,6 @@ through the artifact proxy, and the Traces page reads the server."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -19,23 +15,13 @@ from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.runner import run_turn
 from core import traces, tracing
-from tests.net import free_port, wait_until_up
+from tests.mlflow_server import MlflowServer
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
-         "--artifacts-destination", str(workdir / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=(workdir / "server.log").open("w"), start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    wait_until_up(f"{uri}/health", process, 90, lambda: (workdir / "server.log").read_text()[-2000:])
-    yield uri
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(30)
+    with MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start() as running:
+        yield running.uri
 
 
 def test_two_instances_share_conversations_pictures_and_traces(server):
