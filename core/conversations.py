@@ -12,6 +12,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ TAG_TITLE = "app.title"
 TAG_TURNS = "app.turns"
 TAG_UPDATED = "app.updated_ms"
 TAG_WAITING = "app.waiting"
+TAG_SAVE = "app.save"  # a token per save: a session recognises its own save whose answer it never got
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _IMAGE_ID = re.compile(r"^[0-9a-f]{8,32}$")
 
@@ -70,6 +72,8 @@ class Conversation:
     options: dict[str, Any] = field(default_factory=dict)
     # completed turns the store has not got yet (it was unreachable): the session holds them until it answers
     pending_turns: int = 0
+    save_token: str = ""  # of this session's newest save attempt (TAG_SAVE)
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)  # this copy's identity within a browser session
 
     @property
     def saved_turns(self) -> int:
@@ -97,10 +101,15 @@ def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
         MlflowClient(tracking_uri).search_experiments(max_results=1)
         return None
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", said plainly
-        detail = str(exc)
-        if password := urllib.parse.urlsplit(tracking_uri).password:  # errors may quote the address whole
-            detail = detail.replace(password, "***")
-        return f"The MLflow store {display_uri(tracking_uri)} cannot be reached ({type(exc).__name__}: {detail[:200]})."
+        return (f"The MLflow store {display_uri(tracking_uri)} cannot be reached "
+                f"({type(exc).__name__}: {scrub(str(exc), tracking_uri)[:200]}).")
+
+
+def scrub(text: str, tracking_uri: str) -> str:
+    """An error text without the store's password (MLflow's errors quote the address whole)."""
+    if password := urllib.parse.urlsplit(tracking_uri).password:
+        text = text.replace(password, "***")
+    return text
 
 
 def use_wal(tracking_uri: str) -> None:
@@ -192,48 +201,77 @@ class ConversationStore:
     def stored_turns(self, run_id: str) -> int:
         return int(self.client.get_run(run_id).data.tags.get(TAG_TURNS, "0") or 0)
 
-    def check_unchanged(self, run_id: str, turns: int) -> None:
-        """Raise ConversationConflict when the stored conversation has moved past `turns` (another tab). Fewer
-        stored turns is no conflict: a save that failed half-way (its turns tag is written last)."""
-        stored = self.stored_turns(run_id)
-        if stored > turns:
+    def check_unchanged(self, conversation: Conversation) -> None:
+        """Raise ConversationConflict when the stored conversation has moved past what this session last saved
+        (another tab). A save of ours that landed although its answer was lost counts as saved; fewer stored
+        turns is no conflict (a save that failed before its tags, which are written last)."""
+        tags = self.client.get_run(conversation.id).data.tags
+        stored = int(tags.get(TAG_TURNS, "0") or 0)
+        if conversation.pending_turns and conversation.save_token and tags.get(TAG_SAVE) == conversation.save_token \
+                and stored == conversation.turns:
+            conversation.pending_turns = 0
+            return
+        if stored > conversation.saved_turns:
             raise ConversationConflict(
                 f"This conversation was continued in another tab or window: it now has {stored} turn(s), this page "
-                f"knew {turns}. Nothing was overwritten. Reload the conversation to carry on from the newest turn.")
+                f"knew {conversation.saved_turns}. Nothing was overwritten. Reload the conversation to carry on from "
+                "the newest turn.")
 
-    def save(self, conversation: Conversation, based_on_turns: int | None = None) -> None:
-        """Write state, transcript and lineage after a completed turn (never half a turn). With
-        `based_on_turns`, refuse (ConversationConflict) if another tab saved a turn since."""
+    def save(self, conversation: Conversation) -> None:
+        """Write state, transcript and lineage after a completed turn (never half a turn), then every tag in one
+        batch (the turn count marks the turn as saved). Unchecked: `save_pending` is the guarded way."""
+        from mlflow.entities import RunTag
+
         assert conversation.id, "create() the conversation first"
         run_id = conversation.id
-        if based_on_turns is not None:
-            self.check_unchanged(run_id, based_on_turns)
         self.client.log_dict(run_id, conversation.state or {}, STATE_PATH)
         self.client.log_dict(run_id, {"scenario": conversation.scenario, "options": conversation.options,
                                       "messages": conversation.transcript}, TRANSCRIPT_PATH)
         self.save_lookup(conversation)
         waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
-        self.client.set_tag(run_id, TAG_WAITING, "1" if waiting else "0")
-        self.client.set_tag(run_id, TAG_UPDATED, str(int(time.time() * 1000)))
-        self.client.set_tag(run_id, TAG_TURNS, str(conversation.turns))  # last: it marks the turn as saved
+        conversation.save_token = uuid.uuid4().hex
+        tags = {TAG_WAITING: "1" if waiting else "0", TAG_UPDATED: str(int(time.time() * 1000)),
+                TAG_TURNS: str(conversation.turns), TAG_SAVE: conversation.save_token}
         if conversation.title:
-            self.client.set_tag(run_id, TAG_TITLE, conversation.title[:250])
+            tags[TAG_TITLE] = conversation.title[:250]
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def save_pending(self, conversation: Conversation) -> int:
         """Write what this session holds and the store does not (after an outage): the run if there is none
         yet, the pictures that never reached the artifacts, then the state. Returns the turns written;
-        ConversationConflict if another tab saved turns meanwhile (theirs stay)."""
-        if not conversation.pending_turns:
+        ConversationConflict if another tab saved turns meanwhile (theirs stay, nothing of ours is written)."""
+        pending = conversation.pending_turns
+        if not pending:
             return 0
         if not conversation.id:
             self.create(conversation)
+        else:
+            self.check_unchanged(conversation)
+            if not conversation.pending_turns:  # our earlier save had landed
+                return pending
         for image_id, record in conversation.image_lookup.items():
             png = conversation.images.get(image_id)
             if png and not record.get("artifact_path"):
                 record["artifact_path"] = self.save_image(conversation.id, image_id, png)
-        self.save(conversation, based_on_turns=conversation.saved_turns)
-        written, conversation.pending_turns = conversation.pending_turns, 0
-        return written
+        self.save(conversation)
+        conversation.pending_turns = 0
+        return pending
+
+    def save_as_new(self, conversation: Conversation) -> int:
+        """After a conflict: this session's version becomes a conversation of its own (pictures copied), so
+        neither tab's turns are lost. Returns the turns written."""
+        old = conversation.id
+        lookup = {}
+        for image_id, record in conversation.image_lookup.items():
+            if image_id not in conversation.images and old:
+                if png := self.load_image(old, image_id):
+                    conversation.images[image_id] = png
+            lookup[image_id] = {**record, "artifact_path": None}
+        conversation.image_lookup = lookup
+        conversation.id, conversation.save_token = None, ""
+        conversation.title = f"{conversation.title} (copy)".strip()
+        conversation.pending_turns = conversation.turns
+        return self.save_pending(conversation)
 
     def save_lookup(self, conversation: Conversation) -> None:
         if conversation.id:
@@ -269,7 +307,7 @@ class ConversationStore:
         except MlflowException as exc:
             if is_not_found(exc):
                 raise ConversationError(f"There is no conversation {run_id} in this MLflow store.") from exc
-            raise StoreUnavailable(f"The MLflow store could not be read: {str(exc)[:200]}") from exc
+            raise StoreUnavailable(f"The MLflow store could not be read: {scrub(str(exc), self.tracking_uri)[:200]}") from exc
         tags = run.data.tags
         if tracing.ATTR_SCENARIO not in tags or run.info.experiment_id != self.experiment_id:
             raise ConversationError(f"Run {run_id} exists but is not a conversation of this app.")

@@ -102,7 +102,9 @@ class _Recorder:
             try:
                 path = self.conversations.save_image(self.conversation.id, record.image_id, png)
             except Exception as exc:  # noqa: BLE001 - the chat goes on; the picture stays in the session
-                self.warn(f"A picture could not be saved to MLflow ({type(exc).__name__}); it is kept in this session.")
+                self.warn(f"A picture could not be saved to MLflow ({type(exc).__name__}); it is kept in this session, "
+                          "with any later one of this turn, and saved with the conversation.")
+                self.conversations = None  # the store is away: no more seconds lost on it this turn
         record.artifact_path = path
         self.conversation.image_lookup[record.image_id] = record.lookup_entry()
         return path
@@ -169,7 +171,7 @@ async def run_turn(
     try:
         if conv.id and store is not None:
             try:
-                store.check_unchanged(conv.id, conv.saved_turns)
+                store.check_unchanged(conv)
             except ConversationConflict as exc:
                 return TurnOutcome("conflict", original, error=str(exc), seconds=time.perf_counter() - started)
             except Exception:  # noqa: BLE001 - an unreachable store is dealt with below, as for any turn
@@ -319,7 +321,7 @@ async def _run_claimed(conv: Conversation, original: Conversation, conversation:
     conv.transcript.extend(entries)
     conv.turns = turn
     conv.images = {**conversation.images, **recorder.pngs}
-    conv.pending_turns = conversation.pending_turns + 1
+    conv.pending_turns += 1  # the copy's count: the pre-turn check may have found an earlier save landed
     if store is not None:
         try:
             store.save_pending(conv)  # this turn, and any the store missed while it was away

@@ -68,8 +68,13 @@ def parked() -> list[Conversation]:
 
 def park_unsaved() -> None:
     current = st.session_state.get("conversation")
-    if current is not None and current.pending_turns and all(c is not current for c in parked()):
+    if current is not None and current.pending_turns and all(c.key != current.key for c in parked()):
         parked().append(current)
+
+
+def conflicted() -> set[str]:
+    """Keys of unsaved conversations that another tab continued meanwhile: not retried on every run."""
+    return st.session_state.setdefault("conflicted", set())
 
 
 def reload_conversation() -> None:
@@ -90,13 +95,16 @@ def new_conversation() -> None:
 
 
 def open_conversation(conversation_id: str) -> None:
+    current = st.session_state.get("conversation")
+    if current is not None and current.id == conversation_id:
+        return  # already open (perhaps with turns the store has not got: they stay)
     park_unsaved()
     st.session_state.pop("failed", None)
     st.query_params["conversation"] = conversation_id
 
 
-def resume_parked(identity: int) -> None:
-    chosen = next((c for c in parked() if id(c) == identity), None)
+def resume_parked(key: str) -> None:
+    chosen = next((c for c in parked() if c.key == key), None)
     if chosen is None:  # saved meanwhile: it is in the sidebar's list of conversations now
         return
     parked().remove(chosen)
@@ -112,26 +120,38 @@ def resume_parked(identity: int) -> None:
 def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
     """Turns finished while the store was away live in this session (this conversation's and any it left);
     write them as soon as the store answers."""
+    global store
     if busy:
         return
-    waiting = [c for c in (conversation, *parked()) if c.pending_turns]
+    waiting = [c for c in (conversation, *parked()) if c.pending_turns and c.key not in conflicted()]
     if waiting and store is not None:
         for unsaved in waiting:
             try:
                 written = store.save_pending(unsaved)
-            except ConversationConflict as exc:  # continued elsewhere meanwhile: theirs stay, ours stay here
-                if unsaved is conversation:
-                    st.warning(f"{plain(exc)} This page's unsaved turn(s) stay here only; copy what you need.")
+            except ConversationConflict:  # continued elsewhere meanwhile: theirs stay, ours stay here
+                conflicted().add(unsaved.key)
                 continue
             except Exception:  # noqa: BLE001 - still away: said below, and checked afresh on the next run
                 session.store_problem.clear()
+                store = None
                 break
             if unsaved is conversation:
                 st.query_params["conversation"] = unsaved.id
-            st.toast(f"Saved {written} turn(s) of “{unsaved.title[:40]}” to MLflow: the store answers again.",
+            st.toast(plain(f"Saved {written} turn(s) of “{unsaved.title[:40]}” to MLflow: the store answers again."),
                      icon=":material/cloud_done:")
         st.session_state.parked = [c for c in parked() if c.pending_turns]
-    if conversation.pending_turns:
+    if conversation.pending_turns and conversation.key in conflicted():
+        st.warning("This conversation was continued in another tab or window while this page could not save. "
+                   f"Its {conversation.pending_turns} unsaved turn(s) stay here; keep them as a conversation of "
+                   "their own, or reload to carry on from the other tab's turns.", icon=":material/call_split:")
+        if failed := st.session_state.pop("save_as_new_failed", None):
+            st.error(failed)
+        left, right = st.columns(2)
+        left.button("Save mine as a new conversation", key="save_as_new", icon=":material/content_copy:",
+                    on_click=save_as_new, args=(conversation,), disabled=store is None, width="stretch")
+        right.button("Reload the conversation", icon=":material/refresh:", key="reload_after_outage",
+                     on_click=reload_conversation, width="stretch")
+    elif conversation.pending_turns:
         st.warning(f"{conversation.pending_turns} turn(s) of this conversation are kept in this browser session only: "
                    "the MLflow store is unreachable. They are saved as soon as it answers again; closing this tab "
                    "before then loses them.", icon=":material/cloud_off:")
@@ -141,10 +161,27 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
         with st.sidebar:
             st.subheader("Not saved yet")
             st.caption("Kept in this browser session until the MLflow store answers again.")
-            for index, unsaved in enumerate(parked()):
-                st.button(plain(f"{unsaved.title[:34] or 'untitled'} · {unsaved.pending_turns} unsaved turn(s)"),
-                          key=f"parked_{index}", icon=":material/cloud_off:", disabled=busy, width="stretch",
-                          on_click=resume_parked, args=(id(unsaved),))
+            for unsaved in parked():
+                state = "continued in another tab" if unsaved.key in conflicted() else \
+                    f"{unsaved.pending_turns} unsaved turn(s)"
+                st.button(plain(f"{unsaved.title[:34] or 'untitled'} · {state}"), key=f"parked_{unsaved.key}",
+                          icon=":material/cloud_off:", disabled=busy, width="stretch", on_click=resume_parked,
+                          args=(unsaved.key,))
+            if not conversation.pending_turns:
+                st.button("Try saving now", key="save_parked", icon=":material/cloud_upload:",
+                          on_click=session.store_problem.clear)
+
+
+def save_as_new(conversation: Conversation) -> None:
+    """A callback: the conflicted unsaved version becomes a conversation of its own."""
+    try:
+        written = store.save_as_new(conversation)
+    except Exception as exc:  # noqa: BLE001
+        st.session_state.save_as_new_failed = f"Could not save it ({type(exc).__name__}); it stays here. Try again."
+        return
+    conflicted().discard(conversation.key)
+    st.query_params["conversation"] = conversation.id
+    st.toast(plain(f"Saved {written} turn(s) as “{conversation.title[:40]}”."), icon=":material/cloud_done:")
 
 
 def image_bytes(conversation: Conversation):
@@ -166,6 +203,7 @@ def ago(ms: int) -> str:
 
 
 def recent_conversations(current: Conversation, busy: bool) -> None:
+    global store
     with st.sidebar:
         st.subheader("Conversations")
         if store is None:
@@ -175,6 +213,8 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
             recent = store.recent(limit=12, session_id=session.visible_session())
         except Exception as exc:  # noqa: BLE001 - the chat works without the list
             st.caption(f"The list could not be read ({type(exc).__name__}).")
+            session.store_problem.clear()  # gone since the last check, perhaps: look again on the next run,
+            store = None  # and spend no more seconds on it in this one
             return
         if not recent:
             st.caption("Your conversations will show here; each one reopens where it stopped.")
@@ -192,9 +232,10 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
 def sync_option_widgets(conversation: Conversation) -> None:
     """When another conversation is shown, its saved options become the widgets' values (widget state is
     per browser session and would otherwise carry the previous conversation's choices over)."""
-    if st.session_state.get("_options_of") == (conversation.id, conversation.scenario):
+    shown = (conversation.key if conversation.turns else "new", conversation.scenario)  # a new one keeps the choices
+    if st.session_state.get("_options_of") == shown:
         return
-    st.session_state._options_of = (conversation.id, conversation.scenario)
+    st.session_state._options_of = shown
     options = conversation.options
     st.session_state.iterations = int(options.get("iterations", DEFAULT_ITERATIONS))
     st.session_state.instruction = options.get("instruction", DEFAULT_CRITIC_INSTRUCTION)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from core import agents, providers, runner, tracing
 from core.config import Settings
-from core.conversations import Conversation, ConversationStore
+from core.conversations import Conversation, ConversationConflict, ConversationStore
 
 FULL_TURN_MESSAGES = 2 * agents.DEFAULT_ITERATIONS + 1  # pictures + critiques after the user's message
 N_IMAGES = agents.DEFAULT_ITERATIONS + 1
@@ -422,26 +422,56 @@ def test_a_new_conversation_is_claimed_from_its_first_turn(store, tracking_uri, 
     assert first.wait(60).status == "ok" and store.load(other_tab.id).turns == 1
 
 
-def test_a_failed_save_is_no_conflict_with_itself(store, tracking_uri, monkeypatch):
-    """When saving a turn fails half-way, the next turn of the same page saves everything (no false "another
-    tab" message)."""
+@pytest.mark.parametrize("landed", [False, True], ids=["failed before its tags", "landed, answer lost"])
+def test_a_failed_save_is_no_conflict_with_itself(store, tracking_uri, monkeypatch, landed):
+    """When saving a turn fails (before its tags are written, or after they landed with the answer lost), the
+    next turn of the same page saves everything (no false "another tab" message)."""
     settings = Settings(tracking_uri=tracking_uri)
     conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
-    real_set_tag = store.client.set_tag
+    real_log_batch = store.client.log_batch
     calls = {"n": 0}
 
-    def flaky_set_tag(run_id, key, value):
-        if key == "app.turns" and value == "1" and calls["n"] == 0:
+    def flaky_log_batch(run_id, *args, **kwargs):
+        if calls["n"] == 0:
             calls["n"] += 1
+            if landed:
+                real_log_batch(run_id, *args, **kwargs)
             raise ConnectionError("store went away")
-        return real_set_tag(run_id, key, value)
+        return real_log_batch(run_id, *args, **kwargs)
 
-    monkeypatch.setattr(store.client, "set_tag", flaky_set_tag)
+    monkeypatch.setattr(store.client, "log_batch", flaky_log_batch)
     first = asyncio.run(runner.run_turn(conversation, "a cat", settings, store))
     assert first.status == "ok" and any("Could not save the conversation" in w for w in first.warnings)
-    assert store.stored_turns(first.conversation.id) == 0
+    assert first.conversation.pending_turns == 1
+    assert store.stored_turns(first.conversation.id) == (1 if landed else 0)
     second = asyncio.run(runner.run_turn(first.conversation, "a dog", settings, store))
     assert second.status == "ok", second.error
+    assert second.conversation.pending_turns == 0
     loaded = store.load(first.conversation.id)
     assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == ["a cat", "a dog"]
 
+
+def test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile(store, tracking_uri):
+    """A tab whose turn could not be saved (store away) and another tab that saved a turn in the meantime:
+    writing the first tab's turn later is refused and the store keeps the other tab's; the first tab's
+    version can still be kept as a conversation of its own, pictures included."""
+    settings = Settings(tracking_uri=tracking_uri)
+    first = asyncio.run(runner.run_turn(Conversation(scenario="catify", session_id="s", provider="demo",
+                                                     options={"iterations": 1}), "a cat", settings, store))
+    tab_a, tab_b = store.load(first.conversation.id), store.load(first.conversation.id)
+    offline = asyncio.run(runner.run_turn(tab_a, "now a dog", settings, None))
+    assert offline.status == "ok" and offline.conversation.pending_turns == 1
+    assert asyncio.run(runner.run_turn(tab_b, "now a bird", settings, store)).status == "ok"
+    with pytest.raises(ConversationConflict, match="continued in another tab"):
+        store.save_pending(offline.conversation)
+    assert offline.conversation.pending_turns == 1, "still this tab's to keep"
+    saved = store.load(first.conversation.id)
+    assert saved.turns == 2 and [e["text"] for e in saved.transcript if e["role"] == "user"] == ["a cat", "now a bird"]
+    assert len(store.client.list_artifacts(saved.id, "images")) == 4, "none of the refused version's pictures either"
+
+    assert store.save_as_new(offline.conversation) == 2
+    copy = store.load(offline.conversation.id)
+    assert copy.id != first.conversation.id and copy.title == "a cat (copy)" and copy.turns == 2
+    assert [e["text"] for e in copy.transcript if e["role"] == "user"] == ["a cat", "now a dog"]
+    assert len(copy.image_lookup) == 4 and all(
+        (store.load_image(copy.id, image_id) or b"").startswith(b"\x89PNG") for image_id in copy.image_lookup)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
 from core.budget import SpendLedger
-from core.conversations import ConversationStore, check_store, display_uri
+from core.conversations import ConversationStore, check_store, display_uri, scrub
 
 HOSTED_MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o")
 PROVIDER_LABELS = {"demo": "Demo (offline, free)", "openai": "OpenAI", "openai-compatible": "OpenAI-compatible (Ollama, vLLM…)"}
@@ -61,7 +61,7 @@ def store_or_none(settings: Settings) -> tuple[ConversationStore | None, str | N
         return store, None
     except Exception as exc:  # noqa: BLE001
         store_problem.clear()
-        return None, f"The MLflow store cannot be used ({type(exc).__name__}: {str(exc)[:200]})."
+        return None, f"The MLflow store cannot be used ({type(exc).__name__}: {scrub(str(exc), settings.tracking_uri)[:200]})."
 
 
 @st.cache_resource(show_spinner=False)
