@@ -9,6 +9,7 @@ import pytest
 import streamlit as st
 from mlflow.tracking import MlflowClient
 
+from core import tracing
 from core.conversations import ConversationStore
 from tests.mlflow_server import MlflowServer
 from tests.openai_server import OpenAIStub, WhileAnswering
@@ -105,6 +106,7 @@ def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreacha
         at = open_app()
         at.sidebar.slider(key="iterations").set_value(1).run()
         send(at, "a cat in a server room")  # a good turn first
+        tracing.flush()  # its trace is in the store before the crash (the page does not wait for it)
         conversation_id = at.query_params["conversation"]
         model.add_fault(WhileAnswering(path="/chat/completions", action=server.kill))  # when the critic is asked
         send(at, "now a dog in a data centre")

@@ -58,11 +58,13 @@ def test_analyst_and_summarizer_answer_side_by_side(app, page):
     send(page, "What are the risks?")
     analyst = page.locator("[data-testid=stChatMessage]").filter(has_text="Analyst")
     summarizer = page.locator("[data-testid=stChatMessage]").filter(has_text="Summarizer")
-    expect(analyst).to_contain_text("supply delays", timeout=60_000)
-    expect(summarizer).to_contain_text("Summary:")
-    settle(page)  # the page reruns once after a turn; measure the final layout, one of each
+    # the page reruns once after a turn (for a moment the answers show twice): look at the final page
+    expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
+    settle(page)
     expect(analyst).to_have_count(1, timeout=30_000)
     expect(summarizer).to_have_count(1, timeout=30_000)
+    expect(analyst).to_contain_text("supply delays")
+    expect(summarizer).to_contain_text("Summary:")
     a, s = analyst.bounding_box(timeout=30_000), summarizer.bounding_box(timeout=30_000)
     assert a and s, "both answers are on screen"
     assert abs(a["y"] - s["y"]) < 40 and s["x"] > a["x"] + 200, "side by side, not one under the other"
