@@ -170,9 +170,13 @@ def pytest(workdir: Path, tests: list[str], timeout_s: float) -> tuple[int | Non
 
 
 def why_it_failed(output: str) -> str:
+    """The first line pytest marks with "E" (the assertion or error), else its summary line."""
     for line in output.splitlines():
-        if line.startswith(("FAILED ", "ERROR ")):
-            return re.sub(r"^\S+ \S+ - ", "", line)[:160]
+        if line.startswith("E ") and line[1:].strip():
+            return " ".join(line[1:].split())[:160]
+    for line in output.splitlines():
+        if line.startswith(("FAILED tests/", "ERROR tests/")):
+            return line[:160]
     return output.strip().splitlines()[-1][:160] if output.strip() else ""
 
 
