@@ -186,14 +186,18 @@ class SqlTraceReader:
 
     def version(self) -> str:
         """Changes whenever a trace is added, finishes or is deleted: part of the page's cache key, so new
-        turns show without waiting for the cache to expire. One indexed aggregate."""
+        turns show without waiting for the cache to expire. Also when one of our traces gets its tags and
+        session: the span batch can finish a trace before that last write, and a page read in between would
+        keep it without its session (a hosted visitor's filter) until the cache expired. Two indexed counts."""
         from sqlalchemy import text
 
-        sql = text("SELECT COUNT(*), MAX(timestamp_ms), SUM(CASE WHEN status = 'IN_PROGRESS' THEN 1 ELSE 0 END) "
+        sql = text("SELECT COUNT(*), MAX(timestamp_ms), SUM(CASE WHEN status = 'IN_PROGRESS' THEN 1 ELSE 0 END), "
+                   "(SELECT COUNT(*) FROM trace_tags WHERE key = :finalized) "
                    "FROM trace_info WHERE experiment_id = :exp")
         try:
             with self._engine.connect() as connection:
-                return "/".join(str(v) for v in connection.execute(sql, {"exp": int(self.experiment_id)}).one())
+                row = connection.execute(sql, {"exp": int(self.experiment_id), "finalized": tracing.ATTR_TURN}).one()
+                return "/".join(str(v) for v in row)
         except Exception as exc:  # noqa: BLE001
             raise _unreadable(exc) from exc
 

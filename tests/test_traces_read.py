@@ -420,3 +420,24 @@ def test_attributes_of_the_wrong_shape_count_as_missing():
     graph = lineage.build({"a": {"index": "two", "cost_usd": "free", "prompt": None}, "b": "not an entry"})
     assert len(graph.nodes) == 1 and graph.nodes[0].cost_usd is None and graph.total_cost_usd == 0
     assert "picture #1" in lineage.to_dot(graph)
+
+
+def test_the_store_version_changes_when_a_finished_trace_gets_its_tags(tmp_path):
+    """The span batch can finish a trace before its tags and session land; the page's cache key must move
+    again then, or a hosted visitor's page would keep the trace without its session until the cache expires."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("version")
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_span(name="turn", trace_destination=mlflow.entities.trace_location.MlflowExperimentLocation(
+            experiment_id=experiment_id)) as span:
+        trace_id = span.trace_id
+    mlflow.flush_trace_async_logging()
+    reader = traces.SqlTraceReader(uri, experiment_id)
+    before = reader.version()
+    assert before == reader.version(), "stable while nothing changes"
+    client.set_trace_tag(trace_id, "app.turn", "1")
+    assert reader.version() != before
