@@ -431,11 +431,15 @@ def test_the_store_version_changes_when_a_finished_trace_gets_its_tags(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     experiment_id = client.create_experiment("version")
+    everyone_elses = mlflow.get_tracking_uri()  # the process-wide store the other tests trace into
     mlflow.set_tracking_uri(uri)
-    with mlflow.start_span(name="turn", trace_destination=mlflow.entities.trace_location.MlflowExperimentLocation(
-            experiment_id=experiment_id)) as span:
-        trace_id = span.trace_id
-    mlflow.flush_trace_async_logging()
+    try:
+        with mlflow.start_span(name="turn", trace_destination=mlflow.entities.trace_location.MlflowExperimentLocation(
+                experiment_id=experiment_id)) as span:
+            trace_id = span.trace_id
+        mlflow.flush_trace_async_logging()
+    finally:
+        mlflow.set_tracking_uri(everyone_elses)
     reader = traces.SqlTraceReader(uri, experiment_id)
     before = reader.version()
     assert before == reader.version(), "stable while nothing changes"
