@@ -14,17 +14,13 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.agents import ANALYST_SUMMARIZER  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.conversations import Conversation, ConversationStore  # noqa: E402
-from core.runner import run_turn  # noqa: E402
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+from core.scenarios.analyst import KEY as ANALYST_SUMMARIZER
+from core.turn import run_turn
 
 REPORT = ("Quarterly report. Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. The team "
           "hired 12 people. Risks include supply delays in Asia and a weaker euro.")
@@ -50,7 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
         settings = Settings(tracking_uri=uri)
-        store = ConversationStore(uri, "bench-analyst")
+        store = ConversationStore.connect(uri, "bench-analyst")
         one_turn(settings, store, True)  # warm-up: imports, schema, first trace
         times: dict[bool, list[float]] = {True: [], False: []}
         for round_ in range(args.rounds):

@@ -15,17 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from core.config import Settings  # noqa: E402
-from core.conversations import Conversation, ConversationStore  # noqa: E402
-from core.runner import run_turn  # noqa: E402
-from core import tracing  # noqa: E402
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+from core.observe import export
+from core.turn import run_turn
 
 
 def one_turn(store: ConversationStore, settings: Settings, mode: str) -> float:
@@ -44,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"
-        store = ConversationStore(uri, "benchmark")
+        store = ConversationStore.connect(uri, "benchmark")
         settings = Settings(tracking_uri=uri)
         modes = ("untraced", "traced", "landed")
         for mode in modes:  # warm-up: imports, engine, caches
@@ -53,7 +49,7 @@ def main() -> None:
         for i in range(args.rounds):
             for mode in modes[i % 3:] + modes[:i % 3]:
                 times[mode].append(one_turn(store, settings, mode))
-        tracing.flush()
+        export.flush()
         traces = store.client.search_traces(locations=[store.experiment_id], max_results=1000)
     med = {mode: statistics.median(values) for mode, values in times.items()}
     print(f"catify 2 iterations, demo provider, {args.rounds} rounds, {len(traces)} traces written")

@@ -27,13 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # prices from the catalog MLflow ships: no network
+import pandas as pd
+
+from core import costs, traces
+
+os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # prices from the catalog MLflow ships: no network (read when pricing)
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import pandas as pd  # noqa: E402
-
-from core import pricing, traces  # noqa: E402
 
 
 def ours(uri: str, experiment_id: str) -> traces.Totals:
@@ -44,7 +43,7 @@ def ours(uri: str, experiment_id: str) -> traces.Totals:
     for by in traces.BREAKDOWNS:
         traces.breakdown(shown, by)
     traces.page(shown.traces, "newest", 1, 50)
-    pricing.what_if(shown.calls, "gpt-4o")
+    costs.what_if(shown.calls, "gpt-4o")
     return t
 
 
@@ -209,7 +208,7 @@ def main() -> None:
         if experiment is None:
             sys.exit(f"No experiment {args.experiment!r} in {args.store}.")
         return bench(args, args.store, args.experiment, experiment.experiment_id)
-    from core import synthetic
+    from core.observe import synthetic
 
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from .errors import ConfigError
+
 PROVIDERS = ("demo", "openai", "openai-compatible")
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "autogen-mlflow-dashboard"
@@ -31,10 +33,6 @@ class Secret(str):
 
     def __repr__(self) -> str:
         return "Secret('***')" if self else "Secret('')"
-
-
-class ConfigError(ValueError):
-    """Settings that cannot work, with a message meant for the person who set them."""
 
 
 @dataclass(frozen=True)

@@ -4,31 +4,24 @@ with an explicit run id: the fluent API keeps a process-wide active run, wrong f
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import tracing
-from .errors import is_not_found
+from mlflow.entities import RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
-STATE_PATH = "conversation/state.json"
-TRANSCRIPT_PATH = "conversation/transcript.json"
-LOOKUP_PATH = "image_lookup.json"
-IMAGES_DIR = "images"
-TAG_TITLE = "app.title"
-TAG_TURNS = "app.turns"
-TAG_UPDATED = "app.updated_ms"
-TAG_WAITING = "app.waiting"
-TAG_SAVE = "app.save"  # a token per save: a session recognises its own save whose answer it never got
+from . import contract, store
+from .errors import is_not_found
+from .records import ImageLookup, TranscriptEntry
+
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _IMAGE_ID = re.compile(r"^[0-9a-f]{8,32}$")
 
@@ -65,14 +58,14 @@ class Conversation:
     id: str | None = None  # the MLflow run id; None until saved (or while the store is unreachable)
     title: str = ""
     state: dict[str, Any] | None = None
-    transcript: list[dict[str, Any]] = field(default_factory=list)
-    image_lookup: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transcript: list[TranscriptEntry] = field(default_factory=list)
+    image_lookup: ImageLookup = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)  # a cache; pictures live in the run's artifacts
     turns: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     # completed turns the store has not got yet (it was unreachable): the session holds them until it answers
     pending_turns: int = 0
-    save_token: str = ""  # of this session's newest save attempt (TAG_SAVE)
+    save_token: str = ""  # of this session's newest save attempt (contract.SAVE_TOKEN)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # this copy's identity within a browser session
 
     @property
@@ -88,61 +81,17 @@ def is_valid_image_id(value: str) -> bool:
     return bool(_IMAGE_ID.fullmatch(value or ""))
 
 
-def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
-    """None when the store answers; otherwise why not, in a sentence. Quick by design: it runs on page load."""
-    try:
-        if tracking_uri.startswith(("http://", "https://")):
-            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s) as response:
-                if response.status != 200:
-                    return f"The MLflow server at {display_uri(tracking_uri)} answered HTTP {response.status}."
-            return None
-        from mlflow.tracking import MlflowClient
-
-        MlflowClient(tracking_uri).search_experiments(max_results=1)
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", said plainly
-        return (f"The MLflow store {display_uri(tracking_uri)} cannot be reached "
-                f"({type(exc).__name__}: {scrub(str(exc), tracking_uri)[:200]}).")
-
-
-def scrub(text: str, tracking_uri: str) -> str:
-    """An error text without the store's password (MLflow's errors quote the address whole)."""
-    if password := urllib.parse.urlsplit(tracking_uri).password:
-        text = text.replace(password, "***")
-    return text
-
-
-def use_wal(tracking_uri: str) -> None:
-    """Switch a sqlite store to write-ahead logging (a setting the file keeps): readers (the Traces page,
-    other sessions) do not block the trace writer, and each commit syncs once instead of three times."""
-    if not tracking_uri.startswith("sqlite:///"):
-        return
-    import sqlite3
-
-    path = tracking_uri[len("sqlite:///"):]
-    if not Path(path).parent.exists():
-        return
-    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
-        db.execute("PRAGMA journal_mode=WAL")
-
-
-def display_uri(uri: str) -> str:
-    """A URI without any password in it."""
-    parsed = urllib.parse.urlsplit(uri)
-    if parsed.password:
-        netloc = f"{parsed.username}:***@{parsed.hostname}" + (f":{parsed.port}" if parsed.port else "")
-        return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
-    return uri
-
-
 class ConversationStore:
-    """Reads and writes conversations in one experiment of one tracking store."""
+    """Reads and writes conversations in one experiment of one tracking store. Constructing one changes
+    nothing process-wide; `connect` also prepares the store for traced turns (`core.store.prepare`)."""
+
+    @classmethod
+    def connect(cls, tracking_uri: str, experiment_name: str) -> "ConversationStore":
+        """The store that turns write to: MLflow's tracing pointed at it first, explicitly."""
+        store.prepare(tracking_uri)
+        return cls(tracking_uri, experiment_name)
 
     def __init__(self, tracking_uri: str, experiment_name: str):
-        from mlflow.tracking import MlflowClient
-
-        tracing.configure(tracking_uri)
-        use_wal(tracking_uri)
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self.client = MlflowClient(tracking_uri)
@@ -178,11 +127,11 @@ class ConversationStore:
             self.experiment_id,
             run_name=_run_name(conversation.scenario, title),
             tags={
-                tracing.ATTR_SCENARIO: conversation.scenario,
-                tracing.ATTR_PROVIDER: conversation.provider,
-                tracing.ATTR_SESSION: conversation.session_id,
-                TAG_TITLE: title[:250],
-                TAG_TURNS: "0",
+                contract.SCENARIO: conversation.scenario,
+                contract.PROVIDER: conversation.provider,
+                contract.SESSION: conversation.session_id,
+                contract.TITLE: title[:250],
+                contract.TURNS: "0",
             },
         )
         conversation.id = run.info.run_id
@@ -195,19 +144,20 @@ class ConversationStore:
             path = os.path.join(tmp, f"{image_id}.png")
             with open(path, "wb") as fh:
                 fh.write(png)
-            self.client.log_artifact(run_id, path, IMAGES_DIR)
-        return f"{IMAGES_DIR}/{image_id}.png"
+            self.client.log_artifact(run_id, path, contract.IMAGES_DIR)
+        return contract.image_artifact_path(image_id)
 
     def stored_turns(self, run_id: str) -> int:
-        return int(self.client.get_run(run_id).data.tags.get(TAG_TURNS, "0") or 0)
+        return int(self.client.get_run(run_id).data.tags.get(contract.TURNS, "0") or 0)
 
     def check_unchanged(self, conversation: Conversation) -> None:
         """Raise ConversationConflict when the stored conversation has moved past what this session last saved
         (another tab). A save of ours that landed although its answer was lost counts as saved; fewer stored
         turns is no conflict (a save that failed before its tags, which are written last)."""
+        assert conversation.id, "a saved conversation"
         tags = self.client.get_run(conversation.id).data.tags
-        stored = int(tags.get(TAG_TURNS, "0") or 0)
-        if conversation.pending_turns and conversation.save_token and tags.get(TAG_SAVE) == conversation.save_token \
+        stored = int(tags.get(contract.TURNS, "0") or 0)
+        if conversation.pending_turns and conversation.save_token and tags.get(contract.SAVE_TOKEN) == conversation.save_token \
                 and stored == conversation.turns:
             conversation.pending_turns = 0
             return
@@ -220,20 +170,18 @@ class ConversationStore:
     def save(self, conversation: Conversation) -> None:
         """Write state, transcript and lineage after a completed turn (never half a turn), then every tag in one
         batch (the turn count marks the turn as saved). Unchecked: `save_pending` is the guarded way."""
-        from mlflow.entities import RunTag
-
         assert conversation.id, "create() the conversation first"
         run_id = conversation.id
-        self.client.log_dict(run_id, conversation.state or {}, STATE_PATH)
+        self.client.log_dict(run_id, conversation.state or {}, contract.STATE_PATH)
         self.client.log_dict(run_id, {"scenario": conversation.scenario, "options": conversation.options,
-                                      "messages": conversation.transcript}, TRANSCRIPT_PATH)
+                                      "messages": conversation.transcript}, contract.TRANSCRIPT_PATH)
         self.save_lookup(conversation)
         waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
         conversation.save_token = uuid.uuid4().hex
-        tags = {TAG_WAITING: "1" if waiting else "0", TAG_UPDATED: str(int(time.time() * 1000)),
-                TAG_TURNS: str(conversation.turns), TAG_SAVE: conversation.save_token}
+        tags = {contract.WAITING: "1" if waiting else "0", contract.UPDATED_MS: str(int(time.time() * 1000)),
+                contract.TURNS: str(conversation.turns), contract.SAVE_TOKEN: conversation.save_token}
         if conversation.title:
-            tags[TAG_TITLE] = conversation.title[:250]
+            tags[contract.TITLE] = conversation.title[:250]
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def save_pending(self, conversation: Conversation) -> int:
@@ -244,15 +192,16 @@ class ConversationStore:
         if not pending:
             return 0
         if not conversation.id:
-            self.create(conversation)
+            run_id = self.create(conversation)
         else:
+            run_id = conversation.id
             self.check_unchanged(conversation)
             if not conversation.pending_turns:  # our earlier save had landed
                 return pending
         for image_id, record in conversation.image_lookup.items():
             png = conversation.images.get(image_id)
             if png and not record.get("artifact_path"):
-                record["artifact_path"] = self.save_image(conversation.id, image_id, png)
+                record["artifact_path"] = self.save_image(run_id, image_id, png)
         self.save(conversation)
         conversation.pending_turns = 0
         return pending
@@ -261,7 +210,7 @@ class ConversationStore:
         """After a conflict: this session's version becomes a conversation of its own (pictures copied), so
         neither tab's turns are lost. Returns the turns written."""
         old = conversation.id
-        lookup = {}
+        lookup: ImageLookup = {}
         for image_id, record in conversation.image_lookup.items():
             if image_id not in conversation.images and old:
                 if png := self.load_image(old, image_id):
@@ -275,23 +224,23 @@ class ConversationStore:
 
     def save_lookup(self, conversation: Conversation) -> None:
         if conversation.id:
-            self.client.log_dict(conversation.id, conversation.image_lookup, LOOKUP_PATH)
+            self.client.log_dict(conversation.id, conversation.image_lookup, contract.LOOKUP_PATH)
 
     def recent(self, limit: int = 20, session_id: str | None = None) -> list[ConversationSummary]:
         """The conversations of this experiment (of one visitor session, if given), most recently updated first."""
-        only = f" and tags.`{tracing.ATTR_SESSION}` = '{session_id}'" if session_id and re.fullmatch(
+        only = f" and tags.`{contract.SESSION}` = '{session_id}'" if session_id and re.fullmatch(
             r"[A-Za-z0-9_-]{1,100}", session_id) else ""
         runs = self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.`{tracing.ATTR_SCENARIO}` != '' and tags.`{TAG_TURNS}` != '0'{only}",  # saved ones
-            order_by=[f"tags.`{TAG_UPDATED}` DESC", "attributes.start_time DESC"], max_results=limit)
+            filter_string=f"tags.`{contract.SCENARIO}` != '' and tags.`{contract.TURNS}` != '0'{only}",  # saved ones
+            order_by=[f"tags.`{contract.UPDATED_MS}` DESC", "attributes.start_time DESC"], max_results=limit)
         rows = []
         for run in runs:
             tags = run.data.tags
-            updated = int(tags.get(TAG_UPDATED, "0") or 0) or int(run.info.start_time or 0)
-            rows.append(ConversationSummary(id=run.info.run_id, scenario=tags.get(tracing.ATTR_SCENARIO, ""),
-                                            title=tags.get(TAG_TITLE, ""), turns=int(tags.get(TAG_TURNS, "0") or 0),
-                                            updated_ms=updated, waiting=tags.get(TAG_WAITING) == "1"))
+            updated = int(tags.get(contract.UPDATED_MS, "0") or 0) or int(run.info.start_time or 0)
+            rows.append(ConversationSummary(id=run.info.run_id, scenario=tags.get(contract.SCENARIO, ""),
+                                            title=tags.get(contract.TITLE, ""), turns=int(tags.get(contract.TURNS, "0") or 0),
+                                            updated_ms=updated, waiting=tags.get(contract.WAITING) == "1"))
         rows.sort(key=lambda r: r.updated_ms, reverse=True)
         return rows[:limit]
 
@@ -300,29 +249,27 @@ class ConversationStore:
         run_id = (run_id or "").strip()
         if not is_valid_run_id(run_id):
             raise ConversationError(f"“{run_id[:80]}” is not a conversation id (32 hexadecimal characters).")
-        from mlflow.exceptions import MlflowException
-
         try:
             run = self.client.get_run(run_id)
         except MlflowException as exc:
             if is_not_found(exc):
                 raise ConversationError(f"There is no conversation {run_id} in this MLflow store.") from exc
-            raise StoreUnavailable(f"The MLflow store could not be read: {scrub(str(exc), self.tracking_uri)[:200]}") from exc
+            raise StoreUnavailable(f"The MLflow store could not be read: {store.scrub(str(exc), self.tracking_uri)[:200]}") from exc
         tags = run.data.tags
-        if tracing.ATTR_SCENARIO not in tags or run.info.experiment_id != self.experiment_id:
+        if contract.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:
             raise ConversationError(f"Run {run_id} exists but is not a conversation of this app.")
-        transcript = self._read_json(run_id, TRANSCRIPT_PATH) or {}
+        transcript = self._read_json(run_id, contract.TRANSCRIPT_PATH) or {}
         return Conversation(
             id=run_id,
-            scenario=tags[tracing.ATTR_SCENARIO],
-            session_id=tags.get(tracing.ATTR_SESSION, ""),
-            provider=tags.get(tracing.ATTR_PROVIDER, ""),
-            title=tags.get(TAG_TITLE, ""),
-            state=self._read_json(run_id, STATE_PATH),
+            scenario=tags[contract.SCENARIO],
+            session_id=tags.get(contract.SESSION, ""),
+            provider=tags.get(contract.PROVIDER, ""),
+            title=tags.get(contract.TITLE, ""),
+            state=self._read_json(run_id, contract.STATE_PATH),
             transcript=list(transcript.get("messages", [])),
             options=dict(transcript.get("options", {})),
-            image_lookup=self._read_json(run_id, LOOKUP_PATH) or {},
-            turns=int(tags.get(TAG_TURNS, "0") or 0),
+            image_lookup=self._read_json(run_id, contract.LOOKUP_PATH) or {},
+            turns=int(tags.get(contract.TURNS, "0") or 0),
         )
 
     def load_image(self, run_id: str, image_id: str) -> bytes | None:
@@ -330,7 +277,7 @@ class ConversationStore:
             return None
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                path = self.client.download_artifacts(run_id, f"{IMAGES_DIR}/{image_id}.png", tmp)
+                path = self.client.download_artifacts(run_id, contract.image_artifact_path(image_id), tmp)
             except Exception:  # noqa: BLE001 - a deleted artifact is shown as missing, not as a crash
                 return None
             return Path(path).read_bytes()

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 import re
 
-from .config import ConfigError
+import openai
+
+
+class UserError(ValueError):
+    """Something the person must change before anything runs; the message says what, in one sentence."""
+
+
+class ConfigError(UserError):
+    """Settings that cannot work (a provider without a key, a scenario without an image model)."""
+
+
+class InputError(UserError):
+    """Input that cannot be used: an empty or too-long message, an unreadable report, an option too long."""
+
+
+class TurnRefused(UserError):
+    """A turn the hosted-demo limits do not allow (spend caps, turns a minute)."""
+
 
 # agentchat teams re-raise an agent's failure as RuntimeError("Type: message\nTraceback:\n...") and drop the
 # exception itself (autogen_agentchat SerializableException.__str__)
@@ -30,17 +47,17 @@ def _unwrap(exc: BaseException) -> tuple[BaseException, str]:
     match = _WRAPPED.fullmatch(str(exc)) if type(exc) is RuntimeError else None
     if match is None:
         return exc, type(exc).__name__
-    import openai
-
     name, message = match["type"], match["message"].strip()
-    cls = getattr(openai, name, None) or {"ConfigError": ConfigError, "TimeoutError": TimeoutError}.get(name)
+    cls = getattr(openai, name, None) or {"ConfigError": ConfigError, "InputError": InputError, "TimeoutError": TimeoutError}.get(name)
     if not (isinstance(cls, type) and issubclass(cls, BaseException)):
         return RuntimeError(message), name
     stand_in = cls.__new__(cls)  # the original's constructor needs the HTTP response, gone by now
     stand_in.args = (message,)
     if isinstance(stand_in, openai.OpenAIError):
         code = re.match(r"Error code: (\d+)", message)
-        stand_in.message, stand_in.body = message, None
+        # an APIStatusError's fields, which the page's sentence is built from
+        stand_in.message = message
+        stand_in.body = None
         stand_in.status_code = int(code[1]) if code else None
     return stand_in, name
 
@@ -50,13 +67,11 @@ _CUT_OFF = ("RemoteProtocolError", "IncompleteRead", "peer closed connection", "
 
 
 def _describe(exc: BaseException, base_url: str) -> str:
-    import openai
-
     everything = f"{exc!s} {exc.__cause__!r} {exc.__context__!r}"  # agentchat keeps the cause in its text
     exc, type_name = _unwrap(exc)
     where = f" at {base_url}" if base_url else ""
     detail = _server_message(exc)
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, UserError):
         return str(exc)
     if isinstance(exc, openai.AuthenticationError):
         return f"The model provider rejected the API key (401){where}. Check the key in the sidebar or secrets."

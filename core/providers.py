@@ -1,17 +1,25 @@
 """Build the clients one turn needs (chat, vision, image) for the chosen provider.
 
-Built fresh for every turn: agentchat clients bind to the event loop they first ran on (DESIGN.md)."""
+Built fresh for every turn: agentchat clients bind to the event loop they first ran on
+(docs/ARCHITECTURE.md, "Data flow of one turn")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from autogen_core.models import ChatCompletionClient, ModelInfo
+from autogen_ext.models.openai import (
+    OpenAIChatCompletionClient,
+    _model_info,  # agentchat's own table of OpenAI models
+)
 
-from .config import ConfigError, Settings
-from .demo import DemoChatCompletionClient, DemoImageGenerator
-from .images import ImageGenerator, OpenAIImageGenerator
-from .tracing import TracedChatCompletionClient
+from . import costs
+from .config import Settings
+from .demo.models import DemoChatCompletionClient, DemoImageGenerator, Responder
+from .errors import ConfigError
+from .image_models import ImageGenerator, OpenAIImageGenerator
+from .observe.spans import TracedChatCompletionClient
 
 
 @dataclass
@@ -22,35 +30,20 @@ class Clients:
     settings: Settings | None = None
     _roles: list[ChatCompletionClient] = field(default_factory=list)
 
-    def for_role(self, role: str) -> ChatCompletionClient:
+    def for_role(self, role: str, demo: Responder) -> ChatCompletionClient:
         """The chat model for one agent of a team. With a real provider that is the chat model; the demo
-        provider gives each role its own offline model (core.demo_roles), since a role cannot be guessed
-        from a system message the user may have rewritten."""
+        provider gives each role its own offline model answering with `demo` (the scenario's script for
+        that agent), since a role cannot be guessed from a system message the user may have rewritten."""
         if self.settings is None or self.settings.provider != "demo":
             return self.chat
-        from .demo_roles import ROLES
-
-        client = TracedChatCompletionClient(DemoChatCompletionClient(self.settings.chat_model, ROLES[role]),
+        client = TracedChatCompletionClient(DemoChatCompletionClient(self.settings.chat_model, (demo,)),
                                             self.settings.chat_model)
         self._roles.append(client)
         return client
 
     def chat_cost_usd(self) -> float | None:
-        """What this turn's model calls cost, from MLflow's catalog (as it prices their spans); None when a
-        model used has no price."""
-        from .pricing import token_cost
-
-        total = 0.0
-        provider = "openai" if self.settings is not None and self.settings.provider == "openai" else None
-        for client in {id(c): c for c in (self.chat, self.vision, *self._roles)}.values():
-            usage = client.total_usage()
-            if not (usage.prompt_tokens or usage.completion_tokens):
-                continue
-            cost = token_cost(getattr(client, "model", ""), usage.prompt_tokens, usage.completion_tokens, provider)
-            if cost is None:
-                return None
-            total += cost
-        return total
+        """What this turn's model calls cost (core.costs); None when a model used has no price."""
+        return costs.clients_cost_usd((self.chat, self.vision, *self._roles), self.settings)
 
     async def close(self) -> None:
         for client in (self.chat, self.vision, self.image, *self._roles):
@@ -60,8 +53,6 @@ class Clients:
 
 def model_info_for(model: str, *, vision: bool) -> ModelInfo | None:
     """None for names agentchat knows; otherwise a sensible guess so Ollama/vLLM names just work."""
-    from autogen_ext.models.openai import _model_info  # agentchat's own table of OpenAI models
-
     if _model_info.resolve_model(model) in _model_info._MODEL_INFO:
         return None
     return ModelInfo(vision=vision, function_calling=True, json_output=True, family="unknown",
@@ -69,9 +60,7 @@ def model_info_for(model: str, *, vision: bool) -> ModelInfo | None:
 
 
 def _openai_chat(settings: Settings, model: str, *, vision: bool) -> ChatCompletionClient:
-    from autogen_ext.models.openai import OpenAIChatCompletionClient
-
-    kwargs = dict(model=model, api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,
+    kwargs: dict[str, Any] = dict(model=model, api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,
                   max_retries=settings.max_retries)
     if settings.max_output_tokens:
         kwargs["max_tokens"] = int(settings.max_output_tokens)

@@ -16,13 +16,19 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracing.client import TracingClient
+from sqlalchemy import bindparam, text
 
-from core import trace_summary, tracing
-from core.errors import is_not_found
+from . import contract
+from .errors import is_not_found
+from .observe import summary
+from .store import check_store
 
 TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
                  "provider", "session", "request", "input_tokens", "output_tokens", "total_tokens", "cost_usd"]
@@ -30,12 +36,11 @@ TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "s
 CALL_COLUMNS = ["trace_id", "kind", "model", "agent", "calls", "input_tokens", "output_tokens", "cost_usd"]
 OTHER = "other"
 UNATTRIBUTED = "(unattributed)"
-TEAM = trace_summary.TEAM
+TEAM = summary.TEAM
 NO_SESSION = "(none)"
-CALL_SPAN_TYPES = trace_summary.CALL_SPAN_TYPES
-TAG_KEYS = {tracing.ATTR_SCENARIO: "scenario", tracing.ATTR_CONVERSATION: "conversation",
-            tracing.ATTR_TURN: "turn", tracing.ATTR_PROVIDER: "provider"}
-USAGE = trace_summary.USAGE
+CALL_SPAN_TYPES = summary.CALL_SPAN_TYPES
+TAG_KEYS = {contract.SCENARIO: "scenario", contract.CONVERSATION: "conversation",
+            contract.TURN: "turn", contract.PROVIDER: "provider"}
 
 
 class TraceReadError(RuntimeError):
@@ -127,7 +132,7 @@ def shape_calls(walked: pd.DataFrame, traces: pd.DataFrame, summarized: pd.DataF
         root_parent = pd.to_numeric(df["parent_is_root"], errors="coerce").fillna(0).astype(bool)
         agent = df["parent_name"].fillna("(no parent span)").astype(str)
         df["agent"] = agent.where(~(root_parent & ours), TEAM)
-        df["kind"] = _map_unique(df["kind"].fillna("other").astype(str), trace_summary.kind_of)
+        df["kind"] = _map_unique(df["kind"].fillna("other").astype(str), summary.kind_of)
         df["calls"] = 1
         parts.append(df[CALL_COLUMNS])
     if summarized is not None and len(summarized):
@@ -153,14 +158,15 @@ def _member(values: pd.Series, ids: set[str]) -> pd.Series:
 def from_summaries(trace_ids: list[str], values: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(contract tags, one row per trace; call groups) of the traces whose `app.summary` tag parses. A
     trace missing from the first frame has no usable summary: walk its spans."""
-    fields, calls = [], []
-    for trace_id, parsed in zip(trace_ids, trace_summary.parse_many(values)):
+    fields: list[tuple[Any, ...]] = []
+    calls: list[tuple[Any, ...]] = []
+    for trace_id, parsed in zip(trace_ids, summary.parse_many(values)):
         if parsed is None:
             continue
         tags, groups = parsed
         fields.append((trace_id, tags.get("scenario"), tags.get("conversation"), tags.get("turn"), tags.get("provider")))
         calls.extend((trace_id, *group) for group in groups)
-    return (pd.DataFrame(fields, columns=["trace_id", *trace_summary.FIELDS]),
+    return (pd.DataFrame(fields, columns=["trace_id", *summary.FIELDS]),
             pd.DataFrame(calls, columns=["trace_id", "kind", "model", "agent", "calls", "input_tokens",
                                          "output_tokens", "cost_usd"]))
 
@@ -172,8 +178,6 @@ class SqlTraceReader:
     against the public API on the same store)."""
 
     def __init__(self, tracking_uri: str, experiment_id: str):
-        from mlflow.tracing.client import TracingClient
-
         self.tracking_uri, self.experiment_id = tracking_uri, str(experiment_id)
         try:
             store = TracingClient(tracking_uri).store
@@ -189,14 +193,12 @@ class SqlTraceReader:
         turns show without waiting for the cache to expire. Also when one of our traces gets its tags and
         session: the span batch can finish a trace before that last write, and a page read in between would
         keep it without its session (a hosted visitor's filter) until the cache expired. Two indexed counts."""
-        from sqlalchemy import text
-
         sql = text("SELECT COUNT(*), MAX(timestamp_ms), SUM(CASE WHEN status = 'IN_PROGRESS' THEN 1 ELSE 0 END), "
                    "(SELECT COUNT(*) FROM trace_tags WHERE key = :finalized) "
                    "FROM trace_info WHERE experiment_id = :exp")
         try:
             with self._engine.connect() as connection:
-                row = connection.execute(sql, {"exp": int(self.experiment_id), "finalized": tracing.ATTR_TURN}).one()
+                row = connection.execute(sql, {"exp": int(self.experiment_id), "finalized": contract.TURN}).one()
                 return "/".join(str(v) for v in row)
         except Exception as exc:  # noqa: BLE001
             raise _unreadable(exc) from exc
@@ -214,17 +216,15 @@ class SqlTraceReader:
     def _usage_columns(self) -> str:
         dialect = self._engine.dialect.name
         if dialect == "sqlite":  # the usage string once per span, parsed in Python (a few distinct shapes)
-            return """CASE WHEN s.type NOT IN ('IMAGE_GENERATION') THEN
-                      json_extract(s.content, '$.attributes."mlflow.chat.tokenUsage"') END AS usage_json"""
+            return f"""CASE WHEN s.type NOT IN ('{contract.SPAN_TYPE_IMAGE}') THEN
+                      json_extract(s.content, '$.attributes."{contract.USAGE}"') END AS usage_json"""
         if dialect == "postgresql":
-            return """(s.content::json -> 'attributes' ->> 'mlflow.chat.tokenUsage') AS usage_json"""
+            return f"""(s.content::json -> 'attributes' ->> '{contract.USAGE}') AS usage_json"""
         if dialect == "mysql":
-            return """JSON_UNQUOTE(JSON_EXTRACT(s.content, '$.attributes."mlflow.chat.tokenUsage"')) AS usage_json"""
+            return f"""JSON_UNQUOTE(JSON_EXTRACT(s.content, '$.attributes."{contract.USAGE}"')) AS usage_json"""
         return "s.content AS content"  # parsed in Python below
 
     def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
-        from sqlalchemy import text
-
         params: dict[str, Any] = {"exp": int(self.experiment_id)}
         when = self._time_clause(start_ms, end_ms, params)
         traces_sql = text(f"""
@@ -239,7 +239,7 @@ class SqlTraceReader:
         try:
             with self._engine.connect() as connection:
                 rows = _read(connection, traces_sql, params)
-                summaries = _read(connection, summaries_sql, {**params, "summary": trace_summary.TAG})
+                summaries = _read(connection, summaries_sql, {**params, "summary": contract.SUMMARY})
                 fields, summarized = from_summaries(summaries["trace_id"].tolist(), summaries["value"].tolist())
                 del summaries
                 summarised = set(fields["trace_id"].tolist())
@@ -262,8 +262,6 @@ class SqlTraceReader:
     def _walk(self, connection: Any, rest: pd.Series, params: dict[str, Any], when: str
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Contract tags and call spans (with their parent's name) of the traces without a usable summary."""
-        from sqlalchemy import bindparam, text
-
         types = ", ".join(f"'{t}'" for t in CALL_SPAN_TYPES)
         calls_select = f"""
             SELECT s.trace_id, s.span_id, s.type AS kind, s.model_name AS model, s.total_cost AS cost_usd,
@@ -273,9 +271,9 @@ class SqlTraceReader:
                    CASE WHEN p.model_name IS NOT NULL OR p.total_cost IS NOT NULL OR p.type IN ({types})
                         THEN 1 ELSE 0 END AS parent_is_call"""
         is_call = f"(s.model_name IS NOT NULL OR s.total_cost IS NOT NULL OR s.type IN ({types}))"
-        keys = bindparam("keys", expanding=True)
+        keys: Any = bindparam("keys", expanding=True)
         if len(rest) <= self.WALK_BY_ID_MAX:
-            ids = bindparam("ids", expanding=True)
+            ids: Any = bindparam("ids", expanding=True)
             tags_sql = text("SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t "
                             "WHERE t.request_id IN :ids AND t.key IN :keys").bindparams(ids, keys)
             calls_sql = text(f"""{calls_select}
@@ -327,7 +325,7 @@ def _read(connection: Any, sql: Any, params: dict[str, Any]) -> pd.DataFrame:
 
 def _usage_from_content(content: str) -> str | None:
     try:
-        return json.loads(content).get("attributes", {}).get(USAGE)
+        return json.loads(content).get("attributes", {}).get(contract.USAGE)
     except (ValueError, AttributeError, TypeError):
         return None
 
@@ -350,8 +348,6 @@ class ApiTraceReader:
     PAGE = 500
 
     def __init__(self, tracking_uri: str, experiment_id: str, span_limit: int = 2000):
-        from mlflow.tracing.client import TracingClient
-
         self.tracking_uri, self.experiment_id, self.span_limit = tracking_uri, str(experiment_id), span_limit
         try:
             self._client = TracingClient(tracking_uri)
@@ -387,7 +383,7 @@ class ApiTraceReader:
             infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False)]
             rows = pd.DataFrame([_trace_row(info) for info in infos], columns=TRACE_COLUMNS)
             traces = shape_traces(rows)
-            tagged = [(i.trace_id, i.tags[trace_summary.TAG]) for i in infos if trace_summary.TAG in (i.tags or {})]
+            tagged = [(i.trace_id, i.tags[contract.SUMMARY]) for i in infos if contract.SUMMARY in (i.tags or {})]
             fields, summarized = from_summaries([t for t, _ in tagged], [v for _, v in tagged])
             summarised_ids = set(fields["trace_id"])
             rest = [i.trace_id for i in infos if i.trace_id not in summarised_ids]  # newest first
@@ -395,10 +391,10 @@ class ApiTraceReader:
             detailed = [trace for start in range(0, len(walked_ids), 100)
                         for trace in self._client.batch_get_traces(walked_ids[start:start + 100])]
             walked = pd.DataFrame([row for trace in detailed
-                                   for row in trace_summary.call_rows(trace.info.trace_id, trace.data.spans)])
+                                   for row in summary.call_rows(trace.info.trace_id, trace.data.spans)])
         except Exception as exc:  # noqa: BLE001
             raise _unreadable(exc) from exc
-        notes = []
+        notes: list[str] = []
         frames = Frames(traces=traces, calls=shape_calls(walked, traces, summarized), notes=notes)
         if len(rest) > len(walked_ids):
             notes.append(f"Model and agent breakdowns cover {len(summarised_ids) + len(walked_ids):,} of "
@@ -411,8 +407,6 @@ class ApiTraceReader:
 
 def _fail_fast_if_unreachable(tracking_uri: str) -> None:
     """MLflow's HTTP client retries an unreachable server for minutes; a page should say so in seconds."""
-    from core.conversations import check_store
-
     if tracking_uri.startswith(("http://", "https://")) and (problem := check_store(tracking_uri)):
         raise TraceReadError(problem)
 
@@ -423,8 +417,8 @@ def _trace_row(info: Any) -> dict[str, Any]:
     tags = info.tags or {}
     return {
         "trace_id": info.trace_id, "timestamp_ms": info.request_time, "duration_ms": info.execution_duration,
-        "status": str(getattr(info.state, "value", info.state)), "name": tags.get("mlflow.traceName", ""),
-        "session": (info.trace_metadata or {}).get("mlflow.trace.session"), "request": info.request_preview,
+        "status": str(getattr(info.state, "value", info.state)), "name": tags.get(contract.TRACE_NAME, ""),
+        "session": (info.trace_metadata or {}).get(contract.TRACE_SESSION), "request": info.request_preview,
         "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
         "total_tokens": usage.get("total_tokens"), "cost_usd": cost.get("total_cost"),
         **{column: tags.get(key) for key, column in TAG_KEYS.items()},
@@ -448,9 +442,6 @@ def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit:
     """Trace ids matching an MLflow search filter (e.g. `tags.app.turn = '2'`, `span.name = 'critic'`),
     searched by the store itself, and whether the limit cut the result short. An invalid filter raises
     TraceReadError with MLflow's reason."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracing.client import TracingClient
-
     _fail_fast_if_unreachable(tracking_uri)
     window = [f"trace.timestamp_ms >= {int(start_ms)}"] if start_ms is not None else []
     window += [f"trace.timestamp_ms < {int(end_ms)}"] if end_ms is not None else []
@@ -587,10 +578,11 @@ def time_window(label: str, now_ms: int | None = None) -> tuple[int | None, int 
              "Last 90 days": 90 * 86400, "All time": None}
     if label not in spans:
         raise ValueError(f"Unknown time range {label!r}.")
-    if spans[label] is None:
+    seconds = spans[label]
+    if seconds is None:
         return None, None
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    start = now_ms - spans[label] * 1000
+    start = now_ms - seconds * 1000
     return start - start % 60_000, None
 
 
@@ -604,9 +596,6 @@ _TRACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}")
 
 def load_trace(tracking_uri: str, trace_id: str) -> Any:
     """The full trace with its spans, or TraceReadError saying why not (unknown id, still running, store down)."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracing.client import TracingClient
-
     trace_id = (trace_id or "").strip()
     if not _TRACE_ID.fullmatch(trace_id):
         raise TraceReadError(f"“{trace_id[:80]}” is not a trace id (such as tr-0123…).")
@@ -638,8 +627,6 @@ SPAN_COLUMNS = ["label", "name", "type", "status", "start_ms", "duration_ms", "m
 def span_table(trace: Any) -> pd.DataFrame:
     """The spans in tree order (parents before children, siblings by start), indented names, offsets from
     the trace's start in ms, and tokens and cost per span. Missing attributes are blanks, not errors."""
-    from mlflow.tracing.constant import SpanAttributeKey
-
     spans = list(trace.data.spans)
     if not spans:
         return pd.DataFrame(columns=SPAN_COLUMNS)
@@ -651,11 +638,12 @@ def span_table(trace: Any) -> pd.DataFrame:
     for group in children.values():
         group.sort(key=lambda s: s.start_time_ns or 0)
     t0 = min(s.start_time_ns or 0 for s in spans)
-    rows, stack = [], [(s, 0) for s in reversed(children.get(None, []))]
+    rows: list[dict[str, Any]] = []
+    stack = [(s, 0) for s in reversed(children.get(None, []))]
     while stack:
         span, depth = stack.pop()
-        usage = trace_summary.as_dict(span.get_attribute(SpanAttributeKey.CHAT_USAGE))
-        cost = trace_summary.as_dict(span.get_attribute(SpanAttributeKey.LLM_COST))
+        usage = summary.as_dict(span.get_attribute(contract.USAGE))
+        cost = summary.as_dict(span.get_attribute(contract.COST))
         end = span.end_time_ns
         rows.append({
             "label": f"{len(rows) + 1}. " + "\u2003" * depth + ("└ " if depth else "") + str(span.name),
@@ -664,11 +652,11 @@ def span_table(trace: Any) -> pd.DataFrame:
                 "SpanStatusCode.", ""),
             "start_ms": ((span.start_time_ns or t0) - t0) / 1e6,
             "duration_ms": None if end is None else (end - (span.start_time_ns or end)) / 1e6,
-            "model": span.get_attribute(SpanAttributeKey.MODEL) or "",
+            "model": span.get_attribute(contract.MODEL) or "",
             "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
             "cost_usd": cost.get("total_cost"),
             "depth": depth, "span_id": span.span_id, "parent_id": span.parent_id or "",
-            "image_id": span.get_attribute(tracing.ATTR_IMAGE_ID) or ""})
+            "image_id": span.get_attribute(contract.IMAGE_ID) or ""})
         stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
     return pd.DataFrame(rows, columns=SPAN_COLUMNS)
 
@@ -678,7 +666,7 @@ def span_io(trace: Any, span_id: str) -> dict[str, Any]:
     for span in trace.data.spans:
         if span.span_id == span_id:
             return {"inputs": span.inputs, "outputs": span.outputs,
-                    "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith("mlflow.span")},
+                    "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith(contract.SPAN_INTERNAL_PREFIX)},
                     "events": [{"name": e.name, "attributes": e.attributes} for e in (span.events or [])]}
     raise KeyError(span_id)
 
@@ -692,9 +680,25 @@ def ui_link(mlflow_ui_url: str, experiment_id: str, trace_id: str) -> str | None
     """The same trace in the MLflow UI, when its address is known."""
     if not mlflow_ui_url:
         return None
-    import urllib.parse
-
     parts = urllib.parse.urlsplit(mlflow_ui_url)
     base = urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) \
         if parts.hostname else mlflow_ui_url  # never publish user:password@ in a link
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"
+
+
+def trace_session(trace: Any) -> str:
+    """The browser session (hosted: the visitor) a trace belongs to; "" when it has none."""
+    return str((trace.info.trace_metadata or {}).get(contract.TRACE_SESSION) or "")
+
+
+def trace_conversation(trace: Any) -> str:
+    """The conversation (run id) a trace of ours is a turn of; "" for other code's traces."""
+    return str((trace.info.tags or {}).get(contract.CONVERSATION) or "")
+
+
+def picture_conversations(frames: Frames) -> pd.DataFrame:
+    """The trace rows of conversations that made pictures (the image lineage's choice), newest first."""
+    with_pictures = set(frames.calls.loc[frames.calls["kind"] == "image", "trace_id"])
+    rows = frames.traces[frames.traces["conversation"] != ""]
+    conversations = set(rows.loc[_member(rows["trace_id"], with_pictures), "conversation"])
+    return rows[_member(rows["conversation"], conversations)]

@@ -5,25 +5,18 @@ import time
 
 import streamlit as st
 
-from core import budget
-from core.agents import (ANALYST_SUMMARIZER, CATIFY, DEFAULT_ANALYST_SYSTEM, DEFAULT_CRITIC_INSTRUCTION,
-                         DEFAULT_ITERATIONS, DEFAULT_SUMMARIZER_SYSTEM, MAX_ITERATIONS, SCENARIOS, WEATHER)
-from core.config import ConfigError
+from core import hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
-from core.reports import read_upload, validate_report
-from core.runner import TurnHandle, validate_message
+from core.documents import read_upload, validate_report
+from core.errors import UserError
+from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
+from core.turn import TurnHandle, validate_message
 from ui import session
 from ui.text import plain
-from ui.transcript import SIDE_BY_SIDE, render_entry, render_transcript
+from ui.transcript import render_entry, render_transcript, side_by_side
 
-settings, store, store_problem = session.page_setup()
-
-PLACEHOLDERS = {CATIFY: "Describe a picture, e.g. “The matrix with a cat”",
-                ANALYST_SUMMARIZER: "Ask about the report, e.g. “What are the main risks?”",
-                WEATHER: "Ask the team, e.g. “What's the weather?”"}
-ICONS = {CATIFY: ":material/palette:", ANALYST_SUMMARIZER: ":material/query_stats:",
-         WEATHER: ":material/partly_cloudy_day:"}
-WEATHER_SOURCES = {"offline": "Offline demo source (deterministic)", "open-meteo": "Open-Meteo (online, keyless)"}
+settings, _store, store_problem = session.page_setup()
+page_store = session.PageStore(_store)  # dropped for the rest of this run when the store stops answering
 
 
 def fresh_conversation(scenario: str) -> Conversation:
@@ -36,11 +29,11 @@ def open_from_url() -> None:
     current = st.session_state.get("conversation")
     if not wanted or (current is not None and current.id == wanted):
         return
-    if store is None:
+    if page_store.store is None:
         st.warning("Cannot reopen that conversation: the MLflow store is unreachable. Starting a new one.")
         return
     try:
-        loaded = store.load(wanted)
+        loaded = page_store.store.load(wanted)
     except StoreUnavailable as exc:  # for a moment, perhaps: keep the address so a reload can try again
         st.warning(f"{plain(exc)} Reload the page to try again.")
         return
@@ -48,11 +41,11 @@ def open_from_url() -> None:
         st.warning(f"{plain(exc)} Starting a new conversation.")
         del st.query_params["conversation"]
         return
-    if (owner := session.visible_session()) and loaded.session_id != owner:
+    if not hosted.may_open(session.visible_session(), loaded.session_id):
         st.warning("That conversation belongs to another visitor of this demo. Starting a new conversation.")
         del st.query_params["conversation"]
         return
-    if loaded.scenario not in SCENARIOS:
+    if scenarios.find(loaded.scenario) is None:
         st.warning(f"Conversation {plain(wanted)} is a “{plain(loaded.scenario)}” conversation, which this version of "
                    "the app cannot continue. Starting a new conversation.")
         del st.query_params["conversation"]
@@ -120,20 +113,18 @@ def resume_parked(key: str) -> None:
 def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
     """Turns finished while the store was away live in this session (this conversation's and any it left);
     write them as soon as the store answers."""
-    global store
     if busy:
         return
     waiting = [c for c in (conversation, *parked()) if c.pending_turns and c.key not in conflicted()]
-    if waiting and store is not None:
+    if waiting and page_store.store is not None:
         for unsaved in waiting:
             try:
-                written = store.save_pending(unsaved)
+                written = page_store.store.save_pending(unsaved)
             except ConversationConflict:  # continued elsewhere meanwhile: theirs stay, ours stay here
                 conflicted().add(unsaved.key)
                 continue
             except Exception:  # noqa: BLE001 - still away: said below, and checked afresh on the next run
-                session.store_problem.clear()
-                store = None
+                page_store.drop()
                 break
             if unsaved is conversation:
                 st.query_params["conversation"] = unsaved.id
@@ -148,7 +139,7 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
             st.error(failed)
         left, right = st.columns(2)
         left.button("Save mine as a new conversation", key="save_as_new", icon=":material/content_copy:",
-                    on_click=save_as_new, args=(conversation,), disabled=store is None, width="stretch")
+                    on_click=save_as_new, args=(conversation,), disabled=page_store.store is None, width="stretch")
         right.button("Reload the conversation", icon=":material/refresh:", key="reload_after_outage",
                      on_click=reload_conversation, width="stretch")
     elif conversation.pending_turns:
@@ -174,8 +165,11 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
 
 def save_as_new(conversation: Conversation) -> None:
     """A callback: the conflicted unsaved version becomes a conversation of its own."""
+    if page_store.store is None:
+        st.session_state.save_as_new_failed = "The MLflow store is unreachable; it stays here. Try again."
+        return
     try:
-        written = store.save_as_new(conversation)
+        written = page_store.store.save_as_new(conversation)
     except Exception as exc:  # noqa: BLE001
         st.session_state.save_as_new_failed = f"Could not save it ({type(exc).__name__}); it stays here. Try again."
         return
@@ -186,8 +180,8 @@ def save_as_new(conversation: Conversation) -> None:
 
 def image_bytes(conversation: Conversation):
     def get(image_id: str) -> bytes | None:
-        if image_id not in conversation.images and conversation.id and store is not None:
-            png = store.load_image(conversation.id, image_id)
+        if image_id not in conversation.images and conversation.id and page_store.store is not None:
+            png = page_store.store.load_image(conversation.id, image_id)
             if png:
                 conversation.images[image_id] = png
         return conversation.images.get(image_id)
@@ -203,18 +197,16 @@ def ago(ms: int) -> str:
 
 
 def recent_conversations(current: Conversation, busy: bool) -> None:
-    global store
     with st.sidebar:
         st.subheader("Conversations")
-        if store is None:
+        if page_store.store is None:
             st.caption("Saved conversations show here when the MLflow store is reachable.")
             return
         try:
-            recent = store.recent(limit=12, session_id=session.visible_session())
+            recent = page_store.store.recent(limit=12, session_id=session.visible_session())
         except Exception as exc:  # noqa: BLE001 - the chat works without the list
             st.caption(f"The list could not be read ({type(exc).__name__}).")
-            session.store_problem.clear()  # gone since the last check, perhaps: look again on the next run,
-            store = None  # and spend no more seconds on it in this one
+            page_store.drop()  # gone since the last check, perhaps: look again on the next run, not in this one
             return
         if not recent:
             st.caption("Your conversations will show here; each one reopens where it stopped.")
@@ -223,95 +215,76 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
             if item.waiting:
                 label += " · waiting for you"
             label = plain(label)  # titles are users' words: a link or picture in them stays text
-            st.button(label, key=f"open_{item.id}", icon=ICONS.get(item.scenario, ":material/chat:"),
+            known = scenarios.find(item.scenario)
+            st.button(label, key=f"open_{item.id}", icon=known.icon if known else ":material/chat:",
                       type="primary" if item.id == current.id else "secondary", disabled=busy,
                       width="stretch", on_click=open_conversation, args=(item.id,),
-                      help=f"{SCENARIOS.get(item.scenario, item.scenario)} · conversation {item.id}")
+                      help=f"{known.label if known else item.scenario} · conversation {item.id}")
 
 
-def sync_option_widgets(conversation: Conversation) -> None:
+def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario) -> None:
     """When another conversation is shown, its saved options become the widgets' values (widget state is
     per browser session and would otherwise carry the previous conversation's choices over)."""
     shown = (conversation.key if conversation.turns else "new", conversation.scenario)  # a new one keeps the choices
     if st.session_state.get("_options_of") == shown:
         return
     st.session_state._options_of = shown
-    options = conversation.options
-    st.session_state.iterations = int(options.get("iterations", DEFAULT_ITERATIONS))
-    st.session_state.instruction = options.get("instruction", DEFAULT_CRITIC_INSTRUCTION)
-    st.session_state.analyst_system = options.get("analyst_system", DEFAULT_ANALYST_SYSTEM)
-    st.session_state.summarizer_system = options.get("summarizer_system", DEFAULT_SUMMARIZER_SYSTEM)
-    st.session_state.weather_source = options.get("weather_source") or (
-        "offline" if settings.provider == "demo" else "open-meteo")
+    defaults, saved = scenario.option_defaults(settings), conversation.options
+    for option in scenario.options:
+        if isinstance(option, ChoiceOption):  # a saved empty choice means "the provider's default"
+            st.session_state[option.key] = saved.get(option.key) or defaults[option.key]
+        elif not isinstance(option, DocumentOption):
+            st.session_state[option.key] = saved[option.key] if option.key in saved else defaults[option.key]
 
 
-LIMIT = budget.MAX_USER_TEXT_CHARS if settings.hosted is not None else None  # text that joins every model call
+LIMIT = hosted.MAX_USER_TEXT_CHARS if settings.hosted is not None else None  # text that joins every model call
 
 
-def scenario_options(conversation: Conversation) -> dict:
-    sync_option_widgets(conversation)
+def scenario_options(conversation: Conversation, scenario: scenarios.Scenario) -> dict:
+    """The scenario's options as sidebar widgets (a document option is asked for in the page itself)."""
+    sync_option_widgets(conversation, scenario)
     options = dict(conversation.options)
     with st.sidebar:
-        st.subheader(SCENARIOS[conversation.scenario])
-        if conversation.scenario == CATIFY:
-            options["iterations"] = st.slider("Critique iterations", 1, MAX_ITERATIONS, key="iterations")
-            options["instruction"] = st.text_area("Critic instruction", key="instruction", height=110,
-                                                  max_chars=LIMIT)
-        elif conversation.scenario == ANALYST_SUMMARIZER:
-            options["analyst_system"] = st.text_area("Analyst's system message", key="analyst_system", height=130,
-                                                     max_chars=LIMIT)
-            options["summarizer_system"] = st.text_area("Summarizer's system message", key="summarizer_system",
-                                                        height=130, max_chars=LIMIT)
-        elif conversation.scenario == WEATHER:
-            options["weather_source"] = st.selectbox("Weather source", list(WEATHER_SOURCES),
-                                                     format_func=WEATHER_SOURCES.get, key="weather_source",
-                                                     help="The only power of the weather assistant: a function "
-                                                          "tool get_weather(city). No code runs.")
+        st.subheader(scenario.label)
+        for option in scenario.options:
+            if isinstance(option, IntOption):
+                options[option.key] = st.slider(option.label, option.min, option.max, key=option.key,
+                                                help=option.help or None)
+            elif isinstance(option, TextOption):
+                options[option.key] = st.text_area(option.label, key=option.key, height=option.height,
+                                                   max_chars=LIMIT, help=option.help or None)
+            elif isinstance(option, ChoiceOption):
+                options[option.key] = st.selectbox(option.label, list(option.choices),
+                                                   format_func=option.choices.get, key=option.key,
+                                                   help=option.help or None)
     return options
 
 
-def report_input(conversation: Conversation) -> None:
-    """Before the first question: the report, pasted or uploaded. Afterwards it is part of the conversation."""
+def document_input(conversation: Conversation, document: DocumentOption) -> None:
+    """Before the first question: the document, pasted or uploaded. Afterwards it is part of the conversation."""
     if conversation.turns:
-        with st.expander("The report", icon=":material/description:"):
-            st.text(conversation.options.get("report", ""))
+        with st.expander(f"The {document.label.lower()}", icon=":material/description:"):
+            st.text(conversation.options.get(document.key, ""))
         return
     left, right = st.columns([3, 2])
-    left.text_area("Report", key="report_text", height=160, placeholder="Paste the report here…")
-    right.file_uploader("…or upload it (.txt, .md)", type=["txt", "md", "markdown"], key="report_file")
+    left.text_area(document.label, key=f"{document.key}_text", height=160, placeholder=document.placeholder)
+    right.file_uploader(document.upload_label, type=["txt", "md", "markdown"], key=f"{document.key}_file")
 
 
-def current_report() -> str:
-    """The uploaded file wins over pasted text; ConfigError says what is wrong with either."""
-    upload = st.session_state.get("report_file")
+def current_document(document: DocumentOption) -> str:
+    """The uploaded file wins over pasted text; InputError says what is wrong with either."""
+    upload = st.session_state.get(f"{document.key}_file")
     if upload is not None:
         return read_upload(upload.name, upload.getvalue())
-    return validate_report(st.session_state.get("report_text", ""))
-
-
-def admit(conversation: Conversation, message: str):
-    """Hosted demo: the message size, turns a minute and the spend caps, checked before anything runs
-    (raises ConfigError or TurnRefused with the reason); None when the app is not a hosted demo."""
-    limits = settings.hosted
-    if limits is None:
-        return None
-    if len(message) > limits.max_message_chars:
-        raise ConfigError(f"This demo takes messages of up to {limits.max_message_chars:,} characters; yours has "
-                          f"{len(message):,}.")
-    budget.check_options(conversation.scenario, conversation.options)
-    history = sum(len(str(e.get("text", "")).encode("utf-8")) for e in conversation.transcript)
-    bound = budget.max_turn_cost(conversation.scenario, conversation.options, settings, message, history)
-    reservation = session.spend_ledger(settings.tracking_uri, settings.experiment_name).admit(
-        session.session_id(), limits, bound, uses_owner_key=session.uses_owner_key())
-    if session.uses_owner_key():
-        reservation.unrecorded = budget.unrecorded_usd(conversation.scenario, conversation.options, settings, message)
-    return reservation
+    return validate_report(st.session_state.get(f"{document.key}_text", ""))
 
 
 def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> None:
-    reservation = admit(conversation, message)
+    """Admitted first in a hosted demo (core.hosted: sizes, turns a minute, spend caps)."""
+    reservation = hosted.admit(session.spend_ledger(settings.tracking_uri, settings.experiment_name), settings,
+                               conversation, message, session.session_id(), uses_owner_key=session.uses_owner_key())
     # the answer shows as soon as the agents finish; the trace lands a moment later, off the user's wait
-    st.session_state.turn = TurnHandle(conversation, message, settings, store, attempt=attempt,
+    st.session_state.turn = TurnHandle(conversation, message, settings, page_store.store, attempt=attempt,
                                        wait_for_trace=False, reservation=reservation).start()
     st.session_state.pop("failed", None)
 
@@ -322,7 +295,8 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     pngs: dict[str, bytes] = {}
     status = st.status("The agents are working…", expanded=False)
     progress = st.progress(0.0)
-    side = dict(zip(SIDE_BY_SIDE, st.columns(len(SIDE_BY_SIDE)))) if conversation.scenario == ANALYST_SUMMARIZER else {}
+    together = side_by_side(conversation.scenario)
+    side = dict(zip(together, st.columns(len(together)))) if together else {}
     stop_slot = st.empty()
     if stop_slot.button("Stop", icon=":material/stop_circle:", key="stop",
                         help="Stop after the agent that is working now"):
@@ -394,9 +368,10 @@ conversation: Conversation | None = st.session_state.get("conversation")
 busy = "turn" in st.session_state
 
 top = st.columns([3, 1])
-scenario_keys = list(SCENARIOS)
+labels = {s.key: s.label for s in scenarios.all_scenarios()}
+scenario_keys = list(labels)
 locked = conversation is not None and conversation.turns > 0
-scenario = top[0].selectbox("Scenario", scenario_keys, format_func=SCENARIOS.get, disabled=locked,
+scenario = top[0].selectbox("Scenario", scenario_keys, format_func=labels.get, disabled=locked,
                             index=scenario_keys.index(conversation.scenario) if conversation else 0,
                             help="A conversation keeps its scenario; start a new conversation to switch.")
 top[1].button("New conversation", icon=":material/add:", width="stretch", disabled=busy, on_click=new_conversation)
@@ -405,7 +380,9 @@ if conversation is None or (conversation.turns == 0 and conversation.scenario !=
     if not busy:  # a failed turn of the previous conversation is not this one's to retry
         st.session_state.pop("failed", None)
 st.session_state.conversation = conversation
-conversation.options = scenario_options(conversation)
+chosen = scenarios.get(conversation.scenario)
+document = chosen.document()
+conversation.options = scenario_options(conversation, chosen)
 recent_conversations(conversation, busy)
 
 if store_problem:
@@ -415,10 +392,10 @@ for text in st.session_state.pop("last_warnings", []):
     st.warning(text)
 save_unsaved_turns(conversation, busy)
 caption_slot = st.empty()
-if conversation.scenario == ANALYST_SUMMARIZER:
-    report_input(conversation)
+if document is not None:
+    document_input(conversation, document)
 
-render_transcript(conversation.transcript, image_bytes(conversation))
+render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario)
 waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
 
 failed = st.session_state.get("failed")
@@ -426,7 +403,7 @@ if failed and not busy and st.session_state.get("retry"):
     try:
         start_turn(conversation, failed["message"], attempt=failed["attempt"] + 1)
         failed, busy = None, True
-    except (ConfigError, budget.TurnRefused) as exc:
+    except UserError as exc:
         failed["error"] = str(exc)
 last_turn = st.session_state.pop("last_turn", None)
 if failed and not busy:
@@ -436,15 +413,15 @@ elif last_turn and not busy:
 if waiting and not failed and not busy:
     st.info("The team is waiting for your answer: the next message you send resumes it.", icon=":material/front_hand:")
 
-placeholder = "Your answer…" if waiting else PLACEHOLDERS.get(conversation.scenario, "Your message")
+placeholder = "Your answer…" if waiting else chosen.placeholder
 prompt = st.chat_input(placeholder, disabled=busy, key="chat_input")  # a stable id: a message sent during a rerun is kept
 if prompt is not None and not busy:
     try:
         message = validate_message(prompt)
-        if conversation.scenario == ANALYST_SUMMARIZER and not conversation.turns:
-            conversation.options = {**conversation.options, "report": current_report()}
+        if document is not None and not conversation.turns:
+            conversation.options = {**conversation.options, document.key: current_document(document)}
         start_turn(conversation, message)
-    except (ConfigError, budget.TurnRefused) as exc:
+    except UserError as exc:
         st.error(plain(exc))
         if prompt.strip():
             st.caption("Your message was not sent; here it is to copy:")

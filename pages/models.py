@@ -7,15 +7,16 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from core import model_registry as registry
-from core.agents import DEFAULT_ITERATIONS, MAX_ITERATIONS
+from core import hosted
+from core.mlflow_model import registry
+from core.scenarios.catify import DEFAULT_ITERATIONS, MAX_ITERATIONS
 from ui import session
 from ui.text import code, plain
 
 settings, store, store_problem = session.page_setup()
 
 st.title("Catify as an MLflow model")
-st.caption("Logged from code (`core/catify_model.py`, no pickling) with the app's pinned requirements, "
+st.caption("Logged from code (`core/mlflow_model/catify_model.py`, no pickling) with the app's pinned requirements, "
            "registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` where it runs.")
 if store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
@@ -29,7 +30,7 @@ def loaded(tracking_uri: str, model_uri: str):
 
 
 # in a hosted demo, visitors predict (offline, free); logging versions and moving aliases is the admin's
-VISITOR = settings.hosted is not None and not session.is_admin()
+VISITOR = hosted.is_visitor(settings.hosted, session.is_admin())
 DEMO_PARAMS = {"provider": "demo", "chat_model": "demo-chat", "vision_model": "demo-vision",
                "image_model": "demo-image", "image_size": "512x512", "image_quality": "standard"}
 

@@ -5,8 +5,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import lineage, pricing, traces
+from core import costs, hosted, traces
 from core.conversations import ConversationError, StoreUnavailable
+from core.observe import lineage
 from ui import session, trace_data
 from ui.text import plain
 
@@ -117,13 +118,13 @@ def overview() -> None:
 
     st.subheader("What if")
     try:
-        choices = pricing.catalog_chat_models("openai")
+        choices = costs.catalog_chat_models("openai")
     except Exception as exc:  # noqa: BLE001
         st.warning(f"MLflow's model catalog could not be read ({type(exc).__name__}).")
         return
     target = st.selectbox("Price the same usage as", choices, index=choices.index("gpt-4o") if "gpt-4o" in choices else 0,
                           key="what_if_model", help="Prices from the model catalog MLflow ships.")
-    table = pricing.what_if(shown.calls, target)
+    table = costs.what_if(shown.calls, target)
     if table.empty:
         st.caption("No model calls in these traces.")
         return
@@ -186,7 +187,7 @@ def trace_list() -> str | None:
 def one_trace(trace_id: str) -> None:
     try:
         trace = traces.load_trace(URI, trace_id)
-        if OWNER is not None and (trace.info.trace_metadata or {}).get("mlflow.trace.session") != OWNER:
+        if not hosted.may_open(OWNER, traces.trace_session(trace)):
             raise traces.TraceReadError(f"There is no trace {trace_id} among your traces in this demo.")
     except traces.TraceReadError as exc:
         st.warning(plain(exc))
@@ -232,7 +233,7 @@ def one_trace(trace_id: str) -> None:
     chosen = st.selectbox("Span details", list(spans), format_func=spans.get, key="span_pick")
     st.json(traces.span_io(trace, chosen), expanded=1)  # data, never markup
     images = table[table["image_id"] != ""]
-    conversation = tags.get("app.conversation", "")
+    conversation = traces.trace_conversation(trace)
     if len(images) and conversation:
         st.markdown("**Pictures made in this turn**")
         cols = st.columns(min(4, len(images)))
@@ -248,7 +249,7 @@ def one_trace(trace_id: str) -> None:
 
 
 def lineage_view(preferred: str | None) -> None:
-    catify = shown.traces[(shown.traces["scenario"] == "catify") & (shown.traces["conversation"] != "")]
+    catify = traces.picture_conversations(shown)
     conversations = list(dict.fromkeys(catify["conversation"]))  # newest first
     if not conversations:
         st.info("No Catify conversations in these traces yet: draw something on the Chat page.")

@@ -21,11 +21,10 @@ import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-warnings.filterwarnings("ignore", category=UserWarning)  # MLflow's advice on type hints and input examples
+from core.config import Settings
+from core.mlflow_model import registry
 
-from core import model_registry as registry  # noqa: E402
-from core.config import Settings  # noqa: E402
+warnings.filterwarnings("ignore", category=UserWarning)  # MLflow's advice on type hints and input examples
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -9,7 +9,6 @@ first checks that the same tests pass unchanged. Writes docs/SAFEGUARDS.md. Abou
 from __future__ import annotations
 
 import ast
-import re
 import shutil
 import subprocess
 import sys

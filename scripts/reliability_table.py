@@ -37,7 +37,7 @@ def main() -> int:
         lines.append(f"| ✅ | {row['area']} | {row['fault']} | {sees} | {row['kept']} | {row.get('trace', '')} | `{test}` |")
     checks = ROOT / "docs" / "SAFEGUARDS.md"
     if checks.exists():
-        lines += ["", f"Each row's safeguard was removed once and its test run without it: see [SAFEGUARDS.md](SAFEGUARDS.md)."]
+        lines += ["", "Each row's safeguard was removed once and its test run without it: see [SAFEGUARDS.md](SAFEGUARDS.md)."]
     (ROOT / "docs" / "RELIABILITY.md").write_text("\n".join(lines) + "\n")
     print(f"docs/RELIABILITY.md: {len(rows)} rows")
     return 0

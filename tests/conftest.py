@@ -4,14 +4,12 @@ migrations); each test gets its own experiment in it, so tests never see each ot
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DEMO_LATENCY_MS", "0")
 os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # tests never reach for the remote price catalog
 
@@ -31,7 +29,7 @@ def experiment_name() -> str:
 def store(tracking_uri, experiment_name):
     from core.conversations import ConversationStore
 
-    return ConversationStore(tracking_uri, experiment_name)
+    return ConversationStore.connect(tracking_uri, experiment_name)
 
 
 @pytest.fixture()

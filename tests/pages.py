@@ -3,9 +3,8 @@ failing on any exception the page raised."""
 
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
 from conftest import ROOT
+from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "streamlit_app.py")
 

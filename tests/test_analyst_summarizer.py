@@ -7,10 +7,12 @@ import asyncio
 
 import pytest
 
-from core import agents, reports
-from core.config import ConfigError, Settings
+from core import documents
+from core.config import Settings
 from core.conversations import Conversation
-from core.runner import run_turn
+from core.errors import InputError
+from core.scenarios import analyst
+from core.turn import run_turn
 
 REPORT = ("Quarterly report. Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. "
           "The team hired 12 people. Risks include supply delays in Asia.")
@@ -28,7 +30,7 @@ def answers(outcome) -> dict[str, str]:
 
 def test_both_agents_answer_at_once_and_follow_ups_continue(tracking_uri, store, mlflow_client, monkeypatch):
     monkeypatch.setenv("DEMO_LATENCY_MS", "200")
-    conversation = Conversation(scenario=agents.ANALYST_SUMMARIZER, session_id="s", provider="demo",
+    conversation = Conversation(scenario=analyst.KEY, session_id="s", provider="demo",
                                 options={"report": REPORT})
     first = ask(conversation, "What are the risks?", tracking_uri, store)
     got = answers(first)
@@ -51,7 +53,7 @@ def test_both_agents_answer_at_once_and_follow_ups_continue(tracking_uri, store,
 
 
 def test_edited_system_messages_reach_the_models(tracking_uri, store, mlflow_client):
-    conversation = Conversation(scenario=agents.ANALYST_SUMMARIZER, session_id="s", provider="demo",
+    conversation = Conversation(scenario=analyst.KEY, session_id="s", provider="demo",
                                 options={"report": REPORT, "analyst_system": "Answer like a pirate.",
                                          "summarizer_system": "Use one sentence."})
     outcome = ask(conversation, "Summary please", tracking_uri, store)
@@ -65,14 +67,14 @@ def test_edited_system_messages_reach_the_models(tracking_uri, store, mlflow_cli
     ("report.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "looks like a binary file"),
     ("report.txt", "Umsatz stieg um 12 %".encode("latin-1") + b"\xe4", "is not UTF-8 text"),
     ("report.md", b"   \n  ", "There is no report yet"),
-    ("report.txt", b"x" * (reports.MAX_UPLOAD_BYTES + 1), "reports can be up to 1 MB"),
+    ("report.txt", b"x" * (documents.MAX_UPLOAD_BYTES + 1), "reports can be up to 1 MB"),
     ("report.txt", b"word " * 30_000, "the limit is 100,000"),
 ])
 def test_unusable_reports_get_a_clear_message(name, data, message):
-    with pytest.raises(ConfigError, match=message):
-        reports.read_upload(name, data)
+    with pytest.raises(InputError, match=message):
+        documents.read_upload(name, data)
 
 
 def test_good_reports_are_read_whatever_their_encoding_marks():
-    assert reports.read_upload("r.md", "# Bericht\r\nUmsatz +12 %".encode("utf-8-sig")) == "# Bericht\nUmsatz +12 %"
-    assert reports.read_upload("r.txt", "Rapport: ventes +12 %".encode("utf-16")) == "Rapport: ventes +12 %"
+    assert documents.read_upload("r.md", "# Bericht\r\nUmsatz +12 %".encode("utf-8-sig")) == "# Bericht\nUmsatz +12 %"
+    assert documents.read_upload("r.txt", "Rapport: ventes +12 %".encode("utf-16")) == "Rapport: ventes +12 %"

@@ -17,11 +17,11 @@ import uuid
 
 import mlflow
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
-from core import model_registry as registry
 from core.config import Settings
+from core.mlflow_model import registry
 from tests.net import free_port, wait_until_up
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -154,8 +154,7 @@ def test_mlflow_models_serve_answers_invocations(registered):
 
 
 def test_cli_logs_lists_aliases_predicts_and_says_what_is_wrong(tmp_path, monkeypatch, capsys):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import catify_model as cli
+    from scripts import catify_model as cli
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "cli")

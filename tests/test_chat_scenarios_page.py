@@ -9,8 +9,9 @@ import asyncio
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import weather
+from core.scenarios import weather_source as weather
 from tests.pages import open_app, send
+
 REPORT = "Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply delays."
 
 
@@ -133,7 +134,7 @@ def test_a_failed_turn_is_not_retried_in_another_scenario(monkeypatch):
 def test_a_conversation_of_an_unknown_scenario_is_refused_politely(tracking_uri, experiment_name):
     from core.conversations import Conversation, ConversationStore
 
-    store = ConversationStore(tracking_uri, experiment_name)
+    store = ConversationStore.connect(tracking_uri, experiment_name)
     conversation = Conversation(scenario="mystery", session_id="s", provider="demo", title="from the future")
     store.create(conversation)
     at = open_app(conversation=conversation.id)

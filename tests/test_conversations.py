@@ -7,15 +7,15 @@ import uuid
 
 import pytest
 
-from core import tracing
+from core import contract
 from core.conversations import (
     Conversation,
     ConversationError,
     ConversationStore,
-    check_store,
     is_valid_image_id,
     is_valid_run_id,
 )
+from core.store import check_store
 
 
 @pytest.mark.parametrize("bad", ["../etc", "abc", "", "   ", "../../" + "a" * 32, "A" * 32, "g" * 32, "a" * 33,
@@ -51,7 +51,7 @@ def test_load_of_a_run_that_is_not_a_conversation(store, mlflow_client):
 
 
 def test_load_of_a_conversation_of_another_experiment(store, tracking_uri, mlflow_client):
-    other = ConversationStore(tracking_uri, f"other-{uuid.uuid4().hex[:10]}")
+    other = ConversationStore.connect(tracking_uri, f"other-{uuid.uuid4().hex[:10]}")
     conv = Conversation(scenario="catify", session_id="s", provider="demo")
     other.create(conv)
     assert other.load(conv.id).scenario == "catify"
@@ -64,9 +64,9 @@ def test_a_new_conversation_loads_empty(store, mlflow_client):
     run_id = store.create(conv)
     assert is_valid_run_id(run_id)
     tags = mlflow_client.get_run(run_id).data.tags
-    assert tags[tracing.ATTR_SCENARIO] == "catify"
-    assert tags[tracing.ATTR_PROVIDER] == "demo"
-    assert tags[tracing.ATTR_SESSION] == "sess-9"
+    assert tags[contract.SCENARIO] == "catify"
+    assert tags[contract.PROVIDER] == "demo"
+    assert tags[contract.SESSION] == "sess-9"
     assert mlflow_client.get_run(run_id).info.run_name == "catify: A cat in the matrix"
     loaded = store.load(run_id)
     assert (loaded.id, loaded.scenario, loaded.session_id, loaded.provider) == (run_id, "catify", "sess-9", "demo")

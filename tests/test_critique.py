@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.critique import MAX_PROMPT_CHARS, parse
+from core.scenarios.critique import MAX_PROMPT_CHARS, parse
 
 CASES = [
     # (id, reply, critique, prompt)
@@ -83,8 +83,8 @@ def test_prompt_is_capped():
 
 
 def test_demo_critic_format_round_trips():
-    from core.demo import critic_reply
-    from core.pictures import PictureStats
+    from core.demo.drawing import PictureStats
+    from core.demo.models import critic_reply
 
     reply = critic_reply("a cat", PictureStats(0.1, 0.05, 0.3, 512, 512), "Add fluffy cats. At least 100.")
     result = parse(reply)

@@ -13,16 +13,17 @@ from autogen_core import Image
 from autogen_core.models import SystemMessage, UserMessage
 from PIL import Image as PILImage
 
-from core import pictures
-from core.agents import DEFAULT_CRITIC_INSTRUCTION, critic_system_message
-from core.critique import parse
-from core.demo import (
+from core import image_models
+from core.demo import drawing
+from core.demo.models import (
     DemoChatCompletionClient,
     DemoImageGenerator,
     count_image_tokens,
     count_prompt_tokens,
     count_text_tokens,
 )
+from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, critic_system_message
+from core.scenarios.critique import parse
 
 DARK = PILImage.new("RGB", (256, 256), (12, 12, 16))
 BRIGHT = PILImage.new("RGB", (256, 256), (250, 235, 190))
@@ -40,7 +41,7 @@ def _ask(prompt: str, picture: PILImage.Image | None, instruction: str = DEFAULT
 
 
 def _drawn(prompt: str) -> PILImage.Image:
-    return pictures.downsize(pictures.draw(prompt), 512)
+    return image_models.downsize(drawing.draw(prompt), 512)
 
 
 def test_same_text_different_pixels_different_critique():
@@ -80,10 +81,10 @@ def test_answers_parse_into_a_prompt(prompt, picture):
 def test_critic_raises_the_cat_count_toward_the_instruction():
     instruction = "Add fluffy cats. I want at least 100 cats."
     prompt = "The matrix with a cat"
-    counts = [pictures.count_cats(prompt)]
+    counts = [drawing.count_cats(prompt)]
     for _ in range(4):
         prompt = parse(_ask(prompt, _drawn(prompt), instruction).content).prompt
-        counts.append(pictures.count_cats(prompt))
+        counts.append(drawing.count_cats(prompt))
     assert counts[0] == 1
     assert all(b > a for a, b in zip(counts, counts[1:4])), counts
     assert counts[-1] == 100  # reaches the brief's number and stays there, never beyond
@@ -92,7 +93,7 @@ def test_critic_raises_the_cat_count_toward_the_instruction():
 
 def test_critic_follows_a_smaller_number():
     result = parse(_ask("a cat", GREY, "Add cats. Exactly 5 cats please.").content)
-    assert pictures.count_cats(result.prompt) == 5
+    assert drawing.count_cats(result.prompt) == 5
 
 
 @pytest.mark.parametrize("instruction, animal", [("Add dogs", "dogs"), ("Add 3 dogs.", "dogs"),
@@ -102,7 +103,7 @@ def test_critic_follows_an_edited_instruction(instruction, animal):
     assert animal in result.prompt
     assert animal in result.critique
     assert "fluffy cats" not in result.prompt
-    assert pictures.count_cats(result.prompt) == 1  # no extra cats asked for
+    assert drawing.count_cats(result.prompt) == 1  # no extra cats asked for
 
 
 def test_earlier_fixes_are_kept():
@@ -176,7 +177,7 @@ def test_stream_yields_the_same_answer():
 
 def test_image_generator_draws_the_prompt():
     image = asyncio.run(DemoImageGenerator().generate("12 fluffy cats"))
-    assert image.png == pictures.draw("12 fluffy cats")
+    assert image.png == drawing.draw("12 fluffy cats")
     assert (image.model, image.size, image.quality, image.cost_usd) == ("demo-image", "512x512", "standard", 0.0)
     assert PILImage.open(io.BytesIO(image.png)).size == (512, 512)
 
@@ -199,7 +200,7 @@ def test_latency_env_adds_delay(monkeypatch):
 
 @pytest.mark.parametrize("value", ["nonsense", "-20"])
 def test_bad_latency_values_mean_none(monkeypatch, value):
-    from core.demo import latency_s
+    from core.demo.models import latency_s
 
     monkeypatch.setenv("DEMO_LATENCY_MS", value)
     assert latency_s() == 0.0

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import budget
-from core.config import ConfigError, HostedLimits, Settings
+from core import hosted
+from core.config import HostedLimits, Settings
 from core.conversations import Conversation
-from core.images import image_price_usd
-from core.runner import TurnHandle
+from core.costs import image_price_usd
+from core.errors import InputError
+from core.turn import TurnHandle
 from tests.openai_server import OpenAIStub
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -25,61 +26,61 @@ def openai(server: OpenAIStub | None = None, **changes) -> Settings:
 
 
 def test_the_bound_covers_pictures_and_capped_model_calls():
-    assert budget.max_turn_cost("catify", {"iterations": 2}, Settings(), "a cat") == 0.0  # demo: free
-    bound = budget.max_turn_cost("catify", {"iterations": 2}, openai(), "a cat")
+    assert hosted.max_turn_cost("catify", {"iterations": 2}, Settings(), "a cat") == 0.0  # demo: free
+    bound = hosted.max_turn_cost("catify", {"iterations": 2}, openai(), "a cat")
     assert 3 * image_price_usd("gpt-image-1", "low", "1024x1024") < bound < 0.05
     # text a visitor writes into the options joins every model call: it raises the bound
     long_instruction = {"iterations": 2, "instruction": "cats " * 400}
-    assert budget.max_turn_cost("catify", long_instruction, openai(), "a cat") > bound
-    with pytest.raises(ConfigError, match="instruction has 20,000 characters"):
-        budget.check_options("catify", {"instruction": "cats " * 4000})
-    emoji = budget.max_turn_cost("analyst", {"report": "📈" * 10_000}, openai(), "q")
-    assert emoji > budget.max_turn_cost("analyst", {"report": "x" * 10_000}, openai(), "q"), "bytes, not characters"
-    weather = budget.max_turn_cost("weather", {}, openai(), "What's the weather?", history_chars=5_000)
-    assert 0 < weather < budget.max_turn_cost("weather", {}, openai(), "x", history_chars=500_000)
+    assert hosted.max_turn_cost("catify", long_instruction, openai(), "a cat") > bound
+    with pytest.raises(InputError, match="instruction has 20,000 characters"):
+        hosted.check_options("catify", {"instruction": "cats " * 4000})
+    emoji = hosted.max_turn_cost("analyst", {"report": "📈" * 10_000}, openai(), "q")
+    assert emoji > hosted.max_turn_cost("analyst", {"report": "x" * 10_000}, openai(), "q"), "bytes, not characters"
+    weather = hosted.max_turn_cost("weather", {}, openai(), "What's the weather?", history_chars=5_000)
+    assert 0 < weather < hosted.max_turn_cost("weather", {}, openai(), "x", history_chars=500_000)
     report = {"report": "word " * 20_000}
-    assert budget.max_turn_cost("analyst", report, openai(), "q") > budget.max_turn_cost("analyst", {}, openai(), "q")
-    assert budget.max_turn_cost("catify", {}, openai(chat_model="no-such-model", vision_model="no-such-model"),
+    assert hosted.max_turn_cost("analyst", report, openai(), "q") > hosted.max_turn_cost("analyst", {}, openai(), "q")
+    assert hosted.max_turn_cost("catify", {}, openai(chat_model="no-such-model", vision_model="no-such-model"),
                                 "a cat") is None
 
 
 def test_caps_apply_to_the_owners_key_and_rate_limits_to_everyone():
-    ledger = budget.SpendLedger()
+    ledger = hosted.SpendLedger()
     first = ledger.admit("alice", LIMITS, 0.03, uses_owner_key=True, now=1000)
     first.settle(0.02)
     assert ledger.spent("alice", now=1000) == (0.02, 0.02)
-    with pytest.raises(budget.TurnRefused, match=r"could cost up to \$0.0400.*\$0.0300 left of its \$0.05 cap"):
+    with pytest.raises(hosted.TurnRefused, match=r"could cost up to \$0.0400.*\$0.0300 left of its \$0.05 cap"):
         ledger.admit("alice", LIMITS, 0.04, uses_owner_key=True, now=1001)
     ledger.admit("alice", LIMITS, 0.04, uses_owner_key=False, now=1002).settle(0.04)  # her own key: no cap
     ledger.admit("bob", LIMITS, 0.04, uses_owner_key=True, now=1003)  # another visitor: his own cap
-    with pytest.raises(budget.TurnRefused, match="cannot be bounded"):
+    with pytest.raises(hosted.TurnRefused, match="cannot be bounded"):
         ledger.admit("carol", LIMITS, None, uses_owner_key=True, now=1004)
     for i in range(6):
         ledger.admit("dave", LIMITS, 0.0, uses_owner_key=False, now=2000 + i)
-    with pytest.raises(budget.TurnRefused, match="6 turns a minute.*Try again in 55 s"):
+    with pytest.raises(hosted.TurnRefused, match="6 turns a minute.*Try again in 55 s"):
         ledger.admit("dave", LIMITS, 0.0, uses_owner_key=False, now=2006)
     ledger.admit("dave", LIMITS, 0.0, uses_owner_key=False, now=2061)
 
 
 def test_the_daily_cap_counts_every_visitor_and_other_instances():
     limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=0.06, owner_key=True)
-    ledger = budget.SpendLedger(day_spent_elsewhere=lambda day: 0.0)
+    ledger = hosted.SpendLedger(day_spent_elsewhere=lambda day: 0.0)
     ledger.admit("a", limits, 0.04, uses_owner_key=True, now=5000).settle(0.04)
-    with pytest.raises(budget.TurnRefused, match=r"spent its \$0.06 budget for today"):
+    with pytest.raises(hosted.TurnRefused, match=r"spent its \$0.06 budget for today"):
         ledger.admit("b", limits, 0.03, uses_owner_key=True, now=5001)
-    shared = budget.SpendLedger(day_spent_elsewhere=lambda day: 0.05)  # another instance spent today
-    with pytest.raises(budget.TurnRefused, match="budget for today"):
+    shared = hosted.SpendLedger(day_spent_elsewhere=lambda day: 0.05)  # another instance spent today
+    with pytest.raises(hosted.TurnRefused, match="budget for today"):
         shared.admit("c", limits, 0.02, uses_owner_key=True, now=5002)
 
 
 def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, store):
     with OpenAIStub() as server:
         settings = openai(server, tracking_uri=tracking_uri)
-        ledger = budget.SpendLedger()
+        ledger = hosted.SpendLedger()
         conversation = Conversation(scenario="catify", session_id="visitor", provider="openai", options={"iterations": 2})
-        bound = budget.max_turn_cost("catify", conversation.options, settings, "a cat")
+        bound = hosted.max_turn_cost("catify", conversation.options, settings, "a cat")
         reservation = ledger.admit("visitor", LIMITS, bound, uses_owner_key=True)
-        reservation.unrecorded = budget.unrecorded_usd("catify", conversation.options, settings, "a cat")
+        reservation.unrecorded = hosted.unrecorded_usd("catify", conversation.options, settings, "a cat")
         outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store,
                              reservation=reservation).start().wait(60)
         assert outcome.status == "ok", outcome.error
@@ -90,8 +91,8 @@ def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, stor
         tags = store.client.get_trace(outcome.trace_id).info.tags
         assert tags["app.billing"] == "owner", "the day's cap reads owner-paid turns from the store"
         calls_before = len(server.requests)
-        with pytest.raises(budget.TurnRefused, match=r"\$0.05 cap"):
-            ledger.admit("visitor", LIMITS, budget.max_turn_cost("catify", conversation.options, settings, "again"),
+        with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
+            ledger.admit("visitor", LIMITS, hosted.max_turn_cost("catify", conversation.options, settings, "again"),
                          uses_owner_key=True)
         assert len(server.requests) == calls_before, "nothing was sent for the refused turn"
         assert store.load(outcome.conversation.id).turns == 1

@@ -7,8 +7,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.observe import export
 from tests.openai_server import OpenAIStub
-from tests.pages import open_app as visit, send
+from tests.pages import open_app as visit
+from tests.pages import send
+
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 
 
@@ -43,9 +46,9 @@ def test_two_visitors_never_see_each_other():
     again = visit(visitor=alice_id)
     assert [b for b in again.sidebar.button if b.key == f"open_{conversation}"]
     assert traces_metric(again) == "1"
-    from mlflow import MlflowClient
-
     import os
+
+    from mlflow import MlflowClient
 
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name(os.environ["MLFLOW_EXPERIMENT_NAME"]).experiment_id
@@ -101,9 +104,8 @@ def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri)
         bob = visit()
         assert bob.sidebar.text_input(key="api_key").value == ""
         assert canary not in str(bob.main) + str(bob.sidebar)
-    from core import tracing
 
-    tracing.flush()
+    export.flush()
     store_dir = Path(tracking_uri.removeprefix("sqlite:///")).parent
     leaks = [p for p in store_dir.rglob("*") if p.is_file() and canary.encode() in p.read_bytes()]
     assert leaks == [], "the key must never reach the store, its traces or its artifacts"

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from core import tracing
+from core import contract
 from core.config import Settings
 from core.conversations import Conversation
-from core.images import image_price_usd
+from core.costs import image_price_usd
+from core.observe import export, spans
 from core.providers import build_clients
-from core.runner import run_turn
+from core.turn import run_turn
 from tests.openai_server import TOKENS_PER_IMAGE, OpenAIStub, chat_reply, count_words, prompt_tokens
 
 CANARY = "sk-test-canary-123"
@@ -116,7 +117,7 @@ def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_ur
     trace = only_trace(mlflow_client, store)
     assert trace.info.trace_id == outcome.trace_id
     assert trace.info.state.value == "OK"
-    assert trace.info.tags[tracing.ATTR_PROVIDER] == "openai"
+    assert trace.info.tags[contract.PROVIDER] == "openai"
     chat_spans = spans_of(trace, "CHAT_MODEL")
     assert len(chat_spans) == 2
     for span, request in zip(chat_spans, chat_requests):
@@ -130,15 +131,15 @@ def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_ur
     chat_cost = sum(s.get_attribute("mlflow.llm.cost")["total_cost"] for s in chat_spans)
 
     # image spans: our own per-picture price, and the ids the lineage knows
-    image_spans = spans_of(trace, tracing.SPAN_TYPE_IMAGE)
+    image_spans = spans_of(trace, contract.SPAN_TYPE_IMAGE)
     assert len(image_spans) == 3
-    assert [s.get_attribute(tracing.ATTR_IMAGE_COST) for s in image_spans] == [0.011] * 3
+    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.011] * 3
     # the pictures' price is part of MLflow's own trace cost, so every reader sums to one number
     assert [s.get_attribute("mlflow.llm.cost")["total_cost"] for s in image_spans] == [0.011] * 3
     assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + 3 * 0.011)
-    span_ids = [s.get_attribute(tracing.ATTR_IMAGE_ID) for s in image_spans]
+    span_ids = [s.get_attribute(contract.IMAGE_ID) for s in image_spans]
     assert set(span_ids) == set(images)
-    assert [s.get_attribute(tracing.ATTR_IMAGE_PARENT) for s in image_spans] == ["", span_ids[0], span_ids[1]]
+    assert [s.get_attribute(contract.IMAGE_PARENT) for s in image_spans] == ["", span_ids[0], span_ids[1]]
     lookup = outcome.conversation.image_lookup
     assert all(lookup[i]["cost_usd"] == 0.011 and lookup[i]["trace_id"] == outcome.trace_id for i in span_ids)
 
@@ -158,8 +159,8 @@ def test_dalle3_asks_for_base64_and_is_priced(server, tracking_uri, store, mlflo
         assert request.body["model"] == "dall-e-3"
         assert request.body["response_format"] == "b64_json"
         assert request.body["quality"] == "standard" and request.body["size"] == "1024x1024"
-    image_spans = spans_of(only_trace(mlflow_client, store), tracing.SPAN_TYPE_IMAGE)
-    assert [s.get_attribute(tracing.ATTR_IMAGE_COST) for s in image_spans] == [0.040, 0.040]
+    image_spans = spans_of(only_trace(mlflow_client, store), contract.SPAN_TYPE_IMAGE)
+    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.040, 0.040]
     assert image_price_usd("dall-e-3", "standard", "1024x1024") == 0.040
 
 
@@ -243,7 +244,7 @@ def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, st
     assert not (chat_span.get_attribute("mlflow.llm.cost") or {}).get("total_cost")
     assert not (trace.info.cost or {}).get("total_cost")
     # an image model with no known price is marked unknown (-1), never guessed
-    assert [s.get_attribute(tracing.ATTR_IMAGE_COST) for s in spans_of(trace, tracing.SPAN_TYPE_IMAGE)] == [-1, -1]
+    assert [s.get_attribute(contract.IMAGE_COST) for s in spans_of(trace, contract.SPAN_TYPE_IMAGE)] == [-1, -1]
     assert all(e["cost_usd"] is None for e in outcome.conversation.image_lookup.values())
 
 
@@ -254,13 +255,13 @@ def test_create_stream_asks_for_and_records_usage(server, tracking_uri, store, m
 
     settings = openai_settings(server, tracking_uri)
     conversation = catify()
-    info = tracing.TurnInfo(experiment_id=store.experiment_id, conversation_id=store.create(conversation),
+    info = spans.TurnInfo(experiment_id=store.experiment_id, conversation_id=store.create(conversation),
                             scenario="catify", turn=1, session_id="s", provider="openai")
 
     async def stream() -> tuple[str, list]:
         clients = build_clients(settings)
         try:
-            with tracing.turn_span(info, "count the cats") as span:
+            with spans.turn_span(info, "count the cats") as span:
                 items = [item async for item in clients.chat.create_stream(
                     [UserMessage(content="please count all the cats", source="user")])]
             return span.trace_id, items
@@ -280,7 +281,7 @@ def test_create_stream_asks_for_and_records_usage(server, tracking_uri, store, m
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (expected["input_tokens"],
                                                                             expected["output_tokens"])
 
-    assert tracing.wait_for_trace(store.tracking_uri, trace_id), "the trace never landed in the store"
+    assert export.wait_for_trace(store.tracking_uri, trace_id), "the trace never landed in the store"
     trace = mlflow_client.get_trace(trace_id)
     [span] = spans_of(trace, "CHAT_MODEL")
     assert span.get_attribute("mlflow.llm.model") == "gpt-4o-mini"
@@ -310,7 +311,7 @@ def test_rejected_key_fails_cleanly_then_retry_succeeds(server, tracking_uri, st
 
     failed_trace = mlflow_client.get_trace(failed.trace_id)
     assert failed_trace.info.state.value == "ERROR"
-    assert failed_trace.info.tags[tracing.ATTR_ATTEMPT] == "1"
+    assert failed_trace.info.tags[contract.ATTEMPT] == "1"
     [chat_span] = spans_of(failed_trace, "CHAT_MODEL")
     assert chat_span.status.status_code.value == "ERROR"
 
@@ -324,7 +325,7 @@ def test_rejected_key_fails_cleanly_then_retry_succeeds(server, tracking_uri, st
     assert len(retried.conversation.image_lookup) == 4
     retry_trace = mlflow_client.get_trace(retried.trace_id)
     assert retry_trace.info.state.value == "OK"
-    assert retry_trace.info.tags[tracing.ATTR_ATTEMPT] == "2"
+    assert retry_trace.info.tags[contract.ATTEMPT] == "2"
     assert len(mlflow_client.search_traces(locations=[store.experiment_id])) == 2
     reopened = store.load(conversation.id)
     assert reopened.turns == 1 and len(reopened.transcript) == len(retried.conversation.transcript)

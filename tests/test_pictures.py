@@ -7,8 +7,9 @@ import io
 import pytest
 from PIL import Image, ImageStat
 
-from core import pictures
-from core.pictures import analyse, count_cats, draw
+from core import image_models
+from core.demo import drawing
+from core.demo.drawing import analyse, count_cats, draw
 
 
 def _image(prompt: str) -> Image.Image:
@@ -17,7 +18,7 @@ def _image(prompt: str) -> Image.Image:
     return img
 
 
-def _stats(prompt: str) -> pictures.PictureStats:
+def _stats(prompt: str) -> drawing.PictureStats:
     return analyse(_image(prompt))
 
 
@@ -31,7 +32,7 @@ def _mean_rgb(prompt: str) -> tuple[float, float, float]:
 def test_draw_is_a_png_of_the_documented_size():
     img = _image("a cat")
     assert img.format == "PNG"
-    assert img.size == (pictures.SIZE, pictures.SIZE)
+    assert img.size == (drawing.SIZE, drawing.SIZE)
 
 
 @pytest.mark.parametrize("prompt", ["a cat", "The matrix with 12 fluffy cats", "a dog in a bright room, monochrome"])
@@ -153,10 +154,10 @@ def test_count_cats(prompt, cats):
 
 
 def test_features_follow_the_words():
-    f = pictures.features("12 fluffy cats in a bright neon room, black and white, simple")
+    f = drawing.features("12 fluffy cats in a bright neon room, black and white, simple")
     assert (f.cats, f.fluffy, f.monochrome, f.bright, f.simple) == (12, True, True, True, True)
     assert f.scene == "neon"  # the first scene word in the list wins
-    g = pictures.features("a dog")
+    g = drawing.features("a dog")
     assert (g.cats, g.fluffy, g.monochrome, g.bright, g.vivid, g.simple, g.scene) == (0, False, False, False, False, False, "meadow")
 
 
@@ -177,7 +178,7 @@ def test_analyse_measures_pixels():
 
 def test_downsize_keeps_aspect_and_limits_size():
     big = Image.new("RGB", (1024, 512), (10, 20, 30))
-    small = pictures.downsize(pictures.to_png(big), 256)
+    small = image_models.downsize(image_models.to_png(big), 256)
     assert small.size == (256, 128)
     assert small.getpixel((5, 5)) == (10, 20, 30)
 
@@ -185,9 +186,9 @@ def test_downsize_keeps_aspect_and_limits_size():
 @pytest.mark.parametrize("prompt, scene", [("a valley", "meadow"), ("a mushroom", "meadow"), ("two rooms", "room"),
                                            ("an alley", "alley")])
 def test_scene_words_match_whole_words_only(prompt, scene):
-    assert pictures.features(prompt).scene == scene
+    assert drawing.features(prompt).scene == scene
 
 
 @pytest.mark.parametrize("prompt, cats", [("no cats", 0), ("a garden without cats", 0), ("a cat and no dogs", 1)])
 def test_negated_cats_count_zero(prompt, cats):
-    assert pictures.count_cats(prompt) == cats
+    assert drawing.count_cats(prompt) == cats

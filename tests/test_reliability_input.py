@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import reports
-from core.config import ConfigError
+from core import documents
+from core.errors import InputError
 from tests.openai_server import OpenAIStub, ReplyFault
-from tests.pages import open_app as app, send
+from tests.pages import open_app as app
+from tests.pages import send
 
 MARKUP = "<script>alert(1)</script> <img src=x onerror=alert(2)> **bold** [click](javascript:alert(3)) $x^2$"
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -78,8 +79,8 @@ def test_right_to_left_and_zero_width_text_round_trips(reliability):
     ("report.txt", b"x" * 2_000_000, "reports can be up to 1 MB"),
 ], ids=["non-UTF-8", "huge"])
 def test_unusable_uploads_are_explained(name, data, expected, reliability):
-    with pytest.raises(ConfigError, match=expected) as caught:
-        reports.read_upload(name, data)
+    with pytest.raises(InputError, match=expected) as caught:
+        documents.read_upload(name, data)
     reliability(area="input", fault=f"a {'non-UTF-8' if len(data) < 100 else '2 MB'} uploaded report",
                 sees=str(caught.value)[:160], kept="the conversation; nothing runs")
 

@@ -13,7 +13,7 @@ import pytest
 
 from core.config import Settings
 from core.conversations import Conversation
-from core.runner import run_turn
+from core.turn import run_turn
 from tests.net import free_port
 from tests.openai_server import CutStreamFault, HangFault, MalformedJSONFault, OpenAIStub, ReplyFault, StatusFault
 

@@ -9,10 +9,10 @@ import logging
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
-from core import tracing
+from core.observe import export
 from tests.openai_server import OpenAIStub
 
 CANARY = "sk-canary-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -66,7 +66,7 @@ def test_a_canary_key_appears_nowhere(tmp_path, monkeypatch, caplog, reliability
         used = {r.headers.get("authorization") for r in server.requests_to("/chat/completions")}
     assert used == {f"Bearer {CANARY}"}, "the canary really was the key in use"
     assert len({str(r.body.get("messages", [{}])[0]) for r in server.requests_to("/chat/completions")}) >= 3
-    tracing.flush()
+    export.flush()
     store_dir = Path(uri.removeprefix("sqlite:///")).parent
     files = [p for p in store_dir.rglob("*") if p.is_file()]
     assert any(p.suffix == ".png" for p in files) and any(p.name == "state.json" for p in files)

@@ -9,8 +9,8 @@ import pytest
 import streamlit as st
 from mlflow.tracking import MlflowClient
 
-from core import tracing
 from core.conversations import ConversationStore
+from core.observe import export
 from tests.mlflow_server import MlflowServer
 from tests.openai_server import OpenAIStub, WhileAnswering
 from tests.pages import open_app, send
@@ -79,7 +79,7 @@ def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it
         assert not any("kept in this browser session only" in w for w in warnings_of(at))
         assert not any((b.key or "").startswith("parked_") for b in at.sidebar.button)
         conversation_id = at.query_params["conversation"]
-        store = ConversationStore(server.uri, EXPERIMENT)
+        store = ConversationStore.connect(server.uri, EXPERIMENT)
         assert sorted((c.title, c.turns) for c in store.recent()) == [("a bird on a wire", 1), ("a cat in space", 2)]
         bird = next(c for c in store.recent() if c.title == "a bird on a wire")
         assert saved_pictures(store, bird.id) == 2
@@ -106,7 +106,7 @@ def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreacha
         at = open_app()
         at.sidebar.slider(key="iterations").set_value(1).run()
         send(at, "a cat in a server room")  # a good turn first
-        tracing.flush()  # its trace is in the store before the crash (the page does not wait for it)
+        export.flush()  # its trace is in the store before the crash (the page does not wait for it)
         conversation_id = at.query_params["conversation"]
         model.add_fault(WhileAnswering(path="/chat/completions", action=server.kill))  # when the critic is asked
         send(at, "now a dog in a data centre")
@@ -131,7 +131,7 @@ def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreacha
         at.button(key="save_pending").click().run()
         assert not at.exception, [e.value for e in at.exception]
         assert any("Saved 1 turn(s)" in unescaped(t.value) for t in at.toast)
-        store = ConversationStore(server.uri, EXPERIMENT)
+        store = ConversationStore.connect(server.uri, EXPERIMENT)
         loaded = store.load(conversation_id)
         assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == [
             "a cat in a server room", "now a dog in a data centre"]
@@ -167,12 +167,12 @@ def test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a
         st.cache_data.clear()  # the store's health is looked at afresh (it is cached for 30 s)
         tab_b = open_app(conversation=conversation_id)
         send(tab_b, "now a bird")  # tab B carries on from the stored turn
-        assert ConversationStore(server.uri, EXPERIMENT).load(conversation_id).turns == 2
+        assert ConversationStore.connect(server.uri, EXPERIMENT).load(conversation_id).turns == 2
 
         tab_a.button(key="save_pending").click().run()
         told = next(w for w in warnings_of(tab_a) if "continued in another tab" in w)
         assert user_texts(tab_a) == ["a cat", "now a dog"], "tab A's turn is still on screen"
-        store = ConversationStore(server.uri, EXPERIMENT)
+        store = ConversationStore.connect(server.uri, EXPERIMENT)
         assert [e["text"] for e in store.load(conversation_id).transcript if e["role"] == "user"] == [
             "a cat", "now a bird"], "tab B's turn was not overwritten"
         tab_a.button(key="save_as_new").click().run()

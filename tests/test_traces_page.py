@@ -8,9 +8,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 
 PAGE = str(ROOT / "pages" / "traces.py")
@@ -63,10 +63,10 @@ def test_overview_metrics_equal_mlflows_own_sums(page_env):
     assert shown["Cost (USD)"] == f"${sum((i.cost or {}).get('total_cost', 0.0) for i in infos):,.4f}"
     assert shown["Errors"] == "0"
     what_if = shown["Their model calls and pictures on gpt-4o"]
-    from core import pricing, traces
+    from core import costs, traces
 
     frames = traces.reader_for(page_env.tracking_uri, page_env.store.experiment_id).frames()
-    assert what_if == f"${pricing.what_if(frames.calls, 'gpt-4o')['on gpt-4o'].sum():,.4f}"
+    assert what_if == f"${costs.what_if(frames.calls, 'gpt-4o')['on gpt-4o'].sum():,.4f}"
     assert len(at.get("download_button")) >= 2  # breakdown and list as CSV
 
 
@@ -173,10 +173,10 @@ def test_a_deleted_picture_is_reported_where_it_was(tracking_uri, monkeypatch):
 
     from core.config import Settings
     from core.conversations import Conversation, ConversationStore
-    from core.runner import run_turn
+    from core.turn import run_turn
 
     name = f"deleted-{uuid.uuid4().hex[:6]}"
-    store = ConversationStore(tracking_uri, name)
+    store = ConversationStore.connect(tracking_uri, name)
     outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id="s", provider="demo",
                                                 options={"iterations": 1}), "a cat", Settings(tracking_uri=tracking_uri),
                                    store))
@@ -205,10 +205,10 @@ def test_a_new_trace_shows_on_the_next_rerun_without_refresh(tracking_uri, monke
 
     from core.config import Settings
     from core.conversations import Conversation, ConversationStore
-    from core.runner import run_turn
+    from core.turn import run_turn
 
     name = f"fresh-{uuid.uuid4().hex[:6]}"
-    store = ConversationStore(tracking_uri, name)
+    store = ConversationStore.connect(tracking_uri, name)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
     conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})

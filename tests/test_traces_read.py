@@ -10,7 +10,8 @@ import uuid
 import pandas as pd
 import pytest
 
-from core import lineage, pricing, synthetic, trace_summary, traces
+from core import contract, costs, traces
+from core.observe import export, lineage, summary, synthetic
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -80,9 +81,9 @@ def _without_summaries(tracking_uri: str, tmp_path, replace_with: str | None = N
     source.backup(target)
     source.close()
     if replace_with is None:
-        target.execute("DELETE FROM trace_tags WHERE key = ?", (trace_summary.TAG,))
+        target.execute("DELETE FROM trace_tags WHERE key = ?", (contract.SUMMARY,))
     else:
-        target.execute("UPDATE trace_tags SET value = ? WHERE key = ?", (replace_with, trace_summary.TAG))
+        target.execute("UPDATE trace_tags SET value = ? WHERE key = ?", (replace_with, contract.SUMMARY))
     target.commit()
     target.close()
     return f"sqlite:///{copy}"
@@ -93,7 +94,7 @@ def test_summaries_give_what_walking_the_spans_gives(filled, frames, tmp_path, m
     """Every turn carries an app.summary tag; reading it equals walking the trace's spans (both ways of
     walking: by trace id, and one pass over the experiment)."""
     infos = filled.store.client.search_traces(locations=[filled.store.experiment_id], include_spans=False)
-    assert {t.info.trace_id for t in infos if trace_summary.TAG in t.info.tags} == set(filled.turn_traces)
+    assert {t.info.trace_id for t in infos if contract.SUMMARY in t.info.tags} == set(filled.turn_traces)
     monkeypatch.setattr(traces.SqlTraceReader, "WALK_BY_ID_MAX", walk_by_id_max)
     uri = _without_summaries(filled.tracking_uri, tmp_path)
     walked = traces.SqlTraceReader(uri, filled.store.experiment_id).frames()
@@ -108,7 +109,7 @@ def test_summaries_give_what_walking_the_spans_gives(filled, frames, tmp_path, m
 
 @pytest.mark.parametrize("bad", ['{"v":1,"calls":[["chat"', '{"v":99,"calls":[]}', '[]', '{"v":1,"calls":[[1,2]]}'])
 def test_a_malformed_summary_is_walked_instead(filled, frames, tmp_path, bad):
-    assert trace_summary.parse(bad) is None
+    assert summary.parse(bad) is None
     uri = _without_summaries(filled.tracking_uri, tmp_path, replace_with=bad)
     walked = traces.SqlTraceReader(uri, filled.store.experiment_id).frames()
     pd.testing.assert_frame_equal(_grouped(frames.calls), _grouped(walked.calls))
@@ -120,9 +121,9 @@ def test_a_summary_too_long_for_a_tag_is_left_out():
     few = [dict(row, model="m", parent_name=f"agent {i}") for i in range(3)]
     many = [dict(row, model="m" * 50, parent_name=f"agent {i}") for i in range(100)]
     fields = {"scenario": "weather", "conversation": "c", "turn": "1", "provider": "demo"}
-    tags, groups = trace_summary.parse(trace_summary.summarize(fields, few))
+    tags, groups = summary.parse(summary.summarize(fields, few))
     assert {k: tags[k] for k in fields} == fields and [g[2] for g in groups] == ["agent 0", "agent 1", "agent 2"]
-    assert trace_summary.summarize(fields, many) is None
+    assert summary.summarize(fields, many) is None
 
 
 def test_api_reader_says_when_breakdowns_cover_only_the_newest_traces(filled):
@@ -251,7 +252,7 @@ def test_a_trace_still_in_progress_lists_and_says_so(tracking_uri):
 
     from core.conversations import ConversationStore
 
-    store = ConversationStore(tracking_uri, f"running-{uuid.uuid4().hex[:6]}")
+    store = ConversationStore.connect(tracking_uri, f"running-{uuid.uuid4().hex[:6]}")
     otel_trace, trace_id = uuid.uuid4().bytes, None
     trace_id = "tr-" + otel_trace.hex()
     import base64
@@ -288,14 +289,14 @@ def test_exports_parse(filled, frames):
 def test_what_if_prices_the_same_usage_from_mlflows_catalog(frames):
     from mlflow.utils.providers import cost_per_token
 
-    assert "gpt-4o" in pricing.catalog_chat_models("openai")
-    table = pricing.what_if(frames.calls, "gpt-4o").set_index("model used")
+    assert "gpt-4o" in costs.catalog_chat_models("openai")
+    table = costs.what_if(frames.calls, "gpt-4o").set_index("model used")
     chat = frames.calls[frames.calls["kind"] == "chat"]
     for model, group in chat.groupby("model"):
         expected = sum(cost_per_token("gpt-4o", int(group["input_tokens"].sum()), int(group["output_tokens"].sum())))
         assert table.loc[model, "on gpt-4o"] == pytest.approx(expected)
     assert table.loc["pictures (unchanged)", "on gpt-4o"] == pytest.approx(2 * 0.011)
-    assert pricing.token_cost("no-such-model", 10, 10) is None
+    assert costs.token_cost("no-such-model", 10, 10) is None
 
 
 def test_lineage_of_a_two_iteration_catify(filled):
@@ -376,10 +377,9 @@ def test_a_model_span_inside_another_counts_once_as_mlflow_counts_it(tracking_ur
     import mlflow
     from mlflow.entities import SpanType
 
-    from core import tracing
     from core.conversations import ConversationStore
 
-    store = ConversationStore(tracking_uri, f"nested-{uuid.uuid4().hex[:6]}")
+    store = ConversationStore.connect(tracking_uri, f"nested-{uuid.uuid4().hex[:6]}")
     mlflow.set_experiment(experiment_id=store.experiment_id)
     usage = {"input_tokens": 100, "output_tokens": 10, "total_tokens": 110}
     with mlflow.start_span("chain", span_type=SpanType.CHAIN):
@@ -389,7 +389,7 @@ def test_a_model_span_inside_another_counts_once_as_mlflow_counts_it(tracking_ur
             with mlflow.start_span("Completions", span_type=SpanType.CHAT_MODEL,
                                    attributes={"mlflow.llm.model": "gpt-4o"}) as inner:
                 inner.set_attribute("mlflow.chat.tokenUsage", usage)
-    tracing.flush()
+    export.flush()
     for reader in (traces.SqlTraceReader(tracking_uri, store.experiment_id),
                    traces.ApiTraceReader(tracking_uri, store.experiment_id)):
         got = reader.frames()
@@ -415,7 +415,7 @@ def test_attributes_of_the_wrong_shape_count_as_missing():
                      FakeSpan("llm", "root", "CHAT_MODEL", {"mlflow.llm.model": 5, "mlflow.llm.cost": 0.3,
                                                              "mlflow.chat.tokenUsage": "12 tokens"})]
 
-    rows = trace_summary.call_rows("tr-x", FakeTrace.data.spans)
+    rows = summary.call_rows("tr-x", FakeTrace.data.spans)
     assert rows[0]["input_tokens"] == 0 and rows[0]["cost_usd"] is None and rows[0]["model"] is None
     graph = lineage.build({"a": {"index": "two", "cost_usd": "free", "prompt": None}, "b": "not an entry"})
     assert len(graph.nodes) == 1 and graph.nodes[0].cost_usd is None and graph.total_cost_usd == 0

@@ -1,4 +1,4 @@
-"""The tracing contract (DESIGN.md, "Tracing contract"), read back from the real sqlite store:
+"""The tracing contract (docs/ARCHITECTURE.md, "Tracing contract"), read back from the real sqlite store:
 one trace per turn in the conversation's run, a span per agent step, model call and picture, and the
 run's artifacts consistent with the spans."""
 
@@ -14,12 +14,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core import agents, providers, runner, tracing
+from core import agents, contract, providers, scenarios
 from core.config import Settings
 from core.conversations import Conversation, ConversationConflict, ConversationStore
+from core.observe import export
+from core.scenarios import catify
+from core.turn import TurnHandle, runner
 
-FULL_TURN_MESSAGES = 2 * agents.DEFAULT_ITERATIONS + 1  # pictures + critiques after the user's message
-N_IMAGES = agents.DEFAULT_ITERATIONS + 1
+FULL_TURN_MESSAGES = 2 * catify.DEFAULT_ITERATIONS + 1  # pictures + critiques after the user's message
+N_IMAGES = catify.DEFAULT_ITERATIONS + 1
 
 
 def _traces(client, experiment_id: str):
@@ -49,7 +52,7 @@ def _assistant(entries):
 @pytest.fixture(scope="module")
 def first_turn(tracking_uri):
     """One Catify turn in a fresh experiment, shared by the read-back tests below."""
-    store = ConversationStore(tracking_uri, f"contract-{uuid.uuid4().hex[:10]}")
+    store = ConversationStore.connect(tracking_uri, f"contract-{uuid.uuid4().hex[:10]}")
     settings = Settings(tracking_uri=tracking_uri)
     conv = Conversation(scenario="catify", session_id="sess-1", provider="demo")
     outcome = asyncio.run(runner.run_turn(conv, "The matrix with a cat", settings, store))
@@ -72,10 +75,10 @@ def test_trace_metadata_and_tags(first_turn):
     assert run_id
     assert info.trace_metadata["mlflow.trace.session"] == "sess-1"
     assert info.trace_metadata["mlflow.sourceRun"] == run_id
-    assert info.tags[tracing.ATTR_SCENARIO] == "catify"
-    assert info.tags[tracing.ATTR_CONVERSATION] == run_id
-    assert info.tags[tracing.ATTR_TURN] == "1"
-    assert info.tags[tracing.ATTR_PROVIDER] == "demo"
+    assert info.tags[contract.SCENARIO] == "catify"
+    assert info.tags[contract.CONVERSATION] == run_id
+    assert info.tags[contract.TURN] == "1"
+    assert info.tags[contract.PROVIDER] == "demo"
     assert str(info.state).endswith("OK")
 
 
@@ -94,13 +97,13 @@ def test_span_tree(first_turn):
 
     image_agents = _spans(trace, name=agents.IMAGE_AGENT)
     critics = _spans(trace, name=agents.CRITIC)
-    assert len(image_agents) == N_IMAGES and len(critics) == agents.DEFAULT_ITERATIONS
+    assert len(image_agents) == N_IMAGES and len(critics) == catify.DEFAULT_ITERATIONS
     for span in image_agents + critics:
         assert span.span_type == "AGENT"
         assert span.parent_id == root.span_id
     # agents take turns: image_agent, critic, image_agent, critic, image_agent
     steps = sorted(image_agents + critics, key=lambda s: s.start_time_ns)
-    assert [s.name for s in steps] == [agents.IMAGE_AGENT, agents.CRITIC] * agents.DEFAULT_ITERATIONS + [agents.IMAGE_AGENT]
+    assert [s.name for s in steps] == [agents.IMAGE_AGENT, agents.CRITIC] * catify.DEFAULT_ITERATIONS + [agents.IMAGE_AGENT]
 
 
 def test_model_call_spans(first_turn):
@@ -108,7 +111,7 @@ def test_model_call_spans(first_turn):
     trace = traces[0]
     by_id = _by_id(trace)
     chats = _spans(trace, span_type="CHAT_MODEL")
-    assert len(chats) == agents.DEFAULT_ITERATIONS
+    assert len(chats) == catify.DEFAULT_ITERATIONS
     for span in chats:
         assert by_id[span.parent_id].name == agents.CRITIC
         assert span.attributes["mlflow.llm.model"] == settings.vision_model
@@ -127,7 +130,7 @@ def test_trace_token_usage_is_the_sum_of_the_spans(first_turn):
     trace = traces[0]
     usages = [s.attributes["mlflow.chat.tokenUsage"] for s in trace.data.spans
               if "mlflow.chat.tokenUsage" in (s.attributes or {})]
-    assert len(usages) == agents.DEFAULT_ITERATIONS
+    assert len(usages) == catify.DEFAULT_ITERATIONS
     total = trace.info.token_usage
     for key in ("input_tokens", "output_tokens", "total_tokens"):
         assert total[key] == sum(u[key] for u in usages)
@@ -137,19 +140,19 @@ def test_image_spans(first_turn):
     _, settings, outcome, traces = first_turn
     trace = traces[0]
     by_id = _by_id(trace)
-    images = sorted(_spans(trace, span_type=tracing.SPAN_TYPE_IMAGE), key=lambda s: s.start_time_ns)
+    images = sorted(_spans(trace, span_type=contract.SPAN_TYPE_IMAGE), key=lambda s: s.start_time_ns)
     assert len(images) == N_IMAGES
     drawn = [e["image_id"] for e in _assistant(outcome.entries) if e["name"] == agents.IMAGE_AGENT]
-    assert [s.attributes[tracing.ATTR_IMAGE_ID] for s in images] == drawn
+    assert [s.attributes[contract.IMAGE_ID] for s in images] == drawn
     for span in images:
         attrs = span.attributes
         assert by_id[span.parent_id].name == agents.IMAGE_AGENT
-        image_id = attrs[tracing.ATTR_IMAGE_ID]
-        assert attrs[tracing.ATTR_IMAGE_PATH] == f"images/{image_id}.png"
-        assert attrs[tracing.ATTR_IMAGE_MODEL] == settings.image_model
-        assert attrs[tracing.ATTR_IMAGE_SIZE] == settings.image_size
-        assert attrs[tracing.ATTR_IMAGE_QUALITY] == settings.image_quality
-        assert attrs[tracing.ATTR_IMAGE_COST] == 0.0
+        image_id = attrs[contract.IMAGE_ID]
+        assert attrs[contract.IMAGE_PATH] == f"images/{image_id}.png"
+        assert attrs[contract.IMAGE_MODEL] == settings.image_model
+        assert attrs[contract.IMAGE_SIZE] == settings.image_size
+        assert attrs[contract.IMAGE_QUALITY] == settings.image_quality
+        assert attrs[contract.IMAGE_COST] == 0.0
         assert span.inputs["prompt"]
     assert len({s.parent_id for s in images}) == N_IMAGES  # one picture per image_agent step
 
@@ -158,8 +161,8 @@ def test_run_artifacts(first_turn, tmp_path):
     store, _, outcome, traces = first_turn
     client, run_id = store.client, outcome.conversation.id
     trace = traces[0]
-    images = sorted(_spans(trace, span_type=tracing.SPAN_TYPE_IMAGE), key=lambda s: s.start_time_ns)
-    ids = [s.attributes[tracing.ATTR_IMAGE_ID] for s in images]
+    images = sorted(_spans(trace, span_type=contract.SPAN_TYPE_IMAGE), key=lambda s: s.start_time_ns)
+    ids = [s.attributes[contract.IMAGE_ID] for s in images]
 
     listed = {Path(f.path).name for f in client.list_artifacts(run_id, "images")}
     assert listed == {f"{i}.png" for i in ids}
@@ -175,18 +178,18 @@ def test_run_artifacts(first_turn, tmp_path):
     assert set(lookup) == set(ids)
     previous = None
     for index, span in enumerate(images):
-        image_id = span.attributes[tracing.ATTR_IMAGE_ID]
+        image_id = span.attributes[contract.IMAGE_ID]
         entry = lookup[image_id]
         for key in ("prompt", "index", "parent", "critique", "trace_id", "model", "cost_usd"):
             assert key in entry, key
         assert entry["index"] == index
         assert entry["prompt"] == span.inputs["prompt"]
         assert entry["parent"] == previous
-        assert (span.attributes.get(tracing.ATTR_IMAGE_PARENT) or None) == previous
+        assert (span.attributes.get(contract.IMAGE_PARENT) or None) == previous
         assert entry["trace_id"] == trace.info.trace_id
-        assert entry["model"] == span.attributes[tracing.ATTR_IMAGE_MODEL]
-        assert entry["cost_usd"] == span.attributes[tracing.ATTR_IMAGE_COST]
-        assert entry["artifact_path"] == span.attributes[tracing.ATTR_IMAGE_PATH]
+        assert entry["model"] == span.attributes[contract.IMAGE_MODEL]
+        assert entry["cost_usd"] == span.attributes[contract.IMAGE_COST]
+        assert entry["artifact_path"] == span.attributes[contract.IMAGE_PATH]
         if index == 0:
             assert entry["critique"] is None
             assert entry["prompt"] == "The matrix with a cat"
@@ -209,7 +212,7 @@ def test_run_artifacts(first_turn, tmp_path):
     run = client.get_run(run_id)
     assert run.info.experiment_id == store.experiment_id
     assert run.data.tags["app.turns"] == "1"
-    assert run.data.tags[tracing.ATTR_SESSION] == "sess-1"
+    assert run.data.tags[contract.SESSION] == "sess-1"
 
 
 # ------------------------------------------------------------------------------ turns that follow
@@ -227,7 +230,7 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
 
     traces = _traces(store.client, store.experiment_id)
     assert len(traces) == 2
-    by_turn = {t.info.tags[tracing.ATTR_TURN]: t for t in traces}
+    by_turn = {t.info.tags[contract.TURN]: t for t in traces}
     assert set(by_turn) == {"1", "2"}
     assert by_turn["2"].info.trace_id == second.trace_id
     assert all(t.info.trace_metadata["mlflow.sourceRun"] == run_id for t in traces)
@@ -249,7 +252,7 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
     async def reload_state():
         clients = providers.build_clients(settings)
         try:
-            plan = agents.build_team(loaded.scenario, clients, runner._Recorder(None, Conversation("catify", "x", "demo"),
+            plan = agents.build_team(scenarios.get(loaded.scenario), clients, runner._Recorder(None, Conversation("catify", "x", "demo"),
                                                                                  lambda text: None), 3, loaded.options)
             await plan.team.load_state(loaded.state)
             return await plan.team.save_state()
@@ -264,7 +267,7 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
     assert len(_assistant(third.entries)) == FULL_TURN_MESSAGES
     traces = _traces(store.client, store.experiment_id)
     assert len(traces) == 3
-    assert sorted(t.info.tags[tracing.ATTR_TURN] for t in traces) == ["1", "2", "3"]
+    assert sorted(t.info.tags[contract.TURN] for t in traces) == ["1", "2", "3"]
     reloaded = store.load(run_id)
     assert reloaded.turns == 3
     assert len(reloaded.image_lookup) == 3 * N_IMAGES
@@ -280,7 +283,7 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
         conv = Conversation(scenario="catify", session_id=f"sess-c{i % 3}", provider="demo")
         store.create(conv)
         conversations.append(conv)
-    handles = [runner.TurnHandle(conversations[i], f"A cat number {i} in the matrix", settings, store)
+    handles = [TurnHandle(conversations[i], f"A cat number {i} in the matrix", settings, store)
                for i in range(6)]
     for handle in handles:
         handle.start()
@@ -294,15 +297,15 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
         conv = conversations[i]
         trace = traces[outcome.trace_id]
         assert trace.info.trace_metadata["mlflow.sourceRun"] == conv.id
-        assert trace.info.tags[tracing.ATTR_CONVERSATION] == conv.id
+        assert trace.info.tags[contract.CONVERSATION] == conv.id
         assert trace.info.trace_metadata["mlflow.trace.session"] == conv.session_id
         root = [s for s in trace.data.spans if s.parent_id is None]
         assert len(root) == 1 and root[0].inputs == {"message": f"A cat number {i} in the matrix"}
         # no span of another turn leaked into this trace
-        image_ids = [s.attributes[tracing.ATTR_IMAGE_ID] for s in _spans(trace, span_type=tracing.SPAN_TYPE_IMAGE)]
+        image_ids = [s.attributes[contract.IMAGE_ID] for s in _spans(trace, span_type=contract.SPAN_TYPE_IMAGE)]
         assert sorted(image_ids) == sorted(e["image_id"] for e in outcome.entries if "image_id" in e)
-        assert len(_spans(trace, span_type="CHAT_MODEL")) == agents.DEFAULT_ITERATIONS
-        assert len(trace.data.spans) == 1 + N_IMAGES + agents.DEFAULT_ITERATIONS + N_IMAGES + agents.DEFAULT_ITERATIONS
+        assert len(_spans(trace, span_type="CHAT_MODEL")) == catify.DEFAULT_ITERATIONS
+        assert len(trace.data.spans) == 1 + N_IMAGES + catify.DEFAULT_ITERATIONS + N_IMAGES + catify.DEFAULT_ITERATIONS
         # every picture of the turn is in its own conversation's run
         listed = {Path(f.path).name for f in store.client.list_artifacts(conv.id, "images")}
         assert {f"{i}.png" for i in image_ids} <= listed
@@ -315,7 +318,7 @@ def test_stop_early(store, tracking_uri, monkeypatch):
     monkeypatch.setenv("DEMO_LATENCY_MS", "100")
     settings = Settings(tracking_uri=tracking_uri)
     conv = Conversation(scenario="catify", session_id="sess-stop", provider="demo")
-    handle = runner.TurnHandle(conv, "The matrix with a cat", settings, store).start()
+    handle = TurnHandle(conv, "The matrix with a cat", settings, store).start()
     seen, deadline = 0, time.monotonic() + 30
     while time.monotonic() < deadline:
         events = handle.events_since(seen, timeout=0.5)
@@ -342,7 +345,7 @@ def test_stop_early(store, tracking_uri, monkeypatch):
     assert len(traces) == 1
     root = [s for s in traces[0].data.spans if s.parent_id is None][0]
     assert root.outputs["status"] == "stopped"
-    assert len(_spans(traces[0], span_type=tracing.SPAN_TYPE_IMAGE)) == len(loaded.image_lookup)
+    assert len(_spans(traces[0], span_type=contract.SPAN_TYPE_IMAGE)) == len(loaded.image_lookup)
 
 
 # ----------------------------------------------------------------------------------- tracing off
@@ -367,18 +370,18 @@ def test_tracing_off_still_saves(store, tracking_uri):
 
 def test_no_trace_lost_when_many_turns_export_in_the_background(store, tracking_uri):
     """The chat page does not wait for exports (wait_for_trace=False): N concurrent turns, then a flush,
-    must give exactly N complete traces. MLflow's default queues would drop some (DESIGN.md)."""
+    must give exactly N complete traces. MLflow's default queues would drop some (docs/ARCHITECTURE.md, "Export")."""
     settings = Settings(tracking_uri=tracking_uri)
     n = 16
     conversations = [Conversation(scenario="catify", session_id=f"load-{i}", provider="demo",
                                   options={"iterations": 1}) for i in range(n)]
     for conv in conversations:
         store.create(conv)
-    handles = [runner.TurnHandle(conversations[i], f"{i + 1} cats in a neon alley", settings, store,
+    handles = [TurnHandle(conversations[i], f"{i + 1} cats in a neon alley", settings, store,
                                  wait_for_trace=False).start() for i in range(n)]
     outcomes = [h.wait(120) for h in handles]
     assert [o.status for o in outcomes] == ["ok"] * n, [o.error for o in outcomes]
-    tracing.flush()
+    export.flush()
     traces = _traces(store.client, store.experiment_id)
     assert sorted(t.info.trace_id for t in traces) == sorted(o.trace_id for o in outcomes)
     for trace in traces:
@@ -393,7 +396,7 @@ def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, trackin
     settings = Settings(tracking_uri=tracking_uri)
     conv = Conversation(scenario="catify", session_id="two-tabs", provider="demo", options={"iterations": 1})
     store.create(conv)
-    handles = [runner.TurnHandle(conv, f"tab {i}: a cat", settings, store).start() for i in range(2)]
+    handles = [TurnHandle(conv, f"tab {i}: a cat", settings, store).start() for i in range(2)]
     outcomes = sorted((h.wait(60) for h in handles), key=lambda o: o.status)
     assert [o.status for o in outcomes] == ["error", "ok"]
     assert "answering in another tab" in outcomes[0].error and outcomes[0].trace_id is None
@@ -410,7 +413,7 @@ def test_a_new_conversation_is_claimed_from_its_first_turn(store, tracking_uri, 
 
     monkeypatch.setenv("DEMO_LATENCY_MS", "300")
     settings = Settings(tracking_uri=tracking_uri)
-    first = runner.TurnHandle(Conversation(scenario="catify", session_id="tab-a", provider="demo",
+    first = TurnHandle(Conversation(scenario="catify", session_id="tab-a", provider="demo",
                                            options={"iterations": 1}), "tab a: a cat", settings, store).start()
     deadline = time.monotonic() + 30
     while not (runs := store.client.search_runs([store.experiment_id])):

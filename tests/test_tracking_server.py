@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from core import traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
-from core.runner import run_turn
-from core import traces, tracing
+from core.observe import export
+from core.turn import run_turn
 from tests.mlflow_server import MlflowServer
 
 
@@ -26,7 +27,7 @@ def server(tmp_path_factory):
 
 def test_two_instances_share_conversations_pictures_and_traces(server):
     settings = Settings(tracking_uri=server)
-    instance_a, instance_b = ConversationStore(server, "shared"), ConversationStore(server, "shared")
+    instance_a, instance_b = ConversationStore.connect(server, "shared"), ConversationStore.connect(server, "shared")
     paused = asyncio.run(run_turn(Conversation(scenario="weather", session_id="v1", provider="demo"),
                                   "What's the weather?", settings, instance_a))
     assert paused.status == "waiting", paused.error
@@ -41,7 +42,7 @@ def test_two_instances_share_conversations_pictures_and_traces(server):
     assert len(reopened.image_lookup) == 2
     assert all(instance_b.load_image(reopened.id, image_id).startswith(b"\x89PNG") for image_id in reopened.image_lookup)
 
-    tracing.flush()
+    export.flush()
     frames = traces.reader_for(server, instance_a.experiment_id).frames()
     assert isinstance(traces.reader_for(server, instance_a.experiment_id), traces.ApiTraceReader)
     assert sorted(frames.traces["trace_id"]) == sorted([paused.trace_id, resumed.trace_id, drawn.trace_id])
@@ -49,7 +50,7 @@ def test_two_instances_share_conversations_pictures_and_traces(server):
 
 
 def test_the_traces_page_reads_the_tracking_server(server, monkeypatch):
-    store = ConversationStore(server, "page-on-server")
+    store = ConversationStore.connect(server, "page-on-server")
     outcome = asyncio.run(run_turn(Conversation(scenario="weather", session_id="s", provider="demo"),
                                    "What's the weather in Oslo?", Settings(tracking_uri=server), store))
     assert outcome.status == "ok"

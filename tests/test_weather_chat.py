@@ -14,17 +14,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from autogen_agentchat.messages import HandoffMessage, TextMessage
 
-from core import agents, speakers, weather
 from core.config import Settings
 from core.conversations import Conversation
-from core.runner import run_turn
+from core.scenarios import weather as weather_scenario
+from core.scenarios import weather_source as weather
+from core.scenarios import weather_speakers
+from core.turn import run_turn
 from tests.openai_server import OpenAIStub
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 
 
 def weather_chat() -> Conversation:
-    return Conversation(scenario=agents.WEATHER, session_id="s", provider="demo")
+    return Conversation(scenario=weather_scenario.KEY, session_id="s", provider="demo")
 
 
 def turn(conversation, message, tracking_uri, store, **settings):
@@ -51,15 +53,15 @@ def said(outcome, name: str) -> list[str]:
     (HandoffMessage(source="planner", target="user", content="Which city, weather-wise?"), None, None),
 ])
 def test_speaker_rules_first_and_the_model_when_none_applies(message, speaker, rule):
-    select = speakers.WeatherSpeakerSelector()
+    select = weather_speakers.WeatherSpeakerSelector()
     assert select([TextMessage(source="user", content="earlier"), message]) == speaker
-    assert select.reason(speaker or "") == (f"rule: {rule}" if rule else speakers.BY_MODEL)
+    assert select.reason(speaker or "") == (f"rule: {rule}" if rule else weather_speakers.BY_MODEL)
 
 
 def test_the_model_chooses_when_no_rule_does_and_the_chat_says_so(tracking_uri, store):
     outcome = turn(weather_chat(), "What's the weather in Zzyzx?", tracking_uri, store)
     reasons = {e["name"]: e.get("why") for e in outcome.entries if e["role"] == "assistant"}
-    assert reasons["weather_assistant"] == speakers.BY_MODEL  # Zzyzx is no known city: no rule decides
+    assert reasons["weather_assistant"] == weather_speakers.BY_MODEL  # Zzyzx is no known city: no rule decides
     assert "Zzyzx" in said(outcome, "planner")[-1]
 
 
@@ -88,7 +90,7 @@ def test_hand_off_and_resume_over_the_openai_api(tracking_uri, store):
     with OpenAIStub() as server:
         settings = dict(provider="openai", api_key="sk-test-weather", base_url=server.base_url,
                         chat_model="gpt-4o-mini", vision_model="gpt-4o-mini", max_retries=0)
-        conversation = Conversation(scenario=agents.WEATHER, session_id="s", provider="openai",
+        conversation = Conversation(scenario=weather_scenario.KEY, session_id="s", provider="openai",
                                     options={"weather_source": "offline"})
         first = turn(conversation, "What's the weather?", tracking_uri, store, **settings)
         assert first.status == "waiting" and first.entries[-1]["text"] == "Which city?"
@@ -181,7 +183,7 @@ def test_open_meteo_answers_and_every_failure_is_a_line_for_the_agents(open_mete
 def test_a_failing_or_slow_source_is_explained_and_the_chat_goes_on(tracking_uri, store, mlflow_client,
                                                                      open_meteo, monkeypatch):
     FakeOpenMeteo.mode = "500"
-    monkeypatch.setattr(agents, "weather_source_for", lambda options, clients: open_meteo())
+    monkeypatch.setattr(weather_scenario, "weather_source_for", lambda options, clients: open_meteo())
     failed = turn(weather_chat(), "What's the weather in Oslo?", tracking_uri, store)
     assert failed.status == "ok"
     assert [e["is_error"] for e in failed.entries if e["role"] == "tool"] == [True]
@@ -190,7 +192,7 @@ def test_a_failing_or_slow_source_is_explained_and_the_chat_goes_on(tracking_uri
     assert trace.info.state.value == "OK"  # the turn recovered; the tool span records the failure
     assert [s.status.status_code.value for s in trace.data.spans if s.span_type == "TOOL"] == ["ERROR"]
 
-    monkeypatch.setattr(agents, "weather_source_for", lambda options, clients: weather.OfflineWeather(delay_s=5))
+    monkeypatch.setattr(weather_scenario, "weather_source_for", lambda options, clients: weather.OfflineWeather(delay_s=5))
     conversation = failed.conversation
     conversation.options["weather_timeout_s"] = 0.5
     started = time.monotonic()

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from core import tracing
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
-from core.runner import run_turn
+from core.observe import export
+from core.turn import run_turn
 from tests.openai_server import OpenAIStub
 
 FOREIGN_QUESTION = "What does <b>MLflow</b> trace?"
@@ -62,7 +62,7 @@ def foreign_traces(experiment_id: str, server: OpenAIStub) -> list[str]:
         ids.append(mlflow.get_last_active_trace_id())
     finally:
         mlflow.openai.autolog(disable=True)
-    tracing.flush()
+    export.flush()
     for trace_id in ids:
         assert tracing_complete(trace_id)
     return ids
@@ -85,7 +85,7 @@ def tracing_complete(trace_id: str) -> bool:
 
 
 def fill(tracking_uri: str, experiment_name: str) -> FilledStore:
-    store = ConversationStore(tracking_uri, experiment_name)
+    store = ConversationStore.connect(tracking_uri, experiment_name)
     filled = FilledStore(tracking_uri, experiment_name, store, sessions={"alice": "session-alice", "bob": "session-bob"})
     demo = Settings(tracking_uri=tracking_uri)
     a = Conversation(scenario="catify", session_id="session-alice", provider="demo", options={"iterations": 2})

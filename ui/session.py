@@ -3,15 +3,19 @@ health, the browser session's id. Views only; decisions live in core."""
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
+import time
 import uuid
 
 import streamlit as st
 
+from core import hosted as hosted_policy
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
-from core.budget import SpendLedger
-from core.conversations import ConversationStore, check_store, display_uri, scrub
+from core.conversations import ConversationStore
+from core.hosted import SpendLedger
+from core.store import check_store, display_uri, scrub
 
 HOSTED_MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o")
 PROVIDER_LABELS = {"demo": "Demo (offline, free)", "openai": "OpenAI", "openai-compatible": "OpenAI-compatible (Ollama, vLLM…)"}
@@ -32,7 +36,7 @@ def session_id() -> str:
 def _secrets() -> dict:
     try:
         return {k: st.secrets[k] for k in st.secrets}
-    except Exception:  # no secrets file: that is the default, not an error
+    except Exception:  # noqa: BLE001 - no secrets file: that is the default, not an error
         return {}
 
 
@@ -42,7 +46,7 @@ def base_settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def conversation_store(tracking_uri: str, experiment_name: str) -> ConversationStore:
-    return ConversationStore(tracking_uri, experiment_name)
+    return ConversationStore.connect(tracking_uri, experiment_name)  # traces of turns go to this store
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -64,6 +68,18 @@ def store_or_none(settings: Settings) -> tuple[ConversationStore | None, str | N
         return None, f"The MLflow store cannot be used ({type(exc).__name__}: {scrub(str(exc), settings.tracking_uri)[:200]})."
 
 
+class PageStore:
+    """The store for one run of a page: it starts as `page_setup` found it and is dropped for the rest of the
+    run when a read fails (no more seconds spent on a store that went away); the next run checks afresh."""
+
+    def __init__(self, store: ConversationStore | None):
+        self.store = store
+
+    def drop(self) -> None:
+        store_problem.clear()
+        self.store = None
+
+
 @st.cache_resource(show_spinner=False)
 def spend_ledger(tracking_uri: str, experiment_name: str) -> SpendLedger:
     """One per server process: every visitor's spend of the owner's key, and today's total. With several app
@@ -76,28 +92,11 @@ def spend_ledger(tracking_uri: str, experiment_name: str) -> SpendLedger:
 
 @st.cache_data(ttl=20, show_spinner=False)
 def _day_spent(tracking_uri: str, experiment_name: str, day: str) -> float:
-    import datetime as dt
-
-    from core import traces
-
-    from mlflow.tracing.client import TracingClient
-
-    from core.tracing import ATTR_BILLING
-
     try:
         experiment_id = conversation_store(tracking_uri, experiment_name).experiment_id
-        midnight = int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
-        client, token, total = TracingClient(tracking_uri), None, 0.0
-        while True:  # only turns paid with the owner's key count against the day's cap
-            page = client.search_traces(locations=[experiment_id], include_spans=False, max_results=500,
-                                        page_token=token, filter_string=f"tags.`{ATTR_BILLING}` = 'owner' "
-                                                                        f"AND trace.timestamp_ms >= {midnight}")
-            total += sum(float((t.info.cost or {}).get("total_cost") or 0) for t in page)
-            token = page.token
-            if not token:
-                return total
     except Exception:  # noqa: BLE001 - the in-process ledger still holds this instance's spend
         return 0.0
+    return hosted_policy.day_spent_in_store(tracking_uri, experiment_id, day)
 
 
 def hosted() -> bool:
@@ -110,7 +109,7 @@ def is_admin() -> bool:
 
 def visible_session() -> str | None:
     """Whose conversations and traces this visitor may see: their own in a hosted demo (None: everyone's)."""
-    return None if not hosted() or is_admin() else session_id()
+    return hosted_policy.visible_session(base_settings().hosted, session_id(), is_admin())
 
 
 def uses_owner_key() -> bool:
@@ -137,10 +136,6 @@ ADMIN_TRIES = 5
 
 def _check_admin_password() -> None:
     """A callback, so the typed password can be cleared before the field is drawn again."""
-    import hmac
-
-    import time
-
     typed = str(st.session_state.get("admin_password") or "")
     limits = base_settings().hosted
     st.session_state.admin_password = ""

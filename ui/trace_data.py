@@ -4,6 +4,7 @@ and browser sessions for a minute; everything after that (filters, sorting, pagi
 from __future__ import annotations
 
 import streamlit as st
+from mlflow import MlflowClient
 
 from core import traces
 
@@ -21,8 +22,6 @@ def frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: 
 @st.cache_data(ttl=300, show_spinner=False)
 def experiments(tracking_uri: str) -> list[tuple[str, str]]:
     """(id, name) of every active experiment, for reading traces other code wrote elsewhere."""
-    from mlflow import MlflowClient
-
     return [(e.experiment_id, e.name) for e in MlflowClient(tracking_uri).search_experiments(max_results=1000)]
 
 

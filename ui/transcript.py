@@ -7,19 +7,28 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
+from core import scenarios
+from core.records import TranscriptEntry
 from ui.text import plain
-
-AVATARS = {"user": ":material/person:", "image_agent": ":material/palette:", "critic": ":material/rate_review:",
-           "analyst": ":material/query_stats:", "summarizer": ":material/summarize:",
-           "planner": ":material/route:", "weather_assistant": ":material/partly_cloudy_day:"}
-NAMES = {"user": "You", "image_agent": "Image agent", "critic": "Critic", "analyst": "Analyst",
-         "summarizer": "Summarizer", "planner": "Planner", "weather_assistant": "Weather assistant"}
-SIDE_BY_SIDE = ("analyst", "summarizer")  # they answer the same message at the same time
 
 ImageLookup = Callable[[str], "bytes | None"]
 
 
-def _body(entry: dict, image_bytes: ImageLookup) -> None:
+def side_by_side(scenario: str) -> tuple[str, ...]:
+    """The agents of a scenario that answer the same message at once (shown in columns), in their order."""
+    chosen = scenarios.find(scenario)
+    return tuple(a.name for a in chosen.agents) if chosen is not None and chosen.side_by_side else ()
+
+
+def _label(name: str) -> str:
+    return "You" if name == "user" else scenarios.agent_label(name)
+
+
+def _avatar(name: str) -> str:
+    return ":material/person:" if name == "user" else scenarios.agent_icon(name)
+
+
+def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
     image_id = entry.get("image_id")
     if image_id:
         png = image_bytes(image_id)
@@ -35,7 +44,7 @@ def _body(entry: dict, image_bytes: ImageLookup) -> None:
         st.text(entry.get("text", ""))
 
 
-def render_entry(entry: dict, image_bytes: ImageLookup) -> None:
+def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
     name = entry.get("name", "assistant")
     role = entry.get("role")
     if role == "notice":
@@ -43,13 +52,13 @@ def render_entry(entry: dict, image_bytes: ImageLookup) -> None:
         return
     if role == "tool":
         with st.chat_message("tool", avatar=":material/build:"):
-            label = f"Tool call by {NAMES.get(name, name)}" + (" — failed" if entry.get("is_error") else "")
+            label = f"Tool call by {_label(name)}" + (" — failed" if entry.get("is_error") else "")
             st.caption(label)
             st.code(entry.get("text", ""), language=None, wrap_lines=True)
         return
-    with st.chat_message("user" if name == "user" else name, avatar=AVATARS.get(name, ":material/smart_toy:")):
+    with st.chat_message("user" if name == "user" else name, avatar=_avatar(name)):
         if name != "user":
-            st.markdown(f"**{NAMES.get(name, name)}**")
+            st.markdown(f"**{plain(_label(name))}**")
             if entry.get("why"):
                 st.caption(f"Speaks now — {entry['why']}")
         _body(entry, image_bytes)
@@ -57,19 +66,20 @@ def render_entry(entry: dict, image_bytes: ImageLookup) -> None:
             st.caption(":material/front_hand: Waiting for your answer.")
 
 
-def render_transcript(entries: Sequence[dict], image_bytes: ImageLookup) -> None:
+def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLookup, scenario: str) -> None:
     """Entries in order; answers of agents that work at once (same turn) go into columns."""
+    together = side_by_side(scenario)
     i = 0
     while i < len(entries):
         entry = entries[i]
         group = []
-        while (i < len(entries) and entries[i].get("name") in SIDE_BY_SIDE and entries[i].get("role") == "assistant"
+        while (i < len(entries) and entries[i].get("name") in together and entries[i].get("role") == "assistant"
                and entries[i].get("turn") == entry.get("turn")):
             group.append(entries[i])
             i += 1
         if len(group) > 1:
             columns = st.columns(len(group))
-            for column, member in zip(columns, sorted(group, key=lambda e: SIDE_BY_SIDE.index(e["name"]))):
+            for column, member in zip(columns, sorted(group, key=lambda e: together.index(e["name"]))):
                 with column:
                     render_entry(member, image_bytes)
             continue

@@ -12,7 +12,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageFilter, ImageStat
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageStat
 
 SIZE = 512
 MAX_DRAWN_CATS = 150
@@ -49,7 +49,8 @@ class PictureStats:
 
     def words(self) -> str:
         light = "dark" if self.brightness < 0.35 else "bright" if self.brightness > 0.65 else "evenly lit"
-        colour = "nearly colourless" if self.colourfulness < 0.12 else "vividly coloured" if self.colourfulness > 0.45 else "softly coloured"
+        colour = ("nearly colourless" if self.colourfulness < 0.12 else
+                  "vividly coloured" if self.colourfulness > 0.45 else "softly coloured")
         busy = "very busy" if self.busyness > 0.16 else "calm" if self.busyness < 0.06 else "moderately detailed"
         return f"{light}, {colour} and {busy}"
 
@@ -140,8 +141,6 @@ def _lighten(rgb, amount, warm=(255, 205, 130)):
 
 
 def _saturate(img: Image.Image) -> Image.Image:
-    from PIL import ImageEnhance
-
     return ImageEnhance.Color(img).enhance(1.8)
 
 
@@ -207,18 +206,3 @@ def analyse(image: Image.Image) -> PictureStats:
     saturation = ImageStat.Stat(small.convert("HSV").getchannel("S")).mean[0] / 255
     edges = ImageStat.Stat(small.convert("L").filter(ImageFilter.FIND_EDGES)).mean[0] / 255
     return PictureStats(round(brightness, 3), round(saturation, 3), round(edges, 3), *rgb.size)
-
-
-def downsize(png: bytes, max_side: int = 512) -> Image.Image:
-    """The copy a vision model is sent: small enough to be cheap, large enough to judge."""
-    img = Image.open(io.BytesIO(png))
-    img.load()
-    img = img.convert("RGB")
-    img.thumbnail((max_side, max_side))
-    return img
-
-
-def to_png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()

@@ -1,46 +1,17 @@
-"""Image generation: one small interface, an OpenAI implementation over the `openai` SDK, and the
-per-image price table (MLflow's catalog prices tokens, not pictures)."""
+"""Image models: one small interface, an OpenAI implementation over the `openai` SDK, and the Pillow steps
+any generated picture goes through (downsizing for a vision model, PNG bytes). Prices are in core.costs."""
 
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import dataclass
 from typing import Protocol
 
-# USD per image: (model, quality, size) -> price. Published OpenAI list prices.
-IMAGE_PRICES_USD: dict[tuple[str, str, str], float] = {
-    ("dall-e-3", "standard", "1024x1024"): 0.040,
-    ("dall-e-3", "standard", "1024x1792"): 0.080,
-    ("dall-e-3", "standard", "1792x1024"): 0.080,
-    ("dall-e-3", "hd", "1024x1024"): 0.080,
-    ("dall-e-3", "hd", "1024x1792"): 0.120,
-    ("dall-e-3", "hd", "1792x1024"): 0.120,
-    ("gpt-image-1", "low", "1024x1024"): 0.011,
-    ("gpt-image-1", "low", "1024x1536"): 0.016,
-    ("gpt-image-1", "low", "1536x1024"): 0.016,
-    ("gpt-image-1", "medium", "1024x1024"): 0.042,
-    ("gpt-image-1", "medium", "1024x1536"): 0.063,
-    ("gpt-image-1", "medium", "1536x1024"): 0.063,
-    ("gpt-image-1", "high", "1024x1024"): 0.167,
-    ("gpt-image-1", "high", "1024x1536"): 0.250,
-    ("gpt-image-1", "high", "1536x1024"): 0.250,
-    ("gpt-image-1-mini", "low", "1024x1024"): 0.005,
-    ("gpt-image-1-mini", "low", "1024x1536"): 0.006,
-    ("gpt-image-1-mini", "low", "1536x1024"): 0.006,
-    ("gpt-image-1-mini", "medium", "1024x1024"): 0.011,
-    ("gpt-image-1-mini", "medium", "1024x1536"): 0.015,
-    ("gpt-image-1-mini", "medium", "1536x1024"): 0.015,
-    ("gpt-image-1-mini", "high", "1024x1024"): 0.036,
-    ("gpt-image-1-mini", "high", "1024x1536"): 0.052,
-    ("gpt-image-1-mini", "high", "1536x1024"): 0.052,
-}
+from openai import AsyncOpenAI
+from PIL import Image
 
-
-def image_price_usd(model: str, quality: str, size: str) -> float | None:
-    """Price of one image, 0 for the demo model, None when we do not know it (never guessed)."""
-    if model.startswith("demo"):
-        return 0.0
-    return IMAGE_PRICES_USD.get((model, quality, size))
+from .costs import image_price_usd
 
 
 @dataclass(frozen=True)
@@ -61,13 +32,14 @@ class ImageGenerator(Protocol):
 
     async def generate(self, prompt: str) -> GeneratedImage: ...
 
+    async def close(self) -> None: ...
+
 
 class OpenAIImageGenerator:
     """Images through the official SDK, which brings retries with backoff and timeouts."""
 
     def __init__(self, *, api_key: str, model: str, size: str, quality: str, base_url: str | None = None,
                  timeout_s: float = 120.0, max_retries: int = 2):
-        from openai import AsyncOpenAI
 
         self.model, self.size, self.quality = model, size, quality
         self._client = AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url or None,
@@ -88,3 +60,22 @@ class OpenAIImageGenerator:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def downsize(png: bytes, max_side: int = 512) -> Image.Image:
+    """The copy a vision model is sent: small enough to be cheap, large enough to judge."""
+    with Image.open(io.BytesIO(png)) as opened:
+        img = opened.convert("RGB")
+    img.thumbnail((max_side, max_side))
+    return img
+
+
+def to_png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's header, without decoding it."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

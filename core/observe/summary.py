@@ -14,17 +14,15 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from core.tracing import SPAN_TYPE_IMAGE
+from mlflow.entities import Span
+from mlflow.tracing.otel.translation import translate_span_when_storing
 
-TAG = "app.summary"
-VERSION = 1
+from .. import contract
+
 MAX_CHARS = 4000  # MLflow keeps trace tag values up to 4,096 characters; longer, the span walk answers
-CALL_SPAN_TYPES = ("CHAT_MODEL", "LLM", SPAN_TYPE_IMAGE, "EMBEDDING")
+CALL_SPAN_TYPES = ("CHAT_MODEL", "LLM", contract.SPAN_TYPE_IMAGE, "EMBEDDING")
 TEAM = "(team)"
 FIELDS = ("scenario", "conversation", "turn", "provider")
-MODEL = "mlflow.llm.model"
-COST = "mlflow.llm.cost"
-USAGE = "mlflow.chat.tokenUsage"
 
 
 def kind_of(span_type: Any) -> str:
@@ -32,7 +30,7 @@ def kind_of(span_type: Any) -> str:
     text = str(span_type or "other")
     if text in ("CHAT_MODEL", "LLM"):
         return "chat"
-    if text == SPAN_TYPE_IMAGE:
+    if text == contract.SPAN_TYPE_IMAGE:
         return "image"
     return text.lower()
 
@@ -44,7 +42,7 @@ def as_dict(value: Any) -> dict[str, Any]:
 def is_call(span: Any) -> bool:
     """A span the store counts in the trace's usage or cost: it names a model, carries a cost, or is a
     model-call span type (the same test the SQL reader makes on the store's columns)."""
-    return bool(span.get_attribute(MODEL) or span.get_attribute(COST) or span.span_type in CALL_SPAN_TYPES)
+    return bool(span.get_attribute(contract.MODEL) or span.get_attribute(contract.COST) or span.span_type in CALL_SPAN_TYPES)
 
 
 def call_rows(trace_id: str, spans: Iterable[Any]) -> list[dict[str, Any]]:
@@ -57,10 +55,10 @@ def call_rows(trace_id: str, spans: Iterable[Any]) -> list[dict[str, Any]]:
     for span in spans:
         if not is_call(span):
             continue
-        usage = as_dict(span.get_attribute(USAGE))
-        cost = as_dict(span.get_attribute(COST))
+        usage = as_dict(span.get_attribute(contract.USAGE))
+        cost = as_dict(span.get_attribute(contract.COST))
         parent = by_id.get(span.parent_id)
-        model = span.get_attribute(MODEL)
+        model = span.get_attribute(contract.MODEL)
         rows.append({"trace_id": trace_id, "kind": span.span_type,
                      "model": model if isinstance(model, str) else None, "cost_usd": cost.get("total_cost"),
                      "input_tokens": usage.get("input_tokens", 0), "output_tokens": usage.get("output_tokens", 0),
@@ -73,9 +71,6 @@ def call_rows(trace_id: str, spans: Iterable[Any]) -> list[dict[str, Any]]:
 def as_stored(spans: Iterable[Any]) -> list[Any]:
     """Finished live spans as the store will keep them: MLflow's own translation fills in model names and
     prices chat spans from its catalog when the span is written, not before."""
-    from mlflow.entities import Span
-    from mlflow.tracing.otel.translation import translate_span_when_storing
-
     return [Span.from_dict(translate_span_when_storing(s)) for s in spans if s.end_time_ns is not None]
 
 
@@ -102,7 +97,7 @@ def summarize(fields: dict[str, str], rows: list[dict[str, Any]]) -> str | None:
         group[5] += _int(row["output_tokens"])
         if isinstance(row["cost_usd"], (int, float)):
             group[6] = (group[6] or 0.0) + float(row["cost_usd"])
-    value = json.dumps({"v": VERSION, **{k: fields.get(k, "") for k in FIELDS}, "calls": list(groups.values())},
+    value = json.dumps({"v": contract.SUMMARY_VERSION, **{k: fields.get(k, "") for k in FIELDS}, "calls": list(groups.values())},
                        separators=(",", ":"))
     return value if len(value) <= MAX_CHARS else None
 
@@ -131,7 +126,7 @@ def parse_many(values: list[Any]) -> list[tuple[dict[str, str], list[list[Any]]]
 
 def _checked(data: Any) -> tuple[dict[str, str], list[list[Any]]] | None:
     try:
-        if data.get("v") != VERSION:
+        if data.get("v") != contract.SUMMARY_VERSION:
             return None
         calls = data["calls"]
         for group in calls:

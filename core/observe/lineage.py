@@ -61,7 +61,7 @@ def _number(value: Any, kind: type, default: Any) -> Any:
 
 
 def build(image_lookup: Mapping[str, Mapping[str, Any]]) -> Lineage:
-    nodes = []
+    nodes: list[ImageNode] = []
     for image_id, entry in image_lookup.items():
         if not isinstance(entry, Mapping):
             continue  # a hand-edited or foreign file: skip what is not an image entry

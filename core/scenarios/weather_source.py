@@ -13,9 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from . import tracing
+import httpx2 as httpx
 
-ERROR_PREFIX = tracing.TOOL_ERROR_PREFIX  # the tool span is marked failed on it
+from .. import contract
+
+ERROR_PREFIX = contract.TOOL_ERROR_PREFIX  # the tool span is marked failed on it
 DEFAULT_TIMEOUT_S = 8.0
 GEOCODING_URL = "https://geocoding-api.open-meteo.com/v1/search"
 FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
@@ -114,8 +116,6 @@ class OpenMeteoWeather:
         self.timeout_s, self.geocoding_url, self.forecast_url = timeout_s, geocoding_url, forecast_url
 
     async def current(self, city: str) -> Weather:
-        import httpx2 as httpx
-
         city = clean_city(city)
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as client:

@@ -20,11 +20,27 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import io
 import os
 from typing import Any
 
 import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
+from mlflow.tracking.fluent import _get_experiment_id
+from PIL import Image
+
+# absolute imports: MLflow runs this file as a script, with the logged copy of core/ on sys.path (code_paths)
+from core import contract
+from core.config import Settings
+from core.conversations import Conversation
+from core.errors import ConfigError
+from core.observe import lineage
+from core.scenarios.catify import CRITIC, MAX_ITERATIONS
+from core.scenarios.catify import KEY as CATIFY
+from core.turn import TurnHandle
 
 PARAM_DEFAULTS: dict[str, Any] = {
     "iterations": 2, "provider": "demo", "base_url": "", "chat_model": "", "vision_model": "", "image_model": "",
@@ -39,8 +55,6 @@ class CatifyInputError(ValueError):
 
 def prompts_from(model_input: Any) -> list[str]:
     """Prompts from every input shape the model accepts, or CatifyInputError naming what was wrong."""
-    import pandas as pd
-
     if isinstance(model_input, pd.DataFrame):
         if model_input.shape[1] == 0 or model_input.empty:
             raise CatifyInputError("The input is empty: send a prompt, e.g. {\"inputs\": [\"a cat in the snow\"]}.")
@@ -81,10 +95,8 @@ def prompts_from(model_input: Any) -> list[str]:
     return prompts
 
 
-def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = None):
+def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = None) -> tuple[Settings, int, str]:
     """Settings for a prediction: params for models and provider, the environment for the key and store."""
-    from core.config import ConfigError, Settings
-
     env = dict(os.environ if env is None else env)
     if any("key" in str(name).lower() for name in (params or {})):
         raise CatifyInputError("Keys are never parameters: set OPENAI_API_KEY where the model is served.")
@@ -109,8 +121,6 @@ def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = No
         iterations = int(params["iterations"])
     except (TypeError, ValueError):
         raise CatifyInputError(f"iterations must be a whole number, not {params['iterations']!r}.") from None
-    from core.agents import MAX_ITERATIONS
-
     if not 1 <= iterations <= MAX_ITERATIONS:
         raise CatifyInputError(f"iterations must be between 1 and {MAX_ITERATIONS}, not {iterations}.")
     if params["image_format"] not in ("base64", "artifact"):
@@ -120,19 +130,12 @@ def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = No
 
 def _experiment_id() -> str | None:
     try:
-        from mlflow.tracking.fluent import _get_experiment_id
-
         return _get_experiment_id()
     except Exception:  # noqa: BLE001 - no store: the prediction still runs, untraced
         return None
 
 
 def predict_one(prompt: str, settings: Any, iterations: int, image_format: str) -> dict[str, Any]:
-    from core import lineage
-    from core.agents import CATIFY
-    from core.conversations import Conversation
-    from core.runner import TurnHandle
-
     conversation = Conversation(scenario=CATIFY, session_id="model-prediction", provider=settings.provider,
                                 options={"iterations": iterations})
     # a turn on its own thread and event loop: predict may be called from a server's event loop
@@ -151,7 +154,7 @@ def predict_one(prompt: str, settings: Any, iterations: int, image_format: str) 
                        "artifact_path": artifact_paths.get(image_id),
                        "png_base64": base64.b64encode(png).decode() if png and image_format == "base64" else None})
     graph = lineage.build(done.image_lookup)
-    critiques = [e["text"] for e in outcome.entries if e.get("name") == "critic"]
+    critiques = [e["text"] for e in outcome.entries if e.get("name") == CRITIC]
     return {"prompt": prompt, "final_prompt": images[-1]["prompt"] if images else prompt, "critiques": critiques,
             "images": images, "lineage": {"nodes": [dataclasses.asdict(n) for n in graph.nodes],
                                           "edges": [dataclasses.asdict(e) for e in graph.edges]},
@@ -160,18 +163,14 @@ def predict_one(prompt: str, settings: Any, iterations: int, image_format: str) 
 
 def _log_to_run(run_id: str, conversation: Any) -> dict[str, str]:
     """The pictures and their lineage into the active run (images/<id>.png, image_lookup.json)."""
-    import io
-
-    from PIL import Image
-
     client = mlflow.MlflowClient()
     paths = {}
     for image_id, png in conversation.images.items():
-        path = f"images/{image_id}.png"
+        path = contract.image_artifact_path(image_id)
         client.log_image(run_id, Image.open(io.BytesIO(png)), artifact_file=path)
         paths[image_id] = path
     lookup = {k: {**v, "artifact_path": paths.get(k)} for k, v in conversation.image_lookup.items()}
-    client.log_dict(run_id, lookup, "image_lookup.json")
+    client.log_dict(run_id, lookup, contract.LOOKUP_PATH)
     return paths
 
 
@@ -179,9 +178,6 @@ class CatifyModel(PythonModel):
     """The Catify team behind MLflow's pyfunc interface."""
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
-        from mlflow.exceptions import MlflowException
-        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
-
         try:
             prompts = prompts_from(model_input)
             settings, iterations, image_format = settings_from(params)

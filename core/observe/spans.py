@@ -9,116 +9,32 @@ only record while a turn span is open (a context variable), so scripts and bench
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
-import os
-import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, Iterator, Mapping, Optional, Sequence
 
+import mlflow
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage
 from autogen_core import CancellationToken, Image
 from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
+from mlflow.entities import SpanStatusCode, SpanType
+from mlflow.entities.trace_location import MlflowExperimentLocation
+from mlflow.tracing.trace_manager import InMemoryTraceManager
+
+from .. import contract
+from . import summary
 
 log = logging.getLogger(__name__)
 
-SPAN_TYPE_IMAGE = "IMAGE_GENERATION"
-ATTR_SCENARIO = "app.scenario"
-ATTR_CONVERSATION = "app.conversation"
-ATTR_TURN = "app.turn"
-ATTR_PROVIDER = "app.provider"
-ATTR_SESSION = "app.session"
-ATTR_ATTEMPT = "app.attempt"
-ATTR_BILLING = "app.billing"  # "owner": a hosted demo's turn paid with the owner's key (its daily cap)
-ATTR_IMAGE_ID = "app.image.id"
-ATTR_IMAGE_PATH = "app.image.artifact_path"
-ATTR_IMAGE_MODEL = "app.image.model"
-ATTR_IMAGE_SIZE = "app.image.size"
-ATTR_IMAGE_QUALITY = "app.image.quality"
-ATTR_IMAGE_COST = "app.image.cost_usd"
-ATTR_IMAGE_PARENT = "app.image.parent"
 MAX_TEXT_IN_SPAN = 20_000
 
 _recording: ContextVar[bool] = ContextVar("app_tracing_recording", default=False)
-_configure_lock = threading.Lock()
-_configured_uri: str | None = None
-
-
-def configure(tracking_uri: str) -> None:
-    """Point MLflow at the store and choose how traces are exported, once per process and URI.
-
-    MLflow's default commits every span to the store as it ends, on the thread that ends it (about
-    10 ms of Python each on sqlite; 11 spans a Catify turn): +70% on a demo turn. Instead spans are
-    batched (one store write per batch, not per span) and written off the turn's thread. Chosen so
-    no trace is silently lost (DESIGN.md: MLflow's queue DROPS traces when full, 533 of 1,000 kept in
-    a burst): the trace queue holds 100,000 tasks; the span batch queue holds 2,048 spans (~180
-    turns within one 0.2 s export interval); sqlite gets a single writer so no export fails on a
-    locked database. `run_turn` waits for its own trace by default; the chat page does not (the answer
-    shows at once, the trace lands ~0.2 s later); `flush()` drains everything.
-
-    MLflow's HTTP client retries a dead tracking server 7 times with exponential backoff: one failed
-    save held a chat turn for 247 s (measured). Two retries, quick backoff and a 20 s timeout end it in
-    a few seconds; the conversation then waits in the session until the server is back. Set the
-    MLFLOW_* variables yourself to override any of this."""
-    global _configured_uri
-    with _configure_lock:
-        for name, value in (
-            ("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "true"),
-            ("MLFLOW_USE_BATCH_SPAN_PROCESSOR", "true"),
-            ("MLFLOW_ASYNC_TRACE_LOGGING_MAX_SPAN_BATCH_SIZE", "256"),
-            ("MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS", "200"),
-            ("MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE", "100000"),
-            ("MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS", "1" if tracking_uri.startswith("sqlite:") else "4"),
-            # prices come from the catalog bundled with the pinned MLflow: offline, reproducible, and no
-            # 7 s network timeout on the first priced span when GitHub is out of reach
-            ("MLFLOW_MODEL_CATALOG_URI", ""),
-            ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),
-            ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
-            ("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0.5"),
-            ("MLFLOW_HTTP_REQUEST_TIMEOUT", "20"),
-        ):
-            os.environ.setdefault(name, value)
-        if _configured_uri == tracking_uri:
-            return
-        import mlflow
-
-        mlflow.set_tracking_uri(tracking_uri)
-        _configured_uri = tracking_uri
-
-
-def flush() -> None:
-    """Write every trace still queued (before reading them back in this process, or at shutdown)."""
-    import mlflow
-
-    mlflow.flush_trace_async_logging()
-
-
-def wait_for_trace(tracking_uri: str, trace_id: str, timeout_s: float = 30.0) -> bool:
-    """Poll until this turn's trace is completely in the store; False if it is not within the timeout."""
-    import time
-
-    from mlflow.tracing.client import TracingClient
-
-    store = TracingClient(tracking_uri).store  # the store itself: TracingClient answers live traces from memory
-    deadline = time.monotonic() + timeout_s
-    delay = 0.005
-    while True:
-        try:
-            info = store.get_trace_info(trace_id)
-            # the span batch can set the final state before the full-trace write adds tags and metadata;
-            # our tags arrive only with that last write, so they mark the trace as complete
-            if str(getattr(info.state, "value", info.state)) in ("OK", "ERROR") and ATTR_TURN in info.tags:
-                return True
-        except Exception:  # noqa: BLE001 - not written yet
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
 
 
 def recording() -> bool:
@@ -149,10 +65,6 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
         finally:
             _recording.reset(token)
         return
-    import mlflow
-    from mlflow.entities import SpanType
-    from mlflow.entities.trace_location import MlflowExperimentLocation
-
     token = _recording.set(True)
     try:
         with mlflow.start_span(
@@ -164,12 +76,12 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
             span.set_inputs({"message": clip(request)})
             mlflow.update_current_trace(
                 tags={
-                    ATTR_SCENARIO: info.scenario,
-                    ATTR_CONVERSATION: info.conversation_id,
-                    ATTR_TURN: str(info.turn),
-                    ATTR_PROVIDER: info.provider,
-                    ATTR_ATTEMPT: str(info.attempt),
-                    **({ATTR_BILLING: "owner"} if info.billed_to_owner else {}),
+                    contract.SCENARIO: info.scenario,
+                    contract.CONVERSATION: info.conversation_id,
+                    contract.TURN: str(info.turn),
+                    contract.PROVIDER: info.provider,
+                    contract.ATTEMPT: str(info.attempt),
+                    **({contract.BILLING: contract.BILLED_TO_OWNER} if info.billed_to_owner else {}),
                 },
                 session_id=info.session_id,
                 request_preview=clip(request, 1000),
@@ -183,21 +95,16 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
 
 
 def _write_summary(root: Any, info: TurnInfo) -> None:
-    """The turn's `app.summary` tag (core/trace_summary.py), from its finished spans, just before the root
+    """The turn's `app.summary` tag (core/observe/summary.py), from its finished spans, just before the root
     ends and the trace is exported. A summary that fails is left out: the read side then walks the spans."""
-    import mlflow
-    from mlflow.tracing.trace_manager import InMemoryTraceManager
-
-    from core import trace_summary
-
     try:
         with InMemoryTraceManager.get_instance().get_trace(root.trace_id) as trace:
             children = [s for s in trace.span_dict.values() if s.span_id != root.span_id] if trace else []
-        rows = trace_summary.call_rows(root.trace_id, [root, *trace_summary.as_stored(children)])
-        value = trace_summary.summarize({"scenario": info.scenario, "conversation": info.conversation_id,
+        rows = summary.call_rows(root.trace_id, [root, *summary.as_stored(children)])
+        value = summary.summarize({"scenario": info.scenario, "conversation": info.conversation_id,
                                          "turn": str(info.turn), "provider": info.provider}, rows)
         if value is not None:
-            mlflow.update_current_trace(tags={trace_summary.TAG: value})
+            mlflow.update_current_trace(tags={contract.SUMMARY: value})
     except Exception:  # noqa: BLE001 - the summary is an optimisation; the turn and its trace go on
         log.warning("could not summarise trace %s", getattr(root, "trace_id", "?"), exc_info=True)
 
@@ -223,7 +130,8 @@ def describe_llm_messages(messages: Sequence[LLMMessage]) -> list[dict[str, Any]
                 elif isinstance(part, str):
                     parts.append({"type": "text", "text": clip(part)})
                 else:  # function calls or results
-                    parts.append(json.loads(json.dumps(getattr(part, "model_dump", lambda: str(part))(), default=str)))
+                    dumped = part.model_dump() if hasattr(part, "model_dump") else str(part)
+                    parts.append(json.loads(json.dumps(dumped, default=str)))
             content = parts
         elif isinstance(content, str):
             content = clip(content)
@@ -264,13 +172,9 @@ class TracedChatCompletionClient(ChatCompletionClient):
         if not recording():
             yield None
             return
-        import mlflow
-        from mlflow.entities import SpanType
-        from mlflow.tracing.constant import SpanAttributeKey
-
-        attributes = {SpanAttributeKey.MODEL: self.model}
+        attributes = {contract.MODEL: self.model}
         if self._provider:
-            attributes[SpanAttributeKey.MODEL_PROVIDER] = self._provider
+            attributes[contract.MODEL_PROVIDER] = self._provider
         with mlflow.start_span(name=f"chat {self.model}", span_type=SpanType.CHAT_MODEL, attributes=attributes) as span:
             inputs: dict[str, Any] = {"model": self.model, "messages": describe_llm_messages(messages)}
             if tools:
@@ -282,10 +186,8 @@ class TracedChatCompletionClient(ChatCompletionClient):
     def _record(span: Any, result: CreateResult) -> None:
         if span is None:
             return
-        from mlflow.tracing.constant import SpanAttributeKey
-
         span.set_outputs(_describe_result(result))
-        span.set_attribute(SpanAttributeKey.CHAT_USAGE, _usage_attribute(result.usage))
+        span.set_attribute(contract.USAGE, _usage_attribute(result.usage))
 
     async def create(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = [],
                      tool_choice: Any = "auto", json_output: Optional[bool | type] = None,
@@ -330,7 +232,7 @@ class TracedChatCompletionClient(ChatCompletionClient):
         return self._inner.remaining_tokens(messages, tools=tools)
 
     @property
-    def capabilities(self):  # type: ignore[override]
+    def capabilities(self) -> ModelInfo:
         return self._inner.model_info
 
     @property
@@ -373,12 +275,9 @@ class TracedAgent(BaseChatAgent):
             async for item in self._inner.on_messages_stream(messages, cancellation_token):
                 yield item
             return
-        import mlflow
-        from mlflow.entities import SpanType
-
         with mlflow.start_span(name=self.name, span_type=SpanType.AGENT) as span:
             span.set_inputs({"messages": [_describe_chat_message(m) for m in messages]})
-            events = []
+            events: list[dict[str, Any]] = []
             async for item in self._inner.on_messages_stream(messages, cancellation_token):
                 if isinstance(item, Response):
                     span.set_outputs({"response": _describe_chat_message(item.chat_message),
@@ -412,13 +311,9 @@ def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any
     if not recording():
         yield None
         return
-    import mlflow
-
-    from mlflow.tracing.constant import SpanAttributeKey
-
-    with mlflow.start_span(name=f"generate image {model}", span_type=SPAN_TYPE_IMAGE,
-                           attributes={ATTR_IMAGE_MODEL: model, ATTR_IMAGE_SIZE: size, ATTR_IMAGE_QUALITY: quality,
-                                       SpanAttributeKey.MODEL: model}) as span:
+    with mlflow.start_span(name=f"generate image {model}", span_type=contract.SPAN_TYPE_IMAGE,
+                           attributes={contract.IMAGE_MODEL: model, contract.IMAGE_SIZE: size, contract.IMAGE_QUALITY: quality,
+                                       contract.MODEL: model}) as span:
         span.set_inputs({"prompt": clip(prompt), "model": model, "size": size, "quality": quality})
         yield span
 
@@ -430,35 +325,25 @@ def record_image(span: Any, image_id: str, artifact_path: str | None, cost_usd: 
     every reader agrees on one number."""
     if span is None:
         return
-    from mlflow.tracing.constant import SpanAttributeKey
-
-    span.set_attributes({ATTR_IMAGE_ID: image_id, ATTR_IMAGE_PATH: artifact_path or "",
-                         ATTR_IMAGE_COST: cost_usd if cost_usd is not None else -1, ATTR_IMAGE_PARENT: parent or ""})
+    span.set_attributes({contract.IMAGE_ID: image_id, contract.IMAGE_PATH: artifact_path or "",
+                         contract.IMAGE_COST: cost_usd if cost_usd is not None else -1, contract.IMAGE_PARENT: parent or ""})
     if cost_usd is not None:
-        span.set_attribute(SpanAttributeKey.LLM_COST,
+        span.set_attribute(contract.COST,
                            {"input_cost": 0.0, "output_cost": float(cost_usd), "total_cost": float(cost_usd)})
-
-
-TOOL_ERROR_PREFIX = "ERROR:"
 
 
 def traced_tool(fn: Any) -> Any:
     """An async function tool whose every call is a TOOL span (arguments in, result out). A result starting
     with "ERROR:" (how our tools report failure to the agents) marks the span as failed."""
-    import functools
-
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> Any:
         if not recording():
             return await fn(*args, **kwargs)
-        import mlflow
-        from mlflow.entities import SpanStatusCode, SpanType
-
         with mlflow.start_span(name=fn.__name__, span_type=SpanType.TOOL) as span:
             span.set_inputs({k: clip(str(v), 2000) for k, v in kwargs.items()} if kwargs else {"args": [str(a) for a in args]})
             result = await fn(*args, **kwargs)
             span.set_outputs(clip(result, 4000) if isinstance(result, str) else result)
-            if isinstance(result, str) and result.startswith(TOOL_ERROR_PREFIX):
+            if isinstance(result, str) and result.startswith(contract.TOOL_ERROR_PREFIX):
                 span.set_status(SpanStatusCode.ERROR)
             return result
 
@@ -468,7 +353,5 @@ def traced_tool(fn: Any) -> Any:
 def current_trace_id() -> str | None:
     if not recording():
         return None
-    import mlflow
-
     span = mlflow.get_current_active_span()
     return getattr(span, "trace_id", None) if span is not None else None

@@ -1,23 +1,31 @@
-"""Catify in MLflow's model registry: log the team as a model from code (core/catify_model.py) with the
+"""Catify in MLflow's model registry: log the team as a model from code (core/mlflow_model/catify_model.py) with the
 product's pinned requirements, list versions and aliases, set an alias, load by URI and predict. Used by
 the Models page and by scripts/catify_model.py; every failure is a RegistryError with a sentence for the
 user, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
+import mlflow
+from mlflow.models import ModelSignature
+from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+from .. import contract
+from ..config import Settings
+from ..conversations import ConversationStore
+from ..errors import is_not_found
+from ..observe import export
 
 MODEL_NAME = "catify"
 MODEL_FILE = Path(__file__).with_name("catify_model.py")
-CORE_DIR = Path(__file__).parent
+CORE_DIR = Path(__file__).parents[1]  # the whole package travels with the model (code_paths)
 REQUIREMENTS = CORE_DIR.parent / "requirements.txt"
-TAG_PROVIDER = "app.provider"
-TAG_ITERATIONS = "app.iterations"
 _fluent_lock = threading.Lock()  # log_model needs MLflow's process-wide active run
 
 
@@ -40,15 +48,12 @@ class VersionRow:
 def pinned_requirements(path: Path = REQUIREMENTS) -> list[str]:
     """The product's exact pins, as the logged model's requirements: loading it elsewhere installs the same."""
     lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    return [line for line in lines if line]
+    return [line for line in lines if line and not line.startswith("-")]  # pins only, no pip options
 
 
 def signature(settings: Settings, iterations: int):
     """Input: prompts (one string column). Params: iterations and provider settings, defaulting to the
     settings the version was logged with; never a key."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
-
     defaults = {"iterations": int(iterations), "provider": settings.provider, "base_url": settings.base_url,
                 "chat_model": settings.chat_model, "vision_model": settings.vision_model,
                 "image_model": settings.image_model, "image_size": settings.image_size,
@@ -59,8 +64,6 @@ def signature(settings: Settings, iterations: int):
 
 
 def _describe(exc: Exception, what: str) -> RegistryError:
-    from .errors import is_not_found
-
     if is_not_found(exc):
         return RegistryError(f"{what} does not exist in this MLflow store.")
     return RegistryError(f"{what} could not be used: {str(exc).splitlines()[0][:300]}")
@@ -69,27 +72,21 @@ def _describe(exc: Exception, what: str) -> RegistryError:
 def log_catify(tracking_uri: str, experiment_name: str, settings: Settings, iterations: int,
                name: str = MODEL_NAME) -> int:
     """Log the Catify team with these settings (no key) as a new version of the registered model `name`."""
-    import mlflow
-
-    from . import tracing
-    from .conversations import ConversationStore
-
-    tracing.configure(tracking_uri)
-    experiment_id = ConversationStore(tracking_uri, experiment_name).experiment_id
+    experiment_id = ConversationStore.connect(tracking_uri, experiment_name).experiment_id
     try:
         with _fluent_lock:
             mlflow.set_tracking_uri(tracking_uri)
             with mlflow.start_run(experiment_id=experiment_id, run_name=f"log {name} model") as run:
-                mlflow.set_tags({"app.kind": "model", TAG_PROVIDER: settings.provider})
+                mlflow.set_tags({contract.KIND: "model", contract.PROVIDER: settings.provider})
                 info = mlflow.pyfunc.log_model(
                     name=name, python_model=str(MODEL_FILE), code_paths=[str(CORE_DIR)],
                     pip_requirements=pinned_requirements(), signature=signature(settings, iterations),
                     registered_model_name=name)
         version = int(info.registered_model_version)
         client = mlflow.MlflowClient(tracking_uri)
-        client.set_model_version_tag(name, str(version), TAG_PROVIDER, settings.provider)
-        client.set_model_version_tag(name, str(version), TAG_ITERATIONS, str(int(iterations)))
-        client.set_model_version_tag(name, str(version), "app.run", run.info.run_id)
+        client.set_model_version_tag(name, str(version), contract.PROVIDER, settings.provider)
+        client.set_model_version_tag(name, str(version), contract.ITERATIONS, str(int(iterations)))
+        client.set_model_version_tag(name, str(version), contract.LOGGING_RUN, run.info.run_id)
         return version
     except RegistryError:
         raise
@@ -99,8 +96,6 @@ def log_catify(tracking_uri: str, experiment_name: str, settings: Settings, iter
 
 def versions(tracking_uri: str, name: str = MODEL_NAME) -> list[VersionRow]:
     """Newest first; empty when nothing is registered under `name` yet."""
-    import mlflow
-
     client = mlflow.MlflowClient(tracking_uri)
     try:
         found = client.search_model_versions(f"name = '{name}'")
@@ -114,24 +109,20 @@ def versions(tracking_uri: str, name: str = MODEL_NAME) -> list[VersionRow]:
     for v in sorted(found, key=lambda v: int(v.version), reverse=True)[:50]:
         rows.append(VersionRow(version=int(v.version), aliases=tuple(sorted(aliases.get(str(v.version), ()))),
                                created_ms=int(v.creation_timestamp or 0), user=v.user_id or _run_user(client, v.run_id),
-                               run_id=v.run_id or "", provider=(v.tags or {}).get(TAG_PROVIDER, ""),
-                               iterations=(v.tags or {}).get(TAG_ITERATIONS, ""), status=str(v.status)))
+                               run_id=v.run_id or "", provider=(v.tags or {}).get(contract.PROVIDER, ""),
+                               iterations=(v.tags or {}).get(contract.ITERATIONS, ""), status=str(v.status)))
     return rows
 
 
 def _run_user(client: Any, run_id: str | None) -> str:
     """Who logged it: the registry keeps no user for local stores, the run does (`mlflow.user`)."""
     try:
-        return client.get_run(run_id).data.tags.get("mlflow.user", "") if run_id else ""
+        return client.get_run(run_id).data.tags.get(contract.RUN_USER, "") if run_id else ""
     except Exception:  # noqa: BLE001
         return ""
 
 
 def set_alias(tracking_uri: str, alias: str, version: int, name: str = MODEL_NAME) -> None:
-    import re
-
-    import mlflow
-
     alias = (alias or "").strip()
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,254}", alias) or re.fullmatch(r"[vV]\d+|latest", alias):
         raise RegistryError(f"“{alias[:80]}” cannot be an alias: use letters, digits, _ or -, starting with a "
@@ -144,11 +135,7 @@ def set_alias(tracking_uri: str, alias: str, version: int, name: str = MODEL_NAM
 
 def load(tracking_uri: str, model_uri: str) -> Any:
     """A loaded model by URI (`models:/catify@champion`, `models:/catify/3`, `runs:/<id>/catify`)."""
-    import mlflow
-
-    from . import tracing
-
-    tracing.configure(tracking_uri)
+    export.configure(tracking_uri)
     if not str(model_uri).startswith(("models:/", "runs:/")):
         raise RegistryError(f"“{str(model_uri)[:120]}” is not a model URI such as models:/catify@champion.")
     try:
@@ -163,10 +150,6 @@ def predict(model: Any, prompts: Any, params: dict[str, Any] | None = None,
             experiment_id: str | None = None) -> list[dict[str, Any]]:
     """The model's predictions; with `experiment_id`, their traces go there (the model traces into MLflow's
     active experiment, a process-wide setting: set and used under one lock)."""
-    import contextlib
-
-    import mlflow
-
     try:
         with _fluent_lock if experiment_id else contextlib.nullcontext():
             if experiment_id:

@@ -25,8 +25,8 @@ from autogen_core.models import (
 )
 from autogen_core.tools import Tool, ToolSchema
 
-from . import pictures
-from .images import GeneratedImage
+from ..image_models import GeneratedImage
+from . import drawing
 
 DEMO_CHAT_MODEL = "demo-chat"
 DEMO_VISION_MODEL = "demo-vision"
@@ -87,7 +87,7 @@ def critic_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Op
         return None
     prompt = " ".join(c for c in last.content if isinstance(c, str)).strip()
     system = "\n".join(m.content for m in messages if isinstance(m, SystemMessage))
-    return critic_reply(prompt, pictures.analyse(image.image), _instruction(system))
+    return critic_reply(prompt, drawing.analyse(image.image), _instruction(system))
 
 
 def _instruction(system_text: str) -> str:
@@ -96,10 +96,10 @@ def _instruction(system_text: str) -> str:
     return system_text.strip().splitlines()[0] if system_text.strip() else ""
 
 
-def critic_reply(prompt: str, stats: pictures.PictureStats, instruction: str) -> str:
+def critic_reply(prompt: str, stats: drawing.PictureStats, instruction: str) -> str:
     """What the demo critic says: driven by the pixels (light, colour, clutter) and by the instruction."""
     base = prompt.split(" — ", 1)[0].strip() or "a picture"
-    feats = pictures.features(prompt)
+    feats = drawing.features(prompt)
     wanted = re.search(r"\badd\s+(?:(?:some|more|\d+)\s+)*([a-z][a-z -]*?)(?:[.!,;]|$)", instruction.lower())
     subject = wanted.group(1).strip() if wanted else "fluffy cats"
     numbers = [int(n) for n in re.findall(r"\d+", instruction)]
@@ -109,7 +109,8 @@ def critic_reply(prompt: str, stats: pictures.PictureStats, instruction: str) ->
         have = feats.cats
         if have < target:
             more = min(target, max(12, have * 8))
-            notes.append(f"I count about {have} cat{'s' if have != 1 else ''}; the brief wants {target} or more, so there must be far more.")
+            notes.append(f"I count about {have} cat{'s' if have != 1 else ''}; the brief wants {target} or more, "
+                         "so there must be far more.")
             changes.append(f"with {more} {subject}")
         else:
             notes.append(f"About {have} cats: the brief of {target} is met.")
@@ -214,7 +215,7 @@ class DemoChatCompletionClient(ChatCompletionClient):
         return 128_000 - self.count_tokens(messages, tools=tools)
 
     @property
-    def capabilities(self):  # type: ignore[override]
+    def capabilities(self) -> ModelInfo:
         return self.model_info
 
     @property
@@ -227,13 +228,13 @@ class DemoImageGenerator:
     """Draws the prompt with Pillow; zero cost."""
 
     def __init__(self, model: str = DEMO_IMAGE_MODEL):
-        self.model, self.size, self.quality = model, f"{pictures.SIZE}x{pictures.SIZE}", "standard"
+        self.model, self.size, self.quality = model, f"{drawing.SIZE}x{drawing.SIZE}", "standard"
 
     async def generate(self, prompt: str) -> GeneratedImage:
         delay = latency_s()
         if delay:
             await asyncio.sleep(delay)
-        png = await asyncio.to_thread(pictures.draw, prompt)
+        png = await asyncio.to_thread(drawing.draw, prompt)
         return GeneratedImage(png=png, model=self.model, size=self.size, quality=self.quality)
 
     async def close(self) -> None:

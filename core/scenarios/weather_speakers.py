@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, HandoffMessage
 
-from . import weather
+from . import weather_source as weather
 
 PLANNER = "planner"
 WEATHER_ASSISTANT = "weather_assistant"

@@ -21,8 +21,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from core import trace_summary, tracing
-from core.images import image_price_usd
+import mlflow
+from mlflow.entities import Span, SpanType
+from mlflow.tracing.client import TracingClient
+
+from .. import contract
+from ..config import Settings
+from ..conversations import Conversation, ConversationStore
+from ..costs import image_price_usd
+from ..scenarios.catify import KEY as CATIFY
+from ..turn.runner import run_turn
+from . import export, summary
 
 PROMPTS = (
     "The matrix with a cat", "a red car on a beach at night", "three cats in the snow", "a lighthouse in a storm",
@@ -43,11 +52,6 @@ FOREIGN_SHARE = 0.1
 ERROR_SHARE = 0.03
 TURNS_PER_CONVERSATION = 4
 TRACES_PER_SESSION = 25
-USAGE_KEY = "mlflow.chat.tokenUsage"
-COST_KEY = "mlflow.llm.cost"
-MODEL_KEY = "mlflow.llm.model"
-PROVIDER_KEY = "mlflow.llm.provider"
-TAG_PREFIX = "mlflow.traceTag."
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,8 @@ def _b64(raw: bytes) -> str:
 
 
 def _template_catify(tracking_uri: str, experiment_name: str, iterations: int) -> str:
-    from core.config import Settings
-    from core.conversations import Conversation, ConversationStore
-    from core.runner import run_turn
-
-    store = ConversationStore(tracking_uri, experiment_name)
-    conversation = Conversation(scenario="catify", session_id="template", provider="demo",
+    store = ConversationStore.connect(tracking_uri, experiment_name)
+    conversation = Conversation(scenario=CATIFY, session_id="template", provider="demo",
                                 options={"iterations": iterations})
     outcome = asyncio.run(run_turn(conversation, PROMPTS[0], Settings(tracking_uri=tracking_uri), store))
     if outcome.status != "ok" or not outcome.trace_id:
@@ -81,9 +81,6 @@ def _template_catify(tracking_uri: str, experiment_name: str, iterations: int) -
 
 def _template_foreign(experiment_id: str) -> list[str]:
     """Traces as other MLflow-instrumented code writes them: no app.* keys, other span types."""
-    import mlflow
-    from mlflow.entities import SpanType
-
     ids = []
 
     @mlflow.trace(span_type=SpanType.CHAIN)
@@ -92,10 +89,10 @@ def _template_foreign(experiment_id: str) -> list[str]:
             retrieve.set_inputs({"query": question})
             retrieve.set_outputs([{"page_content": "MLflow records traces of GenAI apps.", "id": "doc-1"}])
         with mlflow.start_span("Completions", span_type=SpanType.CHAT_MODEL,
-                               attributes={MODEL_KEY: "gpt-4o-mini", PROVIDER_KEY: "openai"}) as chat:
+                               attributes={contract.MODEL: "gpt-4o-mini", contract.MODEL_PROVIDER: "openai"}) as chat:
             chat.set_inputs({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": question}]})
             chat.set_outputs({"choices": [{"message": {"role": "assistant", "content": "It records traces."}}]})
-            chat.set_attribute(USAGE_KEY, {"input_tokens": 120, "output_tokens": 40, "total_tokens": 160})
+            chat.set_attribute(contract.USAGE, {"input_tokens": 120, "output_tokens": 40, "total_tokens": 160})
         return "It records traces."
 
     @mlflow.trace
@@ -105,7 +102,7 @@ def _template_foreign(experiment_id: str) -> list[str]:
     mlflow.set_experiment(experiment_id=experiment_id)
     for call in (lambda: answer(QUESTIONS[0]), lambda: tokenize(QUESTIONS[1])):
         call()
-        ids.append(mlflow.get_last_active_trace_id())
+        ids.append(str(mlflow.get_last_active_trace_id()))
     return ids
 
 
@@ -116,8 +113,6 @@ class _Cloner:
         self.rng, self.experiment_id, self.now_ns, self.days = rng, experiment_id, now_ns, days
 
     def clone(self, template: list[dict[str, Any]], *, ours: bool, index: int) -> list[Any]:
-        from mlflow.entities import Span
-
         rng = self.rng
         otel_trace = _otel_id(16)
         trace_id = "tr-" + otel_trace.hex()
@@ -129,7 +124,7 @@ class _Cloner:
         scale = rng.uniform(0.5, 2.0)
         failed = rng.random() < ERROR_SHARE
         session = f"session-{index // TRACES_PER_SESSION:05d}"
-        spans = []
+        spans: list[Span] = []
         for d in template:
             d = copy.deepcopy(d)
             d["trace_id"] = _b64(otel_trace)
@@ -141,36 +136,36 @@ class _Cloner:
             if d.get("end_time_unix_nano"):
                 d["end_time_unix_nano"] = root_start + shift + int((d["end_time_unix_nano"] - root_start) * stretch)
             attrs = d["attributes"]
-            attrs["mlflow.traceRequestId"] = json.dumps(trace_id)
-            attrs["mlflow.experimentId"] = json.dumps(self.experiment_id)
-            if USAGE_KEY in attrs:
-                usage = json.loads(attrs[USAGE_KEY])
+            attrs[contract.REQUEST_ID] = json.dumps(trace_id)
+            attrs[contract.EXPERIMENT_ID] = json.dumps(self.experiment_id)
+            if contract.USAGE in attrs:
+                usage = json.loads(attrs[contract.USAGE])
                 usage = {k: max(1, int(v * scale)) for k, v in usage.items() if k in ("input_tokens", "output_tokens")}
                 usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-                attrs[USAGE_KEY] = json.dumps(usage)
-                attrs.pop(COST_KEY, None)  # the store prices it from its catalog, as for any span
+                attrs[contract.USAGE] = json.dumps(usage)
+                attrs.pop(contract.COST, None)  # the store prices it from its catalog, as for any span
                 if ours:
-                    attrs[MODEL_KEY] = json.dumps(chat_model)
+                    attrs[contract.MODEL] = json.dumps(chat_model)
                     if provider:
-                        attrs[PROVIDER_KEY] = json.dumps(provider)
+                        attrs[contract.MODEL_PROVIDER] = json.dumps(provider)
                     else:
-                        attrs.pop(PROVIDER_KEY, None)
-            if ours and tracing.ATTR_IMAGE_MODEL in attrs:
+                        attrs.pop(contract.MODEL_PROVIDER, None)
+            if ours and contract.IMAGE_MODEL in attrs:
                 price = image_price_usd(image_model, quality, size)
-                attrs[tracing.ATTR_IMAGE_MODEL] = json.dumps(image_model)
-                attrs[MODEL_KEY] = json.dumps(image_model)
-                attrs[tracing.ATTR_IMAGE_COST] = json.dumps(price)
-                attrs[COST_KEY] = json.dumps({"input_cost": 0.0, "output_cost": price, "total_cost": price})
+                attrs[contract.IMAGE_MODEL] = json.dumps(image_model)
+                attrs[contract.MODEL] = json.dumps(image_model)
+                attrs[contract.IMAGE_COST] = json.dumps(price)
+                attrs[contract.COST] = json.dumps({"input_cost": 0.0, "output_cost": price, "total_cost": price})
             if not d.get("parent_span_id"):
                 root = len(spans)
                 fields = self._root(d, attrs, ours=ours, failed=failed, session=session, index=index,
                                     provider=provider)
             spans.append(Span.from_dict(d))
         if ours:  # the summary tag the write side puts on every turn, from the copy's own spans
-            summary = trace_summary.summarize(fields, trace_summary.call_rows(trace_id, trace_summary.as_stored(spans)))
-            if summary is not None:
+            value = summary.summarize(fields, summary.call_rows(trace_id, summary.as_stored(spans)))
+            if value is not None:
                 root_dict = spans[root].to_dict()
-                root_dict["attributes"][TAG_PREFIX + trace_summary.TAG] = json.dumps(summary)
+                root_dict["attributes"][contract.TRACE_TAG_PREFIX + contract.SUMMARY] = json.dumps(value)
                 spans[root] = Span.from_dict(root_dict)
         return spans
 
@@ -179,29 +174,27 @@ class _Cloner:
         """Root attributes of a copy; the contract tags of ours, for its summary."""
         rng = self.rng
         fields: dict[str, str] = {}
-        attrs["session.id"] = json.dumps(session)
+        attrs[contract.SESSION_ID] = json.dumps(session)
         if ours:
             turn = index % TURNS_PER_CONVERSATION + 1
             conversation = hashlib.md5(f"{self.experiment_id}/{index // TURNS_PER_CONVERSATION}".encode()).hexdigest()
             request = rng.choice(PROMPTS)
-            attrs["mlflow.spanInputs"] = json.dumps({"message": request})
-            for key, value in ((tracing.ATTR_SCENARIO, "catify"), (tracing.ATTR_CONVERSATION, conversation),
-                               (tracing.ATTR_TURN, str(turn)), (tracing.ATTR_PROVIDER, provider or "demo"),
-                               (tracing.ATTR_ATTEMPT, "1"), ("mlflow.traceName", f"catify turn {turn}")):
-                attrs[TAG_PREFIX + key] = json.dumps(value)
+            attrs[contract.SPAN_INPUTS] = json.dumps({"message": request})
+            for key, value in ((contract.SCENARIO, CATIFY), (contract.CONVERSATION, conversation),
+                               (contract.TURN, str(turn)), (contract.PROVIDER, provider or "demo"),
+                               (contract.ATTEMPT, "1"), (contract.TRACE_NAME, f"{CATIFY} turn {turn}")):
+                attrs[contract.TRACE_TAG_PREFIX + key] = json.dumps(value)
             d["name"] = f"catify turn {turn}"
             fields = {"scenario": "catify", "conversation": conversation, "turn": str(turn),
                       "provider": provider or "demo"}
-        elif "question" in attrs.get("mlflow.spanInputs", ""):
-            attrs["mlflow.spanInputs"] = json.dumps({"question": rng.choice(QUESTIONS)})
+        elif "question" in attrs.get(contract.SPAN_INPUTS, ""):
+            attrs[contract.SPAN_INPUTS] = json.dumps({"question": rng.choice(QUESTIONS)})
         if failed:
             d["status"] = {"code": "STATUS_CODE_ERROR", "message": "RateLimitError: 429 Too Many Requests"}
         return fields
 
 
 def _template_spans(tracking_uri: str, trace_ids: list[str]) -> list[list[dict[str, Any]]]:
-    from mlflow.tracing.client import TracingClient
-
     client = TracingClient(tracking_uri)
     return [[s.to_dict() for s in client.get_trace(trace_id).data.spans] for trace_id in trace_ids]
 
@@ -209,16 +202,12 @@ def _template_spans(tracking_uri: str, trace_ids: list[str]) -> list[list[dict[s
 def fill(tracking_uri: str, experiment_name: str, n: int, *, days: float = 90, seed: int = 7, batch: int = 500,
          progress: Callable[[int], None] | None = None) -> FillReport:
     """Write n traces into the experiment (created if needed); the templates count among them."""
-    from mlflow.tracing.client import TracingClient
-
-    from core.conversations import ConversationStore
-
     started = time.perf_counter()
-    tracing.configure(tracking_uri)
-    experiment_id = ConversationStore(tracking_uri, experiment_name).experiment_id
+    export.configure(tracking_uri)
+    experiment_id = ConversationStore.connect(tracking_uri, experiment_name).experiment_id
     catify = [_template_catify(tracking_uri, experiment_name, iterations) for iterations in (1, 2)]
     foreign = _template_foreign(experiment_id)
-    tracing.flush()
+    export.flush()
     ours_t, foreign_t = _template_spans(tracking_uri, catify), _template_spans(tracking_uri, foreign)
     rng = random.Random(seed)
     cloner = _Cloner(rng, experiment_id, time.time_ns(), days)

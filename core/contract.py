@@ -1,0 +1,78 @@
+"""The tracing contract's keys, written once: every `app.*` tag and attribute, every artifact path, and the
+MLflow keys both sides use (taken from MLflow's own `mlflow/tracing/constant.py`, never re-spelled).
+
+The write side (`core.observe`, `core.conversations`) and the read side (`core.traces`, the pages) import
+these names; nothing else spells an `app.` key or an MLflow attribute name as a string
+(tests/test_structure.py checks). Stored keys never change: old traces and conversations must still open
+(docs/ARCHITECTURE.md, "Tracing contract")."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from mlflow.tracing.constant import SpanAttributeKey, TraceMetadataKey, TraceTagKey
+from mlflow.utils.mlflow_tags import MLFLOW_USER
+
+# --- a conversation: an MLflow run ----------------------------------------------------------------------------------
+SCENARIO: Final = "app.scenario"  # also a turn's trace tag
+PROVIDER: Final = "app.provider"  # also a turn's trace tag and a model version's tag
+SESSION: Final = "app.session"  # the browser session (hosted: the visitor) that owns the conversation
+TITLE: Final = "app.title"
+TURNS: Final = "app.turns"  # written last, with the others, when a turn is saved
+UPDATED_MS: Final = "app.updated_ms"
+WAITING: Final = "app.waiting"  # "1": the team asked the user and waits
+SAVE_TOKEN: Final = "app.save"  # a token per save: a session recognises its own save whose answer it never got
+
+# --- a turn: one trace in the conversation's run ---------------------------------------------------------------------
+CONVERSATION: Final = "app.conversation"  # the run id
+TURN: Final = "app.turn"  # 1, 2, ...; lands with the trace's last write, so it also marks a trace complete
+ATTEMPT: Final = "app.attempt"  # 1, then 2, 3, ... for retries
+BILLING: Final = "app.billing"
+BILLED_TO_OWNER: Final = "owner"  # BILLING's value for a hosted demo's turn on the owner's key (the day's cap)
+SUMMARY: Final = "app.summary"  # core.observe.summary: the turn's calls per (kind, model, agent)
+SUMMARY_VERSION: Final = 1
+
+# --- spans ------------------------------------------------------------------------------------------------------------
+SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"
+IMAGE_ID: Final = "app.image.id"
+IMAGE_PATH: Final = "app.image.artifact_path"
+IMAGE_MODEL: Final = "app.image.model"
+IMAGE_SIZE: Final = "app.image.size"
+IMAGE_QUALITY: Final = "app.image.quality"
+IMAGE_COST: Final = "app.image.cost_usd"  # -1 when the price is unknown
+IMAGE_PARENT: Final = "app.image.parent"
+TOOL_ERROR_PREFIX: Final = "ERROR:"  # a tool result starting with it marks the TOOL span failed
+
+# --- MLflow's own keys, by its constants -----------------------------------------------------------------------------
+MODEL: Final = SpanAttributeKey.MODEL
+MODEL_PROVIDER: Final = SpanAttributeKey.MODEL_PROVIDER
+COST: Final = SpanAttributeKey.LLM_COST
+USAGE: Final = SpanAttributeKey.CHAT_USAGE
+TRACE_TAG_PREFIX: Final = SpanAttributeKey.TRACE_TAG_PREFIX
+TRACE_SESSION: Final = TraceMetadataKey.TRACE_SESSION
+SESSION_ID: Final = SpanAttributeKey.SESSION_ID  # the root span's copy of the session
+TRACE_TOKEN_USAGE: Final = TraceMetadataKey.TOKEN_USAGE
+TRACE_COST: Final = TraceMetadataKey.COST
+SOURCE_RUN: Final = TraceMetadataKey.SOURCE_RUN
+TRACE_NAME: Final = TraceTagKey.TRACE_NAME
+REQUEST_ID: Final = SpanAttributeKey.REQUEST_ID
+EXPERIMENT_ID: Final = SpanAttributeKey.EXPERIMENT_ID
+SPAN_INPUTS: Final = SpanAttributeKey.INPUTS
+# MLflow's own span bookkeeping (mlflow.spanInputs, mlflow.spanType, ...): the prefix its keys share
+SPAN_INTERNAL_PREFIX: Final = SpanAttributeKey.INPUTS.rsplit("Inputs", 1)[0]
+
+# --- a registered model version (core.mlflow_model) ------------------------------------------------------------------
+ITERATIONS: Final = "app.iterations"
+LOGGING_RUN: Final = "app.run"
+KIND: Final = "app.kind"  # "model" on the run that logged a model version
+RUN_USER: Final = MLFLOW_USER  # who logged it: local registries keep no user, the run does
+
+# --- run artifacts ---------------------------------------------------------------------------------------------------
+STATE_PATH: Final = "conversation/state.json"
+TRANSCRIPT_PATH: Final = "conversation/transcript.json"
+LOOKUP_PATH: Final = "image_lookup.json"
+IMAGES_DIR: Final = "images"
+
+
+def image_artifact_path(image_id: str) -> str:
+    return f"{IMAGES_DIR}/{image_id}.png"

@@ -1,0 +1,37 @@
+"""A text document a scenario works on (Analyst & Summarizer: the report): pasted text or an uploaded .txt / .md file,
+checked before any model sees it (size, binary content, encoding) with a message that says what to do instead."""
+
+from __future__ import annotations
+
+from .errors import InputError
+
+MAX_REPORT_CHARS = 100_000  # about 25,000 tokens: room for the answers in any current model's context
+MAX_UPLOAD_BYTES = 1_000_000
+ALLOWED_SUFFIXES = (".txt", ".md", ".markdown")
+
+
+def validate_report(text: str) -> str:
+    report = (text or "").replace("\r\n", "\n").strip()
+    if not report:
+        raise InputError("There is no report yet: paste its text or upload a .txt or .md file.")
+    if len(report) > MAX_REPORT_CHARS:
+        raise InputError(f"The report has {len(report):,} characters; the limit is {MAX_REPORT_CHARS:,}. "
+                          "Send the part that matters, or split it over several conversations.")
+    return report
+
+
+def read_upload(name: str, data: bytes) -> str:
+    """The text of an uploaded report, or InputError saying why it cannot be used."""
+    if not (name or "").lower().endswith(ALLOWED_SUFFIXES):
+        raise InputError(f"“{name}” is not a .txt or .md file. Save the report as plain text first.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InputError(f"“{name}” is {len(data) / 1e6:.1f} MB; reports can be up to {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows Notepad)
+        return validate_report(data.decode("utf-16"))
+    if b"\x00" in data[:8192]:
+        raise InputError(f"“{name}” looks like a binary file, not text. Upload the report as .txt or .md.")
+    try:
+        return validate_report(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputError(f"“{name}” is not UTF-8 text, so it cannot be read reliably. Save it as UTF-8 and "
+                          "upload it again.") from None

@@ -1,0 +1,2 @@
+"""Catify as an MLflow model: the models-from-code file (`catify`) and registering, aliasing, loading and
+predicting with it (`registry`)."""

@@ -1,0 +1,47 @@
+"""What a conversation holds, as the store keeps it (docs/ARCHITECTURE.md, "Tracing contract"): transcript
+entries and picture-lineage entries. Typed, because they cross every layer (turn, store, pages, lineage),
+and `TypedDict`s, because they are stored as JSON and old files must still load as they are."""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+Role = Literal["user", "assistant", "tool", "notice"]
+
+
+class _EntryRequired(TypedDict):
+    role: Role
+    name: str  # "user", an agent's name, "app" for notices
+    text: str
+
+
+class TranscriptEntry(_EntryRequired, total=False):
+    """One line of the chat. `turn` and `step` place it; the rest say what kind of line it is."""
+
+    turn: int
+    step: int
+    image_id: str  # a picture the line shows (artifact images/<id>.png)
+    note: str  # the image agent's remark (e.g. it kept the previous prompt)
+    why: str  # why this speaker was chosen (Weather: a rule, or the model)
+    asks_user: bool  # the team handed over to the user and waits
+    tool: str  # role "tool": the function's name
+    is_error: bool  # role "tool": the call failed
+
+
+class ImageLookupEntry(TypedDict, total=False):
+    """One picture's place in the lineage (`image_lookup.json`, keyed by image id)."""
+
+    prompt: str
+    index: int
+    turn: int
+    parent: str | None
+    critique: str | None
+    trace_id: str | None
+    model: str
+    size: str
+    quality: str
+    cost_usd: float | None
+    artifact_path: str | None
+
+
+ImageLookup = dict[str, ImageLookupEntry]

@@ -1,0 +1,196 @@
+"""The scenario registry: a scenario is one module of this package that defines `SCENARIO = Scenario(...)`.
+
+It declares everything the app needs to run it and show it: key, label, description, how to build its team,
+its worst-case cost (hosted demo), its options (drawn by the chat page, limited in hosted mode), its agents'
+display names and what they are doing, and the demo model's role for each agent. Adding a scenario is adding
+a module here; `register` adds one from anywhere else (a test, a plugin). Like AutoGen's own `teams/`
+package: one module per team type."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
+
+from ..errors import InputError
+
+if TYPE_CHECKING:  # annotations only: scenario modules import core.agents, which must not import us back
+    from ..agents import TeamContext, TeamPlan
+    from ..config import Settings
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """How one agent shows in the chat: its name in the team, a display name, an icon, what it is doing."""
+
+    name: str
+    label: str
+    icon: str = ":material/smart_toy:"
+    doing: str = "working"  # the progress line: "critic is critiquing"
+
+
+@dataclass(frozen=True)
+class IntOption:
+    key: str
+    label: str
+    default: int
+    min: int
+    max: int
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class TextOption:
+    """Free text a person writes (an instruction, a system message): it joins every model call, so hosted
+    mode limits it like a message and counts it in the cost bound."""
+
+    key: str
+    label: str
+    default: str
+    height: int = 110
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ChoiceOption:
+    key: str
+    label: str
+    choices: Mapping[str, str]  # value -> label
+    default: Callable[[Settings], str]  # may depend on the provider (offline demo: an offline choice)
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentOption:
+    """A text document the team works on (Analyst & Summarizer's report): asked for before the first turn,
+    pasted or uploaded (core.documents), and kept with the conversation."""
+
+    key: str
+    label: str
+    placeholder: str = ""
+    upload_label: str = "…or upload it (.txt, .md)"
+
+
+Option = Union[IntOption, TextOption, ChoiceOption, DocumentOption]
+
+
+@dataclass(frozen=True)
+class CostQuestion:
+    """What a cost bound needs (core.hosted): the settings, the options, and token estimates of what every
+    model call of the turn will see at least (message + history + system framing + written options)."""
+
+    settings: Settings
+    options: Mapping[str, Any]
+    message_tokens: int
+    context_tokens: int
+    written_tokens: int  # the TextOptions' text, in every call
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    label: str
+    description: str
+    build: Callable[[TeamContext], TeamPlan]
+    # the most a turn can cost in USD on a real provider; None when a price is unknown (core.hosted)
+    cost_bound: Callable[[CostQuestion], float | None]
+    agents: tuple[AgentInfo, ...] = ()
+    options: tuple[Option, ...] = ()
+    icon: str = ":material/groups:"
+    placeholder: str = "Your message"
+    side_by_side: bool = False  # its agents answer the same message at once: shown in columns
+    # billed beyond what the app records per call (gpt-image prompt tokens): added to bound and settled cost
+    unrecorded_cost: Callable[[CostQuestion], float] = field(default=lambda question: 0.0)
+    order: int = 100  # place in the picker
+
+    def agent(self, name: str) -> AgentInfo | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    def option_defaults(self, settings: Settings) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for option in self.options:
+            if isinstance(option, ChoiceOption):
+                values[option.key] = option.default(settings)
+            elif not isinstance(option, DocumentOption):
+                values[option.key] = option.default
+        return values
+
+    def text_options(self) -> tuple[TextOption, ...]:
+        return tuple(o for o in self.options if isinstance(o, TextOption))
+
+    def document(self) -> DocumentOption | None:
+        return next((o for o in self.options if isinstance(o, DocumentOption)), None)
+
+
+class UnknownScenario(InputError):
+    """A scenario key this app does not have (an old conversation of a removed scenario, a typo)."""
+
+
+_registry: dict[str, Scenario] = {}
+_lock = threading.Lock()
+_discovered = False
+
+
+def register(scenario: Scenario) -> Scenario:
+    """Add a scenario (or replace one with the same key)."""
+    with _lock:
+        _registry[scenario.key] = scenario
+    return scenario
+
+
+def unregister(key: str) -> None:
+    with _lock:
+        _registry.pop(key, None)
+
+
+def _discover() -> None:
+    """Import every module of this package once; those that define SCENARIO register it."""
+    global _discovered
+    if _discovered:
+        return
+    with _lock:
+        if _discovered:
+            return
+        found = []
+        for module_info in pkgutil.iter_modules(__path__):
+            module = importlib.import_module(f"{__name__}.{module_info.name}")
+            if isinstance(getattr(module, "SCENARIO", None), Scenario):
+                found.append(module.SCENARIO)
+        for scenario in found:
+            _registry.setdefault(scenario.key, scenario)
+        _discovered = True
+
+
+def all_scenarios() -> list[Scenario]:
+    _discover()
+    return sorted(_registry.values(), key=lambda s: (s.order, s.label))
+
+
+def find(key: str) -> Scenario | None:
+    _discover()
+    return _registry.get(key)
+
+
+def get(key: str) -> Scenario:
+    scenario = find(key)
+    if scenario is None:
+        raise UnknownScenario(f"“{key}” is not a scenario of this app; it has "
+                              f"{', '.join(s.label for s in all_scenarios())}.")
+    return scenario
+
+
+def agent_label(name: str) -> str:
+    """An agent's display name, from whichever scenario declares it; otherwise its name as it is."""
+    for scenario in all_scenarios():
+        if (info := scenario.agent(name)) is not None:
+            return info.label
+    return name
+
+
+def agent_icon(name: str) -> str:
+    for scenario in all_scenarios():
+        if (info := scenario.agent(name)) is not None:
+            return info.icon
+    return ":material/smart_toy:"

@@ -1,0 +1,65 @@
+"""The tracking store as the app meets it: is it there (quickly, on page load), its address without a
+password, error texts without a password, sqlite's journal mode, and `prepare` (called once, explicitly, by
+whoever opens a store for turns: the pages, scripts, tests) which points MLflow's tracing at it."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from .observe import export
+
+
+def prepare(tracking_uri: str) -> None:
+    """Before turns are traced into this store: MLflow's tracing export pointed at it and tuned
+    (`core.observe.export.configure`), and a sqlite file switched to write-ahead logging."""
+    export.configure(tracking_uri)
+    use_wal(tracking_uri)
+
+
+def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
+    """None when the store answers; otherwise why not, in a sentence. Quick by design: it runs on page load."""
+    try:
+        if tracking_uri.startswith(("http://", "https://")):
+            with urllib.request.urlopen(tracking_uri.rstrip("/") + "/health", timeout=timeout_s) as response:
+                if response.status != 200:
+                    return f"The MLflow server at {display_uri(tracking_uri)} answered HTTP {response.status}."
+            return None
+        MlflowClient(tracking_uri).search_experiments(max_results=1)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", said plainly
+        return (f"The MLflow store {display_uri(tracking_uri)} cannot be reached "
+                f"({type(exc).__name__}: {scrub(str(exc), tracking_uri)[:200]}).")
+
+
+def scrub(text: str, tracking_uri: str) -> str:
+    """An error text without the store's password (MLflow's errors quote the address whole)."""
+    if password := urllib.parse.urlsplit(tracking_uri).password:
+        text = text.replace(password, "***")
+    return text
+
+
+def use_wal(tracking_uri: str) -> None:
+    """Switch a sqlite store to write-ahead logging (a setting the file keeps): readers (the Traces page,
+    other sessions) do not block the trace writer, and each commit syncs once instead of three times."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return
+    path = tracking_uri[len("sqlite:///"):]
+    if not Path(path).parent.exists():
+        return
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+
+
+def display_uri(uri: str) -> str:
+    """A URI without any password in it."""
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.password:
+        netloc = f"{parsed.username}:***@{parsed.hostname}" + (f":{parsed.port}" if parsed.port else "")
+        return urllib.parse.urlunsplit(parsed._replace(netloc=netloc))
+    return uri

@@ -1,0 +1,9 @@
+"""One turn of a conversation: `records` (request, events, outcome), `entries` (team events → transcript
+entries, no I/O), `runner` (the turn in small steps, transport-free), `handle` (a turn on a worker thread)."""
+
+from .handle import TurnHandle
+from .records import TurnEvent, TurnOutcome, TurnRequest
+from .runner import StopSwitch, run, run_turn, validate_message
+
+__all__ = ["StopSwitch", "TurnEvent", "TurnHandle", "TurnOutcome", "TurnRequest", "run", "run_turn",
+           "validate_message"]

@@ -1,0 +1,60 @@
+"""What crosses the turn's boundary: the request, the events a page renders while the team works, and the
+outcome. Statuses and event kinds are `Literal`s, so a typo is a type error, not a silent branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from ..config import Settings
+from ..conversations import Conversation
+from ..records import TranscriptEntry
+
+if TYPE_CHECKING:
+    from ..conversations import ConversationStore
+
+TurnStatus = Literal["ok", "waiting", "stopped", "error", "cancelled", "conflict"]
+# ok: done; waiting: the team asks the user; stopped: by the user, after a step; error: failed (history and
+# state stay the last good ones); cancelled: hard stop; conflict: another tab saved a turn meanwhile
+SAVED_STATUSES: tuple[TurnStatus, ...] = ("ok", "waiting", "stopped")
+EventKind = Literal["progress", "message", "warning"]
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """One user message for one conversation, and how to run it."""
+
+    conversation: Conversation
+    message: str
+    settings: Settings
+    store: ConversationStore | None
+    trace: bool = True
+    attempt: int = 1  # 2, 3, ... for retries (the trace's app.attempt)
+    wait_for_trace: bool = True  # until the trace is complete in the store (the chat page does not wait)
+    trace_experiment_id: str | None = None  # trace without a store (model predictions)
+
+
+@dataclass
+class TurnEvent:
+    kind: EventKind
+    text: str = ""
+    entry: TranscriptEntry | None = None
+    png: bytes | None = None
+    step: int = 0
+    total_steps: int = 0
+
+
+@dataclass
+class TurnOutcome:
+    status: TurnStatus
+    conversation: Conversation  # the updated conversation on ok/stopped/waiting; the untouched one otherwise
+    entries: list[TranscriptEntry] = field(default_factory=list)
+    error: str | None = None
+    trace_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cost_usd: float | None = 0.0  # what the turn's model calls and pictures cost (None: a price is unknown)
+
+    @property
+    def saved(self) -> bool:
+        return self.status in SAVED_STATUSES

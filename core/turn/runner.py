@@ -1,0 +1,325 @@
+"""One turn: build clients and team fresh, `load_state`, stream the team's messages, `save_state`, persist.
+
+Transport-free, like AutoGen Studio's team manager: the caller passes a callback for events and holds a
+stop switch; `core.turn.handle.TurnHandle` runs a turn on a worker thread for the chat page. A turn is
+small named steps on one `_Turn`: admit (message, claim, other tab), open (run, recorder, trace),
+stream (the team), then finish (save) or fail (keep the last good state)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from autogen_agentchat.messages import TextMessage
+from autogen_core import CancellationToken
+
+from .. import errors, scenarios
+from ..agents import ImageRecord, TeamPlan, build_team
+from ..config import MAX_MESSAGE_CHARS, Settings
+from ..conversations import Conversation, ConversationConflict, ConversationStore
+from ..errors import InputError
+from ..observe import export, spans
+from ..providers import Clients, build_clients
+from ..records import TranscriptEntry
+from .entries import StreamReader, stop_notice
+from .records import TurnEvent, TurnOutcome, TurnRequest, TurnStatus
+
+log = logging.getLogger(__name__)
+BUSY = ("This conversation is answering in another tab or window right now. Wait for that turn to finish, then "
+        "reload the conversation.")
+
+
+class StopSwitch:
+    """Stop after the agent that is speaking now (graceful); safe to flip from any thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._terminations: list[Any] = []
+
+    def set(self) -> None:
+        self._event.set()
+        for termination in self._terminations:
+            termination.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def attach(self, external_termination: Any) -> None:
+        self._terminations.append(external_termination)
+        if self._event.is_set():
+            external_termination.set()
+
+
+def validate_message(message: str) -> str:
+    text = (message or "").strip()
+    if not text:
+        raise InputError("The message is empty: type something for the agents to work on.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InputError(f"The message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. "
+                         "Shorten it, or attach the text as a report.")
+    return text
+
+
+_running: set[str] = set()
+_running_lock = threading.Lock()
+
+
+def _claim(conversation_id: str) -> bool:
+    """One turn at a time per conversation in this process (two tabs of one server)."""
+    with _running_lock:
+        if conversation_id in _running:
+            return False
+        _running.add(conversation_id)
+        return True
+
+
+def _release(conversation_id: str) -> None:
+    with _running_lock:
+        _running.discard(conversation_id)
+
+
+class _Recorder:
+    """The image sink of one turn: pictures go to the run's artifacts at once (when the store is there),
+    and to the page through events; the lineage grows with them."""
+
+    def __init__(self, conversations: ConversationStore | None, conversation: Conversation,
+                 warn: Callable[[str], None]):
+        self.conversations, self.conversation, self.warn = conversations, conversation, warn
+        self.pngs: dict[str, bytes] = {}
+
+    def next_index(self) -> int:
+        return len(self.conversation.image_lookup)
+
+    def store(self, record: ImageRecord, png: bytes) -> str | None:
+        self.pngs[record.image_id] = png
+        path = None
+        if self.conversations is not None and self.conversation.id:
+            try:
+                path = self.conversations.save_image(self.conversation.id, record.image_id, png)
+            except Exception as exc:  # noqa: BLE001 - the chat goes on; the picture stays in the session
+                self.warn(f"A picture could not be saved to MLflow ({type(exc).__name__}); it is kept in this session, "
+                          "with any later one of this turn, and saved with the conversation.")
+                self.conversations = None  # the store is away: no more seconds lost on it this turn
+        record.artifact_path = path
+        self.conversation.image_lookup[record.image_id] = record.lookup_entry()
+        return path
+
+
+class _Turn:
+    """One turn's working state. `conv` is a copy: the caller's conversation changes only through the
+    outcome, so a failed turn leaves the last good one untouched."""
+
+    def __init__(self, request: TurnRequest, emit: Callable[[TurnEvent], None], stop: StopSwitch,
+                 cancel: CancellationToken | None):
+        self.request, self.emit, self.stop, self.cancel = request, emit, stop, cancel
+        self.settings = request.settings
+        self.store = request.store
+        self.original = request.conversation
+        self.conv = copy.copy(self.original)
+        self.conv.image_lookup = dict(self.original.image_lookup)
+        self.conv.transcript = list(self.original.transcript)
+        self.started = time.perf_counter()
+        self.warnings: list[str] = []
+        self.text = ""
+        self.turn = self.conv.turns + 1
+        self.entries: list[TranscriptEntry] = []
+        self.trace_id: str | None = None
+        self.trace_info: spans.TurnInfo | None = None
+        self.clients: Clients | None = None
+        self.recorder = _Recorder(None, self.conv, self.warn)
+        self.state: dict[str, Any] | None = None
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.emit(TurnEvent("warning", text=text))
+
+    def outcome(self, status: TurnStatus, conversation: Conversation, **fields: Any) -> TurnOutcome:
+        return TurnOutcome(status, conversation, warnings=self.warnings, seconds=time.perf_counter() - self.started,
+                           **fields)
+
+    def spent(self) -> float | None:
+        """This turn's pictures plus its model calls (core.costs); None when a price is unknown."""
+        pictures = sum(float(self.conv.image_lookup.get(i, {}).get("cost_usd") or 0) for i in self.recorder.pngs)
+        chat = self.clients.chat_cost_usd() if self.clients is not None else 0.0
+        return None if chat is None else pictures + chat
+
+    # --- the steps ---------------------------------------------------------------------------------------------------
+    def admit(self) -> TurnOutcome | None:
+        """The message is usable, and this process is not already running a turn of this conversation.
+        On success the conversation is claimed (released by `run`)."""
+        try:
+            self.text = validate_message(self.request.message)
+        except InputError as exc:
+            return TurnOutcome("error", self.original, error=str(exc), seconds=time.perf_counter() - self.started)
+        if self.conv.id and not _claim(self.conv.id):
+            return TurnOutcome("error", self.original, error=BUSY, seconds=time.perf_counter() - self.started)
+        return None
+
+    def check_other_tabs(self) -> TurnOutcome | None:
+        """Another tab saved a turn since this one loaded the conversation: nothing runs."""
+        if self.conv.id and self.store is not None:
+            try:
+                self.store.check_unchanged(self.conv)
+            except ConversationConflict as exc:
+                return TurnOutcome("conflict", self.original, error=str(exc),
+                                   seconds=time.perf_counter() - self.started)
+            except Exception:  # noqa: BLE001 - an unreachable store is dealt with in open(), as for any turn
+                pass
+        return None
+
+    def open(self) -> None:
+        """The conversation's run on its first turn, the picture recorder, and the trace's contract tags."""
+        self.entries = [{"role": "user", "name": "user", "text": self.text, "turn": self.turn, "step": 0}]
+        if not self.conv.title:
+            self.conv.title = " ".join(self.text.split()[:12])
+        if self.store is not None and not self.conv.id:
+            try:
+                self.store.create(self.conv)
+                _claim(str(self.conv.id))  # new, so nobody else holds it; released with the turn like any claim
+            except Exception as exc:  # noqa: BLE001
+                self.warn(f"The MLflow store is unreachable ({type(exc).__name__}): this turn is not traced, and the "
+                          "conversation is kept in this session until the store answers again.")
+                self.store = None
+        self.recorder = _Recorder(self.store, self.conv, self.warn)
+        request = self.request
+        if request.trace and (self.store is not None or request.trace_experiment_id):
+            experiment_id = self.store.experiment_id if self.store is not None else str(request.trace_experiment_id)
+            self.trace_info = spans.TurnInfo(
+                experiment_id=experiment_id, conversation_id=self.conv.id or "", scenario=self.conv.scenario,
+                turn=self.turn, session_id=self.conv.session_id, provider=self.settings.provider,
+                attempt=request.attempt, billed_to_owner=self.settings.billed_to_owner)
+
+    async def build(self) -> tuple[scenarios.Scenario, TeamPlan]:
+        """Clients and team fresh for this turn (they bind to its event loop), with the saved state."""
+        scenario = scenarios.get(self.conv.scenario)
+        self.clients = build_clients(self.settings)
+        plan = build_team(scenario, self.clients, self.recorder, self.turn, self.conv.options)
+        self.stop.attach(plan.stop)
+        if self.conv.state:
+            await plan.team.load_state(self.conv.state)
+        return scenario, plan
+
+    async def stream(self) -> TurnStatus:
+        """Run the team on the message inside the turn's span; every entry and progress line is emitted as
+        it arrives. Returns how the turn ended (ok, waiting, stopped); raises on failure."""
+        scenario, plan = await self.build()
+        self.emit(TurnEvent("progress", text="Starting", step=0, total_steps=plan.total_steps))
+
+        def doing(name: str) -> str:
+            info = scenario.agent(name)
+            return info.doing if info is not None else "working"
+
+        reader = StreamReader(turn=self.turn, doing=doing, explain=plan.explain)
+        with spans.turn_span(self.trace_info, self.text) as span:
+            self.trace_id = getattr(span, "trace_id", None)
+            task = TextMessage(content=plan.task(self.text), source="user")
+            async for item in plan.team.run_stream(task=task, cancellation_token=self.cancel):
+                reading = reader.read(item)
+                if reading.progress is not None:
+                    self.emit(TurnEvent("progress", text=reading.progress.text, step=reading.progress.step,
+                                        total_steps=plan.total_steps))
+                for entry in reading.entries:
+                    self.entries.append(entry)
+                    is_tool = entry["role"] == "tool"
+                    self.emit(TurnEvent("message", entry=entry, step=reader.step, total_steps=plan.total_steps,
+                                        png=None if is_tool else self.recorder.pngs.get(entry.get("image_id", ""))))
+            self.state = dict(await plan.team.save_state())
+            stopped = not reader.waiting and self.stop.is_set() and (
+                reader.step < plan.total_steps if plan.total_steps else "External termination" in reader.stop_reason)
+            if stopped:
+                self.entries.append(stop_notice(self.turn, reader.step, plan.total_steps))
+            status: TurnStatus = "stopped" if stopped else "waiting" if reader.waiting else "ok"
+            if span is not None:
+                span.set_outputs({"status": status, "stop_reason": reader.stop_reason,
+                                  "steps": reader.step, "last_message": spans.clip(self.entries[-1]["text"], 2000)})
+        return status
+
+    def fail(self, exc: BaseException) -> TurnOutcome:
+        """Nothing of a failed turn is saved but the pictures it already paid for (listed in the lineage);
+        the message and what the turn got done stay on screen, the state stays the last good one."""
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        conv, original, store = self.conv, self.original, self.store
+        if store is not None:
+            _safe(lambda: store.save_lookup(conv), self.warn, "the picture lineage")
+        original.image_lookup = conv.image_lookup  # pictures already paid for stay in the lineage
+        if conv.id and not original.id:
+            original.id = conv.id
+        message_text = "The turn was cancelled." if cancelled else errors.describe(
+            exc, secrets=(self.settings.api_key,), base_url=self.settings.base_url)
+        if not cancelled:
+            log.warning("Turn %s of %s failed: %s", self.turn, conv.id, message_text)
+        return TurnOutcome("cancelled" if cancelled else "error", original, entries=self.entries, error=message_text,
+                           trace_id=self.trace_id, warnings=self.warnings,
+                           seconds=time.perf_counter() - self.started, cost_usd=self.spent())
+
+    async def close(self) -> None:
+        """Clients closed; by default, wait until the turn's trace is completely in the store."""
+        if self.clients is not None:
+            await self.clients.close()
+        if self.request.wait_for_trace and self.trace_id and self.trace_info is not None:
+            if not await asyncio.to_thread(export.wait_for_trace, self.settings.tracking_uri, self.trace_id):
+                self.warn("The turn's trace is still being written to MLflow.")
+
+    def finish(self, status: TurnStatus) -> TurnOutcome:
+        """The turn joins the conversation and is saved (with any turns the store missed while away)."""
+        conv = self.conv
+        conv.state = self.state
+        conv.transcript.extend(self.entries)
+        conv.turns = self.turn
+        conv.images = {**self.original.images, **self.recorder.pngs}
+        conv.pending_turns += 1  # the copy's count: the pre-turn check may have found an earlier save landed
+        if self.store is not None:
+            try:
+                self.store.save_pending(conv)  # this turn, and any the store missed while it was away
+            except ConversationConflict as exc:  # another tab saved a turn meanwhile: keep theirs, tell this one
+                self.original.image_lookup = conv.image_lookup
+                return self.outcome("conflict", self.original, entries=self.entries, error=str(exc),
+                                    trace_id=self.trace_id, cost_usd=self.spent())
+            except Exception as exc:  # noqa: BLE001
+                self.warn(f"Could not save the conversation to MLflow ({type(exc).__name__}); it is kept in this "
+                          "session and saved when the store answers again. This turn's trace may be lost.")
+        return self.outcome(status, conv, entries=self.entries, trace_id=self.trace_id, cost_usd=self.spent())
+
+
+def _safe(action: Callable[[], None], warn: Callable[[str], None], what: str) -> None:
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001
+        warn(f"Could not save {what} to MLflow ({type(exc).__name__}); it is kept in this session.")
+
+
+async def run(request: TurnRequest, *, emit: Callable[[TurnEvent], None] = lambda event: None,
+              stop: StopSwitch | None = None, cancel: CancellationToken | None = None) -> TurnOutcome:
+    """Run one user message through the conversation's team: admit, open, stream, then finish or fail."""
+    turn = _Turn(request, emit, stop or StopSwitch(), cancel)
+    if (refused := turn.admit()) is not None:
+        return refused
+    try:
+        if (conflict := turn.check_other_tabs()) is not None:
+            return conflict
+        turn.open()
+        try:
+            status = await turn.stream()
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - any failure ends the turn with a sentence
+            return turn.fail(exc)
+        finally:
+            await turn.close()
+        return turn.finish(status)
+    finally:
+        if turn.conv.id:
+            _release(turn.conv.id)
+
+
+async def run_turn(conversation: Conversation, message: str, settings: Settings, store: ConversationStore | None,
+                   *, emit: Callable[[TurnEvent], None] = lambda event: None, stop: StopSwitch | None = None,
+                   cancel: CancellationToken | None = None, trace: bool = True, attempt: int = 1,
+                   wait_for_trace: bool = True, trace_experiment_id: str | None = None) -> TurnOutcome:
+    """`run` with the request's fields as arguments (scripts, tests, benchmarks). Without a store nothing is
+    saved; `trace_experiment_id` still traces the turn there (model predictions)."""
+    return await run(TurnRequest(conversation, message, settings, store, trace=trace, attempt=attempt,
+                                 wait_for_trace=wait_for_trace, trace_experiment_id=trace_experiment_id),
+                     emit=emit, stop=stop, cancel=cancel)

@@ -1,0 +1,160 @@
+"""The house rules, checked on the source: core/ has no import cycles and never imports Streamlit; the tracing
+contract's keys are spelled only in core/contract.py; imports sit at the top of modules; nothing edits
+sys.path; every core module is in docs/ARCHITECTURE.md's table; every doc a file cites exists."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "core"
+SOURCE_DIRS = ("core", "ui", "pages", "scripts", "benchmarks", "tests")
+
+
+def _python_files(*dirs: str) -> list[Path]:
+    files = [p for d in dirs for p in (ROOT / d).rglob("*.py")]
+    return sorted(files + ([ROOT / "streamlit_app.py"] if "pages" in dirs else []))
+
+
+def _module_name(path: Path) -> str:
+    base = ROOT if path.is_relative_to(ROOT) else path.parent.parent  # a scratch package in a test
+    parts = list(path.relative_to(base).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Modules this file imports when it runs (not under `if TYPE_CHECKING:`), as absolute names."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rsplit(".", 1)[0]
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+               and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # `from . import x` imports module x
+    return found
+
+
+def _core_graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in CORE.rglob("*.py")}
+    return {name: {m for m in _runtime_imports(path) if m in modules and m != name} for name, path in modules.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                cycles.append(trail[trail.index(target):] + [target])
+            elif not state.get(target):
+                visit(target, trail + [target])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if not state.get(start):
+            visit(start, [start])
+    return cycles
+
+
+def test_core_modules_import_no_cycle():
+    graph = _core_graph()
+    assert len(graph) > 20, "the module graph was not read"
+    assert {"core.contract", "core.observe.spans"} <= graph["core.turn.runner"] | graph["core.observe.spans"]
+    cycles = _cycles({name: targets - {"core"} for name, targets in graph.items()})
+    assert not cycles, f"import cycles among core modules: {cycles}"
+
+
+def test_the_cycle_check_can_fail(tmp_path):
+    """Relative imports are read both ways, TYPE_CHECKING imports are not, and a cycle is found."""
+    (tmp_path / "b.py").write_text("from .a import thing\nif TYPE_CHECKING:\n    from . import c\n")
+    imports_b = _runtime_imports(tmp_path / "b.py")
+    assert any(m.endswith(".a") for m in imports_b) and not any(m.endswith(".c") for m in imports_b)
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_core_never_imports_streamlit():
+    offenders = [str(p.relative_to(ROOT)) for p in CORE.rglob("*.py")
+                 if any(m == "streamlit" or m.startswith("streamlit.") for m in _runtime_imports(p))]
+    assert not offenders
+
+
+# a string that *is* a contract key: app.<name> or one of MLflow's own attribute/tag/metadata keys
+_KEY = re.compile(r"""["'](app\.[a-z_.]+|mlflow\.(?:llm|chat|trace|span|traceTag|sourceRun|spanInputs)[A-Za-z_.]*|session\.id)["']""")
+
+
+@pytest.mark.parametrize("directory", ["core", "ui", "pages"])
+def test_contract_keys_are_spelled_only_in_the_contract_module(directory):
+    found = []
+    for path in _python_files(directory):
+        if path == CORE / "contract.py":
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if (match := _KEY.search(line)) and not line.lstrip().startswith("#"):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {match.group(1)}")
+    assert not found, "spell these through core.contract:\n" + "\n".join(found)
+
+
+def test_imports_sit_at_the_top_of_modules_unless_a_comment_says_why():
+    """An import inside a function hides a dependency; where one is needed, a comment on its line says why."""
+    hidden = []
+    for path in _python_files("core", "ui", "pages"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)) and "#" not in lines[inner.lineno - 1]:
+                        hidden.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
+    assert not hidden, hidden
+
+
+def test_nothing_edits_sys_path():
+    """The project installs as a package (pyproject.toml); nothing reaches around that."""
+    edits = [f"{p.relative_to(ROOT)}:{n}" for p in _python_files(*SOURCE_DIRS) if p != Path(__file__)
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if re.search(r"sys\.path\.(insert|append)|sys\.path\s*\+?=", line)]
+    assert not edits, edits
+
+
+def test_every_core_module_is_in_the_architecture_table():
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\|\s*`([\w/]+\.py)`", text, flags=re.MULTILINE))
+    modules = {str(p.relative_to(CORE)) for p in CORE.rglob("*.py") if p.name != "__init__.py"}
+    packages = {str(p.parent.relative_to(CORE)) + "/__init__.py" for p in CORE.rglob("__init__.py")
+                if any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in ast.parse(p.read_text()).body)}
+    missing = sorted((modules | packages) - listed)
+    assert not missing, f"core modules missing from docs/ARCHITECTURE.md's table: {missing}"
+    stale = sorted(listed - {str(p.relative_to(CORE)) for p in CORE.rglob("*.py")})
+    assert not stale, f"docs/ARCHITECTURE.md lists modules that do not exist: {stale}"
+
+
+_CITED = re.compile(r"\b((?:docs/)?[A-Z][A-Z_]+\.md)\b")
+
+
+def test_every_cited_doc_exists():
+    cited = []
+    for path in [*_python_files(*SOURCE_DIRS), *ROOT.glob("*.md"), *(ROOT / "docs").glob("*.md")]:
+        if path == Path(__file__):
+            continue
+        for name in set(_CITED.findall(path.read_text(encoding="utf-8"))):
+            candidates = [ROOT / name, ROOT / "docs" / name]
+            if not any(c.exists() for c in candidates):
+                cited.append(f"{path.relative_to(ROOT)} cites {name}")
+    assert not cited, cited
