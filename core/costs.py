@@ -95,6 +95,12 @@ def picture_prompt_usd(settings: Settings, pictures: int, prompt_tokens: int) ->
 
 
 # --- what a turn spent ------------------------------------------------------------------------------------------------
+def turn_cost_usd(picture_costs: Iterable[float | None], chat_cost: float | None) -> float | None:
+    """A turn's cost: its pictures (an unknown picture price counts 0, as in the trace) plus its model calls;
+    None when a model call's price is unknown (a hosted reservation then keeps its bound)."""
+    return None if chat_cost is None else sum(float(c or 0) for c in picture_costs) + chat_cost
+
+
 def clients_cost_usd(clients: Iterable[object], settings: Settings | None) -> float | None:
     """What these model clients' calls cost, from MLflow's catalog (as it prices their spans); None when a
     model used has no price. Each client counts once, however often it is listed."""

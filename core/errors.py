@@ -56,9 +56,7 @@ def _unwrap(exc: BaseException) -> tuple[BaseException, str]:
     if isinstance(stand_in, openai.OpenAIError):
         code = re.match(r"Error code: (\d+)", message)
         # an APIStatusError's fields, which the page's sentence is built from
-        stand_in.message = message
-        stand_in.body = None
-        stand_in.status_code = int(code[1]) if code else None
+        vars(stand_in).update(message=message, body=None, status_code=int(code[1]) if code else None)
     return stand_in, name
 
 

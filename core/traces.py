@@ -56,6 +56,7 @@ class Frames:
     traces: pd.DataFrame
     calls: pd.DataFrame
     notes: list[str] = field(default_factory=list)  # what the user should know about these numbers
+    covered: frozenset[str] | None = None  # traces whose calls were read (a server stopped short); None: all
 
 
 class TraceReader(Protocol):
@@ -401,7 +402,7 @@ class ApiTraceReader:
                          f"{len(traces):,} traces: {len(rest):,} have no summary tag and a tracking server sends "
                          f"spans trace by trace, so only the newest {len(walked_ids):,} of those were read. "
                          "Totals cover all of them.")
-            frames.calls.attrs["traces_covered"] = summarised_ids | set(walked_ids)
+            frames.covered = frozenset(summarised_ids | set(walked_ids))
         return frames
 
 
@@ -490,8 +491,8 @@ def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
     calls = frames.calls
     if len(kept) != len(traces):
         calls = calls[calls["trace_id"].isin(kept["trace_id"])]
-    out = Frames(traces=kept.reset_index(drop=True), calls=calls.reset_index(drop=True), notes=frames.notes)
-    out.calls.attrs.update(frames.calls.attrs)
+    out = Frames(traces=kept.reset_index(drop=True), calls=calls.reset_index(drop=True), notes=frames.notes,
+                 covered=frames.covered)
     return out
 
 
@@ -531,7 +532,7 @@ def breakdown(frames: Frames, by: str) -> pd.DataFrame:
     grouped = calls.groupby(by, sort=False).agg(
         traces=("trace_id", "nunique"), calls=("calls", "sum"), input_tokens=("input_tokens", "sum"),
         output_tokens=("output_tokens", "sum"), cost_usd=("cost_usd", "sum")).reset_index()
-    covered = calls.attrs.get("traces_covered")
+    covered = frames.covered
     base = frames.traces if covered is None else frames.traces[frames.traces["trace_id"].isin(covered)]
     rest = {"input_tokens": int(base["input_tokens"].sum() - grouped["input_tokens"].sum()),
             "output_tokens": int(base["output_tokens"].sum() - grouped["output_tokens"].sum()),

@@ -10,7 +10,7 @@ from core.conversations import Conversation, ConversationConflict, ConversationE
 from core.documents import read_upload, validate_report
 from core.errors import UserError
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
-from core.turn import TurnHandle, validate_message
+from core.turn import FailedTurn, TurnHandle, validate_message
 from ui import session
 from ui.text import plain
 from ui.transcript import render_entry, render_transcript, side_by_side
@@ -334,27 +334,26 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     st.session_state.last_warnings = list(outcome.warnings)
     if outcome.conversation.pending_turns:  # the store went away: look at it afresh on the next run
         session.store_problem.clear()
-    if outcome.status in ("ok", "stopped", "waiting"):
+    if outcome.saved:
         st.session_state.last_turn = {"ok": f"Done in {outcome.seconds:.1f} s", "stopped": "Stopped",
                                       "waiting": f"Paused after {outcome.seconds:.1f} s: the team asks you"}[outcome.status]
         if outcome.conversation.id:
             st.query_params["conversation"] = outcome.conversation.id
     else:
-        st.session_state.failed = {"message": handle.message, "error": outcome.error, "entries": outcome.entries,
-                                   "attempt": handle.attempt, "pngs": pngs, "conflict": outcome.status == "conflict"}
+        st.session_state.failed = FailedTurn.of(outcome, handle.message, handle.attempt, pngs)
     # once more from the top: the transcript, the waiting notice, the input and the sidebar's list all
     # reflect the finished turn
     st.rerun()
 
 
-def show_failure(failed: dict) -> None:
+def show_failure(failed: FailedTurn) -> None:
     """The failed turn stays on screen with its message and what it got done, plus Retry (or Reload after a
     conflict with another tab)."""
-    render_entry({"role": "user", "name": "user", "text": failed["message"]}, lambda image_id: None)
-    for entry in failed["entries"][1:]:
-        render_entry(entry, lambda image_id: failed["pngs"].get(image_id))
-    st.error(plain(failed["error"]))
-    if failed.get("conflict"):
+    render_entry({"role": "user", "name": "user", "text": failed.message}, lambda image_id: None)
+    for entry in failed.entries[1:]:
+        render_entry(entry, lambda image_id: failed.pngs.get(image_id))
+    st.error(plain(failed.error))
+    if failed.conflict:
         st.button("Reload the conversation", icon=":material/refresh:", key="reload_conversation",
                   on_click=reload_conversation)
     else:
@@ -398,13 +397,13 @@ if document is not None:
 render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario)
 waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
 
-failed = st.session_state.get("failed")
+failed: FailedTurn | None = st.session_state.get("failed")
 if failed and not busy and st.session_state.get("retry"):
     try:
-        start_turn(conversation, failed["message"], attempt=failed["attempt"] + 1)
+        start_turn(conversation, failed.message, attempt=failed.attempt + 1)
         failed, busy = None, True
     except UserError as exc:
-        failed["error"] = str(exc)
+        failed.error = str(exc)
 last_turn = st.session_state.pop("last_turn", None)
 if failed and not busy:
     show_failure(failed)

@@ -2,6 +2,9 @@
 (issue 7: a test that cannot fail proves nothing). Works on a copy of the working tree, one change at a time;
 first checks that the same tests pass unchanged. Writes docs/SAFEGUARDS.md. About 15 minutes on 2 cores.
 
+Each safeguard names the function it lives in (issue 13: found by name, so a move or an edit elsewhere in the
+file cannot make its code match somewhere else); its code must be inside that function exactly once.
+
     python scripts/check_safeguards.py            # all
     python scripts/check_safeguards.py secrets    # those whose area or name contains "secrets"
 """
@@ -9,6 +12,7 @@ first checks that the same tests pass unchanged. Writes docs/SAFEGUARDS.md. Abou
 from __future__ import annotations
 
 import ast
+import difflib
 import shutil
 import subprocess
 import sys
@@ -22,6 +26,10 @@ MODELS = "tests/test_reliability_models.py"
 INPUT = "tests/test_reliability_input.py"
 STORE = "tests/test_reliability_store.py"
 SECRETS = "tests/test_reliability_secrets.py"
+CONTRACT = "tests/test_tracing_contract.py"
+MODULE = "<module>"  # a module's own statements, outside every function and class (a Streamlit page's top)
+RUNNER = "core/turn/runner.py"
+CONVERSATIONS = "core/conversations.py"
 
 
 @dataclass(frozen=True)
@@ -29,9 +37,14 @@ class Safeguard:
     area: str
     name: str  # what protects the user
     file: str
-    old: str  # the safeguard, exactly once in the file
+    function: str  # where it lives: "validate_message", "_Turn.fail" (Class.method), or MODULE
+    old: str  # the safeguard, exactly once in that function
     new: str  # the code without it
     tests: tuple[str, ...]
+
+
+class NotThere(Exception):
+    """A safeguard's function, or its code inside the function, is not where the safeguard says."""
 
 
 def model_row(row: str) -> str:
@@ -39,122 +52,206 @@ def model_row(row: str) -> str:
 
 
 SAFEGUARDS = [
-    Safeguard("model", "failures described in a sentence naming what failed", "core/errors.py",
+    Safeguard("model", "failures described in a sentence naming what failed", "core/errors.py", "describe",
               "    text = _describe(exc, base_url)", '    text = "The turn failed."',
               (model_row("500 from the chat model"),)),
-    Safeguard("model", "a cut-off answer is named as such", "core/errors.py",
+    Safeguard("model", "a cut-off answer is named as such", "core/errors.py", "_describe",
               "if any(mark in everything for mark in _CUT_OFF):", "if False:", (model_row("answer cut off mid-way"),)),
-    Safeguard("model", "a malformed reply is named as such", "core/errors.py",
+    Safeguard("model", "a malformed reply is named as such", "core/errors.py", "_describe",
               'type_name in ("JSONDecodeError", "ValidationError")', "type_name in ()",
               (model_row("malformed JSON body"),)),
-    Safeguard("model", "the request timeout reaches the openai client", "core/providers.py",
+    Safeguard("model", "the request timeout reaches the openai client", "core/providers.py", "_openai_chat",
               "timeout=settings.request_timeout_s,", "timeout=60,", (model_row("timeout"),)),
-    Safeguard("model", "the openai SDK's retries (it honours Retry-After)", "core/providers.py",
-              "api_key=settings.api_key or \"not-needed\", timeout=settings.request_timeout_s,\n                  max_retries=settings.max_retries)",
-              "api_key=settings.api_key or \"not-needed\", timeout=settings.request_timeout_s,\n                  max_retries=0)", (model_row("429 with Retry-After (1 retry allowed)"),)),
-    Safeguard("model", "a failed turn keeps the user's message and what it got done", "core/runner.py",
-              'return TurnOutcome("cancelled" if cancelled else "error", original, entries=entries,',
+    Safeguard("model", "the openai SDK's retries (it honours Retry-After)", "core/providers.py", "_openai_chat",
+              'api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,\n'
+              "                  max_retries=settings.max_retries)",
+              'api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,\n'
+              "                  max_retries=0)",
+              (model_row("429 with Retry-After (1 retry allowed)"),)),
+    Safeguard("model", "a failed turn keeps the user's message and what it got done", RUNNER, "_Turn.fail",
+              'return TurnOutcome("cancelled" if cancelled else "error", original, entries=self.entries,',
               'return TurnOutcome("cancelled" if cancelled else "error", original, entries=[],',
               (model_row("image endpoint fails mid-loop"),)),
-    Safeguard("model", "a failed turn saves nothing of itself (the state stays the last good one)", "core/runner.py",
-              '            _safe(lambda: store.save_lookup(conv), warn, "the picture lineage")',
-              '            conv.transcript.extend(entries); conv.turns = turn\n'
-              '            _safe(lambda: store.save(conv), warn, "the picture lineage")',
+    Safeguard("model", "a failed turn saves nothing of itself (the state stays the last good one)", RUNNER, "_Turn.fail",
+              '            _safe(lambda: store.save_lookup(conv), self.warn, "the picture lineage")',
+              "            conv.transcript.extend(self.entries); conv.turns = self.turn\n"
+              '            _safe(lambda: store.save(conv), self.warn, "the picture lineage")',
               (model_row("503 from the chat model"),)),
-    Safeguard("model", "the failed turn's trace records the error", "core/tracing.py",
+    Safeguard("model", "the failed turn's trace records the error", "core/observe/spans.py", "turn_span",
               "            try:\n                yield span\n            finally:\n                _write_summary(span, info)\n",
               "            failure = None\n            try:\n                yield span\n            except Exception as exc:\n"
               "                failure = exc\n            finally:\n                _write_summary(span, info)\n"
               "        if failure is not None:\n            raise failure\n",
               (model_row("connection refused"),)),
-    Safeguard("model", "a critic reply without PROMPT: keeps the previous prompt", "core/agents.py",
+    Safeguard("model", "a critic reply without PROMPT: keeps the previous prompt", "core/agents.py", "ImageAgent._next_prompt",
               '                kept = self._last_prompt or ""', '                raise ValueError("no PROMPT: in the reply")',
               (model_row("critic reply without PROMPT:"),)),
-    Safeguard("store", "MLflow's HTTP retries cut from 7 (minutes) to 2 (seconds)", "core/tracing.py",
+    Safeguard("store", "MLflow's HTTP retries cut from 7 (minutes) to 2 (seconds)", "core/observe/export.py", "configure",
               '("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),\n            ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),',
               '("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7"),\n            ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "2"),',
               (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",)),
     Safeguard("store", "the chat page writes the session's unsaved turns once the store answers", "pages/chat.py",
-              "                written = store.save_pending(unsaved)", "                written = unsaved.pending_turns",
+              "save_unsaved_turns",
+              "                written = page_store.store.save_pending(unsaved)", "                written = unsaved.pending_turns",
               (f"{STORE}::test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back",)),
-    Safeguard("store", "leaving a conversation with unsaved turns keeps it (Not saved yet)", "pages/chat.py",
+    Safeguard("store", "leaving a conversation with unsaved turns keeps it (Not saved yet)", "pages/chat.py", "new_conversation",
               '    park_unsaved()\n    st.session_state.pop("conversation", None)\n    st.session_state.pop("failed", None)\n',
               '    st.session_state.pop("conversation", None)\n    st.session_state.pop("failed", None)\n',
               (f"{STORE}::test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back",)),
-    Safeguard("store", "pictures drawn while the store was away are uploaded with the turn", "core/conversations.py",
-              '                record["artifact_path"] = self.save_image(conversation.id, image_id, png)',
+    Safeguard("store", "pictures drawn while the store was away are uploaded with the turn", CONVERSATIONS,
+              "ConversationStore.save_pending",
+              '                record["artifact_path"] = self.save_image(run_id, image_id, png)',
               "                pass",
               (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",)),
-    Safeguard("store", "the Traces page stops with a message when the store is unreachable", "pages/traces.py",
-              "\nif store is None:\n", "\nif False:\n",
+    Safeguard("store", "the Traces page stops with a message when the store is unreachable", "pages/traces.py", MODULE,
+              "if store is None:\n", "if False:\n",
               (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",)),
-    Safeguard("input", "an empty message is refused", "core/runner.py", "    if not text:\n", "    if False:\n",
+    Safeguard("input", "an empty message is refused", RUNNER, "validate_message", "    if not text:\n", "    if False:\n",
               (f"{INPUT}::test_empty_and_huge_messages_are_refused_and_kept[whitespace]",)),
-    Safeguard("input", "an over-long message is refused", "core/runner.py", "    if len(text) > MAX_MESSAGE_CHARS:\n",
+    Safeguard("input", "an over-long message is refused", RUNNER, "validate_message", "    if len(text) > MAX_MESSAGE_CHARS:\n",
               "    if False:\n", (f"{INPUT}::test_empty_and_huge_messages_are_refused_and_kept[100,000 characters]",)),
-    Safeguard("input", "messages and replies are shown with st.text (markup stays text)", "ui/transcript.py",
+    Safeguard("input", "messages and replies are shown with st.text (markup stays text)", "ui/transcript.py", "_body",
               '        # Model output is data: st.text never interprets markup; user text keeps its line breaks too.\n'
               '        st.text(entry.get("text", ""))',
               '        st.markdown(entry.get("text", ""))',
               (f"{INPUT}::test_markup_in_a_message_and_in_a_model_reply_stays_text",)),
-    Safeguard("input", "text is kept exactly (no clean-up of invisible characters)", "core/runner.py",
+    Safeguard("input", "text is kept exactly (no clean-up of invisible characters)", RUNNER, "validate_message",
               '    text = (message or "").strip()', '    text = "".join(c for c in (message or "") if c.isprintable()).strip()',
               (f"{INPUT}::test_right_to_left_and_zero_width_text_round_trips",)),
-    Safeguard("input", "a non-UTF-8 report is refused, not garbled", "core/reports.py",
+    Safeguard("input", "a non-UTF-8 report is refused, not garbled", "core/documents.py", "read_upload",
               'return validate_report(data.decode("utf-8-sig"))',
               'return validate_report(data.decode("utf-8-sig", errors="replace"))',
               (f"{INPUT}::test_unusable_uploads_are_explained[non-UTF-8]",)),
-    Safeguard("input", "an oversized report is refused", "core/reports.py", "    if len(data) > MAX_UPLOAD_BYTES:\n",
+    Safeguard("input", "an oversized report is refused", "core/documents.py", "read_upload", "    if len(data) > MAX_UPLOAD_BYTES:\n",
               "    if False:\n", (f"{INPUT}::test_unusable_uploads_are_explained[huge]",)),
-    Safeguard("input", "a malformed ?conversation= is refused before MLflow sees it", "core/conversations.py",
+    Safeguard("input", "a malformed ?conversation= is refused before MLflow sees it", CONVERSATIONS, "ConversationStore.load",
               "        if not is_valid_run_id(run_id):\n", "        if False:\n",
               (f"{INPUT}::test_malformed_or_unknown_conversation_in_the_address[path-like]",)),
-    Safeguard("input", "an unknown conversation is told apart from a store failure", "core/conversations.py",
+    Safeguard("input", "an unknown conversation is told apart from a store failure", CONVERSATIONS, "ConversationStore.load",
               "            if is_not_found(exc):\n", "            if False:\n",
               (f"{INPUT}::test_malformed_or_unknown_conversation_in_the_address[unknown]",)),
-    Safeguard("input", "a run that is not a conversation of this app is not opened", "core/conversations.py",
-              "        if tracing.ATTR_SCENARIO not in tags or run.info.experiment_id != self.experiment_id:\n",
+    Safeguard("input", "a run that is not a conversation of this app is not opened", CONVERSATIONS, "ConversationStore.load",
+              "        if contract.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:\n",
               "        if False:\n", (f"{INPUT}::test_a_foreign_run_in_the_address_is_not_opened",)),
-    Safeguard("input", "a malformed MLflow filter becomes a message", "core/traces.py",
+    Safeguard("input", "a malformed MLflow filter becomes a message", "core/traces.py", "search_ids",
               'if "INVALID_PARAMETER_VALUE" in str(exc.error_code) or "invalid" in str(exc).lower():', "if False:",
               (f"{INPUT}::test_a_malformed_trace_filter_is_explained",)),
-    Safeguard("input", "image ids must be plain hex", "core/conversations.py",
+    Safeguard("input", "image ids must be plain hex", CONVERSATIONS, "ConversationStore.save_image",
               "        if not is_valid_image_id(image_id):\n", "        if False:\n",
               (f"{INPUT}::test_a_path_like_image_id_is_refused",)),
     # the secrets test looks everywhere; each channel a key could leak through is opened once
-    Safeguard("secrets", "no page shows the key (a sidebar caption shows it)", "ui/session.py",
+    Safeguard("secrets", "no page shows the key (a sidebar caption shows it)", "ui/session.py", "store_caption",
               '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")',
               '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}` '
               '{settings.api_key}")', (f"{SECRETS}",)),
-    Safeguard("secrets", "no trace records the key (the turn's outputs carry it)", "core/runner.py",
-              'span.set_outputs({"status": status,', 'span.set_outputs({"k": str(settings.api_key), "status": status,',
+    Safeguard("secrets", "no trace records the key (the turn's outputs carry it)", RUNNER, "_Turn.stream",
+              'span.set_outputs({"status": status,', 'span.set_outputs({"k": str(self.settings.api_key), "status": status,',
               (f"{SECRETS}",)),
-    Safeguard("secrets", "no log line has the key", "core/runner.py",
-              "    turn = conv.turns + 1\n", '    turn = conv.turns + 1\n    log.info("key %s", str(settings.api_key))\n',
+    Safeguard("secrets", "no log line has the key", RUNNER, "_Turn.__init__",
+              "        self.turn = self.conv.turns + 1\n",
+              '        self.turn = self.conv.turns + 1\n        log.info("key %s", str(self.settings.api_key))\n',
               (f"{SECRETS}",)),
-    Safeguard("secrets", "no artifact holds the key (the conversation's options carry it)", "core/runner.py",
-              "    conv.state = state\n", '    conv.state = state\n    conv.options = {**conv.options, "k": str(settings.api_key)}\n',
+    Safeguard("secrets", "no artifact holds the key (the conversation's options carry it)", RUNNER, "_Turn.finish",
+              "        conv.state = self.state\n",
+              '        conv.state = self.state\n        conv.options = {**conv.options, "k": str(self.settings.api_key)}\n',
               (f"{SECRETS}",)),
-    Safeguard("concurrency", "turns kept during an outage are checked against another tab's before writing",
-              "core/conversations.py", "            self.check_unchanged(conversation)\n"
+    Safeguard("concurrency", "turns kept during an outage are checked against another tab's before writing", CONVERSATIONS,
+              "ConversationStore.save_pending", "            self.check_unchanged(conversation)\n"
               "            if not conversation.pending_turns:  # our earlier save had landed\n                return pending\n",
-              "            pass\n", ("tests/test_tracing_contract.py::test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile",
-                   f"{STORE}::test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a_new_conversation")),
-    Safeguard("concurrency", "a save of this page's that landed unanswered is not taken for another tab's",
-              "core/conversations.py", "        if conversation.pending_turns and conversation.save_token",
+              "            pass\n", (f"{CONTRACT}::test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile",
+                                  f"{STORE}::test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a_new_conversation")),
+    Safeguard("concurrency", "a save of this page's that landed unanswered is not taken for another tab's", CONVERSATIONS,
+              "ConversationStore.check_unchanged", "        if conversation.pending_turns and conversation.save_token",
               "        if False and conversation.pending_turns and conversation.save_token",
-              ("tests/test_tracing_contract.py::test_a_failed_save_is_no_conflict_with_itself[landed, answer lost]",)),
-    Safeguard("concurrency", "a copy saved after a conflict brings the pictures of the earlier turns",
-              "core/conversations.py", "                if png := self.load_image(old, image_id):",
+              (f"{CONTRACT}::test_a_failed_save_is_no_conflict_with_itself[landed, answer lost]",)),
+    Safeguard("concurrency", "a copy saved after a conflict brings the pictures of the earlier turns", CONVERSATIONS,
+              "ConversationStore.save_as_new", "                if png := self.load_image(old, image_id):",
               "                if png := None:",
-              ("tests/test_tracing_contract.py::test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile",)),
-    Safeguard("concurrency", "one turn at a time per conversation", "core/runner.py",
+              (f"{CONTRACT}::test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile",)),
+    Safeguard("concurrency", "one turn at a time per conversation", RUNNER, "_claim",
               "        if conversation_id in _running:\n", "        if False:\n",
-              ("tests/test_tracing_contract.py::test_two_turns_at_once_on_one_conversation_the_second_is_told",)),
-    Safeguard("concurrency", "a save never overwrites turns another tab saved", "core/conversations.py",
+              (f"{CONTRACT}::test_two_turns_at_once_on_one_conversation_the_second_is_told",)),
+    Safeguard("concurrency", "a save never overwrites turns another tab saved", CONVERSATIONS, "ConversationStore.check_unchanged",
               "        if stored > conversation.saved_turns:\n", "        if False:\n",
               ("tests/test_chat_scenarios_page.py::test_two_tabs_on_one_conversation_never_lose_a_turn_silently",)),
 ]
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _first_line(node: ast.AST) -> int:
+    """A definition's first line: its first decorator's, else its `def` / `class` line."""
+    return min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+
+
+def _qualified_names(body: list[ast.stmt], prefix: str = "") -> list[str]:
+    names = []
+    for node in body:
+        if isinstance(node, _DEFINITIONS):
+            names.append(prefix + node.name)
+            names.extend(_qualified_names(node.body, f"{prefix}{node.name}."))
+    return names
+
+
+def regions(source: str, file: str, function: str) -> list[tuple[int, int]]:
+    """Where a safeguard may be, as (start, end) character offsets in the file: the source lines of `function`
+    (a qualified name, "Class.method"; nested definitions by the same dots), or for MODULE the module's own
+    statements (every stretch between its top-level functions and classes)."""
+    tree = ast.parse(source, file)
+    starts = [0]
+    for line in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def offset(line: int) -> int:  # where a 1-based line starts; one past the last line is the end of the file
+        return starts[min(line, len(starts)) - 1]
+
+    if function == MODULE:
+        spans, position = [], 0
+        for node in tree.body:
+            if isinstance(node, _DEFINITIONS):
+                spans.append((position, offset(_first_line(node))))
+                position = offset(int(node.end_lineno or node.lineno) + 1)
+        return [*spans, (position, len(source))]
+    body: list[ast.stmt] = tree.body
+    found: ast.stmt | None = None
+    for depth, part in enumerate(function.split(".")):
+        matches = [node for node in body if isinstance(node, _DEFINITIONS) and node.name == part]
+        where = ".".join(function.split(".")[:depth + 1])
+        if not matches:
+            known = _qualified_names(tree.body)
+            near = difflib.get_close_matches(function, known, n=3, cutoff=0.5)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise NotThere(f"{file} has no function {where}{hint}")
+        if len(matches) > 1:
+            lines = ", ".join(str(node.lineno) for node in matches)
+            raise NotThere(f"{file} defines {where} {len(matches)} times (lines {lines}): which one is meant?")
+        found = matches[0]
+        body = found.body if isinstance(found, _DEFINITIONS) else []
+    assert found is not None
+    return [(offset(_first_line(found)), offset(int(found.end_lineno or found.lineno) + 1))]
+
+
+def without(safeguard: Safeguard, source: str) -> str:
+    """The file's source with the safeguard taken out of its function; NotThere unless its code is inside
+    that function exactly once."""
+    hits = []
+    for start, end in regions(source, safeguard.file, safeguard.function):
+        position = source.find(safeguard.old, start, end)
+        while position != -1:
+            hits.append(position)
+            position = source.find(safeguard.old, position + len(safeguard.old), end)
+    if len(hits) != 1:
+        where = "the module's own statements" if safeguard.function == MODULE else safeguard.function
+        count = "not" if not hits else f"{len(hits)} times"
+        elsewhere = source.count(safeguard.old) - len(hits)
+        also = f" (it is {elsewhere} time(s) elsewhere in the file)" if elsewhere else ""
+        raise NotThere(f"the code of “{safeguard.name}” is {count} inside {where} in {safeguard.file}, where it must be "
+                       f"exactly once{also}:\n    {safeguard.old!r}")
+    return source[:hits[0]] + safeguard.new + source[hits[0] + len(safeguard.old):]
+
+
+def location(safeguard: Safeguard) -> str:
+    return f"`{safeguard.file}`" if safeguard.function == MODULE else f"`{safeguard.file}` `{safeguard.function}`"
 
 
 def pytest(workdir: Path, tests: list[str], timeout_s: float) -> tuple[int | None, str, float]:
@@ -188,12 +285,21 @@ def main(argv: list[str]) -> int:
             ".git", "test-artifacts", "mlflow.db*", "mlartifacts", "mlruns", "__pycache__", ".pytest_cache"))
         if (ROOT.parent / "shared").exists():
             (Path(tmp) / "shared").symlink_to(ROOT.parent / "shared")
-        for safeguard in chosen:  # every change applies and leaves valid Python, before minutes are spent
-            source = (workdir / safeguard.file).read_text()
-            if source.count(safeguard.old) != 1:
-                print(f"{safeguard.name}: its code is not in {safeguard.file} exactly once", file=sys.stderr)
-                return 1
-            ast.parse(source.replace(safeguard.old, safeguard.new), safeguard.file)
+        problems = []
+        for safeguard in chosen:  # every change applies, in its function, and leaves valid Python, before minutes are spent
+            path = workdir / safeguard.file
+            try:
+                if not path.is_file():
+                    raise NotThere(f"{safeguard.file} does not exist (the safeguard “{safeguard.name}”)")
+                ast.parse(without(safeguard, path.read_text()), safeguard.file)
+            except NotThere as exc:
+                problems.append(str(exc))
+            except SyntaxError as exc:
+                problems.append(f"taking out “{safeguard.name}” leaves {safeguard.file} invalid Python: {exc}")
+        if problems:
+            print("Safeguards not found where they are said to be (update SAFEGUARDS in scripts/check_safeguards.py):\n- "
+                  + "\n- ".join(problems), file=sys.stderr)
+            return 1
         tests = sorted({t for s in chosen for t in s.tests})
         code, output, _ = pytest(workdir, tests, 1800)
         if code != 0:
@@ -203,7 +309,7 @@ def main(argv: list[str]) -> int:
         for safeguard in chosen:
             path = workdir / safeguard.file
             original = path.read_text()
-            path.write_text(original.replace(safeguard.old, safeguard.new))
+            path.write_text(without(safeguard, original))
             try:
                 code, output, seconds = pytest(workdir, list(safeguard.tests), 600)
             finally:
@@ -222,7 +328,7 @@ def main(argv: list[str]) -> int:
     for safeguard, failed, why, seconds in rows:
         test = ", ".join(f"`{t.split('::')[-1]}`" for t in safeguard.tests)
         verdict = f"fails ✅ ({why.replace('|', '/')})" if failed else "does not fail ❌"
-        lines.append(f"| {safeguard.area} | {safeguard.name} | `{safeguard.file}` | {test}: {verdict} | {seconds:.0f} s |")
+        lines.append(f"| {safeguard.area} | {safeguard.name} | {location(safeguard)} | {test}: {verdict} | {seconds:.0f} s |")
     if not wanted:
         (ROOT / "docs" / "SAFEGUARDS.md").write_text("\n".join(lines) + "\n")
         print("docs/SAFEGUARDS.md written")

@@ -90,9 +90,50 @@ def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, stor
         assert reservation.unrecorded > 0
         tags = store.client.get_trace(outcome.trace_id).info.tags
         assert tags["app.billing"] == "owner", "the day's cap reads owner-paid turns from the store"
+        paid = store.client.get_trace(outcome.trace_id).info.cost["total_cost"]
+        assert hosted.day_spent_in_store(tracking_uri, store.experiment_id, hosted.SpendLedger.today()) == \
+            pytest.approx(paid), "other instances' share of the day's cap: owner-paid traces of today"
+        assert hosted.day_spent_in_store(tracking_uri, store.experiment_id, "2020-01-01") == pytest.approx(paid)
+        assert hosted.day_spent_in_store(tracking_uri, store.experiment_id, "2999-01-01") == 0.0
         calls_before = len(server.requests)
         with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
             ledger.admit("visitor", LIMITS, hosted.max_turn_cost("catify", conversation.options, settings, "again"),
                          uses_owner_key=True)
         assert len(server.requests) == calls_before, "nothing was sent for the refused turn"
         assert store.load(outcome.conversation.id).turns == 1
+
+
+def test_admission_is_core_policy_and_refuses_before_anything_runs():
+    """What the chat page asks before starting a turn, without Streamlit: None outside a hosted demo; the
+    message, the options, the turns a minute and the caps otherwise, each refusal a sentence."""
+    conversation = Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 2})
+    ledger = hosted.SpendLedger()
+    assert hosted.admit(ledger, openai(), conversation, "a cat", "v", uses_owner_key=True) is None  # not hosted
+    limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=1.0, turns_per_minute=6, max_message_chars=50,
+                          owner_key=True)
+    demo = openai(hosted=limits)
+    with pytest.raises(InputError, match="messages of up to 50 characters; yours has 51"):
+        hosted.admit(ledger, demo, conversation, "x" * 51, "v", uses_owner_key=True)
+    long_instruction = Conversation(scenario="catify", session_id="v", provider="openai",
+                                    options={"instruction": "cats " * 500})
+    with pytest.raises(InputError, match="instruction has 2,500 characters"):
+        hosted.admit(ledger, demo, long_instruction, "a cat", "v", uses_owner_key=True)
+    reservation = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
+    assert reservation is not None and reservation.amount == pytest.approx(
+        hosted.max_turn_cost("catify", conversation.options, demo, "a cat"))
+    assert reservation.unrecorded > 0, "gpt-image prompt tokens are counted on the owner's key"
+    with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
+        hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
+    own_key = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=False)
+    assert own_key is not None and own_key.amount == 0.0 and own_key.unrecorded == 0.0
+
+
+def test_who_may_see_what():
+    limits = HostedLimits()
+    assert hosted.visible_session(None, "visitor-1", is_admin=False) is None  # not hosted: everyone's
+    assert hosted.visible_session(limits, "visitor-1", is_admin=False) == "visitor-1"
+    assert hosted.visible_session(limits, "visitor-1", is_admin=True) is None
+    assert hosted.may_open(None, "anyone") and hosted.may_open("visitor-1", "visitor-1")
+    assert not hosted.may_open("visitor-1", "visitor-2") and not hosted.may_open("visitor-1", "")
+    assert hosted.is_visitor(limits, is_admin=False) and not hosted.is_visitor(limits, is_admin=True)
+    assert not hosted.is_visitor(None, is_admin=False)

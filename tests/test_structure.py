@@ -125,6 +125,13 @@ def test_imports_sit_at_the_top_of_modules_unless_a_comment_says_why():
     assert not hidden, hidden
 
 
+def test_pages_hold_no_global_state():
+    """Pages are views: a `global` in one means state that belongs in core or in session state."""
+    offenders = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in _python_files("pages", "ui")
+                 for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))) if isinstance(n, ast.Global)]
+    assert not offenders, offenders
+
+
 def test_nothing_edits_sys_path():
     """The project installs as a package (pyproject.toml); nothing reaches around that."""
     edits = [f"{p.relative_to(ROOT)}:{n}" for p in _python_files(*SOURCE_DIRS) if p != Path(__file__)

@@ -132,7 +132,7 @@ def test_api_reader_says_when_breakdowns_cover_only_the_newest_traces(filled):
     assert len(api.traces) == 5 and set(filled.turn_traces) <= set(api.calls["trace_id"])
     assert api.notes and "cover 4 of 5 traces" in api.notes[0] and "newest 1 of those" in api.notes[0]
     by_model = traces.breakdown(api, "model")  # the remainder is computed over the covered traces only
-    covered = api.traces[api.traces["trace_id"].isin(api.calls.attrs["traces_covered"])]
+    covered = api.traces[api.traces["trace_id"].isin(api.covered)]
     assert by_model["input_tokens"].sum() == covered["input_tokens"].sum()
 
 

@@ -2,8 +2,8 @@
 entries, no I/O), `runner` (the turn in small steps, transport-free), `handle` (a turn on a worker thread)."""
 
 from .handle import TurnHandle
-from .records import TurnEvent, TurnOutcome, TurnRequest
+from .records import FailedTurn, TurnEvent, TurnOutcome, TurnRequest
 from .runner import StopSwitch, run, run_turn, validate_message
 
-__all__ = ["StopSwitch", "TurnEvent", "TurnHandle", "TurnOutcome", "TurnRequest", "run", "run_turn",
+__all__ = ["FailedTurn", "StopSwitch", "TurnEvent", "TurnHandle", "TurnOutcome", "TurnRequest", "run", "run_turn",
            "validate_message"]

@@ -58,3 +58,20 @@ class TurnOutcome:
     @property
     def saved(self) -> bool:
         return self.status in SAVED_STATUSES
+
+
+@dataclass
+class FailedTurn:
+    """A turn that failed, kept for the page until Retry: its message, what it got done and why it failed."""
+
+    message: str
+    error: str
+    entries: list[TranscriptEntry]
+    attempt: int
+    pngs: dict[str, bytes] = field(default_factory=dict)
+    conflict: bool = False  # another tab saved a turn meanwhile: Reload, not Retry
+
+    @classmethod
+    def of(cls, outcome: TurnOutcome, message: str, attempt: int, pngs: dict[str, bytes]) -> FailedTurn:
+        return cls(message=message, error=outcome.error or "The turn failed.", entries=outcome.entries,
+                   attempt=attempt, pngs=pngs, conflict=outcome.status == "conflict")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from autogen_agentchat.messages import TextMessage
 from autogen_core import CancellationToken
 
-from .. import errors, scenarios
+from .. import costs, errors, scenarios
 from ..agents import ImageRecord, TeamPlan, build_team
 from ..config import MAX_MESSAGE_CHARS, Settings
 from ..conversations import Conversation, ConversationConflict, ConversationStore
@@ -143,9 +143,8 @@ class _Turn:
 
     def spent(self) -> float | None:
         """This turn's pictures plus its model calls (core.costs); None when a price is unknown."""
-        pictures = sum(float(self.conv.image_lookup.get(i, {}).get("cost_usd") or 0) for i in self.recorder.pngs)
-        chat = self.clients.chat_cost_usd() if self.clients is not None else 0.0
-        return None if chat is None else pictures + chat
+        pictures = (self.conv.image_lookup.get(i, {}).get("cost_usd") for i in self.recorder.pngs)
+        return costs.turn_cost_usd(pictures, self.clients.chat_cost_usd() if self.clients is not None else 0.0)
 
     # --- the steps ---------------------------------------------------------------------------------------------------
     def admit(self) -> TurnOutcome | None:
