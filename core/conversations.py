@@ -19,7 +19,6 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from . import contract, store
-from .errors import is_not_found
 from .records import ImageLookup, TranscriptEntry
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -154,7 +153,8 @@ class ConversationStore:
         """Raise ConversationConflict when the stored conversation has moved past what this session last saved
         (another tab). A save of ours that landed although its answer was lost counts as saved; fewer stored
         turns is no conflict (a save that failed before its tags, which are written last)."""
-        assert conversation.id, "a saved conversation"
+        if not conversation.id:
+            raise ValueError("check_unchanged needs a saved conversation (one with a run id).")
         tags = self.client.get_run(conversation.id).data.tags
         stored = int(tags.get(contract.TURNS, "0") or 0)
         if conversation.pending_turns and conversation.save_token and tags.get(contract.SAVE_TOKEN) == conversation.save_token \
@@ -170,7 +170,8 @@ class ConversationStore:
     def save(self, conversation: Conversation) -> None:
         """Write state, transcript and lineage after a completed turn (never half a turn), then every tag in one
         batch (the turn count marks the turn as saved). Unchecked: `save_pending` is the guarded way."""
-        assert conversation.id, "create() the conversation first"
+        if not conversation.id:
+            raise ValueError("create() the conversation first.")
         run_id = conversation.id
         self.client.log_dict(run_id, conversation.state or {}, contract.STATE_PATH)
         self.client.log_dict(run_id, {"scenario": conversation.scenario, "options": conversation.options,
@@ -252,7 +253,7 @@ class ConversationStore:
         try:
             run = self.client.get_run(run_id)
         except MlflowException as exc:
-            if is_not_found(exc):
+            if store.is_not_found(exc):
                 raise ConversationError(f"There is no conversation {run_id} in this MLflow store.") from exc
             raise StoreUnavailable(f"The MLflow store could not be read: {store.scrub(str(exc), self.tracking_uri)[:200]}") from exc
         tags = run.data.tags

@@ -28,11 +28,6 @@ class TurnRefused(UserError):
 _WRAPPED = re.compile(r"(?P<type>[A-Za-z_]\w*): (?P<message>.*?)(?:\nTraceback:\n.*)?", re.DOTALL)
 
 
-def is_not_found(exc: BaseException) -> bool:
-    """An MLflow "no such run / trace" answer, as opposed to a store that failed."""
-    return "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower()
-
-
 def describe(exc: BaseException, *, secrets: tuple[str, ...] = (), base_url: str = "") -> str:
     text = _describe(exc, base_url)
     for secret in secrets:

@@ -60,8 +60,8 @@ def model_info_for(model: str, *, vision: bool) -> ModelInfo | None:
 
 
 def _openai_chat(settings: Settings, model: str, *, vision: bool) -> ChatCompletionClient:
-    kwargs: dict[str, Any] = dict(model=model, api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,
-                  max_retries=settings.max_retries)
+    kwargs: dict[str, Any] = dict(model=model, api_key=settings.api_key or "not-needed",
+                                  timeout=settings.request_timeout_s, max_retries=settings.max_retries)
     if settings.max_output_tokens:
         kwargs["max_tokens"] = int(settings.max_output_tokens)
     if settings.base_url:

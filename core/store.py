@@ -22,6 +22,11 @@ def prepare(tracking_uri: str) -> None:
     use_wal(tracking_uri)
 
 
+def is_not_found(exc: BaseException) -> bool:
+    """An MLflow "no such run / trace" answer, as opposed to a store that failed."""
+    return "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower()
+
+
 def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
     """None when the store answers; otherwise why not, in a sentence. Quick by design: it runs on page load."""
     try:

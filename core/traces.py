@@ -26,9 +26,8 @@ from mlflow.tracing.client import TracingClient
 from sqlalchemy import bindparam, text
 
 from . import contract
-from .errors import is_not_found
 from .observe import summary
-from .store import check_store
+from .store import check_store, is_not_found
 
 TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
                  "provider", "session", "request", "input_tokens", "output_tokens", "total_tokens", "cost_usd"]
@@ -182,7 +181,7 @@ class SqlTraceReader:
         self.tracking_uri, self.experiment_id = tracking_uri, str(experiment_id)
         try:
             store = TracingClient(tracking_uri).store
-        except Exception as exc:  # noqa: BLE001 - a missing, locked or foreign file
+        except Exception as exc:
             raise _unreadable(exc, "opened") from exc
         engine = getattr(store, "engine", None)
         if engine is None:
@@ -201,7 +200,7 @@ class SqlTraceReader:
             with self._engine.connect() as connection:
                 row = connection.execute(sql, {"exp": int(self.experiment_id), "finalized": contract.TURN}).one()
                 return "/".join(str(v) for v in row)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _unreadable(exc) from exc
 
     def _time_clause(self, start_ms: int | None, end_ms: int | None, params: dict[str, Any]) -> str:
@@ -246,7 +245,7 @@ class SqlTraceReader:
                 summarised = set(fields["trace_id"].tolist())
                 rest = pd.Series([t for t in rows["trace_id"].tolist() if t not in summarised], dtype=object)
                 tags, walked = self._walk(connection, rest, params, when) if len(rest) else (None, pd.DataFrame())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _unreadable(exc) from exc
         if tags is not None and not tags.empty:
             wide = tags.pivot(index="trace_id", columns="key", values="value").rename(columns=TAG_KEYS)
@@ -352,7 +351,7 @@ class ApiTraceReader:
         self.tracking_uri, self.experiment_id, self.span_limit = tracking_uri, str(experiment_id), span_limit
         try:
             self._client = TracingClient(tracking_uri)
-        except Exception as exc:  # noqa: BLE001 - e.g. a file store, which MLflow no longer opens
+        except Exception as exc:
             raise _unreadable(exc, "opened") from exc
 
     def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None):
@@ -393,7 +392,7 @@ class ApiTraceReader:
                         for trace in self._client.batch_get_traces(walked_ids[start:start + 100])]
             walked = pd.DataFrame([row for trace in detailed
                                    for row in summary.call_rows(trace.info.trace_id, trace.data.spans)])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _unreadable(exc) from exc
         notes: list[str] = []
         frames = Frames(traces=traces, calls=shape_calls(walked, traces, summarized), notes=notes)
@@ -465,7 +464,7 @@ def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit:
         if "INVALID_PARAMETER_VALUE" in str(exc.error_code) or "invalid" in str(exc).lower():
             raise TraceReadError(f"That MLflow filter is not valid: {exc.message[:300]}") from exc
         raise TraceReadError(f"The MLflow store could not be searched ({str(exc)[:200]}).") from exc
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise TraceReadError(f"That MLflow filter could not be run ({type(exc).__name__}: {str(exc)[:200]}).") from exc
     return frozenset(sorted(found)[:limit]), True
 
@@ -608,11 +607,11 @@ def load_trace(tracking_uri: str, trace_id: str) -> Any:
         if is_not_found(exc):
             raise TraceReadError(f"There is no trace {trace_id} in this MLflow store.") from exc
         raise TraceReadError(f"The MLflow store could not be read ({str(exc)[:200]}).") from exc
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _unreadable(exc) from exc
     try:
         trace = client.get_trace(trace_id)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         state = str(getattr(info.state, "value", info.state))
         if state == "IN_PROGRESS":
             raise TraceReadError(f"Trace {trace_id} is still in progress: its spans are not written yet. "

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     except registry.RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - a sentence, not a traceback
+    except Exception as exc:
         print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}", file=sys.stderr)
         return 2
     return 0

@@ -63,10 +63,8 @@ SAFEGUARDS = [
     Safeguard("model", "the request timeout reaches the openai client", "core/providers.py", "_openai_chat",
               "timeout=settings.request_timeout_s,", "timeout=60,", (model_row("timeout"),)),
     Safeguard("model", "the openai SDK's retries (it honours Retry-After)", "core/providers.py", "_openai_chat",
-              'api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,\n'
-              "                  max_retries=settings.max_retries)",
-              'api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s,\n'
-              "                  max_retries=0)",
+              "timeout=settings.request_timeout_s, max_retries=settings.max_retries)",
+              "timeout=settings.request_timeout_s, max_retries=0)",
               (model_row("429 with Retry-After (1 retry allowed)"),)),
     Safeguard("model", "a failed turn keeps the user's message and what it got done", RUNNER, "_Turn.fail",
               'return TurnOutcome("cancelled" if cancelled else "error", original, entries=self.entries,',
@@ -128,7 +126,7 @@ SAFEGUARDS = [
               "        if not is_valid_run_id(run_id):\n", "        if False:\n",
               (f"{INPUT}::test_malformed_or_unknown_conversation_in_the_address[path-like]",)),
     Safeguard("input", "an unknown conversation is told apart from a store failure", CONVERSATIONS, "ConversationStore.load",
-              "            if is_not_found(exc):\n", "            if False:\n",
+              "            if store.is_not_found(exc):\n", "            if False:\n",
               (f"{INPUT}::test_malformed_or_unknown_conversation_in_the_address[unknown]",)),
     Safeguard("input", "a run that is not a conversation of this app is not opened", CONVERSATIONS, "ConversationStore.load",
               "        if contract.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:\n",

@@ -3,11 +3,16 @@ migrations); each test gets its own experiment in it, so tests never see each ot
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import uuid
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+
+from core.conversations import ConversationStore
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DEMO_LATENCY_MS", "0")
@@ -27,15 +32,11 @@ def experiment_name() -> str:
 
 @pytest.fixture()
 def store(tracking_uri, experiment_name):
-    from core.conversations import ConversationStore
-
     return ConversationStore.connect(tracking_uri, experiment_name)
 
 
 @pytest.fixture()
 def mlflow_client(tracking_uri):
-    from mlflow import MlflowClient
-
     return MlflowClient(tracking_uri)
 
 
@@ -57,7 +58,6 @@ def reliability(request):
 def pytest_sessionfinish(session, exitstatus):
     """The battery's rows, for scripts/reliability_table.py (docs/RELIABILITY.md)."""
     if RELIABILITY_ROWS:
-        import json
 
         out = ROOT / "test-artifacts" / "reliability.json"
         out.parent.mkdir(exist_ok=True)
@@ -68,7 +68,6 @@ def pytest_sessionfinish(session, exitstatus):
 def loopback_only(monkeypatch):
     """Tests never touch the internet: a name lookup for anything but this machine fails at once, loudly
     (a silent DNS attempt is how a test would reach out by accident)."""
-    import socket
 
     real = socket.getaddrinfo
     local = {None, "", "localhost", "::1", "0.0.0.0", socket.gethostname()}

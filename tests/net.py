@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import time
+import urllib.request
 
 
 def free_port() -> int:
@@ -13,8 +15,6 @@ def free_port() -> int:
 
 def wait_until_up(url: str, process, timeout_s: float = 90, describe=lambda: "") -> None:
     """Until `url` answers 200, or fail with what the process said (it exited, or the time ran out)."""
-    import time
-    import urllib.request
 
     deadline = time.monotonic() + timeout_s
     while True:

@@ -17,12 +17,15 @@ from __future__ import annotations
 import base64
 import io
 import json
+import socket as _socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from PIL import Image
 
 TOKENS_PER_IMAGE = 85
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-image-1", "dall-e-3")
@@ -117,7 +120,6 @@ def weather_team_reply(messages: list[dict[str, Any]], tools: list[dict[str, Any
 
 def make_png(size: str = "32x32", color: tuple[int, int, int] = (240, 160, 60)) -> bytes:
     """A real PNG made with Pillow; small whatever size was asked (tests do not need megapixels)."""
-    from PIL import Image
 
     try:
         w, h = (int(v) for v in size.split("x"))
@@ -214,8 +216,6 @@ class CutStreamFault(Fault):
     """A streamed answer that stops after its first chunk: the connection drops mid-stream."""
 
     def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
-        import socket as _socket
-
         if not (request.body or {}).get("stream"):  # a plain answer: the body stops half-way
             handler.send_response(200)
             handler.send_header("Content-Type", "application/json")
@@ -423,10 +423,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         route(request)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch("GET", {"/v1/models": self._models})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST", {"/v1/chat/completions": self._chat, "/v1/images/generations": self._images})
 
     # endpoints

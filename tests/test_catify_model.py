@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import Settings
 from core.mlflow_model import registry
+from scripts import catify_model as cli
 from tests.net import free_port, wait_until_up
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -141,7 +142,7 @@ def test_mlflow_models_serve_answers_invocations(registered):
             try:
                 trace = client.get_trace(prediction["trace_id"])
                 break
-            except Exception:  # noqa: BLE001 - exported a moment after the answer
+            except Exception:
                 assert time.monotonic() < deadline + 30, "the served prediction left no trace"
                 time.sleep(0.3)
         assert trace.info.experiment_id == client.get_experiment_by_name("models").experiment_id
@@ -154,8 +155,6 @@ def test_mlflow_models_serve_answers_invocations(registered):
 
 
 def test_cli_logs_lists_aliases_predicts_and_says_what_is_wrong(tmp_path, monkeypatch, capsys):
-    from scripts import catify_model as cli
-
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "cli")
     assert cli.main(["log", "--iterations", "1", "--alias", "champion"]) == 0

@@ -9,6 +9,7 @@ import asyncio
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.conversations import Conversation, ConversationStore
 from core.scenarios import weather_source as weather
 from tests.pages import open_app, send
 
@@ -132,8 +133,6 @@ def test_a_failed_turn_is_not_retried_in_another_scenario(monkeypatch):
 
 
 def test_a_conversation_of_an_unknown_scenario_is_refused_politely(tracking_uri, experiment_name):
-    from core.conversations import Conversation, ConversationStore
-
     store = ConversationStore.connect(tracking_uri, experiment_name)
     conversation = Conversation(scenario="mystery", session_id="s", provider="demo", title="from the future")
     store.create(conversation)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.demo.drawing import PictureStats
+from core.demo.models import critic_reply
 from core.scenarios.critique import MAX_PROMPT_CHARS, parse
 
 CASES = [
@@ -83,9 +85,6 @@ def test_prompt_is_capped():
 
 
 def test_demo_critic_format_round_trips():
-    from core.demo.drawing import PictureStats
-    from core.demo.models import critic_reply
-
     reply = critic_reply("a cat", PictureStats(0.1, 0.05, 0.3, 512, 512), "Add fluffy cats. At least 100.")
     result = parse(reply)
     assert result.prompt is not None and result.prompt.startswith("a cat — with ")

@@ -21,6 +21,7 @@ from core.demo.models import (
     count_image_tokens,
     count_prompt_tokens,
     count_text_tokens,
+    latency_s,
 )
 from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, critic_system_message
 from core.scenarios.critique import parse
@@ -200,8 +201,6 @@ def test_latency_env_adds_delay(monkeypatch):
 
 @pytest.mark.parametrize("value", ["nonsense", "-20"])
 def test_bad_latency_values_mean_none(monkeypatch, value):
-    from core.demo.models import latency_s
-
     monkeypatch.setenv("DEMO_LATENCY_MS", value)
     assert latency_s() == 0.0
 

@@ -4,7 +4,11 @@ local OpenAI-compatible server a $0.05 cap refuses the turn that would pass it b
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
 from core.observe import export
@@ -46,9 +50,7 @@ def test_two_visitors_never_see_each_other():
     again = visit(visitor=alice_id)
     assert [b for b in again.sidebar.button if b.key == f"open_{conversation}"]
     assert traces_metric(again) == "1"
-    import os
 
-    from mlflow import MlflowClient
 
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name(os.environ["MLFLOW_EXPERIMENT_NAME"]).experiment_id
@@ -89,8 +91,6 @@ def test_the_owners_key_is_capped_at_005_per_visitor(monkeypatch):
 
 
 def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri):
-    from pathlib import Path
-
     canary = "sk-visitor-canary-4242"
     with OpenAIStub() as server:
         monkeypatch.setenv("APP_PROVIDER", "openai")

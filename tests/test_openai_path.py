@@ -9,7 +9,9 @@ import json
 import uuid
 from pathlib import Path
 
+import openai
 import pytest
+from autogen_core.models import CreateResult, UserMessage
 
 from core import contract
 from core.config import Settings
@@ -166,7 +168,6 @@ def test_dalle3_asks_for_base64_and_is_priced(server, tracking_uri, store, mlflo
 
 def test_stub_rejects_image_requests_the_real_api_rejects(server):
     """So the two tests above can fail: a wrong response_format is an error here as it is at OpenAI."""
-    import openai
 
     client = openai.OpenAI(api_key=CANARY, base_url=server.base_url, max_retries=0)
     try:
@@ -251,8 +252,6 @@ def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, st
 # --- e. streaming reports tokens --------------------------------------------------------------------------
 
 def test_create_stream_asks_for_and_records_usage(server, tracking_uri, store, mlflow_client):
-    from autogen_core.models import CreateResult, UserMessage
-
     settings = openai_settings(server, tracking_uri)
     conversation = catify()
     info = spans.TurnInfo(experiment_id=store.experiment_id, conversation_id=store.create(conversation),

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import documents
+from core.conversations import Conversation
 from core.errors import InputError
 from tests.openai_server import OpenAIStub, ReplyFault
 from tests.pages import open_app as app
@@ -118,8 +119,6 @@ def test_a_malformed_trace_filter_is_explained(reliability):
 
 
 def test_a_path_like_image_id_is_refused(store, reliability):
-    from core.conversations import Conversation
-
     conversation = Conversation(scenario="catify", session_id="s", provider="demo")
     store.create(conversation)
     with pytest.raises(ValueError, match="not plain hex"):

@@ -3,14 +3,20 @@ MLflow-instrumented code (tests/trace_fixtures.py). Expected numbers come from M
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+from core import costs, traces
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+from core.turn import run_turn
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 
 PAGE = str(ROOT / "pages" / "traces.py")
@@ -28,7 +34,6 @@ def page_env(monkeypatch, filled):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", filled.tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", filled.experiment_name)
     monkeypatch.delenv("APP_MLFLOW_UI_URL", raising=False)
-    import streamlit as st
 
     st.cache_data.clear()
     return filled
@@ -63,7 +68,6 @@ def test_overview_metrics_equal_mlflows_own_sums(page_env):
     assert shown["Cost (USD)"] == f"${sum((i.cost or {}).get('total_cost', 0.0) for i in infos):,.4f}"
     assert shown["Errors"] == "0"
     what_if = shown["Their model calls and pictures on gpt-4o"]
-    from core import costs, traces
 
     frames = traces.reader_for(page_env.tracking_uri, page_env.store.experiment_id).frames()
     assert what_if == f"${costs.what_if(frames.calls, 'gpt-4o')['on gpt-4o'].sum():,.4f}"
@@ -169,12 +173,6 @@ def test_the_page_through_navigation(page_env):
 
 
 def test_a_deleted_picture_is_reported_where_it_was(tracking_uri, monkeypatch):
-    import asyncio
-
-    from core.config import Settings
-    from core.conversations import Conversation, ConversationStore
-    from core.turn import run_turn
-
     name = f"deleted-{uuid.uuid4().hex[:6]}"
     store = ConversationStore.connect(tracking_uri, name)
     outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id="s", provider="demo",
@@ -192,8 +190,6 @@ def test_a_deleted_picture_is_reported_where_it_was(tracking_uri, monkeypatch):
 
 
 def test_unreachable_store_says_so_instead_of_failing(monkeypatch):
-    import streamlit as st
-
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     st.cache_data.clear()
     at = open_page()
@@ -201,12 +197,6 @@ def test_unreachable_store_says_so_instead_of_failing(monkeypatch):
 
 
 def test_a_new_trace_shows_on_the_next_rerun_without_refresh(tracking_uri, monkeypatch):
-    import asyncio
-
-    from core.config import Settings
-    from core.conversations import Conversation, ConversationStore
-    from core.turn import run_turn
-
     name = f"fresh-{uuid.uuid4().hex[:6]}"
     store = ConversationStore.connect(tracking_uri, name)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)

@@ -3,14 +3,23 @@ by other MLflow-instrumented code. Every number is checked against MLflow's own 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import sqlite3
+import time
 import uuid
 
+import mlflow
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Span, SpanType, Trace
+from mlflow.tracing.client import TracingClient
+from mlflow.utils.providers import cost_per_token
 
 from core import contract, costs, traces
+from core.conversations import ConversationStore
 from core.observe import export, lineage, summary, synthetic
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 
@@ -73,7 +82,6 @@ def _grouped(calls: pd.DataFrame) -> pd.DataFrame:
 def _without_summaries(tracking_uri: str, tmp_path, replace_with: str | None = None) -> str:
     """A copy of the store whose traces lost their summary tag, as if written before summaries existed (or
     whose summaries are replaced by this value)."""
-    import sqlite3
 
     copy = tmp_path / "no-summaries.db"
     source = sqlite3.connect(tracking_uri.removeprefix("sqlite:///"))
@@ -246,16 +254,11 @@ def test_unknown_or_malformed_trace_ids_get_a_message(filled, bad, reason):
 
 def test_a_trace_still_in_progress_lists_and_says_so(tracking_uri):
     """Spans of a running turn reach the store before its root: the trace shows as IN_PROGRESS."""
-    import mlflow
-    from mlflow.entities import Span
-    from mlflow.tracing.client import TracingClient
 
-    from core.conversations import ConversationStore
 
     store = ConversationStore.connect(tracking_uri, f"running-{uuid.uuid4().hex[:6]}")
     otel_trace, trace_id = uuid.uuid4().bytes, None
     trace_id = "tr-" + otel_trace.hex()
-    import base64
 
     child = Span.from_dict({
         "trace_id": base64.b64encode(otel_trace).decode(), "span_id": base64.b64encode(b"\x01" * 8).decode(),
@@ -278,7 +281,6 @@ def test_exports_parse(filled, frames):
     assert listed["cost_usd"].sum() == pytest.approx(frames.traces["cost_usd"].sum())
     table = pd.read_csv(io.BytesIO(traces.csv_bytes(traces.breakdown(frames, "model"))))
     assert "gpt-image-1" in set(table["model"])
-    from mlflow.entities import Trace
 
     trace = traces.load_trace(filled.tracking_uri, filled.turn_traces[0])
     parsed = json.loads(traces.trace_json(trace))
@@ -287,8 +289,6 @@ def test_exports_parse(filled, frames):
 
 
 def test_what_if_prices_the_same_usage_from_mlflows_catalog(frames):
-    from mlflow.utils.providers import cost_per_token
-
     assert "gpt-4o" in costs.catalog_chat_models("openai")
     table = costs.what_if(frames.calls, "gpt-4o").set_index("model used")
     chat = frames.calls[frames.calls["kind"] == "chat"]
@@ -354,8 +354,6 @@ def test_time_windows_round_to_the_minute_so_reads_cache():
 
 
 def test_an_unreachable_tracking_server_is_reported_at_once():
-    import time
-
     started = time.monotonic()
     for read in (lambda: traces.reader_for("http://127.0.0.1:9", "0").frames(),
                  lambda: traces.load_trace("http://127.0.0.1:9", "tr-" + "1" * 32)):
@@ -374,10 +372,7 @@ def test_a_broken_database_store_is_reported(tmp_path):
 
 def test_a_model_span_inside_another_counts_once_as_mlflow_counts_it(tracking_uri):
     """A framework's model span around the SDK call autolog traced: MLflow's totals take the outer one."""
-    import mlflow
-    from mlflow.entities import SpanType
 
-    from core.conversations import ConversationStore
 
     store = ConversationStore.connect(tracking_uri, f"nested-{uuid.uuid4().hex[:6]}")
     mlflow.set_experiment(experiment_id=store.experiment_id)
@@ -425,8 +420,6 @@ def test_attributes_of_the_wrong_shape_count_as_missing():
 def test_the_store_version_changes_when_a_finished_trace_gets_its_tags(tmp_path):
     """The span batch can finish a trace before its tags and session land; the page's cache key must move
     again then, or a hosted visitor's page would keep the trace without its session until the cache expires."""
-    import mlflow
-    from mlflow import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)

@@ -409,7 +409,6 @@ def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, trackin
 def test_a_new_conversation_is_claimed_from_its_first_turn(store, tracking_uri, monkeypatch):
     """Its run exists (and could be opened in another tab) while the first turn still runs: that other tab's
     turn is refused instead of both saving a "turn 1"."""
-    import time
 
     monkeypatch.setenv("DEMO_LATENCY_MS", "300")
     settings = Settings(tracking_uri=tracking_uri)

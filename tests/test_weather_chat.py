@@ -132,7 +132,7 @@ class FakeOpenMeteo(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         if self.mode == "slow":

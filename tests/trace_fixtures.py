@@ -5,7 +5,11 @@ function and an `mlflow.openai.autolog()` call through the real `openai` SDK to 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
+
+import mlflow
+import openai
 
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
@@ -39,8 +43,6 @@ def _turns(conversation: Conversation, messages: list[str], settings: Settings, 
 
 def foreign_traces(experiment_id: str, server: OpenAIStub) -> list[str]:
     """Two traces without app.* keys: a plain decorated function, and an autologged OpenAI call inside one."""
-    import mlflow
-    import openai
 
     @mlflow.trace
     def tokenize(text: str) -> list[str]:
@@ -69,16 +71,12 @@ def foreign_traces(experiment_id: str, server: OpenAIStub) -> list[str]:
 
 
 def tracing_complete(trace_id: str) -> bool:
-    import time
-
-    import mlflow
-
     client = mlflow.MlflowClient()
     for _ in range(200):
         try:
             if str(client.get_trace(trace_id).info.state.value) in ("OK", "ERROR"):
                 return True
-        except Exception:  # noqa: BLE001 - not written yet
+        except Exception:
             pass
         time.sleep(0.05)
     return False

@@ -19,8 +19,8 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 from .. import contract
 from ..config import Settings
 from ..conversations import ConversationStore
-from ..errors import is_not_found
 from ..observe import export
+from ..store import is_not_found
 
 MODEL_NAME = "catify"
 MODEL_FILE = Path(__file__).with_name("catify_model.py")
@@ -90,7 +90,7 @@ def log_catify(tracking_uri: str, experiment_name: str, settings: Settings, iter
         return version
     except RegistryError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise RegistryError(f"The model could not be logged: {str(exc).splitlines()[0][:300]}") from exc
 
 
@@ -103,7 +103,7 @@ def versions(tracking_uri: str, name: str = MODEL_NAME) -> list[VersionRow]:
         if found:  # search results leave aliases out; the registered model has them
             for alias, version in (client.get_registered_model(name).aliases or {}).items():
                 aliases.setdefault(str(version), []).append(alias)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _describe(exc, f"Model {name!r}") from exc
     rows = []
     for v in sorted(found, key=lambda v: int(v.version), reverse=True)[:50]:
@@ -129,7 +129,7 @@ def set_alias(tracking_uri: str, alias: str, version: int, name: str = MODEL_NAM
                             "letter (and not 'latest' or v<number>).")
     try:
         mlflow.MlflowClient(tracking_uri).set_registered_model_alias(name, alias, str(int(version)))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _describe(exc, f"Version {version} of model {name!r}") from exc
 
 
@@ -142,7 +142,7 @@ def load(tracking_uri: str, model_uri: str) -> Any:
         with _fluent_lock:
             mlflow.set_tracking_uri(tracking_uri)
             return mlflow.pyfunc.load_model(model_uri)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _describe(exc, f"Model {model_uri}") from exc
 
 
@@ -155,6 +155,6 @@ def predict(model: Any, prompts: Any, params: dict[str, Any] | None = None,
             if experiment_id:
                 mlflow.set_experiment(experiment_id=str(experiment_id))
             return model.predict(prompts, params=params or None)
-    except Exception as exc:  # noqa: BLE001 - input errors come back as MlflowException with our message
+    except Exception as exc:
         message = getattr(exc, "message", None) or str(exc)
         raise RegistryError(f"The prediction failed: {message.splitlines()[0][:400]}") from exc

@@ -105,7 +105,7 @@ def _write_summary(root: Any, info: TurnInfo) -> None:
                                          "turn": str(info.turn), "provider": info.provider}, rows)
         if value is not None:
             mlflow.update_current_trace(tags={contract.SUMMARY: value})
-    except Exception:  # noqa: BLE001 - the summary is an optimisation; the turn and its trace go on
+    except Exception:
         log.warning("could not summarise trace %s", getattr(root, "trace_id", "?"), exc_info=True)
 
 

@@ -65,7 +65,7 @@ class TurnHandle:
                 self._cancel = CancellationToken()
                 return await run(self.request, emit=self._emit, stop=self.stop_switch, cancel=self._cancel)
             outcome = loop.run_until_complete(go())
-        except BaseException as exc:  # noqa: BLE001 - a bug must still end the turn with a message
+        except BaseException as exc:
             log.exception("Turn crashed")
             outcome = TurnOutcome("error", self.request.conversation,
                                   error=f"The turn crashed: {type(exc).__name__}: {exc}",

@@ -111,7 +111,8 @@ class _Recorder:
 
 class _Turn:
     """One turn's working state. `conv` is a copy: the caller's conversation changes only through the
-    outcome, so a failed turn leaves the last good one untouched."""
+    outcome, so a failed turn leaves the last good one untouched, except for what is already paid for and
+    stored: the pictures' lineage and a run id created on the first turn (`fail`, and `finish` on a conflict)."""
 
     def __init__(self, request: TurnRequest, emit: Callable[[TurnEvent], None], stop: StopSwitch,
                  cancel: CancellationToken | None):

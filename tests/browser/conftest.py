@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from tests.net import free_port, wait_until_up
 
@@ -43,8 +45,6 @@ class AppServer:
         wait_until_up(f"{self.url}/_stcore/health", self.process, 60, lambda: self.log.read_text()[-2000:])
 
     def stop(self) -> None:
-        import signal
-
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(20)
@@ -64,7 +64,6 @@ def chromium_path() -> str:
 def browser(chromium_path):
     """Per module: Playwright's sync API keeps an event loop running in this thread while it is open, and the
     rest of the suite calls asyncio.run()."""
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)

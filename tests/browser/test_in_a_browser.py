@@ -9,6 +9,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import AppServer
+from tests.openai_server import OpenAIStub
+
 pytestmark = pytest.mark.browser
 
 
@@ -114,9 +117,6 @@ def test_models_page_logs_and_predicts(app, page):
 
 
 def test_a_hosted_demo_with_a_005_cap_refuses_the_turn_that_would_pass_it(page, tmp_path):
-    from tests.browser.conftest import AppServer
-    from tests.openai_server import OpenAIStub
-
     with OpenAIStub() as stub:
         server = AppServer(tmp_path, env={"APP_HOSTED": "1", "APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-owner-x",
                                           "OPENAI_BASE_URL": stub.base_url, "APP_SESSION_CAP_USD": "0.05"})

@@ -11,6 +11,7 @@ import statistics
 import time
 
 import pytest
+from playwright.async_api import async_playwright, expect
 
 from tests.browser.conftest import CHROMIUM_ARGS, ROOT, AppServer
 
@@ -38,8 +39,6 @@ async def turn(page, text: str, done) -> float:
 
 
 async def visitor(browser, url: str, number: int) -> dict:
-    from playwright.async_api import expect
-
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     tag = f"visitor-{number:02d}"
@@ -65,7 +64,7 @@ async def visitor(browser, url: str, number: int) -> dict:
                 await page.get_by_role("option", name="Weather group chat").click(timeout=10_000)
                 await expect(scenario).to_have_value("Weather group chat", timeout=20_000)
                 break
-            except Exception:  # noqa: BLE001 - the list closed under a rerun: open it again
+            except Exception:
                 await page.keyboard.press("Escape")
         await settle(page)
         city = CITIES[number]
@@ -103,8 +102,6 @@ async def own_traces(result: dict) -> tuple[str, float]:
 
 
 async def crowd(url: str, chromium: str) -> list[dict]:
-    from playwright.async_api import async_playwright
-
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
