@@ -3,7 +3,7 @@
     python benchmarks/traces_page.py [--store sqlite:////tmp/bench/s10k/mlflow.db --experiment bench]
                                      [--traces 10000] [--rounds 3] [--skip-naive] [--naive-max 20000]
 
-Without --store, a temporary sqlite store is filled with --traces synthetic traces (core.synthetic).
+Without --store, a temporary sqlite store is filled with --traces synthetic traces (core.observe.synthetic).
 After one warm-up of each (imports, engine), each round runs both, in alternating order:
   ours  - what the page computes on a cold cache, without Streamlit: core.traces reads the store
           (All time), then totals, per day, the four breakdowns, the first list page and the what-if table;
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import costs, traces
+from core import contract, costs, traces
 
 os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # prices from the catalog MLflow ships: no network (read when pricing)
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,24 +58,24 @@ def naive(uri: str, experiment_id: str) -> traces.Totals:
     mlflow.set_tracking_uri(uri)
     df = mlflow.search_traces(locations=[experiment_id])  # every trace, every span
     meta = df["trace_metadata"]
-    usage = meta.map(lambda m: json.loads(m.get("mlflow.trace.tokenUsage") or "{}"))
-    cost = meta.map(lambda m: json.loads(m.get("mlflow.trace.cost") or "{}"))
+    usage = meta.map(lambda m: json.loads(m.get(contract.TRACE_TOKEN_USAGE) or "{}"))
+    cost = meta.map(lambda m: json.loads(m.get(contract.TRACE_COST) or "{}"))
     t = pd.DataFrame({
         "trace_id": df["trace_id"], "time": pd.to_datetime(df["request_time"], unit="ms", utc=True),
         "status": df["state"].map(lambda s: str(getattr(s, "value", s))),
         "input_tokens": usage.map(lambda u: u.get("input_tokens", 0)),
         "output_tokens": usage.map(lambda u: u.get("output_tokens", 0)),
         "cost_usd": cost.map(lambda c: c.get("total_cost", 0.0)),
-        "scenario": df["tags"].map(lambda tags: tags.get("app.scenario") or "other"),
-        "session": meta.map(lambda m: m.get("mlflow.trace.session") or "(none)")})
+        "scenario": df["tags"].map(lambda tags: tags.get(contract.SCENARIO) or "other"),
+        "session": meta.map(lambda m: m.get(contract.TRACE_SESSION) or "(none)")})
     rows = []
     for trace_id, spans in zip(df["trace_id"], df["spans"]):
         names = {s["span_id"]: s["name"] for s in spans}
         for s in spans:
-            model, span_cost = _attr(s, "mlflow.llm.model"), _attr(s, "mlflow.llm.cost") or {}
-            if not (model or span_cost or _attr(s, "mlflow.spanType") in traces.CALL_SPAN_TYPES):
+            model, span_cost = _attr(s, contract.MODEL), _attr(s, contract.COST) or {}
+            if not (model or span_cost or _attr(s, contract.SPAN_TYPE) in traces.CALL_SPAN_TYPES):
                 continue
-            u = _attr(s, "mlflow.chat.tokenUsage") or {}
+            u = _attr(s, contract.USAGE) or {}
             rows.append({"trace_id": trace_id, "model": model or "(unknown model)",
                          "agent": names.get(s["parent_span_id"], "(no parent span)"),
                          "input_tokens": u.get("input_tokens", 0), "output_tokens": u.get("output_tokens", 0),

@@ -87,7 +87,7 @@ class Settings:
     request_timeout_s: float = 60.0
     max_retries: int = 2
     max_output_tokens: int | None = None  # a cap per model call; hosted mode sets one so a turn's cost has a bound
-    hosted: "HostedLimits | None" = None  # hosted-demo mode (core/budget.py enforces it)
+    hosted: "HostedLimits | None" = None  # hosted-demo mode (core/hosted.py enforces it)
     billed_to_owner: bool = False  # hosted mode: this turn runs on the owner's key (its trace says so)
 
     @classmethod

@@ -696,9 +696,11 @@ def trace_conversation(trace: Any) -> str:
     return str((trace.info.tags or {}).get(contract.CONVERSATION) or "")
 
 
-def picture_conversations(frames: Frames) -> pd.DataFrame:
-    """The trace rows of conversations that made pictures (the image lineage's choice), newest first."""
+def picture_conversations(frames: Frames, picture_scenarios: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The trace rows of conversations with a picture lineage (the lineage view's choice), newest first: those
+    of scenarios that draw pictures (even before their first picture), and any other that made one."""
     with_pictures = set(frames.calls.loc[frames.calls["kind"] == "image", "trace_id"])
     rows = frames.traces[frames.traces["conversation"] != ""]
-    conversations = set(rows.loc[_member(rows["trace_id"], with_pictures), "conversation"])
+    drawing = _member(rows["trace_id"], with_pictures) | rows["scenario"].isin(picture_scenarios)
+    conversations = set(rows.loc[drawing, "conversation"])
     return rows[_member(rows["conversation"], conversations)]

@@ -234,7 +234,8 @@ def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario
         if isinstance(option, ChoiceOption):  # a saved empty choice means "the provider's default"
             st.session_state[option.key] = saved.get(option.key) or defaults[option.key]
         elif not isinstance(option, DocumentOption):
-            st.session_state[option.key] = saved[option.key] if option.key in saved else defaults[option.key]
+            value = saved[option.key] if option.key in saved else defaults[option.key]
+            st.session_state[option.key] = int(value) if isinstance(option, IntOption) else value
 
 
 LIMIT = hosted.MAX_USER_TEXT_CHARS if settings.hosted is not None else None  # text that joins every model call
@@ -314,9 +315,9 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
                 column = side.get(event.entry.get("name")) if event.entry.get("role") == "assistant" else None
                 if column is not None:
                     with column:
-                        render_entry(event.entry, lambda image_id: pngs.get(image_id))
+                        render_entry(event.entry, lambda image_id: pngs.get(image_id), conversation.scenario)
                 else:
-                    render_entry(event.entry, lambda image_id: pngs.get(image_id))
+                    render_entry(event.entry, lambda image_id: pngs.get(image_id), conversation.scenario)
             elif event.kind == "progress":
                 of = f" of {event.total_steps}" if event.total_steps else ""
                 status.update(label=f"Step {max(event.step, 1)}{of}: {event.text}…")
@@ -346,12 +347,12 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     st.rerun()
 
 
-def show_failure(failed: FailedTurn) -> None:
+def show_failure(failed: FailedTurn, scenario: str) -> None:
     """The failed turn stays on screen with its message and what it got done, plus Retry (or Reload after a
     conflict with another tab)."""
     render_entry({"role": "user", "name": "user", "text": failed.message}, lambda image_id: None)
     for entry in failed.entries[1:]:
-        render_entry(entry, lambda image_id: failed.pngs.get(image_id))
+        render_entry(entry, lambda image_id: failed.pngs.get(image_id), scenario)
     st.error(plain(failed.error))
     if failed.conflict:
         st.button("Reload the conversation", icon=":material/refresh:", key="reload_conversation",
@@ -387,6 +388,8 @@ recent_conversations(conversation, busy)
 if store_problem:
     st.warning("Chatting works, but traces are not being saved, and conversations stay in this browser session "
                "until the store answers again: " + plain(store_problem))
+for text in scenarios.load_problems():
+    st.warning(text)
 for text in st.session_state.pop("last_warnings", []):
     st.warning(text)
 save_unsaved_turns(conversation, busy)
@@ -406,7 +409,7 @@ if failed and not busy and st.session_state.get("retry"):
         failed.error = str(exc)
 last_turn = st.session_state.pop("last_turn", None)
 if failed and not busy:
-    show_failure(failed)
+    show_failure(failed, conversation.scenario)
 elif last_turn and not busy:
     st.caption(last_turn)
 if waiting and not failed and not busy:

@@ -5,7 +5,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import costs, hosted, traces
+from core import costs, hosted, scenarios, traces
 from core.conversations import ConversationError, StoreUnavailable
 from core.observe import lineage
 from ui import session, trace_data
@@ -60,7 +60,7 @@ for note in frames.notes:
 with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
     cols = st.columns(5)
     all_traces = frames.traces
-    scenarios = cols[0].multiselect("Scenario", sorted(all_traces["scenario"].unique()), key="f_scenario")
+    picked_scenarios = cols[0].multiselect("Scenario", sorted(all_traces["scenario"].unique()), key="f_scenario")
     statuses = cols[1].multiselect("Status", sorted(all_traces["status"].unique()), key="f_status")
     sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
     models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
@@ -77,7 +77,7 @@ with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
                 st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
         except traces.TraceReadError as exc:
             st.error(f"{plain(exc)} The other filters still apply.")
-shown = traces.apply_filter(frames, traces.TraceFilter(tuple(scenarios), tuple(statuses), tuple(sessions),
+shown = traces.apply_filter(frames, traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions),
                                                        tuple(models), text, matching))
 
 
@@ -249,15 +249,16 @@ def one_trace(trace_id: str) -> None:
 
 
 def lineage_view(preferred: str | None) -> None:
-    catify = traces.picture_conversations(shown)
-    conversations = list(dict.fromkeys(catify["conversation"]))  # newest first
+    drawing = tuple(s.key for s in scenarios.all_scenarios() if s.draws_pictures)
+    pictured = traces.picture_conversations(shown, drawing)
+    conversations = list(dict.fromkeys(pictured["conversation"]))  # newest first
     if not conversations:
         st.info("No Catify conversations in these traces yet: draw something on the Chat page.")
         return
     if preferred in conversations:
         conversations.remove(preferred)
         conversations.insert(0, preferred)
-    firsts = catify.drop_duplicates("conversation", keep="last").set_index("conversation")["request"]
+    firsts = pictured.drop_duplicates("conversation", keep="last").set_index("conversation")["request"]
     chosen = st.selectbox("Conversation", conversations, key="lineage_conversation",
                           format_func=lambda c: f"{c[:8]}… · {str(firsts.get(c, ''))[:60]}")
     try:

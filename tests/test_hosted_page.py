@@ -124,7 +124,7 @@ def test_admin_login_survives_odd_passwords_and_guessing():
 
 def test_an_instruction_is_held_to_the_demos_limit(monkeypatch):
     """It joins every model call, so its length is part of the cost: the field keeps at most 2,000 characters
-    (and core.budget.check_options refuses longer ones that arrive another way)."""
+    (and core.hosted.check_options refuses longer ones that arrive another way)."""
     at = visit()
     at.session_state["instruction"] = "cats " * 1000
     at.run()

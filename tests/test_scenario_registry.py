@@ -5,6 +5,7 @@ and costed like the built-in three (MLflow prices its model call from the catalo
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 from core import contract, hosted, scenarios, traces
 from core.config import Settings
 from core.observe import export
+from core.scenarios import TextOption
 from tests.openai_server import OpenAIStub
 from tests.pages import open_app, send
 
@@ -119,3 +121,28 @@ def test_a_module_in_the_package_is_a_scenario_everywhere(echo_module, monkeypat
 def test_an_unknown_scenario_is_a_sentence():
     with pytest.raises(scenarios.UnknownScenario, match="“nope” is not a scenario of this app; it has Catify"):
         scenarios.get("nope")
+
+
+def test_option_keys_the_app_uses_are_refused_at_registration():
+    base = scenarios.get("catify")
+    for key in ("turn", "api_key", "chat_model_openai", "_options_of"):
+        taken = dataclasses.replace(base, key="taken", options=(TextOption(key, "A", "a"),))
+        with pytest.raises(ValueError, match=f"option key '{key}' is taken by the app"):
+            scenarios.register(taken)
+    assert scenarios.find("taken") is None
+
+
+def test_a_broken_scenario_module_is_reported_and_the_others_still_work(tmp_path, monkeypatch):
+    (tmp_path / "broken_team.py").write_text("import no_such_package_here\n")
+    monkeypatch.setattr(scenarios, "__path__", [*scenarios.__path__, str(tmp_path)])
+    monkeypatch.setattr(scenarios, "_discovered", False)
+    try:
+        assert [s.key for s in scenarios.all_scenarios()] == ["catify", "analyst", "weather"]
+        problem, = scenarios.load_problems()
+        assert "core.scenarios.broken_team could not be loaded (ModuleNotFoundError" in problem
+    finally:
+        sys.modules.pop("core.scenarios.broken_team", None)
+        monkeypatch.undo()  # the package's own path again
+        scenarios._discovered = False
+        scenarios.all_scenarios()  # discovered again, without the broken module, for the tests that follow
+    assert scenarios.load_problems() == []

@@ -1,4 +1,4 @@
-"""The read side (core.traces, core.pricing, core.lineage) on a real sqlite store filled by the chat side and
+"""The read side (core.traces, core.costs, core.observe.lineage) on a real sqlite store filled by the chat side and
 by other MLflow-instrumented code. Every number is checked against MLflow's own API, computed here."""
 
 from __future__ import annotations

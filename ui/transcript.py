@@ -20,12 +20,12 @@ def side_by_side(scenario: str) -> tuple[str, ...]:
     return tuple(a.name for a in chosen.agents) if chosen is not None and chosen.side_by_side else ()
 
 
-def _label(name: str) -> str:
-    return "You" if name == "user" else scenarios.agent_label(name)
+def _label(name: str, scenario: str | None) -> str:
+    return "You" if name == "user" else scenarios.agent_label(name, scenario)
 
 
-def _avatar(name: str) -> str:
-    return ":material/person:" if name == "user" else scenarios.agent_icon(name)
+def _avatar(name: str, scenario: str | None) -> str:
+    return ":material/person:" if name == "user" else scenarios.agent_icon(name, scenario)
 
 
 def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
@@ -44,7 +44,8 @@ def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
         st.text(entry.get("text", ""))
 
 
-def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
+def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None = None) -> None:
+    """One line of the chat; `scenario` (the conversation's) says how its agents are named."""
     name = entry.get("name", "assistant")
     role = entry.get("role")
     if role == "notice":
@@ -52,13 +53,13 @@ def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
         return
     if role == "tool":
         with st.chat_message("tool", avatar=":material/build:"):
-            label = f"Tool call by {_label(name)}" + (" — failed" if entry.get("is_error") else "")
+            label = f"Tool call by {_label(name, scenario)}" + (" — failed" if entry.get("is_error") else "")
             st.caption(label)
             st.code(entry.get("text", ""), language=None, wrap_lines=True)
         return
-    with st.chat_message("user" if name == "user" else name, avatar=_avatar(name)):
+    with st.chat_message("user" if name == "user" else name, avatar=_avatar(name, scenario)):
         if name != "user":
-            st.markdown(f"**{plain(_label(name))}**")
+            st.markdown(f"**{plain(_label(name, scenario))}**")
             if entry.get("why"):
                 st.caption(f"Speaks now — {entry['why']}")
         _body(entry, image_bytes)
@@ -81,10 +82,10 @@ def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLook
             columns = st.columns(len(group))
             for column, member in zip(columns, sorted(group, key=lambda e: together.index(e["name"]))):
                 with column:
-                    render_entry(member, image_bytes)
+                    render_entry(member, image_bytes, scenario)
             continue
         if group:  # a single one: nothing to put beside it
-            render_entry(group[0], image_bytes)
+            render_entry(group[0], image_bytes, scenario)
             continue
-        render_entry(entry, image_bytes)
+        render_entry(entry, image_bytes, scenario)
         i += 1

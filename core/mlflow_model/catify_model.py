@@ -38,12 +38,12 @@ from core.config import Settings
 from core.conversations import Conversation
 from core.errors import ConfigError
 from core.observe import lineage
-from core.scenarios.catify import CRITIC, MAX_ITERATIONS
+from core.scenarios.catify import CRITIC, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from core.scenarios.catify import KEY as CATIFY
 from core.turn import TurnHandle
 
 PARAM_DEFAULTS: dict[str, Any] = {
-    "iterations": 2, "provider": "demo", "base_url": "", "chat_model": "", "vision_model": "", "image_model": "",
+    "iterations": DEFAULT_ITERATIONS, "provider": "demo", "base_url": "", "chat_model": "", "vision_model": "", "image_model": "",
     "image_size": "", "image_quality": "", "image_format": "base64",
 }
 MAX_PROMPTS = 20

@@ -185,7 +185,7 @@ class _Cloner:
                                (contract.ATTEMPT, "1"), (contract.TRACE_NAME, f"{CATIFY} turn {turn}")):
                 attrs[contract.TRACE_TAG_PREFIX + key] = json.dumps(value)
             d["name"] = f"catify turn {turn}"
-            fields = {"scenario": "catify", "conversation": conversation, "turn": str(turn),
+            fields = {"scenario": CATIFY, "conversation": conversation, "turn": str(turn),
                       "provider": provider or "demo"}
         elif "question" in attrs.get(contract.SPAN_INPUTS, ""):
             attrs[contract.SPAN_INPUTS] = json.dumps({"question": rng.choice(QUESTIONS)})

@@ -101,6 +101,7 @@ class Scenario:
     icon: str = ":material/groups:"
     placeholder: str = "Your message"
     side_by_side: bool = False  # its agents answer the same message at once: shown in columns
+    draws_pictures: bool = False  # its conversations have a picture lineage (the Traces page's lineage view)
     # billed beyond what the app records per call (gpt-image prompt tokens): added to bound and settled cost
     unrecorded_cost: Callable[[CostQuestion], float] = field(default=lambda question: 0.0)
     order: int = 100  # place in the picker
@@ -124,17 +125,40 @@ class Scenario:
         return next((o for o in self.options if isinstance(o, DocumentOption)), None)
 
 
+# Option keys become widget keys in the browser session, next to the app's own: a scenario may not take these
+# (the chat page's state, the sidebar's settings) nor a name that starts like a family of the app's keys.
+RESERVED_OPTION_KEYS = frozenset({
+    "turn", "conversation", "failed", "parked", "conflicted", "last_turn", "last_warnings", "retry", "stop",
+    "chat_input", "provider", "api_key", "base_url", "image_model", "session_id", "uses_owner_key", "admin",
+    "experiment", "time_range", "page", "sort"})
+RESERVED_OPTION_PREFIXES = ("_", "admin_", "chat_model", "vision_model", "image_model", "size_", "quality_",
+                            "open_", "parked_", "save_", "reload_", "f_", "trace_", "model_", "alias_", "predict")
+
+
+def check_option_keys(scenario: Scenario) -> None:
+    """Refuse a scenario whose option keys the app already uses (or uses twice): a clear error at registration,
+    not a page that breaks in a browser."""
+    keys = [o.key for o in scenario.options]
+    for key in keys:
+        if not key.isidentifier() or key in RESERVED_OPTION_KEYS or key.startswith(RESERVED_OPTION_PREFIXES):
+            raise ValueError(f"Scenario {scenario.key!r}: option key {key!r} is taken by the app; choose another.")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"Scenario {scenario.key!r} has two options with one key.")
+
+
 class UnknownScenario(InputError):
     """A scenario key this app does not have (an old conversation of a removed scenario, a typo)."""
 
 
 _registry: dict[str, Scenario] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # reentrant: a scenario module may register() while discovery imports it
 _discovered = False
+_problems: list[str] = []
 
 
 def register(scenario: Scenario) -> Scenario:
     """Add a scenario (or replace one with the same key)."""
+    check_option_keys(scenario)
     with _lock:
         _registry[scenario.key] = scenario
     return scenario
@@ -154,13 +178,26 @@ def _discover() -> None:
         if _discovered:
             return
         found = []
+        _problems.clear()
         for module_info in pkgutil.iter_modules(__path__):
-            module = importlib.import_module(f"{__name__}.{module_info.name}")
-            if isinstance(getattr(module, "SCENARIO", None), Scenario):
-                found.append(module.SCENARIO)
+            name = f"{__name__}.{module_info.name}"
+            try:  # one broken scenario module must not take the other scenarios (and every page) down
+                module = importlib.import_module(name)
+                if isinstance(getattr(module, "SCENARIO", None), Scenario):
+                    check_option_keys(module.SCENARIO)
+                    found.append(module.SCENARIO)
+            except Exception as exc:  # noqa: BLE001 - said on the chat page, once per process
+                _problems.append(f"The scenario module {name} could not be loaded "
+                                 f"({type(exc).__name__}: {str(exc)[:200]}); its scenario is not offered.")
         for scenario in found:
             _registry.setdefault(scenario.key, scenario)
         _discovered = True
+
+
+def load_problems() -> list[str]:
+    """Why a scenario module in the package is not offered, a sentence each (empty when all loaded)."""
+    _discover()
+    return list(_problems)
 
 
 def all_scenarios() -> list[Scenario]:
@@ -181,16 +218,21 @@ def get(key: str) -> Scenario:
     return scenario
 
 
-def agent_label(name: str) -> str:
-    """An agent's display name, from whichever scenario declares it; otherwise its name as it is."""
-    for scenario in all_scenarios():
-        if (info := scenario.agent(name)) is not None:
-            return info.label
-    return name
+def agent_info(name: str, scenario: str | None = None) -> AgentInfo | None:
+    """How an agent shows: as its conversation's scenario declares it (two scenarios may both have a
+    "critic"), else as any scenario declares it (a transcript of a removed scenario); None if none does."""
+    own = find(scenario) if scenario else None
+    if own is not None and (info := own.agent(name)) is not None:
+        return info
+    return next((info for s in all_scenarios() if (info := s.agent(name)) is not None), None)
 
 
-def agent_icon(name: str) -> str:
-    for scenario in all_scenarios():
-        if (info := scenario.agent(name)) is not None:
-            return info.icon
-    return ":material/smart_toy:"
+def agent_label(name: str, scenario: str | None = None) -> str:
+    """An agent's display name; its name as it is when no scenario declares it."""
+    info = agent_info(name, scenario)
+    return info.label if info is not None else name
+
+
+def agent_icon(name: str, scenario: str | None = None) -> str:
+    info = agent_info(name, scenario)
+    return info.icon if info is not None else ":material/smart_toy:"

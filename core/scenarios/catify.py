@@ -53,7 +53,7 @@ def build(context: TeamContext) -> TeamPlan:
     iterations = iterations_of(context.options)
     instruction = str(context.options.get("instruction", DEFAULT_CRITIC_INSTRUCTION))
     clients = context.clients
-    image_agent = ImageAgent(require_image_model(clients), context.sink, context.turn)
+    image_agent = ImageAgent(require_image_model(clients), context.sink, context.turn, IMAGE_AGENT, critic=CRITIC)
     critic = AssistantAgent(
         CRITIC, model_client=clients.vision, system_message=critic_system_message(instruction),
         description="Looks at the newest picture and answers CRITICS: and PROMPT:.",
@@ -111,6 +111,7 @@ SCENARIO = Scenario(
     options=(IntOption("iterations", "Critique iterations", DEFAULT_ITERATIONS, 1, MAX_ITERATIONS),
              TextOption("instruction", "Critic instruction", DEFAULT_CRITIC_INSTRUCTION, height=110)),
     icon=":material/palette:",
+    draws_pictures=True,
     placeholder="Describe a picture, e.g. “The matrix with a cat”",
     order=1,
 )

@@ -38,8 +38,9 @@ def arguments_text(arguments: str) -> str:
         return str(arguments)[:200]
 
 
-def message_entry(message: BaseChatMessage, turn: int, step: int) -> TranscriptEntry:
-    """An agent's message as a transcript entry: its words (a picture's prompt), picture id and note."""
+def message_entry(message: BaseChatMessage, turn: int, step: int, why: str = "") -> TranscriptEntry:
+    """An agent's message as a transcript entry: its words (a picture's prompt), picture id and note, why its
+    speaker was chosen, and whether it hands over to the user."""
     if isinstance(message, MultiModalMessage):
         text = " ".join(c for c in message.content if isinstance(c, str))
     else:  # the planner's end-of-turn word is for the team, not for the reader
@@ -49,6 +50,8 @@ def message_entry(message: BaseChatMessage, turn: int, step: int) -> TranscriptE
         entry["image_id"] = message.metadata["image_id"]
     if "note" in message.metadata:
         entry["note"] = message.metadata["note"]
+    if why:
+        entry["why"] = why
     if isinstance(message, HandoffMessage) and message.target == "user":
         entry["asks_user"] = True
     return entry
@@ -105,9 +108,7 @@ class StreamReader:
             return Reading(entries=self._tool_results(item))
         elif isinstance(item, BaseChatMessage) and item.source != "user":
             self.step += 1
-            entry = message_entry(item, self.turn, self.step)
-            if why := self._reasons.pop(item.source, ""):
-                entry["why"] = why
+            entry = message_entry(item, self.turn, self.step, why=self._reasons.pop(item.source, ""))
             self.waiting = self.waiting or bool(entry.get("asks_user"))
             return Reading(entries=[entry])
         return Reading()
