@@ -382,6 +382,8 @@ if conversation is None or (conversation.turns == 0 and conversation.scenario !=
 st.session_state.conversation = conversation
 chosen = scenarios.get(conversation.scenario)
 document = chosen.document()
+if not conversation.turns and not busy:
+    st.caption(plain(chosen.description))  # what this team does, before the first message
 conversation.options = scenario_options(conversation, chosen)
 recent_conversations(conversation, busy)
 

@@ -7,6 +7,8 @@ state and tracing code as OpenAI does. Set `DEMO_LATENCY_MS` to add a fixed dela
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import math
 import os
 import re
@@ -140,6 +142,59 @@ def echo_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
     words = text.split()
     preview = " ".join(words[:12]) + (" …" if len(words) > 12 else "")
     return f"(demo model) I read {len(words)} words: “{preview}”."
+
+
+_OPERATORS = (("*", r"\*|×|\btimes\b|\bmultipl"), ("/", r"/|÷|\bdivided\b"), ("+", r"\+|\bplus\b|\badd\b|\bsum\b"),
+              ("-", r"\bminus\b|\bsubtract"))
+
+
+def _schema(tool: Any) -> dict[str, Any]:
+    schema = getattr(tool, "schema", tool)
+    return schema if isinstance(schema, dict) else {}
+
+
+def _arguments_for(schema: dict[str, Any], text: str) -> dict[str, Any] | None:
+    """A tool's arguments from a message, or None when it does not give them all: numbers for number
+    parameters in order, an operator for a parameter named like one, the message for a text parameter."""
+    parameters = schema.get("parameters") or {}
+    properties: dict[str, Any] = parameters.get("properties") or {}
+    numbers = [float(n) for n in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?", text)]
+    operator = next((op for op, pattern in _OPERATORS if re.search(pattern, text, re.IGNORECASE)), None)
+    arguments: dict[str, Any] = {}
+    for name, spec in properties.items():
+        kind = (spec or {}).get("type")
+        if kind in ("number", "integer") and numbers:
+            value = numbers.pop(0)
+            arguments[name] = int(value) if kind == "integer" else value
+        elif kind == "string" and "op" in name.lower():
+            if operator is not None:
+                arguments[name] = operator
+        elif kind == "string":
+            arguments[name] = text.strip()[:500]
+    required = parameters.get("required") or list(properties)
+    return arguments if all(name in arguments for name in required) else None
+
+
+def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str | list[FunctionCall]:
+    """Any agent of a team a user brought, offline: it calls a tool when the message gives what the tool needs
+    ("What is 12.5 times 8?" → calculator(a=12.5, b=8, operator="*")), reports a tool's result, and otherwise
+    answers shortly; it says TERMINATE when its system message asks for it, so the team ends as designed."""
+    system = "\n".join(m.content for m in messages if isinstance(m, SystemMessage))
+    suffix = " TERMINATE" if "TERMINATE" in system else ""
+    last = messages[-1] if messages else None
+    if isinstance(last, FunctionExecutionResultMessage):
+        results = "; ".join(f"{r.name} gave {r.content}" for r in last.content)
+        return f"Done: {results}.{suffix}"
+    asked = next((m for m in reversed(messages) if isinstance(m, UserMessage)), None)
+    text = _message_text(asked) if asked is not None else ""
+    for tool in tools:
+        schema = _schema(tool)
+        arguments = _arguments_for(schema, text) if schema.get("name") else None
+        if arguments is not None:
+            digest = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:8]
+            call_id = f"call_{schema['name']}_{digest}"
+            return [FunctionCall(id=call_id, name=str(schema["name"]), arguments=json.dumps(arguments))]
+    return echo_responder(messages, tools) + suffix
 
 
 DEFAULT_RESPONDERS: tuple[Responder, ...] = (critic_responder,)

@@ -1,4 +1,5 @@
-"""The scenario registry: a scenario is one module of this package that defines `SCENARIO = Scenario(...)`.
+"""The scenario registry: a scenario is one module of this package that defines `SCENARIO = Scenario(...)`; a
+module may also define `discover_scenarios()` returning (scenarios, problems) for many at once (team files).
 
 It declares everything the app needs to run it and show it: key, label, description, how to build its team,
 its worst-case cost (hosted demo), its options (drawn by the chat page, limited in hosted mode), its agents'
@@ -186,6 +187,10 @@ def _discover() -> None:
                 if isinstance(getattr(module, "SCENARIO", None), Scenario):
                     check_option_keys(module.SCENARIO)
                     found.append(module.SCENARIO)
+                if callable(getattr(module, "discover_scenarios", None)):  # a source of many (team files)
+                    more, problems = module.discover_scenarios()
+                    found.extend(more)
+                    _problems.extend(problems)
             except Exception as exc:  # noqa: BLE001 - said on the chat page, once per process
                 _problems.append(f"The scenario module {name} could not be loaded "
                                  f"({type(exc).__name__}: {str(exc)[:200]}); its scenario is not offered.")
