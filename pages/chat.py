@@ -245,6 +245,8 @@ def scenario_options(conversation: Conversation, scenario: scenarios.Scenario) -
     """The scenario's options as sidebar widgets (a document option is asked for in the page itself)."""
     sync_option_widgets(conversation, scenario)
     options = dict(conversation.options)
+    if not any(not isinstance(option, DocumentOption) for option in scenario.options):
+        return options  # nothing to set in the sidebar (a team file, a document-only scenario)
     with st.sidebar:
         st.subheader(scenario.label)
         for option in scenario.options:
