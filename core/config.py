@@ -46,6 +46,8 @@ class HostedLimits:
     max_output_tokens: int = 400
     owner_key: bool = False  # the owner configured a key in the server's secrets
     admin_password: Secret = field(default=Secret(""), repr=False)
+    # team files (by file name, in the teams folder) a hosted demo offers: the owner's allow-list; none by default
+    team_files: tuple[str, ...] = ()
 
 
 def _truthy(value: object) -> bool:
@@ -66,7 +68,8 @@ def hosted_limits(env: Mapping[str, str], secrets: Mapping[str, object]) -> Host
                             max_message_chars=int(get("APP_HOSTED_MAX_MESSAGE_CHARS", "2000")),
                             max_output_tokens=int(get("APP_HOSTED_MAX_OUTPUT_TOKENS", "400")),
                             owner_key=bool(get("OPENAI_API_KEY", "")),
-                            admin_password=Secret(get("APP_ADMIN_PASSWORD", "")))
+                            admin_password=Secret(get("APP_ADMIN_PASSWORD", "")),
+                            team_files=tuple(n.strip() for n in get("APP_HOSTED_TEAMS", "").split(",") if n.strip()))
     except ValueError as exc:
         raise ConfigError(f"A hosted-demo limit is not a number: {exc}") from None
 

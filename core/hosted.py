@@ -34,6 +34,21 @@ def check_message(limits: HostedLimits, message: str) -> None:
                          f"{len(message):,}.")
 
 
+def offered(limits: HostedLimits | None, scenario: scenarios.Scenario) -> bool:
+    """A hosted demo offers the built-in scenarios and only the team files its owner allow-listed
+    (`APP_HOSTED_TEAMS`): a team file is code that runs on the server."""
+    return limits is None or not scenario.team_file or scenario.team_file in limits.team_files
+
+
+def offered_scenarios(limits: HostedLimits | None) -> list[scenarios.Scenario]:
+    return [s for s in scenarios.all_scenarios() if offered(limits, s)]
+
+
+def check_scenario(limits: HostedLimits, scenario: str) -> None:
+    if not offered(limits, scenarios.get(scenario)):
+        raise TurnRefused("This demo does not run that team: its owner has not allow-listed the file.")
+
+
 def check_options(scenario: str, options: Mapping[str, Any]) -> None:
     """Text a visitor wrote into options (an instruction, system messages) goes into every model call, so it
     is limited like a message."""
@@ -84,6 +99,7 @@ def admit(ledger: SpendLedger, settings: Settings, conversation: Conversation, m
     if limits is None:
         return None
     check_message(limits, message)
+    check_scenario(limits, conversation.scenario)
     check_options(conversation.scenario, conversation.options)
     bound = max_turn_cost(conversation.scenario, conversation.options, settings, message,
                           history_bytes(conversation))

@@ -41,6 +41,17 @@ class Clients:
         self._roles.append(client)
         return client
 
+    def for_model(self, role: str, model: str, demo: Responder) -> ChatCompletionClient:
+        """The chat model for one agent of a user's team that asked for `model`: that model where the provider
+        has it (see `model_for`), else the sidebar's chat model; on the demo provider, `for_role`."""
+        chosen = model_for(self.settings, model) if self.settings is not None else ""
+        if self.settings is None or self.settings.provider == "demo" or chosen == self.settings.chat_model:
+            return self.for_role(role, demo)
+        client = TracedChatCompletionClient(_openai_chat(self.settings, chosen, vision=False), chosen,
+                                            provider="openai")
+        self._roles.append(client)
+        return client
+
     def chat_cost_usd(self) -> float | None:
         """What this turn's model calls cost (core.costs); None when a model used has no price."""
         return costs.clients_cost_usd((self.chat, self.vision, *self._roles), self.settings)
@@ -69,6 +80,15 @@ def _openai_chat(settings: Settings, model: str, *, vision: bool) -> ChatComplet
     if (info := model_info_for(model, vision=vision)) is not None:
         kwargs["model_info"] = info
     return OpenAIChatCompletionClient(**kwargs)
+
+
+def model_for(settings: Settings, asked: str) -> str:
+    """The model an agent gets when its team file asks for `asked`: the same on OpenAI when MLflow's catalog
+    prices it as an OpenAI chat model (so its cost is known); the sidebar's chat model otherwise (the demo
+    provider, and an OpenAI-compatible server, which serves the models its owner chose)."""
+    if settings.provider == "openai" and asked and asked in costs.catalog_chat_models("openai"):
+        return asked
+    return settings.chat_model
 
 
 def build_clients(settings: Settings) -> Clients:

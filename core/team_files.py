@@ -1,17 +1,21 @@
-"""Teams users bring as files: AutoGen Studio's declarative component format (what `Team.dump_component()`
-writes), loaded with agentchat's own `load_component`, and run like any scenario.
+"""Teams users bring as files, run like any scenario: AutoGen Studio's declarative component format (what
+`Team.dump_component()` writes, one team or a Studio gallery of teams), loaded with agentchat's own
+`load_component`, and Python files whose factory function builds a team (`core.team_factories`).
 
-Before loading, the file's component tree is rewritten so the app stays in charge of what matters:
-- every model client becomes the chosen provider's client (`AppModel`): the file names a model, never
-  where a key goes; the demo provider answers any agent offline (`core.demo.models.team_agent_responder`);
-- every agent is wrapped for tracing (`TracedParticipant`), so its steps are AGENT spans;
-- the team's termination also ends on Stop (`StopSignal`) and after `MAX_MESSAGES_GUARD` messages;
+The app stays in charge of what matters, whichever kind of file:
+- every model client is the chosen provider's (`AppModel` where a file names one; `TeamModels` for a factory):
+  the file names a model, never where a key goes; the demo provider answers any agent offline
+  (`core.demo.models.team_agent_responder`);
+- every agent is traced (each step an AGENT span, each FunctionTool call a TOOL span);
+- a `UserProxyAgent` becomes `UserStandIn`: instead of blocking for typed input inside the run, it hands the
+  turn to the chat's user, and the next chat message resumes the team (saved state, as the weather chat);
+- the team also ends on Stop, on a hand-off to the user, and after `MAX_MESSAGES_GUARD` messages;
 - configs older than the installed agentchat are upgraded where the upgrade is known (a config whose fields
   the current schema accepts as they are), and refused with a sentence naming the component otherwise.
 
-A team file is code: a FunctionTool's `source_code` runs when the team is built, and a `provider` names any
-importable class (AutoGen: "only load configs from trusted sources"). Files come from the folder the owner
-chose (`APP_TEAMS_DIR`, default `teams/` in the project)."""
+A team file is code: a FunctionTool's `source_code` runs when the team is built, a `provider` names any
+importable class, a Python team file runs when it is read (AutoGen: "only load configs from trusted sources").
+Files come from the folder the owner chose (`APP_TEAMS_DIR`, default `teams/` in the project)."""
 
 from __future__ import annotations
 
@@ -23,15 +27,18 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from autogen_agentchat.base import ChatAgent, Team
-from autogen_agentchat.conditions import ExternalTermination
-from autogen_core import Component, ComponentBase, ComponentModel
-from autogen_core.tools import BaseTool, FunctionTool
+from autogen_agentchat.agents import BaseChatAgent, UserProxyAgent
+from autogen_agentchat.base import Response, Team
+from autogen_agentchat.conditions import ExternalTermination, HandoffTermination, MaxMessageTermination
+from autogen_agentchat.messages import BaseChatMessage, HandoffMessage
+from autogen_core import CancellationToken, Component, ComponentBase
+from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
 from .agents import TeamContext, TeamPlan, traced
@@ -43,7 +50,17 @@ from .providers import Clients
 MAX_FILE_BYTES = 1_000_000
 MAX_MESSAGES_GUARD = 40  # a team whose own termination never fires still ends (the page says so)
 TEAMS_DIR = Path(__file__).resolve().parents[1] / "teams"
+TEAM_FILE_SUFFIXES = (".json", ".py")
 _SHIMS = __name__  # the module the rewritten providers point at
+
+# agents that cannot run in this app: what they need, said when the file is read (not a traceback mid-turn)
+CANNOT_RUN = {
+    "MultimodalWebSurfer": "browses the web in a browser of its own and needs the internet",
+    "FileSurfer": "reads files on the server's disk",
+    "VideoSurfer": "downloads and watches videos",
+    "OpenAIAssistantAgent": "runs on OpenAI's Assistants service, not on the sidebar's provider",
+    "CodeExecutorAgent": "executes the code models write",
+}
 
 
 class TeamFileError(InputError):
@@ -52,50 +69,90 @@ class TeamFileError(InputError):
 
 @dataclass(frozen=True)
 class TeamFile:
-    """A team file as read: its component tree (upgraded), what it is called, who is in it."""
+    """A team as read from a file: what it is called, who is in it, which models it asks for, and how to build
+    it (a component tree, or a Python factory)."""
 
     path: Path
-    key: str  # the scenario key, stored in conversations and traces: the file's name
+    key: str  # the scenario key, stored in conversations and traces: made from the file's name
     label: str
     description: str
-    component: dict[str, Any]
     agents: tuple[str, ...]
     models: tuple[str, ...]  # the models the file asked for
+    component: dict[str, Any] | None = None  # a declarative team (upgraded)
+    factory: Callable[[Clients], Any] | None = None  # builds the team of a Python file (core.team_factories)
+    users: tuple[str, ...] = ()  # agents that stand for the user: the turn pauses for the chat's next message
+
+    @property
+    def kind(self) -> str:
+        return "Python team factory" if self.factory is not None else "team file"
 
 
 def teams_dir() -> Path:
     return Path(os.environ.get("APP_TEAMS_DIR") or TEAMS_DIR)
 
 
+def team_paths(folder: Path) -> list[Path]:
+    """The team files in a folder: *.json and *.py, leaving out names starting with _ or . (helpers)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix in TEAM_FILE_SUFFIXES and p.is_file() and not p.name.startswith(("_", ".")))
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") or "team"
+
+
 # --- reading and upgrading ---------------------------------------------------------------------------------------------
-def read(path: Path) -> TeamFile:
-    """A team file, or TeamFileError with a sentence: too big, not JSON, not a team, a component too old."""
-    name = path.name
+def read(path: Path) -> tuple[list[TeamFile], list[str]]:
+    """The teams in a declarative file (a gallery holds several) and, for a gallery, a sentence for each team
+    in it that cannot be used; TeamFileError with a sentence when the file itself cannot be used."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise TeamFileError(f"“{name}” cannot be read ({exc.strerror or exc}).") from None
+        raise TeamFileError(f"“{path.name}” cannot be read ({exc.strerror or exc}).") from None
+    return read_declarative(path, data)
+
+
+def read_declarative(path: Path, data: bytes) -> tuple[list[TeamFile], list[str]]:
+    """A team component file, or AutoGen Studio's gallery file (its `items.teams`)."""
+    name = path.name
     if len(data) > MAX_FILE_BYTES:
         raise TeamFileError(f"“{name}” is {len(data) / 1e6:.1f} MB; team files can be up to 1 MB.")
     try:
-        component = json.loads(data.decode("utf-8-sig"))
+        document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise TeamFileError(f"“{name}” is not a JSON team file ({exc}).") from None
-    if not isinstance(component, dict) or component.get("component_type") != "team":
+    gallery = document.get("items") if isinstance(document, dict) else None
+    if isinstance(gallery, dict) and isinstance(gallery.get("teams"), list):  # AutoGen Studio's gallery
+        teams, problems = [], []
+        for index, team in enumerate(t for t in gallery["teams"] if isinstance(t, dict)):
+            try:
+                teams.append(_team(path, team, f"{slug(path.stem)}-{slug(str(team.get('label') or index + 1))}"))
+            except TeamFileError as exc:
+                problems.append(str(exc))
+        if not teams and not problems:
+            raise TeamFileError(f"“{name}” is a gallery without teams.")
+        return teams, problems
+    if not isinstance(document, dict) or document.get("component_type") != "team":
         raise TeamFileError(f"“{name}” is not a team: its top-level component_type should be \"team\" (a file "
-                            "that Team.dump_component() or AutoGen Studio's team builder wrote).")
-    component = upgrade(component, name)
+                            "that Team.dump_component() or AutoGen Studio's team builder wrote, or a gallery).")
+    return [_team(path, document, slug(path.stem))], []
+
+
+def _team(path: Path, component: dict[str, Any], key: str) -> TeamFile:
     label = str(component.get("label") or path.stem)
+    where = f"“{path.name}”" + (f" (team “{label}”)" if key != slug(path.stem) else "")
+    _refuse_what_cannot_run(component, where)
+    component = upgrade(component, where)
     participants = (component.get("config") or {}).get("participants") or []
     agents = tuple(str((p.get("config") or {}).get("name") or "?") for p in participants if isinstance(p, dict))
+    users = tuple(str((p.get("config") or {}).get("name") or "?") for p in participants
+                  if isinstance(p, dict) and str(p.get("provider", "")).endswith(".UserProxyAgent"))
     models = tuple(dict.fromkeys(str((m.get("config") or {}).get("model") or "?")
                                  for m in _components(component) if m.get("component_type") == "model"))
-    return TeamFile(path=path, key=_key(path), label=label, description=str(component.get("description") or ""),
-                    component=component, agents=agents, models=models)
-
-
-def _key(path: Path) -> str:
-    return "team:" + re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()).strip("-")
+    return TeamFile(path=path, key=f"team:{key}", label=label, description=str(component.get("description") or ""),
+                    component=component, agents=agents, models=models, users=users)
 
 
 def _components(node: Any) -> list[dict[str, Any]]:
@@ -112,7 +169,17 @@ def _components(node: Any) -> list[dict[str, Any]]:
     return found
 
 
-def upgrade(component: dict[str, Any], name: str = "the team file") -> dict[str, Any]:
+def _refuse_what_cannot_run(component: dict[str, Any], where: str) -> None:
+    for node in _components(component):
+        class_name = str(node.get("provider") or "").rpartition(".")[2]
+        if node.get("component_type") == "agent" and class_name in CANNOT_RUN:
+            agent = (node.get("config") or {}).get("name") or class_name
+            raise TeamFileError(f"In {where}, {agent} is a {class_name}, which {CANNOT_RUN[class_name]}; this app "
+                                "does not run it. Replace it with an AssistantAgent with tools, or use AutoGen Studio "
+                                "for this team.")
+
+
+def upgrade(component: dict[str, Any], where: str = "the team file") -> dict[str, Any]:
     """Bring configs older than the installed classes up to date where that is known to be safe: the class's
     current schema accepts the old config's fields as they are (AutoGen Studio's gallery writes
     AssistantAgent on version 1; 0.7.5 is on 2 and its v2 schema takes those fields). Otherwise a sentence."""
@@ -121,7 +188,7 @@ def upgrade(component: dict[str, Any], name: str = "the team file") -> dict[str,
         provider = str(node.get("provider") or "")
         if provider.startswith(_SHIMS):
             continue
-        cls = _component_class(provider, name)
+        cls = _component_class(provider, where)
         current = int(getattr(cls, "component_version", 1) or 1)
         written = int(node.get("component_version") or node.get("version") or current)
         if written >= current:
@@ -133,32 +200,27 @@ def upgrade(component: dict[str, Any], name: str = "the team file") -> dict[str,
             schema.model_validate(node["config"])
         except Exception as exc:  # noqa: BLE001 - said in a sentence naming the component
             raise TeamFileError(
-                f"In “{name}”, {node.get('label') or provider} is written for version {written} of {provider}, and "
+                f"In {where}, {node.get('label') or provider} is written for version {written} of {provider}, and "
                 f"the installed agentchat has version {current}, whose settings differ ({str(exc).splitlines()[0]}). "
                 f"Save the team again from AutoGen Studio or with Team.dump_component() on agentchat 0.7.") from None
         node["component_version"] = node["version"] = current
     return upgraded
 
 
-def _component_class(provider: str, name: str) -> type:
+def _component_class(provider: str, where: str) -> type:
     module_path, _, class_name = provider.rpartition(".")
     try:
         return getattr(importlib.import_module(module_path), class_name)
     except ModuleNotFoundError as exc:
-        raise TeamFileError(f"“{name}” needs {provider}, but the module {exc.name} is not installed here.") from None
+        raise TeamFileError(f"{where[0].upper()}{where[1:]} needs {provider}, but the module {exc.name} is not "
+                            "installed here.") from None
     except (AttributeError, ValueError):
-        raise TeamFileError(f"“{name}” names {provider!r}, which is not a class this app can import.") from None
+        raise TeamFileError(f"{where[0].upper()}{where[1:]} names {provider!r}, which is not a class this app can "
+                            "import.") from None
 
 
-# --- building a team for one turn --------------------------------------------------------------------------------------
-_turn: ContextVar[tuple[Clients, ExternalTermination] | None] = ContextVar("team_file_turn", default=None)
-
-
-def _current() -> tuple[Clients, ExternalTermination]:
-    current = _turn.get()
-    if current is None:
-        raise RuntimeError("A team file's components are built only inside build_team_file().")
-    return current
+# --- the app's stand-ins -------------------------------------------------------------------------------------------------
+_turn: ContextVar[Clients | None] = ContextVar("team_file_turn", default=None)
 
 
 class _ModelConfig(BaseModel):
@@ -167,131 +229,117 @@ class _ModelConfig(BaseModel):
 
 
 class AppModel(ComponentBase[_ModelConfig], Component[_ModelConfig]):
-    """Stands where the file had a model client: loading it gives the chosen provider's (traced) client."""
+    """Stands where the file had a model client: loading it gives the chosen provider's (traced) client for
+    the model the file named (core.providers decides what the provider has)."""
 
     component_type = "model"
     component_config_schema = _ModelConfig
 
     @classmethod
     def _from_config(cls, config: _ModelConfig) -> Any:  # a ChatCompletionClient, which is what the team loads
-        clients, _ = _current()
-        return clients.for_role(config.agent or "team", team_agent_responder)
+        clients = _turn.get()
+        if clients is None:
+            raise RuntimeError("A team file's models are built only inside build_team_file().")
+        return clients.for_model(config.agent or "team", config.model, team_agent_responder)
 
     def _to_config(self) -> _ModelConfig:
         raise NotImplementedError("the app's stand-in for a model client is never saved")
 
 
-class _ParticipantConfig(BaseModel):
-    inner: ComponentModel
+class UserStandIn(BaseChatAgent):
+    """Stands where a team has a UserProxyAgent. A UserProxyAgent blocks for typed input inside the run, which
+    cannot live across page reloads; this one hands the turn to the chat's user instead (a HandoffMessage the
+    team's hand-off termination ends on), and the user's next chat message resumes the team from saved state."""
+
+    @property
+    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
+        return (HandoffMessage,)
+
+    async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
+        return Response(chat_message=HandoffMessage(
+            source=self.name, target="user", content=f"{self.name}: your turn. Answer in the chat to carry on."))
+
+    async def on_reset(self, cancellation_token: CancellationToken) -> None:
+        return None
 
 
-class TracedParticipant(ComponentBase[_ParticipantConfig], Component[_ParticipantConfig]):
-    """Stands where the file had an agent: loading it gives that agent, wrapped so each step is a span."""
-
-    component_type = "agent"
-    component_config_schema = _ParticipantConfig
-
-    @classmethod
-    def _from_config(cls, config: _ParticipantConfig) -> Any:
-        return traced(ChatAgent.load_component(config.inner))  # type: ignore[arg-type]
-
-    def _to_config(self) -> _ParticipantConfig:
-        raise NotImplementedError("the app's tracing wrapper is never saved")
-
-
-class _ToolConfig(BaseModel):
-    inner: ComponentModel
-
-
-class TracedTool(ComponentBase[_ToolConfig], Component[_ToolConfig]):
-    """Stands where the file had a FunctionTool: loading it (which runs the file's `source_code`) gives that
-    tool, each call a TOOL span. FunctionTool has no public way to wrap its function, so its `_func` is
-    replaced by a traced async one (FunctionTool.run looks at `_func` when called)."""
-
-    component_type = "tool"
-    component_config_schema = _ToolConfig
-
-    @classmethod
-    def _from_config(cls, config: _ToolConfig) -> Any:
-        tool: Any = BaseTool.load_component(config.inner)
-        if isinstance(tool, FunctionTool):
+# --- building a team for one turn --------------------------------------------------------------------------------------
+def _traced_function_tools(agent: Any) -> None:
+    """Each FunctionTool call of an agent becomes a TOOL span. agentchat has no public hook around a tool
+    call, so the tool's `_func` (what FunctionTool.run calls) is replaced by a traced async one; the agent's
+    workbench holds the same tool objects (a static workbench's `_tools`), so this works after it is built."""
+    workbenches = getattr(agent, "_workbench", None) or ()  # a file from dump_component holds its tools there
+    tools = [*(getattr(agent, "_tools", None) or ()),
+             *(t for bench in workbenches for t in (getattr(bench, "_tools", None) or ()))]
+    for tool in {id(t): t for t in tools}.values():
+        if isinstance(tool, FunctionTool) and not getattr(tool._func, "_app_traced", False):
             original = tool._func
             if asyncio.iscoroutinefunction(original):
                 run = original
             else:
                 @functools.wraps(original)
-                async def run(*args: Any, **kwargs: Any) -> Any:
-                    return await asyncio.to_thread(original, *args, **kwargs)
-            tool._func = spans.traced_tool(run)
-        return tool
-
-    def _to_config(self) -> _ToolConfig:
-        raise NotImplementedError("the app's tracing wrapper is never saved")
+                async def run(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                    return await asyncio.to_thread(_original, *args, **kwargs)
+            traced_run = spans.traced_tool(run)
+            traced_run._app_traced = True
+            tool._func = traced_run
 
 
-class _Empty(BaseModel):
-    pass
+def for_the_app(team: Team, stop: ExternalTermination) -> Team:
+    """A team as built from a file, with the app's rules, before it first runs: every agent traced (and its
+    FunctionTools), a UserProxyAgent handing over to the chat, and the termination also ending on Stop, a
+    hand-off to the user and the guard. agentchat fixes participants and termination in the constructor and
+    reads them only when the team first runs, so they are swapped here (`_participants`,
+    `_termination_condition`); the names and descriptions the team already knows stay the same."""
+    participants = getattr(team, "_participants", None)
+    if not isinstance(participants, list) or not hasattr(team, "_termination_condition"):
+        raise TeamFileError(f"A {type(team).__name__} is not a group chat team this app can run (it runs "
+                            "RoundRobinGroupChat, SelectorGroupChat, Swarm and other agentchat group chats).")
+    for index, agent in enumerate(participants):
+        if isinstance(agent, UserProxyAgent):
+            participants[index] = UserStandIn(agent.name, agent.description)
+        elif isinstance(agent, BaseChatAgent) and not isinstance(agent, (spans.TracedAgent, UserStandIn)):
+            _traced_function_tools(agent)
+            participants[index] = traced(agent)
+    own = team._termination_condition
+    app: Any = HandoffTermination(target="user") | MaxMessageTermination(MAX_MESSAGES_GUARD) | stop
+    team._termination_condition = app if own is None else own | app
+    return team
 
 
-class StopSignal(ComponentBase[_Empty], Component[_Empty]):
-    """Stands beside the team's own termination: the turn's Stop button (an ExternalTermination)."""
-
-    component_type = "termination"
-    component_config_schema = _Empty
-
-    @classmethod
-    def _from_config(cls, config: _Empty) -> Any:
-        return _current()[1]
-
-    def _to_config(self) -> _Empty:
-        raise NotImplementedError("the app's stop signal is never saved")
-
-
-def _shim(name: str, config: dict[str, Any], component_type: str) -> dict[str, Any]:
-    return {"provider": f"{_SHIMS}.{name}", "component_type": component_type, "version": 1, "component_version": 1,
-            "config": config}
-
-
-def for_the_app(component: dict[str, Any]) -> dict[str, Any]:
-    """The team file's tree with the app's stand-ins: provider's models, traced agents, Stop and the guard."""
+def _with_app_models(component: dict[str, Any]) -> dict[str, Any]:
+    """The file's component tree with every model client replaced by the app's stand-in (`AppModel`)."""
     tree = copy.deepcopy(component)
     config = tree.setdefault("config", {})
-    participants = config.get("participants") or []
-    for index, participant in enumerate(participants):
-        if not isinstance(participant, dict) or participant.get("component_type") != "agent":
+    for participant in config.get("participants") or []:
+        if not isinstance(participant, dict):
             continue
-        if str(participant.get("provider", "")).endswith("UserProxyAgent"):
-            raise TeamFileError("This team has a UserProxyAgent, which waits for typed input inside a run; the "
-                                "app cannot keep that across page reloads yet. Use a hand-off to the user instead.")
         agent_name = str((participant.get("config") or {}).get("name") or "")
         for node in _components(participant):
             if node.get("component_type") == "model":
-                node.update(_shim("AppModel", {"model": (node.get("config") or {}).get("model", ""),
-                                               "agent": agent_name}, "model"))
-            elif node.get("component_type") == "tool" and str(node.get("provider", "")).endswith("FunctionTool"):
-                inner = dict(node)
+                model = str((node.get("config") or {}).get("model", ""))
                 node.clear()
-                node.update(_shim("TracedTool", {"inner": inner}, "tool"))
-        participants[index] = _shim("TracedParticipant", {"inner": participant}, "agent")
+                node.update({"provider": f"{_SHIMS}.AppModel", "component_type": "model", "version": 1,
+                             "component_version": 1, "config": {"model": model, "agent": agent_name}})
     if isinstance(config.get("model_client"), dict):  # a selector's own model
-        config["model_client"] = _shim("AppModel", {"model": "", "agent": "selector"}, "model")
-    guard = {"provider": "autogen_agentchat.conditions.MaxMessageTermination", "component_type": "termination",
-             "version": 1, "component_version": 1, "config": {"max_messages": MAX_MESSAGES_GUARD}}
-    conditions = [c for c in (config.get("termination_condition"), guard, _shim("StopSignal", {}, "termination")) if c]
-    config["termination_condition"] = {"provider": "autogen_agentchat.base.OrTerminationCondition",
-                                       "component_type": "termination", "version": 1, "component_version": 1,
-                                       "config": {"conditions": conditions}}
+        model = str((config["model_client"].get("config") or {}).get("model", ""))
+        config["model_client"] = {"provider": f"{_SHIMS}.AppModel", "component_type": "model", "version": 1,
+                                  "component_version": 1, "config": {"model": model, "agent": "selector"}}
     return tree
 
 
 def build_team_file(team_file: TeamFile, context: TeamContext) -> TeamPlan:
     """The file's team for one turn, on this turn's clients; every failure is a TeamFileError sentence."""
     stop = ExternalTermination()
-    token = _turn.set((context.clients, stop))
+    token = _turn.set(context.clients)
     try:
         with warnings.catch_warnings():  # agentchat warns that a FunctionTool's source runs: the page says so
             warnings.simplefilter("ignore", UserWarning)
-            team = Team.load_component(for_the_app(team_file.component))
+            if team_file.factory is not None:
+                team = team_file.factory(context.clients)
+            else:
+                team = Team.load_component(_with_app_models(team_file.component or {}))
+        team = for_the_app(team, stop)
     except TeamFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - anything the file's code or classes raise, said in a sentence

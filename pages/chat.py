@@ -9,7 +9,7 @@ from core import hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
 from core.documents import read_upload, validate_report
 from core.errors import UserError
-from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
+from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, from_files
 from core.turn import FailedTurn, TurnHandle, validate_message
 from ui import session
 from ui.text import plain
@@ -45,7 +45,8 @@ def open_from_url() -> None:
         st.warning("That conversation belongs to another visitor of this demo. Starting a new conversation.")
         del st.query_params["conversation"]
         return
-    if scenarios.find(loaded.scenario) is None:
+    known = scenarios.find(loaded.scenario)
+    if known is None or not hosted.offered(settings.hosted, known):
         st.warning(f"Conversation {plain(wanted)} is a “{plain(loaded.scenario)}” conversation, which this version of "
                    "the app cannot continue. Starting a new conversation.")
         del st.query_params["conversation"]
@@ -176,6 +177,39 @@ def save_as_new(conversation: Conversation) -> None:
     conflicted().discard(conversation.key)
     st.query_params["conversation"] = conversation.id
     st.toast(plain(f"Saved {written} turn(s) as “{conversation.title[:40]}”."), icon=":material/cloud_done:")
+
+
+def add_team_file() -> None:
+    """A callback: an uploaded team file goes into the teams folder (core: from_files.add_upload) and a new
+    conversation with its team starts. Never in a hosted demo (the uploader is not drawn there)."""
+    upload = st.session_state.get("team_upload")
+    if upload is None or settings.hosted is not None:
+        return
+    try:
+        keys, unusable = from_files.add_upload(upload.name, upload.getvalue())
+    except UserError as exc:
+        st.session_state.team_upload_result = ("error", str(exc))
+        return
+    scenarios.rescan()
+    park_unsaved()
+    st.session_state.pop("failed", None)
+    st.query_params.pop("conversation", None)
+    st.session_state.conversation = fresh_conversation(keys[0])
+    added = ", ".join(f"“{scenarios.get(key).label}”" for key in keys)
+    left_out = f" {len(unusable)} of its teams cannot run here (said above)." if unusable else ""
+    st.session_state.team_upload_result = ("ok", f"Added {added} to the Scenario picker (kept in the teams folder)."
+                                           + left_out)
+
+
+def bring_a_team(busy: bool) -> None:
+    """The sidebar's upload of a team file (local use only: a team file is code that runs on this server)."""
+    with st.sidebar:
+        with st.expander("Bring your own team", icon=":material/upload_file:"):
+            st.caption("An AutoGen Studio team or gallery (.json, what Team.dump_component() writes) or a Python "
+                       "file with create_team(models). It is kept in the teams folder and runs on the sidebar's "
+                       "provider. A team file is code that runs on this server: upload files you trust.")
+            st.file_uploader("Team file", type=["json", "py"], key="team_upload", on_change=add_team_file,
+                             disabled=busy, label_visibility="collapsed")
 
 
 def image_bytes(conversation: Conversation):
@@ -370,8 +404,13 @@ conversation: Conversation | None = st.session_state.get("conversation")
 busy = "turn" in st.session_state
 
 top = st.columns([3, 1])
-labels = {s.key: s.label for s in scenarios.all_scenarios()}
+labels = {s.key: s.label for s in hosted.offered_scenarios(settings.hosted)}
 scenario_keys = list(labels)
+if conversation is not None and conversation.scenario not in labels and not busy:  # its team file went away
+    st.warning(f"The “{plain(conversation.scenario)}” team is no longer offered (its file was removed or changed); "
+               "this conversation stays saved. Starting a new conversation.")
+    park_unsaved()
+    conversation = None
 locked = conversation is not None and conversation.turns > 0
 scenario = top[0].selectbox("Scenario", scenario_keys, format_func=labels.get, disabled=locked,
                             index=scenario_keys.index(conversation.scenario) if conversation else 0,
@@ -386,7 +425,11 @@ chosen = scenarios.get(conversation.scenario)
 document = chosen.document()
 if not conversation.turns and not busy:
     st.caption(plain(chosen.description))  # what this team does, before the first message
+if chosen.team_file:
+    st.caption(plain(from_files.run_note(chosen, settings)), help=None)
 conversation.options = scenario_options(conversation, chosen)
+if settings.hosted is None:
+    bring_a_team(busy)
 recent_conversations(conversation, busy)
 
 if store_problem:
@@ -394,6 +437,8 @@ if store_problem:
                "until the store answers again: " + plain(store_problem))
 for text in scenarios.load_problems():
     st.warning(text)
+if upload_result := st.session_state.pop("team_upload_result", None):  # said in the page, not in the sidebar
+    (st.success if upload_result[0] == "ok" else st.error)(plain(upload_result[1]))
 for text in st.session_state.pop("last_warnings", []):
     st.warning(text)
 save_unsaved_turns(conversation, busy)

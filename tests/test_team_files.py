@@ -13,11 +13,18 @@ import shutil
 from pathlib import Path
 
 import pytest
+from autogen_agentchat.agents import AssistantAgent, UserProxyAgent
+from autogen_agentchat.conditions import TextMentionTermination
+from autogen_agentchat.teams import RoundRobinGroupChat
+from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-from core import contract, scenarios, team_files
-from core.config import Settings
+from core import contract, hosted, scenarios, team_files
+from core.config import HostedLimits, Settings
 from core.conversations import Conversation
+from core.errors import InputError, TurnRefused
 from core.observe import export
+from core.providers import model_for
+from core.scenarios import from_files
 from core.turn import run_turn
 from tests.pages import open_app, send
 
@@ -32,18 +39,20 @@ def teams_dir(tmp_path, monkeypatch):
     folder.mkdir()
     shutil.copy(FIXTURE, folder / FIXTURE.name)
     monkeypatch.setenv("APP_TEAMS_DIR", str(folder))
-    scenarios._discovered = False
+    scenarios.rescan()
     yield folder
-    for scenario in scenarios.all_scenarios():
-        if scenario.key.startswith("team:"):
-            scenarios.unregister(scenario.key)
     monkeypatch.delenv("APP_TEAMS_DIR")
-    scenarios._discovered = False
-    scenarios.all_scenarios()
+    scenarios.rescan()
+
+
+def read_one(path: Path) -> team_files.TeamFile:
+    teams, problems = team_files.read(path)
+    assert len(teams) == 1 and not problems
+    return teams[0]
 
 
 def test_a_studio_file_on_version_1_is_read_and_upgraded():
-    team = team_files.read(FIXTURE)
+    team = read_one(FIXTURE)
     assert (team.key, team.label, team.agents, team.models) == (KEY, "Calculator Team", ("assistant_agent",),
                                                                 ("gpt-4o-mini",))
     agent = team.component["config"]["participants"][0]
@@ -83,7 +92,7 @@ def test_a_tool_with_a_syntax_error_fails_the_turn_with_a_sentence(teams_dir, st
     component = json.loads(FIXTURE.read_text())
     component["config"]["participants"][0]["config"]["tools"][0]["config"]["source_code"] = "def calculator(:\n"
     (teams_dir / "bad_tool.json").write_text(json.dumps(component))
-    scenarios._discovered = False
+    scenarios.rescan()
     conversation = Conversation(scenario="team:bad_tool", session_id="s", provider="demo")
     outcome = asyncio.run(run_turn(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store))
     assert outcome.status == "error"
@@ -93,7 +102,8 @@ def test_a_tool_with_a_syntax_error_fails_the_turn_with_a_sentence(teams_dir, st
 
 def test_the_team_runs_offline_calls_its_tool_and_is_traced(teams_dir, store, tracking_uri):
     offered = scenarios.get(KEY)
-    assert offered.label == "Calculator Team" and "gpt-4o-mini" in offered.description
+    assert offered.label == "Calculator Team" and offered.models_asked == ("gpt-4o-mini",)
+    assert offered.team_file == FIXTURE.name
     conversation = Conversation(scenario=KEY, session_id="s", provider="demo")
     outcome = asyncio.run(run_turn(conversation, "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
     assert outcome.status == "ok", outcome.error
@@ -133,9 +143,144 @@ def test_a_broken_file_is_said_on_the_page_and_the_rest_still_work(teams_dir, mo
     broken = copy.deepcopy(json.loads(FIXTURE.read_text()))
     broken["component_type"] = "agent"
     (teams_dir / "not_a_team.json").write_text(json.dumps(broken))
+    scenarios.rescan()  # (the registry also notices by itself within RECHECK_S)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
     at = open_app()
     warnings = [w.value for w in at.warning]
     assert any("Team file not offered: “not_a_team.json” is not a team" in w for w in warnings), warnings
     assert "Calculator Team" in next(s for s in at.selectbox if s.label == "Scenario").options
+
+
+def studio_team(*participants, termination=None, label="Team") -> dict:
+    """A team file as AutoGen Studio writes it, made with agentchat's own dump_component."""
+    team = RoundRobinGroupChat(list(participants), termination_condition=termination)
+    component = team.dump_component().model_dump(mode="json")
+    component.update(label=label, description=f"{label}, for a test.")
+    return component
+
+
+def assistant(name: str, system_message: str, **kwargs) -> AssistantAgent:
+    return AssistantAgent(name, model_client=OpenAIChatCompletionClient(model="gpt-4o-mini", api_key="unused"),
+                          system_message=system_message, **kwargs)
+
+
+def test_a_studio_gallery_offers_its_teams_and_says_which_cannot_run(teams_dir):
+    surfer_team = copy.deepcopy(json.loads(FIXTURE.read_text()))
+    surfer_team["label"] = "Web Agent Team"
+    surfer_team["config"]["participants"].append({
+        "provider": "autogen_ext.agents.web_surfer.MultimodalWebSurfer", "component_type": "agent", "version": 1,
+        "component_version": 1, "config": {"name": "websurfer_agent", "start_page": "https://www.bing.com/"}})
+    gallery = {"id": "gallery_default", "name": "A gallery", "items": {
+        "teams": [json.loads(FIXTURE.read_text()), surfer_team], "components": {"agents": []}}}
+    (teams_dir / "gallery.json").write_text(json.dumps(gallery))
+    scenarios.rescan()
+    assert scenarios.get("team:gallery-calculator-team").label == "Calculator Team (gallery.json)"
+    assert scenarios.find("team:gallery-web-agent-team") is None
+    said = [p for p in scenarios.load_problems() if "gallery.json" in p]
+    assert said == ["Team not offered: In “gallery.json” (team “Web Agent Team”), websurfer_agent is a "
+                    "MultimodalWebSurfer, which browses the web in a browser of its own and needs the internet; "
+                    "this app does not run it. Replace it with an AssistantAgent with tools, or use AutoGen Studio "
+                    "for this team."]
+
+
+def test_a_user_proxy_agent_pauses_the_turn_and_the_next_message_resumes_it(teams_dir, store, tracking_uri):
+    component = studio_team(
+        assistant("drafter", "You are a drafter. Answer the user's request in one line."),
+        UserProxyAgent("reviewer", description="The person who approves the draft."),
+        termination=TextMentionTermination("TERMINATE"), label="Draft and approve")
+    (teams_dir / "approve.json").write_text(json.dumps(component))
+    scenarios.rescan()
+    offered = scenarios.get("team:approve")
+    assert offered.agent("reviewer").label == "You (reviewer)"
+    settings = Settings(tracking_uri=tracking_uri)
+    first = asyncio.run(run_turn(Conversation(scenario="team:approve", session_id="s", provider="demo"),
+                                 "A title for the launch post", settings, store))
+    assert first.status == "waiting", first.error
+    assert [(e["name"], e.get("asks_user", False)) for e in first.entries[1:]] == [("drafter", False),
+                                                                                  ("reviewer", True)]
+    reopened = store.load(first.conversation.id)  # a page reload in between: only the store remembers
+    second = asyncio.run(run_turn(reopened, "Make it shorter", settings, store))
+    assert second.status == "waiting" and second.entries[1]["name"] == "drafter"
+    assert "Make it shorter" in second.entries[1]["text"], "the drafter answered the user's reply"
+    assert second.conversation.turns == 2
+
+
+def test_an_upload_is_kept_in_the_teams_folder_and_bad_ones_leave_nothing(teams_dir):
+    data = FIXTURE.read_bytes()
+    assert from_files.add_upload("My Team.json", data) == (["team:my_team"], [])
+    assert (teams_dir / "my_team.json").read_bytes() == data
+    assert from_files.add_upload("My Team.json", data) == (["team:my_team"], []), "the same file again: no copy"
+    changed = data.replace(b"Calculator Team", b"Calculator Team 2")
+    assert from_files.add_upload("my_team.json", changed) == (["team:my_team_2"], []), "a new name, nothing lost"
+    before = sorted(p.name for p in teams_dir.iterdir())
+    for name, content, says in [("notes.txt", b"hello", "is not a team file"),
+                                ("broken.json", b"{not json", "is not a JSON team file"),
+                                ("big.json", b" " * (team_files.MAX_FILE_BYTES + 1), "up to 1 MB"),
+                                ("../../escape.py", b"x = (", "has a syntax error on line 1")]:
+        with pytest.raises(InputError, match=re.escape(says)):
+            from_files.add_upload(name, content)
+    assert sorted(p.name for p in teams_dir.iterdir()) == before, "a refused upload leaves nothing behind"
+
+
+def test_a_new_file_in_the_folder_is_offered_without_a_restart(teams_dir, monkeypatch):
+    monkeypatch.setattr(scenarios, "RECHECK_S", 0.0)
+    assert scenarios.find("team:later") is None
+    shutil.copy(FIXTURE, teams_dir / "later.json")
+    assert scenarios.find("team:later") is not None
+    (teams_dir / "later.json").unlink()
+    assert scenarios.find("team:later") is None
+
+
+def test_the_provider_decides_which_model_runs():
+    openai = Settings.for_provider("openai")
+    assert model_for(openai, "gpt-4o-mini") == "gpt-4o-mini", "OpenAI has it, and its price is known"
+    assert model_for(openai.with_(chat_model="gpt-4.1-mini"), "no-such-model") == "gpt-4.1-mini"
+    compatible = Settings.for_provider("openai-compatible").with_(chat_model="llama3.2")
+    assert model_for(compatible, "gpt-4o-mini") == "llama3.2", "a compatible server serves its owner's models"
+    assert model_for(Settings(), "gpt-4o-mini") == "demo-chat"
+    note = from_files.run_note(scenarios.Scenario(key="team:x", label="x", description="", build=lambda c: None,
+                                                  cost_bound=lambda q: None, team_file="x.json",
+                                                  models_asked=("gpt-4o-mini",)), compatible)
+    assert note.startswith("Team file x.json · asks for gpt-4o-mini, runs on llama3.2 (openai-compatible provider")
+    assert f"after {team_files.MAX_MESSAGES_GUARD} messages" in note and "use files you trust" in note
+
+
+def test_a_hosted_demo_runs_only_allow_listed_team_files(teams_dir, store, tracking_uri):
+    shutil.copy(FIXTURE, teams_dir / "other.json")
+    scenarios.rescan()
+    limits = HostedLimits(team_files=(FIXTURE.name,))
+    assert {s.key for s in hosted.offered_scenarios(limits) if s.team_file} == {KEY}
+    assert {s.key for s in hosted.offered_scenarios(HostedLimits()) if s.team_file} == set(), "none by default"
+    settings = Settings(tracking_uri=tracking_uri, hosted=limits)
+    ledger = hosted.SpendLedger()
+    with pytest.raises(TurnRefused, match="owner has not allow-listed"):
+        hosted.admit(ledger, settings, Conversation(scenario="team:other", session_id="v", provider="demo"),
+                     "What is 1 plus 2?", "v", uses_owner_key=False)
+    assert hosted.admit(ledger, settings, Conversation(scenario=KEY, session_id="v", provider="demo"),
+                        "What is 1 plus 2?", "v", uses_owner_key=False) is not None
+
+
+def test_the_page_offers_an_upload_locally_and_none_in_a_hosted_demo(teams_dir, monkeypatch, tracking_uri,
+                                                                    experiment_name):
+    shutil.copy(FIXTURE, teams_dir / "other.json")
+    scenarios.rescan()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    local = open_app()
+    assert len(local.get("file_uploader")) == 1
+    picker = next(s for s in local.selectbox if s.label == "Scenario")
+    picker.set_value("team:other").run()
+    shown = [c.value.replace("\\", "") for c in local.caption]  # captions are escaped markdown
+    assert any(c.startswith("Team file other.json · asks for gpt-4o-mini, runs on demo-chat (demo provider")
+               for c in shown), shown
+    labels = next(s for s in local.selectbox if s.label == "Scenario").options
+    assert {"Calculator Team (other.json)", "Calculator Team (studio_calculator_team.json)"} <= set(labels), \
+        "two files with one label are told apart"
+
+    monkeypatch.setenv("APP_HOSTED", "1")
+    monkeypatch.setenv("APP_HOSTED_TEAMS", FIXTURE.name)
+    shared = open_app()
+    assert len(shared.get("file_uploader")) == 0, "a hosted demo never takes a team file"
+    options = next(s for s in shared.selectbox if s.label == "Scenario").options
+    assert [o for o in options if o.startswith("Calculator")] == ["Calculator Team (studio_calculator_team.json)"]

@@ -141,7 +141,7 @@ def echo_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
     text = _message_text(last) if last is not None else ""
     words = text.split()
     preview = " ".join(words[:12]) + (" …" if len(words) > 12 else "")
-    return f"(demo model) I read {len(words)} words: “{preview}”."
+    return f"(demo model) “{preview}” ({len(words)} words read)."  # the words first: a next agent's numbers
 
 
 _OPERATORS = (("*", r"\*|×|\btimes\b|\bmultipl"), ("/", r"/|÷|\bdivided\b"), ("+", r"\+|\bplus\b|\badd\b|\bsum\b"),
@@ -175,10 +175,28 @@ def _arguments_for(schema: dict[str, Any], text: str) -> dict[str, Any] | None:
     return arguments if all(name in arguments for name in required) else None
 
 
+def _handoff(tools: Sequence[Any], text: str) -> FunctionCall | None:
+    """A hand-off an agent with hand-offs would make: to the user when the message gives no specifics (no
+    number, no date) to work with, to another agent when the message names it."""
+    for tool in tools:
+        name = str(_schema(tool).get("name") or "")
+        if not name.startswith("transfer_to_"):
+            continue
+        target = name.removeprefix("transfer_to_")
+        if (target == "user" and not re.search(r"\d", text)) or \
+                (target != "user" and re.search(rf"\b{re.escape(target.replace('_', ' '))}\b", text.replace("_", " "),
+                                                 re.IGNORECASE)):
+            return FunctionCall(id=f"call_{name}_{hashlib.sha256(text.encode()).hexdigest()[:8]}", name=name,
+                                arguments="{}")
+    return None
+
+
 def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str | list[FunctionCall]:
     """Any agent of a team a user brought, offline: it calls a tool when the message gives what the tool needs
-    ("What is 12.5 times 8?" → calculator(a=12.5, b=8, operator="*")), reports a tool's result, and otherwise
-    answers shortly; it says TERMINATE when its system message asks for it, so the team ends as designed."""
+    ("What is 12.5 times 8?" → calculator(a=12.5, b=8, operator="*")), hands off to the user when the message
+    gives nothing specific to work with (and to an agent the message names), reports a tool's result, and
+    otherwise answers shortly in the role its system message gives; it says TERMINATE when its system message
+    asks for it, so the team ends as designed."""
     system = "\n".join(m.content for m in messages if isinstance(m, SystemMessage))
     suffix = " TERMINATE" if "TERMINATE" in system else ""
     last = messages[-1] if messages else None
@@ -189,12 +207,21 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
     text = _message_text(asked) if asked is not None else ""
     for tool in tools:
         schema = _schema(tool)
+        if str(schema.get("name") or "").startswith("transfer_to_"):
+            continue
         arguments = _arguments_for(schema, text) if schema.get("name") else None
         if arguments is not None:
             digest = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:8]
             call_id = f"call_{schema['name']}_{digest}"
             return [FunctionCall(id=call_id, name=str(schema["name"]), arguments=json.dumps(arguments))]
-    return echo_responder(messages, tools) + suffix
+    handoff = _handoff(tools, text)
+    if handoff is not None:
+        return [handoff]
+    role = re.search(r"\bYou are (?:an? |the )?([^.,;:\n]{3,60})", system)
+    answer = echo_responder(messages, tools)
+    if role:
+        answer = answer.replace("(demo model)", f"(demo model, as {role.group(1).strip()})", 1)
+    return answer + suffix
 
 
 DEFAULT_RESPONDERS: tuple[Responder, ...] = (critic_responder,)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
@@ -106,6 +107,8 @@ class Scenario:
     # billed beyond what the app records per call (gpt-image prompt tokens): added to bound and settled cost
     unrecorded_cost: Callable[[CostQuestion], float] = field(default=lambda question: 0.0)
     order: int = 100  # place in the picker
+    team_file: str = ""  # the file a user's team came from (core.team_files): a hosted demo offers allow-listed ones
+    models_asked: tuple[str, ...] = ()  # the models a team file names (the sidebar's provider decides what runs)
 
     def agent(self, name: str) -> AgentInfo | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -154,7 +157,11 @@ class UnknownScenario(InputError):
 _registry: dict[str, Scenario] = {}
 _lock = threading.RLock()  # reentrant: a scenario module may register() while discovery imports it
 _discovered = False
-_problems: list[str] = []
+_problems: list[str] = []  # modules that failed to load
+_sources: dict[str, Any] = {}  # modules with discover_scenarios(): name -> module
+_found: dict[str, tuple[object, set[str], list[str]]] = {}  # name -> (fingerprint, keys, problems)
+_checked = 0.0
+RECHECK_S = 1.0  # how often a source's fingerprint is looked at (a glob of a small folder)
 
 
 def register(scenario: Scenario) -> Scenario:
@@ -171,9 +178,11 @@ def unregister(key: str) -> None:
 
 
 def _discover() -> None:
-    """Import every module of this package once; those that define SCENARIO register it."""
+    """Import every module of this package once; those that define SCENARIO register it, those that define
+    discover_scenarios() are sources of many (team files), read again when their fingerprint() changes."""
     global _discovered
     if _discovered:
+        _refresh_sources()
         return
     with _lock:
         if _discovered:
@@ -187,22 +196,55 @@ def _discover() -> None:
                 if isinstance(getattr(module, "SCENARIO", None), Scenario):
                     check_option_keys(module.SCENARIO)
                     found.append(module.SCENARIO)
-                if callable(getattr(module, "discover_scenarios", None)):  # a source of many (team files)
-                    more, problems = module.discover_scenarios()
-                    found.extend(more)
-                    _problems.extend(problems)
+                if callable(getattr(module, "discover_scenarios", None)):
+                    _sources[name] = module
             except Exception as exc:  # noqa: BLE001 - said on the chat page, once per process
                 _problems.append(f"The scenario module {name} could not be loaded "
                                  f"({type(exc).__name__}: {str(exc)[:200]}); its scenario is not offered.")
         for scenario in found:
             _registry.setdefault(scenario.key, scenario)
         _discovered = True
+        _refresh_sources(force=True)
+
+
+def _refresh_sources(force: bool = False) -> None:
+    """Read a source's scenarios again when what it reads from changed (a team file added, edited, removed)."""
+    global _checked
+    if not force and time.monotonic() - _checked < RECHECK_S:
+        return
+    with _lock:
+        _checked = time.monotonic()
+        for name, module in _sources.items():
+            try:
+                mark = module.fingerprint() if callable(getattr(module, "fingerprint", None)) else None
+                if not force and name in _found and _found[name][0] == mark:
+                    continue
+                scenarios, problems = module.discover_scenarios()
+                for scenario in scenarios:
+                    check_option_keys(scenario)
+            except Exception as exc:  # noqa: BLE001 - said on the chat page; the other scenarios stay
+                mark, scenarios = None, []
+                problems = [f"The scenarios of {name} could not be read ({type(exc).__name__}: {str(exc)[:200]})."]
+            for key in _found.get(name, (None, set(), []))[1]:
+                _registry.pop(key, None)
+            keys = set()
+            for scenario in scenarios:
+                if scenario.key not in _registry:  # a built-in or registered scenario keeps its key
+                    _registry[scenario.key] = scenario
+                    keys.add(scenario.key)
+            _found[name] = (mark, keys, list(problems))
+
+
+def rescan() -> None:
+    """Read every source of scenarios again now (after an upload, or when a test points at another folder)."""
+    _discover()
+    _refresh_sources(force=True)
 
 
 def load_problems() -> list[str]:
     """Why a scenario module in the package is not offered, a sentence each (empty when all loaded)."""
     _discover()
-    return list(_problems)
+    return [*_problems, *(problem for _, _, problems in _found.values() for problem in problems)]
 
 
 def all_scenarios() -> list[Scenario]:

@@ -1,12 +1,24 @@
-"""Teams users bring as files (`core.team_files`), offered as scenarios: one per `*.json` team file in the teams
+"""Teams users bring as files, offered as scenarios: one per team in each `*.json` (a team, or AutoGen
+Studio's gallery of teams: core.team_files) and each `*.py` team factory (core.team_factories) in the teams
 folder (`APP_TEAMS_DIR`, default `teams/` in the project). A file that cannot be used is left out and the chat
-page says why. The folder is the owner's choice, so it is also a hosted demo's allow-list."""
+page says why. The registry reads the folder again when a file in it changes (`fingerprint`). A hosted demo
+offers only the files its owner allow-listed (core.hosted.offered), and never takes an upload."""
 
 from __future__ import annotations
 
-from .. import team_files
+import collections
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from .. import team_factories, team_files
 from ..agents import TeamContext, TeamPlan
+from ..config import Settings
+from ..errors import InputError
+from ..providers import model_for
 from . import AgentInfo, CostQuestion, Scenario
+
+UPLOAD_SUFFIXES = team_files.TEAM_FILE_SUFFIXES
 
 
 def _no_bound(question: CostQuestion) -> float | None:
@@ -14,27 +26,107 @@ def _no_bound(question: CostQuestion) -> float | None:
     return None
 
 
+def _agent(name: str, team_file: team_files.TeamFile) -> AgentInfo:
+    if name in team_file.users:
+        return AgentInfo(name, f"You ({name})", ":material/person:", "waiting for you")
+    return AgentInfo(name, name)
+
+
 def scenario_for(team_file: team_files.TeamFile) -> Scenario:
     def build(context: TeamContext) -> TeamPlan:
         return team_files.build_team_file(team_file, context)
 
-    asked = ", ".join(team_file.models) or "none"
     return Scenario(
-        key=team_file.key, label=team_file.label,
-        description=(f"{team_file.description} (team file {team_file.path.name}; models it names: {asked}; the "
-                     f"sidebar's provider answers for them; it ends on its own termination or after "
-                     f"{team_files.MAX_MESSAGES_GUARD} messages). A team file is code: its tools run on this "
-                     "server, so use files you trust.").strip(),
-        build=build, cost_bound=_no_bound, agents=tuple(AgentInfo(name, name) for name in team_file.agents),
-        icon=":material/description:", placeholder=f"Message {team_file.label}", order=200)
+        key=team_file.key, label=team_file.label, description=team_file.description or f"A {team_file.kind}.",
+        build=build, cost_bound=_no_bound, agents=tuple(_agent(name, team_file) for name in team_file.agents),
+        icon=":material/code:" if team_file.factory is not None else ":material/description:",
+        placeholder=f"Message {team_file.label}", order=200, team_file=team_file.path.name,
+        models_asked=team_file.models)
+
+
+def read_any(path: Path) -> tuple[list[team_files.TeamFile], list[str]]:
+    """The teams a file holds, and a sentence for each of its teams that cannot be used (a gallery's)."""
+    return ([team_factories.read_factory(path)], []) if path.suffix == ".py" else team_files.read(path)
+
+
+def fingerprint() -> tuple[object, ...]:
+    """Changes when a team file is added, changed or removed (or the folder is another): read them again."""
+    folder = team_files.teams_dir()
+    found: list[object] = [str(folder)]
+    for path in team_files.team_paths(folder):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
 
 
 def discover_scenarios() -> tuple[list[Scenario], list[str]]:
-    folder = team_files.teams_dir()
-    found, problems = [], []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+    found: list[Scenario] = []
+    problems: list[str] = []
+    keys: set[str] = set()
+    for path in team_files.team_paths(team_files.teams_dir()):
         try:
-            found.append(scenario_for(team_files.read(path)))
+            teams, unusable = read_any(path)
+            problems.extend(f"Team not offered: {text}" for text in unusable)
+            for team_file in teams:
+                if team_file.key in keys:
+                    raise team_files.TeamFileError(f"“{path.name}” gives a team the name {team_file.key!r}, which "
+                                                   "another file's team already has; rename one of the files.")
+                keys.add(team_file.key)
+                found.append(scenario_for(team_file))
         except team_files.TeamFileError as exc:
             problems.append(f"Team file not offered: {exc}")
-    return found, problems
+    labels = collections.Counter(s.label for s in found)  # two files with one label: told apart by file name
+    return [replace(s, label=f"{s.label} ({s.team_file})") if labels[s.label] > 1 else s for s in found], problems
+
+
+def add_upload(name: str, data: bytes) -> tuple[list[str], list[str]]:
+    """Keep a team file a user uploaded in the teams folder, so its conversations reopen after a restart.
+    Returns the keys of the teams it holds and a sentence for each of its teams that cannot be used. A name in
+    use gets a number; nothing is kept if the file cannot be used (InputError with the reason). The caller has
+    checked that uploads are allowed (never in a hosted demo)."""
+    base = Path(os.path.basename(name or ""))
+    if base.suffix.lower() not in UPLOAD_SUFFIXES:
+        raise InputError(f"“{base.name}” is not a team file: upload a .json team (AutoGen Studio's format) or a "
+                         ".py file with a create_team(models) function.")
+    if len(data) > team_files.MAX_FILE_BYTES:
+        raise InputError(f"“{base.name}” is {len(data) / 1e6:.1f} MB; team files can be up to 1 MB.")
+    folder = team_files.teams_dir()
+    stem = team_files.slug(base.stem).replace("-", "_")
+    target, number = folder / f"{stem}{base.suffix.lower()}", 1
+    while target.exists() and target.read_bytes() != data:
+        number += 1
+        target = folder / f"{stem}_{number}{base.suffix.lower()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        existed = target.exists()
+        target.write_bytes(data)
+    except OSError as exc:
+        raise InputError(f"The teams folder {folder} cannot take the file ({exc.strerror or exc}); put it there "
+                         "yourself, or point APP_TEAMS_DIR at a folder this app may write.") from None
+    try:
+        teams, unusable = read_any(target)
+    except team_files.TeamFileError:
+        if not existed:
+            target.unlink(missing_ok=True)
+        raise
+    if not teams:
+        if not existed:
+            target.unlink(missing_ok=True)
+        raise InputError(" ".join(unusable))
+    return [team_file.key for team_file in teams], list(unusable)
+
+
+def run_note(scenario: Scenario, settings: Settings) -> str:
+    """What the chat page says about a team file's run: the file, the models it asks for and what it gets on
+    the sidebar's provider, how it ends, and that it is code."""
+    if not scenario.team_file:
+        return ""
+    got = {asked: model_for(settings, asked) for asked in scenario.models_asked}
+    models = "; ".join(f"asks for {asked}, runs on {model}" if asked != model else f"runs on {model}"
+                       for asked, model in got.items()) or f"runs on {settings.chat_model}"
+    return (f"Team file {scenario.team_file} · {models} ({settings.provider} provider, chosen in the sidebar) · ends "
+            f"on its own termination, a hand-off to you, Stop, or after {team_files.MAX_MESSAGES_GUARD} messages · "
+            "a team file is code that runs on this server: use files you trust.")
