@@ -1,5 +1,6 @@
-"""Models page: the Catify team as an MLflow model from code — log the current settings as a new version,
-see versions and aliases, point an alias, load a version and predict with its pictures."""
+"""Models page: a team as an MLflow model from code — Catify, or any team file's team — log the current
+settings as a new version, see versions and aliases, point an alias, load a version and predict (Catify
+with its pictures, a team file's team with its answer and messages)."""
 
 import base64
 from datetime import datetime, timezone
@@ -15,9 +16,15 @@ from ui.text import code, plain
 
 settings, store, store_problem = session.page_setup()
 
-st.title("Catify as an MLflow model")
-st.caption("Logged from code (`core/mlflow_model/catify_model.py`, no pickling) with the app's pinned requirements, "
-           "registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` where it runs.")
+st.title("Agent teams as MLflow models")
+team_files = {s.key: s for s in hosted.offered_scenarios(settings.hosted) if s.team_file}
+team_key = st.selectbox("Team", ["catify", *team_files], key="model_team",
+                        format_func=lambda key: "Catify" if key == "catify" else team_files[key].label,
+                        help="Catify, or a team file's team (docs/TEAMS.md): each is its own registered model.")
+if team_key == "catify":
+    st.caption("Logged from code (`core/mlflow_model/catify_model.py`, no pickling) with the app's pinned "
+               "requirements, registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` "
+               "where it runs.")
 if store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
     st.stop()
@@ -33,6 +40,90 @@ def loaded(tracking_uri: str, model_uri: str):
 VISITOR = hosted.is_visitor(settings.hosted, session.is_admin())
 DEMO_PARAMS = {"provider": "demo", "chat_model": "demo-chat", "vision_model": "demo-vision",
                "image_model": "demo-image", "image_size": "512x512", "image_quality": "standard"}
+
+
+
+def team_file_model(scenario) -> None:
+    """A team file's team as a model: log, versions and aliases, load and predict its answer."""
+    name = registry.team_model_name(scenario.key)
+    st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the team file {code(scenario.team_file)} "
+               f"as the version's artifact, registered as {code(name)}; it runs on the provider chosen when "
+               "predicting (the sidebar's by default). Keys are never logged.")
+
+    def log_team_version() -> None:
+        if VISITOR:
+            return
+        try:
+            _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key)
+            st.session_state.model_message = ("success", f"Logged {name} version {version}.")
+            st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
+        except registry.RegistryError as exc:
+            st.session_state.model_message = ("error", str(exc))
+
+    def point_team_alias() -> None:
+        if VISITOR:
+            return
+        try:
+            version = st.session_state[f"alias_version_{name}"]
+            registry.set_alias(uri, st.session_state.team_alias_name, version, name=name)
+            st.session_state.model_message = ("success", f"{st.session_state.team_alias_name} → version {version}")
+        except registry.RegistryError as exc:
+            st.session_state.model_message = ("error", str(exc))
+
+    st.button("Log as a new version", icon=":material/upload:", key="log_team_model", on_click=log_team_version,
+              disabled=VISITOR, help="Takes a few seconds: MLflow records the code, the team file and the pins.")
+    if message := st.session_state.pop("model_message", None):
+        (st.success if message[0] == "success" else st.error)(plain(message[1]))
+    try:
+        rows = registry.versions(uri, name)
+    except registry.RegistryError as exc:
+        st.error(plain(exc))
+        return
+    if not rows:
+        st.info(f"No version of {name} yet: log one above.")
+        return
+    st.dataframe(pd.DataFrame([{"version": r.version, "aliases": ", ".join(r.aliases), "logged": datetime.fromtimestamp(
+        r.created_ms / 1000, timezone.utc), "by": r.user, "provider": r.provider, "status": r.status} for r in rows]),
+        hide_index=True, width="stretch", key="team_versions_table")
+    cols = st.columns([1, 1, 1])
+    cols[0].selectbox("Version", [r.version for r in rows], key=f"alias_version_{name}")
+    cols[1].text_input("Alias", value="champion", key="team_alias_name")
+    cols[2].write("")
+    cols[2].button("Set alias", icon=":material/sell:", key="set_team_alias", width="stretch",
+                   on_click=point_team_alias, disabled=VISITOR)
+    st.subheader("Load and predict")
+    choices = {f"models:/{name}@{alias}": r.version for r in rows for alias in r.aliases}
+    choices.update({f"models:/{name}/{r.version}": r.version for r in rows})
+    cols = st.columns([2, 3])
+    chosen_uri = cols[0].selectbox("Model", list(choices), key="team_predict_uri")
+    prompt = cols[1].text_input("Prompt", value="What is 12.5 times 8?", key="team_predict_prompt")
+    if st.button("Predict", icon=":material/play_arrow:", key="team_predict", type="primary"):
+        try:
+            with st.spinner(f"Loading {chosen_uri} and predicting…"):
+                model = loaded(uri, f"models:/{name}/{choices[chosen_uri]}")
+                st.session_state.team_prediction = (name, chosen_uri, registry.predict(
+                    model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=store.experiment_id)[0])
+        except registry.RegistryError as exc:
+            st.session_state.pop("team_prediction", None)
+            st.error(plain(exc))
+    if st.session_state.get("team_prediction", ("",))[0] == name:  # this team's last prediction
+        _, used, result = st.session_state.team_prediction
+        st.markdown(f"**Answer** (from {code(used)}{', waiting for the user' if result['status'] == 'waiting' else ''})")
+        st.text(result["answer"])
+        with st.expander(f"{len(result['messages'])} message(s)", icon=":material/forum:"):
+            for message in result["messages"]:
+                st.caption(plain(f"{message['name']} ({message['role']})"))
+                st.text(message["text"])
+        cost = "unknown" if result["cost_usd"] is None else f"\\${result['cost_usd']:.4f}"
+        st.caption(f"Cost {cost} · trace {code(result['trace_id'] or 'not traced')}")
+        if result.get("trace_id"):
+            st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")
+
+
+DEMO_PARAMS_TEAM = {"provider": "demo", "chat_model": "demo-chat"}
+if team_key != "catify":
+    team_file_model(team_files[team_key])
+    st.stop()
 
 # ---- log --------------------------------------------------------------------------------------------
 st.subheader("Log a new version")

@@ -22,6 +22,7 @@ from core import contract, hosted, scenarios, team_files
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation
 from core.errors import InputError, TurnRefused
+from core.mlflow_model import registry
 from core.observe import export
 from core.providers import model_for
 from core.scenarios import from_files
@@ -284,3 +285,36 @@ def test_the_page_offers_an_upload_locally_and_none_in_a_hosted_demo(teams_dir, 
     assert len(shared.get("file_uploader")) == 0, "a hosted demo never takes a team file"
     options = next(s for s in shared.selectbox if s.label == "Scenario").options
     assert [o for o in options if o.startswith("Calculator")] == ["Calculator Team (studio_calculator_team.json)"]
+
+
+def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tracking_uri, experiment_name, store,
+                                                                   monkeypatch):
+    name, version = registry.log_team(tracking_uri, experiment_name, Settings(), KEY)
+    assert (name, version) == ("team-studio_calculator_team", 1)
+    (teams_dir / FIXTURE.name).unlink()  # the version carries its own copy of the file
+    scenarios.rescan()
+    model = registry.load(tracking_uri, f"models:/{name}/{version}")
+    [result] = registry.predict(model, ["What is 12.5 times 8?"], {}, experiment_id=store.experiment_id)
+    assert result["status"] == "ok" and "100.0" in result["answer"]
+    assert [m["text"] for m in result["messages"] if m["role"] == "tool"] == [
+        'calculator(a=12.5, b=8.0, operator="*") → 100.0']
+    export.flush()
+    trace = store.client.get_trace(result["trace_id"])
+    assert trace.info.tags[contract.SCENARIO] == KEY + "@model", "predictions are told apart from chats"
+    assert scenarios.find(KEY) is None, "loading a version does not bring a removed team back to the chat page"
+    scenarios.unregister(KEY + "@model")
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    shutil.copy(FIXTURE, teams_dir / FIXTURE.name)
+    scenarios.rescan()
+    at = open_app()
+    at.switch_page("pages/models.py").run()
+    at.selectbox(key="model_team").set_value(KEY).run()
+    at.button(key="log_team_model").click().run()
+    assert [s.value.replace("\\", "") for s in at.success] == [f"Logged {name} version 2."]
+    assert at.selectbox(key=f"alias_version_{name}").value == 2, "the new version is the one an alias would take"
+    at.button(key="set_team_alias").click().run()
+    assert registry.versions(tracking_uri, name)[0].aliases == ("champion",)
+    at.button(key="team_predict").click().run()
+    assert not at.exception and "100.0" in at.text[0].value

@@ -21,11 +21,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
-import os
 from typing import Any
 
 import mlflow
-import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
@@ -36,7 +34,7 @@ from PIL import Image
 from core import contract
 from core.config import Settings
 from core.conversations import Conversation
-from core.errors import ConfigError
+from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params
 from core.observe import lineage
 from core.scenarios.catify import CRITIC, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from core.scenarios.catify import KEY as CATIFY
@@ -46,77 +44,14 @@ PARAM_DEFAULTS: dict[str, Any] = {
     "iterations": DEFAULT_ITERATIONS, "provider": "demo", "base_url": "", "chat_model": "", "vision_model": "", "image_model": "",
     "image_size": "", "image_quality": "", "image_format": "base64",
 }
-MAX_PROMPTS = 20
 
 
-class CatifyInputError(ValueError):
-    """An input or parameter the model cannot use; the message is for whoever called it."""
-
-
-def prompts_from(model_input: Any) -> list[str]:
-    """Prompts from every input shape the model accepts, or CatifyInputError naming what was wrong."""
-    if isinstance(model_input, pd.DataFrame):
-        if model_input.shape[1] == 0 or model_input.empty:
-            raise CatifyInputError("The input is empty: send a prompt, e.g. {\"inputs\": [\"a cat in the snow\"]}.")
-        if list(model_input.columns) == ["role"]:  # a bare message list: the schema kept only its first key
-            raise CatifyInputError('Send chat messages in the agent request shape: {"input": [{"role": "user", '
-                                   '"content": "a cat"}]}, or plain prompt strings.')
-        if "content" in model_input.columns:  # chat messages, one per row: the last user message is the prompt
-            messages = model_input.to_dict("records")
-            values = [next((m.get("content") for m in reversed(messages) if m.get("role", "user") == "user"), None)]
-        else:
-            values = list(model_input["prompt" if "prompt" in model_input.columns else model_input.columns[0]])
-    elif isinstance(model_input, str):
-        values = [model_input]
-    elif isinstance(model_input, dict):
-        values = [model_input.get("input", model_input.get("prompt"))]
-    else:
-        try:
-            values = list(model_input)
-        except TypeError:
-            raise CatifyInputError(f"A {type(model_input).__name__} is not a prompt: send a string or a list of "
-                                   "strings.") from None
-    prompts = []
-    for value in values:
-        if isinstance(value, dict):  # one message of the agent interface's request
-            value = value.get("content") if value.get("role", "user") == "user" else None
-        if isinstance(value, list):  # a whole message list, or content parts: the last user text wins
-            texts = [v.get("content") if isinstance(v, dict) else v for v in value]
-            texts = [t if isinstance(t, str) else (t or [{}])[-1].get("text") if isinstance(t, list) else None
-                     for t in texts]
-            value = next((t for t in reversed(texts) if isinstance(t, str) and t.strip()), None)
-        if not isinstance(value, str) or not value.strip():
-            raise CatifyInputError(f"Every prompt must be non-empty text; got {str(value)[:80]!r}.")
-        prompts.append(value.strip())
-    if not prompts:
-        raise CatifyInputError("The input is empty: send a prompt, e.g. {\"inputs\": [\"a cat in the snow\"]}.")
-    if len(prompts) > MAX_PROMPTS:
-        raise CatifyInputError(f"{len(prompts)} prompts in one request; the limit is {MAX_PROMPTS}.")
-    return prompts
+CatifyInputError = ModelInputError  # the name this module's callers know
 
 
 def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = None) -> tuple[Settings, int, str]:
     """Settings for a prediction: params for models and provider, the environment for the key and store."""
-    env = dict(os.environ if env is None else env)
-    if any("key" in str(name).lower() for name in (params or {})):
-        raise CatifyInputError("Keys are never parameters: set OPENAI_API_KEY where the model is served.")
-    params = {**PARAM_DEFAULTS, **{k: v for k, v in (params or {}).items() if v not in (None, "")}}
-    unknown = set(params) - set(PARAM_DEFAULTS)
-    if unknown:
-        raise CatifyInputError(f"Unknown parameter(s): {', '.join(sorted(unknown))}. "
-                               f"Known: {', '.join(PARAM_DEFAULTS)}.")
-    try:
-        base = Settings.for_provider(str(params["provider"]))
-    except ConfigError as exc:
-        raise CatifyInputError(str(exc)) from None
-    changes = {k: str(params[k]) for k in ("base_url", "chat_model", "vision_model", "image_model", "image_size",
-                                           "image_quality") if params[k]}
-    settings = base.with_(api_key=env.get("OPENAI_API_KEY", ""),
-                          tracking_uri=mlflow.get_tracking_uri(), **changes)
-    try:
-        settings.validate()
-    except ConfigError as exc:
-        raise CatifyInputError(str(exc)) from None
+    settings, params = settings_from_params(params, PARAM_DEFAULTS, env)
     try:
         iterations = int(params["iterations"])
     except (TypeError, ValueError):

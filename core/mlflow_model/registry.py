@@ -16,7 +16,7 @@ import mlflow
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from .. import contract
+from .. import contract, scenarios, team_files
 from ..config import Settings
 from ..conversations import ConversationStore
 from ..observe import export
@@ -24,6 +24,7 @@ from ..store import is_not_found
 
 MODEL_NAME = "catify"
 MODEL_FILE = Path(__file__).with_name("catify_model.py")
+TEAM_MODEL_FILE = Path(__file__).with_name("team_model.py")
 CORE_DIR = Path(__file__).parents[1]  # the whole package travels with the model (code_paths)
 REQUIREMENTS = CORE_DIR.parent / "requirements.txt"
 _fluent_lock = threading.Lock()  # log_model needs MLflow's process-wide active run
@@ -88,6 +89,46 @@ def log_catify(tracking_uri: str, experiment_name: str, settings: Settings, iter
         client.set_model_version_tag(name, str(version), contract.ITERATIONS, str(int(iterations)))
         client.set_model_version_tag(name, str(version), contract.LOGGING_RUN, run.info.run_id)
         return version
+    except RegistryError:
+        raise
+    except Exception as exc:
+        raise RegistryError(f"The model could not be logged: {str(exc).splitlines()[0][:300]}") from exc
+
+
+def team_model_name(scenario_key: str) -> str:
+    """The registered model of a team file's team: `team-<file>` (`team:trip_desk` → `team-trip_desk`)."""
+    return "team-" + re.sub(r"[^A-Za-z0-9_-]+", "-", scenario_key.removeprefix("team:")).strip("-")
+
+
+def log_team(tracking_uri: str, experiment_name: str, settings: Settings, scenario_key: str) -> tuple[str, int]:
+    """Log a team file's team (core/mlflow_model/team_model.py, the file as an artifact) as a new version of
+    `team-<file>`; returns the model's name and version. The provider settings become the params' defaults;
+    never a key."""
+    scenario = scenarios.find(scenario_key)
+    if scenario is None or not scenario.team_file:
+        raise RegistryError(f"“{scenario_key}” is not a team file's team this app offers.")
+    path = team_files.teams_dir() / scenario.team_file
+    name = team_model_name(scenario_key)
+    experiment_id = ConversationStore.connect(tracking_uri, experiment_name).experiment_id
+    defaults = {"provider": settings.provider, "base_url": settings.base_url, "chat_model": settings.chat_model}
+    team_signature = ModelSignature(inputs=Schema([ColSpec("string")]), params=ParamSchema(
+        [ParamSpec(key, "string", value) for key, value in defaults.items()]))
+    try:
+        with _fluent_lock:
+            mlflow.set_tracking_uri(tracking_uri)
+            with mlflow.start_run(experiment_id=experiment_id, run_name=f"log {name} model") as run:
+                mlflow.set_tags({contract.KIND: "model", contract.PROVIDER: settings.provider,
+                                 contract.SCENARIO: scenario_key})
+                info = mlflow.pyfunc.log_model(
+                    name=name, python_model=str(TEAM_MODEL_FILE), code_paths=[str(CORE_DIR)],
+                    artifacts={"team_file": str(path)}, model_config={"team_key": scenario_key},
+                    pip_requirements=pinned_requirements(), signature=team_signature, registered_model_name=name)
+        version = int(info.registered_model_version)
+        client = mlflow.MlflowClient(tracking_uri)
+        for key, value in ((contract.PROVIDER, settings.provider), (contract.SCENARIO, scenario_key),
+                           (contract.LOGGING_RUN, run.info.run_id)):
+            client.set_model_version_tag(name, str(version), key, value)
+        return name, version
     except RegistryError:
         raise
     except Exception as exc:

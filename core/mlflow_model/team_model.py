@@ -1,0 +1,77 @@
+"""A team file (docs/TEAMS.md) as an MLflow model from code: this file is the python_model, the team file
+travels with the version as its artifact `team_file` and `model_config["team_key"]` says which of its teams
+(a Studio gallery holds several). So a version runs the team it was logged with, whatever the teams folder
+holds later, and `mlflow models serve` serves it like Catify.
+
+Input: prompts in any shape `core.mlflow_model.inputs.prompts_from` takes. Params: `provider`, `base_url`,
+`chat_model` (never a key: the serving environment's OPENAI_API_KEY). Output, one per prompt: `prompt`,
+`answer` (the team's last message), `messages` (every message and tool call, as the chat shows them),
+`status` (`ok`, or `waiting` when the team handed over to the user), `cost_usd` and `trace_id`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking.fluent import _get_experiment_id
+
+# absolute imports: MLflow runs this file as a script, with the logged copy of core/ on sys.path (code_paths)
+from core import scenarios
+from core.conversations import Conversation
+from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params
+from core.scenarios import from_files
+from core.turn import TurnHandle
+
+PARAM_DEFAULTS: dict[str, Any] = {"provider": "demo", "base_url": "", "chat_model": ""}
+MODEL_SUFFIX = "@model"  # predictions are traced as their own scenario: `team:<file>@model`
+
+
+def _experiment_id() -> str | None:
+    try:
+        return _get_experiment_id()
+    except Exception:  # noqa: BLE001 - no store: the prediction still runs, untraced
+        return None
+
+
+class TeamModel(PythonModel):
+    """A user's team behind MLflow's pyfunc interface."""
+
+    def load_context(self, context):
+        path = Path(context.artifacts["team_file"])
+        wanted = (context.model_config or {}).get("team_key", "")
+        teams, _ = from_files.read_any(path)
+        team_file = next((t for t in teams if t.key == wanted), teams[0] if teams else None)
+        if team_file is None:
+            raise RuntimeError(f"The logged team file {path.name} holds no team this app can run.")
+        # its own key, so a loaded version never takes the place of the chat page's team of the same file
+        self.scenario = scenarios.register(replace(from_files.scenario_for(team_file),
+                                                   key=team_file.key + MODEL_SUFFIX))
+
+    def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
+        try:
+            prompts = prompts_from(model_input)
+            settings, _ = settings_from_params(params, PARAM_DEFAULTS)
+        except ModelInputError as exc:  # a 400 with this message when served, not a traceback
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
+        return [self._predict_one(prompt, settings) for prompt in prompts]
+
+    def _predict_one(self, prompt: str, settings: Any) -> dict[str, Any]:
+        conversation = Conversation(scenario=self.scenario.key, session_id="model-prediction",
+                                    provider=settings.provider)
+        # a turn on its own thread and event loop: predict may be called from a server's event loop
+        outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
+        if outcome is None or outcome.status not in ("ok", "waiting"):
+            raise RuntimeError(outcome.error if outcome is not None else "The prediction did not finish.")
+        said = [e for e in outcome.entries if e.get("role") == "assistant"]
+        return {"prompt": prompt, "answer": said[-1]["text"] if said else "", "status": outcome.status,
+                "messages": [{"name": e.get("name", ""), "role": e.get("role", ""), "text": e.get("text", "")}
+                             for e in outcome.entries[1:]],
+                "cost_usd": outcome.cost_usd, "trace_id": outcome.trace_id}
+
+
+mlflow.models.set_model(TeamModel())
