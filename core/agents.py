@@ -164,6 +164,7 @@ class TeamPlan:
     total_steps: int
     task: Callable[[str], str] = lambda text: text
     explain: Callable[[str], str] | None = None
+    guard: int = 0  # the app's own message cap on a team that may never end by itself (a team file); 0: none
 
 
 @dataclass(frozen=True)

@@ -347,4 +347,4 @@ def build_team_file(team_file: TeamFile, context: TeamContext) -> TeamPlan:
                             f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from None
     finally:
         _turn.reset(token)
-    return TeamPlan(team=team, stop=stop, total_steps=0)
+    return TeamPlan(team=team, stop=stop, total_steps=0, guard=MAX_MESSAGES_GUARD)

@@ -318,3 +318,18 @@ def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tr
     assert registry.versions(tracking_uri, name)[0].aliases == ("champion",)
     at.button(key="team_predict").click().run()
     assert not at.exception and "100.0" in at.text[0].value
+
+
+def test_a_team_that_never_ends_by_itself_is_ended_by_the_guard_and_said(teams_dir, store, tracking_uri):
+    component = studio_team(assistant("ping", "You are ping. Answer in one line."),
+                            assistant("pong", "You are pong. Answer in one line."), label="Endless")
+    (teams_dir / "endless.json").write_text(json.dumps(component))
+    scenarios.rescan()
+    outcome = asyncio.run(run_turn(Conversation(scenario="team:endless", session_id="s", provider="demo"),
+                                   "Start", Settings(tracking_uri=tracking_uri), store))
+    assert outcome.status == "ok", outcome.error
+    said = [e for e in outcome.entries if e["role"] == "assistant"]
+    assert len(said) == team_files.MAX_MESSAGES_GUARD - 1, "the task is the first of the 40 messages"
+    assert outcome.entries[-1]["role"] == "notice"
+    assert outcome.entries[-1]["text"].startswith("The team did not end by itself, so the app ended it after 40 "
+                                                  "messages.")

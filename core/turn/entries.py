@@ -64,6 +64,13 @@ def tool_entry(source: str, name: str, arguments: str, result: str, is_error: bo
             "is_error": bool(is_error or result.startswith(contract.TOOL_ERROR_PREFIX))}
 
 
+def guard_notice(turn: int, step: int, guard: int) -> TranscriptEntry:
+    return {"role": "notice", "name": "app", "turn": turn, "step": step + 1,
+            "text": f"The team did not end by itself, so the app ended it after {guard} messages. Its termination "
+                    "condition may never fire: check the team file (e.g. a TextMentionTermination word its agents "
+                    "never say)."}
+
+
 def stop_notice(turn: int, step: int, total_steps: int) -> TranscriptEntry:
     of = f" of {total_steps}" if total_steps else ""
     return {"role": "notice", "name": "app", "turn": turn, "step": step + 1,

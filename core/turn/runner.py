@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..observe import export, spans
 from ..providers import Clients, build_clients
 from ..records import TranscriptEntry
-from .entries import StreamReader, stop_notice
+from .entries import StreamReader, guard_notice, stop_notice
 from .records import TurnEvent, TurnOutcome, TurnRequest, TurnStatus
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,8 @@ class _Turn:
                 reader.step < plan.total_steps if plan.total_steps else "External termination" in reader.stop_reason)
             if stopped:
                 self.entries.append(stop_notice(self.turn, reader.step, plan.total_steps))
+            elif plan.guard and f"Maximum number of messages {plan.guard} reached" in reader.stop_reason:
+                self.entries.append(guard_notice(self.turn, reader.step, plan.guard))
             status: TurnStatus = "stopped" if stopped else "waiting" if reader.waiting else "ok"
             if span is not None:
                 span.set_outputs({"status": status, "stop_reason": reader.stop_reason,
