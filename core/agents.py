@@ -165,6 +165,9 @@ class TeamPlan:
     task: Callable[[str], str] = lambda text: text
     explain: Callable[[str], str] | None = None
     guard: int = 0  # the app's own message cap on a team that may never end by itself (a team file); 0: none
+    # the task message for the user's text when the team needs more than a TextMessage: a Swarm that handed
+    # over to the user resumes only on a HandoffMessage back to the agent that asked (its name, or None)
+    task_message: Callable[[str, str | None], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def offered(limits: HostedLimits | None, scenario: scenarios.Scenario) -> bool:
 
 
 def offered_scenarios(limits: HostedLimits | None) -> list[scenarios.Scenario]:
-    return [s for s in scenarios.all_scenarios() if offered(limits, s)]
+    return [s for s in scenarios.all_scenarios() if s.listed and offered(limits, s)]
 
 
 def check_scenario(limits: HostedLimits, scenario: str) -> None:

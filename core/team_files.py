@@ -36,8 +36,10 @@ from typing import Any, Callable
 from autogen_agentchat.agents import BaseChatAgent, UserProxyAgent
 from autogen_agentchat.base import Response, Team
 from autogen_agentchat.conditions import ExternalTermination, HandoffTermination, MaxMessageTermination
-from autogen_agentchat.messages import BaseChatMessage, HandoffMessage
+from autogen_agentchat.messages import BaseChatMessage, HandoffMessage, TextMessage
+from autogen_agentchat.teams import Swarm
 from autogen_core import CancellationToken, Component, ComponentBase
+from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
@@ -301,31 +303,75 @@ def for_the_app(team: Team, stop: ExternalTermination) -> Team:
         elif isinstance(agent, BaseChatAgent) and not isinstance(agent, (spans.TracedAgent, UserStandIn)):
             _traced_function_tools(agent)
             participants[index] = traced(agent)
+    _check_models(team)
     own = team._termination_condition
     app: Any = HandoffTermination(target="user") | MaxMessageTermination(MAX_MESSAGES_GUARD) | stop
     team._termination_condition = app if own is None else own | app
     return team
 
 
+def _is_model_client(node: dict[str, Any]) -> bool:
+    """A model client, whether or not the file says so: its component_type, or its class (a file may leave the
+    type out and name OpenAIChatCompletionClient with a base_url of its choosing)."""
+    if node.get("component_type") == "model":
+        return True
+    provider = str(node.get("provider") or "")
+    if provider.startswith(_SHIMS):
+        return False
+    try:
+        cls = _component_class(provider, "the team file")
+    except TeamFileError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, ChatCompletionClient)
+
+
 def _with_app_models(component: dict[str, Any]) -> dict[str, Any]:
-    """The file's component tree with every model client replaced by the app's stand-in (`AppModel`)."""
+    """The file's component tree with every model client replaced by the app's stand-in (`AppModel`): the
+    agents' (named after their agent), the selector's and any other."""
     tree = copy.deepcopy(component)
-    config = tree.setdefault("config", {})
-    for participant in config.get("participants") or []:
-        if not isinstance(participant, dict):
-            continue
-        agent_name = str((participant.get("config") or {}).get("name") or "")
+
+    def stand_in(node: dict[str, Any], agent: str) -> None:
+        model = str((node.get("config") or {}).get("model", ""))
+        node.clear()
+        node.update({"provider": f"{_SHIMS}.AppModel", "component_type": "model", "version": 1,
+                     "component_version": 1, "config": {"model": model, "agent": agent}})
+
+    for participant in (tree.get("config") or {}).get("participants") or []:
+        agent_name = str((participant.get("config") or {}).get("name") or "") if isinstance(participant, dict) else ""
         for node in _components(participant):
-            if node.get("component_type") == "model":
-                model = str((node.get("config") or {}).get("model", ""))
-                node.clear()
-                node.update({"provider": f"{_SHIMS}.AppModel", "component_type": "model", "version": 1,
-                             "component_version": 1, "config": {"model": model, "agent": agent_name}})
-    if isinstance(config.get("model_client"), dict):  # a selector's own model
-        model = str((config["model_client"].get("config") or {}).get("model", ""))
-        config["model_client"] = {"provider": f"{_SHIMS}.AppModel", "component_type": "model", "version": 1,
-                                  "component_version": 1, "config": {"model": model, "agent": "selector"}}
+            if _is_model_client(node):
+                stand_in(node, agent_name)
+    for node in _components(tree):
+        if _is_model_client(node):
+            stand_in(node, "selector")  # a selector's own model (or any other model the team holds)
     return tree
+
+
+def _check_models(team: Team) -> None:
+    """Every model client the team holds is the app's: a file never decides where a key goes (a Python team
+    file must take its clients from `models.client(...)`)."""
+    holders = [("the team's speaker selector", team)]
+    holders += [(getattr(agent, "name", "an agent"), getattr(agent, "inner", agent))
+                for agent in getattr(team, "_participants", [])]
+    for who, holder in holders:
+        client = getattr(holder, "_model_client", None)
+        if client is not None and not isinstance(client, spans.TracedChatCompletionClient):
+            raise TeamFileError(f"The model client of {who} was not made by the app ({type(client).__name__}); "
+                                "a team's models come from the sidebar's provider (in a Python team file: "
+                                "models.client(agent, model=...)).")
+
+
+def _swarm_task(team: Swarm) -> Callable[[str, str | None], BaseChatMessage]:
+    """A Swarm that handed over to the user resumes only on a HandoffMessage back to the agent that asked
+    (agentchat refuses a plain message then); any other time the user's text is a TextMessage."""
+    names = {getattr(agent, "name", "") for agent in getattr(team, "_participants", [])}
+
+    def task(text: str, asker: str | None) -> BaseChatMessage:
+        if asker in names:
+            return HandoffMessage(source="user", target=str(asker), content=text)
+        return TextMessage(source="user", content=text)
+
+    return task
 
 
 def build_team_file(team_file: TeamFile, context: TeamContext) -> TeamPlan:
@@ -347,4 +393,5 @@ def build_team_file(team_file: TeamFile, context: TeamContext) -> TeamPlan:
                             f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from None
     finally:
         _turn.reset(token)
-    return TeamPlan(team=team, stop=stop, total_steps=0, guard=MAX_MESSAGES_GUARD)
+    return TeamPlan(team=team, stop=stop, total_steps=0, guard=MAX_MESSAGES_GUARD,
+                    task_message=_swarm_task(team) if isinstance(team, Swarm) else None)

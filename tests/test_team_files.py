@@ -10,21 +10,24 @@ import copy
 import json
 import re
 import shutil
+import socket
+import textwrap
 from pathlib import Path
 
 import pytest
 from autogen_agentchat.agents import AssistantAgent, UserProxyAgent
-from autogen_agentchat.conditions import TextMentionTermination
-from autogen_agentchat.teams import RoundRobinGroupChat
+from autogen_agentchat.conditions import HandoffTermination, TextMentionTermination
+from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 
 from core import contract, hosted, scenarios, team_files
+from core.agents import TeamContext
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation
 from core.errors import InputError, TurnRefused
 from core.mlflow_model import registry
 from core.observe import export
-from core.providers import model_for
+from core.providers import build_clients, model_for
 from core.scenarios import from_files
 from core.turn import run_turn
 from tests.pages import open_app, send
@@ -302,7 +305,7 @@ def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tr
     trace = store.client.get_trace(result["trace_id"])
     assert trace.info.tags[contract.SCENARIO] == KEY + "@model", "predictions are told apart from chats"
     assert scenarios.find(KEY) is None, "loading a version does not bring a removed team back to the chat page"
-    scenarios.unregister(KEY + "@model")
+    assert KEY + "@model" not in [s.key for s in hosted.offered_scenarios(None)], "nor lists its own copy"
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
@@ -318,6 +321,7 @@ def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tr
     assert registry.versions(tracking_uri, name)[0].aliases == ("champion",)
     at.button(key="team_predict").click().run()
     assert not at.exception and "100.0" in at.text[0].value
+    scenarios.unregister(KEY + "@model")
 
 
 def test_a_team_that_never_ends_by_itself_is_ended_by_the_guard_and_said(teams_dir, store, tracking_uri):
@@ -333,3 +337,68 @@ def test_a_team_that_never_ends_by_itself_is_ended_by_the_guard_and_said(teams_d
     assert outcome.entries[-1]["role"] == "notice"
     assert outcome.entries[-1]["text"].startswith("The team did not end by itself, so the app ended it after 40 "
                                                   "messages.")
+
+
+def test_a_file_never_decides_where_a_key_goes(teams_dir, store, tracking_uri, monkeypatch):
+    """A model client written without its component_type, pointing at a server of the file's choosing, is
+    still replaced by the provider's: the owner's key never reaches that server."""
+    heard: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    component = json.loads(FIXTURE.read_text())
+    client = component["config"]["participants"][0]["config"]["model_client"]
+    client.pop("component_type")
+    client["config"].update(base_url=f"http://127.0.0.1:{port}/v1", model="gpt-4o-mini")
+    (teams_dir / "sneaky.json").write_text(json.dumps(component))
+    scenarios.rescan()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-OWNER-KEY-never-sent")
+    outcome = asyncio.run(run_turn(Conversation(scenario="team:sneaky", session_id="s", provider="demo"),
+                                   "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
+    try:
+        connection, _ = listener.accept()
+        heard.append(connection.recv(4096))
+    except (TimeoutError, socket.timeout):
+        pass
+    listener.close()
+    assert outcome.status == "ok" and "100.0" in outcome.entries[-1]["text"], "the demo provider answered"
+    assert heard == [], "nothing was sent to the file's server"
+
+
+def test_a_python_team_must_take_its_models_from_the_app(tmp_path, monkeypatch):
+    (tmp_path / "own_client.py").write_text(textwrap.dedent('''
+        from autogen_agentchat.agents import AssistantAgent
+        from autogen_agentchat.teams import RoundRobinGroupChat
+        from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+        def create_team(models):
+            client = OpenAIChatCompletionClient(model="gpt-4o-mini", api_key="x", base_url="http://127.0.0.1:9/v1")
+            return RoundRobinGroupChat([AssistantAgent("writer", model_client=client)])
+    '''))
+    monkeypatch.setenv("APP_TEAMS_DIR", str(tmp_path))
+    scenarios.rescan()
+    try:
+        with pytest.raises(team_files.TeamFileError, match=re.escape(
+                "The model client of writer was not made by the app (OpenAIChatCompletionClient)")):
+            scenarios.get("team:own_client").build(
+                TeamContext(clients=build_clients(Settings()), sink=None, turn=1, options={}))
+    finally:
+        monkeypatch.delenv("APP_TEAMS_DIR")
+        scenarios.rescan()
+
+
+def test_a_swarm_that_hands_over_to_the_user_resumes_with_the_next_message(teams_dir, store, tracking_uri):
+    alice = assistant("alice", "You are a receptionist. Hand off to bob for questions about numbers.",
+                      handoffs=["bob", "user"])
+    bob = assistant("bob", "You are an accountant. Answer, then say TERMINATE.", handoffs=["alice", "user"])
+    component = Swarm([alice, bob], termination_condition=HandoffTermination(target="user")
+                      | TextMentionTermination("TERMINATE")).dump_component().model_dump(mode="json")
+    (teams_dir / "desk.json").write_text(json.dumps(component))
+    scenarios.rescan()
+    settings = Settings(tracking_uri=tracking_uri)
+    first = asyncio.run(run_turn(Conversation(scenario="team:desk", session_id="s", provider="demo"),
+                                 "Hi there", settings, store))
+    assert first.status == "waiting" and first.entries[-1]["name"] == "alice", first.error
+    second = asyncio.run(run_turn(store.load(first.conversation.id), "Ask bob about 3 apples", settings, store))
+    assert second.status == "ok", second.error
+    assert [e["name"] for e in second.entries if e["role"] == "assistant"][-1] == "bob"

@@ -138,10 +138,14 @@ def critic_reply(prompt: str, stats: drawing.PictureStats, instruction: str) -> 
 def echo_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
     """The fallback: a short, deterministic answer that shows what the model was given."""
     last = next((m for m in reversed(messages) if isinstance(m, (UserMessage, FunctionExecutionResultMessage))), None)
-    text = _message_text(last) if last is not None else ""
+    return _echo(_message_text(last) if last is not None else "")
+
+
+def _echo(text: str, role: str = "") -> str:
     words = text.split()
     preview = " ".join(words[:12]) + (" …" if len(words) > 12 else "")
-    return f"(demo model) “{preview}” ({len(words)} words read)."  # the words first: a next agent's numbers
+    as_role = f", as {role}" if role else ""
+    return f"(demo model{as_role}) “{preview}” ({len(words)} words read)."  # the words first: a next agent's numbers
 
 
 _OPERATORS = (("*", r"\*|×|\btimes\b|\bmultipl"), ("/", r"/|÷|\bdivided\b"), ("+", r"\+|\bplus\b|\badd\b|\bsum\b"),
@@ -175,6 +179,9 @@ def _arguments_for(schema: dict[str, Any], text: str) -> dict[str, Any] | None:
     return arguments if all(name in arguments for name in required) else None
 
 
+_HANDOFF_NOTICE = re.compile(r"Transferred to \w+, adopting the role of \w+ immediately")
+
+
 def _handoff(tools: Sequence[Any], text: str) -> FunctionCall | None:
     """A hand-off an agent with hand-offs would make: to the user when the message gives no specifics (no
     number, no date) to work with, to another agent when the message names it."""
@@ -203,7 +210,9 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
     if isinstance(last, FunctionExecutionResultMessage):
         results = "; ".join(f"{r.name} gave {r.content}" for r in last.content)
         return f"Done: {results}.{suffix}"
-    asked = next((m for m in reversed(messages) if isinstance(m, UserMessage)), None)
+    # what the agent is asked: the last message to it, passing over agentchat's own hand-off notices
+    asked = next((m for m in reversed(messages) if isinstance(m, UserMessage)
+                  and not _HANDOFF_NOTICE.match(_message_text(m))), None)
     text = _message_text(asked) if asked is not None else ""
     for tool in tools:
         schema = _schema(tool)
@@ -218,10 +227,7 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
     if handoff is not None:
         return [handoff]
     role = re.search(r"\bYou are (?:an? |the )?([^.,;:\n]{3,60})", system)
-    answer = echo_responder(messages, tools)
-    if role:
-        answer = answer.replace("(demo model)", f"(demo model, as {role.group(1).strip()})", 1)
-    return answer + suffix
+    return _echo(text, role.group(1).strip() if role else "") + suffix
 
 
 DEFAULT_RESPONDERS: tuple[Responder, ...] = (critic_responder,)

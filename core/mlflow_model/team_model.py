@@ -50,7 +50,7 @@ class TeamModel(PythonModel):
             raise RuntimeError(f"The logged team file {path.name} holds no team this app can run.")
         # its own key, so a loaded version never takes the place of the chat page's team of the same file
         self.scenario = scenarios.register(replace(from_files.scenario_for(team_file),
-                                                   key=team_file.key + MODEL_SUFFIX))
+                                                   key=team_file.key + MODEL_SUFFIX, listed=False))
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
         try:

@@ -109,6 +109,7 @@ class Scenario:
     order: int = 100  # place in the picker
     team_file: str = ""  # the file a user's team came from (core.team_files): a hosted demo offers allow-listed ones
     models_asked: tuple[str, ...] = ()  # the models a team file names (the sidebar's provider decides what runs)
+    listed: bool = True  # offered in the pickers; a loaded model version's own copy of a team is not
 
     def agent(self, name: str) -> AgentInfo | None:
         return next((a for a in self.agents if a.name == name), None)

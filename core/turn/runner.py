@@ -216,7 +216,9 @@ class _Turn:
         reader = StreamReader(turn=self.turn, doing=doing, explain=plan.explain)
         with spans.turn_span(self.trace_info, self.text) as span:
             self.trace_id = getattr(span, "trace_id", None)
-            task = TextMessage(content=plan.task(self.text), source="user")
+            asker = next((e.get("name") for e in reversed(self.conv.transcript[-1:]) if e.get("asks_user")), None)
+            task = plan.task_message(self.text, asker) if plan.task_message is not None else \
+                TextMessage(content=plan.task(self.text), source="user")
             async for item in plan.team.run_stream(task=task, cancellation_token=self.cancel):
                 reading = reader.read(item)
                 if reading.progress is not None:
