@@ -20,12 +20,15 @@ Files come from the folder the owner chose (`APP_TEAMS_DIR`, default `teams/` in
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import copy
 import functools
 import importlib
 import json
 import os
 import re
+import threading
 import warnings
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -43,6 +46,7 @@ from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
+from . import contract
 from .agents import TeamContext, TeamPlan, traced
 from .demo.models import team_agent_responder
 from .errors import InputError
@@ -50,6 +54,7 @@ from .observe import spans
 from .providers import Clients
 
 MAX_FILE_BYTES = 1_000_000
+TOOL_TIMEOUT_S = 60.0  # a team file's tool call answers within this, or the agent is told it did not
 MAX_MESSAGES_GUARD = 40  # a team whose own termination never fires still ends (the page says so)
 TEAMS_DIR = Path(__file__).resolve().parents[1] / "teams"
 TEAM_FILE_SUFFIXES = (".json", ".py")
@@ -266,6 +271,46 @@ class UserStandIn(BaseChatAgent):
 
 
 # --- building a team for one turn --------------------------------------------------------------------------------------
+def _on_own_thread(function: Any, *args: Any, **kwargs: Any) -> asyncio.Future:
+    """A sync tool call on a daemon thread of its own. Not asyncio.to_thread: the loop's default executor is
+    joined when the turn's event loop closes, so a tool that never returns would hold the turn anyway."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(value)
+
+    def work() -> None:
+        try:
+            value, error = context.run(function, *args, **kwargs), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting turn
+            value, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the turn's loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=work, name="team-tool", daemon=True).start()
+    return future
+
+
+def _bounded(function: Any) -> Any:
+    """A tool function as an async one that answers within TOOL_TIMEOUT_S: a tool that never returns tells
+    the agent so ("ERROR: …", its span failed) instead of holding the turn, Stop and the conversation. (A
+    thread cannot be stopped: a sync tool that never returns keeps its worker thread.)"""
+    @functools.wraps(function)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        call = function(*args, **kwargs) if asyncio.iscoroutinefunction(function) else \
+            _on_own_thread(function, *args, **kwargs)
+        try:
+            return await asyncio.wait_for(call, TOOL_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            return (f"{contract.TOOL_ERROR_PREFIX} {function.__name__} did not answer within {TOOL_TIMEOUT_S:g} s; "
+                    "the app stopped waiting for it.")
+
+    return run
+
+
 def _traced_function_tools(agent: Any) -> None:
     """Each FunctionTool call of an agent becomes a TOOL span. agentchat has no public hook around a tool
     call, so the tool's `_func` (what FunctionTool.run calls) is replaced by a traced async one; the agent's
@@ -275,14 +320,7 @@ def _traced_function_tools(agent: Any) -> None:
              *(t for bench in workbenches for t in (getattr(bench, "_tools", None) or ()))]
     for tool in {id(t): t for t in tools}.values():
         if isinstance(tool, FunctionTool) and not getattr(tool._func, "_app_traced", False):
-            original = tool._func
-            if asyncio.iscoroutinefunction(original):
-                run = original
-            else:
-                @functools.wraps(original)
-                async def run(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                    return await asyncio.to_thread(_original, *args, **kwargs)
-            traced_run = spans.traced_tool(run)
+            traced_run = spans.traced_tool(_bounded(tool._func))
             traced_run._app_traced = True
             tool._func = traced_run
 
@@ -388,7 +426,7 @@ def build_team_file(team_file: TeamFile, context: TeamContext) -> TeamPlan:
         team = for_the_app(team, stop)
     except TeamFileError:
         raise
-    except Exception as exc:  # noqa: BLE001 - anything the file's code or classes raise, said in a sentence
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - anything the file's code raises, said in a sentence
         raise TeamFileError(f"The team in “{team_file.path.name}” could not be built: {type(exc).__name__}: "
                             f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from None
     finally:

@@ -46,7 +46,12 @@ def open_from_url() -> None:
         del st.query_params["conversation"]
         return
     known = scenarios.find(loaded.scenario)
-    if known is None or not hosted.offered(settings.hosted, known):
+    if known is not None and not hosted.offered(settings.hosted, known):
+        st.warning(f"Conversation {plain(wanted)} uses the team file {plain(known.team_file)}, which this demo does "
+                   "not offer. Starting a new conversation.")
+        del st.query_params["conversation"]
+        return
+    if known is None:
         st.warning(f"Conversation {plain(wanted)} is a “{plain(loaded.scenario)}” conversation, which this version of "
                    "the app cannot continue. Starting a new conversation.")
         del st.query_params["conversation"]

@@ -69,8 +69,12 @@ def test_a_factory_is_offered_and_runs_traced_on_the_demo_provider(folder, store
     ("def create_team(models):\n    raise ValueError('no key in the file')\n",
      "create_team() in “bad.py” raised ValueError (line 2): no key in the file"),
     ("raise RuntimeError('boom')\n", "“bad.py” failed when it was read (line 1): RuntimeError: boom"),
+    ("import sys\nsys.exit('bye')\n", "“bad.py” failed when it was read (line 2): SystemExit: bye"),
+    ("import time\ndef create_team(models):\n    time.sleep(30)\n",
+     "create_team() in “bad.py” did not finish within 0.5 s; the app left it running and does not offer the team."),
 ])
-def test_a_factory_that_cannot_be_used_is_said_and_the_rest_stay(folder, source, says):
+def test_a_factory_that_cannot_be_used_is_said_and_the_rest_stay(folder, source, says, monkeypatch):
+    monkeypatch.setattr(team_factories, "READ_TIMEOUT_S", 0.5)
     (folder / "bad.py").write_text(textwrap.dedent(source))
     (folder / "adder.py").write_text(GOOD)
     scenarios.rescan()

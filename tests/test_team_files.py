@@ -12,12 +12,14 @@ import re
 import shutil
 import socket
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 from autogen_agentchat.agents import AssistantAgent, UserProxyAgent
 from autogen_agentchat.conditions import HandoffTermination, TextMentionTermination
-from autogen_agentchat.teams import RoundRobinGroupChat, Swarm
+from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat, Swarm
+from autogen_core.tools import FunctionTool
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 
 from core import contract, hosted, scenarios, team_files
@@ -402,3 +404,59 @@ def test_a_swarm_that_hands_over_to_the_user_resumes_with_the_next_message(teams
     second = asyncio.run(run_turn(store.load(first.conversation.id), "Ask bob about 3 apples", settings, store))
     assert second.status == "ok", second.error
     assert [e["name"] for e in second.entries if e["role"] == "assistant"][-1] == "bob"
+
+
+def test_a_tool_that_never_answers_is_given_up_on_and_the_turn_ends(teams_dir, store, tracking_uri, monkeypatch):
+    monkeypatch.setattr(team_files, "TOOL_TIMEOUT_S", 0.5)
+    component = json.loads(FIXTURE.read_text())
+    component["config"]["participants"][0]["config"]["tools"][0]["config"]["source_code"] = (
+        "def calculator(a: float, b: float, operator: str) -> str:\n    import time\n    time.sleep(30)\n"
+        "    return 'never'\n")
+    (teams_dir / "stuck.json").write_text(json.dumps(component))
+    scenarios.rescan()
+    started = time.perf_counter()
+    outcome = asyncio.run(run_turn(Conversation(scenario="team:stuck", session_id="s", provider="demo"),
+                                   "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
+    assert time.perf_counter() - started < 15
+    assert outcome.status == "ok", outcome.error
+    tool = next(e for e in outcome.entries if e["role"] == "tool")
+    assert tool["is_error"] and "calculator did not answer within 0.5 s" in tool["text"]
+
+
+def test_an_upload_never_takes_a_hidden_or_helper_name(teams_dir):
+    assert from_files.add_upload("_helper.json", FIXTURE.read_bytes()) == (["team:helper"], [])
+    assert from_files.add_upload(".hidden.json", FIXTURE.read_bytes()) == (["team:hidden"], [])
+    assert sorted(p.name for p in teams_dir.iterdir()) == ["helper.json", "hidden.json", FIXTURE.name]
+
+
+def test_a_selector_team_gets_speakers_from_the_demo_model(teams_dir, store, tracking_uri):
+    planner = assistant("planner", "You are a planner. Restate the question for the calculator agent.")
+    solver = assistant("calculator_agent", "You are a calculator operator. Use the tool, then say TERMINATE.",
+                       tools=[FunctionTool(calculator_for_test, description="Arithmetic on two numbers.")],
+                       reflect_on_tool_use=True)
+    team = SelectorGroupChat([planner, solver], model_client=OpenAIChatCompletionClient(model="gpt-4o-mini",
+                                                                                         api_key="unused"),
+                             termination_condition=TextMentionTermination("TERMINATE"))
+    (teams_dir / "selector.json").write_text(json.dumps(team.dump_component().model_dump(mode="json")))
+    scenarios.rescan()
+    outcome = asyncio.run(run_turn(Conversation(scenario="team:selector", session_id="s", provider="demo"),
+                                   "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
+    assert outcome.status == "ok", outcome.error
+    assert [e["name"] for e in outcome.entries[1:]] == ["planner", "calculator_agent", "calculator_agent"]
+    assert "→ 100.0" in outcome.entries[2]["text"]
+
+
+def calculator_for_test(a: float, b: float, operator: str) -> str:
+    return str(a * b) if operator == "*" else "?"
+
+
+def test_a_hosted_demo_does_not_even_read_files_it_does_not_offer(teams_dir, monkeypatch):
+    (teams_dir / "runs_on_read.py").write_text(f"open({str(teams_dir / 'ran')!r}, 'w').write('x')\n")
+    monkeypatch.setenv("APP_HOSTED", "1")
+    monkeypatch.setenv("APP_HOSTED_TEAMS", FIXTURE.name)
+    scenarios.rescan()
+    assert not (teams_dir / "ran").exists(), "a .py that is not allow-listed is never imported"
+    assert [s.key for s in scenarios.all_scenarios() if s.team_file] == [KEY]
+    monkeypatch.delenv("APP_HOSTED")
+    scenarios.rescan()
+    assert (teams_dir / "ran").exists(), "(locally, the same file is read: the test can tell)"

@@ -179,6 +179,26 @@ def _arguments_for(schema: dict[str, Any], text: str) -> dict[str, Any] | None:
     return arguments if all(name in arguments for name in required) else None
 
 
+_SELECTOR_ASK = re.compile(r"select the next role from \[([^\]]*)\]", re.IGNORECASE)
+
+
+def _next_speaker(messages: Sequence[LLMMessage]) -> str | None:
+    """A SelectorGroupChat asks its model who speaks next ("…select the next role from ['a', 'b']…", the
+    prompt of agentchat and AutoGen Studio): the candidate after the last one who spoke, in the listed order."""
+    prompt = next((m.content for m in messages if isinstance(m, (SystemMessage, UserMessage))
+                   and isinstance(m.content, str) and _SELECTOR_ASK.search(m.content)), None)
+    if prompt is None:
+        return None
+    asks = _SELECTOR_ASK.findall(prompt)
+    candidates = re.findall(r"'([^']+)'", asks[-1])
+    if not candidates:
+        return None
+    spoke = [name for name in re.findall(r"^(\w+): ", prompt, re.MULTILINE) if name in candidates]
+    if not spoke:
+        return candidates[0]
+    return candidates[(candidates.index(spoke[-1]) + 1) % len(candidates)]
+
+
 _HANDOFF_NOTICE = re.compile(r"Transferred to \w+, adopting the role of \w+ immediately")
 
 
@@ -205,6 +225,9 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
     otherwise answers shortly in the role its system message gives; it says TERMINATE when its system message
     asks for it, so the team ends as designed."""
     system = "\n".join(m.content for m in messages if isinstance(m, SystemMessage))
+    speaker = _next_speaker(messages)
+    if speaker is not None:
+        return speaker
     suffix = " TERMINATE" if "TERMINATE" in system else ""
     last = messages[-1] if messages else None
     if isinstance(last, FunctionExecutionResultMessage):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import collections
 import os
+import secrets
 from dataclasses import replace
 from pathlib import Path
 
 from .. import team_factories, team_files
 from ..agents import TeamContext, TeamPlan
-from ..config import Settings
+from ..config import Settings, hosted_limits
 from ..errors import InputError
 from ..providers import model_for
 from . import AgentInfo, CostQuestion, Scenario
@@ -44,15 +45,23 @@ def scenario_for(team_file: team_files.TeamFile) -> Scenario:
         models_asked=team_file.models)
 
 
-def read_any(path: Path) -> tuple[list[team_files.TeamFile], list[str]]:
-    """The teams a file holds, and a sentence for each of its teams that cannot be used (a gallery's)."""
-    return ([team_factories.read_factory(path)], []) if path.suffix == ".py" else team_files.read(path)
+def read_any(path: Path, shown: Path | None = None) -> tuple[list[team_files.TeamFile], list[str]]:
+    """The teams a file holds, and a sentence for each of its teams that cannot be used (a gallery's).
+    `shown`: the name the file will have in the teams folder (an upload is read before it is put there)."""
+    shown = shown or path
+    if shown.suffix == ".py":
+        return [team_factories.read_factory(path, shown)], []
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise team_files.TeamFileError(f"“{shown.name}” cannot be read ({exc.strerror or exc}).") from None
+    return team_files.read_declarative(shown, data)
 
 
 def fingerprint() -> tuple[object, ...]:
     """Changes when a team file is added, changed or removed (or the folder is another): read them again."""
     folder = team_files.teams_dir()
-    found: list[object] = [str(folder)]
+    found: list[object] = [str(folder), os.environ.get("APP_HOSTED"), os.environ.get("APP_HOSTED_TEAMS")]
     for path in team_files.team_paths(folder):
         try:
             stat = path.stat()
@@ -66,14 +75,20 @@ def discover_scenarios() -> tuple[list[Scenario], list[str]]:
     found: list[Scenario] = []
     problems: list[str] = []
     keys: set[str] = set()
+    # a hosted demo does not even read (or, for a .py, run) a file its owner did not allow-list; Streamlit puts
+    # root-level secrets into the environment, so this sees APP_HOSTED set either way
+    limits = hosted_limits(os.environ, {})
     for path in team_files.team_paths(team_files.teams_dir()):
+        if limits is not None and path.name not in limits.team_files:
+            continue
         try:
             teams, unusable = read_any(path)
             problems.extend(f"Team not offered: {text}" for text in unusable)
             for team_file in teams:
                 if team_file.key in keys:
                     raise team_files.TeamFileError(f"“{path.name}” gives a team the name {team_file.key!r}, which "
-                                                   "another file's team already has; rename one of the files.")
+                                                   "another team already has (in this file or another); rename the "
+                                                   "file or the team's label.")
                 keys.add(team_file.key)
                 found.append(scenario_for(team_file))
         except team_files.TeamFileError as exc:
@@ -84,38 +99,46 @@ def discover_scenarios() -> tuple[list[Scenario], list[str]]:
 
 def add_upload(name: str, data: bytes) -> tuple[list[str], list[str]]:
     """Keep a team file a user uploaded in the teams folder, so its conversations reopen after a restart.
-    Returns the keys of the teams it holds and a sentence for each of its teams that cannot be used. A name in
-    use gets a number; nothing is kept if the file cannot be used (InputError with the reason). The caller has
-    checked that uploads are allowed (never in a hosted demo)."""
-    base = Path(os.path.basename(name or ""))
-    if base.suffix.lower() not in UPLOAD_SUFFIXES:
+    Returns the keys of the teams it holds and a sentence for each of its teams that cannot be used. It is
+    read under a hidden name first and put in place only if it can be used (InputError with the reason
+    otherwise, nothing left behind); a name in use by another file gets a number, never overwritten. The
+    caller has checked that uploads are allowed (never in a hosted demo)."""
+    base = Path(os.path.basename((name or "").replace("\\", "/")))
+    suffix = base.suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
         raise InputError(f"“{base.name}” is not a team file: upload a .json team (AutoGen Studio's format) or a "
                          ".py file with a create_team(models) function.")
     if len(data) > team_files.MAX_FILE_BYTES:
         raise InputError(f"“{base.name}” is {len(data) / 1e6:.1f} MB; team files can be up to 1 MB.")
     folder = team_files.teams_dir()
-    stem = team_files.slug(base.stem).replace("-", "_")
-    target, number = folder / f"{stem}{base.suffix.lower()}", 1
-    while target.exists() and target.read_bytes() != data:
-        number += 1
-        target = folder / f"{stem}_{number}{base.suffix.lower()}"
+    stem = team_files.slug(base.stem).replace("-", "_").strip("_.") or "team"  # no hidden or helper names
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        existed = target.exists()
-        target.write_bytes(data)
+        staged = folder / f".upload-{secrets.token_hex(6)}{suffix}"
+        staged.write_bytes(data)
     except OSError as exc:
         raise InputError(f"The teams folder {folder} cannot take the file ({exc.strerror or exc}); put it there "
                          "yourself, or point APP_TEAMS_DIR at a folder this app may write.") from None
     try:
-        teams, unusable = read_any(target)
-    except team_files.TeamFileError:
-        if not existed:
-            target.unlink(missing_ok=True)
-        raise
-    if not teams:
-        if not existed:
-            target.unlink(missing_ok=True)
-        raise InputError(" ".join(unusable))
+        number, target = 1, folder / f"{stem}{suffix}"
+        while target.exists() and target.read_bytes() != data:
+            number += 1
+            target = folder / f"{stem}_{number}{suffix}"
+        teams, unusable = read_any(staged, target)
+        if not teams:
+            raise InputError(" ".join(unusable))
+        while True:  # put in place without overwriting a file another upload just put there
+            try:
+                os.link(staged, target)
+                break
+            except FileExistsError:
+                if target.read_bytes() == data:
+                    break
+                number += 1
+                target = folder / f"{stem}_{number}{suffix}"
+                teams, unusable = read_any(staged, target)
+    finally:
+        staged.unlink(missing_ok=True)
     return [team_file.key for team_file in teams], list(unusable)
 
 
