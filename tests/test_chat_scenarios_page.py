@@ -31,7 +31,8 @@ def choose(at: AppTest, scenario: str) -> AppTest:
 
 
 def texts_of(at: AppTest, name: str) -> list[str]:
-    return [t.value for m in at.chat_message if m.name == name for t in m.text]
+    """What `name` said: an agent's answer is its message's markdown after the name line."""
+    return [md.value for m in at.chat_message if m.name == name for md in m.markdown[1:]]
 
 
 def test_weather_pauses_for_the_city_and_resumes_after_a_reload():

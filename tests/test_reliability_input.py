@@ -13,6 +13,7 @@ from core.errors import InputError
 from tests.openai_server import OpenAIStub, ReplyFault
 from tests.pages import open_app as app
 from tests.pages import send
+from ui.text import safe_markdown
 
 MARKUP = "<script>alert(1)</script> <img src=x onerror=alert(2)> **bold** [click](javascript:alert(3)) $x^2$"
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -58,11 +59,15 @@ def test_markup_in_a_message_and_in_a_model_reply_stays_text(reliability, monkey
         server.add_fault(ReplyFault(path="/chat/completions", content=MARKUP, times=2))
         send(at, MARKUP)
     texts = [t.value for m in at.chat_message for t in m.text]
-    assert texts.count(MARKUP) == 3, "the user's message and both replies, verbatim, as text"
-    assert "<script" not in rendered_markdown(at) and "javascript:" not in rendered_markdown(at)
+    assert texts.count(MARKUP) == 1, "the user's message, verbatim, as text"
+    replies = [md.value for m in at.chat_message if m.name != "user" for md in m.markdown[1:]]
+    assert replies == [safe_markdown(MARKUP)] * 2, "both replies as markdown, made safe"
+    assert "<script" not in rendered_markdown(at) and "](javascript:" not in rendered_markdown(at)
+    assert "\\$x^2\\$" in replies[0], "no LaTeX from a model's dollar signs"
     reliability(area="input", fault="HTML, script tags and markdown in a message and in model replies",
-                sees="the characters as typed or as the model wrote them (st.text: never rendered)",
-                kept="everything, verbatim")
+                sees="the user's message as typed (st.text); replies as markdown with HTML shown as text, no "
+                     "javascript: link, no LaTeX, no picture fetched (ui.text.safe_markdown)",
+                kept="everything; the stored transcript keeps the model's words verbatim")
 
 
 def test_right_to_left_and_zero_width_text_round_trips(reliability):

@@ -16,3 +16,55 @@ def code(text: object) -> str:
     """Text as a markdown code span: shown literally (escapes would show as backslashes there), with any
     backtick that could close the span replaced."""
     return "`" + str(text).replace("`", "\u02cb") + "`"
+
+
+# --- model answers as markdown ----------------------------------------------------------------------------------------
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+)(?:.*?[^`])?\1(?!`)")
+_LINK = re.compile(r"\[((?:[^\[\]]|\\[\[\]])*)\]\(\s*<?((?:[^()\s<>]|\([^()\s]*\))*)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
+_REFERENCE = re.compile(r"^( {0,3})\[([^\]]+)\]:")
+SAFE_SCHEMES = ("http://", "https://", "mailto:")
+
+
+def safe_markdown(text: object) -> str:
+    """Text from a model (or a stored transcript anyone could have written) as markdown Streamlit may render:
+    headings, lists, tables, emphasis, code and web links stay; nothing makes the browser fetch anything or
+    run anything. Streamlit renders no raw HTML by default, but it loads any image markdown names, renders
+    `$…$` as LaTeX (money: "$4.5 million … $3 million") and keeps a link's scheme. So, outside code: `![` is
+    escaped (an image becomes a link, fetched only if clicked), `<` becomes `&lt;` (HTML and autolinks show
+    as text), `$` is escaped, a link whose address is not http(s) or mailto shows as text, and a reference
+    definition (`[id]: address`, which images can point at) shows as text. Code blocks and spans stay as
+    written: they render literally."""
+    lines, fence = [], ""
+    for line in str(text).split("\n"):
+        opener = _FENCE.match(line)
+        if fence:
+            lines.append(line)
+            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+            lines.append(line)
+        else:
+            lines.append(_safe_line(line))
+    return "\n".join(lines)
+
+
+def _safe_line(line: str) -> str:
+    line = _REFERENCE.sub(lambda m: f"{m.group(1)}\\[{m.group(2)}\\]:", line)
+    pieces, last = [], 0
+    for span in _CODE_SPAN.finditer(line):
+        pieces.append(_safe_prose(line[last:span.start()]))
+        pieces.append(span.group(0))
+        last = span.end()
+    pieces.append(_safe_prose(line[last:]))
+    return "".join(pieces)
+
+
+def _safe_prose(text: str) -> str:
+    text = text.replace("<", "&lt;")
+    # escaped unless a backslash escapes it already (an even run of backslashes escapes only itself)
+    text = re.sub(r"(?<!\\)((?:\\\\)*)\$", r"\1\\$", text)
+    text = re.sub(r"(?<!\\)((?:\\\\)*)!\[", r"\1\\![", text)
+    return _LINK.sub(lambda m: m.group(0) if m.group(2).lower().startswith(SAFE_SCHEMES) else plain(m.group(0)),
+                     text)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import scenarios
 from core.records import TranscriptEntry
-from ui.text import plain
+from ui.text import plain, safe_markdown
 
 ImageLookup = Callable[[str], "bytes | None"]
 
@@ -39,9 +39,11 @@ def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
             st.text(entry.get("text", ""))
         if entry.get("note"):
             st.caption(entry["note"])
+    elif entry.get("role") == "assistant":
+        # models answer in markdown: rendered, with nothing fetched or run (ui.text.safe_markdown)
+        st.markdown(safe_markdown(entry.get("text", "")))
     else:
-        # Model output is data: st.text never interprets markup; user text keeps its line breaks too.
-        st.text(entry.get("text", ""))
+        st.text(entry.get("text", ""))  # what the user typed stays as typed, line breaks included
 
 
 def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None = None) -> None:

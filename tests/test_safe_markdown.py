@@ -1,0 +1,40 @@
+"""ui.text.safe_markdown: what a model writes renders as markdown, and nothing in it makes the browser fetch or
+run anything (the browser test tests/browser/test_markdown.py checks the same in Chromium)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ui.text import safe_markdown
+
+
+@pytest.mark.parametrize("text", [
+    "### Main risks\n- **Wholesale softness** and *margins*\n1. one\n2. two",
+    "| region | change |\n|---|---|\n| North | -12% |",
+    "```python\nprint('![not a picture](http://x/y.png)', 1 < 2, '$5')\n```",
+    "Use `![x](http://y/z.png)` and `<b>` literally",
+    "[MLflow](https://mlflow.org) and [mail](mailto:a@b.c) and [wiki](https://en.wikipedia.org/wiki/Cat_(x))",
+])
+def test_what_is_safe_stays_as_written(text):
+    assert safe_markdown(text) == text
+
+
+@pytest.mark.parametrize("text, becomes", [
+    ("![chart](http://evil.example/x.png)", "\\![chart](http://evil.example/x.png)"),
+    ("![y][ref]\n[ref]: http://evil.example/x.png", "\\![y][ref]\n\\[ref\\]: http://evil.example/x.png"),
+    ("\\\\![x](http://e/x.png)", "\\\\\\![x](http://e/x.png)"),  # an escaped backslash does not escape the !
+    ("<img src=http://e/x.png onerror=alert(1)>", "&lt;img src=http://e/x.png onerror=alert(1)>"),
+    ("<script>alert(1)</script>", "&lt;script>alert(1)&lt;/script>"),
+    ("[run](javascript:alert(1))", "\\[run\\]\\(javascript\\:alert\\(1\\)\\)"),
+    ("[run](JAVASCRIPT:alert(1))", "\\[run\\]\\(JAVASCRIPT\\:alert\\(1\\)\\)"),
+    ("[file](file:///etc/passwd)", "\\[file\\]\\(file\\:///etc/passwd\\)"),
+    ("from $4.5 million to $3 million", "from \\$4.5 million to \\$3 million"),
+    ("already \\$5", "already \\$5"),
+])
+def test_what_could_fetch_run_or_garble_is_defused(text, becomes):
+    assert safe_markdown(text) == becomes
+
+
+def test_code_fences_protect_only_until_they_close():
+    text = "```\n![a](http://x/a.png)\n```\n![b](http://x/b.png)\n~~~~\n<b>\n~~~~"
+    assert safe_markdown(text) == "```\n![a](http://x/a.png)\n```\n\\![b](http://x/b.png)\n~~~~\n<b>\n~~~~"
