@@ -28,7 +28,7 @@ class Tripwire:
         paths = self.paths
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server interface
+            def do_GET(self) -> None:
                 paths.append(self.path)
                 self.send_response(204)
                 self.end_headers()
