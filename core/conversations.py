@@ -163,8 +163,8 @@ class ConversationStore:
             return
         if stored > conversation.saved_turns:
             raise ConversationConflict(
-                f"This conversation was continued in another tab or window: it now has {stored} turn(s), this page "
-                f"knew {conversation.saved_turns}. Nothing was overwritten. Reload the conversation to carry on from "
+                f"This conversation was continued in another tab or window: it now has {stored} turn{'' if stored == 1 else 's'}, "
+                f"this page knew {conversation.saved_turns}. Nothing was overwritten. Reload the conversation to carry on from "
                 "the newest turn.")
 
     def save(self, conversation: Conversation) -> None:

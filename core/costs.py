@@ -104,6 +104,8 @@ def turn_cost_usd(picture_costs: Iterable[float | None], chat_cost: float | None
 def clients_cost_usd(clients: Iterable[object], settings: Settings | None) -> float | None:
     """What these model clients' calls cost, from MLflow's catalog (as it prices their spans); None when a
     model used has no price. Each client counts once, however often it is listed."""
+    if settings is not None and settings.provider == "demo":
+        return 0.0  # offline models cost nothing (the catalog has no price for them)
     total = 0.0
     for client in {id(c): c for c in clients}.values():
         usage = client.total_usage()  # type: ignore[attr-defined]

@@ -52,6 +52,18 @@ class Clients:
         self._roles.append(client)
         return client
 
+    def usage(self) -> tuple[int, int, list[str]]:
+        """Input and output tokens of this turn's model calls, and the models that answered, in first-use order."""
+        tokens_in = tokens_out = 0
+        models: list[str] = []
+        for client in {id(c): c for c in (self.chat, self.vision, *self._roles)}.values():
+            used = client.total_usage()
+            if used.prompt_tokens or used.completion_tokens:
+                tokens_in, tokens_out = tokens_in + used.prompt_tokens, tokens_out + used.completion_tokens
+                if (model := str(getattr(client, "model", "") or "")) and model not in models:
+                    models.append(model)
+        return tokens_in, tokens_out, models
+
     def chat_cost_usd(self) -> float | None:
         """What this turn's model calls cost (core.costs); None when a model used has no price."""
         return costs.clients_cost_usd((self.chat, self.vision, *self._roles), self.settings)

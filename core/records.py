@@ -15,6 +15,18 @@ class _EntryRequired(TypedDict):
     text: str
 
 
+class TurnUsage(TypedDict, total=False):
+    """What one turn used, kept on its last transcript line: the chat shows it under the turn."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # pictures included; None when a model used has no price
+    models: list[str]  # the chat models that answered, then the picture model (if any)
+    pictures: int
+    seconds: float
+    trace_id: str | None
+
+
 class TranscriptEntry(_EntryRequired, total=False):
     """One line of the chat. `turn` and `step` place it; the rest say what kind of line it is."""
 
@@ -26,6 +38,7 @@ class TranscriptEntry(_EntryRequired, total=False):
     asks_user: bool  # the team handed over to the user and waits
     tool: str  # role "tool": the function's name
     is_error: bool  # role "tool": the call failed
+    usage: TurnUsage  # on a turn's last line: tokens, cost, models, time and trace of the turn
 
 
 class ImageLookupEntry(TypedDict, total=False):

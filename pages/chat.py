@@ -134,12 +134,12 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
                 break
             if unsaved is conversation:
                 st.query_params["conversation"] = unsaved.id
-            st.toast(plain(f"Saved {written} turn(s) of “{unsaved.title[:40]}” to MLflow: the store answers again."),
+            st.toast(plain(f"Saved {turns(written)} of “{unsaved.title[:40]}” to MLflow: the store answers again."),
                      icon=":material/cloud_done:")
         st.session_state.parked = [c for c in parked() if c.pending_turns]
     if conversation.pending_turns and conversation.key in conflicted():
         st.warning("This conversation was continued in another tab or window while this page could not save. "
-                   f"Its {conversation.pending_turns} unsaved turn(s) stay here; keep them as a conversation of "
+                   f"Its {turns(conversation.pending_turns, 'unsaved turn')} stay here; keep them as a conversation of "
                    "their own, or reload to carry on from the other tab's turns.", icon=":material/call_split:")
         if failed := st.session_state.pop("save_as_new_failed", None):
             st.error(failed)
@@ -149,7 +149,7 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
         right.button("Reload the conversation", icon=":material/refresh:", key="reload_after_outage",
                      on_click=reload_conversation, width="stretch")
     elif conversation.pending_turns:
-        st.warning(f"{conversation.pending_turns} turn(s) of this conversation are kept in this browser session only: "
+        st.warning(f"{turns(conversation.pending_turns)} of this conversation are kept in this browser session only: "
                    "the MLflow store is unreachable. They are saved as soon as it answers again; closing this tab "
                    "before then loses them.", icon=":material/cloud_off:")
         st.button("Try saving now", key="save_pending", icon=":material/cloud_upload:",
@@ -160,7 +160,7 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
             st.caption("Kept in this browser session until the MLflow store answers again.")
             for unsaved in parked():
                 state = "continued in another tab" if unsaved.key in conflicted() else \
-                    f"{unsaved.pending_turns} unsaved turn(s)"
+                    turns(unsaved.pending_turns, "unsaved turn")
                 st.button(plain(f"{unsaved.title[:34] or 'untitled'} · {state}"), key=f"parked_{unsaved.key}",
                           icon=":material/cloud_off:", disabled=busy, width="stretch", on_click=resume_parked,
                           args=(unsaved.key,))
@@ -181,7 +181,7 @@ def save_as_new(conversation: Conversation) -> None:
         return
     conflicted().discard(conversation.key)
     st.query_params["conversation"] = conversation.id
-    st.toast(plain(f"Saved {written} turn(s) as “{conversation.title[:40]}”."), icon=":material/cloud_done:")
+    st.toast(plain(f"Saved {turns(written)} as “{conversation.title[:40]}”."), icon=":material/cloud_done:")
 
 
 def add_team_file() -> None:
@@ -225,6 +225,10 @@ def image_bytes(conversation: Conversation):
                 conversation.images[image_id] = png
         return conversation.images.get(image_id)
     return get
+
+
+def turns(count: int, what: str = "turn") -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
 
 
 def ago(ms: int) -> str:
@@ -488,5 +492,5 @@ if "turn" in st.session_state:
     conversation = st.session_state.conversation
 
 if conversation.id:
-    caption_slot.caption(f"Conversation `{conversation.id}` · {conversation.turns} turn(s) · "
+    caption_slot.caption(f"Conversation `{conversation.id}` · {turns(conversation.turns)} · "
                          "reopen it any time with this page's URL or from the sidebar.")

@@ -147,9 +147,16 @@ def close_trace() -> None:
     st.query_params.pop("trace", None)
 
 
-def trace_list() -> str | None:
-    """The list, and which trace is open: the last thing the user did (a row click, the picker, a pasted
-    id) wins; `?trace=` opens one on arrival."""
+def opened_trace() -> str | None:
+    """Which trace is open: the last thing the user did (a row click, the picker, a pasted id: callbacks,
+    run before the page) wins; `?trace=` opens one on arrival (a link from a chat turn or the Models page)."""
+    if "opened_trace" not in st.session_state:
+        _open(st.query_params.get("trace"))
+    return st.session_state.opened_trace
+
+
+def trace_list() -> None:
+    """The list of traces, a page at a time; a click opens one (shown above the list)."""
     cols = st.columns([2, 1, 2])
     sort = cols[0].selectbox("Sort by", list(traces.SORTS), key="sort")
     pages = max(1, -(-len(shown.traces) // 50))
@@ -179,9 +186,6 @@ def trace_list() -> str | None:
                  on_change=lambda: _open(st.session_state.open_trace))
     st.text_input("…or paste a trace id", key="trace_id_input", placeholder="tr-…",
                   on_change=lambda: _open(st.session_state.trace_id_input))
-    if "opened_trace" not in st.session_state:
-        _open(st.query_params.get("trace"))
-    return st.session_state.opened_trace
 
 
 def one_trace(trace_id: str) -> None:
@@ -287,14 +291,17 @@ def lineage_view(preferred: str | None) -> None:
                                    for e in graph.edges]), hide_index=True, width="stretch")
 
 
-tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"])
+opened = opened_trace()
+# a link to one trace lands on it, not on the overview; decided once per visit, so the tabs keep their identity
+# (a changed `default` would make them new tabs, back on the first)
+first_tab = st.session_state.setdefault("traces_first_tab", "Trace list" if st.query_params.get("trace") else None)
+tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)
 with tab_overview:
     overview()
-opened = None
 with tab_list:
-    opened = trace_list()
     if opened:
-        one_trace(opened)
+        one_trace(opened)  # above the list, where the click that opened it can see it
+    trace_list()
 with tab_lineage:
     preferred = None
     if opened:

@@ -68,7 +68,7 @@ def test_conversation_reopens_by_url_and_continues(app_env):
     assert not reopened.exception
     assert speakers(reopened).count("user") == 2
     assert reopened.query_params["conversation"] == run_id
-    assert any("2 turn(s)" in c.value for c in reopened.caption)
+    assert any("2 turns" in c.value for c in reopened.caption)
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-run", "0" * 32, "../../etc/passwd"])
@@ -107,7 +107,7 @@ def test_model_error_keeps_history_and_retry_reruns_the_turn(app_env):
     assert not at.error
     assert speakers(at).count("user") == 2
     assert len(at.get("image")) == 6
-    assert any("2 turn(s)" in c.value for c in at.caption)
+    assert any("2 turns" in c.value for c in at.caption)
 
 
 def test_openai_without_key_explains_what_to_do(app_env):

@@ -58,7 +58,7 @@ def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it
     send(at, "a cat in space")
     send(at, "now a dog")
     assert user_texts(at) == ["a cat in space", "now a dog"] and len(at.get("image")) == 4
-    assert any("2 turn(s) of this conversation are kept in this browser session only" in w for w in warnings_of(at))
+    assert any("2 turns of this conversation are kept in this browser session only" in w for w in warnings_of(at))
     assert "conversation" not in at.query_params
     seen = next(w for w in warnings_of(at) if "kept in this browser session only" in w)
     next(b for b in at.button if b.label == "New conversation").click().run()  # leaving it loses nothing
@@ -66,16 +66,16 @@ def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it
     send(at, "a bird on a wire")
     assert user_texts(at) == ["a bird on a wire"]
     parked = [b for b in at.sidebar.button if (b.key or "").startswith("parked_")]
-    assert [unescaped(b.label) for b in parked] == ["a cat in space · 2 unsaved turn(s)"]
+    assert [unescaped(b.label) for b in parked] == ["a cat in space · 2 unsaved turns"]
     parked[0].click().run()  # back to the first one, still unsaved
     assert user_texts(at) == ["a cat in space", "now a dog"]
     assert [unescaped(b.label) for b in at.sidebar.button if (b.key or "").startswith("parked_")] == [
-        "a bird on a wire · 1 unsaved turn(s)"]
+        "a bird on a wire · 1 unsaved turn"]
 
     with server.start():
         at.button(key="save_pending").click().run()
         assert not at.exception, [e.value for e in at.exception]
-        assert sorted(unescaped(t.value).split(" of ")[0] for t in at.toast) == ["Saved 1 turn(s)", "Saved 2 turn(s)"]
+        assert sorted(unescaped(t.value).split(" of ")[0] for t in at.toast) == ["Saved 1 turn", "Saved 2 turns"]
         assert not any("kept in this browser session only" in w for w in warnings_of(at))
         assert not any((b.key or "").startswith("parked_") for b in at.sidebar.button)
         conversation_id = at.query_params["conversation"]
@@ -116,7 +116,7 @@ def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreacha
         warned = warnings_of(at)
         assert any("A picture could not be saved to MLflow" in w for w in warned)
         assert any("Could not save the conversation to MLflow" in w for w in warned)
-        assert any("1 turn(s) of this conversation are kept in this browser session only" in w for w in warned)
+        assert any("1 turn of this conversation are kept in this browser session only" in w for w in warned)
         assert user_texts(at) == ["a cat in a server room", "now a dog in a data centre"]
         assert len(at.get("image")) == 4, "both turns' pictures still show"
 
@@ -130,7 +130,7 @@ def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreacha
         server.start()  # the operator restarts it: same port, same files
         at.button(key="save_pending").click().run()
         assert not at.exception, [e.value for e in at.exception]
-        assert any("Saved 1 turn(s)" in unescaped(t.value) for t in at.toast)
+        assert any("Saved 1 turn" in unescaped(t.value) for t in at.toast)
         store = ConversationStore.connect(server.uri, EXPERIMENT)
         loaded = store.load(conversation_id)
         assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == [
@@ -162,7 +162,7 @@ def test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a
         conversation_id = tab_a.query_params["conversation"]
         server.kill()
         send(tab_a, "now a dog")  # finished, but kept in tab A's session only
-        assert any("1 turn(s) of this conversation are kept" in w for w in warnings_of(tab_a))
+        assert any("1 turn of this conversation are kept" in w for w in warnings_of(tab_a))
         server.start()
         st.cache_data.clear()  # the store's health is looked at afresh (it is cached for 30 s)
         tab_b = open_app(conversation=conversation_id)

@@ -94,3 +94,5 @@ def test_small_pieces():
     assert stop_notice(turn=1, step=2, total_steps=0)["text"] == "Stopped by you after step 2."
     assert reader().read(SelectSpeakerEvent(source="s", content=["a", "b"])).progress.text == \
         "a is working and b is working"
+    named = reader(label={"image_agent": "Image agent"}.get).read(SelectSpeakerEvent(source="s", content=["image_agent"]))
+    assert named.progress.text == "Image agent is working", "names as people read them, as in the messages"

@@ -3,12 +3,13 @@ pictures and tool calls. Agents that answer the same message at once are shown s
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 import streamlit as st
 
 from core import scenarios
-from core.records import TranscriptEntry
+from core.records import TranscriptEntry, TurnUsage
 from ui.text import plain, safe_markdown
 
 ImageLookup = Callable[[str], "bytes | None"]
@@ -46,8 +47,35 @@ def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
         st.text(entry.get("text", ""))  # what the user typed stays as typed, line breaks included
 
 
+def usage_line(usage: TurnUsage) -> str:
+    """A turn's figures as one caption: tokens in and out, cost, models, time, and a link to its trace."""
+    cost = usage.get("cost_usd")
+    parts = [f"{usage.get('input_tokens', 0):,} tokens in · {usage.get('output_tokens', 0):,} out",
+             "cost unknown" if cost is None else f"\\${cost:.4f}"]
+    models = ", ".join(usage.get("models") or [])
+    if usage.get("pictures"):
+        models += f" ({usage['pictures']} picture{'s' if usage['pictures'] != 1 else ''})"
+    if models:
+        parts.append(plain(models))
+    parts.append(f"{usage.get('seconds', 0):.1f} s")
+    trace_id = usage.get("trace_id") or ""
+    if _TRACE_ID.fullmatch(trace_id):
+        parts.append(f"[open the trace](traces?trace={trace_id})")
+    return " · ".join(parts)
+
+
+_TRACE_ID = re.compile(r"tr-[0-9a-f]{32}")
+
+
 def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None = None) -> None:
-    """One line of the chat; `scenario` (the conversation's) says how its agents are named."""
+    """One line of the chat; `scenario` (the conversation's) says how its agents are named. A turn's last
+    line carries the turn's figures, shown under it."""
+    _render_line(entry, image_bytes, scenario)
+    if entry.get("usage"):
+        st.caption(usage_line(entry["usage"]))
+
+
+def _render_line(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None) -> None:
     name = entry.get("name", "assistant")
     role = entry.get("role")
     if role == "notice":

@@ -97,6 +97,7 @@ class Reading:
 class StreamReader:
     turn: int
     doing: Callable[[str], str] = lambda name: "working"  # "drawing", from the scenario's AgentInfo
+    label: Callable[[str], str] = lambda name: name  # "Image agent": names as people read them
     explain: Callable[[str], str] | None = None  # why a speaker was chosen (a rule, or the model)
     step: int = 0
     waiting: bool = False  # the team handed over to the user
@@ -123,7 +124,7 @@ class StreamReader:
     def _speakers(self, speakers: list[str]) -> Progress:
         why = self.explain(speakers[0]) if self.explain else ""
         self._reasons.update({name: why for name in speakers if why})
-        doing = " and ".join(f"{name} is {self.doing(name)}" for name in speakers)
+        doing = " and ".join(f"{self.label(name)} is {self.doing(name)}" for name in speakers)
         return Progress(text=doing + (f" ({why})" if why else ""), step=self.step + 1)
 
     def _tool_results(self, event: ToolCallExecutionEvent) -> list[TranscriptEntry]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..config import Settings
 from ..conversations import Conversation
-from ..records import TranscriptEntry
+from ..records import TranscriptEntry, TurnUsage
 
 if TYPE_CHECKING:
     from ..conversations import ConversationStore
@@ -54,6 +54,7 @@ class TurnOutcome:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cost_usd: float | None = 0.0  # what the turn's model calls and pictures cost (None: a price is unknown)
+    usage: TurnUsage | None = None  # tokens, cost, models, time and trace (a finished turn's)
 
     @property
     def saved(self) -> bool:

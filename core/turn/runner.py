@@ -24,7 +24,7 @@ from ..conversations import Conversation, ConversationConflict, ConversationStor
 from ..errors import InputError
 from ..observe import export, spans
 from ..providers import Clients, build_clients
-from ..records import TranscriptEntry
+from ..records import TranscriptEntry, TurnUsage
 from .entries import StreamReader, guard_notice, stop_notice
 from .records import TurnEvent, TurnOutcome, TurnRequest, TurnStatus
 
@@ -213,7 +213,8 @@ class _Turn:
             info = scenario.agent(name)
             return info.doing if info is not None else "working"
 
-        reader = StreamReader(turn=self.turn, doing=doing, explain=plan.explain)
+        reader = StreamReader(turn=self.turn, doing=doing, explain=plan.explain,
+                              label=lambda name: scenarios.agent_label(name, scenario.key))
         with spans.turn_span(self.trace_info, self.text) as span:
             self.trace_id = getattr(span, "trace_id", None)
             asker = next((e.get("name") for e in reversed(self.conv.transcript[-1:]) if e.get("asks_user")), None)
@@ -268,9 +269,22 @@ class _Turn:
             if not await asyncio.to_thread(export.wait_for_trace, self.settings.tracking_uri, self.trace_id):
                 self.warn("The turn's trace is still being written to MLflow.")
 
+    def usage(self) -> TurnUsage:
+        """What the turn used: tokens, cost (pictures included), models, time and its trace."""
+        tokens_in, tokens_out, models = self.clients.usage() if self.clients is not None else (0, 0, [])
+        pictures = len(self.recorder.pngs)
+        if pictures and self.settings.image_model and self.settings.image_model not in models:
+            models.append(self.settings.image_model)
+        return TurnUsage(input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=self.spent(), models=models,
+                         pictures=pictures, seconds=round(time.perf_counter() - self.started, 2),
+                         trace_id=self.trace_id)
+
     def finish(self, status: TurnStatus) -> TurnOutcome:
         """The turn joins the conversation and is saved (with any turns the store missed while away)."""
         conv = self.conv
+        usage = self.usage()
+        if self.entries:
+            self.entries[-1]["usage"] = usage  # shown under the turn, kept with the transcript
         conv.state = self.state
         conv.transcript.extend(self.entries)
         conv.turns = self.turn
@@ -286,7 +300,8 @@ class _Turn:
             except Exception as exc:  # noqa: BLE001
                 self.warn(f"Could not save the conversation to MLflow ({type(exc).__name__}); it is kept in this "
                           "session and saved when the store answers again. This turn's trace may be lost.")
-        return self.outcome(status, conv, entries=self.entries, trace_id=self.trace_id, cost_usd=self.spent())
+        return self.outcome(status, conv, entries=self.entries, trace_id=self.trace_id, cost_usd=usage["cost_usd"],
+                            usage=usage)
 
 
 def _safe(action: Callable[[], None], warn: Callable[[str], None], what: str) -> None:

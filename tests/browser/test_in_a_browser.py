@@ -5,6 +5,7 @@ Models page predicting."""
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -137,3 +138,18 @@ def test_a_hosted_demo_with_a_005_cap_refuses_the_turn_that_would_pass_it(page, 
             assert len(stub.requests) == sent, "the refused turn sent nothing"
         finally:
             server.stop()
+
+
+def test_a_turns_trace_link_lands_on_that_trace(app, page):
+    page.goto(app.url)
+    wait_ready(page)
+    send(page, "a cat on a boat")
+    expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
+    settle(page)
+    link = page.get_by_role("link", name="open the trace").last
+    expect(link).to_be_visible()
+    trace_id = link.get_attribute("href").split("trace=")[1]
+    with page.context.expect_page() if link.get_attribute("target") == "_blank" else nullcontext() as opened:
+        link.click()
+    target = opened.value if hasattr(opened, "value") else page
+    expect(target.get_by_role("heading", name=f"Trace {trace_id}")).to_be_visible(timeout=60_000)
