@@ -108,9 +108,9 @@ SAFEGUARDS = [
               (f"{INPUT}::test_empty_and_huge_messages_are_refused_and_kept[whitespace]",)),
     Safeguard("input", "an over-long message is refused", RUNNER, "validate_message", "    if len(text) > MAX_MESSAGE_CHARS:\n",
               "    if False:\n", (f"{INPUT}::test_empty_and_huge_messages_are_refused_and_kept[100,000 characters]",)),
-    Safeguard("input", "messages and replies are shown with st.text (markup stays text)", "ui/transcript.py", "_body",
-              '        # Model output is data: st.text never interprets markup; user text keeps its line breaks too.\n'
-              '        st.text(entry.get("text", ""))',
+    Safeguard("input", "replies render as safe markdown (no HTML, picture, javascript: link or LaTeX)",
+              "ui/transcript.py", "_body",
+              '        st.markdown(safe_markdown(entry.get("text", "")))',
               '        st.markdown(entry.get("text", ""))',
               (f"{INPUT}::test_markup_in_a_message_and_in_a_model_reply_stays_text",)),
     Safeguard("input", "text is kept exactly (no clean-up of invisible characters)", RUNNER, "validate_message",
