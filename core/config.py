@@ -91,6 +91,7 @@ class Settings:
     max_retries: int = 2
     max_output_tokens: int | None = None  # a cap per model call; hosted mode sets one so a turn's cost has a bound
     hosted: "HostedLimits | None" = None  # hosted-demo mode (core/hosted.py enforces it)
+    stream_tokens: bool = True  # agents' answers arrive token by token (agentchat's model_client_stream)
     billed_to_owner: bool = False  # hosted mode: this turn runs on the owner's key (its trace says so)
 
     @classmethod
@@ -115,6 +116,7 @@ class Settings:
             tracking_uri=env.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
             experiment_name=env.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT),
             mlflow_ui_url=env.get("APP_MLFLOW_UI_URL", ""),
+            stream_tokens=env.get("APP_STREAM_TOKENS", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
 
     @classmethod

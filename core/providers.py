@@ -64,6 +64,11 @@ class Clients:
                     models.append(model)
         return tokens_in, tokens_out, models
 
+    @property
+    def stream(self) -> bool:
+        """Whether agents stream their answers token by token (the settings'; on by default)."""
+        return self.settings is None or self.settings.stream_tokens
+
     def chat_cost_usd(self) -> float | None:
         """What this turn's model calls cost (core.costs); None when a model used has no price."""
         return costs.clients_cost_usd((self.chat, self.vision, *self._roles), self.settings)

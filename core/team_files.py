@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from autogen_agentchat.agents import BaseChatAgent, UserProxyAgent
+from autogen_agentchat.agents import AssistantAgent, BaseChatAgent, UserProxyAgent
 from autogen_agentchat.base import Response, Team
 from autogen_agentchat.conditions import ExternalTermination, HandoffTermination, MaxMessageTermination
 from autogen_agentchat.messages import BaseChatMessage, HandoffMessage, TextMessage
@@ -325,7 +325,7 @@ def _traced_function_tools(agent: Any) -> None:
             tool._func = traced_run
 
 
-def for_the_app(team: Team, stop: ExternalTermination) -> Team:
+def for_the_app(team: Team, stop: ExternalTermination, stream: bool = False) -> Team:
     """A team as built from a file, with the app's rules, before it first runs: every agent traced (and its
     FunctionTools), a UserProxyAgent handing over to the chat, and the termination also ending on Stop, a
     hand-off to the user and the guard. agentchat fixes participants and termination in the constructor and
@@ -340,6 +340,8 @@ def for_the_app(team: Team, stop: ExternalTermination) -> Team:
             participants[index] = UserStandIn(agent.name, agent.description)
         elif isinstance(agent, BaseChatAgent) and not isinstance(agent, (spans.TracedAgent, UserStandIn)):
             _traced_function_tools(agent)
+            if stream and isinstance(agent, AssistantAgent):  # answers token by token, as the built-ins do
+                agent._model_client_stream = True  # set in the constructor only; read at each call
             participants[index] = traced(agent)
     _check_models(team)
     own = team._termination_condition
@@ -423,7 +425,7 @@ def build_team_file(team_file: TeamFile, context: TeamContext) -> TeamPlan:
                 team = team_file.factory(context.clients)
             else:
                 team = Team.load_component(_with_app_models(team_file.component or {}))
-        team = for_the_app(team, stop)
+        team = for_the_app(team, stop, stream=context.clients.stream)
     except TeamFileError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - anything the file's code raises, said in a sentence

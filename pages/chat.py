@@ -2,6 +2,7 @@
 retry, reopen any conversation from the sidebar or by URL."""
 
 import time
+from contextlib import nullcontext
 
 import streamlit as st
 
@@ -13,7 +14,7 @@ from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, 
 from core.turn import FailedTurn, TurnHandle, validate_message
 from ui import session
 from ui.text import plain
-from ui.transcript import render_entry, render_transcript, side_by_side
+from ui.transcript import render_entry, render_live, render_transcript, side_by_side
 
 settings, _store, store_problem = session.page_setup()
 page_store = session.PageStore(_store)  # dropped for the rest of this run when the store stops answering
@@ -350,18 +351,26 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     if handle.stop_switch.is_set():
         status.update(label="Stopping after the current step…")
     seen = 0
+    live: dict[str, list] = {}  # agent -> [placeholder, text so far]: answers being written (token streaming)
     while True:
         events = handle.events_since(seen, timeout=0.25)
+        written: set[str] = set()
         for event in events:
             seen += 1
-            if event.kind == "message" and event.entry:
+            if event.kind == "chunk":
+                if event.source not in live:
+                    live[event.source] = [(side.get(event.source) or st).empty(), ""]
+                live[event.source][1] += event.text
+                written.add(event.source)
+            elif event.kind == "message" and event.entry:
                 if event.png and event.entry.get("image_id"):
                     pngs[event.entry["image_id"]] = event.png
-                column = side.get(event.entry.get("name")) if event.entry.get("role") == "assistant" else None
-                if column is not None:
-                    with column:
-                        render_entry(event.entry, lambda image_id: pngs.get(image_id), conversation.scenario)
-                else:
+                name = event.entry.get("name", "")
+                column = side.get(name) if event.entry.get("role") == "assistant" else None
+                streamed = live.pop(name, None) if event.entry.get("role") == "assistant" else None
+                written.discard(name)
+                # the finished answer takes the place of the one being written
+                with streamed[0].container() if streamed else column if column is not None else nullcontext():
                     render_entry(event.entry, lambda image_id: pngs.get(image_id), conversation.scenario)
             elif event.kind == "progress":
                 of = f" of {event.total_steps}" if event.total_steps else ""
@@ -370,6 +379,9 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
                     progress.progress(min(1.0, (event.step - 1) / event.total_steps) if event.step else 0.0)
             elif event.kind == "warning":
                 st.warning(event.text)
+        for name in written:  # one redraw per agent per batch of pieces
+            with live[name][0].container():
+                render_live(name, live[name][1], conversation.scenario)
         if handle.done and seen >= len(handle.events):
             break
     outcome = handle.outcome

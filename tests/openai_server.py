@@ -243,12 +243,26 @@ class ReplyFault(Fault):
     content: str = ""
 
     def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
+        model = (request.body or {}).get("model", "gpt-4o-mini")
+        usage = {"prompt_tokens": 10, "completion_tokens": count_words(self.content),
+                 "total_tokens": 10 + count_words(self.content)}
+        if (request.body or {}).get("stream"):  # asked for a stream: the same answer as one
+            base = {"id": "chatcmpl-odd", "object": "chat.completion.chunk", "created": int(time.time()),
+                    "model": model}
+            handler.start_sse()
+            for i, word in enumerate(self.content.split(" ")):  # word by word, at the stub's pace
+                handler.send_event({**base, "choices": [{"index": 0, "delta": {
+                    "role": "assistant", "content": word if i == 0 else " " + word}, "finish_reason": None}]})
+                time.sleep(handler.stub.stream_delay_s)
+            handler.send_event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            handler.send_event({**base, "choices": [], "usage": usage})
+            handler.send_event("[DONE]")
+            return
         handler.send_json(200, {"id": "chatcmpl-odd", "object": "chat.completion", "created": int(time.time()),
-                                "model": (request.body or {}).get("model", "gpt-4o-mini"),
+                                "model": model,
                                 "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content},
                                              "finish_reason": "stop"}],
-                                "usage": {"prompt_tokens": 10, "completion_tokens": count_words(self.content),
-                                          "total_tokens": 10 + count_words(self.content)}})
+                                "usage": usage})
 
 
 @dataclass
@@ -268,8 +282,10 @@ class WhileAnswering(Fault):
 class OpenAIStub:
     """The OpenAI HTTP API on 127.0.0.1 in a background thread; a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = DEFAULT_MODELS):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = DEFAULT_MODELS,
+                 stream_delay_s: float = 0.0):
         self.host, self._port = host, port
+        self.stream_delay_s = stream_delay_s  # between the words of a streamed answer: a slow model
         self.models = list(models)
         self.requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
@@ -465,10 +481,20 @@ class _Handler(BaseHTTPRequestHandler):
                     "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
 
         self.send_event(chunk({"role": "assistant", "content": ""}))
-        words = reply.split(" ")
-        for i, word in enumerate(words):
-            self.send_event(chunk({"content": word if i == 0 else " " + word}))
-        self.send_event(chunk({}, "stop"))
+        if scripted and scripted.get("tool_calls"):  # as OpenAI streams a tool call: name first, then arguments
+            for index, call in enumerate(scripted["tool_calls"]):
+                self.send_event(chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                                       "function": {"name": call["function"]["name"],
+                                                                    "arguments": ""}}]}))
+                self.send_event(chunk({"tool_calls": [{"index": index, "function": {
+                    "arguments": call["function"]["arguments"]}}]}))
+            self.send_event(chunk({}, "tool_calls"))
+        else:
+            words = reply.split(" ")
+            for i, word in enumerate(words):
+                self.send_event(chunk({"content": word if i == 0 else " " + word}))
+                time.sleep(self.stub.stream_delay_s)
+            self.send_event(chunk({}, "stop"))
         if include_usage:
             self.send_event({"id": completion_id, "object": "chat.completion.chunk", "created": created,
                              "model": model, "system_fingerprint": "fp_stub", "choices": [], "usage": usage})

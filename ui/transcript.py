@@ -97,6 +97,13 @@ def _render_line(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str
             st.caption(":material/front_hand: Waiting for your answer.")
 
 
+def render_live(name: str, text: str, scenario: str | None) -> None:
+    """An answer still being written (token streaming): the agent's name and the text so far, with a cursor."""
+    with st.chat_message(name, avatar=_avatar(name, scenario)):
+        st.markdown(f"**{plain(_label(name, scenario))}**")
+        st.markdown(safe_markdown(text) + " ▌")
+
+
 def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLookup, scenario: str) -> None:
     """Entries in order; answers of agents that work at once (same turn) go into columns."""
     together = side_by_side(scenario)

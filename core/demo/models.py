@@ -285,6 +285,9 @@ class DemoChatCompletionClient(ChatCompletionClient):
         delay = latency_s()
         if delay:
             await asyncio.sleep(delay)
+        return self._complete(messages, tools)
+
+    def _complete(self, messages: Sequence[LLMMessage], tools: Sequence[Any]) -> CreateResult:
         content = self._answer(messages, tools)
         completion = count_text_tokens(content if isinstance(content, str) else str([c.arguments for c in content]))
         usage = RequestUsage(prompt_tokens=count_prompt_tokens(messages), completion_tokens=completion)
@@ -304,10 +307,17 @@ class DemoChatCompletionClient(ChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: Optional[CancellationToken] = None,
     ) -> AsyncGenerator[str | CreateResult, None]:
-        result = await self.create(messages, tools=tools, json_output=json_output, cancellation_token=cancellation_token)
-        if isinstance(result.content, str):
-            for piece in re.findall(r"\S+\s*", result.content):
-                yield piece
+        """The answer word by word, paced like a real model: a tenth of the latency before the first word,
+        the rest spread over the others (so streaming shows offline too)."""
+        result = self._complete(messages, tools)
+        delay = latency_s()
+        pieces = re.findall(r"\S+\s*", result.content) if isinstance(result.content, str) else []
+        if delay:
+            await asyncio.sleep(delay * (0.1 if pieces else 1.0))
+        for piece in pieces:
+            yield piece
+            if delay:
+                await asyncio.sleep(delay * 0.9 / len(pieces))
         yield result
 
     async def close(self) -> None:

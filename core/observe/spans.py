@@ -154,6 +154,14 @@ def _usage_attribute(usage: RequestUsage) -> dict[str, int]:
             "total_tokens": usage.prompt_tokens + usage.completion_tokens}
 
 
+class UnreadableStream(ValueError):
+    """A streamed model call that produced nothing readable (core.errors says so in a sentence)."""
+
+
+class StreamBrokeOff(ConnectionError):
+    """A streamed model call whose connection closed before the model said it had finished."""
+
+
 class TracedChatCompletionClient(ChatCompletionClient):
     """Any agentchat model client, with a CHAT_MODEL span per call that names the model and its token
     usage, so MLflow prices it from its own catalog when the model is in it."""
@@ -209,11 +217,21 @@ class TracedChatCompletionClient(ChatCompletionClient):
         if type(self._inner).__name__ == "OpenAIChatCompletionClient":
             kwargs["include_usage"] = True  # otherwise streamed calls report zero tokens
         with self._span(messages, tools) as span:
+            pieces = 0
             async for item in self._inner.create_stream(messages, tools=tools, tool_choice=tool_choice,
                                                         json_output=json_output, extra_create_args=extra_create_args,
                                                         cancellation_token=cancellation_token, **kwargs):
                 if isinstance(item, CreateResult):
+                    if not pieces and item.content == "" and not (item.usage.prompt_tokens or
+                                                                  item.usage.completion_tokens):
+                        # a server that answered something other than a stream (the SDK then reads no event):
+                        # not an empty answer, an unreadable one
+                        raise UnreadableStream("The model's streamed reply held no answer and no usage.")
+                    if item.finish_reason == "unknown" and pieces:  # the stream ended without saying it ended
+                        raise StreamBrokeOff("The model's streamed reply stopped before its end.")
                     self._record(span, item)
+                else:
+                    pieces += 1
                 yield item
 
     async def close(self) -> None:

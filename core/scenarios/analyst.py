@@ -47,10 +47,10 @@ def build(context: TeamContext) -> TeamPlan:
     agents = [
         AssistantAgent(ANALYST, model_client=clients.for_role(ANALYST, demo_analyst),
                        system_message=str(options.get("analyst_system") or DEFAULT_ANALYST_SYSTEM),
-                       description="Analyses the report: figures, trends, risks."),
+                       description="Analyses the report: figures, trends, risks.", model_client_stream=clients.stream),
         AssistantAgent(SUMMARIZER, model_client=clients.for_role(SUMMARIZER, demo_summarizer),
                        system_message=str(options.get("summarizer_system") or DEFAULT_SUMMARIZER_SYSTEM),
-                       description="Summarises the report for a busy reader."),
+                       description="Summarises the report for a busy reader.", model_client_stream=clients.stream),
     ]
     builder = DiGraphBuilder()
     nodes = [traced(agent) for agent in agents]

@@ -56,7 +56,7 @@ def build(context: TeamContext) -> TeamPlan:
     image_agent = ImageAgent(require_image_model(clients), context.sink, context.turn, IMAGE_AGENT, critic=CRITIC)
     critic = AssistantAgent(
         CRITIC, model_client=clients.vision, system_message=critic_system_message(instruction),
-        description="Looks at the newest picture and answers CRITICS: and PROMPT:.",
+        description="Looks at the newest picture and answers CRITICS: and PROMPT:.", model_client_stream=clients.stream,
         model_context=BufferedChatCompletionContext(buffer_size=1),  # only the newest picture, not every one so far
     )
     stop = ExternalTermination()

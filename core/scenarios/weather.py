@@ -71,11 +71,13 @@ def build(context: TeamContext, source: weather_source.WeatherSource | None = No
                              system_message=PLANNER_SYSTEM,
                              handoffs=[AskUser(target="user", description="Ask the user for something you need, "
                                                "such as the city.")],
-                             description="Talks with the user, plans, and asks the user when something is missing.")
+                             description="Talks with the user, plans, and asks the user when something is missing.",
+                             model_client_stream=clients.stream)
     assistant = AssistantAgent(WEATHER_ASSISTANT,
                                model_client=clients.for_role(WEATHER_ASSISTANT, weather_demo.weather_assistant),
                                system_message=WEATHER_SYSTEM, tools=[tool], reflect_on_tool_use=True,
-                               description="Looks up the current weather of a city with get_weather.")
+                               description="Looks up the current weather of a city with get_weather.",
+                               model_client_stream=clients.stream)
     selector = WeatherSpeakerSelector()
     stop = ExternalTermination()
     termination: TerminationCondition = (HandoffTermination(target="user")

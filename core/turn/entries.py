@@ -17,6 +17,7 @@ from autogen_agentchat.messages import (
     BaseAgentEvent,
     BaseChatMessage,
     HandoffMessage,
+    ModelClientStreamingChunkEvent,
     MultiModalMessage,
     SelectSpeakerEvent,
     ToolCallExecutionEvent,
@@ -91,6 +92,7 @@ class Reading:
 
     entries: list[TranscriptEntry] = field(default_factory=list)
     progress: Progress | None = None
+    chunk: tuple[str, str] | None = None  # (agent, text): a piece of an answer still being written
 
 
 @dataclass
@@ -108,6 +110,8 @@ class StreamReader:
     def read(self, item: BaseAgentEvent | BaseChatMessage | TaskResult) -> Reading:
         if isinstance(item, TaskResult):
             self.stop_reason = item.stop_reason or ""
+        elif isinstance(item, ModelClientStreamingChunkEvent) and item.content:
+            return Reading(chunk=(item.source, item.content))
         elif isinstance(item, SelectSpeakerEvent) and item.content:
             return Reading(progress=self._speakers(list(item.content)))
         elif isinstance(item, ToolCallRequestEvent):

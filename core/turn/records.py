@@ -17,7 +17,7 @@ TurnStatus = Literal["ok", "waiting", "stopped", "error", "cancelled", "conflict
 # ok: done; waiting: the team asks the user; stopped: by the user, after a step; error: failed (history and
 # state stay the last good ones); cancelled: hard stop; conflict: another tab saved a turn meanwhile
 SAVED_STATUSES: tuple[TurnStatus, ...] = ("ok", "waiting", "stopped")
-EventKind = Literal["progress", "message", "warning"]
+EventKind = Literal["progress", "message", "warning", "chunk"]  # chunk: a piece of an answer being written
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class TurnEvent:
     png: bytes | None = None
     step: int = 0
     total_steps: int = 0
-
+    source: str = ""  # chunk: the agent writing
 
 @dataclass
 class TurnOutcome:

@@ -222,6 +222,9 @@ class _Turn:
                 TextMessage(content=plan.task(self.text), source="user")
             async for item in plan.team.run_stream(task=task, cancellation_token=self.cancel):
                 reading = reader.read(item)
+                if reading.chunk is not None:
+                    self.emit(TurnEvent("chunk", text=reading.chunk[1], source=reading.chunk[0], step=reader.step,
+                                        total_steps=plan.total_steps))
                 if reading.progress is not None:
                     self.emit(TurnEvent("progress", text=reading.progress.text, step=reading.progress.step,
                                         total_steps=plan.total_steps))

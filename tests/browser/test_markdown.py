@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -98,3 +99,32 @@ def test_markdown_answers_render_as_elements_and_fetch_nothing(page, tmp_path):
         finally:
             server.stop()
             trap.close()
+
+
+def test_a_slow_model_streams_its_markdown_answer_word_by_word(page, tmp_path):
+    """Against an OpenAI-compatible server answering markdown at a word every 0.12 s: the first words are on
+    screen long before the answer is complete (time to first words vs. the whole answer, printed)."""
+    content = "### Main risks\n\n" + " ".join(f"**point {i}** supply delays and freight costs." for i in range(8))
+    with OpenAIStub(stream_delay_s=0.12) as stub:
+        server = AppServer(tmp_path, env={"APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test-stream",
+                                          "OPENAI_BASE_URL": stub.base_url})
+        try:
+            page.goto(server.url)
+            wait_ready(page)
+            choose_scenario(page, "Analyst & Summarizer")
+            page.get_by_placeholder("Paste the report here…").fill("Freight costs rose; supply delays.")
+            stub.add_fault(ReplyFault(path="/chat/completions", content=content, times=2))
+            started = time.perf_counter()
+            send(page, "What are the risks?")
+            writing = page.locator("[data-testid=stChatMessage]").filter(has_text="▌")
+            expect(writing.first).to_be_visible(timeout=30_000)
+            first_words = time.perf_counter() - started
+            expect(writing.first.locator("h3", has_text="Main risks")).to_be_visible()  # markdown while streaming
+            expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
+            whole = time.perf_counter() - started
+            print(f"\nfirst words on screen after {first_words:.2f} s; whole answer after {whole:.2f} s")
+            assert first_words < whole - 2.0, (first_words, whole)
+            expect(page.locator("[data-testid=stChatMessage]").filter(has_text="▌")).to_have_count(0)
+            assert [r.body.get("stream") for r in stub.requests_to("/chat/completions")] == [True, True]
+        finally:
+            server.stop()
