@@ -88,8 +88,8 @@ def _describe(exc: BaseException, base_url: str) -> str:
         return f"The model provider failed ({getattr(exc, 'status_code', 500)}){where}. Retry in a moment."
     if isinstance(exc, openai.APIStatusError):
         return f"The model provider answered HTTP {exc.status_code}{where}: {detail}"
-    if isinstance(exc, openai.APIResponseValidationError) or type_name in ("JSONDecodeError", "ValidationError",
-                                                                                      "UnreadableStream"):
+    unreadable = ("JSONDecodeError", "ValidationError", "UnreadableStream")  # the last: core.observe.spans
+    if isinstance(exc, openai.APIResponseValidationError) or type_name in unreadable:
         return f"The model provider sent a reply we could not read{where}."
     if type_name == "StreamBrokeOff":
         return f"The connection to the model provider broke off in the middle of its answer{where}. Retry."

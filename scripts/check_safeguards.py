@@ -58,7 +58,7 @@ SAFEGUARDS = [
     Safeguard("model", "a cut-off answer is named as such", "core/errors.py", "_describe",
               "if any(mark in everything for mark in _CUT_OFF):", "if False:", (model_row("answer cut off mid-way"),)),
     Safeguard("model", "a malformed reply is named as such", "core/errors.py", "_describe",
-              'type_name in ("JSONDecodeError", "ValidationError")', "type_name in ()",
+              'unreadable = ("JSONDecodeError", "ValidationError", "UnreadableStream")', "unreadable = ()",
               (model_row("malformed JSON body"),)),
     Safeguard("model", "the request timeout reaches the openai client", "core/providers.py", "_openai_chat",
               "timeout=settings.request_timeout_s,", "timeout=60,", (model_row("timeout"),)),
