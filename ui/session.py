@@ -10,6 +10,7 @@ import time
 import uuid
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from core import hosted as hosted_policy
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
@@ -216,8 +217,20 @@ def store_caption(settings: Settings, problem: str | None) -> None:
             st.error("Traces are not being saved. " + problem)
 
 
+def _leave_folder_mode() -> None:
+    """A cold server's first request straight to a page (a bookmark to /traces) runs that page in Streamlit's
+    old folder mode, because a `pages/` folder sits next to the entry script and nobody has run the entry
+    script's `st.navigation` yet; it stays so for every visitor until someone opens `/`. Streamlit has no
+    public switch for this (its PagesManager decides once per process from the folder), so the page turns
+    folder mode off and reruns: the rerun goes through streamlit_app.py, its navigation and page config."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_setup():
     """Every page starts here: the shared sidebar, then (settings, store or None, why not)."""
+    _leave_folder_mode()
     session_id()
     settings = sidebar_settings()
     _admin_login(settings)
