@@ -6,6 +6,8 @@ reach sidebar widgets drawn here."""
 
 import streamlit as st
 
+from ui import session
+
 st.set_page_config(page_title="Agent chats, traced", page_icon="🐈", layout="wide")
 
 page = st.navigation([
@@ -13,4 +15,5 @@ page = st.navigation([
     st.Page("pages/traces.py", title="Traces", icon=":material/monitoring:"),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
 ])
+st.session_state[session.NAVIGATED] = True  # (ui.session: a cold server's direct link to a page)
 page.run()

@@ -217,15 +217,21 @@ def store_caption(settings: Settings, problem: str | None) -> None:
             st.error("Traces are not being saved. " + problem)
 
 
+NAVIGATED = "_navigated"  # set by streamlit_app.py: this session has run the app's own navigation
+
+
 def _leave_folder_mode() -> None:
     """A cold server's first request straight to a page (a bookmark to /traces) runs that page in Streamlit's
     old folder mode, because a `pages/` folder sits next to the entry script and nobody has run the entry
     script's `st.navigation` yet; it stays so for every visitor until someone opens `/`. Streamlit has no
     public switch for this (its PagesManager decides once per process from the folder), so the page turns
-    folder mode off and reruns: the rerun goes through streamlit_app.py, its navigation and page config."""
+    folder mode off and reruns: the rerun goes through streamlit_app.py, its navigation and page config. A
+    session that already came through the entry script is not rerun (that would drop the widget value that
+    started this run; Streamlit's AppTest runs every script this way)."""
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not st.session_state.get(NAVIGATED):
+            st.rerun()
 
 
 def page_setup():
