@@ -336,6 +336,14 @@ def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> No
     st.session_state.pop("failed", None)
 
 
+def so_far(event) -> str:
+    """The live counter on the status line: tokens and cost of the turn so far."""
+    if not event.tokens:
+        return ""
+    cost = "cost unknown" if event.cost_usd is None else f"\\${event.cost_usd:.4f}"  # a label is markdown
+    return f" · {event.tokens:,} tokens, {cost} so far"
+
+
 def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     """Render the running turn's events as they arrive, then keep its outcome (the script goes on; no rerun)."""
     render_entry({"role": "user", "name": "user", "text": handle.message}, lambda image_id: None)
@@ -350,7 +358,7 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
         handle.stop()
     if handle.stop_switch.is_set():
         status.update(label="Stopping after the current step…")
-    seen = 0
+    seen, step_text = 0, ""
     live: dict[str, list] = {}  # agent -> [placeholder, text so far]: answers being written (token streaming)
     while True:
         events = handle.events_since(seen, timeout=0.25)
@@ -363,6 +371,8 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
                 live[event.source][1] += event.text
                 written.add(event.source)
             elif event.kind == "message" and event.entry:
+                if step_text:
+                    status.update(label=step_text + so_far(event))
                 if event.png and event.entry.get("image_id"):
                     pngs[event.entry["image_id"]] = event.png
                 name = event.entry.get("name", "")
@@ -374,7 +384,8 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
                     render_entry(event.entry, lambda image_id: pngs.get(image_id), conversation.scenario)
             elif event.kind == "progress":
                 of = f" of {event.total_steps}" if event.total_steps else ""
-                status.update(label=f"Step {max(event.step, 1)}{of}: {event.text}…")
+                step_text = f"Step {max(event.step, 1)}{of}: {event.text}…"
+                status.update(label=step_text + so_far(event))
                 if event.total_steps:
                     progress.progress(min(1.0, (event.step - 1) / event.total_steps) if event.step else 0.0)
             elif event.kind == "warning":
@@ -485,8 +496,23 @@ elif last_turn and not busy:
 if waiting and not failed and not busy:
     st.info("The team is waiting for your answer: the next message you send resumes it.", icon=":material/front_hand:")
 
-placeholder = "Your answer…" if waiting else chosen.placeholder
-prompt = st.chat_input(placeholder, disabled=busy, key="chat_input")  # a stable id: a message sent during a rerun is kept
+placeholder = "Queue a message for when this turn ends…" if busy else "Your answer…" if waiting else chosen.placeholder
+# open while a turn runs: a message sent then is queued (and says so), never dropped; a stable id keeps a message
+# sent during a rerun
+prompt = st.chat_input(placeholder, key="chat_input")
+if prompt is not None and busy:
+    st.session_state.queued = prompt
+    prompt = None
+if st.session_state.get("queued") and busy:
+    st.info(plain(f"Queued: “{st.session_state.queued[:200]}” is sent when this turn ends."),
+            icon=":material/schedule_send:")
+elif st.session_state.get("queued"):
+    queued_text = st.session_state.pop("queued")
+    if failed is not None:
+        st.warning("Your queued message was not sent, because the turn before it failed; here it is to send again:")
+        st.code(queued_text[:5000], language=None, wrap_lines=True)
+    else:
+        prompt = queued_text
 if prompt is not None and not busy:
     try:
         message = validate_message(prompt)

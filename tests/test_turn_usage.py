@@ -13,7 +13,7 @@ from core import costs
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
-from core.turn import run_turn
+from core.turn import TurnHandle, run_turn
 from tests.openai_server import OpenAIStub, prompt_tokens
 from tests.pages import open_app, send
 from ui.transcript import usage_line
@@ -64,3 +64,13 @@ def test_the_chat_shows_each_turns_figures_under_it(monkeypatch, tracking_uri, e
     assert len(lines) == 2 and all("[open the trace](traces?trace=tr-" in line for line in lines)
     reopened = open_app(conversation=at.query_params["conversation"])
     assert [c.value for c in reopened.caption if "tokens in" in c.value] == lines
+
+
+def test_the_turn_counts_tokens_and_cost_as_it_goes(tracking_uri, store):
+    conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 2})
+    handle = TurnHandle(conversation, "a cat", Settings(tracking_uri=tracking_uri), store)
+    outcome = handle.start().wait()
+    counted = [e.tokens for e in handle.events if e.kind in ("progress", "message")]
+    assert counted == sorted(counted) and counted[-1] == outcome.usage["input_tokens"] + outcome.usage["output_tokens"]
+    assert len(set(counted)) >= 3, "it grows during the turn, not only at its end"
+    assert all(e.cost_usd == 0.0 for e in handle.events if e.kind == "progress")

@@ -43,6 +43,8 @@ class TurnEvent:
     step: int = 0
     total_steps: int = 0
     source: str = ""  # chunk: the agent writing
+    tokens: int = 0  # progress and message: tokens the turn has used so far (in + out)
+    cost_usd: float | None = 0.0  # ... and what they cost so far (pictures included; None: a price unknown)
 
 @dataclass
 class TurnOutcome:

@@ -227,12 +227,13 @@ class _Turn:
                                         total_steps=plan.total_steps))
                 if reading.progress is not None:
                     self.emit(TurnEvent("progress", text=reading.progress.text, step=reading.progress.step,
-                                        total_steps=plan.total_steps))
+                                        total_steps=plan.total_steps, **self.so_far()))
                 for entry in reading.entries:
                     self.entries.append(entry)
                     is_tool = entry["role"] == "tool"
                     self.emit(TurnEvent("message", entry=entry, step=reader.step, total_steps=plan.total_steps,
-                                        png=None if is_tool else self.recorder.pngs.get(entry.get("image_id", ""))))
+                                        png=None if is_tool else self.recorder.pngs.get(entry.get("image_id", "")),
+                                        **self.so_far()))
             self.state = dict(await plan.team.save_state())
             stopped = not reader.waiting and self.stop.is_set() and (
                 reader.step < plan.total_steps if plan.total_steps else "External termination" in reader.stop_reason)
@@ -271,6 +272,11 @@ class _Turn:
         if self.request.wait_for_trace and self.trace_id and self.trace_info is not None:
             if not await asyncio.to_thread(export.wait_for_trace, self.settings.tracking_uri, self.trace_id):
                 self.warn("The turn's trace is still being written to MLflow.")
+
+    def so_far(self) -> dict[str, Any]:
+        """The live counter: tokens used and their cost up to now."""
+        tokens_in, tokens_out, _ = self.clients.usage() if self.clients is not None else (0, 0, [])
+        return {"tokens": tokens_in + tokens_out, "cost_usd": self.spent()}
 
     def usage(self) -> TurnUsage:
         """What the turn used: tokens, cost (pictures included), models, time and its trace."""

@@ -1,0 +1,34 @@
+"""While a turn runs (issue 15): the status line counts tokens and cost as they grow, and a message sent
+meanwhile is queued, said so, and sent when the turn ends; nothing typed is lost."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import AppServer
+from tests.browser.test_in_a_browser import send, wait_ready
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_message_sent_during_a_turn_is_queued_and_sent_after_it(page, tmp_path):
+    server = AppServer(tmp_path, env={"DEMO_LATENCY_MS": "700"})  # a Catify turn of a few seconds
+    try:
+        page.goto(server.url)
+        wait_ready(page)
+        send(page, "a cat on a boat")
+        expect(page.get_by_text(re.compile(r"tokens, \$0\.0000 so far"))).to_be_visible(timeout=30_000)
+        box = page.locator("[data-testid=stChatInput] textarea")
+        expect(box).to_be_enabled()
+        box.fill("now a dog")
+        box.press("Enter")
+        expect(page.get_by_text("Queued: “now a dog” is sent when this turn ends.")).to_be_visible(timeout=15_000)
+        messages = page.locator("[data-testid=stChatMessage]")
+        expect(messages.filter(has_text="now a dog")).to_have_count(1, timeout=90_000)
+        expect(page.get_by_text(re.compile(r"^Conversation .* · 2 turns ·"))).to_be_visible(timeout=90_000)
+        expect(page.get_by_text(re.compile("^Queued:"))).to_have_count(0)
+    finally:
+        server.stop()
