@@ -3,6 +3,8 @@ checked before any model sees it (size, binary content, encoding) with a message
 
 from __future__ import annotations
 
+import re
+
 from .errors import InputError
 
 MAX_REPORT_CHARS = 100_000  # about 25,000 tokens: room for the answers in any current model's context
@@ -18,6 +20,12 @@ def validate_report(text: str) -> str:
         raise InputError(f"The report has {len(report):,} characters; the limit is {MAX_REPORT_CHARS:,}. "
                           "Send the part that matters, or split it over several conversations.")
     return report
+
+
+def looks_like_report(text: str) -> bool:
+    """A message that is a document rather than a question: long, and several sentences or lines."""
+    text = (text or "").strip()
+    return len(text) >= 300 and (text.count("\n") >= 2 or len(re.findall(r"[.!?](\s|$)", text)) >= 3)
 
 
 def read_upload(name: str, data: bytes) -> str:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
-from core.documents import read_upload, validate_report
+from core.documents import looks_like_report, read_upload, validate_report
 from core.errors import UserError
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, from_files
 from core.turn import FailedTurn, TurnHandle, validate_message
@@ -471,10 +471,13 @@ for text in scenarios.load_problems():
     st.warning(text)
 if upload_result := st.session_state.pop("team_upload_result", None):  # said in the page, not in the sidebar
     (st.success if upload_result[0] == "ok" else st.error)(plain(upload_result[1]))
+for text in st.session_state.pop("turn_notes", []):  # what the app did with the message, said after the turn
+    st.info(plain(text), icon=":material/description:")
 for text in st.session_state.pop("last_warnings", []):
     st.warning(text)
 save_unsaved_turns(conversation, busy)
 caption_slot = st.empty()
+example_slot = st.empty()  # "Try: …" on an empty conversation
 if document is not None:
     document_input(conversation, document)
 
@@ -513,11 +516,25 @@ elif st.session_state.get("queued"):
         st.code(queued_text[:5000], language=None, wrap_lines=True)
     else:
         prompt = queued_text
+if not conversation.turns and not busy and not failed and chosen.example and prompt is None:
+    if example_slot.button(f"Try: “{chosen.example}”", icon=":material/lightbulb:", key="try_example",
+                           help="Sends this message to the team"):
+        prompt = chosen.example
 if prompt is not None and not busy:
     try:
         message = validate_message(prompt)
         if document is not None and not conversation.turns:
-            conversation.options = {**conversation.options, document.key: current_document(document)}
+            try:
+                text = current_document(document)
+            except UserError:
+                if not looks_like_report(message):
+                    raise
+                # no report set, and the message is one: it becomes the report, and the team is asked about it
+                text, message = message, document.question
+                st.session_state.turn_notes = [
+                    f"No {document.label.lower()} was set and your message looks like one, so it became the "
+                    f"{document.label.lower()}; the team was asked: “{document.question}”"]
+            conversation.options = {**conversation.options, document.key: text}
         start_turn(conversation, message)
     except UserError as exc:
         st.error(plain(exc))

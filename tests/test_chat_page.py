@@ -128,3 +128,22 @@ def test_unreachable_store_still_chats_and_says_traces_are_not_saved(monkeypatch
     assert not at.exception
     assert len(at.get("image")) == 3
     assert "conversation" not in at.query_params
+
+
+def test_an_empty_page_offers_an_example_and_a_pasted_report_becomes_the_report(app_env):
+    at = new_app()
+    at.button(key="try_example").click().run()
+    assert [m.name for m in at.chat_message][:1] == ["user"]
+    assert at.chat_message[0].text[0].value == "The matrix with a cat", "the example was sent"
+
+    fresh = new_app()
+    next(s for s in fresh.selectbox if s.label == "Scenario").set_value("analyst").run()
+    assert fresh.button(key="try_example").label == "Try: “What are the main risks?”"
+    report = ("Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply "
+              "delays at the northern plant. Wholesale demand softened in August. Margins held at 31%. ") * 2
+    fresh.chat_input[0].set_value(report).run()
+    assert any("your message looks like one, so it became the report" in i.value.replace("\\\\", "")
+               for i in fresh.info), [i.value for i in fresh.info]
+    assert fresh.chat_message[0].text[0].value == "What are the main points?"
+    said = [md.value for m in fresh.chat_message if m.name == "analyst" for md in m.markdown[1:]]
+    assert said and "Sales grew 12%" in said[0], "the analyst read the message as the report"

@@ -73,6 +73,7 @@ class DocumentOption:
     label: str
     placeholder: str = ""
     upload_label: str = "…or upload it (.txt, .md)"
+    question: str = "What are the main points?"  # asked when a message sent with no document became it
 
 
 Option = Union[IntOption, TextOption, ChoiceOption, DocumentOption]
@@ -107,6 +108,7 @@ class Scenario:
     # billed beyond what the app records per call (gpt-image prompt tokens): added to bound and settled cost
     unrecorded_cost: Callable[[CostQuestion], float] = field(default=lambda question: 0.0)
     order: int = 100  # place in the picker
+    example: str = ""  # a first message to try, offered as a button on an empty conversation
     team_file: str = ""  # the file a user's team came from (core.team_files): a hosted demo offers allow-listed ones
     models_asked: tuple[str, ...] = ()  # the models a team file names (the sidebar's provider decides what runs)
     listed: bool = True  # offered in the pickers; a loaded model version's own copy of a team is not

@@ -150,6 +150,7 @@ SCENARIO = Scenario(
              DocumentOption("report", "Report", placeholder="Paste the report here…")),
     icon=":material/query_stats:",
     placeholder="Ask about the report, e.g. “What are the main risks?”",
+    example="What are the main risks?",
     side_by_side=True,
     order=2,
 )

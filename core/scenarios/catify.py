@@ -113,5 +113,6 @@ SCENARIO = Scenario(
     icon=":material/palette:",
     draws_pictures=True,
     placeholder="Describe a picture, e.g. “The matrix with a cat”",
+    example="The matrix with a cat",
     order=1,
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import secrets
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +34,12 @@ def _agent(name: str, team_file: team_files.TeamFile) -> AgentInfo:
     return AgentInfo(name, name)
 
 
+def _example(description: str) -> str:
+    """A first message a team file's description suggests ("… (try “What is 12.5 times 8?”)")."""
+    found = re.search(r"\btry “([^”]{3,200})”", description, re.IGNORECASE)
+    return found.group(1) if found else ""
+
+
 def scenario_for(team_file: team_files.TeamFile) -> Scenario:
     def build(context: TeamContext) -> TeamPlan:
         return team_files.build_team_file(team_file, context)
@@ -42,6 +49,7 @@ def scenario_for(team_file: team_files.TeamFile) -> Scenario:
         build=build, cost_bound=_no_bound, agents=tuple(_agent(name, team_file) for name in team_file.agents),
         icon=":material/code:" if team_file.factory is not None else ":material/description:",
         placeholder=f"Message {team_file.label}", order=200, team_file=team_file.path.name,
+        example=_example(team_file.description),
         models_asked=team_file.models)
 
 

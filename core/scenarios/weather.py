@@ -118,5 +118,6 @@ SCENARIO = Scenario(
                                "No code runs."),),
     icon=":material/partly_cloudy_day:",
     placeholder="Ask the team, e.g. “What's the weather?”",
+    example="What's the weather?",
     order=3,
 )
