@@ -344,16 +344,27 @@ def so_far(event) -> str:
     return f" · {event.tokens:,} tokens, {cost} so far"
 
 
+# sticky on the wrapper Streamlit puts around a container (the container alone is as tall as its wrapper), on the
+# theme's background so the answers scroll under it
+BACKGROUND = st.get_option("theme.backgroundColor") or ("#0e1117" if st.get_option("theme.base") == "dark" else "#ffffff")
+STICKY = ("<style>[data-testid=stLayoutWrapper]:has(> .st-key-turn_controls) {position: sticky; top: 3.75rem; "
+          f"z-index: 100; background-color: {BACKGROUND} !important; padding: 0.25rem 0;}}</style>")
+
+
 def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     """Render the running turn's events as they arrive, then keep its outcome (the script goes on; no rerun)."""
     render_entry({"role": "user", "name": "user", "text": handle.message}, lambda image_id: None)
     pngs: dict[str, bytes] = {}
-    status = st.status("The agents are working…", expanded=False)
-    progress = st.progress(0.0)
+    # the progress line and Stop stay in view while the answers grow below them (STICKY: a keyed container)
+    st.html(STICKY)
+    controls = st.container(key="turn_controls")
+    left, right = controls.columns([5, 1], vertical_alignment="center")
+    status = left.status("The agents are working…", expanded=False)
+    progress = left.progress(0.0)
+    stop_slot = right.empty()
     together = side_by_side(conversation.scenario)
     side = dict(zip(together, st.columns(len(together)))) if together else {}
-    stop_slot = st.empty()
-    if stop_slot.button("Stop", icon=":material/stop_circle:", key="stop",
+    if stop_slot.button("Stop", icon=":material/stop_circle:", key="stop", width="stretch",
                         help="Stop after the agent that is working now"):
         handle.stop()
     if handle.stop_switch.is_set():
