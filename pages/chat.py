@@ -348,7 +348,7 @@ def so_far(event) -> str:
 # theme's background so the answers scroll under it
 BACKGROUND = st.get_option("theme.backgroundColor") or ("#0e1117" if st.get_option("theme.base") == "dark" else "#ffffff")
 STICKY = ("<style>[data-testid=stLayoutWrapper]:has(> .st-key-turn_controls) {position: sticky; top: 3.75rem; "
-          f"z-index: 100; background-color: {BACKGROUND} !important; padding: 0.25rem 0;}}</style>")
+          f"z-index: 999; background-color: {BACKGROUND}; padding: 0.25rem 0;}}</style>")
 
 
 def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
