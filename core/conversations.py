@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from . import contract, store
+from .errors import InputError
 from .records import ImageLookup, TranscriptEntry
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -227,10 +228,14 @@ class ConversationStore:
         if conversation.id:
             self.client.log_dict(conversation.id, conversation.image_lookup, contract.LOOKUP_PATH)
 
-    def recent(self, limit: int = 20, session_id: str | None = None) -> list[ConversationSummary]:
-        """The conversations of this experiment (of one visitor session, if given), most recently updated first."""
+    def recent(self, limit: int = 20, session_id: str | None = None, search: str = "") -> list[ConversationSummary]:
+        """The conversations of this experiment (of one visitor session, if given; whose title holds `search`, if
+        given), most recently updated first."""
         only = f" and tags.`{contract.SESSION}` = '{session_id}'" if session_id and re.fullmatch(
             r"[A-Za-z0-9_-]{1,100}", session_id) else ""
+        words = re.sub(r"[^\w\s.,:!?-]", " ", search or "").strip()[:100]  # no quote can close the filter's string
+        if words:
+            only += f" and tags.`{contract.TITLE}` ILIKE '%{words}%'"
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=f"tags.`{contract.SCENARIO}` != '' and tags.`{contract.TURNS}` != '0'{only}",  # saved ones
@@ -244,6 +249,24 @@ class ConversationStore:
                                             updated_ms=updated, waiting=tags.get(contract.WAITING) == "1"))
         rows.sort(key=lambda r: r.updated_ms, reverse=True)
         return rows[:limit]
+
+    def rename(self, run_id: str, title: str) -> str:
+        """Give a conversation a title of the user's choosing (InputError when it is empty)."""
+        title = " ".join((title or "").split())[:250]
+        if not title:
+            raise InputError("A conversation's name cannot be empty.")
+        self.client.set_tag(run_id, contract.TITLE, title)
+        return title
+
+    def delete(self, run_id: str) -> int:
+        """Delete a conversation the MLflow way (the run goes to MLflow's deleted runs, where `mlflow gc` removes
+        it for good) together with its turns' traces; returns how many traces went."""
+        traces = self.client.search_traces(locations=[self.experiment_id], max_results=1000,
+                                           filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'")
+        removed = self.client.delete_traces(self.experiment_id, trace_ids=[t.info.trace_id for t in traces]) \
+            if traces else 0
+        self.client.delete_run(run_id)
+        return int(removed or 0)
 
     def load(self, run_id: str) -> Conversation:
         """Reopen a conversation by id, or raise ConversationError with a message for the user."""

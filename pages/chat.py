@@ -233,11 +233,46 @@ def turns(count: int, what: str = "turn") -> str:
 
 
 def ago(ms: int) -> str:
+    """When, as people say it: "just now", "5 min ago", "3 h ago", then the date."""
     seconds = max(0, time.time() - ms / 1000)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+    if seconds >= 86400:
+        return time.strftime("%b %d, %Y" if seconds > 180 * 86400 else "%b %d", time.localtime(ms / 1000))
+    for unit, size in (("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
     return "just now"
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """At most `limit` characters, cut at a word."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(",.;:") + "…"
+
+
+def rename_conversation(conversation_id: str) -> None:
+    try:
+        page_store.store.rename(conversation_id, st.session_state.get(f"rename_{conversation_id}", ""))
+        current = st.session_state.get("conversation")
+        if current is not None and current.id == conversation_id:
+            current.title = st.session_state[f"rename_{conversation_id}"].strip()
+    except UserError as exc:
+        st.session_state.manage_error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the store: said, nothing else changes
+        st.session_state.manage_error = f"It could not be renamed ({type(exc).__name__}); try again."
+
+
+def delete_conversation(conversation_id: str) -> None:
+    try:
+        removed = page_store.store.delete(conversation_id)
+    except Exception as exc:  # noqa: BLE001 - the store: said, nothing else changes
+        st.session_state.manage_error = f"It could not be deleted ({type(exc).__name__}); nothing changed."
+        return
+    new_conversation()
+    st.session_state.turn_notes = [f"Deleted the conversation and its {removed} trace(s) (MLflow keeps the run among "
+                                   "its deleted runs until `mlflow gc`)."]
 
 
 def recent_conversations(current: Conversation, busy: bool) -> None:
@@ -246,16 +281,19 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
         if page_store.store is None:
             st.caption("Saved conversations show here when the MLflow store is reachable.")
             return
+        search = st.text_input("Search conversations", key="conv_search", placeholder="Search titles…",
+                               label_visibility="collapsed")
         try:
-            recent = page_store.store.recent(limit=12, session_id=session.visible_session())
+            recent = page_store.store.recent(limit=12, session_id=session.visible_session(), search=search)
         except Exception as exc:  # noqa: BLE001 - the chat works without the list
             st.caption(f"The list could not be read ({type(exc).__name__}).")
             page_store.drop()  # gone since the last check, perhaps: look again on the next run, not in this one
             return
         if not recent:
-            st.caption("Your conversations will show here; each one reopens where it stopped.")
+            st.caption("No conversation's title holds that." if search else
+                       "Your conversations will show here; each one reopens where it stopped.")
         for item in recent:
-            label = f"{item.title[:34] or 'untitled'} · {item.turns} turn{'s' if item.turns != 1 else ''} · {ago(item.updated_ms)}"
+            label = f"{shorten(item.title, 34) or 'untitled'} · {turns(item.turns)} · {ago(item.updated_ms)}"
             if item.waiting:
                 label += " · waiting for you"
             label = plain(label)  # titles are users' words: a link or picture in them stays text
@@ -264,6 +302,23 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
                       type="primary" if item.id == current.id else "secondary", disabled=busy,
                       width="stretch", on_click=open_conversation, args=(item.id,),
                       help=f"{known.label if known else item.scenario} · conversation {item.id}")
+        if current.id and current.turns and not busy:
+            manage_conversation(current)
+
+
+def manage_conversation(current: Conversation) -> None:
+    """Rename or delete the open conversation (deleting asks first)."""
+    with st.expander("Rename or delete this conversation", icon=":material/edit:"):
+        st.text_input("Name", value=current.title, key=f"rename_{current.id}", max_chars=250)
+        left, right = st.columns(2)
+        left.button("Rename", key="rename_conversation", on_click=rename_conversation, args=(current.id,),
+                    width="stretch")
+        with right.popover("Delete…", width="stretch"):
+            st.caption("The conversation and its turns' traces are deleted; this cannot be undone here.")
+            st.button("Delete for good", key="delete_conversation", type="primary", on_click=delete_conversation,
+                      args=(current.id,))
+        if problem := st.session_state.pop("manage_error", None):
+            st.error(plain(problem))
 
 
 def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario) -> None:

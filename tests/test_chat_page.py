@@ -142,8 +142,36 @@ def test_an_empty_page_offers_an_example_and_a_pasted_report_becomes_the_report(
     report = ("Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply "
               "delays at the northern plant. Wholesale demand softened in August. Margins held at 31%. ") * 2
     fresh.chat_input[0].set_value(report).run()
-    assert any("your message looks like one, so it became the report" in i.value.replace("\\\\", "")
+    assert any("your message looks like one, so it became the report" in i.value.replace("\\", "")
                for i in fresh.info), [i.value for i in fresh.info]
     assert fresh.chat_message[0].text[0].value == "What are the main points?"
     said = [md.value for m in fresh.chat_message if m.name == "analyst" for md in m.markdown[1:]]
     assert said and "Sales grew 12%" in said[0], "the analyst read the message as the report"
+
+
+def test_conversations_can_be_searched_renamed_and_deleted(app_env, mlflow_client):
+    at = new_app()
+    at.chat_input[0].set_value("a red car with a cat on its roof in the rain at night").run()
+    first = at.query_params["conversation"]
+    at = new_app()
+    at.chat_input[0].set_value("a dog").run()
+    labels = [b.label.replace("\\", "") for b in at.sidebar.button if b.key and b.key.startswith("open_")]
+    assert any(label.startswith("a red car with a cat on its roof… · 1 turn · just now") for label in labels), labels
+    at.sidebar.text_input(key="conv_search").set_value("red car").run()
+    assert [b.key for b in at.sidebar.button if b.key and b.key.startswith("open_")] == [f"open_{first}"]
+
+    reopened = new_app()
+    reopened.query_params["conversation"] = first
+    reopened.run()
+    reopened.sidebar.text_input(key=f"rename_{first}").set_value("  Rainy   night car ").run()
+    reopened.sidebar.button(key="rename_conversation").click().run()
+    assert mlflow_client.get_run(first).data.tags["app.title"] == "Rainy night car"
+    traces = mlflow_client.search_traces(locations=[mlflow_client.get_run(first).info.experiment_id],
+                                         filter_string=f"tags.`app.conversation` = '{first}'")
+    assert len(traces) == 1
+    reopened.sidebar.button(key="delete_conversation").click().run()
+    assert mlflow_client.get_run(first).info.lifecycle_stage == "deleted"
+    assert not mlflow_client.search_traces(locations=[mlflow_client.get_run(first).info.experiment_id],
+                                           filter_string=f"tags.`app.conversation` = '{first}'")
+    assert any("Deleted the conversation and its 1 trace(s)" in i.value.replace("\\", "") for i in reopened.info)
+    assert "conversation" not in reopened.query_params
