@@ -3,6 +3,7 @@ retry, reopen any conversation from the sidebar or by URL."""
 
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 
 import streamlit as st
 
@@ -29,6 +30,14 @@ def open_from_url() -> None:
     wanted = st.query_params.get("conversation")
     current = st.session_state.get("conversation")
     if not wanted or (current is not None and current.id == wanted):
+        return
+    running = TurnHandle.running(wanted)
+    if running is not None and "turn" not in st.session_state and \
+            hosted.may_open(session.visible_session(), running.request.conversation.session_id):
+        # a reload (or another tab) while its turn runs: follow that turn to its end, never start it again
+        st.session_state.conversation = replace(running.request.conversation, id=wanted)
+        st.session_state.turn = running
+        st.session_state.pop("failed", None)
         return
     if page_store.store is None:
         st.warning("Cannot reopen that conversation: the MLflow store is unreachable. Starting a new one.")
@@ -456,6 +465,8 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
                     progress.progress(min(1.0, (event.step - 1) / event.total_steps) if event.step else 0.0)
             elif event.kind == "warning":
                 st.warning(event.text)
+            elif event.kind == "opened":  # the address names the conversation now: a reload follows this turn
+                st.query_params["conversation"] = event.text
         for name in written:  # one redraw per agent per batch of pieces
             with live[name][0].container():
                 render_live(name, live[name][1], conversation.scenario)

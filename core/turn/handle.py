@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ..hosted import Reservation
 
 log = logging.getLogger(__name__)
+_live: dict[str, TurnHandle] = {}  # conversation id -> its running turn, in this process
+_live_lock = threading.Lock()
 
 
 class TurnHandle:
@@ -39,6 +41,7 @@ class TurnHandle:
         self._cancel: CancellationToken | None = None
         self._reservation = reservation  # a hosted-demo spend reservation (core.hosted), settled when the turn ends
         self._thread = threading.Thread(target=self._main, name="turn", daemon=True)
+        self.conversation_id = conversation.id or ""  # known once the turn has opened its run
 
     @property
     def message(self) -> str:
@@ -53,9 +56,21 @@ class TurnHandle:
         return self
 
     def _emit(self, event: TurnEvent) -> None:
+        if event.kind == "opened" and event.text:
+            with _live_lock:
+                _live[event.text] = self
+            self.conversation_id = event.text
         with self._cond:
             self.events.append(event)
             self._cond.notify_all()
+
+    @staticmethod
+    def running(conversation_id: str) -> TurnHandle | None:
+        """The turn running now for this conversation in this process (a reload or a second tab follows it
+        instead of losing sight of it, or starting it again)."""
+        with _live_lock:
+            handle = _live.get(conversation_id or "")
+        return handle if handle is not None and not handle.done else None
 
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
@@ -77,6 +92,9 @@ class TurnHandle:
         with self._cond:
             self.outcome = outcome
             self._cond.notify_all()
+        with _live_lock:
+            if _live.get(self.conversation_id) is self:
+                del _live[self.conversation_id]
 
     @property
     def done(self) -> bool:

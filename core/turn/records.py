@@ -17,7 +17,8 @@ TurnStatus = Literal["ok", "waiting", "stopped", "error", "cancelled", "conflict
 # ok: done; waiting: the team asks the user; stopped: by the user, after a step; error: failed (history and
 # state stay the last good ones); cancelled: hard stop; conflict: another tab saved a turn meanwhile
 SAVED_STATUSES: tuple[TurnStatus, ...] = ("ok", "waiting", "stopped")
-EventKind = Literal["progress", "message", "warning", "chunk"]  # chunk: a piece of an answer being written
+# chunk: a piece of an answer being written; opened: the conversation's id is known (its text), so a reload can follow
+EventKind = Literal["progress", "message", "warning", "chunk", "opened"]
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,8 @@ class _Turn:
                           "conversation is kept in this session until the store answers again.")
                 self.store = None
         self.recorder = _Recorder(self.store, self.conv, self.warn)
+        if self.conv.id:
+            self.emit(TurnEvent("opened", text=self.conv.id))
         request = self.request
         if request.trace and (self.store is not None or request.trace_experiment_id):
             experiment_id = self.store.experiment_id if self.store is not None else str(request.trace_experiment_id)

@@ -32,3 +32,21 @@ def test_a_message_sent_during_a_turn_is_queued_and_sent_after_it(page, tmp_path
         expect(page.get_by_text(re.compile("^Queued:"))).to_have_count(0)
     finally:
         server.stop()
+
+
+def test_a_reload_during_a_turn_follows_it_to_its_end(page, tmp_path):
+    server = AppServer(tmp_path, env={"DEMO_LATENCY_MS": "600"})
+    try:
+        page.goto(server.url)
+        wait_ready(page)
+        send(page, "a cat on a sofa")
+        expect(page.get_by_text(re.compile(r"tokens, \$0\.0000 so far"))).to_be_visible(timeout=30_000)
+        assert "conversation=" in page.url, "the address names the conversation as soon as its run exists"
+        page.reload()  # a new browser session, mid-turn
+        expect(page.locator("[data-testid=stChatMessage]").first).to_contain_text("a cat on a sofa", timeout=30_000)
+        expect(page.get_by_text(re.compile(r"^Step \d+"))).to_be_visible(timeout=30_000)  # still running, said so
+        expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=90_000)
+        expect(page.get_by_text(re.compile(r"^Conversation .* · 1 turn ·"))).to_be_visible(timeout=30_000)
+        expect(page.locator("[data-testid=stChatMessage] [data-testid=stImage] img")).to_have_count(3)
+    finally:
+        server.stop()
