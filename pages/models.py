@@ -43,6 +43,17 @@ DEMO_PARAMS = {"provider": "demo", "chat_model": "demo-chat", "vision_model": "d
 
 
 
+def registry_action(action) -> None:
+    """A button callback (it runs before the page is drawn, so a new version is in the table below): only the
+    admin's in a hosted demo; what it did, or why not, is said above the table."""
+    if VISITOR:
+        return
+    try:
+        st.session_state.model_message = ("success", action())
+    except registry.RegistryError as exc:
+        st.session_state.model_message = ("error", str(exc))
+
+
 def team_file_model(scenario) -> None:
     """A team file's team as a model: log, versions and aliases, load and predict its answer."""
     name = registry.team_model_name(scenario.key)
@@ -50,27 +61,18 @@ def team_file_model(scenario) -> None:
                f"as the version's artifact, registered as {code(name)}; it runs on the provider chosen when "
                "predicting (the sidebar's by default). Keys are never logged.")
 
-    def log_team_version() -> None:
-        if VISITOR:
-            return
-        try:
-            _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key)
-            st.session_state.model_message = ("success", f"Logged {name} version {version}.")
-            st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
-        except registry.RegistryError as exc:
-            st.session_state.model_message = ("error", str(exc))
+    def log_team_version() -> str:
+        _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key)
+        st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
+        return f"Logged {name} version {version}."
 
-    def point_team_alias() -> None:
-        if VISITOR:
-            return
-        try:
-            version = st.session_state[f"alias_version_{name}"]
-            registry.set_alias(uri, st.session_state.team_alias_name, version, name=name)
-            st.session_state.model_message = ("success", f"{st.session_state.team_alias_name} → version {version}")
-        except registry.RegistryError as exc:
-            st.session_state.model_message = ("error", str(exc))
+    def point_team_alias() -> str:
+        version = st.session_state[f"alias_version_{name}"]
+        registry.set_alias(uri, st.session_state.team_alias_name, version, name=name)
+        return f"{st.session_state.team_alias_name} → version {version}"
 
-    st.button("Log as a new version", icon=":material/upload:", key="log_team_model", on_click=log_team_version,
+    st.button("Log as a new version", icon=":material/upload:", key="log_team_model", on_click=registry_action,
+              args=(log_team_version,),
               disabled=VISITOR, help="Takes a few seconds: MLflow records the code, the team file and the pins.")
     if message := st.session_state.pop("model_message", None):
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
@@ -90,7 +92,7 @@ def team_file_model(scenario) -> None:
     cols[1].text_input("Alias", value="champion", key="team_alias_name")
     cols[2].write("")
     cols[2].button("Set alias", icon=":material/sell:", key="set_team_alias", width="stretch",
-                   on_click=point_team_alias, disabled=VISITOR)
+                   on_click=registry_action, args=(point_team_alias,), disabled=VISITOR)
     st.subheader("Load and predict")
     choices = {f"models:/{name}@{alias}": r.version for r in rows for alias in r.aliases}
     choices.update({f"models:/{name}/{r.version}": r.version for r in rows})
@@ -136,29 +138,18 @@ left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)
              f"vision {code(settings.vision_model)}, images {code(settings.image_model or 'none')}.")
 
 
-def log_version() -> None:
-    """A button callback: runs before the page is drawn, so the new version is in the table below."""
-    if VISITOR:
-        return
-    try:
-        version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations)
-        st.session_state.model_message = ("success", f"Logged catify version {version}.")
-    except registry.RegistryError as exc:
-        st.session_state.model_message = ("error", str(exc))
+def log_version() -> str:
+    version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations)
+    return f"Logged catify version {version}."
 
 
-def point_alias() -> None:
-    if VISITOR:
-        return
-    try:
-        registry.set_alias(uri, st.session_state.alias_name, st.session_state.alias_version)
-        st.session_state.model_message = ("success", f"{st.session_state.alias_name} → version "
-                                                     f"{st.session_state.alias_version}")
-    except registry.RegistryError as exc:
-        st.session_state.model_message = ("error", str(exc))
+def point_alias() -> str:
+    registry.set_alias(uri, st.session_state.alias_name, st.session_state.alias_version)
+    return f"{st.session_state.alias_name} → version {st.session_state.alias_version}"
 
 
-right.button("Log as a new version", icon=":material/upload:", key="log_model", width="stretch", on_click=log_version,
+right.button("Log as a new version", icon=":material/upload:", key="log_model", width="stretch", on_click=registry_action,
+             args=(log_version,),
              help="Takes a few seconds: MLflow records the code and the pinned requirements.", disabled=VISITOR)
 if message := st.session_state.pop("model_message", None):
     (st.success if message[0] == "success" else st.error)(plain(message[1]))
@@ -181,8 +172,8 @@ cols = st.columns([1, 1, 1])
 alias_version = cols[0].selectbox("Version", [r.version for r in rows], key="alias_version")
 alias_name = cols[1].text_input("Alias", value="champion", key="alias_name")
 cols[2].write("")
-cols[2].button("Set alias", icon=":material/sell:", key="set_alias", width="stretch", on_click=point_alias,
-               disabled=VISITOR)
+cols[2].button("Set alias", icon=":material/sell:", key="set_alias", width="stretch", on_click=registry_action,
+               args=(point_alias,), disabled=VISITOR)
 
 # ---- predict ----------------------------------------------------------------------------------------
 st.subheader("Load and predict")
