@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import RunTag
+from mlflow.entities import Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -229,17 +229,24 @@ class ConversationStore:
             self.client.log_dict(conversation.id, conversation.image_lookup, contract.LOOKUP_PATH)
 
     def recent(self, limit: int = 20, session_id: str | None = None, search: str = "") -> list[ConversationSummary]:
-        """The conversations of this experiment (of one visitor session, if given; whose title holds `search`, if
-        given), most recently updated first."""
+        """The conversations of this experiment (of one visitor session, if given; whose title or messages hold
+        `search`, if given), most recently updated first."""
         only = f" and tags.`{contract.SESSION}` = '{session_id}'" if session_id and re.fullmatch(
             r"[A-Za-z0-9_-]{1,100}", session_id) else ""
         words = re.sub(r"[^\w\s.,:!?-]", " ", search or "").strip()[:100]  # no quote can close the filter's string
-        if words:
-            only += f" and tags.`{contract.TITLE}` ILIKE '%{words}%'"
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{contract.SCENARIO}` != '' and tags.`{contract.TURNS}` != '0'{only}",  # saved ones
-            order_by=[f"tags.`{contract.UPDATED_MS}` DESC", "attributes.start_time DESC"], max_results=limit)
+        saved = f"tags.`{contract.SCENARIO}` != '' and tags.`{contract.TURNS}` != '0'{only}"
+        order = [f"tags.`{contract.UPDATED_MS}` DESC", "attributes.start_time DESC"]
+        runs: list[Run]
+        if not words:
+            runs = list(self.client.search_runs([self.experiment_id], filter_string=saved, order_by=order, max_results=limit))
+        else:
+            titled = f"{saved} and tags.`{contract.TITLE}` ILIKE '%{words}%'"
+            runs = list(self.client.search_runs([self.experiment_id], filter_string=titled, order_by=order, max_results=limit))
+            said = [i for i in self._said_in(words, limit) if i not in {r.info.run_id for r in runs}]
+            if said:
+                ids = ", ".join(f"'{i}'" for i in said)
+                runs = [*runs, *self.client.search_runs([self.experiment_id], filter_string=f"{saved} and attributes.run_id IN ({ids})",
+                                                        max_results=limit)]
         rows = []
         for run in runs:
             tags = run.data.tags
@@ -249,6 +256,19 @@ class ConversationStore:
                                             updated_ms=updated, waiting=tags.get(contract.WAITING) == "1"))
         rows.sort(key=lambda r: r.updated_ms, reverse=True)
         return rows[:limit]
+
+    def _said_in(self, words: str, limit: int) -> list[str]:
+        """Conversations whose turns said `words`: MLflow's own full-text trace search (`trace.text`, every span's
+        inputs and outputs) in the database, newest turns first; a store without it finds titles only."""
+        try:
+            traces = self.client.search_traces(
+                locations=[self.experiment_id], max_results=max(limit * 5, 50), include_spans=False,
+                filter_string=f"trace.text ILIKE '%{words}%' and tags.`{contract.CONVERSATION}` != ''",
+                order_by=["timestamp_ms DESC"])
+        except MlflowException:
+            return []
+        found = dict.fromkeys(t.info.tags.get(contract.CONVERSATION, "") for t in traces)
+        return [i for i in found if is_valid_run_id(i)][:limit]
 
     def rename(self, run_id: str, title: str) -> str:
         """Give a conversation a title of the user's choosing (InputError when it is empty)."""

@@ -95,8 +95,17 @@ def reload_conversation() -> None:
         st.query_params["conversation"] = current.id
 
 
+def running_turn() -> bool:
+    turn = st.session_state.get("turn")
+    return turn is not None and not turn.done
+
+
 def new_conversation() -> None:
-    """A callback, so the page is drawn for the new conversation at once (scenario choice unlocked)."""
+    """A callback, so the page is drawn for the new conversation at once (scenario choice unlocked). A click that
+    reaches a running turn (the instant before its controls grey out) waits for it: never lost, never overridden."""
+    if running_turn():
+        st.session_state.after_turn = ("new", "")
+        return
     park_unsaved()
     st.session_state.pop("conversation", None)
     st.session_state.pop("failed", None)
@@ -104,6 +113,9 @@ def new_conversation() -> None:
 
 
 def open_conversation(conversation_id: str) -> None:
+    if running_turn():  # as in new_conversation
+        st.session_state.after_turn = ("open", conversation_id)
+        return
     current = st.session_state.get("conversation")
     if current is not None and current.id == conversation_id:
         return  # already open (perhaps with turns the store has not got: they stay)
@@ -274,13 +286,16 @@ def rename_conversation(conversation_id: str) -> None:
 
 
 def delete_conversation(conversation_id: str) -> None:
+    if running_turn():
+        st.session_state.manage_error = "A turn is running in this conversation; delete it once the turn ends."
+        return
     try:
         removed = page_store.store.delete(conversation_id)
     except Exception as exc:  # noqa: BLE001 - the store: said, nothing else changes
         st.session_state.manage_error = f"It could not be deleted ({type(exc).__name__}); nothing changed."
         return
     new_conversation()
-    st.session_state.turn_notes = [f"Deleted the conversation and its {removed} trace(s) (MLflow keeps the run among "
+    st.session_state.turn_notes = [f"Deleted the conversation and its {turns(removed, 'trace')} (MLflow keeps the run among "
                                    "its deleted runs until `mlflow gc`)."]
 
 
@@ -290,7 +305,7 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
         if page_store.store is None:
             st.caption("Saved conversations show here when the MLflow store is reachable.")
             return
-        search = st.text_input("Search conversations", key="conv_search", placeholder="Search titles…",
+        search = st.text_input("Search conversations", key="conv_search", placeholder="Search titles and messages…",
                                label_visibility="collapsed")
         try:
             recent = page_store.store.recent(limit=12, session_id=session.visible_session(), search=search)
@@ -299,7 +314,7 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
             page_store.drop()  # gone since the last check, perhaps: look again on the next run, not in this one
             return
         if not recent:
-            st.caption("No conversation's title holds that." if search else
+            st.caption("No conversation's title or messages hold that." if search else
                        "Your conversations will show here; each one reopens where it stopped.")
         for item in recent:
             label = f"{shorten(item.title, 34) or 'untitled'} · {turns(item.turns)} · {ago(item.updated_ms)}"
@@ -398,6 +413,9 @@ def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> No
     st.session_state.turn = TurnHandle(conversation, message, settings, page_store.store, attempt=attempt,
                                        wait_for_trace=False, reservation=reservation).start()
     st.session_state.pop("failed", None)
+    # drawn again as busy: this run drew New conversation, the sidebar's list and the scenario choice before the
+    # message arrived, still clickable; a click there would be overridden when the turn ends
+    st.rerun()
 
 
 def so_far(event) -> str:
@@ -412,7 +430,9 @@ def so_far(event) -> str:
 # theme's background so the answers scroll under it
 BACKGROUND = st.get_option("theme.backgroundColor") or ("#0e1117" if st.get_option("theme.base") == "dark" else "#ffffff")
 STICKY = ("<style>[data-testid=stLayoutWrapper]:has(> .st-key-turn_controls) {position: sticky; top: 3.75rem; "
-          f"z-index: 999; background-color: {BACKGROUND}; padding: 0.25rem 0;}}</style>")
+          f"z-index: 999; background-color: {BACKGROUND}; padding: 0.25rem 0;}} "
+          # the header above it is see-through: answers scrolling up would show between the two
+          f"[data-testid=stHeader] {{background-color: {BACKGROUND};}}</style>")
 
 
 def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
@@ -480,13 +500,19 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     st.session_state.last_warnings = list(outcome.warnings)
     if outcome.conversation.pending_turns:  # the store went away: look at it afresh on the next run
         session.store_problem.clear()
+    after = st.session_state.pop("after_turn", None)
     if outcome.saved:
         st.session_state.last_turn = {"ok": f"Done in {outcome.seconds:.1f} s", "stopped": "Stopped",
                                       "waiting": f"Paused after {outcome.seconds:.1f} s: the team asks you"}[outcome.status]
         if outcome.conversation.id:
             st.query_params["conversation"] = outcome.conversation.id
+        if after:  # New conversation or a sidebar conversation, clicked as the turn began: now
+            (new_conversation if after[0] == "new" else lambda: open_conversation(after[1]))()
     else:
         st.session_state.failed = FailedTurn.of(outcome, handle.message, handle.attempt, pngs)
+        if after:  # the failure stays on screen to retry: leaving it would lose the message
+            st.session_state.turn_notes = ["The conversation you asked to open was not opened, because this turn "
+                                           "failed; retry it or leave it with New conversation."]
     # once more from the top: the transcript, the waiting notice, the input and the sidebar's list all
     # reflect the finished turn
     st.rerun()
@@ -521,7 +547,7 @@ if conversation is not None and conversation.scenario not in labels and not busy
     park_unsaved()
     conversation = None
 locked = conversation is not None and conversation.turns > 0
-scenario = top[0].selectbox("Scenario", scenario_keys, format_func=labels.get, disabled=locked,
+scenario = top[0].selectbox("Scenario", scenario_keys, format_func=labels.get, disabled=locked or busy,
                             index=scenario_keys.index(conversation.scenario) if conversation else 0,
                             help="A conversation keeps its scenario; start a new conversation to switch.")
 top[1].button("New conversation", icon=":material/add:", width="stretch", disabled=busy, on_click=new_conversation)
@@ -548,7 +574,8 @@ for text in scenarios.load_problems():
     st.warning(text)
 if upload_result := st.session_state.pop("team_upload_result", None):  # said in the page, not in the sidebar
     (st.success if upload_result[0] == "ok" else st.error)(plain(upload_result[1]))
-for text in st.session_state.pop("turn_notes", []):  # what the app did with the message, said after the turn
+# what the app did with the message, said during the turn and once after it
+for text in st.session_state.get("turn_notes", []) if busy else st.session_state.pop("turn_notes", []):
     st.info(plain(text), icon=":material/description:")
 for text in st.session_state.pop("last_warnings", []):
     st.warning(text)

@@ -6,6 +6,10 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
+from core.config import Settings
+from core.conversations import Conversation
+from core.turn.handle import TurnHandle
+
 APP = str(ROOT / "streamlit_app.py")
 
 
@@ -166,6 +170,11 @@ def test_conversations_can_be_searched_renamed_and_deleted(app_env, mlflow_clien
     reopened.sidebar.text_input(key=f"rename_{first}").set_value("  Rainy   night car ").run()
     reopened.sidebar.button(key="rename_conversation").click().run()
     assert mlflow_client.get_run(first).data.tags["app.title"] == "Rainy night car"
+    searching = new_app()  # the words are no longer in the title, only in what the turn said: MLflow's trace text search
+    searching.sidebar.text_input(key="conv_search").set_value("its roof").run()
+    assert [b.key for b in searching.sidebar.button if b.key and b.key.startswith("open_")] == [f"open_{first}"]
+    searching.sidebar.text_input(key="conv_search").set_value("no such words anywhere").run()
+    assert not [b for b in searching.sidebar.button if b.key and b.key.startswith("open_")]
     traces = mlflow_client.search_traces(locations=[mlflow_client.get_run(first).info.experiment_id],
                                          filter_string=f"tags.`app.conversation` = '{first}'")
     assert len(traces) == 1
@@ -173,5 +182,32 @@ def test_conversations_can_be_searched_renamed_and_deleted(app_env, mlflow_clien
     assert mlflow_client.get_run(first).info.lifecycle_stage == "deleted"
     assert not mlflow_client.search_traces(locations=[mlflow_client.get_run(first).info.experiment_id],
                                            filter_string=f"tags.`app.conversation` = '{first}'")
-    assert any("Deleted the conversation and its 1 trace(s)" in i.value.replace("\\", "") for i in reopened.info)
+    assert any("Deleted the conversation and its 1 trace" in i.value.replace("\\", "") for i in reopened.info)
     assert "conversation" not in reopened.query_params
+
+
+@pytest.mark.parametrize("click", ["new", "open"])
+def test_a_conversation_switch_clicked_as_a_turn_starts_waits_for_it(app_env, store, monkeypatch, click):
+    """The click lands in the instant before the page greys its controls (the run that started the turn drew them):
+    it is kept, and done when the turn ends, never overridden by the finished turn."""
+    at = new_app()
+    at.chat_input[0].set_value("an older conversation").run()
+    older = at.query_params["conversation"]
+    at = new_app()
+    monkeypatch.setenv("DEMO_LATENCY_MS", "150")
+    running = Conversation(scenario="catify", session_id=at.session_state.session_id, provider="demo",
+                           options={"iterations": 1})
+    handle = TurnHandle(running, "a cat in a hat", Settings.from_env(), store).start()
+    at.session_state["turn"], at.session_state["conversation"] = handle, running
+    if click == "new":
+        next(b for b in at.button if b.label == "New conversation").click().run()
+    else:
+        at.sidebar.button(key=f"open_{older}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert handle.done and handle.outcome.saved and handle.outcome.conversation.turns == 1
+    assert store.stored_turns(handle.outcome.conversation.id) == 1, "the running turn was saved in its conversation"
+    if click == "new":
+        assert "conversation" not in at.query_params and not at.chat_message, "a new, empty conversation"
+    else:
+        assert at.query_params["conversation"] == older
+        assert at.chat_message[0].text[0].value == "an older conversation"

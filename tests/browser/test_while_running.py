@@ -1,5 +1,6 @@
 """While a turn runs (issue 15): the status line counts tokens and cost as they grow, and a message sent
-meanwhile is queued, said so, and sent when the turn ends; nothing typed is lost."""
+meanwhile is queued, said so, and sent when the turn ends; nothing typed is lost; New conversation cannot be
+clicked into a running turn, and right after one it starts a new conversation."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def test_a_message_sent_during_a_turn_is_queued_and_sent_after_it(page, tmp_path
         wait_ready(page)
         send(page, "a cat on a boat")
         expect(page.get_by_text(re.compile(r"tokens, \$0\.0000 so far"))).to_be_visible(timeout=30_000)
+        new_conversation = page.get_by_role("button", name="New conversation")
+        expect(new_conversation).to_be_disabled()  # in the very run that started the turn, too
         box = page.locator("[data-testid=stChatInput] textarea")
         expect(box).to_be_enabled()
         box.fill("now a dog")
@@ -30,6 +33,9 @@ def test_a_message_sent_during_a_turn_is_queued_and_sent_after_it(page, tmp_path
         expect(messages.filter(has_text="now a dog")).to_have_count(1, timeout=90_000)
         expect(page.get_by_text(re.compile(r"^Conversation .* · 2 turns ·"))).to_be_visible(timeout=90_000)
         expect(page.get_by_text(re.compile("^Queued:"))).to_have_count(0)
+        new_conversation.click()  # right after the turn: a new conversation, and the address follows
+        expect(messages).to_have_count(0, timeout=15_000)
+        page.wait_for_function("!location.search.includes('conversation=')", timeout=15_000)
     finally:
         server.stop()
 
