@@ -113,12 +113,13 @@ class ImageAgent(BaseChatAgent):
                 cost_usd=image.cost_usd, trace_id=spans.current_trace_id())
             record.artifact_path = self._sink.store(record, image.png)
             spans.record_image(span, record.image_id, record.artifact_path, record.cost_usd, parent)
-            if span is not None:
-                span.set_outputs({"image_id": record.image_id, "artifact_path": record.artifact_path,
-                                  "revised_prompt": image.revised_prompt, "cost_usd": record.cost_usd})
+            small = downsize(image.png, CRITIC_IMAGE_SIDE)
+            small_png = image.png if small.size == png_size(image.png) else to_png(small)
+            # the picture the critic is shown: one attachment for the image span and the critic's call
+            spans.image_outputs(span, small_png, image.revised_prompt or prompt, image_id=record.image_id,
+                                artifact_path=record.artifact_path, revised_prompt=image.revised_prompt,
+                                cost_usd=record.cost_usd)
         self._last_prompt, self._last_image_id = prompt, record.image_id
-        small = downsize(image.png, CRITIC_IMAGE_SIDE)
-        small_png = image.png if small.size == png_size(image.png) else to_png(small)
         metadata = {"image_id": record.image_id}
         if note:
             metadata["note"] = note

@@ -31,6 +31,9 @@ BILLING: Final = "app.billing"
 BILLED_TO_OWNER: Final = "owner"  # BILLING's value for a hosted demo's turn on the owner's key (the day's cap)
 SUMMARY: Final = "app.summary"  # core.observe.summary: the turn's calls per (kind, model, agent)
 SUMMARY_VERSION: Final = 1
+TURN_STATUS: Final = "app.turn.status"  # root span attributes: ok, waiting or stopped (older traces: in the outputs)
+TURN_STOP_REASON: Final = "app.turn.stop_reason"  # the team's own words for why it stopped
+TURN_STEPS: Final = "app.turn.steps"  # messages the team produced
 
 # --- spans ------------------------------------------------------------------------------------------------------------
 SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"

@@ -91,8 +91,11 @@ def test_span_tree(first_turn):
     assert len(roots) == 1
     root = roots[0]
     assert root.span_type == "AGENT"
-    assert root.inputs == {"message": "The matrix with a cat"}
-    assert root.outputs["status"] == "ok" and root.outputs["steps"] == FULL_TURN_MESSAGES
+    # a chat in MLflow's UI: the user's message in, the team's last word out; how it ended in attributes
+    assert root.inputs == {"messages": [{"role": "user", "content": "The matrix with a cat"}]}
+    assert isinstance(root.outputs, str) and root.outputs.startswith("The matrix with a cat")
+    assert root.attributes[contract.TURN_STATUS] == "ok" and root.attributes[contract.TURN_STEPS] == FULL_TURN_MESSAGES
+    assert trace.info.response_preview == root.outputs, "MLflow's trace list shows the answer, not a status"
     assert all(s.parent_id in by_id for s in spans if s is not root)  # no orphans
 
     image_agents = _spans(trace, name=agents.IMAGE_AGENT)
@@ -118,10 +121,16 @@ def test_model_call_spans(first_turn):
         usage = span.attributes["mlflow.chat.tokenUsage"]
         assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
         assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
-        assert "CRITICS:" in span.outputs["content"]
-        # pictures are placeholders in the span, not megabytes of base64
+        # OpenAI's chat format, which MLflow's UI draws as a chat: the answer as the assistant's message
+        answer = span.outputs["choices"][0]["message"]
+        assert answer["role"] == "assistant" and "CRITICS:" in answer["content"]
+        assert [m["role"] for m in span.inputs["messages"]][0] == "system"
+        # the picture is an MLflow attachment beside the trace, not base64 in the span
         parts = span.inputs["messages"][-1]["content"]
-        assert {"type": "image", "size": "512x512"} in parts
+        pictures = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+        assert pictures and all(u.startswith("mlflow-attachment://") and f"trace_id={trace.info.trace_id}" in u
+                                for u in pictures)
+        assert len(json.dumps(span.inputs)) < 20_000
     assert len({s.parent_id for s in chats}) == len(chats)  # one model call per critic step
 
 
@@ -300,7 +309,7 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
         assert trace.info.tags[contract.CONVERSATION] == conv.id
         assert trace.info.trace_metadata["mlflow.trace.session"] == conv.session_id
         root = [s for s in trace.data.spans if s.parent_id is None]
-        assert len(root) == 1 and root[0].inputs == {"message": f"A cat number {i} in the matrix"}
+        assert len(root) == 1 and root[0].inputs == {"messages": [{"role": "user", "content": f"A cat number {i} in the matrix"}]}
         # no span of another turn leaked into this trace
         image_ids = [s.attributes[contract.IMAGE_ID] for s in _spans(trace, span_type=contract.SPAN_TYPE_IMAGE)]
         assert sorted(image_ids) == sorted(e["image_id"] for e in outcome.entries if "image_id" in e)
@@ -344,7 +353,7 @@ def test_stop_early(store, tracking_uri, monkeypatch):
     traces = _traces(store.client, store.experiment_id)
     assert len(traces) == 1
     root = [s for s in traces[0].data.spans if s.parent_id is None][0]
-    assert root.outputs["status"] == "stopped"
+    assert root.attributes[contract.TURN_STATUS] == "stopped"
     assert len(_spans(traces[0], span_type=contract.SPAN_TYPE_IMAGE)) == len(loaded.image_lookup)
 
 

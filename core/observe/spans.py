@@ -8,8 +8,10 @@ only record while a turn span is open (a context variable), so scripts and bench
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 from contextvars import ContextVar
@@ -20,11 +22,12 @@ import mlflow
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage
-from autogen_core import CancellationToken, Image
-from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage, ModelInfo, RequestUsage
+from autogen_core import CancellationToken, FunctionCall, Image
+from autogen_core.models import ChatCompletionClient, CreateResult, FunctionExecutionResultMessage, LLMMessage, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
 from mlflow.entities import SpanStatusCode, SpanType
 from mlflow.entities.trace_location import MlflowExperimentLocation
+from mlflow.tracing.attachments import Attachment
 from mlflow.tracing.trace_manager import InMemoryTraceManager
 
 from .. import contract
@@ -66,6 +69,7 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
             _recording.reset(token)
         return
     token = _recording.set(True)
+    pictures = _pictures.set({})
     try:
         with mlflow.start_span(
             name=f"{info.scenario} turn {info.turn}",
@@ -73,7 +77,7 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
             trace_destination=MlflowExperimentLocation(experiment_id=info.experiment_id),
             run_id=info.conversation_id or None,  # a model prediction may run outside any run
         ) as span:
-            span.set_inputs({"message": clip(request)})
+            span.set_inputs({"messages": [{"role": "user", "content": clip(request)}]})  # a chat in MLflow's UI
             mlflow.update_current_trace(
                 tags={
                     contract.SCENARIO: info.scenario,
@@ -91,7 +95,18 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
             finally:
                 _write_summary(span, info)
     finally:
+        _pictures.reset(pictures)
         _recording.reset(token)
+
+
+def end_turn(span: Any, answer: str, status: str, stop_reason: str, steps: int) -> None:
+    """The turn's output is the team's last word (MLflow's trace list shows it as the response, its chat view
+    as the assistant's answer); how the turn ended goes into attributes."""
+    if span is None:
+        return
+    span.set_outputs(clip(answer, 2000))
+    mlflow.update_current_trace(response_preview=clip(answer, 1000))  # the words, not their JSON string
+    span.set_attributes({contract.TURN_STATUS: status, contract.TURN_STOP_REASON: stop_reason, contract.TURN_STEPS: steps})
 
 
 def _write_summary(root: Any, info: TurnInfo) -> None:
@@ -115,38 +130,75 @@ def clip(text: str, limit: int = MAX_TEXT_IN_SPAN) -> str:
 
 
 def describe_llm_messages(messages: Sequence[LLMMessage]) -> list[dict[str, Any]]:
-    """Chat messages as span inputs; pictures become a short placeholder instead of megabytes of base64."""
-    described = []
+    """Chat messages as span inputs in OpenAI's chat format, which MLflow's own trace UI draws as a chat: roles,
+    tool calls with their results, pictures as MLflow attachments (a small file beside the trace, never base64
+    in the span). `name` keeps which agent said it."""
+    described: list[dict[str, Any]] = []
     for message in messages:
-        role = {"SystemMessage": "system", "UserMessage": "user", "AssistantMessage": "assistant",
-                "FunctionExecutionResultMessage": "tool"}.get(type(message).__name__, type(message).__name__)
+        kind = type(message).__name__
         content = getattr(message, "content", "")
-        if isinstance(content, list):
-            parts = []
-            for part in content:
-                if isinstance(part, Image):
-                    w, h = part.image.size
-                    parts.append({"type": "image", "size": f"{w}x{h}"})
-                elif isinstance(part, str):
-                    parts.append({"type": "text", "text": clip(part)})
-                else:  # function calls or results
-                    dumped = part.model_dump() if hasattr(part, "model_dump") else str(part)
-                    parts.append(json.loads(json.dumps(dumped, default=str)))
-            content = parts
-        elif isinstance(content, str):
-            content = clip(content)
-        entry = {"role": role, "content": content}
+        if isinstance(message, FunctionExecutionResultMessage):  # one tool message per result, as OpenAI has them
+            for result in message.content:
+                described.append({"role": "tool", "tool_call_id": str(result.call_id), "name": result.name,
+                                  "content": clip(str(result.content))})
+            continue
+        entry: dict[str, Any] = {"role": {"SystemMessage": "system", "AssistantMessage": "assistant"}.get(kind, "user")}
+        if isinstance(content, str):
+            entry["content"] = clip(content)
+        elif entry["role"] == "assistant" and all(isinstance(c, FunctionCall) for c in content):
+            entry["content"], entry["tool_calls"] = None, [_tool_call(c) for c in content]
+        else:
+            entry["content"] = [_picture_part(part) if isinstance(part, Image) else
+                                {"type": "text", "text": clip(part if isinstance(part, str) else
+                                                              json.dumps(part, default=str))}
+                                for part in content]
         if source := getattr(message, "source", None):
             entry["name"] = source
         described.append(entry)
     return described
 
 
-def _describe_result(result: CreateResult) -> Any:
+def _tool_call(call: FunctionCall) -> dict[str, Any]:
+    return {"id": str(call.id), "type": "function", "function": {"name": call.name, "arguments": clip(call.arguments)}}
+
+
+def _tool_definition(tool: Any) -> dict[str, Any]:
+    """A tool as OpenAI's request lists it (MLflow's chat view shows the tools above the chat)."""
+    schema = getattr(tool, "schema", tool)
+    return {"type": "function", "function": {k: schema[k] for k in ("name", "description", "parameters") if k in schema}}
+
+
+_pictures: ContextVar[dict[str, Any] | None] = ContextVar("app_tracing_pictures", default=None)
+
+
+def picture_part(png: bytes) -> dict[str, Any]:
+    """An OpenAI image part holding the picture as an MLflow attachment, which MLflow's UI shows inline (3.17
+    has `Attachment` in mlflow.tracing.attachments, outside `mlflow.tracing`'s public names: its format is the
+    contract, `mlflow-attachment://<id>?content_type=…&trace_id=…`). A picture the history repeats in every
+    later call is stored once per trace: later parts reuse the first one's address."""
+    seen = _pictures.get()
+    digest = hashlib.sha1(png).hexdigest()
+    if seen is not None and digest in seen:
+        return {"type": "image_url", "image_url": {"url": seen[digest], "detail": "auto"}}
+    attachment = Attachment(content_type="image/png", content_bytes=png)
+    span = mlflow.get_current_active_span()
+    if seen is not None and span is not None:
+        seen[digest] = attachment.ref(span.trace_id)  # what MLflow writes in its place (Span._store_attachment)
+    return {"type": "image_url", "image_url": {"url": attachment, "detail": "auto"}}
+
+
+def _picture_part(image: Image) -> dict[str, Any]:
+    return picture_part(base64.b64decode(image.to_base64()))  # EncodedImage (core.agents) keeps its encoding
+
+
+def _describe_result(result: CreateResult) -> dict[str, Any]:
+    """The answer as OpenAI returns it: MLflow's chat view shows it as the assistant's message."""
+    message: dict[str, Any] = {"role": "assistant"}
     if isinstance(result.content, str):
-        return {"content": clip(result.content), "finish_reason": result.finish_reason}
-    return {"tool_calls": [{"name": c.name, "arguments": clip(c.arguments)} for c in result.content],
-            "finish_reason": result.finish_reason}
+        message["content"] = clip(result.content)
+    else:
+        message["content"], message["tool_calls"] = None, [_tool_call(c) for c in result.content]
+    return {"choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason}]}
 
 
 def _usage_attribute(usage: RequestUsage) -> dict[str, int]:
@@ -186,7 +238,7 @@ class TracedChatCompletionClient(ChatCompletionClient):
         with mlflow.start_span(name=f"chat {self.model}", span_type=SpanType.CHAT_MODEL, attributes=attributes) as span:
             inputs: dict[str, Any] = {"model": self.model, "messages": describe_llm_messages(messages)}
             if tools:
-                inputs["tools"] = [getattr(t, "name", None) or t.get("name") for t in tools]
+                inputs["tools"] = [_tool_definition(t) for t in tools]
             span.set_inputs(inputs)
             yield span
 
@@ -332,8 +384,17 @@ def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any
     with mlflow.start_span(name=f"generate image {model}", span_type=contract.SPAN_TYPE_IMAGE,
                            attributes={contract.IMAGE_MODEL: model, contract.IMAGE_SIZE: size, contract.IMAGE_QUALITY: quality,
                                        contract.MODEL: model}) as span:
-        span.set_inputs({"prompt": clip(prompt), "model": model, "size": size, "quality": quality})
+        # the prompt as a user message (MLflow's chat view), and by itself (the lineage reads it)
+        span.set_inputs({"model": model, "messages": [{"role": "user", "content": clip(prompt)}], "prompt": clip(prompt),
+                         "size": size, "quality": quality})
         yield span
+
+
+def image_outputs(span: Any, png: bytes, said: str, **details: Any) -> None:
+    """The picture as the assistant's answer (MLflow's UI shows it inline on the span), with its details."""
+    if span is not None:
+        answer = {"role": "assistant", "content": [{"type": "text", "text": clip(said)}, picture_part(png)]}
+        span.set_outputs({"choices": [{"index": 0, "message": answer, "finish_reason": "stop"}], **details})
 
 
 def record_image(span: Any, image_id: str, artifact_path: str | None, cost_usd: float | None,

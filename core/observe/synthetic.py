@@ -179,7 +179,7 @@ class _Cloner:
             turn = index % TURNS_PER_CONVERSATION + 1
             conversation = hashlib.md5(f"{self.experiment_id}/{index // TURNS_PER_CONVERSATION}".encode()).hexdigest()
             request = rng.choice(PROMPTS)
-            attrs[contract.SPAN_INPUTS] = json.dumps({"message": request})
+            attrs[contract.SPAN_INPUTS] = json.dumps({"messages": [{"role": "user", "content": request}]})
             for key, value in ((contract.SCENARIO, CATIFY), (contract.CONVERSATION, conversation),
                                (contract.TURN, str(turn)), (contract.PROVIDER, provider or "demo"),
                                (contract.ATTEMPT, "1"), (contract.TRACE_NAME, f"{CATIFY} turn {turn}")):

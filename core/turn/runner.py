@@ -244,9 +244,7 @@ class _Turn:
             elif plan.guard and f"Maximum number of messages {plan.guard} reached" in reader.stop_reason:
                 self.entries.append(guard_notice(self.turn, reader.step, plan.guard))
             status: TurnStatus = "stopped" if stopped else "waiting" if reader.waiting else "ok"
-            if span is not None:
-                span.set_outputs({"status": status, "stop_reason": reader.stop_reason,
-                                  "steps": reader.step, "last_message": spans.clip(self.entries[-1]["text"], 2000)})
+            spans.end_turn(span, self.entries[-1]["text"], status, reader.stop_reason, reader.step)
         return status
 
     def fail(self, exc: BaseException) -> TurnOutcome:
