@@ -30,6 +30,10 @@ ATTEMPT: Final = "app.attempt"  # 1, then 2, 3, ... for retries
 BILLING: Final = "app.billing"
 BILLED_TO_OWNER: Final = "owner"  # BILLING's value for a hosted demo's turn on the owner's key (the day's cap)
 SUMMARY: Final = "app.summary"  # core.observe.summary: the turn's calls per (kind, model, agent)
+# Still 1 after calls came to follow MLflow's aggregation at any depth (summary.calls, issue 16): a v1 summary
+# is written only by our write side, whose call spans never hold another call below them except an SDK span
+# autologged straight inside one (dropped by both rules alike) and always name their model; the new rule gives
+# those traces the same groups, so every stored v1 summary is still exact and needs no walk.
 SUMMARY_VERSION: Final = 1
 TURN_STATUS: Final = "app.turn.status"  # root span attributes: ok, waiting or stopped (older traces: in the outputs)
 TURN_STOP_REASON: Final = "app.turn.stop_reason"  # the team's own words for why it stopped

@@ -3,13 +3,14 @@ model or image call), and the sums the Traces page shows.
 
 Two readers give the same frames:
 - `SqlTraceReader` for database stores (the default sqlite, PostgreSQL, MySQL) reads the columns MLflow's
-  own store keeps for every trace and span (token totals, cost, model, session) with three queries and no
-  span bodies, except the token usage of model spans. This is what keeps the page's first load fast at
-  100,000 traces (benchmarks/traces_page.py).
+  own store keeps for every trace and span (token totals, cost, model, session) and our summary tags; of
+  span bodies only the usage attribute, and only for traces without a summary. This is what keeps the
+  page's first load fast at 100,000 traces (benchmarks/traces_page.py).
 - `ApiTraceReader` for tracking servers (http/https) pages through `search_traces` without spans; the
   model and agent breakdowns read the spans of the newest `span_limit` traces and say so when they stop.
-Trace totals are MLflow's own (`TraceInfo.token_usage`, `TraceInfo.cost`); breakdowns by model and agent
-keep an "(unattributed)" row so they always add up to those totals."""
+Trace totals are MLflow's own (`TraceInfo.token_usage`, `TraceInfo.cost`); a trace's call rows add up to them
+(`summary.calls` counts what MLflow counts, span by span), and breakdowns by model and agent keep an
+"(unattributed)" row for any rest, so they always add up to those totals."""
 
 from __future__ import annotations
 
@@ -120,14 +121,12 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def shape_calls(walked: pd.DataFrame, traces: pd.DataFrame, summarized: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Call rows with one set of columns and types, from span walks (one row per span: calls inside calls
-    dropped, the agent named) and from summaries (already grouped and named the same way)."""
+    """Call rows with one set of columns and types, from span walks (one row per call of `summary.calls`: the
+    outermost span carrying usage or cost, with what MLflow counts below it) and from summaries (grouped by the
+    same rule, the agent named the same way)."""
     parts = []
     if len(walked):
-        df = walked.reindex(columns=CALL_COLUMNS + ["parent_name", "parent_is_root", "parent_is_call"])
-        # MLflow's trace totals skip a span whose parent already carries usage or cost (a framework's model span
-        # around the SDK call autolog traced): count only the outer call, as MLflow does
-        df = df[~pd.to_numeric(df["parent_is_call"], errors="coerce").fillna(0).astype(bool)]
+        df = walked.reindex(columns=CALL_COLUMNS + ["parent_name", "parent_is_root"])
         ours = _member(df["trace_id"], set(traces.loc[traces["scenario"] != OTHER, "trace_id"].tolist()))
         root_parent = pd.to_numeric(df["parent_is_root"], errors="coerce").fillna(0).astype(bool)
         agent = df["parent_name"].fillna("(no parent span)").astype(str)
@@ -213,11 +212,13 @@ class SqlTraceReader:
             params["end_ms"] = int(end_ms)
         return clause
 
-    def _usage_columns(self) -> str:
+    def _usage_column(self) -> str:
+        """MLflow's usage attribute of a span as stored (a JSON string), parsed in Python once per distinct
+        string; NULL where the span has none. (Its cost needs no body: MLflow's store keeps it as columns.)"""
         dialect = self._engine.dialect.name
-        if dialect == "sqlite":  # the usage string once per span, parsed in Python (a few distinct shapes)
-            return f"""CASE WHEN s.type NOT IN ('{contract.SPAN_TYPE_IMAGE}') THEN
-                      json_extract(s.content, '$.attributes."{contract.USAGE}"') END AS usage_json"""
+        if dialect == "sqlite":  # instr first: most spans carry no usage, and it is cheaper than parsing JSON
+            return f"""CASE WHEN instr(s.content, '{contract.USAGE}') > 0 THEN
+                       json_extract(s.content, '$.attributes."{contract.USAGE}"') END AS usage_json"""
         if dialect == "postgresql":
             return f"""(s.content::json -> 'attributes' ->> '{contract.USAGE}') AS usage_json"""
         if dialect == "mysql":
@@ -261,50 +262,70 @@ class SqlTraceReader:
 
     def _walk(self, connection: Any, rest: pd.Series, params: dict[str, Any], when: str
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Contract tags and call spans (with their parent's name) of the traces without a usable summary."""
-        types = ", ".join(f"'{t}'" for t in CALL_SPAN_TYPES)
-        calls_select = f"""
-            SELECT s.trace_id, s.span_id, s.type AS kind, s.model_name AS model, s.total_cost AS cost_usd,
-                   {self._usage_columns()},
-                   p.name AS parent_name,
-                   CASE WHEN p.span_id IS NOT NULL AND p.parent_span_id IS NULL THEN 1 ELSE 0 END AS parent_is_root,
-                   CASE WHEN p.model_name IS NOT NULL OR p.total_cost IS NOT NULL OR p.type IN ({types})
-                        THEN 1 ELSE 0 END AS parent_is_call"""
-        is_call = f"(s.model_name IS NOT NULL OR s.total_cost IS NOT NULL OR s.type IN ({types}))"
+        """Contract tags and calls of the traces without a usable summary. Calls follow `summary.calls` (which
+        span holds what MLflow counts, at any depth), so every span of those traces is read: ids, parents,
+        names, types, models, costs, and the usage attribute where a span has one (no other span body)."""
+        spans_select = f"""
+            SELECT s.trace_id, s.span_id, s.parent_span_id AS parent_id, s.name, s.type AS span_type,
+                   s.model_name AS model, s.start_time_unix_nano AS start_ns,
+                   s.input_cost, s.output_cost, s.total_cost, {self._usage_column()}"""
         keys: Any = bindparam("keys", expanding=True)
         if len(rest) <= self.WALK_BY_ID_MAX:
             ids: Any = bindparam("ids", expanding=True)
             tags_sql = text("SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t "
                             "WHERE t.request_id IN :ids AND t.key IN :keys").bindparams(ids, keys)
-            calls_sql = text(f"""{calls_select}
-                FROM spans s LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
-                WHERE s.trace_id IN :ids AND {is_call}""").bindparams(ids)
+            spans_sql = text(f"{spans_select} FROM spans s WHERE s.trace_id IN :ids").bindparams(ids)
             id_list = list(rest)
             chunks = [id_list[i:i + self.ID_CHUNK] for i in range(0, len(id_list), self.ID_CHUNK)]
             tags = _concat([_read(connection, tags_sql, {"ids": c, "keys": list(TAG_KEYS)}) for c in chunks])
-            calls = _concat([_read(connection, calls_sql, {"ids": c}) for c in chunks])
+            spans = _concat([_read(connection, spans_sql, {"ids": c}) for c in chunks])
         else:
             # by key only (the tags table's primary key starts with it); rows of other traces fall away below
             tags_sql = text("SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t "
                             "WHERE t.key IN :keys").bindparams(keys)
-            calls_sql = text(f"""{calls_select}
-                FROM trace_info i
-                JOIN spans s ON s.trace_id = i.request_id
-                LEFT JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
-                WHERE i.experiment_id = :exp{when} AND {is_call}""")
+            spans_sql = text(f"""{spans_select}
+                FROM trace_info i JOIN spans s ON s.trace_id = i.request_id
+                WHERE i.experiment_id = :exp{when}""")
             wanted = set(rest)
             tags = _read(connection, tags_sql, {"keys": list(TAG_KEYS)})
             tags = tags[_member(tags["trace_id"], wanted)]
-            calls = _read(connection, calls_sql, params)
-            calls = calls[_member(calls["trace_id"], wanted)]
-        if "content" in calls.columns:
-            calls["usage_json"] = calls.pop("content").map(_usage_from_content)
-        if "usage_json" in calls.columns:  # parsed once per distinct usage string, then mapped
-            raw = calls.pop("usage_json")
-            pairs = {u: _usage_pair(u) for u in raw.dropna().unique()}
-            calls["input_tokens"] = raw.map({u: p[0] for u, p in pairs.items()})
-            calls["output_tokens"] = raw.map({u: p[1] for u, p in pairs.items()})
-        return tags, calls
+            spans = _read(connection, spans_sql, params)
+            spans = spans[_member(spans["trace_id"], wanted)]
+        return tags, _calls_of_span_rows(spans)
+
+
+def _calls_of_span_rows(spans: pd.DataFrame) -> pd.DataFrame:
+    """summary.calls() of every trace in stored span rows (one row per span). A span's cost is MLflow's cost
+    columns, which its store fills from the span's cost attribute (`log_spans`): a span carries a cost when one
+    of them is set."""
+    if spans.empty:
+        return pd.DataFrame()
+    if "content" in spans.columns:
+        usage = [_usage_from_content(c) for c in spans.pop("content").tolist()]
+    else:
+        usage = _parse_unique(spans["usage_json"].tolist())
+    costs = spans[["input_cost", "output_cost", "total_cost"]].apply(pd.to_numeric, errors="coerce")
+    carries = costs.notna().any(axis=1).tolist()
+    by_trace: dict[str, list[summary.SpanNode]] = {}
+    columns = [spans[c].tolist() for c in ("trace_id", "span_id", "parent_id", "name", "span_type", "model", "start_ns")]
+    for (trace_id, span_id, parent_id, name, span_type, model, start_ns), u, has_cost, (i, o, t) in zip(
+            zip(*columns), usage, carries, costs.itertuples(index=False, name=None)):
+        cost = {k: v for k, v in (("input_cost", i), ("output_cost", o), ("total_cost", t)) if v == v} if has_cost else None
+        by_trace.setdefault(trace_id, []).append(summary.SpanNode(
+            span_id=span_id, parent_id=_text(parent_id), name=_text(name), span_type=_text(span_type),
+            model=_text(model), usage=u, cost=cost, start_ns=int(start_ns or 0)))
+    return pd.DataFrame([row for trace_id, nodes in by_trace.items() for row in summary.calls(trace_id, nodes)])
+
+
+def _text(value: Any) -> str | None:
+    """A string column's value; None for NULL (None or NaN) and ""."""
+    return value if isinstance(value, str) and value else None
+
+
+def _parse_unique(raw: list[Any]) -> list[dict[str, Any] | None]:
+    """Stored usage attributes as MLflow's aggregation sees them, parsed once per distinct string."""
+    parsed = {value: summary.attribute_data(value) for value in set(raw) if isinstance(value, str)}
+    return [parsed.get(value) if isinstance(value, str) else None for value in raw]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -323,20 +344,12 @@ def _read(connection: Any, sql: Any, params: dict[str, Any]) -> pd.DataFrame:
     return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
 
-def _usage_from_content(content: str) -> str | None:
+def _usage_from_content(content: Any) -> dict[str, Any] | None:
+    """The usage attribute of a stored span body, for databases without JSON functions."""
     try:
-        return json.loads(content).get("attributes", {}).get(contract.USAGE)
+        return summary.attribute_data((json.loads(content).get("attributes") or {}).get(contract.USAGE))
     except (ValueError, AttributeError, TypeError):
         return None
-
-
-def _usage_pair(raw: Any) -> tuple[int, int]:
-    """(input, output) tokens from a stored usage attribute; (0, 0) when it is missing or malformed."""
-    try:
-        usage = json.loads(raw) if isinstance(raw, str) else {}
-        return int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
-    except (ValueError, AttributeError, TypeError):
-        return 0, 0
 
 
 # --- tracking servers ----------------------------------------------------------------------------------------------

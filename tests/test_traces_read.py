@@ -115,6 +115,23 @@ def test_summaries_give_what_walking_the_spans_gives(filled, frames, tmp_path, m
     pd.testing.assert_frame_equal(_grouped(frames.calls), _grouped(api_walked.calls))
 
 
+def test_each_trace_s_calls_add_up_to_mlflows_own_tokens_and_cost(filled, frames, infos, tmp_path):
+    """Per trace, not only in sum: ours (summaries, and their spans walked), a plain `@mlflow.trace` function and
+    an autologged OpenAI call, by every reader."""
+    walked = _without_summaries(filled.tracking_uri, tmp_path)
+    exp = filled.store.experiment_id
+    readers = {"sql": frames, "api": traces.ApiTraceReader(filled.tracking_uri, exp).frames(),
+               "sql walk": traces.SqlTraceReader(walked, exp).frames(), "api walk": traces.ApiTraceReader(walked, exp).frames()}
+    for name, got in readers.items():
+        sums = got.calls.groupby("trace_id")[["input_tokens", "output_tokens", "cost_usd"]].sum() \
+            .reindex(list(infos)).fillna(0)  # a trace without calls (the plain function) sums to nothing
+        for trace_id, info in infos.items():
+            usage, cost = info.token_usage or {}, info.cost or {}
+            assert sums.loc[trace_id, "input_tokens"] == usage.get("input_tokens", 0), (name, trace_id)
+            assert sums.loc[trace_id, "output_tokens"] == usage.get("output_tokens", 0), (name, trace_id)
+            assert sums.loc[trace_id, "cost_usd"] == pytest.approx(cost.get("total_cost", 0.0), abs=1e-12), (name, trace_id)
+
+
 @pytest.mark.parametrize("bad", ['{"v":1,"calls":[["chat"', '{"v":99,"calls":[]}', '[]', '{"v":1,"calls":[[1,2]]}'])
 def test_a_malformed_summary_is_walked_instead(filled, frames, tmp_path, bad):
     assert summary.parse(bad) is None
