@@ -143,7 +143,8 @@ SAFEGUARDS = [
               '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}` '
               '{settings.api_key}")', (f"{SECRETS}",)),
     Safeguard("secrets", "no trace records the key (the turn's outputs carry it)", RUNNER, "_Turn.stream",
-              'span.set_outputs({"status": status,', 'span.set_outputs({"k": str(self.settings.api_key), "status": status,',
+              'spans.end_turn(span, self.entries[-1]["text"],',
+              'spans.end_turn(span, self.entries[-1]["text"] + str(self.settings.api_key),',
               (f"{SECRETS}",)),
     Safeguard("secrets", "no log line has the key", RUNNER, "_Turn.__init__",
               "        self.turn = self.conv.turns + 1\n",
