@@ -37,7 +37,7 @@ class Clients:
         if self.settings is None or self.settings.provider != "demo":
             return self.chat
         client = TracedChatCompletionClient(DemoChatCompletionClient(self.settings.chat_model, (demo,)),
-                                            self.settings.chat_model)
+                                            self.settings.chat_model, free=True)
         self._roles.append(client)
         return client
 
@@ -113,8 +113,9 @@ def build_clients(settings: Settings) -> Clients:
     settings.validate()
     if settings.provider == "demo":
         return Clients(
-            chat=TracedChatCompletionClient(DemoChatCompletionClient(settings.chat_model), settings.chat_model),
-            vision=TracedChatCompletionClient(DemoChatCompletionClient(settings.vision_model), settings.vision_model),
+            chat=TracedChatCompletionClient(DemoChatCompletionClient(settings.chat_model), settings.chat_model, free=True),
+            vision=TracedChatCompletionClient(DemoChatCompletionClient(settings.vision_model), settings.vision_model,
+                                              free=True),
             image=DemoImageGenerator(settings.image_model or "demo-image"),
             settings=settings,
         )

@@ -5,10 +5,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import costs, hosted, scenarios, traces
+from core import costs, hosted, scenarios, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable
 from core.observe import lineage
 from ui import session, trace_data
+from ui import trace_view as span_story
 from ui.text import plain
 
 settings, store, store_problem = session.page_setup()
@@ -205,6 +206,7 @@ def one_trace(trace_id: str) -> None:
     head[1].button("Close", on_click=close_trace, key="close_trace", icon=":material/close:")
     usage, cost = info.token_usage or {}, getattr(info, "cost", None) or {}
     cols = st.columns(5)
+    failure = trace_view.first_failure(trace)
     cols[0].metric("Status", str(getattr(info.state, "value", info.state)))
     cols[1].metric("Duration", f"{(info.execution_duration or 0) / 1000:.2f} s")
     cols[2].metric("Spans", len(table))
@@ -213,6 +215,8 @@ def one_trace(trace_id: str) -> None:
     tags = info.tags or {}
     st.caption(plain(" · ".join(f"{k}: {tags[k]}" for k in traces.TAG_KEYS if tags.get(k)))
                or "Not written by this app.")
+    if failure is not None:  # what went wrong and where, without opening a span
+        st.error(plain(f"Failed in “{failure.span}”: {failure.message[:1500]}"), icon=":material/error:")
     link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""),
                           getattr(info, "experiment_id", None) or experiment_id, trace_id)
     if link:
@@ -222,10 +226,10 @@ def one_trace(trace_id: str) -> None:
         return
     tree, timeline = st.tabs(["Span tree", "Timeline"])
     with tree:
-        st.dataframe(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens",
-                            "cost_usd"]], hide_index=True, width="stretch",
-                     column_config={"label": "span", "cost_usd": MONEY,
-                                    "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.1f")})
+        st.dataframe(trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens",
+                                            "output_tokens", "cost_usd"]]), hide_index=True, width="stretch",
+                     column_config={"label": "span", "cost_usd": "cost (USD)", "duration_ms": "duration (ms)",
+                                    "input_tokens": "input tokens", "output_tokens": "output tokens"})
     with timeline:
         bars = table.assign(order=range(len(table)), end_ms=table["start_ms"] + table["duration_ms"].fillna(0))
         st.altair_chart(alt.Chart(bars).mark_bar().encode(
@@ -233,21 +237,26 @@ def one_trace(trace_id: str) -> None:
             y=alt.Y("label:N", sort=alt.EncodingSortField("order"), title=None), color="type:N",  # labels are numbered: unique
             tooltip=["name:N", "type:N", alt.Tooltip("duration_ms:Q", format=".1f"), "model:N", "input_tokens:Q",
                      "output_tokens:Q", alt.Tooltip("cost_usd:Q", format="$.5f")]), width="stretch")
-    spans = dict(zip(table["span_id"], table["label"].str.strip()))
-    chosen = st.selectbox("Span details", list(spans), format_func=spans.get, key="span_pick")
-    st.json(traces.span_io(trace, chosen), expanded=1)  # data, never markup
     images = table[table["image_id"] != ""]
     conversation = traces.trace_conversation(trace)
     if len(images) and conversation:
         st.markdown("**Pictures made in this turn**")
         cols = st.columns(min(4, len(images)))
-        for k, image_id in enumerate(images["image_id"]):
-            png = store.load_image(conversation, image_id)
+        for k, row in enumerate(images.itertuples()):
+            png = store.load_image(conversation, row.image_id)
+            caption = f"#{k + 1} · {trace_view.money(row.cost_usd)} · {trace_view.prompt_of(trace, row.span_id)[:160]}"
             with cols[k % len(cols)]:
                 if png:
-                    st.image(png, caption=f"picture {k + 1}", width="stretch")
+                    st.image(png, caption=caption, width="stretch")  # captions are plain text
                 else:
-                    st.warning(f"Picture {plain(image_id)} is not in the run's artifacts (deleted, or never saved).")
+                    st.warning(f"Picture {plain(row.image_id)} is not in the run's artifacts (deleted, or never saved).")
+    spans = dict(zip(table["span_id"], table["label"].str.strip()))
+    chosen = st.selectbox("Span details", list(spans), format_func=spans.get, key="span_pick",
+                          help="A model call reads as its conversation; anything else as its data.")
+    span_story.show_story(trace_view.span_story(trace_view.span_of(trace, chosen)),
+                          lambda address: trace_view.picture(URI, trace, address))
+    with st.expander("Raw span data (inputs, outputs, attributes, events)"):
+        st.json(traces.span_io(trace, chosen), expanded=1)  # data, never markup
     st.download_button("Download trace (JSON)", traces.trace_json(trace), f"{trace_id}.json", "application/json",
                        key="dl_trace", icon=":material/download:")
 

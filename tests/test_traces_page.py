@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from core import costs, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
+from core.observe import export
 from core.turn import run_turn
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 
@@ -234,3 +235,52 @@ def test_spans_with_the_same_name_can_each_be_chosen(page_env):
     labels = list(picker.options)
     assert len(set(labels)) == len(labels) == 11
     assert sum("critic" in label for label in labels) == 2
+
+
+def test_a_model_call_reads_as_a_chat_with_its_picture(page_env):
+    """Issue 16: the critic's call as a conversation (roles, the instruction with its line breaks, the picture it
+    was shown inline from the trace's attachment, the answer), costs written one way, no None/nan cells."""
+    trace_id = page_env.turn_traces[2]  # the OpenAI turn: priced
+    at = open_page(trace=trace_id)
+    tree = next(d.value for d in at.dataframe if "span" in d.value.columns or "label" in d.value.columns)
+    assert not tree.isin(["None", "nan", "NaN"]).any().any() and not tree.isna().any().any()
+    chat_row = next(i for i, label in enumerate(tree.iloc[:, 0]) if "chat gpt-4o-mini" in str(label))
+    assert str(tree["cost_usd"].iloc[chat_row]).startswith("$"), "the critic's call is priced, in dollars"
+    span_id = next(s.span_id for s in page_env.store.client.get_trace(trace_id).data.spans if s.name == "chat gpt-4o-mini")
+    pictures_before = len(at.get("image"))
+    at.selectbox(key="span_pick").set_value(span_id).run()
+    assert not at.exception, [e.value for e in at.exception]
+    roles = [m.name for m in at.chat_message]
+    assert roles[0] == "system" and "user" in roles and roles[-1] == "assistant", roles
+    assistant = at.chat_message[-1]
+    assert "CRITICS:" in " ".join(md.value for md in assistant.markdown)
+    assert len(at.get("image")) == pictures_before + 1, "the picture the critic saw, from the trace's attachment"
+
+
+def test_a_tool_call_and_a_failure_read_as_what_happened(page_env, tmp_path):
+    """A weather turn's assistant call shows the tool and its arguments; a failed turn says where and why in the
+    header, with no span to open."""
+    store = page_env.store
+    settings = Settings(tracking_uri=page_env.tracking_uri)
+    weather = Conversation(scenario="weather", session_id="s-tools", provider="demo",
+                           options={"weather_source": "offline"})
+    ok = asyncio.run(run_turn(weather, "What's the weather in Oslo?", settings, store))
+    assert ok.status == "ok", ok.error
+    at = open_page(trace=ok.trace_id)
+    trace = store.client.get_trace(ok.trace_id)
+    calling = next(s for s in trace.data.spans if s.name.startswith("chat ") and "tool_calls" in
+                   s.outputs["choices"][0]["message"])
+    at.selectbox(key="span_pick").set_value(calling.span_id).run()
+    assert any("get_weather" in md.value for md in at.markdown)
+    assert any('"city": "Oslo"' in c.value for c in at.code)
+
+    broken = Settings(provider="openai", api_key="sk-test-broken", base_url="http://127.0.0.1:9/v1",
+                      tracking_uri=page_env.tracking_uri, max_retries=0)
+    failed = asyncio.run(run_turn(Conversation(scenario="weather", session_id="s-tools", provider="openai",
+                                               options={"weather_source": "offline"}),
+                                  "And in Bergen?", broken, store))
+    assert failed.status == "error" and failed.trace_id
+    export.flush()
+    at = open_page(trace=failed.trace_id)
+    said = [e.value.replace("\\", "") for e in at.error]
+    assert any(s.startswith("Failed in “chat ") and "Connection" in s for s in said), said

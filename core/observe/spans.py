@@ -218,10 +218,11 @@ class TracedChatCompletionClient(ChatCompletionClient):
     """Any agentchat model client, with a CHAT_MODEL span per call that names the model and its token
     usage, so MLflow prices it from its own catalog when the model is in it."""
 
-    def __init__(self, inner: ChatCompletionClient, model: str, provider: str | None = None):
+    def __init__(self, inner: ChatCompletionClient, model: str, provider: str | None = None, free: bool = False):
         self._inner = inner
         self.model = model
         self._provider = provider
+        self._free = free  # the offline demo's models: their calls cost $0, said as such (not "not priced")
 
     @property
     def inner(self) -> ChatCompletionClient:
@@ -242,12 +243,13 @@ class TracedChatCompletionClient(ChatCompletionClient):
             span.set_inputs(inputs)
             yield span
 
-    @staticmethod
-    def _record(span: Any, result: CreateResult) -> None:
+    def _record(self, span: Any, result: CreateResult) -> None:
         if span is None:
             return
         span.set_outputs(_describe_result(result))
         span.set_attribute(contract.USAGE, _usage_attribute(result.usage))
+        if self._free:  # MLflow's catalog prices what it knows; it does not know the demo's models
+            span.set_attribute(contract.COST, {"input_cost": 0.0, "output_cost": 0.0, "total_cost": 0.0})
 
     async def create(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = [],
                      tool_choice: Any = "auto", json_output: Optional[bool | type] = None,
