@@ -516,12 +516,38 @@ class Totals:
     cost_usd: float
     errors: int
     in_progress: int
+    latency_ms: tuple[float, float, float] | None = None  # p50, p90, p99 of finished traces; None: none finished
+
+
+PERCENTILES = (0.5, 0.9, 0.99)
+LATENCY_COLUMNS = ["p50_s", "p90_s", "p99_s"]
+
+
+def latency(durations_ms: pd.Series) -> tuple[float, float, float] | None:
+    """p50/p90/p99 as MLflow's and Langfuse's overviews show them (linear interpolation); running traces
+    have no duration yet and are left out."""
+    finished = pd.to_numeric(durations_ms, errors="coerce").dropna()
+    if finished.empty:
+        return None
+    p50, p90, p99 = (float(v) for v in finished.quantile(list(PERCENTILES)))
+    return p50, p90, p99
 
 
 def totals(traces: pd.DataFrame) -> Totals:
     return Totals(traces=len(traces), input_tokens=int(traces["input_tokens"].sum()),
                   output_tokens=int(traces["output_tokens"].sum()), cost_usd=float(traces["cost_usd"].sum()),
-                  errors=int((traces["status"] == "ERROR").sum()), in_progress=int((traces["status"] == "IN_PROGRESS").sum()))
+                  errors=int((traces["status"] == "ERROR").sum()), in_progress=int((traces["status"] == "IN_PROGRESS").sum()),
+                  latency_ms=latency(traces["duration_ms"]))
+
+
+def _latencies(traces: pd.DataFrame, keys: pd.DataFrame, by: str) -> pd.DataFrame:
+    """p50/p90/p99 in seconds of the traces of each `by` value (keys: trace_id, by)."""
+    joined = keys.merge(traces[["trace_id", "duration_ms"]], on="trace_id").dropna(subset=["duration_ms"])
+    if joined.empty:
+        return pd.DataFrame(columns=[by, *LATENCY_COLUMNS])
+    table = joined.groupby(by)["duration_ms"].quantile(list(PERCENTILES)).unstack() / 1000.0
+    table.columns = LATENCY_COLUMNS
+    return table.reset_index()
 
 
 BREAKDOWNS = ("model", "agent", "scenario", "session")
@@ -532,13 +558,14 @@ def breakdown(frames: Frames, by: str) -> pd.DataFrame:
     agent, the part of the trace totals no call span carries is one "(unattributed)" row."""
     if by not in BREAKDOWNS:
         raise ValueError(f"Breakdown by {by!r} is not one of {BREAKDOWNS}.")
-    columns = [by, "traces", "calls", "input_tokens", "output_tokens", "cost_usd"]
+    columns = [by, "traces", "calls", "input_tokens", "output_tokens", "cost_usd", *LATENCY_COLUMNS]
     if by in ("scenario", "session"):
         grouped = frames.traces.groupby(by, sort=False).agg(
             traces=("trace_id", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
             cost_usd=("cost_usd", "sum")).reset_index()
         grouped["calls"] = frames.calls.merge(frames.traces[["trace_id", by]], on="trace_id").groupby(by)["calls"] \
             .sum().reindex(grouped[by]).fillna(0).astype("int64").to_numpy()
+        grouped = grouped.merge(_latencies(frames.traces, frames.traces[["trace_id", by]], by), on=by, how="left")
         return grouped[columns].sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
     calls = frames.calls
     grouped = calls.groupby(by, sort=False).agg(
@@ -549,6 +576,8 @@ def breakdown(frames: Frames, by: str) -> pd.DataFrame:
     rest = {"input_tokens": int(base["input_tokens"].sum() - grouped["input_tokens"].sum()),
             "output_tokens": int(base["output_tokens"].sum() - grouped["output_tokens"].sum()),
             "cost_usd": float(base["cost_usd"].sum() - grouped["cost_usd"].sum())}
+    # a model's or agent's row: how long the turns it took part in took (calls carry no duration of their own here)
+    grouped = grouped.merge(_latencies(frames.traces, calls[["trace_id", by]].drop_duplicates(), by), on=by, how="left")
     if rest["input_tokens"] or rest["output_tokens"] or abs(rest["cost_usd"]) > 1e-9:
         grouped = pd.concat([grouped, pd.DataFrame([{by: UNATTRIBUTED, "traces": 0, "calls": 0, **rest}])],
                             ignore_index=True)

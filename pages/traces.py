@@ -20,6 +20,9 @@ if store is None:
 
 URI = settings.tracking_uri
 MONEY = st.column_config.NumberColumn("cost (USD)", format="$%.4f")
+LATENCY = {c: st.column_config.NumberColumn(f"{c.split('_')[0]} (s)", format="%.2f",
+                                            help="Latency of the traces in this row (p50, p90, p99)")
+           for c in traces.LATENCY_COLUMNS}
 
 
 def choose_experiment() -> str:
@@ -90,16 +93,24 @@ def overview() -> None:
     cols[2].metric("Output tokens", f"{t.output_tokens:,}")
     cols[3].metric("Cost (USD)", f"${t.cost_usd:,.4f}")
     cols[4].metric("Errors", f"{t.errors:,}")
+    if t.latency_ms:
+        st.caption("Latency per trace: " + " · ".join(f"{name} {ms / 1000:,.2f} s" for name, ms in
+                                                     zip(("p50", "p90", "p99"), t.latency_ms)))
     if t.in_progress:
-        st.caption(f"{t.in_progress} trace(s) still in progress: their numbers may grow.")
+        st.caption(f"{t.in_progress} {'trace is' if t.in_progress == 1 else 'traces are'} still in progress: "
+                   "their numbers may grow.")
     if not t.traces:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
         return
+    free = t.cost_usd == 0  # the offline demo: money charts would be flat; tokens tell the story, and the what-if
+    if free:
+        what_if_first(shown)
     daily = traces.over_time(shown.traces, "D")
     charts = st.columns(2)
-    charts[0].altair_chart(alt.Chart(daily, title="Cost per day (USD)").mark_bar().encode(
-        x=alt.X("period:T", title=None), y=alt.Y("cost_usd:Q", title="USD"),
-        tooltip=["period:T", alt.Tooltip("cost_usd:Q", format="$.4f"), "traces:Q"]), width="stretch")
+    money_or_tokens = ("tokens:Q", "Tokens per day") if free else ("cost_usd:Q", "Cost per day (USD)")
+    charts[0].altair_chart(alt.Chart(daily, title=money_or_tokens[1]).mark_bar().encode(
+        x=alt.X("period:T", title=None), y=alt.Y(money_or_tokens[0], title="tokens" if free else "USD"),
+        tooltip=["period:T", alt.Tooltip("cost_usd:Q", format="$.4f"), "tokens:Q", "traces:Q"]), width="stretch")
     charts[1].altair_chart(alt.Chart(daily, title="Traces and errors per day").mark_bar().encode(
         x=alt.X("period:T", title=None), y=alt.Y("traces:Q", title="traces"),
         color=alt.value("#7a5af8"), tooltip=["period:T", "traces:Q", "errors:Q", "tokens:Q"]), width="stretch")
@@ -108,10 +119,11 @@ def overview() -> None:
     by = st.radio("By", traces.BREAKDOWNS, horizontal=True, key="breakdown_by")
     table = traces.breakdown(shown, by)
     left, right = st.columns([3, 2])
-    left.dataframe(table, hide_index=True, width="stretch", column_config={"cost_usd": MONEY})
-    top_rows = table.head(15)
+    left.dataframe(table, hide_index=True, width="stretch", column_config={"cost_usd": MONEY, **LATENCY})
+    top_rows = table.assign(tokens=table["input_tokens"] + table["output_tokens"]).head(15)
+    measure = ("tokens:Q", "tokens") if free else ("cost_usd:Q", "USD")
     right.altair_chart(alt.Chart(top_rows).mark_bar().encode(
-        x=alt.X("cost_usd:Q", title="USD"), y=alt.Y(f"{by}:N", sort="-x", title=None),
+        x=alt.X(measure[0], title=measure[1]), y=alt.Y(f"{by}:N", sort="-x", title=None),
         tooltip=[f"{by}:N", alt.Tooltip("cost_usd:Q", format="$.4f"), "input_tokens:Q", "output_tokens:Q"]),
         width="stretch")
     st.download_button("Download breakdown (CSV)", traces.csv_bytes(table), f"breakdown-by-{by}.csv", "text/csv",
@@ -123,7 +135,8 @@ def overview() -> None:
     except Exception as exc:  # noqa: BLE001
         st.warning(f"MLflow's model catalog could not be read ({type(exc).__name__}).")
         return
-    target = st.selectbox("Price the same usage as", choices, index=choices.index("gpt-4o") if "gpt-4o" in choices else 0,
+    popular = "gpt-4o-mini" if "gpt-4o-mini" in choices else choices[0]
+    target = st.selectbox("Price the same usage as", choices, index=choices.index(popular),
                           key="what_if_model", help="Prices from the model catalog MLflow ships.")
     table = costs.what_if(shown.calls, target)
     if table.empty:
@@ -137,6 +150,22 @@ def overview() -> None:
               delta_color="inverse")
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"cost_usd": MONEY, f"on {target}": st.column_config.NumberColumn(format="$%.4f")})
+
+
+def what_if_first(frames: traces.Frames) -> None:
+    """Everything cost $0 (the offline demo): what the same usage would cost on a real model, up front."""
+    try:
+        choices = costs.catalog_chat_models("openai")
+    except Exception:  # noqa: BLE001 - the what-if section below says why
+        return
+    default = "gpt-4o-mini" if "gpt-4o-mini" in choices else choices[0]
+    target = st.session_state.get("what_if_model") or default
+    table = costs.what_if(frames.calls, target)
+    if table.empty:
+        return
+    st.info(f"These turns cost nothing: they ran on the offline demo. **What if** they had run on {plain(target)}: "
+            f"about **\\${table[f'on {target}'].fillna(0).sum():,.4f}** (choose another model under What if, below).",
+            icon=":material/calculate:")
 
 
 def _open(trace_id: str | None) -> None:

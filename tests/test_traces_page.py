@@ -8,6 +8,7 @@ import re
 import uuid
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from conftest import ROOT
@@ -68,10 +69,17 @@ def test_overview_metrics_equal_mlflows_own_sums(page_env):
     assert shown["Output tokens"] == f"{sum((i.token_usage or {}).get('output_tokens', 0) for i in infos):,}"
     assert shown["Cost (USD)"] == f"${sum((i.cost or {}).get('total_cost', 0.0) for i in infos):,.4f}"
     assert shown["Errors"] == "0"
-    what_if = shown["Their model calls and pictures on gpt-4o"]
+    what_if = shown["Their model calls and pictures on gpt-4o-mini"]  # a popular model by default
 
     frames = traces.reader_for(page_env.tracking_uri, page_env.store.experiment_id).frames()
-    assert what_if == f"${costs.what_if(frames.calls, 'gpt-4o')['on gpt-4o'].sum():,.4f}"
+    assert what_if == f"${costs.what_if(frames.calls, 'gpt-4o-mini')['on gpt-4o-mini'].sum():,.4f}"
+    # latency percentiles from MLflow's own durations
+    durations = pd.Series([i.execution_duration for i in infos], dtype="float64")
+    p50, p90, p99 = durations.quantile([0.5, 0.9, 0.99]) / 1000
+    assert any(c.value == f"Latency per trace: p50 {p50:,.2f} s · p90 {p90:,.2f} s · p99 {p99:,.2f} s"
+               for c in at.caption), [c.value for c in at.caption]
+    by_model = next(d.value for d in at.dataframe if "model" in d.value.columns and "p90_s" in d.value.columns)
+    assert by_model["p50_s"].notna().all() and (by_model["p99_s"] >= by_model["p50_s"]).all()
     assert len(at.get("download_button")) >= 2  # breakdown and list as CSV
 
 
@@ -284,3 +292,23 @@ def test_a_tool_call_and_a_failure_read_as_what_happened(page_env, tmp_path):
     at = open_page(trace=failed.trace_id)
     said = [e.value.replace("\\", "") for e in at.error]
     assert any(s.startswith("Failed in “chat ") and "Connection" in s for s in said), said
+
+
+def test_the_first_view_on_the_demo_is_not_flat_zeros(monkeypatch, tracking_uri):
+    """Everything ran on the free demo: the page says what it would have cost on a real model up front, and
+    its charts count tokens instead of drawing flat $0 bars."""
+    name = f"demo-only-{uuid.uuid4().hex[:6]}"
+    store = ConversationStore.connect(tracking_uri, name)
+    outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id="s", provider="demo",
+                                                options={"iterations": 1}), "a cat", Settings(tracking_uri=tracking_uri), store))
+    assert outcome.status == "ok"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
+    st.cache_data.clear()
+    at = open_page()
+    assert metrics(at)["Cost (USD)"] == "$0.0000"
+    said = [i.value.replace("\\", "") for i in at.info]
+    assert any(s.startswith("These turns cost nothing") and "on gpt-4o-mini: about **$0.0" in s for s in said), said
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert specs and "Tokens per day" in specs[0] and "Cost per day" not in specs[0]
+    assert '"tokens"' in specs[2] and '"USD"' not in specs[2], "the breakdown chart counts tokens"
