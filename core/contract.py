@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from mlflow.entities import SpanType
 from mlflow.tracing.constant import SpanAttributeKey, TraceMetadataKey, TraceTagKey
 from mlflow.utils.mlflow_tags import MLFLOW_USER
 
@@ -40,7 +41,11 @@ TURN_STOP_REASON: Final = "app.turn.stop_reason"  # the team's own words for why
 TURN_STEPS: Final = "app.turn.steps"  # messages the team produced
 
 # --- spans ------------------------------------------------------------------------------------------------------------
-SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"
+SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"  # a picture call's kind; the span type of pictures before 2026-11
+# since 2026-11 a picture's span is an LLM span (MLflow's UI gives it the model icon and keeps it in its summary
+# view; custom types get neither), told apart from chat calls by its name, which every reader has cheaply
+IMAGE_SPAN_TYPE: Final = SpanType.LLM
+IMAGE_SPAN_PREFIX: Final = "generate image "
 IMAGE_ID: Final = "app.image.id"
 IMAGE_PATH: Final = "app.image.artifact_path"
 IMAGE_MODEL: Final = "app.image.model"

@@ -59,6 +59,10 @@ def spans_of(trace, span_type: str) -> list:
     return sorted((s for s in trace.data.spans if s.span_type == span_type), key=lambda s: s.start_time_ns)
 
 
+def picture_spans(trace) -> list:
+    return sorted((s for s in trace.data.spans if s.get_attribute(contract.IMAGE_ID)), key=lambda s: s.start_time_ns)
+
+
 def expected_usage(request) -> dict[str, int]:
     """What the stub reported for one recorded chat request (recomputed from what was sent)."""
     messages = request.body["messages"]
@@ -133,7 +137,7 @@ def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_ur
     chat_cost = sum(s.get_attribute("mlflow.llm.cost")["total_cost"] for s in chat_spans)
 
     # image spans: our own per-picture price, and the ids the lineage knows
-    image_spans = spans_of(trace, contract.SPAN_TYPE_IMAGE)
+    image_spans = picture_spans(trace)
     assert len(image_spans) == 3
     assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.011] * 3
     # the pictures' price is part of MLflow's own trace cost, so every reader sums to one number
@@ -161,7 +165,7 @@ def test_dalle3_asks_for_base64_and_is_priced(server, tracking_uri, store, mlflo
         assert request.body["model"] == "dall-e-3"
         assert request.body["response_format"] == "b64_json"
         assert request.body["quality"] == "standard" and request.body["size"] == "1024x1024"
-    image_spans = spans_of(only_trace(mlflow_client, store), contract.SPAN_TYPE_IMAGE)
+    image_spans = picture_spans(only_trace(mlflow_client, store))
     assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.040, 0.040]
     assert image_price_usd("dall-e-3", "standard", "1024x1024") == 0.040
 
@@ -245,7 +249,7 @@ def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, st
     assert not (chat_span.get_attribute("mlflow.llm.cost") or {}).get("total_cost")
     assert not (trace.info.cost or {}).get("total_cost")
     # an image model with no known price is marked unknown (-1), never guessed
-    assert [s.get_attribute(contract.IMAGE_COST) for s in spans_of(trace, contract.SPAN_TYPE_IMAGE)] == [-1, -1]
+    assert [s.get_attribute(contract.IMAGE_COST) for s in picture_spans(trace)] == [-1, -1]
     assert all(e["cost_usd"] is None for e in outcome.conversation.image_lookup.values())
 
 

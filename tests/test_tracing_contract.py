@@ -33,6 +33,13 @@ def _spans(trace, **where):
     return [s for s in trace.data.spans if all(getattr(s, k) == v for k, v in where.items())]
 
 
+def _pictures(trace):
+    """Picture spans: LLM spans (MLflow's model icon) named "generate image <model>", with their picture's id."""
+    found = [s for s in trace.data.spans if s.name.startswith("generate image ")]
+    assert all(s.span_type == "LLM" and s.attributes.get(contract.IMAGE_ID) for s in found)
+    return found
+
+
 def _by_id(trace):
     return {s.span_id: s for s in trace.data.spans}
 
@@ -149,7 +156,7 @@ def test_image_spans(first_turn):
     _, settings, outcome, traces = first_turn
     trace = traces[0]
     by_id = _by_id(trace)
-    images = sorted(_spans(trace, span_type=contract.SPAN_TYPE_IMAGE), key=lambda s: s.start_time_ns)
+    images = sorted(_pictures(trace), key=lambda s: s.start_time_ns)
     assert len(images) == N_IMAGES
     drawn = [e["image_id"] for e in _assistant(outcome.entries) if e["name"] == agents.IMAGE_AGENT]
     assert [s.attributes[contract.IMAGE_ID] for s in images] == drawn
@@ -170,7 +177,7 @@ def test_run_artifacts(first_turn, tmp_path):
     store, _, outcome, traces = first_turn
     client, run_id = store.client, outcome.conversation.id
     trace = traces[0]
-    images = sorted(_spans(trace, span_type=contract.SPAN_TYPE_IMAGE), key=lambda s: s.start_time_ns)
+    images = sorted(_pictures(trace), key=lambda s: s.start_time_ns)
     ids = [s.attributes[contract.IMAGE_ID] for s in images]
 
     listed = {Path(f.path).name for f in client.list_artifacts(run_id, "images")}
@@ -311,7 +318,7 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
         root = [s for s in trace.data.spans if s.parent_id is None]
         assert len(root) == 1 and root[0].inputs == {"messages": [{"role": "user", "content": f"A cat number {i} in the matrix"}]}
         # no span of another turn leaked into this trace
-        image_ids = [s.attributes[contract.IMAGE_ID] for s in _spans(trace, span_type=contract.SPAN_TYPE_IMAGE)]
+        image_ids = [s.attributes[contract.IMAGE_ID] for s in _pictures(trace)]
         assert sorted(image_ids) == sorted(e["image_id"] for e in outcome.entries if "image_id" in e)
         assert len(_spans(trace, span_type="CHAT_MODEL")) == catify.DEFAULT_ITERATIONS
         assert len(trace.data.spans) == 1 + N_IMAGES + catify.DEFAULT_ITERATIONS + N_IMAGES + catify.DEFAULT_ITERATIONS
@@ -354,7 +361,7 @@ def test_stop_early(store, tracking_uri, monkeypatch):
     assert len(traces) == 1
     root = [s for s in traces[0].data.spans if s.parent_id is None][0]
     assert root.attributes[contract.TURN_STATUS] == "stopped"
-    assert len(_spans(traces[0], span_type=contract.SPAN_TYPE_IMAGE)) == len(loaded.image_lookup)
+    assert len(_pictures(traces[0])) == len(loaded.image_lookup)
 
 
 # ----------------------------------------------------------------------------------- tracing off
@@ -486,3 +493,13 @@ def test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile(store, t
     assert [e["text"] for e in copy.transcript if e["role"] == "user"] == ["a cat", "now a dog"]
     assert len(copy.image_lookup) == 4 and all(
         (store.load_image(copy.id, image_id) or b"").startswith(b"\x89PNG") for image_id in copy.image_lookup)
+
+
+def test_the_turn_summary_counts_pictures_as_picture_calls(first_turn):
+    """Picture spans are LLM spans now (MLflow's model icon); the summary and every reader still count them as
+    pictures, by their name, priced at the picture's price."""
+    _, settings, _, traces = first_turn
+    summary_tag = json.loads(traces[0].info.tags[contract.SUMMARY])
+    kinds = {(kind, model): calls for kind, model, _agent, calls, *_ in summary_tag["calls"]}
+    assert kinds[("image", settings.image_model)] == N_IMAGES
+    assert kinds[("chat", settings.vision_model)] == catify.DEFAULT_ITERATIONS

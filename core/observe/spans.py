@@ -383,7 +383,7 @@ def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any
     if not recording():
         yield None
         return
-    with mlflow.start_span(name=f"generate image {model}", span_type=contract.SPAN_TYPE_IMAGE,
+    with mlflow.start_span(name=f"{contract.IMAGE_SPAN_PREFIX}{model}", span_type=contract.IMAGE_SPAN_TYPE,
                            attributes={contract.IMAGE_MODEL: model, contract.IMAGE_SIZE: size, contract.IMAGE_QUALITY: quality,
                                        contract.MODEL: model}) as span:
         # the prompt as a user message (MLflow's chat view), and by itself (the lineage reads it)

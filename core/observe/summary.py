@@ -26,6 +26,12 @@ TEAM = "(team)"
 FIELDS = ("scenario", "conversation", "turn", "provider")
 
 
+def is_picture(node: "SpanNode") -> bool:
+    """One of our picture spans, old (its own type) or new (an LLM span named "generate image …")."""
+    return node.span_type == contract.SPAN_TYPE_IMAGE or (
+        node.span_type == contract.IMAGE_SPAN_TYPE and (node.name or "").startswith(contract.IMAGE_SPAN_PREFIX))
+
+
 def kind_of(span_type: Any) -> str:
     """chat, image, embedding, ...: the call kinds the page groups by."""
     text = str(span_type or "other")
@@ -113,8 +119,8 @@ def calls(trace_id: str, nodes: Iterable[SpanNode]) -> list[dict[str, Any]]:
         node, row, usage_above, cost_above = stack.pop()
         if row is None and is_call(node):
             parent = by_id.get(node.parent_id) if node.parent_id else None
-            kind = node.span_type if node.span_type in CALL_SPAN_TYPES else \
-                _nearest(node, children, lambda n: n.span_type in CALL_SPAN_TYPES, "span_type") or node.span_type
+            kind = contract.SPAN_TYPE_IMAGE if is_picture(node) else node.span_type if node.span_type in CALL_SPAN_TYPES \
+                else _nearest(node, children, lambda n: n.span_type in CALL_SPAN_TYPES, "span_type") or node.span_type
             model = node.model if node.model is not None else \
                 _nearest(node, children, lambda n: n.model is not None, "model")
             row = {"trace_id": trace_id, "kind": kind, "model": model,
