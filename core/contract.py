@@ -39,6 +39,7 @@ SUMMARY_VERSION: Final = 1
 TURN_STATUS: Final = "app.turn.status"  # root span attributes: ok, waiting or stopped (older traces: in the outputs)
 TURN_STOP_REASON: Final = "app.turn.stop_reason"  # the team's own words for why it stopped
 TURN_STEPS: Final = "app.turn.steps"  # messages the team produced
+TURN_ERROR: Final = "app.turn.error"  # a failed turn: the sentence the user saw (secrets removed); also the response
 
 # --- spans ------------------------------------------------------------------------------------------------------------
 SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"  # a picture call's kind; the span type of pictures before 2026-11

@@ -14,6 +14,8 @@ from mlflow.entities import SpanStatusCode
 from mlflow.tracing.attachments import Attachment
 from mlflow.tracing.client import TracingClient
 
+from . import contract
+
 MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as MLflow's UI: larger attachments are not drawn
 
 
@@ -147,14 +149,26 @@ def _failure_of(span: Any) -> Failure | None:
     status = getattr(span, "status", None)
     if status is None or getattr(status, "status_code", None) not in (SpanStatusCode.ERROR, "ERROR"):
         return None
+    said = span.get_attribute(contract.TURN_ERROR) if hasattr(span, "get_attribute") else None
+    if said:  # our turn's root: the sentence the user saw
+        return Failure(span.name, str(said))
     for event in reversed(span.events or []):
         if event.name == "exception":
             attributes = event.attributes or {}
             kind = str(attributes.get("exception.type", "") or "")
-            words = str(attributes.get("exception.message", "") or "")
+            words = _last_line(str(attributes.get("exception.message", "") or ""))
             return Failure(span.name, f"{kind}: {words}" if kind and words else words or kind or "failed")
     return Failure(span.name, str(getattr(status, "description", "") or "") or
                    ("the tool said: " + str(span.outputs)[:500] if span.outputs else "failed"))
+
+
+def _last_line(message: str) -> str:
+    """A message that carries a traceback (agentchat wraps an agent's failure so) by its last line, the
+    exception itself; the whole text stays in the span's raw data."""
+    if "Traceback (most recent call last)" not in message:
+        return message
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[-1] if lines else message
 
 
 def first_failure(trace: Any) -> Failure | None:
@@ -165,7 +179,10 @@ def first_failure(trace: Any) -> Failure | None:
         return None
     parents = {s.parent_id for s in failed}
     leaves = [s for s in failed if s.span_id not in parents] or failed
-    return _failure_of(min(leaves, key=lambda s: s.start_time_ns or 0))
+    where = _failure_of(min(leaves, key=lambda s: s.start_time_ns or 0))
+    said = next((s.get_attribute(contract.TURN_ERROR) for s in trace.data.spans if not s.parent_id), None)
+    # our turns: the sentence the user saw (secrets out) rather than the raw exception
+    return Failure(where.span, str(said)) if where is not None and said else where
 
 
 def picture(tracking_uri: str, trace: Any, address: str) -> bytes | None:

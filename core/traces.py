@@ -31,7 +31,8 @@ from .observe import summary
 from .store import check_store, is_not_found
 
 TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
-                 "provider", "session", "request", "input_tokens", "output_tokens", "total_tokens", "cost_usd"]
+                 "provider", "session", "request", "response", "input_tokens", "output_tokens", "total_tokens", "cost_usd"]
+RESPONSE_CHARS = 300  # of each trace's response preview: enough for the list, small at 100,000 traces
 # one row per call group of a trace: a summarised trace has one per (kind, model, agent), a walked one per span
 CALL_COLUMNS = ["trace_id", "kind", "model", "agent", "calls", "input_tokens", "output_tokens", "cost_usd"]
 OTHER = "other"
@@ -78,10 +79,17 @@ def reader_for(tracking_uri: str, experiment_id: str) -> TraceReader:
 # --- shaping -------------------------------------------------------------------------------------------------------
 
 def _request_text(preview: Any) -> str:
-    """Our traces keep the user's message as the preview; others keep their inputs as JSON: show the words."""
+    """Our traces keep the user's message as the preview (and the answer, or why the turn failed, as the
+    response); others keep their inputs and outputs as JSON: show the words."""
     if not isinstance(preview, str):
         return ""
     text = preview.strip()
+    if text.startswith('"'):  # a JSON string: a function's return value as MLflow writes it
+        try:
+            value = json.loads(text)
+            return value if isinstance(value, str) else text
+        except ValueError:
+            return text
     if text.startswith("{"):
         try:
             value = json.loads(text)
@@ -91,7 +99,7 @@ def _request_text(preview: Any) -> str:
             strings = [v for v in value.values() if isinstance(v, str)]
             if len(value) == 1 and strings:
                 return strings[0]
-            for key in ("message", "question", "prompt", "input", "query", "text"):
+            for key in ("message", "question", "prompt", "input", "query", "text", "answer", "content", "output"):
                 if isinstance(value.get(key), str):
                     return value[key]
     return text
@@ -116,6 +124,8 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     for column in ("trace_id", "conversation", "turn", "provider", "name", "status"):
         df[column] = df[column].fillna("").astype(str)
     df["request"] = _map_unique(df["request"], _request_text).astype(str)  # str even when there are no rows
+    df["response"] = _map_unique(df["response"].astype(object).where(df["response"].notna(), None).map(
+        lambda v: v[:RESPONSE_CHARS] if isinstance(v, str) else v), _request_text).astype(str)
     df["time"] = pd.to_datetime(df["timestamp_ms"], unit="ms", utc=True)
     return df.sort_values("timestamp_ms", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -231,6 +241,7 @@ class SqlTraceReader:
         traces_sql = text(f"""
             SELECT i.request_id AS trace_id, i.timestamp_ms, i.execution_time_ms AS duration_ms, i.status,
                    i.trace_name AS name, i.session_id AS session, i.request_preview AS request,
+                   substr(i.response_preview, 1, {RESPONSE_CHARS}) AS response,
                    i.input_tokens, i.output_tokens, i.total_tokens, i.total_cost AS cost_usd
             FROM trace_info i WHERE i.experiment_id = :exp{when}""")
         summaries_sql = text(f"""
@@ -432,6 +443,7 @@ def _trace_row(info: Any) -> dict[str, Any]:
         "trace_id": info.trace_id, "timestamp_ms": info.request_time, "duration_ms": info.execution_duration,
         "status": str(getattr(info.state, "value", info.state)), "name": tags.get(contract.TRACE_NAME, ""),
         "session": (info.trace_metadata or {}).get(contract.TRACE_SESSION), "request": info.request_preview,
+        "response": (info.response_preview or "")[:RESPONSE_CHARS],
         "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
         "total_tokens": usage.get("total_tokens"), "cost_usd": cost.get("total_cost"),
         **{column: tags.get(key) for key, column in TAG_KEYS.items()},
@@ -497,7 +509,7 @@ def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
         mask &= traces["trace_id"].isin(f.trace_ids)
     if f.text.strip():
         needle = f.text.strip()
-        hay = traces["request"] + "\n" + traces["trace_id"] + "\n" + traces["name"] + "\n" + traces["session"]
+        hay = traces["request"] + "\n" + traces["response"] + "\n" + traces["trace_id"] + "\n" + traces["name"] + "\n" + traces["session"]
         mask &= hay.str.contains(needle, case=False, regex=False)
     kept = traces[mask]
     calls = frames.calls
@@ -595,7 +607,7 @@ def over_time(traces: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
 
 SORTS = {"newest": ("timestamp_ms", False), "oldest": ("timestamp_ms", True), "cost": ("cost_usd", False),
          "tokens": ("total_tokens", False), "duration": ("duration_ms", False)}
-LIST_COLUMNS = ["time", "scenario", "request", "total_tokens", "cost_usd", "duration_ms", "status", "session",
+LIST_COLUMNS = ["time", "scenario", "request", "response", "total_tokens", "cost_usd", "duration_ms", "status", "session",
                 "trace_id"]
 
 
@@ -607,6 +619,7 @@ def page(traces: pd.DataFrame, sort: str = "newest", number: int = 1, size: int 
     ordered = traces if sort == "newest" else traces.sort_values(column, ascending=ascending, kind="stable")
     rows = ordered.iloc[(number - 1) * size: number * size].copy()
     rows["request"] = rows["request"].str.slice(0, 80)
+    rows["response"] = rows["response"].str.slice(0, 120)
     return rows[LIST_COLUMNS].reset_index(drop=True), pages
 
 

@@ -11,9 +11,11 @@ from mlflow.entities import SpanStatus, SpanStatusCode
 from core import trace_view
 
 
-def span(inputs, outputs, name="s", status=SpanStatusCode.OK, events=(), span_id="1", parent_id=None, start=0):
+def span(inputs, outputs, name="s", status=SpanStatusCode.OK, events=(), span_id="1", parent_id=None, start=0,
+         attributes=None):
     return SimpleNamespace(inputs=inputs, outputs=outputs, name=name, status=SpanStatus(status), events=list(events),
-                           span_id=span_id, parent_id=parent_id, start_time_ns=start)
+                           span_id=span_id, parent_id=parent_id, start_time_ns=start,
+                           get_attribute=lambda key: (attributes or {}).get(key))
 
 
 PICTURE = "mlflow-attachment://0b1c?content_type=image%2Fpng&trace_id=tr-1&size=70"
@@ -70,6 +72,10 @@ def test_other_spans_are_data_and_failures_say_where_and_what():
     trace = SimpleNamespace(data=SimpleNamespace(spans=[root, agent, call]))
     assert trace_view.first_failure(trace) == trace_view.Failure("chat gpt-4o", "APIConnectionError: Connection error.")
     assert trace_view.first_failure(SimpleNamespace(data=SimpleNamespace(spans=[span({}, None)]))) is None
+    ours = span({"message": "x"}, None, name="turn", status=SpanStatusCode.ERROR, span_id="r",
+                events=[SimpleNamespace(**boom)], attributes={"app.turn.error": "The model server could not be reached."})
+    said = trace_view.first_failure(SimpleNamespace(data=SimpleNamespace(spans=[ours, agent, call])))
+    assert said == trace_view.Failure("chat gpt-4o", "The model server could not be reached."), "our sentence, where"
 
 
 def test_money_and_readable_tables():

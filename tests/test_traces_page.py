@@ -291,7 +291,13 @@ def test_a_tool_call_and_a_failure_read_as_what_happened(page_env, tmp_path):
     export.flush()
     at = open_page(trace=failed.trace_id)
     said = [e.value.replace("\\", "") for e in at.error]
-    assert any(s.startswith("Failed in “chat ") and "Connection" in s for s in said), said
+    assert any(s.startswith("Failed in “chat ") and "cannot reach the model provider" in s.lower() for s in said), said
+    assert not any("Traceback" in s or "raise " in s for s in said), said
+    assert "sk-test-broken" not in " ".join(said)
+    row = listed(open_page()).set_index("trace_id").loc[failed.trace_id]
+    assert row["status"] == "ERROR" and row["response"].startswith("Failed: ") and failed.error[:40] in row["response"]
+    answered = listed(open_page()).set_index("trace_id").loc[ok.trace_id]
+    assert answered["response"].startswith("Here is what I found"), "the list shows the answer"
 
 
 def test_the_first_view_on_the_demo_is_not_flat_zeros(monkeypatch, tracking_uri):

@@ -16,7 +16,7 @@ import json
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, AsyncGenerator, Iterator, Mapping, Optional, Sequence
+from typing import Any, AsyncGenerator, Callable, Iterator, Mapping, Optional, Sequence
 
 import mlflow
 from autogen_agentchat.agents import BaseChatAgent
@@ -57,8 +57,11 @@ class TurnInfo:
 
 
 @contextlib.contextmanager
-def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
-    """The root span of one turn: one user message becomes exactly one trace in the conversation's run.
+def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseException], str] | None = None
+              ) -> Iterator[Any]:
+    """The root span of one turn: one user message becomes exactly one trace in the conversation's run. A
+    failure is said in `describe`'s words (the sentence the user sees, secrets removed) on the root and as the
+    trace's response, so MLflow's list and ours show why, not an empty cell.
 
     With info=None nothing is recorded (store unreachable, or tracing switched off)."""
     if info is None:
@@ -92,6 +95,12 @@ def turn_span(info: TurnInfo | None, request: str) -> Iterator[Any]:
             )
             try:
                 yield span
+            except BaseException as exc:
+                if describe is not None:
+                    said = clip(describe(exc), 1000)
+                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})
+                    mlflow.update_current_trace(response_preview=f"Failed: {said}")
+                raise
             finally:
                 _write_summary(span, info)
     finally:

@@ -217,7 +217,7 @@ class _Turn:
 
         reader = StreamReader(turn=self.turn, doing=doing, explain=plan.explain,
                               label=lambda name: scenarios.agent_label(name, scenario.key))
-        with spans.turn_span(self.trace_info, self.text) as span:
+        with spans.turn_span(self.trace_info, self.text, describe=self.describe) as span:
             self.trace_id = getattr(span, "trace_id", None)
             asker = next((e.get("name") for e in reversed(self.conv.transcript[-1:]) if e.get("asks_user")), None)
             task = plan.task_message(self.text, asker) if plan.task_message is not None else \
@@ -247,6 +247,12 @@ class _Turn:
             spans.end_turn(span, self.entries[-1]["text"], status, reader.stop_reason, reader.step)
         return status
 
+    def describe(self, exc: BaseException) -> str:
+        """What went wrong, in a sentence for the user, with the key and the server's address taken out."""
+        if isinstance(exc, asyncio.CancelledError):
+            return "The turn was cancelled."
+        return errors.describe(exc, secrets=(self.settings.api_key,), base_url=self.settings.base_url)
+
     def fail(self, exc: BaseException) -> TurnOutcome:
         """Nothing of a failed turn is saved but the pictures it already paid for (listed in the lineage);
         the message and what the turn got done stay on screen, the state stays the last good one."""
@@ -257,8 +263,7 @@ class _Turn:
         original.image_lookup = conv.image_lookup  # pictures already paid for stay in the lineage
         if conv.id and not original.id:
             original.id = conv.id
-        message_text = "The turn was cancelled." if cancelled else errors.describe(
-            exc, secrets=(self.settings.api_key,), base_url=self.settings.base_url)
+        message_text = self.describe(exc)
         if not cancelled:
             log.warning("Turn %s of %s failed: %s", self.turn, conv.id, message_text)
         return TurnOutcome("cancelled" if cancelled else "error", original, entries=self.entries, error=message_text,
