@@ -47,6 +47,7 @@ SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"  # a picture call's kind; the span t
 # view; custom types get neither), told apart from chat calls by its name, which every reader has cheaply
 IMAGE_SPAN_TYPE: Final = SpanType.LLM
 IMAGE_SPAN_PREFIX: Final = "generate image "
+CALLING_AGENT: Final = "app.agent"  # a model call's span: the agent that made it
 IMAGE_ID: Final = "app.image.id"
 IMAGE_PATH: Final = "app.image.artifact_path"
 IMAGE_MODEL: Final = "app.image.model"

@@ -124,6 +124,7 @@ def test_model_call_spans(first_turn):
     assert len(chats) == catify.DEFAULT_ITERATIONS
     for span in chats:
         assert by_id[span.parent_id].name == agents.CRITIC
+        assert span.attributes[contract.CALLING_AGENT] == agents.CRITIC  # MLflow's Attributes tab is not empty
         assert span.attributes["mlflow.llm.model"] == settings.vision_model
         usage = span.attributes["mlflow.chat.tokenUsage"]
         assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0

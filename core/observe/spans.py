@@ -245,6 +245,9 @@ class TracedChatCompletionClient(ChatCompletionClient):
         attributes = {contract.MODEL: self.model}
         if self._provider:
             attributes[contract.MODEL_PROVIDER] = self._provider
+        caller = mlflow.get_current_active_span()  # the agent's step this call belongs to (MLflow's Attributes tab)
+        if caller is not None and caller.span_type == SpanType.AGENT and caller.parent_id:
+            attributes[contract.CALLING_AGENT] = caller.name
         with mlflow.start_span(name=f"chat {self.model}", span_type=SpanType.CHAT_MODEL, attributes=attributes) as span:
             inputs: dict[str, Any] = {"model": self.model, "messages": describe_llm_messages(messages)}
             if tools:
