@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from mlflow.entities import Run, RunTag
 from mlflow.exceptions import MlflowException
@@ -48,6 +48,7 @@ class ConversationSummary:
     turns: int
     updated_ms: int
     waiting: bool  # the team asked the user something and waits for the answer
+    session: str = ""  # whose it is (contract.SESSION): a hosted demo's visitor sees only their own
 
 
 @dataclass
@@ -247,15 +248,25 @@ class ConversationStore:
                 ids = ", ".join(f"'{i}'" for i in said)
                 runs = [*runs, *self.client.search_runs([self.experiment_id], filter_string=f"{saved} and attributes.run_id IN ({ids})",
                                                         max_results=limit)]
-        rows = []
-        for run in runs:
-            tags = run.data.tags
-            updated = int(tags.get(contract.UPDATED_MS, "0") or 0) or int(run.info.start_time or 0)
-            rows.append(ConversationSummary(id=run.info.run_id, scenario=tags.get(contract.SCENARIO, ""),
-                                            title=tags.get(contract.TITLE, ""), turns=int(tags.get(contract.TURNS, "0") or 0),
-                                            updated_ms=updated, waiting=tags.get(contract.WAITING) == "1"))
+        rows = [_summary(run) for run in runs]
         rows.sort(key=lambda r: r.updated_ms, reverse=True)
         return rows[:limit]
+
+    def summaries(self, run_ids: Iterable[str], batch: int = 100) -> dict[str, ConversationSummary]:
+        """The conversations among `run_ids` (title, session, when), by id; ids that are not a conversation of this
+        experiment (malformed, deleted, a foreign run, the filler's made-up ids) are left out. One search per
+        `batch` ids; StoreUnavailable when the store cannot be read."""
+        wanted = list(dict.fromkeys(i for i in run_ids if is_valid_run_id(i)))  # hex only: safe in the filter
+        found: dict[str, ConversationSummary] = {}
+        for start in range(0, len(wanted), batch):
+            ids = ", ".join(f"'{i}'" for i in wanted[start:start + batch])
+            try:
+                runs = self.client.search_runs([self.experiment_id], max_results=batch,
+                                               filter_string=f"tags.`{contract.SCENARIO}` != '' and attributes.run_id IN ({ids})")
+            except MlflowException as exc:
+                raise StoreUnavailable(f"The MLflow store could not be read: {store.scrub(str(exc), self.tracking_uri)[:200]}") from exc
+            found.update((run.info.run_id, _summary(run)) for run in runs)
+        return found
 
     def _said_in(self, words: str, limit: int) -> list[str]:
         """Conversations whose turns said `words`: MLflow's own full-text trace search (`trace.text`, every span's
@@ -336,6 +347,15 @@ class ConversationStore:
                 return json.loads(Path(path).read_text(encoding="utf-8"))
             except (ValueError, OSError):
                 return None
+
+
+def _summary(run: Run) -> ConversationSummary:
+    tags = run.data.tags
+    updated = int(tags.get(contract.UPDATED_MS, "0") or 0) or int(run.info.start_time or 0)
+    return ConversationSummary(id=run.info.run_id, scenario=tags.get(contract.SCENARIO, ""),
+                               title=tags.get(contract.TITLE, ""), turns=int(tags.get(contract.TURNS, "0") or 0),
+                               updated_ms=updated, waiting=tags.get(contract.WAITING) == "1",
+                               session=tags.get(contract.SESSION, ""))
 
 
 def _run_name(scenario: str, title: str) -> str:

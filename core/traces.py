@@ -19,7 +19,7 @@ import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
@@ -27,7 +27,7 @@ from mlflow.tracing.client import TracingClient
 from sqlalchemy import bindparam, text
 
 from . import contract
-from .observe import summary
+from .observe import lineage, summary
 from .store import check_store, is_not_found
 
 TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
@@ -759,3 +759,24 @@ def picture_conversations(frames: Frames, picture_scenarios: tuple[str, ...] = (
     drawing = _member(rows["trace_id"], with_pictures) | rows["scenario"].isin(picture_scenarios)
     conversations = set(rows.loc[drawing, "conversation"])
     return rows[_member(rows["conversation"], conversations)]
+
+
+def lineage_choices(frames: Frames, picture_scenarios: tuple[str, ...] = (),
+                    titles: Mapping[str, str] | None = None) -> list[lineage.ConversationFacts]:
+    """What the lineage view's picker says of each conversation with a lineage, newest turn first: its title
+    (`titles`: the runs' own, by id; else the first thing asked in its traces), when its newest turn ran and how
+    many pictures its traces made (None when a tracking server's reader stopped short of some of its traces)."""
+    rows = picture_conversations(frames, picture_scenarios)
+    if rows.empty:
+        return []
+    images = frames.calls[frames.calls["kind"] == "image"].groupby("trace_id")["calls"].sum()
+    rows = rows.assign(pictures=rows["trace_id"].map(images).fillna(0),
+                       read=True if frames.covered is None else _member(rows["trace_id"], set(frames.covered)))
+    per = rows.groupby("conversation", sort=False).agg(updated_ms=("timestamp_ms", "max"), pictures=("pictures", "sum"),
+                                                       complete=("read", "all"))
+    first = rows.sort_values("timestamp_ms", kind="stable").drop_duplicates("conversation").set_index("conversation")
+    titles = titles or {}
+    found = [lineage.ConversationFacts(id=str(cid), title=titles.get(str(cid)) or str(first.at[cid, "request"]),
+                                       updated_ms=int(row.updated_ms), pictures=int(row.pictures) if row.complete else None)
+             for cid, row in zip(per.index, per.itertuples())]
+    return sorted(found, key=lambda f: (-f.updated_ms, f.id))

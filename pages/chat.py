@@ -585,7 +585,8 @@ example_slot = st.empty()  # "Try: …" on an empty conversation
 if document is not None:
     document_input(conversation, document)
 
-render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario)
+render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario, conversation.id,
+                  session.session_id() if session.hosted() else None)  # links under turns open new sessions
 waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
 
 failed: FailedTurn | None = st.session_state.get("failed")

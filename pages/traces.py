@@ -1,12 +1,14 @@
 """Traces page: what the chats cost and who spent it, one turn as a tree and a timeline, where a picture
 came from. Reads any MLflow store; numbers come from core.traces, this file only lays them out."""
 
+from datetime import tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 from core import costs, hosted, scenarios, trace_view, traces
-from core.conversations import ConversationError, StoreUnavailable
+from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
 from core.observe import lineage
 from ui import session, trace_data
 from ui import trace_view as span_story
@@ -290,49 +292,124 @@ def one_trace(trace_id: str) -> None:
                        key="dl_trace", icon=":material/download:")
 
 
-def lineage_view(preferred: str | None) -> None:
+LINEAGE_PICK = "lineage_conversation"  # the picker's key; also set before it is drawn, to follow a link or a trace
+DIFF_STYLE = {"added": ":green-background[{}]", "removed": ":red-background[~~{}~~]", "same": "{}"}
+
+
+def asked_conversation(listed: set[str]) -> tuple[str | None, bool]:
+    """(the conversation the lineage was asked for, whether it was asked for in this run): `?conversation=` on
+    arrival (a link from a chat turn), then the conversation of each trace the user opens (when it has a
+    lineage), then the picker. The last thing the user did wins, as for the open trace."""
+    state, fresh = st.session_state, False
+    if "lineage_asked" not in state:
+        state.lineage_asked = (st.query_params.get("conversation") or "").strip() or None
+        state.lineage_trace = opened if state.lineage_asked else None  # a link's conversation beats its trace
+        fresh = state.lineage_asked is not None
+    if opened and opened != state.get("lineage_trace"):
+        state.lineage_trace = opened
+        match = frames.traces.loc[frames.traces["trace_id"] == opened, "conversation"]
+        if len(match) and match.iloc[0] in listed:
+            state.lineage_asked, fresh = str(match.iloc[0]), True
+    return state.lineage_asked, fresh
+
+
+def picked() -> None:
+    state = st.session_state
+    state.lineage_asked = state[LINEAGE_PICK]
+    if state.lineage_asked:
+        st.query_params["conversation"] = state.lineage_asked  # the address names what is shown: a link to share
+
+
+def choose_conversation() -> str | None:
+    """The picker: one entry per conversation with pictures, newest first, named by title and date."""
     drawing = tuple(s.key for s in scenarios.all_scenarios() if s.draws_pictures)
-    pictured = traces.picture_conversations(shown, drawing)
-    conversations = list(dict.fromkeys(pictured["conversation"]))  # newest first
-    if not conversations:
+    newest = tuple(dict.fromkeys(traces.picture_conversations(shown, drawing)["conversation"]))[:500]
+    try:  # the runs' own titles (a rename shows); the first thing asked names the others
+        runs = trace_data.conversation_summaries(store, URI, store.experiment_id, newest, trace_data.nonce(), version)
+    except StoreUnavailable:
+        runs = {}
+    facts = traces.lineage_choices(shown, drawing, {cid: run.title for cid, run in runs.items()})
+    asked, fresh = asked_conversation({f.id for f in facts})
+    if asked and asked not in {f.id for f in facts}:  # older than the traces shown, filtered out, or not theirs
+        try:
+            found = store.summaries([asked]).get(asked) if is_valid_run_id(asked) else None
+        except StoreUnavailable:
+            found = None
+        if found is not None and hosted.may_open(OWNER, found.session):
+            facts.append(lineage.ConversationFacts(found.id, found.title, found.updated_ms))
+        else:
+            where = "among your conversations in this demo" if OWNER is not None else "in this store"
+            st.warning(f"There is no conversation {plain(asked[:80])} {where}.")
+            fresh = False
+    if not facts:
         st.info("No Catify conversations in these traces yet: draw something on the Chat page.")
+        return None
+    labels = lineage.picker_labels(facts, zone())
+    if fresh:
+        st.session_state[LINEAGE_PICK] = asked
+    return st.selectbox("Conversation", list(labels), key=LINEAGE_PICK, format_func=labels.get, on_change=picked,
+                        help="Conversations whose turns made pictures, newest first.")
+
+
+def zone() -> tzinfo | None:
+    try:
+        return ZoneInfo(st.context.timezone) if st.context.timezone else None  # the browser's
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def lineage_view() -> None:
+    chosen = choose_conversation()
+    if not chosen:
         return
-    if preferred in conversations:
-        conversations.remove(preferred)
-        conversations.insert(0, preferred)
-    firsts = pictured.drop_duplicates("conversation", keep="last").set_index("conversation")["request"]
-    chosen = st.selectbox("Conversation", conversations, key="lineage_conversation",
-                          format_func=lambda c: f"{c[:8]}… · {str(firsts.get(c, ''))[:60]}")
     try:
         conv = store.load(chosen)
     except (ConversationError, StoreUnavailable) as exc:
         st.warning(f"{plain(exc)} (Traces made by the filler script have no conversation run behind them.)")
         return
+    if not hosted.may_open(OWNER, conv.session_id):  # the picker lists only theirs; this is the lock behind it
+        st.warning(f"There is no conversation {plain(chosen)} among your conversations in this demo.")
+        return
     graph = lineage.build(conv.image_lookup)
     if not graph.nodes:
         st.info("This conversation has no pictures yet.")
         return
-    st.caption(f"{len(graph.nodes)} pictures, {len(graph.edges)} critiques, pictures cost ${graph.total_cost_usd:,.3f}")
-    st.graphviz_chart(lineage.to_dot(graph), width="stretch")
-    cols = st.columns(min(4, len(graph.nodes)))
-    for k, node in enumerate(graph.nodes):
-        png = store.load_image(chosen, node.image_id)
-        with cols[k % len(cols)]:
+    st.caption(f"{len(graph.nodes)} pictures, {len(graph.edges)} critiques, pictures cost "
+               f"{plain(lineage.money(graph.total_cost_usd))}. Highlighted: the words a critique added to the "
+               "prompt; struck through: those it removed.")
+    if lineage.branches(graph):  # a column of cards would hide the shape: draw it (the cards below carry the pictures)
+        st.graphviz_chart(lineage.to_dot(graph), width="content")
+    for chain in lineage.storyboard(graph):
+        st.markdown(f"**Turn {chain.turn}** · {len(chain.frames)} picture{'s' * (len(chain.frames) != 1)} · "
+                    f"{plain(lineage.money(chain.cost_usd))}")
+        for frame in chain.frames:
+            storyboard_frame(chosen, frame)
+
+
+def storyboard_frame(conversation: str, frame: lineage.Frame) -> None:
+    """A card: the thumbnail, then its number, model, cost and prompt (words the critique changed marked); above
+    it, the critique that led to it."""
+    if frame.came_from is not None:
+        st.markdown(f":material/arrow_downward: **Critique of #{frame.came_from}:** {plain(frame.critique or '(none)')}")
+    with st.container(border=True):
+        thumb, text = st.columns([1, 3])
+        png = store.load_image(conversation, frame.node.image_id)
+        with thumb:
             if png:
-                st.image(png, caption=f"picture #{node.index + 1}", width="stretch")
+                st.image(png, caption=f"#{frame.number}", width="stretch")
             else:
-                st.warning(f"Picture #{node.index + 1} is not in the run's artifacts any more.")
-    if graph.edges:
-        index = {n.image_id: n.index + 1 for n in graph.nodes}
-        st.dataframe(pd.DataFrame([{"from": f"#{index[e.parent]}", "to": f"#{index[e.child]}", "critique": e.critique,
-                                    "words added": " ".join(e.added), "words removed": " ".join(e.removed)}
-                                   for e in graph.edges]), hide_index=True, width="stretch")
+                st.warning(f"Picture #{frame.number} is not in the run's artifacts any more.")
+        model = f" · {plain(frame.node.model)}" if frame.node.model else ""
+        text.markdown(f"**#{frame.number}**{model} · {plain(lineage.money(frame.node.cost_usd))}")
+        text.markdown(" ".join(DIFF_STYLE[kind].format(plain(words)) for kind, words in frame.prompt) or "*(no prompt)*")
 
 
 opened = opened_trace()
-# a link to one trace lands on it, not on the overview; decided once per visit, so the tabs keep their identity
-# (a changed `default` would make them new tabs, back on the first)
-first_tab = st.session_state.setdefault("traces_first_tab", "Trace list" if st.query_params.get("trace") else None)
+# a link lands on its thing, not on the overview (`?trace=`: the trace, `?conversation=`: its lineage); decided once
+# per visit, so the tabs keep their identity (a changed `default` would make them new tabs, back on the first)
+first_tab = st.session_state.setdefault(
+    "traces_first_tab", "Trace list" if st.query_params.get("trace") else
+    "Image lineage" if st.query_params.get("conversation") else None)
 tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)
 with tab_overview:
     overview()
@@ -341,8 +418,4 @@ with tab_list:
         one_trace(opened)  # above the list, where the click that opened it can see it
     trace_list()
 with tab_lineage:
-    preferred = None
-    if opened:
-        match = frames.traces.loc[frames.traces["trace_id"] == opened, "conversation"]
-        preferred = match.iloc[0] if len(match) else None
-    lineage_view(preferred)
+    lineage_view()

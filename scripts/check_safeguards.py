@@ -76,10 +76,29 @@ SAFEGUARDS = [
               '            _safe(lambda: store.save(conv), self.warn, "the picture lineage")',
               (model_row("503 from the chat model"),)),
     Safeguard("model", "the failed turn's trace records the error", "core/observe/spans.py", "turn_span",
-              "            try:\n                yield span\n            finally:\n                _write_summary(span, info)\n",
-              "            failure = None\n            try:\n                yield span\n            except Exception as exc:\n"
-              "                failure = exc\n            finally:\n                _write_summary(span, info)\n"
-              "        if failure is not None:\n            raise failure\n",
+              '            try:\n'
+              '                yield span\n'
+              '            except BaseException as exc:\n'
+              '                if describe is not None:\n'
+              '                    said = clip(describe(exc), 1000)\n'
+              '                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})\n'
+              '                    mlflow.update_current_trace(response_preview=f"Failed: {said}")\n'
+              '                raise\n'
+              '            finally:\n'
+              '                _write_summary(span, info)\n',
+              '            failure = None\n'
+              '            try:\n'
+              '                yield span\n'
+              '            except BaseException as exc:\n'
+              '                failure = exc\n'
+              '                if describe is not None:\n'
+              '                    said = clip(describe(exc), 1000)\n'
+              '                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})\n'
+              '                    mlflow.update_current_trace(response_preview=f"Failed: {said}")\n'
+              '            finally:\n'
+              '                _write_summary(span, info)\n'
+              '        if failure is not None:\n'
+              '            raise failure\n',
               (model_row("connection refused"),)),
     Safeguard("model", "a critic reply without PROMPT: keeps the previous prompt", "core/agents.py", "ImageAgent._next_prompt",
               '                kept = self._last_prompt or ""', '                raise ValueError("no PROMPT: in the reply")',

@@ -38,6 +38,8 @@ def traces_metric(at: AppTest) -> str:
 def test_two_visitors_never_see_each_other():
     alice = send(visit(), "What's the weather in Paris?")
     conversation, alice_id = alice.query_params["conversation"], alice.query_params["visitor"]
+    assert any("traces?trace=tr-" in c.value and f"&visitor={alice_id})" in c.value for c in alice.caption), \
+        "the link under her turn opens a new tab, a new session: it says whose trace it is"
     trace_id = None
     bob = visit()
     assert bob.query_params["visitor"] != alice_id

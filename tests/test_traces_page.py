@@ -160,17 +160,81 @@ def test_mlflow_ui_link_when_its_address_is_configured(page_env, monkeypatch):
     assert f"selectedEvaluationId={page_env.turn_traces[0]}" in links[0].proto.url
 
 
-def test_lineage_draws_the_catify_chain_with_its_pictures(page_env):
+def first_tab(at: AppTest) -> str:
+    """The tab the page opens on (st.tabs' `default`; the first tab when it has none)."""
+    container = next(node for node in at.main if node.type == "tab_container")
+    return at.tabs[container.proto.tab_container.default_tab_index].label
+
+
+def storyboard(at: AppTest) -> list[str]:
+    """The lineage tab's cards and critiques, in page order: "#n" for a picture, "critique of #n" between."""
+    shown = []
+    for element in at.tabs[2]:
+        if element.type == "markdown" and element.value.startswith(":material/arrow_downward: **Critique of #"):
+            shown.append("critique of #" + re.search(r"#(\d+)", element.value).group(1))
+        elif element.type == "image":
+            shown.extend(element.captions)
+    return shown
+
+
+def test_lineage_is_a_storyboard_of_the_chain(page_env):
     at = open_page()
     at.selectbox(key="lineage_conversation").set_value(page_env.conversations["alice"]).run()
     assert not at.exception
     assert any(c.value.startswith("6 pictures, 4 critiques") for c in at.caption)
-    graph = at.get("graphviz_chart")
-    assert len(graph) == 1
-    assert graph[0].proto.spec.count("shape=ellipse") == 6 and graph[0].proto.spec.count("critique:") == 4
+    assert storyboard(at) == ["#1", "critique of #1", "#2", "critique of #2", "#3", "#4", "critique of #4", "#5",
+                              "critique of #5", "#6"], "picture, the critique that led on, the next picture; by turn"
+    assert not at.get("graphviz_chart"), "a chain needs no graph: the storyboard is its shape"
+    turns = [m.value for m in at.tabs[2].markdown if m.value.startswith("**Turn ")]
+    assert turns == ["**Turn 1** · 3 pictures · \\$0\\.000", "**Turn 2** · 3 pictures · \\$0\\.000"]
+    prompts = [m.value for m in at.tabs[2].markdown if ":green-background[" in m.value]
+    assert len(prompts) == 4, "each critique changed words of the prompt, marked in the next one"
+    assert at.query_params["conversation"] == page_env.conversations["alice"], "the address names what is shown"
+
+
+def test_each_picture_shows_its_model_and_cost(page_env):
+    at = open_page(conversation=page_env.conversations["bob"])  # the OpenAI turn: gpt-image-1, low, 1024²
+    heads = [m.value for m in at.tabs[2].markdown if m.value.startswith("**#")]
+    assert heads == ["**#1** · gpt\\-image\\-1 · \\$0\\.011", "**#2** · gpt\\-image\\-1 · \\$0\\.011"]
+
+
+def test_a_conversation_link_opens_the_lineage_tab_on_it(page_env):
+    alice, bob = page_env.conversations["alice"], page_env.conversations["bob"]
+    plain = open_page()
+    assert first_tab(plain) == "Overview"
+    assert plain.selectbox(key="lineage_conversation").value == bob, "the newest first when nothing asks"
+    at = open_page(conversation=alice)
+    assert first_tab(at) == "Image lineage"
+    assert at.selectbox(key="lineage_conversation").value == alice
     assert len(at.get("image")) == 6
-    changes = next(d.value for d in at.dataframe if "words added" in d.value.columns)
-    assert len(changes) == 4
+    at.selectbox(key="lineage_conversation").set_value(bob).run()  # the picker, then a trace: the last one wins
+    assert at.query_params["conversation"] == bob and len(at.get("image")) == 2
+    at.text_input(key="trace_id_input").set_value(page_env.turn_traces[0]).run()  # one of Alice's turns
+    assert at.selectbox(key="lineage_conversation").value == alice
+    assert first_tab(open_page(trace=page_env.turn_traces[2])) == "Trace list"
+
+
+def test_a_link_to_an_unknown_conversation_says_so(page_env):
+    at = open_page(conversation="[click](https://evil.example)")
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "There is no conversation" in w.value)
+    assert "\\[click\\]\\(https\\:" in warning, "escaped: it cannot render as a link"
+    assert at.selectbox(key="lineage_conversation").value == page_env.conversations["bob"], "the rest still works"
+
+
+def test_the_picker_names_each_conversation_once_by_title_and_date(page_env):
+    alice, bob = page_env.conversations["alice"], page_env.conversations["bob"]
+    page_env.store.rename(alice, "Neo's cat, renamed")
+    try:
+        picker = open_page().selectbox(key="lineage_conversation")
+        assert list(picker.options) == [picker.format_func(bob), picker.format_func(alice)], "newest first, once each"
+        labels = list(picker.options)
+        assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d\d:\d\d · a red car at night · 2 pictures", labels[0])
+        assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d\d:\d\d · Neo's cat, renamed · 6 pictures", labels[1]), \
+            "the run's title, not its first message"
+        assert not any(re.search(r"[0-9a-f]{6}", label) for label in labels), "no hex: the titles differ"
+    finally:
+        page_env.store.rename(alice, "The matrix with a cat")
 
 
 def test_the_page_through_navigation(page_env):
@@ -318,3 +382,28 @@ def test_the_first_view_on_the_demo_is_not_flat_zeros(monkeypatch, tracking_uri)
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
     assert specs and "Tokens per day" in specs[0] and "Cost per day" not in specs[0]
     assert '"tokens"' in specs[2] and '"USD"' not in specs[2], "the breakdown chart counts tokens"
+
+
+def test_a_hosted_visitor_sees_only_their_own_lineage(tracking_uri, monkeypatch):
+    name = f"hosted-lineage-{uuid.uuid4().hex[:6]}"
+    store = ConversationStore.connect(tracking_uri, name)
+    alice, bob = uuid.uuid4().hex, uuid.uuid4().hex
+    made = {}
+    for visitor, prompt in ((alice, "a cat on a roof"), (bob, "a dog in a hat")):
+        outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id=visitor, provider="demo",
+                                                    options={"iterations": 1}), prompt,
+                                       Settings(tracking_uri=tracking_uri), store))
+        made[visitor] = outcome.conversation.id
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
+    monkeypatch.setenv("APP_HOSTED", "1")
+    st.cache_data.clear()
+    own = open_page(visitor=alice, conversation=made[alice])  # the link under Alice's turn
+    assert own.selectbox(key="lineage_conversation").value == made[alice] and len(own.get("image")) == 2
+    assert len(own.selectbox(key="lineage_conversation").options) == 1, "her conversations only"
+    peeking = open_page(visitor=bob, conversation=made[alice])  # Bob, with Alice's link
+    assert any("no conversation" in w.value and "among your conversations in this demo" in w.value
+               for w in peeking.warning)
+    assert peeking.selectbox(key="lineage_conversation").value == made[bob]
+    assert len(peeking.selectbox(key="lineage_conversation").options) == 1
+    assert len(peeking.get("image")) == 2 and "a cat on a roof" not in str(peeking.main), "nothing of hers"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import sqlite3
 import time
 import uuid
@@ -328,7 +329,8 @@ def test_lineage_of_a_two_iteration_catify(filled):
     assert first_turn[0].prompt == "The matrix with a cat" and first_turn[0].parent is None
     assert len(graph.nodes) == 6 and len(graph.edges) == 4  # two turns, each its own chain
     dot = lineage.to_dot(graph)
-    assert dot.count("shape=ellipse") == 6 and dot.count("critique:") == 4
+    assert len(re.findall(r"^  n\d+ \[label=", dot, re.M)) == 6 and dot.count("critique:") == 4
+    assert not lineage.branches(graph), "two chains: the storyboard shows them, no graph needed"
 
 
 def test_lineage_graph_keeps_model_text_as_text():
@@ -336,9 +338,9 @@ def test_lineage_graph_keeps_model_text_as_text():
                            'b"]; evil': {"index": 1, "turn": 1, "prompt": "a cat on a red mat", "parent": "a",
                                          "critique": 'too dark"] x [label="'}})
     dot = lineage.to_dot(graph)
-    assert 'label="a \\"cat\\" \\\\ <b>on</b> mat"' in dot  # wrapped to lines of words
+    assert 'price unknown\\na \\"cat\\" \\\\ <b>on</b> mat"' in dot  # wrapped to lines of words
     assert "evil" not in dot, "ids from a file never become DOT syntax"
-    assert 'critique: too dark\\"] x [label=\\"' in dot
+    assert 'label="critique: too dark\\"] x\\n[label=\\""' in dot
 
 
 def test_prompt_change_lists_added_and_removed_words():
@@ -431,7 +433,7 @@ def test_attributes_of_the_wrong_shape_count_as_missing():
     assert rows[0]["input_tokens"] == 0 and rows[0]["cost_usd"] is None and rows[0]["model"] is None
     graph = lineage.build({"a": {"index": "two", "cost_usd": "free", "prompt": None}, "b": "not an entry"})
     assert len(graph.nodes) == 1 and graph.nodes[0].cost_usd is None and graph.total_cost_usd == 0
-    assert "picture #1" in lineage.to_dot(graph)
+    assert 'label="#1 · turn 0 · price unknown"' in lineage.to_dot(graph)
 
 
 def test_the_store_version_changes_when_a_finished_trace_gets_its_tags(tmp_path):

@@ -7,6 +7,7 @@ import streamlit as st
 from mlflow import MlflowClient
 
 from core import traces
+from core.conversations import ConversationStore, ConversationSummary
 
 TTL_S = 60
 
@@ -41,3 +42,11 @@ def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, start_
 
 def store_version(tracking_uri: str, experiment_id: str) -> str | None:
     return traces.reader_for(tracking_uri, experiment_id).version()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=32)
+def conversation_summaries(_store: ConversationStore, tracking_uri: str, experiment_id: str, ids: tuple[str, ...],
+                           nonce: int, version: str | None) -> dict[str, ConversationSummary]:
+    """The runs of the lineage picker's conversations (titles, owners), a search per 100; keyed like `frames`
+    (`_store` is the app's store for `tracking_uri`, not hashed). A rename shows within a minute or on Refresh."""
+    return _store.summaries(ids)
