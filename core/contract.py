@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from mlflow.entities.assessment_source import AssessmentSourceType
 from mlflow.tracing.constant import SpanAttributeKey, TraceMetadataKey, TraceTagKey
 from mlflow.utils.mlflow_tags import MLFLOW_USER
 
@@ -38,6 +39,10 @@ SUMMARY_VERSION: Final = 1
 TURN_STATUS: Final = "app.turn.status"  # root span attributes: ok, waiting or stopped (older traces: in the outputs)
 TURN_STOP_REASON: Final = "app.turn.stop_reason"  # the team's own words for why it stopped
 TURN_STEPS: Final = "app.turn.steps"  # messages the team produced
+
+# --- feedback on a turn: an MLflow assessment on its trace (core.feedback) ----------------------------------------------
+FEEDBACK: Final = "user_feedback"  # the assessment's name: value True (thumbs up) or False (down), rationale = comment
+FEEDBACK_SOURCE: Final = AssessmentSourceType.HUMAN  # its source type; the source id is who gave it
 
 # --- spans ------------------------------------------------------------------------------------------------------------
 SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"

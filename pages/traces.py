@@ -5,7 +5,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import costs, hosted, scenarios, traces
+from core import costs, feedback, hosted, scenarios, traces
 from core.conversations import ConversationError, StoreUnavailable
 from core.observe import lineage
 from ui import session, trace_data
@@ -19,6 +19,7 @@ if store is None:
 
 URI = settings.tracking_uri
 MONEY = st.column_config.NumberColumn("cost (USD)", format="$%.4f")
+FEEDBACK_LABELS = {"up": f"{feedback.UP} up", "down": f"{feedback.DOWN} down", "none": "none"}
 
 
 def choose_experiment() -> str:
@@ -58,13 +59,15 @@ for note in frames.notes:
     st.info(note)
 
 with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
-    cols = st.columns(5)
+    cols = st.columns(6)
     all_traces = frames.traces
     picked_scenarios = cols[0].multiselect("Scenario", sorted(all_traces["scenario"].unique()), key="f_scenario")
     statuses = cols[1].multiselect("Status", sorted(all_traces["status"].unique()), key="f_status")
     sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
     models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
-    text = cols[4].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
+    rated = cols[4].multiselect("Feedback", traces.FEEDBACK_CHOICES, key="f_feedback", format_func=FEEDBACK_LABELS.get,
+                                help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)")
+    text = cols[5].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
     advanced = st.text_input("MLflow search filter (optional)", key="f_mlflow", placeholder="tags.app.turn = '2'",
                              help="MLflow's own trace search syntax, run by the store: e.g. "
                                   "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.")
@@ -78,17 +81,19 @@ with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
         except traces.TraceReadError as exc:
             st.error(f"{plain(exc)} The other filters still apply.")
 shown = traces.apply_filter(frames, traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions),
-                                                       tuple(models), text, matching))
+                                                       tuple(models), text, matching, feedback=tuple(rated)))
 
 
 def overview() -> None:
     t = traces.totals(shown.traces)
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric("Traces", f"{t.traces:,}")
     cols[1].metric("Input tokens", f"{t.input_tokens:,}")
     cols[2].metric("Output tokens", f"{t.output_tokens:,}")
     cols[3].metric("Cost (USD)", f"${t.cost_usd:,.4f}")
     cols[4].metric("Errors", f"{t.errors:,}")
+    cols[5].metric("Feedback", f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",
+                   help="People's current ratings of these traces: a trace two people rated counts twice.")
     if t.in_progress:
         st.caption(f"{t.in_progress} trace(s) still in progress: their numbers may grow.")
     if not t.traces:
@@ -177,6 +182,7 @@ def trace_list() -> None:
                  key=table_key, column_config={
                      "cost_usd": MONEY, "total_tokens": st.column_config.NumberColumn("tokens"),
                      "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
+                     "feedback": st.column_config.TextColumn("feedback", help="People's thumbs on this turn"),
                      "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")})
     st.caption("Click a row to open its trace.")
     labels = {row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.scenario} · {row.request[:50]} · …{row.trace_id[-6:]}"
@@ -213,6 +219,7 @@ def one_trace(trace_id: str) -> None:
     tags = info.tags or {}
     st.caption(plain(" · ".join(f"{k}: {tags[k]}" for k in traces.TAG_KEYS if tags.get(k)))
                or "Not written by this app.")
+    ratings(info)
     link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""),
                           getattr(info, "experiment_id", None) or experiment_id, trace_id)
     if link:
@@ -250,6 +257,17 @@ def one_trace(trace_id: str) -> None:
                     st.warning(f"Picture {plain(image_id)} is not in the run's artifacts (deleted, or never saved).")
     st.download_button("Download trace (JSON)", traces.trace_json(trace), f"{trace_id}.json", "application/json",
                        key="dl_trace", icon=":material/download:")
+
+
+def ratings(info) -> None:
+    """The trace's current ratings: thumb, who gave it, when, and the comment, as plain text (people's words)."""
+    given = feedback.ratings(getattr(info, "assessments", None))
+    if not given:
+        return
+    st.markdown("**Feedback**")
+    for rating in given:
+        when = pd.Timestamp(rating.updated_ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+        st.caption(plain(f"{rating.mark} by {rating.who} · {when}" + (f": {rating.comment}" if rating.comment else "")))
 
 
 def lineage_view(preferred: str | None) -> None:

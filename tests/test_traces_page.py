@@ -234,3 +234,28 @@ def test_spans_with_the_same_name_can_each_be_chosen(page_env):
     labels = list(picker.options)
     assert len(set(labels)) == len(labels) == 11
     assert sum("critic" in label for label in labels) == 2
+
+
+def test_ratings_are_a_list_column_a_filter_and_a_count(page_env):
+    at = open_page()
+    assert metrics(at)["Feedback"] == "1 👍 · 3 👎"
+    first, second, paid = page_env.turn_traces
+    cells = dict(zip(listed(at)["trace_id"], listed(at)["feedback"]))
+    assert cells == {first: "👍 1 · 👎 1", second: "👎", paid: "👎", **{t: "" for t in page_env.foreign_traces}}
+    at.multiselect(key="f_feedback").set_value(["up"]).run()
+    assert metrics(at)["Traces"] == "1" and metrics(at)["Feedback"] == "1 👍 · 1 👎"
+    at.multiselect(key="f_feedback").set_value(["down"]).run()
+    assert set(listed(at)["trace_id"]) == {first, second, paid}
+    at.multiselect(key="f_feedback").set_value(["none"]).run()
+    assert set(listed(at)["trace_id"]) == set(page_env.foreign_traces) and metrics(at)["Feedback"] == "0 👍 · 0 👎"
+
+
+def test_an_opened_trace_shows_who_rated_it_and_their_comment_as_text(page_env):
+    at = open_page(trace=page_env.turn_traces[0])
+    given = [c.value for c in at.caption if c.value.startswith(("👍", "👎"))]
+    assert len(given) == 2, given
+    assert any(c.startswith("👍 by alice@example\\.com · ") and c.endswith("\\: Lovely \\*cats\\*") for c in given), given
+    assert any(c.startswith("👎 by carol · ") for c in given)
+    at = open_page(trace=page_env.turn_traces[2])
+    assert [c.value.split(" · ")[0] for c in at.caption if c.value.startswith(("👍", "👎"))] == ["👎 by dana"], \
+        "Bob's thumb was overridden in MLflow's UI: only the override is current"
