@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from mlflow.entities import SpanType
+from mlflow.entities.assessment_source import AssessmentSourceType
 from mlflow.tracing.constant import SpanAttributeKey, TraceMetadataKey, TraceTagKey
 from mlflow.utils.mlflow_tags import MLFLOW_USER
 
@@ -40,6 +41,10 @@ TURN_STATUS: Final = "app.turn.status"  # root span attributes: ok, waiting or s
 TURN_STOP_REASON: Final = "app.turn.stop_reason"  # the team's own words for why it stopped
 TURN_STEPS: Final = "app.turn.steps"  # messages the team produced
 TURN_ERROR: Final = "app.turn.error"  # a failed turn: the sentence the user saw (secrets removed); also the response
+
+# --- feedback on a turn: an MLflow assessment on its trace (core.feedback) ----------------------------------------------
+FEEDBACK: Final = "user_feedback"  # the assessment's name: value True (thumbs up) or False (down), rationale = comment
+FEEDBACK_SOURCE: Final = AssessmentSourceType.HUMAN  # its source type; the source id is who gave it
 
 # --- spans ------------------------------------------------------------------------------------------------------------
 SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"  # a picture call's kind; the span type of pictures before 2026-11

@@ -26,12 +26,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracing.client import TracingClient
 from sqlalchemy import bindparam, text
 
-from . import contract
+from . import contract, feedback
 from .observe import lineage, summary
 from .store import check_store, is_not_found
 
 TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
-                 "provider", "session", "request", "response", "input_tokens", "output_tokens", "total_tokens", "cost_usd"]
+                 "provider", "session", "request", "response", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
+                 "feedback_up", "feedback_down"]  # people's current ratings of the trace (core.feedback)
 RESPONSE_CHARS = 300  # of each trace's response preview: enough for the list, small at 100,000 traces
 # one row per call group of a trace: a summarised trace has one per (kind, model, agent), a walked one per span
 CALL_COLUMNS = ["trace_id", "kind", "model", "agent", "calls", "input_tokens", "output_tokens", "cost_usd"]
@@ -114,8 +115,13 @@ def _map_unique(series: pd.Series, fn) -> pd.Series:
 def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     """Columns, types and the "other" scenario, the same whichever reader produced the rows."""
     df = rows.reindex(columns=TRACE_COLUMNS)
-    for column in ("input_tokens", "output_tokens", "total_tokens"):
+    for column in ("input_tokens", "output_tokens", "total_tokens", "feedback_up", "feedback_down"):
         df[column] = pd.to_numeric(df[column], errors="coerce").fillna(0).astype("int64")
+    df["feedback"] = ""
+    rated = (df["feedback_up"] > 0) | (df["feedback_down"] > 0)
+    if rated.any():  # few traces are rated: the cell is built for those only
+        df.loc[rated, "feedback"] = [feedback.mark(up, down) for up, down in
+                                     zip(df.loc[rated, "feedback_up"].tolist(), df.loc[rated, "feedback_down"].tolist())]
     df["cost_usd"] = pd.to_numeric(df["cost_usd"], errors="coerce").fillna(0.0).astype("float64")
     df["duration_ms"] = pd.to_numeric(df["duration_ms"], errors="coerce").astype("float64")
     df["timestamp_ms"] = pd.to_numeric(df["timestamp_ms"], errors="coerce").fillna(0).astype("int64")
@@ -201,13 +207,17 @@ class SqlTraceReader:
         """Changes whenever a trace is added, finishes or is deleted: part of the page's cache key, so new
         turns show without waiting for the cache to expire. Also when one of our traces gets its tags and
         session: the span batch can finish a trace before that last write, and a page read in between would
-        keep it without its session (a hosted visitor's filter) until the cache expired. Two indexed counts."""
+        keep it without its session (a hosted visitor's filter) until the cache expired. Two indexed counts. And
+        when someone rates a turn: the count of ratings and the newest change (an indexed maximum)."""
         sql = text("SELECT COUNT(*), MAX(timestamp_ms), SUM(CASE WHEN status = 'IN_PROGRESS' THEN 1 ELSE 0 END), "
-                   "(SELECT COUNT(*) FROM trace_tags WHERE key = :finalized) "
+                   "(SELECT COUNT(*) FROM trace_tags WHERE key = :finalized), "
+                   "(SELECT COUNT(*) FROM assessments WHERE name = :feedback), "
+                   "(SELECT MAX(last_updated_timestamp) FROM assessments WHERE name = :feedback) "
                    "FROM trace_info WHERE experiment_id = :exp")
         try:
             with self._engine.connect() as connection:
-                row = connection.execute(sql, {"exp": int(self.experiment_id), "finalized": contract.TURN}).one()
+                row = connection.execute(sql, {"exp": int(self.experiment_id), "finalized": contract.TURN,
+                                               "feedback": contract.FEEDBACK}).one()
                 return "/".join(str(v) for v in row)
         except Exception as exc:
             raise _unreadable(exc) from exc
@@ -248,10 +258,19 @@ class SqlTraceReader:
             SELECT t.request_id AS trace_id, t.value FROM trace_info i
             JOIN trace_tags t ON t.key = :summary AND t.request_id = i.request_id
             WHERE i.experiment_id = :exp{when}""")
+        # people's current ratings (core.feedback.ratings' rule: valid HUMAN feedback of that name), one row each;
+        # MLflow's assessments table, looked up per trace by its trace_id index
+        feedback_sql = text(f"""
+            SELECT a.trace_id, a.value FROM trace_info i
+            JOIN assessments a ON a.trace_id = i.request_id
+            WHERE i.experiment_id = :exp{when} AND a.name = :feedback AND a.assessment_type = 'feedback'
+              AND a.valid = :valid AND a.source_type = :source""")
         try:
             with self._engine.connect() as connection:
                 rows = _read(connection, traces_sql, params)
                 summaries = _read(connection, summaries_sql, {**params, "summary": contract.SUMMARY})
+                rated = _read(connection, feedback_sql, {**params, "feedback": contract.FEEDBACK, "valid": True,
+                                                         "source": contract.FEEDBACK_SOURCE})
                 fields, summarized = from_summaries(summaries["trace_id"].tolist(), summaries["value"].tolist())
                 del summaries
                 summarised = set(fields["trace_id"].tolist())
@@ -262,7 +281,7 @@ class SqlTraceReader:
         if tags is not None and not tags.empty:
             wide = tags.pivot(index="trace_id", columns="key", values="value").rename(columns=TAG_KEYS)
             fields = pd.concat([fields, wide.reset_index()], ignore_index=True)
-        rows = rows.merge(fields, how="left", on="trace_id")
+        rows = rows.merge(fields, how="left", on="trace_id").merge(_feedback_counts(rated), how="left", on="trace_id")
         traces = shape_traces(rows)
         return Frames(traces=traces, calls=shape_calls(walked, traces, summarized))
 
@@ -303,6 +322,23 @@ class SqlTraceReader:
             spans = _read(connection, spans_sql, params)
             spans = spans[_member(spans["trace_id"], wanted)]
         return tags, _calls_of_span_rows(spans)
+
+
+def _feedback_counts(rated: pd.DataFrame) -> pd.DataFrame:
+    """(trace_id, feedback_up, feedback_down) from rating rows whose value is MLflow's JSON of True or False."""
+    values = _map_unique(rated["value"].astype(str), _json_bool) if len(rated) else pd.Series(dtype=object)
+    up, down = values.eq(True), values.eq(False)
+    counted = pd.DataFrame({"trace_id": rated["trace_id"], "feedback_up": up.astype("int64"),
+                            "feedback_down": down.astype("int64")})
+    return counted.groupby("trace_id", sort=False).sum().reset_index()
+
+
+def _json_bool(value: str) -> Any:
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return ""
+    return parsed if isinstance(parsed, bool) else ""
 
 
 def _calls_of_span_rows(spans: pd.DataFrame) -> pd.DataFrame:
@@ -446,6 +482,7 @@ def _trace_row(info: Any) -> dict[str, Any]:
         "response": (info.response_preview or "")[:RESPONSE_CHARS],
         "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
         "total_tokens": usage.get("total_tokens"), "cost_usd": cost.get("total_cost"),
+        **dict(zip(("feedback_up", "feedback_down"), feedback.counts(getattr(info, "assessments", None)))),
         **{column: tags.get(key) for key, column in TAG_KEYS.items()},
     }
 
@@ -460,6 +497,10 @@ class TraceFilter:
     models: tuple[str, ...] = ()
     text: str = ""
     trace_ids: frozenset[str] | None = None  # from an MLflow search filter (search_ids); None: no such filter
+    feedback: tuple[str, ...] = ()  # of FEEDBACK_CHOICES: traces with a thumbs up, with a thumbs down, with none
+
+
+FEEDBACK_CHOICES = ("up", "down", "none")
 
 
 def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit: int = 10_000,
@@ -507,6 +548,18 @@ def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
         mask &= traces["trace_id"].isin(frames.calls.loc[frames.calls["model"].isin(f.models), "trace_id"])
     if f.trace_ids is not None:
         mask &= traces["trace_id"].isin(f.trace_ids)
+    if f.feedback:
+        unknown = set(f.feedback) - set(FEEDBACK_CHOICES)
+        if unknown:
+            raise ValueError(f"Feedback filter {sorted(unknown)} is not one of {FEEDBACK_CHOICES}.")
+        rated = pd.Series(False, index=traces.index)
+        if "up" in f.feedback:
+            rated |= traces["feedback_up"] > 0
+        if "down" in f.feedback:
+            rated |= traces["feedback_down"] > 0
+        if "none" in f.feedback:
+            rated |= (traces["feedback_up"] == 0) & (traces["feedback_down"] == 0)
+        mask &= rated
     if f.text.strip():
         needle = f.text.strip()
         hay = traces["request"] + "\n" + traces["response"] + "\n" + traces["trace_id"] + "\n" + traces["name"] + "\n" + traces["session"]
@@ -528,6 +581,8 @@ class Totals:
     cost_usd: float
     errors: int
     in_progress: int
+    feedback_up: int = 0  # ratings, not traces: two people's thumbs on one trace count twice
+    feedback_down: int = 0
     latency_ms: tuple[float, float, float] | None = None  # p50, p90, p99 of finished traces; None: none finished
 
 
@@ -549,6 +604,7 @@ def totals(traces: pd.DataFrame) -> Totals:
     return Totals(traces=len(traces), input_tokens=int(traces["input_tokens"].sum()),
                   output_tokens=int(traces["output_tokens"].sum()), cost_usd=float(traces["cost_usd"].sum()),
                   errors=int((traces["status"] == "ERROR").sum()), in_progress=int((traces["status"] == "IN_PROGRESS").sum()),
+                  feedback_up=int(traces["feedback_up"].sum()), feedback_down=int(traces["feedback_down"].sum()),
                   latency_ms=latency(traces["duration_ms"]))
 
 
@@ -607,8 +663,8 @@ def over_time(traces: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
 
 SORTS = {"newest": ("timestamp_ms", False), "oldest": ("timestamp_ms", True), "cost": ("cost_usd", False),
          "tokens": ("total_tokens", False), "duration": ("duration_ms", False)}
-LIST_COLUMNS = ["time", "scenario", "request", "response", "total_tokens", "cost_usd", "duration_ms", "status", "session",
-                "trace_id"]
+LIST_COLUMNS = ["time", "scenario", "request", "response", "total_tokens", "cost_usd", "duration_ms", "status",
+                "feedback", "session", "trace_id"]
 
 
 def page(traces: pd.DataFrame, sort: str = "newest", number: int = 1, size: int = 50) -> tuple[pd.DataFrame, int]:

@@ -13,6 +13,7 @@ from core.documents import looks_like_report, read_upload, validate_report
 from core.errors import UserError
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, from_files
 from core.turn import FailedTurn, TurnHandle, validate_message
+from ui import feedback as turn_feedback
 from ui import session
 from ui.text import plain
 from ui.transcript import render_entry, render_live, render_transcript, side_by_side
@@ -585,8 +586,13 @@ example_slot = st.empty()  # "Try: …" on an empty conversation
 if document is not None:
     document_input(conversation, document)
 
+rating = None  # thumbs and a comment under each finished turn, once the conversation is in the store
+if page_store.store is not None and conversation.id and conversation.turns:
+    rating = turn_feedback.for_conversation(settings.tracking_uri, page_store.store.experiment_id, conversation.id,
+                                            conversation.turns)
 render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario, conversation.id,
-                  session.session_id() if session.hosted() else None)  # links under turns open new sessions
+                  session.session_id() if session.hosted() else None,  # links under turns open new sessions
+                  rating)
 waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
 
 failed: FailedTurn | None = st.session_state.get("failed")

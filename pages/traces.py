@@ -5,9 +5,10 @@ from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
-from core import costs, hosted, scenarios, trace_view, traces
+from core import costs, feedback, hosted, scenarios, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
 from core.observe import lineage
 from ui import session, trace_data
@@ -25,6 +26,7 @@ MONEY = st.column_config.NumberColumn("cost (USD)", format="$%.4f")
 LATENCY = {c: st.column_config.NumberColumn(f"{c.split('_')[0]} (s)", format="%.2f",
                                             help="Latency of the traces in this row (p50, p90, p99)")
            for c in traces.LATENCY_COLUMNS}
+FEEDBACK_LABELS = {"up": f"{feedback.UP} up", "down": f"{feedback.DOWN} down", "none": "none"}
 
 
 def choose_experiment() -> str:
@@ -64,13 +66,15 @@ for note in frames.notes:
     st.info(note)
 
 with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
-    cols = st.columns(5)
+    cols = st.columns(6)
     all_traces = frames.traces
     picked_scenarios = cols[0].multiselect("Scenario", sorted(all_traces["scenario"].unique()), key="f_scenario")
     statuses = cols[1].multiselect("Status", sorted(all_traces["status"].unique()), key="f_status")
     sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
     models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
-    text = cols[4].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
+    rated = cols[4].multiselect("Feedback", traces.FEEDBACK_CHOICES, key="f_feedback", format_func=FEEDBACK_LABELS.get,
+                                help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)")
+    text = cols[5].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
     advanced = st.text_input("MLflow search filter (optional)", key="f_mlflow", placeholder="tags.app.turn = '2'",
                              help="MLflow's own trace search syntax, run by the store: e.g. "
                                   "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.")
@@ -84,17 +88,19 @@ with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
         except traces.TraceReadError as exc:
             st.error(f"{plain(exc)} The other filters still apply.")
 shown = traces.apply_filter(frames, traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions),
-                                                       tuple(models), text, matching))
+                                                       tuple(models), text, matching, feedback=tuple(rated)))
 
 
 def overview() -> None:
     t = traces.totals(shown.traces)
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric("Traces", f"{t.traces:,}")
     cols[1].metric("Input tokens", f"{t.input_tokens:,}")
     cols[2].metric("Output tokens", f"{t.output_tokens:,}")
     cols[3].metric("Cost (USD)", f"${t.cost_usd:,.4f}")
     cols[4].metric("Errors", f"{t.errors:,}")
+    cols[5].metric("Feedback", f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",
+                   help="People's current ratings of these traces: a trace two people rated counts twice.")
     if t.latency_ms:
         st.caption("Latency per trace: " + " · ".join(f"{name} {ms / 1000:,.2f} s" for name, ms in
                                                      zip(("p50", "p90", "p99"), t.latency_ms)))
@@ -209,6 +215,7 @@ def trace_list() -> None:
                  key=table_key, column_config={
                      "cost_usd": MONEY, "total_tokens": st.column_config.NumberColumn("tokens"),
                      "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
+                     "feedback": st.column_config.TextColumn("feedback", help="People's thumbs on this turn"),
                      "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")})
     st.caption("Click a row to open its trace.")
     labels = {row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.scenario} · {row.request[:50]} · …{row.trace_id[-6:]}"
@@ -248,6 +255,7 @@ def one_trace(trace_id: str) -> None:
                or "Not written by this app.")
     if failure is not None:  # what went wrong and where, without opening a span
         st.error(plain(f"Failed in “{failure.span}”: {failure.message[:1500]}"), icon=":material/error:")
+    ratings(info)
     link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""),
                           getattr(info, "experiment_id", None) or experiment_id, trace_id)
     if link:
@@ -290,6 +298,17 @@ def one_trace(trace_id: str) -> None:
         st.json(traces.span_io(trace, chosen), expanded=1)  # data, never markup
     st.download_button("Download trace (JSON)", traces.trace_json(trace), f"{trace_id}.json", "application/json",
                        key="dl_trace", icon=":material/download:")
+
+
+def ratings(info) -> None:
+    """The trace's current ratings: thumb, who gave it, when, and the comment, as plain text (people's words)."""
+    given = feedback.ratings(getattr(info, "assessments", None))
+    if not given:
+        return
+    st.markdown("**Feedback**")
+    for rating in given:
+        when = pd.Timestamp(rating.updated_ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+        st.caption(plain(f"{rating.mark} by {rating.who} · {when}" + (f": {rating.comment}" if rating.comment else "")))
 
 
 LINEAGE_PICK = "lineage_conversation"  # the picker's key; also set before it is drawn, to follow a link or a trace

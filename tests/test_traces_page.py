@@ -329,11 +329,15 @@ def test_a_model_call_reads_as_a_chat_with_its_picture(page_env):
     assert len(at.get("image")) == pictures_before + 1, "the picture the critic saw, from the trace's attachment"
 
 
-def test_a_tool_call_and_a_failure_read_as_what_happened(page_env, tmp_path):
+def test_a_tool_call_and_a_failure_read_as_what_happened(monkeypatch, tracking_uri):
     """A weather turn's assistant call shows the tool and its arguments; a failed turn says where and why in the
-    header, with no span to open."""
-    store = page_env.store
-    settings = Settings(tracking_uri=page_env.tracking_uri)
+    header, with no span to open. (An experiment of its own: the shared one's numbers stay as other tests expect.)"""
+    name = f"tools-{uuid.uuid4().hex[:6]}"
+    store = ConversationStore.connect(tracking_uri, name)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
+    st.cache_data.clear()
+    settings = Settings(tracking_uri=tracking_uri)
     weather = Conversation(scenario="weather", session_id="s-tools", provider="demo",
                            options={"weather_source": "offline"})
     ok = asyncio.run(run_turn(weather, "What's the weather in Oslo?", settings, store))
@@ -347,7 +351,7 @@ def test_a_tool_call_and_a_failure_read_as_what_happened(page_env, tmp_path):
     assert any('"city": "Oslo"' in c.value for c in at.code)
 
     broken = Settings(provider="openai", api_key="sk-test-broken", base_url="http://127.0.0.1:9/v1",
-                      tracking_uri=page_env.tracking_uri, max_retries=0)
+                      tracking_uri=tracking_uri, max_retries=0)
     failed = asyncio.run(run_turn(Conversation(scenario="weather", session_id="s-tools", provider="openai",
                                                options={"weather_source": "offline"}),
                                   "And in Bergen?", broken, store))
@@ -407,3 +411,28 @@ def test_a_hosted_visitor_sees_only_their_own_lineage(tracking_uri, monkeypatch)
     assert peeking.selectbox(key="lineage_conversation").value == made[bob]
     assert len(peeking.selectbox(key="lineage_conversation").options) == 1
     assert len(peeking.get("image")) == 2 and "a cat on a roof" not in str(peeking.main), "nothing of hers"
+
+
+def test_ratings_are_a_list_column_a_filter_and_a_count(page_env):
+    at = open_page()
+    assert metrics(at)["Feedback"] == "1 👍 · 3 👎"
+    first, second, paid = page_env.turn_traces
+    cells = dict(zip(listed(at)["trace_id"], listed(at)["feedback"]))
+    assert cells == {first: "👍 1 · 👎 1", second: "👎", paid: "👎", **{t: "" for t in page_env.foreign_traces}}
+    at.multiselect(key="f_feedback").set_value(["up"]).run()
+    assert metrics(at)["Traces"] == "1" and metrics(at)["Feedback"] == "1 👍 · 1 👎"
+    at.multiselect(key="f_feedback").set_value(["down"]).run()
+    assert set(listed(at)["trace_id"]) == {first, second, paid}
+    at.multiselect(key="f_feedback").set_value(["none"]).run()
+    assert set(listed(at)["trace_id"]) == set(page_env.foreign_traces) and metrics(at)["Feedback"] == "0 👍 · 0 👎"
+
+
+def test_an_opened_trace_shows_who_rated_it_and_their_comment_as_text(page_env):
+    at = open_page(trace=page_env.turn_traces[0])
+    given = [c.value for c in at.caption if c.value.startswith(("👍", "👎"))]
+    assert len(given) == 2, given
+    assert any(c.startswith("👍 by alice@example\\.com · ") and c.endswith("\\: Lovely \\*cats\\*") for c in given), given
+    assert any(c.startswith("👎 by carol · ") for c in given)
+    at = open_page(trace=page_env.turn_traces[2])
+    assert [c.value.split(" · ")[0] for c in at.caption if c.value.startswith(("👍", "👎"))] == ["👎 by dana"], \
+        "Bob's thumb was overridden in MLflow's UI: only the override is current"

@@ -19,7 +19,7 @@ from mlflow.entities import Span, SpanType, Trace
 from mlflow.tracing.client import TracingClient
 from mlflow.utils.providers import cost_per_token
 
-from core import contract, costs, traces
+from core import contract, costs, feedback, traces
 from core.conversations import ConversationStore
 from core.observe import export, lineage, summary, synthetic
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
@@ -457,3 +457,41 @@ def test_the_store_version_changes_when_a_finished_trace_gets_its_tags(tmp_path)
     assert before == reader.version(), "stable while nothing changes"
     client.set_trace_tag(trace_id, "app.turn", "1")
     assert reader.version() != before
+
+
+def test_ratings_are_mlflows_current_human_feedback(frames, filled, infos):
+    """Each trace's thumbs equal what MLflow's client holds: valid HUMAN feedback of the app's name, counted here
+    without core.feedback; a judge's feedback and an overridden thumb do not count."""
+    for row in frames.traces.itertuples():
+        current = [a.feedback.value for a in infos[row.trace_id].assessments
+                   if a.name == contract.FEEDBACK and a.valid and a.source.source_type == "HUMAN"]
+        assert (row.feedback_up, row.feedback_down) == (current.count(True), current.count(False))
+        assert (row.feedback_up, row.feedback_down) == filled.feedback.get(row.trace_id, (0, 0))
+    total = traces.totals(frames.traces)
+    assert (total.feedback_up, total.feedback_down) == (1, 3)
+    assert sum(len(i.assessments) for i in infos.values()) == 6, "and the judge's and the overridden one, not counted"
+
+    def rated(*choices):
+        return set(traces.apply_filter(frames, traces.TraceFilter(feedback=choices)).traces["trace_id"])
+
+    first, second, paid = filled.turn_traces
+    assert rated("up") == {first}
+    assert rated("down") == {first, second, paid}
+    assert rated("none") == set(filled.foreign_traces)
+    assert rated("up", "none") == {first, *filled.foreign_traces}
+    assert dict(zip(frames.traces["trace_id"], frames.traces["feedback"]))[first] == "👍 1 · 👎 1"
+    with pytest.raises(ValueError):
+        rated("sideways")
+
+
+def test_the_store_version_changes_when_someone_rates_a_turn(filled):
+    reader = traces.SqlTraceReader(filled.tracking_uri, filled.store.experiment_id)
+    before = reader.version()
+    feedback.rate(filled.tracking_uri, filled.turn_traces[1], "zed", True)
+    rated = reader.version()
+    assert rated != before
+    feedback.rate(filled.tracking_uri, filled.turn_traces[1], "zed", False)
+    changed = reader.version()
+    assert changed != rated, "a changed thumb too"
+    feedback.rate(filled.tracking_uri, filled.turn_traces[1], "zed", None)
+    assert reader.version() not in (rated, changed)

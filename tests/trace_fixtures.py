@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 
 import mlflow
 import openai
+from mlflow.entities import AssessmentSource, AssessmentSourceType, Feedback
+from mlflow.tracing.client import TracingClient
 
+from core import contract, feedback
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
@@ -29,6 +32,7 @@ class FilledStore:
     turn_traces: list[str] = field(default_factory=list)
     foreign_traces: list[str] = field(default_factory=list)
     sessions: dict[str, str] = field(default_factory=dict)  # label -> session id
+    feedback: dict[str, tuple[int, int]] = field(default_factory=dict)  # trace id -> current (thumbs up, down)
 
 
 def _turns(conversation: Conversation, messages: list[str], settings: Settings, store: ConversationStore) -> list[str]:
@@ -97,4 +101,24 @@ def fill(tracking_uri: str, experiment_name: str) -> FilledStore:
         filled.foreign_traces = foreign_traces(store.experiment_id, server)
     runs = store.client.search_runs([store.experiment_id])
     filled.conversations = {r.data.tags["app.session"].split("-")[1]: r.info.run_id for r in runs}
+    rate(filled)
     return filled
+
+
+def rate(filled: FilledStore) -> None:
+    """Ratings as people leave them: through the app (two people on the first turn, one on the second), and as
+    MLflow's own UI and code leave them: a judge's feedback of the same name (not a person's: never counted), and
+    someone overriding Bob's thumbs up in MLflow's UI (his becomes invalid: only the override counts)."""
+    first, second, paid = filled.turn_traces
+    uri = filled.tracking_uri
+    feedback.rate(uri, first, "alice@example.com", True, "Lovely *cats*")
+    feedback.rate(uri, first, "carol", False)
+    feedback.rate(uri, second, "alice@example.com", False, "no beach in it")
+    client = TracingClient(uri)
+    client.log_assessment(second, Feedback(name=contract.FEEDBACK, value=True, source=AssessmentSource(
+        source_type=AssessmentSourceType.LLM_JUDGE, source_id="a-judge")))
+    bobs = feedback.rate(uri, paid, "bob", True)
+    assert bobs is not None
+    client.log_assessment(paid, Feedback(name=contract.FEEDBACK, value=False, overrides=bobs.assessment_id,
+                                         source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="dana")))
+    filled.feedback = {first: (1, 1), second: (0, 1), paid: (0, 1)}

@@ -13,6 +13,7 @@ from core.records import TranscriptEntry, TurnUsage
 from ui.text import plain, safe_markdown
 
 ImageLookup = Callable[[str], "bytes | None"]
+AfterTurn = Callable[[str], None]  # draws what goes under a finished turn, given its trace id (ui.feedback)
 
 
 def side_by_side(scenario: str) -> tuple[str, ...]:
@@ -75,12 +76,17 @@ _HEX_ID = re.compile(r"[0-9a-f]{32}")  # a conversation (run) id, a visitor id
 
 
 def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None = None,
-                 conversation: str | None = None, visitor: str | None = None) -> None:
+                 conversation: str | None = None, visitor: str | None = None,
+                 after_turn: AfterTurn | None = None) -> None:
     """One line of the chat; `scenario` (the conversation's) says how its agents are named. A turn's last
-    line carries the turn's figures, shown under it, with links to its trace and lineage (`usage_line`)."""
+    line carries the turn's figures, shown under it, with links to its trace and lineage (`usage_line`), and
+    then `after_turn` (the rating) when its trace is known."""
     _render_line(entry, image_bytes, scenario)
     if entry.get("usage"):
         st.caption(usage_line(entry["usage"], conversation, visitor))
+        trace_id = entry["usage"].get("trace_id") or ""
+        if after_turn is not None and _TRACE_ID.fullmatch(trace_id):
+            after_turn(trace_id)
 
 
 def _render_line(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None) -> None:
@@ -113,9 +119,11 @@ def render_live(name: str, text: str, scenario: str | None) -> None:
 
 
 def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLookup, scenario: str,
-                      conversation: str | None = None, visitor: str | None = None) -> None:
+                      conversation: str | None = None, visitor: str | None = None,
+                      after_turn: AfterTurn | None = None) -> None:
     """Entries in order; answers of agents that work at once (same turn) go into columns. `conversation` (its
-    run id) and `visitor` (a hosted demo's) go into the links under each turn."""
+    run id) and `visitor` (a hosted demo's) go into the links under each turn; `after_turn` under each finished
+    turn."""
     together = side_by_side(scenario)
     i = 0
     while i < len(entries):
@@ -129,10 +137,10 @@ def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLook
             columns = st.columns(len(group))
             for column, member in zip(columns, sorted(group, key=lambda e: together.index(e["name"]))):
                 with column:
-                    render_entry(member, image_bytes, scenario, conversation, visitor)
+                    render_entry(member, image_bytes, scenario, conversation, visitor, after_turn)
             continue
         if group:  # a single one: nothing to put beside it
-            render_entry(group[0], image_bytes, scenario, conversation, visitor)
+            render_entry(group[0], image_bytes, scenario, conversation, visitor, after_turn)
             continue
-        render_entry(entry, image_bytes, scenario, conversation, visitor)
+        render_entry(entry, image_bytes, scenario, conversation, visitor, after_turn)
         i += 1
