@@ -128,3 +128,19 @@ def test_a_hosted_visitor_rates_their_own_turn_as_their_session(app_env, monkeyp
     assert given.source.source_id == at.query_params["visitor"] == at.session_state["session_id"]
     again = chat(visitor=at.query_params["visitor"], conversation=at.query_params["conversation"])  # a reload
     assert again.feedback(key=thumbs.key).value == 1
+
+
+def test_on_ones_own_machine_a_reload_is_the_same_person(app_env):
+    """Not signed in and not a hosted demo: the machine's user account rates, so a new tab or a reload shows
+    the rating again instead of a blank widget with "Others: 👍"."""
+    at = chat()
+    at.sidebar.slider(key="iterations").set_value(1)
+    run(at.chat_input[0].set_value("a cat on a sofa"))
+    [thumbs] = at.feedback
+    trace_id = thumbs.key.removeprefix("feedback_")
+    run(thumbs.set_value(1))
+    [given] = ratings(app_env, trace_id)
+    assert given.source.source_id.startswith("local:")
+    again = chat(conversation=at.query_params["conversation"])  # a new browser session
+    assert again.feedback(key=f"feedback_{trace_id}").value == 1
+    assert not any(c.value.startswith("Others") for c in again.caption)

@@ -5,6 +5,7 @@ when the conversation is opened again."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Callable
 
 import streamlit as st
@@ -18,14 +19,24 @@ THUMBS = {1: True, 0: False}  # st.feedback("thumbs"): 1 is up, 0 is down
 
 
 def who() -> str:
-    """Who is rating: the signed-in user (`st.user`, only after a real login) or else this browser session (in a
-    hosted demo the visitor, kept over reloads by `?visitor=`)."""
+    """Who is rating: the signed-in user (`st.user`, only after a real login); in a hosted demo the visitor (kept
+    over reloads by `?visitor=`); else, on one's own machine, its user account: a reload or a new tab is still
+    the same person, whose rating shows again."""
     user = st.user
     if user.get("is_logged_in") is True:
         for claim in ("email", "sub"):
             if value := user.get(claim):
                 return str(value)[:feedback.MAX_WHO_CHARS]
-    return session.session_id()
+    if session.hosted():
+        return session.session_id()
+    return f"local:{_account()}"[:feedback.MAX_WHO_CHARS]
+
+
+def _account() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment (a container without one)
+        return "user"
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=64)
