@@ -27,6 +27,28 @@ def is_not_found(exc: BaseException) -> bool:
     return "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower()
 
 
+# what databases (through SQLAlchemy, or an MLflow server relaying them) and MLflow say when they refuse a *value*:
+# the store is up, this one thing cannot be kept
+_REFUSALS = ("DataError", "IntegrityError", "INVALID_PARAMETER_VALUE", "cannot contain NUL", "value too long",
+             "exceeds the maximum length", "invalid byte sequence")
+
+
+def refusal(exc: BaseException, tracking_uri: str = "") -> str | None:
+    """Why the store refused what it was given, in its own words (password removed), when it answered and said
+    no; None when it did not answer (unreachable, timed out), which is a different sentence for the user."""
+    text = f"{type(exc).__name__}: {exc} {getattr(exc, 'error_code', '')}"
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None:
+        text += f" {type(cause).__name__}: {cause}"
+    if not any(marker in text for marker in _REFUSALS):
+        return None
+    lines = [line.strip() for source in (cause, exc) if source is not None for line in str(source).splitlines()]
+    # SQLAlchemy wraps the database's words in its own notes (the statement, the autoflush, a docs link)
+    words = next((line for line in lines if line and not line.startswith(("(raised as a result", "[SQL", "[parameters",
+                                                                        "(Background on this error"))), type(exc).__name__)
+    return scrub(words, tracking_uri)[:200]
+
+
 def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
     """None when the store answers; otherwise why not, in a sentence. Quick by design: it runs on page load."""
     try:

@@ -2,12 +2,16 @@
 # Install everything the tests need, then lint, type-check and run the whole suite. The README's second command;
 # CI runs it too.
 # Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download cannot reach
-# its servers here), so Chromium comes from apt when it is missing.
+# its servers here), so Chromium comes from apt when it is missing, as does PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium >/dev/null 2>&1; then
+# PostgreSQL tests (tests/postgres.py) run Debian's postgresql binaries on a loopback port, in a folder of their own.
+MISSING=""
+command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || MISSING="$MISSING postgresql"
+if [ -n "$MISSING" ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
 python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 python -m ruff check .   # lint: pyproject.toml's rules, the whole project

@@ -13,9 +13,10 @@ from tests.net import free_port, wait_until_up
 
 
 class MlflowServer:
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, backend: str | None = None):
         self.workdir = Path(workdir)
         self.port = port or free_port()
+        self.backend = backend  # a database URI (PostgreSQL in tests/test_postgres_store.py); sqlite by default
         self.process: subprocess.Popen | None = None
 
     @property
@@ -29,7 +30,8 @@ class MlflowServer:
     def start(self) -> "MlflowServer":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{self.workdir / 'mlflow.db'}",
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+             self.backend or f"sqlite:///{self.workdir / 'mlflow.db'}",
              "--artifacts-destination", str(self.workdir / "artifacts"), "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", "1"],
             stdout=subprocess.DEVNULL, stderr=self.log.open("a"), start_new_session=True)

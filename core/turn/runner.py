@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import re
 import threading
 import time
 from typing import Any, Callable
@@ -25,6 +26,7 @@ from ..errors import InputError
 from ..observe import export, spans
 from ..providers import Clients, build_clients
 from ..records import TranscriptEntry, TurnUsage
+from ..store import refusal
 from .entries import StreamReader, guard_notice, stop_notice
 from .records import TurnEvent, TurnOutcome, TurnRequest, TurnStatus
 
@@ -54,8 +56,18 @@ class StopSwitch:
             external_termination.set()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab and line breaks, and DEL
+
+
+def without_controls(text: str) -> tuple[str, int]:
+    """(text without invisible control characters, how many there were): a NUL is refused by PostgreSQL in any
+    text column (titles, previews), and none of them means anything in a chat."""
+    cleaned, count = _CONTROL.subn("", text)
+    return cleaned, count
+
+
 def validate_message(message: str) -> str:
-    text = (message or "").strip()
+    text = without_controls(message or "")[0].strip()
     if not text:
         raise InputError("The message is empty: type something for the agents to work on.")
     if len(text) > MAX_MESSAGE_CHARS:
@@ -153,6 +165,9 @@ class _Turn:
         On success the conversation is claimed (released by `run`)."""
         try:
             self.text = validate_message(self.request.message)
+            if removed := without_controls(self.request.message or "")[1]:
+                self.warn(f"Your message had {removed} invisible control character{'' if removed == 1 else 's'} "
+                          "(such as NUL) that no store can keep; the agents got it without them.")
         except InputError as exc:
             return TurnOutcome("error", self.original, error=str(exc), seconds=time.perf_counter() - self.started)
         if self.conv.id and not _claim(self.conv.id):
@@ -181,8 +196,13 @@ class _Turn:
                 self.store.create(self.conv)
                 _claim(str(self.conv.id))  # new, so nobody else holds it; released with the turn like any claim
             except Exception as exc:  # noqa: BLE001
-                self.warn(f"The MLflow store is unreachable ({type(exc).__name__}): this turn is not traced, and the "
-                          "conversation is kept in this session until the store answers again.")
+                refused = refusal(exc, self.settings.tracking_uri)
+                if refused is not None:  # it answered: the same request would be refused again later
+                    self.warn(f"The MLflow store refused to save this conversation ({refused}): this turn is not "
+                              "traced, and the conversation is kept in this session; start a new one to save again.")
+                else:
+                    self.warn(f"The MLflow store is unreachable ({type(exc).__name__}): this turn is not traced, and "
+                              "the conversation is kept in this session until the store answers again.")
                 self.store = None
         self.recorder = _Recorder(self.store, self.conv, self.warn)
         if self.conv.id:

@@ -1,0 +1,69 @@
+"""The app on a real PostgreSQL (Debian's, on loopback, tests/postgres.py), read straight through SQLAlchemy with
+psycopg 3 (`postgresql://`, the scheme DEPLOY.md shows) and through a real `mlflow server` on it: what a team that
+outgrew one laptop runs (issue 17). A message with a NUL in it (PostgreSQL refuses NUL in any text) is saved
+without it, says so, and its conversation is there for a second instance; a value the database refuses is said
+as a refusal, not as "unreachable"."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import psycopg
+import pytest
+from mlflow.tracking import MlflowClient
+
+from core import store as stores
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+from core.turn import run_turn
+from tests.mlflow_server import MlflowServer
+from tests.postgres import Postgres
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    with Postgres(tmp_path_factory.mktemp("postgres")).start() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="module")
+def server(postgres, tmp_path_factory):
+    with MlflowServer(tmp_path_factory.mktemp("mlflow-on-postgres"), backend=postgres.uri()).start() as srv:
+        yield srv
+
+
+def a_turn_with_a_nul(uri: str) -> tuple[str, list[str], str]:
+    name = f"pg-{uuid.uuid4().hex[:6]}"
+    conversation = Conversation(scenario="weather", session_id="s-pg", provider="demo",
+                                options={"weather_source": "offline"})
+    outcome = asyncio.run(run_turn(conversation, "What's the weather\x00 in Oslo?", Settings(tracking_uri=uri),
+                                   ConversationStore.connect(uri, name)))
+    assert outcome.status == "ok", outcome.error
+    return name, list(outcome.warnings), str(outcome.conversation.id)
+
+
+@pytest.mark.parametrize("through", ["database", "server"])
+def test_a_message_with_a_nul_is_saved_without_it_and_said(postgres, server, through):
+    uri = postgres.uri() if through == "database" else server.uri
+    name, warnings, conversation_id = a_turn_with_a_nul(uri)
+    assert warnings == ["Your message had 1 invisible control character (such as NUL) that no store can keep; "
+                        "the agents got it without them."], "said, and nothing about an unreachable store"
+    other = ConversationStore.connect(uri, name)  # a second app instance on the same store
+    listed = other.recent()
+    assert [c.id for c in listed] == [conversation_id] and listed[0].title == "What's the weather in Oslo?"
+    assert other.load(conversation_id).transcript[0]["text"] == "What's the weather in Oslo?"
+    traces = MlflowClient(uri).search_traces(locations=[other.experiment_id])
+    assert len(traces) == 1 and traces[0].info.request_preview == "What's the weather in Oslo?"
+
+
+def test_a_refused_value_is_a_refusal_and_a_dead_store_is_not(postgres):
+    client = MlflowClient(postgres.uri())
+    experiment = client.create_experiment(f"refusal-{uuid.uuid4().hex[:6]}")
+    with pytest.raises(Exception) as refused:
+        client.create_run(experiment, tags={"app.title": "a\x00b"})
+    said = stores.refusal(refused.value, postgres.uri())
+    assert said is not None and "NUL" in said and postgres.PASSWORD not in said.replace("mlflow", ""), said
+    with pytest.raises(psycopg.OperationalError) as unreachable:  # what a database that is down answers with
+        psycopg.connect("postgresql://mlflow:mlflow@127.0.0.1:9/mlflow", connect_timeout=3)
+    assert stores.refusal(unreachable.value) is None, "no answer is not a refusal"
