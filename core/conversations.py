@@ -97,6 +97,7 @@ class ConversationStore:
         self.experiment_name = experiment_name
         self.client = MlflowClient(tracking_uri)
         self._experiment_id: str | None = None
+        self._artifact_root: str | None = None
 
     @property
     def experiment_id(self) -> str:
@@ -114,6 +115,22 @@ class ConversationStore:
             else:
                 self._experiment_id = experiment.experiment_id
         return self._experiment_id
+
+    def artifacts_problem(self) -> str | None:
+        """Why this app cannot reach the experiment's artifacts (transcripts, team state, pictures) from here, in a
+        sentence saying what to set; None when it can. The case: a store created through an MLflow server keeps
+        them behind the server's artifact proxy (`mlflow-artifacts:/…`), which only an http tracking URI reaches;
+        an app pointed straight at the database would open every conversation empty."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            return None
+        if self._artifact_root is None:  # an experiment keeps its artifact location: asked once
+            self._artifact_root = str(getattr(self.client.get_experiment(self.experiment_id), "artifact_location", "") or "")
+        location = self._artifact_root
+        if location.startswith("mlflow-artifacts:"):
+            return ("This experiment keeps its conversations' transcripts and pictures behind an MLflow server's "
+                    f"artifact proxy ({location[:80]}), which the app cannot reach through the database it points at. "
+                    "Set MLFLOW_TRACKING_URI to that server's address (http://…) instead of the database.")
+        return None
 
     def _artifact_location(self) -> str | None:
         """Next to a sqlite file, not wherever the process happens to run; a server decides its own."""
@@ -313,7 +330,13 @@ class ConversationStore:
         tags = run.data.tags
         if contract.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:
             raise ConversationError(f"Run {run_id} exists but is not a conversation of this app.")
-        transcript = self._read_json(run_id, contract.TRANSCRIPT_PATH) or {}
+        if why := self.artifacts_problem():
+            raise StoreUnavailable(why)
+        transcript = self._read_json(run_id, contract.TRANSCRIPT_PATH)
+        if transcript is None and int(tags.get(contract.TURNS, "0") or 0):  # saved turns, but no transcript to read
+            raise StoreUnavailable(f"Conversation {run_id} has saved turns, but its transcript could not be read from "
+                                   f"the artifact store ({store.scrub(str(run.info.artifact_uri), self.tracking_uri)[:120]}).")
+        transcript = transcript or {}
         return Conversation(
             id=run_id,
             scenario=tags[contract.SCENARIO],

@@ -11,11 +11,13 @@ import uuid
 
 import psycopg
 import pytest
+from conftest import ROOT
 from mlflow.tracking import MlflowClient
+from streamlit.testing.v1 import AppTest
 
 from core import store as stores
 from core.config import Settings
-from core.conversations import Conversation, ConversationStore
+from core.conversations import Conversation, ConversationStore, StoreUnavailable
 from core.turn import run_turn
 from tests.mlflow_server import MlflowServer
 from tests.postgres import Postgres
@@ -67,3 +69,27 @@ def test_a_refused_value_is_a_refusal_and_a_dead_store_is_not(postgres):
     with pytest.raises(psycopg.OperationalError) as unreachable:  # what a database that is down answers with
         psycopg.connect("postgresql://mlflow:mlflow@127.0.0.1:9/mlflow", connect_timeout=3)
     assert stores.refusal(unreachable.value) is None, "no answer is not a refusal"
+
+
+def test_pointing_at_the_database_of_a_server_store_says_what_to_set(postgres, server, monkeypatch):
+    """Conversations written through the server keep their artifacts behind its proxy (mlflow-artifacts:/); an app
+    pointed straight at the database cannot read them. It says so and what to set, instead of opening them
+    empty; the chat page shows the sentence and still chats."""
+    name, _, conversation_id = a_turn_with_a_nul(server.uri)
+    direct = ConversationStore.connect(postgres.uri(), name)
+    why = direct.artifacts_problem()
+    assert why is not None and "MLFLOW_TRACKING_URI" in why and "http://" in why
+    with pytest.raises(StoreUnavailable) as refused:
+        direct.load(conversation_id)
+    assert str(refused.value) == why
+    assert ConversationStore.connect(server.uri, name).artifacts_problem() is None, "through the server: fine"
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", postgres.uri())
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=90)
+    at.query_params["conversation"] = conversation_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = " ".join(w.value.replace("\\", "") for w in at.warning)
+    assert "Set MLFLOW_TRACKING_URI to that server's address" in said, said
+    assert postgres.PASSWORD + "@" not in said

@@ -63,6 +63,8 @@ def store_or_none(settings: Settings) -> tuple[ConversationStore | None, str | N
     try:
         store = conversation_store(settings.tracking_uri, settings.experiment_name)
         store.experiment_id  # noqa: B018 - fail here, not mid-turn
+        if why := store.artifacts_problem():  # conversations would open empty and turns could not be saved
+            return None, why
         return store, None
     except Exception as exc:  # noqa: BLE001
         store_problem.clear()
