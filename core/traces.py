@@ -26,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracing.client import TracingClient
 from sqlalchemy import bindparam, text
 
-from . import contract, feedback
+from . import contract, feedback, trace_view
 from .observe import lineage, summary
 from .store import check_store, is_not_found
 
@@ -774,12 +774,10 @@ def span_table(trace: Any) -> pd.DataFrame:
 
 def span_io(trace: Any, span_id: str) -> dict[str, Any]:
     """One span's inputs, outputs, attributes and events, as plain data for a JSON view (never as markup)."""
-    for span in trace.data.spans:
-        if span.span_id == span_id:
-            return {"inputs": span.inputs, "outputs": span.outputs,
-                    "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith(contract.SPAN_INTERNAL_PREFIX)},
-                    "events": [{"name": e.name, "attributes": e.attributes} for e in (span.events or [])]}
-    raise KeyError(span_id)
+    span = trace_view.span_of(trace, span_id)
+    return {"inputs": span.inputs, "outputs": span.outputs,
+            "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith(contract.SPAN_INTERNAL_PREFIX)},
+            "events": [{"name": e.name, "attributes": e.attributes} for e in (span.events or [])]}
 
 
 def trace_json(trace: Any) -> str:
