@@ -77,6 +77,7 @@ TRACE_NAME: Final = TraceTagKey.TRACE_NAME
 REQUEST_ID: Final = SpanAttributeKey.REQUEST_ID
 EXPERIMENT_ID: Final = SpanAttributeKey.EXPERIMENT_ID
 SPAN_INPUTS: Final = SpanAttributeKey.INPUTS
+SPAN_OUTPUTS: Final = SpanAttributeKey.OUTPUTS
 SPAN_TYPE: Final = SpanAttributeKey.SPAN_TYPE
 # MLflow's own span bookkeeping (mlflow.spanInputs, mlflow.spanType, ...): the prefix its keys share
 SPAN_INTERNAL_PREFIX: Final = SpanAttributeKey.INPUTS.rsplit("Inputs", 1)[0]

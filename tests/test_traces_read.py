@@ -364,6 +364,57 @@ def test_filler_writes_exactly_n_realistic_traces(tracking_uri, tmp_path):
     assert traces.UNATTRIBUTED not in set(traces.breakdown(got, "model")["model"])
 
 
+RANDOM_IN_TEMPLATES = re.compile(r"mlflow-attachment://[^\"]+|\b[0-9a-f]{16}\b")  # differ from run to run
+
+
+def _stored(db: str) -> tuple[list, list, list]:
+    """The filler's copies (not its templates) as MLflow's tables keep them, without ids and times, in order."""
+    with sqlite3.connect(db) as c:
+        infos = c.execute("SELECT request_id, status, request_preview, response_preview, trace_name, "
+                          "session_id, input_tokens, output_tokens, total_tokens, input_cost, output_cost, total_cost "
+                          "FROM trace_info WHERE session_id LIKE 'session-%' ORDER BY timestamp_ms").fetchall()
+        order = {row[0]: k for k, row in enumerate(infos)}
+        folder = db.rsplit("/", 1)[0]
+        tags = sorted((order[t], k, v.replace(t, "<id>").replace(folder, "<store>")) for t, k, v in
+                      c.execute("SELECT request_id, key, value FROM trace_tags") if t in order)
+        spans = []
+        for t, name, kind, status, i, o, total, model, provider, content in c.execute(
+                "SELECT trace_id, name, type, status, input_cost, output_cost, total_cost, model_name, model_provider, "
+                "content FROM spans ORDER BY start_time_unix_nano"):
+            if t in order:
+                body = json.loads(content)
+                attrs = {k: RANDOM_IN_TEMPLATES.sub("<random>", v) for k, v in body["attributes"].items()
+                         if k != contract.REQUEST_ID}
+                spans.append((order[t], name, kind, status, i, o, total, model, provider, attrs, body["status"]))
+    def rounded(row):  # sums in another order differ in the last bit
+        return tuple(round(v, 12) if isinstance(v, float) else v for v in row)
+
+    return [rounded(row[1:]) for row in infos], tags, sorted((rounded(s) for s in spans), key=lambda s: (s[0], s[1]))
+
+
+def test_the_fast_filler_writes_the_rows_mlflows_span_ingestion_writes(tmp_path):
+    """The filler's rows path and MLflow's own log_spans, same seed: the same trace, tag and span rows (but for
+    ids and times), and MLflow's public API reads a row-written trace whole."""
+    stores = {}
+    for how in ("rows", "log_spans"):
+        (tmp_path / how).mkdir()
+        uri = f"sqlite:///{tmp_path / how / 'mlflow.db'}"
+        report = synthetic.fill(uri, "same", 40, seed=11, rows=how == "rows", batch=16)
+        assert report.traces == 40
+        stores[how] = (uri, report.experiment_id)
+    fast, slow = (_stored(stores[how][0].removeprefix("sqlite:///")) for how in ("rows", "log_spans"))
+    assert len(fast[0]) == 36 and fast[0] == slow[0]
+    assert fast[1] == slow[1]
+    assert len(fast[2]) > 36 * 2 and fast[2] == slow[2]
+    uri, experiment_id = stores["rows"]
+    found = TracingClient(uri).search_traces(locations=[experiment_id], max_results=50, include_spans=False)
+    ours = next(t for t in found if (t.info.tags or {}).get(contract.SCENARIO) == "catify"
+                and (t.info.trace_metadata or {}).get(contract.TRACE_SESSION, "").startswith("session-"))
+    whole = TracingClient(uri).get_trace(ours.info.trace_id)
+    assert len(whole.data.spans) >= 7 and whole.info.token_usage["total_tokens"] > 0
+    assert {s.trace_id for s in whole.data.spans} == {ours.info.trace_id}
+
+
 def test_time_windows_round_to_the_minute_so_reads_cache():
     assert traces.time_window("All time") == (None, None)
     start, end = traces.time_window("Last hour", now_ms=10 * 3_600_000 + 12_345)
