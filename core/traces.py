@@ -414,8 +414,9 @@ class ApiTraceReader:
         except Exception as exc:
             raise _unreadable(exc, "opened") from exc
 
-    def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None):
-        clauses = []
+    def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None,
+                extra: str | None = None):
+        clauses = [extra] if extra else []
         if start_ms is not None:
             clauses.append(f"trace.timestamp_ms >= {int(start_ms)}")
         if end_ms is not None:
@@ -437,10 +438,13 @@ class ApiTraceReader:
     def version(self) -> None:
         return None  # a server has no cheap "has anything changed": the page's cache expires instead
 
-    def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
+    def frames(self, start_ms: int | None = None, end_ms: int | None = None, newest: int | None = None,
+               filter_string: str | None = None) -> Frames:
+        """Every trace of the window, or only the `newest` n (matching `filter_string`, MLflow's search syntax)."""
         _fail_fast_if_unreachable(self.tracking_uri)
         try:
-            infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False)]
+            infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False, limit=newest,
+                                                  extra=filter_string)]
             rows = pd.DataFrame([_trace_row(info) for info in infos], columns=TRACE_COLUMNS)
             traces = shape_traces(rows)
             tagged = [(i.trace_id, i.tags[contract.SUMMARY]) for i in infos if contract.SUMMARY in (i.tags or {})]
@@ -673,10 +677,15 @@ def page(traces: pd.DataFrame, sort: str = "newest", number: int = 1, size: int 
     pages = max(1, -(-len(traces) // size))
     number = min(max(1, number), pages)
     ordered = traces if sort == "newest" else traces.sort_values(column, ascending=ascending, kind="stable")
-    rows = ordered.iloc[(number - 1) * size: number * size].copy()
+    return listed(ordered.iloc[(number - 1) * size: number * size]), pages
+
+
+def listed(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows as the list shows them: its columns, request and response cut to what a cell shows."""
+    rows = rows.copy()
     rows["request"] = rows["request"].str.slice(0, 80)
     rows["response"] = rows["response"].str.slice(0, 120)
-    return rows[LIST_COLUMNS].reset_index(drop=True), pages
+    return rows[LIST_COLUMNS].reset_index(drop=True)
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:

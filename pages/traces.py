@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import costs, feedback, hosted, scenarios, trace_view, traces
+from core import costs, feedback, hosted, scenarios, trace_metrics, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
 from core.observe import lineage
 from ui import session, trace_data
@@ -52,68 +52,104 @@ with top[2]:
     st.button("Refresh", on_click=trace_data.refresh, key="refresh", icon=":material/refresh:",
               help=f"Reads are cached for {trace_data.TTL_S} s between refreshes.")
 
+OWN = trace_metrics.Scope(session=OWNER)
 try:
     start_ms, end_ms = traces.time_window(time_range)
-    version = trace_data.store_version(URI, experiment_id)  # one cheap query a rerun, for both cached reads
-    frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce(), version)
+    version = trace_data.store_version(URI, experiment_id)  # one cheap query a rerun, for every cached read
+    count = trace_data.trace_count(URI, experiment_id, start_ms, end_ms, OWN, trace_data.nonce(), version)
+    WHOLE = count <= trace_data.read_all_max(URI) or st.session_state.get("read_all_traces", False)
+    if WHOLE:
+        frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce(), version)
 except traces.TraceReadError as exc:
     st.error(plain(exc))
     st.stop()
 if OWNER is not None:
-    frames = traces.apply_filter(frames, traces.TraceFilter(sessions=(OWNER,)))
     top[0].caption("Your traces in this demo: turns you ran in this browser session.")
-for note in frames.notes:
-    st.info(note)
-
-with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
-    cols = st.columns(6)
-    all_traces = frames.traces
-    picked_scenarios = cols[0].multiselect("Scenario", sorted(all_traces["scenario"].unique()), key="f_scenario")
-    statuses = cols[1].multiselect("Status", sorted(all_traces["status"].unique()), key="f_status")
-    sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
-    models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
-    rated = cols[4].multiselect("Feedback", traces.FEEDBACK_CHOICES, key="f_feedback", format_func=FEEDBACK_LABELS.get,
-                                help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)")
-    text = cols[5].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
-    advanced = st.text_input("MLflow search filter (optional)", key="f_mlflow", placeholder="tags.app.turn = '2'",
-                             help="MLflow's own trace search syntax, run by the store: e.g. "
-                                  "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.")
-    matching = None
-    if advanced.strip():
-        try:
-            matching, cut = trace_data.search_ids(URI, experiment_id, advanced.strip(), start_ms, end_ms,
-                                                  trace_data.nonce(), version)
-            if cut:
-                st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
-        except traces.TraceReadError as exc:
-            st.error(f"{plain(exc)} The other filters still apply.")
-shown = traces.apply_filter(frames, traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions),
-                                                       tuple(models), text, matching, feedback=tuple(rated)))
 
 
-def overview() -> None:
-    t = traces.totals(shown.traces)
+def read_all() -> None:
+    st.session_state.read_all_traces = True
+
+
+def at_scale_filters() -> trace_metrics.Scope:
+    """Past read_all_max traces the page asks the store: the filters it can apply itself, and how to get the rest."""
+    st.info(f"{count:,} traces: the totals, charts and breakdowns below are aggregated by the MLflow store itself, "
+            "and the list reads one page at a time. Breakdowns by agent and session, the model, text and feedback "
+            "filters, sorting by cost or tokens and the what-if need every trace read.", icon=":material/speed:")
+    st.button(f"Read all {count:,} traces", key="read_all", on_click=read_all, icon=":material/download:",
+              help="Reads every trace of the time range once (kept for a minute, or until Refresh).")
+    with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
+        cols = st.columns(2)
+        known = [s.key for s in scenarios.all_scenarios()]
+        scenario = cols[0].selectbox("Scenario", ["All", *known], key="a_scenario")
+        status = cols[1].selectbox("Status", ["All", "OK", "ERROR", "IN_PROGRESS"], key="a_status")
+    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario,
+                               status=None if status == "All" else status, session=OWNER)
+
+
+if WHOLE:
+    if OWNER is not None:
+        frames = traces.apply_filter(frames, traces.TraceFilter(sessions=(OWNER,)))
+    for note in frames.notes:
+        st.info(note)
+else:
+    SCOPE = at_scale_filters()
+    try:  # the lineage picker's conversations: the newest traces in scope, read whole
+        frames = trace_data.recent(URI, experiment_id, start_ms, end_ms, SCOPE,
+                                   tuple(s.key for s in scenarios.all_scenarios() if s.draws_pictures),
+                                   trace_data.nonce(), version)
+    except traces.TraceReadError as exc:
+        st.error(plain(exc))
+        st.stop()
+
+if WHOLE:
+    with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
+        cols = st.columns(6)
+        all_traces = frames.traces
+        picked_scenarios = cols[0].multiselect("Scenario", sorted(all_traces["scenario"].unique()), key="f_scenario")
+        statuses = cols[1].multiselect("Status", sorted(all_traces["status"].unique()), key="f_status")
+        sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
+        models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
+        rated = cols[4].multiselect("Feedback", traces.FEEDBACK_CHOICES, key="f_feedback", format_func=FEEDBACK_LABELS.get,
+                                    help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)")
+        text = cols[5].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
+        advanced = st.text_input("MLflow search filter (optional)", key="f_mlflow", placeholder="tags.app.turn = '2'",
+                                 help="MLflow's own trace search syntax, run by the store: e.g. "
+                                      "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.")
+        matching = None
+        if advanced.strip():
+            try:
+                matching, cut = trace_data.search_ids(URI, experiment_id, advanced.strip(), start_ms, end_ms,
+                                                      trace_data.nonce(), version)
+                if cut:
+                    st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
+            except traces.TraceReadError as exc:
+                st.error(f"{plain(exc)} The other filters still apply.")
+    shown = traces.apply_filter(frames, traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions),
+                                                           tuple(models), text, matching, feedback=tuple(rated)))
+else:
+    shown = frames
+
+
+def show_totals(t: traces.Totals, feedback_known: bool = True) -> None:
     cols = st.columns(6)
     cols[0].metric("Traces", f"{t.traces:,}")
     cols[1].metric("Input tokens", f"{t.input_tokens:,}")
     cols[2].metric("Output tokens", f"{t.output_tokens:,}")
     cols[3].metric("Cost (USD)", f"${t.cost_usd:,.4f}")
     cols[4].metric("Errors", f"{t.errors:,}")
-    cols[5].metric("Feedback", f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",
-                   help="People's current ratings of these traces: a trace two people rated counts twice.")
+    if feedback_known:
+        cols[5].metric("Feedback", f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",
+                       help="People's current ratings of these traces: a trace two people rated counts twice.")
     if t.latency_ms:
         st.caption("Latency per trace: " + " · ".join(f"{name} {ms / 1000:,.2f} s" for name, ms in
                                                      zip(("p50", "p90", "p99"), t.latency_ms)))
     if t.in_progress:
         st.caption(f"{t.in_progress} {'trace is' if t.in_progress == 1 else 'traces are'} still in progress: "
                    "their numbers may grow.")
-    if not t.traces:
-        st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
-        return
-    free = t.cost_usd == 0  # the offline demo: money charts would be flat; tokens tell the story, and the what-if
-    if free:
-        what_if_first(shown)
-    daily = traces.over_time(shown.traces, "D")
+
+
+def show_daily(daily: pd.DataFrame, free: bool) -> None:
     charts = st.columns(2)
     money_or_tokens = ("tokens:Q", "Tokens per day") if free else ("cost_usd:Q", "Cost per day (USD)")
     charts[0].altair_chart(alt.Chart(daily, title=money_or_tokens[1]).mark_bar().encode(
@@ -122,6 +158,18 @@ def overview() -> None:
     charts[1].altair_chart(alt.Chart(daily, title="Traces and errors per day").mark_bar().encode(
         x=alt.X("period:T", title=None), y=alt.Y("traces:Q", title="traces"),
         color=alt.value("#7a5af8"), tooltip=["period:T", "traces:Q", "errors:Q", "tokens:Q"]), width="stretch")
+
+
+def overview() -> None:
+    t = traces.totals(shown.traces)
+    show_totals(t)
+    if not t.traces:
+        st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
+        return
+    free = t.cost_usd == 0  # the offline demo: money charts would be flat; tokens tell the story, and the what-if
+    if free:
+        what_if_first(shown)
+    show_daily(traces.over_time(shown.traces, "D"), free)
 
     st.subheader("Breakdown")
     by = st.radio("By", traces.BREAKDOWNS, horizontal=True, key="breakdown_by")
@@ -158,6 +206,33 @@ def overview() -> None:
               delta_color="inverse")
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"cost_usd": MONEY, f"on {target}": st.column_config.NumberColumn(format="$%.4f")})
+
+
+def overview_at_scale(scope: trace_metrics.Scope) -> None:
+    """The overview from the store's aggregates (core.trace_metrics): totals, per day, by model, scenario, status."""
+    known = tuple(s.key for s in scenarios.all_scenarios())
+    try:
+        got = trace_data.overview(URI, experiment_id, start_ms, end_ms, scope, known, trace_data.nonce(), version)
+    except traces.TraceReadError as exc:
+        st.error(plain(exc))
+        return
+    t = got.totals
+    show_totals(t, feedback_known=False)
+    if not t.traces:
+        st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
+        return
+    free = t.cost_usd == 0
+    show_daily(got.daily, free)
+    st.subheader("Breakdown")
+    by = st.radio("By", ("model", "scenario", "status"), horizontal=True, key="a_breakdown_by",
+                  help="By agent and by session: read all traces (above).")
+    table = {"model": got.by_model, "scenario": got.by_scenario, "status": got.by_status}[by]
+    st.dataframe(table, hide_index=True, width="stretch", column_config={"cost_usd": MONEY})
+    if by == "model":
+        st.caption("Model calls and their cost as MLflow's store counts them, span by span; tokens per model need "
+                   "every trace read (MLflow keeps no per-span token metric).")
+    st.download_button("Download breakdown (CSV)", traces.csv_bytes(table), f"breakdown-by-{by}.csv", "text/csv",
+                       key="a_dl_breakdown", icon=":material/download:")
 
 
 def what_if_first(frames: traces.Frames) -> None:
@@ -204,6 +279,29 @@ def trace_list() -> None:
     listed_now = shown.traces[traces.LIST_COLUMNS]
     cols[2].download_button("Download list (CSV)", lambda: traces.csv_bytes(listed_now),  # built on click
                             "traces.csv", "text/csv", key="dl_list", icon=":material/download:")
+    show_rows(rows, sort, int(number))
+
+
+def trace_list_at_scale(scope: trace_metrics.Scope) -> None:
+    """The store's own pages, in the orders MLflow's search has (time, duration)."""
+    cols = st.columns([2, 1, 2])
+    sort = cols[0].selectbox("Sort by", list(trace_metrics.SORTS), key="a_sort")
+    number = int(cols[1].number_input("Page", min_value=1, value=1, key="a_page"))
+    try:
+        rows, more = trace_data.list_page(URI, experiment_id, start_ms, end_ms, scope, sort, number,
+                                          trace_data.nonce(), version)
+    except traces.TraceReadError as exc:
+        st.error(plain(exc))
+        return
+    if rows.empty and number > 1:
+        st.info("No traces on this page: it is past the last one.")
+        return
+    cols[2].write("")
+    cols[2].caption("More pages follow." if more else "This is the last page.")
+    show_rows(rows, sort, number)
+
+
+def show_rows(rows: pd.DataFrame, sort: str, number: int) -> None:
     view = hash((tuple(rows["trace_id"]), sort, int(number)))  # a new view drops the old row selection
     table_key = f"trace_table_{view}"
 
@@ -431,10 +529,10 @@ first_tab = st.session_state.setdefault(
     "Image lineage" if st.query_params.get("conversation") else None)
 tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)
 with tab_overview:
-    overview()
+    overview() if WHOLE else overview_at_scale(SCOPE)
 with tab_list:
     if opened:
         one_trace(opened)  # above the list, where the click that opened it can see it
-    trace_list()
+    trace_list() if WHOLE else trace_list_at_scale(SCOPE)
 with tab_lineage:
     lineage_view()

@@ -20,6 +20,7 @@ from core.conversations import Conversation, ConversationStore
 from core.observe import export
 from core.turn import run_turn
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
+from ui import trace_data
 
 PAGE = str(ROOT / "pages" / "traces.py")
 APP = str(ROOT / "streamlit_app.py")
@@ -436,3 +437,40 @@ def test_an_opened_trace_shows_who_rated_it_and_their_comment_as_text(page_env):
     at = open_page(trace=page_env.turn_traces[2])
     assert [c.value.split(" · ")[0] for c in at.caption if c.value.startswith(("👍", "👎"))] == ["👎 by dana"], \
         "Bob's thumb was overridden in MLflow's UI: only the override is current"
+
+
+def test_past_the_read_all_limit_the_store_aggregates_and_the_numbers_are_the_same(page_env, monkeypatch):
+    """Over read_all_max traces the page asks MLflow's trace metrics and pages its search: the same totals,
+    per-day counts, list order and scenario filter as reading every trace; "Read all" gives the full page back."""
+    whole = open_page()
+    full = metrics(whole)
+    full_list = listed(whole)
+    monkeypatch.setattr(trace_data, "READ_ALL_MAX_DATABASE", 2)
+    st.cache_data.clear()
+    at = open_page()
+    assert any("aggregated by the MLflow store itself" in i.value for i in at.info)
+    shown = metrics(at)
+    for label in ("Traces", "Input tokens", "Output tokens", "Cost (USD)", "Errors"):
+        assert shown[label] == full[label], label
+    assert "Feedback" not in shown, "ratings are not among MLflow's trace metrics: not shown as zero"
+    latency = [c.value for c in at.caption if c.value.startswith("Latency per trace")]
+    assert latency == [c.value for c in whole.caption if c.value.startswith("Latency per trace")]
+    page = listed(at)
+    assert list(page["trace_id"]) == list(full_list["trace_id"]) and list(page["request"]) == list(full_list["request"])
+    by_model = next(d.value for d in at.dataframe if "model" in d.value.columns and "calls" in d.value.columns)
+    frames = traces.reader_for(page_env.tracking_uri, page_env.store.experiment_id).frames()
+    priced = frames.calls.groupby("model")["cost_usd"].sum()
+    for row in by_model.itertuples():
+        assert row.cost_usd == pytest.approx(priced.get(row.model, 0.0), abs=1e-9), row.model
+
+    at.selectbox(key="a_scenario").set_value("catify").run()
+    assert not at.exception
+    catify = frames.traces[frames.traces["scenario"] == "catify"]
+    assert metrics(at)["Traces"] == f"{len(catify):,}" and set(listed(at)["scenario"]) == {"catify"}
+    at.selectbox(key="a_sort").set_value("oldest").run()
+    assert list(listed(at)["trace_id"]) == list(catify.sort_values("timestamp_ms")["trace_id"])
+
+    at.button(key="read_all").click().run()
+    assert not at.exception
+    assert not any("aggregated by the MLflow store itself" in i.value for i in at.info)
+    assert metrics(at)["Feedback"] == full["Feedback"] and len(listed(at)) == len(full_list)

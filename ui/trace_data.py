@@ -3,10 +3,13 @@ and browser sessions for a minute; everything after that (filters, sorting, pagi
 
 from __future__ import annotations
 
+import time
+
+import pandas as pd
 import streamlit as st
 from mlflow import MlflowClient
 
-from core import traces
+from core import trace_metrics, traces
 from core.conversations import ConversationStore, ConversationSummary
 
 TTL_S = 60
@@ -50,3 +53,52 @@ def conversation_summaries(_store: ConversationStore, tracking_uri: str, experim
     """The runs of the lineage picker's conversations (titles, owners), a search per 100; keyed like `frames`
     (`_store` is the app's store for `tracking_uri`, not hashed). A rename shows within a minute or on Refresh."""
     return _store.summaries(ids)
+
+
+# --- large stores: the store's own aggregates (core.trace_metrics) -------------------------------------------------
+
+READ_ALL_MAX_DATABASE = 25_000  # a database store reads this many traces whole in about half a second
+READ_ALL_MAX_SERVER = 2_000  # a tracking server sends about 1,500 trace records a second (benchmarks/traces_page.py)
+RECENT = 300  # newest traces of each picture-drawing scenario the aggregate view reads whole: the lineage picker's
+
+
+def read_all_max(tracking_uri: str) -> int:
+    database = tracking_uri.split(":", 1)[0].split("+", 1)[0] in traces.DATABASE_SCHEMES
+    return READ_ALL_MAX_DATABASE if database else READ_ALL_MAX_SERVER
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=32)
+def trace_count(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+                scope: trace_metrics.Scope, nonce: int, version: str | None) -> int:
+    return trace_metrics.MetricsReader(tracking_uri, experiment_id).count(start_ms, end_ms, scope)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
+def overview(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+             scope: trace_metrics.Scope, scenarios: tuple[str, ...], nonce: int, version: str | None
+             ) -> trace_metrics.Overview:
+    now_ms = int(time.time() // 60 * 60_000)  # to the minute, like time_window: the key stays put between reruns
+    return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope, scenarios)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
+def list_page(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+              scope: trace_metrics.Scope, sort: str, number: int, nonce: int, version: str | None
+              ) -> tuple[pd.DataFrame, bool]:
+    return trace_metrics.MetricsReader(tracking_uri, experiment_id).list_page(start_ms, end_ms, scope, sort, number)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Reading the newest turns…", max_entries=16)
+def recent(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+           scope: trace_metrics.Scope, drawing: tuple[str, ...], nonce: int, version: str | None) -> traces.Frames:
+    """The newest RECENT traces in scope of each scenario that draws pictures, whole (their summaries), through
+    MLflow's search on any store: the lineage picker's conversations when the page does not read every trace."""
+    reader = traces.ApiTraceReader(tracking_uri, experiment_id, span_limit=0)
+    wanted = [scope.scenario] if scope.scenario else list(drawing)
+    parts = [reader.frames(start_ms, end_ms, newest=RECENT, filter_string=trace_metrics.Scope(
+        scenario=name, status=scope.status, session=scope.session).search_filter(None, None)) for name in wanted]
+    if not parts:
+        return traces.Frames(traces=traces.shape_traces(pd.DataFrame(columns=traces.TRACE_COLUMNS)),
+                             calls=traces.shape_calls(pd.DataFrame(), pd.DataFrame()))
+    return traces.Frames(traces=pd.concat([p.traces for p in parts], ignore_index=True),
+                         calls=pd.concat([p.calls for p in parts], ignore_index=True))

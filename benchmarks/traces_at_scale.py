@@ -1,0 +1,134 @@
+"""The Traces page on large stores, local and behind a tracking server, measured side by side in one run.
+
+    python benchmarks/traces_at_scale.py --store sqlite:////tmp/s100k/mlflow.db --store http://127.0.0.1:5000 \
+        [--experiment bench] [--rounds 3]
+
+For each store (a database URI or a tracking server's address), the real page script through Streamlit's AppTest:
+  first load - a cold cache (st.cache_data.clear()) after one warm-up run of the script (imports, engine);
+  rerun      - the same page run again, nothing changed (what every click costs);
+  filter     - the scenario filter set to catify (the at-scale filter, or the whole-read one under its limit);
+and, side by side, the old way for every store size: `core.traces` reading every trace (`reader_for().frames()`),
+the page's only read before issue 17. Peak memory (VmHWM) of a cold first load is measured once in a fresh process.
+Targets (issue 17), through `mlflow server` on PostgreSQL and on local sqlite: 10,000 traces first load <= 2 s,
+rerun <= 0.3 s; 100,000 traces first load <= 3 s and <= 1 GB; a filter change <= 0.5 s."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # prices from the catalog MLflow ships: no network
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = str(ROOT / "pages" / "traces.py")
+
+
+def peak_mb() -> float:
+    """VmHWM: this process's own peak RSS (ru_maxrss would carry the parent's across exec)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def _page(uri: str, experiment: str):
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415 - timed in fresh processes
+
+    os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_EXPERIMENT_NAME"] = uri, experiment
+    return AppTest.from_file(PAGE, default_timeout=600)
+
+
+def _run(at) -> float:
+    started = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - started
+    assert not at.exception, [e.value for e in at.exception]
+    return seconds
+
+
+def page_times(uri: str, experiment: str) -> dict[str, float | bool]:
+    """One round: a cold first load, a rerun, a filter change. Which view it was (whole or at scale) too."""
+    import streamlit as st  # noqa: PLC0415 - timed in fresh processes
+
+    st.cache_data.clear()
+    at = _page(uri, experiment)
+    first = _run(at)
+    rerun = _run(at)
+    at_scale = any("aggregated by the MLflow store itself" in i.value for i in at.info)
+    if at_scale:
+        at.selectbox(key="a_scenario").set_value("catify")
+    else:
+        at.multiselect(key="f_scenario").set_value(["catify"])
+    filtered = _run(at)
+    return {"first": first, "rerun": rerun, "filter": filtered, "at_scale": at_scale}
+
+
+def old_way(uri: str, experiment_id: str) -> float:
+    from core import traces  # noqa: PLC0415 - timed in fresh processes
+
+    started = time.perf_counter()
+    frames = traces.reader_for(uri, experiment_id).frames()
+    traces.totals(frames.traces)
+    return time.perf_counter() - started
+
+
+def child(uri: str, experiment: str) -> None:
+    """A cold first load in this fresh process: its seconds and peak memory, as JSON."""
+    import mlflow  # noqa: F401, PLC0415 - imports count in the baseline, not in the run
+    import streamlit  # noqa: F401, PLC0415
+
+    base = peak_mb()
+    seconds = _run(_page(uri, experiment))
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb(), "base_mb": base}))
+
+
+def bench(uri: str, experiment: str, rounds: int, old_max: int) -> None:
+    from mlflow import MlflowClient  # noqa: PLC0415
+
+    from core import trace_metrics  # noqa: PLC0415
+
+    found = MlflowClient(uri).get_experiment_by_name(experiment)
+    if found is None:
+        sys.exit(f"No experiment {experiment!r} in {uri}.")
+    n = trace_metrics.MetricsReader(uri, found.experiment_id).count()
+    _run(_page(uri, experiment))  # warm-up: imports, engines, the catalog
+    page = [page_times(uri, experiment) for _ in range(rounds)]
+    old = [old_way(uri, found.experiment_id) for _ in range(rounds)] if n <= old_max else []
+    fresh = json.loads(subprocess.run([sys.executable, __file__, "--child", uri, "--experiment", experiment],
+                                      capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    med = {k: statistics.median(float(p[k]) for p in page) for k in ("first", "rerun", "filter")}
+    view = "at scale (store aggregates)" if page[0]["at_scale"] else "whole (every trace read)"
+    print(f"{uri} [{experiment}]: {n:,} traces, page view {view}")
+    each = ", ".join(f"{float(p['first']):.3f}" for p in page)
+    print(f"  first load  median {med['first']:.3f} s over {rounds} rounds ({each})")
+    print(f"  rerun       median {med['rerun']:.3f} s")
+    print(f"  filter      median {med['filter']:.3f} s")
+    print(f"  fresh process: first load {fresh['seconds']:.3f} s, peak RSS {fresh['peak_mb']:,.0f} MB "
+          f"({fresh['base_mb']:,.0f} MB after imports)")
+    if old:
+        old_med = statistics.median(old)
+        print(f"  old way (every trace read, core.traces) median {old_med:.3f} s: "
+              f"{old_med / med['first']:.1f}x the page's first load")
+    else:
+        print(f"  old way skipped: {n:,} traces > --old-max {old_max:,}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", action="append", required=True, help="a tracking URI; repeat for side by side")
+    parser.add_argument("--experiment", default="bench")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--old-max", type=int, default=20_000, help="skip the old way above this many traces")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.store[0], args.experiment)
+    for uri in args.store:
+        bench(uri, args.experiment, args.rounds, args.old_max)
+
+
+if __name__ == "__main__":
+    main()
