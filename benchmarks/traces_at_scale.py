@@ -97,7 +97,7 @@ def bench(uri: str, experiment: str, rounds: int, old_max: int) -> None:
     _run(_page(uri, experiment))  # warm-up: imports, engines, the catalog
     page = [page_times(uri, experiment) for _ in range(rounds)]
     old = [old_way(uri, found.experiment_id) for _ in range(rounds)] if n <= old_max else []
-    fresh = json.loads(subprocess.run([sys.executable, __file__, "--child", uri, "--experiment", experiment],
+    fresh = json.loads(subprocess.run([sys.executable, __file__, "--child", "--store", uri, "--experiment", experiment],
                                       capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
     med = {k: statistics.median(float(p[k]) for p in page) for k in ("first", "rerun", "filter")}
     view = "at scale (store aggregates)" if page[0]["at_scale"] else "whole (every trace read)"

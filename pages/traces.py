@@ -209,10 +209,9 @@ def overview() -> None:
 
 
 def overview_at_scale(scope: trace_metrics.Scope) -> None:
-    """The overview from the store's aggregates (core.trace_metrics): totals, per day, by model, scenario, status."""
-    known = tuple(s.key for s in scenarios.all_scenarios())
+    """The overview from the store's aggregates (core.trace_metrics): totals, per day, by scenario, model, status."""
     try:
-        got = trace_data.overview(URI, experiment_id, start_ms, end_ms, scope, known, trace_data.nonce(), version)
+        got = trace_data.overview(URI, experiment_id, start_ms, end_ms, scope, trace_data.nonce(), version)
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         return
@@ -221,12 +220,19 @@ def overview_at_scale(scope: trace_metrics.Scope) -> None:
     if not t.traces:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
         return
-    free = t.cost_usd == 0
-    show_daily(got.daily, free)
+    show_daily(got.daily, t.cost_usd == 0)
     st.subheader("Breakdown")
-    by = st.radio("By", ("model", "scenario", "status"), horizontal=True, key="a_breakdown_by",
+    by = st.radio("By", ("scenario", "model", "status"), horizontal=True, key="a_breakdown_by",
                   help="By agent and by session: read all traces (above).")
-    table = {"model": got.by_model, "scenario": got.by_scenario, "status": got.by_status}[by]
+    if by == "status":
+        table = got.by_status
+    else:
+        try:
+            table = trace_data.breakdown(URI, experiment_id, start_ms, end_ms, scope, by,
+                                         tuple(s.key for s in scenarios.all_scenarios()), t, trace_data.nonce(), version)
+        except traces.TraceReadError as exc:
+            st.error(plain(exc))
+            return
     st.dataframe(table, hide_index=True, width="stretch", column_config={"cost_usd": MONEY})
     if by == "model":
         st.caption("Model calls and their cost as MLflow's store counts them, span by span; tokens per model need "
@@ -297,7 +303,7 @@ def trace_list_at_scale(scope: trace_metrics.Scope) -> None:
         st.info("No traces on this page: it is past the last one.")
         return
     cols[2].write("")
-    cols[2].caption("More pages follow." if more else "This is the last page.")
+    cols[2].caption("More may follow on the next page." if more else "This is the last page.")
     show_rows(rows, sort, number)
 
 

@@ -457,9 +457,18 @@ def test_past_the_read_all_limit_the_store_aggregates_and_the_numbers_are_the_sa
     assert latency == [c.value for c in whole.caption if c.value.startswith("Latency per trace")]
     page = listed(at)
     assert list(page["trace_id"]) == list(full_list["trace_id"]) and list(page["request"]) == list(full_list["request"])
-    by_model = next(d.value for d in at.dataframe if "model" in d.value.columns and "calls" in d.value.columns)
     frames = traces.reader_for(page_env.tracking_uri, page_env.store.experiment_id).frames()
+    by_scenario = next(d.value for d in at.dataframe if "scenario" in d.value.columns and "traces" in d.value.columns)
+    expected = traces.breakdown(frames, "scenario").set_index("scenario")
+    assert set(by_scenario["scenario"]) == set(expected.index)
+    for row in by_scenario.itertuples():
+        assert (row.traces, row.input_tokens, row.output_tokens) == tuple(
+            expected.loc[row.scenario, ["traces", "input_tokens", "output_tokens"]])
+        assert row.cost_usd == pytest.approx(expected.loc[row.scenario, "cost_usd"], abs=1e-9)
+    at.radio(key="a_breakdown_by").set_value("model").run()
+    by_model = next(d.value for d in at.dataframe if "model" in d.value.columns and "calls" in d.value.columns)
     priced = frames.calls.groupby("model")["cost_usd"].sum()
+    assert len(by_model) and set(by_model["model"]) <= set(priced.index)
     for row in by_model.itertuples():
         assert row.cost_usd == pytest.approx(priced.get(row.model, 0.0), abs=1e-9), row.model
 

@@ -75,10 +75,20 @@ def trace_count(tracking_uri: str, experiment_id: str, start_ms: int | None, end
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
 def overview(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-             scope: trace_metrics.Scope, scenarios: tuple[str, ...], nonce: int, version: str | None
-             ) -> trace_metrics.Overview:
+             scope: trace_metrics.Scope, nonce: int, version: str | None) -> trace_metrics.Overview:
     now_ms = int(time.time() // 60 * 60_000)  # to the minute, like time_window: the key stays put between reruns
-    return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope, scenarios)
+    return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
+def breakdown(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+              scope: trace_metrics.Scope, by: str, scenario_keys: tuple[str, ...], totals: traces.Totals,
+              nonce: int, version: str | None) -> pd.DataFrame:
+    """One breakdown at a time, asked when it is shown (by model: two span-level aggregates)."""
+    reader = trace_metrics.MetricsReader(tracking_uri, experiment_id)
+    if by == "model":
+        return reader.by_model(start_ms, end_ms, scope)
+    return reader.by_scenario(start_ms, end_ms, scope, scenario_keys, totals)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
