@@ -491,6 +491,32 @@ def _trace_row(info: Any) -> dict[str, Any]:
     }
 
 
+# --- refresh: read only what is new ---------------------------------------------------------------------------------
+
+REFRESH_MARGIN_MS = 15 * 60_000  # a turn is written when it ends, under the time it started: look back this far
+
+
+def refresh_since(old: Frames) -> int | None:
+    """Where a refresh of `old` starts reading: its newest trace, less the margin for turns that were still
+    running when it was read (earlier if one of its traces was still in progress); None: read everything."""
+    if old.traces.empty:
+        return None
+    since = int(old.traces["timestamp_ms"].max()) - REFRESH_MARGIN_MS
+    running = old.traces.loc[old.traces["status"] == "IN_PROGRESS", "timestamp_ms"]
+    return min(since, int(running.min())) if len(running) else since
+
+
+def merged(old: Frames, newer: Frames) -> Frames:
+    """`old` with the traces of `newer` (read from refresh_since(old) on) added or replacing their older rows."""
+    ids = set(newer.traces["trace_id"].tolist())
+    traces = pd.concat([newer.traces, old.traces[~_member(old.traces["trace_id"], ids)]], ignore_index=True)
+    calls = pd.concat([old.calls[~_member(old.calls["trace_id"], ids)], newer.calls], ignore_index=True)
+    covered = None if old.covered is None and newer.covered is None else \
+        frozenset((old.covered or set(old.traces["trace_id"])) | (newer.covered or ids))
+    return Frames(traces=traces.sort_values("timestamp_ms", ascending=False, kind="stable").reset_index(drop=True),
+                  calls=calls, notes=newer.notes or old.notes, covered=covered)
+
+
 # --- the page's questions ------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

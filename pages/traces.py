@@ -333,7 +333,7 @@ def show_rows(rows: pd.DataFrame, sort: str, number: int) -> None:
 
 def one_trace(trace_id: str) -> None:
     try:
-        trace = traces.load_trace(URI, trace_id)
+        trace = trace_data.trace(URI, trace_id, trace_data.nonce(), version)
         if not hosted.may_open(OWNER, traces.trace_session(trace)):
             raise traces.TraceReadError(f"There is no trace {trace_id} among your traces in this demo.")
     except traces.TraceReadError as exc:
@@ -386,7 +386,7 @@ def one_trace(trace_id: str) -> None:
         st.markdown("**Pictures made in this turn**")
         cols = st.columns(min(4, len(images)))
         for k, row in enumerate(images.itertuples()):
-            png = store.load_image(conversation, row.image_id)
+            png = trace_data.picture(store, URI, conversation, row.image_id)
             caption = f"#{k + 1} · {trace_view.money(row.cost_usd)} · {trace_view.prompt_of(trace, row.span_id)[:160]}"
             with cols[k % len(cols)]:
                 if png:
@@ -486,7 +486,7 @@ def lineage_view() -> None:
     if not chosen:
         return
     try:
-        conv = store.load(chosen)
+        conv = trace_data.conversation(store, URI, chosen, trace_data.nonce(), version)
     except (ConversationError, StoreUnavailable) as exc:
         st.warning(f"{plain(exc)} (Traces made by the filler script have no conversation run behind them.)")
         return
@@ -516,7 +516,7 @@ def storyboard_frame(conversation: str, frame: lineage.Frame) -> None:
         st.markdown(f":material/arrow_downward: **Critique of #{frame.came_from}:** {plain(frame.critique or '(none)')}")
     with st.container(border=True):
         thumb, text = st.columns([1, 3])
-        png = store.load_image(conversation, frame.node.image_id)
+        png = trace_data.picture(store, URI, conversation, frame.node.image_id)
         with thumb:
             if png:
                 st.image(png, caption=f"#{frame.number}", width="stretch")

@@ -3,14 +3,16 @@ and browser sessions for a minute; everything after that (filters, sorting, pagi
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 from mlflow import MlflowClient
 
 from core import trace_metrics, traces
-from core.conversations import ConversationStore, ConversationSummary
+from core.conversations import Conversation, ConversationStore, ConversationSummary
 
 TTL_S = 60
 
@@ -19,8 +21,43 @@ TTL_S = 60
 def frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
            nonce: int, version: str | None) -> traces.Frames:
     """Keyed by the store's version too (store_version): a turn that lands after the page was read shows
-    on the next rerun."""
-    return traces.reader_for(tracking_uri, experiment_id).frames(start_ms, end_ms)
+    on the next rerun. A refresh reads only what is new since the last read (traces.refresh_since), unless
+    the store says more than new traces changed (ratings, deletions) or the count then disagrees."""
+    key = (tracking_uri, experiment_id, start_ms, end_ms)
+    with _LOCK:
+        last = _LAST.get(key)
+    reader = traces.reader_for(tracking_uri, experiment_id)
+    got = None
+    if last is not None and _only_added(last[0], version) and time.monotonic() - last[2] < FULL_READ_EVERY_S:
+        since = traces.refresh_since(last[1])
+        if since is not None:
+            newer = reader.frames(since if start_ms is None else max(start_ms, since), end_ms)
+            got = traces.merged(last[1], newer)
+            if len(got.traces) != trace_metrics.MetricsReader(tracking_uri, experiment_id).count(start_ms, end_ms):
+                got = None  # something older changed (a deletion, a turn longer than the margin): read it all
+    full_at = last[2] if got is not None and last is not None else time.monotonic()
+    if got is None:
+        got = reader.frames(start_ms, end_ms)
+    with _LOCK:
+        _LAST[key] = (version, got, full_at)
+        while len(_LAST) > 8:
+            _LAST.pop(next(iter(_LAST)))
+    return got
+
+
+# the last frames read per (store, experiment, window): (its store version, the frames, when last read whole)
+_LAST: dict[tuple[str, str, int | None, int | None], tuple[str | None, traces.Frames, float]] = {}
+_LOCK = threading.Lock()
+FULL_READ_EVERY_S = 600  # a tracking server has no version: changes to old traces (ratings) show within this
+
+
+def _only_added(old: str | None, new: str | None) -> bool:
+    """Whether the store's version (SqlTraceReader.version: count/newest/running/tagged/ratings/newest rating)
+    moved only by traces added or finished; a tracking server has none (None): assume so, the count checks."""
+    if old is None or new is None:
+        return old is None and new is None
+    before, after = old.split("/"), new.split("/")
+    return len(before) == len(after) == 6 and before[4:] == after[4:] and int(after[0] or 0) >= int(before[0] or 0)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -112,3 +149,25 @@ def recent(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: 
                              calls=traces.shape_calls(pd.DataFrame(), pd.DataFrame()))
     return traces.Frames(traces=pd.concat([p.traces for p in parts], ignore_index=True),
                          calls=pd.concat([p.calls for p in parts], ignore_index=True))
+
+
+# --- what a rerun shows again: read once, kept by id ----------------------------------------------------------------
+
+@st.cache_resource(ttl=TTL_S, max_entries=32, show_spinner="Reading the trace…")
+def trace(tracking_uri: str, trace_id: str, nonce: int, version: str | None) -> Any:
+    """One trace with its spans (read-only: shared, not copied). Keyed by the store's version: a trace still
+    running is read again once it has changed."""
+    return traces.load_trace(tracking_uri, trace_id)
+
+
+@st.cache_resource(ttl=TTL_S, max_entries=16, show_spinner="Reading the conversation…")
+def conversation(_store: ConversationStore, tracking_uri: str, run_id: str, nonce: int, version: str | None
+                 ) -> Conversation:
+    """A conversation of the lineage view (read-only); `_store` is the app's store for `tracking_uri`."""
+    return _store.load(run_id)
+
+
+@st.cache_data(ttl=3600, max_entries=256, show_spinner=False)
+def picture(_store: ConversationStore, tracking_uri: str, run_id: str, image_id: str) -> bytes | None:
+    """A picture by id: pictures never change once saved, so reruns and other visitors get it without a download."""
+    return _store.load_image(run_id, image_id)
