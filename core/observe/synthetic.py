@@ -26,9 +26,11 @@ import mlflow
 from mlflow.entities import Span, SpanType
 from mlflow.store.tracking.dbmodels.models import SqlSpan, SqlTraceInfo, SqlTraceTag
 from mlflow.tracing.client import TracingClient
+from mlflow.tracing.constant import SpansLocation, TraceTagKey
 from mlflow.tracing.otel.translation import translate_span_when_storing
 from mlflow.tracing.utils import calculate_cost_by_model_and_token_usage
 from mlflow.tracing.utils.truncation import _get_truncated_preview
+from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 from sqlalchemy import insert
 
 from .. import contract
@@ -264,9 +266,9 @@ class _RowWriter:
             "output_cost": sum(c.get("output_cost", 0.0) for c in cost_parts) if priced else None,
             "total_cost": sum(priced) if priced else None,
         }
-        tag_rows = [{"request_id": trace_id, "key": "mlflow.artifactLocation",
+        tag_rows = [{"request_id": trace_id, "key": MLFLOW_ARTIFACT_LOCATION,
                      "value": f"{self.artifacts}/traces/{trace_id}/artifacts"},
-                    {"request_id": trace_id, "key": "mlflow.trace.spansLocation", "value": "TRACKING_STORE"}]
+                    {"request_id": trace_id, "key": TraceTagKey.SPANS_LOCATION, "value": SpansLocation.TRACKING_STORE.value}]
         tag_rows += [{"request_id": trace_id, "key": k, "value": v} for k, v in tags.items()]
         span_rows = []
         for d in spans:
