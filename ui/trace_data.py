@@ -96,7 +96,7 @@ def conversation_summaries(_store: ConversationStore, tracking_uri: str, experim
 
 READ_ALL_MAX_DATABASE = 25_000  # a database store reads this many traces whole in about half a second
 READ_ALL_MAX_SERVER = 2_000  # a tracking server sends about 1,500 trace records a second (benchmarks/traces_page.py)
-RECENT = 300  # newest traces of each picture-drawing scenario the aggregate view reads whole: the lineage picker's
+RECENT = 100  # newest traces of each picture-drawing scenario the aggregate view reads whole: the lineage picker's
 
 
 def read_all_max(tracking_uri: str) -> int:
