@@ -74,6 +74,17 @@ TRACE_TOKEN_USAGE: Final = TraceMetadataKey.TOKEN_USAGE
 TRACE_COST: Final = TraceMetadataKey.COST
 SOURCE_RUN: Final = TraceMetadataKey.SOURCE_RUN
 TRACE_NAME: Final = TraceTagKey.TRACE_NAME
+TURN_NAME_INFIX: Final = " turn "  # a turn's trace (and root span) is named "<scenario> turn <n>"
+
+
+def turn_name(scenario: str, turn: object) -> str:
+    return f"{scenario}{TURN_NAME_INFIX}{turn}"
+
+
+def scenario_of_turn_name(name: str, known: tuple[str, ...]) -> str | None:
+    """The scenario a trace named by turn_name belongs to, when it is one of `known`."""
+    head, infix, tail = name.rpartition(TURN_NAME_INFIX)
+    return head if infix and tail.isdigit() and head in known else None
 REQUEST_ID: Final = SpanAttributeKey.REQUEST_ID
 EXPERIMENT_ID: Final = SpanAttributeKey.EXPERIMENT_ID
 SPAN_INPUTS: Final = SpanAttributeKey.INPUTS

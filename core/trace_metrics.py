@@ -176,23 +176,29 @@ class MetricsReader:
                                   "cost_usd": totals.cost_usd}], columns=SCENARIO_COLUMNS)
         if self._sql is not None:
             return self._sql.by_scenario(start_ms, end_ms, scope)
-        def scoped(name: str) -> list[str]:
-            return Scope(name, scope.status, scope.session).metric_filters()
-
+        # counts and tokens: by trace name (MLflow's one trace dimension besides status), our turns being named
+        # "<scenario> turn <n>" (contract.turn_name); cost: one tag-filtered span query per scenario present
+        where, name_dim = scope.metric_filters(), [TraceMetricDimensionKey.TRACE_NAME]
         count, total = [MetricAggregation(AggregationType.COUNT)], [MetricAggregation(AggregationType.SUM)]
-        counted = self._all({name: (MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT, count, None, scoped(name))
-                             for name in scenarios}, start_ms, end_ms)
-        present = [name for name in scenarios if _value(counted[name], "COUNT") > 0]  # sums only for those
-        asks: dict[str, tuple[Any, ...]] = {}
-        for name in present:
-            asks[f"{name}:input"] = (MetricViewType.TRACES, TraceMetricKey.INPUT_TOKENS, total, None, scoped(name))
-            asks[f"{name}:output"] = (MetricViewType.TRACES, TraceMetricKey.OUTPUT_TOKENS, total, None, scoped(name))
-            asks[f"{name}:cost"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, None, scoped(name))
-        got = self._all(asks, start_ms, end_ms)
-        rows = [{"scenario": name, "traces": int(_value(counted[name], "COUNT")),
-                 "input_tokens": int(_value(got[f"{name}:input"], "SUM")),
-                 "output_tokens": int(_value(got[f"{name}:output"], "SUM")),
-                 "cost_usd": _value(got[f"{name}:cost"], "SUM")} for name in present]
+        by_name = self._all({
+            "count": (MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT, count, name_dim, where),
+            "input": (MetricViewType.TRACES, TraceMetricKey.INPUT_TOKENS, total, name_dim, where),
+            "output": (MetricViewType.TRACES, TraceMetricKey.OUTPUT_TOKENS, total, name_dim, where)}, start_ms, end_ms)
+        sums: dict[str, dict[str, float]] = {}
+        for key, points in by_name.items():
+            for p in points:
+                name = contract.scenario_of_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""),
+                                                      scenarios)
+                if name is not None:
+                    row = sums.setdefault(name, {"count": 0.0, "input": 0.0, "output": 0.0})
+                    row[key] += float(next(iter(p.values.values()), 0.0) or 0.0)
+        present = [name for name in scenarios if sums.get(name, {}).get("count")]
+        costs = self._all({name: (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, None,
+                                  Scope(name, scope.status, scope.session).metric_filters()) for name in present},
+                          start_ms, end_ms)
+        rows = [{"scenario": name, "traces": int(sums[name]["count"]), "input_tokens": int(sums[name]["input"]),
+                 "output_tokens": int(sums[name]["output"]), "cost_usd": _value(costs[name], "SUM")}
+                for name in present]
         return _with_rest(pd.DataFrame(rows, columns=SCENARIO_COLUMNS), totals)
 
     def _first_ms(self, start_ms: int | None, end_ms: int | None, scope: Scope) -> int | None:
