@@ -131,12 +131,18 @@ else:
     shown = frames
 
 
+def count_text(n: int) -> str:
+    """A count that fits a sixth of the page: millions as 65.3M (the exact number is the metric's tooltip)."""
+    return f"{n / 1e6:,.1f}M" if n >= 10_000_000 else f"{n:,}"
+
+
 def show_totals(t: traces.Totals, feedback_known: bool = True) -> None:
     cols = st.columns(6)
-    cols[0].metric("Traces", f"{t.traces:,}")
-    cols[1].metric("Input tokens", f"{t.input_tokens:,}")
-    cols[2].metric("Output tokens", f"{t.output_tokens:,}")
-    cols[3].metric("Cost (USD)", f"${t.cost_usd:,.4f}")
+    cols[0].metric("Traces", count_text(t.traces), help=f"{t.traces:,} traces")
+    cols[1].metric("Input tokens", count_text(t.input_tokens), help=f"{t.input_tokens:,} input tokens")
+    cols[2].metric("Output tokens", count_text(t.output_tokens), help=f"{t.output_tokens:,} output tokens")
+    cols[3].metric("Cost (USD)", f"${t.cost_usd:,.2f}" if t.cost_usd >= 1000 else f"${t.cost_usd:,.4f}",
+                   help=f"${t.cost_usd:,.4f}")
     cols[4].metric("Errors", f"{t.errors:,}")
     if feedback_known:
         cols[5].metric("Feedback", f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",
@@ -535,10 +541,16 @@ first_tab = st.session_state.setdefault(
     "Image lineage" if st.query_params.get("conversation") else None)
 tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)
 with tab_overview:
-    overview() if WHOLE else overview_at_scale(SCOPE)
+    if WHOLE:
+        overview()
+    else:
+        overview_at_scale(SCOPE)
 with tab_list:
     if opened:
         one_trace(opened)  # above the list, where the click that opened it can see it
-    trace_list() if WHOLE else trace_list_at_scale(SCOPE)
+    if WHOLE:  # statements, not a conditional expression: Streamlit's magic would write its None on the page
+        trace_list()
+    else:
+        trace_list_at_scale(SCOPE)
 with tab_lineage:
     lineage_view()
