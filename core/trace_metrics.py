@@ -85,7 +85,7 @@ class MetricsReader:
         except Exception as exc:
             raise traces._unreadable(exc, "opened") from exc
         engine = getattr(self._store, "engine", None)
-        self._sql = _SqliteCosts(engine, int(self.experiment_id)) \
+        self._sql = _SqliteRows(engine, int(self.experiment_id)) \
             if engine is not None and engine.dialect.name == "sqlite" else None
 
     def _query(self, view: MetricViewType, metric: str, aggregations: list[MetricAggregation],
@@ -115,9 +115,9 @@ class MetricsReader:
 
     def overview(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope()) -> Overview:
         """Totals, latency percentiles, per day and by status: eight aggregate queries whatever the store's size
-        (on sqlite one read of five trace columns, see _SqliteCosts)."""
+        (on sqlite, from the lean rows: see _SqliteRows)."""
         if self._sql is not None:
-            return self._sql.overview(start_ms, end_ms, scope)
+            return from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
         where = scope.metric_filters()
         count, total = AggregationType.COUNT, AggregationType.SUM
         percentiles = [MetricAggregation(AggregationType.PERCENTILE, p) for p in PERCENTILES]
@@ -137,19 +137,19 @@ class MetricsReader:
                                  where, *window, DAY_S)
             asks["day_tokens"] = (trace_view, TraceMetricKey.TOTAL_TOKENS, [MetricAggregation(total)], None,
                                   where, *window, DAY_S)
-        if self._sql is None:
-            asks["cost_by_model"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(total)],
-                                     [SpanMetricDimensionKey.SPAN_MODEL_NAME], where)
-            if window is not None:
-                asks["day_cost"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(total)], None,
-                                    where, *window, DAY_S)
+        asks["cost_by_model"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(total)],
+                                 [SpanMetricDimensionKey.SPAN_MODEL_NAME], where)
+        if window is not None:
+            asks["day_cost"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(total)], None,
+                                where, *window, DAY_S)
         got = self._all(asks, start_ms, end_ms)
-        if self._sql is not None:
-            cost, per_day = self._sql.costs(start_ms, end_ms, scope)
-        else:
-            cost = sum(_by(got["cost_by_model"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM").values())
-            per_day = {p.dimensions["time_bucket"]: float(p.values.get("SUM") or 0.0) for p in got.get("day_cost", [])}
+        cost = sum(_by(got["cost_by_model"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM").values())
+        per_day = {p.dimensions["time_bucket"]: float(p.values.get("SUM") or 0.0) for p in got.get("day_cost", [])}
         return _shape(got, cost, per_day)
+
+    def rows(self, start_ms: int | None, end_ms: int | None, session: str | None = None) -> pd.DataFrame | None:
+        """The lean trace rows of a sqlite store (from_rows, scenarios_from_rows); None on any other store."""
+        return None if self._sql is None else self._sql.read(start_ms, end_ms, session)
 
     def by_model(self, start_ms: int | None, end_ms: int | None, scope: Scope = Scope()) -> pd.DataFrame:
         """Model calls and their cost, span by span as MLflow's store counts them (model, calls, cost_usd)."""
@@ -175,7 +175,7 @@ class MetricsReader:
                                   "input_tokens": totals.input_tokens, "output_tokens": totals.output_tokens,
                                   "cost_usd": totals.cost_usd}], columns=SCENARIO_COLUMNS)
         if self._sql is not None:
-            return self._sql.by_scenario(start_ms, end_ms, scope)
+            return scenarios_from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
         # counts and tokens: by trace name (MLflow's one trace dimension besides status), our turns being named
         # "<scenario> turn <n>" (contract.turn_name); cost: one tag-filtered span query per scenario present
         where, name_dim = scope.metric_filters(), [TraceMetricDimensionKey.TRACE_NAME]
@@ -271,90 +271,81 @@ def _percentiles(point: Any) -> tuple[float, float, float] | None:
     return float(values[0]), float(values[1]), float(values[2])
 
 
-class _SqliteCosts:
-    """The overview on a sqlite store: one read of the trace columns MLflow's store keeps (`trace_info`: time,
-    duration, status, tokens, cost), summed in pandas. Measured at 100,000 traces, each of MLflow's metric queries
-    is a scan of its own there (0.15-0.3 s, 0.6 s with a tag filter: 2.3 s for the overview, 4.2 s filtered), and
-    its span cost metric reads every span body (its covering index cannot INCLUDE the cost columns on sqlite, as
-    it does on PostgreSQL: 3.8 s a query); MLflow's metrics also have no trace-level cost and no tag dimension.
-    Traces per scenario are one GROUP BY here."""
+class _SqliteRows:
+    """A sqlite store's overview: one read of the trace columns MLflow's store keeps (`trace_info`: day, duration,
+    status, tokens, cost) and each trace's scenario tag, summed in pandas (`from_rows`); the page keeps the rows,
+    so a scenario or status filter is a pandas selection. Measured at 100,000 traces, each of MLflow's metric
+    queries is a scan of its own there (0.15-0.3 s, 0.6 s with a tag filter: 2.3 s for the overview, 4.2 s
+    filtered), and its span cost metric reads every span body (its covering index cannot INCLUDE the cost columns
+    on sqlite, as it does on PostgreSQL: 3.8 s a query); MLflow's metrics also have no trace-level cost and no
+    tag dimension. About 16 bytes a trace in memory."""
 
     def __init__(self, engine: Any, experiment_id: int):
         self.engine, self.experiment_id = engine, experiment_id
 
-    def _where(self, start_ms: int | None, end_ms: int | None, scope: Scope) -> tuple[str, str, dict[str, Any]]:
-        """(joins, conditions, parameters) for the traces in scope."""
+    def read(self, start_ms: int | None, end_ms: int | None, session: str | None) -> pd.DataFrame:
         params: dict[str, Any] = {"exp": self.experiment_id, "scenario_key": contract.SCENARIO}
-        joins, where = "", "i.experiment_id = :exp"
+        where = "i.experiment_id = :exp"
         if start_ms is not None:
             where += " AND i.timestamp_ms >= :start_ms"
             params["start_ms"] = int(start_ms)
         if end_ms is not None:
             where += " AND i.timestamp_ms < :end_ms"
             params["end_ms"] = int(end_ms)
-        if scope.status:
-            where += " AND i.status = :status"
-            params["status"] = scope.status
-        if scope.session:
+        if session:
             where += " AND i.session_id = :session"
-            params["session"] = scope.session
-        if scope.scenario:
-            joins = " JOIN trace_tags f ON f.request_id = i.request_id AND f.key = :scenario_key AND f.value = :scenario"
-            params["scenario"] = scope.scenario
-        return joins, where, params
-
-    def overview(self, start_ms: int | None, end_ms: int | None, scope: Scope) -> Overview:
-        joins, where, params = self._where(start_ms, end_ms, scope)
-        sql = text(f"""SELECT i.timestamp_ms / {DAY_S * 1000} AS day, i.execution_time_ms AS duration_ms, i.status,
-                   COALESCE(i.input_tokens, 0) AS input_tokens, COALESCE(i.output_tokens, 0) AS output_tokens,
+            params["session"] = session
+        sql = text(f"""SELECT i.request_id, i.timestamp_ms / {DAY_S * 1000} AS day, i.execution_time_ms AS duration_ms,
+                   i.status, COALESCE(i.input_tokens, 0) AS input_tokens, COALESCE(i.output_tokens, 0) AS output_tokens,
                    COALESCE(i.total_tokens, 0) AS tokens, COALESCE(i.total_cost, 0) AS cost_usd
-                   FROM trace_info i{joins} WHERE {where}""")
+                   FROM trace_info i WHERE {where}""")
+        # the scenario tags on their own (a range of the tags' primary key) and matched in pandas: half the time of
+        # a join, which looks the tag up row by row
+        tags_sql = text("SELECT request_id, value FROM trace_tags WHERE key = :scenario_key")
         try:
             with self.engine.connect() as connection:
                 rows = pd.read_sql(sql, connection, params=params)
+                tags = dict(connection.execute(tags_sql, {"scenario_key": contract.SCENARIO}).tuples().all())
         except Exception as exc:
             raise traces._unreadable(exc) from exc
-        status = rows["status"].astype(str)
-        counts = status.value_counts()
-        totals = traces.Totals(traces=len(rows), input_tokens=int(rows["input_tokens"].sum()),
-                               output_tokens=int(rows["output_tokens"].sum()), cost_usd=float(rows["cost_usd"].sum()),
-                               errors=int(counts.get("ERROR", 0)), in_progress=int(counts.get("IN_PROGRESS", 0)),
-                               latency_ms=traces.latency(rows["duration_ms"]))
-        daily = rows.assign(traces=1, errors=status.eq("ERROR").astype("int64")).groupby("day").agg(
-            traces=("traces", "sum"), tokens=("tokens", "sum"), cost_usd=("cost_usd", "sum"),
-            errors=("errors", "sum")).reset_index()
-        daily.insert(0, "period", pd.to_datetime(daily.pop("day") * DAY_S, unit="s", utc=True))
-        daily[["traces", "tokens", "errors"]] = daily[["traces", "tokens", "errors"]].astype("int64")
-        by_status = pd.DataFrame({"status": counts.index.astype(str), "traces": counts.to_numpy().astype("int64")})
-        return Overview(totals=totals, daily=daily, by_status=by_status)
+        rows["scenario"] = rows.pop("request_id").map(tags).fillna(traces.OTHER)
+        for column in ("status", "scenario"):
+            rows[column] = rows[column].astype("category")
+        return rows
 
-    def costs(self, start_ms: int | None, end_ms: int | None, scope: Scope) -> tuple[float, dict[str, float]]:
-        """(total cost, cost per UTC day keyed like MLflow's time buckets)."""
-        joins, where, params = self._where(start_ms, end_ms, scope)
-        sql = text(f"SELECT i.timestamp_ms / {DAY_S * 1000} AS day, SUM(i.total_cost) AS cost FROM trace_info i{joins} "
-                   f"WHERE {where} GROUP BY day")
-        try:
-            with self.engine.connect() as connection:
-                rows = connection.execute(sql, params).all()
-        except Exception as exc:
-            raise traces._unreadable(exc) from exc
-        per_day = {pd.Timestamp(int(day) * DAY_S, unit="s", tz="UTC").isoformat(): float(cost or 0.0) for day, cost in rows}
-        return sum(per_day.values()), per_day
 
-    def by_scenario(self, start_ms: int | None, end_ms: int | None, scope: Scope) -> pd.DataFrame:
-        joins, where, params = self._where(start_ms, end_ms, scope)
-        sql = text(f"""SELECT COALESCE(t.value, '{traces.OTHER}') AS scenario, COUNT(*) AS traces,
-                   SUM(COALESCE(i.input_tokens, 0)) AS input_tokens, SUM(COALESCE(i.output_tokens, 0)) AS output_tokens,
-                   SUM(COALESCE(i.total_cost, 0)) AS cost_usd
-                   FROM trace_info i{joins}
-                   LEFT JOIN trace_tags t ON t.request_id = i.request_id AND t.key = :scenario_key
-                   WHERE {where} GROUP BY 1""")
-        try:
-            with self.engine.connect() as connection:
-                table = pd.read_sql(sql, connection, params=params)
-        except Exception as exc:
-            raise traces._unreadable(exc) from exc
-        return table[SCENARIO_COLUMNS].sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
+def _scoped(rows: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+    if scope.scenario:
+        rows = rows[rows["scenario"] == scope.scenario]
+    if scope.status:
+        rows = rows[rows["status"] == scope.status]
+    return rows
+
+
+def from_rows(rows: pd.DataFrame, scope: Scope) -> Overview:
+    """The overview of lean trace rows (MetricsReader.rows) in scope."""
+    rows = _scoped(rows, scope)
+    status = rows["status"].astype(str)
+    counts = status.value_counts()
+    totals = traces.Totals(traces=len(rows), input_tokens=int(rows["input_tokens"].sum()),
+                           output_tokens=int(rows["output_tokens"].sum()), cost_usd=float(rows["cost_usd"].sum()),
+                           errors=int(counts.get("ERROR", 0)), in_progress=int(counts.get("IN_PROGRESS", 0)),
+                           latency_ms=traces.latency(rows["duration_ms"]))
+    daily = rows.assign(traces=1, errors=status.eq("ERROR").astype("int64")).groupby("day").agg(
+        traces=("traces", "sum"), tokens=("tokens", "sum"), cost_usd=("cost_usd", "sum"),
+        errors=("errors", "sum")).reset_index()
+    daily.insert(0, "period", pd.to_datetime(daily.pop("day") * DAY_S, unit="s", utc=True))
+    daily[["traces", "tokens", "errors"]] = daily[["traces", "tokens", "errors"]].astype("int64")
+    by_status = pd.DataFrame({"status": counts.index.astype(str), "traces": counts.to_numpy().astype("int64")})
+    return Overview(totals=totals, daily=daily, by_status=by_status)
+
+
+def scenarios_from_rows(rows: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+    grouped = _scoped(rows, scope).groupby("scenario", observed=True).agg(
+        traces=("day", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
+        cost_usd=("cost_usd", "sum")).reset_index()
+    grouped["scenario"] = grouped["scenario"].astype(str)
+    return grouped[SCENARIO_COLUMNS].sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
 
 
 NO_MODEL = "(unknown model)"

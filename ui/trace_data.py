@@ -110,9 +110,20 @@ def trace_count(tracking_uri: str, experiment_id: str, start_ms: int | None, end
     return trace_metrics.MetricsReader(tracking_uri, experiment_id).count(start_ms, end_ms, scope)
 
 
+@st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=8)
+def lean_rows(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str | None,
+              nonce: int, version: str | None) -> pd.DataFrame | None:
+    """A sqlite store's lean trace rows (core.trace_metrics.from_rows), kept so that filters are pandas; None
+    on other stores."""
+    return trace_metrics.MetricsReader(tracking_uri, experiment_id).rows(start_ms, end_ms, session)
+
+
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
 def overview(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
              scope: trace_metrics.Scope, nonce: int, version: str | None) -> trace_metrics.Overview:
+    rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.session, nonce, version)
+    if rows is not None:
+        return trace_metrics.from_rows(rows, scope)
     now_ms = int(time.time() // 60 * 60_000)  # to the minute, like time_window: the key stays put between reruns
     return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope)
 
@@ -125,6 +136,9 @@ def breakdown(tracking_uri: str, experiment_id: str, start_ms: int | None, end_m
     reader = trace_metrics.MetricsReader(tracking_uri, experiment_id)
     if by == "model":
         return reader.by_model(start_ms, end_ms, scope)
+    rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.session, nonce, version)
+    if rows is not None:
+        return trace_metrics.scenarios_from_rows(rows, scope)
     return reader.by_scenario(start_ms, end_ms, scope, scenario_keys, totals)
 
 
