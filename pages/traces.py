@@ -58,7 +58,9 @@ try:
     version = trace_data.store_version(URI, experiment_id)  # one cheap query a rerun, for every cached read
     count = trace_data.trace_count(URI, experiment_id, start_ms, end_ms, OWN, trace_data.nonce(), version)
     WHOLE = count <= trace_data.read_all_max(URI) or st.session_state.get("read_all_traces", False)
-    if WHOLE:
+    if WHOLE and OWNER is not None:
+        frames = trace_data.own_frames(URI, experiment_id, start_ms, end_ms, OWNER, trace_data.nonce(), version)
+    elif WHOLE:
         frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce(), version)
 except traces.TraceReadError as exc:
     st.error(plain(exc))

@@ -414,6 +414,28 @@ def test_a_hosted_visitor_sees_only_their_own_lineage(tracking_uri, monkeypatch)
     assert len(peeking.get("image")) == 2 and "a cat on a roof" not in str(peeking.main), "nothing of hers"
 
 
+def test_a_hosted_visitors_page_reads_their_own_traces_only(tracking_uri, monkeypatch):
+    """A visitor's page asks the store for their session's traces: it never reads everyone's (at 100,000
+    traces in the store that would be seconds a visitor)."""
+    name = f"hosted-own-{uuid.uuid4().hex[:6]}"
+    store = ConversationStore.connect(tracking_uri, name)
+    alice, bob = uuid.uuid4().hex, uuid.uuid4().hex
+    for visitor, prompt in ((alice, "a cat on a roof"), (bob, "a dog in a hat"), (bob, "a dog on a bike")):
+        asyncio.run(run_turn(Conversation(scenario="catify", session_id=visitor, provider="demo",
+                                          options={"iterations": 1}), prompt, Settings(tracking_uri=tracking_uri), store))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
+    monkeypatch.setenv("APP_HOSTED", "1")
+
+    def everyone(*_args, **_kwargs):
+        raise AssertionError("a visitor's page read every trace of the store")
+
+    monkeypatch.setattr(traces.SqlTraceReader, "frames", everyone)
+    st.cache_data.clear()
+    at = open_page(visitor=bob)
+    assert metrics(at)["Traces"] == "2" and set(listed(at)["request"]) == {"a dog in a hat", "a dog on a bike"}
+
+
 def test_ratings_are_a_list_column_a_filter_and_a_count(page_env):
     at = open_page()
     assert metrics(at)["Feedback"] == "1 👍 · 3 👎"

@@ -17,6 +17,15 @@ from core.conversations import Conversation, ConversationStore, ConversationSumm
 TTL_S = 60
 
 
+@st.cache_data(ttl=TTL_S, show_spinner="Reading your traces…", max_entries=64)
+def own_frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str,
+               nonce: int, version: str | None) -> traces.Frames:
+    """A hosted visitor's traces only, searched by the store (MLflow's session metadata): a visitor's page
+    costs what their own turns cost, however many traces others left in the store."""
+    return traces.ApiTraceReader(tracking_uri, experiment_id).frames(
+        start_ms, end_ms, filter_string=trace_metrics.Scope(session=session).search_filter(None, None))
+
+
 @st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=16)
 def frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
            nonce: int, version: str | None) -> traces.Frames:
