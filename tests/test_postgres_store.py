@@ -7,6 +7,7 @@ as a refusal, not as "unreachable"."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import psycopg
@@ -16,8 +17,10 @@ from mlflow.tracking import MlflowClient
 from streamlit.testing.v1 import AppTest
 
 from core import store as stores
+from core import trace_metrics, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore, StoreUnavailable
+from core.observe import synthetic
 from core.turn import run_turn
 from tests.mlflow_server import MlflowServer
 from tests.postgres import Postgres
@@ -93,3 +96,22 @@ def test_pointing_at_the_database_of_a_server_store_says_what_to_set(postgres, s
     said = " ".join(w.value.replace("\\", "") for w in at.warning)
     assert "Set MLFLOW_TRACKING_URI to that server's address" in said, said
     assert postgres.PASSWORD + "@" not in said
+
+
+def test_filled_traces_on_postgresql_read_the_same_every_way(postgres, server):
+    """The filler's rows (COPY on PostgreSQL) as MLflow reads them: the whole read straight from the database and
+    through the server, and the at-scale aggregates both ways, agree."""
+    uri = postgres.uri()
+    report = synthetic.fill(uri, f"fill-{uuid.uuid4().hex[:6]}", 120, seed=9)
+    whole = traces.reader_for(uri, report.experiment_id).frames()
+    expected = traces.totals(whole.traces)
+    assert expected.traces == 120 and expected.errors > 0 and expected.cost_usd > 0
+    assert traces.totals(traces.ApiTraceReader(server.uri, report.experiment_id).frames().traces) == expected
+    for where in (uri, server.uri):
+        got = trace_metrics.MetricsReader(where, report.experiment_id).overview(None, None, int(time.time() * 1000))
+        assert (got.totals.traces, got.totals.input_tokens, got.totals.output_tokens, got.totals.errors) == \
+            (expected.traces, expected.input_tokens, expected.output_tokens, expected.errors), where
+        assert got.totals.cost_usd == pytest.approx(expected.cost_usd), where
+        assert int(got.daily["traces"].sum()) == 120, where
+    one = MlflowClient(server.uri).get_trace(whole.traces.loc[whole.traces["scenario"] == "catify", "trace_id"].iloc[0])
+    assert len(one.data.spans) >= 7 and one.info.token_usage["total_tokens"] > 0

@@ -4,8 +4,8 @@ Templates come from the real write side: real demo Catify turns through `run_tur
 exporter) and foreign traces written by plain `@mlflow.trace` code with an OpenAI-style model span, as
 `mlflow.openai.autolog()` writes it. Copies vary what users vary (time over the last `days`, session,
 conversation, turn, model, token counts, status, request). A database store gets them as the rows MLflow's own
-span ingestion (`store.log_spans`, the path OTLP exporters use) would write, in multi-row INSERTs, 1,000 traces a
-transaction: about 1 ms a trace, where `log_spans` takes 14-33 ms (it creates, updates and merges per trace); a
+span ingestion (`store.log_spans`, the path OTLP exporters use) would write, in multi-row INSERTs (COPY on
+PostgreSQL), 1,000 traces a transaction: about 1 ms a trace, where `log_spans` takes 14-33 ms (it creates, updates and merges per trace); a
 tracking server gets them through `log_spans`. Copied conversations have no MLflow run behind them: their
 lineage cannot be drawn."""
 
@@ -299,9 +299,22 @@ class _RowWriter:
             tags.extend(tag_rows)
             spans.extend(span_rows)
         with self.engine.begin() as connection:  # one transaction: a batch lands whole or not at all
-            connection.execute(insert(SqlTraceInfo.__table__), infos)
-            connection.execute(insert(SqlTraceTag.__table__), tags)
-            connection.execute(insert(SqlSpan.__table__), spans)
+            for table, rows in ((SqlTraceInfo.__table__, infos), (SqlTraceTag.__table__, tags),
+                                (SqlSpan.__table__, spans)):
+                if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg":
+                    _copy(connection, table, rows)  # PostgreSQL's bulk load: a third of the INSERTs' time
+                else:
+                    connection.execute(insert(table), rows)
+
+
+def _copy(connection: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+    """COPY rows into a table through psycopg 3, inside the connection's transaction."""
+    columns = list(rows[0])
+    cursor = connection.connection.driver_connection.cursor()
+    quoted = ", ".join('"' + c + '"' for c in columns)  # "key" and friends are keywords
+    with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
 
 
 def _template_spans(tracking_uri: str, trace_ids: list[str]) -> list[list[dict[str, Any]]]:
