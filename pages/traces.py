@@ -494,7 +494,7 @@ def lineage_view() -> None:
     if not chosen:
         return
     try:
-        conv = trace_data.conversation(store, URI, chosen, trace_data.nonce(), version)
+        conv = trace_data.conversation(store, chosen, trace_data.nonce(), version)
     except (ConversationError, StoreUnavailable) as exc:
         st.warning(f"{plain(exc)} (Traces made by the filler script have no conversation run behind them.)")
         return

@@ -183,11 +183,16 @@ def trace(tracking_uri: str, trace_id: str, nonce: int, version: str | None) -> 
     return traces.load_trace(tracking_uri, trace_id)
 
 
-@st.cache_resource(ttl=TTL_S, max_entries=16, show_spinner="Reading the conversation…")
-def conversation(_store: ConversationStore, tracking_uri: str, run_id: str, nonce: int, version: str | None
-                 ) -> Conversation:
-    """A conversation of the lineage view (read-only); `_store` is the app's store for `tracking_uri`."""
-    return _store.load(run_id)
+def conversation(store: ConversationStore, run_id: str, nonce: int, version: str | None) -> Conversation:
+    """A conversation of the lineage view, kept for this browser session's reruns (not across sessions: its
+    pictures' prompts and critiques can change without a new trace, and a reload shows them)."""
+    key = (run_id, nonce, version)
+    kept = st.session_state.get("_lineage_conversation")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    loaded = store.load(run_id)
+    st.session_state["_lineage_conversation"] = (key, loaded)
+    return loaded
 
 
 @st.cache_data(ttl=3600, max_entries=256, show_spinner=False)
