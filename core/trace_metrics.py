@@ -285,13 +285,7 @@ class _SqliteRows:
 
     def read(self, start_ms: int | None, end_ms: int | None, session: str | None) -> pd.DataFrame:
         params: dict[str, Any] = {"exp": self.experiment_id, "scenario_key": contract.SCENARIO}
-        where = "i.experiment_id = :exp"
-        if start_ms is not None:
-            where += " AND i.timestamp_ms >= :start_ms"
-            params["start_ms"] = int(start_ms)
-        if end_ms is not None:
-            where += " AND i.timestamp_ms < :end_ms"
-            params["end_ms"] = int(end_ms)
+        where = "i.experiment_id = :exp" + traces.time_clause(start_ms, end_ms, params)
         if session:
             where += " AND i.session_id = :session"
             params["session"] = session

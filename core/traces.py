@@ -188,6 +188,18 @@ def from_summaries(trace_ids: list[str], values: list[str]) -> tuple[pd.DataFram
 
 # --- database stores -----------------------------------------------------------------------------------------------
 
+def time_clause(start_ms: int | None, end_ms: int | None, params: dict[str, Any]) -> str:
+    """SQL conditions on `trace_info i` for a time window (its parameters added to `params`)."""
+    clause = ""
+    if start_ms is not None:
+        clause += " AND i.timestamp_ms >= :start_ms"
+        params["start_ms"] = int(start_ms)
+    if end_ms is not None:
+        clause += " AND i.timestamp_ms < :end_ms"
+        params["end_ms"] = int(end_ms)
+    return clause
+
+
 class SqlTraceReader:
     """Reads MLflow's own trace tables (schema of the pinned MLflow; tests/test_traces_read.py checks it
     against the public API on the same store)."""
@@ -223,14 +235,7 @@ class SqlTraceReader:
             raise _unreadable(exc) from exc
 
     def _time_clause(self, start_ms: int | None, end_ms: int | None, params: dict[str, Any]) -> str:
-        clause = ""
-        if start_ms is not None:
-            clause += " AND i.timestamp_ms >= :start_ms"
-            params["start_ms"] = int(start_ms)
-        if end_ms is not None:
-            clause += " AND i.timestamp_ms < :end_ms"
-            params["end_ms"] = int(end_ms)
-        return clause
+        return time_clause(start_ms, end_ms, params)
 
     def _usage_column(self) -> str:
         """MLflow's usage attribute of a span as stored (a JSON string), parsed in Python once per distinct
