@@ -74,17 +74,30 @@ TRACE_TOKEN_USAGE: Final = TraceMetadataKey.TOKEN_USAGE
 TRACE_COST: Final = TraceMetadataKey.COST
 SOURCE_RUN: Final = TraceMetadataKey.SOURCE_RUN
 TRACE_NAME: Final = TraceTagKey.TRACE_NAME
-TURN_NAME_INFIX: Final = " turn "  # a turn's trace (and root span) is named "<scenario> turn <n>"
+# A turn's trace (and root span) is named "<scenario> turn": one name per scenario, so MLflow's trace metrics can
+# filter and group by it (its own trace_name column) instead of an EXISTS on the scenario tag for every trace, 8x
+# slower at 100,000 traces; its UI's trace-name column reads the same. The turn's number is the TURN tag. Traces
+# written before 2026-11-26 are named "<scenario> turn <n>" and still read.
+TURN_NAME_SUFFIX: Final = " turn"
 
 
-def turn_name(scenario: str, turn: object) -> str:
-    return f"{scenario}{TURN_NAME_INFIX}{turn}"
+def turn_name(scenario: str) -> str:
+    return f"{scenario}{TURN_NAME_SUFFIX}"
 
 
 def scenario_of_turn_name(name: str, known: tuple[str, ...]) -> str | None:
-    """The scenario a trace named by turn_name belongs to, when it is one of `known`."""
-    head, infix, tail = name.rpartition(TURN_NAME_INFIX)
+    """The scenario a trace named by turn_name (or its older "<scenario> turn <n>") belongs to, when it is known."""
+    if name.endswith(TURN_NAME_SUFFIX) and name[:-len(TURN_NAME_SUFFIX)] in known:
+        return name[:-len(TURN_NAME_SUFFIX)]
+    head, infix, tail = name.rpartition(TURN_NAME_SUFFIX + " ")
     return head if infix and tail.isdigit() and head in known else None
+
+
+def is_older_turn_name(name: str, scenario: str) -> bool:
+    """A name written before one name per scenario: "<scenario> turn <n>"."""
+    return name != turn_name(scenario) and scenario_of_turn_name(name, (scenario,)) == scenario
+
+
 REQUEST_ID: Final = SpanAttributeKey.REQUEST_ID
 EXPERIMENT_ID: Final = SpanAttributeKey.EXPERIMENT_ID
 SPAN_INPUTS: Final = SpanAttributeKey.INPUTS

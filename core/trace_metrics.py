@@ -45,9 +45,14 @@ class Scope:
     status: str | None = None
     session: str | None = None
 
-    def metric_filters(self) -> list[str]:
+    def metric_filters(self, by_name: bool = False) -> list[str]:
+        """MLflow's metric filters. `by_name`: the scenario as its trace name (contract.turn_name), a column of
+        MLflow's trace table, where the scenario tag is an EXISTS per trace (8x slower at 100,000 traces); only
+        when no trace of the scenario carries an older per-turn name (MetricsReader._where decides)."""
         out = [f"trace.metadata.{contract.TRACE_SESSION} = '{_quoted(self.session)}'"] if self.session else []
-        if self.scenario:
+        if self.scenario and by_name:
+            out.append(f"trace.tag.{contract.TRACE_NAME} = '{_quoted(contract.turn_name(self.scenario))}'")
+        elif self.scenario:
             out.append(f"trace.tag.{contract.SCENARIO} = '{_quoted(self.scenario)}'")
         if self.status:
             out.append(f"trace.status = '{_quoted(self.status)}'")
@@ -108,7 +113,8 @@ class MetricsReader:
         try:
             points = self._query(MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT,
                                  [MetricAggregation(AggregationType.COUNT)],
-                                 filters=(scope or Scope()).metric_filters(), start_ms=start_ms, end_ms=end_ms)
+                                 filters=self._where(scope or Scope(), start_ms, end_ms), start_ms=start_ms,
+                                 end_ms=end_ms)
         except Exception as exc:
             raise traces._unreadable(exc) from exc
         return int(sum(p.values.get("COUNT", 0) for p in points))
@@ -118,7 +124,7 @@ class MetricsReader:
         (on sqlite, from the lean rows: see _SqliteRows)."""
         if self._sql is not None:
             return from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
-        where = scope.metric_filters()
+        where = self._where(scope, start_ms, end_ms)
         count, total = AggregationType.COUNT, AggregationType.SUM
         percentiles = [MetricAggregation(AggregationType.PERCENTILE, p) for p in PERCENTILES]
         trace_view = MetricViewType.TRACES
@@ -153,7 +159,7 @@ class MetricsReader:
 
     def by_model(self, start_ms: int | None, end_ms: int | None, scope: Scope = Scope()) -> pd.DataFrame:
         """Model calls and their cost, span by span as MLflow's store counts them (model, calls, cost_usd)."""
-        where, model_dim = scope.metric_filters(), [SpanMetricDimensionKey.SPAN_MODEL_NAME]
+        where, model_dim = self._where(scope, start_ms, end_ms), [SpanMetricDimensionKey.SPAN_MODEL_NAME]
         got = self._all({
             "cost": (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(AggregationType.SUM)],
                      model_dim, where),
@@ -177,7 +183,8 @@ class MetricsReader:
         if self._sql is not None:
             return scenarios_from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
         # counts and tokens: by trace name (MLflow's one trace dimension besides status), our turns being named
-        # "<scenario> turn <n>" (contract.turn_name); cost: one tag-filtered span query per scenario present
+        # "<scenario> turn" (contract.turn_name, or the older "<scenario> turn <n>"); cost: one span query per
+        # scenario present, filtered by its trace name when it has no older names
         where, name_dim = scope.metric_filters(), [TraceMetricDimensionKey.TRACE_NAME]
         count, total = [MetricAggregation(AggregationType.COUNT)], [MetricAggregation(AggregationType.SUM)]
         by_name = self._all({
@@ -185,21 +192,37 @@ class MetricsReader:
             "input": (MetricViewType.TRACES, TraceMetricKey.INPUT_TOKENS, total, name_dim, where),
             "output": (MetricViewType.TRACES, TraceMetricKey.OUTPUT_TOKENS, total, name_dim, where)}, start_ms, end_ms)
         sums: dict[str, dict[str, float]] = {}
+        older: set[str] = set()
         for key, points in by_name.items():
             for p in points:
-                name = contract.scenario_of_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""),
-                                                      scenarios)
+                trace_name = str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or "")
+                name = contract.scenario_of_turn_name(trace_name, scenarios)
                 if name is not None:
+                    if contract.is_older_turn_name(trace_name, name):
+                        older.add(name)
                     row = sums.setdefault(name, {"count": 0.0, "input": 0.0, "output": 0.0})
                     row[key] += float(next(iter(p.values.values()), 0.0) or 0.0)
         present = [name for name in scenarios if sums.get(name, {}).get("count")]
         costs = self._all({name: (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, None,
-                                  Scope(name, scope.status, scope.session).metric_filters()) for name in present},
+                                  Scope(name, scope.status, scope.session).metric_filters(name not in older))
+                                 for name in present},
                           start_ms, end_ms)
         rows = [{"scenario": name, "traces": int(sums[name]["count"]), "input_tokens": int(sums[name]["input"]),
                  "output_tokens": int(sums[name]["output"]), "cost_usd": _value(costs[name], "SUM")}
                 for name in present]
         return _with_rest(pd.DataFrame(rows, columns=SCENARIO_COLUMNS), totals)
+
+    def _where(self, scope: Scope, start_ms: int | None, end_ms: int | None) -> list[str]:
+        """The metric filters of `scope`, by trace name when the scenario's traces in the window all carry
+        contract.turn_name: one grouped count by trace name (0.07 s at 100,000 traces) decides."""
+        if not scope.scenario:
+            return scope.metric_filters()
+        names = self._all({"names": (MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT,
+                                     [MetricAggregation(AggregationType.COUNT)], [TraceMetricDimensionKey.TRACE_NAME],
+                                     Scope(session=scope.session).metric_filters())}, start_ms, end_ms)["names"]
+        older = any(contract.is_older_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""),
+                                                scope.scenario) for p in names)
+        return scope.metric_filters(by_name=not older)
 
     def _first_ms(self, start_ms: int | None, end_ms: int | None, scope: Scope) -> int | None:
         """The oldest trace's time (All time): where the per-day buckets start."""

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 
+import mlflow
 import pandas as pd
 import pytest
 
-from core import trace_metrics, traces
+from core import contract, trace_metrics, traces
 from core.observe import synthetic
 from tests.mlflow_server import MlflowServer
 
@@ -102,3 +103,35 @@ def test_a_filter_value_with_a_quote_is_refused_in_words(stores):
     uris, experiment_id = stores
     with pytest.raises(traces.TraceReadError, match="cannot be used as a filter value"):
         trace_metrics.MetricsReader(uris["server"], experiment_id).count(scope=trace_metrics.Scope(scenario="x' OR '1"))
+
+
+def test_a_scenario_is_filtered_by_its_trace_name_unless_a_trace_has_an_older_per_turn_name(tmp_path):
+    """One trace name per scenario lets MLflow filter a column instead of the scenario tag; a store that also holds
+    traces named the older way ("catify turn 9") is filtered by the tag, and counts them."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    report = synthetic.fill(uri, "names", 30, seed=3)
+    reader = trace_metrics.MetricsReader(uri, report.experiment_id)
+    catify = trace_metrics.Scope(scenario="catify")
+    assert reader._where(catify, None, None) == [f"trace.tag.{contract.TRACE_NAME} = 'catify turn'"]
+    before = reader.count(scope=catify)
+    assert 0 < before < 30
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment(experiment_id=report.experiment_id)
+    with mlflow.start_span(name="catify turn 9") as span:
+        mlflow.update_current_trace(tags={contract.SCENARIO: "catify", contract.TURN: "9"})
+        span.set_outputs("an older turn")
+    mlflow.flush_trace_async_logging()
+    assert reader._where(catify, None, None) == [f"trace.tag.{contract.SCENARIO} = 'catify'"]
+    assert reader.count(scope=catify) == before + 1
+
+
+def test_turn_names_old_and_new_name_their_scenario():
+    known = ("catify", "team:my team.json")
+    assert contract.scenario_of_turn_name(contract.turn_name("catify"), known) == "catify"
+    assert contract.scenario_of_turn_name("catify turn 12", known) == "catify"
+    assert contract.scenario_of_turn_name("team:my team.json turn", known) == "team:my team.json"
+    assert contract.scenario_of_turn_name("catify turn x", known) is None
+    assert contract.scenario_of_turn_name("weather turn", known) is None
+    assert contract.is_older_turn_name("catify turn 3", "catify") and not contract.is_older_turn_name("catify turn",
+                                                                                                      "catify")

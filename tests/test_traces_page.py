@@ -131,7 +131,7 @@ def test_a_trace_opens_with_its_span_tree_and_pictures(page_env):
     assert shown["Spans"] == "7" and shown["Status"] == "OK"
     tree = next(d.value for d in at.dataframe if "span" in d.value.columns or "label" in d.value.columns)
     labels = [re.sub(r"^\d+\.", "", str(v)).strip(" \u2003└") for v in tree.iloc[:, 0]]  # "2. └ name"
-    assert labels[:3] == ["catify turn 1", "image_agent", "generate image gpt-image-1"]
+    assert labels[:3] == ["catify turn", "image_agent", "generate image gpt-image-1"]
     assert len(at.json) == 1  # the chosen span's inputs and outputs, as data
     assert len(at.get("image")) == 2 + 2  # inline in the trace, and in the lineage tab (its conversation first)
     assert at.query_params["trace"] == trace_id

@@ -250,7 +250,7 @@ def test_one_trace_as_a_tree_with_tokens_cost_and_images(filled, infos):
     trace_id = filled.turn_traces[2]  # the OpenAI turn
     trace = traces.load_trace(filled.tracking_uri, trace_id)
     table = traces.span_table(trace)
-    assert table.loc[0, "name"] == "catify turn 1" and table.loc[0, "depth"] == 0
+    assert table.loc[0, "name"] == "catify turn" and table.loc[0, "depth"] == 0
     assert list(table["name"][1:]) == ["image_agent", "generate image gpt-image-1", "critic", "chat gpt-4o-mini",
                                        "image_agent", "generate image gpt-image-1"]
     assert list(table["depth"]) == [0, 1, 2, 1, 2, 1, 2]

@@ -75,7 +75,7 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
     pictures = _pictures.set({})
     try:
         with mlflow.start_span(
-            name=contract.turn_name(info.scenario, info.turn),
+            name=contract.turn_name(info.scenario),
             span_type=SpanType.AGENT,
             trace_destination=MlflowExperimentLocation(experiment_id=info.experiment_id),
             run_id=info.conversation_id or None,  # a model prediction may run outside any run

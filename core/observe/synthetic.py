@@ -210,9 +210,9 @@ class _Cloner:
             attrs[contract.SPAN_INPUTS] = json.dumps({"messages": [{"role": "user", "content": request}]})
             for key, value in ((contract.SCENARIO, CATIFY), (contract.CONVERSATION, conversation),
                                (contract.TURN, str(turn)), (contract.PROVIDER, provider or "demo"),
-                               (contract.ATTEMPT, "1"), (contract.TRACE_NAME, contract.turn_name(CATIFY, turn))):
+                               (contract.ATTEMPT, "1"), (contract.TRACE_NAME, contract.turn_name(CATIFY))):
                 attrs[contract.TRACE_TAG_PREFIX + key] = json.dumps(value)
-            d["name"] = contract.turn_name(CATIFY, turn)
+            d["name"] = contract.turn_name(CATIFY)
             fields = {"scenario": CATIFY, "conversation": conversation, "turn": str(turn),
                       "provider": provider or "demo"}
         elif "question" in attrs.get(contract.SPAN_INPUTS, ""):
