@@ -45,7 +45,11 @@ class HostedLimits:
     max_message_chars: int = 2_000
     max_output_tokens: int = 400
     owner_key: bool = False  # the owner configured a key in the server's secrets
-    admin_password: Secret = field(default=Secret(""), repr=False)
+    # signed-in people (by verified email) who see every visitor's conversations and traces: core.identity
+    admins: tuple[str, ...] = ()
+    # a signed-in visitor with their own key may also name an OpenAI-compatible server (the app then fetches an
+    # address a visitor chose: off unless the owner says so); else a typed key goes to OpenAI's own endpoint only
+    visitor_base_urls: bool = False
     # team files (by file name, in the teams folder) a hosted demo offers: the owner's allow-list; none by default
     team_files: tuple[str, ...] = ()
 
@@ -68,7 +72,8 @@ def hosted_limits(env: Mapping[str, str], secrets: Mapping[str, object]) -> Host
                             max_message_chars=int(get("APP_HOSTED_MAX_MESSAGE_CHARS", "2000")),
                             max_output_tokens=int(get("APP_HOSTED_MAX_OUTPUT_TOKENS", "400")),
                             owner_key=bool(get("OPENAI_API_KEY", "")),
-                            admin_password=Secret(get("APP_ADMIN_PASSWORD", "")),
+                            admins=tuple(a.strip() for a in get("APP_ADMINS", "").split(",") if a.strip()),
+                            visitor_base_urls=_truthy(get("APP_VISITOR_BASE_URLS", "")),
                             team_files=tuple(n.strip() for n in get("APP_HOSTED_TEAMS", "").split(",") if n.strip()))
     except ValueError as exc:
         raise ConfigError(f"A hosted-demo limit is not a number: {exc}") from None
@@ -93,6 +98,8 @@ class Settings:
     hosted: "HostedLimits | None" = None  # hosted-demo mode (core/hosted.py enforces it)
     stream_tokens: bool = True  # agents' answers arrive token by token (agentchat's model_client_stream)
     billed_to_owner: bool = False  # hosted mode: this turn runs on the owner's key (its trace says so)
+    # signs read-only share links (core.sharing): APP_SHARE_SECRET, else the sign-in's cookie_secret ([auth])
+    share_secret: Secret = field(default=Secret(""), repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, secrets: Mapping[str, object] | None = None) -> "Settings":
@@ -105,10 +112,14 @@ class Settings:
         hosted = hosted_limits(env, secrets)
         if hosted is not None:
             base = replace(base, max_output_tokens=hosted.max_output_tokens)
+        auth = secrets.get("auth")
+        share_secret = str(secrets.get("APP_SHARE_SECRET", "") or env.get("APP_SHARE_SECRET", "")
+                           or (auth.get("cookie_secret", "") if isinstance(auth, Mapping) else ""))
         return replace(
             base,
             hosted=hosted,
             api_key=Secret(key),
+            share_secret=Secret(share_secret),
             base_url=env.get("OPENAI_BASE_URL", base.base_url),
             chat_model=env.get("APP_CHAT_MODEL", base.chat_model),
             vision_model=env.get("APP_VISION_MODEL", base.vision_model),

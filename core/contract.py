@@ -24,6 +24,7 @@ TURNS: Final = "app.turns"  # written last, with the others, when a turn is save
 UPDATED_MS: Final = "app.updated_ms"
 WAITING: Final = "app.waiting"  # "1": the team asked the user and waits
 SAVE_TOKEN: Final = "app.save"  # a token per save: a session recognises its own save whose answer it never got
+SHARE_PREFIX: Final = "app.share."  # + a grant's id: a read-only share link (core.sharing); its value the time made
 
 # --- a turn: one trace in the conversation's run ---------------------------------------------------------------------
 CONVERSATION: Final = "app.conversation"  # the run id

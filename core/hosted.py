@@ -24,6 +24,7 @@ from . import contract, costs, scenarios
 from .config import HostedLimits, Settings
 from .conversations import Conversation
 from .errors import InputError, TurnRefused
+from .identity import Visitor
 
 MAX_USER_TEXT_CHARS = 2_000  # hosted mode: an edited instruction or system message (check_options)
 
@@ -127,6 +128,36 @@ def day_spent_in_store(tracking_uri: str, experiment_id: str, day: str) -> float
                 return total
     except Exception:  # noqa: BLE001 - see the docstring
         return 0.0
+
+
+# --- who may use what ----------------------------------------------------------------------------------------------------
+OPENAI_ENDPOINT = "https://api.openai.com/v1"  # where a visitor's own key goes: never the owner's OPENAI_BASE_URL
+
+
+def providers_for(limits: HostedLimits | None, visitor: Visitor, all_providers: tuple[str, ...]) -> tuple[str, ...]:
+    """The providers a visitor may pick: all of them on one's own machine; in a hosted demo, the free demo provider
+    for anonymous visitors, OpenAI for people who signed in (the owner's key within the caps, or their own), and an
+    OpenAI-compatible server of their own only when the owner allows it (the server would fetch an address a
+    visitor chose)."""
+    if limits is None:
+        return all_providers
+    if not visitor.signed_in:
+        return ("demo",)
+    return tuple(p for p in all_providers if p != "openai-compatible" or limits.visitor_base_urls)
+
+
+def may_use_owner_key(limits: HostedLimits | None, visitor: Visitor) -> bool:
+    """The owner's key pays only for a signed-in person: the caps are kept per person, who cannot reset them by
+    reloading; on one's own machine the key is one's own."""
+    return limits is None or visitor.signed_in
+
+
+def typed_key_endpoint(limits: HostedLimits | None, provider: str, base_url: str) -> str:
+    """Where a key a hosted visitor typed is sent: OpenAI's own endpoint (not the owner's OPENAI_BASE_URL, which
+    the openai SDK would read from the server's environment), or the visitor's own server when allowed."""
+    if limits is not None and provider == "openai":
+        return OPENAI_ENDPOINT
+    return base_url
 
 
 # --- who may see what ---------------------------------------------------------------------------------------------------

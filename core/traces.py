@@ -771,6 +771,20 @@ def load_trace(tracking_uri: str, trace_id: str) -> Any:
     return trace
 
 
+def conversation_traces(tracking_uri: str, experiment_id: str, conversation_id: str, limit: int = 200) -> list[Any]:
+    """A conversation's turns as traces with their spans, oldest first (a shared conversation's page)."""
+    if not re.fullmatch(r"[0-9a-f]{32}", conversation_id or ""):
+        raise TraceReadError(f"“{(conversation_id or '')[:80]}” is not a conversation id.")
+    _fail_fast_if_unreachable(tracking_uri)
+    try:
+        found = TracingClient(tracking_uri).search_traces(
+            locations=[experiment_id], max_results=limit, order_by=["timestamp_ms ASC"], include_spans=True,
+            filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'")
+    except Exception as exc:
+        raise _unreadable(exc) from exc
+    return list(found)
+
+
 SPAN_COLUMNS = ["label", "name", "type", "status", "start_ms", "duration_ms", "model", "input_tokens",
                 "output_tokens", "cost_usd", "depth", "span_id", "parent_id", "image_id"]
 

@@ -15,6 +15,7 @@ from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, 
 from core.turn import FailedTurn, TurnHandle, validate_message
 from ui import feedback as turn_feedback
 from ui import session
+from ui import sharing as share_ui
 from ui.text import plain
 from ui.transcript import render_entry, render_live, render_transcript, side_by_side
 
@@ -329,6 +330,7 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
                       help=f"{known.label if known else item.scenario} · conversation {item.id}")
         if current.id and current.turns and not busy:
             manage_conversation(current)
+            share_ui.share_box(page_store.store, settings, current)
 
 
 def manage_conversation(current: Conversation) -> None:
@@ -591,8 +593,7 @@ if page_store.store is not None and conversation.id and conversation.turns:
     rating = turn_feedback.for_conversation(settings.tracking_uri, page_store.store.experiment_id, conversation.id,
                                             conversation.turns)
 render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario, conversation.id,
-                  session.session_id() if session.hosted() else None,  # links under turns open new sessions
-                  rating)
+                  after_turn=rating)
 waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
 
 failed: FailedTurn | None = st.session_state.get("failed")

@@ -370,7 +370,7 @@ def one_trace(trace_id: str) -> None:
     ratings(info)
     link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""),
                           getattr(info, "experiment_id", None) or experiment_id, trace_id)
-    if link:
+    if link and session.privileged():  # MLflow's UI shows every visitor's traces: not a hosted visitor's link
         st.link_button("Open in the MLflow UI", link, icon=":material/open_in_new:")
     if table.empty:
         st.info("This trace has no spans yet.")

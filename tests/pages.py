@@ -9,8 +9,25 @@ from streamlit.testing.v1 import AppTest
 APP = str(ROOT / "streamlit_app.py")
 
 
-def open_app(**query: str) -> AppTest:
+AUTH = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "cookie-secret-" * 3,
+                 "client_id": "app", "client_secret": "client-secret",
+                 "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
+
+
+def person(sub: str, email: str | None = None, **claims: object) -> dict:
+    """The claims st.user holds after a real sign-in (AppTest.user)."""
+    return {"is_logged_in": True, "iss": "http://127.0.0.1:9", "sub": sub, "email": email or f"{sub}@example.com",
+            **claims}
+
+
+def open_app(user: dict | None = None, secrets: dict | None = None, **query: str) -> AppTest:
+    """The app as a visitor opens it: `user`, the claims of a signed-in person (with the sign-in configured:
+    `AUTH` in the secrets), or anonymous."""
     at = AppTest.from_file(APP, default_timeout=90)
+    if user is not None or secrets is not None:
+        at.secrets.update(AUTH if secrets is None else secrets)
+    if user is not None:
+        at.user = user
     for key, value in query.items():
         if value is not None:
             at.query_params[key] = value

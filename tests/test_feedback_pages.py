@@ -5,14 +5,17 @@ browser session."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import streamlit as st
 from conftest import ROOT
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
-from core import contract
+from core import contract, identity
 from core.observe import export
+from tests.pages import AUTH, person
 
 APP = str(ROOT / "streamlit_app.py")
 ANA = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
@@ -32,6 +35,8 @@ def chat(user: dict | None = None, **query: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     if user is not None:
         at.user = dict(user)
+        if os.environ.get("APP_HOSTED"):
+            at.secrets.update(AUTH)
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
@@ -118,15 +123,18 @@ def test_the_traces_page_lists_filters_and_counts_ratings_from_the_chat(app_env)
                for c in at.caption), [c.value for c in at.caption]
 
 
-def test_a_hosted_visitor_rates_their_own_turn_as_their_session(app_env, monkeypatch):
+def test_a_hosted_visitor_rates_their_own_turn_as_themselves(app_env, monkeypatch):
+    """As the owner of their conversations (core.identity): a signed-in person by their sign-in, so a reload (a
+    new Streamlit session) shows their rating again; an anonymous visitor by their browser."""
     monkeypatch.setenv("APP_HOSTED", "1")
-    at = chat()
+    alice = person("alice")
+    at = chat(alice)
     run(at.chat_input[0].set_value("What's the weather in Paris?"))
     [thumbs] = at.feedback
     run(thumbs.set_value(1))
     [given] = ratings(app_env, thumbs.key.removeprefix("feedback_"))
-    assert given.source.source_id == at.query_params["visitor"] == at.session_state["session_id"]
-    again = chat(visitor=at.query_params["visitor"], conversation=at.query_params["conversation"])  # a reload
+    assert given.source.source_id == identity.signed_in(alice).owner
+    again = chat(alice, conversation=at.query_params["conversation"])  # a reload
     assert again.feedback(key=thumbs.key).value == 1
 
 

@@ -11,10 +11,11 @@ import pytest
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
+from core import identity
 from core.observe import export
 from tests.openai_server import OpenAIStub
+from tests.pages import AUTH, person, send
 from tests.pages import open_app as visit
-from tests.pages import send
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 
@@ -24,9 +25,12 @@ def hosted_env(monkeypatch, tracking_uri, experiment_name):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
     monkeypatch.setenv("APP_HOSTED", "1")
-    monkeypatch.setenv("APP_ADMIN_PASSWORD", "let-me-see")
-    for name in ("OPENAI_API_KEY", "APP_PROVIDER", "OPENAI_BASE_URL"):
+    monkeypatch.setenv("APP_ADMINS", "root@example.com")
+    for name in ("OPENAI_API_KEY", "APP_PROVIDER", "OPENAI_BASE_URL", "APP_VISITOR_BASE_URLS"):
         monkeypatch.delenv(name, raising=False)
+
+
+ALICE, BOB = person("alice-sub", "alice@example.com"), person("bob-sub", "bob@example.com")
 
 
 def traces_metric(at: AppTest) -> str:
@@ -35,36 +39,56 @@ def traces_metric(at: AppTest) -> str:
     return next(m.value for m in at.metric if m.label == "Traces")
 
 
-def test_two_visitors_never_see_each_other():
-    alice = send(visit(), "What's the weather in Paris?")
-    conversation, alice_id = alice.query_params["conversation"], alice.query_params["visitor"]
-    assert any("traces?trace=tr-" in c.value and f"&visitor={alice_id})" in c.value for c in alice.caption), \
-        "the link under her turn opens a new tab, a new session: it says whose trace it is"
-    trace_id = None
-    bob = visit()
-    assert bob.query_params["visitor"] != alice_id
+def test_two_people_never_see_each_other_and_the_address_names_nobody():
+    alice = send(visit(user=ALICE), "What's the weather in Paris?")
+    conversation = alice.query_params["conversation"]
+    assert "visitor" not in alice.query_params, "no visitor credential in any address"
+    links = [c.value for c in alice.caption if "traces?trace=tr-" in c.value]
+    assert links and not [v for v in links if "visitor" in v], "the links under a turn carry no identity"
+    assert any("Signed in as alice@example" in c.value for c in alice.sidebar.caption)
+    bob = visit(user=BOB)
     assert not [b for b in bob.sidebar.button if b.key and b.key.startswith("open_")], "no one else's list"
-    peeking = visit(conversation=conversation)
+    peeking = visit(user=BOB, conversation=conversation)
     assert any("belongs to another visitor" in w.value for w in peeking.warning)
     assert not [m for m in peeking.chat_message if "Paris" in str(m.children)]
     assert traces_metric(bob) == "0"
-    # Alice, after a reload (a new Streamlit session, same address): her conversation and her trace
-    again = visit(visitor=alice_id)
+    # Alice again, in a new Streamlit session (a reload, another device): her sign-in finds her things
+    again = visit(user=ALICE)
     assert [b for b in again.sidebar.button if b.key == f"open_{conversation}"]
     assert traces_metric(again) == "1"
-
+    # an old-style link with her id, opened by someone who has not signed in (break 3): it names nobody
+    owner = identity.signed_in(ALICE).owner
+    stranger = visit(secrets=AUTH, visitor=owner, conversation=conversation)
+    assert any("belongs to another visitor" in w.value for w in stranger.warning)
+    assert not [b for b in stranger.sidebar.button if b.key and b.key.startswith("open_")]
+    assert traces_metric(stranger) == "0"
 
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     experiment = client.get_experiment_by_name(os.environ["MLFLOW_EXPERIMENT_NAME"]).experiment_id
     trace_id = client.search_traces(locations=[experiment])[0].info.trace_id
-    snooping = visit(trace=trace_id)
+    snooping = visit(user=BOB, trace=trace_id)
     snooping.switch_page("pages/traces.py").run()
     assert any("no trace" in w.value for w in snooping.warning)
-    # the admin sees everyone
-    admin = visit()
-    admin.sidebar.text_input(key="admin_password").set_value("let-me-see").run()
+    # the admin: a signed-in person on the allow-list, by a verified email
+    admin = visit(user=person("root-sub", "root@example.com"))
     assert [b for b in admin.sidebar.button if b.key == f"open_{conversation}"]
+    assert any("admin" in c.value for c in admin.sidebar.caption)
     assert traces_metric(admin) == "1"
+    unverified = visit(user=person("mallory", "root@example.com", email_verified=False))
+    assert not [b for b in unverified.sidebar.button if b.key == f"open_{conversation}"]
+
+
+def test_an_anonymous_visitor_gets_the_free_demo_provider_only(monkeypatch):
+    monkeypatch.setenv("APP_PROVIDER", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-owner-canary")
+    at = visit(secrets=AUTH)
+    assert at.sidebar.selectbox(key="provider").options == ["Demo (offline, free)"]
+    assert [b for b in at.sidebar.button if b.key == "sign_in"], "a way to sign in"
+    send(at, "a cat")
+    assert not at.error and len(at.get("image")) == 3
+    shown = str(at.main) + str(at.sidebar)
+    assert os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///") not in shown, "no store path for visitors"
+    assert "sqlite" not in shown
 
 
 def test_messages_over_the_hosted_limit_are_refused_and_kept(monkeypatch):
@@ -80,16 +104,20 @@ def test_the_owners_key_is_capped_at_005_per_visitor(monkeypatch):
         monkeypatch.setenv("OPENAI_API_KEY", "sk-owner-canary")
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("APP_SESSION_CAP_USD", "0.05")
-        at = visit()
-        assert any("up to $0.05 per visitor session" in i.value.replace("\\", "") for i in at.sidebar.info)
+        at = visit(user=ALICE)
+        assert any("up to $0.05 per person" in i.value.replace("\\", "") for i in at.sidebar.info)
         send(at, "a cat on a roof")
         assert not at.error, [e.value for e in at.error]
         assert len(at.get("image")) == 3
         sent = len(server.requests)
         send(at, "now a dog")
-        assert any("your session has" in e.value and "$0.05 cap" in e.value.replace("\\", "") for e in at.error)
+        assert any("$0.05 cap" in e.value.replace("\\", "") for e in at.error)
         assert len(server.requests) == sent, "the refused turn sent nothing"
         assert not [w for w in at.text if "sk-owner-canary" in w.value]
+        # the bare address again (a new Streamlit session, break 2): the same person, the same cap
+        again = send(visit(user=ALICE), "a third cat")
+        assert any("$0.05 cap" in e.value.replace("\\", "") for e in again.error)
+        assert len(server.requests) == sent
 
 
 def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri):
@@ -97,13 +125,17 @@ def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri)
     with OpenAIStub() as server:
         monkeypatch.setenv("APP_PROVIDER", "openai")
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        alice = visit()
+        monkeypatch.setenv("APP_VISITOR_BASE_URLS", "1")  # the owner lets visitors name their own server
+        alice = visit(user=ALICE)
+        alice.sidebar.selectbox(key="provider").set_value("openai-compatible").run()
+        alice.sidebar.text_input(key="base_url").set_value(server.base_url).run()
+        alice.sidebar.text_input(key="image_model_c").set_value("gpt-image-1").run()
         alice.sidebar.text_input(key="api_key").set_value(canary).run()
         assert not any("demo's key pays" in i.value for i in alice.sidebar.info), "her own key: no owner cap"
         send(alice, "a cat in a hat")
         assert not alice.error, [e.value for e in alice.error]
         assert server.requests_to("/chat/completions")[0].headers["authorization"] == f"Bearer {canary}"
-        bob = visit()
+        bob = visit(user=BOB)
         assert bob.sidebar.text_input(key="api_key").value == ""
         assert canary not in str(bob.main) + str(bob.sidebar)
 
@@ -113,15 +145,20 @@ def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri)
     assert leaks == [], "the key must never reach the store, its traces or its artifacts"
 
 
-def test_admin_login_survives_odd_passwords_and_guessing():
-    at = visit()
-    at.sidebar.text_input(key="admin_password").set_value("pässwörd ✓").run()
-    assert not at.exception and any("not the admin password" in e.value for e in at.sidebar.error)
-    for _ in range(5):
-        at.sidebar.text_input(key="admin_password").set_value("guess").run()
-    at.sidebar.text_input(key="admin_password").set_value("let-me-see").run()
-    assert any("Too many wrong passwords" in e.value for e in at.sidebar.error)
-    assert not [b for b in at.sidebar.button if b.key == "admin_logout"], "locked out, even with the password"
+def test_a_typed_key_goes_to_openai_itself_never_to_the_owners_gateway(monkeypatch):
+    """Break 5: a key a visitor typed went to the owner's OPENAI_BASE_URL (the openai SDK reads it from the
+    server's environment when the app passes no base URL)."""
+    canary = "sk-visitor-canary-5151"
+    with OpenAIStub() as gateway:
+        monkeypatch.setenv("APP_PROVIDER", "openai")
+        monkeypatch.setenv("OPENAI_BASE_URL", gateway.base_url)  # the owner's gateway, for the owner's key
+        at = visit(user=ALICE)
+        assert "OpenAI-compatible (Ollama, vLLM…)" not in at.sidebar.selectbox(key="provider").options
+        at.sidebar.text_input(key="api_key").set_value(canary).run()
+        send(at, "a cat in a hat")
+        assert at.error, "api.openai.com cannot be reached from the tests: the turn fails, said"
+        assert not [r for r in gateway.requests if canary in str(r.headers)], "the key never reached the gateway"
+        assert gateway.requests == []
 
 
 def test_an_instruction_is_held_to_the_demos_limit(monkeypatch):

@@ -14,11 +14,12 @@ import streamlit as st
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from core import costs, traces
+from core import costs, identity, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
 from core.turn import run_turn
+from tests.pages import AUTH, person
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 from ui import trace_data
 
@@ -42,13 +43,21 @@ def page_env(monkeypatch, filled):
     return filled
 
 
-def open_page(**query) -> AppTest:
+def open_page(user: dict | None = None, **query) -> AppTest:
+    """The Traces page; `user`: the claims of a person signed in (a hosted demo's visitor)."""
     at = AppTest.from_file(PAGE, default_timeout=120)
+    if user is not None:
+        at.secrets.update(AUTH)
+        at.user = user
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def owner(claims: dict) -> str:
+    return identity.signed_in(claims).owner
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -392,24 +401,24 @@ def test_the_first_view_on_the_demo_is_not_flat_zeros(monkeypatch, tracking_uri)
 def test_a_hosted_visitor_sees_only_their_own_lineage(tracking_uri, monkeypatch):
     name = f"hosted-lineage-{uuid.uuid4().hex[:6]}"
     store = ConversationStore.connect(tracking_uri, name)
-    alice, bob = uuid.uuid4().hex, uuid.uuid4().hex
+    alice, bob = person("alice"), person("bob")
     made = {}
     for visitor, prompt in ((alice, "a cat on a roof"), (bob, "a dog in a hat")):
-        outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id=visitor, provider="demo",
+        outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id=owner(visitor), provider="demo",
                                                     options={"iterations": 1}), prompt,
                                        Settings(tracking_uri=tracking_uri), store))
-        made[visitor] = outcome.conversation.id
+        made[visitor["sub"]] = outcome.conversation.id
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
     monkeypatch.setenv("APP_HOSTED", "1")
     st.cache_data.clear()
-    own = open_page(visitor=alice, conversation=made[alice])  # the link under Alice's turn
-    assert own.selectbox(key="lineage_conversation").value == made[alice] and len(own.get("image")) == 2
+    own = open_page(alice, conversation=made["alice"])  # the link under Alice's turn
+    assert own.selectbox(key="lineage_conversation").value == made["alice"] and len(own.get("image")) == 2
     assert len(own.selectbox(key="lineage_conversation").options) == 1, "her conversations only"
-    peeking = open_page(visitor=bob, conversation=made[alice])  # Bob, with Alice's link
+    peeking = open_page(bob, conversation=made["alice"])  # Bob, with Alice's link
     assert any("no conversation" in w.value and "among your conversations in this demo" in w.value
                for w in peeking.warning)
-    assert peeking.selectbox(key="lineage_conversation").value == made[bob]
+    assert peeking.selectbox(key="lineage_conversation").value == made["bob"]
     assert len(peeking.selectbox(key="lineage_conversation").options) == 1
     assert len(peeking.get("image")) == 2 and "a cat on a roof" not in str(peeking.main), "nothing of hers"
 
@@ -419,9 +428,9 @@ def test_a_hosted_visitors_page_reads_their_own_traces_only(tracking_uri, monkey
     traces in the store that would be seconds a visitor)."""
     name = f"hosted-own-{uuid.uuid4().hex[:6]}"
     store = ConversationStore.connect(tracking_uri, name)
-    alice, bob = uuid.uuid4().hex, uuid.uuid4().hex
+    alice, bob = person("alice"), person("bob")
     for visitor, prompt in ((alice, "a cat on a roof"), (bob, "a dog in a hat"), (bob, "a dog on a bike")):
-        asyncio.run(run_turn(Conversation(scenario="catify", session_id=visitor, provider="demo",
+        asyncio.run(run_turn(Conversation(scenario="catify", session_id=owner(visitor), provider="demo",
                                           options={"iterations": 1}), prompt, Settings(tracking_uri=tracking_uri), store))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
@@ -432,7 +441,7 @@ def test_a_hosted_visitors_page_reads_their_own_traces_only(tracking_uri, monkey
 
     monkeypatch.setattr(traces.SqlTraceReader, "frames", everyone)
     st.cache_data.clear()
-    at = open_page(visitor=bob)
+    at = open_page(bob)
     assert metrics(at)["Traces"] == "2" and set(listed(at)["request"]) == {"a dog in a hat", "a dog on a bike"}
 
 

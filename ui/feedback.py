@@ -19,16 +19,16 @@ THUMBS = {1: True, 0: False}  # st.feedback("thumbs"): 1 is up, 0 is down
 
 
 def who() -> str:
-    """Who is rating: the signed-in user (`st.user`, only after a real login); in a hosted demo the visitor (kept
-    over reloads by `?visitor=`); else, on one's own machine, its user account: a reload or a new tab is still
-    the same person, whose rating shows again."""
+    """Who is rating: in a hosted demo the visitor (core.identity: a signed-in person, or an anonymous browser);
+    else the signed-in user (`st.user`, only after a real login), or on one's own machine its user account: a
+    reload or a new tab is still the same person, whose rating shows again."""
+    if session.hosted():
+        return session.session_id()
     user = st.user
     if user.get("is_logged_in") is True:
         for claim in ("email", "sub"):
             if value := user.get(claim):
                 return str(value)[:feedback.MAX_WHO_CHARS]
-    if session.hosted():
-        return session.session_id()
     return f"local:{_account()}"[:feedback.MAX_WHO_CHARS]
 
 

@@ -3,35 +3,55 @@ health, the browser session's id. Views only; decisions live in core."""
 
 from __future__ import annotations
 
-import hmac
 import os
-import re
-import time
 import uuid
+from collections.abc import Mapping
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from core import hosted as hosted_policy
+from core import identity
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
 from core.conversations import ConversationStore
 from core.hosted import SpendLedger
 from core.store import check_store, display_uri, scrub
+from ui.text import plain
 
 HOSTED_MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o")
 PROVIDER_LABELS = {"demo": "Demo (offline, free)", "openai": "OpenAI", "openai-compatible": "OpenAI-compatible (Ollama, vLLM…)"}
 
 
-def session_id() -> str:
-    """This visitor. In a hosted demo it is also kept in the address (`?visitor=`), so a reload (a new
-    Streamlit session) still finds the visitor's own conversations, traces and spend."""
+XSRF_COOKIE = "_streamlit_xsrf"  # Streamlit's own; its token names an anonymous visitor's browser (core.identity)
+
+
+def visitor() -> identity.Visitor:
+    """Who is using this page (core.identity): in a hosted demo, the person signed in through Streamlit's
+    OpenID Connect (`st.login`), or an anonymous visitor owning this browser session only. Nothing in the
+    address is read: an old `?visitor=` link names nobody."""
     if "session_id" not in st.session_state:
-        wanted = st.query_params.get("visitor", "")
-        adopt = hosted() and re.fullmatch(r"[0-9a-f]{32}", wanted or "")
-        st.session_state.session_id = wanted if adopt else uuid.uuid4().hex
-    if hosted() and st.query_params.get("visitor") != st.session_state.session_id:
-        st.query_params["visitor"] = st.session_state.session_id
-    return st.session_state.session_id
+        st.session_state.session_id = uuid.uuid4().hex
+    limits = base_settings().hosted
+    if limits is not None and sign_in_configured() and st.user.get("is_logged_in") is True:
+        try:
+            return identity.signed_in(st.user.to_dict(), limits.admins)
+        except ValueError:  # a provider that names no subject: treated as not signed in
+            pass
+    return identity.anonymous(st.session_state.session_id, st.context.ip_address,
+                              st.context.cookies.get(XSRF_COOKIE))
+
+
+def session_id() -> str:
+    """What owns this visitor's conversations, traces and spend (`Visitor.owner`)."""
+    return visitor().owner
+
+
+def sign_in_configured() -> bool:
+    """An `[auth]` section in the app's secrets: Streamlit's OpenID Connect sign-in (docs/DEPLOY.md)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file
+        return False
 
 
 def _secrets() -> dict:
@@ -107,7 +127,7 @@ def hosted() -> bool:
 
 
 def is_admin() -> bool:
-    return bool(st.session_state.get("admin"))
+    return hosted() and visitor().admin
 
 
 def visible_session() -> str | None:
@@ -119,50 +139,39 @@ def uses_owner_key() -> bool:
     return bool(st.session_state.get("uses_owner_key"))
 
 
-def _admin_login(base: Settings) -> None:
-    if base.hosted is None or not base.hosted.admin_password:
+def _sign_in_box(base: Settings) -> None:
+    """A hosted demo's sign-in: who is signed in and a way out, or a way in when the owner configured one."""
+    if base.hosted is None:
         return
-    with st.sidebar.expander("Admin", icon=":material/admin_panel_settings:", expanded=is_admin()):
-        if is_admin():
-            st.caption("Admin: you see every visitor's conversations and traces.")
-            if st.button("Leave admin mode", key="admin_logout"):
-                st.session_state.admin = False
-                st.rerun()
-            return
-        st.text_input("Admin password", type="password", key="admin_password", on_change=_check_admin_password)
-        if refused := st.session_state.pop("admin_refused", None):
-            st.error(refused)
+    person = visitor()
+    with st.sidebar:
+        if person.signed_in:
+            st.caption(plain(f"Signed in as {person.label}") + (" · admin: you see every visitor's conversations "
+                                                                 "and traces" if person.admin else ""))
+            st.button("Sign out", key="sign_out", on_click=st.logout, icon=":material/logout:")
+        elif sign_in_configured():
+            st.button("Sign in", key="sign_in", on_click=_login, icon=":material/login:",
+                      help="Signed in, you keep your conversations across visits and may use this demo's "
+                           "OpenAI key within its limits.")
+        else:
+            st.caption("Visitors use the free demo provider; this browser tab keeps your conversations.")
 
 
-ADMIN_TRIES = 5
-
-
-def _check_admin_password() -> None:
-    """A callback, so the typed password can be cleared before the field is drawn again."""
-    typed = str(st.session_state.get("admin_password") or "")
-    limits = base_settings().hosted
-    st.session_state.admin_password = ""
-    if not typed or limits is None or not limits.admin_password:
-        return
-    tries = st.session_state.get("admin_tries", 0)
-    if tries >= ADMIN_TRIES:
-        st.session_state.admin_refused = "Too many wrong passwords in this session."
-        return
-    if hmac.compare_digest(typed.encode("utf-8"), str(limits.admin_password).encode("utf-8")):
-        st.session_state.admin = True
-        return
-    st.session_state.admin_tries = tries + 1
-    time.sleep(1.0)  # guessing costs time
-    st.session_state.admin_refused = "That is not the admin password."
+def _login() -> None:
+    """`st.login()` with the `[auth]` section's provider: its default one, or its first named one."""
+    section = st.secrets.get("auth", {})
+    named = [k for k, v in section.items() if isinstance(v, Mapping)]
+    if "client_id" in section or not named:
+        st.login()
+    else:
+        st.login(named[0])
 
 
 def sidebar_settings() -> Settings:
     """Provider, key and models. A key typed here lives in this browser session's widget state only."""
     base = base_settings()
-    providers = PROVIDERS
-    if base.hosted is not None:
-        # a visitor may not point the server at an address of their choosing (it would fetch from inside)
-        providers = tuple(p for p in PROVIDERS if p != "openai-compatible")
+    person = visitor()
+    providers = hosted_policy.providers_for(base.hosted, person, PROVIDERS)
     with st.sidebar:
         st.subheader("Model provider")
         provider = st.selectbox("Provider", providers, index=providers.index(base.provider) if base.provider in providers else 0,
@@ -174,22 +183,26 @@ def sidebar_settings() -> Settings:
             return base.with_(provider="demo", chat_model=defaults.chat_model, vision_model=defaults.vision_model,
                               image_model=defaults.image_model, image_size=defaults.image_size,
                               image_quality=defaults.image_quality, api_key="")
+        owner_key = base.api_key if hosted_policy.may_use_owner_key(base.hosted, person) else ""
         typed_key = st.text_input("API key", type="password", key="api_key",
                                   help="Kept in this browser session only: never saved, traced or logged.",
-                                  placeholder="uses the server's key" if base.api_key else "sk-…")
-        key = typed_key or base.api_key
-        st.session_state.uses_owner_key = bool(base.hosted is not None and not typed_key and base.api_key)
+                                  placeholder="uses the server's key" if owner_key else "sk-…")
+        key = typed_key or owner_key
+        st.session_state.uses_owner_key = bool(base.hosted is not None and not typed_key and owner_key)
         if provider == "openai" and not key:
             st.warning("Type an OpenAI API key, or set OPENAI_API_KEY on the server.")
         if st.session_state.uses_owner_key:
             limits = base.hosted
             spent, _ = spend_ledger(base.tracking_uri, base.experiment_name).spent(session_id())
-            st.info(f"This demo's key pays, up to \\${limits.session_cap_usd:.2f} per visitor session and "
-                    f"\\${limits.daily_cap_usd:.2f} a day. Your session has spent \\${spent:.4f}.",
+            st.info(f"This demo's key pays, up to \\${limits.session_cap_usd:.2f} per person and "
+                    f"\\${limits.daily_cap_usd:.2f} a day. You have spent \\${spent:.4f}.",
                     icon=":material/savings:")
         base_url = ""
         if provider == "openai-compatible":
-            base_url = st.text_input("Base URL", value=base.base_url or defaults.base_url, key="base_url")
+            base_url = st.text_input("Base URL", value=(base.base_url if base.hosted is None else "")
+                                     or defaults.base_url, key="base_url")
+        if typed_key:
+            base_url = hosted_policy.typed_key_endpoint(base.hosted, provider, base_url)
         if st.session_state.uses_owner_key:  # models the demo's cost bound knows: token prices only, no extras
             chat_model = st.selectbox("Chat model", HOSTED_MODELS, key="chat_model_hosted")
             vision_model = st.selectbox("Vision model", HOSTED_MODELS, key="vision_model_hosted")
@@ -212,11 +225,24 @@ def sidebar_settings() -> Settings:
 
 
 def store_caption(settings: Settings, problem: str | None) -> None:
+    """Where traces go; a hosted demo's visitors are not told the server's store address or path, nor why it
+    failed in the store's words (the admin is)."""
     with st.sidebar:
         st.subheader("MLflow store")
-        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")
-        if problem:
-            st.error("Traces are not being saved. " + problem)
+        if privileged():
+            st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")
+            if problem:
+                st.error("Traces are not being saved. " + problem)
+        elif problem:
+            st.error("Traces are not being saved right now: the demo's store cannot be reached.")
+        else:
+            st.caption("Every turn is traced in this demo's MLflow store.")
+
+
+def privileged() -> bool:
+    """Sees the server's own details (store address, MLflow UI link): anyone on their own machine, a hosted
+    demo's admin."""
+    return not hosted() or is_admin()
 
 
 NAVIGATED = "_navigated"  # set by streamlit_app.py: this session has run the app's own navigation
@@ -236,12 +262,28 @@ def _leave_folder_mode() -> None:
             st.rerun()
 
 
+def _error_details() -> None:
+    """A hosted demo shows an unexpected error as a generic sentence: its type, message and traceback (paths,
+    addresses) go to the server's log only. Process-wide, as hosted mode is."""
+    if hosted() and st.get_option("client.showErrorDetails") != "none":
+        st.set_option("client.showErrorDetails", "none")
+
+
+def page_setup_read_only():
+    """A page that chooses no provider (a shared conversation): (settings, store or None, why not), no sidebar."""
+    _leave_folder_mode()
+    _error_details()
+    settings = base_settings()
+    store, problem = store_or_none(settings)
+    return settings, store, problem
+
+
 def page_setup():
     """Every page starts here: the shared sidebar, then (settings, store or None, why not)."""
     _leave_folder_mode()
-    session_id()
+    _error_details()
     settings = sidebar_settings()
-    _admin_login(settings)
+    _sign_in_box(settings)
     store, problem = store_or_none(settings)
     store_caption(settings, problem)
     return settings, store, problem

@@ -48,11 +48,12 @@ def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
         st.text(entry.get("text", ""))  # what the user typed stays as typed, line breaks included
 
 
-def usage_line(usage: TurnUsage, conversation: str | None = None, visitor: str | None = None) -> str:
+def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = True) -> str:
     """A turn's figures as one caption: tokens in and out, cost, models, time, a link to its trace and, when it
     made pictures, one to its conversation's lineage (the Traces page's Image lineage tab). Links open a new tab,
-    a new Streamlit session: in a hosted demo they carry the visitor (`?visitor=`, as the address does), or the
-    Traces page would not know whose they are."""
+    a new Streamlit session, and carry no identity: the Traces page knows the visitor by their sign-in, or an
+    anonymous one by their browser's cookie (core.identity). `links=False` (a shared read-only conversation)
+    leaves them out."""
     cost = usage.get("cost_usd")
     parts = [f"{usage.get('input_tokens', 0):,} tokens in · {usage.get('output_tokens', 0):,} out",
              "cost unknown" if cost is None else f"\\${cost:.4f}"]
@@ -62,28 +63,27 @@ def usage_line(usage: TurnUsage, conversation: str | None = None, visitor: str |
     if models:
         parts.append(plain(models))
     parts.append(f"{usage.get('seconds', 0):.1f} s")
-    who = f"&visitor={visitor}" if visitor and _HEX_ID.fullmatch(visitor) else ""
     trace_id = usage.get("trace_id") or ""
-    if _TRACE_ID.fullmatch(trace_id):
-        parts.append(f"[open the trace](traces?trace={trace_id}{who})")
-    if usage.get("pictures") and conversation and _HEX_ID.fullmatch(conversation):
-        parts.append(f"[lineage](traces?conversation={conversation}{who})")
+    if links and _TRACE_ID.fullmatch(trace_id):
+        parts.append(f"[open the trace](traces?trace={trace_id})")
+    if links and usage.get("pictures") and conversation and _HEX_ID.fullmatch(conversation):
+        parts.append(f"[lineage](traces?conversation={conversation})")
     return " · ".join(parts)
 
 
 _TRACE_ID = re.compile(r"tr-[0-9a-f]{32}")
-_HEX_ID = re.compile(r"[0-9a-f]{32}")  # a conversation (run) id, a visitor id
+_HEX_ID = re.compile(r"[0-9a-f]{32}")  # a conversation (run) id
 
 
 def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None = None,
-                 conversation: str | None = None, visitor: str | None = None,
+                 conversation: str | None = None, links: bool = True,
                  after_turn: AfterTurn | None = None) -> None:
     """One line of the chat; `scenario` (the conversation's) says how its agents are named. A turn's last
     line carries the turn's figures, shown under it, with links to its trace and lineage (`usage_line`), and
     then `after_turn` (the rating) when its trace is known."""
     _render_line(entry, image_bytes, scenario)
     if entry.get("usage"):
-        st.caption(usage_line(entry["usage"], conversation, visitor))
+        st.caption(usage_line(entry["usage"], conversation, links))
         trace_id = entry["usage"].get("trace_id") or ""
         if after_turn is not None and _TRACE_ID.fullmatch(trace_id):
             after_turn(trace_id)
@@ -119,10 +119,10 @@ def render_live(name: str, text: str, scenario: str | None) -> None:
 
 
 def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLookup, scenario: str,
-                      conversation: str | None = None, visitor: str | None = None,
+                      conversation: str | None = None, links: bool = True,
                       after_turn: AfterTurn | None = None) -> None:
     """Entries in order; answers of agents that work at once (same turn) go into columns. `conversation` (its
-    run id) and `visitor` (a hosted demo's) go into the links under each turn; `after_turn` under each finished
+    run id) goes into the links under each turn (none when `links` is False); `after_turn` under each finished
     turn."""
     together = side_by_side(scenario)
     i = 0
@@ -137,10 +137,10 @@ def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLook
             columns = st.columns(len(group))
             for column, member in zip(columns, sorted(group, key=lambda e: together.index(e["name"]))):
                 with column:
-                    render_entry(member, image_bytes, scenario, conversation, visitor, after_turn)
+                    render_entry(member, image_bytes, scenario, conversation, links, after_turn)
             continue
         if group:  # a single one: nothing to put beside it
-            render_entry(group[0], image_bytes, scenario, conversation, visitor, after_turn)
+            render_entry(group[0], image_bytes, scenario, conversation, links, after_turn)
             continue
-        render_entry(entry, image_bytes, scenario, conversation, visitor, after_turn)
+        render_entry(entry, image_bytes, scenario, conversation, links, after_turn)
         i += 1

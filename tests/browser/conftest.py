@@ -27,9 +27,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 class AppServer:
     """`streamlit run streamlit_app.py` as a real process with its own store, until stop()."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None):
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, secrets: str = ""):
+        """`secrets`: the app's .streamlit/secrets.toml, `{url}` standing for the app's own address."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        if secrets:
+            (workdir / ".streamlit").mkdir(exist_ok=True)
+            (workdir / ".streamlit" / "secrets.toml").write_text(secrets.replace("{url}", self.url))
         self.tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
         self.log = workdir / "streamlit.log"
         full_env = {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri,

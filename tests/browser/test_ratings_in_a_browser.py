@@ -1,5 +1,5 @@
 """Feedback in a real browser (issue 16): a hosted visitor clicks 👍 under a finished turn, adds a comment in its
-popover, and after a reload (a new Streamlit session, the same visitor) the thumb is still chosen; MLflow holds it
+popover, and after a reload (a new Streamlit session, the same browser: the same anonymous visitor) the thumb is still chosen; MLflow holds it
 as HUMAN feedback on the turn's trace."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_a_visitor_rates_a_turn_and_finds_the_rating_after_a_reload(page, tmp_pa
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "feedback-rated-turn.png"), full_page=True)
 
-        page.reload()  # a new Streamlit session; ?visitor= keeps the visitor
+        page.reload()  # a new Streamlit session; the browser (its Streamlit cookie) keeps the visitor
         wait_ready(page)
         chosen = page.locator(f".st-key-feedback_{trace_id}").get_by_role("radio", name="Thumbs up")
         expect(chosen).to_have_attribute("aria-checked", "true")

@@ -1,0 +1,45 @@
+"""A conversation someone shared (`/shared?share=<token>`): its transcript, pictures and turns' traces, read-only.
+Nothing of its owner's other conversations, no way to continue it; a revoked or forged link opens nothing."""
+
+import streamlit as st
+
+from core import contract, scenarios, sharing, trace_view, traces
+from core.conversations import ConversationError, StoreUnavailable
+from ui import session, trace_data
+from ui import sharing as share_ui
+from ui.text import plain
+from ui.transcript import render_transcript
+
+settings, store, problem = session.page_setup_read_only()
+token = st.query_params.get("share", "")
+shares = share_ui.links(store, settings) if store is not None else None
+if store is None or shares is None:
+    st.error("Shared conversations cannot be opened on this app right now." if store is None else
+             "This app makes no share links (it has no share secret), so this one opens nothing.")
+    st.stop()
+try:
+    conversation = store.load(shares.opened(token))
+    turns = traces.conversation_traces(settings.tracking_uri, store.experiment_id, conversation.id)
+except (sharing.ShareRefused, ConversationError, StoreUnavailable, traces.TraceReadError) as exc:
+    st.error(plain(exc))
+    st.stop()
+
+known = scenarios.find(conversation.scenario)
+st.title(plain(conversation.title or (known.label if known else conversation.scenario)))
+st.caption("Shared read-only: this conversation and its traces. " +
+           plain(f"{known.label if known else conversation.scenario} · {conversation.turns} turns"))
+render_transcript(conversation.transcript,
+                  lambda image_id: trace_data.picture(store, settings.tracking_uri, conversation.id, image_id),
+                  conversation.scenario, conversation.id, links=False)
+st.subheader("Its traces")
+if not turns:
+    st.caption("No trace of its turns is in the store.")
+for trace in turns:
+    info, table = trace.info, traces.span_table(trace)
+    state = str(getattr(info.state, "value", info.state))
+    usage, cost = info.token_usage or {}, info.cost or {}
+    with st.expander(plain(f"Turn {(info.tags or {}).get(contract.TURN, '?')} · {state} · "
+                           f"{int(usage.get('total_tokens') or 0):,} tokens · "
+                           f"${float(cost.get('total_cost') or 0.0):,.4f}"), icon=":material/account_tree:"):
+        st.dataframe(trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens",
+                                                "output_tokens", "cost_usd"]]), hide_index=True)
