@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mlflow import MlflowClient
@@ -15,6 +16,7 @@ from core.observe import export
 from tests.openai_server import OpenAIStub
 from tests.pages import open_app as visit
 from tests.pages import send
+from ui import session
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 
@@ -113,7 +115,9 @@ def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri)
     assert leaks == [], "the key must never reach the store, its traces or its artifacts"
 
 
-def test_admin_login_survives_odd_passwords_and_guessing():
+def test_admin_login_survives_odd_passwords_and_guessing(monkeypatch):
+    slept: list[float] = []  # each wrong password costs a second: counted here instead of waited for
+    monkeypatch.setattr(session, "time", SimpleNamespace(sleep=slept.append))
     at = visit()
     at.sidebar.text_input(key="admin_password").set_value("pässwörd ✓").run()
     assert not at.exception and any("not the admin password" in e.value for e in at.sidebar.error)
@@ -122,6 +126,7 @@ def test_admin_login_survives_odd_passwords_and_guessing():
     at.sidebar.text_input(key="admin_password").set_value("let-me-see").run()
     assert any("Too many wrong passwords" in e.value for e in at.sidebar.error)
     assert not [b for b in at.sidebar.button if b.key == "admin_logout"], "locked out, even with the password"
+    assert slept == [1.0] * 5, "every wrong password until the lock-out cost a second"
 
 
 def test_an_instruction_is_held_to_the_demos_limit(monkeypatch):
