@@ -13,6 +13,7 @@ import pytest
 from mlflow import MlflowClient
 
 from core.conversations import ConversationStore
+from tests.mlflow_server import MlflowServer
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DEMO_LATENCY_MS", "0")
@@ -23,6 +24,15 @@ os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # tests never reach for t
 def tracking_uri(tmp_path_factory) -> str:
     db = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
     return f"sqlite:///{db}"
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """One real `mlflow server` (sqlite, artifact proxy) per test session for the tests that only talk to one (each
+    in experiments of its own names); starting one costs seconds. Tests that kill or restart a server, or run it
+    on another backend, start their own."""
+    with MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start() as running:
+        yield running
 
 
 @pytest.fixture()

@@ -17,7 +17,6 @@ from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.errors import InputError
 from core.turn import run_turn
-from tests.mlflow_server import MlflowServer
 
 
 def _turns(tracking_uri: str, experiment: str, session: str, messages: list[str]) -> tuple[str, list[str]]:
@@ -150,9 +149,8 @@ def test_only_current_human_ratings_of_the_apps_name_count():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with MlflowServer(tmp_path_factory.mktemp("feedback-server")).start() as running:
-        yield running.uri
+def server(mlflow_server):
+    return mlflow_server.uri  # the session's server (tests/conftest.py); this module's experiment is its own
 
 
 def test_ratings_over_a_tracking_server(server):

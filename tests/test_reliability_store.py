@@ -1,7 +1,9 @@
 """Reliability battery, tracking-store faults (issue 7), on a real `mlflow server` process: unreachable when the
 app starts, and killed (SIGKILL) in the middle of a Catify turn, then restarted on the same port and files.
 The chat goes on with a warning; the turns stay in the browser session and are written once the server
-answers again; the Traces page says the store is unreachable instead of failing."""
+answers again; the Traces page says the store is unreachable instead of failing. One server process for the
+module (each start costs seconds): each test first brings it to the state it needs (not listening, or up) and
+keeps to an experiment of its own, so the tests do not depend on each other or on their order."""
 
 from __future__ import annotations
 
@@ -16,13 +18,33 @@ from tests.openai_server import OpenAIStub, WhileAnswering
 from tests.pages import open_app, send
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
-EXPERIMENT = "store-faults"
 
 
-def use(monkeypatch, uri: str, model: OpenAIStub | None = None) -> None:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Started, killed and restarted by the tests themselves: same port, same files, as an operator's restarts."""
+    server = MlflowServer(tmp_path_factory.mktemp("store-faults"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def up(server) -> MlflowServer:
+    """The module's server, answering."""
+    if not server.running:
+        server.start()
+    return server
+
+
+@pytest.fixture()
+def experiment(experiment_name) -> str:
+    return f"store-faults-{experiment_name}"
+
+
+def use(monkeypatch, uri: str, experiment: str, model: OpenAIStub | None = None) -> None:
     st.cache_data.clear()  # a fresh page view: nothing remembered about earlier stores
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment)
     if model is not None:
         monkeypatch.setenv("APP_PROVIDER", "openai")
         monkeypatch.setenv("OPENAI_BASE_URL", model.base_url)
@@ -48,10 +70,10 @@ def saved_pictures(store: ConversationStore, conversation_id: str) -> int:
                if (store.load_image(conversation_id, image_id) or b"").startswith(b"\x89PNG"))
 
 
-def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back(tmp_path, monkeypatch,
-                                                                                          reliability):
-    server = MlflowServer(tmp_path / "mlflow")  # not started: nothing listens on its port yet
-    use(monkeypatch, server.uri)
+def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back(server, experiment,
+                                                                                          monkeypatch, reliability):
+    server.kill()  # not running: nothing listens on its port yet
+    use(monkeypatch, server.uri, experiment)
     at = open_app()
     at.sidebar.slider(key="iterations").set_value(1).run()
     assert any("not being saved" in w for w in warnings_of(at))
@@ -72,25 +94,25 @@ def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it
     assert [unescaped(b.label) for b in at.sidebar.button if (b.key or "").startswith("parked_")] == [
         "a bird on a wire · 1 unsaved turn"]
 
-    with server.start():
-        at.button(key="save_pending").click().run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert sorted(unescaped(t.value).split(" of ")[0] for t in at.toast) == ["Saved 1 turn", "Saved 2 turns"]
-        assert not any("kept in this browser session only" in w for w in warnings_of(at))
-        assert not any((b.key or "").startswith("parked_") for b in at.sidebar.button)
-        conversation_id = at.query_params["conversation"]
-        store = ConversationStore.connect(server.uri, EXPERIMENT)
-        assert sorted((c.title, c.turns) for c in store.recent()) == [("a bird on a wire", 1), ("a cat in space", 2)]
-        bird = next(c for c in store.recent() if c.title == "a bird on a wire")
-        assert saved_pictures(store, bird.id) == 2
-        loaded = store.load(conversation_id)
-        assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == [
-            "a cat in space", "now a dog"]
-        assert saved_pictures(store, conversation_id) == 4
-        reopened = open_app(conversation=conversation_id)  # another browser, later
-        assert user_texts(reopened) == ["a cat in space", "now a dog"] and len(reopened.get("image")) == 4
-        send(at, "and a bird")  # the store is back: the next turn is saved as usual
-        assert store.load(conversation_id).turns == 3 and not any("kept in this" in w for w in warnings_of(at))
+    server.start()  # left running for the next test; the module fixture stops it
+    at.button(key="save_pending").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert sorted(unescaped(t.value).split(" of ")[0] for t in at.toast) == ["Saved 1 turn", "Saved 2 turns"]
+    assert not any("kept in this browser session only" in w for w in warnings_of(at))
+    assert not any((b.key or "").startswith("parked_") for b in at.sidebar.button)
+    conversation_id = at.query_params["conversation"]
+    store = ConversationStore.connect(server.uri, experiment)
+    assert sorted((c.title, c.turns) for c in store.recent()) == [("a bird on a wire", 1), ("a cat in space", 2)]
+    bird = next(c for c in store.recent() if c.title == "a bird on a wire")
+    assert saved_pictures(store, bird.id) == 2
+    loaded = store.load(conversation_id)
+    assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == [
+        "a cat in space", "now a dog"]
+    assert saved_pictures(store, conversation_id) == 4
+    reopened = open_app(conversation=conversation_id)  # another browser, later
+    assert user_texts(reopened) == ["a cat in space", "now a dog"] and len(reopened.get("image")) == 4
+    send(at, "and a bird")  # the store is back: the next turn is saved as usual
+    assert store.load(conversation_id).turns == 3 and not any("kept in this" in w for w in warnings_of(at))
     reliability(area="store", fault="the MLflow store unreachable when the app starts (a real `mlflow server`, "
                 "started later)", sees=f"“Chatting works, but traces are not being saved…”, then “{seen[:90]}…” "
                 "and a Try saving now button",
@@ -99,10 +121,11 @@ def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it
                 "them elsewhere shows all of it; the next turn saved as usual")
 
 
-def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable(tmp_path, monkeypatch,
+def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable(up, experiment, monkeypatch,
                                                                                    reliability):
-    with OpenAIStub() as model, MlflowServer(tmp_path / "mlflow").start() as server:
-        use(monkeypatch, server.uri, model)
+    server = up
+    with OpenAIStub() as model:
+        use(monkeypatch, server.uri, experiment, model)
         at = open_app()
         at.sidebar.slider(key="iterations").set_value(1).run()
         send(at, "a cat in a server room")  # a good turn first
@@ -131,7 +154,7 @@ def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreacha
         at.button(key="save_pending").click().run()
         assert not at.exception, [e.value for e in at.exception]
         assert any("Saved 1 turn" in unescaped(t.value) for t in at.toast)
-        store = ConversationStore.connect(server.uri, EXPERIMENT)
+        store = ConversationStore.connect(server.uri, experiment)
         loaded = store.load(conversation_id)
         assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == [
             "a cat in a server room", "now a dog in a data centre"]
@@ -153,36 +176,36 @@ def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreacha
 
 
 def test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a_new_conversation(
-        tmp_path, monkeypatch, reliability):
-    with MlflowServer(tmp_path / "mlflow").start() as server:
-        use(monkeypatch, server.uri)
-        tab_a = open_app()
-        tab_a.sidebar.slider(key="iterations").set_value(1).run()
-        send(tab_a, "a cat")
-        conversation_id = tab_a.query_params["conversation"]
-        server.kill()
-        send(tab_a, "now a dog")  # finished, but kept in tab A's session only
-        assert any("1 turn of this conversation are kept" in w for w in warnings_of(tab_a))
-        server.start()
-        st.cache_data.clear()  # the store's health is looked at afresh (it is cached for 30 s)
-        tab_b = open_app(conversation=conversation_id)
-        send(tab_b, "now a bird")  # tab B carries on from the stored turn
-        assert ConversationStore.connect(server.uri, EXPERIMENT).load(conversation_id).turns == 2
+        up, experiment, monkeypatch, reliability):
+    server = up
+    use(monkeypatch, server.uri, experiment)
+    tab_a = open_app()
+    tab_a.sidebar.slider(key="iterations").set_value(1).run()
+    send(tab_a, "a cat")
+    conversation_id = tab_a.query_params["conversation"]
+    server.kill()
+    send(tab_a, "now a dog")  # finished, but kept in tab A's session only
+    assert any("1 turn of this conversation are kept" in w for w in warnings_of(tab_a))
+    server.start()
+    st.cache_data.clear()  # the store's health is looked at afresh (it is cached for 30 s)
+    tab_b = open_app(conversation=conversation_id)
+    send(tab_b, "now a bird")  # tab B carries on from the stored turn
+    assert ConversationStore.connect(server.uri, experiment).load(conversation_id).turns == 2
 
-        tab_a.button(key="save_pending").click().run()
-        told = next(w for w in warnings_of(tab_a) if "continued in another tab" in w)
-        assert user_texts(tab_a) == ["a cat", "now a dog"], "tab A's turn is still on screen"
-        store = ConversationStore.connect(server.uri, EXPERIMENT)
-        assert [e["text"] for e in store.load(conversation_id).transcript if e["role"] == "user"] == [
-            "a cat", "now a bird"], "tab B's turn was not overwritten"
-        tab_a.button(key="save_as_new").click().run()
-        assert not tab_a.exception, [e.value for e in tab_a.exception]
-        copy_id = tab_a.query_params["conversation"]
-        assert copy_id != conversation_id and not any("continued in another tab" in w for w in warnings_of(tab_a))
-        copy = store.load(copy_id)
-        assert copy.title == "a cat (copy)" and [e["text"] for e in copy.transcript if e["role"] == "user"] == [
-            "a cat", "now a dog"]
-        assert saved_pictures(store, copy_id) == 4
+    tab_a.button(key="save_pending").click().run()
+    told = next(w for w in warnings_of(tab_a) if "continued in another tab" in w)
+    assert user_texts(tab_a) == ["a cat", "now a dog"], "tab A's turn is still on screen"
+    store = ConversationStore.connect(server.uri, experiment)
+    assert [e["text"] for e in store.load(conversation_id).transcript if e["role"] == "user"] == [
+        "a cat", "now a bird"], "tab B's turn was not overwritten"
+    tab_a.button(key="save_as_new").click().run()
+    assert not tab_a.exception, [e.value for e in tab_a.exception]
+    copy_id = tab_a.query_params["conversation"]
+    assert copy_id != conversation_id and not any("continued in another tab" in w for w in warnings_of(tab_a))
+    copy = store.load(copy_id)
+    assert copy.title == "a cat (copy)" and [e["text"] for e in copy.transcript if e["role"] == "user"] == [
+        "a cat", "now a dog"]
+    assert saved_pictures(store, copy_id) == 4
     reliability(area="concurrency", fault="a turn kept in the session during a store outage, while another tab "
                 "continued the same conversation", sees=unescaped(told)[:150] + "… with Save mine as a new "
                 "conversation and Reload", kept="both: the other tab's turn in the conversation; this tab's turn, "

@@ -16,13 +16,11 @@ from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
 from core.turn import run_turn
-from tests.mlflow_server import MlflowServer
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start() as running:
-        yield running.uri
+def server(mlflow_server):
+    return mlflow_server.uri  # the session's server (tests/conftest.py); this module's experiments are its own
 
 
 def test_two_instances_share_conversations_pictures_and_traces(server):

@@ -75,8 +75,10 @@ def browser(chromium_path):
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app(tmp_path_factory):
+    """One app server for the modules that need nothing special of it (starting one costs seconds): each test opens
+    its own browser context, so its own Streamlit session and conversations."""
     server = AppServer(tmp_path_factory.mktemp("browser-app"))
     yield server
     server.stop()

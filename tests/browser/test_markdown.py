@@ -54,77 +54,91 @@ def answer(trap: Tripwire) -> str:
         f"<img src=\"{trap.url}/html.png\"> done"])
 
 
-def test_markdown_answers_render_as_elements_and_fetch_nothing(page, tmp_path):
-    trap = Tripwire()
+@pytest.fixture(scope="module")
+def model_app(tmp_path_factory):
+    """One app server on the OpenAI-compatible stub for both tests (starting one costs seconds)."""
     with OpenAIStub() as stub:
-        server = AppServer(tmp_path, env={"APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test-markdown",
-                                          "OPENAI_BASE_URL": stub.base_url})
+        server = AppServer(tmp_path_factory.mktemp("markdown"), env={
+            "APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test-markdown", "OPENAI_BASE_URL": stub.base_url})
         try:
-            page.goto(server.url)
-            wait_ready(page)
-            choose_scenario(page, "Analyst & Summarizer")
-            page.get_by_placeholder("Paste the report here…").fill("Revenue fell from $4.5 million to $3 million.")
-            stub.add_fault(ReplyFault(path="/chat/completions", content=answer(trap), times=2))
-            send(page, "What are the risks?")
-            expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
-            settle(page)
-            messages = page.locator("[data-testid=stChatMessage]")
-            expect(messages.locator("h3", has_text="Main risks")).to_have_count(2)
-            expect(messages.locator("strong", has_text="Wholesale softness")).to_have_count(2)
-            expect(messages.locator("table td", has_text="-12%")).to_have_count(2)
-            expect(messages.locator("pre code", has_text="total = 4.5 - 3")).to_have_count(2)
-            expect(messages.filter(has_text="from $4.5 million to $3 million")).to_have_count(2)
-            expect(messages.locator("a[href='https://mlflow.org']")).to_have_count(2)
-            assert messages.locator("a[href^='javascript']").count() == 0
-            assert messages.locator("img[src*='127.0.0.1']").count() == 0
-            expect(messages.filter(has_text="<img src=")).to_have_count(2)  # raw HTML shows as text
-
-            # a transcript another program wrote into the experiment, opened by its address
-            store = ConversationStore.connect(server.tracking_uri, "browser")
-            planted = Conversation(scenario="analyst", session_id="someone", provider="demo",
-                                   options={"report": "x"})
-            planted.transcript = [{"role": "user", "name": "user", "turn": 1, "text": "hi"},
-                                  {"role": "assistant", "name": "analyst", "turn": 1,
-                                   "text": f"![x]({trap.url}/stored.png)\n\n[ref]: {trap.url}/ref.png\n\n![y][ref]"}]
-            planted.turns = 1
-            store.create(planted)
-            store.save(planted)
-            page.goto(f"{server.url}/?conversation={planted.id}")
-            wait_ready(page)
-            stored = page.locator("[data-testid=stChatMessage]")
-            expect(stored.locator("a[href$='stored.png']")).to_have_count(1)  # a link to click, not a picture
-            assert stored.locator("img[src*='127.0.0.1']").count() == 0
-            page.wait_for_timeout(1500)
-            assert trap.paths == [], f"the page fetched {trap.paths}"
+            yield stub, server
         finally:
             server.stop()
-            trap.close()
 
 
-def test_a_slow_model_streams_its_markdown_answer_word_by_word(page, tmp_path):
+@pytest.fixture()
+def stub_and_server(model_app):
+    """The module's stub with no requests seen and no faults left from another test."""
+    stub, server = model_app
+    stub.reset()
+    yield stub, server
+    stub.reset()
+
+
+def test_markdown_answers_render_as_elements_and_fetch_nothing(page, stub_and_server):
+    trap = Tripwire()
+    stub, server = stub_and_server
+    try:
+        page.goto(server.url)
+        wait_ready(page)
+        choose_scenario(page, "Analyst & Summarizer")
+        page.get_by_placeholder("Paste the report here…").fill("Revenue fell from $4.5 million to $3 million.")
+        stub.add_fault(ReplyFault(path="/chat/completions", content=answer(trap), times=2))
+        send(page, "What are the risks?")
+        expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
+        settle(page)
+        messages = page.locator("[data-testid=stChatMessage]")
+        expect(messages.locator("h3", has_text="Main risks")).to_have_count(2)
+        expect(messages.locator("strong", has_text="Wholesale softness")).to_have_count(2)
+        expect(messages.locator("table td", has_text="-12%")).to_have_count(2)
+        expect(messages.locator("pre code", has_text="total = 4.5 - 3")).to_have_count(2)
+        expect(messages.filter(has_text="from $4.5 million to $3 million")).to_have_count(2)
+        expect(messages.locator("a[href='https://mlflow.org']")).to_have_count(2)
+        assert messages.locator("a[href^='javascript']").count() == 0
+        assert messages.locator("img[src*='127.0.0.1']").count() == 0
+        expect(messages.filter(has_text="<img src=")).to_have_count(2)  # raw HTML shows as text
+
+        # a transcript another program wrote into the experiment, opened by its address
+        store = ConversationStore.connect(server.tracking_uri, "browser")
+        planted = Conversation(scenario="analyst", session_id="someone", provider="demo",
+                               options={"report": "x"})
+        planted.transcript = [{"role": "user", "name": "user", "turn": 1, "text": "hi"},
+                              {"role": "assistant", "name": "analyst", "turn": 1,
+                               "text": f"![x]({trap.url}/stored.png)\n\n[ref]: {trap.url}/ref.png\n\n![y][ref]"}]
+        planted.turns = 1
+        store.create(planted)
+        store.save(planted)
+        page.goto(f"{server.url}/?conversation={planted.id}")
+        wait_ready(page)
+        stored = page.locator("[data-testid=stChatMessage]")
+        expect(stored.locator("a[href$='stored.png']")).to_have_count(1)  # a link to click, not a picture
+        assert stored.locator("img[src*='127.0.0.1']").count() == 0
+        page.wait_for_timeout(1500)
+        assert trap.paths == [], f"the page fetched {trap.paths}"
+    finally:
+        trap.close()
+
+
+def test_a_slow_model_streams_its_markdown_answer_word_by_word(page, stub_and_server, monkeypatch):
     """Against an OpenAI-compatible server answering markdown at a word every 0.12 s: the first words are on
     screen long before the answer is complete (time to first words vs. the whole answer, printed)."""
     content = "### Main risks\n\n" + " ".join(f"**point {i}** supply delays and freight costs." for i in range(8))
-    with OpenAIStub(stream_delay_s=0.12) as stub:
-        server = AppServer(tmp_path, env={"APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test-stream",
-                                          "OPENAI_BASE_URL": stub.base_url})
-        try:
-            page.goto(server.url)
-            wait_ready(page)
-            choose_scenario(page, "Analyst & Summarizer")
-            page.get_by_placeholder("Paste the report here…").fill("Freight costs rose; supply delays.")
-            stub.add_fault(ReplyFault(path="/chat/completions", content=content, times=2))
-            started = time.perf_counter()
-            send(page, "What are the risks?")
-            writing = page.locator("[data-testid=stChatMessage]").filter(has_text="▌")
-            expect(writing.first).to_be_visible(timeout=30_000)
-            first_words = time.perf_counter() - started
-            expect(writing.first.locator("h3", has_text="Main risks")).to_be_visible()  # markdown while streaming
-            expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
-            whole = time.perf_counter() - started
-            print(f"\nfirst words on screen after {first_words:.2f} s; whole answer after {whole:.2f} s")
-            assert first_words < whole - 2.0, (first_words, whole)
-            expect(page.locator("[data-testid=stChatMessage]").filter(has_text="▌")).to_have_count(0)
-            assert [r.body.get("stream") for r in stub.requests_to("/chat/completions")] == [True, True]
-        finally:
-            server.stop()
+    stub, server = stub_and_server
+    monkeypatch.setattr(stub, "stream_delay_s", 0.12)
+    page.goto(server.url)
+    wait_ready(page)
+    choose_scenario(page, "Analyst & Summarizer")
+    page.get_by_placeholder("Paste the report here…").fill("Freight costs rose; supply delays.")
+    stub.add_fault(ReplyFault(path="/chat/completions", content=content, times=2))
+    started = time.perf_counter()
+    send(page, "What are the risks?")
+    writing = page.locator("[data-testid=stChatMessage]").filter(has_text="▌")
+    expect(writing.first).to_be_visible(timeout=30_000)
+    first_words = time.perf_counter() - started
+    expect(writing.first.locator("h3", has_text="Main risks")).to_be_visible()  # markdown while streaming
+    expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
+    whole = time.perf_counter() - started
+    print(f"\nfirst words on screen after {first_words:.2f} s; whole answer after {whole:.2f} s")
+    assert first_words < whole - 2.0, (first_words, whole)
+    expect(page.locator("[data-testid=stChatMessage]").filter(has_text="▌")).to_have_count(0)
+    assert [r.body.get("stream") for r in stub.requests_to("/chat/completions")] == [True, True]
