@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from core import hosted as hosted_policy
+from core import redact
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
 from core.conversations import ConversationStore
 from core.hosted import SpendLedger
@@ -237,7 +238,9 @@ def _leave_folder_mode() -> None:
 
 
 def page_setup():
-    """Every page starts here: the shared sidebar, then (settings, store or None, why not)."""
+    """Every page starts here: the shared sidebar, then (settings, store or None, why not). First, log records
+    lose their secrets (core.redact; again on every run, so a handler added since is covered too)."""
+    redact.install_log_scrubber()
     _leave_folder_mode()
     session_id()
     settings = sidebar_settings()
