@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from . import redact
 from .errors import ConfigError
 
 PROVIDERS = ("demo", "openai", "openai-compatible")
@@ -29,7 +30,13 @@ IMAGE_QUALITIES = {
 
 
 class Secret(str):
-    """A string that never shows itself in repr, logs or tracebacks of dataclasses."""
+    """A string that never shows itself in repr, logs or tracebacks of dataclasses, and that `core.redact.scrub`
+    masks wherever its value turns up in a text (a provider's error quoting the key, a log line)."""
+
+    def __new__(cls, value: object = "") -> "Secret":
+        secret = super().__new__(cls, value)
+        redact.remember(secret)
+        return secret
 
     def __repr__(self) -> str:
         return "Secret('***')" if self else "Secret('')"
@@ -100,6 +107,10 @@ class Settings:
     billed_to_owner: bool = False  # hosted mode: this turn runs on the owner's key (its trace says so)
     # signs read-only share links (core.sharing): APP_SHARE_SECRET, else the sign-in's cookie_secret ([auth])
     share_secret: Secret = field(default=Secret(""), repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.api_key, Secret):  # Settings(api_key="sk-…") from a script or a test
+            object.__setattr__(self, "api_key", Secret(self.api_key or ""))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, secrets: Mapping[str, object] | None = None) -> "Settings":

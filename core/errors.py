@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Callable, Iterable
 
 import openai
+
+from . import redact
 
 
 class UserError(ValueError):
@@ -28,12 +31,15 @@ class TurnRefused(UserError):
 _WRAPPED = re.compile(r"(?P<type>[A-Za-z_]\w*): (?P<message>.*?)(?:\nTraceback:\n.*)?", re.DOTALL)
 
 
-def describe(exc: BaseException, *, secrets: tuple[str, ...] = (), base_url: str = "") -> str:
-    text = _describe(exc, base_url)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def describe(exc: BaseException, *, secrets: Iterable[str] = (), base_url: str = "") -> str:
+    """`exc` in one sentence, with `secrets` and every other secret `core.redact.scrub` knows taken out before
+    anything is cut short (a key cut in half would no longer be found)."""
+    secrets = tuple(secrets)
+
+    def clean(text: str) -> str:
+        return redact.scrub(text, secrets)
+
+    return clean(_describe(exc, base_url, clean))
 
 
 def _unwrap(exc: BaseException) -> tuple[BaseException, str]:
@@ -59,11 +65,11 @@ _CUT_OFF = ("RemoteProtocolError", "IncompleteRead", "peer closed connection", "
             "ReadError")
 
 
-def _describe(exc: BaseException, base_url: str) -> str:
+def _describe(exc: BaseException, base_url: str, clean: Callable[[str], str]) -> str:
     everything = f"{exc!s} {exc.__cause__!r} {exc.__context__!r}"  # agentchat keeps the cause in its text
     exc, type_name = _unwrap(exc)
     where = f" at {base_url}" if base_url else ""
-    detail = _server_message(exc)
+    detail = _server_message(exc, clean)
     if isinstance(exc, UserError):
         return str(exc)
     if isinstance(exc, openai.AuthenticationError):
@@ -95,14 +101,14 @@ def _describe(exc: BaseException, base_url: str) -> str:
         return f"The connection to the model provider broke off in the middle of its answer{where}. Retry."
     if isinstance(exc, TimeoutError):
         return "A step took too long and was stopped. Retry, or raise the timeout."
-    return f"The turn failed: {type_name}: {str(exc)[:300]}"
+    return f"The turn failed: {type_name}: {clean(str(exc))[:300]}"
 
 
-def _server_message(exc: BaseException) -> str:
+def _server_message(exc: BaseException, clean: Callable[[str], str]) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         error = body.get("error")
         message = body.get("message") or (error.get("message") if isinstance(error, dict) else None)
         if message:
-            return str(message)[:300]
-    return str(getattr(exc, "message", "") or exc)[:300]
+            return clean(str(message))[:300]
+    return clean(str(getattr(exc, "message", "") or exc))[:300]

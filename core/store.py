@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
+from . import redact
 from .observe import export
 
 
@@ -65,10 +66,10 @@ def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
 
 
 def scrub(text: str, tracking_uri: str) -> str:
-    """An error text without the store's password (MLflow's errors quote the address whole)."""
-    if password := urllib.parse.urlsplit(tracking_uri).password:
-        text = text.replace(password, "***")
-    return text
+    """An error text without the store's password (MLflow's errors quote the address whole), nor any other
+    secret `core.redact.scrub` knows."""
+    password = urllib.parse.urlsplit(tracking_uri).password
+    return redact.scrub(text, (password,) if password else ())
 
 
 def use_wal(tracking_uri: str) -> None:

@@ -26,6 +26,7 @@ MODELS = "tests/test_reliability_models.py"
 INPUT = "tests/test_reliability_input.py"
 STORE = "tests/test_reliability_store.py"
 SECRETS = "tests/test_reliability_secrets.py"
+REDACT = "tests/test_redact.py"
 CONTRACT = "tests/test_tracing_contract.py"
 MODULE = "<module>"  # a module's own statements, outside every function and class (a Streamlit page's top)
 RUNNER = "core/turn/runner.py"
@@ -51,9 +52,16 @@ def model_row(row: str) -> str:
     return f"{MODELS}::test_a_model_fault_loses_nothing_and_retry_works[{row}]"
 
 
+def echo_row(row: str) -> str:
+    return f"{SECRETS}::test_a_key_the_provider_quotes_in_its_error_appears_nowhere[{row}]"
+
+
+TOOL_QUOTES_SECRETS = f"{REDACT}::test_a_tool_error_quoting_secrets_reaches_no_trace_transcript_or_artifact"
+
+
 SAFEGUARDS = [
     Safeguard("model", "failures described in a sentence naming what failed", "core/errors.py", "describe",
-              "    text = _describe(exc, base_url)", '    text = "The turn failed."',
+              "    return clean(_describe(exc, base_url, clean))", '    return "The turn failed."',
               (model_row("500 from the chat model"),)),
     Safeguard("model", "a cut-off answer is named as such", "core/errors.py", "_describe",
               "if any(mark in everything for mark in _CUT_OFF):", "if False:", (model_row("answer cut off mid-way"),)),
@@ -163,14 +171,33 @@ SAFEGUARDS = [
               '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")',
               '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}` '
               '{settings.api_key}")', (f"{SECRETS}",)),
-    Safeguard("secrets", "no trace records the key (the turn's outputs carry it)", RUNNER, "_Turn.stream",
-              'spans.end_turn(span, self.entries[-1]["text"],',
-              'spans.end_turn(span, self.entries[-1]["text"] + str(self.settings.api_key),',
-              (f"{SECRETS}",)),
-    Safeguard("secrets", "no log line has the key", RUNNER, "_Turn.__init__",
-              "        self.turn = self.conv.turns + 1\n",
-              '        self.turn = self.conv.turns + 1\n        log.info("key %s", str(self.settings.api_key))\n',
-              (f"{SECRETS}",)),
+    # issue 18: channels the app cannot keep closed (a provider quoting the key in its error) are scrubbed; each
+    # scrubbing is taken out once
+    Safeguard("secrets", "a failure is recorded on its spans scrubbed (MLflow's own recording quotes the provider's "
+              "error verbatim)", "core/observe/spans.py", "open_span",
+              "            record_failure(span, exc)\n", "            span.record_exception(exc)\n",
+              (echo_row("401 whose body quotes the key"),)),
+    Safeguard("secrets", "a key is found by its value, whatever it looks like", "core/redact.py", "scrub",
+              "            text = text.replace(value, MASK)\n", "            pass\n",
+              (echo_row("401 whose body quotes the key"),)),
+    Safeguard("secrets", "log lines lose their secrets (autogen logs the provider's error with its traceback)",
+              "ui/session.py", "page_setup", "    redact.install_log_scrubber()\n", "",
+              (echo_row("401 whose body quotes the key"),)),
+    Safeguard("secrets", "an answer being streamed is scrubbed whole before it is drawn", "ui/transcript.py",
+              "render_live", "safe_markdown(redact.scrub(text))", "safe_markdown(text)",
+              (echo_row("a stream that quotes the key, then breaks off"),)),
+    Safeguard("secrets", "span attributes are scrubbed before the span ends (a tool's error quoting a key)",
+              "core/observe/spans.py", "open_span", "            scrub_attributes(span)\n", "            pass\n",
+              (TOOL_QUOTES_SECRETS,)),
+    Safeguard("secrets", "an agent's span keeps its streamed answer whole, not piece by piece (a key split over "
+              "pieces is not found)", "core/observe/spans.py", "TracedAgent.on_messages_stream",
+              "elif not isinstance(item, ModelClientStreamingChunkEvent):", "else:", (TOOL_QUOTES_SECRETS,)),
+    Safeguard("secrets", "transcript lines are scrubbed before they are shown or saved", RUNNER, "_Turn.stream",
+              "for entry in map(self.without_secrets, reading.entries):", "for entry in reading.entries:",
+              (TOOL_QUOTES_SECRETS,)),
+    Safeguard("secrets", "the agents' saved state is scrubbed", RUNNER, "_Turn.stream",
+              "redact.scrub_value(dict(await plan.team.save_state()), (self.settings.api_key,))",
+              "dict(await plan.team.save_state())", (TOOL_QUOTES_SECRETS,)),
     Safeguard("secrets", "no artifact holds the key (the conversation's options carry it)", RUNNER, "_Turn.finish",
               "        conv.state = self.state\n",
               '        conv.state = self.state\n        conv.options = {**conv.options, "k": str(self.settings.api_key)}\n',

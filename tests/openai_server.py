@@ -236,6 +236,52 @@ class CutStreamFault(Fault):
         handler.connection.shutdown(_socket.SHUT_RDWR)
 
 
+def key_sent(request: RecordedRequest) -> str:
+    """The API key a request carried (its bearer token)."""
+    return request.authorization.removeprefix("Bearer ").strip()
+
+
+@dataclass
+class EchoKeyFault(Fault):
+    """An error status whose OpenAI-style body quotes the key the request was sent with, as some providers and
+    gateways do ("Incorrect API key provided: sk-…"): a key in an error text, for the secrets tests."""
+
+    status: int = 401
+
+    def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
+        key = key_sent(request)
+        handler.send_error_json(self.status, f"Incorrect API key provided: {key}. The request carried "
+                                f"Authorization: Bearer {key}",
+                                type_=_ERROR_TYPES.get(self.status, "api_error"), code=_ERROR_CODES.get(self.status))
+
+
+@dataclass
+class EchoKeyStreamFault(Fault):
+    """A streamed answer whose partial text quotes the key the request was sent with, then breaks off:
+    `ending="cut"` drops the connection; `ending="error"` first sends an error event quoting the key again (how
+    OpenAI-compatible servers report a failure mid-stream; the openai SDK raises it as an APIError)."""
+
+    ending: str = "cut"
+
+    def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
+        key = key_sent(request)
+        if not (request.body or {}).get("stream"):  # a plain answer: an error quoting the key
+            handler.send_error_json(500, f"Upstream failed for key {key}", type_="server_error")
+            return
+        handler.start_sse()
+        handler.send_event({"id": "chatcmpl-echo", "object": "chat.completion.chunk", "created": 0,
+                            "model": (request.body or {}).get("model", "gpt-4o-mini"),
+                            "choices": [{"index": 0, "delta": {"role": "assistant",
+                                                               "content": f"CRITICS: the key {key} is"},
+                                         "finish_reason": None}]})
+        if self.ending == "error":
+            handler.send_event({"error": {"message": f"Upstream broke off while answering key {key}",
+                                          "type": "server_error", "param": None, "code": None}})
+        handler.wfile.flush()
+        handler.close_connection = True
+        handler.connection.shutdown(_socket.SHUT_RDWR)
+
+
 @dataclass
 class ReplyFault(Fault):
     """A well-formed chat answer with this content (a model that ignores the format it was asked for)."""

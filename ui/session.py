@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from core import hosted as hosted_policy
-from core import identity
+from core import identity, redact
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
 from core.conversations import ConversationStore
 from core.hosted import SpendLedger
@@ -271,6 +271,7 @@ def _error_details() -> None:
 
 def page_setup_read_only():
     """A page that chooses no provider (a shared conversation): (settings, store or None, why not), no sidebar."""
+    redact.install_log_scrubber()
     _leave_folder_mode()
     _error_details()
     settings = base_settings()
@@ -279,7 +280,9 @@ def page_setup_read_only():
 
 
 def page_setup():
-    """Every page starts here: the shared sidebar, then (settings, store or None, why not)."""
+    """Every page starts here: the shared sidebar, then (settings, store or None, why not). First, log records
+    lose their secrets (core.redact; again on every run, so a handler added since is covered too)."""
+    redact.install_log_scrubber()
     _leave_folder_mode()
     _error_details()
     settings = sidebar_settings()

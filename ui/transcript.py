@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 import streamlit as st
 
-from core import scenarios
+from core import redact, scenarios
 from core.records import TranscriptEntry, TurnUsage
 from ui.text import plain, safe_markdown
 
@@ -112,10 +112,12 @@ def _render_line(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str
 
 
 def render_live(name: str, text: str, scenario: str | None) -> None:
-    """An answer still being written (token streaming): the agent's name and the text so far, with a cursor."""
+    """An answer still being written (token streaming): the agent's name and the text so far, with a cursor. The
+    whole text so far is scrubbed each time (core.redact), so a key the model writes over several pieces is
+    found too."""
     with st.chat_message(name, avatar=_avatar(name, scenario)):
         st.markdown(f"**{plain(_label(name, scenario))}**")
-        st.markdown(safe_markdown(text) + " ▌")
+        st.markdown(safe_markdown(redact.scrub(text)) + " ▌")
 
 
 def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLookup, scenario: str,

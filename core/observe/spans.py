@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -21,16 +22,16 @@ from typing import Any, AsyncGenerator, Callable, Iterator, Mapping, Optional, S
 import mlflow
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
-from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage
+from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, ModelClientStreamingChunkEvent
 from autogen_core import CancellationToken, FunctionCall, Image
 from autogen_core.models import ChatCompletionClient, CreateResult, FunctionExecutionResultMessage, LLMMessage, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
-from mlflow.entities import SpanStatusCode, SpanType
+from mlflow.entities import LiveSpan, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 from mlflow.entities.trace_location import MlflowExperimentLocation
 from mlflow.tracing.attachments import Attachment
 from mlflow.tracing.trace_manager import InMemoryTraceManager
 
-from .. import contract
+from .. import contract, redact
 from . import summary
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,48 @@ _recording: ContextVar[bool] = ContextVar("app_tracing_recording", default=False
 
 def recording() -> bool:
     return _recording.get()
+
+
+@contextlib.contextmanager
+def open_span(name: str, span_type: str, **kwargs: Any) -> Iterator[Any]:
+    """`mlflow.start_span`, keeping no secret: MLflow records an exception that leaves its block with the
+    exception's words verbatim (an "exception" event with message and traceback, and the status's description),
+    and a provider's error may quote the very key it was sent (issue 18). So a failure is recorded here, scrubbed
+    (`record_failure`), leaves MLflow's block unseen and is raised again as it was; and every attribute (inputs,
+    outputs, ours) is scrubbed before the span ends (`scrub_attributes`). Every span of ours opens here."""
+    failure: Exception | None = None
+    with mlflow.start_span(name=name, span_type=span_type, **kwargs) as span:
+        try:
+            yield span
+        except Exception as exc:  # noqa: BLE001 - raised again below; as in MLflow's block, a cancellation is none
+            failure = exc
+            record_failure(span, exc)
+        finally:
+            scrub_attributes(span)
+    if failure is not None:
+        raise failure
+
+
+def record_failure(span: Any, exc: Exception) -> None:
+    """What MLflow's `LiveSpan.record_exception` records (the exception as an "exception" event: message, type,
+    traceback; status ERROR with "Type: message"), with every secret taken out (core.redact)."""
+    if not isinstance(span, LiveSpan):
+        return
+    event = SpanEvent.from_exception(exc)
+    span.add_event(dataclasses.replace(event, attributes=redact.scrub_value(dict(event.attributes))))
+    # a SpanStatus, as MLflow's record_exception passes (set_status's annotation names only codes)
+    span.set_status(SpanStatus(SpanStatusCode.ERROR,  # type: ignore[arg-type]
+                               description=redact.scrub(f"{type(exc).__name__}: {exc}")))
+
+
+def scrub_attributes(span: Any) -> None:
+    """Every attribute of the span with its secrets taken out (an unchanged one is not written again)."""
+    if not isinstance(span, LiveSpan):
+        return
+    for key, value in span.attributes.items():
+        clean = redact.scrub_value(value)
+        if clean is not value:
+            span.set_attribute(key, clean)
 
 
 @dataclass(frozen=True)
@@ -74,7 +117,7 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
     token = _recording.set(True)
     pictures = _pictures.set({})
     try:
-        with mlflow.start_span(
+        with open_span(
             name=contract.turn_name(info.scenario),
             span_type=SpanType.AGENT,
             trace_destination=MlflowExperimentLocation(experiment_id=info.experiment_id),
@@ -91,7 +134,7 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
                     **({contract.BILLING: contract.BILLED_TO_OWNER} if info.billed_to_owner else {}),
                 },
                 session_id=info.session_id,
-                request_preview=clip(request, 1000),
+                request_preview=clip(redact.scrub(request), 1000),
             )
             try:
                 yield span
@@ -114,7 +157,7 @@ def end_turn(span: Any, answer: str, status: str, stop_reason: str, steps: int) 
     if span is None:
         return
     span.set_outputs(clip(answer, 2000))
-    mlflow.update_current_trace(response_preview=clip(answer, 1000))  # the words, not their JSON string
+    mlflow.update_current_trace(response_preview=clip(redact.scrub(answer), 1000))  # the words, not their JSON
     span.set_attributes({contract.TURN_STATUS: status, contract.TURN_STOP_REASON: stop_reason, contract.TURN_STEPS: steps})
 
 
@@ -248,7 +291,7 @@ class TracedChatCompletionClient(ChatCompletionClient):
         caller = mlflow.get_current_active_span()  # the agent's step this call belongs to (MLflow's Attributes tab)
         if caller is not None and caller.span_type == SpanType.AGENT and caller.parent_id:
             attributes[contract.CALLING_AGENT] = caller.name
-        with mlflow.start_span(name=f"chat {self.model}", span_type=SpanType.CHAT_MODEL, attributes=attributes) as span:
+        with open_span(name=f"chat {self.model}", span_type=SpanType.CHAT_MODEL, attributes=attributes) as span:
             inputs: dict[str, Any] = {"model": self.model, "messages": describe_llm_messages(messages)}
             if tools:
                 inputs["tools"] = [_tool_definition(t) for t in tools]
@@ -359,15 +402,15 @@ class TracedAgent(BaseChatAgent):
             async for item in self._inner.on_messages_stream(messages, cancellation_token):
                 yield item
             return
-        with mlflow.start_span(name=self.name, span_type=SpanType.AGENT) as span:
+        with open_span(name=self.name, span_type=SpanType.AGENT) as span:
             span.set_inputs({"messages": [_describe_chat_message(m) for m in messages]})
             events: list[dict[str, Any]] = []
             async for item in self._inner.on_messages_stream(messages, cancellation_token):
                 if isinstance(item, Response):
                     span.set_outputs({"response": _describe_chat_message(item.chat_message),
                                       "events": events})
-                else:
-                    events.append(_describe_chat_message(item))
+                elif not isinstance(item, ModelClientStreamingChunkEvent):  # the pieces of the response, which
+                    events.append(_describe_chat_message(item))  # has them whole (a key split over pieces is found)
                 yield item
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
@@ -395,7 +438,7 @@ def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any
     if not recording():
         yield None
         return
-    with mlflow.start_span(name=f"{contract.IMAGE_SPAN_PREFIX}{model}", span_type=contract.IMAGE_SPAN_TYPE,
+    with open_span(name=f"{contract.IMAGE_SPAN_PREFIX}{model}", span_type=contract.IMAGE_SPAN_TYPE,
                            attributes={contract.IMAGE_MODEL: model, contract.IMAGE_SIZE: size, contract.IMAGE_QUALITY: quality,
                                        contract.MODEL: model}) as span:
         # the prompt as a user message (MLflow's chat view), and by itself (the lineage reads it)
@@ -432,7 +475,7 @@ def traced_tool(fn: Any) -> Any:
     async def call(*args: Any, **kwargs: Any) -> Any:
         if not recording():
             return await fn(*args, **kwargs)
-        with mlflow.start_span(name=fn.__name__, span_type=SpanType.TOOL) as span:
+        with open_span(name=fn.__name__, span_type=SpanType.TOOL) as span:
             span.set_inputs({k: clip(str(v), 2000) for k, v in kwargs.items()} if kwargs else {"args": [str(a) for a in args]})
             result = await fn(*args, **kwargs)
             span.set_outputs(clip(result, 4000) if isinstance(result, str) else result)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from autogen_core import CancellationToken
 
+from .. import redact
 from ..config import Settings
 from ..conversations import Conversation, ConversationStore
 from .records import TurnEvent, TurnOutcome, TurnRequest
@@ -83,7 +84,7 @@ class TurnHandle:
         except BaseException as exc:
             log.exception("Turn crashed")
             outcome = TurnOutcome("error", self.request.conversation,
-                                  error=f"The turn crashed: {type(exc).__name__}: {exc}",
+                                  error=redact.scrub(f"The turn crashed: {type(exc).__name__}: {exc}"),
                                   cost_usd=None)  # unknown: a reservation keeps its bound
         finally:
             loop.close()

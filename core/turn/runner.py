@@ -18,7 +18,7 @@ from typing import Any, Callable
 from autogen_agentchat.messages import TextMessage
 from autogen_core import CancellationToken
 
-from .. import costs, errors, scenarios
+from .. import costs, errors, redact, scenarios
 from ..agents import ImageRecord, TeamPlan, build_team
 from ..config import MAX_MESSAGE_CHARS, Settings
 from ..conversations import Conversation, ConversationConflict, ConversationStore
@@ -188,9 +188,10 @@ class _Turn:
 
     def open(self) -> None:
         """The conversation's run on its first turn, the picture recorder, and the trace's contract tags."""
-        self.entries = [{"role": "user", "name": "user", "text": self.text, "turn": self.turn, "step": 0}]
+        self.entries = [self.without_secrets({"role": "user", "name": "user", "text": self.text, "turn": self.turn,
+                                              "step": 0})]
         if not self.conv.title:
-            self.conv.title = " ".join(self.text.split()[:12])
+            self.conv.title = redact.scrub(" ".join(self.text.split()[:12]))  # a run tag: kept, listed
         if self.store is not None and not self.conv.id:
             try:
                 self.store.create(self.conv)
@@ -250,13 +251,14 @@ class _Turn:
                 if reading.progress is not None:
                     self.emit(TurnEvent("progress", text=reading.progress.text, step=reading.progress.step,
                                         total_steps=plan.total_steps, **self.so_far()))
-                for entry in reading.entries:
+                for entry in map(self.without_secrets, reading.entries):
                     self.entries.append(entry)
                     is_tool = entry["role"] == "tool"
                     self.emit(TurnEvent("message", entry=entry, step=reader.step, total_steps=plan.total_steps,
                                         png=None if is_tool else self.recorder.pngs.get(entry.get("image_id", "")),
                                         **self.so_far()))
-            self.state = dict(await plan.team.save_state())
+            # the agents' memory is saved as an artifact: a tool's error quoting a key must not be in it
+            self.state = redact.scrub_value(dict(await plan.team.save_state()), (self.settings.api_key,))
             stopped = not reader.waiting and self.stop.is_set() and (
                 reader.step < plan.total_steps if plan.total_steps else "External termination" in reader.stop_reason)
             if stopped:
@@ -266,6 +268,12 @@ class _Turn:
             status: TurnStatus = "stopped" if stopped else "waiting" if reader.waiting else "ok"
             spans.end_turn(span, self.entries[-1]["text"], status, reader.stop_reason, reader.step)
         return status
+
+    def without_secrets(self, entry: TranscriptEntry) -> TranscriptEntry:
+        """A transcript entry as it may be shown, saved and kept for Retry: no key, token or password in it (a
+        tool's error, an agent quoting a provider's error; core.redact)."""
+        cleaned: TranscriptEntry = redact.scrub_value(entry, (self.settings.api_key,))
+        return cleaned
 
     def describe(self, exc: BaseException) -> str:
         """What went wrong, in a sentence for the user, with the key and the server's address taken out."""

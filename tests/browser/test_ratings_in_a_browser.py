@@ -1,6 +1,6 @@
 """Feedback in a real browser (issue 16): a hosted visitor clicks 👍 under a finished turn, adds a comment in its
-popover, and after a reload (a new Streamlit session, the same browser: the same anonymous visitor) the thumb is still chosen; MLflow holds it
-as HUMAN feedback on the turn's trace."""
+popover, and after a reload (a new Streamlit session, the same browser: the same anonymous visitor) the thumb is
+still chosen; MLflow holds it as HUMAN feedback on the turn's trace."""
 
 from __future__ import annotations
 
