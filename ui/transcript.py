@@ -37,10 +37,10 @@ def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
         if png:
             st.image(png, caption=plain(entry.get("text", "")[:300]), width=420)  # captions render markdown
         else:
-            st.warning(f"Picture {image_id} is not in the store any more.")
+            st.warning(plain(f"Picture {image_id} is not in the store any more."))
             st.text(entry.get("text", ""))
         if entry.get("note"):
-            st.caption(entry["note"])
+            st.caption(plain(entry["note"]))
     elif entry.get("role") == "assistant":
         # models answer in markdown: rendered, with nothing fetched or run (ui.text.safe_markdown)
         st.markdown(safe_markdown(entry.get("text", "")))
@@ -92,20 +92,20 @@ def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str
 def _render_line(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None) -> None:
     name = entry.get("name", "assistant")
     role = entry.get("role")
-    if role == "notice":
-        st.info(entry.get("text", ""))
+    if role == "notice":  # stored text, written by this app or by other code: never rendered (ui.text.plain)
+        st.info(plain(entry.get("text", "")))
         return
     if role == "tool":
         with st.chat_message("tool", avatar=":material/build:"):
             label = f"Tool call by {_label(name, scenario)}" + (" — failed" if entry.get("is_error") else "")
-            st.caption(label)
+            st.caption(plain(label))
             st.code(entry.get("text", ""), language=None, wrap_lines=True)
         return
     with st.chat_message("user" if name == "user" else name, avatar=_avatar(name, scenario)):
         if name != "user":
             st.markdown(f"**{plain(_label(name, scenario))}**")
             if entry.get("why"):
-                st.caption(f"Speaks now — {entry['why']}")
+                st.caption(plain(f"Speaks now — {entry['why']}"))
         _body(entry, image_bytes)
         if entry.get("asks_user"):
             st.caption(":material/front_hand: Waiting for your answer.")
