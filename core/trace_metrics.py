@@ -10,7 +10,10 @@ name only)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +38,58 @@ class Overview:
     totals: traces.Totals
     daily: pd.DataFrame  # period, traces, tokens, cost_usd, errors (as traces.over_time)
     by_status: pd.DataFrame  # status, traces
+
+
+@dataclass(frozen=True)
+class Costs:
+    """A scope's span costs: USD by model, and per day (MLflow's time bucket -> USD)."""
+    by_model: dict[str, float]
+    per_day: dict[str, float]
+
+
+def _costs(got: dict[str, list[Any]]) -> Costs:
+    return Costs(_by(got["cost_by_model"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM"),
+                 {p.dimensions["time_bucket"]: float(p.values.get("SUM") or 0.0) for p in got.get("day_cost", [])})
+
+
+class CostPrefetch:
+    """Span costs of the scopes a person is likely to pick next (each scenario present), asked in the background
+    once the unfiltered page is drawn, so that choosing a scenario waits only for the fast trace-level queries.
+    Why: MLflow's span cost metric under a trace-level filter joins every span of the matching traces (1-2 s at
+    100,000 traces on PostgreSQL, by far the slowest of a filtered overview), and it has no trace-name or tag
+    dimension that would give every scenario's cost in one unfiltered query. Two workers: the store serves
+    people first. A job is keyed by everything its answer depends on, the store's version included."""
+
+    MAX_JOBS = 64
+
+    def __init__(self, workers: int = 2):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cost-prefetch")
+        self._jobs: dict[tuple[Any, ...], tuple[float, Future[Costs]]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, key: tuple[Any, ...], ask: Callable[[], Costs], max_age_s: float) -> None:
+        """Ask `ask` in the background, unless an answer for `key` younger than `max_age_s` is kept."""
+        with self._lock:
+            if key in self._jobs and time.monotonic() - self._jobs[key][0] < max_age_s:
+                return
+            self._jobs.pop(key, None)
+            while len(self._jobs) >= self.MAX_JOBS:
+                self._jobs.pop(next(iter(self._jobs)))
+            self._jobs[key] = (time.monotonic(), self._pool.submit(ask))
+
+    def take(self, key: tuple[Any, ...], max_age_s: float) -> Costs | None:
+        """The answer asked ahead for `key` at most `max_age_s` ago (waiting for it if it is still running), or
+        None: ask it now."""
+        with self._lock:
+            asked, job = self._jobs.get(key, (0.0, None))
+        if job is None or time.monotonic() - asked >= max_age_s:
+            return None
+        try:
+            return job.result()
+        except Exception:  # noqa: BLE001 - a failed prefetch is asked again in the foreground, which reports it
+            with self._lock:
+                self._jobs.pop(key, None)
+            return None
 
 
 @dataclass(frozen=True)
@@ -119,9 +174,10 @@ class MetricsReader:
             raise traces._unreadable(exc) from exc
         return int(sum(p.values.get("COUNT", 0) for p in points))
 
-    def overview(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope()) -> Overview:
+    def overview(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope(),
+                 costs: Costs | None = None) -> Overview:
         """Totals, latency percentiles, per day and by status: eight aggregate queries whatever the store's size
-        (on sqlite, from the lean rows: see _SqliteRows)."""
+        (on sqlite, from the lean rows: see _SqliteRows); six when the span costs were asked ahead (`costs`)."""
         if self._sql is not None:
             return from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
         where = self._where(scope, start_ms, end_ms)
@@ -135,25 +191,50 @@ class MetricsReader:
             "output": (trace_view, TraceMetricKey.OUTPUT_TOKENS, [MetricAggregation(total)], None, where),
             "latency": (trace_view, TraceMetricKey.LATENCY, percentiles, None, where),
         }
-        # the days start at the oldest trace of the visitor's whole store, whatever the filter: the same axis for
-        # every filter, and an indexed search (a scenario's own oldest trace is an EXISTS on its tag: 0.25 s)
-        first_ms = self._first_ms(start_ms, end_ms, Scope(session=scope.session)) if start_ms is None else start_ms
-        window = None
-        if first_ms is not None:
-            window = (first_ms - first_ms % (DAY_S * 1000), (end_ms or now_ms) + 1)
+        window = self._window(start_ms, end_ms, now_ms, scope)
+        if window is not None:
             asks["day_count"] = (trace_view, TraceMetricKey.TRACE_COUNT, [MetricAggregation(count)], status_dim,
                                  where, *window, DAY_S)
             asks["day_tokens"] = (trace_view, TraceMetricKey.TOTAL_TOKENS, [MetricAggregation(total)], None,
                                   where, *window, DAY_S)
-        asks["cost_by_model"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(total)],
-                                 [SpanMetricDimensionKey.SPAN_MODEL_NAME], where)
-        if window is not None:
-            asks["day_cost"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(total)], None,
-                                where, *window, DAY_S)
+        if costs is None:
+            asks.update(self._cost_asks(where, window))
         got = self._all(asks, start_ms, end_ms)
-        cost = sum(_by(got["cost_by_model"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM").values())
-        per_day = {p.dimensions["time_bucket"]: float(p.values.get("SUM") or 0.0) for p in got.get("day_cost", [])}
-        return _shape(got, cost, per_day)
+        if costs is None:
+            costs = _costs(got)
+        return _shape(got, sum(costs.by_model.values()), costs.per_day)
+
+    def costs(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope()) -> Costs:
+        """What `overview` asks of MLflow's span cost metric (by model, per day), on its own: the slow part of a
+        filtered overview behind a server, asked ahead by CostPrefetch."""
+        return _costs(self._all(self._cost_asks(self._where(scope, start_ms, end_ms),
+                                                self._window(start_ms, end_ms, now_ms, scope)), start_ms, end_ms))
+
+    @staticmethod
+    def _cost_asks(where: list[str], window: tuple[int, int] | None) -> dict[str, tuple[Any, ...]]:
+        total = [MetricAggregation(AggregationType.SUM)]
+        asks: dict[str, tuple[Any, ...]] = {"cost_by_model": (
+            MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, [SpanMetricDimensionKey.SPAN_MODEL_NAME], where)}
+        if window is not None:
+            asks["day_cost"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, None, where, *window, DAY_S)
+        return asks
+
+    def _window(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope) -> tuple[int, int] | None:
+        """The per-day buckets' span. The days start at the oldest trace of the visitor's whole store, whatever the
+        filter: the same axis for every filter, and an indexed search (a scenario's own oldest trace is an EXISTS
+        on its tag: 0.25 s through a server at 10,000 traces)."""
+        first_ms = self._first_ms(start_ms, end_ms, Scope(session=scope.session)) if start_ms is None else start_ms
+        return None if first_ms is None else (first_ms - first_ms % (DAY_S * 1000), (end_ms or now_ms) + 1)
+
+    def scenarios_present(self, start_ms: int | None, end_ms: int | None, session: str | None,
+                          known: tuple[str, ...]) -> list[str]:
+        """The known scenarios with traces in the window, by MLflow's trace-name dimension (one grouped count)."""
+        names = self._all({"names": (MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT,
+                                     [MetricAggregation(AggregationType.COUNT)], [TraceMetricDimensionKey.TRACE_NAME],
+                                     Scope(session=session).metric_filters())}, start_ms, end_ms)["names"]
+        found = {contract.scenario_of_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""),
+                                                known) for p in names}
+        return [k for k in known if k in found]
 
     def rows(self, start_ms: int | None, end_ms: int | None, session: str | None = None) -> pd.DataFrame | None:
         """The lean trace rows of a sqlite store (from_rows, scenarios_from_rows); None on any other store."""

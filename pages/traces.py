@@ -224,6 +224,10 @@ def overview_at_scale(scope: trace_metrics.Scope) -> None:
         st.error(plain(exc))
         return
     t = got.totals
+    if not scope.scenario and not trace_data.reads_rows(URI):  # what a person is likely to choose next
+        trace_data.prefetch_scenario_costs(URI, experiment_id, start_ms, end_ms, scope,
+                                           tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(),
+                                           version)
     show_totals(t, feedback_known=False)
     if not t.traces:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")

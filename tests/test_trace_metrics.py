@@ -135,3 +135,30 @@ def test_turn_names_old_and_new_name_their_scenario():
     assert contract.scenario_of_turn_name("weather turn", known) is None
     assert contract.is_older_turn_name("catify turn 3", "catify") and not contract.is_older_turn_name("catify turn",
                                                                                                       "catify")
+
+
+def test_a_scopes_costs_asked_ahead_give_the_same_overview(stores):
+    """The prefetch (CostPrefetch) hands the overview the span costs it would have asked itself: same numbers."""
+    uris, experiment_id = stores
+    reader = trace_metrics.MetricsReader(uris["server"], experiment_id)
+    now, catify = int(time.time() * 1000), trace_metrics.Scope(scenario="catify")
+    assert reader.scenarios_present(None, None, None, ("catify", "weather")) == ["catify"]
+    prefetch = trace_metrics.CostPrefetch()
+    prefetch.start(("catify",), lambda: reader.costs(None, None, now, catify), max_age_s=60)
+    ahead = prefetch.take(("catify",), max_age_s=60)
+    assert ahead is not None and sum(ahead.by_model.values()) > 0
+    assert prefetch.take(("weather",), max_age_s=60) is None, "never asked: asked now"
+    assert prefetch.take(("catify",), max_age_s=0) is None, "too old: asked again"
+    asked, given = reader.overview(None, None, now, catify), reader.overview(None, None, now, catify, ahead)
+    assert given.totals == asked.totals
+    pd.testing.assert_frame_equal(given.daily, asked.daily)
+
+
+def test_a_failed_prefetch_is_asked_again_in_the_foreground():
+    prefetch = trace_metrics.CostPrefetch()
+
+    def broken() -> trace_metrics.Costs:
+        raise RuntimeError("the store went away")
+
+    prefetch.start(("x",), broken, max_age_s=60)
+    assert prefetch.take(("x",), max_age_s=60) is None
