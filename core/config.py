@@ -59,6 +59,9 @@ class HostedLimits:
     visitor_base_urls: bool = False
     # team files (by file name, in the teams folder) a hosted demo offers: the owner's allow-list; none by default
     team_files: tuple[str, ...] = ()
+    # the spend ledger's database (core.ledger); empty: the tracking database, when the store is one
+    ledger_uri: Secret = field(default=Secret(""), repr=False)
+    ledger_ttl_s: float = 3600.0  # an unsettled reservation (its process died) expires after this, at its bound
 
 
 def _truthy(value: object) -> bool:
@@ -81,7 +84,9 @@ def hosted_limits(env: Mapping[str, str], secrets: Mapping[str, object]) -> Host
                             owner_key=bool(get("OPENAI_API_KEY", "")),
                             admins=tuple(a.strip() for a in get("APP_ADMINS", "").split(",") if a.strip()),
                             visitor_base_urls=_truthy(get("APP_VISITOR_BASE_URLS", "")),
-                            team_files=tuple(n.strip() for n in get("APP_HOSTED_TEAMS", "").split(",") if n.strip()))
+                            team_files=tuple(n.strip() for n in get("APP_HOSTED_TEAMS", "").split(",") if n.strip()),
+                            ledger_uri=Secret(get("APP_LEDGER_URI", "").strip()),
+                            ledger_ttl_s=float(get("APP_LEDGER_TTL_S", "3600")))
     except ValueError as exc:
         raise ConfigError(f"A hosted-demo limit is not a number: {exc}") from None
 

@@ -31,7 +31,7 @@ CONVERSATION: Final = "app.conversation"  # the run id
 TURN: Final = "app.turn"  # 1, 2, ...; lands with the trace's last write, so it also marks a trace complete
 ATTEMPT: Final = "app.attempt"  # 1, then 2, 3, ... for retries
 BILLING: Final = "app.billing"
-BILLED_TO_OWNER: Final = "owner"  # BILLING's value for a hosted demo's turn on the owner's key (the day's cap)
+BILLED_TO_OWNER: Final = "owner"  # BILLING's value for a hosted demo's turn on the owner's key (who paid; the caps are in core.ledger)
 SUMMARY: Final = "app.summary"  # core.observe.summary: the turn's calls per (kind, model, agent)
 # Still 1 after calls came to follow MLflow's aggregation at any depth (summary.calls, issue 16): a v1 summary
 # is written only by our write side, whose call spans never hold another call below them except an SDK span

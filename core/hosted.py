@@ -1,32 +1,39 @@
 """Hosted-demo policy, in one place and without Streamlit: which turns may run (message size, options, turns a
-minute, spend caps), what a turn can cost at most before anything runs, what each visitor session and the
-whole day have spent of the owner's key (also on other instances, from the store), and whose conversations
-and traces a visitor may see.
+minute, spend caps), what a turn can cost at most before anything runs, what each visitor and the whole day have
+spent of the owner's key (in the shared spend ledger, core.ledger), and whose conversations and traces a visitor
+may see.
 
 A turn is admitted only if its upper bound fits in what is left, so a turn is refused whole or runs whole:
 nothing is half-done. The bound comes from each scenario (`Scenario.cost_bound`, from core.costs: MLflow's
-catalog prices, our picture prices, the scenario's number of model calls, and the per-call output cap hosted
-mode puts on every model call, `Settings.max_output_tokens`). While a turn runs its bound is reserved; when
-it ends the reservation becomes what it really cost."""
+catalog prices, our picture prices and picture-prompt tokens, the scenario's number of model calls, and the
+per-call output cap hosted mode puts on every model call, `Settings.max_output_tokens`). The bound is reserved in
+the ledger before anything is sent; when the turn ends the reservation becomes what it really cost
+(`TurnOutcome.billed_usd`). The ledger is a table every instance shares, so a restart or a second instance
+forgets nothing (docs/DEPLOY.md: where it lives)."""
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
+import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping
 
-from mlflow.tracing.client import TracingClient
-
-from . import contract, costs, scenarios
+from . import costs, ledger, scenarios
 from .config import HostedLimits, Settings
 from .conversations import Conversation
 from .errors import InputError, TurnRefused
 from .identity import Visitor
 
+log = logging.getLogger(__name__)
 MAX_USER_TEXT_CHARS = 2_000  # hosted mode: an edited instruction or system message (check_options)
+NO_LEDGER = ("This demo cannot count what the owner's key spends, so it does not use it: its MLflow store is "
+             "not a database the app writes to (a tracking server), and its owner has not set APP_LEDGER_URI to "
+             "one every app instance reaches (the spend ledger's).")
+LEDGER_DOWN = "This demo's spend ledger cannot be reached right now, so the owner's key is not used."
+NOTHING_RUN = " Nothing was run. The demo provider is free and still works, as does your own key."
 
 
 def check_message(limits: HostedLimits, message: str) -> None:
@@ -78,24 +85,16 @@ def max_turn_cost(scenario: str, options: Mapping[str, Any], settings: Settings,
     return chosen.cost_bound(_question(chosen, options, settings, message, history_chars))
 
 
-def unrecorded_usd(scenario: str, options: Mapping[str, Any], settings: Settings, message: str) -> float:
-    """What a turn may cost beyond what the app records per call (gpt-image prompt tokens): added to the
-    bound by the scenario, and to the settled cost by the reservation."""
-    if settings.provider == "demo":
-        return 0.0
-    chosen = scenarios.get(scenario)
-    return chosen.unrecorded_cost(_question(chosen, options, settings, message, 0))
-
-
 def history_bytes(conversation: Conversation) -> int:
     """The conversation so far, as the bound counts it: every later model call may see it."""
     return sum(len(str(e.get("text", "")).encode("utf-8")) for e in conversation.transcript)
 
 
-def admit(ledger: SpendLedger, settings: Settings, conversation: Conversation, message: str, visitor: str,
+def admit(spend: SpendLedger, settings: Settings, conversation: Conversation, message: str, visitor: str,
           *, uses_owner_key: bool) -> Reservation | None:
     """Hosted demo: the message size, the options, turns a minute and the spend caps, checked before anything
-    runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo."""
+    runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo. `visitor`
+    is the identity the caps and the rate limit are kept for (an opaque string)."""
     limits = settings.hosted
     if limits is None:
         return None
@@ -104,30 +103,7 @@ def admit(ledger: SpendLedger, settings: Settings, conversation: Conversation, m
     check_options(conversation.scenario, conversation.options)
     bound = max_turn_cost(conversation.scenario, conversation.options, settings, message,
                           history_bytes(conversation))
-    reservation = ledger.admit(visitor, limits, bound, uses_owner_key=uses_owner_key)
-    if uses_owner_key:
-        reservation.unrecorded = unrecorded_usd(conversation.scenario, conversation.options, settings, message)
-    return reservation
-
-
-def day_spent_in_store(tracking_uri: str, experiment_id: str, day: str) -> float:
-    """What owner-paid turns (`app.billing` = owner) cost on this UTC day, by the store's own trace costs:
-    the other app instances' share of the day's cap. 0 when the store cannot be read (the in-process
-    ledger still holds this instance's spend)."""
-    try:
-        midnight = int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
-        client, token, total = TracingClient(tracking_uri), None, 0.0
-        query = (f"tags.`{contract.BILLING}` = '{contract.BILLED_TO_OWNER}' "
-                 f"AND trace.timestamp_ms >= {midnight}")
-        while True:
-            page = client.search_traces(locations=[experiment_id], include_spans=False, max_results=500,
-                                        page_token=token, filter_string=query)
-            total += sum(float((t.info.cost or {}).get("total_cost") or 0) for t in page)
-            token = page.token
-            if not token:
-                return total
-    except Exception:  # noqa: BLE001 - see the docstring
-        return 0.0
+    return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key)
 
 
 # --- who may use what ----------------------------------------------------------------------------------------------------
@@ -177,48 +153,66 @@ def may_open(owner: str | None, conversation_session: str) -> bool:
     return owner is None or conversation_session == owner
 
 
+def open_ledger(settings: Settings) -> SpendLedger:
+    """The spend ledger for this app's store (one per process is enough; every instance shares its table):
+    in `APP_LEDGER_URI` when set, else in the tracking database; without either (a remote `mlflow server`),
+    one that refuses every turn on the owner's key and says what to set."""
+    limits = settings.hosted
+    database = ledger.database_for(settings.tracking_uri, str(limits.ledger_uri) if limits else "")
+    ttl = limits.ledger_ttl_s if limits else ledger.DEFAULT_TTL_S
+    return SpendLedger(database, reservation_ttl_s=ttl)
+
+
 @dataclass
 class Reservation:
+    """A turn's claim on the owner's key: its bound, reserved in the ledger (`id`; None when nothing is
+    reserved: a visitor's own key), until `settle`."""
+
     ledger: "SpendLedger"
     session_id: str
     day: str
     amount: float
+    id: str | None = None
     settled: bool = False
-    unrecorded: float = 0.0  # billed beyond what the app records per call (Scenario.unrecorded_cost)
 
-    def settle(self, actual_usd: float | None) -> None:
-        """Replace the reserved upper bound by what the turn really cost (the bound if that is unknown)."""
-        actual = self.amount if actual_usd is None else max(0.0, float(actual_usd)) + self.unrecorded
-        self.ledger._settle(self, actual)
+    def settle(self, actual_usd: float | None, now: float | None = None) -> None:
+        """Replace the reserved upper bound by what the turn really cost, every paid item counted
+        (`TurnOutcome.billed_usd`); None, when that is unknown, keeps the bound."""
+        self.ledger._settle(self, actual_usd, now)
 
 
-@dataclass
 class SpendLedger:
-    """Spend of the owner's key per visitor session and per UTC day, with the bounds of running turns
-    reserved. One per server process; `day_spent_elsewhere` adds what other app instances spent today
-    (read from the shared MLflow store) when there are several."""
+    """Admission on the owner's key: the caps are kept in the shared ledger (core.ledger: `database` is a
+    SQLAlchemy URI; the default, an in-memory sqlite database, is private to this process and only for tests
+    and scripts; None: there is no ledger, and the owner's key is refused). Turns a minute are counted in this
+    process, for every turn."""
 
-    day_spent_elsewhere: Callable[[str], float] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _session: dict[str, float] = field(default_factory=lambda: collections.defaultdict(float))
-    _day: dict[str, float] = field(default_factory=lambda: collections.defaultdict(float))
-    _turns: dict[str, collections.deque] = field(default_factory=lambda: collections.defaultdict(collections.deque))
+    def __init__(self, database: str | None = ledger.MEMORY, *, reservation_ttl_s: float = ledger.DEFAULT_TTL_S):
+        self.book = ledger.SpendBook(database, reservation_ttl_s) if database else None
+        self._lock = threading.Lock()
+        self._turns: dict[str, collections.deque] = collections.defaultdict(collections.deque)
 
     @staticmethod
     def today(now: float | None = None) -> str:
         return dt.datetime.fromtimestamp(time.time() if now is None else now, dt.timezone.utc).date().isoformat()
 
     def spent(self, session_id: str, now: float | None = None) -> tuple[float, float]:
-        with self._lock:
-            return self._session[session_id], self._day[self.today(now)]
+        """(what this identity, and what everyone, spent and reserved of the owner's key today). Raises
+        TurnRefused when there is no ledger or it cannot be read."""
+        if self.book is None:
+            raise TurnRefused(NO_LEDGER)
+        try:
+            return self.book.spent(session_id, self.today(now))
+        except ledger.LedgerUnavailable as exc:
+            log.warning("The spend ledger cannot be read: %s", exc)
+            raise TurnRefused(LEDGER_DOWN) from None
 
     def admit(self, session_id: str, limits: HostedLimits, bound_usd: float | None, *, uses_owner_key: bool,
               now: float | None = None) -> Reservation:
         """Reserve the turn's bound, or raise TurnRefused saying why. Rate limits apply to every turn;
-        spend caps to turns paid with the owner's key."""
+        spend caps (per identity and per UTC day, in the ledger) to turns paid with the owner's key."""
         now = time.time() if now is None else now
         day = self.today(now)
-        elsewhere = self.day_spent_elsewhere(day) if (uses_owner_key and self.day_spent_elsewhere) else 0.0
         with self._lock:
             recent = self._turns[session_id]
             while recent and now - recent[0] >= 60:
@@ -227,34 +221,51 @@ class SpendLedger:
                 wait = int(60 - (now - recent[0])) + 1
                 raise TurnRefused(f"This demo allows {limits.turns_per_minute} turns a minute per visitor. "
                                   f"Try again in {wait} s.")
-            amount = 0.0
-            if uses_owner_key:
-                if bound_usd is None:
-                    raise TurnRefused("This turn's cost cannot be bounded (a model without a known price), so the "
-                                      "demo does not run it on the owner's key. Choose another model, or use "
-                                      "your own key.")
-                session_left = limits.session_cap_usd - self._session[session_id]
-                day_left = limits.daily_cap_usd - max(self._day[day], elsewhere)
-                if bound_usd > session_left:
-                    raise TurnRefused(
-                        f"This turn could cost up to ${bound_usd:.4f}, and your session has ${max(session_left, 0):.4f} "
-                        f"left of its ${limits.session_cap_usd:.2f} cap on this demo. Nothing was run. Switch to "
-                        "the demo provider (free), use your own key, or fewer iterations.")
-                if bound_usd > day_left:
-                    raise TurnRefused(
-                        f"This demo has spent its ${limits.daily_cap_usd:.2f} budget for today (this turn could cost "
-                        f"up to ${bound_usd:.4f}). Nothing was run. The demo provider is free and still works.")
-                amount = bound_usd
-                self._session[session_id] += amount
-                self._day[day] += amount
             recent.append(now)
-            return Reservation(self, session_id, day, amount)
+        try:
+            return self._reserve(session_id, limits, bound_usd, uses_owner_key, day, now)
+        except TurnRefused:
+            with self._lock:  # a refused turn is not one of the minute's turns
+                if now in recent:
+                    recent.remove(now)
+            raise
 
-    def _settle(self, reservation: Reservation, actual: float) -> None:
+    def _reserve(self, session_id: str, limits: HostedLimits, bound_usd: float | None, uses_owner_key: bool,
+                 day: str, now: float) -> Reservation:
+        if not uses_owner_key:
+            return Reservation(self, session_id, day, 0.0)
+        if bound_usd is None:
+            raise TurnRefused("This turn's cost cannot be bounded (a model without a known price), so the "
+                              "demo does not run it on the owner's key. Choose another model, or use "
+                              "your own key.")
+        if self.book is None:
+            raise TurnRefused(NO_LEDGER + NOTHING_RUN)
+        try:
+            reservation_id = self.book.reserve(session_id, day, bound_usd, identity_cap_usd=limits.session_cap_usd,
+                                               day_cap_usd=limits.daily_cap_usd, now=now)
+        except ledger.OverCap as over:
+            if over.cap == "identity":
+                raise TurnRefused(
+                    f"This turn could cost up to ${bound_usd:.4f}, and your session has ${over.left_usd:.4f} "
+                    f"left of its ${limits.session_cap_usd:.2f} cap on this demo. Nothing was run. Switch to "
+                    "the demo provider (free), use your own key, or fewer iterations.") from None
+            raise TurnRefused(
+                f"This demo has spent its ${limits.daily_cap_usd:.2f} budget for today (this turn could cost "
+                f"up to ${bound_usd:.4f}). Nothing was run. The demo provider is free and still works.") from None
+        except ledger.LedgerUnavailable as exc:
+            log.warning("The spend ledger cannot be reached: %s", exc)
+            raise TurnRefused(LEDGER_DOWN + " Try again in a moment." + NOTHING_RUN) from None
+        return Reservation(self, session_id, day, bound_usd, id=reservation_id)
+
+    def _settle(self, reservation: Reservation, actual: float | None, now: float | None = None) -> None:
         with self._lock:
             if reservation.settled:
                 return
             reservation.settled = True
-            if reservation.amount or actual:
-                self._session[reservation.session_id] += actual - reservation.amount
-                self._day[reservation.day] += actual - reservation.amount
+        if reservation.id is None or self.book is None:
+            return
+        try:
+            if not self.book.settle(reservation.id, actual, now=time.time() if now is None else now):
+                log.warning("A spend reservation was settled after it expired: its bound stays counted.")
+        except ledger.LedgerUnavailable as exc:  # the bound stays reserved, and counts: safe, only too much
+            log.warning("A spend reservation could not be settled (its bound stays counted): %s", exc)

@@ -31,6 +31,8 @@ CONTRACT = "tests/test_tracing_contract.py"
 MODULE = "<module>"  # a module's own statements, outside every function and class (a Streamlit page's top)
 RUNNER = "core/turn/runner.py"
 CONVERSATIONS = "core/conversations.py"
+LEDGER = "tests/test_spend_ledger.py"
+BURST = "tests/test_ledger_burst.py"
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,24 @@ SAFEGUARDS = [
     Safeguard("concurrency", "a save never overwrites turns another tab saved", CONVERSATIONS, "ConversationStore.check_unchanged",
               "        if stored > conversation.saved_turns:\n", "        if False:\n",
               ("tests/test_chat_scenarios_page.py::test_two_tabs_on_one_conversation_never_lose_a_turn_silently",)),
+    # the owner's spend (issue 18): kept where every instance sees it, and taken in one locked transaction
+    Safeguard("spend", "the ledger is a table every instance shares, not process memory", "core/hosted.py", "open_ledger",
+              "    return SpendLedger(database, reservation_ttl_s=ttl)", "    return SpendLedger(reservation_ttl_s=ttl)",
+              (f"{BURST}::test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps[sqlite]",)),
+    Safeguard("spend", "a reservation locks the day's row before it sums (two instances cannot both take the last cent)",
+              "core/ledger.py", "SpendBook.reserve", ".where(days.c.day == day).with_for_update())",
+              ".where(days.c.day == day))",
+              (f"{LEDGER}::test_processes_racing_for_the_last_cent_never_pass_the_cap[postgresql]",)),
+    Safeguard("spend", "sqlite transactions of the ledger begin IMMEDIATE (the write lock first)", "core/ledger.py",
+              "_engine", 'connection.exec_driver_sql("BEGIN IMMEDIATE")', 'connection.exec_driver_sql("BEGIN")',
+              (f"{LEDGER}::test_processes_racing_for_the_last_cent_never_pass_the_cap[sqlite]",)),
+    Safeguard("spend", "an unsettled reservation counts at its bound", "core/ledger.py", MODULE,
+              "else_=reservations.c.reserved_nusd)", "else_=0)",
+              (f"{LEDGER}::test_an_unsettled_reservation_expires_at_its_bound_and_a_late_settlement_changes_nothing[sqlite]",)),
+    Safeguard("spend", "a settlement counts the picture prompts no trace records", RUNNER, "_Turn.billed",
+              "        return spent + sum(", "        return spent + 0 * sum(",
+              ("tests/test_hosted_budget.py::test_a_005_cap_refuses_the_catify_turn_that_would_pass_it",)),
+
 ]
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

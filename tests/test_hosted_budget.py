@@ -1,12 +1,15 @@
-"""Hosted-demo limits in core: the bound on a turn's cost, spend caps per visitor session and per day on the
-owner's key, turns per minute; and, against the local OpenAI-compatible server, a $0.05 cap that refuses the
-turn that would pass it before any call is made."""
+"""Hosted-demo limits in core: the bound on a turn's cost, spend caps per visitor and per day on the owner's key
+(kept in the spend ledger, core.ledger: tests/test_spend_ledger.py and tests/test_ledger_burst.py test it across
+processes), turns per minute; and, against the local OpenAI-compatible server, a $0.05 cap that refuses the turn
+that would pass it before any call is made, and a settlement that counts every paid item."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from core import hosted
+from core import costs, hosted
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation
 from core.costs import image_price_usd
@@ -47,11 +50,11 @@ def test_the_bound_covers_pictures_and_capped_model_calls():
 def test_caps_apply_to_the_owners_key_and_rate_limits_to_everyone():
     ledger = hosted.SpendLedger()
     first = ledger.admit("alice", LIMITS, 0.03, uses_owner_key=True, now=1000)
-    first.settle(0.02)
+    first.settle(0.02, now=1001)
     assert ledger.spent("alice", now=1000) == (0.02, 0.02)
     with pytest.raises(hosted.TurnRefused, match=r"could cost up to \$0.0400.*\$0.0300 left of its \$0.05 cap"):
         ledger.admit("alice", LIMITS, 0.04, uses_owner_key=True, now=1001)
-    ledger.admit("alice", LIMITS, 0.04, uses_owner_key=False, now=1002).settle(0.04)  # her own key: no cap
+    ledger.admit("alice", LIMITS, 0.04, uses_owner_key=False, now=1002).settle(0.04, now=1002)  # her own key: no cap
     ledger.admit("bob", LIMITS, 0.04, uses_owner_key=True, now=1003)  # another visitor: his own cap
     with pytest.raises(hosted.TurnRefused, match="cannot be bounded"):
         ledger.admit("carol", LIMITS, None, uses_owner_key=True, now=1004)
@@ -62,42 +65,44 @@ def test_caps_apply_to_the_owners_key_and_rate_limits_to_everyone():
     ledger.admit("dave", LIMITS, 0.0, uses_owner_key=False, now=2061)
 
 
-def test_the_daily_cap_counts_every_visitor_and_other_instances():
+def test_the_daily_cap_counts_every_visitor_and_other_instances(tmp_path):
     limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=0.06, owner_key=True)
-    ledger = hosted.SpendLedger(day_spent_elsewhere=lambda day: 0.0)
-    ledger.admit("a", limits, 0.04, uses_owner_key=True, now=5000).settle(0.04)
+    ledger = hosted.SpendLedger()
+    ledger.admit("a", limits, 0.04, uses_owner_key=True, now=5000).settle(0.04, now=5000)
     with pytest.raises(hosted.TurnRefused, match=r"spent its \$0.06 budget for today"):
         ledger.admit("b", limits, 0.03, uses_owner_key=True, now=5001)
-    shared = hosted.SpendLedger(day_spent_elsewhere=lambda day: 0.05)  # another instance spent today
+    shared = f"sqlite:///{tmp_path / 'mlflow.db'}"  # two instances on one store
+    hosted.SpendLedger(shared).admit("a", limits, 0.05, uses_owner_key=True, now=5000).settle(0.05, now=5000)
     with pytest.raises(hosted.TurnRefused, match="budget for today"):
-        shared.admit("c", limits, 0.02, uses_owner_key=True, now=5002)
+        hosted.SpendLedger(shared).admit("c", limits, 0.02, uses_owner_key=True, now=5002)
 
 
 def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, store):
     with OpenAIStub() as server:
         settings = openai(server, tracking_uri=tracking_uri)
-        ledger = hosted.SpendLedger()
-        conversation = Conversation(scenario="catify", session_id="visitor", provider="openai", options={"iterations": 2})
+        ledger = hosted.SpendLedger(tracking_uri)  # in the tracking database, as a hosted app keeps it
+        visitor = f"visitor-{uuid.uuid4().hex}"
+        conversation = Conversation(scenario="catify", session_id=visitor, provider="openai", options={"iterations": 2})
         bound = hosted.max_turn_cost("catify", conversation.options, settings, "a cat")
-        reservation = ledger.admit("visitor", LIMITS, bound, uses_owner_key=True)
-        reservation.unrecorded = hosted.unrecorded_usd("catify", conversation.options, settings, "a cat")
+        reservation = ledger.admit(visitor, LIMITS, bound, uses_owner_key=True)
+        assert ledger.spent(visitor)[0] == pytest.approx(bound), "reserved before anything is sent"
         outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store,
                              reservation=reservation).start().wait(60)
         assert outcome.status == "ok", outcome.error
         assert 3 * 0.011 <= outcome.cost_usd < bound
-        # the ledger counts the picture prompts' tokens too, which the per-picture price leaves out
-        assert ledger.spent("visitor")[0] == pytest.approx(outcome.cost_usd + reservation.unrecorded)
-        assert reservation.unrecorded > 0
+        # settled at every paid item: the pictures, the critic's tokens, and the pictures' prompt tokens, which the
+        # per-picture price leaves out and no trace records
+        prompts = [str(e["prompt"]) for e in outcome.conversation.image_lookup.values()]
+        assert len(prompts) == 3
+        prompt_usd = sum(costs.picture_prompt_usd(settings, 1, costs.tokens_for(p)) for p in prompts)
+        assert prompt_usd > 0 and outcome.billed_usd == pytest.approx(outcome.cost_usd + prompt_usd)
+        assert ledger.spent(visitor)[0] == pytest.approx(outcome.billed_usd, abs=1e-9)
+        assert outcome.billed_usd < bound
         tags = store.client.get_trace(outcome.trace_id).info.tags
-        assert tags["app.billing"] == "owner", "the day's cap reads owner-paid turns from the store"
-        paid = store.client.get_trace(outcome.trace_id).info.cost["total_cost"]
-        assert hosted.day_spent_in_store(tracking_uri, store.experiment_id, hosted.SpendLedger.today()) == \
-            pytest.approx(paid), "other instances' share of the day's cap: owner-paid traces of today"
-        assert hosted.day_spent_in_store(tracking_uri, store.experiment_id, "2020-01-01") == pytest.approx(paid)
-        assert hosted.day_spent_in_store(tracking_uri, store.experiment_id, "2999-01-01") == 0.0
+        assert tags["app.billing"] == "owner", "the trace says who paid"
         calls_before = len(server.requests)
         with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
-            ledger.admit("visitor", LIMITS, hosted.max_turn_cost("catify", conversation.options, settings, "again"),
+            ledger.admit(visitor, LIMITS, hosted.max_turn_cost("catify", conversation.options, settings, "again"),
                          uses_owner_key=True)
         assert len(server.requests) == calls_before, "nothing was sent for the refused turn"
         assert store.load(outcome.conversation.id).turns == 1
@@ -121,11 +126,11 @@ def test_admission_is_core_policy_and_refuses_before_anything_runs():
     reservation = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
     assert reservation is not None and reservation.amount == pytest.approx(
         hosted.max_turn_cost("catify", conversation.options, demo, "a cat"))
-    assert reservation.unrecorded > 0, "gpt-image prompt tokens are counted on the owner's key"
+    assert reservation.id is not None and ledger.spent("v")[0] == pytest.approx(reservation.amount)
     with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
         hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
     own_key = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=False)
-    assert own_key is not None and own_key.amount == 0.0 and own_key.unrecorded == 0.0
+    assert own_key is not None and own_key.amount == 0.0 and own_key.id is None, "a visitor's own key: no reservation"
 
 
 def test_who_may_see_what():

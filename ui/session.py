@@ -14,6 +14,7 @@ from core import hosted as hosted_policy
 from core import identity, redact
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
 from core.conversations import ConversationStore
+from core.errors import TurnRefused
 from core.hosted import SpendLedger
 from core.store import check_store, display_uri, scrub
 from ui.text import plain
@@ -105,21 +106,9 @@ class PageStore:
 
 @st.cache_resource(show_spinner=False)
 def spend_ledger(tracking_uri: str, experiment_name: str) -> SpendLedger:
-    """One per server process: every visitor's spend of the owner's key, and today's total. With several app
-    instances on one tracking server, today's total also counts what the store says the others spent."""
-    def day_spent_in_store(day: str) -> float:
-        return _day_spent(tracking_uri, experiment_name, day)
-
-    return SpendLedger(day_spent_elsewhere=day_spent_in_store)
-
-
-@st.cache_data(ttl=20, show_spinner=False)
-def _day_spent(tracking_uri: str, experiment_name: str, day: str) -> float:
-    try:
-        experiment_id = conversation_store(tracking_uri, experiment_name).experiment_id
-    except Exception:  # noqa: BLE001 - the in-process ledger still holds this instance's spend
-        return 0.0
-    return hosted_policy.day_spent_in_store(tracking_uri, experiment_id, day)
+    """One per server process; the spend itself is in the ledger's table, which every instance shares
+    (core.hosted.open_ledger: the tracking database, or APP_LEDGER_URI)."""
+    return hosted_policy.open_ledger(base_settings().with_(tracking_uri=tracking_uri))
 
 
 def hosted() -> bool:
@@ -193,10 +182,13 @@ def sidebar_settings() -> Settings:
             st.warning("Type an OpenAI API key, or set OPENAI_API_KEY on the server.")
         if st.session_state.uses_owner_key:
             limits = base.hosted
-            spent, _ = spend_ledger(base.tracking_uri, base.experiment_name).spent(session_id())
+            try:
+                spent_usd = spend_ledger(base.tracking_uri, base.experiment_name).spent(session_id())[0]
+                spent = f" You have spent \\${spent_usd:.4f} today."
+            except TurnRefused as refused:  # no ledger, or it does not answer: said now, and again on a turn
+                spent = f" {refused}"
             st.info(f"This demo's key pays, up to \\${limits.session_cap_usd:.2f} per person and "
-                    f"\\${limits.daily_cap_usd:.2f} a day. You have spent \\${spent:.4f}.",
-                    icon=":material/savings:")
+                    f"\\${limits.daily_cap_usd:.2f} a day.{spent}", icon=":material/savings:")
         base_url = ""
         if provider == "openai-compatible":
             base_url = st.text_input("Base URL", value=(base.base_url if base.hosted is None else "")

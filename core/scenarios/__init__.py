@@ -105,7 +105,8 @@ class Scenario:
     placeholder: str = "Your message"
     side_by_side: bool = False  # its agents answer the same message at once: shown in columns
     draws_pictures: bool = False  # its conversations have a picture lineage (the Traces page's lineage view)
-    # billed beyond what the app records per call (gpt-image prompt tokens): added to bound and settled cost
+    # billed beyond what the app records per call (gpt-image prompt tokens): its worst case, part of the bound
+    # (the settled cost counts the prompts really sent: core.turn.runner `_Turn.billed`)
     unrecorded_cost: Callable[[CostQuestion], float] = field(default=lambda question: 0.0)
     order: int = 100  # place in the picker
     example: str = ""  # a first message to try, offered as a button on an empty conversation

@@ -85,11 +85,11 @@ class TurnHandle:
             log.exception("Turn crashed")
             outcome = TurnOutcome("error", self.request.conversation,
                                   error=redact.scrub(f"The turn crashed: {type(exc).__name__}: {exc}"),
-                                  cost_usd=None)  # unknown: a reservation keeps its bound
+                                  cost_usd=None, billed_usd=None)  # unknown: a reservation keeps its bound
         finally:
             loop.close()
         if self._reservation is not None:
-            self._reservation.settle(outcome.cost_usd)
+            self._reservation.settle(outcome.billed_usd)
         with self._cond:
             self.outcome = outcome
             self._cond.notify_all()

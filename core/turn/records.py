@@ -57,6 +57,8 @@ class TurnOutcome:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cost_usd: float | None = 0.0  # what the turn's model calls and pictures cost (None: a price is unknown)
+    # what the provider bills for it: cost_usd and the gpt-image prompt tokens no span records (the spend ledger's)
+    billed_usd: float | None = 0.0
     usage: TurnUsage | None = None  # tokens, cost, models, time and trace (a finished turn's)
 
     @property

@@ -152,12 +152,21 @@ class _Turn:
 
     def outcome(self, status: TurnStatus, conversation: Conversation, **fields: Any) -> TurnOutcome:
         return TurnOutcome(status, conversation, warnings=self.warnings, seconds=time.perf_counter() - self.started,
-                           **fields)
+                           billed_usd=self.billed(), **fields)
 
     def spent(self) -> float | None:
         """This turn's pictures plus its model calls (core.costs); None when a price is unknown."""
         pictures = (self.conv.image_lookup.get(i, {}).get("cost_usd") for i in self.recorder.pngs)
         return costs.turn_cost_usd(pictures, self.clients.chat_cost_usd() if self.clients is not None else 0.0)
+
+    def billed(self) -> float | None:
+        """What the provider bills for this turn (a hosted reservation settles at it): `spent`, plus what no span
+        records, the gpt-image prompt tokens of its pictures (core.costs, counted from each prompt's bytes)."""
+        spent = self.spent()
+        if spent is None:
+            return None
+        prompts = (str(self.conv.image_lookup.get(i, {}).get("prompt") or "") for i in self.recorder.pngs)
+        return spent + sum(costs.picture_prompt_usd(self.settings, 1, costs.tokens_for(p)) for p in prompts)
 
     # --- the steps ---------------------------------------------------------------------------------------------------
     def admit(self) -> TurnOutcome | None:
@@ -296,7 +305,8 @@ class _Turn:
             log.warning("Turn %s of %s failed: %s", self.turn, conv.id, message_text)
         return TurnOutcome("cancelled" if cancelled else "error", original, entries=self.entries, error=message_text,
                            trace_id=self.trace_id, warnings=self.warnings,
-                           seconds=time.perf_counter() - self.started, cost_usd=self.spent())
+                           seconds=time.perf_counter() - self.started, cost_usd=self.spent(),
+                           billed_usd=self.billed())
 
     async def close(self) -> None:
         """Clients closed; by default, wait until the turn's trace is completely in the store."""
