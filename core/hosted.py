@@ -91,7 +91,7 @@ def history_bytes(conversation: Conversation) -> int:
 
 
 def admit(spend: SpendLedger, settings: Settings, conversation: Conversation, message: str, visitor: str,
-          *, uses_owner_key: bool) -> Reservation | None:
+          *, uses_owner_key: bool, rate_key: str | None = None) -> Reservation | None:
     """Hosted demo: the message size, the options, turns a minute and the spend caps, checked before anything
     runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo. `visitor`
     is the identity the caps and the rate limit are kept for (an opaque string)."""
@@ -103,7 +103,16 @@ def admit(spend: SpendLedger, settings: Settings, conversation: Conversation, me
     check_options(conversation.scenario, conversation.options)
     bound = max_turn_cost(conversation.scenario, conversation.options, settings, message,
                           history_bytes(conversation))
-    return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key)
+    return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key, rate_key=rate_key)
+
+
+def admit_prediction(spend: SpendLedger, limits: HostedLimits | None, rate_key: str, prompt: str) -> None:
+    """A hosted visitor's prediction on the Models page (on the free demo provider): held to the chat's message
+    length and counted with their turns a minute. Raises InputError or TurnRefused with the reason."""
+    if limits is None:
+        return
+    check_message(limits, prompt)
+    spend.count_turn(rate_key, limits)
 
 
 # --- who may use what ----------------------------------------------------------------------------------------------------
@@ -208,20 +217,13 @@ class SpendLedger:
             raise TurnRefused(LEDGER_DOWN) from None
 
     def admit(self, session_id: str, limits: HostedLimits, bound_usd: float | None, *, uses_owner_key: bool,
-              now: float | None = None) -> Reservation:
-        """Reserve the turn's bound, or raise TurnRefused saying why. Rate limits apply to every turn;
+              now: float | None = None, rate_key: str | None = None) -> Reservation:
+        """Reserve the turn's bound, or raise TurnRefused saying why. Rate limits apply to every turn, counted per
+        `rate_key` (a person, or an anonymous visitor's client address: core.identity; else the identity);
         spend caps (per identity and per UTC day, in the ledger) to turns paid with the owner's key."""
         now = time.time() if now is None else now
         day = self.today(now)
-        with self._lock:
-            recent = self._turns[session_id]
-            while recent and now - recent[0] >= 60:
-                recent.popleft()
-            if len(recent) >= limits.turns_per_minute:
-                wait = int(60 - (now - recent[0])) + 1
-                raise TurnRefused(f"This demo allows {limits.turns_per_minute} turns a minute per visitor. "
-                                  f"Try again in {wait} s.")
-            recent.append(now)
+        recent = self.count_turn(rate_key or session_id, limits, now)
         try:
             return self._reserve(session_id, limits, bound_usd, uses_owner_key, day, now)
         except TurnRefused:
@@ -229,6 +231,20 @@ class SpendLedger:
                 if now in recent:
                     recent.remove(now)
             raise
+
+    def count_turn(self, rate_key: str, limits: HostedLimits, now: float | None = None) -> collections.deque:
+        """One more turn (or prediction) this minute for `rate_key`, or TurnRefused when it has had its share."""
+        now = time.time() if now is None else now
+        with self._lock:
+            recent = self._turns[rate_key]
+            while recent and now - recent[0] >= 60:
+                recent.popleft()
+            if len(recent) >= limits.turns_per_minute:
+                wait = int(60 - (now - recent[0])) + 1
+                raise TurnRefused(f"This demo allows {limits.turns_per_minute} turns a minute per visitor. "
+                                  f"Try again in {wait} s.")
+            recent.append(now)
+            return recent
 
     def _reserve(self, session_id: str, limits: HostedLimits, bound_usd: float | None, uses_owner_key: bool,
                  day: str, now: float) -> Reservation:

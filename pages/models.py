@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import hosted
+from core.errors import UserError
 from core.mlflow_model import registry
 from core.scenarios.catify import DEFAULT_ITERATIONS, MAX_ITERATIONS
 from ui import session
@@ -29,6 +30,20 @@ if store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
     st.stop()
 uri = settings.tracking_uri
+
+
+PROMPT_MAX = settings.hosted.max_message_chars if settings.hosted is not None else None
+
+
+def admitted(prompt: str) -> bool:
+    """A hosted demo holds a prediction to the chat's limits: its length and the visitor's turns a minute."""
+    try:
+        hosted.admit_prediction(session.spend_ledger(settings.tracking_uri, settings.experiment_name),
+                                settings.hosted, session.visitor().rate_key, prompt)
+    except UserError as exc:
+        st.error(plain(exc))
+        return False
+    return True
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -98,8 +113,9 @@ def team_file_model(scenario) -> None:
     choices.update({f"models:/{name}/{r.version}": r.version for r in rows})
     cols = st.columns([2, 3])
     chosen_uri = cols[0].selectbox("Model", list(choices), key="team_predict_uri")
-    prompt = cols[1].text_input("Prompt", value="What is 12.5 times 8?", key="team_predict_prompt")
-    if st.button("Predict", icon=":material/play_arrow:", key="team_predict", type="primary"):
+    prompt = cols[1].text_input("Prompt", value="What is 12.5 times 8?", key="team_predict_prompt",
+                                max_chars=PROMPT_MAX)
+    if st.button("Predict", icon=":material/play_arrow:", key="team_predict", type="primary") and admitted(prompt):
         try:
             with st.spinner(f"Loading {chosen_uri} and predicting…"):
                 model = loaded(uri, f"models:/{name}/{choices[chosen_uri]}")
@@ -182,9 +198,9 @@ choices.update({f"models:/{registry.MODEL_NAME}/{r.version}": r.version for r in
 cols = st.columns([2, 2, 1])
 model_uri = cols[0].selectbox("Model", list(choices), key="predict_uri",
                               help="An alias follows the version it points to now.")
-prompt = cols[1].text_input("Prompt", value="a cat on a windowsill", key="predict_prompt")
+prompt = cols[1].text_input("Prompt", value="a cat on a windowsill", key="predict_prompt", max_chars=PROMPT_MAX)
 predict_iterations = cols[2].number_input("Iterations", 1, MAX_ITERATIONS, 1, key="predict_iterations")
-if st.button("Predict", icon=":material/play_arrow:", key="predict", type="primary"):
+if st.button("Predict", icon=":material/play_arrow:", key="predict", type="primary") and admitted(prompt):
     try:
         with st.spinner(f"Loading {model_uri} and predicting…"):
             # load by version, so a moved alias never serves a stale cached model

@@ -89,3 +89,13 @@ def loopback_only(monkeypatch):
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", lookup)
+
+
+@pytest.fixture(autouse=True)
+def fresh_turns_a_minute():
+    """Every test starts with no turns counted this minute: AppTest's anonymous visitors all come from no client
+    address (counted together as "local", core.identity), and one process runs every test."""
+    yield
+    from ui import session  # noqa: PLC0415 - Streamlit only for the tests that loaded it
+
+    session.spend_ledger.clear()

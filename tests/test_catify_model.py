@@ -197,3 +197,33 @@ def test_models_page_logs_aliases_and_predicts(tmp_path, monkeypatch):
     experiment = client.get_experiment_by_name(os.environ["MLFLOW_EXPERIMENT_NAME"]).experiment_id
     found = client.search_traces(locations=[experiment])
     assert [t.info.request_preview for t in found] == ["a <b>bold</b> cat"]
+
+
+def test_a_hosted_visitors_predictions_are_held_to_the_chats_limits(tmp_path, monkeypatch):
+    """Models-page predictions count with the visitor's turns a minute and keep to the message length (issue 18):
+    before, a visitor could predict without limit."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", f"page-{uuid.uuid4().hex[:6]}")
+    monkeypatch.delenv("APP_PROVIDER", raising=False)
+    owner = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    owner.run()
+    owner.switch_page("pages/models.py").run()
+    owner.slider(key="model_iterations").set_value(1)
+    owner.button(key="log_model").click().run()
+    assert any("Logged catify version 1" in s.value for s in owner.success)
+
+    monkeypatch.setenv("APP_HOSTED", "1")
+    monkeypatch.setenv("APP_TURNS_PER_MINUTE", "2")
+    monkeypatch.setenv("APP_HOSTED_MAX_MESSAGE_CHARS", "40")
+    visitor = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    visitor.run()
+    visitor.switch_page("pages/models.py").run()
+    assert visitor.text_input(key="predict_prompt").max_chars == 40
+    visitor.session_state["predict_prompt"] = "a cat " * 20  # past the field, as a crafted request could
+    visitor.button(key="predict").click().run()
+    assert len(visitor.text_input(key="predict_prompt").value) == 40, "Streamlit holds the field to its limit"
+    assert not visitor.error and len(visitor.get("image")) == 2
+    visitor.button(key="predict").click().run()
+    assert not visitor.error, [e.value for e in visitor.error]
+    visitor.button(key="predict").click().run()
+    assert any("turns a minute" in e.value for e in visitor.error), [e.value for e in visitor.error]

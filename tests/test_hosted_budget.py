@@ -9,11 +9,11 @@ import uuid
 
 import pytest
 
-from core import costs, hosted
+from core import costs, hosted, identity
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation
 from core.costs import image_price_usd
-from core.errors import InputError
+from core.errors import InputError, TurnRefused
 from core.turn import TurnHandle
 from tests.openai_server import OpenAIStub
 
@@ -142,3 +142,28 @@ def test_who_may_see_what():
     assert not hosted.may_open("visitor-1", "visitor-2") and not hosted.may_open("visitor-1", "")
     assert hosted.is_visitor(limits, is_admin=False) and not hosted.is_visitor(limits, is_admin=True)
     assert not hosted.is_visitor(None, is_admin=False)
+
+
+def test_a_prediction_keeps_to_the_message_length_and_counts_with_the_turns_a_minute():
+    limits = HostedLimits(turns_per_minute=2, max_message_chars=10)
+    spend = hosted.SpendLedger()
+    with pytest.raises(InputError, match="up to 10 characters"):
+        hosted.admit_prediction(spend, limits, "address:10.0.0.1", "a cat " * 5)
+    hosted.admit_prediction(spend, limits, "address:10.0.0.1", "a cat")
+    hosted.admit_prediction(spend, limits, "address:10.0.0.1", "a cat")
+    with pytest.raises(TurnRefused, match="2 turns a minute"):
+        hosted.admit_prediction(spend, limits, "address:10.0.0.1", "a cat")
+    hosted.admit_prediction(spend, limits, "address:10.0.0.2", "a cat")  # another address: its own allowance
+    hosted.admit_prediction(spend, None, "address:10.0.0.1", "a cat " * 50)  # not a hosted demo: no limits
+
+
+def test_anonymous_visitors_share_their_addresss_allowance_however_often_they_reload():
+    """Break 2's rate half: an anonymous visitor's turns a minute are counted per client address, which a new
+    browser session (a reload, a cleared cookie) does not change."""
+    first, again = identity.anonymous("tab-1", "10.0.0.7"), identity.anonymous("tab-2", "10.0.0.7")
+    assert first.owner != again.owner and first.rate_key == again.rate_key == "address:10.0.0.7"
+    assert identity.anonymous("tab-3", None).rate_key == "address:local"
+    limits, spend = HostedLimits(turns_per_minute=1), hosted.SpendLedger()
+    spend.count_turn(first.rate_key, limits)
+    with pytest.raises(TurnRefused):
+        spend.count_turn(again.rate_key, limits)

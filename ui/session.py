@@ -38,8 +38,9 @@ def visitor() -> identity.Visitor:
             return identity.signed_in(st.user.to_dict(), limits.admins)
         except ValueError:  # a provider that names no subject: treated as not signed in
             pass
-    return identity.anonymous(st.session_state.session_id, st.context.ip_address,
-                              st.context.cookies.get(XSRF_COOKIE))
+    address, cookie = st.context.ip_address, st.context.cookies.get(XSRF_COOKIE)
+    return identity.anonymous(st.session_state.session_id, address if isinstance(address, str) else None,
+                              cookie if isinstance(cookie, str) else None)
 
 
 def session_id() -> str:
