@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
@@ -89,6 +90,20 @@ def test_an_anonymous_visitor_gets_the_free_demo_provider_only(monkeypatch):
     shown = str(at.main) + str(at.sidebar)
     assert os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///") not in shown, "no store path for visitors"
     assert "sqlite" not in shown
+    assert st.get_option("client.showErrorDetails") == "none", "an unexpected error shows no details to visitors"
+    st.set_option("client.showErrorDetails", "full")  # process-wide: as it was for the tests that follow
+
+
+def test_a_visitor_gets_no_link_into_mlflows_own_ui_and_the_admin_does(monkeypatch):
+    """MLflow's UI shows every visitor's traces: its link is the admin's only."""
+    monkeypatch.setenv("APP_MLFLOW_UI_URL", "http://127.0.0.1:5000")
+    alice = send(visit(user=ALICE), "a cat")
+    trace_id = next(c.value for c in alice.caption if "traces?trace=tr-" in c.value).split("traces?trace=")[1][:35]
+    for who, expected in ((ALICE, 0), (person("root-sub", "root@example.com"), 1)):
+        at = visit(user=who, trace=trace_id)
+        at.switch_page("pages/traces.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert len([b for b in at.get("link_button") if "MLflow UI" in str(b.proto)]) == expected, who["sub"]
 
 
 def test_messages_over_the_hosted_limit_are_refused_and_kept(monkeypatch):
