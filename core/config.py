@@ -49,6 +49,8 @@ class HostedLimits:
     session_cap_usd: float = 0.05
     daily_cap_usd: float = 1.00
     turns_per_minute: int = 6
+    # every anonymous visitor from one client address together (a script without cookies is one of them)
+    turns_per_minute_per_address: int = 60
     max_message_chars: int = 2_000
     max_output_tokens: int = 400
     owner_key: bool = False  # the owner configured a key in the server's secrets
@@ -79,6 +81,7 @@ def hosted_limits(env: Mapping[str, str], secrets: Mapping[str, object]) -> Host
         return HostedLimits(session_cap_usd=float(get("APP_SESSION_CAP_USD", "0.05")),
                             daily_cap_usd=float(get("APP_DAILY_CAP_USD", "1.00")),
                             turns_per_minute=int(get("APP_TURNS_PER_MINUTE", "6")),
+                            turns_per_minute_per_address=int(get("APP_TURNS_PER_MINUTE_PER_ADDRESS", "60")),
                             max_message_chars=int(get("APP_HOSTED_MAX_MESSAGE_CHARS", "2000")),
                             max_output_tokens=int(get("APP_HOSTED_MAX_OUTPUT_TOKENS", "400")),
                             owner_key=bool(get("OPENAI_API_KEY", "")),

@@ -19,13 +19,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from . import costs, ledger, scenarios
 from .config import HostedLimits, Settings
 from .conversations import Conversation
 from .errors import InputError, TurnRefused
-from .identity import Visitor
+from .identity import ADDRESS_KEY, Visitor
 
 log = logging.getLogger(__name__)
 MAX_USER_TEXT_CHARS = 2_000  # hosted mode: an edited instruction or system message (check_options)
@@ -91,7 +91,7 @@ def history_bytes(conversation: Conversation) -> int:
 
 
 def admit(spend: SpendLedger, settings: Settings, conversation: Conversation, message: str, visitor: str,
-          *, uses_owner_key: bool, rate_key: str | None = None) -> Reservation | None:
+          *, uses_owner_key: bool, rates: Sequence[tuple[str, int]] = ()) -> Reservation | None:
     """Hosted demo: the message size, the options, turns a minute and the spend caps, checked before anything
     runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo. `visitor`
     is the identity the caps and the rate limit are kept for (an opaque string)."""
@@ -103,16 +103,27 @@ def admit(spend: SpendLedger, settings: Settings, conversation: Conversation, me
     check_options(conversation.scenario, conversation.options)
     bound = max_turn_cost(conversation.scenario, conversation.options, settings, message,
                           history_bytes(conversation))
-    return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key, rate_key=rate_key)
+    return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key, rates=rates)
 
 
-def admit_prediction(spend: SpendLedger, limits: HostedLimits | None, rate_key: str, prompt: str) -> None:
+def rates(limits: HostedLimits | None, visitor: Visitor) -> list[tuple[str, int]]:
+    """What a visitor's turns a minute count against, and how many each allows: the person (signed in) or the
+    browser (anonymous), and for anonymous visitors also their client address, shared by all of its visitors."""
+    if limits is None:
+        return []
+    keys = [(visitor.rate_key or visitor.owner, limits.turns_per_minute)]
+    if visitor.address_key:
+        keys.append((visitor.address_key, limits.turns_per_minute_per_address))
+    return keys
+
+
+def admit_prediction(spend: SpendLedger, limits: HostedLimits | None, visitor: Visitor, prompt: str) -> None:
     """A hosted visitor's prediction on the Models page (on the free demo provider): held to the chat's message
     length and counted with their turns a minute. Raises InputError or TurnRefused with the reason."""
     if limits is None:
         return
     check_message(limits, prompt)
-    spend.count_turn(rate_key, limits)
+    spend.count_turns(rates(limits, visitor))
 
 
 # --- who may use what ----------------------------------------------------------------------------------------------------
@@ -217,34 +228,41 @@ class SpendLedger:
             raise TurnRefused(LEDGER_DOWN) from None
 
     def admit(self, session_id: str, limits: HostedLimits, bound_usd: float | None, *, uses_owner_key: bool,
-              now: float | None = None, rate_key: str | None = None) -> Reservation:
+              now: float | None = None, rates: Sequence[tuple[str, int]] = ()) -> Reservation:
         """Reserve the turn's bound, or raise TurnRefused saying why. Rate limits apply to every turn, counted per
-        `rate_key` (a person, or an anonymous visitor's client address: core.identity; else the identity);
-        spend caps (per identity and per UTC day, in the ledger) to turns paid with the owner's key."""
+        key of `rates` (hosted.rates: the person or the browser, and an anonymous visitor's address; the identity
+        at `limits.turns_per_minute` when none is given); spend caps (per identity and per UTC day, in the
+        ledger) to turns paid with the owner's key."""
         now = time.time() if now is None else now
         day = self.today(now)
-        recent = self.count_turn(rate_key or session_id, limits, now)
+        counted = self.count_turns(rates or [(session_id, limits.turns_per_minute)], now)
         try:
             return self._reserve(session_id, limits, bound_usd, uses_owner_key, day, now)
         except TurnRefused:
             with self._lock:  # a refused turn is not one of the minute's turns
-                if now in recent:
-                    recent.remove(now)
+                for recent in counted:
+                    if now in recent:
+                        recent.remove(now)
             raise
 
-    def count_turn(self, rate_key: str, limits: HostedLimits, now: float | None = None) -> collections.deque:
-        """One more turn (or prediction) this minute for `rate_key`, or TurnRefused when it has had its share."""
+    def count_turns(self, rates: Sequence[tuple[str, int]], now: float | None = None) -> list[collections.deque]:
+        """One more turn (or prediction) this minute for every key of `rates`, or TurnRefused (counting none)
+        when one of them has had its share."""
         now = time.time() if now is None else now
         with self._lock:
-            recent = self._turns[rate_key]
-            while recent and now - recent[0] >= 60:
-                recent.popleft()
-            if len(recent) >= limits.turns_per_minute:
-                wait = int(60 - (now - recent[0])) + 1
-                raise TurnRefused(f"This demo allows {limits.turns_per_minute} turns a minute per visitor. "
-                                  f"Try again in {wait} s.")
-            recent.append(now)
-            return recent
+            counted = []
+            for key, allowed in rates:
+                recent = self._turns[key]
+                while recent and now - recent[0] >= 60:
+                    recent.popleft()
+                if len(recent) >= allowed:
+                    wait = int(60 - (now - recent[0])) + 1
+                    where = "from one address" if key.startswith(ADDRESS_KEY) else "per visitor"
+                    raise TurnRefused(f"This demo allows {allowed} turns a minute {where}. Try again in {wait} s.")
+                counted.append(recent)
+            for recent in counted:
+                recent.append(now)
+            return counted
 
     def _reserve(self, session_id: str, limits: HostedLimits, bound_usd: float | None, uses_owner_key: bool,
                  day: str, now: float) -> Reservation:
@@ -262,8 +280,8 @@ class SpendLedger:
         except ledger.OverCap as over:
             if over.cap == "identity":
                 raise TurnRefused(
-                    f"This turn could cost up to ${bound_usd:.4f}, and your session has ${over.left_usd:.4f} "
-                    f"left of its ${limits.session_cap_usd:.2f} cap on this demo. Nothing was run. Switch to "
+                    f"This turn could cost up to ${bound_usd:.4f}, and you have ${over.left_usd:.4f} "
+                    f"left of your ${limits.session_cap_usd:.2f} cap for today on this demo. Nothing was run. Switch to "
                     "the demo provider (free), use your own key, or fewer iterations.") from None
             raise TurnRefused(
                 f"This demo has spent its ${limits.daily_cap_usd:.2f} budget for today (this turn could cost "

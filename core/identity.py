@@ -8,7 +8,8 @@ In a hosted demo:
 - an anonymous visitor gets the free demo provider only; their conversations belong to their browser: the
   token of Streamlit's XSRF cookie (random, set by the server, sent with every connection, gone when the browser
   closes; never in an address), or this browser tab's session when there is no such cookie; their turns a
-  minute count against the client address Streamlit reports, which a reload does not change;
+  minute count per browser, and all anonymous turns from one client address (as Streamlit reports it: a reload
+  or a new cookie does not change it) against a wider allowance, so a script without cookies is held too;
 - an admin is a signed-in person whose verified email is on the owner's allow-list (APP_ADMINS).
 Outside a hosted demo everything is the machine owner's, as before."""
 
@@ -19,7 +20,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-ANONYMOUS_RATE_KEY = "address:"  # + the client address; "local" when Streamlit reports none (loopback)
+ADDRESS_KEY = "address:"  # + the client address; "local" when Streamlit reports none (loopback)
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class Visitor:
     owner: str  # what owns conversations, traces and spend (contract.SESSION, MLflow's trace session): 32 hex
     signed_in: bool = False
     label: str = ""  # the person's email or name, shown to themselves only; "" when anonymous
-    rate_key: str = ""  # what turns a minute count against
+    rate_key: str = ""  # what turns a minute count against: the person, or an anonymous visitor's browser
+    address_key: str = ""  # an anonymous visitor's client address: a wider allowance all its visitors share
     admin: bool = False
 
 
@@ -53,10 +55,10 @@ def is_admin(claims: Mapping[str, Any], admins: Collection[str]) -> bool:
 
 def anonymous(browser_session: str, client_address: str | None, xsrf_cookie: str | None = None) -> Visitor:
     """A visitor who has not signed in: their browser (its XSRF token) or else this browser session owns their
-    conversations; the client address (None on loopback) is what rate limits count against."""
+    conversations and is their rate key; the client address (None on loopback) their address key."""
     token = xsrf_token(xsrf_cookie or "")
     owner = hashlib.sha256(b"browser\n" + token).hexdigest()[:32] if token else browser_session
-    return Visitor(owner=owner, rate_key=ANONYMOUS_RATE_KEY + (client_address or "local"))
+    return Visitor(owner=owner, rate_key=f"browser:{owner}", address_key=ADDRESS_KEY + (client_address or "local"))
 
 
 def xsrf_token(cookie: str) -> bytes:

@@ -412,7 +412,7 @@ def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> No
     """Admitted first in a hosted demo (core.hosted: sizes, turns a minute, spend caps)."""
     reservation = hosted.admit(session.spend_ledger(settings.tracking_uri, settings.experiment_name), settings,
                                conversation, message, session.session_id(), uses_owner_key=session.uses_owner_key(),
-                               rate_key=session.visitor().rate_key)
+                               rates=hosted.rates(settings.hosted, session.visitor()))
     # the answer shows as soon as the agents finish; the trace lands a moment later, off the user's wait
     st.session_state.turn = TurnHandle(conversation, message, settings, page_store.store, attempt=attempt,
                                        wait_for_trace=False, reservation=reservation).start()

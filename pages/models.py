@@ -39,7 +39,7 @@ def admitted(prompt: str) -> bool:
     """A hosted demo holds a prediction to the chat's limits: its length and the visitor's turns a minute."""
     try:
         hosted.admit_prediction(session.spend_ledger(settings.tracking_uri, settings.experiment_name),
-                                settings.hosted, session.visitor().rate_key, prompt)
+                                settings.hosted, session.visitor(), prompt)
     except UserError as exc:
         st.error(plain(exc))
         return False

@@ -52,7 +52,7 @@ def test_caps_apply_to_the_owners_key_and_rate_limits_to_everyone():
     first = ledger.admit("alice", LIMITS, 0.03, uses_owner_key=True, now=1000)
     first.settle(0.02, now=1001)
     assert ledger.spent("alice", now=1000) == (0.02, 0.02)
-    with pytest.raises(hosted.TurnRefused, match=r"could cost up to \$0.0400.*\$0.0300 left of its \$0.05 cap"):
+    with pytest.raises(hosted.TurnRefused, match=r"could cost up to \$0.0400.*\$0.0300 left of your \$0.05 cap"):
         ledger.admit("alice", LIMITS, 0.04, uses_owner_key=True, now=1001)
     ledger.admit("alice", LIMITS, 0.04, uses_owner_key=False, now=1002).settle(0.04, now=1002)  # her own key: no cap
     ledger.admit("bob", LIMITS, 0.04, uses_owner_key=True, now=1003)  # another visitor: his own cap
@@ -146,24 +146,29 @@ def test_who_may_see_what():
 
 def test_a_prediction_keeps_to_the_message_length_and_counts_with_the_turns_a_minute():
     limits = HostedLimits(turns_per_minute=2, max_message_chars=10)
-    spend = hosted.SpendLedger()
+    spend, alice = hosted.SpendLedger(), identity.signed_in({"iss": "i", "sub": "alice"})
     with pytest.raises(InputError, match="up to 10 characters"):
-        hosted.admit_prediction(spend, limits, "address:10.0.0.1", "a cat " * 5)
-    hosted.admit_prediction(spend, limits, "address:10.0.0.1", "a cat")
-    hosted.admit_prediction(spend, limits, "address:10.0.0.1", "a cat")
-    with pytest.raises(TurnRefused, match="2 turns a minute"):
-        hosted.admit_prediction(spend, limits, "address:10.0.0.1", "a cat")
-    hosted.admit_prediction(spend, limits, "address:10.0.0.2", "a cat")  # another address: its own allowance
-    hosted.admit_prediction(spend, None, "address:10.0.0.1", "a cat " * 50)  # not a hosted demo: no limits
+        hosted.admit_prediction(spend, limits, alice, "a cat " * 5)
+    hosted.admit_prediction(spend, limits, alice, "a cat")
+    hosted.admit_prediction(spend, limits, alice, "a cat")
+    with pytest.raises(TurnRefused, match="2 turns a minute per visitor"):
+        hosted.admit_prediction(spend, limits, alice, "a cat")
+    hosted.admit_prediction(spend, limits, identity.signed_in({"iss": "i", "sub": "bob"}), "a cat")  # his own
+    hosted.admit_prediction(spend, None, alice, "a cat " * 50)  # not a hosted demo: no limits
 
 
-def test_anonymous_visitors_share_their_addresss_allowance_however_often_they_reload():
-    """Break 2's rate half: an anonymous visitor's turns a minute are counted per client address, which a new
-    browser session (a reload, a cleared cookie) does not change."""
+def test_anonymous_visitors_count_per_browser_and_together_per_address():
+    """An anonymous visitor's turns a minute count per browser, and every anonymous turn from one client address
+    against a wider allowance that a reload, a new cookie or a script without one does not reset."""
     first, again = identity.anonymous("tab-1", "10.0.0.7"), identity.anonymous("tab-2", "10.0.0.7")
-    assert first.owner != again.owner and first.rate_key == again.rate_key == "address:10.0.0.7"
-    assert identity.anonymous("tab-3", None).rate_key == "address:local"
-    limits, spend = HostedLimits(turns_per_minute=1), hosted.SpendLedger()
-    spend.count_turn(first.rate_key, limits)
-    with pytest.raises(TurnRefused):
-        spend.count_turn(again.rate_key, limits)
+    assert first.owner != again.owner and first.address_key == again.address_key == "address:10.0.0.7"
+    assert identity.anonymous("tab-3", None).address_key == "address:local"
+    assert identity.signed_in({"iss": "i", "sub": "alice"}).address_key == "", "a person counts as a person"
+    limits, spend = HostedLimits(turns_per_minute=1, turns_per_minute_per_address=2), hosted.SpendLedger()
+    spend.count_turns(hosted.rates(limits, first))
+    with pytest.raises(TurnRefused, match="1 turns a minute per visitor"):
+        spend.count_turns(hosted.rates(limits, first))
+    spend.count_turns(hosted.rates(limits, again))  # another browser at that address: its own turn
+    with pytest.raises(TurnRefused, match="2 turns a minute from one address"):
+        spend.count_turns(hosted.rates(limits, identity.anonymous("tab-4", "10.0.0.7")))
+    spend.count_turns(hosted.rates(limits, identity.anonymous("tab-5", "10.0.0.8")))

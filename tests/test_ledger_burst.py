@@ -191,7 +191,7 @@ def test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps(stores
     assert any(per_turn[n] for n in killed_in_flight), "the restart came with a turn that had spent and not settled"
     assert all(e["status"] == "ok" for e in done), done
     assert any("budget for today" in e["reason"] for e in refused), "the day's cap was reached"
-    assert any("left of its" in e["reason"] for e in refused), "some identity's cap was reached"
+    assert any("left of your" in e["reason"] for e in refused), "some identity's cap was reached"
     # the ledger never counts less than was billed: the killed turns count at their bound
     day = SpendLedger.today()
     book = ledger.SpendBook(ledger.database_for(store_uri, ledger_uri) or "")

@@ -92,7 +92,7 @@ def test_a_restart_and_a_second_instance_forget_nothing(database):
     assert restarted.spent("alice", now=NOON + 3) == pytest.approx((0.035, 0.055))
     with pytest.raises(TurnRefused, match=r"spent its \$0.06 budget for today"):
         other.admit("carol", limits, 0.01, uses_owner_key=True, now=NOON + 4)
-    with pytest.raises(TurnRefused, match=r"\$0.0150 left of its \$0.05 cap"):
+    with pytest.raises(TurnRefused, match=r"\$0.0150 left of your \$0.05 cap"):
         restarted.admit("alice", limits, 0.02, uses_owner_key=True, now=NOON + 5)
     assert running.id in {r["id"] for r in other.book.rows()}
 
