@@ -40,34 +40,22 @@ class Overview:
     by_status: pd.DataFrame  # status, traces
 
 
-@dataclass(frozen=True)
-class Costs:
-    """A scope's span costs: USD by model, and per day (MLflow's time bucket -> USD)."""
-    by_model: dict[str, float]
-    per_day: dict[str, float]
-
-
-def _costs(got: dict[str, list[Any]]) -> Costs:
-    return Costs(_by(got["cost_by_model"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM"),
-                 {p.dimensions["time_bucket"]: float(p.values.get("SUM") or 0.0) for p in got.get("day_cost", [])})
-
-
-class CostPrefetch:
-    """Span costs of the scopes a person is likely to pick next (each scenario present), asked in the background
-    once the unfiltered page is drawn, so that choosing a scenario waits only for the fast trace-level queries.
-    Why: MLflow's span cost metric under a trace-level filter joins every span of the matching traces (1-2 s at
-    100,000 traces on PostgreSQL, by far the slowest of a filtered overview), and it has no trace-name or tag
-    dimension that would give every scenario's cost in one unfiltered query. Two workers: the store serves
-    people first. A job is keyed by everything its answer depends on, the store's version included."""
+class Prefetch:
+    """Answers a person is likely to ask next (each present scenario's overview), asked in the background once
+    the unfiltered page is drawn, so that choosing a scenario is a cache hit. Why: a filtered overview is eight
+    store queries, and MLflow's span cost metric under a trace-level filter joins every span of the matching
+    traces (1-2 s at 100,000 traces on PostgreSQL) with no trace-name or tag dimension that would give every
+    scenario's numbers in one unfiltered query. Two workers: the store serves people first. A job is keyed by
+    everything its answer depends on, the store's version included."""
 
     MAX_JOBS = 64
 
     def __init__(self, workers: int = 2):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cost-prefetch")
-        self._jobs: dict[tuple[Any, ...], tuple[float, Future[Costs]]] = {}
+        self._jobs: dict[tuple[Any, ...], tuple[float, Future[Any]]] = {}
         self._lock = threading.Lock()
 
-    def start(self, key: tuple[Any, ...], ask: Callable[[], Costs], max_age_s: float) -> None:
+    def start(self, key: tuple[Any, ...], ask: Callable[[], Any], max_age_s: float) -> None:
         """Ask `ask` in the background, unless an answer for `key` younger than `max_age_s` is kept."""
         with self._lock:
             if key in self._jobs and time.monotonic() - self._jobs[key][0] < max_age_s:
@@ -77,7 +65,7 @@ class CostPrefetch:
                 self._jobs.pop(next(iter(self._jobs)))
             self._jobs[key] = (time.monotonic(), self._pool.submit(ask))
 
-    def take(self, key: tuple[Any, ...], max_age_s: float) -> Costs | None:
+    def take(self, key: tuple[Any, ...], max_age_s: float) -> Any | None:
         """The answer asked ahead for `key` at most `max_age_s` ago (waiting for it if it is still running), or
         None: ask it now."""
         with self._lock:
@@ -174,10 +162,9 @@ class MetricsReader:
             raise traces._unreadable(exc) from exc
         return int(sum(p.values.get("COUNT", 0) for p in points))
 
-    def overview(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope(),
-                 costs: Costs | None = None) -> Overview:
+    def overview(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope()) -> Overview:
         """Totals, latency percentiles, per day and by status: eight aggregate queries whatever the store's size
-        (on sqlite, from the lean rows: see _SqliteRows); six when the span costs were asked ahead (`costs`)."""
+        (on sqlite, from the lean rows: see _SqliteRows)."""
         if self._sql is not None:
             return from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
         where = self._where(scope, start_ms, end_ms)
@@ -197,18 +184,11 @@ class MetricsReader:
                                  where, *window, DAY_S)
             asks["day_tokens"] = (trace_view, TraceMetricKey.TOTAL_TOKENS, [MetricAggregation(total)], None,
                                   where, *window, DAY_S)
-        if costs is None:
-            asks.update(self._cost_asks(where, window))
+        asks.update(self._cost_asks(where, window))
         got = self._all(asks, start_ms, end_ms)
-        if costs is None:
-            costs = _costs(got)
-        return _shape(got, sum(costs.by_model.values()), costs.per_day)
-
-    def costs(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope()) -> Costs:
-        """What `overview` asks of MLflow's span cost metric (by model, per day), on its own: the slow part of a
-        filtered overview behind a server, asked ahead by CostPrefetch."""
-        return _costs(self._all(self._cost_asks(self._where(scope, start_ms, end_ms),
-                                                self._window(start_ms, end_ms, now_ms, scope)), start_ms, end_ms))
+        cost = sum(_by(got["cost_by_model"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM").values())
+        per_day = {p.dimensions["time_bucket"]: float(p.values.get("SUM") or 0.0) for p in got.get("day_cost", [])}
+        return _shape(got, cost, per_day)
 
     @staticmethod
     def _cost_asks(where: list[str], window: tuple[int, int] | None) -> dict[str, tuple[Any, ...]]:

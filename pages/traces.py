@@ -225,7 +225,7 @@ def overview_at_scale(scope: trace_metrics.Scope) -> None:
         return
     t = got.totals
     if not scope.scenario and not trace_data.reads_rows(URI):  # what a person is likely to choose next
-        trace_data.prefetch_scenario_costs(URI, experiment_id, start_ms, end_ms, scope,
+        trace_data.prefetch_scenarios(URI, experiment_id, start_ms, end_ms, scope,
                                            tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(),
                                            version)
     show_totals(t, feedback_known=False)

@@ -133,10 +133,15 @@ def overview(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms
     rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.session, nonce, version)
     if rows is not None:
         return trace_metrics.from_rows(rows, scope)
+    if scope.scenario and (ahead := _prefetch().take(_ahead_key(tracking_uri, experiment_id, start_ms, end_ms, scope,
+                                                                  nonce, version), TTL_S)) is not None:
+        return ahead
     now_ms = int(time.time() // 60 * 60_000)  # to the minute, like time_window: the key stays put between reruns
-    costs = _cost_prefetch().take((tracking_uri, experiment_id, start_ms, end_ms, scope, nonce, version), TTL_S) \
-        if scope.scenario else None
-    return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope, costs)
+    return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope)
+
+
+def _ahead_key(*args: object) -> tuple[object, ...]:
+    return ("overview", *args)
 
 
 def reads_rows(tracking_uri: str) -> bool:
@@ -146,25 +151,26 @@ def reads_rows(tracking_uri: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def _cost_prefetch() -> trace_metrics.CostPrefetch:
-    return trace_metrics.CostPrefetch()
+def _prefetch() -> trace_metrics.Prefetch:
+    return trace_metrics.Prefetch()
 
 
-def prefetch_scenario_costs(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-                            scope: trace_metrics.Scope, known: tuple[str, ...], nonce: int, version: str | None) -> None:
-    """Behind a server, once the unfiltered page is drawn: each present scenario's span costs, in the background
-    (core.trace_metrics.CostPrefetch), so choosing one waits only for the fast trace-level queries. Kept as long
-    as the page's other reads (TTL_S, the Refresh button's nonce, the store's version)."""
+def prefetch_scenarios(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+                       scope: trace_metrics.Scope, known: tuple[str, ...], nonce: int, version: str | None) -> None:
+    """Behind a server, once the unfiltered page is drawn: each present scenario's overview, in the background
+    (core.trace_metrics.Prefetch), so choosing one is a cache hit. Kept as long as the page's other reads (TTL_S,
+    the Refresh button's nonce, the store's version)."""
     now_ms = int(time.time() // 60 * 60_000)
-    prefetch = _cost_prefetch()
+    prefetch = _prefetch()
 
-    def each_scenario() -> trace_metrics.Costs:
+    def each_scenario() -> list[str]:
         reader = trace_metrics.MetricsReader(tracking_uri, experiment_id)
-        for key in reader.scenarios_present(start_ms, end_ms, scope.session, known):
+        present = reader.scenarios_present(start_ms, end_ms, scope.session, known)
+        for key in present:
             narrowed = trace_metrics.Scope(key, scope.status, scope.session)
-            prefetch.start((tracking_uri, experiment_id, start_ms, end_ms, narrowed, nonce, version),
-                           lambda narrowed=narrowed: reader.costs(start_ms, end_ms, now_ms, narrowed), TTL_S)
-        return trace_metrics.Costs({}, {})
+            prefetch.start(_ahead_key(tracking_uri, experiment_id, start_ms, end_ms, narrowed, nonce, version),
+                           lambda narrowed=narrowed: reader.overview(start_ms, end_ms, now_ms, narrowed), TTL_S)
+        return present
 
     prefetch.start(("scenarios", tracking_uri, experiment_id, start_ms, end_ms, scope, nonce, version), each_scenario,
                    TTL_S)
