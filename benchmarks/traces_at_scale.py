@@ -55,6 +55,9 @@ def page_times(uri: str, experiment: str, pause_s: float = 0.0) -> dict[str, flo
     """One round: a cold first load, a rerun, a filter change. Which view it was (whole or at scale) too."""
     import streamlit as st  # noqa: PLC0415 - timed in fresh processes
 
+    from ui import trace_data  # noqa: PLC0415
+
+    trace_data.forget_prefetched()  # cold, and alone: the last round's reads asked ahead ended and forgotten
     st.cache_data.clear()
     at = _page(uri, experiment)
     first = _run(at)

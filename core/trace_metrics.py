@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,14 @@ class Prefetch:
             while len(self._jobs) >= self.MAX_JOBS:
                 self._jobs.pop(next(iter(self._jobs)))
             self._jobs[key] = (time.monotonic(), self._pool.submit(ask))
+
+    def forget(self, timeout_s: float = 60.0) -> None:
+        """Wait for every job asked so far, then drop all answers (benchmarks: a cold first load, timed alone)."""
+        with self._lock:
+            jobs = [job for _, job in self._jobs.values()]
+        wait(jobs, timeout=timeout_s)
+        with self._lock:
+            self._jobs.clear()
 
     def take(self, key: tuple[Any, ...], max_age_s: float) -> Any | None:
         """The answer asked ahead for `key` at most `max_age_s` ago (waiting for it if it is still running), or
@@ -245,6 +253,12 @@ class MetricsReader:
                                   "cost_usd": totals.cost_usd}], columns=SCENARIO_COLUMNS)
         if self._sql is not None:
             return scenarios_from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
+        return with_rest(self.scenario_rows(start_ms, end_ms, scope, scenarios), totals)
+
+    def scenario_rows(self, start_ms: int | None, end_ms: int | None, scope: Scope,
+                      scenarios: tuple[str, ...]) -> pd.DataFrame:
+        """The named scenarios' rows of `by_scenario` (no "other" row: that needs the totals), so that the page can
+        ask them side by side with the overview."""
         # counts and tokens: by trace name (MLflow's one trace dimension besides status), our turns being named
         # "<scenario> turn" (contract.turn_name, or the older "<scenario> turn <n>"); cost: one span query per
         # scenario present, filtered by its trace name when it has no older names
@@ -273,7 +287,7 @@ class MetricsReader:
         rows = [{"scenario": name, "traces": int(sums[name]["count"]), "input_tokens": int(sums[name]["input"]),
                  "output_tokens": int(sums[name]["output"]), "cost_usd": _value(costs[name], "SUM")}
                 for name in present]
-        return _with_rest(pd.DataFrame(rows, columns=SCENARIO_COLUMNS), totals)
+        return pd.DataFrame(rows, columns=SCENARIO_COLUMNS)
 
     def _where(self, scope: Scope, start_ms: int | None, end_ms: int | None) -> list[str]:
         """The metric filters of `scope`, by trace name when the scenario's traces in the window all carry
@@ -446,7 +460,7 @@ def _shape(got: dict[str, list[Any]], cost_usd: float, cost_per_day: dict[str, f
     return Overview(totals=totals, daily=_daily(got, cost_per_day), by_status=by_status)
 
 
-def _with_rest(named: pd.DataFrame, totals: traces.Totals) -> pd.DataFrame:
+def with_rest(named: pd.DataFrame, totals: traces.Totals) -> pd.DataFrame:
     """Scenario rows, and what the totals have beyond them as "other" (traces other code wrote)."""
     named = named[named["traces"] > 0]
     others = totals.traces - int(named["traces"].sum())

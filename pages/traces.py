@@ -218,16 +218,15 @@ def overview() -> None:
 
 def overview_at_scale(scope: trace_metrics.Scope) -> None:
     """The overview from the store's aggregates (core.trace_metrics): totals, per day, by scenario, model, status."""
+    if st.session_state.get("a_breakdown_by", "scenario") == "scenario":  # asked side by side with the overview
+        trace_data.scenario_rows_alongside(URI, experiment_id, start_ms, end_ms, scope,
+                                           tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version)
     try:
         got = trace_data.overview(URI, experiment_id, start_ms, end_ms, scope, trace_data.nonce(), version)
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         return
     t = got.totals
-    if not scope.scenario and not trace_data.reads_rows(URI):  # what a person is likely to choose next
-        trace_data.prefetch_scenarios(URI, experiment_id, start_ms, end_ms, scope,
-                                           tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(),
-                                           version)
     show_totals(t, feedback_known=False)
     if not t.traces:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
@@ -560,3 +559,7 @@ with tab_list:
         trace_list_at_scale(SCOPE)
 with tab_lineage:
     lineage_view()
+if not WHOLE and not SCOPE.scenario and not trace_data.reads_rows(URI):
+    # what a person is likely to choose next, asked once this page's own reads are done (not competing with them)
+    trace_data.prefetch_scenarios(URI, experiment_id, start_ms, end_ms, SCOPE,
+                                  tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version)

@@ -140,6 +140,11 @@ def overview(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms
     return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope)
 
 
+def forget_prefetched() -> None:
+    """Once the reads asked ahead have ended, drop them (benchmarks/traces_at_scale.py: a cold first load, alone)."""
+    _prefetch().forget()
+
+
 def _ahead_key(*args: object) -> tuple[object, ...]:
     return ("overview", *args)
 
@@ -187,7 +192,24 @@ def breakdown(tracking_uri: str, experiment_id: str, start_ms: int | None, end_m
     rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.session, nonce, version)
     if rows is not None:
         return trace_metrics.scenarios_from_rows(rows, scope)
+    if not scope.scenario and (named := _prefetch().take(_ahead_key(
+            "scenario rows", tracking_uri, experiment_id, start_ms, end_ms, scope, scenario_keys, nonce, version),
+            TTL_S)) is not None:
+        return trace_metrics.with_rest(named, totals)
     return reader.by_scenario(start_ms, end_ms, scope, scenario_keys, totals)
+
+
+def scenario_rows_alongside(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
+                            scope: trace_metrics.Scope, scenario_keys: tuple[str, ...], nonce: int,
+                            version: str | None) -> None:
+    """Behind a server, the breakdown by scenario asked while the overview is (its span costs are a second at
+    100,000 traces): `breakdown` takes it when the page gets there, instead of asking after the overview."""
+    if reads_rows(tracking_uri) or scope.scenario:
+        return
+    _prefetch().start(_ahead_key("scenario rows", tracking_uri, experiment_id, start_ms, end_ms, scope, scenario_keys,
+                                 nonce, version),
+                      lambda: trace_metrics.MetricsReader(tracking_uri, experiment_id).scenario_rows(
+                          start_ms, end_ms, scope, scenario_keys), TTL_S)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
