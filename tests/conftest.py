@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 
 from core.conversations import ConversationStore
 from tests.mlflow_server import MlflowServer
+from tests.postgres import Postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DEMO_LATENCY_MS", "0")
@@ -99,3 +100,10 @@ def fresh_turns_a_minute():
     from ui import session  # noqa: PLC0415 - Streamlit only for the tests that loaded it
 
     session.spend_ledger.clear()
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL on a loopback port for the module that asks (tests/postgres.py)."""
+    with Postgres(tmp_path_factory.mktemp("postgres")).start() as pg:
+        yield pg

@@ -27,7 +27,6 @@ from core.conversations import ConversationStore
 from core.costs import IMAGE_PROMPT_USD_PER_TOKEN, image_price_usd, token_cost
 from core.hosted import SpendLedger
 from tests.openai_server import OpenAIStub, chat_reply, count_words, prompt_tokens, weather_team_reply
-from tests.postgres import Postgres
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 # a Catify turn (1 iteration) is bounded at ~$0.028 and costs ~$0.022: two turns per identity, about ten a day
@@ -113,12 +112,6 @@ class Instance:
         assert self.process.stdin is not None
         self.process.stdin.close()
         self.process.wait(120)
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    with Postgres(tmp_path_factory.mktemp("postgres")).start() as pg:
-        yield pg
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

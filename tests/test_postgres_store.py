@@ -23,13 +23,6 @@ from core.conversations import Conversation, ConversationStore, StoreUnavailable
 from core.observe import synthetic
 from core.turn import run_turn
 from tests.mlflow_server import MlflowServer
-from tests.postgres import Postgres
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    with Postgres(tmp_path_factory.mktemp("postgres")).start() as pg:
-        yield pg
 
 
 @pytest.fixture(scope="module")

@@ -21,17 +21,10 @@ from core.config import HostedLimits, Settings
 from core.conversations import Conversation, ConversationStore
 from core.errors import TurnRefused
 from tests.net import free_port
-from tests.postgres import Postgres
 
 DAY = "2026-11-30"
 NOON = 1_795_000_000.0  # a moment of some day; tests pass their own clock
 LIMITS = HostedLimits(session_cap_usd=0.05, daily_cap_usd=0.10, turns_per_minute=100, owner_key=True)
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    with Postgres(tmp_path_factory.mktemp("postgres")).start() as pg:
-        yield pg
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
