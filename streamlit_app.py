@@ -13,6 +13,7 @@ st.set_page_config(page_title="Agent chats, traced", page_icon="🐈", layout="w
 page = st.navigation([
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
     st.Page("pages/traces.py", title="Traces", icon=":material/monitoring:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
     # a read-only shared conversation (ui/sharing.py): opened by its link only
     st.Page("pages/shared.py", title="Shared conversation", icon=":material/share:", url_path="shared",

@@ -13,7 +13,7 @@ from typing import Final
 from mlflow.entities import SpanType
 from mlflow.entities.assessment_source import AssessmentSourceType
 from mlflow.tracing.constant import SpanAttributeKey, TraceMetadataKey, TraceTagKey
-from mlflow.utils.mlflow_tags import MLFLOW_USER
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_USER
 
 # --- a conversation: an MLflow run ----------------------------------------------------------------------------------
 SCENARIO: Final = "app.scenario"  # also a turn's trace tag
@@ -25,6 +25,21 @@ UPDATED_MS: Final = "app.updated_ms"
 WAITING: Final = "app.waiting"  # "1": the team asked the user and waits
 SAVE_TOKEN: Final = "app.save"  # a token per save: a session recognises its own save whose answer it never got
 SHARE_PREFIX: Final = "app.share."  # + a grant's id: a read-only share link (core.sharing); its value the time made
+
+# --- variants of a turn (core.variants): a turn run again with other settings ---------------------------------------
+# A variant is a conversation of its own (a run with the tags above) that starts from the state its origin turn
+# started from. Every run of variants made together (one fork, or a grid of up to 6 settings) is one group run,
+# KIND = KIND_VARIANTS, and each variant is its child by MLflow's own nesting tag (its UI draws them nested).
+VARIANT_OF: Final = "app.variant.of"  # the conversation whose turn was run again (run id); on the group run too
+VARIANT_TURN: Final = "app.variant.turn"  # that turn's number; on the group run too
+VARIANT_LABEL: Final = "app.variant.label"  # what this variant changed: "critic instruction: noir · gpt-4.1-mini"
+VARIANT_GROUP: Final = "app.variant.group"  # the group run
+VARIANT_MESSAGE: Final = "app.variant.message"  # on the group run: the message every variant got (cut to 250)
+KIND_VARIANTS: Final = "variants"  # KIND's value on a group run
+PARENT_RUN: Final = MLFLOW_PARENT_RUN_ID
+# a conversation's own models, kept with its options (a key no scenario option may take: core.scenarios reserves "_");
+# {"provider": ..., "chat_model": ..., "vision_model": ..., "image_model": ...}
+MODELS_OPTION: Final = "_models"
 
 # --- a turn: one trace in the conversation's run ---------------------------------------------------------------------
 CONVERSATION: Final = "app.conversation"  # the run id
@@ -46,6 +61,8 @@ TURN_ERROR: Final = "app.turn.error"  # a failed turn: the sentence the user saw
 # --- feedback on a turn: an MLflow assessment on its trace (core.feedback) ----------------------------------------------
 FEEDBACK: Final = "user_feedback"  # the assessment's name: value True (thumbs up) or False (down), rationale = comment
 FEEDBACK_SOURCE: Final = AssessmentSourceType.HUMAN  # its source type; the source id is who gave it
+# a side of a comparison someone preferred (core.compare): value True, rationale = the traces it was preferred over
+PREFERRED: Final = "preferred"
 
 # --- spans ------------------------------------------------------------------------------------------------------------
 SPAN_TYPE_IMAGE: Final = "IMAGE_GENERATION"  # a picture call's kind; the span type of pictures before 2026-11
@@ -115,6 +132,7 @@ RUN_USER: Final = MLFLOW_USER  # who logged it: local registries keep no user, t
 
 # --- run artifacts ---------------------------------------------------------------------------------------------------
 STATE_PATH: Final = "conversation/state.json"
+STATES_DIR: Final = "conversation/states"  # the team's state after each turn (since 2026-11-26): variants start there
 TRANSCRIPT_PATH: Final = "conversation/transcript.json"
 LOOKUP_PATH: Final = "image_lookup.json"
 IMAGES_DIR: Final = "images"
@@ -122,3 +140,8 @@ IMAGES_DIR: Final = "images"
 
 def image_artifact_path(image_id: str) -> str:
     return f"{IMAGES_DIR}/{image_id}.png"
+
+
+def state_after_path(turn: int) -> str:
+    """The team's state as it was after `turn` (a variant of turn n starts from the state after n - 1)."""
+    return f"{STATES_DIR}/{int(turn)}.json"

@@ -68,6 +68,7 @@ class Conversation:
     pending_turns: int = 0
     save_token: str = ""  # of this session's newest save attempt (contract.SAVE_TOKEN)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # this copy's identity within a browser session
+    run_tags: dict[str, str] = field(default_factory=dict)  # more tags for its run when it is created (a variant's)
 
     @property
     def saved_turns(self) -> int:
@@ -150,6 +151,7 @@ class ConversationStore:
                 contract.SESSION: conversation.session_id,
                 contract.TITLE: title[:250],
                 contract.TURNS: "0",
+                **conversation.run_tags,
             },
         )
         conversation.id = run.info.run_id
@@ -193,6 +195,8 @@ class ConversationStore:
             raise ValueError("create() the conversation first.")
         run_id = conversation.id
         self.client.log_dict(run_id, conversation.state or {}, contract.STATE_PATH)
+        # and as it was after this turn: a variant of the next turn starts from it (core.variants)
+        self.client.log_dict(run_id, conversation.state or {}, contract.state_after_path(conversation.turns))
         self.client.log_dict(run_id, {"scenario": conversation.scenario, "options": conversation.options,
                                       "messages": conversation.transcript}, contract.TRANSCRIPT_PATH)
         self.save_lookup(conversation)
@@ -349,6 +353,13 @@ class ConversationStore:
             image_lookup=self._read_json(run_id, contract.LOOKUP_PATH) or {},
             turns=int(tags.get(contract.TURNS, "0") or 0),
         )
+
+    def state_after(self, run_id: str, turn: int) -> dict[str, Any] | None:
+        """The team's state as saved after `turn`; None when it was not kept (turns saved before 2026-11-26)."""
+        if not is_valid_run_id(run_id) or turn < 1:
+            return None
+        state = self._read_json(run_id, contract.state_after_path(turn))
+        return state if isinstance(state, dict) else None
 
     def load_image(self, run_id: str, image_id: str) -> bytes | None:
         if not (is_valid_run_id(run_id) and is_valid_image_id(image_id)):

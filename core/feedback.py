@@ -143,6 +143,42 @@ def rate(tracking_uri: str, trace_id: str, who: str, up: bool | None, comment: s
                   updated_ms=int(written.last_update_time_ms or written.create_time_ms or 0))
 
 
+def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, owner: str | None = None,
+           wait_s: float = 5.0) -> str:
+    """Mark a side of a comparison (core.compare) as `who`'s preferred one: an MLflow feedback named
+    `contract.PREFERRED` on its trace, value True, the traces it was preferred over as its rationale; one per person
+    per trace (a second choice of the same side updates it). Returns the assessment's id."""
+    who = check_who(who)
+    others = [t for t in over if t != trace_id]
+    rationale = "preferred over " + ", ".join(others) if others else "preferred"
+    client = TracingClient(tracking_uri)
+    info = _landed_info(client, tracking_uri, trace_id, wait_s)
+    if not hosted.may_open(owner, str((info.trace_metadata or {}).get(contract.TRACE_SESSION) or "")):
+        raise FeedbackRefused("You can mark only the turns of your own conversations in this demo.")
+    mine = [a for a in info.assessments or () if getattr(a, "name", None) == contract.PREFERRED
+            and getattr(a, "valid", True) is not False and getattr(getattr(a, "source", None), "source_id", None) == who]
+    try:
+        if mine:
+            written = client.update_assessment(trace_id=trace_id, assessment_id=mine[0].assessment_id,
+                                               assessment=Feedback(name=contract.PREFERRED, value=True, rationale=rationale))
+        else:
+            written = client.log_assessment(trace_id, Feedback(
+                name=contract.PREFERRED, value=True, rationale=rationale,
+                source=AssessmentSource(source_type=contract.FEEDBACK_SOURCE, source_id=who)))
+    except MlflowException as exc:
+        raise FeedbackError(f"The choice could not be saved ({str(exc.message)[:200]}).") from exc
+    except Exception as exc:
+        raise FeedbackError(f"The choice could not be saved ({type(exc).__name__}).") from exc
+    return str(written.assessment_id)
+
+
+def preferred_by(assessments: Iterable[Any] | None) -> list[str]:
+    """Who marked a trace as preferred (valid `contract.PREFERRED` feedback), as MLflow keeps it."""
+    return [str(a.source.source_id) for a in assessments or () if getattr(a, "name", None) == contract.PREFERRED
+            and getattr(a, "valid", True) is not False and getattr(a, "feedback", None) is not None
+            and a.feedback.value is True and getattr(a, "source", None) is not None]
+
+
 def _landed_info(client: TracingClient, tracking_uri: str, trace_id: str, wait_s: float) -> Any:
     """The trace's info from the store once its last write landed (our tags and its session come with it)."""
     info = _stored_info(client, trace_id)

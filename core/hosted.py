@@ -106,6 +106,25 @@ def admit(spend: SpendLedger, settings: Settings, conversation: Conversation, me
     return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key, rates=rates)
 
 
+def admit_variants(spend: SpendLedger, settings: Settings, scenario: str, conversations: Sequence[Conversation],
+                   cell_settings: Sequence[Settings], message: str, visitor: str, *, uses_owner_key: bool,
+                   rates: Sequence[tuple[str, int]] = ()) -> Reservation | None:
+    """A fork or grid in a hosted demo: every cell checked like a turn, then admitted as one: the sum of the cells'
+    bounds reserved at once, before any call is made, and each cell one of the minute's turns. None when the app is
+    not a hosted demo."""
+    limits = settings.hosted
+    if limits is None:
+        return None
+    check_message(limits, message)
+    check_scenario(limits, scenario)
+    bounds = []
+    for conversation, cell in zip(conversations, cell_settings):
+        check_options(scenario, conversation.options)
+        bounds.append(max_turn_cost(scenario, conversation.options, cell, message, history_bytes(conversation)))
+    total = None if any(b is None for b in bounds) else sum(b or 0.0 for b in bounds)
+    return spend.admit(visitor, limits, total, uses_owner_key=uses_owner_key, rates=rates, turns=len(bounds))
+
+
 def rates(limits: HostedLimits | None, visitor: Visitor) -> list[tuple[str, int]]:
     """What a visitor's turns a minute count against, and how many each allows: the person (signed in) or the
     browser (anonymous), and for anonymous visitors also their client address, shared by all of its visitors."""
@@ -228,26 +247,28 @@ class SpendLedger:
             raise TurnRefused(LEDGER_DOWN) from None
 
     def admit(self, session_id: str, limits: HostedLimits, bound_usd: float | None, *, uses_owner_key: bool,
-              now: float | None = None, rates: Sequence[tuple[str, int]] = ()) -> Reservation:
+              now: float | None = None, rates: Sequence[tuple[str, int]] = (), turns: int = 1) -> Reservation:
         """Reserve the turn's bound, or raise TurnRefused saying why. Rate limits apply to every turn, counted per
         key of `rates` (hosted.rates: the person or the browser, and an anonymous visitor's address; the identity
         at `limits.turns_per_minute` when none is given); spend caps (per identity and per UTC day, in the
         ledger) to turns paid with the owner's key."""
         now = time.time() if now is None else now
         day = self.today(now)
-        counted = self.count_turns(rates or [(session_id, limits.turns_per_minute)], now)
+        counted = self.count_turns(rates or [(session_id, limits.turns_per_minute)], now, turns)
         try:
             return self._reserve(session_id, limits, bound_usd, uses_owner_key, day, now)
         except TurnRefused:
             with self._lock:  # a refused turn is not one of the minute's turns
                 for recent in counted:
-                    if now in recent:
-                        recent.remove(now)
+                    for _ in range(turns):
+                        if now in recent:
+                            recent.remove(now)
             raise
 
-    def count_turns(self, rates: Sequence[tuple[str, int]], now: float | None = None) -> list[collections.deque]:
-        """One more turn (or prediction) this minute for every key of `rates`, or TurnRefused (counting none)
-        when one of them has had its share."""
+    def count_turns(self, rates: Sequence[tuple[str, int]], now: float | None = None,
+                    turns: int = 1) -> list[collections.deque]:
+        """`turns` more turns (or predictions; a grid's cells) this minute for every key of `rates`, or TurnRefused
+        (counting none) when one of them has not that many left."""
         now = time.time() if now is None else now
         with self._lock:
             counted = []
@@ -255,13 +276,17 @@ class SpendLedger:
                 recent = self._turns[key]
                 while recent and now - recent[0] >= 60:
                     recent.popleft()
-                if len(recent) >= allowed:
+                if len(recent) + turns > allowed:
+                    if turns > 1 and len(recent) < allowed:
+                        raise TurnRefused(f"This demo allows {allowed} turns a minute; these {turns} settings are "
+                                          f"{turns} turns, and {allowed - len(recent)} are left this minute. Run "
+                                          "fewer, or wait a minute.")
                     wait = int(60 - (now - recent[0])) + 1
                     where = "from one address" if key.startswith(ADDRESS_KEY) else "per visitor"
                     raise TurnRefused(f"This demo allows {allowed} turns a minute {where}. Try again in {wait} s.")
                 counted.append(recent)
             for recent in counted:
-                recent.append(now)
+                recent.extend([now] * turns)
             return counted
 
     def _reserve(self, session_id: str, limits: HostedLimits, bound_usd: float | None, uses_owner_key: bool,

@@ -7,12 +7,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core import hosted, scenarios
+from core import contract, hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
 from core.documents import looks_like_report, read_upload, validate_report
 from core.errors import UserError
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, from_files
 from core.turn import FailedTurn, TurnHandle, validate_message
+from core.variants import Setting
 from ui import feedback as turn_feedback
 from ui import session
 from ui import sharing as share_ui
@@ -356,6 +357,9 @@ def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario
         return
     st.session_state._options_of = shown
     defaults, saved = scenario.option_defaults(settings), conversation.options
+    models = saved.get(contract.MODELS_OPTION)
+    if isinstance(models, dict) and session.adopt_models(models, settings):
+        st.rerun()  # the sidebar, drawn before the conversation was known, shows its models from the next run
     for option in scenario.options:
         if isinstance(option, ChoiceOption):  # a saved empty choice means "the provider's default"
             st.session_state[option.key] = saved.get(option.key) or defaults[option.key]
@@ -367,10 +371,26 @@ def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario
 LIMIT = hosted.MAX_USER_TEXT_CHARS if settings.hosted is not None else None  # text that joins every model call
 
 
+def adopt_settings(conversation: Conversation) -> None:
+    """"Use these settings" on the Compare page: a side's options and models become this conversation's, from its
+    next turn on (the models went to the sidebar's widgets there; the options go to this conversation's widgets)."""
+    adopt = st.session_state.get("_adopt")
+    if not adopt or adopt.get("conversation") != conversation.id:
+        return
+    del st.session_state._adopt
+    conversation.options = {**conversation.options, **adopt["options"], contract.MODELS_OPTION: adopt["models"]}
+    st.session_state.pop("_options_of", None)
+    st.success(f"From the next turn on, this conversation runs with the settings of “{plain(adopt['label'])}”.",
+               icon=":material/tune:")
+
+
 def scenario_options(conversation: Conversation, scenario: scenarios.Scenario) -> dict:
-    """The scenario's options as sidebar widgets (a document option is asked for in the page itself)."""
+    """The scenario's options as sidebar widgets (a document option is asked for in the page itself), and the
+    models it runs on (kept with them: contract.MODELS_OPTION, so a variant of its turns starts from them)."""
+    adopt_settings(conversation)
     sync_option_widgets(conversation, scenario)
     options = dict(conversation.options)
+    options[contract.MODELS_OPTION] = Setting.of(settings, {}).models()
     if not any(not isinstance(option, DocumentOption) for option in scenario.options):
         return options  # nothing to set in the sidebar (a team file, a document-only scenario)
     with st.sidebar:

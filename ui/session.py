@@ -20,6 +20,7 @@ from core.store import check_store, display_uri, scrub
 from ui.text import plain
 
 HOSTED_MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o")
+IMAGE_MODELS = ("gpt-image-1", "gpt-image-1-mini", "dall-e-3")  # the sidebar's picture models on OpenAI
 PROVIDER_LABELS = {"demo": "Demo (offline, free)", "openai": "OpenAI", "openai-compatible": "OpenAI-compatible (Ollama, vLLM…)"}
 
 
@@ -202,7 +203,7 @@ def sidebar_settings() -> Settings:
         else:
             chat_model = st.text_input("Chat model", value=defaults.chat_model, key=f"chat_model_{provider}")
             vision_model = st.text_input("Vision model", value=defaults.vision_model, key=f"vision_model_{provider}")
-        image_models = ["gpt-image-1", "gpt-image-1-mini", "dall-e-3"]
+        image_models = list(IMAGE_MODELS)
         if provider == "openai-compatible":
             image_model = st.text_input("Image model (empty: none)", value=defaults.image_model, key="image_model_c")
         else:
@@ -215,6 +216,33 @@ def sidebar_settings() -> Settings:
                           billed_to_owner=st.session_state.uses_owner_key,
                           vision_model=vision_model.strip(), image_model=image_model.strip(), image_size=size,
                           image_quality=quality)
+
+
+def model_widgets(provider: str) -> dict[str, str]:
+    """The sidebar's model widget keys for `provider` (model field -> widget key), as `sidebar_settings` draws them."""
+    if provider == "demo":
+        return {}
+    if st.session_state.get("uses_owner_key"):
+        return {"chat_model": "chat_model_hosted", "vision_model": "vision_model_hosted"}
+    return {"chat_model": f"chat_model_{provider}", "vision_model": f"vision_model_{provider}",
+            "image_model": "image_model_c" if provider == "openai-compatible" else "image_model"}
+
+
+def adopt_models(models: Mapping[str, object], current: Settings) -> bool:
+    """Make a conversation's own models (contract.MODELS_OPTION: a variant's, or what it last ran on) the sidebar's,
+    when they are on the sidebar's provider and may be chosen there; True when something changed (the sidebar,
+    already drawn in this run, shows it on the next)."""
+    if models.get("provider") != current.provider:
+        return False
+    changed = False
+    for field, key in model_widgets(current.provider).items():
+        value = str(models.get(field) or "")
+        allowed = HOSTED_MODELS if key.endswith("_hosted") else IMAGE_MODELS \
+            if key == "image_model" else None
+        if value and value != getattr(current, field) and (allowed is None or value in allowed):
+            st.session_state[key] = value
+            changed = True
+    return changed
 
 
 def store_caption(settings: Settings, problem: str | None) -> None:

@@ -11,8 +11,10 @@ import pandas as pd
 import streamlit as st
 from mlflow import MlflowClient
 
-from core import trace_metrics, traces
+from core import compare, contract, hosted, trace_metrics, traces, variants
 from core.conversations import Conversation, ConversationStore, ConversationSummary
+from core.errors import UserError
+from ui import session
 
 TTL_S = 60
 
@@ -260,3 +262,40 @@ def conversation(store: ConversationStore, run_id: str, nonce: int, version: str
 def picture(_store: ConversationStore, tracking_uri: str, run_id: str, image_id: str) -> bytes | None:
     """A picture by id: pictures never change once saved, so reruns and other visitors get it without a download."""
     return _store.load_image(run_id, image_id)
+
+
+# --- the Compare page ------------------------------------------------------------------------------------------------
+@st.cache_data(ttl=5, max_entries=32, show_spinner=False)
+def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None) -> list[compare.TurnChoice]:
+    return compare.recent_turns(tracking_uri, experiment_id, owner)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner="Reading the turns…")
+def comparison(_store: ConversationStore, tracking_uri: str, trace_ids: tuple[str, ...],
+               owner: str | None) -> compare.Comparison:
+    """The turns side by side: finished traces do not change, so a comparison is read once (a hosted visitor's
+    own turns only: UserError otherwise)."""
+    loaded = []
+    for trace_id in trace_ids:
+        trace = traces.load_trace(tracking_uri, trace_id)
+        if not hosted.may_open(owner, traces.trace_session(trace)):
+            raise UserError("One of these turns belongs to another visitor of this demo.")
+        loaded.append(trace)
+    result = compare.compare(loaded)
+    return compare.labelled(result, compare.side_labels(_store.client, _store.experiment_id, result.sides))
+
+
+def use_settings(store: ConversationStore, side: compare.Side, settings: Any) -> None:
+    """A button callback: the side's options and models become its original conversation's (the one its turn was
+    a variant of, or its own) from the chat's next turn; the page then opens that conversation in the chat."""
+    try:
+        own = store.load(side.conversation_id)
+        target = str(store.client.get_run(side.conversation_id).data.tags.get(contract.VARIANT_OF) or own.id)
+    except Exception as exc:  # noqa: BLE001 - said on the page; nothing changes
+        st.session_state.cmp_error = f"That turn's conversation could not be read ({type(exc).__name__})."
+        return
+    setting = variants.Setting.of(settings, own.options)
+    st.session_state._adopt = {"conversation": target, "options": dict(setting.options), "models": setting.models(),
+                               "label": side.label}
+    session.adopt_models(setting.models(), settings)
+    st.session_state.cmp_go = target

@@ -48,7 +48,7 @@ def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
         st.text(entry.get("text", ""))  # what the user typed stays as typed, line breaks included
 
 
-def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = True) -> str:
+def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = True, turn: int | None = None) -> str:
     """A turn's figures as one caption: tokens in and out, cost, models, time, a link to its trace and, when it
     made pictures, one to its conversation's lineage (the Traces page's Image lineage tab). Links open a new tab,
     a new Streamlit session, and carry no identity: the Traces page knows the visitor by their sign-in, or an
@@ -68,6 +68,8 @@ def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = 
         parts.append(f"[open the trace](traces?trace={trace_id})")
     if links and usage.get("pictures") and conversation and _HEX_ID.fullmatch(conversation):
         parts.append(f"[lineage](traces?conversation={conversation})")
+    if links and turn and conversation and _HEX_ID.fullmatch(conversation):  # the Compare page: fork, grid, compare
+        parts.append(f"[run again with…](compare?conversation={conversation}&turn={int(turn)})")
     return " · ".join(parts)
 
 
@@ -83,7 +85,7 @@ def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str
     then `after_turn` (the rating) when its trace is known."""
     _render_line(entry, image_bytes, scenario)
     if entry.get("usage"):
-        st.caption(usage_line(entry["usage"], conversation, links))
+        st.caption(usage_line(entry["usage"], conversation, links, entry.get("turn")))
         trace_id = entry["usage"].get("trace_id") or ""
         if after_turn is not None and _TRACE_ID.fullmatch(trace_id):
             after_turn(trace_id)

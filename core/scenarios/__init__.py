@@ -140,7 +140,7 @@ RESERVED_OPTION_KEYS = frozenset({
     "chat_input", "provider", "api_key", "base_url", "image_model", "session_id", "uses_owner_key", "admin",
     "experiment", "time_range", "page", "sort"})
 RESERVED_OPTION_PREFIXES = ("_", "admin_", "chat_model", "vision_model", "image_model", "size_", "quality_",
-                            "open_", "parked_", "save_", "reload_", "f_", "trace_", "model_", "alias_", "predict")
+                            "open_", "parked_", "save_", "reload_", "f_", "trace_", "model_", "alias_", "predict", "cmp_")
 
 
 def check_option_keys(scenario: Scenario) -> None:
