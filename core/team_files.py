@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from autogen_agentchat.agents import AssistantAgent, BaseChatAgent, UserProxyAgent
 from autogen_agentchat.base import Response, Team
@@ -387,6 +387,29 @@ def _with_app_models(component: dict[str, Any]) -> dict[str, Any]:
     return tree
 
 
+def system_messages(team_file: TeamFile) -> list[tuple[str, str, str]]:
+    """A declarative team's editable fields: (option key, agent, its system message as the file has it) for every
+    participant with one. The chat's sidebar and the Compare page edit them; `build_team_file` puts them in."""
+    found = []
+    for participant in ((team_file.component or {}).get("config") or {}).get("participants") or []:
+        config = (participant.get("config") or {}) if isinstance(participant, dict) else {}
+        name = str(config.get("name") or "")
+        if name.isidentifier() and isinstance(config.get("system_message"), str):
+            found.append((f"system_{name}", name, config["system_message"]))
+    return found
+
+
+def _with_system_messages(component: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The component tree with the system messages the conversation's options hold (`system_messages`' keys)."""
+    tree = copy.deepcopy(component)
+    for participant in (tree.get("config") or {}).get("participants") or []:
+        config = (participant.get("config") or {}) if isinstance(participant, dict) else {}
+        value = options.get(f"system_{config.get('name')}")
+        if isinstance(value, str) and value.strip() and isinstance(config.get("system_message"), str):
+            config["system_message"] = value
+    return tree
+
+
 def _check_models(team: Team) -> None:
     """Every model client the team holds is the app's: a file never decides where a key goes (a Python team
     file must take its clients from `models.client(...)`)."""
@@ -424,7 +447,8 @@ def build_team_file(team_file: TeamFile, context: TeamContext) -> TeamPlan:
             if team_file.factory is not None:
                 team = team_file.factory(context.clients)
             else:
-                team = Team.load_component(_with_app_models(team_file.component or {}))
+                team = Team.load_component(_with_app_models(_with_system_messages(team_file.component or {},
+                                                                                  context.options)))
         team = for_the_app(team, stop, stream=context.clients.stream)
     except TeamFileError:
         raise

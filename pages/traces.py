@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import costs, feedback, hosted, scenarios, trace_metrics, trace_view, traces
+from core import contract, costs, feedback, hosted, scenarios, trace_metrics, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
 from core.observe import lineage
 from ui import session, trace_data
@@ -371,6 +371,11 @@ def one_trace(trace_id: str) -> None:
     if failure is not None:  # what went wrong and where, without opening a span
         st.error(plain(f"Failed in “{failure.span}”: {failure.message[:1500]}"), icon=":material/error:")
     ratings(info)
+    turn, conversation_id = str(tags.get(contract.TURN) or ""), traces.trace_conversation(trace)
+    # plain links (ids checked: hex run id, digits, a trace id load_trace accepted): the page is also run on its own
+    runs_again = f"[Run this turn again with…](compare?conversation={conversation_id}&turn={turn}) · " \
+        if turn.isdigit() and is_valid_run_id(conversation_id) else ""
+    st.markdown(f":material/call_split: {runs_again}[Compare with other turns](compare?traces={trace_id})")
     link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""),
                           getattr(info, "experiment_id", None) or experiment_id, trace_id)
     if link and session.privileged():  # MLflow's UI shows every visitor's traces: not a hosted visitor's link

@@ -18,7 +18,7 @@ from ..agents import TeamContext, TeamPlan
 from ..config import Settings, hosted_limits
 from ..errors import InputError
 from ..providers import model_for
-from . import AgentInfo, CostQuestion, Scenario
+from . import AgentInfo, CostQuestion, Scenario, TextOption
 
 UPLOAD_SUFFIXES = team_files.TEAM_FILE_SUFFIXES
 
@@ -50,7 +50,9 @@ def scenario_for(team_file: team_files.TeamFile) -> Scenario:
         icon=":material/code:" if team_file.factory is not None else ":material/description:",
         placeholder=f"Message {team_file.label}", order=200, team_file=team_file.path.name,
         example=_example(team_file.description),
-        models_asked=team_file.models)
+        models_asked=team_file.models,
+        options=tuple(TextOption(key, f"{agent}'s system message", text, height=110)  # the file's editable fields
+                      for key, agent, text in team_files.system_messages(team_file)))
 
 
 def read_any(path: Path, shown: Path | None = None) -> tuple[list[team_files.TeamFile], list[str]]:

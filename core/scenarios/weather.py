@@ -26,7 +26,7 @@ from ..agents import AskUser, TeamContext, TeamPlan, traced
 from ..config import Settings
 from ..observe import spans
 from ..providers import Clients
-from . import AgentInfo, ChoiceOption, CostQuestion, Scenario, weather_demo, weather_source
+from . import AgentInfo, ChoiceOption, CostQuestion, Scenario, TextOption, weather_demo, weather_source
 from .weather_speakers import PLANNER, WEATHER_ASSISTANT, WeatherSpeakerSelector
 
 KEY = "weather"
@@ -68,7 +68,7 @@ def build(context: TeamContext, source: weather_source.WeatherSource | None = No
     tool = FunctionTool(spans.traced_tool(get_weather), name="get_weather",
                         description="Current weather for a city: temperature in °C, conditions and wind.")
     planner = AssistantAgent(PLANNER, model_client=clients.for_role(PLANNER, weather_demo.planner),
-                             system_message=PLANNER_SYSTEM,
+                             system_message=str(options.get("planner_system") or PLANNER_SYSTEM),
                              handoffs=[AskUser(target="user", description="Ask the user for something you need, "
                                                "such as the city.")],
                              description="Talks with the user, plans, and asks the user when something is missing.",
@@ -115,7 +115,10 @@ SCENARIO = Scenario(
                       "checking the weather")),
     options=(ChoiceOption("weather_source", "Weather source", WEATHER_SOURCES, default_source,
                           help="The only power of the weather assistant: a function tool get_weather(city). "
-                               "No code runs."),),
+                               "No code runs."),
+             TextOption("planner_system", "Planner's system message", PLANNER_SYSTEM, height=130,
+                        help="How the planner talks, plans and when it asks you (what a real model reads; the "
+                             "offline demo's planner is scripted)."),),
     icon=":material/partly_cloudy_day:",
     placeholder="Ask the team, e.g. “What's the weather?”",
     example="What's the weather?",
