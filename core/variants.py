@@ -81,7 +81,10 @@ class Setting:
 
 def _added_words(old: str, new: str, most: int = 4) -> str:
     a, b = re.findall(r"\S+", old or ""), re.findall(r"\S+", new or "")
-    added = [w for op, _, _, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+
+    def bare(words: list[str]) -> list[str]:  # "cats." and "cats" are one word here
+        return [w.strip(".,;:!?\"'()").lower() for w in words]
+    added = [w for op, _, _, j1, j2 in difflib.SequenceMatcher(a=bare(a), b=bare(b), autojunk=False).get_opcodes()
              if op in ("insert", "replace") for w in b[j1:j2]]
     words = added or b
     return " ".join(words[:most]) + ("…" if len(words) > most else "") if words else "(empty)"

@@ -1,0 +1,108 @@
+"""The Compare page through AppTest (real Streamlit, real store): a Catify turn forked from the chat with another
+critic instruction and compared, the preferred side written as MLflow feedback, its settings carried on in the
+chat; a Weather prompt run on three settings at once; a hosted visitor cannot fork or compare someone else's."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow import MlflowClient
+from streamlit.testing.v1 import AppTest
+
+from core import contract
+from core.observe import export
+from tests.pages import open_app as visit
+from tests.pages import person, send
+
+
+@pytest.fixture(autouse=True)
+def app_env(monkeypatch, tracking_uri, experiment_name):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    for name in ("OPENAI_API_KEY", "APP_PROVIDER", "APP_HOSTED"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def compare_page(at: AppTest, **query: str) -> AppTest:
+    at.switch_page("pages/compare.py")
+    for key in list(at.query_params):
+        del at.query_params[key]
+    at.query_params.update(query)
+    return ok(at.run())
+
+
+def widget(elements, suffix: str):
+    return next(e for e in elements if e.key and e.key.endswith(suffix))
+
+
+def test_a_catify_turn_forked_with_another_critic_is_compared_preferred_and_carried_on(tracking_uri):
+    at = visit()
+    at.sidebar.slider(key="iterations").set_value(1)
+    send(at, "The matrix with a cat")
+    conversation = at.session_state.conversation
+    run_again = [c.value for c in at.caption if "run again with" in c.value]
+    assert run_again and f"compare?conversation={conversation.id}&turn=1" in run_again[0]
+
+    compare_page(at, conversation=conversation.id, turn="1")
+    assert widget(at.text_area, "_1_instruction").value.startswith("Add fluffy cats")  # prefilled: the turn's own
+    widget(at.text_area, "_1_instruction").set_value("Make it a noir film, black and white.")
+    ok(at.button(key="cmp_run").click().run())
+    assert any("critic instruction" in m.value and "done" in m.value for m in at.markdown), "the cell's line"
+    assert at.session_state.cmp_pick[0] == conversation.transcript[-1]["usage"]["trace_id"]
+    fork_trace = at.session_state.cmp_pick[1]
+    steps = at.dataframe[0].value
+    assert list(steps["step"]) == ["image_agent", "critic", "image_agent #2", "total"]
+    assert steps.iloc[-1]["1 tokens"] and steps.iloc[-1]["2 tokens"]
+    assert len(at.get("image")) == 4, "each side's two pictures"
+    assert [e.label for e in at.expander if e.label == "What changed from 1"]
+
+    ok(at.button(key=f"cmp_prefer_{fork_trace}").click().run())
+    export.flush()
+    marks = [a for a in MlflowClient(tracking_uri).get_trace(fork_trace).info.assessments
+             if a.name == contract.PREFERRED]
+    assert len(marks) == 1 and marks[0].feedback.value is True and "preferred over tr-" in marks[0].rationale
+
+    at.button(key=f"cmp_use_{fork_trace}").click().run()
+    ok(at)
+    assert at.session_state.conversation.id == conversation.id
+    assert at.sidebar.text_area(key="instruction").value == "Make it a noir film, black and white."
+    assert any("runs with the settings of" in s.value for s in at.success)
+
+
+def test_a_weather_prompt_runs_on_three_settings_at_once():
+    at = compare_page(visit())
+    at.selectbox(key="cmp_scenario").set_value("weather")
+    ok(at.text_area(key="cmp_message").set_value("What's the weather in Paris?").run())
+    at.number_input(key="cmp_count").set_value(3)
+    ok(at.run())
+    planners = [t for t in at.text_area if t.key.endswith("_planner_system")]
+    assert len(planners) == 3
+    planners[1].set_value("You plan tersely.")
+    planners[2].set_value("You plan in great detail.")
+    ok(at.button(key="cmp_run").click().run())
+    assert len(at.session_state.cmp_pick) == 3
+    done = [m.value for m in at.markdown if ":material/check_circle:" in m.value]
+    assert len(done) == 3 and any("planner's system message" in line for line in done)
+    assert len(at.dataframe[0].value.columns) == 1 + 4 * 3
+
+
+def test_a_hosted_visitor_cannot_fork_or_compare_someone_elses_turn(monkeypatch):
+    monkeypatch.setenv("APP_HOSTED", "1")
+    alice = send(send(visit(user=person("alice-sub")), "What's the weather in Paris?"), "And in Rome?")
+    conversation = alice.session_state.conversation
+    turns = [e["usage"]["trace_id"] for e in conversation.transcript if e.get("usage")]
+    assert len(turns) == 2
+    bob = compare_page(visit(user=person("bob-sub")), conversation=str(conversation.id), turn="1")
+    assert any("belongs to another visitor" in w.value for w in bob.warning)
+    assert not [t for t in bob.text_area if t.key and t.key.endswith("_planner_system")], "nothing of hers to edit"
+    at = visit(user=person("bob-sub"))
+    at.switch_page("pages/compare.py")
+    at.query_params["traces"] = ",".join(turns)
+    at.run()
+    assert not at.exception and any("belongs to another visitor" in e.value for e in at.error)
+    assert not at.dataframe and not [m for m in at.markdown if "Rome" in m.value]
