@@ -233,7 +233,8 @@ def side_of(trace: Any, label: str = "") -> Side:
 
 
 def winners(sides: Sequence[Side]) -> dict[str, list[int]]:
-    """Which sides win each column: cheapest (when every side's cost is known), fastest, most tokens."""
+    """Which sides win each column: cheapest (when every side's cost is known), fastest, most tokens; ties all win,
+    and when every side is alike (the offline demo's $0) nobody does."""
     marks: dict[str, list[int]] = {}
 
     def best(values: list[float | None], lowest: bool) -> list[int]:
@@ -241,7 +242,8 @@ def winners(sides: Sequence[Side]) -> dict[str, list[int]]:
             return []
         known = [float(v) for v in values if v is not None]
         target = min(known) if lowest else max(known)
-        return [i for i, v in enumerate(known) if abs(v - target) < 1e-12]
+        won = [i for i, v in enumerate(known) if abs(v - target) < 1e-12]
+        return won if len(won) < len(known) else []  # all alike: nobody wins
 
     marks["cheapest"] = best([s.cost_usd for s in sides], True)
     marks["fastest"] = best([s.latency_ms for s in sides], True)
@@ -324,7 +326,23 @@ def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None
         name = (info.tags or {}).get(contract.TRACE_NAME) or "trace"
         request = " ".join(str(info.request_preview or "").split())[:60]
         choices.append(TurnChoice(info.trace_id, f"{when} · {name}{f' {turn}' if turn else ''} · {request}"))
-    return choices
+    conversations = {t.info.trace_id: str((t.info.tags or {}).get(contract.CONVERSATION) or "") for t in found}
+    variant = _variant_labels(MlflowClient(tracking_uri), str(experiment_id), set(conversations.values()))
+    return [TurnChoice(c.trace_id, f"{c.label} · {variant[conversations[c.trace_id]]}")
+            if variant.get(conversations[c.trace_id]) else c for c in choices]
+
+
+def _variant_labels(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> dict[str, str]:
+    """The variant label of each of these conversations that is a variant (one search per 100)."""
+    ids = sorted(i for i in run_ids if re.fullmatch(r"[0-9a-f]{32}", i))
+    found = {}
+    for start in range(0, len(ids), 100):
+        quoted = ", ".join(f"'{i}'" for i in ids[start:start + 100])
+        for run in client.search_runs([experiment_id], max_results=100,
+                                      filter_string=f"attributes.run_id IN ({quoted}) and "
+                                                    f"tags.`{contract.VARIANT_LABEL}` != ''"):
+            found[run.info.run_id] = run.data.tags[contract.VARIANT_LABEL]
+    return found
 
 
 def side_labels(client: MlflowClient, experiment_id: str, sides: Sequence[Side]) -> list[str]:

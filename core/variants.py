@@ -80,13 +80,17 @@ class Setting:
 
 
 def _added_words(old: str, new: str, most: int = 4) -> str:
+    """What a text option's change says in a few words: the first words of a rewrite (less than half kept), else
+    the first run of words it added."""
     a, b = re.findall(r"\S+", old or ""), re.findall(r"\S+", new or "")
 
     def bare(words: list[str]) -> list[str]:  # "cats." and "cats" are one word here
         return [w.strip(".,;:!?\"'()").lower() for w in words]
-    added = [w for op, _, _, j1, j2 in difflib.SequenceMatcher(a=bare(a), b=bare(b), autojunk=False).get_opcodes()
-             if op in ("insert", "replace") for w in b[j1:j2]]
-    words = added or b
+    matcher = difflib.SequenceMatcher(a=bare(a), b=bare(b), autojunk=False)
+    if matcher.ratio() < 0.5:
+        words = b
+    else:
+        words = next((b[j1:j2] for op, _, _, j1, j2 in matcher.get_opcodes() if op in ("insert", "replace")), b)
     return " ".join(words[:most]) + ("…" if len(words) > most else "") if words else "(empty)"
 
 

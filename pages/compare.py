@@ -135,6 +135,7 @@ if handle is not None:
                              query_params={"conversation": cell.outcome.conversation.id})
     if st.session_state.get("cmp_shown") != id(handle):  # its turns become the comparison, once
         st.session_state.cmp_shown = id(handle)
+        trace_data.recent_turns.clear()  # listed with their labels
         st.session_state.cmp_pick = handle.trace_ids()
 
 # --- compare -----------------------------------------------------------------------------------------------------------

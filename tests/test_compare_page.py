@@ -55,6 +55,7 @@ def test_a_catify_turn_forked_with_another_critic_is_compared_preferred_and_carr
     assert any("critic instruction" in m.value and "done" in m.value for m in at.markdown), "the cell's line"
     assert at.session_state.cmp_pick[0] == conversation.transcript[-1]["usage"]["trace_id"]
     fork_trace = at.session_state.cmp_pick[1]
+    assert any(o.endswith("· critic instruction: Make it a noir…") for o in at.multiselect(key="cmp_pick").options)
     steps = at.dataframe[0].value
     assert list(steps["step"]) == ["image_agent", "critic", "image_agent #2", "total"]
     assert steps.iloc[-1]["1 tokens"] and steps.iloc[-1]["2 tokens"]

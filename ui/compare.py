@@ -102,7 +102,7 @@ def answers(comparison: Comparison, diff: Callable[[str, str], Sequence[tuple[st
     for index, (column, side) in enumerate(zip(columns, comparison.sides)):
         with column:
             st.markdown(f"**{index + 1}. {plain(side.label)}**")
-            with st.container(height=260):
+            with st.container(height=320 if len(side.answer) > 800 else "content"):
                 st.markdown(safe_markdown(side.answer) or "*(no answer)*")
             if index:
                 with st.expander("What changed from 1", icon=":material/difference:"):
@@ -127,7 +127,7 @@ def pictures(comparison: Comparison, load: Callable[[str, str], bytes | None]) -
             for number, picture in enumerate(side.pictures):
                 png = load(picture.conversation_id, picture.image_id) if picture.conversation_id else None
                 if png:
-                    st.image(png, width="stretch")
+                    st.image(png, width=280)
                 else:
                     st.caption(f"Picture #{number} is not in the store.")
                 st.caption(plain(f"#{number} · {picture.prompt}"))
