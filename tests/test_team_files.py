@@ -468,3 +468,19 @@ def test_a_hosted_demo_does_not_even_read_files_it_does_not_offer(teams_dir, mon
     monkeypatch.delenv("APP_HOSTED")
     scenarios.rescan()
     assert (teams_dir / "ran").exists(), "(locally, the same file is read: the test can tell)"
+
+
+def test_a_team_files_system_messages_are_its_editable_options(teams_dir, store, tracking_uri):
+    """What the Compare page (and the chat's sidebar) lets a person change in a team file: each agent's system
+    message, prefilled with the file's, reaching the model as the system message when changed."""
+    offered = scenarios.get(KEY)
+    (option,) = offered.options
+    assert option.key == "system_assistant_agent" and option.default.startswith("You are a helpful assistant.")
+    conversation = Conversation(scenario=KEY, session_id="s", provider="demo",
+                                options={option.key: "You are a terse pirate calculator."})
+    outcome = asyncio.run(run_turn(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store))
+    assert outcome.status == "ok", outcome.error
+    export.flush()
+    calls = [s for s in store.client.get_trace(outcome.trace_id).data.spans if s.span_type == "CHAT_MODEL"]
+    systems = {m["content"] for s in calls for m in s.inputs["messages"] if m["role"] == "system"}
+    assert systems == {"You are a terse pirate calculator."}
