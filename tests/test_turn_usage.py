@@ -68,7 +68,10 @@ def test_the_chat_shows_each_turns_figures_under_it(monkeypatch, tracking_uri, e
     at = send(send(open_app(), "a cat"), "now a dog")
     lines = [c.value for c in at.caption if "tokens in" in c.value]
     assert len(lines) == 2 and all("[open the trace](traces?trace=tr-" in line for line in lines)
-    assert all(line.endswith(f" · [lineage](traces?conversation={at.query_params['conversation']})") for line in lines)
+    conversation = at.query_params['conversation']
+    assert all(f" · [lineage](traces?conversation={conversation}) · " in line for line in lines)
+    assert [line.rsplit(" · ", 1)[1] for line in lines] == [
+        f"[run again with…](compare?conversation={conversation}&turn={turn})" for turn in (1, 2)]
     reopened = open_app(conversation=at.query_params["conversation"])
     assert [c.value for c in reopened.caption if "tokens in" in c.value] == lines
 
