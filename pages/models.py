@@ -1,6 +1,6 @@
-"""Models page: a team as an MLflow model from code — Catify, or any team file's team — log the current
-settings as a new version, see versions and aliases, point an alias, load a version and predict (Catify
-with its pictures, a team file's team with its answer and messages)."""
+"""Models page: a team as an MLflow model from code — Catify, a built-in scenario or a team file's team — log the
+current settings as a new version, see versions and aliases, point an alias, load a version and predict (Catify
+with its pictures, another team with its answer and messages)."""
 
 import base64
 from datetime import datetime, timezone
@@ -8,20 +8,22 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from core import hosted
+from core import documents, hosted
 from core.errors import UserError
 from core.mlflow_model import registry
-from core.scenarios.catify import DEFAULT_ITERATIONS, MAX_ITERATIONS
+from core.scenarios import ChoiceOption, DocumentOption, IntOption
+from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from ui import session
 from ui.text import code, plain
 
 settings, store, store_problem = session.page_setup()
 
 st.title("Agent teams as MLflow models")
-team_files = {s.key: s for s in hosted.offered_scenarios(settings.hosted) if s.team_file}
-team_key = st.selectbox("Team", ["catify", *team_files], key="model_team",
-                        format_func=lambda key: "Catify" if key == "catify" else team_files[key].label,
-                        help="Catify, or a team file's team (docs/TEAMS.md): each is its own registered model.")
+teams = {s.key: s for s in hosted.offered_scenarios(settings.hosted)}
+team_key = st.selectbox("Team", ["catify", *(k for k in teams if k != "catify")], key="model_team",
+                        format_func=lambda key: "Catify" if key == "catify" else teams[key].label,
+                        help="Catify, another built-in team or a team file's team (docs/TEAMS.md): each is its own "
+                             "registered model.")
 if team_key == "catify":
     st.caption("Logged from code (`core/mlflow_model/catify_model.py`, no pickling) with the app's pinned "
                "requirements, registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` "
@@ -69,15 +71,23 @@ def registry_action(action) -> None:
         st.session_state.model_message = ("error", str(exc))
 
 
-def team_file_model(scenario) -> None:
-    """A team file's team as a model: log, versions and aliases, load and predict its answer."""
+def team_model(scenario) -> None:
+    """A built-in team or a team file's team as a model: log, versions and aliases, load and predict its answer."""
     name = registry.team_model_name(scenario.key)
-    st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the team file {code(scenario.team_file)} "
-               f"as the version's artifact, registered as {code(name)}; it runs on the provider chosen when "
-               "predicting (the sidebar's by default). Keys are never logged.")
+    if scenario.team_file:
+        st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the team file "
+                   f"{code(scenario.team_file)} as the version's artifact, registered as {code(name)}; it runs on the "
+                   "provider chosen when predicting (the sidebar's by default). Keys are never logged.")
+    else:
+        st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the options below, registered as "
+                   f"{code(name)}; it runs on the provider chosen when predicting (the sidebar's by default). "
+                   "Keys are never logged.")
+        team_options(scenario)
 
     def log_team_version() -> str:
-        _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key)
+        options = None if scenario.team_file else {
+            o.key: st.session_state.get(f"model_option_{scenario.key}_{o.key}") for o in scenario.options}
+        _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key, options)
         st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
         return f"Logged {name} version {version}."
 
@@ -138,9 +148,26 @@ def team_file_model(scenario) -> None:
             st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")
 
 
+def team_options(scenario) -> None:
+    """A built-in scenario's options, logged with the version (the report of Analyst & Summarizer too)."""
+    with st.expander("Options logged with the version", icon=":material/tune:"):
+        for option in scenario.options:
+            key = f"model_option_{scenario.key}_{option.key}"
+            if isinstance(option, ChoiceOption):
+                st.selectbox(option.label, list(option.choices), format_func=option.choices.get,
+                             index=list(option.choices).index(option.default(settings)), key=key)
+            elif isinstance(option, IntOption):
+                st.number_input(option.label, option.min, option.max, option.default, key=key)
+            elif isinstance(option, DocumentOption):
+                st.text_area(option.label, "", height=100, key=key, placeholder=option.placeholder,
+                             max_chars=documents.MAX_REPORT_CHARS)
+            else:
+                st.text_area(option.label, option.default, height=100, key=key, max_chars=registry.MAX_INSTRUCTION_CHARS)
+
+
 DEMO_PARAMS_TEAM = {"provider": "demo", "chat_model": "demo-chat"}
 if team_key != "catify":
-    team_file_model(team_files[team_key])
+    team_model(teams[team_key])
     st.stop()
 
 # ---- log --------------------------------------------------------------------------------------------
@@ -150,12 +177,17 @@ if VISITOR:
             "version below and predict with the free demo provider.")
 left, right = st.columns([2, 1])
 iterations = left.slider("Critique iterations", 1, MAX_ITERATIONS, DEFAULT_ITERATIONS, key="model_iterations")
+left.text_area("Critic instruction", DEFAULT_CRITIC_INSTRUCTION, height=80, key="model_instruction",
+               max_chars=registry.MAX_INSTRUCTION_CHARS,
+               help="What the critic asks of each picture; logged with the version, so two versions can differ in it.")
 left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)}**, chat {code(settings.chat_model)}, "
              f"vision {code(settings.vision_model)}, images {code(settings.image_model or 'none')}.")
 
 
 def log_version() -> str:
-    version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations)
+    version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations,
+                                  instruction=st.session_state.model_instruction)
+    st.session_state.alias_version = version  # the new version is the one an alias would take (issue 20)
     return f"Logged catify version {version}."
 
 
@@ -182,6 +214,8 @@ if not rows:
     st.stop()
 table = pd.DataFrame([{"version": r.version, "aliases": ", ".join(r.aliases), "logged": datetime.fromtimestamp(
     r.created_ms / 1000, timezone.utc), "by": r.user, "provider": r.provider, "iterations": r.iterations,
+    "critic instruction": r.instruction or "(default, not recorded)",
+    "promoted": "; ".join(f"{alias}: {record}" for alias, record in r.promoted.items()),
     "status": r.status} for r in rows])
 st.dataframe(table, hide_index=True, width="stretch", key="versions_table")
 cols = st.columns([1, 1, 1])
@@ -199,7 +233,11 @@ cols = st.columns([2, 2, 1])
 model_uri = cols[0].selectbox("Model", list(choices), key="predict_uri",
                               help="An alias follows the version it points to now.")
 prompt = cols[1].text_input("Prompt", value="a cat on a windowsill", key="predict_prompt", max_chars=PROMPT_MAX)
-predict_iterations = cols[2].number_input("Iterations", 1, MAX_ITERATIONS, 1, key="predict_iterations")
+logged = next(r for r in rows if r.version == choices[model_uri])
+# one box per version, starting at what that version was logged with (issue 20: it started at 1)
+predict_iterations = cols[2].number_input("Iterations", 1, MAX_ITERATIONS,
+                                          int(logged.iterations) if logged.iterations.isdigit() else DEFAULT_ITERATIONS,
+                                          key=f"predict_iterations_{logged.version}")
 if st.button("Predict", icon=":material/play_arrow:", key="predict", type="primary") and admitted(prompt):
     try:
         with st.spinner(f"Loading {model_uri} and predicting…"):
@@ -228,7 +266,9 @@ if "prediction" in st.session_state:
         st.caption(f"Critique {number}")
         st.text(critique)
     if result["lineage"]["edges"]:
-        st.dataframe(pd.DataFrame([{"from": e["parent"], "to": e["child"], "added": " ".join(e["added"]),
+        number = {i["image_id"]: f"#{i['index']}" for i in pictures}  # as the pictures' captions, not hex ids
+        st.dataframe(pd.DataFrame([{"from": number.get(e["parent"], e["parent"]), "to": number.get(e["child"], e["child"]),
+                                    "added": " ".join(e["added"]),
                                     "removed": " ".join(e["removed"])} for e in result["lineage"]["edges"]]),
                      hide_index=True, width="stretch", key="prediction_lineage")
     st.caption(f"Cost \\${result['cost_usd']:.4f} · trace {code(result['trace_id'] or 'not traced')}")
