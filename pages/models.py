@@ -4,16 +4,17 @@ with its pictures, another team with its answer and messages)."""
 
 import base64
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
 
 import pandas as pd
 import streamlit as st
 
-from core import documents, hosted
+from core import documents, evaluation, hosted, prompt_sets
 from core.errors import UserError
 from core.mlflow_model import registry
 from core.scenarios import ChoiceOption, DocumentOption, IntOption
 from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
-from ui import session
+from ui import session, trace_data
 from ui.text import code, plain
 
 settings, store, store_problem = session.page_setup()
@@ -146,6 +147,7 @@ def team_model(scenario) -> None:
         st.caption(f"Cost {cost} · trace {code(result['trace_id'] or 'not traced')}")
         if result.get("trace_id"):
             st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")
+    evaluation_section(name, rows, scenario.key)
 
 
 def team_options(scenario) -> None:
@@ -163,6 +165,147 @@ def team_options(scenario) -> None:
                              max_chars=documents.MAX_REPORT_CHARS)
             else:
                 st.text_area(option.label, option.default, height=100, key=key, max_chars=registry.MAX_INSTRUCTION_CHARS)
+
+
+# ---- evaluate ---------------------------------------------------------------------------------------------------------
+PROMPT_SOURCES = {"saved": "A saved prompt set", "typed": "Type prompts", "upload": "Upload CSV / JSON",
+                  "past": "From past turns"}
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
+def past_evaluation(tracking_uri: str, run_id: str) -> evaluation.Evaluation:
+    return evaluation.load(tracking_uri, run_id)  # an evaluation never changes once written
+
+
+def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
+    """The prompt set the person chose or wrote, saved as an MLflow evaluation dataset when new; None (and the
+    reason shown) when there is none yet."""
+    source = st.radio("Prompts", list(PROMPT_SOURCES), format_func=PROMPT_SOURCES.get, horizontal=True,
+                      key="eval_source")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    if source == "saved":
+        sets = prompt_sets.list_sets(uri, store.experiment_id)
+        if not sets:
+            st.info("No prompt set saved in this experiment yet: type, upload or take prompts from past turns.")
+            return None
+        chosen = st.selectbox("Prompt set", sets, key="eval_set", format_func=lambda s: f"{s.name} · {s.created_by}")
+        return prompt_sets.load(uri, chosen.dataset_id)
+    if source == "typed":
+        text = st.text_area("One prompt a line; add expectations after “ | ”", height=110, key="eval_typed",
+                            placeholder="a cat on a windowsill | min_cats: 10\na sunny beach | contains: beach\n"
+                                        "the matrix with a cat | regex: (?i)matrix")
+        rows = prompt_sets.from_lines(text) if text.strip() else None
+    elif source == "upload":
+        upload = st.file_uploader("A CSV with a prompt column (and contains, regex, min_cats), or JSON",
+                                  type=["csv", "json"], key="eval_upload")
+        rows = prompt_sets.from_upload(upload.name, upload.getvalue()) if upload is not None else None
+    else:
+        count = st.number_input("How many of the newest", 1, prompt_sets.MAX_PROMPTS, 5, key="eval_past_count")
+        rows = prompt_sets.from_past_turns(uri, store.experiment_id, scenario_key, int(count))
+    if not rows:
+        return None
+    st.dataframe(pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]), hide_index=True,
+                 width="stretch", key="eval_rows")
+    name = st.text_input("Saved as", f"{scenario_key} prompts {stamp}", key=f"eval_set_name_{source}")
+    return prompt_sets.PromptSet(name, rows)
+
+
+def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
+    """Versions or aliases answer one prompt set; MLflow's GenAI evaluation scores them; promote the winner."""
+    st.subheader("Evaluate versions")
+    st.caption("Each version answers every prompt in an MLflow run of its own (one trace per answer); "
+               "`mlflow.genai.evaluate` scores the answers offline: errors, whether the team ended by its own "
+               "termination, cost, latency, each prompt's expectation"
+               f"{', cats in the final picture, the critic kept CRITICS:/PROMPT:, iterations' if scenario_key == 'catify' else ''}."
+               " The runs show in MLflow's UI as evaluation runs with their traces and scores.")
+    refs = [alias for r in rows for alias in r.aliases] + [str(r.version) for r in rows]
+    labels = {str(r.version): f"version {r.version}" for r in rows}
+    labels.update({alias: f"{alias} (v{r.version})" for r in rows for alias in r.aliases})
+    if VISITOR:
+        st.info("In this hosted demo, evaluating and promoting versions is for its admin.")
+    elif len(rows) < 2:
+        st.info("Log a second version to compare two.")
+    else:
+        try:
+            prompts = chosen_prompts(scenario_key)
+        except (UserError, prompt_sets.PromptSetError) as exc:
+            st.error(plain(exc))
+            prompts = None
+        default = [a for a in ("champion", "challenger") if a in refs]
+        default = default if len(default) == 2 else [str(r.version) for r in rows[:2]]  # the two newest
+        chosen = st.multiselect("Versions or aliases to compare (the first is the champion)", refs, default=default,
+                                format_func=labels.get, key=f"eval_refs_{model_name}")
+        if st.button("Evaluate", icon=":material/fact_check:", key="evaluate", type="primary",
+                     disabled=prompts is None or len(chosen) < 2,
+                     help="Runs every prompt on every version chosen: a few seconds a prompt on the demo provider."):
+            try:
+                with st.status(f"Evaluating {', '.join(chosen)} on {len(prompts.rows)} prompt(s)…") as status:
+                    if not prompts.dataset_id:
+                        prompts = prompt_sets.save(uri, store.experiment_id, prompts.name, prompts.rows, scenario_key)
+                    done = evaluation.evaluate(uri, settings.experiment_name, model_name, chosen, prompts, settings,
+                                               progress=status.write)
+                    status.update(label="Evaluated", state="complete", expanded=False)
+                st.session_state[f"eval_run_{model_name}"] = done.run_id
+            except (UserError, evaluation.EvaluationError, prompt_sets.PromptSetError) as exc:
+                st.error(plain(exc))
+    try:
+        earlier = evaluation.past(uri, store.experiment_id, model_name)
+    except evaluation.EvaluationError as exc:
+        st.error(plain(exc))
+        return
+    if not earlier:
+        return
+    ids = [e.run_id for e in earlier]
+    names = {e.run_id: f"{datetime.fromtimestamp(e.started_ms / 1000, timezone.utc):%Y-%m-%d %H:%M} UTC · {e.name}"
+             for e in earlier}
+    latest = st.session_state.get(f"eval_run_{model_name}")
+    shown = st.selectbox("Results of", ids, index=ids.index(latest) if latest in ids else 0, format_func=names.get,
+                         key=f"eval_shown_{model_name}_{latest}")
+    try:
+        result = past_evaluation(uri, shown)
+    except evaluation.EvaluationError as exc:
+        st.error(plain(exc))
+        return
+    evaluation_results(result)
+
+
+def evaluation_results(result: evaluation.Evaluation) -> None:
+    winner = result.winner
+    st.markdown(f"**Totals per version** on prompt set {code(result.prompt_set)}: the score is the share of checks "
+                "passed (no error, ended by its termination, expectation, critic format); ties go to more cats "
+                "(Catify), then lower cost and latency.")
+    st.dataframe(result.totals_table(), hide_index=True, width="stretch", key="eval_totals")
+    st.caption(plain(result.judge_note))
+    st.markdown("**Per prompt and version**")
+    st.dataframe(result.table(), hide_index=True, width="stretch", key="eval_table",
+                 column_config={"cost_usd": st.column_config.NumberColumn(format="$%.4f")})
+    if result.scenario == "catify":
+        st.markdown("**Final pictures side by side**")
+        for prompt in dict.fromkeys(r.prompt for r in result.rows):
+            st.caption(plain(prompt))
+            answers = [r for r in result.rows if r.prompt == prompt]
+            for column, row in zip(st.columns(len(answers)), answers):
+                final = row.pictures[-1] if row.pictures else None
+                png = trace_data.picture(store, uri, row.run_id, PurePosixPath(final["artifact_path"]).stem) \
+                    if final and final.get("artifact_path") else None
+                label = f"{row.ref} (v{row.version})" if row.ref != str(row.version) else f"v{row.version}"
+                cats = row.scores.get("cats")
+                caption = plain(f"{label} · #{final['index'] if final else '?'} · {cats if cats is not None else '?'} cats")
+                if png:
+                    column.image(png, caption=caption, width="stretch")
+                else:
+                    column.caption(caption + (f" · {plain(row.error)}" if row.error else " · no picture"))
+    cols = st.columns([1, 2])
+    alias = cols[0].text_input("Alias to move", value="champion", key="promote_alias")
+    cols[1].write("")
+    if cols[1].button(f"Promote {winner.label}", icon=":material/emoji_events:", key="promote", disabled=VISITOR,
+                      help=f"Points {alias or 'the alias'} at version {winner.version}; the version records who and when."):
+        try:
+            who = session.visitor().label
+            version, record = evaluation.promote(uri, result, alias, who)
+            st.success(plain(f"{alias} → {result.model_name} version {version} (promoted by {record})."))
+        except evaluation.EvaluationError as exc:
+            st.error(plain(exc))
 
 
 DEMO_PARAMS_TEAM = {"provider": "demo", "chat_model": "demo-chat"}
@@ -274,3 +417,5 @@ if "prediction" in st.session_state:
     st.caption(f"Cost \\${result['cost_usd']:.4f} · trace {code(result['trace_id'] or 'not traced')}")
     if result.get("trace_id"):
         st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")
+
+evaluation_section(registry.MODEL_NAME, rows, "catify")

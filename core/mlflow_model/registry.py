@@ -7,6 +7,7 @@ with a sentence for the user, never a traceback."""
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import re
 from dataclasses import dataclass, field
@@ -260,13 +261,21 @@ def promote(tracking_uri: str, name: str, alias: str, version: int, who: str) ->
     for an alias move, so the version's tag holds it); returns the record."""
     set_alias(tracking_uri, alias, version, name)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    record = f"{(who or 'unknown').strip()[:100]} at {when}"
+    record = f"{(who or '').strip()[:100] or _user()} at {when}"
     try:
         mlflow.MlflowClient(tracking_uri).set_model_version_tag(name, str(int(version)),
                                                                contract.PROMOTED_PREFIX + alias.strip(), record)
     except Exception as exc:
         raise _describe(exc, f"Version {version} of model {name!r}") from exc
     return record
+
+
+def _user() -> str:
+    """Who, when nobody signed in: the user MLflow itself records on runs (`mlflow.user`: the OS user)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return "unknown"
 
 
 def load(tracking_uri: str, model_uri: str) -> Any:
