@@ -14,8 +14,9 @@ How it runs, and why this way:
   on its own termination, not on the app's guard or Stop: the turn span's status and stop reason), `cost_usd`,
   `latency_s`, `expectation` (the prompt's `contains` (any case) / `regex` / `min_cats`; none when the prompt has
   none). Catify also: `cats` (the demo critic's measure of the final picture's prompt, as many as it draws),
-  `critic_format` (every critique kept `CRITICS:` / `PROMPT:`), `iterations_used`. An LLM judge only with a real
-  provider (`judge_note` says why not on the demo).
+  `critic_format` (every critique kept `CRITICS:` / `PROMPT:`), `iterations_used`. An LLM judge (`make_judge`, yes/no)
+  only with a real provider and OPENAI_API_KEY in the environment, where MLflow's judges read it (`judge_note` says
+  why not otherwise).
 - A version's score is the share of its pass/fail checks passed (no error, ended by termination, expectation,
   critic format); the winner has the highest score, then (Catify) more cats, then lower cost, then lower latency.
 - The whole result is the parent run's artifact `evaluation/results.json`, so the Models page and the CLI read a past
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 import tempfile
@@ -53,6 +55,11 @@ METRICS = ("score", "cats", "cost_usd", "latency_s", "errors")  # what a version
 GUARD_STOP = f"Maximum number of messages {team_files.MAX_MESSAGES_GUARD} reached"
 DEMO_JUDGE_NOTE = ("LLM judge skipped: the demo provider has no model that can judge answers. Choose OpenAI or an "
                    "OpenAI-compatible provider in the sidebar to add one.")
+
+NO_JUDGE_KEY_NOTE = ("LLM judge skipped: MLflow's judges read the key from OPENAI_API_KEY where the app runs, and "
+                     "none is set there (a key typed in the sidebar is not handed to them).")
+JUDGE_INSTRUCTIONS = ("You judge an agent team's answer. The request: {{ inputs }}. The answer: {{ outputs }}. "
+                      "Does the answer do what the request asks, clearly and specifically? Answer true or false.")
 
 
 class EvaluationError(RuntimeError):
@@ -251,12 +258,15 @@ def scorers_for(scenario: str, settings: Settings | None) -> tuple[list[Any], st
                    scorer(_iterations_used, name="iterations_used")]
     if settings is None or settings.provider == "demo":
         return chosen, DEMO_JUDGE_NOTE
-    from mlflow.genai.scorers import Guidelines  # noqa: PLC0415
+    if not os.environ.get("OPENAI_API_KEY"):
+        return chosen, NO_JUDGE_KEY_NOTE
+    from mlflow.genai.judges import make_judge  # noqa: PLC0415
 
-    model = f"openai:/{settings.chat_model}"
-    chosen.append(Guidelines(name="judge", model=model, guidelines=[
-        "The response does what the request asks, and is clear and specific."]))
-    return chosen, f"LLM judge: {settings.chat_model} on {settings.provider} (MLflow's Guidelines judge)."
+    # MLflow posts to `base_url` itself when given: the chat completions address, not the API's root
+    endpoint = settings.base_url.rstrip("/") + "/chat/completions" if settings.base_url else None
+    chosen.append(make_judge(name="judge", instructions=JUDGE_INSTRUCTIONS, feedback_value_type=bool,
+                             model=f"openai:/{settings.chat_model}", base_url=endpoint))
+    return chosen, f"LLM judge: {settings.chat_model} on {settings.provider} (MLflow's make_judge; yes/no)."
 
 
 # ---- running an evaluation -------------------------------------------------------------------------------------------

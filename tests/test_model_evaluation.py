@@ -29,6 +29,7 @@ from core.errors import InputError
 from core.mlflow_model import registry
 from scripts import evaluate_models as cli
 from tests.net import free_port, wait_until_up
+from tests.openai_server import OpenAIStub, ReplyFault
 
 EXPERIMENT = "evaluations"
 DOGS = "Add dogs. A few dogs."
@@ -270,3 +271,34 @@ def test_a_team_file_is_logged_and_served_by_mlflow_models_serve(tmp_path, monke
         'calculator(a=12.5, b=8.0, operator="*") → 100.0']
     trace = mlflow.MlflowClient(uri).get_trace(prediction["trace_id"])
     assert trace.info.tags[contract.SCENARIO] == TEAM_KEY + "@model"
+
+
+def test_the_llm_judge_only_with_a_real_provider_and_failed_predictions_score_as_errors(pair, monkeypatch):
+    """On the demo there is no judge (a note says so); on an OpenAI-compatible server (the loopback stub) MLflow's
+    judge asks that server with the environment's key. A prediction that fails is a row with its error, scored."""
+    uri, dogs, cats = pair
+    _, note = evaluation.scorers_for("catify", Settings())
+    assert note == evaluation.DEMO_JUDGE_NOTE
+    with OpenAIStub() as server:
+        compatible = Settings(provider="openai-compatible", api_key="sk-judge", base_url=server.base_url,
+                              chat_model="gpt-4o-mini")
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        assert evaluation.scorers_for("weather", compatible)[1] == evaluation.NO_JUDGE_KEY_NOTE
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-judge")
+        scorers, note = evaluation.scorers_for("weather", compatible)
+        assert note.startswith("LLM judge: gpt-4o-mini") and [s.name for s in scorers][-1] == "judge"
+        server.add_fault(ReplyFault(content=json.dumps({"result": False, "rationale": "It names no city."})))
+        verdict = scorers[-1](inputs={"prompt": "Weather in Paris?"}, outputs={"answer": "It is sunny."})
+        assert (verdict.value, verdict.rationale) == (False, "It names no city.")
+        [asked] = server.requests_to("/chat/completions")
+        assert asked.authorization == "Bearer sk-judge" and "It is sunny." in json.dumps(asked.body)
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    failing = evaluation.evaluate(uri, EXPERIMENT, "catify", [str(dogs), str(cats)], prompt_sets.PromptSet(
+        "unsaved", prompt_sets.from_lines("a cat")), params={"provider": "openai"})
+    assert [r.error.startswith("The prediction failed: The OpenAI provider needs an API key") for r in failing.rows] \
+        == [True, True]
+    assert all(r.scores["no_error"] is False and r.scores["ended_by_termination"] is False for r in failing.rows)
+    assert [t.score for t in failing.totals] == [0.0, 0.0] and [t.errors for t in failing.totals] == [1, 1]
+    trace = mlflow.MlflowClient(uri).get_trace(failing.rows[0].trace_id)
+    assert trace.info.state.value == "ERROR" and {a.name for a in trace.info.assessments} >= {"no_error"}
