@@ -168,6 +168,7 @@ def team_options(scenario) -> None:
 
 
 # ---- evaluate ---------------------------------------------------------------------------------------------------------
+PICTURE_WIDTH = 240
 PROMPT_SOURCES = {"saved": "A saved prompt set", "typed": "Type prompts", "upload": "Upload CSV / JSON",
                   "past": "From past turns"}
 
@@ -182,7 +183,7 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
     reason shown) when there is none yet."""
     source = st.radio("Prompts", list(PROMPT_SOURCES), format_func=PROMPT_SOURCES.get, horizontal=True,
                       key="eval_source")
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     if source == "saved":
         sets = prompt_sets.list_sets(uri, store.experiment_id)
         if not sets:
@@ -204,7 +205,7 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
         rows = prompt_sets.from_past_turns(uri, store.experiment_id, scenario_key, int(count))
     if not rows:
         return None
-    st.dataframe(pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]), hide_index=True,
+    st.dataframe(pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]).fillna(""), hide_index=True,
                  width="stretch", key="eval_rows")
     name = st.text_input("Saved as", f"{scenario_key} prompts {stamp}", key=f"eval_set_name_{source}")
     return prompt_sets.PromptSet(name, rows)
@@ -277,22 +278,25 @@ def evaluation_results(result: evaluation.Evaluation) -> None:
     st.dataframe(result.totals_table(), hide_index=True, width="stretch", key="eval_totals")
     st.caption(plain(result.judge_note))
     st.markdown("**Per prompt and version**")
-    st.dataframe(result.table(), hide_index=True, width="stretch", key="eval_table",
+    table = result.table()
+    st.dataframe(table if table["error"].any() else table.drop(columns=["error"]), hide_index=True, width="stretch",
+                 key="eval_table",
                  column_config={"cost_usd": st.column_config.NumberColumn(format="$%.4f")})
     if result.scenario == "catify":
         st.markdown("**Final pictures side by side**")
         for prompt in dict.fromkeys(r.prompt for r in result.rows):
             st.caption(plain(prompt))
             answers = [r for r in result.rows if r.prompt == prompt]
-            for column, row in zip(st.columns(len(answers)), answers):
+            for column, row in zip(st.columns(max(len(answers), 3)), answers):  # thumbnails, not the page's width
                 final = row.pictures[-1] if row.pictures else None
                 png = trace_data.picture(store, uri, row.run_id, PurePosixPath(final["artifact_path"]).stem) \
                     if final and final.get("artifact_path") else None
                 label = f"{row.ref} (v{row.version})" if row.ref != str(row.version) else f"v{row.version}"
                 cats = row.scores.get("cats")
-                caption = plain(f"{label} · #{final['index'] if final else '?'} · {cats if cats is not None else '?'} cats")
+                caption = plain(f"{label} · #{final['index'] if final else '?'} · "
+                                f"{'?' if cats is None else int(cats)} cat{'' if cats == 1 else 's'}")
                 if png:
-                    column.image(png, caption=caption, width="stretch")
+                    column.image(png, caption=caption, width=PICTURE_WIDTH)
                 else:
                     column.caption(caption + (f" · {plain(row.error)}" if row.error else " · no picture"))
     cols = st.columns([1, 2])
