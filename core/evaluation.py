@@ -37,8 +37,9 @@ from typing import Any, Callable, Iterable
 
 import mlflow
 import pandas as pd
+from mlflow.tracing.client import TracingClient
 
-from . import contract, team_files
+from . import contract, redact, team_files
 from .config import Settings
 from .conversations import ConversationStore
 from .demo import drawing
@@ -276,7 +277,8 @@ def _prediction(model: Any, prompt: str, params: dict[str, Any]) -> tuple[dict[s
     try:
         [out] = registry.predict(model, [prompt], params)
     except registry.RegistryError as exc:
-        return {"error": str(exc)}, str(exc)
+        said = redact.scrub(str(exc))  # a provider's error may quote what it was sent: never into a trace or artifact
+        return {"error": said}, said
     trimmed = {k: v for k, v in out.items() if k not in ("images", "lineage", "messages")}
     if "images" in out:
         trimmed["images"] = [{"index": i.get("index"), "prompt": i.get("prompt"), "artifact_path": i.get("artifact_path")}
@@ -357,10 +359,9 @@ def _run_version(model: Any, model_name: str, ref: str, version: int, run_id: st
         seconds = time.monotonic() - started
         trace_id = outputs.get("trace_id") or _failed_trace(row.prompt, error, model_name)
         meta.append((row, outputs, error, seconds, trace_id))
-    export.flush()
     client = mlflow.MlflowClient()
-    for row, outputs, _error, _seconds, trace_id in meta:
-        trace = _stored_trace(client, trace_id)
+    for row, outputs, error, _seconds, trace_id in meta:
+        trace = _stored_trace(client, trace_id, turn=not error)
         data.append({"trace": trace, "inputs": {"prompt": row.prompt}, "outputs": outputs,
                      "expectations": row.expectations()})
     say(f"{ref}: scoring")
@@ -380,14 +381,26 @@ def _run_version(model: Any, model_name: str, ref: str, version: int, run_id: st
     return found
 
 
-def _stored_trace(client: Any, trace_id: str) -> Any:
-    """The prediction's trace as the store has it (its export is asynchronous: a few tries)."""
-    for _ in range(50):
+def _stored_trace(client: Any, trace_id: str, turn: bool) -> Any:
+    """The prediction's trace once the store has all of it (its export is asynchronous). Polled, not flushed: a
+    flush of MLflow's export queue waits out its consumer's 1 s poll, ~2 s a prediction."""
+    complete = export.wait_for_trace(client.tracking_uri, trace_id) if turn else _ended(client, trace_id)
+    if not complete:
+        raise EvaluationError(f"The prediction's trace {trace_id} did not reach the store within 30 s.")
+    return client.get_trace(trace_id)
+
+
+def _ended(client: Any, trace_id: str, timeout_s: float = 30.0) -> bool:
+    """A trace of ours without a turn (a failed prediction's) is complete once the store has its end state."""
+    store, deadline = TracingClient(client.tracking_uri).store, time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         try:
-            return client.get_trace(trace_id)
-        except Exception:  # noqa: BLE001 - not there yet
-            time.sleep(0.1)
-    raise EvaluationError(f"The prediction's trace {trace_id} did not reach the store.")
+            if str(getattr(store.get_trace_info(trace_id).state, "value", "")) in ("OK", "ERROR"):
+                return True
+        except Exception:  # noqa: BLE001 - not written yet
+            pass
+        time.sleep(0.02)
+    return False
 
 
 def _scores_by_trace(result: Any) -> dict[str, dict[str, Any]]:

@@ -166,8 +166,9 @@ def from_past_turns(tracking_uri: str, experiment_id: str, scenario: str, limit:
     rows: list[PromptRow] = []
     try:
         for key in (scenario, scenario + "@model"):
+            quoted = key.replace("'", "''")  # a team file's name is the user's
             found = client.search_traces(locations=[str(experiment_id)], max_results=100, include_spans=False,
-                                         filter_string=f"tags.`{contract.SCENARIO}` = '{key}'",
+                                         filter_string=f"tags.`{contract.SCENARIO}` = '{quoted}'",
                                          order_by=["timestamp_ms DESC"])
             for info in (t.info for t in found):
                 text = _request_text(client, info)

@@ -236,6 +236,16 @@ def test_built_in_teams_are_models_with_their_options(tmp_path):
     with pytest.raises(registry.RegistryError, match="has no option colour"):
         registry.log_team(uri, "teams", Settings(tracking_uri=uri), "weather", {"colour": "red"})
 
+    # every team's scorers, on Weather: an alias against the version number it points to
+    registry.set_alias(uri, "champion", 1, "weather")
+    result = evaluation.evaluate(uri, "teams", "weather", ["champion", "1"], prompt_sets.PromptSet(
+        "weather", prompt_sets.from_lines("What's the weather in Paris? | regex: Paris: -?\\d+ °C")))
+    assert result.scenario == "weather" and [t.label for t in result.totals] == ["champion (v1)", "v1"]
+    for row in result.rows:
+        assert {k: row.scores[k] for k in ("no_error", "ended_by_termination", "expectation")} == {
+            "no_error": True, "ended_by_termination": True, "expectation": True}
+        assert "cats" not in row.scores and "critic_format" not in row.scores and "Paris" in row.answer
+
 
 def test_a_team_file_is_logged_and_served_by_mlflow_models_serve(tmp_path, monkeypatch):
     folder = tmp_path / "teams"
