@@ -232,7 +232,9 @@ def test_built_in_teams_are_models_with_their_options(tmp_path):
     [answer] = registry.predict(registry.load(uri, "models:/weather/1"), ["What's the weather in Paris?"])
     assert "Paris" in answer["answer"] and any(m["role"] == "tool" for m in answer["messages"])
     tags = mlflow.MlflowClient(uri).get_model_version("weather", "1").tags
-    assert json.loads(tags[contract.OPTIONS]) == {"weather_source": "offline"}, "what shapes its answers is recorded"
+    logged = json.loads(tags[contract.OPTIONS])
+    assert set(logged) == {o.key for o in scenarios.get("weather").options} and logged["weather_source"] == "offline", \
+        "every option that shapes its answers is recorded"
     with pytest.raises(registry.RegistryError, match="has no option colour"):
         registry.log_team(uri, "teams", Settings(tracking_uri=uri), "weather", {"colour": "red"})
 
