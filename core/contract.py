@@ -129,6 +129,20 @@ ITERATIONS: Final = "app.iterations"
 LOGGING_RUN: Final = "app.run"
 KIND: Final = "app.kind"  # "model" on the run that logged a model version
 RUN_USER: Final = MLFLOW_USER  # who logged it: local registries keep no user, the run does
+INSTRUCTION: Final = "app.instruction"  # Catify's critic instruction, as logged with the version
+OPTIONS: Final = "app.options"  # a built-in scenario's options as logged with the version (JSON)
+LOGGED_MODEL: Final = "app.logged_model"  # MLflow's logged model id behind a version (evaluations link to it)
+PROMOTED_PREFIX: Final = "app.promoted."  # + an alias: "<who> at <UTC time>" on the version an evaluation promoted
+
+# --- prompt sets and evaluations (core.prompt_sets, core.evaluation) --------------------------------------------------
+PROMPT_ORDER: Final = "app.order"  # a prompt set record's place in the set (MLflow's dataset keeps no order)
+PROMPT_SET_KIND: Final = "prompt_set"  # KIND's value on an evaluation dataset the app made
+EVALUATION_KIND: Final = "evaluation"  # KIND's value on an evaluation's parent run
+EVALUATION: Final = "app.evaluation"  # the parent run's id, on each version's evaluation run
+MODEL_NAME: Final = "app.model"  # on an evaluation's runs: the registered model evaluated
+MODEL_VERSION: Final = "app.model_version"  # on a version's evaluation run: which version (and REF: how it was asked)
+MODEL_REF: Final = "app.model_ref"  # "champion", "3": the alias or version the evaluation was asked for
+EVALUATION_PATH: Final = "evaluation/results.json"  # the parent run's artifact: every row, score and total
 
 # --- run artifacts ---------------------------------------------------------------------------------------------------
 STATE_PATH: Final = "conversation/state.json"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,10 @@ from mlflow.tracking import MlflowClient
 
 from . import redact
 from .observe import export
+
+# MLflow's process-wide settings (tracking URI, active experiment and run) that logging a model, its GenAI datasets
+# and `mlflow.genai.evaluate` read: set and used under this lock (reentrant: an evaluation loads models under it)
+fluent_lock = threading.RLock()
 
 
 def prepare(tracking_uri: str) -> None:

@@ -1,27 +1,30 @@
-"""Models page: a team as an MLflow model from code — Catify, or any team file's team — log the current
-settings as a new version, see versions and aliases, point an alias, load a version and predict (Catify
-with its pictures, a team file's team with its answer and messages)."""
+"""Models page: a team as an MLflow model from code — Catify, a built-in scenario or a team file's team — log the
+current settings as a new version, see versions and aliases, point an alias, load a version and predict (Catify
+with its pictures, another team with its answer and messages)."""
 
 import base64
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
 
 import pandas as pd
 import streamlit as st
 
-from core import hosted
+from core import documents, evaluation, hosted, prompt_sets
 from core.errors import UserError
 from core.mlflow_model import registry
-from core.scenarios.catify import DEFAULT_ITERATIONS, MAX_ITERATIONS
-from ui import session
+from core.scenarios import ChoiceOption, DocumentOption, IntOption
+from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
+from ui import session, trace_data
 from ui.text import code, plain
 
 settings, store, store_problem = session.page_setup()
 
 st.title("Agent teams as MLflow models")
-team_files = {s.key: s for s in hosted.offered_scenarios(settings.hosted) if s.team_file}
-team_key = st.selectbox("Team", ["catify", *team_files], key="model_team",
-                        format_func=lambda key: "Catify" if key == "catify" else team_files[key].label,
-                        help="Catify, or a team file's team (docs/TEAMS.md): each is its own registered model.")
+teams = {s.key: s for s in hosted.offered_scenarios(settings.hosted)}
+team_key = st.selectbox("Team", ["catify", *(k for k in teams if k != "catify")], key="model_team",
+                        format_func=lambda key: "Catify" if key == "catify" else teams[key].label,
+                        help="Catify, another built-in team or a team file's team (docs/TEAMS.md): each is its own "
+                             "registered model.")
 if team_key == "catify":
     st.caption("Logged from code (`core/mlflow_model/catify_model.py`, no pickling) with the app's pinned "
                "requirements, registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` "
@@ -69,15 +72,23 @@ def registry_action(action) -> None:
         st.session_state.model_message = ("error", str(exc))
 
 
-def team_file_model(scenario) -> None:
-    """A team file's team as a model: log, versions and aliases, load and predict its answer."""
+def team_model(scenario) -> None:
+    """A built-in team or a team file's team as a model: log, versions and aliases, load and predict its answer."""
     name = registry.team_model_name(scenario.key)
-    st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the team file {code(scenario.team_file)} "
-               f"as the version's artifact, registered as {code(name)}; it runs on the provider chosen when "
-               "predicting (the sidebar's by default). Keys are never logged.")
+    if scenario.team_file:
+        st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the team file "
+                   f"{code(scenario.team_file)} as the version's artifact, registered as {code(name)}; it runs on the "
+                   "provider chosen when predicting (the sidebar's by default). Keys are never logged.")
+    else:
+        st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the options below, registered as "
+                   f"{code(name)}; it runs on the provider chosen when predicting (the sidebar's by default). "
+                   "Keys are never logged.")
+        team_options(scenario)
 
     def log_team_version() -> str:
-        _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key)
+        options = None if scenario.team_file else {
+            o.key: st.session_state.get(f"model_option_{scenario.key}_{o.key}") for o in scenario.options}
+        _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key, options)
         st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
         return f"Logged {name} version {version}."
 
@@ -136,11 +147,174 @@ def team_file_model(scenario) -> None:
         st.caption(f"Cost {cost} · trace {code(result['trace_id'] or 'not traced')}")
         if result.get("trace_id"):
             st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")
+    evaluation_section(name, rows, scenario.key)
+
+
+def team_options(scenario) -> None:
+    """A built-in scenario's options, logged with the version (the report of Analyst & Summarizer too)."""
+    with st.expander("Options logged with the version", icon=":material/tune:"):
+        for option in scenario.options:
+            key = f"model_option_{scenario.key}_{option.key}"
+            if isinstance(option, ChoiceOption):
+                st.selectbox(option.label, list(option.choices), format_func=option.choices.get,
+                             index=list(option.choices).index(option.default(settings)), key=key)
+            elif isinstance(option, IntOption):
+                st.number_input(option.label, option.min, option.max, option.default, key=key)
+            elif isinstance(option, DocumentOption):
+                st.text_area(option.label, "", height=100, key=key, placeholder=option.placeholder,
+                             max_chars=documents.MAX_REPORT_CHARS)
+            else:
+                st.text_area(option.label, option.default, height=100, key=key, max_chars=registry.MAX_INSTRUCTION_CHARS)
+
+
+# ---- evaluate ---------------------------------------------------------------------------------------------------------
+PICTURE_WIDTH = 240
+PROMPT_SOURCES = {"saved": "A saved prompt set", "typed": "Type prompts", "upload": "Upload CSV / JSON",
+                  "past": "From past turns"}
+
+
+@st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
+def past_evaluation(tracking_uri: str, run_id: str) -> evaluation.Evaluation:
+    return evaluation.load(tracking_uri, run_id)  # an evaluation never changes once written
+
+
+def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
+    """The prompt set the person chose or wrote, saved as an MLflow evaluation dataset when new; None (and the
+    reason shown) when there is none yet."""
+    source = st.radio("Prompts", list(PROMPT_SOURCES), format_func=PROMPT_SOURCES.get, horizontal=True,
+                      key="eval_source")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    if source == "saved":
+        sets = prompt_sets.list_sets(uri, store.experiment_id)
+        if not sets:
+            st.info("No prompt set saved in this experiment yet: type, upload or take prompts from past turns.")
+            return None
+        chosen = st.selectbox("Prompt set", sets, key="eval_set", format_func=lambda s: f"{s.name} · {s.created_by}")
+        return prompt_sets.load(uri, chosen.dataset_id)
+    if source == "typed":
+        text = st.text_area("One prompt a line; add expectations after “ | ”", height=110, key="eval_typed",
+                            placeholder="a cat on a windowsill | min_cats: 10\na sunny beach | contains: beach\n"
+                                        "the matrix with a cat | regex: (?i)matrix")
+        rows = prompt_sets.from_lines(text) if text.strip() else None
+    elif source == "upload":
+        upload = st.file_uploader("A CSV with a prompt column (and contains, regex, min_cats), or JSON",
+                                  type=["csv", "json"], key="eval_upload")
+        rows = prompt_sets.from_upload(upload.name, upload.getvalue()) if upload is not None else None
+    else:
+        count = st.number_input("How many of the newest", 1, prompt_sets.MAX_PROMPTS, 5, key="eval_past_count")
+        rows = prompt_sets.from_past_turns(uri, store.experiment_id, scenario_key, int(count))
+    if not rows:
+        return None
+    st.dataframe(pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]).fillna(""), hide_index=True,
+                 width="stretch", key="eval_rows")
+    name = st.text_input("Saved as", f"{scenario_key} prompts {stamp}", key=f"eval_set_name_{source}")
+    return prompt_sets.PromptSet(name, rows)
+
+
+def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
+    """Versions or aliases answer one prompt set; MLflow's GenAI evaluation scores them; promote the winner."""
+    st.subheader("Evaluate versions")
+    st.caption("Each version answers every prompt in an MLflow run of its own (one trace per answer); "
+               "`mlflow.genai.evaluate` scores the answers offline: errors, whether the team ended by its own "
+               "termination, cost, latency, each prompt's expectation"
+               f"{', cats in the final picture, the critic kept CRITICS:/PROMPT:, iterations' if scenario_key == 'catify' else ''}."
+               " The runs show in MLflow's UI as evaluation runs with their traces and scores.")
+    refs = [alias for r in rows for alias in r.aliases] + [str(r.version) for r in rows]
+    labels = {str(r.version): f"version {r.version}" for r in rows}
+    labels.update({alias: f"{alias} (v{r.version})" for r in rows for alias in r.aliases})
+    if VISITOR:
+        st.info("In this hosted demo, evaluating and promoting versions is for its admin.")
+    elif len(rows) < 2:
+        st.info("Log a second version to compare two.")
+    else:
+        try:
+            prompts = chosen_prompts(scenario_key)
+        except (UserError, prompt_sets.PromptSetError) as exc:
+            st.error(plain(exc))
+            prompts = None
+        default = [a for a in ("champion", "challenger") if a in refs]
+        default = default if len(default) == 2 else [str(r.version) for r in rows[:2]]  # the two newest
+        chosen = st.multiselect("Versions or aliases to compare (the first is the champion)", refs, default=default,
+                                format_func=labels.get, key=f"eval_refs_{model_name}")
+        if st.button("Evaluate", icon=":material/fact_check:", key="evaluate", type="primary",
+                     disabled=prompts is None or len(chosen) < 2,
+                     help="Runs every prompt on every version chosen: a few seconds a prompt on the demo provider."):
+            try:
+                with st.status(f"Evaluating {', '.join(chosen)} on {len(prompts.rows)} prompt(s)…") as status:
+                    if not prompts.dataset_id:
+                        prompts = prompt_sets.save(uri, store.experiment_id, prompts.name, prompts.rows, scenario_key)
+                    done = evaluation.evaluate(uri, settings.experiment_name, model_name, chosen, prompts, settings,
+                                               progress=status.write)
+                    status.update(label="Evaluated", state="complete", expanded=False)
+                st.session_state[f"eval_run_{model_name}"] = done.run_id
+            except (UserError, evaluation.EvaluationError, prompt_sets.PromptSetError) as exc:
+                st.error(plain(exc))
+    try:
+        earlier = evaluation.past(uri, store.experiment_id, model_name)
+    except evaluation.EvaluationError as exc:
+        st.error(plain(exc))
+        return
+    if not earlier:
+        return
+    ids = [e.run_id for e in earlier]
+    names = {e.run_id: f"{datetime.fromtimestamp(e.started_ms / 1000, timezone.utc):%Y-%m-%d %H:%M} UTC · {e.name}"
+             for e in earlier}
+    latest = st.session_state.get(f"eval_run_{model_name}")
+    shown = st.selectbox("Results of", ids, index=ids.index(latest) if latest in ids else 0, format_func=names.get,
+                         key=f"eval_shown_{model_name}_{latest}")
+    try:
+        result = past_evaluation(uri, shown)
+    except evaluation.EvaluationError as exc:
+        st.error(plain(exc))
+        return
+    evaluation_results(result)
+
+
+def evaluation_results(result: evaluation.Evaluation) -> None:
+    winner = result.winner
+    st.markdown(f"**Totals per version** on prompt set {code(result.prompt_set)}: the score is the share of checks "
+                "passed (no error, ended by its termination, expectation, critic format); ties go to more cats "
+                "(Catify), then lower cost and latency.")
+    st.dataframe(result.totals_table(), hide_index=True, width="stretch", key="eval_totals")
+    st.caption(plain(result.judge_note))
+    st.markdown("**Per prompt and version**")
+    table = result.table()
+    st.dataframe(table if table["error"].any() else table.drop(columns=["error"]), hide_index=True, width="stretch",
+                 key="eval_table",
+                 column_config={"cost_usd": st.column_config.NumberColumn(format="$%.4f")})
+    if result.scenario == "catify":
+        st.markdown("**Final pictures side by side**")
+        for prompt in dict.fromkeys(r.prompt for r in result.rows):
+            st.caption(plain(prompt))
+            answers = [r for r in result.rows if r.prompt == prompt]
+            for column, row in zip(st.columns(max(len(answers), 3)), answers):  # thumbnails, not the page's width
+                final = row.pictures[-1] if row.pictures else None
+                png = trace_data.picture(store, uri, row.run_id, PurePosixPath(final["artifact_path"]).stem) \
+                    if final and final.get("artifact_path") else None
+                label = f"{row.ref} (v{row.version})" if row.ref != str(row.version) else f"v{row.version}"
+                cats = row.scores.get("cats")
+                caption = plain(f"{label} · #{final['index'] if final else '?'} · "
+                                f"{'?' if cats is None else int(cats)} cat{'' if cats == 1 else 's'}")
+                if png:
+                    column.image(png, caption=caption, width=PICTURE_WIDTH)
+                else:
+                    column.caption(caption + (f" · {plain(row.error)}" if row.error else " · no picture"))
+    cols = st.columns([1, 2])
+    alias = cols[0].text_input("Alias to move", value="champion", key="promote_alias")
+    cols[1].write("")
+    if cols[1].button(f"Promote {winner.label}", icon=":material/emoji_events:", key="promote", disabled=VISITOR,
+                      help=f"Points {alias or 'the alias'} at version {winner.version}; the version records who and when."):
+        try:
+            who = session.visitor().label
+            version, record = evaluation.promote(uri, result, alias, who)
+            st.success(plain(f"{alias} → {result.model_name} version {version} (promoted by {record})."))
+        except evaluation.EvaluationError as exc:
+            st.error(plain(exc))
 
 
 DEMO_PARAMS_TEAM = {"provider": "demo", "chat_model": "demo-chat"}
 if team_key != "catify":
-    team_file_model(team_files[team_key])
+    team_model(teams[team_key])
     st.stop()
 
 # ---- log --------------------------------------------------------------------------------------------
@@ -150,12 +324,17 @@ if VISITOR:
             "version below and predict with the free demo provider.")
 left, right = st.columns([2, 1])
 iterations = left.slider("Critique iterations", 1, MAX_ITERATIONS, DEFAULT_ITERATIONS, key="model_iterations")
+left.text_area("Critic instruction", DEFAULT_CRITIC_INSTRUCTION, height=80, key="model_instruction",
+               max_chars=registry.MAX_INSTRUCTION_CHARS,
+               help="What the critic asks of each picture; logged with the version, so two versions can differ in it.")
 left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)}**, chat {code(settings.chat_model)}, "
              f"vision {code(settings.vision_model)}, images {code(settings.image_model or 'none')}.")
 
 
 def log_version() -> str:
-    version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations)
+    version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations,
+                                  instruction=st.session_state.model_instruction)
+    st.session_state.alias_version = version  # the new version is the one an alias would take (issue 20)
     return f"Logged catify version {version}."
 
 
@@ -182,6 +361,8 @@ if not rows:
     st.stop()
 table = pd.DataFrame([{"version": r.version, "aliases": ", ".join(r.aliases), "logged": datetime.fromtimestamp(
     r.created_ms / 1000, timezone.utc), "by": r.user, "provider": r.provider, "iterations": r.iterations,
+    "critic instruction": r.instruction or "(default, not recorded)",
+    "promoted": "; ".join(f"{alias}: {record}" for alias, record in r.promoted.items()),
     "status": r.status} for r in rows])
 st.dataframe(table, hide_index=True, width="stretch", key="versions_table")
 cols = st.columns([1, 1, 1])
@@ -199,7 +380,11 @@ cols = st.columns([2, 2, 1])
 model_uri = cols[0].selectbox("Model", list(choices), key="predict_uri",
                               help="An alias follows the version it points to now.")
 prompt = cols[1].text_input("Prompt", value="a cat on a windowsill", key="predict_prompt", max_chars=PROMPT_MAX)
-predict_iterations = cols[2].number_input("Iterations", 1, MAX_ITERATIONS, 1, key="predict_iterations")
+logged = next(r for r in rows if r.version == choices[model_uri])
+# one box per version, starting at what that version was logged with (issue 20: it started at 1)
+predict_iterations = cols[2].number_input("Iterations", 1, MAX_ITERATIONS,
+                                          int(logged.iterations) if logged.iterations.isdigit() else DEFAULT_ITERATIONS,
+                                          key=f"predict_iterations_{logged.version}")
 if st.button("Predict", icon=":material/play_arrow:", key="predict", type="primary") and admitted(prompt):
     try:
         with st.spinner(f"Loading {model_uri} and predicting…"):
@@ -228,9 +413,13 @@ if "prediction" in st.session_state:
         st.caption(f"Critique {number}")
         st.text(critique)
     if result["lineage"]["edges"]:
-        st.dataframe(pd.DataFrame([{"from": e["parent"], "to": e["child"], "added": " ".join(e["added"]),
+        number = {i["image_id"]: f"#{i['index']}" for i in pictures}  # as the pictures' captions, not hex ids
+        st.dataframe(pd.DataFrame([{"from": number.get(e["parent"], e["parent"]), "to": number.get(e["child"], e["child"]),
+                                    "added": " ".join(e["added"]),
                                     "removed": " ".join(e["removed"])} for e in result["lineage"]["edges"]]),
                      hide_index=True, width="stretch", key="prediction_lineage")
     st.caption(f"Cost \\${result['cost_usd']:.4f} · trace {code(result['trace_id'] or 'not traced')}")
     if result.get("trace_id"):
         st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")
+
+evaluation_section(registry.MODEL_NAME, rows, "catify")

@@ -1,6 +1,6 @@
 """Catify as an MLflow model from the command line: what the Models page does, for scripts and CI.
 
-    python scripts/catify_model.py log [--iterations 2] [--provider demo] [--alias champion]
+    python scripts/catify_model.py log [--iterations 2] [--instruction "Add 12 kittens."] [--provider demo] [--alias champion]
     python scripts/catify_model.py versions
     python scripts/catify_model.py alias champion 3
     python scripts/catify_model.py predict models:/catify@champion "a cat in the snow" [--iterations 1] [--out DIR]
@@ -38,7 +38,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_log(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    version = registry.log_catify(settings.tracking_uri, settings.experiment_name, settings, args.iterations, args.name)
+    version = registry.log_catify(settings.tracking_uri, settings.experiment_name, settings, args.iterations, args.name,
+                                  instruction=args.instruction)
     print(f"logged {args.name} version {version} ({settings.provider}, {args.iterations} iteration(s))")
     if args.alias:
         registry.set_alias(settings.tracking_uri, args.alias, version, args.name)
@@ -52,7 +53,7 @@ def cmd_versions(args: argparse.Namespace) -> None:
     for row in rows:
         when = datetime.fromtimestamp(row.created_ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         print(f"{row.version:>4}  {','.join(row.aliases) or '-':<16} {when}  {row.user or '-':<10} "
-              f"{row.provider:<18} iterations={row.iterations}")
+              f"{row.provider:<18} iterations={row.iterations} instruction={row.instruction[:60]!r}")
 
 
 def cmd_alias(args: argparse.Namespace) -> None:
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     log.add_argument("--provider", choices=("demo", "openai", "openai-compatible"))
     log.add_argument("--base-url", default="")
     log.add_argument("--alias", default="", help="also point this alias at the new version")
+    log.add_argument("--instruction", default="", help="the critic's instruction (default: the app's)")
     log.set_defaults(run=cmd_log)
     sub.add_parser("versions", help="list versions and aliases").set_defaults(run=cmd_versions)
     alias = sub.add_parser("alias", help="point an alias at a version")

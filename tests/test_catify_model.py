@@ -157,9 +157,10 @@ def test_mlflow_models_serve_answers_invocations(registered):
 def test_cli_logs_lists_aliases_predicts_and_says_what_is_wrong(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "cli")
-    assert cli.main(["log", "--iterations", "1", "--alias", "champion"]) == 0
+    assert cli.main(["log", "--iterations", "1", "--alias", "champion", "--instruction", "Add 12 kittens."]) == 0
     assert cli.main(["versions"]) == 0
-    assert "champion" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "champion" in listed and "instruction='Add 12 kittens.'" in listed
     out_dir = tmp_path / "pictures"
     assert cli.main(["predict", "models:/catify@champion", "a cat", "--out", str(out_dir)]) == 0
     printed = json.loads(capsys.readouterr().out)

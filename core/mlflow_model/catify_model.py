@@ -7,7 +7,7 @@ messages; a pyfunc returns them as data, serves with `mlflow models serve` like 
 accepts the agent interface's request shape (`{"input": [{"role": "user", "content": ...}]}`).
 
 Input: a prompt string, a list of them, a DataFrame whose first column holds them, or that request shape.
-Params: `iterations` and provider settings without secrets (`provider`, `base_url`, `chat_model`,
+Params: `iterations`, `instruction` (the critic's) and provider settings without secrets (`provider`, `base_url`, `chat_model`,
 `vision_model`, `image_model`, `image_size`, `image_quality`); the key comes from the serving
 environment (`OPENAI_API_KEY`), never from the request or the logged model. Output, one per prompt:
 `prompt`, `final_prompt`, `critiques`, `images` (each with its id, prompt, parent, critique, price and the
@@ -36,21 +36,24 @@ from core.config import Settings
 from core.conversations import Conversation
 from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params
 from core.observe import lineage
-from core.scenarios.catify import CRITIC, DEFAULT_ITERATIONS, MAX_ITERATIONS
+from core.scenarios.catify import CRITIC, DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from core.scenarios.catify import KEY as CATIFY
 from core.turn import TurnHandle
 
 PARAM_DEFAULTS: dict[str, Any] = {
-    "iterations": DEFAULT_ITERATIONS, "provider": "demo", "base_url": "", "chat_model": "", "vision_model": "", "image_model": "",
+    "iterations": DEFAULT_ITERATIONS, "instruction": DEFAULT_CRITIC_INSTRUCTION,
+    "provider": "demo", "base_url": "", "chat_model": "", "vision_model": "", "image_model": "",
     "image_size": "", "image_quality": "", "image_format": "base64",
 }
 
 
 CatifyInputError = ModelInputError  # the name this module's callers know
+MAX_INSTRUCTION_CHARS = 2000
 
 
-def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = None) -> tuple[Settings, int, str]:
-    """Settings for a prediction: params for models and provider, the environment for the key and store."""
+def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = None) -> tuple[Settings, int, str, str]:
+    """Settings for a prediction: params for models and provider, the environment for the key and store; the
+    iterations, the critic's instruction and the picture format."""
     settings, params = settings_from_params(params, PARAM_DEFAULTS, env)
     try:
         iterations = int(params["iterations"])
@@ -60,7 +63,11 @@ def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = No
         raise CatifyInputError(f"iterations must be between 1 and {MAX_ITERATIONS}, not {iterations}.")
     if params["image_format"] not in ("base64", "artifact"):
         raise CatifyInputError("image_format is 'base64' or 'artifact'.")
-    return settings, iterations, str(params["image_format"])
+    instruction = str(params["instruction"]).strip()
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        raise CatifyInputError(f"The critic instruction has {len(instruction):,} characters; the limit is "
+                               f"{MAX_INSTRUCTION_CHARS:,}.")
+    return settings, iterations, instruction or DEFAULT_CRITIC_INSTRUCTION, str(params["image_format"])
 
 
 def _experiment_id() -> str | None:
@@ -70,9 +77,10 @@ def _experiment_id() -> str | None:
         return None
 
 
-def predict_one(prompt: str, settings: Any, iterations: int, image_format: str) -> dict[str, Any]:
+def predict_one(prompt: str, settings: Any, iterations: int, image_format: str,
+                instruction: str = DEFAULT_CRITIC_INSTRUCTION) -> dict[str, Any]:
     conversation = Conversation(scenario=CATIFY, session_id="model-prediction", provider=settings.provider,
-                                options={"iterations": iterations})
+                                options={"iterations": iterations, "instruction": instruction})
     # a turn on its own thread and event loop: predict may be called from a server's event loop
     outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
     if outcome is None or outcome.status != "ok":
@@ -115,10 +123,10 @@ class CatifyModel(PythonModel):
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
         try:
             prompts = prompts_from(model_input)
-            settings, iterations, image_format = settings_from(params)
+            settings, iterations, instruction, image_format = settings_from(params)
         except CatifyInputError as exc:  # a 400 with this message when served, not a traceback
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
-        return [predict_one(prompt, settings, iterations, image_format) for prompt in prompts]
+        return [predict_one(prompt, settings, iterations, image_format, instruction) for prompt in prompts]
 
 
 mlflow.models.set_model(CatifyModel())

@@ -1,10 +1,13 @@
-"""A team file (docs/TEAMS.md) as an MLflow model from code: this file is the python_model, the team file
-travels with the version as its artifact `team_file` and `model_config["team_key"]` says which of its teams
-(a Studio gallery holds several). So a version runs the team it was logged with, whatever the teams folder
-holds later, and `mlflow models serve` serves it like Catify.
+"""A team as an MLflow model from code: this file is the python_model for a team file (docs/TEAMS.md) and for the
+built-in scenarios other than Catify (Analyst & Summarizer, Weather). A team file travels with the version as its
+artifact `team_file` and `model_config["team_key"]` says which of its teams (a Studio gallery holds several); a
+built-in scenario is `model_config["scenario"]` with its options (`model_config["options"]`: system messages, the
+report, the weather source). So a version runs the team it was logged with, whatever the teams folder holds
+later, and `mlflow models serve` serves it like Catify.
 
 Input: prompts in any shape `core.mlflow_model.inputs.prompts_from` takes. Params: `provider`, `base_url`,
-`chat_model` (never a key: the serving environment's OPENAI_API_KEY). Output, one per prompt: `prompt`,
+`chat_model` (never a key: the serving environment's OPENAI_API_KEY) and a built-in scenario's options, each
+defaulting to what the version was logged with. Output, one per prompt: `prompt`,
 `answer` (the team's last message), `messages` (every message and tool call, as the chat shows them),
 `status` (`ok`, or `waiting` when the team handed over to the user), `cost_usd` and `trace_id`."""
 
@@ -42,6 +45,14 @@ class TeamModel(PythonModel):
     """A user's team behind MLflow's pyfunc interface."""
 
     def load_context(self, context):
+        config = context.model_config or {}
+        self.options: dict[str, Any] = dict(config.get("options") or {})
+        if "team_file" not in (context.artifacts or {}):  # a built-in scenario
+            scenario = scenarios.find(str(config.get("scenario", "")))
+            if scenario is None:
+                raise RuntimeError(f"This app has no scenario {config.get('scenario')!r} to run.")
+            self.scenario = scenarios.register(replace(scenario, key=scenario.key + MODEL_SUFFIX, listed=False))
+            return
         path = Path(context.artifacts["team_file"])
         wanted = (context.model_config or {}).get("team_key", "")
         teams, _ = from_files.read_any(path)
@@ -55,14 +66,15 @@ class TeamModel(PythonModel):
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
         try:
             prompts = prompts_from(model_input)
-            settings, _ = settings_from_params(params, PARAM_DEFAULTS)
+            settings, merged = settings_from_params(params, {**PARAM_DEFAULTS, **self.options})
         except ModelInputError as exc:  # a 400 with this message when served, not a traceback
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
-        return [self._predict_one(prompt, settings) for prompt in prompts]
+        options = {key: merged[key] for key in self.options}
+        return [self._predict_one(prompt, settings, options) for prompt in prompts]
 
-    def _predict_one(self, prompt: str, settings: Any) -> dict[str, Any]:
+    def _predict_one(self, prompt: str, settings: Any, options: dict[str, Any]) -> dict[str, Any]:
         conversation = Conversation(scenario=self.scenario.key, session_id="model-prediction",
-                                    provider=settings.provider)
+                                    provider=settings.provider, options=options)
         # a turn on its own thread and event loop: predict may be called from a server's event loop
         outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
         if outcome is None or outcome.status not in ("ok", "waiting"):
