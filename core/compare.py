@@ -313,9 +313,14 @@ class TurnChoice:
 def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None, limit: int = 200) -> list[TurnChoice]:
     """The newest finished traces to pick from (a hosted visitor's own only), labelled by time, name and request:
     one search without spans."""
+    mine = ""
+    if owner is not None:  # in the search itself: on a busy demo, a visitor's turns are not among everyone's newest
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", owner):
+            return []
+        mine = f" and metadata.`{contract.TRACE_SESSION}` = '{owner}'"
     found = TracingClient(tracking_uri).search_traces(
         locations=[str(experiment_id)], max_results=limit, order_by=["timestamp_ms DESC"], include_spans=False,
-        filter_string="trace.status != 'IN_PROGRESS'")
+        filter_string="trace.status != 'IN_PROGRESS'" + mine)
     choices = []
     for trace in found:
         info = trace.info

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 from . import costs, ledger, scenarios
 from .config import HostedLimits, Settings
 from .conversations import Conversation
+from .documents import validate_report
 from .errors import InputError, TurnRefused
 from .identity import ADDRESS_KEY, Visitor
 
@@ -118,11 +119,16 @@ def admit_variants(spend: SpendLedger, settings: Settings, scenario: str, conver
     check_message(limits, message)
     check_scenario(limits, scenario)
     bounds = []
+    document = scenarios.get(scenario).document()
     for conversation, cell in zip(conversations, cell_settings):
         check_options(scenario, conversation.options)
+        if document is not None:  # the report every cell keeps and sends: the chat's limit
+            validate_report(str(conversation.options.get(document.key) or ""))
         bounds.append(max_turn_cost(scenario, conversation.options, cell, message, history_bytes(conversation)))
     total = None if any(b is None for b in bounds) else sum(b or 0.0 for b in bounds)
-    return spend.admit(visitor, limits, total, uses_owner_key=uses_owner_key, rates=rates, turns=len(bounds))
+    reservation = spend.admit(visitor, limits, total, uses_owner_key=uses_owner_key, rates=rates, turns=len(bounds))
+    reservation.parts = tuple(bounds) if reservation.id is not None else ()
+    return reservation
 
 
 def rates(limits: HostedLimits | None, visitor: Visitor) -> list[tuple[str, int]]:
@@ -213,6 +219,7 @@ class Reservation:
     amount: float
     id: str | None = None
     settled: bool = False
+    parts: tuple[float | None, ...] = ()  # a grid's: each cell's bound (a cell whose cost stays unknown keeps it)
 
     def settle(self, actual_usd: float | None, now: float | None = None) -> None:
         """Replace the reserved upper bound by what the turn really cost, every paid item counted

@@ -24,7 +24,7 @@ from autogen_core import CancellationToken
 from mlflow.tracking import MlflowClient
 
 from . import contract, redact, scenarios
-from .config import Settings
+from .config import IMAGE_QUALITIES, IMAGE_SIZES, Settings
 from .conversations import Conversation, ConversationStore
 from .errors import InputError
 from .records import TranscriptEntry
@@ -66,7 +66,13 @@ class Setting:
         """The session's settings run with this one's models. The provider is the session's (its key and address):
         a setting on another provider is refused, but for the offline demo, which needs neither."""
         if self.provider == settings.provider:
-            return replace(settings, **{f: getattr(self, f) for f in MODEL_FIELDS})
+            chosen = replace(settings, **{f: getattr(self, f) for f in MODEL_FIELDS})
+            sizes, qualities = IMAGE_SIZES.get(self.image_model), IMAGE_QUALITIES.get(self.image_model)
+            if sizes and chosen.image_size not in sizes:  # the sidebar's size is another picture model's
+                chosen = replace(chosen, image_size=sizes[0])
+            if qualities and chosen.image_quality not in qualities:
+                chosen = replace(chosen, image_quality=qualities[0])
+            return chosen
         if self.provider == "demo":
             demo = Settings.for_provider("demo")
             return replace(settings, provider="demo", api_key=demo.api_key, base_url="", billed_to_owner=False,
@@ -164,8 +170,6 @@ def start_of(origin: Origin, store: ConversationStore | None, session_id: str) -
     if source is None or origin.turn <= 1:
         return Conversation(scenario=origin.scenario, session_id=session_id, provider=origin.setting.provider)
     state = store.state_after(str(source.id), origin.turn - 1) if store is not None and source.id else None
-    if state is None and origin.turn - 1 == source.turns:
-        state = source.state
     if state is None:
         raise InputError(f"The team's memory after turn {origin.turn - 1} was not kept (the conversation was saved "
                          "before each turn's state was), so only its first turn can be run again.")
@@ -238,13 +242,19 @@ def plan(origin: Origin, settings: Sequence[Setting], store: ConversationStore |
     return cells
 
 
-def tag_cells(cells: Sequence[Cell], origin: Origin, group: str) -> None:
+def open_runs(store: ConversationStore, cells: Sequence[Cell], origin: Origin, group: str) -> None:
+    """Each cell's conversation as a run before it starts: a child of the group, tagged with its origin and label,
+    and holding the state it starts from as the state after the turn before, so its own turns can be run again."""
     for cell in cells:
-        cell.conversation.run_tags = {contract.PARENT_RUN: group, contract.VARIANT_GROUP: group,
-                                      contract.VARIANT_LABEL: cell.label}
+        conversation = cell.conversation
+        conversation.run_tags = {contract.PARENT_RUN: group, contract.VARIANT_GROUP: group,
+                                 contract.VARIANT_LABEL: cell.label}
         if origin.conversation is not None and origin.conversation.id:
-            cell.conversation.run_tags |= {contract.VARIANT_OF: origin.conversation.id,
-                                           contract.VARIANT_TURN: str(origin.turn)}
+            conversation.run_tags |= {contract.VARIANT_OF: origin.conversation.id,
+                                      contract.VARIANT_TURN: str(origin.turn)}
+        run_id = store.create(conversation)
+        if conversation.state is not None and conversation.turns:
+            store.client.log_dict(run_id, conversation.state, contract.state_after_path(conversation.turns))
 
 
 async def run_cells(cells: Sequence[Cell], message: str, settings: Settings, store: ConversationStore | None, *,
@@ -315,8 +325,9 @@ class GridHandle:
                         for c in self.cells]
         finally:
             loop.close()
-        if self._reservation is not None:
-            billed = [o.billed_usd for o in outcomes]
+        if self._reservation is not None:  # what each cell cost; a cell whose cost is unknown keeps its bound
+            parts = self._reservation.parts or (None,) * len(outcomes)
+            billed = [o.billed_usd if o.billed_usd is not None else part for o, part in zip(outcomes, parts)]
             self._reservation.settle(None if any(b is None for b in billed) else sum(b or 0.0 for b in billed))
         with self._cond:
             self.outcomes = outcomes

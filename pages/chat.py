@@ -357,15 +357,15 @@ def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario
         return
     st.session_state._options_of = shown
     defaults, saved = scenario.option_defaults(settings), conversation.options
-    models = saved.get(contract.MODELS_OPTION)
-    if isinstance(models, dict) and session.adopt_models(models, settings):
-        st.rerun()  # the sidebar, drawn before the conversation was known, shows its models from the next run
     for option in scenario.options:
         if isinstance(option, ChoiceOption):  # a saved empty choice means "the provider's default"
             st.session_state[option.key] = saved.get(option.key) or defaults[option.key]
         elif not isinstance(option, DocumentOption):
             value = saved[option.key] if option.key in saved else defaults[option.key]
             st.session_state[option.key] = int(value) if isinstance(option, IntOption) else value
+    models = saved.get(contract.MODELS_OPTION)
+    if isinstance(models, dict) and session.adopt_models(models, settings):
+        st.rerun()  # the sidebar, drawn before the conversation was known, shows its models from the next run
 
 
 LIMIT = hosted.MAX_USER_TEXT_CHARS if settings.hosted is not None else None  # text that joins every model call

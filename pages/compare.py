@@ -3,12 +3,13 @@ under a group run), watch every setting work, and compare two or more turns side
 answers and what changed, the pictures, tokens, cost, time and status per agent step, winner marks; mark the
 preferred side (feedback on its trace), carry its settings on in the chat, export the comparison."""
 
-import hashlib
+import re
 
 import streamlit as st
 
 from core import compare, feedback, hosted, scenarios, traces, variants
 from core.conversations import ConversationError, StoreUnavailable
+from core.documents import MAX_REPORT_CHARS, validate_report
 from core.errors import UserError
 from ui import compare as view
 from ui import feedback as turn_feedback
@@ -30,7 +31,7 @@ if target := st.session_state.pop("cmp_go", None):  # "Use these settings": carr
 def origin_from_url() -> variants.Origin | None:
     """`?conversation=<id>&turn=<n>` (the chat's "run again with…" under a turn): that turn as the origin."""
     wanted, turn = st.query_params.get("conversation", ""), st.query_params.get("turn", "")
-    if not wanted or not turn.isdigit():
+    if not wanted or not re.fullmatch(r"[0-9]{1,6}", turn):
         return None
     if st.session_state.get("cmp_origin_of") == (wanted, turn):
         return st.session_state.cmp_origin
@@ -54,9 +55,16 @@ def fresh_origin() -> variants.Origin | None:
     message = st.text_area("Message", placeholder=chosen.placeholder, key="cmp_message", height=80)
     options = chosen.option_defaults(settings)
     if (document := chosen.document()) is not None:
-        options[document.key] = st.text_area(document.label, placeholder=document.placeholder, key="cmp_document")
+        options[document.key] = st.text_area(document.label, placeholder=document.placeholder, key="cmp_document",
+                                             max_chars=MAX_REPORT_CHARS)
     if not message.strip():
         return None
+    if document is not None:
+        try:
+            options[document.key] = validate_report(options[document.key])
+        except UserError as exc:
+            st.warning(plain(exc))
+            return None
     return variants.Origin(scenario=key, message=message, setting=variants.Setting.of(settings, options))
 
 
@@ -70,14 +78,17 @@ def start(origin: variants.Origin, chosen: list[variants.Setting]) -> None:
             [c.conversation for c in cells], [c.setting.applied(settings) for c in cells], origin.message,
             session.session_id(), uses_owner_key=session.uses_owner_key(),
             rates=hosted.rates(settings.hosted, session.visitor()))
-        group = variants.open_group(store, origin, session.session_id(), len(cells))
     except UserError as exc:
         st.session_state.cmp_error = str(exc)
         return
-    except Exception as exc:  # noqa: BLE001 - the store refused the group run: said, nothing runs
+    try:
+        group = variants.open_group(store, origin, session.session_id(), len(cells))
+        variants.open_runs(store, cells, origin, group)
+    except Exception as exc:  # noqa: BLE001 - the store refused a run: said, nothing runs, nothing stays reserved
+        if reservation is not None:
+            reservation.settle(0.0)
         st.session_state.cmp_error = f"The MLflow store could not record the run ({type(exc).__name__}); nothing ran."
         return
-    variants.tag_cells(cells, origin, group)
     st.session_state.cmp_grid = variants.GridHandle(origin, cells, settings, store, group=group,
                                                     reservation=reservation).start()
     st.session_state.pop("cmp_shown", None)
@@ -97,12 +108,17 @@ with st.expander("Run again with other settings", expanded=handle is None or run
     else:
         st.caption("Open this from a turn (“run again with…” under it in the chat), or run a new prompt here.")
         origin = fresh_origin()
-    if origin is not None:
-        scenario = scenarios.get(origin.scenario)
+    scenario = scenarios.find(origin.scenario) if origin is not None else None
+    if origin is not None and scenario is None:
+        st.warning(f"The “{plain(origin.scenario)}” team is no longer offered (its file was removed), so its turns "
+                   "cannot run again; they can still be compared below.")
+    elif origin is not None and scenario is not None:
         count = int(st.number_input("Settings to run", 1, variants.MAX_SETTINGS, value=1 if origin.turn else 2,
                                     key="cmp_count", help="One runs the turn again (a fork); more run them all at "
                                                           "once, within the provider's limits (a grid)."))
-        prefix = "cmp_" + hashlib.sha256(f"{origin.scenario}|{origin.turn}|{origin.message}".encode()).hexdigest()[:8]
+        # the origin's own widgets: a turn's by its conversation and number, a new prompt's by its scenario
+        prefix = f"cmp_{origin.conversation.id[-8:]}_{origin.turn}" if origin.conversation and origin.conversation.id \
+            else f"cmp_new_{re.sub(r'[^a-z0-9]', '_', origin.scenario.lower())[:40]}"
         chosen = []
         for number, tab in enumerate(st.tabs([f"Setting {n}" for n in range(1, count + 1)]), 1):
             with tab:
@@ -131,7 +147,7 @@ if handle is not None:
         view.progress(handle.cells)
         for cell in handle.cells:
             if cell.outcome is not None and cell.outcome.conversation.id:
-                st.page_link("pages/chat.py", label=f"Open “{cell.label}” in the chat", icon=":material/chat:",
+                st.page_link("pages/chat.py", label=f"Open “{plain(cell.label)}” in the chat", icon=":material/chat:",
                              query_params={"conversation": cell.outcome.conversation.id})
     if st.session_state.get("cmp_shown") != id(handle):  # its turns become the comparison, once
         st.session_state.cmp_shown = id(handle)
@@ -146,7 +162,7 @@ except Exception as exc:  # noqa: BLE001 - the store does not answer: said, the 
     st.error(f"The turns could not be listed ({type(exc).__name__}).")
     st.stop()
 if "cmp_pick" not in st.session_state:
-    asked = [t for t in (st.query_params.get("traces") or "").split(",") if t]
+    asked = list(dict.fromkeys(t.strip() for t in (st.query_params.get("traces") or "").split(",") if t.strip()))
     st.session_state.cmp_pick = asked[:variants.MAX_SETTINGS + 1]
 for trace_id in st.session_state.cmp_pick:  # asked for by a link or a run, and not among the newest
     choices.setdefault(trace_id, trace_id)
@@ -169,15 +185,15 @@ for index, (column, side) in enumerate(zip(columns, comparison.sides)):
     with column:
         view.side_header(index, side, comparison)
         others = [s.trace_id for s in comparison.sides if s is not side]
-        if st.button("Preferred", key=f"cmp_prefer_{side.trace_id}", icon=":material/thumb_up:",
+        if st.button("Preferred", key=f"cmp_prefer_{index}_{side.trace_id}", icon=":material/thumb_up:",
                      help="Written as feedback on this turn's trace (MLflow's UI shows it)."):
             try:
                 feedback.prefer(uri, side.trace_id, others, turn_feedback.who(), owner=owner)
-                st.toast(f"Marked “{side.label}” as preferred.", icon=":material/thumb_up:")
+                st.toast(f"Marked “{plain(side.label)}” as preferred.", icon=":material/thumb_up:")
             except UserError as exc:
                 st.error(plain(exc))
         if side.conversation_id:
-            st.button("Use these settings", key=f"cmp_use_{side.trace_id}", icon=":material/tune:",
+            st.button("Use these settings", key=f"cmp_use_{index}_{side.trace_id}", icon=":material/tune:",
                       on_click=trace_data.use_settings, args=(store, side, settings),
                       help="Carry on in the chat with this side's settings: its models and options.")
 

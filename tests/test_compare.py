@@ -17,7 +17,7 @@ from core.compare import Step, align
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.turn import run_turn
-from core.variants import Origin, Setting, open_group, origin_of, plan, run_cells, tag_cells
+from core.variants import Origin, Setting, open_group, open_runs, origin_of, plan, run_cells
 from tests.openai_server import OpenAIStub
 from tests.trace_fixtures import foreign_traces, tracing_complete
 
@@ -76,7 +76,7 @@ def test_a_weather_grid_of_three_settings_compares_with_mlflows_own_figures(trac
                   Setting("openai-compatible", "gpt-4o", "gpt-4o", "", {"weather_source": "offline"})]
         cells = plan(origin, chosen, store, "grid-session", settings)
         group = open_group(store, origin, "grid-session", len(cells))
-        tag_cells(cells, origin, group)
+        open_runs(store, cells, origin, group)
         outcomes = asyncio.run(run_cells(cells, origin.message, settings, store))
     assert [o.status for o in outcomes] == ["ok", "ok", "ok"], [o.error for o in outcomes]
     assert [c.label for c in cells] == ["demo", "same settings", "gpt-4o · vision: gpt-4o"]
@@ -165,7 +165,7 @@ def test_a_turn_and_its_fork_are_labelled_by_what_changed(tracking_uri, experime
     origin = origin_of(store.load(str(first.conversation.id)), 1, settings)
     noir = Setting(**{**origin.setting.__dict__, "options": {**origin.setting.options, "instruction": "Make it noir."}})
     cells = plan(origin, [noir], store, "s", settings)
-    tag_cells(cells, origin, open_group(store, origin, "s", 1))
+    open_runs(store, cells, origin, open_group(store, origin, "s", 1))
     forked = asyncio.run(run_cells(cells, origin.message, settings, store))[0]
     sides = [compare.side_of(traces.load_trace(tracking_uri, t)) for t in (first.trace_id, forked.trace_id)]
     assert compare.side_labels(store.client, store.experiment_id, sides) == ["original, turn 1",

@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
 from core import contract
+from core.conversations import Conversation, ConversationStore
 from core.observe import export
 from tests.pages import open_app as visit
 from tests.pages import person, send
@@ -62,13 +63,14 @@ def test_a_catify_turn_forked_with_another_critic_is_compared_preferred_and_carr
     assert len(at.get("image")) == 4, "each side's two pictures"
     assert [e.label for e in at.expander if e.label == "What changed from 1"]
 
-    ok(at.button(key=f"cmp_prefer_{fork_trace}").click().run())
+    ok(at.button(key=f"cmp_prefer_1_{fork_trace}").click().run())
+    assert "critic instruction\\: Make it a noir…" in at.toast[0].value, "a label is text, never markdown"
     export.flush()
     marks = [a for a in MlflowClient(tracking_uri).get_trace(fork_trace).info.assessments
              if a.name == contract.PREFERRED]
     assert len(marks) == 1 and marks[0].feedback.value is True and "preferred over tr-" in marks[0].rationale
 
-    at.button(key=f"cmp_use_{fork_trace}").click().run()
+    at.button(key=f"cmp_use_1_{fork_trace}").click().run()
     ok(at)
     assert at.session_state.conversation.id == conversation.id
     assert at.sidebar.text_area(key="instruction").value == "Make it a noir film, black and white."
@@ -107,3 +109,31 @@ def test_a_hosted_visitor_cannot_fork_or_compare_someone_elses_turn(monkeypatch)
     at.run()
     assert not at.exception and any("belongs to another visitor" in e.value for e in at.error)
     assert not at.dataframe and not [m for m in at.markdown if "Rome" in m.value]
+
+
+def test_a_conversation_opens_with_its_own_models_and_odd_addresses_say_so(monkeypatch, tracking_uri, experiment_name):
+    """A conversation (a variant) kept on other models than the sidebar's opens with them in the sidebar; a
+    repeated trace id, a turn in other digits, a removed team: a sentence or nothing, never a crash."""
+    monkeypatch.setenv("APP_PROVIDER", "openai-compatible")
+    store = ConversationStore.connect(tracking_uri, experiment_name)
+    kept = Conversation(scenario="weather", session_id="s", provider="openai-compatible", title="on gpt-4o", turns=1,
+                        transcript=[{"role": "user", "name": "user", "text": "hi", "turn": 1}],
+                        options={contract.MODELS_OPTION: {"provider": "openai-compatible", "chat_model": "gpt-4o",
+                                                          "vision_model": "gpt-4o", "image_model": ""}})
+    store.create(kept)
+    store.save(kept)
+    at = ok(visit(conversation=str(kept.id)))
+    assert at.session_state.conversation.id == kept.id
+    assert at.sidebar.text_input(key="chat_model_openai-compatible").value == "gpt-4o"
+
+    odd = compare_page(visit(), conversation=str(kept.id), turn="²")
+    assert [t.key for t in odd.text_area] == ["cmp_message"], "no turn ² to run again: the new-prompt form"
+    gone = Conversation(scenario="team:removed", session_id="s", provider="demo", title="gone", turns=1,
+                        transcript=[{"role": "user", "name": "user", "text": "hi", "turn": 1}])
+    store.create(gone)
+    store.save(gone)
+    removed = compare_page(visit(), conversation=str(gone.id), turn="1")
+    assert any("no longer offered" in w.value for w in removed.warning)
+    trace = store.client.search_traces(locations=[store.experiment_id], max_results=1)
+    twice = compare_page(visit(), traces=",".join([trace[0].info.trace_id] * 2) if trace else "tr-x,tr-x")
+    assert twice.session_state.cmp_pick == [trace[0].info.trace_id] if trace else ["tr-x"]

@@ -15,7 +15,7 @@ from core.config import HostedLimits, Settings
 from core.conversations import Conversation, ConversationStore
 from core.errors import InputError, TurnRefused
 from core.turn import StopSwitch, run_turn
-from core.variants import Origin, Setting, label, open_group, origin_of, plan, run_cells, tag_cells
+from core.variants import Origin, Setting, label, open_group, open_runs, origin_of, plan, run_cells
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_a_fork_of_turn_2_starts_from_the_state_after_turn_1_as_a_child_of_its_g
     assert start.turns == 1 and {e["turn"] for e in start.transcript} == {1}
     assert set(start.images) == {i for i, r in original.image_lookup.items() if r["turn"] == 1}
     group = open_group(store, origin, "alice", 1)
-    tag_cells(cells, origin, group)
+    open_runs(store, cells, origin, group)
     outcome = asyncio.run(run_cells(cells, origin.message, settings, store))[0]
     assert outcome.status == "ok", outcome.error
 
@@ -66,6 +66,8 @@ def test_a_fork_of_turn_2_starts_from_the_state_after_turn_1_as_a_child_of_its_g
     assert fork.id in {c.id for c in store.recent(session_id="alice")} and group not in {c.id for c in store.recent()}
     trace = store.client.get_trace(str(outcome.trace_id))
     assert trace.info.tags[contract.CONVERSATION] == fork.id and trace.info.tags[contract.TURN] == "2"
+    again = plan(origin_of(fork, 2, settings), [origin.setting], store, "alice", settings)[0].conversation
+    assert again.state == start.state, "the fork's own turn 2 runs again from where the fork started"
 
 
 def test_a_turn_saved_before_states_were_kept_says_only_its_first_turn_runs_again(two_turns, tmp_path):
@@ -121,8 +123,13 @@ def test_a_hosted_grid_is_admitted_as_one_bound_before_any_call():
     with pytest.raises(TurnRefused, match="these 5 settings are 5 turns, and 4 are left"):
         hosted.admit_variants(ledger, paid, "catify", [conversations[0]] * 5, [paid.with_(provider="demo")] * 5,
                               "a cat", "visitor", uses_owner_key=False)
+    assert reservation.parts == pytest.approx((one, one)), "each cell's bound: one whose cost stays unknown keeps it"
     with pytest.raises(InputError, match="characters"):
         hosted.admit_variants(ledger, paid, "catify", conversations[:1], [paid], "x" * 5000, "visitor",
+                              uses_owner_key=False)
+    huge = Conversation(scenario="analyst", session_id="v", provider="demo", options={"report": "word " * 30_000})
+    with pytest.raises(InputError, match="The report has 149,999 characters; the limit is 100,000"):
+        hosted.admit_variants(ledger, paid, "analyst", [huge], [paid.with_(provider="demo")], "q", "visitor",
                               uses_owner_key=False)
     assert hosted.admit_variants(ledger, Settings(), "catify", conversations, [paid] * 4, "a cat", "visitor",
                                  uses_owner_key=True) is None  # not a hosted demo
@@ -151,3 +158,6 @@ def test_settings_that_cannot_run_are_refused_by_number():
     with pytest.raises(InputError, match="between 1 and 6 settings"):
         plan(origin, [origin.setting] * 7, None, "s", settings)
     assert Setting("demo", "a", "b", "c", {}).applied(settings).api_key == ""  # the demo needs no key
+    sidebar = settings.with_(image_model="gpt-image-1", image_size="1024x1536", image_quality="medium")
+    dalle = Setting("openai", "gpt-4o-mini", "gpt-4o-mini", "dall-e-3", {}).applied(sidebar)
+    assert (dalle.image_size, dalle.image_quality) == ("1024x1024", "standard"), "sizes and qualities of its model"

@@ -12,6 +12,7 @@ import streamlit as st
 from core import scenarios
 from core.compare import Comparison, Side
 from core.config import Settings
+from core.hosted import MAX_USER_TEXT_CHARS
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
 from core.trace_view import money
 from core.variants import Cell, Setting
@@ -55,7 +56,8 @@ def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.
                                             key=widget, help=option.help or None)
         elif isinstance(option, TextOption):
             options[option.key] = st.text_area(option.label, value=str(value or ""), key=widget, height=option.height,
-                                               help=option.help or None)
+                                               help=option.help or None,  # a hosted demo's limit, as in the chat
+                                               max_chars=MAX_USER_TEXT_CHARS if settings.hosted is not None else None)
         elif isinstance(option, ChoiceOption):
             choices = list(option.choices)
             options[option.key] = st.selectbox(option.label, choices, format_func=option.choices.get, key=widget,

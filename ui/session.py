@@ -163,6 +163,8 @@ def sidebar_settings() -> Settings:
     base = base_settings()
     person = visitor()
     providers = hosted_policy.providers_for(base.hosted, person, PROVIDERS)
+    for key, value in st.session_state.pop(PENDING_MODELS, {}).items():  # a conversation's own models (adopt_models)
+        st.session_state[key] = value
     with st.sidebar:
         st.subheader("Model provider")
         provider = st.selectbox("Provider", providers, index=providers.index(base.provider) if base.provider in providers else 0,
@@ -228,21 +230,25 @@ def model_widgets(provider: str) -> dict[str, str]:
             "image_model": "image_model_c" if provider == "openai-compatible" else "image_model"}
 
 
+PENDING_MODELS = "_pending_models"  # widget key -> value, put in by `sidebar_settings` before it draws them
+
+
 def adopt_models(models: Mapping[str, object], current: Settings) -> bool:
     """Make a conversation's own models (contract.MODELS_OPTION: a variant's, or what it last ran on) the sidebar's,
-    when they are on the sidebar's provider and may be chosen there; True when something changed (the sidebar,
-    already drawn in this run, shows it on the next)."""
+    when they are on the sidebar's provider and may be chosen there; True when something changes. A drawn widget's
+    value cannot be set, so they wait in the session until the sidebar is drawn again (the caller reruns)."""
     if models.get("provider") != current.provider:
         return False
-    changed = False
+    pending = {}
     for field, key in model_widgets(current.provider).items():
         value = str(models.get(field) or "")
         allowed = HOSTED_MODELS if key.endswith("_hosted") else IMAGE_MODELS \
             if key == "image_model" else None
         if value and value != getattr(current, field) and (allowed is None or value in allowed):
-            st.session_state[key] = value
-            changed = True
-    return changed
+            pending[key] = value
+    if pending:
+        st.session_state[PENDING_MODELS] = pending
+    return bool(pending)
 
 
 def store_caption(settings: Settings, problem: str | None) -> None:

@@ -28,7 +28,7 @@ def test_fork_a_catify_turn_and_compare_it(page, app):
     instruction.press("Control+Enter")  # a text area's value is sent on Ctrl+Enter or blur
     settle(page)
     page.get_by_role("button", name="Run 1 setting").click()
-    expect(page.get_by_text("Step by step")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Step by step")).to_be_visible(timeout=90_000)
     expect(page.get_by_text("original, turn 1").first).to_be_visible()
     expect(page.locator("text=2. critic instruction: Make it a noir… >> visible=true").first).to_be_visible()
     expect(page.get_by_text("catify turn 1 · a cat in a hat")).to_have_count(2)  # both picked, by name
