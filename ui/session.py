@@ -3,7 +3,9 @@ health, the browser session's id. Views only; decisions live in core."""
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
 import uuid
 from collections.abc import Mapping
 
@@ -290,6 +292,27 @@ def _error_details() -> None:
         st.set_option("client.showErrorDetails", "none")
 
 
+_frozen = threading.Event()
+_freeze_lock = threading.Lock()
+
+
+def _freeze_long_lived() -> None:
+    """Streamlit collects garbage in full after every script run (its `runner.postScriptGC`), holding the GIL:
+    with the modules of MLflow, AutoGen, pandas and the app loaded, about 0.16 s on an idle core, during which
+    every other visitor's page and turn wait; twenty visitors' runs added up to a large share of the server's
+    time. What is alive once the first page has opened its store (modules, classes, the store, MLflow's
+    machinery) lives as long as the process: moved out of the collector's sight once (`gc.freeze`), after
+    one full collection so no garbage is kept. The collection after each run then looks only at what was made
+    since, and still frees it."""
+    if _frozen.is_set():
+        return
+    with _freeze_lock:
+        if not _frozen.is_set():
+            gc.collect()
+            gc.freeze()
+            _frozen.set()
+
+
 def page_setup_read_only():
     """A page that chooses no provider (a shared conversation): (settings, store or None, why not), no sidebar."""
     redact.install_log_scrubber()
@@ -297,6 +320,7 @@ def page_setup_read_only():
     _error_details()
     settings = base_settings()
     store, problem = store_or_none(settings)
+    _freeze_long_lived()
     return settings, store, problem
 
 
@@ -309,5 +333,6 @@ def page_setup():
     settings = sidebar_settings()
     _sign_in_box(settings)
     store, problem = store_or_none(settings)
+    _freeze_long_lived()
     store_caption(settings, problem)
     return settings, store, problem
