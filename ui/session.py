@@ -3,12 +3,18 @@ health, the browser session's id. Views only; decisions live in core."""
 
 from __future__ import annotations
 
+import gc
 import os
+import sys
+import threading
 import uuid
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import hosted as hosted_policy
 from core import identity, redact
@@ -49,15 +55,42 @@ def session_id() -> str:
     return visitor().owner
 
 
+T = TypeVar("T")
+# id of a session's script run context -> (a weak reference to it, the run's cursors, the values of that run)
+_run_memo: dict[int, tuple[weakref.ref, object, dict]] = {}
+
+
+def _once_a_run(name: str, compute: Callable[[], T]) -> T:
+    """`compute()` once per script run of this browser session, for what every part of a page asks again (the
+    secrets, behind the settings and the visitor: ~30 times a run). Without a secrets file Streamlit looks for
+    one on every read of `st.secrets`, under one lock for the whole process: with 20 visitors, ~40 ms a read.
+    A run is told by its context's cursors, which Streamlit makes anew for every run; no context (a plain
+    script): not kept."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return compute()
+    key = id(ctx)
+    entry = _run_memo.get(key)
+    if entry is None or entry[0]() is not ctx or entry[1] is not ctx.cursors:
+        # the entry goes with its session (a context is a dataclass: compared by value, so kept by id)
+        entry = (weakref.ref(ctx, lambda _, key=key: _run_memo.pop(key, None)), ctx.cursors, {})
+        _run_memo[key] = entry
+    values = entry[2]
+    if name not in values:
+        values[name] = compute()
+    return values[name]
+
+
 def sign_in_configured() -> bool:
     """An `[auth]` section in the app's secrets: Streamlit's OpenID Connect sign-in (docs/DEPLOY.md)."""
-    try:
-        return "auth" in st.secrets
-    except Exception:  # noqa: BLE001 - no secrets file
-        return False
+    return "auth" in _secrets()
 
 
 def _secrets() -> dict:
+    return dict(_once_a_run("secrets", _read_secrets))
+
+
+def _read_secrets() -> dict:
     try:
         return {k: st.secrets[k] for k in st.secrets}
     except Exception:  # noqa: BLE001 - no secrets file: that is the default, not an error
@@ -296,6 +329,29 @@ def _error_details() -> None:
         st.set_option("client.showErrorDetails", "none")
 
 
+_frozen_at = [0]  # how many modules were loaded at the last freeze
+_freeze_lock = threading.Lock()
+REFREEZE_MODULES = 100  # a page or a turn that loaded this many modules more: freeze again
+
+
+def _freeze_long_lived() -> None:
+    """Streamlit collects garbage in full after every script run (its `runner.postScriptGC`), holding the GIL:
+    with the modules of MLflow, AutoGen, pandas and the app loaded, about 0.16 s on an idle core and ~0.36 s with
+    20 visitors, during which every other visitor's page and turn wait. Modules, their classes and functions
+    and what they keep live as long as the process: moved out of the collector's sight (`gc.freeze`, after
+    one full collection so no garbage is kept) once the first page has opened its store, and again whenever
+    many modules more were loaded since (the first turn loads ~570: AutoGen's teams, MLflow's tracing). The
+    collection after each run then looks only at what was made since, and still frees it. What a session holds
+    at such a moment stays for good: a few freezes in a process's life."""
+    if len(sys.modules) < _frozen_at[0] + REFREEZE_MODULES:
+        return
+    with _freeze_lock:
+        if len(sys.modules) >= _frozen_at[0] + REFREEZE_MODULES:
+            gc.collect()
+            gc.freeze()
+            _frozen_at[0] = len(sys.modules)
+
+
 def page_setup_read_only():
     """A page that chooses no provider (a shared conversation): (settings, store or None, why not), no sidebar."""
     redact.install_log_scrubber()
@@ -303,6 +359,7 @@ def page_setup_read_only():
     _error_details()
     settings = base_settings()
     store, problem = store_or_none(settings)
+    _freeze_long_lived()
     return settings, store, problem
 
 
@@ -315,5 +372,6 @@ def page_setup():
     settings = sidebar_settings()
     _sign_in_box(settings)
     store, problem = store_or_none(settings)
+    _freeze_long_lived()
     store_caption(settings, problem)
     return settings, store, problem
