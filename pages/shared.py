@@ -27,7 +27,8 @@ except (sharing.ShareRefused, ConversationError, StoreUnavailable, traces.TraceR
 known = scenarios.find(conversation.scenario)
 st.title(plain(conversation.title or (known.label if known else conversation.scenario)))
 st.caption("Shared read-only: this conversation and its traces. " +
-           plain(f"{known.label if known else conversation.scenario} · {conversation.turns} turns"))
+           plain(f"{known.label if known else conversation.scenario} · {conversation.turns} "
+                 f"turn{'' if conversation.turns == 1 else 's'}"))
 render_transcript(conversation.transcript,
                   lambda image_id: trace_data.picture(store, settings.tracking_uri, conversation.id, image_id),
                   conversation.scenario, conversation.id, links=False)
