@@ -167,10 +167,11 @@ def providers_for(limits: HostedLimits | None, visitor: Visitor, all_providers: 
     return tuple(p for p in all_providers if p != "openai-compatible" or limits.visitor_base_urls)
 
 
-def may_use_owner_key(limits: HostedLimits | None, visitor: Visitor) -> bool:
-    """The owner's key pays only for a signed-in person: the caps are kept per person, who cannot reset them by
-    reloading; on one's own machine the key is one's own."""
-    return limits is None or visitor.signed_in
+def may_use_owner_key(limits: HostedLimits | None, visitor: Visitor, provider: str = "openai") -> bool:
+    """The owner's key pays only for a signed-in person (the caps are kept per person, who cannot reset them by
+    reloading), and only on OpenAI itself: on "openai-compatible" the visitor names the server, and the key would
+    go to whatever address they typed. On one's own machine the key is one's own."""
+    return limits is None or (visitor.signed_in and provider == "openai")
 
 
 def typed_key_endpoint(limits: HostedLimits | None, provider: str, base_url: str) -> str:

@@ -47,9 +47,10 @@ def signed_in(claims: Mapping[str, Any], admins: Collection[str] = ()) -> Visito
 
 
 def is_admin(claims: Mapping[str, Any], admins: Collection[str]) -> bool:
-    """On the allow-list by email, when the provider does not say that email is unverified."""
+    """On the allow-list by email, when the provider says that email is verified (`email_verified` true): a provider
+    that sends no such claim may let people set any email (Entra multi-tenant apps, "nOAuth")."""
     email = str(claims.get("email") or "").strip().lower()
-    verified = claims.get("email_verified", True) not in (False, "false", "False")
+    verified = claims.get("email_verified") in (True, "true", "True")
     return bool(email) and verified and email in {a.strip().lower() for a in admins if a.strip()}
 
 

@@ -20,8 +20,12 @@ if store is None or shares is None:
 try:
     conversation = store.load(shares.opened(token))
     turns = traces.conversation_traces(settings.tracking_uri, store.experiment_id, conversation.id)
-except (sharing.ShareRefused, ConversationError, StoreUnavailable, traces.TraceReadError) as exc:
+except sharing.ShareRefused as exc:  # about the link itself: said as it is
     st.error(plain(exc))
+    st.stop()
+except (ConversationError, StoreUnavailable, traces.TraceReadError) as exc:  # the store's words: not for strangers
+    st.error(plain(exc) if session.privileged() else "This shared conversation cannot be shown right now. Try the "
+             "link again in a moment.")
     st.stop()
 
 known = scenarios.find(conversation.scenario)

@@ -17,7 +17,7 @@ AUTH = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie
 def person(sub: str, email: str | None = None, **claims: object) -> dict:
     """The claims st.user holds after a real sign-in (AppTest.user)."""
     return {"is_logged_in": True, "iss": "http://127.0.0.1:9", "sub": sub, "email": email or f"{sub}@example.com",
-            **claims}
+            "email_verified": True, **claims}
 
 
 def open_app(user: dict | None = None, secrets: dict | None = None, **query: str) -> AppTest:

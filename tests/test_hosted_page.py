@@ -77,6 +77,9 @@ def test_two_people_never_see_each_other_and_the_address_names_nobody():
     assert traces_metric(admin) == "1"
     unverified = visit(user=person("mallory", "root@example.com", email_verified=False))
     assert not [b for b in unverified.sidebar.button if b.key == f"open_{conversation}"]
+    # a provider that says nothing of the email (some let people type any): not verified, so not the admin
+    unsaid = {k: v for k, v in person("eve", "root@example.com").items() if k != "email_verified"}
+    assert not [b for b in visit(user=unsaid).sidebar.button if b.key == f"open_{conversation}"]
 
 
 def test_an_anonymous_visitor_gets_the_free_demo_provider_only(monkeypatch):
@@ -133,6 +136,22 @@ def test_the_owners_key_is_capped_at_005_per_visitor(monkeypatch):
         again = send(visit(user=ALICE), "a third cat")
         assert any("$0.05 cap" in e.value.replace("\\", "") for e in again.error)
         assert len(server.requests) == sent
+
+
+def test_the_owners_key_never_goes_to_a_server_a_visitor_names(monkeypatch):
+    """With visitors allowed their own OpenAI-compatible server, one who types no key gets none: the owner's key
+    pays only on OpenAI itself (the attacker's server here is the loopback stub)."""
+    with OpenAIStub() as attacker:
+        monkeypatch.setenv("APP_PROVIDER", "openai")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-owner-canary-9999")
+        monkeypatch.setenv("APP_VISITOR_BASE_URLS", "1")
+        mallory = visit(user=ALICE)
+        mallory.sidebar.selectbox(key="provider").set_value("openai-compatible").run()
+        mallory.sidebar.text_input(key="base_url").set_value(attacker.base_url).run()
+        assert not any("demo's key pays" in i.value for i in mallory.sidebar.info)
+        mallory.chat_input[0].set_value("a cat").run()
+        sent = [r.headers.get("authorization", "") for r in attacker.requests]
+        assert not [h for h in sent if "sk-owner-canary-9999" in h], "the owner's key reached a visitor's server"
 
 
 def test_a_key_a_visitor_types_stays_in_their_session(monkeypatch, tracking_uri):

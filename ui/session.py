@@ -209,7 +209,7 @@ def sidebar_settings() -> Settings:
             return base.with_(provider="demo", chat_model=defaults.chat_model, vision_model=defaults.vision_model,
                               image_model=defaults.image_model, image_size=defaults.image_size,
                               image_quality=defaults.image_quality, api_key="")
-        owner_key = base.api_key if hosted_policy.may_use_owner_key(base.hosted, person) else ""
+        owner_key = base.api_key if hosted_policy.may_use_owner_key(base.hosted, person, provider) else ""
         typed_key = st.text_input("API key", type="password", key="api_key",
                                   help="Kept in this browser session only: never saved, traced or logged.",
                                   placeholder="uses the server's key" if owner_key else "sk-…")
