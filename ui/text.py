@@ -47,7 +47,13 @@ def safe_markdown(text: object) -> str:
             lines.append(line)
         else:
             lines.append(_safe_line(line))
-    return "\n".join(lines)
+    # Whatever the lines above took for code may not be code to a CommonMark parser (an escaped backtick, a fence
+    # whose info string holds one, unbalanced backticks): no `![` is left to become a picture there either. A
+    # zero-width space between its two characters shows the same in real code and is only a link elsewhere.
+    return _IMAGE_OPENER.sub("\\1!\u200b[", "\n".join(lines))
+
+
+_IMAGE_OPENER = re.compile(r"(?<!\\)((?:\\\\)*)!\[")  # `![` that no backslash escapes
 
 
 def _safe_line(line: str) -> str:
