@@ -337,28 +337,27 @@ def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None
             if variant.get(conversations[c.trace_id]) else c for c in choices]
 
 
-def _variant_labels(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> dict[str, str]:
-    """The variant label of each of these conversations that is a variant (one search per 100)."""
+def _run_tags(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> dict[str, dict[str, str]]:
+    """The tags of these runs (hex run ids only: safe in the filter), by id; one search per 100."""
     ids = sorted(i for i in run_ids if re.fullmatch(r"[0-9a-f]{32}", i))
-    found = {}
+    found: dict[str, dict[str, str]] = {}
     for start in range(0, len(ids), 100):
         quoted = ", ".join(f"'{i}'" for i in ids[start:start + 100])
-        for run in client.search_runs([experiment_id], max_results=100,
-                                      filter_string=f"attributes.run_id IN ({quoted}) and "
-                                                    f"tags.`{contract.VARIANT_LABEL}` != ''"):
-            found[run.info.run_id] = run.data.tags[contract.VARIANT_LABEL]
+        found |= {run.info.run_id: run.data.tags for run in client.search_runs(
+            [experiment_id], max_results=100, filter_string=f"attributes.run_id IN ({quoted})")}
     return found
+
+
+def _variant_labels(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> dict[str, str]:
+    """The variant label of each of these conversations that is a variant."""
+    return {i: tags[contract.VARIANT_LABEL] for i, tags in _run_tags(client, experiment_id, run_ids).items()
+            if tags.get(contract.VARIANT_LABEL)}
 
 
 def side_labels(client: MlflowClient, experiment_id: str, sides: Sequence[Side]) -> list[str]:
     """A short name per side: a variant's label (what it changed), "original, turn n" for the turn variants were
     made of, else its conversation's title and turn; a trace of other code keeps its id. One search of runs."""
-    ids = sorted({s.conversation_id for s in sides if re.fullmatch(r"[0-9a-f]{32}", s.conversation_id)})
-    runs = {}
-    if ids:
-        quoted = ", ".join(f"'{i}'" for i in ids)
-        runs = {r.info.run_id: r.data.tags for r in client.search_runs(
-            [str(experiment_id)], filter_string=f"attributes.run_id IN ({quoted})", max_results=len(ids))}
+    runs = _run_tags(client, str(experiment_id), {s.conversation_id for s in sides})
     origins = {tags.get(contract.VARIANT_OF) for tags in runs.values()}
     labels = []
     for side in sides:
