@@ -10,14 +10,15 @@ from ui import session
 
 st.set_page_config(page_title="Agent chats, traced", page_icon="🐈", layout="wide")
 
-page = st.navigation([
-    st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
-    st.Page("pages/traces.py", title="Traces", icon=":material/monitoring:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
-    # a read-only shared conversation (ui/sharing.py): opened by its link only
-    st.Page("pages/shared.py", title="Shared conversation", icon=":material/share:", url_path="shared",
-            visibility="hidden"),
-])
+page = st.navigation(
+    [
+        st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),
+        st.Page("pages/traces.py", title="Traces", icon=":material/monitoring:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
+        # a read-only shared conversation (ui/sharing.py): opened by its link only
+        st.Page("pages/shared.py", title="Shared conversation", icon=":material/share:", url_path="shared", visibility="hidden"),
+    ]
+)
 st.session_state[session.NAVIGATED] = True  # (ui.session: a cold server's direct link to a page)
 page.run()

@@ -22,13 +22,16 @@ from core.conversations import Conversation, ConversationStore
 from core.scenarios.analyst import KEY as ANALYST_SUMMARIZER
 from core.turn import run_turn
 
-REPORT = ("Quarterly report. Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. The team "
-          "hired 12 people. Risks include supply delays in Asia and a weaker euro.")
+REPORT = (
+    "Quarterly report. Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. The team "
+    "hired 12 people. Risks include supply delays in Asia and a weaker euro."
+)
 
 
 def one_turn(settings: Settings, store: ConversationStore, concurrent: bool) -> float:
-    conversation = Conversation(scenario=ANALYST_SUMMARIZER, session_id="bench", provider="demo",
-                                options={"report": REPORT, "concurrent": concurrent})
+    conversation = Conversation(
+        scenario=ANALYST_SUMMARIZER, session_id="bench", provider="demo", options={"report": REPORT, "concurrent": concurrent}
+    )
     started = time.perf_counter()
     outcome = asyncio.run(run_turn(conversation, "What are the main risks?", settings, store, wait_for_trace=False))
     elapsed = time.perf_counter() - started
@@ -50,7 +53,7 @@ def main() -> None:
         one_turn(settings, store, True)  # warm-up: imports, schema, first trace
         times: dict[bool, list[float]] = {True: [], False: []}
         for round_ in range(args.rounds):
-            for concurrent in ((True, False) if round_ % 2 == 0 else (False, True)):
+            for concurrent in (True, False) if round_ % 2 == 0 else (False, True):
                 times[concurrent].append(one_turn(settings, store, concurrent))
     concurrent, sequential = statistics.median(times[True]), statistics.median(times[False])
     print(f"model latency {args.latency_ms} ms, {args.rounds} rounds, medians:")

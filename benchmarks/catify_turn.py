@@ -27,8 +27,9 @@ from core.turn import run_turn
 def one_turn(store: ConversationStore, settings: Settings, mode: str) -> float:
     conversation = Conversation(scenario="catify", session_id="bench", provider="demo", options={"iterations": 2})
     started = time.perf_counter()
-    outcome = asyncio.run(run_turn(conversation, "The matrix with a cat", settings, store,
-                                   trace=mode != "untraced", wait_for_trace=mode == "landed"))
+    outcome = asyncio.run(
+        run_turn(conversation, "The matrix with a cat", settings, store, trace=mode != "untraced", wait_for_trace=mode == "landed")
+    )
     elapsed = time.perf_counter() - started
     assert outcome.status == "ok", outcome.error
     return elapsed
@@ -47,7 +48,7 @@ def main() -> None:
             one_turn(store, settings, mode)
         times: dict[str, list[float]] = {mode: [] for mode in modes}
         for i in range(args.rounds):
-            for mode in modes[i % 3:] + modes[:i % 3]:
+            for mode in modes[i % 3 :] + modes[: i % 3]:
                 times[mode].append(one_turn(store, settings, mode))
         export.flush()
         traces = store.client.search_traces(locations=[store.experiment_id], max_results=1000)

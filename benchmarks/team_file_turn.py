@@ -47,17 +47,27 @@ async def calculator(a: float, b: float, operator: str) -> str:
 
 def build(context: TeamContext) -> TeamPlan:
     tool = FunctionTool(spans.traced_tool(calculator), name="calculator", description=calculator.__doc__ or "")
-    agent = AssistantAgent("assistant_agent", model_client=context.clients.for_role("assistant_agent",
-                                                                                   team_agent_responder),
-                           tools=[tool], system_message=SYSTEM)
+    agent = AssistantAgent(
+        "assistant_agent",
+        model_client=context.clients.for_role("assistant_agent", team_agent_responder),
+        tools=[tool],
+        system_message=SYSTEM,
+    )
     stop = ExternalTermination()
-    team = RoundRobinGroupChat([traced(agent)], termination_condition=TextMentionTermination("TERMINATE")
-                               | MaxMessageTermination(10) | stop)
+    team = RoundRobinGroupChat(
+        [traced(agent)], termination_condition=TextMentionTermination("TERMINATE") | MaxMessageTermination(10) | stop
+    )
     return TeamPlan(team=team, stop=stop, total_steps=0)
 
 
-BUILT_IN = Scenario(key="bench_calculator", label="Calculator (built-in)", description="", build=build,
-                    cost_bound=lambda question: 0.0, agents=(AgentInfo("assistant_agent", "Assistant"),))
+BUILT_IN = Scenario(
+    key="bench_calculator",
+    label="Calculator (built-in)",
+    description="",
+    build=build,
+    cost_bound=lambda question: 0.0,
+    agents=(AgentInfo("assistant_agent", "Assistant"),),
+)
 
 
 def one_turn(store: ConversationStore, settings: Settings, scenario: str) -> float:
@@ -90,7 +100,7 @@ def main() -> None:
         times: dict[str, list[float]] = {kind: [] for kind in kinds}
         order = list(kinds)
         for i in range(args.rounds):
-            for kind in order[i % 2:] + order[:i % 2]:
+            for kind in order[i % 2 :] + order[: i % 2]:
                 times[kind].append(one_turn(store, settings, kinds[kind]))
         export.flush()
     med = {kind: statistics.median(values) for kind, values in times.items()}

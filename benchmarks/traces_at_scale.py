@@ -104,22 +104,30 @@ def bench(uri: str, experiment: str, rounds: int, old_max: int) -> None:
     page = [page_times(uri, experiment) for _ in range(rounds)]
     paced = [page_times(uri, experiment, PAUSE_S)["filter"] for _ in range(rounds)]
     old = [old_way(uri, found.experiment_id) for _ in range(rounds)] if n <= old_max else []
-    fresh = json.loads(subprocess.run([sys.executable, __file__, "--child", "--store", uri, "--experiment", experiment],
-                                      capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    fresh = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--child", "--store", uri, "--experiment", experiment], capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     med = {k: statistics.median(float(p[k]) for p in page) for k in ("first", "rerun", "filter")}
     view = "at scale (store aggregates)" if page[0]["at_scale"] else "whole (every trace read)"
     print(f"{uri} [{experiment}]: {n:,} traces, page view {view}")
     each = ", ".join(f"{float(p['first']):.3f}" for p in page)
     print(f"  first load  median {med['first']:.3f} s over {rounds} rounds ({each})")
     print(f"  rerun       median {med['rerun']:.3f} s")
-    print(f"  filter      median {med['filter']:.3f} s at once; {statistics.median(paced):.3f} s after {PAUSE_S:.0f} s "
-          "on the page (behind a server, each scenario's overview is asked ahead meanwhile: trace_metrics.Prefetch)")
-    print(f"  fresh process: first load {fresh['seconds']:.3f} s, peak RSS {fresh['peak_mb']:,.0f} MB "
-          f"({fresh['base_mb']:,.0f} MB after imports)")
+    print(
+        f"  filter      median {med['filter']:.3f} s at once; {statistics.median(paced):.3f} s after {PAUSE_S:.0f} s "
+        "on the page (behind a server, each scenario's overview is asked ahead meanwhile: trace_metrics.Prefetch)"
+    )
+    print(
+        f"  fresh process: first load {fresh['seconds']:.3f} s, peak RSS {fresh['peak_mb']:,.0f} MB "
+        f"({fresh['base_mb']:,.0f} MB after imports)"
+    )
     if old:
         old_med = statistics.median(old)
-        print(f"  old way (every trace read, core.traces) median {old_med:.3f} s: "
-              f"{old_med / med['first']:.1f}x the page's first load")
+        print(f"  old way (every trace read, core.traces) median {old_med:.3f} s: {old_med / med['first']:.1f}x the page's first load")
     else:
         print(f"  old way skipped: {n:,} traces > --old-max {old_max:,}")
 

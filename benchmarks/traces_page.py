@@ -60,14 +60,18 @@ def naive(uri: str, experiment_id: str) -> traces.Totals:
     meta = df["trace_metadata"]
     usage = meta.map(lambda m: json.loads(m.get(contract.TRACE_TOKEN_USAGE) or "{}"))
     cost = meta.map(lambda m: json.loads(m.get(contract.TRACE_COST) or "{}"))
-    t = pd.DataFrame({
-        "trace_id": df["trace_id"], "time": pd.to_datetime(df["request_time"], unit="ms", utc=True),
-        "status": df["state"].map(lambda s: str(getattr(s, "value", s))),
-        "input_tokens": usage.map(lambda u: u.get("input_tokens", 0)),
-        "output_tokens": usage.map(lambda u: u.get("output_tokens", 0)),
-        "cost_usd": cost.map(lambda c: c.get("total_cost", 0.0)),
-        "scenario": df["tags"].map(lambda tags: tags.get(contract.SCENARIO) or "other"),
-        "session": meta.map(lambda m: m.get(contract.TRACE_SESSION) or "(none)")})
+    t = pd.DataFrame(
+        {
+            "trace_id": df["trace_id"],
+            "time": pd.to_datetime(df["request_time"], unit="ms", utc=True),
+            "status": df["state"].map(lambda s: str(getattr(s, "value", s))),
+            "input_tokens": usage.map(lambda u: u.get("input_tokens", 0)),
+            "output_tokens": usage.map(lambda u: u.get("output_tokens", 0)),
+            "cost_usd": cost.map(lambda c: c.get("total_cost", 0.0)),
+            "scenario": df["tags"].map(lambda tags: tags.get(contract.SCENARIO) or "other"),
+            "session": meta.map(lambda m: m.get(contract.TRACE_SESSION) or "(none)"),
+        }
+    )
     rows = []
     for trace_id, spans in zip(df["trace_id"], df["spans"]):
         names = {s["span_id"]: s["name"] for s in spans}
@@ -76,10 +80,16 @@ def naive(uri: str, experiment_id: str) -> traces.Totals:
             if not (model or span_cost or _attr(s, contract.SPAN_TYPE) in traces.CALL_SPAN_TYPES):
                 continue
             u = _attr(s, contract.USAGE) or {}
-            rows.append({"trace_id": trace_id, "model": model or "(unknown model)",
-                         "agent": names.get(s["parent_span_id"], "(no parent span)"),
-                         "input_tokens": u.get("input_tokens", 0), "output_tokens": u.get("output_tokens", 0),
-                         "cost_usd": span_cost.get("total_cost", 0.0)})
+            rows.append(
+                {
+                    "trace_id": trace_id,
+                    "model": model or "(unknown model)",
+                    "agent": names.get(s["parent_span_id"], "(no parent span)"),
+                    "input_tokens": u.get("input_tokens", 0),
+                    "output_tokens": u.get("output_tokens", 0),
+                    "cost_usd": span_cost.get("total_cost", 0.0),
+                }
+            )
     calls = pd.DataFrame(rows, columns=["trace_id", "model", "agent", "input_tokens", "output_tokens", "cost_usd"])
     sums = {"input_tokens": "sum", "output_tokens": "sum", "cost_usd": "sum"}
     t.groupby(t["time"].dt.floor("D")).agg(traces=("trace_id", "size"), cost_usd=("cost_usd", "sum"))
@@ -87,10 +97,14 @@ def naive(uri: str, experiment_id: str) -> traces.Totals:
         calls.groupby(by).agg({"trace_id": "nunique", **sums})
     for by in ("scenario", "session"):
         t.groupby(by).agg({"trace_id": "size", **sums})
-    return traces.Totals(traces=len(t), input_tokens=int(t["input_tokens"].sum()),
-                         output_tokens=int(t["output_tokens"].sum()), cost_usd=float(t["cost_usd"].sum()),
-                         errors=int((t["status"] == "ERROR").sum()),
-                         in_progress=int((t["status"] == "IN_PROGRESS").sum()))
+    return traces.Totals(
+        traces=len(t),
+        input_tokens=int(t["input_tokens"].sum()),
+        output_tokens=int(t["output_tokens"].sum()),
+        cost_usd=float(t["cost_usd"].sum()),
+        errors=int((t["status"] == "ERROR").sum()),
+        in_progress=int((t["status"] == "IN_PROGRESS").sum()),
+    )
 
 
 def timed(fn, uri: str, experiment_id: str) -> float:
@@ -119,8 +133,12 @@ def child(which: str, uri: str, experiment_id: str) -> None:
 
 
 def memory(which: str, uri: str, experiment_id: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", which, "--store", uri, "--experiment-id", experiment_id],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", which, "--store", uri, "--experiment-id", experiment_id],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -145,46 +163,58 @@ def bench(args: argparse.Namespace, uri: str, experiment: str, experiment_id: st
     spans = None
     if uri.startswith("sqlite:///"):
         import sqlite3  # noqa: PLC0415 - runs are timed and measured in fresh processes
-        with sqlite3.connect(uri[len("sqlite:///"):]) as db:
-            spans = db.execute("SELECT count(*) FROM spans WHERE experiment_id = ?",
-                               (int(experiment_id),)).fetchone()[0]
+
+        with sqlite3.connect(uri[len("sqlite:///") :]) as db:
+            spans = db.execute("SELECT count(*) FROM spans WHERE experiment_id = ?", (int(experiment_id),)).fetchone()[0]
     mine = ours(uri, experiment_id)  # warm-up
     n = mine.traces
     run_naive = not args.skip_naive and n <= args.naive_max
     fns = {"ours": ours}
     if run_naive:
         theirs = naive(uri, experiment_id)  # warm-up, and the check
-        assert (theirs.traces, theirs.input_tokens, theirs.output_tokens, theirs.errors) == \
-            (n, mine.input_tokens, mine.output_tokens, mine.errors), f"totals differ: ours {mine}, naive {theirs}"
-        assert abs(theirs.cost_usd - mine.cost_usd) <= 1e-6 * max(abs(mine.cost_usd), 1e-12), \
+        assert (theirs.traces, theirs.input_tokens, theirs.output_tokens, theirs.errors) == (
+            n,
+            mine.input_tokens,
+            mine.output_tokens,
+            mine.errors,
+        ), f"totals differ: ours {mine}, naive {theirs}"
+        assert abs(theirs.cost_usd - mine.cost_usd) <= 1e-6 * max(abs(mine.cost_usd), 1e-12), (
             f"cost differs: ours {mine.cost_usd}, naive {theirs.cost_usd}"
+        )
         fns["naive"] = naive
     times: dict[str, list[float]] = {name: [] for name in fns}
     for i in range(args.rounds):
-        for name in (list(fns) if i % 2 == 0 else list(fns)[::-1]):
+        for name in list(fns) if i % 2 == 0 else list(fns)[::-1]:
             times[name].append(timed(fns[name], uri, experiment_id))
     med = {name: statistics.median(values) for name, values in times.items()}
     mem = {name: memory(name, uri, experiment_id) for name in fns}
     page_s = page_cold(uri, experiment)
 
-    print(f"store {uri}, experiment {experiment}: {n:,} traces, "
-          + (f"{spans:,} spans" if spans is not None else "spans not counted (not sqlite)"))
+    print(
+        f"store {uri}, experiment {experiment}: {n:,} traces, "
+        + (f"{spans:,} spans" if spans is not None else "spans not counted (not sqlite)")
+    )
     if run_naive:
-        print(f"totals agree: {n:,} traces, {mine.input_tokens:,} input / {mine.output_tokens:,} output tokens, "
-              f"${mine.cost_usd:,.4f}, {mine.errors:,} errors")
+        print(
+            f"totals agree: {n:,} traces, {mine.input_tokens:,} input / {mine.output_tokens:,} output tokens, "
+            f"${mine.cost_usd:,.4f}, {mine.errors:,} errors"
+        )
     else:
         why = "--skip-naive" if args.skip_naive else f"{n:,} traces > --naive-max {args.naive_max:,}"
-        print(f"naive skipped ({why}); totals: {mine.input_tokens:,} input / {mine.output_tokens:,} output tokens, "
-              f"${mine.cost_usd:,.4f}, {mine.errors:,} errors")
-    print(f"ours  median {med['ours']:.3f} s over {args.rounds} rounds  "
-          "target <= 2 s at 10,000 traces, <= 5 s at 100,000")
+        print(
+            f"naive skipped ({why}); totals: {mine.input_tokens:,} input / {mine.output_tokens:,} output tokens, "
+            f"${mine.cost_usd:,.4f}, {mine.errors:,} errors"
+        )
+    print(f"ours  median {med['ours']:.3f} s over {args.rounds} rounds  target <= 2 s at 10,000 traces, <= 5 s at 100,000")
     if run_naive:
         print(f"naive median {med['naive']:.3f} s over {args.rounds} rounds")
         print(f"naive / ours ratio {med['naive'] / med['ours']:.1f}x  target >= 5x at 10,000 traces")
     for name, m in mem.items():
         target = "  target <= 1024 MB at 100,000 traces" if name == "ours" else ""
-        print(f"{name:5} in a fresh process: peak RSS {m['peak_mb']:,.0f} MB ({m['base_mb']:,.0f} MB after imports), "
-              f"run {m['seconds']:.3f} s{target}")
+        print(
+            f"{name:5} in a fresh process: peak RSS {m['peak_mb']:,.0f} MB ({m['base_mb']:,.0f} MB after imports), "
+            f"run {m['seconds']:.3f} s{target}"
+        )
     print(f"page script run, cold cache {page_s:.3f} s  (AppTest after st.cache_data.clear(), no exception)")
 
 

@@ -27,8 +27,7 @@ INSTRUCTIONS = ("Make it noir.", "Make it sunny.", "Add more cats.", "Make it lo
 
 
 def one_run(origin, settings: Settings, store: ConversationStore, limit: int) -> float:
-    chosen = [Setting(**{**origin.setting.__dict__, "options": {**origin.setting.options, "instruction": text}})
-              for text in INSTRUCTIONS]
+    chosen = [Setting(**{**origin.setting.__dict__, "options": {**origin.setting.options, "instruction": text}}) for text in INSTRUCTIONS]
     cells = plan(origin, chosen, store, "bench", settings)
     started = time.perf_counter()
     outcomes = asyncio.run(run_cells(cells, origin.message, settings, store, limit=limit))
@@ -49,13 +48,19 @@ def main() -> None:
         uri = f"sqlite:///{tmp}/mlflow.db"
         settings = Settings(tracking_uri=uri)
         store = ConversationStore.connect(uri, "bench-variants")
-        first = asyncio.run(run_turn(Conversation(scenario="catify", session_id="bench", provider="demo",
-                                                  options={"iterations": 1}), "The matrix with a cat", settings, store))
+        first = asyncio.run(
+            run_turn(
+                Conversation(scenario="catify", session_id="bench", provider="demo", options={"iterations": 1}),
+                "The matrix with a cat",
+                settings,
+                store,
+            )
+        )
         origin = origin_of(store.load(str(first.conversation.id)), 1, settings)
         one_run(origin, settings, store, DEFAULT_CONCURRENCY)  # warm-up
         times: dict[int, list[float]] = {DEFAULT_CONCURRENCY: [], 1: []}
         for round_ in range(args.rounds):
-            for limit in ((DEFAULT_CONCURRENCY, 1) if round_ % 2 == 0 else (1, DEFAULT_CONCURRENCY)):
+            for limit in (DEFAULT_CONCURRENCY, 1) if round_ % 2 == 0 else (1, DEFAULT_CONCURRENCY):
                 times[limit].append(one_run(origin, settings, store, limit))
     grid, serial = statistics.median(times[DEFAULT_CONCURRENCY]), statistics.median(times[1])
     print(f"4 Catify cells, model latency {args.latency_ms} ms, {args.rounds} rounds, medians:")

@@ -53,9 +53,19 @@ class ImageRecord:
     artifact_path: str | None = None
 
     def lookup_entry(self) -> ImageLookupEntry:
-        return {"prompt": self.prompt, "index": self.index, "turn": self.turn, "parent": self.parent,
-                "critique": self.critique, "trace_id": self.trace_id, "model": self.model, "size": self.size,
-                "quality": self.quality, "cost_usd": self.cost_usd, "artifact_path": self.artifact_path}
+        return {
+            "prompt": self.prompt,
+            "index": self.index,
+            "turn": self.turn,
+            "parent": self.parent,
+            "critique": self.critique,
+            "trace_id": self.trace_id,
+            "model": self.model,
+            "size": self.size,
+            "quality": self.quality,
+            "cost_usd": self.cost_usd,
+            "artifact_path": self.artifact_path,
+        }
 
 
 class ImageSink(Protocol):
@@ -88,8 +98,7 @@ class ImageAgent(BaseChatAgent):
     """Draws the newest prompt: the user's message, or the critic's `PROMPT:`; keeps the last prompt
     when the critic gave none, and says so."""
 
-    def __init__(self, generator: ImageGenerator, sink: ImageSink, turn: int, name: str = IMAGE_AGENT,
-                 critic: str = CRITIC):
+    def __init__(self, generator: ImageGenerator, sink: ImageSink, turn: int, name: str = IMAGE_AGENT, critic: str = CRITIC):
         super().__init__(name, "Draws the newest prompt as a picture.")
         self._critic = critic
         self._generator = generator
@@ -104,27 +113,44 @@ class ImageAgent(BaseChatAgent):
 
     async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
         prompt, parent, critique_text, note = self._next_prompt(messages)
-        with spans.image_span(self._generator.model, getattr(self._generator, "size", ""),
-                                getattr(self._generator, "quality", ""), prompt) as span:
+        with spans.image_span(
+            self._generator.model, getattr(self._generator, "size", ""), getattr(self._generator, "quality", ""), prompt
+        ) as span:
             image: GeneratedImage = await self._generator.generate(prompt)
             record = ImageRecord(
-                image_id=new_image_id(), prompt=prompt, index=self._sink.next_index(), turn=self._turn,
-                parent=parent, critique=critique_text, model=image.model, size=image.size, quality=image.quality,
-                cost_usd=image.cost_usd, trace_id=spans.current_trace_id())
+                image_id=new_image_id(),
+                prompt=prompt,
+                index=self._sink.next_index(),
+                turn=self._turn,
+                parent=parent,
+                critique=critique_text,
+                model=image.model,
+                size=image.size,
+                quality=image.quality,
+                cost_usd=image.cost_usd,
+                trace_id=spans.current_trace_id(),
+            )
             record.artifact_path = self._sink.store(record, image.png)
             spans.record_image(span, record.image_id, record.artifact_path, record.cost_usd, parent)
             small = downsize(image.png, CRITIC_IMAGE_SIDE)
             small_png = image.png if small.size == png_size(image.png) else to_png(small)
             # the picture the critic is shown: one attachment for the image span and the critic's call
-            spans.image_outputs(span, small_png, image.revised_prompt or prompt, image_id=record.image_id,
-                                artifact_path=record.artifact_path, revised_prompt=image.revised_prompt,
-                                cost_usd=record.cost_usd)
+            spans.image_outputs(
+                span,
+                small_png,
+                image.revised_prompt or prompt,
+                image_id=record.image_id,
+                artifact_path=record.artifact_path,
+                revised_prompt=image.revised_prompt,
+                cost_usd=record.cost_usd,
+            )
         self._last_prompt, self._last_image_id = prompt, record.image_id
         metadata = {"image_id": record.image_id}
         if note:
             metadata["note"] = note
-        return Response(chat_message=MultiModalMessage(source=self.name, content=[prompt, EncodedImage(small, small_png)],
-                                                       metadata=metadata))
+        return Response(
+            chat_message=MultiModalMessage(source=self.name, content=[prompt, EncodedImage(small, small_png)], metadata=metadata)
+        )
 
     def _next_prompt(self, messages: Sequence[BaseChatMessage]) -> tuple[str, str | None, str | None, str | None]:
         """(prompt, parent image, critique, note for the chat) from the newest relevant message."""
@@ -198,8 +224,7 @@ def traced(agent: BaseChatAgent) -> spans.TracedAgent:
     return spans.TracedAgent(agent)
 
 
-def build_team(scenario: Scenario, clients: Clients, sink: ImageSink, turn: int,
-               options: Mapping[str, Any]) -> TeamPlan:
+def build_team(scenario: Scenario, clients: Clients, sink: ImageSink, turn: int, options: Mapping[str, Any]) -> TeamPlan:
     """The scenario's team for one turn, with its options filled in from the scenario's defaults."""
     defaults = scenario.option_defaults(clients.settings) if clients.settings is not None else {}
     return scenario.build(TeamContext(clients=clients, sink=sink, turn=turn, options={**defaults, **options}))

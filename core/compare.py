@@ -147,11 +147,20 @@ def steps_of(trace: Any) -> list[Step]:
         error = ""
         if status == "ERROR":
             error = str(getattr(span.status, "description", "") or "")[:300]
-        steps.append(Step(name=str(span.name), occurrence=seen[span.name], span_type=str(span.span_type or "UNKNOWN"),
-                          status=status, input_tokens=sum(int(c["input_tokens"]) for c in calls),
-                          output_tokens=sum(int(c["output_tokens"]) for c in calls),
-                          cost_usd=sum(costs) if costs else None, latency_ms=_ms(span), model=", ".join(models),
-                          error=error))
+        steps.append(
+            Step(
+                name=str(span.name),
+                occurrence=seen[span.name],
+                span_type=str(span.span_type or "UNKNOWN"),
+                status=status,
+                input_tokens=sum(int(c["input_tokens"]) for c in calls),
+                output_tokens=sum(int(c["output_tokens"]) for c in calls),
+                cost_usd=sum(costs) if costs else None,
+                latency_ms=_ms(span),
+                model=", ".join(models),
+                error=error,
+            )
+        )
     return steps
 
 
@@ -201,8 +210,11 @@ def _pictures(trace: Any, conversation_id: str) -> tuple[Picture, ...]:
         if not prompt and isinstance(inputs.get("messages"), list) and inputs["messages"]:
             first = inputs["messages"][0]
             prompt = str(first.get("content") or "") if isinstance(first, dict) else ""
-        found.append(Picture(image_id=str(image_id), prompt=prompt, model=str(span.get_attribute(contract.MODEL) or ""),
-                             conversation_id=conversation_id))
+        found.append(
+            Picture(
+                image_id=str(image_id), prompt=prompt, model=str(span.get_attribute(contract.MODEL) or ""), conversation_id=conversation_id
+            )
+        )
     return tuple(found)
 
 
@@ -220,16 +232,34 @@ def side_of(trace: Any, label: str = "") -> Side:
     step_cost = sum(s.cost_usd or 0.0 for s in steps)
     rest_cost = None if cost is None else cost - step_cost
     if rest_in or rest_out or (rest_cost is not None and abs(rest_cost) > 1e-12):
-        steps.append(Step(name=REST, occurrence=1, span_type="", status="", input_tokens=rest_in,
-                          output_tokens=rest_out, cost_usd=rest_cost if rest_cost else None))
+        steps.append(
+            Step(
+                name=REST,
+                occurrence=1,
+                span_type="",
+                status="",
+                input_tokens=rest_in,
+                output_tokens=rest_out,
+                cost_usd=rest_cost if rest_cost else None,
+            )
+        )
     duration = getattr(info, "execution_duration", None)
     state = str(getattr(info.state, "value", info.state) or "")
-    return Side(trace_id=info.trace_id, label=label or info.trace_id, answer=_answer(trace), steps=tuple(steps),
-                input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost,
-                latency_ms=float(duration) if duration is not None else None, status=state,
-                conversation_id=conversation, turn=int(tags.get(contract.TURN) or 0) if str(
-                    tags.get(contract.TURN) or "").isdigit() else 0,
-                scenario=str(tags.get(contract.SCENARIO) or ""), pictures=_pictures(trace, conversation))
+    return Side(
+        trace_id=info.trace_id,
+        label=label or info.trace_id,
+        answer=_answer(trace),
+        steps=tuple(steps),
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        cost_usd=cost,
+        latency_ms=float(duration) if duration is not None else None,
+        status=state,
+        conversation_id=conversation,
+        turn=int(tags.get(contract.TURN) or 0) if str(tags.get(contract.TURN) or "").isdigit() else 0,
+        scenario=str(tags.get(contract.SCENARIO) or ""),
+        pictures=_pictures(trace, conversation),
+    )
 
 
 def winners(sides: Sequence[Side]) -> dict[str, list[int]]:
@@ -257,8 +287,9 @@ def compare(traces: Sequence[Any], labels: Sequence[str] = ()) -> Comparison:
 
 
 def labelled(comparison: Comparison, labels: Sequence[str]) -> Comparison:
-    return Comparison(sides=[replace(s, label=label) for s, label in zip(comparison.sides, labels)],
-                      rows=comparison.rows, winners=comparison.winners)
+    return Comparison(
+        sides=[replace(s, label=label) for s, label in zip(comparison.sides, labels)], rows=comparison.rows, winners=comparison.winners
+    )
 
 
 def answer_diff(old: str, new: str) -> tuple[tuple[str, str], ...]:
@@ -273,17 +304,23 @@ def table(comparison: Comparison) -> list[dict[str, Any]]:
     for row in comparison.rows:
         flat: dict[str, Any] = {"step": row.name, "occurrence": row.occurrence}
         for index, cell in enumerate(row.cells, 1):
-            flat |= {f"{index}: status": cell.status if cell else "(not run)",
-                     f"{index}: input tokens": cell.input_tokens if cell else None,
-                     f"{index}: output tokens": cell.output_tokens if cell else None,
-                     f"{index}: cost usd": cell.cost_usd if cell else None,
-                     f"{index}: latency ms": round(cell.latency_ms, 1) if cell and cell.latency_ms is not None else None}
+            flat |= {
+                f"{index}: status": cell.status if cell else "(not run)",
+                f"{index}: input tokens": cell.input_tokens if cell else None,
+                f"{index}: output tokens": cell.output_tokens if cell else None,
+                f"{index}: cost usd": cell.cost_usd if cell else None,
+                f"{index}: latency ms": round(cell.latency_ms, 1) if cell and cell.latency_ms is not None else None,
+            }
         rows.append(flat)
     total: dict[str, Any] = {"step": "(total, MLflow's)", "occurrence": None}
     for index, side in enumerate(comparison.sides, 1):
-        total |= {f"{index}: status": side.status, f"{index}: input tokens": side.input_tokens,
-                  f"{index}: output tokens": side.output_tokens, f"{index}: cost usd": side.cost_usd,
-                  f"{index}: latency ms": side.latency_ms}
+        total |= {
+            f"{index}: status": side.status,
+            f"{index}: input tokens": side.input_tokens,
+            f"{index}: output tokens": side.output_tokens,
+            f"{index}: cost usd": side.cost_usd,
+            f"{index}: latency ms": side.latency_ms,
+        }
     return [*rows, total]
 
 
@@ -298,9 +335,14 @@ def to_csv(comparison: Comparison) -> bytes:
 
 
 def to_json(comparison: Comparison) -> bytes:
-    data = {"sides": [{**{k: v for k, v in asdict(s).items() if k not in ("steps", "pictures")},
-                       "pictures": [asdict(p) for p in s.pictures]} for s in comparison.sides],
-            "steps": table(comparison)[:-1], "winners": comparison.winners}
+    data = {
+        "sides": [
+            {**{k: v for k, v in asdict(s).items() if k not in ("steps", "pictures")}, "pictures": [asdict(p) for p in s.pictures]}
+            for s in comparison.sides
+        ],
+        "steps": table(comparison)[:-1],
+        "winners": comparison.winners,
+    }
     return json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
 
 
@@ -319,8 +361,12 @@ def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None
             return []
         mine = f" and metadata.`{contract.TRACE_SESSION}` = '{owner}'"
     found = TracingClient(tracking_uri).search_traces(
-        locations=[str(experiment_id)], max_results=limit, order_by=["timestamp_ms DESC"], include_spans=False,
-        filter_string="trace.status != 'IN_PROGRESS'" + mine)
+        locations=[str(experiment_id)],
+        max_results=limit,
+        order_by=["timestamp_ms DESC"],
+        include_spans=False,
+        filter_string="trace.status != 'IN_PROGRESS'" + mine,
+    )
     choices = []
     for trace in found:
         info = trace.info
@@ -333,8 +379,10 @@ def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None
         choices.append(TurnChoice(info.trace_id, f"{when} · {name}{f' {turn}' if turn else ''} · {request}"))
     conversations = {t.info.trace_id: str((t.info.tags or {}).get(contract.CONVERSATION) or "") for t in found}
     variant = _variant_labels(MlflowClient(tracking_uri), str(experiment_id), set(conversations.values()))
-    return [TurnChoice(c.trace_id, f"{c.label} · {variant[conversations[c.trace_id]]}")
-            if variant.get(conversations[c.trace_id]) else c for c in choices]
+    return [
+        TurnChoice(c.trace_id, f"{c.label} · {variant[conversations[c.trace_id]]}") if variant.get(conversations[c.trace_id]) else c
+        for c in choices
+    ]
 
 
 def _run_tags(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> dict[str, dict[str, str]]:
@@ -342,16 +390,19 @@ def _run_tags(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> di
     ids = sorted(i for i in run_ids if re.fullmatch(r"[0-9a-f]{32}", i))
     found: dict[str, dict[str, str]] = {}
     for start in range(0, len(ids), 100):
-        quoted = ", ".join(f"'{i}'" for i in ids[start:start + 100])
-        found |= {run.info.run_id: run.data.tags for run in client.search_runs(
-            [experiment_id], max_results=100, filter_string=f"attributes.run_id IN ({quoted})")}
+        quoted = ", ".join(f"'{i}'" for i in ids[start : start + 100])
+        found |= {
+            run.info.run_id: run.data.tags
+            for run in client.search_runs([experiment_id], max_results=100, filter_string=f"attributes.run_id IN ({quoted})")
+        }
     return found
 
 
 def _variant_labels(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> dict[str, str]:
     """The variant label of each of these conversations that is a variant."""
-    return {i: tags[contract.VARIANT_LABEL] for i, tags in _run_tags(client, experiment_id, run_ids).items()
-            if tags.get(contract.VARIANT_LABEL)}
+    return {
+        i: tags[contract.VARIANT_LABEL] for i, tags in _run_tags(client, experiment_id, run_ids).items() if tags.get(contract.VARIANT_LABEL)
+    }
 
 
 def side_labels(client: MlflowClient, experiment_id: str, sides: Sequence[Side]) -> list[str]:

@@ -72,24 +72,27 @@ def _truthy(value: object) -> bool:
 
 def hosted_limits(env: Mapping[str, str], secrets: Mapping[str, object]) -> HostedLimits | None:
     """Hosted-demo mode is on when APP_HOSTED (environment or secrets) says so."""
+
     def get(name: str, default: str) -> str:
         return str(secrets.get(name, env.get(name, default)))
 
     if not _truthy(get("APP_HOSTED", "")):
         return None
     try:
-        return HostedLimits(session_cap_usd=float(get("APP_SESSION_CAP_USD", "0.05")),
-                            daily_cap_usd=float(get("APP_DAILY_CAP_USD", "1.00")),
-                            turns_per_minute=int(get("APP_TURNS_PER_MINUTE", "6")),
-                            turns_per_minute_per_address=int(get("APP_TURNS_PER_MINUTE_PER_ADDRESS", "60")),
-                            max_message_chars=int(get("APP_HOSTED_MAX_MESSAGE_CHARS", "2000")),
-                            max_output_tokens=int(get("APP_HOSTED_MAX_OUTPUT_TOKENS", "400")),
-                            owner_key=bool(get("OPENAI_API_KEY", "")),
-                            admins=tuple(a.strip() for a in get("APP_ADMINS", "").split(",") if a.strip()),
-                            visitor_base_urls=_truthy(get("APP_VISITOR_BASE_URLS", "")),
-                            team_files=tuple(n.strip() for n in get("APP_HOSTED_TEAMS", "").split(",") if n.strip()),
-                            ledger_uri=Secret(get("APP_LEDGER_URI", "").strip()),
-                            ledger_ttl_s=float(get("APP_LEDGER_TTL_S", "3600")))
+        return HostedLimits(
+            session_cap_usd=float(get("APP_SESSION_CAP_USD", "0.05")),
+            daily_cap_usd=float(get("APP_DAILY_CAP_USD", "1.00")),
+            turns_per_minute=int(get("APP_TURNS_PER_MINUTE", "6")),
+            turns_per_minute_per_address=int(get("APP_TURNS_PER_MINUTE_PER_ADDRESS", "60")),
+            max_message_chars=int(get("APP_HOSTED_MAX_MESSAGE_CHARS", "2000")),
+            max_output_tokens=int(get("APP_HOSTED_MAX_OUTPUT_TOKENS", "400")),
+            owner_key=bool(get("OPENAI_API_KEY", "")),
+            admins=tuple(a.strip() for a in get("APP_ADMINS", "").split(",") if a.strip()),
+            visitor_base_urls=_truthy(get("APP_VISITOR_BASE_URLS", "")),
+            team_files=tuple(n.strip() for n in get("APP_HOSTED_TEAMS", "").split(",") if n.strip()),
+            ledger_uri=Secret(get("APP_LEDGER_URI", "").strip()),
+            ledger_ttl_s=float(get("APP_LEDGER_TTL_S", "3600")),
+        )
     except ValueError as exc:
         raise ConfigError(f"A hosted-demo limit is not a number: {exc}") from None
 
@@ -132,8 +135,11 @@ class Settings:
         if hosted is not None:
             base = replace(base, max_output_tokens=hosted.max_output_tokens)
         auth = secrets.get("auth")
-        share_secret = str(secrets.get("APP_SHARE_SECRET", "") or env.get("APP_SHARE_SECRET", "")
-                           or (auth.get("cookie_secret", "") if isinstance(auth, Mapping) else ""))
+        share_secret = str(
+            secrets.get("APP_SHARE_SECRET", "")
+            or env.get("APP_SHARE_SECRET", "")
+            or (auth.get("cookie_secret", "") if isinstance(auth, Mapping) else "")
+        )
         return replace(
             base,
             hosted=hosted,
@@ -155,12 +161,24 @@ class Settings:
         if provider == "demo":
             return cls()
         if provider == "openai":
-            return cls(provider="openai", chat_model="gpt-4o-mini", vision_model="gpt-4o-mini",
-                       image_model="gpt-image-1", image_size="1024x1024", image_quality="low")
+            return cls(
+                provider="openai",
+                chat_model="gpt-4o-mini",
+                vision_model="gpt-4o-mini",
+                image_model="gpt-image-1",
+                image_size="1024x1024",
+                image_quality="low",
+            )
         if provider == "openai-compatible":
-            return cls(provider="openai-compatible", base_url="http://127.0.0.1:11434/v1",
-                       chat_model="llama3.2", vision_model="llava", image_model="",
-                       image_size="1024x1024", image_quality="standard")
+            return cls(
+                provider="openai-compatible",
+                base_url="http://127.0.0.1:11434/v1",
+                chat_model="llama3.2",
+                vision_model="llava",
+                image_model="",
+                image_size="1024x1024",
+                image_quality="standard",
+            )
         raise ConfigError(f"Unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}.")
 
     def with_(self, **changes) -> "Settings":
@@ -173,8 +191,10 @@ class Settings:
         if self.provider not in PROVIDERS:
             raise ConfigError(f"Unknown provider {self.provider!r}: choose one of {', '.join(PROVIDERS)}.")
         if self.provider == "openai" and not self.api_key:
-            raise ConfigError("The OpenAI provider needs an API key: set OPENAI_API_KEY, add it to "
-                              "secrets, or type it in the sidebar (kept in this browser session only).")
+            raise ConfigError(
+                "The OpenAI provider needs an API key: set OPENAI_API_KEY, add it to "
+                "secrets, or type it in the sidebar (kept in this browser session only)."
+            )
         if self.provider == "openai-compatible" and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError("The OpenAI-compatible provider needs a base URL such as http://127.0.0.1:11434/v1.")
         if not self.chat_model or not self.vision_model:

@@ -105,8 +105,8 @@ def turn_name(scenario: str) -> str:
 
 def scenario_of_turn_name(name: str, known: tuple[str, ...]) -> str | None:
     """The scenario a trace named by turn_name (or its older "<scenario> turn <n>") belongs to, when it is known."""
-    if name.endswith(TURN_NAME_SUFFIX) and name[:-len(TURN_NAME_SUFFIX)] in known:
-        return name[:-len(TURN_NAME_SUFFIX)]
+    if name.endswith(TURN_NAME_SUFFIX) and name[: -len(TURN_NAME_SUFFIX)] in known:
+        return name[: -len(TURN_NAME_SUFFIX)]
     head, infix, tail = name.rpartition(TURN_NAME_SUFFIX + " ")
     return head if infix and tail.isdigit() and head in known else None
 

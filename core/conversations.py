@@ -106,8 +106,7 @@ class ConversationStore:
             experiment = self.client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
                 try:
-                    self._experiment_id = self.client.create_experiment(
-                        self.experiment_name, artifact_location=self._artifact_location())
+                    self._experiment_id = self.client.create_experiment(self.experiment_name, artifact_location=self._artifact_location())
                 except Exception:  # created meanwhile by another session
                     experiment = self.client.get_experiment_by_name(self.experiment_name)
                     if experiment is None:
@@ -128,15 +127,17 @@ class ConversationStore:
             self._artifact_root = str(getattr(self.client.get_experiment(self.experiment_id), "artifact_location", "") or "")
         location = self._artifact_root
         if location.startswith("mlflow-artifacts:"):
-            return ("This experiment keeps its conversations' transcripts and pictures behind an MLflow server's "
-                    f"artifact proxy ({location[:80]}), which the app cannot reach through the database it points at. "
-                    "Set MLFLOW_TRACKING_URI to that server's address (http://…) instead of the database.")
+            return (
+                "This experiment keeps its conversations' transcripts and pictures behind an MLflow server's "
+                f"artifact proxy ({location[:80]}), which the app cannot reach through the database it points at. "
+                "Set MLFLOW_TRACKING_URI to that server's address (http://…) instead of the database."
+            )
         return None
 
     def _artifact_location(self) -> str | None:
         """Next to a sqlite file, not wherever the process happens to run; a server decides its own."""
         if self.tracking_uri.startswith("sqlite:///"):
-            db = Path(self.tracking_uri[len("sqlite:///"):]).resolve()
+            db = Path(self.tracking_uri[len("sqlite:///") :]).resolve()
             return (db.parent / "mlartifacts").as_uri()
         return None
 
@@ -178,15 +179,20 @@ class ConversationStore:
             raise ValueError("check_unchanged needs a saved conversation (one with a run id).")
         tags = self.client.get_run(conversation.id).data.tags
         stored = int(tags.get(contract.TURNS, "0") or 0)
-        if conversation.pending_turns and conversation.save_token and tags.get(contract.SAVE_TOKEN) == conversation.save_token \
-                and stored == conversation.turns:
+        if (
+            conversation.pending_turns
+            and conversation.save_token
+            and tags.get(contract.SAVE_TOKEN) == conversation.save_token
+            and stored == conversation.turns
+        ):
             conversation.pending_turns = 0
             return
         if stored > conversation.saved_turns:
             raise ConversationConflict(
                 f"This conversation was continued in another tab or window: it now has {stored} turn{'' if stored == 1 else 's'}, "
                 f"this page knew {conversation.saved_turns}. Nothing was overwritten. Reload the conversation to carry on from "
-                "the newest turn.")
+                "the newest turn."
+            )
 
     def save(self, conversation: Conversation) -> None:
         """Write state, transcript and lineage after a completed turn (never half a turn), then every tag in one
@@ -197,13 +203,20 @@ class ConversationStore:
         self.client.log_dict(run_id, conversation.state or {}, contract.STATE_PATH)
         # and as it was after this turn: a variant of the next turn starts from it (core.variants)
         self.client.log_dict(run_id, conversation.state or {}, contract.state_after_path(conversation.turns))
-        self.client.log_dict(run_id, {"scenario": conversation.scenario, "options": conversation.options,
-                                      "messages": conversation.transcript}, contract.TRANSCRIPT_PATH)
+        self.client.log_dict(
+            run_id,
+            {"scenario": conversation.scenario, "options": conversation.options, "messages": conversation.transcript},
+            contract.TRANSCRIPT_PATH,
+        )
         self.save_lookup(conversation)
         waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
         conversation.save_token = uuid.uuid4().hex
-        tags = {contract.WAITING: "1" if waiting else "0", contract.UPDATED_MS: str(int(time.time() * 1000)),
-                contract.TURNS: str(conversation.turns), contract.SAVE_TOKEN: conversation.save_token}
+        tags = {
+            contract.WAITING: "1" if waiting else "0",
+            contract.UPDATED_MS: str(int(time.time() * 1000)),
+            contract.TURNS: str(conversation.turns),
+            contract.SAVE_TOKEN: conversation.save_token,
+        }
         if conversation.title:
             tags[contract.TITLE] = conversation.title[:250]
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
@@ -253,8 +266,9 @@ class ConversationStore:
     def recent(self, limit: int = 20, session_id: str | None = None, search: str = "") -> list[ConversationSummary]:
         """The conversations of this experiment (of one visitor session, if given; whose title or messages hold
         `search`, if given), most recently updated first."""
-        only = f" and tags.`{contract.SESSION}` = '{session_id}'" if session_id and re.fullmatch(
-            r"[A-Za-z0-9_-]{1,100}", session_id) else ""
+        only = (
+            f" and tags.`{contract.SESSION}` = '{session_id}'" if session_id and re.fullmatch(r"[A-Za-z0-9_-]{1,100}", session_id) else ""
+        )
         words = re.sub(r"[^\w\s.,:!?-]", " ", search or "").strip()[:100]  # no quote can close the filter's string
         saved = f"tags.`{contract.SCENARIO}` != '' and tags.`{contract.TURNS}` != '0'{only}"
         order = [f"tags.`{contract.UPDATED_MS}` DESC", "attributes.start_time DESC"]
@@ -267,8 +281,12 @@ class ConversationStore:
             said = [i for i in self._said_in(words, limit) if i not in {r.info.run_id for r in runs}]
             if said:
                 ids = ", ".join(f"'{i}'" for i in said)
-                runs = [*runs, *self.client.search_runs([self.experiment_id], filter_string=f"{saved} and attributes.run_id IN ({ids})",
-                                                        max_results=limit)]
+                runs = [
+                    *runs,
+                    *self.client.search_runs(
+                        [self.experiment_id], filter_string=f"{saved} and attributes.run_id IN ({ids})", max_results=limit
+                    ),
+                ]
         rows = [_summary(run) for run in runs]
         rows.sort(key=lambda r: r.updated_ms, reverse=True)
         return rows[:limit]
@@ -280,10 +298,13 @@ class ConversationStore:
         wanted = list(dict.fromkeys(i for i in run_ids if is_valid_run_id(i)))  # hex only: safe in the filter
         found: dict[str, ConversationSummary] = {}
         for start in range(0, len(wanted), batch):
-            ids = ", ".join(f"'{i}'" for i in wanted[start:start + batch])
+            ids = ", ".join(f"'{i}'" for i in wanted[start : start + batch])
             try:
-                runs = self.client.search_runs([self.experiment_id], max_results=batch,
-                                               filter_string=f"tags.`{contract.SCENARIO}` != '' and attributes.run_id IN ({ids})")
+                runs = self.client.search_runs(
+                    [self.experiment_id],
+                    max_results=batch,
+                    filter_string=f"tags.`{contract.SCENARIO}` != '' and attributes.run_id IN ({ids})",
+                )
             except MlflowException as exc:
                 raise StoreUnavailable(f"The MLflow store could not be read: {store.scrub(str(exc), self.tracking_uri)[:200]}") from exc
             found.update((run.info.run_id, _summary(run)) for run in runs)
@@ -294,9 +315,12 @@ class ConversationStore:
         inputs and outputs) in the database, newest turns first; a store without it finds titles only."""
         try:
             traces = self.client.search_traces(
-                locations=[self.experiment_id], max_results=max(limit * 5, 50), include_spans=False,
+                locations=[self.experiment_id],
+                max_results=max(limit * 5, 50),
+                include_spans=False,
                 filter_string=f"trace.text ILIKE '%{words}%' and tags.`{contract.CONVERSATION}` != ''",
-                order_by=["timestamp_ms DESC"])
+                order_by=["timestamp_ms DESC"],
+            )
         except MlflowException:
             return []
         found = dict.fromkeys(t.info.tags.get(contract.CONVERSATION, "") for t in traces)
@@ -313,10 +337,10 @@ class ConversationStore:
     def delete(self, run_id: str) -> int:
         """Delete a conversation the MLflow way (the run goes to MLflow's deleted runs, where `mlflow gc` removes
         it for good) together with its turns' traces; returns how many traces went."""
-        traces = self.client.search_traces(locations=[self.experiment_id], max_results=1000,
-                                           filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'")
-        removed = self.client.delete_traces(self.experiment_id, trace_ids=[t.info.trace_id for t in traces]) \
-            if traces else 0
+        traces = self.client.search_traces(
+            locations=[self.experiment_id], max_results=1000, filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'"
+        )
+        removed = self.client.delete_traces(self.experiment_id, trace_ids=[t.info.trace_id for t in traces]) if traces else 0
         self.client.delete_run(run_id)
         return int(removed or 0)
 
@@ -338,8 +362,10 @@ class ConversationStore:
             raise StoreUnavailable(why)
         transcript = self._read_json(run_id, contract.TRANSCRIPT_PATH)
         if transcript is None and int(tags.get(contract.TURNS, "0") or 0):  # saved turns, but no transcript to read
-            raise StoreUnavailable(f"Conversation {run_id} has saved turns, but its transcript could not be read from "
-                                   f"the artifact store ({store.scrub(str(run.info.artifact_uri), self.tracking_uri)[:120]}).")
+            raise StoreUnavailable(
+                f"Conversation {run_id} has saved turns, but its transcript could not be read from "
+                f"the artifact store ({store.scrub(str(run.info.artifact_uri), self.tracking_uri)[:120]})."
+            )
         transcript = transcript or {}
         return Conversation(
             id=run_id,
@@ -386,10 +412,15 @@ class ConversationStore:
 def _summary(run: Run) -> ConversationSummary:
     tags = run.data.tags
     updated = int(tags.get(contract.UPDATED_MS, "0") or 0) or int(run.info.start_time or 0)
-    return ConversationSummary(id=run.info.run_id, scenario=tags.get(contract.SCENARIO, ""),
-                               title=tags.get(contract.TITLE, ""), turns=int(tags.get(contract.TURNS, "0") or 0),
-                               updated_ms=updated, waiting=tags.get(contract.WAITING) == "1",
-                               session=tags.get(contract.SESSION, ""))
+    return ConversationSummary(
+        id=run.info.run_id,
+        scenario=tags.get(contract.SCENARIO, ""),
+        title=tags.get(contract.TITLE, ""),
+        turns=int(tags.get(contract.TURNS, "0") or 0),
+        updated_ms=updated,
+        waiting=tags.get(contract.WAITING) == "1",
+        session=tags.get(contract.SESSION, ""),
+    )
 
 
 def _run_name(scenario: str, title: str) -> str:

@@ -51,9 +51,6 @@ def image_price_usd(model: str, quality: str, size: str) -> float | None:
     return IMAGE_PRICES_USD.get((model, quality, size))
 
 
-
-
-
 # --- a turn's worst-case bound (hosted demo) ---------------------------------------------------------------------------
 IMAGE_INPUT_TOKENS = 8_500  # one 512-px picture as gpt-4o-mini bills it (85 + 170 tokens, times its 33x factor)
 SYSTEM_AND_FORMAT_TOKENS = 600  # our system messages, role descriptions, tool schemas, message framing
@@ -111,8 +108,7 @@ def clients_cost_usd(clients: Iterable[object], settings: Settings | None) -> fl
         usage = client.total_usage()  # type: ignore[attr-defined]
         if not (usage.prompt_tokens or usage.completion_tokens):
             continue
-        cost = token_cost(getattr(client, "model", ""), usage.prompt_tokens, usage.completion_tokens,
-                          catalog_provider(settings))
+        cost = token_cost(getattr(client, "model", ""), usage.prompt_tokens, usage.completion_tokens, catalog_provider(settings))
         if cost is None:
             return None
         total += cost
@@ -123,8 +119,9 @@ def clients_cost_usd(clients: Iterable[object], settings: Settings | None) -> fl
 def catalog_chat_models(provider: str = "openai") -> tuple[str, ...]:
     """Chat models of a provider that the catalog prices, for the what-if choice."""
     models = get_models(provider)
-    return tuple(sorted({m["model"] for m in models if m.get("mode") == "chat"
-                         and m.get("input_cost_per_token") and m.get("output_cost_per_token")}))
+    return tuple(
+        sorted({m["model"] for m in models if m.get("mode") == "chat" and m.get("input_cost_per_token") and m.get("output_cost_per_token")})
+    )
 
 
 def token_cost(model: str, input_tokens: int, output_tokens: int, provider: str | None = None) -> float | None:
@@ -132,7 +129,8 @@ def token_cost(model: str, input_tokens: int, output_tokens: int, provider: str 
     if not input_tokens and not output_tokens:
         return 0.0
     cost = calculate_cost_by_model_and_token_usage(
-        model, {"input_tokens": int(input_tokens), "output_tokens": int(output_tokens)}, provider)
+        model, {"input_tokens": int(input_tokens), "output_tokens": int(output_tokens)}, provider
+    )
     return None if cost is None else float(cost["total_cost"])
 
 
@@ -143,12 +141,27 @@ def what_if(calls: pd.DataFrame, model: str) -> pd.DataFrame:
     rows = []
     for used, group in chat.groupby("model", sort=True):
         input_tokens, output_tokens = int(group["input_tokens"].sum()), int(group["output_tokens"].sum())
-        rows.append({"model used": used, "calls": int(group["calls"].sum()), "input_tokens": input_tokens,
-                     "output_tokens": output_tokens, "cost_usd": float(group["cost_usd"].sum()),
-                     f"on {model}": token_cost(model, input_tokens, output_tokens)})
+        rows.append(
+            {
+                "model used": used,
+                "calls": int(group["calls"].sum()),
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cost_usd": float(group["cost_usd"].sum()),
+                f"on {model}": token_cost(model, input_tokens, output_tokens),
+            }
+        )
     images = calls[calls["kind"] == "image"]
     if len(images):
         price = float(images["cost_usd"].sum())
-        rows.append({"model used": "pictures (unchanged)", "calls": int(images["calls"].sum()), "input_tokens": 0,
-                     "output_tokens": 0, "cost_usd": price, f"on {model}": price})
+        rows.append(
+            {
+                "model used": "pictures (unchanged)",
+                "calls": int(images["calls"].sum()),
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cost_usd": price,
+                f"on {model}": price,
+            }
+        )
     return pd.DataFrame(rows, columns=["model used", "calls", "input_tokens", "output_tokens", "cost_usd", f"on {model}"])

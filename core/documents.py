@@ -17,8 +17,10 @@ def validate_report(text: str) -> str:
     if not report:
         raise InputError("There is no report yet: paste its text or upload a .txt or .md file.")
     if len(report) > MAX_REPORT_CHARS:
-        raise InputError(f"The report has {len(report):,} characters; the limit is {MAX_REPORT_CHARS:,}. "
-                          "Send the part that matters, or split it over several conversations.")
+        raise InputError(
+            f"The report has {len(report):,} characters; the limit is {MAX_REPORT_CHARS:,}. "
+            "Send the part that matters, or split it over several conversations."
+        )
     return report
 
 
@@ -41,5 +43,4 @@ def read_upload(name: str, data: bytes) -> str:
     try:
         return validate_report(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise InputError(f"“{name}” is not UTF-8 text, so it cannot be read reliably. Save it as UTF-8 and "
-                          "upload it again.") from None
+        raise InputError(f"“{name}” is not UTF-8 text, so it cannot be read reliably. Save it as UTF-8 and upload it again.") from None

@@ -61,8 +61,7 @@ def _unwrap(exc: BaseException) -> tuple[BaseException, str]:
     return stand_in, name
 
 
-_CUT_OFF = ("RemoteProtocolError", "IncompleteRead", "peer closed connection", "incomplete chunked read",
-            "ReadError")
+_CUT_OFF = ("RemoteProtocolError", "IncompleteRead", "peer closed connection", "incomplete chunked read", "ReadError")
 
 
 def _describe(exc: BaseException, base_url: str, clean: Callable[[str], str]) -> str:

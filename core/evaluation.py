@@ -54,13 +54,19 @@ CHECKS = ("no_error", "ended_by_termination", "expectation", "critic_format")  #
 LOWER_IS_BETTER = ("cost_usd", "latency_s")
 METRICS = ("score", "cats", "cost_usd", "latency_s", "errors")  # what a version's totals can be compared on
 GUARD_STOP = f"Maximum number of messages {team_files.MAX_MESSAGES_GUARD} reached"
-DEMO_JUDGE_NOTE = ("LLM judge skipped: the demo provider has no model that can judge answers. Choose OpenAI or an "
-                   "OpenAI-compatible provider in the sidebar to add one.")
+DEMO_JUDGE_NOTE = (
+    "LLM judge skipped: the demo provider has no model that can judge answers. Choose OpenAI or an "
+    "OpenAI-compatible provider in the sidebar to add one."
+)
 
-NO_JUDGE_KEY_NOTE = ("LLM judge skipped: MLflow's judges read the key from OPENAI_API_KEY where the app runs, and "
-                     "none is set there (a key typed in the sidebar is not handed to them).")
-JUDGE_INSTRUCTIONS = ("You judge an agent team's answer. The request: {{ inputs }}. The answer: {{ outputs }}. "
-                      "Does the answer do what the request asks, clearly and specifically? Answer true or false.")
+NO_JUDGE_KEY_NOTE = (
+    "LLM judge skipped: MLflow's judges read the key from OPENAI_API_KEY where the app runs, and "
+    "none is set there (a key typed in the sidebar is not handed to them)."
+)
+JUDGE_INSTRUCTIONS = (
+    "You judge an agent team's answer. The request: {{ inputs }}. The answer: {{ outputs }}. "
+    "Does the answer do what the request asks, clearly and specifically? Answer true or false."
+)
 
 
 class EvaluationError(RuntimeError):
@@ -132,8 +138,13 @@ class Evaluation:
         catify = self.scenario == CATIFY
 
         def rank(t: VersionTotals) -> tuple:
-            return (round(t.score, 6), (t.means.get("cats") or 0) if catify else 0,
-                    -(t.cost_usd if t.cost_usd is not None else float("inf")), -t.latency_s)
+            return (
+                round(t.score, 6),
+                (t.means.get("cats") or 0) if catify else 0,
+                -(t.cost_usd if t.cost_usd is not None else float("inf")),
+                -t.latency_s,
+            )
+
         return max(self.totals, key=rank)
 
     def find(self, ref: str) -> VersionTotals:
@@ -145,19 +156,38 @@ class Evaluation:
 
     def table(self) -> pd.DataFrame:
         """One line per prompt × version: the scores, cost and latency."""
-        names = sorted({k for r in self.rows for k in r.scores if k not in ("cost_usd", "latency_s")},
-                       key=lambda n: (n not in CHECKS, n))
-        return pd.DataFrame([{"prompt": r.prompt, "version": f"{r.ref} (v{r.version})" if r.ref != str(r.version) else
-                              f"v{r.version}", **{n: r.scores.get(n) for n in names}, "passed": r.passed,
-                              "cost_usd": r.cost_usd, "latency_s": round(r.latency_s, 2), "error": r.error}
-                             for r in self.rows])
+        names = sorted({k for r in self.rows for k in r.scores if k not in ("cost_usd", "latency_s")}, key=lambda n: (n not in CHECKS, n))
+        return pd.DataFrame(
+            [
+                {
+                    "prompt": r.prompt,
+                    "version": f"{r.ref} (v{r.version})" if r.ref != str(r.version) else f"v{r.version}",
+                    **{n: r.scores.get(n) for n in names},
+                    "passed": r.passed,
+                    "cost_usd": r.cost_usd,
+                    "latency_s": round(r.latency_s, 2),
+                    "error": r.error,
+                }
+                for r in self.rows
+            ]
+        )
 
     def totals_table(self) -> pd.DataFrame:
         winner = self.winner
-        return pd.DataFrame([{"version": t.label, "score": round(t.score, 3),
-                              **{k: round(v, 2) for k, v in t.means.items() if k not in ("cost_usd", "latency_s")},
-                              "errors": t.errors, "cost_usd": t.cost_usd, "mean latency_s": round(t.latency_s, 2),
-                              "winner": "🏆" if t is winner else ""} for t in self.totals])
+        return pd.DataFrame(
+            [
+                {
+                    "version": t.label,
+                    "score": round(t.score, 3),
+                    **{k: round(v, 2) for k, v in t.means.items() if k not in ("cost_usd", "latency_s")},
+                    "errors": t.errors,
+                    "cost_usd": t.cost_usd,
+                    "mean latency_s": round(t.latency_s, 2),
+                    "winner": "🏆" if t is winner else "",
+                }
+                for t in self.totals
+            ]
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"version": 1, **asdict(self)}
@@ -171,6 +201,7 @@ class Evaluation:
 
 
 # ---- scorers ---------------------------------------------------------------------------------------------------------
+
 
 def _root_attribute(trace: Any, key: str) -> Any:
     root = next((s for s in (trace.data.spans if trace is not None else []) if s.parent_id is None), None)
@@ -230,8 +261,7 @@ def _expectation(outputs: Any, expectations: Any) -> Any:
             failed.append(f"has {cats} cats, fewer than {expected['min_cats']}")
     if (outputs or {}).get("error"):
         failed.append("the prediction failed")
-    return Feedback(value=not failed, rationale="; ".join(failed) or "as expected: " + ", ".join(
-        f"{k} {v}" for k, v in expected.items()))
+    return Feedback(value=not failed, rationale="; ".join(failed) or "as expected: " + ", ".join(f"{k} {v}" for k, v in expected.items()))
 
 
 def _critic_format(outputs: Any) -> bool | None:
@@ -251,12 +281,19 @@ def scorers_for(scenario: str, settings: Settings | None) -> tuple[list[Any], st
     judges)."""
     from mlflow.genai.scorers import scorer  # noqa: PLC0415 - MLflow's GenAI package is heavy: imported when used
 
-    chosen = [scorer(_no_error, name="no_error"), scorer(_ended_by_termination, name="ended_by_termination"),
-              scorer(_cost_usd, name="cost_usd"), scorer(_latency_s, name="latency_s"),
-              scorer(_expectation, name="expectation")]
+    chosen = [
+        scorer(_no_error, name="no_error"),
+        scorer(_ended_by_termination, name="ended_by_termination"),
+        scorer(_cost_usd, name="cost_usd"),
+        scorer(_latency_s, name="latency_s"),
+        scorer(_expectation, name="expectation"),
+    ]
     if scenario == CATIFY:
-        chosen += [scorer(_cats, name="cats"), scorer(_critic_format, name="critic_format"),
-                   scorer(_iterations_used, name="iterations_used")]
+        chosen += [
+            scorer(_cats, name="cats"),
+            scorer(_critic_format, name="critic_format"),
+            scorer(_iterations_used, name="iterations_used"),
+        ]
     if settings is None or settings.provider == "demo":
         return chosen, DEMO_JUDGE_NOTE
     if not os.environ.get("OPENAI_API_KEY"):
@@ -265,12 +302,20 @@ def scorers_for(scenario: str, settings: Settings | None) -> tuple[list[Any], st
 
     # MLflow posts to `base_url` itself when given: the chat completions address, not the API's root
     endpoint = settings.base_url.rstrip("/") + "/chat/completions" if settings.base_url else None
-    chosen.append(make_judge(name="judge", instructions=JUDGE_INSTRUCTIONS, feedback_value_type=bool,
-                             model=f"openai:/{settings.chat_model}", base_url=endpoint))
+    chosen.append(
+        make_judge(
+            name="judge",
+            instructions=JUDGE_INSTRUCTIONS,
+            feedback_value_type=bool,
+            model=f"openai:/{settings.chat_model}",
+            base_url=endpoint,
+        )
+    )
     return chosen, f"LLM judge: {settings.chat_model} on {settings.provider} (MLflow's make_judge; yes/no)."
 
 
 # ---- running an evaluation -------------------------------------------------------------------------------------------
+
 
 def _prediction(model: Any, prompt: str, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The model's answer to one prompt (trimmed to what is scored and shown), or the failure as a sentence."""
@@ -281,8 +326,9 @@ def _prediction(model: Any, prompt: str, params: dict[str, Any]) -> tuple[dict[s
         return {"error": said}, said
     trimmed = {k: v for k, v in out.items() if k not in ("images", "lineage", "messages")}
     if "images" in out:
-        trimmed["images"] = [{"index": i.get("index"), "prompt": i.get("prompt"), "artifact_path": i.get("artifact_path")}
-                             for i in out["images"]]
+        trimmed["images"] = [
+            {"index": i.get("index"), "prompt": i.get("prompt"), "artifact_path": i.get("artifact_path")} for i in out["images"]
+        ]
     if "messages" in out:
         trimmed["messages"] = [{"name": m["name"], "role": m["role"], "text": m["text"][:2000]} for m in out["messages"]]
     return trimmed, ""
@@ -297,9 +343,16 @@ def _failed_trace(prompt: str, error: str, name: str) -> str:
         return span.trace_id
 
 
-def evaluate(tracking_uri: str, experiment_name: str, model_name: str, refs: Iterable[str | int],
-             prompt_set: PromptSet, settings: Settings | None = None, params: dict[str, Any] | None = None,
-             progress: Callable[[str], None] | None = None) -> Evaluation:
+def evaluate(
+    tracking_uri: str,
+    experiment_name: str,
+    model_name: str,
+    refs: Iterable[str | int],
+    prompt_set: PromptSet,
+    settings: Settings | None = None,
+    params: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Evaluation:
     """Evaluate the versions named by `refs` (aliases or numbers, at least two) on `prompt_set`; see the module's
     docstring. `params` go to every prediction (e.g. the demo provider for a hosted visitor); a version's own
     logged settings are its defaults."""
@@ -326,30 +379,65 @@ def evaluate(tracking_uri: str, experiment_name: str, model_name: str, refs: Ite
         mlflow.set_experiment(experiment_id=experiment_id)
         names = " vs ".join(asked)
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"evaluate {model_name}: {names}") as parent:
-            mlflow.set_tags({contract.KIND: contract.EVALUATION_KIND, contract.MODEL_NAME: model_name,
-                             contract.SCENARIO: scenario})
+            mlflow.set_tags({contract.KIND: contract.EVALUATION_KIND, contract.MODEL_NAME: model_name, contract.SCENARIO: scenario})
             for ref, version in candidates:
                 say(f"{ref}: loading version {version.version}")
                 model = registry.load(tracking_uri, f"models:/{model_name}/{version.version}")
-                with mlflow.start_run(experiment_id=experiment_id, nested=True,
-                                      run_name=f"{model_name} {ref} (v{version.version})") as run:
-                    mlflow.set_tags({contract.EVALUATION: parent.info.run_id, contract.MODEL_NAME: model_name,
-                                     contract.MODEL_VERSION: str(version.version), contract.MODEL_REF: ref})
-                    version_rows = _run_version(model, model_name, ref, version.version, run.info.run_id,
-                                                prompt_set.rows, params, scorers, genai_evaluate, say, version.model_id)
+                with mlflow.start_run(experiment_id=experiment_id, nested=True, run_name=f"{model_name} {ref} (v{version.version})") as run:
+                    mlflow.set_tags(
+                        {
+                            contract.EVALUATION: parent.info.run_id,
+                            contract.MODEL_NAME: model_name,
+                            contract.MODEL_VERSION: str(version.version),
+                            contract.MODEL_REF: ref,
+                        }
+                    )
+                    version_rows = _run_version(
+                        model,
+                        model_name,
+                        ref,
+                        version.version,
+                        run.info.run_id,
+                        prompt_set.rows,
+                        params,
+                        scorers,
+                        genai_evaluate,
+                        say,
+                        version.model_id,
+                    )
                 rows += version_rows
                 totals.append(_totals(ref, version.version, run.info.run_id, version_rows))
-            evaluation = Evaluation(parent.info.run_id, model_name, scenario, prompt_set.name, prompt_set.dataset_id,
-                                    tuple(rows), tuple(totals), judge_note, int(time.time() * 1000), experiment_id)
+            evaluation = Evaluation(
+                parent.info.run_id,
+                model_name,
+                scenario,
+                prompt_set.name,
+                prompt_set.dataset_id,
+                tuple(rows),
+                tuple(totals),
+                judge_note,
+                int(time.time() * 1000),
+                experiment_id,
+            )
             mlflow.log_dict(evaluation.to_json(), contract.EVALUATION_PATH)
             for t in totals:
                 mlflow.log_metric(f"score_v{t.version}", t.score)
     return evaluation
 
 
-def _run_version(model: Any, model_name: str, ref: str, version: int, run_id: str, prompts: tuple[PromptRow, ...],
-                 params: dict[str, Any], scorers: list[Any], genai_evaluate: Any, say: Callable[[str], None],
-                 model_id: str) -> list[RowResult]:
+def _run_version(
+    model: Any,
+    model_name: str,
+    ref: str,
+    version: int,
+    run_id: str,
+    prompts: tuple[PromptRow, ...],
+    params: dict[str, Any],
+    scorers: list[Any],
+    genai_evaluate: Any,
+    say: Callable[[str], None],
+    model_id: str,
+) -> list[RowResult]:
     """One version's predictions in its run, then MLflow's evaluation of their traces."""
     data, meta = [], []
     for number, row in enumerate(prompts, 1):
@@ -362,8 +450,7 @@ def _run_version(model: Any, model_name: str, ref: str, version: int, run_id: st
     client = mlflow.MlflowClient()
     for row, outputs, error, _seconds, trace_id in meta:
         trace = _stored_trace(client, trace_id, turn=not error)
-        data.append({"trace": trace, "inputs": {"prompt": row.prompt}, "outputs": outputs,
-                     "expectations": row.expectations()})
+        data.append({"trace": trace, "inputs": {"prompt": row.prompt}, "outputs": outputs, "expectations": row.expectations()})
     say(f"{ref}: scoring")
     with contextlib.redirect_stdout(sys.stderr):  # MLflow prints where to look; a CLI's stdout is its table
         result = genai_evaluate(data=pd.DataFrame(data), scorers=scorers, model_id=model_id or None)
@@ -372,12 +459,22 @@ def _run_version(model: Any, model_name: str, ref: str, version: int, run_id: st
     for row, outputs, error, seconds, trace_id in meta:
         values = scores.get(trace_id, {})
         latency = values.get("latency_s")
-        found.append(RowResult(
-            prompt=row.prompt, ref=ref, version=version, scores=values, answer=answer_text(outputs)[:2000], error=error,
-            cost_usd=values.get("cost_usd", outputs.get("cost_usd")), latency_s=float(latency if latency is not None
-                                                                                      else seconds),
-            trace_id=trace_id, run_id=run_id, expectations=row.expectations(),
-            pictures=tuple(outputs.get("images") or ())))
+        found.append(
+            RowResult(
+                prompt=row.prompt,
+                ref=ref,
+                version=version,
+                scores=values,
+                answer=answer_text(outputs)[:2000],
+                error=error,
+                cost_usd=values.get("cost_usd", outputs.get("cost_usd")),
+                latency_s=float(latency if latency is not None else seconds),
+                trace_id=trace_id,
+                run_id=run_id,
+                expectations=row.expectations(),
+                pictures=tuple(outputs.get("images") or ()),
+            )
+        )
     return found
 
 
@@ -432,14 +529,21 @@ def _totals(ref: str, version: int, run_id: str, rows: list[RowResult]) -> Versi
             if isinstance(value, (bool, int, float)) and not isinstance(value, str):
                 numeric.setdefault(name, []).append(float(value))
     costs = [r.cost_usd for r in rows]
-    return VersionTotals(ref, version, run_id, len(rows), sum(passed) / len(passed) if passed else 0.0,
-                         sum(1 for r in rows if r.error), None if any(c is None for c in costs) else
-                         round(sum(c for c in costs if c is not None), 6),
-                         sum(r.latency_s for r in rows) / len(rows) if rows else 0.0,
-                         {k: sum(v) / len(v) for k, v in numeric.items()})
+    return VersionTotals(
+        ref,
+        version,
+        run_id,
+        len(rows),
+        sum(passed) / len(passed) if passed else 0.0,
+        sum(1 for r in rows if r.error),
+        None if any(c is None for c in costs) else round(sum(c for c in costs if c is not None), 6),
+        sum(r.latency_s for r in rows) / len(rows) if rows else 0.0,
+        {k: sum(v) / len(v) for k, v in numeric.items()},
+    )
 
 
 # ---- reading back and comparing --------------------------------------------------------------------------------------
+
 
 def load(tracking_uri: str, run_id: str) -> Evaluation:
     """A past evaluation from its parent run's artifact."""
@@ -453,8 +557,9 @@ def load(tracking_uri: str, run_id: str) -> Evaluation:
 
 def _download(tracking_uri: str, run_id: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=contract.EVALUATION_PATH,
-                                                   dst_path=folder, tracking_uri=tracking_uri)
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=contract.EVALUATION_PATH, dst_path=folder, tracking_uri=tracking_uri
+        )
         return Path(path).read_text(encoding="utf-8")
 
 
@@ -469,9 +574,11 @@ def past(tracking_uri: str, experiment_id: str, model_name: str, limit: int = 20
     """The model's evaluations in the experiment, newest first."""
     try:
         runs = mlflow.MlflowClient(tracking_uri).search_runs(
-            [str(experiment_id)], max_results=limit, order_by=["attributes.start_time DESC"],
-            filter_string=f"tags.`{contract.KIND}` = '{contract.EVALUATION_KIND}' AND "
-                          f"tags.`{contract.MODEL_NAME}` = '{model_name}'")
+            [str(experiment_id)],
+            max_results=limit,
+            order_by=["attributes.start_time DESC"],
+            filter_string=f"tags.`{contract.KIND}` = '{contract.EVALUATION_KIND}' AND tags.`{contract.MODEL_NAME}` = '{model_name}'",
+        )
     except Exception as exc:
         raise EvaluationError(f"Past evaluations could not be listed: {str(exc).splitlines()[0][:200]}") from exc
     return [PastEvaluation(r.info.run_id, r.info.run_name or r.info.run_id, int(r.info.start_time or 0)) for r in runs]
@@ -490,20 +597,23 @@ class Verdict:
     def sentence(self, champion: str, challenger: str) -> str:
         direction = "lower" if self.metric in LOWER_IS_BETTER or self.metric == "errors" else "higher"
         verdict = "worse than" if self.worse else "not worse than"
-        return (f"{challenger} is {verdict} {champion} on {self.metric} ({direction} is better): "
-                f"{self.challenger:.4g} vs {self.champion:.4g}, margin {self.margin:g}.")
+        return (
+            f"{challenger} is {verdict} {champion} on {self.metric} ({direction} is better): "
+            f"{self.challenger:.4g} vs {self.champion:.4g}, margin {self.margin:g}."
+        )
 
 
-def compare(evaluation: Evaluation, champion: str, challenger: str, metric: str = "score",
-            margin: float = 0.0) -> Verdict:
+def compare(evaluation: Evaluation, champion: str, challenger: str, metric: str = "score", margin: float = 0.0) -> Verdict:
     """Is the challenger worse than the champion by more than `margin` (in the metric's own unit)?"""
     if margin < 0:
         raise EvaluationError("The margin cannot be negative.")
     a, b = evaluation.find(champion), evaluation.find(challenger)
     first, second = a.metric(metric), b.metric(metric)
     if first is None or second is None:
-        raise EvaluationError(f"No {metric} for {a.label if first is None else b.label}: compare on "
-                              f"{', '.join(sorted({'score', 'errors', 'cost_usd', 'latency_s', *a.means}))}.")
+        raise EvaluationError(
+            f"No {metric} for {a.label if first is None else b.label}: compare on "
+            f"{', '.join(sorted({'score', 'errors', 'cost_usd', 'latency_s', *a.means}))}."
+        )
     lower_better = metric in LOWER_IS_BETTER or metric == "errors"
     worse = second > first + margin if lower_better else second < first - margin
     return Verdict(metric, float(first), float(second), margin, worse)

@@ -66,13 +66,25 @@ def ratings(assessments: Iterable[Any] | None) -> list[Rating]:
     for a in assessments or ():
         feedback = getattr(a, "feedback", None)
         source = getattr(a, "source", None)
-        if (getattr(a, "name", None) != contract.FEEDBACK or getattr(a, "valid", True) is False or feedback is None
-                or source is None or source.source_type != contract.FEEDBACK_SOURCE
-                or not isinstance(feedback.value, bool)):
+        if (
+            getattr(a, "name", None) != contract.FEEDBACK
+            or getattr(a, "valid", True) is False
+            or feedback is None
+            or source is None
+            or source.source_type != contract.FEEDBACK_SOURCE
+            or not isinstance(feedback.value, bool)
+        ):
             continue
-        found.append(Rating(trace_id=str(a.trace_id or ""), who=str(source.source_id or ""), up=feedback.value,
-                            comment=str(a.rationale or ""), assessment_id=str(a.assessment_id),
-                            updated_ms=int(a.last_update_time_ms or a.create_time_ms or 0)))
+        found.append(
+            Rating(
+                trace_id=str(a.trace_id or ""),
+                who=str(source.source_id or ""),
+                up=feedback.value,
+                comment=str(a.rationale or ""),
+                assessment_id=str(a.assessment_id),
+                updated_ms=int(a.last_update_time_ms or a.create_time_ms or 0),
+            )
+        )
     return sorted(found, key=lambda r: r.updated_ms, reverse=True)
 
 
@@ -106,8 +118,16 @@ def check_comment(comment: str) -> str:
     return comment
 
 
-def rate(tracking_uri: str, trace_id: str, who: str, up: bool | None, comment: str | None = None, *,
-         owner: str | None = None, wait_s: float = 5.0) -> Rating | None:
+def rate(
+    tracking_uri: str,
+    trace_id: str,
+    who: str,
+    up: bool | None,
+    comment: str | None = None,
+    *,
+    owner: str | None = None,
+    wait_s: float = 5.0,
+) -> Rating | None:
     """Set `who`'s rating of the turn traced as `trace_id`: up (True), down (False) or none (None: deleted, with its
     comment). `comment` None keeps the current comment, "" clears it. `owner` is the session whose traces this
     person may rate (a hosted demo's visitor: `hosted.visible_session`), None for anyone's. The chat shows a turn
@@ -128,23 +148,36 @@ def rate(tracking_uri: str, trace_id: str, who: str, up: bool | None, comment: s
                 client.delete_assessment(trace_id=trace_id, assessment_id=mine[0].assessment_id)
             return None
         if mine:
-            written = client.update_assessment(trace_id=trace_id, assessment_id=mine[0].assessment_id,
-                                               assessment=Feedback(name=contract.FEEDBACK, value=up, rationale=comment))
+            written = client.update_assessment(
+                trace_id=trace_id,
+                assessment_id=mine[0].assessment_id,
+                assessment=Feedback(name=contract.FEEDBACK, value=up, rationale=comment),
+            )
         else:  # what mlflow.log_feedback does, on this store rather than the process's current one
-            written = client.log_assessment(trace_id, Feedback(
-                name=contract.FEEDBACK, value=up, rationale=comment or None,
-                source=AssessmentSource(source_type=contract.FEEDBACK_SOURCE, source_id=who)))
+            written = client.log_assessment(
+                trace_id,
+                Feedback(
+                    name=contract.FEEDBACK,
+                    value=up,
+                    rationale=comment or None,
+                    source=AssessmentSource(source_type=contract.FEEDBACK_SOURCE, source_id=who),
+                ),
+            )
     except MlflowException as exc:
         raise FeedbackError(f"The rating could not be saved ({str(exc.message)[:200]}).") from exc
     except Exception as exc:
         raise FeedbackError(f"The rating could not be saved ({type(exc).__name__}).") from exc
-    return Rating(trace_id=trace_id, who=who, up=up, comment=str(written.rationale or ""),
-                  assessment_id=str(written.assessment_id),
-                  updated_ms=int(written.last_update_time_ms or written.create_time_ms or 0))
+    return Rating(
+        trace_id=trace_id,
+        who=who,
+        up=up,
+        comment=str(written.rationale or ""),
+        assessment_id=str(written.assessment_id),
+        updated_ms=int(written.last_update_time_ms or written.create_time_ms or 0),
+    )
 
 
-def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, owner: str | None = None,
-           wait_s: float = 5.0) -> str:
+def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, owner: str | None = None, wait_s: float = 5.0) -> str:
     """Mark a side of a comparison (core.compare) as `who`'s preferred one: an MLflow feedback named
     `contract.PREFERRED` on its trace, value True, the traces it was preferred over as its rationale; one per person
     per trace (a second choice of the same side updates it). Returns the assessment's id."""
@@ -155,16 +188,30 @@ def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, o
     info = _landed_info(client, tracking_uri, trace_id, wait_s)
     if not hosted.may_open(owner, str((info.trace_metadata or {}).get(contract.TRACE_SESSION) or "")):
         raise FeedbackRefused("You can mark only the turns of your own conversations in this demo.")
-    mine = [a for a in info.assessments or () if getattr(a, "name", None) == contract.PREFERRED
-            and getattr(a, "valid", True) is not False and getattr(getattr(a, "source", None), "source_id", None) == who]
+    mine = [
+        a
+        for a in info.assessments or ()
+        if getattr(a, "name", None) == contract.PREFERRED
+        and getattr(a, "valid", True) is not False
+        and getattr(getattr(a, "source", None), "source_id", None) == who
+    ]
     try:
         if mine:
-            written = client.update_assessment(trace_id=trace_id, assessment_id=mine[0].assessment_id,
-                                               assessment=Feedback(name=contract.PREFERRED, value=True, rationale=rationale))
+            written = client.update_assessment(
+                trace_id=trace_id,
+                assessment_id=mine[0].assessment_id,
+                assessment=Feedback(name=contract.PREFERRED, value=True, rationale=rationale),
+            )
         else:
-            written = client.log_assessment(trace_id, Feedback(
-                name=contract.PREFERRED, value=True, rationale=rationale,
-                source=AssessmentSource(source_type=contract.FEEDBACK_SOURCE, source_id=who)))
+            written = client.log_assessment(
+                trace_id,
+                Feedback(
+                    name=contract.PREFERRED,
+                    value=True,
+                    rationale=rationale,
+                    source=AssessmentSource(source_type=contract.FEEDBACK_SOURCE, source_id=who),
+                ),
+            )
     except MlflowException as exc:
         raise FeedbackError(f"The choice could not be saved ({str(exc.message)[:200]}).") from exc
     except Exception as exc:
@@ -174,9 +221,15 @@ def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, o
 
 def preferred_by(assessments: Iterable[Any] | None) -> list[str]:
     """Who marked a trace as preferred (valid `contract.PREFERRED` feedback), as MLflow keeps it."""
-    return [str(a.source.source_id) for a in assessments or () if getattr(a, "name", None) == contract.PREFERRED
-            and getattr(a, "valid", True) is not False and getattr(a, "feedback", None) is not None
-            and a.feedback.value is True and getattr(a, "source", None) is not None]
+    return [
+        str(a.source.source_id)
+        for a in assessments or ()
+        if getattr(a, "name", None) == contract.PREFERRED
+        and getattr(a, "valid", True) is not False
+        and getattr(a, "feedback", None) is not None
+        and a.feedback.value is True
+        and getattr(a, "source", None) is not None
+    ]
 
 
 def _landed_info(client: TracingClient, tracking_uri: str, trace_id: str, wait_s: float) -> Any:
@@ -186,8 +239,7 @@ def _landed_info(client: TracingClient, tracking_uri: str, trace_id: str, wait_s
         export.wait_for_trace(tracking_uri, trace_id, timeout_s=wait_s)
         info = _stored_info(client, trace_id)
     if info is None or not _landed(info):
-        raise FeedbackError("This turn's trace is not in the MLflow store yet, so it cannot be rated; try again in "
-                            "a moment.")
+        raise FeedbackError("This turn's trace is not in the MLflow store yet, so it cannot be rated; try again in a moment.")
     return info
 
 
@@ -216,9 +268,13 @@ def for_conversation(tracking_uri: str, experiment_id: str, conversation_id: str
     token = None
     try:
         while True:
-            page = client.search_traces(locations=[str(experiment_id)], include_spans=False, max_results=500,
-                                        filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'",
-                                        page_token=token)
+            page = client.search_traces(
+                locations=[str(experiment_id)],
+                include_spans=False,
+                max_results=500,
+                filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'",
+                page_token=token,
+            )
             for trace in page:
                 current = ratings(trace.info.assessments)
                 mine = next((r for r in current if r.who == who), None)

@@ -30,17 +30,18 @@ from .identity import ADDRESS_KEY, Visitor
 
 log = logging.getLogger(__name__)
 MAX_USER_TEXT_CHARS = 2_000  # hosted mode: an edited instruction or system message (check_options)
-NO_LEDGER = ("This demo cannot count what the owner's key spends, so it does not use it: its MLflow store is "
-             "not a database the app writes to (a tracking server), and its owner has not set APP_LEDGER_URI to "
-             "one every app instance reaches (the spend ledger's).")
+NO_LEDGER = (
+    "This demo cannot count what the owner's key spends, so it does not use it: its MLflow store is "
+    "not a database the app writes to (a tracking server), and its owner has not set APP_LEDGER_URI to "
+    "one every app instance reaches (the spend ledger's)."
+)
 LEDGER_DOWN = "This demo's spend ledger cannot be reached right now, so the owner's key is not used."
 NOTHING_RUN = " Nothing was run. The demo provider is free and still works, as does your own key."
 
 
 def check_message(limits: HostedLimits, message: str) -> None:
     if len(message) > limits.max_message_chars:
-        raise InputError(f"This demo takes messages of up to {limits.max_message_chars:,} characters; yours has "
-                         f"{len(message):,}.")
+        raise InputError(f"This demo takes messages of up to {limits.max_message_chars:,} characters; yours has {len(message):,}.")
 
 
 def offered(limits: HostedLimits | None, scenario: scenarios.Scenario) -> bool:
@@ -64,21 +65,20 @@ def check_options(scenario: str, options: Mapping[str, Any]) -> None:
     for option in scenarios.get(scenario).text_options():
         value = str(options.get(option.key) or "")
         if len(value) > MAX_USER_TEXT_CHARS:
-            raise InputError(f"The {option.key.replace('_', ' ')} has {len(value):,} characters; this demo allows "
-                             f"{MAX_USER_TEXT_CHARS:,}.")
+            raise InputError(f"The {option.key.replace('_', ' ')} has {len(value):,} characters; this demo allows {MAX_USER_TEXT_CHARS:,}.")
 
 
-def _question(scenario: scenarios.Scenario, options: Mapping[str, Any], settings: Settings, message: str,
-              history_bytes: int) -> scenarios.CostQuestion:
+def _question(
+    scenario: scenarios.Scenario, options: Mapping[str, Any], settings: Settings, message: str, history_bytes: int
+) -> scenarios.CostQuestion:
     written = sum(costs.tokens_for(str(options.get(o.key) or "")) for o in scenario.text_options())
-    context = (costs.tokens_for(message) + costs.tokens_for(history_bytes) + costs.SYSTEM_AND_FORMAT_TOKENS
-               + written)
-    return scenarios.CostQuestion(settings=settings, options=options, message_tokens=costs.tokens_for(message),
-                                  context_tokens=context, written_tokens=written)
+    context = costs.tokens_for(message) + costs.tokens_for(history_bytes) + costs.SYSTEM_AND_FORMAT_TOKENS + written
+    return scenarios.CostQuestion(
+        settings=settings, options=options, message_tokens=costs.tokens_for(message), context_tokens=context, written_tokens=written
+    )
 
 
-def max_turn_cost(scenario: str, options: Mapping[str, Any], settings: Settings, message: str,
-                  history_chars: int = 0) -> float | None:
+def max_turn_cost(scenario: str, options: Mapping[str, Any], settings: Settings, message: str, history_chars: int = 0) -> float | None:
     """The most this turn can cost in USD (0 for the demo provider); None when a price is unknown."""
     if settings.provider == "demo":
         return 0.0
@@ -91,8 +91,16 @@ def history_bytes(conversation: Conversation) -> int:
     return sum(len(str(e.get("text", "")).encode("utf-8")) for e in conversation.transcript)
 
 
-def admit(spend: SpendLedger, settings: Settings, conversation: Conversation, message: str, visitor: str,
-          *, uses_owner_key: bool, rates: Sequence[tuple[str, int]] = ()) -> Reservation | None:
+def admit(
+    spend: SpendLedger,
+    settings: Settings,
+    conversation: Conversation,
+    message: str,
+    visitor: str,
+    *,
+    uses_owner_key: bool,
+    rates: Sequence[tuple[str, int]] = (),
+) -> Reservation | None:
     """Hosted demo: the message size, the options, turns a minute and the spend caps, checked before anything
     runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo. `visitor`
     is the identity the caps and the rate limit are kept for (an opaque string)."""
@@ -102,14 +110,22 @@ def admit(spend: SpendLedger, settings: Settings, conversation: Conversation, me
     check_message(limits, message)
     check_scenario(limits, conversation.scenario)
     check_options(conversation.scenario, conversation.options)
-    bound = max_turn_cost(conversation.scenario, conversation.options, settings, message,
-                          history_bytes(conversation))
+    bound = max_turn_cost(conversation.scenario, conversation.options, settings, message, history_bytes(conversation))
     return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key, rates=rates)
 
 
-def admit_variants(spend: SpendLedger, settings: Settings, scenario: str, conversations: Sequence[Conversation],
-                   cell_settings: Sequence[Settings], message: str, visitor: str, *, uses_owner_key: bool,
-                   rates: Sequence[tuple[str, int]] = ()) -> Reservation | None:
+def admit_variants(
+    spend: SpendLedger,
+    settings: Settings,
+    scenario: str,
+    conversations: Sequence[Conversation],
+    cell_settings: Sequence[Settings],
+    message: str,
+    visitor: str,
+    *,
+    uses_owner_key: bool,
+    rates: Sequence[tuple[str, int]] = (),
+) -> Reservation | None:
     """A fork or grid in a hosted demo: every cell checked like a turn, then admitted as one: the sum of the cells'
     bounds reserved at once, before any call is made, and each cell one of the minute's turns. None when the app is
     not a hosted demo."""
@@ -254,8 +270,17 @@ class SpendLedger:
             log.warning("The spend ledger cannot be read: %s", exc)
             raise TurnRefused(LEDGER_DOWN) from None
 
-    def admit(self, session_id: str, limits: HostedLimits, bound_usd: float | None, *, uses_owner_key: bool,
-              now: float | None = None, rates: Sequence[tuple[str, int]] = (), turns: int = 1) -> Reservation:
+    def admit(
+        self,
+        session_id: str,
+        limits: HostedLimits,
+        bound_usd: float | None,
+        *,
+        uses_owner_key: bool,
+        now: float | None = None,
+        rates: Sequence[tuple[str, int]] = (),
+        turns: int = 1,
+    ) -> Reservation:
         """Reserve the turn's bound, or raise TurnRefused saying why. Rate limits apply to every turn, counted per
         key of `rates` (hosted.rates: the person or the browser, and an anonymous visitor's address; the identity
         at `limits.turns_per_minute` when none is given); spend caps (per identity and per UTC day, in the
@@ -273,8 +298,7 @@ class SpendLedger:
                             recent.remove(now)
             raise
 
-    def count_turns(self, rates: Sequence[tuple[str, int]], now: float | None = None,
-                    turns: int = 1) -> list[collections.deque]:
+    def count_turns(self, rates: Sequence[tuple[str, int]], now: float | None = None, turns: int = 1) -> list[collections.deque]:
         """`turns` more turns (or predictions; a grid's cells) this minute for every key of `rates`, or TurnRefused
         (counting none) when one of them has not that many left."""
         now = time.time() if now is None else now
@@ -286,9 +310,11 @@ class SpendLedger:
                     recent.popleft()
                 if len(recent) + turns > allowed:
                     if turns > 1 and len(recent) < allowed:
-                        raise TurnRefused(f"This demo allows {allowed} turns a minute; these {turns} settings are "
-                                          f"{turns} turns, and {allowed - len(recent)} are left this minute. Run "
-                                          "fewer, or wait a minute.")
+                        raise TurnRefused(
+                            f"This demo allows {allowed} turns a minute; these {turns} settings are "
+                            f"{turns} turns, and {allowed - len(recent)} are left this minute. Run "
+                            "fewer, or wait a minute."
+                        )
                     wait = int(60 - (now - recent[0])) + 1
                     where = "from one address" if key.startswith(ADDRESS_KEY) else "per visitor"
                     raise TurnRefused(f"This demo allows {allowed} turns a minute {where}. Try again in {wait} s.")
@@ -297,28 +323,34 @@ class SpendLedger:
                 recent.extend([now] * turns)
             return counted
 
-    def _reserve(self, session_id: str, limits: HostedLimits, bound_usd: float | None, uses_owner_key: bool,
-                 day: str, now: float) -> Reservation:
+    def _reserve(
+        self, session_id: str, limits: HostedLimits, bound_usd: float | None, uses_owner_key: bool, day: str, now: float
+    ) -> Reservation:
         if not uses_owner_key:
             return Reservation(self, session_id, day, 0.0)
         if bound_usd is None:
-            raise TurnRefused("This turn's cost cannot be bounded (a model without a known price), so the "
-                              "demo does not run it on the owner's key. Choose another model, or use "
-                              "your own key.")
+            raise TurnRefused(
+                "This turn's cost cannot be bounded (a model without a known price), so the "
+                "demo does not run it on the owner's key. Choose another model, or use "
+                "your own key."
+            )
         if self.book is None:
             raise TurnRefused(NO_LEDGER + NOTHING_RUN)
         try:
-            reservation_id = self.book.reserve(session_id, day, bound_usd, identity_cap_usd=limits.session_cap_usd,
-                                               day_cap_usd=limits.daily_cap_usd, now=now)
+            reservation_id = self.book.reserve(
+                session_id, day, bound_usd, identity_cap_usd=limits.session_cap_usd, day_cap_usd=limits.daily_cap_usd, now=now
+            )
         except ledger.OverCap as over:
             if over.cap == "identity":
                 raise TurnRefused(
                     f"This turn could cost up to ${bound_usd:.4f}, and you have ${over.left_usd:.4f} "
                     f"left of your ${limits.session_cap_usd:.2f} cap for today on this demo. Nothing was run. Switch to "
-                    "the demo provider (free), use your own key, or fewer iterations.") from None
+                    "the demo provider (free), use your own key, or fewer iterations."
+                ) from None
             raise TurnRefused(
                 f"This demo has spent its ${limits.daily_cap_usd:.2f} budget for today (this turn could cost "
-                f"up to ${bound_usd:.4f}). Nothing was run. The demo provider is free and still works.") from None
+                f"up to ${bound_usd:.4f}). Nothing was run. The demo provider is free and still works."
+            ) from None
         except ledger.LedgerUnavailable as exc:
             log.warning("The spend ledger cannot be reached: %s", exc)
             raise TurnRefused(LEDGER_DOWN + " Try again in a moment." + NOTHING_RUN) from None

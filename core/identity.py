@@ -42,8 +42,7 @@ def signed_in(claims: Mapping[str, Any], admins: Collection[str] = ()) -> Visito
     owner = hashlib.sha256(f"{claims.get('iss') or ''}\n{subject}".encode()).hexdigest()[:32]
     email = str(claims.get("email") or "").strip()
     label = email or str(claims.get("name") or claims.get("preferred_username") or "signed in")
-    return Visitor(owner=owner, signed_in=True, label=label, rate_key=f"person:{owner}",
-                   admin=is_admin(claims, admins))
+    return Visitor(owner=owner, signed_in=True, label=label, rate_key=f"person:{owner}", admin=is_admin(claims, admins))
 
 
 def is_admin(claims: Mapping[str, Any], admins: Collection[str]) -> bool:

@@ -38,12 +38,20 @@ class ImageGenerator(Protocol):
 class OpenAIImageGenerator:
     """Images through the official SDK, which brings retries with backoff and timeouts."""
 
-    def __init__(self, *, api_key: str, model: str, size: str, quality: str, base_url: str | None = None,
-                 timeout_s: float = 120.0, max_retries: int = 2):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        size: str,
+        quality: str,
+        base_url: str | None = None,
+        timeout_s: float = 120.0,
+        max_retries: int = 2,
+    ):
 
         self.model, self.size, self.quality = model, size, quality
-        self._client = AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url or None,
-                                   timeout=timeout_s, max_retries=max_retries)
+        self._client = AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url or None, timeout=timeout_s, max_retries=max_retries)
 
     async def generate(self, prompt: str) -> GeneratedImage:
         kwargs: dict = {"model": self.model, "prompt": prompt, "size": self.size, "n": 1}
@@ -55,8 +63,13 @@ class OpenAIImageGenerator:
         if not response.data or not response.data[0].b64_json:
             raise ValueError(f"The image model {self.model} returned no image data.")
         item = response.data[0]
-        return GeneratedImage(png=base64.b64decode(item.b64_json), model=self.model, size=self.size,
-                              quality=self.quality, revised_prompt=getattr(item, "revised_prompt", None))
+        return GeneratedImage(
+            png=base64.b64decode(item.b64_json),
+            model=self.model,
+            size=self.size,
+            quality=self.quality,
+            revised_prompt=getattr(item, "revised_prompt", None),
+        )
 
     async def close(self) -> None:
         await self._client.close()

@@ -48,7 +48,8 @@ MEMORY = "sqlite://"  # a ledger private to this process (tests, scripts): not s
 
 metadata = sa.MetaData()
 reservations = sa.Table(
-    "app_spend_reservations", metadata,
+    "app_spend_reservations",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("day", sa.String(10), nullable=False),  # the UTC day it counts for, 2026-11-30
     sa.Column("identity", sa.String(255), nullable=False),
@@ -164,8 +165,7 @@ class SpendBook:
             pass  # another instance inserted it between our look and our insert
         self._days.add(day)
 
-    def reserve(self, identity: str, day: str, amount_usd: float, *, identity_cap_usd: float, day_cap_usd: float,
-                now: float) -> str:
+    def reserve(self, identity: str, day: str, amount_usd: float, *, identity_cap_usd: float, day_cap_usd: float, now: float) -> str:
         """Reserve `amount_usd` for `identity` on `day` if it fits under both caps (counting every other
         reservation of that day, settled, running or expired), and return its id; OverCap says which cap it
         would pass. LedgerUnavailable when the database does not answer."""
@@ -176,9 +176,11 @@ class SpendBook:
                 self._day_row(engine, day)
                 with engine.begin() as db:
                     db.execute(sa.select(days.c.day).where(days.c.day == day).with_for_update())  # waits for the others
-                    db.execute(reservations.update()
-                               .where(reservations.c.state == "reserved", reservations.c.expires_at < now)
-                               .values(state="expired"))
+                    db.execute(
+                        reservations.update()
+                        .where(reservations.c.state == "reserved", reservations.c.expires_at < now)
+                        .values(state="expired")
+                    )
                     spent = sa.select(sa.func.coalesce(sa.func.sum(_CHARGED), 0)).where(reservations.c.day == day)
                     day_total = int(db.scalar(spent) or 0)
                     identity_total = int(db.scalar(spent.where(reservations.c.identity == key)) or 0)
@@ -187,10 +189,20 @@ class SpendBook:
                     if day_total + amount > nano_down(day_cap_usd):
                         raise OverCap("day", (nano_down(day_cap_usd) - day_total) / NANO)
                     reservation_id = uuid.uuid4().hex
-                    db.execute(reservations.insert().values(
-                        id=reservation_id, day=day, identity=key, reserved_nusd=amount, actual_nusd=None,
-                        state="reserved", created_at=now, expires_at=now + self.ttl_s, settled_at=None,
-                        instance=self.instance))
+                    db.execute(
+                        reservations.insert().values(
+                            id=reservation_id,
+                            day=day,
+                            identity=key,
+                            reserved_nusd=amount,
+                            actual_nusd=None,
+                            state="reserved",
+                            created_at=now,
+                            expires_at=now + self.ttl_s,
+                            settled_at=None,
+                            instance=self.instance,
+                        )
+                    )
                     return reservation_id
             except sa.exc.SQLAlchemyError as exc:
                 raise self._failed(exc) from None
@@ -202,10 +214,11 @@ class SpendBook:
             try:
                 with self._ready().begin() as db:
                     actual: Any = reservations.c.reserved_nusd if actual_usd is None else nano_up(actual_usd)
-                    done = db.execute(reservations.update()
-                                      .where(reservations.c.id == reservation_id, reservations.c.state == "reserved",
-                                             reservations.c.expires_at >= now)
-                                      .values(state="settled", actual_nusd=actual, settled_at=now))
+                    done = db.execute(
+                        reservations.update()
+                        .where(reservations.c.id == reservation_id, reservations.c.state == "reserved", reservations.c.expires_at >= now)
+                        .values(state="settled", actual_nusd=actual, settled_at=now)
+                    )
                     return bool(done.rowcount == 1)
             except sa.exc.SQLAlchemyError as exc:
                 raise self._failed(exc) from None

@@ -58,8 +58,7 @@ class PromptSet:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def row(prompt: Any, contains: Any = "", regex: Any = "", min_cats: Any = None, where: str = "",
-        source_trace: str = "") -> PromptRow:
+def row(prompt: Any, contains: Any = "", regex: Any = "", min_cats: Any = None, where: str = "", source_trace: str = "") -> PromptRow:
     """One checked row; `where` says which line or item it came from in the sentence of an error."""
     text = "" if prompt is None else str(prompt).strip()
     at = f" ({where})" if where else ""
@@ -108,8 +107,9 @@ def from_lines(text: str) -> tuple[PromptRow, ...]:
         for part in parts:
             key, sep, value = part.partition(":")
             if not sep or key.strip() not in EXPECTATIONS:
-                raise InputError(f"Line {number}: “{part.strip()[:60]}” is not an expectation; write "
-                                 f"contains: …, regex: … or min_cats: … after a “ | ”.")
+                raise InputError(
+                    f"Line {number}: “{part.strip()[:60]}” is not an expectation; write contains: …, regex: … or min_cats: … after a “ | ”."
+                )
             found[key.strip()] = value.strip()
         rows.append(row(prompt, where=f"line {number}", **found))
     return _checked(rows)
@@ -139,9 +139,16 @@ def from_upload(name: str, data: bytes) -> tuple[PromptRow, ...]:
         columns = [c.strip().lower() for c in reader.fieldnames or []]
         if "prompt" not in columns:
             raise InputError(f"{name} needs a “prompt” column (found: {', '.join(columns) or 'none'}).")
-        return _checked([row(**{k: v for k, v in ((str(k).strip().lower(), v) for k, v in line.items())
-                                if k in ("prompt", *EXPECTATIONS)}, where=f"row {n}")
-                         for n, line in enumerate(reader, 2) if any((v or "").strip() for v in line.values())])
+        return _checked(
+            [
+                row(
+                    **{k: v for k, v in ((str(k).strip().lower(), v) for k, v in line.items()) if k in ("prompt", *EXPECTATIONS)},
+                    where=f"row {n}",
+                )
+                for n, line in enumerate(reader, 2)
+                if any((v or "").strip() for v in line.values())
+            ]
+        )
     raise InputError(f"{name}: upload a .csv or .json file.")
 
 
@@ -154,8 +161,7 @@ def _json_row(item: Any, where: str) -> PromptRow:
         item = {"prompt": item["inputs"].get("prompt"), **(item.get("expectations") or {})}
     unknown = set(item) - {"prompt", *EXPECTATIONS}
     if unknown:
-        raise InputError(f"{where.capitalize()} has {', '.join(sorted(unknown))}; a row has prompt, "
-                         f"{', '.join(EXPECTATIONS)}.")
+        raise InputError(f"{where.capitalize()} has {', '.join(sorted(unknown))}; a row has prompt, {', '.join(EXPECTATIONS)}.")
     return row(where=where, **item)
 
 
@@ -167,9 +173,13 @@ def from_past_turns(tracking_uri: str, experiment_id: str, scenario: str, limit:
     try:
         for key in (scenario, scenario + "@model"):
             quoted = key.replace("'", "''")  # a team file's name is the user's
-            found = client.search_traces(locations=[str(experiment_id)], max_results=100, include_spans=False,
-                                         filter_string=f"tags.`{contract.SCENARIO}` = '{quoted}'",
-                                         order_by=["timestamp_ms DESC"])
+            found = client.search_traces(
+                locations=[str(experiment_id)],
+                max_results=100,
+                include_spans=False,
+                filter_string=f"tags.`{contract.SCENARIO}` = '{quoted}'",
+                order_by=["timestamp_ms DESC"],
+            )
             for info in (t.info for t in found):
                 text = _request_text(client, info)
                 if text and len(text) <= MAX_PROMPT_CHARS and text not in {r.prompt for r in rows}:
@@ -178,7 +188,7 @@ def from_past_turns(tracking_uri: str, experiment_id: str, scenario: str, limit:
         raise PromptSetError(f"Past turns could not be read: {str(exc).splitlines()[0][:200]}") from exc
     if not rows:
         raise InputError("This team has no past turns in the experiment yet: type or upload prompts instead.")
-    return tuple(rows[:min(limit, MAX_PROMPTS)])
+    return tuple(rows[: min(limit, MAX_PROMPTS)])
 
 
 PREVIEW_CHARS = 300  # MLflow cuts a trace's request preview there
@@ -207,6 +217,7 @@ def _unquoted(preview: str) -> str:
 
 # ---- stored as MLflow evaluation datasets --------------------------------------------------------------------------
 
+
 def save(tracking_uri: str, experiment_id: str, name: str, rows: Iterable[PromptRow], scenario: str = "") -> PromptSet:
     """A new evaluation dataset named `name` in the experiment, one record per prompt."""
     from mlflow.genai import datasets  # noqa: PLC0415 - MLflow's GenAI package is heavy: imported when used
@@ -219,8 +230,11 @@ def save(tracking_uri: str, experiment_id: str, name: str, rows: Iterable[Prompt
         raise InputError(f"A prompt set named “{name}” exists already: choose another name.")
     records = []
     for order, r in enumerate(checked):
-        record: dict[str, Any] = {"inputs": {"prompt": r.prompt}, "expectations": r.expectations(),
-                                  "tags": {contract.PROMPT_ORDER: str(order)}}
+        record: dict[str, Any] = {
+            "inputs": {"prompt": r.prompt},
+            "expectations": r.expectations(),
+            "tags": {contract.PROMPT_ORDER: str(order)},
+        }
         if r.source_trace:
             record["source"] = {"source_type": "TRACE", "source_data": {"trace_id": r.source_trace}}
         records.append(record)
@@ -238,12 +252,14 @@ def list_sets(tracking_uri: str, experiment_id: str) -> list[PromptSet]:
     """The experiment's prompt sets (the datasets the app made), newest first, without their records."""
     try:
         found = mlflow.MlflowClient(tracking_uri).search_datasets(
-            experiment_ids=[str(experiment_id)], filter_string=f"tags.{contract.KIND} = '{contract.PROMPT_SET_KIND}'",  # no backticks here
-            order_by=["created_time DESC"], max_results=100)
+            experiment_ids=[str(experiment_id)],
+            filter_string=f"tags.{contract.KIND} = '{contract.PROMPT_SET_KIND}'",  # no backticks here
+            order_by=["created_time DESC"],
+            max_results=100,
+        )
     except Exception as exc:
         raise PromptSetError(f"The prompt sets could not be listed: {str(exc).splitlines()[0][:200]}") from exc
-    return [PromptSet(d.name, (), d.dataset_id, d.created_by or "", int(d.created_time or 0), dict(d.tags or {}))
-            for d in found]
+    return [PromptSet(d.name, (), d.dataset_id, d.created_by or "", int(d.created_time or 0), dict(d.tags or {})) for d in found]
 
 
 def load(tracking_uri: str, dataset_id: str) -> PromptSet:
@@ -262,10 +278,18 @@ def load(tracking_uri: str, dataset_id: str) -> PromptSet:
         expected = record.get("expectations") or {}
         source = record.get("source")
         trace = (getattr(source, "source_data", None) or {}).get("trace_id", "") if source is not None else ""
-        rows.append(PromptRow(str((record.get("inputs") or {}).get("prompt", "")), str(expected.get("contains", "")),
-                              str(expected.get("regex", "")), expected.get("min_cats"), trace))
-    return PromptSet(dataset.name, tuple(rows), dataset.dataset_id, dataset.created_by or "",
-                     int(dataset.created_time or 0), dict(dataset.tags or {}))
+        rows.append(
+            PromptRow(
+                str((record.get("inputs") or {}).get("prompt", "")),
+                str(expected.get("contains", "")),
+                str(expected.get("regex", "")),
+                expected.get("min_cats"),
+                trace,
+            )
+        )
+    return PromptSet(
+        dataset.name, tuple(rows), dataset.dataset_id, dataset.created_by or "", int(dataset.created_time or 0), dict(dataset.tags or {})
+    )
 
 
 class _uri:

@@ -36,8 +36,9 @@ class Clients:
         that agent), since a role cannot be guessed from a system message the user may have rewritten."""
         if self.settings is None or self.settings.provider != "demo":
             return self.chat
-        client = TracedChatCompletionClient(DemoChatCompletionClient(self.settings.chat_model, (demo,)),
-                                            self.settings.chat_model, free=True)
+        client = TracedChatCompletionClient(
+            DemoChatCompletionClient(self.settings.chat_model, (demo,)), self.settings.chat_model, free=True
+        )
         self._roles.append(client)
         return client
 
@@ -47,8 +48,7 @@ class Clients:
         chosen = model_for(self.settings, model) if self.settings is not None else ""
         if self.settings is None or self.settings.provider == "demo" or chosen == self.settings.chat_model:
             return self.for_role(role, demo)
-        client = TracedChatCompletionClient(_openai_chat(self.settings, chosen, vision=False), chosen,
-                                            provider="openai")
+        client = TracedChatCompletionClient(_openai_chat(self.settings, chosen, vision=False), chosen, provider="openai")
         self._roles.append(client)
         return client
 
@@ -83,13 +83,15 @@ def model_info_for(model: str, *, vision: bool) -> ModelInfo | None:
     """None for names agentchat knows; otherwise a sensible guess so Ollama/vLLM names just work."""
     if _model_info.resolve_model(model) in _model_info._MODEL_INFO:
         return None
-    return ModelInfo(vision=vision, function_calling=True, json_output=True, family="unknown",
-                     structured_output=False, multiple_system_messages=True)
+    return ModelInfo(
+        vision=vision, function_calling=True, json_output=True, family="unknown", structured_output=False, multiple_system_messages=True
+    )
 
 
 def _openai_chat(settings: Settings, model: str, *, vision: bool) -> ChatCompletionClient:
-    kwargs: dict[str, Any] = dict(model=model, api_key=settings.api_key or "not-needed",
-                                  timeout=settings.request_timeout_s, max_retries=settings.max_retries)
+    kwargs: dict[str, Any] = dict(
+        model=model, api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s, max_retries=settings.max_retries
+    )
     if settings.max_output_tokens:
         kwargs["max_tokens"] = int(settings.max_output_tokens)
     if settings.base_url:
@@ -114,21 +116,28 @@ def build_clients(settings: Settings) -> Clients:
     if settings.provider == "demo":
         return Clients(
             chat=TracedChatCompletionClient(DemoChatCompletionClient(settings.chat_model), settings.chat_model, free=True),
-            vision=TracedChatCompletionClient(DemoChatCompletionClient(settings.vision_model), settings.vision_model,
-                                              free=True),
+            vision=TracedChatCompletionClient(DemoChatCompletionClient(settings.vision_model), settings.vision_model, free=True),
             image=DemoImageGenerator(settings.image_model or "demo-image"),
             settings=settings,
         )
     provider_name = "openai" if settings.provider == "openai" else None
-    chat = TracedChatCompletionClient(_openai_chat(settings, settings.chat_model, vision=False),
-                                      settings.chat_model, provider=provider_name)
-    vision = TracedChatCompletionClient(_openai_chat(settings, settings.vision_model, vision=True),
-                                        settings.vision_model, provider=provider_name)
+    chat = TracedChatCompletionClient(
+        _openai_chat(settings, settings.chat_model, vision=False), settings.chat_model, provider=provider_name
+    )
+    vision = TracedChatCompletionClient(
+        _openai_chat(settings, settings.vision_model, vision=True), settings.vision_model, provider=provider_name
+    )
     image = None
     if settings.image_model:
-        image = OpenAIImageGenerator(api_key=settings.api_key, model=settings.image_model, size=settings.image_size,
-                                     quality=settings.image_quality, base_url=settings.base_url or None,
-                                     timeout_s=max(settings.request_timeout_s, 120.0), max_retries=settings.max_retries)
+        image = OpenAIImageGenerator(
+            api_key=settings.api_key,
+            model=settings.image_model,
+            size=settings.image_size,
+            quality=settings.image_quality,
+            base_url=settings.base_url or None,
+            timeout_s=max(settings.request_timeout_s, 120.0),
+            max_retries=settings.max_retries,
+        )
     return Clients(chat=chat, vision=vision, image=image, settings=settings)
 
 

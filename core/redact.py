@@ -27,20 +27,36 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # the password in an address: postgresql://user:secret@host, https://user:token@gateway
     (re.compile(r"(?P<keep>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"<>]*:)[^\s/@'\"<>]+(?=@)"), r"\g<keep>" + MASK),
     # an Authorization header's value, whatever its scheme ("Authorization: Bearer …", "authorization': 'Basic …")
-    (re.compile(r"(?P<keep>\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?)"
-                r"[^\s\"',;}]+", re.IGNORECASE), r"\g<keep>" + MASK),
+    (
+        re.compile(
+            r"(?P<keep>\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?)"
+            r"[^\s\"',;}]+",
+            re.IGNORECASE,
+        ),
+        r"\g<keep>" + MASK,
+    ),
     # a bearer token anywhere
     (re.compile(r"(?P<keep>\bbearer\s+)[A-Za-z0-9._~+/\-]{12,}=*", re.IGNORECASE), r"\g<keep>" + MASK),
     # key=value and "key": "value" for names that hold secrets (query strings, JSON bodies, error texts)
-    (re.compile(r"(?P<keep>\b(?:api[_-]?key|x-api-key|access[_-]?token|refresh[_-]?token|client[_-]?secret|secret|"
-                r"password|passwd)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]{4,}", re.IGNORECASE),
-     r"\g<keep>" + MASK),
+    (
+        re.compile(
+            r"(?P<keep>\b(?:api[_-]?key|x-api-key|access[_-]?token|refresh[_-]?token|client[_-]?secret|secret|"
+            r"password|passwd)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]{4,}",
+            re.IGNORECASE,
+        ),
+        r"\g<keep>" + MASK,
+    ),
     # a JSON Web Token (three base64url parts, the first an encoded '{"')
     (re.compile(r"(?<![A-Za-z0-9+/_\-])eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), MASK),
     # API keys by their prefixes: OpenAI and Anthropic (sk-…, sk-proj-…), GitHub, Hugging Face, Slack (their '-' or '_'
     # is never in standard base64; inside url-safe base64 the look-behind refuses them)
-    (re.compile(r"(?<![A-Za-z0-9_\-])(?:sk-[A-Za-z0-9_\-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
-                r"hf_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,})"), MASK),
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9_\-])(?:sk-[A-Za-z0-9_\-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+            r"hf_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9\-]{10,})"
+        ),
+        MASK,
+    ),
     # Google and AWS keys, never inside a longer run of base64 (a picture in the agents' saved state stays whole)
     (re.compile(r"(?<![A-Za-z0-9+/_\-])(?:AIza[A-Za-z0-9_\-]{35}|AKIA[A-Z0-9]{16})(?![A-Za-z0-9+/_\-])"), MASK),
 )
@@ -125,9 +141,24 @@ class LogScrubber(logging.Filter):
 
 
 # the app's own loggers, autogen's, the HTTP clients', MLflow's and Streamlit's ("" is the root logger)
-LOGGERS = ("", "core", "ui", "pages", "__main__", "autogen_core", "autogen_core.events", "autogen_core.trace",
-           "autogen_agentchat", "autogen_agentchat.events", "autogen_ext", "openai", "httpx", "httpcore", "mlflow",
-           "streamlit")
+LOGGERS = (
+    "",
+    "core",
+    "ui",
+    "pages",
+    "__main__",
+    "autogen_core",
+    "autogen_core.events",
+    "autogen_core.trace",
+    "autogen_agentchat",
+    "autogen_agentchat.events",
+    "autogen_ext",
+    "openai",
+    "httpx",
+    "httpcore",
+    "mlflow",
+    "streamlit",
+)
 _scrubber = LogScrubber()
 
 

@@ -62,10 +62,16 @@ class ShareLinks:
     def grants(self, conversation_id: str) -> list[Grant]:
         """The conversation's live links, oldest first."""
         tags = self.client.get_run(conversation_id).data.tags
-        found = [Grant(key[len(contract.SHARE_PREFIX):], conversation_id, int(value or 0),
-                       self._token(conversation_id, key[len(contract.SHARE_PREFIX):]))
-                 for key, value in tags.items() if key.startswith(contract.SHARE_PREFIX)
-                 and _GRANT.fullmatch(key[len(contract.SHARE_PREFIX):]) and str(value).isdigit()]
+        found = [
+            Grant(
+                key[len(contract.SHARE_PREFIX) :],
+                conversation_id,
+                int(value or 0),
+                self._token(conversation_id, key[len(contract.SHARE_PREFIX) :]),
+            )
+            for key, value in tags.items()
+            if key.startswith(contract.SHARE_PREFIX) and _GRANT.fullmatch(key[len(contract.SHARE_PREFIX) :]) and str(value).isdigit()
+        ]
         return sorted(found, key=lambda g: g.created_ms)
 
     def create(self, conversation_id: str, now_ms: int | None = None) -> Grant:
@@ -83,10 +89,8 @@ class ShareLinks:
     def opened(self, token: str) -> str:
         """The conversation a token grants, or ShareRefused."""
         parts = (token or "").strip().split(".")
-        refused = ShareRefused("This share link does not open anything: it was revoked, or it is not a link "
-                               "this app made.")
-        if len(parts) != 3 or not (is_valid_run_id(parts[0]) and _GRANT.fullmatch(parts[1])
-                                   and _SIGNATURE.fullmatch(parts[2])):
+        refused = ShareRefused("This share link does not open anything: it was revoked, or it is not a link this app made.")
+        if len(parts) != 3 or not (is_valid_run_id(parts[0]) and _GRANT.fullmatch(parts[1]) and _SIGNATURE.fullmatch(parts[2])):
             raise refused
         conversation_id, grant_id, signature = parts
         if not hmac.compare_digest(signature, _signature(self._secret, conversation_id, grant_id)):
@@ -96,8 +100,7 @@ class ShareLinks:
         except MlflowException as exc:
             if store.is_not_found(exc):  # the conversation was deleted: the link opens nothing
                 raise refused from exc
-            raise StoreUnavailable("The MLflow store could not be read to open this link; try again in a "
-                                   "moment.") from exc
+            raise StoreUnavailable("The MLflow store could not be read to open this link; try again in a moment.") from exc
         if run.info.lifecycle_stage == "deleted" or contract.SHARE_PREFIX + grant_id not in run.data.tags:
             raise refused
         return conversation_id

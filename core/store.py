@@ -35,8 +35,15 @@ def is_not_found(exc: BaseException) -> bool:
 
 # what databases (through SQLAlchemy, or an MLflow server relaying them) and MLflow say when they refuse a *value*:
 # the store is up, this one thing cannot be kept
-_REFUSALS = ("DataError", "IntegrityError", "INVALID_PARAMETER_VALUE", "cannot contain NUL", "value too long",
-             "exceeds the maximum length", "invalid byte sequence")
+_REFUSALS = (
+    "DataError",
+    "IntegrityError",
+    "INVALID_PARAMETER_VALUE",
+    "cannot contain NUL",
+    "value too long",
+    "exceeds the maximum length",
+    "invalid byte sequence",
+)
 
 
 def refusal(exc: BaseException, tracking_uri: str = "") -> str | None:
@@ -50,8 +57,14 @@ def refusal(exc: BaseException, tracking_uri: str = "") -> str | None:
         return None
     lines = [line.strip() for source in (cause, exc) if source is not None for line in str(source).splitlines()]
     # SQLAlchemy wraps the database's words in its own notes (the statement, the autoflush, a docs link)
-    words = next((line for line in lines if line and not line.startswith(("(raised as a result", "[SQL", "[parameters",
-                                                                        "(Background on this error"))), type(exc).__name__)
+    words = next(
+        (
+            line
+            for line in lines
+            if line and not line.startswith(("(raised as a result", "[SQL", "[parameters", "(Background on this error"))
+        ),
+        type(exc).__name__,
+    )
     return scrub(words, tracking_uri)[:200]
 
 
@@ -66,8 +79,9 @@ def check_store(tracking_uri: str, timeout_s: float = 2.0) -> str | None:
         MlflowClient(tracking_uri).search_experiments(max_results=1)
         return None
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable", said plainly
-        return (f"The MLflow store {display_uri(tracking_uri)} cannot be reached "
-                f"({type(exc).__name__}: {scrub(str(exc), tracking_uri)[:200]}).")
+        return (
+            f"The MLflow store {display_uri(tracking_uri)} cannot be reached ({type(exc).__name__}: {scrub(str(exc), tracking_uri)[:200]})."
+        )
 
 
 def scrub(text: str, tracking_uri: str) -> str:
@@ -82,7 +96,7 @@ def use_wal(tracking_uri: str) -> None:
     other sessions) do not block the trace writer, and each commit syncs once instead of three times."""
     if not tracking_uri.startswith("sqlite:///"):
         return
-    path = tracking_uri[len("sqlite:///"):]
+    path = tracking_uri[len("sqlite:///") :]
     if not Path(path).parent.exists():
         return
     with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:

@@ -44,7 +44,7 @@ class TeamModels:
 
     @property
     def provider(self) -> str:
-        """"demo", "openai" or "compatible": a factory may adapt (say, fewer rounds on a paid provider)."""
+        """ "demo", "openai" or "compatible": a factory may adapt (say, fewer rounds on a paid provider)."""
         return self._clients.settings.provider if self._clients.settings is not None else "demo"
 
     def client(self, agent: str, model: str = "") -> ChatCompletionClient:
@@ -76,8 +76,10 @@ def _within(seconds: float, action: Callable[[], Any], what: str) -> Any:
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise TeamFileError(f"{what} did not finish within {seconds:g} s; the app left it running and does not "
-                            "offer the team. Look for a loop or a call that waits.")
+        raise TeamFileError(
+            f"{what} did not finish within {seconds:g} s; the app left it running and does not "
+            "offer the team. Look for a loop or a call that waits."
+        )
     if failure:
         raise failure[0]
     return result[0]
@@ -101,8 +103,7 @@ def _load_module(path: Path, shown: Path) -> Any:
     except ModuleNotFoundError as exc:
         raise TeamFileError(f"“{shown.name}” needs the module {exc.name}, which is not installed here.") from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the file's own code failed: said in a sentence
-        raise TeamFileError(f"“{shown.name}” failed when it was read{_where(path, exc)}: {type(exc).__name__}: "
-                            f"{str(exc)[:300]}") from None
+        raise TeamFileError(f"“{shown.name}” failed when it was read{_where(path, exc)}: {type(exc).__name__}: {str(exc)[:300]}") from None
     sys.modules.pop(name, None)  # read again from the file next time
     return module
 
@@ -114,11 +115,12 @@ def _call(path: Path, shown: Path, create: Callable[[TeamModels], Any], models: 
     except TeamFileError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the factory's own code failed: said in a sentence
-        raise TeamFileError(f"{FACTORY}() in “{shown.name}” raised {type(exc).__name__}{_where(path, exc)}: "
-                            f"{str(exc)[:300]}") from None
+        raise TeamFileError(f"{FACTORY}() in “{shown.name}” raised {type(exc).__name__}{_where(path, exc)}: {str(exc)[:300]}") from None
     if not isinstance(team, Team):
-        raise TeamFileError(f"{FACTORY}() in “{shown.name}” returned {type(team).__name__}, not an agentchat team "
-                            "(RoundRobinGroupChat, SelectorGroupChat, Swarm, …).")
+        raise TeamFileError(
+            f"{FACTORY}() in “{shown.name}” returned {type(team).__name__}, not an agentchat team "
+            "(RoundRobinGroupChat, SelectorGroupChat, Swarm, …)."
+        )
     return team
 
 
@@ -130,13 +132,19 @@ def read_factory(path: Path, shown: Path | None = None) -> TeamFile:
     module = _load_module(path, shown)
     create = getattr(module, FACTORY, None)
     if not callable(create):
-        raise TeamFileError(f"“{shown.name}” has no {FACTORY}(models) function; a Python team file defines one that "
-                            "returns an agentchat team (see docs/TEAMS.md).")
+        raise TeamFileError(
+            f"“{shown.name}” has no {FACTORY}(models) function; a Python team file defines one that "
+            "returns an agentchat team (see docs/TEAMS.md)."
+        )
     probe = TeamModels(build_clients(Settings()))
     participants = list(getattr(_call(path, shown, create, probe), "_participants", None) or [])
-    return TeamFile(path=shown, key=f"team:{slug(shown.stem)}", label=str(getattr(module, "LABEL", "") or shown.stem),
-                    description=str(getattr(module, "DESCRIPTION", "") or module.__doc__ or "").strip(),
-                    agents=tuple(str(getattr(p, "name", "?")) for p in participants),
-                    models=tuple(dict.fromkeys(m for m in probe.asked.values() if m)),
-                    factory=lambda clients: _call(path, shown, create, TeamModels(clients)),
-                    users=tuple(p.name for p in participants if isinstance(p, UserProxyAgent)))
+    return TeamFile(
+        path=shown,
+        key=f"team:{slug(shown.stem)}",
+        label=str(getattr(module, "LABEL", "") or shown.stem),
+        description=str(getattr(module, "DESCRIPTION", "") or module.__doc__ or "").strip(),
+        agents=tuple(str(getattr(p, "name", "?")) for p in participants),
+        models=tuple(dict.fromkeys(m for m in probe.asked.values() if m)),
+        factory=lambda clients: _call(path, shown, create, TeamModels(clients)),
+        users=tuple(p.name for p in participants if isinstance(p, UserProxyAgent)),
+    )

@@ -102,8 +102,7 @@ def team_paths(folder: Path) -> list[Path]:
     """The team files in a folder: *.json and *.py, leaving out names starting with _ or . (helpers)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix in TEAM_FILE_SUFFIXES and p.is_file() and not p.name.startswith(("_", ".")))
+    return sorted(p for p in folder.iterdir() if p.suffix in TEAM_FILE_SUFFIXES and p.is_file() and not p.name.startswith(("_", ".")))
 
 
 def slug(text: str) -> str:
@@ -142,8 +141,10 @@ def read_declarative(path: Path, data: bytes) -> tuple[list[TeamFile], list[str]
             raise TeamFileError(f"“{name}” is a gallery without teams.")
         return teams, problems
     if not isinstance(document, dict) or document.get("component_type") != "team":
-        raise TeamFileError(f"“{name}” is not a team: its top-level component_type should be \"team\" (a file "
-                            "that Team.dump_component() or AutoGen Studio's team builder wrote, or a gallery).")
+        raise TeamFileError(
+            f'“{name}” is not a team: its top-level component_type should be "team" (a file '
+            "that Team.dump_component() or AutoGen Studio's team builder wrote, or a gallery)."
+        )
     return [_team(path, document, slug(path.stem))], []
 
 
@@ -154,12 +155,26 @@ def _team(path: Path, component: dict[str, Any], key: str) -> TeamFile:
     component = upgrade(component, where)
     participants = (component.get("config") or {}).get("participants") or []
     agents = tuple(str((p.get("config") or {}).get("name") or "?") for p in participants if isinstance(p, dict))
-    users = tuple(str((p.get("config") or {}).get("name") or "?") for p in participants
-                  if isinstance(p, dict) and str(p.get("provider", "")).endswith(".UserProxyAgent"))
-    models = tuple(dict.fromkeys(str((m.get("config") or {}).get("model") or "?")
-                                 for m in _components(component) if m.get("component_type") == "model"))
-    return TeamFile(path=path, key=f"team:{key}", label=label, description=str(component.get("description") or ""),
-                    component=component, agents=agents, models=models, users=users)
+    users = tuple(
+        str((p.get("config") or {}).get("name") or "?")
+        for p in participants
+        if isinstance(p, dict) and str(p.get("provider", "")).endswith(".UserProxyAgent")
+    )
+    models = tuple(
+        dict.fromkeys(
+            str((m.get("config") or {}).get("model") or "?") for m in _components(component) if m.get("component_type") == "model"
+        )
+    )
+    return TeamFile(
+        path=path,
+        key=f"team:{key}",
+        label=label,
+        description=str(component.get("description") or ""),
+        component=component,
+        agents=agents,
+        models=models,
+        users=users,
+    )
 
 
 def _components(node: Any) -> list[dict[str, Any]]:
@@ -181,9 +196,11 @@ def _refuse_what_cannot_run(component: dict[str, Any], where: str) -> None:
         class_name = str(node.get("provider") or "").rpartition(".")[2]
         if node.get("component_type") == "agent" and class_name in CANNOT_RUN:
             agent = (node.get("config") or {}).get("name") or class_name
-            raise TeamFileError(f"In {where}, {agent} is a {class_name}, which {CANNOT_RUN[class_name]}; this app "
-                                "does not run it. Replace it with an AssistantAgent with tools, or use AutoGen Studio "
-                                "for this team.")
+            raise TeamFileError(
+                f"In {where}, {agent} is a {class_name}, which {CANNOT_RUN[class_name]}; this app "
+                "does not run it. Replace it with an AssistantAgent with tools, or use AutoGen Studio "
+                "for this team."
+            )
 
 
 def upgrade(component: dict[str, Any], where: str = "the team file") -> dict[str, Any]:
@@ -209,7 +226,8 @@ def upgrade(component: dict[str, Any], where: str = "the team file") -> dict[str
             raise TeamFileError(
                 f"In {where}, {node.get('label') or provider} is written for version {written} of {provider}, and "
                 f"the installed agentchat has version {current}, whose settings differ ({str(exc).splitlines()[0]}). "
-                f"Save the team again from AutoGen Studio or with Team.dump_component() on agentchat 0.7.") from None
+                f"Save the team again from AutoGen Studio or with Team.dump_component() on agentchat 0.7."
+            ) from None
         node["component_version"] = node["version"] = current
     return upgraded
 
@@ -219,11 +237,9 @@ def _component_class(provider: str, where: str) -> type:
     try:
         return getattr(importlib.import_module(module_path), class_name)
     except ModuleNotFoundError as exc:
-        raise TeamFileError(f"{where[0].upper()}{where[1:]} needs {provider}, but the module {exc.name} is not "
-                            "installed here.") from None
+        raise TeamFileError(f"{where[0].upper()}{where[1:]} needs {provider}, but the module {exc.name} is not installed here.") from None
     except (AttributeError, ValueError):
-        raise TeamFileError(f"{where[0].upper()}{where[1:]} names {provider!r}, which is not a class this app can "
-                            "import.") from None
+        raise TeamFileError(f"{where[0].upper()}{where[1:]} names {provider!r}, which is not a class this app can import.") from None
 
 
 # --- the app's stand-ins -------------------------------------------------------------------------------------------------
@@ -263,8 +279,9 @@ class UserStandIn(BaseChatAgent):
         return (HandoffMessage,)
 
     async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
-        return Response(chat_message=HandoffMessage(
-            source=self.name, target="user", content=f"{self.name}: your turn. Answer in the chat to carry on."))
+        return Response(
+            chat_message=HandoffMessage(source=self.name, target="user", content=f"{self.name}: your turn. Answer in the chat to carry on.")
+        )
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:
         return None
@@ -298,15 +315,17 @@ def _bounded(function: Any) -> Any:
     """A tool function as an async one that answers within TOOL_TIMEOUT_S: a tool that never returns tells
     the agent so ("ERROR: …", its span failed) instead of holding the turn, Stop and the conversation. (A
     thread cannot be stopped: a sync tool that never returns keeps its worker thread.)"""
+
     @functools.wraps(function)
     async def run(*args: Any, **kwargs: Any) -> Any:
-        call = function(*args, **kwargs) if asyncio.iscoroutinefunction(function) else \
-            _on_own_thread(function, *args, **kwargs)
+        call = function(*args, **kwargs) if asyncio.iscoroutinefunction(function) else _on_own_thread(function, *args, **kwargs)
         try:
             return await asyncio.wait_for(call, TOOL_TIMEOUT_S)
         except asyncio.TimeoutError:
-            return (f"{contract.TOOL_ERROR_PREFIX} {function.__name__} did not answer within {TOOL_TIMEOUT_S:g} s; "
-                    "the app stopped waiting for it.")
+            return (
+                f"{contract.TOOL_ERROR_PREFIX} {function.__name__} did not answer within {TOOL_TIMEOUT_S:g} s; "
+                "the app stopped waiting for it."
+            )
 
     return run
 
@@ -316,8 +335,7 @@ def _traced_function_tools(agent: Any) -> None:
     call, so the tool's `_func` (what FunctionTool.run calls) is replaced by a traced async one; the agent's
     workbench holds the same tool objects (a static workbench's `_tools`), so this works after it is built."""
     workbenches = getattr(agent, "_workbench", None) or ()  # a file from dump_component holds its tools there
-    tools = [*(getattr(agent, "_tools", None) or ()),
-             *(t for bench in workbenches for t in (getattr(bench, "_tools", None) or ()))]
+    tools = [*(getattr(agent, "_tools", None) or ()), *(t for bench in workbenches for t in (getattr(bench, "_tools", None) or ()))]
     for tool in {id(t): t for t in tools}.values():
         if isinstance(tool, FunctionTool) and not getattr(tool._func, "_app_traced", False):
             traced_run = spans.traced_tool(_bounded(tool._func))
@@ -333,8 +351,10 @@ def for_the_app(team: Team, stop: ExternalTermination, stream: bool = False) -> 
     `_termination_condition`); the names and descriptions the team already knows stay the same."""
     participants = getattr(team, "_participants", None)
     if not isinstance(participants, list) or not hasattr(team, "_termination_condition"):
-        raise TeamFileError(f"A {type(team).__name__} is not a group chat team this app can run (it runs "
-                            "RoundRobinGroupChat, SelectorGroupChat, Swarm and other agentchat group chats).")
+        raise TeamFileError(
+            f"A {type(team).__name__} is not a group chat team this app can run (it runs "
+            "RoundRobinGroupChat, SelectorGroupChat, Swarm and other agentchat group chats)."
+        )
     for index, agent in enumerate(participants):
         if isinstance(agent, UserProxyAgent):
             participants[index] = UserStandIn(agent.name, agent.description)
@@ -373,8 +393,15 @@ def _with_app_models(component: dict[str, Any]) -> dict[str, Any]:
     def stand_in(node: dict[str, Any], agent: str) -> None:
         model = str((node.get("config") or {}).get("model", ""))
         node.clear()
-        node.update({"provider": f"{_SHIMS}.AppModel", "component_type": "model", "version": 1,
-                     "component_version": 1, "config": {"model": model, "agent": agent}})
+        node.update(
+            {
+                "provider": f"{_SHIMS}.AppModel",
+                "component_type": "model",
+                "version": 1,
+                "component_version": 1,
+                "config": {"model": model, "agent": agent},
+            }
+        )
 
     for participant in (tree.get("config") or {}).get("participants") or []:
         agent_name = str((participant.get("config") or {}).get("name") or "") if isinstance(participant, dict) else ""
@@ -414,14 +441,15 @@ def _check_models(team: Team) -> None:
     """Every model client the team holds is the app's: a file never decides where a key goes (a Python team
     file must take its clients from `models.client(...)`)."""
     holders = [("the team's speaker selector", team)]
-    holders += [(getattr(agent, "name", "an agent"), getattr(agent, "inner", agent))
-                for agent in getattr(team, "_participants", [])]
+    holders += [(getattr(agent, "name", "an agent"), getattr(agent, "inner", agent)) for agent in getattr(team, "_participants", [])]
     for who, holder in holders:
         client = getattr(holder, "_model_client", None)
         if client is not None and not isinstance(client, spans.TracedChatCompletionClient):
-            raise TeamFileError(f"The model client of {who} was not made by the app ({type(client).__name__}); "
-                                "a team's models come from the sidebar's provider (in a Python team file: "
-                                "models.client(agent, model=...)).")
+            raise TeamFileError(
+                f"The model client of {who} was not made by the app ({type(client).__name__}); "
+                "a team's models come from the sidebar's provider (in a Python team file: "
+                "models.client(agent, model=...))."
+            )
 
 
 def _swarm_task(team: Swarm) -> Callable[[str, str | None], BaseChatMessage]:
@@ -447,15 +475,17 @@ def build_team_file(team_file: TeamFile, context: TeamContext) -> TeamPlan:
             if team_file.factory is not None:
                 team = team_file.factory(context.clients)
             else:
-                team = Team.load_component(_with_app_models(_with_system_messages(team_file.component or {},
-                                                                                  context.options)))
+                team = Team.load_component(_with_app_models(_with_system_messages(team_file.component or {}, context.options)))
         team = for_the_app(team, stop, stream=context.clients.stream)
     except TeamFileError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - anything the file's code raises, said in a sentence
-        raise TeamFileError(f"The team in “{team_file.path.name}” could not be built: {type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0][:300] if str(exc) else ''}") from None
+        raise TeamFileError(
+            f"The team in “{team_file.path.name}” could not be built: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        ) from None
     finally:
         _turn.reset(token)
-    return TeamPlan(team=team, stop=stop, total_steps=0, guard=MAX_MESSAGES_GUARD,
-                    task_message=_swarm_task(team) if isinstance(team, Swarm) else None)
+    return TeamPlan(
+        team=team, stop=stop, total_steps=0, guard=MAX_MESSAGES_GUARD, task_message=_swarm_task(team) if isinstance(team, Swarm) else None
+    )

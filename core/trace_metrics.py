@@ -35,6 +35,7 @@ SORTS = {"newest": "timestamp_ms DESC", "oldest": "timestamp_ms ASC", "duration"
 @dataclass(frozen=True)
 class Overview:
     """What the page's overview shows, from the store's aggregates."""
+
     totals: traces.Totals
     daily: pd.DataFrame  # period, traces, tokens, cost_usd, errors (as traces.over_time)
     by_status: pd.DataFrame  # status, traces
@@ -92,6 +93,7 @@ class Prefetch:
 class Scope:
     """Which traces: the filters both MLflow's metrics and its search apply (equality on a tag, the status, the
     session: a hosted visitor's own)."""
+
     scenario: str | None = None
     status: str | None = None
     session: str | None = None
@@ -141,19 +143,34 @@ class MetricsReader:
         except Exception as exc:
             raise traces._unreadable(exc, "opened") from exc
         engine = getattr(self._store, "engine", None)
-        self._sql = _SqliteRows(engine, int(self.experiment_id)) \
-            if engine is not None and engine.dialect.name == "sqlite" else None
+        self._sql = _SqliteRows(engine, int(self.experiment_id)) if engine is not None and engine.dialect.name == "sqlite" else None
 
-    def _query(self, view: MetricViewType, metric: str, aggregations: list[MetricAggregation],
-               dimensions: list[str] | None = None, filters: list[str] | None = None,
-               start_ms: int | None = None, end_ms: int | None = None, interval_s: int | None = None) -> list[Any]:
+    def _query(
+        self,
+        view: MetricViewType,
+        metric: str,
+        aggregations: list[MetricAggregation],
+        dimensions: list[str] | None = None,
+        filters: list[str] | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        interval_s: int | None = None,
+    ) -> list[Any]:
         points: list[Any] = []
         token = None
         while True:
             page = self._store.query_trace_metrics(
-                experiment_ids=[self.experiment_id], view_type=view, metric_name=metric, aggregations=aggregations,
-                dimensions=dimensions, filters=filters or None, time_interval_seconds=interval_s,
-                start_time_ms=start_ms, end_time_ms=end_ms, page_token=token)
+                experiment_ids=[self.experiment_id],
+                view_type=view,
+                metric_name=metric,
+                aggregations=aggregations,
+                dimensions=dimensions,
+                filters=filters or None,
+                time_interval_seconds=interval_s,
+                start_time_ms=start_ms,
+                end_time_ms=end_ms,
+                page_token=token,
+            )
             points.extend(page)
             token = getattr(page, "token", None)
             if not token:
@@ -162,10 +179,14 @@ class MetricsReader:
     def count(self, start_ms: int | None = None, end_ms: int | None = None, scope: Scope | None = None) -> int:
         """Traces in the window: one indexed COUNT, to decide whether reading them all is cheap."""
         try:
-            points = self._query(MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT,
-                                 [MetricAggregation(AggregationType.COUNT)],
-                                 filters=self._where(scope or Scope(), start_ms, end_ms), start_ms=start_ms,
-                                 end_ms=end_ms)
+            points = self._query(
+                MetricViewType.TRACES,
+                TraceMetricKey.TRACE_COUNT,
+                [MetricAggregation(AggregationType.COUNT)],
+                filters=self._where(scope or Scope(), start_ms, end_ms),
+                start_ms=start_ms,
+                end_ms=end_ms,
+            )
         except Exception as exc:
             raise traces._unreadable(exc) from exc
         return int(sum(p.values.get("COUNT", 0) for p in points))
@@ -188,10 +209,8 @@ class MetricsReader:
         }
         window = self._window(start_ms, end_ms, now_ms, scope)
         if window is not None:
-            asks["day_count"] = (trace_view, TraceMetricKey.TRACE_COUNT, [MetricAggregation(count)], status_dim,
-                                 where, *window, DAY_S)
-            asks["day_tokens"] = (trace_view, TraceMetricKey.TOTAL_TOKENS, [MetricAggregation(total)], None,
-                                  where, *window, DAY_S)
+            asks["day_count"] = (trace_view, TraceMetricKey.TRACE_COUNT, [MetricAggregation(count)], status_dim, where, *window, DAY_S)
+            asks["day_tokens"] = (trace_view, TraceMetricKey.TOTAL_TOKENS, [MetricAggregation(total)], None, where, *window, DAY_S)
         asks.update(self._cost_asks(where, window))
         got = self._all(asks, start_ms, end_ms)
         cost = sum(_by(got["cost_by_model"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM").values())
@@ -201,8 +220,9 @@ class MetricsReader:
     @staticmethod
     def _cost_asks(where: list[str], window: tuple[int, int] | None) -> dict[str, tuple[Any, ...]]:
         total = [MetricAggregation(AggregationType.SUM)]
-        asks: dict[str, tuple[Any, ...]] = {"cost_by_model": (
-            MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, [SpanMetricDimensionKey.SPAN_MODEL_NAME], where)}
+        asks: dict[str, tuple[Any, ...]] = {
+            "cost_by_model": (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, [SpanMetricDimensionKey.SPAN_MODEL_NAME], where)
+        }
         if window is not None:
             asks["day_cost"] = (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, None, where, *window, DAY_S)
         return asks
@@ -214,14 +234,22 @@ class MetricsReader:
         first_ms = self._first_ms(start_ms, end_ms, Scope(session=scope.session)) if start_ms is None else start_ms
         return None if first_ms is None else (first_ms - first_ms % (DAY_S * 1000), (end_ms or now_ms) + 1)
 
-    def scenarios_present(self, start_ms: int | None, end_ms: int | None, session: str | None,
-                          known: tuple[str, ...]) -> list[str]:
+    def scenarios_present(self, start_ms: int | None, end_ms: int | None, session: str | None, known: tuple[str, ...]) -> list[str]:
         """The known scenarios with traces in the window, by MLflow's trace-name dimension (one grouped count)."""
-        names = self._all({"names": (MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT,
-                                     [MetricAggregation(AggregationType.COUNT)], [TraceMetricDimensionKey.TRACE_NAME],
-                                     Scope(session=session).metric_filters())}, start_ms, end_ms)["names"]
-        found = {contract.scenario_of_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""),
-                                                known) for p in names}
+        names = self._all(
+            {
+                "names": (
+                    MetricViewType.TRACES,
+                    TraceMetricKey.TRACE_COUNT,
+                    [MetricAggregation(AggregationType.COUNT)],
+                    [TraceMetricDimensionKey.TRACE_NAME],
+                    Scope(session=session).metric_filters(),
+                )
+            },
+            start_ms,
+            end_ms,
+        )["names"]
+        found = {contract.scenario_of_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""), known) for p in names}
         return [k for k in known if k in found]
 
     def rows(self, start_ms: int | None, end_ms: int | None, session: str | None = None) -> pd.DataFrame | None:
@@ -231,32 +259,49 @@ class MetricsReader:
     def by_model(self, start_ms: int | None, end_ms: int | None, scope: Scope = Scope()) -> pd.DataFrame:
         """Model calls and their cost, span by span as MLflow's store counts them (model, calls, cost_usd)."""
         where, model_dim = self._where(scope, start_ms, end_ms), [SpanMetricDimensionKey.SPAN_MODEL_NAME]
-        got = self._all({
-            "cost": (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(AggregationType.SUM)],
-                     model_dim, where),
-            "calls": (MetricViewType.SPANS, SpanMetricKey.SPAN_COUNT, [MetricAggregation(AggregationType.COUNT)],
-                      model_dim, where)}, start_ms, end_ms)
+        got = self._all(
+            {
+                "cost": (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, [MetricAggregation(AggregationType.SUM)], model_dim, where),
+                "calls": (MetricViewType.SPANS, SpanMetricKey.SPAN_COUNT, [MetricAggregation(AggregationType.COUNT)], model_dim, where),
+            },
+            start_ms,
+            end_ms,
+        )
         cost = _by(got["cost"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM")
         calls = _by(got["calls"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "COUNT")
-        table = pd.DataFrame([{"model": m, "calls": int(calls.get(m, 0)), "cost_usd": cost.get(m, 0.0)}
-                              for m in sorted(set(calls) | set(cost)) if m != NO_MODEL],
-                             columns=["model", "calls", "cost_usd"])
+        table = pd.DataFrame(
+            [
+                {"model": m, "calls": int(calls.get(m, 0)), "cost_usd": cost.get(m, 0.0)}
+                for m in sorted(set(calls) | set(cost))
+                if m != NO_MODEL
+            ],
+            columns=["model", "calls", "cost_usd"],
+        )
         return table.sort_values(["cost_usd", "calls"], ascending=False).reset_index(drop=True)
 
-    def by_scenario(self, start_ms: int | None, end_ms: int | None, scope: Scope, scenarios: tuple[str, ...],
-                    totals: traces.Totals) -> pd.DataFrame:
+    def by_scenario(
+        self, start_ms: int | None, end_ms: int | None, scope: Scope, scenarios: tuple[str, ...], totals: traces.Totals
+    ) -> pd.DataFrame:
         """Traces, tokens and cost per scenario; the rest of the totals is "other". MLflow's metrics have no tag
         dimension: a filtered query set per scenario named (one GROUP BY on a sqlite store)."""
         if scope.scenario:  # one scenario chosen: its row is the totals
-            return pd.DataFrame([{"scenario": scope.scenario, "traces": totals.traces,
-                                  "input_tokens": totals.input_tokens, "output_tokens": totals.output_tokens,
-                                  "cost_usd": totals.cost_usd}], columns=SCENARIO_COLUMNS)
+            return pd.DataFrame(
+                [
+                    {
+                        "scenario": scope.scenario,
+                        "traces": totals.traces,
+                        "input_tokens": totals.input_tokens,
+                        "output_tokens": totals.output_tokens,
+                        "cost_usd": totals.cost_usd,
+                    }
+                ],
+                columns=SCENARIO_COLUMNS,
+            )
         if self._sql is not None:
             return scenarios_from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
         return with_rest(self.scenario_rows(start_ms, end_ms, scope, scenarios), totals)
 
-    def scenario_rows(self, start_ms: int | None, end_ms: int | None, scope: Scope,
-                      scenarios: tuple[str, ...]) -> pd.DataFrame:
+    def scenario_rows(self, start_ms: int | None, end_ms: int | None, scope: Scope, scenarios: tuple[str, ...]) -> pd.DataFrame:
         """The named scenarios' rows of `by_scenario` (no "other" row: that needs the totals), so that the page can
         ask them side by side with the overview."""
         # counts and tokens: by trace name (MLflow's one trace dimension besides status), our turns being named
@@ -264,10 +309,15 @@ class MetricsReader:
         # scenario present, filtered by its trace name when it has no older names
         where, name_dim = scope.metric_filters(), [TraceMetricDimensionKey.TRACE_NAME]
         count, total = [MetricAggregation(AggregationType.COUNT)], [MetricAggregation(AggregationType.SUM)]
-        by_name = self._all({
-            "count": (MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT, count, name_dim, where),
-            "input": (MetricViewType.TRACES, TraceMetricKey.INPUT_TOKENS, total, name_dim, where),
-            "output": (MetricViewType.TRACES, TraceMetricKey.OUTPUT_TOKENS, total, name_dim, where)}, start_ms, end_ms)
+        by_name = self._all(
+            {
+                "count": (MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT, count, name_dim, where),
+                "input": (MetricViewType.TRACES, TraceMetricKey.INPUT_TOKENS, total, name_dim, where),
+                "output": (MetricViewType.TRACES, TraceMetricKey.OUTPUT_TOKENS, total, name_dim, where),
+            },
+            start_ms,
+            end_ms,
+        )
         sums: dict[str, dict[str, float]] = {}
         older: set[str] = set()
         for key, points in by_name.items():
@@ -280,13 +330,30 @@ class MetricsReader:
                     row = sums.setdefault(name, {"count": 0.0, "input": 0.0, "output": 0.0})
                     row[key] += float(next(iter(p.values.values()), 0.0) or 0.0)
         present = [name for name in scenarios if sums.get(name, {}).get("count")]
-        costs = self._all({name: (MetricViewType.SPANS, SpanMetricKey.TOTAL_COST, total, None,
-                                  Scope(name, scope.status, scope.session).metric_filters(name not in older))
-                                 for name in present},
-                          start_ms, end_ms)
-        rows = [{"scenario": name, "traces": int(sums[name]["count"]), "input_tokens": int(sums[name]["input"]),
-                 "output_tokens": int(sums[name]["output"]), "cost_usd": _value(costs[name], "SUM")}
-                for name in present]
+        costs = self._all(
+            {
+                name: (
+                    MetricViewType.SPANS,
+                    SpanMetricKey.TOTAL_COST,
+                    total,
+                    None,
+                    Scope(name, scope.status, scope.session).metric_filters(name not in older),
+                )
+                for name in present
+            },
+            start_ms,
+            end_ms,
+        )
+        rows = [
+            {
+                "scenario": name,
+                "traces": int(sums[name]["count"]),
+                "input_tokens": int(sums[name]["input"]),
+                "output_tokens": int(sums[name]["output"]),
+                "cost_usd": _value(costs[name], "SUM"),
+            }
+            for name in present
+        ]
         return pd.DataFrame(rows, columns=SCENARIO_COLUMNS)
 
     def _where(self, scope: Scope, start_ms: int | None, end_ms: int | None) -> list[str]:
@@ -294,18 +361,33 @@ class MetricsReader:
         contract.turn_name: one grouped count by trace name (0.07 s at 100,000 traces) decides."""
         if not scope.scenario:
             return scope.metric_filters()
-        names = self._all({"names": (MetricViewType.TRACES, TraceMetricKey.TRACE_COUNT,
-                                     [MetricAggregation(AggregationType.COUNT)], [TraceMetricDimensionKey.TRACE_NAME],
-                                     Scope(session=scope.session).metric_filters())}, start_ms, end_ms)["names"]
-        older = any(contract.is_older_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""),
-                                                scope.scenario) for p in names)
+        names = self._all(
+            {
+                "names": (
+                    MetricViewType.TRACES,
+                    TraceMetricKey.TRACE_COUNT,
+                    [MetricAggregation(AggregationType.COUNT)],
+                    [TraceMetricDimensionKey.TRACE_NAME],
+                    Scope(session=scope.session).metric_filters(),
+                )
+            },
+            start_ms,
+            end_ms,
+        )["names"]
+        older = any(
+            contract.is_older_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""), scope.scenario) for p in names
+        )
         return scope.metric_filters(by_name=not older)
 
     def _first_ms(self, start_ms: int | None, end_ms: int | None, scope: Scope) -> int | None:
         """The oldest trace's time (All time): where the per-day buckets start."""
-        found = self._client.search_traces(locations=[self.experiment_id], max_results=1, include_spans=False,
-                                           order_by=["timestamp_ms ASC"],
-                                           filter_string=scope.search_filter(start_ms, end_ms))
+        found = self._client.search_traces(
+            locations=[self.experiment_id],
+            max_results=1,
+            include_spans=False,
+            order_by=["timestamp_ms ASC"],
+            filter_string=scope.search_filter(start_ms, end_ms),
+        )
         return int(found[0].info.request_time) if found else None
 
     def _all(self, asks: dict[str, tuple[Any, ...]], start_ms: int | None, end_ms: int | None) -> dict[str, list[Any]]:
@@ -314,6 +396,7 @@ class MetricsReader:
             if window:
                 return self._query(view, metric, aggregations, dimensions, where, window[0], window[1], window[2])
             return self._query(view, metric, aggregations, dimensions, where, start_ms, end_ms)
+
         try:
             if self._sql is not None:  # sqlite: one connection at a time does best (threads queue on its file lock)
                 results = {key: run(args) for key, args in asks.items()}
@@ -326,8 +409,9 @@ class MetricsReader:
             raise traces._unreadable(exc) from exc
         return results
 
-    def list_page(self, start_ms: int | None, end_ms: int | None, scope: Scope = Scope(), sort: str = "newest",
-                  number: int = 1, size: int = 50) -> tuple[pd.DataFrame, bool]:
+    def list_page(
+        self, start_ms: int | None, end_ms: int | None, scope: Scope = Scope(), sort: str = "newest", number: int = 1, size: int = 50
+    ) -> tuple[pd.DataFrame, bool]:
         """(one page of the list, whether there is a next one): pages of `search_traces` without spans, the
         store's own order; page n walks n requests (MLflow's page tokens are opaque)."""
         if sort not in SORTS:
@@ -336,16 +420,20 @@ class MetricsReader:
         try:
             for _ in range(max(1, number)):
                 page = self._client.search_traces(
-                    locations=[self.experiment_id], max_results=size, include_spans=False, order_by=[SORTS[sort]],
-                    filter_string=scope.search_filter(start_ms, end_ms), page_token=token)
+                    locations=[self.experiment_id],
+                    max_results=size,
+                    include_spans=False,
+                    order_by=[SORTS[sort]],
+                    filter_string=scope.search_filter(start_ms, end_ms),
+                    page_token=token,
+                )
                 rows, token = list(page), page.token
                 more = bool(token)
                 if not token:
                     break
         except Exception as exc:
             raise traces._unreadable(exc) from exc
-        shaped = traces.shape_traces(pd.DataFrame([traces._trace_row(t.info) for t in rows],
-                                                  columns=traces.TRACE_COLUMNS))
+        shaped = traces.shape_traces(pd.DataFrame([traces._trace_row(t.info) for t in rows], columns=traces.TRACE_COLUMNS))
         if sort != "newest":  # shape_traces orders newest first; keep the store's order
             order = {t.info.trace_id: k for k, t in enumerate(rows)}
             shaped = shaped.sort_values("trace_id", key=lambda ids: ids.map(order)).reset_index(drop=True)
@@ -421,13 +509,21 @@ def from_rows(rows: pd.DataFrame, scope: Scope) -> Overview:
     rows = _scoped(rows, scope)
     status = rows["status"].astype(str)
     counts = status.value_counts()
-    totals = traces.Totals(traces=len(rows), input_tokens=int(rows["input_tokens"].sum()),
-                           output_tokens=int(rows["output_tokens"].sum()), cost_usd=float(rows["cost_usd"].sum()),
-                           errors=int(counts.get("ERROR", 0)), in_progress=int(counts.get("IN_PROGRESS", 0)),
-                           latency_ms=traces.latency(rows["duration_ms"]))
-    daily = rows.assign(traces=1, errors=status.eq("ERROR").astype("int64")).groupby("day").agg(
-        traces=("traces", "sum"), tokens=("tokens", "sum"), cost_usd=("cost_usd", "sum"),
-        errors=("errors", "sum")).reset_index()
+    totals = traces.Totals(
+        traces=len(rows),
+        input_tokens=int(rows["input_tokens"].sum()),
+        output_tokens=int(rows["output_tokens"].sum()),
+        cost_usd=float(rows["cost_usd"].sum()),
+        errors=int(counts.get("ERROR", 0)),
+        in_progress=int(counts.get("IN_PROGRESS", 0)),
+        latency_ms=traces.latency(rows["duration_ms"]),
+    )
+    daily = (
+        rows.assign(traces=1, errors=status.eq("ERROR").astype("int64"))
+        .groupby("day")
+        .agg(traces=("traces", "sum"), tokens=("tokens", "sum"), cost_usd=("cost_usd", "sum"), errors=("errors", "sum"))
+        .reset_index()
+    )
     daily.insert(0, "period", pd.to_datetime(daily.pop("day") * DAY_S, unit="s", utc=True))
     daily[["traces", "tokens", "errors"]] = daily[["traces", "tokens", "errors"]].astype("int64")
     by_status = pd.DataFrame({"status": counts.index.astype(str), "traces": counts.to_numpy().astype("int64")})
@@ -435,9 +531,17 @@ def from_rows(rows: pd.DataFrame, scope: Scope) -> Overview:
 
 
 def scenarios_from_rows(rows: pd.DataFrame, scope: Scope) -> pd.DataFrame:
-    grouped = _scoped(rows, scope).groupby("scenario", observed=True).agg(
-        traces=("day", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
-        cost_usd=("cost_usd", "sum")).reset_index()
+    grouped = (
+        _scoped(rows, scope)
+        .groupby("scenario", observed=True)
+        .agg(
+            traces=("day", "size"),
+            input_tokens=("input_tokens", "sum"),
+            output_tokens=("output_tokens", "sum"),
+            cost_usd=("cost_usd", "sum"),
+        )
+        .reset_index()
+    )
     grouped["scenario"] = grouped["scenario"].astype(str)
     return grouped[SCENARIO_COLUMNS].sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
 
@@ -449,14 +553,19 @@ SCENARIO_COLUMNS = ["scenario", "traces", "input_tokens", "output_tokens", "cost
 def _shape(got: dict[str, list[Any]], cost_usd: float, cost_per_day: dict[str, float]) -> Overview:
     counts = _by(got["count"], TraceMetricDimensionKey.TRACE_STATUS, "COUNT")
     totals = traces.Totals(
-        traces=int(sum(counts.values())), input_tokens=int(_value(got["input"], "SUM")),
-        output_tokens=int(_value(got["output"], "SUM")), cost_usd=float(cost_usd),
-        errors=int(counts.get("ERROR", 0)), in_progress=int(counts.get("IN_PROGRESS", 0)),
-        latency_ms=_percentiles(got["latency"][0] if got["latency"] else None))
+        traces=int(sum(counts.values())),
+        input_tokens=int(_value(got["input"], "SUM")),
+        output_tokens=int(_value(got["output"], "SUM")),
+        cost_usd=float(cost_usd),
+        errors=int(counts.get("ERROR", 0)),
+        in_progress=int(counts.get("IN_PROGRESS", 0)),
+        latency_ms=_percentiles(got["latency"][0] if got["latency"] else None),
+    )
     # only the trace count has a status dimension in MLflow's metrics: tokens and latency per status would be a
     # filtered query set per status
-    by_status = pd.DataFrame([{"status": s, "traces": int(n)} for s, n in sorted(counts.items(), key=lambda kv: -kv[1])],
-                             columns=["status", "traces"])
+    by_status = pd.DataFrame(
+        [{"status": s, "traces": int(n)} for s, n in sorted(counts.items(), key=lambda kv: -kv[1])], columns=["status", "traces"]
+    )
     return Overview(totals=totals, daily=_daily(got, cost_per_day), by_status=by_status)
 
 
@@ -465,10 +574,13 @@ def with_rest(named: pd.DataFrame, totals: traces.Totals) -> pd.DataFrame:
     named = named[named["traces"] > 0]
     others = totals.traces - int(named["traces"].sum())
     if others > 0:
-        rest = {"scenario": traces.OTHER, "traces": others,
-                "input_tokens": totals.input_tokens - int(named["input_tokens"].sum()),
-                "output_tokens": totals.output_tokens - int(named["output_tokens"].sum()),
-                "cost_usd": totals.cost_usd - float(named["cost_usd"].sum())}
+        rest = {
+            "scenario": traces.OTHER,
+            "traces": others,
+            "input_tokens": totals.input_tokens - int(named["input_tokens"].sum()),
+            "output_tokens": totals.output_tokens - int(named["output_tokens"].sum()),
+            "cost_usd": totals.cost_usd - float(named["cost_usd"].sum()),
+        }
         named = pd.concat([named, pd.DataFrame([rest])], ignore_index=True)
     return named.sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
 

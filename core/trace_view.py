@@ -92,9 +92,14 @@ def _line(message: dict[str, Any]) -> ChatLine | None:
         if isinstance(call, dict):
             fn: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else call
             calls.append(ToolCall(str(fn.get("name", "")), str(fn.get("arguments", ""))))
-    return ChatLine(role={"function": "tool", "developer": "system"}.get(role, role), text=text,
-                    name=str(message.get("name") or ""), pictures=pictures, missing_pictures=missing,
-                    tool_calls=tuple(calls))
+    return ChatLine(
+        role={"function": "tool", "developer": "system"}.get(role, role),
+        text=text,
+        name=str(message.get("name") or ""),
+        pictures=pictures,
+        missing_pictures=missing,
+        tool_calls=tuple(calls),
+    )
 
 
 def _messages_in(inputs: Any) -> list[ChatLine] | None:
@@ -122,8 +127,15 @@ def _answers_in(outputs: Any) -> list[ChatLine] | None:
     if "content" in outputs and "finish_reason" in outputs:  # our chat span before 2026-11
         return [ChatLine("assistant", str(outputs.get("content") or ""))]
     if isinstance(outputs.get("tool_calls"), list):  # the same, when it called tools
-        return [ChatLine("assistant", "", tool_calls=tuple(ToolCall(str(c.get("name", "")), str(c.get("arguments", "")))
-                                                           for c in outputs["tool_calls"] if isinstance(c, dict)))]
+        return [
+            ChatLine(
+                "assistant",
+                "",
+                tool_calls=tuple(
+                    ToolCall(str(c.get("name", "")), str(c.get("arguments", ""))) for c in outputs["tool_calls"] if isinstance(c, dict)
+                ),
+            )
+        ]
     if isinstance(outputs.get("last_message"), str):  # our turn's root before 2026-11
         return [ChatLine("assistant", outputs["last_message"])]
     return None
@@ -135,8 +147,11 @@ def span_story(span: Any) -> SpanStory:
     asked, answered = _messages_in(span.inputs), _answers_in(span.outputs)
     if asked is not None and (answered is not None or span.outputs in (None, "", {})):
         story.chat = [*asked, *(answered or [])]
-        extra = {k: v for k, v in (span.outputs or {}).items() if k != "choices"} if isinstance(span.outputs, dict) \
-            and "choices" in span.outputs else {}
+        extra = (
+            {k: v for k, v in (span.outputs or {}).items() if k != "choices"}
+            if isinstance(span.outputs, dict) and "choices" in span.outputs
+            else {}
+        )
         if extra:
             story.data = {"outputs": extra}
     else:
@@ -158,8 +173,10 @@ def _failure_of(span: Any) -> Failure | None:
             kind = str(attributes.get("exception.type", "") or "")
             words = _last_line(str(attributes.get("exception.message", "") or ""))
             return Failure(span.name, f"{kind}: {words}" if kind and words else words or kind or "failed")
-    return Failure(span.name, str(getattr(status, "description", "") or "") or
-                   ("the tool said: " + str(span.outputs)[:500] if span.outputs else "failed"))
+    return Failure(
+        span.name,
+        str(getattr(status, "description", "") or "") or ("the tool said: " + str(span.outputs)[:500] if span.outputs else "failed"),
+    )
 
 
 def _last_line(message: str) -> str:

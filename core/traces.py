@@ -30,9 +30,26 @@ from . import contract, feedback, trace_view
 from .observe import lineage, summary
 from .store import check_store, is_not_found
 
-TRACE_COLUMNS = ["trace_id", "timestamp_ms", "duration_ms", "status", "name", "scenario", "conversation", "turn",
-                 "provider", "session", "request", "response", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
-                 "feedback_up", "feedback_down"]  # people's current ratings of the trace (core.feedback)
+TRACE_COLUMNS = [
+    "trace_id",
+    "timestamp_ms",
+    "duration_ms",
+    "status",
+    "name",
+    "scenario",
+    "conversation",
+    "turn",
+    "provider",
+    "session",
+    "request",
+    "response",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+    "feedback_up",
+    "feedback_down",
+]  # people's current ratings of the trace (core.feedback)
 RESPONSE_CHARS = 300  # of each trace's response preview: enough for the list, small at 100,000 traces
 # one row per call group of a trace: a summarised trace has one per (kind, model, agent), a walked one per span
 CALL_COLUMNS = ["trace_id", "kind", "model", "agent", "calls", "input_tokens", "output_tokens", "cost_usd"]
@@ -41,8 +58,7 @@ UNATTRIBUTED = "(unattributed)"
 TEAM = summary.TEAM
 NO_SESSION = "(none)"
 CALL_SPAN_TYPES = summary.CALL_SPAN_TYPES
-TAG_KEYS = {contract.SCENARIO: "scenario", contract.CONVERSATION: "conversation",
-            contract.TURN: "turn", contract.PROVIDER: "provider"}
+TAG_KEYS = {contract.SCENARIO: "scenario", contract.CONVERSATION: "conversation", contract.TURN: "turn", contract.PROVIDER: "provider"}
 
 
 class TraceReadError(RuntimeError):
@@ -78,6 +94,7 @@ def reader_for(tracking_uri: str, experiment_id: str) -> TraceReader:
 
 
 # --- shaping -------------------------------------------------------------------------------------------------------
+
 
 def _request_text(preview: Any) -> str:
     """Our traces keep the user's message as the preview (and the answer, or why the turn failed, as the
@@ -120,8 +137,9 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     df["feedback"] = ""
     rated = (df["feedback_up"] > 0) | (df["feedback_down"] > 0)
     if rated.any():  # few traces are rated: the cell is built for those only
-        df.loc[rated, "feedback"] = [feedback.mark(up, down) for up, down in
-                                     zip(df.loc[rated, "feedback_up"].tolist(), df.loc[rated, "feedback_down"].tolist())]
+        df.loc[rated, "feedback"] = [
+            feedback.mark(up, down) for up, down in zip(df.loc[rated, "feedback_up"].tolist(), df.loc[rated, "feedback_down"].tolist())
+        ]
     df["cost_usd"] = pd.to_numeric(df["cost_usd"], errors="coerce").fillna(0.0).astype("float64")
     df["duration_ms"] = pd.to_numeric(df["duration_ms"], errors="coerce").astype("float64")
     df["timestamp_ms"] = pd.to_numeric(df["timestamp_ms"], errors="coerce").fillna(0).astype("int64")
@@ -130,8 +148,10 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     for column in ("trace_id", "conversation", "turn", "provider", "name", "status"):
         df[column] = df[column].fillna("").astype(str)
     df["request"] = _map_unique(df["request"], _request_text).astype(str)  # str even when there are no rows
-    df["response"] = _map_unique(df["response"].astype(object).where(df["response"].notna(), None).map(
-        lambda v: v[:RESPONSE_CHARS] if isinstance(v, str) else v), _request_text).astype(str)
+    df["response"] = _map_unique(
+        df["response"].astype(object).where(df["response"].notna(), None).map(lambda v: v[:RESPONSE_CHARS] if isinstance(v, str) else v),
+        _request_text,
+    ).astype(str)
     df["time"] = pd.to_datetime(df["timestamp_ms"], unit="ms", utc=True)
     return df.sort_values("timestamp_ms", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -153,8 +173,12 @@ def shape_calls(walked: pd.DataFrame, traces: pd.DataFrame, summarized: pd.DataF
     if summarized is not None and len(summarized):
         parts.append(summarized.reindex(columns=CALL_COLUMNS))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("calls", "input_tokens", "output_tokens") else
-                                          "float64" if c == "cost_usd" else "str") for c in CALL_COLUMNS})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype="int64" if c in ("calls", "input_tokens", "output_tokens") else "float64" if c == "cost_usd" else "str")
+                for c in CALL_COLUMNS
+            }
+        )
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
     for column in ("calls", "input_tokens", "output_tokens"):
         df[column] = pd.to_numeric(df[column], errors="coerce").fillna(0).astype("int64")
@@ -181,12 +205,14 @@ def from_summaries(trace_ids: list[str], values: list[str]) -> tuple[pd.DataFram
         tags, groups = parsed
         fields.append((trace_id, tags.get("scenario"), tags.get("conversation"), tags.get("turn"), tags.get("provider")))
         calls.extend((trace_id, *group) for group in groups)
-    return (pd.DataFrame(fields, columns=["trace_id", *summary.FIELDS]),
-            pd.DataFrame(calls, columns=["trace_id", "kind", "model", "agent", "calls", "input_tokens",
-                                         "output_tokens", "cost_usd"]))
+    return (
+        pd.DataFrame(fields, columns=["trace_id", *summary.FIELDS]),
+        pd.DataFrame(calls, columns=["trace_id", "kind", "model", "agent", "calls", "input_tokens", "output_tokens", "cost_usd"]),
+    )
 
 
 # --- database stores -----------------------------------------------------------------------------------------------
+
 
 def time_clause(start_ms: int | None, end_ms: int | None, params: dict[str, Any]) -> str:
     """SQL conditions on `trace_info i` for a time window (its parameters added to `params`)."""
@@ -221,15 +247,18 @@ class SqlTraceReader:
         session: the span batch can finish a trace before that last write, and a page read in between would
         keep it without its session (a hosted visitor's filter) until the cache expired. Two indexed counts. And
         when someone rates a turn: the count of ratings and the newest change (an indexed maximum)."""
-        sql = text("SELECT COUNT(*), MAX(timestamp_ms), SUM(CASE WHEN status = 'IN_PROGRESS' THEN 1 ELSE 0 END), "
-                   "(SELECT COUNT(*) FROM trace_tags WHERE key = :finalized), "
-                   "(SELECT COUNT(*) FROM assessments WHERE name = :feedback), "
-                   "(SELECT MAX(last_updated_timestamp) FROM assessments WHERE name = :feedback) "
-                   "FROM trace_info WHERE experiment_id = :exp")
+        sql = text(
+            "SELECT COUNT(*), MAX(timestamp_ms), SUM(CASE WHEN status = 'IN_PROGRESS' THEN 1 ELSE 0 END), "
+            "(SELECT COUNT(*) FROM trace_tags WHERE key = :finalized), "
+            "(SELECT COUNT(*) FROM assessments WHERE name = :feedback), "
+            "(SELECT MAX(last_updated_timestamp) FROM assessments WHERE name = :feedback) "
+            "FROM trace_info WHERE experiment_id = :exp"
+        )
         try:
             with self._engine.connect() as connection:
-                row = connection.execute(sql, {"exp": int(self.experiment_id), "finalized": contract.TURN,
-                                               "feedback": contract.FEEDBACK}).one()
+                row = connection.execute(
+                    sql, {"exp": int(self.experiment_id), "finalized": contract.TURN, "feedback": contract.FEEDBACK}
+                ).one()
                 return "/".join(str(v) for v in row)
         except Exception as exc:
             raise _unreadable(exc) from exc
@@ -274,8 +303,9 @@ class SqlTraceReader:
             with self._engine.connect() as connection:
                 rows = _read(connection, traces_sql, params)
                 summaries = _read(connection, summaries_sql, {**params, "summary": contract.SUMMARY})
-                rated = _read(connection, feedback_sql, {**params, "feedback": contract.FEEDBACK, "valid": True,
-                                                         "source": contract.FEEDBACK_SOURCE})
+                rated = _read(
+                    connection, feedback_sql, {**params, "feedback": contract.FEEDBACK, "valid": True, "source": contract.FEEDBACK_SOURCE}
+                )
                 fields, summarized = from_summaries(summaries["trace_id"].tolist(), summaries["value"].tolist())
                 del summaries
                 summarised = set(fields["trace_id"].tolist())
@@ -295,8 +325,7 @@ class SqlTraceReader:
     WALK_BY_ID_MAX = 20_000
     ID_CHUNK = 500
 
-    def _walk(self, connection: Any, rest: pd.Series, params: dict[str, Any], when: str
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _walk(self, connection: Any, rest: pd.Series, params: dict[str, Any], when: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Contract tags and calls of the traces without a usable summary. Calls follow `summary.calls` (which
         span holds what MLflow counts, at any depth), so every span of those traces is read: ids, parents,
         names, types, models, costs, and the usage attribute where a span has one (no other span body)."""
@@ -307,17 +336,17 @@ class SqlTraceReader:
         keys: Any = bindparam("keys", expanding=True)
         if len(rest) <= self.WALK_BY_ID_MAX:
             ids: Any = bindparam("ids", expanding=True)
-            tags_sql = text("SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t "
-                            "WHERE t.request_id IN :ids AND t.key IN :keys").bindparams(ids, keys)
+            tags_sql = text(
+                "SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t WHERE t.request_id IN :ids AND t.key IN :keys"
+            ).bindparams(ids, keys)
             spans_sql = text(f"{spans_select} FROM spans s WHERE s.trace_id IN :ids").bindparams(ids)
             id_list = list(rest)
-            chunks = [id_list[i:i + self.ID_CHUNK] for i in range(0, len(id_list), self.ID_CHUNK)]
+            chunks = [id_list[i : i + self.ID_CHUNK] for i in range(0, len(id_list), self.ID_CHUNK)]
             tags = _concat([_read(connection, tags_sql, {"ids": c, "keys": list(TAG_KEYS)}) for c in chunks])
             spans = _concat([_read(connection, spans_sql, {"ids": c}) for c in chunks])
         else:
             # by key only (the tags table's primary key starts with it); rows of other traces fall away below
-            tags_sql = text("SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t "
-                            "WHERE t.key IN :keys").bindparams(keys)
+            tags_sql = text("SELECT t.request_id AS trace_id, t.key, t.value FROM trace_tags t WHERE t.key IN :keys").bindparams(keys)
             spans_sql = text(f"""{spans_select}
                 FROM trace_info i JOIN spans s ON s.trace_id = i.request_id
                 WHERE i.experiment_id = :exp{when}""")
@@ -333,8 +362,7 @@ def _feedback_counts(rated: pd.DataFrame) -> pd.DataFrame:
     """(trace_id, feedback_up, feedback_down) from rating rows whose value is MLflow's JSON of True or False."""
     values = _map_unique(rated["value"].astype(str), _json_bool) if len(rated) else pd.Series(dtype=object)
     up, down = values.eq(True), values.eq(False)
-    counted = pd.DataFrame({"trace_id": rated["trace_id"], "feedback_up": up.astype("int64"),
-                            "feedback_down": down.astype("int64")})
+    counted = pd.DataFrame({"trace_id": rated["trace_id"], "feedback_up": up.astype("int64"), "feedback_down": down.astype("int64")})
     return counted.groupby("trace_id", sort=False).sum().reset_index()
 
 
@@ -361,11 +389,21 @@ def _calls_of_span_rows(spans: pd.DataFrame) -> pd.DataFrame:
     by_trace: dict[str, list[summary.SpanNode]] = {}
     columns = [spans[c].tolist() for c in ("trace_id", "span_id", "parent_id", "name", "span_type", "model", "start_ns")]
     for (trace_id, span_id, parent_id, name, span_type, model, start_ns), u, has_cost, (i, o, t) in zip(
-            zip(*columns), usage, carries, costs.itertuples(index=False, name=None)):
+        zip(*columns), usage, carries, costs.itertuples(index=False, name=None)
+    ):
         cost = {k: v for k, v in (("input_cost", i), ("output_cost", o), ("total_cost", t)) if v == v} if has_cost else None
-        by_trace.setdefault(trace_id, []).append(summary.SpanNode(
-            span_id=span_id, parent_id=_text(parent_id), name=_text(name), span_type=_text(span_type),
-            model=_text(model), usage=u, cost=cost, start_ns=int(start_ns or 0)))
+        by_trace.setdefault(trace_id, []).append(
+            summary.SpanNode(
+                span_id=span_id,
+                parent_id=_text(parent_id),
+                name=_text(name),
+                span_type=_text(span_type),
+                model=_text(model),
+                usage=u,
+                cost=cost,
+                start_ns=int(start_ns or 0),
+            )
+        )
     return pd.DataFrame([row for trace_id, nodes in by_trace.items() for row in summary.calls(trace_id, nodes)])
 
 
@@ -406,6 +444,7 @@ def _usage_from_content(content: Any) -> dict[str, Any] | None:
 
 # --- tracking servers ----------------------------------------------------------------------------------------------
 
+
 class ApiTraceReader:
     """Any tracking URI, through MLflow's public client: no spans for the list; spans of the newest
     `span_limit` traces for the model and agent breakdowns."""
@@ -419,8 +458,7 @@ class ApiTraceReader:
         except Exception as exc:
             raise _unreadable(exc, "opened") from exc
 
-    def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None,
-                extra: str | None = None):
+    def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None, extra: str | None = None):
         clauses = [extra] if extra else []
         if start_ms is not None:
             clauses.append(f"trace.timestamp_ms >= {int(start_ms)}")
@@ -431,9 +469,14 @@ class ApiTraceReader:
             size = self.PAGE if limit is None else min(self.PAGE, limit - seen)
             if size <= 0:
                 return
-            page = self._client.search_traces(locations=[self.experiment_id], filter_string=" AND ".join(clauses) or None,
-                                              max_results=size, order_by=["timestamp_ms DESC"],
-                                              include_spans=include_spans, page_token=token)
+            page = self._client.search_traces(
+                locations=[self.experiment_id],
+                filter_string=" AND ".join(clauses) or None,
+                max_results=size,
+                order_by=["timestamp_ms DESC"],
+                include_spans=include_spans,
+                page_token=token,
+            )
             yield from page
             seen += len(page)
             token = page.token
@@ -443,33 +486,37 @@ class ApiTraceReader:
     def version(self) -> None:
         return None  # a server has no cheap "has anything changed": the page's cache expires instead
 
-    def frames(self, start_ms: int | None = None, end_ms: int | None = None, newest: int | None = None,
-               filter_string: str | None = None) -> Frames:
+    def frames(
+        self, start_ms: int | None = None, end_ms: int | None = None, newest: int | None = None, filter_string: str | None = None
+    ) -> Frames:
         """Every trace of the window, or only the `newest` n (matching `filter_string`, MLflow's search syntax)."""
         _fail_fast_if_unreachable(self.tracking_uri)
         try:
-            infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False, limit=newest,
-                                                  extra=filter_string)]
+            infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False, limit=newest, extra=filter_string)]
             rows = pd.DataFrame([_trace_row(info) for info in infos], columns=TRACE_COLUMNS)
             traces = shape_traces(rows)
             tagged = [(i.trace_id, i.tags[contract.SUMMARY]) for i in infos if contract.SUMMARY in (i.tags or {})]
             fields, summarized = from_summaries([t for t, _ in tagged], [v for _, v in tagged])
             summarised_ids = set(fields["trace_id"])
             rest = [i.trace_id for i in infos if i.trace_id not in summarised_ids]  # newest first
-            walked_ids = rest[:self.span_limit]
-            detailed = [trace for start in range(0, len(walked_ids), 100)
-                        for trace in self._client.batch_get_traces(walked_ids[start:start + 100])]
-            walked = pd.DataFrame([row for trace in detailed
-                                   for row in summary.call_rows(trace.info.trace_id, trace.data.spans)])
+            walked_ids = rest[: self.span_limit]
+            detailed = [
+                trace
+                for start in range(0, len(walked_ids), 100)
+                for trace in self._client.batch_get_traces(walked_ids[start : start + 100])
+            ]
+            walked = pd.DataFrame([row for trace in detailed for row in summary.call_rows(trace.info.trace_id, trace.data.spans)])
         except Exception as exc:
             raise _unreadable(exc) from exc
         notes: list[str] = []
         frames = Frames(traces=traces, calls=shape_calls(walked, traces, summarized), notes=notes)
         if len(rest) > len(walked_ids):
-            notes.append(f"Model and agent breakdowns cover {len(summarised_ids) + len(walked_ids):,} of "
-                         f"{len(traces):,} traces: {len(rest):,} have no summary tag and a tracking server sends "
-                         f"spans trace by trace, so only the newest {len(walked_ids):,} of those were read. "
-                         "Totals cover all of them.")
+            notes.append(
+                f"Model and agent breakdowns cover {len(summarised_ids) + len(walked_ids):,} of "
+                f"{len(traces):,} traces: {len(rest):,} have no summary tag and a tracking server sends "
+                f"spans trace by trace, so only the newest {len(walked_ids):,} of those were read. "
+                "Totals cover all of them."
+            )
             frames.covered = frozenset(summarised_ids | set(walked_ids))
         return frames
 
@@ -485,12 +532,18 @@ def _trace_row(info: Any) -> dict[str, Any]:
     cost = getattr(info, "cost", None) or {}
     tags = info.tags or {}
     return {
-        "trace_id": info.trace_id, "timestamp_ms": info.request_time, "duration_ms": info.execution_duration,
-        "status": str(getattr(info.state, "value", info.state)), "name": tags.get(contract.TRACE_NAME, ""),
-        "session": (info.trace_metadata or {}).get(contract.TRACE_SESSION), "request": info.request_preview,
+        "trace_id": info.trace_id,
+        "timestamp_ms": info.request_time,
+        "duration_ms": info.execution_duration,
+        "status": str(getattr(info.state, "value", info.state)),
+        "name": tags.get(contract.TRACE_NAME, ""),
+        "session": (info.trace_metadata or {}).get(contract.TRACE_SESSION),
+        "request": info.request_preview,
         "response": (info.response_preview or "")[:RESPONSE_CHARS],
-        "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
-        "total_tokens": usage.get("total_tokens"), "cost_usd": cost.get("total_cost"),
+        "input_tokens": usage.get("input_tokens"),
+        "output_tokens": usage.get("output_tokens"),
+        "total_tokens": usage.get("total_tokens"),
+        "cost_usd": cost.get("total_cost"),
         **dict(zip(("feedback_up", "feedback_down"), feedback.counts(getattr(info, "assessments", None)))),
         **{column: tags.get(key) for key, column in TAG_KEYS.items()},
     }
@@ -516,13 +569,21 @@ def merged(old: Frames, newer: Frames) -> Frames:
     ids = set(newer.traces["trace_id"].tolist())
     traces = pd.concat([newer.traces, old.traces[~_member(old.traces["trace_id"], ids)]], ignore_index=True)
     calls = pd.concat([old.calls[~_member(old.calls["trace_id"], ids)], newer.calls], ignore_index=True)
-    covered = None if old.covered is None and newer.covered is None else \
-        frozenset((old.covered or set(old.traces["trace_id"])) | (newer.covered or ids))
-    return Frames(traces=traces.sort_values("timestamp_ms", ascending=False, kind="stable").reset_index(drop=True),
-                  calls=calls, notes=newer.notes or old.notes, covered=covered)
+    covered = (
+        None
+        if old.covered is None and newer.covered is None
+        else frozenset((old.covered or set(old.traces["trace_id"])) | (newer.covered or ids))
+    )
+    return Frames(
+        traces=traces.sort_values("timestamp_ms", ascending=False, kind="stable").reset_index(drop=True),
+        calls=calls,
+        notes=newer.notes or old.notes,
+        covered=covered,
+    )
 
 
 # --- the page's questions ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TraceFilter:
@@ -538,8 +599,9 @@ class TraceFilter:
 FEEDBACK_CHOICES = ("up", "down", "none")
 
 
-def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit: int = 10_000,
-               start_ms: int | None = None, end_ms: int | None = None) -> tuple[frozenset[str], bool]:
+def search_ids(
+    tracking_uri: str, experiment_id: str, filter_string: str, limit: int = 10_000, start_ms: int | None = None, end_ms: int | None = None
+) -> tuple[frozenset[str], bool]:
     """Trace ids matching an MLflow search filter (e.g. `tags.app.turn = '2'`, `span.name = 'critic'`),
     searched by the store itself, and whether the limit cut the result short. An invalid filter raises
     TraceReadError with MLflow's reason."""
@@ -547,16 +609,19 @@ def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, limit:
     window = [f"trace.timestamp_ms >= {int(start_ms)}"] if start_ms is not None else []
     window += [f"trace.timestamp_ms < {int(end_ms)}"] if end_ms is not None else []
     if window:
-        filter_string = " AND ".join([f"({filter_string})" if " or " in filter_string.lower() else filter_string,
-                                      *window])
+        filter_string = " AND ".join([f"({filter_string})" if " or " in filter_string.lower() else filter_string, *window])
     found: set[str] = set()
     token = None
     try:
         client = TracingClient(tracking_uri)
         while len(found) <= limit:
-            page = client.search_traces(locations=[str(experiment_id)], filter_string=filter_string,
-                                        max_results=min(500, limit + 1 - len(found)), include_spans=False,
-                                        page_token=token)
+            page = client.search_traces(
+                locations=[str(experiment_id)],
+                filter_string=filter_string,
+                max_results=min(500, limit + 1 - len(found)),
+                include_spans=False,
+                page_token=token,
+            )
             found.update(t.info.trace_id for t in page)
             token = page.token
             if not token:
@@ -603,8 +668,7 @@ def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
     calls = frames.calls
     if len(kept) != len(traces):
         calls = calls[calls["trace_id"].isin(kept["trace_id"])]
-    out = Frames(traces=kept.reset_index(drop=True), calls=calls.reset_index(drop=True), notes=frames.notes,
-                 covered=frames.covered)
+    out = Frames(traces=kept.reset_index(drop=True), calls=calls.reset_index(drop=True), notes=frames.notes, covered=frames.covered)
     return out
 
 
@@ -636,11 +700,17 @@ def latency(durations_ms: pd.Series) -> tuple[float, float, float] | None:
 
 
 def totals(traces: pd.DataFrame) -> Totals:
-    return Totals(traces=len(traces), input_tokens=int(traces["input_tokens"].sum()),
-                  output_tokens=int(traces["output_tokens"].sum()), cost_usd=float(traces["cost_usd"].sum()),
-                  errors=int((traces["status"] == "ERROR").sum()), in_progress=int((traces["status"] == "IN_PROGRESS").sum()),
-                  feedback_up=int(traces["feedback_up"].sum()), feedback_down=int(traces["feedback_down"].sum()),
-                  latency_ms=latency(traces["duration_ms"]))
+    return Totals(
+        traces=len(traces),
+        input_tokens=int(traces["input_tokens"].sum()),
+        output_tokens=int(traces["output_tokens"].sum()),
+        cost_usd=float(traces["cost_usd"].sum()),
+        errors=int((traces["status"] == "ERROR").sum()),
+        in_progress=int((traces["status"] == "IN_PROGRESS").sum()),
+        feedback_up=int(traces["feedback_up"].sum()),
+        feedback_down=int(traces["feedback_down"].sum()),
+        latency_ms=latency(traces["duration_ms"]),
+    )
 
 
 def _latencies(traces: pd.DataFrame, keys: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -663,27 +733,50 @@ def breakdown(frames: Frames, by: str) -> pd.DataFrame:
         raise ValueError(f"Breakdown by {by!r} is not one of {BREAKDOWNS}.")
     columns = [by, "traces", "calls", "input_tokens", "output_tokens", "cost_usd", *LATENCY_COLUMNS]
     if by in ("scenario", "session"):
-        grouped = frames.traces.groupby(by, sort=False).agg(
-            traces=("trace_id", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
-            cost_usd=("cost_usd", "sum")).reset_index()
-        grouped["calls"] = frames.calls.merge(frames.traces[["trace_id", by]], on="trace_id").groupby(by)["calls"] \
-            .sum().reindex(grouped[by]).fillna(0).astype("int64").to_numpy()
+        grouped = (
+            frames.traces.groupby(by, sort=False)
+            .agg(
+                traces=("trace_id", "size"),
+                input_tokens=("input_tokens", "sum"),
+                output_tokens=("output_tokens", "sum"),
+                cost_usd=("cost_usd", "sum"),
+            )
+            .reset_index()
+        )
+        grouped["calls"] = (
+            frames.calls.merge(frames.traces[["trace_id", by]], on="trace_id")
+            .groupby(by)["calls"]
+            .sum()
+            .reindex(grouped[by])
+            .fillna(0)
+            .astype("int64")
+            .to_numpy()
+        )
         grouped = grouped.merge(_latencies(frames.traces, frames.traces[["trace_id", by]], by), on=by, how="left")
         return grouped[columns].sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
     calls = frames.calls
-    grouped = calls.groupby(by, sort=False).agg(
-        traces=("trace_id", "nunique"), calls=("calls", "sum"), input_tokens=("input_tokens", "sum"),
-        output_tokens=("output_tokens", "sum"), cost_usd=("cost_usd", "sum")).reset_index()
+    grouped = (
+        calls.groupby(by, sort=False)
+        .agg(
+            traces=("trace_id", "nunique"),
+            calls=("calls", "sum"),
+            input_tokens=("input_tokens", "sum"),
+            output_tokens=("output_tokens", "sum"),
+            cost_usd=("cost_usd", "sum"),
+        )
+        .reset_index()
+    )
     covered = frames.covered
     base = frames.traces if covered is None else frames.traces[frames.traces["trace_id"].isin(covered)]
-    rest = {"input_tokens": int(base["input_tokens"].sum() - grouped["input_tokens"].sum()),
-            "output_tokens": int(base["output_tokens"].sum() - grouped["output_tokens"].sum()),
-            "cost_usd": float(base["cost_usd"].sum() - grouped["cost_usd"].sum())}
+    rest = {
+        "input_tokens": int(base["input_tokens"].sum() - grouped["input_tokens"].sum()),
+        "output_tokens": int(base["output_tokens"].sum() - grouped["output_tokens"].sum()),
+        "cost_usd": float(base["cost_usd"].sum() - grouped["cost_usd"].sum()),
+    }
     # a model's or agent's row: how long the turns it took part in took (calls carry no duration of their own here)
     grouped = grouped.merge(_latencies(frames.traces, calls[["trace_id", by]].drop_duplicates(), by), on=by, how="left")
     if rest["input_tokens"] or rest["output_tokens"] or abs(rest["cost_usd"]) > 1e-9:
-        grouped = pd.concat([grouped, pd.DataFrame([{by: UNATTRIBUTED, "traces": 0, "calls": 0, **rest}])],
-                            ignore_index=True)
+        grouped = pd.concat([grouped, pd.DataFrame([{by: UNATTRIBUTED, "traces": 0, "calls": 0, **rest}])], ignore_index=True)
     return grouped[columns].sort_values(["cost_usd", "input_tokens"], ascending=False).reset_index(drop=True)
 
 
@@ -692,14 +785,33 @@ def over_time(traces: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
     if traces.empty:
         return pd.DataFrame(columns=["period", "traces", "tokens", "cost_usd", "errors"])
     keyed = traces.assign(period=traces["time"].dt.floor(freq), errors=traces["status"].eq("ERROR"))
-    return keyed.groupby("period").agg(traces=("trace_id", "size"), tokens=("total_tokens", "sum"),
-                                       cost_usd=("cost_usd", "sum"), errors=("errors", "sum")).reset_index()
+    return (
+        keyed.groupby("period")
+        .agg(traces=("trace_id", "size"), tokens=("total_tokens", "sum"), cost_usd=("cost_usd", "sum"), errors=("errors", "sum"))
+        .reset_index()
+    )
 
 
-SORTS = {"newest": ("timestamp_ms", False), "oldest": ("timestamp_ms", True), "cost": ("cost_usd", False),
-         "tokens": ("total_tokens", False), "duration": ("duration_ms", False)}
-LIST_COLUMNS = ["time", "scenario", "request", "response", "total_tokens", "cost_usd", "duration_ms", "status",
-                "feedback", "session", "trace_id"]
+SORTS = {
+    "newest": ("timestamp_ms", False),
+    "oldest": ("timestamp_ms", True),
+    "cost": ("cost_usd", False),
+    "tokens": ("total_tokens", False),
+    "duration": ("duration_ms", False),
+}
+LIST_COLUMNS = [
+    "time",
+    "scenario",
+    "request",
+    "response",
+    "total_tokens",
+    "cost_usd",
+    "duration_ms",
+    "status",
+    "feedback",
+    "session",
+    "trace_id",
+]
 
 
 def page(traces: pd.DataFrame, sort: str = "newest", number: int = 1, size: int = 50) -> tuple[pd.DataFrame, int]:
@@ -708,7 +820,7 @@ def page(traces: pd.DataFrame, sort: str = "newest", number: int = 1, size: int 
     pages = max(1, -(-len(traces) // size))
     number = min(max(1, number), pages)
     ordered = traces if sort == "newest" else traces.sort_values(column, ascending=ascending, kind="stable")
-    return listed(ordered.iloc[(number - 1) * size: number * size]), pages
+    return listed(ordered.iloc[(number - 1) * size : number * size]), pages
 
 
 def listed(rows: pd.DataFrame) -> pd.DataFrame:
@@ -725,8 +837,14 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
 
 def time_window(label: str, now_ms: int | None = None) -> tuple[int | None, int | None]:
     """(start, end) in ms for a range label; start rounded down to the minute so reads cache between reruns."""
-    spans = {"Last hour": 3600, "Last 24 hours": 86400, "Last 7 days": 7 * 86400, "Last 30 days": 30 * 86400,
-             "Last 90 days": 90 * 86400, "All time": None}
+    spans = {
+        "Last hour": 3600,
+        "Last 24 hours": 86400,
+        "Last 7 days": 7 * 86400,
+        "Last 30 days": 30 * 86400,
+        "Last 90 days": 90 * 86400,
+        "All time": None,
+    }
     if label not in spans:
         raise ValueError(f"Unknown time range {label!r}.")
     seconds = spans[label]
@@ -765,8 +883,7 @@ def load_trace(tracking_uri: str, trace_id: str) -> Any:
     except Exception as exc:
         state = str(getattr(info.state, "value", info.state))
         if state == "IN_PROGRESS":
-            raise TraceReadError(f"Trace {trace_id} is still in progress: its spans are not written yet. "
-                                 "Refresh in a moment.") from exc
+            raise TraceReadError(f"Trace {trace_id} is still in progress: its spans are not written yet. Refresh in a moment.") from exc
         raise TraceReadError(f"The spans of trace {trace_id} could not be read ({type(exc).__name__}).") from exc
     return trace
 
@@ -778,15 +895,33 @@ def conversation_traces(tracking_uri: str, experiment_id: str, conversation_id: 
     _fail_fast_if_unreachable(tracking_uri)
     try:
         found = TracingClient(tracking_uri).search_traces(
-            locations=[experiment_id], max_results=limit, order_by=["timestamp_ms ASC"], include_spans=True,
-            filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'")
+            locations=[experiment_id],
+            max_results=limit,
+            order_by=["timestamp_ms ASC"],
+            include_spans=True,
+            filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'",
+        )
     except Exception as exc:
         raise _unreadable(exc) from exc
     return list(found)
 
 
-SPAN_COLUMNS = ["label", "name", "type", "status", "start_ms", "duration_ms", "model", "input_tokens",
-                "output_tokens", "cost_usd", "depth", "span_id", "parent_id", "image_id"]
+SPAN_COLUMNS = [
+    "label",
+    "name",
+    "type",
+    "status",
+    "start_ms",
+    "duration_ms",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "depth",
+    "span_id",
+    "parent_id",
+    "image_id",
+]
 
 
 def span_table(trace: Any) -> pd.DataFrame:
@@ -810,18 +945,24 @@ def span_table(trace: Any) -> pd.DataFrame:
         usage = summary.as_dict(span.get_attribute(contract.USAGE))
         cost = summary.as_dict(span.get_attribute(contract.COST))
         end = span.end_time_ns
-        rows.append({
-            "label": f"{len(rows) + 1}. " + "\u2003" * depth + ("└ " if depth else "") + str(span.name),
-            "name": span.name,
-            "type": span.span_type or "UNKNOWN", "status": str(getattr(span.status, "status_code", "") or "").replace(
-                "SpanStatusCode.", ""),
-            "start_ms": ((span.start_time_ns or t0) - t0) / 1e6,
-            "duration_ms": None if end is None else (end - (span.start_time_ns or end)) / 1e6,
-            "model": span.get_attribute(contract.MODEL) or "",
-            "input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
-            "cost_usd": cost.get("total_cost"),
-            "depth": depth, "span_id": span.span_id, "parent_id": span.parent_id or "",
-            "image_id": span.get_attribute(contract.IMAGE_ID) or ""})
+        rows.append(
+            {
+                "label": f"{len(rows) + 1}. " + "\u2003" * depth + ("└ " if depth else "") + str(span.name),
+                "name": span.name,
+                "type": span.span_type or "UNKNOWN",
+                "status": str(getattr(span.status, "status_code", "") or "").replace("SpanStatusCode.", ""),
+                "start_ms": ((span.start_time_ns or t0) - t0) / 1e6,
+                "duration_ms": None if end is None else (end - (span.start_time_ns or end)) / 1e6,
+                "model": span.get_attribute(contract.MODEL) or "",
+                "input_tokens": usage.get("input_tokens"),
+                "output_tokens": usage.get("output_tokens"),
+                "cost_usd": cost.get("total_cost"),
+                "depth": depth,
+                "span_id": span.span_id,
+                "parent_id": span.parent_id or "",
+                "image_id": span.get_attribute(contract.IMAGE_ID) or "",
+            }
+        )
         stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
     return pd.DataFrame(rows, columns=SPAN_COLUMNS)
 
@@ -829,9 +970,12 @@ def span_table(trace: Any) -> pd.DataFrame:
 def span_io(trace: Any, span_id: str) -> dict[str, Any]:
     """One span's inputs, outputs, attributes and events, as plain data for a JSON view (never as markup)."""
     span = trace_view.span_of(trace, span_id)
-    return {"inputs": span.inputs, "outputs": span.outputs,
-            "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith(contract.SPAN_INTERNAL_PREFIX)},
-            "events": [{"name": e.name, "attributes": e.attributes} for e in (span.events or [])]}
+    return {
+        "inputs": span.inputs,
+        "outputs": span.outputs,
+        "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith(contract.SPAN_INTERNAL_PREFIX)},
+        "events": [{"name": e.name, "attributes": e.attributes} for e in (span.events or [])],
+    }
 
 
 def trace_json(trace: Any) -> str:
@@ -844,8 +988,11 @@ def ui_link(mlflow_ui_url: str, experiment_id: str, trace_id: str) -> str | None
     if not mlflow_ui_url:
         return None
     parts = urllib.parse.urlsplit(mlflow_ui_url)
-    base = urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) \
-        if parts.hostname else mlflow_ui_url  # never publish user:password@ in a link
+    base = (
+        urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+        if parts.hostname
+        else mlflow_ui_url
+    )  # never publish user:password@ in a link
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"
 
 
@@ -869,8 +1016,9 @@ def picture_conversations(frames: Frames, picture_scenarios: tuple[str, ...] = (
     return rows[_member(rows["conversation"], conversations)]
 
 
-def lineage_choices(frames: Frames, picture_scenarios: tuple[str, ...] = (),
-                    titles: Mapping[str, str] | None = None) -> list[lineage.ConversationFacts]:
+def lineage_choices(
+    frames: Frames, picture_scenarios: tuple[str, ...] = (), titles: Mapping[str, str] | None = None
+) -> list[lineage.ConversationFacts]:
     """What the lineage view's picker says of each conversation with a lineage, newest turn first: its title
     (`titles`: the runs' own, by id; else the first thing asked in its traces), when its newest turn ran and how
     many pictures its traces made (None when a tracking server's reader stopped short of some of its traces)."""
@@ -878,13 +1026,22 @@ def lineage_choices(frames: Frames, picture_scenarios: tuple[str, ...] = (),
     if rows.empty:
         return []
     images = frames.calls[frames.calls["kind"] == "image"].groupby("trace_id")["calls"].sum()
-    rows = rows.assign(pictures=rows["trace_id"].map(images).fillna(0),
-                       read=True if frames.covered is None else _member(rows["trace_id"], set(frames.covered)))
-    per = rows.groupby("conversation", sort=False).agg(updated_ms=("timestamp_ms", "max"), pictures=("pictures", "sum"),
-                                                       complete=("read", "all"))
+    rows = rows.assign(
+        pictures=rows["trace_id"].map(images).fillna(0),
+        read=True if frames.covered is None else _member(rows["trace_id"], set(frames.covered)),
+    )
+    per = rows.groupby("conversation", sort=False).agg(
+        updated_ms=("timestamp_ms", "max"), pictures=("pictures", "sum"), complete=("read", "all")
+    )
     first = rows.sort_values("timestamp_ms", kind="stable").drop_duplicates("conversation").set_index("conversation")
     titles = titles or {}
-    found = [lineage.ConversationFacts(id=str(cid), title=titles.get(str(cid)) or str(first.at[cid, "request"]),
-                                       updated_ms=int(row.updated_ms), pictures=int(row.pictures) if row.complete else None)
-             for cid, row in zip(per.index, per.itertuples())]
+    found = [
+        lineage.ConversationFacts(
+            id=str(cid),
+            title=titles.get(str(cid)) or str(first.at[cid, "request"]),
+            updated_ms=int(row.updated_ms),
+            pictures=int(row.pictures) if row.complete else None,
+        )
+        for cid, row in zip(per.index, per.itertuples())
+    ]
     return sorted(found, key=lambda f: (-f.updated_ms, f.id))

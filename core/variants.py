@@ -56,8 +56,11 @@ class Setting:
         """A conversation's setting: its own models when it keeps them (a variant's), else the session's."""
         models = options.get(contract.MODELS_OPTION)
         own = models if isinstance(models, Mapping) and models.get("provider") == settings.provider else {}
-        return cls(provider=settings.provider, **{f: str(own.get(f) or getattr(settings, f)) for f in MODEL_FIELDS},
-                   options={k: v for k, v in options.items() if k != contract.MODELS_OPTION})
+        return cls(
+            provider=settings.provider,
+            **{f: str(own.get(f) or getattr(settings, f)) for f in MODEL_FIELDS},
+            options={k: v for k, v in options.items() if k != contract.MODELS_OPTION},
+        )
 
     def models(self) -> dict[str, str]:
         return {"provider": self.provider, **{f: getattr(self, f) for f in MODEL_FIELDS}}
@@ -75,10 +78,18 @@ class Setting:
             return chosen
         if self.provider == "demo":
             demo = Settings.for_provider("demo")
-            return replace(settings, provider="demo", api_key=demo.api_key, base_url="", billed_to_owner=False,
-                           **{f: getattr(demo, f) for f in (*MODEL_FIELDS, "image_size", "image_quality")})
-        raise InputError(f"A setting on the {self.provider} provider needs that provider chosen in the sidebar (its "
-                         "key and address); choose it there, or run this setting on the current provider.")
+            return replace(
+                settings,
+                provider="demo",
+                api_key=demo.api_key,
+                base_url="",
+                billed_to_owner=False,
+                **{f: getattr(demo, f) for f in (*MODEL_FIELDS, "image_size", "image_quality")},
+            )
+        raise InputError(
+            f"A setting on the {self.provider} provider needs that provider chosen in the sidebar (its "
+            "key and address); choose it there, or run this setting on the current provider."
+        )
 
     def conversation_options(self) -> dict[str, Any]:
         """The options a variant's conversation keeps: the scenario's, and its models (contract.MODELS_OPTION)."""
@@ -92,6 +103,7 @@ def _added_words(old: str, new: str, most: int = 4) -> str:
 
     def bare(words: list[str]) -> list[str]:  # "cats." and "cats" are one word here
         return [w.strip(".,;:!?\"'()").lower() for w in words]
+
     matcher = difflib.SequenceMatcher(a=bare(a), b=bare(b), autojunk=False)
     if matcher.ratio() < 0.5:
         words = b
@@ -118,8 +130,7 @@ def label(base: Setting, setting: Setting, scenario: scenarios.Scenario) -> str:
         if new is None or str(old) == str(new):
             continue
         name = option.label.lower()
-        parts.append(f"{name}: {_added_words(str(old or ''), str(new))}" if isinstance(option, TextOption)
-                     else f"{name}: {new}")
+        parts.append(f"{name}: {_added_words(str(old or ''), str(new))}" if isinstance(option, TextOption) else f"{name}: {new}")
     return " · ".join(parts)[:200] or "same settings"
 
 
@@ -137,8 +148,7 @@ class Origin:
 
 
 def user_message(conversation: Conversation, turn: int) -> str:
-    return next((str(e.get("text") or "") for e in conversation.transcript
-                 if e.get("turn") == turn and e.get("role") == "user"), "")
+    return next((str(e.get("text") or "") for e in conversation.transcript if e.get("turn") == turn and e.get("role") == "user"), "")
 
 
 def trace_of_turn(conversation: Conversation, turn: int) -> str | None:
@@ -158,8 +168,14 @@ def origin_of(conversation: Conversation, turn: int, settings: Settings) -> Orig
     message = user_message(conversation, turn)
     if not message:
         raise InputError(f"Turn {turn} of this conversation has no message of yours to send again.")
-    return Origin(scenario=conversation.scenario, message=message, conversation=conversation, turn=turn,
-                  setting=Setting.of(settings, conversation.options), trace_id=trace_of_turn(conversation, turn))
+    return Origin(
+        scenario=conversation.scenario,
+        message=message,
+        conversation=conversation,
+        turn=turn,
+        setting=Setting.of(settings, conversation.options),
+        trace_id=trace_of_turn(conversation, turn),
+    )
 
 
 def start_of(origin: Origin, store: ConversationStore | None, session_id: str) -> Conversation:
@@ -171,21 +187,30 @@ def start_of(origin: Origin, store: ConversationStore | None, session_id: str) -
         return Conversation(scenario=origin.scenario, session_id=session_id, provider=origin.setting.provider)
     state = store.state_after(str(source.id), origin.turn - 1) if store is not None and source.id else None
     if state is None:
-        raise InputError(f"The team's memory after turn {origin.turn - 1} was not kept (the conversation was saved "
-                         "before each turn's state was), so only its first turn can be run again.")
+        raise InputError(
+            f"The team's memory after turn {origin.turn - 1} was not kept (the conversation was saved "
+            "before each turn's state was), so only its first turn can be run again."
+        )
     earlier: list[TranscriptEntry] = [e.copy() for e in source.transcript if int(e.get("turn") or 0) < origin.turn]
     for entry in earlier:
         entry.pop("usage", None)  # the origin's figures, not this conversation's
-    lookup = {i: {**r, "artifact_path": None} for i, r in source.image_lookup.items()
-              if int(r.get("turn") or 0) < origin.turn}
+    lookup = {i: {**r, "artifact_path": None} for i, r in source.image_lookup.items() if int(r.get("turn") or 0) < origin.turn}
     images = {}
     for image_id in lookup:
         png = source.images.get(image_id) or (store.load_image(str(source.id), image_id) if store is not None else None)
         if png:
             images[image_id] = png
-    return Conversation(scenario=origin.scenario, session_id=session_id, provider=origin.setting.provider,
-                        state=state, transcript=earlier, image_lookup=lookup, images=images,  # type: ignore[arg-type]
-                        turns=origin.turn - 1, pending_turns=origin.turn - 1)
+    return Conversation(
+        scenario=origin.scenario,
+        session_id=session_id,
+        provider=origin.setting.provider,
+        state=state,
+        transcript=earlier,
+        image_lookup=lookup,
+        images=images,  # type: ignore[arg-type]
+        turns=origin.turn - 1,
+        pending_turns=origin.turn - 1,
+    )
 
 
 @dataclass
@@ -206,18 +231,21 @@ class Cell:
 
 def open_group(store: ConversationStore, origin: Origin, session_id: str, count: int) -> str:
     """The group run every variant of one run is a child of (one per fork or grid); its id."""
-    tags = {contract.KIND: contract.KIND_VARIANTS, contract.SESSION: session_id,
-            contract.VARIANT_MESSAGE: redact.scrub(origin.message)[:250]}
+    tags = {
+        contract.KIND: contract.KIND_VARIANTS,
+        contract.SESSION: session_id,
+        contract.VARIANT_MESSAGE: redact.scrub(origin.message)[:250],
+    }
     if origin.conversation is not None and origin.conversation.id:
         tags |= {contract.VARIANT_OF: origin.conversation.id, contract.VARIANT_TURN: str(origin.turn)}
     words = " ".join(origin.message.split()[:8])
-    run = store.client.create_run(store.experiment_id, run_name=f"{count} variant{'s' * (count != 1)}: {words}"[:250],
-                                  tags=tags)
+    run = store.client.create_run(store.experiment_id, run_name=f"{count} variant{'s' * (count != 1)}: {words}"[:250], tags=tags)
     return str(run.info.run_id)
 
 
-def plan(origin: Origin, settings: Sequence[Setting], store: ConversationStore | None, session_id: str,
-         session_settings: Settings) -> list[Cell]:
+def plan(
+    origin: Origin, settings: Sequence[Setting], store: ConversationStore | None, session_id: str, session_settings: Settings
+) -> list[Cell]:
     """The cells of a run: each setting checked (InputError saying which and why) and given its conversation."""
     if not 1 <= len(settings) <= MAX_SETTINGS:
         raise InputError(f"Run between 1 and {MAX_SETTINGS} settings at once; this has {len(settings)}.")
@@ -227,16 +255,22 @@ def plan(origin: Origin, settings: Sequence[Setting], store: ConversationStore |
         try:
             setting.applied(session_settings)
             for option in scenario.options:
-                if isinstance(option, IntOption) and option.key in setting.options and \
-                        not option.min <= int(setting.options[option.key]) <= option.max:
+                if (
+                    isinstance(option, IntOption)
+                    and option.key in setting.options
+                    and not option.min <= int(setting.options[option.key]) <= option.max
+                ):
                     raise InputError(f"{option.label} must be between {option.min} and {option.max}.")
         except InputError as exc:
             raise InputError(f"Setting {number}: {exc}") from None
         start = start_of(origin, store, session_id)
         start.options = {**(origin.conversation.options if origin.conversation else {}), **setting.conversation_options()}
         name = label(origin.setting, setting, scenario)
-        title = origin.conversation.title if origin.conversation is not None and origin.conversation.title else \
-            " ".join(origin.message.split()[:12])
+        title = (
+            origin.conversation.title
+            if origin.conversation is not None and origin.conversation.title
+            else " ".join(origin.message.split()[:12])
+        )
         start.title = f"{title} · {name}"[:250]
         cells.append(Cell(setting=setting, label=name, conversation=start))
     return cells
@@ -247,20 +281,26 @@ def open_runs(store: ConversationStore, cells: Sequence[Cell], origin: Origin, g
     and holding the state it starts from as the state after the turn before, so its own turns can be run again."""
     for cell in cells:
         conversation = cell.conversation
-        conversation.run_tags = {contract.PARENT_RUN: group, contract.VARIANT_GROUP: group,
-                                 contract.VARIANT_LABEL: cell.label}
+        conversation.run_tags = {contract.PARENT_RUN: group, contract.VARIANT_GROUP: group, contract.VARIANT_LABEL: cell.label}
         if origin.conversation is not None and origin.conversation.id:
-            conversation.run_tags |= {contract.VARIANT_OF: origin.conversation.id,
-                                      contract.VARIANT_TURN: str(origin.turn)}
+            conversation.run_tags |= {contract.VARIANT_OF: origin.conversation.id, contract.VARIANT_TURN: str(origin.turn)}
         run_id = store.create(conversation)
         if conversation.state is not None and conversation.turns:
             store.client.log_dict(run_id, conversation.state, contract.state_after_path(conversation.turns))
 
 
-async def run_cells(cells: Sequence[Cell], message: str, settings: Settings, store: ConversationStore | None, *,
-                    emit: Callable[[int, TurnEvent], None] = lambda index, event: None, stop: StopSwitch | None = None,
-                    cancel: CancellationToken | None = None, limit: int = DEFAULT_CONCURRENCY,
-                    wait_for_trace: bool = True) -> list[TurnOutcome]:
+async def run_cells(
+    cells: Sequence[Cell],
+    message: str,
+    settings: Settings,
+    store: ConversationStore | None,
+    *,
+    emit: Callable[[int, TurnEvent], None] = lambda index, event: None,
+    stop: StopSwitch | None = None,
+    cancel: CancellationToken | None = None,
+    limit: int = DEFAULT_CONCURRENCY,
+    wait_for_trace: bool = True,
+) -> list[TurnOutcome]:
     """Every cell's turn on this event loop, at most `limit` at once; `stop` stops them all after their current
     agent, and a cell not started by then does not start. Outcomes in the cells' order."""
     stop = stop or StopSwitch()
@@ -276,8 +316,8 @@ async def run_cells(cells: Sequence[Cell], message: str, settings: Settings, sto
             def told(event: TurnEvent) -> None:
                 cell.events.append(event)
                 emit(index, event)
-            request = TurnRequest(cell.conversation, message, cell.setting.applied(settings), store,
-                                  wait_for_trace=wait_for_trace)
+
+            request = TurnRequest(cell.conversation, message, cell.setting.applied(settings), store, wait_for_trace=wait_for_trace)
             cell.outcome = await run(request, emit=told, stop=stop, cancel=cancel)
             return cell.outcome
 
@@ -288,8 +328,17 @@ class GridHandle:
     """A run of variants on its own thread and event loop, polled by a Streamlit page like core.turn.TurnHandle:
     per-cell events as they arrive, `stop()` for all, the outcomes when done."""
 
-    def __init__(self, origin: Origin, cells: list[Cell], settings: Settings, store: ConversationStore | None, *,
-                 group: str | None = None, limit: int = DEFAULT_CONCURRENCY, reservation: Reservation | None = None):
+    def __init__(
+        self,
+        origin: Origin,
+        cells: list[Cell],
+        settings: Settings,
+        store: ConversationStore | None,
+        *,
+        group: str | None = None,
+        limit: int = DEFAULT_CONCURRENCY,
+        reservation: Reservation | None = None,
+    ):
         self.origin, self.cells, self.settings, self.store = origin, cells, settings, store
         self.group, self.limit, self._reservation = group, limit, reservation
         self.stop_switch = StopSwitch()
@@ -313,16 +362,25 @@ class GridHandle:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
+
             async def go() -> list[TurnOutcome]:
                 self._cancel = CancellationToken()
-                return await run_cells(self.cells, self.origin.message, self.settings, self.store, emit=self._emit,
-                                       stop=self.stop_switch, cancel=self._cancel, limit=self.limit)
+                return await run_cells(
+                    self.cells,
+                    self.origin.message,
+                    self.settings,
+                    self.store,
+                    emit=self._emit,
+                    stop=self.stop_switch,
+                    cancel=self._cancel,
+                    limit=self.limit,
+                )
+
             outcomes = loop.run_until_complete(go())
         except BaseException as exc:  # every cell without an outcome says why
             log.exception("Variants crashed")
             why = redact.scrub(f"The run crashed: {type(exc).__name__}: {exc}")
-            outcomes = [c.outcome or TurnOutcome("error", c.conversation, error=why, cost_usd=None, billed_usd=None)
-                        for c in self.cells]
+            outcomes = [c.outcome or TurnOutcome("error", c.conversation, error=why, cost_usd=None, billed_usd=None) for c in self.cells]
         finally:
             loop.close()
         if self._reservation is not None:  # what each cell cost; a cell whose cost is unknown keeps its bound
@@ -360,8 +418,13 @@ def variants_of(client: MlflowClient, experiment_id: str, conversation_id: str, 
     """The variants made of a conversation's turns, newest first: run id, turn, label."""
     if not re.fullmatch(r"[0-9a-f]{32}", conversation_id or ""):
         return []
-    runs = client.search_runs([experiment_id], max_results=limit, order_by=["attributes.start_time DESC"],
-                              filter_string=f"tags.`{contract.VARIANT_OF}` = '{conversation_id}' and "
-                                            f"tags.`{contract.SCENARIO}` != ''")
-    return [{"id": r.info.run_id, "turn": r.data.tags.get(contract.VARIANT_TURN, ""),
-             "label": r.data.tags.get(contract.VARIANT_LABEL, "")} for r in runs]
+    runs = client.search_runs(
+        [experiment_id],
+        max_results=limit,
+        order_by=["attributes.start_time DESC"],
+        filter_string=f"tags.`{contract.VARIANT_OF}` = '{conversation_id}' and tags.`{contract.SCENARIO}` != ''",
+    )
+    return [
+        {"id": r.info.run_id, "turn": r.data.tags.get(contract.VARIANT_TURN, ""), "label": r.data.tags.get(contract.VARIANT_LABEL, "")}
+        for r in runs
+    ]

@@ -35,8 +35,11 @@ def open_from_url() -> None:
     if not wanted or (current is not None and current.id == wanted):
         return
     running = TurnHandle.running(wanted)
-    if running is not None and "turn" not in st.session_state and \
-            hosted.may_open(session.visible_session(), running.request.conversation.session_id):
+    if (
+        running is not None
+        and "turn" not in st.session_state
+        and hosted.may_open(session.visible_session(), running.request.conversation.session_id)
+    ):
         # a reload (or another tab) while its turn runs: follow that turn to its end, never start it again
         st.session_state.conversation = replace(running.request.conversation, id=wanted)
         st.session_state.turn = running
@@ -60,13 +63,17 @@ def open_from_url() -> None:
         return
     known = scenarios.find(loaded.scenario)
     if known is not None and not hosted.offered(settings.hosted, known):
-        st.warning(f"Conversation {plain(wanted)} uses the team file {plain(known.team_file)}, which this demo does "
-                   "not offer. Starting a new conversation.")
+        st.warning(
+            f"Conversation {plain(wanted)} uses the team file {plain(known.team_file)}, which this demo does "
+            "not offer. Starting a new conversation."
+        )
         del st.query_params["conversation"]
         return
     if known is None:
-        st.warning(f"Conversation {plain(wanted)} is a “{plain(loaded.scenario)}” conversation, which this version of "
-                   "the app cannot continue. Starting a new conversation.")
+        st.warning(
+            f"Conversation {plain(wanted)} is a “{plain(loaded.scenario)}” conversation, which this version of "
+            "the app cannot continue. Starting a new conversation."
+        )
         del st.query_params["conversation"]
         return
     st.session_state.conversation = loaded
@@ -159,39 +166,57 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
                 break
             if unsaved is conversation:
                 st.query_params["conversation"] = unsaved.id
-            st.toast(plain(f"Saved {turns(written)} of “{unsaved.title[:40]}” to MLflow: the store answers again."),
-                     icon=":material/cloud_done:")
+            st.toast(
+                plain(f"Saved {turns(written)} of “{unsaved.title[:40]}” to MLflow: the store answers again."), icon=":material/cloud_done:"
+            )
         st.session_state.parked = [c for c in parked() if c.pending_turns]
     if conversation.pending_turns and conversation.key in conflicted():
-        st.warning("This conversation was continued in another tab or window while this page could not save. "
-                   f"Its {turns(conversation.pending_turns, 'unsaved turn')} stay here; keep them as a conversation of "
-                   "their own, or reload to carry on from the other tab's turns.", icon=":material/call_split:")
+        st.warning(
+            "This conversation was continued in another tab or window while this page could not save. "
+            f"Its {turns(conversation.pending_turns, 'unsaved turn')} stay here; keep them as a conversation of "
+            "their own, or reload to carry on from the other tab's turns.",
+            icon=":material/call_split:",
+        )
         if failed := st.session_state.pop("save_as_new_failed", None):
             st.error(failed)
         left, right = st.columns(2)
-        left.button("Save mine as a new conversation", key="save_as_new", icon=":material/content_copy:",
-                    on_click=save_as_new, args=(conversation,), disabled=page_store.store is None, width="stretch")
-        right.button("Reload the conversation", icon=":material/refresh:", key="reload_after_outage",
-                     on_click=reload_conversation, width="stretch")
+        left.button(
+            "Save mine as a new conversation",
+            key="save_as_new",
+            icon=":material/content_copy:",
+            on_click=save_as_new,
+            args=(conversation,),
+            disabled=page_store.store is None,
+            width="stretch",
+        )
+        right.button(
+            "Reload the conversation", icon=":material/refresh:", key="reload_after_outage", on_click=reload_conversation, width="stretch"
+        )
     elif conversation.pending_turns:
-        st.warning(f"{turns(conversation.pending_turns)} of this conversation are kept in this browser session only: "
-                   "the MLflow store is unreachable. They are saved as soon as it answers again; closing this tab "
-                   "before then loses them.", icon=":material/cloud_off:")
-        st.button("Try saving now", key="save_pending", icon=":material/cloud_upload:",
-                  on_click=session.store_problem.clear)
+        st.warning(
+            f"{turns(conversation.pending_turns)} of this conversation are kept in this browser session only: "
+            "the MLflow store is unreachable. They are saved as soon as it answers again; closing this tab "
+            "before then loses them.",
+            icon=":material/cloud_off:",
+        )
+        st.button("Try saving now", key="save_pending", icon=":material/cloud_upload:", on_click=session.store_problem.clear)
     if parked():
         with st.sidebar:
             st.subheader("Not saved yet")
             st.caption("Kept in this browser session until the MLflow store answers again.")
             for unsaved in parked():
-                state = "continued in another tab" if unsaved.key in conflicted() else \
-                    turns(unsaved.pending_turns, "unsaved turn")
-                st.button(plain(f"{unsaved.title[:34] or 'untitled'} · {state}"), key=f"parked_{unsaved.key}",
-                          icon=":material/cloud_off:", disabled=busy, width="stretch", on_click=resume_parked,
-                          args=(unsaved.key,))
+                state = "continued in another tab" if unsaved.key in conflicted() else turns(unsaved.pending_turns, "unsaved turn")
+                st.button(
+                    plain(f"{unsaved.title[:34] or 'untitled'} · {state}"),
+                    key=f"parked_{unsaved.key}",
+                    icon=":material/cloud_off:",
+                    disabled=busy,
+                    width="stretch",
+                    on_click=resume_parked,
+                    args=(unsaved.key,),
+                )
             if not conversation.pending_turns:
-                st.button("Try saving now", key="save_parked", icon=":material/cloud_upload:",
-                          on_click=session.store_problem.clear)
+                st.button("Try saving now", key="save_parked", icon=":material/cloud_upload:", on_click=session.store_problem.clear)
 
 
 def save_as_new(conversation: Conversation) -> None:
@@ -227,19 +252,21 @@ def add_team_file() -> None:
     st.session_state.conversation = fresh_conversation(keys[0])
     added = ", ".join(f"“{scenarios.get(key).label}”" for key in keys)
     left_out = f" {len(unusable)} of its teams cannot run here (said above)." if unusable else ""
-    st.session_state.team_upload_result = ("ok", f"Added {added} to the Scenario picker (kept in the teams folder)."
-                                           + left_out)
+    st.session_state.team_upload_result = ("ok", f"Added {added} to the Scenario picker (kept in the teams folder)." + left_out)
 
 
 def bring_a_team(busy: bool) -> None:
     """The sidebar's upload of a team file (local use only: a team file is code that runs on this server)."""
     with st.sidebar:
         with st.expander("Bring your own team", icon=":material/upload_file:"):
-            st.caption("An AutoGen Studio team or gallery (.json, what Team.dump_component() writes) or a Python "
-                       "file with create_team(models). It is kept in the teams folder and runs on the sidebar's "
-                       "provider. A team file is code that runs on this server: upload files you trust.")
-            st.file_uploader("Team file", type=["json", "py"], key="team_upload", on_change=add_team_file,
-                             disabled=busy, label_visibility="collapsed")
+            st.caption(
+                "An AutoGen Studio team or gallery (.json, what Team.dump_component() writes) or a Python "
+                "file with create_team(models). It is kept in the teams folder and runs on the sidebar's "
+                "provider. A team file is code that runs on this server: upload files you trust."
+            )
+            st.file_uploader(
+                "Team file", type=["json", "py"], key="team_upload", on_change=add_team_file, disabled=busy, label_visibility="collapsed"
+            )
 
 
 def image_bytes(conversation: Conversation):
@@ -249,6 +276,7 @@ def image_bytes(conversation: Conversation):
             if png:
                 conversation.images[image_id] = png
         return conversation.images.get(image_id)
+
     return get
 
 
@@ -298,8 +326,9 @@ def delete_conversation(conversation_id: str) -> None:
         st.session_state.manage_error = f"It could not be deleted ({type(exc).__name__}); nothing changed."
         return
     new_conversation()
-    st.session_state.turn_notes = [f"Deleted the conversation and its {turns(removed, 'trace')} (MLflow keeps the run among "
-                                   "its deleted runs until `mlflow gc`)."]
+    st.session_state.turn_notes = [
+        f"Deleted the conversation and its {turns(removed, 'trace')} (MLflow keeps the run among its deleted runs until `mlflow gc`)."
+    ]
 
 
 def recent_conversations(current: Conversation, busy: bool) -> None:
@@ -308,8 +337,9 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
         if page_store.store is None:
             st.caption("Saved conversations show here when the MLflow store is reachable.")
             return
-        search = st.text_input("Search conversations", key="conv_search", placeholder="Search titles and messages…",
-                               label_visibility="collapsed")
+        search = st.text_input(
+            "Search conversations", key="conv_search", placeholder="Search titles and messages…", label_visibility="collapsed"
+        )
         try:
             recent = page_store.store.recent(limit=12, session_id=session.visible_session(), search=search)
         except Exception as exc:  # noqa: BLE001 - the chat works without the list
@@ -317,18 +347,28 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
             page_store.drop()  # gone since the last check, perhaps: look again on the next run, not in this one
             return
         if not recent:
-            st.caption("No conversation's title or messages hold that." if search else
-                       "Your conversations will show here; each one reopens where it stopped.")
+            st.caption(
+                "No conversation's title or messages hold that."
+                if search
+                else "Your conversations will show here; each one reopens where it stopped."
+            )
         for item in recent:
             label = f"{shorten(item.title, 34) or 'untitled'} · {turns(item.turns)} · {ago(item.updated_ms)}"
             if item.waiting:
                 label += " · waiting for you"
             label = plain(label)  # titles are users' words: a link or picture in them stays text
             known = scenarios.find(item.scenario)
-            st.button(label, key=f"open_{item.id}", icon=known.icon if known else ":material/chat:",
-                      type="primary" if item.id == current.id else "secondary", disabled=busy,
-                      width="stretch", on_click=open_conversation, args=(item.id,),
-                      help=f"{known.label if known else item.scenario} · conversation {item.id}")
+            st.button(
+                label,
+                key=f"open_{item.id}",
+                icon=known.icon if known else ":material/chat:",
+                type="primary" if item.id == current.id else "secondary",
+                disabled=busy,
+                width="stretch",
+                on_click=open_conversation,
+                args=(item.id,),
+                help=f"{known.label if known else item.scenario} · conversation {item.id}",
+            )
         if current.id and current.turns and not busy:
             manage_conversation(current)
             share_ui.share_box(page_store.store, settings, current)
@@ -339,12 +379,10 @@ def manage_conversation(current: Conversation) -> None:
     with st.expander("Rename or delete this conversation", icon=":material/edit:"):
         st.text_input("Name", value=current.title, key=f"rename_{current.id}", max_chars=250)
         left, right = st.columns(2)
-        left.button("Rename", key="rename_conversation", on_click=rename_conversation, args=(current.id,),
-                    width="stretch")
+        left.button("Rename", key="rename_conversation", on_click=rename_conversation, args=(current.id,), width="stretch")
         with right.popover("Delete…", width="stretch"):
             st.caption("The conversation and its turns' traces are deleted; this cannot be undone here.")
-            st.button("Delete for good", key="delete_conversation", type="primary", on_click=delete_conversation,
-                      args=(current.id,))
+            st.button("Delete for good", key="delete_conversation", type="primary", on_click=delete_conversation, args=(current.id,))
         if problem := st.session_state.pop("manage_error", None):
             st.error(plain(problem))
 
@@ -372,7 +410,7 @@ LIMIT = hosted.MAX_USER_TEXT_CHARS if settings.hosted is not None else None  # t
 
 
 def adopt_settings(conversation: Conversation) -> None:
-    """"Use these settings" on the Compare page: a side's options and models become this conversation's, from its
+    """ "Use these settings" on the Compare page: a side's options and models become this conversation's, from its
     next turn on (the models went to the sidebar's widgets there; the options go to this conversation's widgets)."""
     adopt = st.session_state.get("_adopt")
     if not adopt or adopt.get("conversation") != conversation.id:
@@ -380,8 +418,7 @@ def adopt_settings(conversation: Conversation) -> None:
     del st.session_state._adopt
     conversation.options = {**conversation.options, **adopt["options"], contract.MODELS_OPTION: adopt["models"]}
     st.session_state.pop("_options_of", None)
-    st.success(f"From the next turn on, this conversation runs with the settings of “{plain(adopt['label'])}”.",
-               icon=":material/tune:")
+    st.success(f"From the next turn on, this conversation runs with the settings of “{plain(adopt['label'])}”.", icon=":material/tune:")
 
 
 def scenario_options(conversation: Conversation, scenario: scenarios.Scenario) -> dict:
@@ -397,15 +434,15 @@ def scenario_options(conversation: Conversation, scenario: scenarios.Scenario) -
         st.subheader(scenario.label)
         for option in scenario.options:
             if isinstance(option, IntOption):
-                options[option.key] = st.slider(option.label, option.min, option.max, key=option.key,
-                                                help=option.help or None)
+                options[option.key] = st.slider(option.label, option.min, option.max, key=option.key, help=option.help or None)
             elif isinstance(option, TextOption):
-                options[option.key] = st.text_area(option.label, key=option.key, height=option.height,
-                                                   max_chars=LIMIT, help=option.help or None)
+                options[option.key] = st.text_area(
+                    option.label, key=option.key, height=option.height, max_chars=LIMIT, help=option.help or None
+                )
             elif isinstance(option, ChoiceOption):
-                options[option.key] = st.selectbox(option.label, list(option.choices),
-                                                   format_func=option.choices.get, key=option.key,
-                                                   help=option.help or None)
+                options[option.key] = st.selectbox(
+                    option.label, list(option.choices), format_func=option.choices.get, key=option.key, help=option.help or None
+                )
     return options
 
 
@@ -430,12 +467,19 @@ def current_document(document: DocumentOption) -> str:
 
 def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> None:
     """Admitted first in a hosted demo (core.hosted: sizes, turns a minute, spend caps)."""
-    reservation = hosted.admit(session.spend_ledger(settings.tracking_uri, settings.experiment_name), settings,
-                               conversation, message, session.session_id(), uses_owner_key=session.uses_owner_key(),
-                               rates=hosted.rates(settings.hosted, session.visitor()))
+    reservation = hosted.admit(
+        session.spend_ledger(settings.tracking_uri, settings.experiment_name),
+        settings,
+        conversation,
+        message,
+        session.session_id(),
+        uses_owner_key=session.uses_owner_key(),
+        rates=hosted.rates(settings.hosted, session.visitor()),
+    )
     # the answer shows as soon as the agents finish; the trace lands a moment later, off the user's wait
-    st.session_state.turn = TurnHandle(conversation, message, settings, page_store.store, attempt=attempt,
-                                       wait_for_trace=False, reservation=reservation).start()
+    st.session_state.turn = TurnHandle(
+        conversation, message, settings, page_store.store, attempt=attempt, wait_for_trace=False, reservation=reservation
+    ).start()
     st.session_state.pop("failed", None)
     # drawn again as busy: this run drew New conversation, the sidebar's list and the scenario choice before the
     # message arrived, still clickable; a click there would be overridden when the turn ends
@@ -453,10 +497,12 @@ def so_far(event) -> str:
 # sticky on the wrapper Streamlit puts around a container (the container alone is as tall as its wrapper), on the
 # theme's background so the answers scroll under it
 BACKGROUND = st.get_option("theme.backgroundColor") or ("#0e1117" if st.get_option("theme.base") == "dark" else "#ffffff")
-STICKY = ("<style>[data-testid=stLayoutWrapper]:has(> .st-key-turn_controls) {position: sticky; top: 3.75rem; "
-          f"z-index: 999; background-color: {BACKGROUND}; padding: 0.25rem 0;}} "
-          # the header above it is see-through: answers scrolling up would show between the two
-          f"[data-testid=stHeader] {{background-color: {BACKGROUND};}}</style>")
+STICKY = (
+    "<style>[data-testid=stLayoutWrapper]:has(> .st-key-turn_controls) {position: sticky; top: 3.75rem; "
+    f"z-index: 999; background-color: {BACKGROUND}; padding: 0.25rem 0;}} "
+    # the header above it is see-through: answers scrolling up would show between the two
+    f"[data-testid=stHeader] {{background-color: {BACKGROUND};}}</style>"
+)
 
 
 def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
@@ -472,8 +518,9 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     stop_slot = right.empty()
     together = side_by_side(conversation.scenario)
     side = dict(zip(together, st.columns(len(together)))) if together else {}
-    if stop_slot.button("Stop", icon=":material/stop_circle:", key="stop", width="stretch",
-                        help="Stop after the agent that is working now"):
+    if stop_slot.button(
+        "Stop", icon=":material/stop_circle:", key="stop", width="stretch", help="Stop after the agent that is working now"
+    ):
         handle.stop()
     if handle.stop_switch.is_set():
         status.update(label="Stopping after the current step…")
@@ -526,8 +573,11 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
         session.store_problem.clear()
     after = st.session_state.pop("after_turn", None)
     if outcome.saved:
-        st.session_state.last_turn = {"ok": f"Done in {outcome.seconds:.1f} s", "stopped": "Stopped",
-                                      "waiting": f"Paused after {outcome.seconds:.1f} s: the team asks you"}[outcome.status]
+        st.session_state.last_turn = {
+            "ok": f"Done in {outcome.seconds:.1f} s",
+            "stopped": "Stopped",
+            "waiting": f"Paused after {outcome.seconds:.1f} s: the team asks you",
+        }[outcome.status]
         if outcome.conversation.id:
             st.query_params["conversation"] = outcome.conversation.id
         if after:  # New conversation or a sidebar conversation, clicked as the turn began: now
@@ -535,8 +585,9 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
     else:
         st.session_state.failed = FailedTurn.of(outcome, handle.message, handle.attempt, pngs)
         if after:  # the failure stays on screen to retry: leaving it would lose the message
-            st.session_state.turn_notes = ["The conversation you asked to open was not opened, because this turn "
-                                           "failed; retry it or leave it with New conversation."]
+            st.session_state.turn_notes = [
+                "The conversation you asked to open was not opened, because this turn failed; retry it or leave it with New conversation."
+            ]
     # once more from the top: the transcript, the waiting notice, the input and the sidebar's list all
     # reflect the finished turn
     st.rerun()
@@ -550,8 +601,7 @@ def show_failure(failed: FailedTurn, scenario: str) -> None:
         render_entry(entry, lambda image_id: failed.pngs.get(image_id), scenario)
     st.error(plain(failed.error))
     if failed.conflict:
-        st.button("Reload the conversation", icon=":material/refresh:", key="reload_conversation",
-                  on_click=reload_conversation)
+        st.button("Reload the conversation", icon=":material/refresh:", key="reload_conversation", on_click=reload_conversation)
     else:
         st.button("Retry", icon=":material/replay:", key="retry", help="Run the failed turn again from the last good state")
 
@@ -566,14 +616,21 @@ top = st.columns([3, 1])
 labels = {s.key: s.label for s in hosted.offered_scenarios(settings.hosted)}
 scenario_keys = list(labels)
 if conversation is not None and conversation.scenario not in labels and not busy:  # its team file went away
-    st.warning(f"The “{plain(conversation.scenario)}” team is no longer offered (its file was removed or changed); "
-               "this conversation stays saved. Starting a new conversation.")
+    st.warning(
+        f"The “{plain(conversation.scenario)}” team is no longer offered (its file was removed or changed); "
+        "this conversation stays saved. Starting a new conversation."
+    )
     park_unsaved()
     conversation = None
 locked = conversation is not None and conversation.turns > 0
-scenario = top[0].selectbox("Scenario", scenario_keys, format_func=labels.get, disabled=locked or busy,
-                            index=scenario_keys.index(conversation.scenario) if conversation else 0,
-                            help="A conversation keeps its scenario; start a new conversation to switch.")
+scenario = top[0].selectbox(
+    "Scenario",
+    scenario_keys,
+    format_func=labels.get,
+    disabled=locked or busy,
+    index=scenario_keys.index(conversation.scenario) if conversation else 0,
+    help="A conversation keeps its scenario; start a new conversation to switch.",
+)
 top[1].button("New conversation", icon=":material/add:", width="stretch", disabled=busy, on_click=new_conversation)
 if conversation is None or (conversation.turns == 0 and conversation.scenario != scenario):
     conversation = fresh_conversation(scenario)
@@ -592,8 +649,10 @@ if settings.hosted is None:
 recent_conversations(conversation, busy)
 
 if store_problem:
-    st.warning("Chatting works, but traces are not being saved, and conversations stay in this browser session "
-               "until the store answers again: " + plain(store_problem))
+    st.warning(
+        "Chatting works, but traces are not being saved, and conversations stay in this browser session "
+        "until the store answers again: " + plain(store_problem)
+    )
 for text in scenarios.load_problems():
     st.warning(text)
 if upload_result := st.session_state.pop("team_upload_result", None):  # said in the page, not in the sidebar
@@ -611,10 +670,8 @@ if document is not None:
 
 rating = None  # thumbs and a comment under each finished turn, once the conversation is in the store
 if page_store.store is not None and conversation.id and conversation.turns:
-    rating = turn_feedback.for_conversation(settings.tracking_uri, page_store.store.experiment_id, conversation.id,
-                                            conversation.turns)
-render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario, conversation.id,
-                  after_turn=rating)
+    rating = turn_feedback.for_conversation(settings.tracking_uri, page_store.store.experiment_id, conversation.id, conversation.turns)
+render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario, conversation.id, after_turn=rating)
 waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
 
 failed: FailedTurn | None = st.session_state.get("failed")
@@ -640,8 +697,7 @@ if prompt is not None and busy:
     st.session_state.queued = prompt
     prompt = None
 if st.session_state.get("queued") and busy:
-    st.info(plain(f"Queued: “{st.session_state.queued[:200]}” is sent when this turn ends."),
-            icon=":material/schedule_send:")
+    st.info(plain(f"Queued: “{st.session_state.queued[:200]}” is sent when this turn ends."), icon=":material/schedule_send:")
 elif st.session_state.get("queued"):
     queued_text = st.session_state.pop("queued")
     if failed is not None:
@@ -650,8 +706,9 @@ elif st.session_state.get("queued"):
     else:
         prompt = queued_text
 if not conversation.turns and not busy and not failed and chosen.example and prompt is None:
-    if example_slot.button(f"Try: “{chosen.example}”", icon=":material/lightbulb:", key="try_example",
-                           help="Sends this message to the team"):
+    if example_slot.button(
+        f"Try: “{chosen.example}”", icon=":material/lightbulb:", key="try_example", help="Sends this message to the team"
+    ):
         prompt = chosen.example
 if prompt is not None and not busy:
     try:
@@ -666,7 +723,8 @@ if prompt is not None and not busy:
                 text, message = message, document.question
                 st.session_state.turn_notes = [
                     f"No {document.label.lower()} was set and your message looks like one, so it became the "
-                    f"{document.label.lower()}; the team was asked: “{document.question}”"]
+                    f"{document.label.lower()}; the team was asked: “{document.question}”"
+                ]
             conversation.options = {**conversation.options, document.key: text}
         start_turn(conversation, message)
     except UserError as exc:
@@ -680,5 +738,6 @@ if "turn" in st.session_state:
     conversation = st.session_state.conversation
 
 if conversation.id:
-    caption_slot.caption(f"Conversation `{conversation.id}` · {turns(conversation.turns)} · "
-                         "reopen it any time with this page's URL or from the sidebar.")
+    caption_slot.caption(
+        f"Conversation `{conversation.id}` · {turns(conversation.turns)} · reopen it any time with this page's URL or from the sidebar."
+    )

@@ -18,8 +18,10 @@ from ui.text import plain
 
 settings, store, store_problem = session.page_setup()
 st.title("Compare turns")
-st.caption("Run a turn again with other settings, or one prompt on up to six settings at once, and see the turns "
-           "side by side, step by step: what changed and what it cost.")
+st.caption(
+    "Run a turn again with other settings, or one prompt on up to six settings at once, and see the turns "
+    "side by side, step by step: what changed and what it cost."
+)
 if store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
     st.stop()
@@ -55,8 +57,9 @@ def fresh_origin() -> variants.Origin | None:
     message = st.text_area("Message", placeholder=chosen.placeholder, key="cmp_message", height=80)
     options = chosen.option_defaults(settings)
     if (document := chosen.document()) is not None:
-        options[document.key] = st.text_area(document.label, placeholder=document.placeholder, key="cmp_document",
-                                             max_chars=MAX_REPORT_CHARS)
+        options[document.key] = st.text_area(
+            document.label, placeholder=document.placeholder, key="cmp_document", max_chars=MAX_REPORT_CHARS
+        )
     if not message.strip():
         return None
     if document is not None:
@@ -74,10 +77,16 @@ def start(origin: variants.Origin, chosen: list[variants.Setting]) -> None:
     try:
         cells = variants.plan(origin, chosen, store, session.session_id(), settings)
         reservation = hosted.admit_variants(
-            session.spend_ledger(settings.tracking_uri, settings.experiment_name), settings, origin.scenario,
-            [c.conversation for c in cells], [c.setting.applied(settings) for c in cells], origin.message,
-            session.session_id(), uses_owner_key=session.uses_owner_key(),
-            rates=hosted.rates(settings.hosted, session.visitor()))
+            session.spend_ledger(settings.tracking_uri, settings.experiment_name),
+            settings,
+            origin.scenario,
+            [c.conversation for c in cells],
+            [c.setting.applied(settings) for c in cells],
+            origin.message,
+            session.session_id(),
+            uses_owner_key=session.uses_owner_key(),
+            rates=hosted.rates(settings.hosted, session.visitor()),
+        )
     except UserError as exc:
         st.session_state.cmp_error = str(exc)
         return
@@ -89,44 +98,57 @@ def start(origin: variants.Origin, chosen: list[variants.Setting]) -> None:
             reservation.settle(0.0)
         st.session_state.cmp_error = f"The MLflow store could not record the run ({type(exc).__name__}); nothing ran."
         return
-    st.session_state.cmp_grid = variants.GridHandle(origin, cells, settings, store, group=group,
-                                                    reservation=reservation).start()
+    st.session_state.cmp_grid = variants.GridHandle(origin, cells, settings, store, group=group, reservation=reservation).start()
     st.session_state.pop("cmp_shown", None)
 
 
 # --- run again ------------------------------------------------------------------------------------------------------
 handle: variants.GridHandle | None = st.session_state.get("cmp_grid")
 running = handle is not None and not handle.done
-with st.expander("Run again with other settings", expanded=handle is None or running,
-                 icon=":material/call_split:"):
+with st.expander("Run again with other settings", expanded=handle is None or running, icon=":material/call_split:"):
     origin = origin_from_url()
     if origin is not None:
         known = scenarios.find(origin.scenario)
-        st.markdown(f"**Turn {origin.turn}** of “{plain(origin.conversation.title if origin.conversation else '')}” "
-                    f"· {plain(known.label if known else origin.scenario)}")
+        st.markdown(
+            f"**Turn {origin.turn}** of “{plain(origin.conversation.title if origin.conversation else '')}” "
+            f"· {plain(known.label if known else origin.scenario)}"
+        )
         st.text(origin.message)
     else:
         st.caption("Open this from a turn (“run again with…” under it in the chat), or run a new prompt here.")
         origin = fresh_origin()
     scenario = scenarios.find(origin.scenario) if origin is not None else None
     if origin is not None and scenario is None:
-        st.warning(f"The “{plain(origin.scenario)}” team is no longer offered (its file was removed), so its turns "
-                   "cannot run again; they can still be compared below.")
+        st.warning(
+            f"The “{plain(origin.scenario)}” team is no longer offered (its file was removed), so its turns "
+            "cannot run again; they can still be compared below."
+        )
     elif origin is not None and scenario is not None:
-        count = int(st.number_input("Settings to run", 1, variants.MAX_SETTINGS, value=1 if origin.turn else 2,
-                                    key="cmp_count", help="One runs the turn again (a fork); more run them all at "
-                                                          "once, within the provider's limits (a grid)."))
+        count = int(
+            st.number_input(
+                "Settings to run",
+                1,
+                variants.MAX_SETTINGS,
+                value=1 if origin.turn else 2,
+                key="cmp_count",
+                help="One runs the turn again (a fork); more run them all at once, within the provider's limits (a grid).",
+            )
+        )
         # the origin's own widgets: a turn's by its conversation and number, a new prompt's by its scenario
-        prefix = f"cmp_{origin.conversation.id[-8:]}_{origin.turn}" if origin.conversation and origin.conversation.id \
+        prefix = (
+            f"cmp_{origin.conversation.id[-8:]}_{origin.turn}"
+            if origin.conversation and origin.conversation.id
             else f"cmp_new_{re.sub(r'[^a-z0-9]', '_', origin.scenario.lower())[:40]}"
+        )
         chosen = []
         for number, tab in enumerate(st.tabs([f"Setting {n}" for n in range(1, count + 1)]), 1):
             with tab:
                 chosen.append(view.setting_editor(prefix, number, origin.setting, scenario, settings))
         # not a callback: its arguments would be the widgets' values of the run before (an edit and the click
         # arrive together)
-        if st.button(f"Run {count} setting{'s' * (count != 1)}", type="primary", icon=":material/play_arrow:",
-                     disabled=running, key="cmp_run"):
+        if st.button(
+            f"Run {count} setting{'s' * (count != 1)}", type="primary", icon=":material/play_arrow:", disabled=running, key="cmp_run"
+        ):
             start(origin, chosen)
             st.rerun()
     if problem := st.session_state.pop("cmp_error", None):
@@ -134,21 +156,33 @@ with st.expander("Run again with other settings", expanded=handle is None or run
 
 if handle is not None:
     if running:
-        st.button("Stop all", icon=":material/stop_circle:", on_click=handle.stop, key="cmp_stop",
-                  help="Each setting stops after the agent speaking now; one not started does not start.")
+        st.button(
+            "Stop all",
+            icon=":material/stop_circle:",
+            on_click=handle.stop,
+            key="cmp_stop",
+            help="Each setting stops after the agent speaking now; one not started does not start.",
+        )
         box = st.empty()
         while not handle.done:
             with box.container():
                 view.progress(handle.cells)
             handle.wait_a_moment(0.3)
         st.rerun()  # drawn again with the results
-    with st.expander(f"Last run: {len(handle.cells)} setting{'s' * (len(handle.cells) != 1)} in {handle.seconds:.1f} s",
-                     expanded=False, icon=":material/grid_view:"):
+    with st.expander(
+        f"Last run: {len(handle.cells)} setting{'s' * (len(handle.cells) != 1)} in {handle.seconds:.1f} s",
+        expanded=False,
+        icon=":material/grid_view:",
+    ):
         view.progress(handle.cells)
         for cell in handle.cells:
             if cell.outcome is not None and cell.outcome.conversation.id:
-                st.page_link("pages/chat.py", label=f"Open “{plain(cell.label)}” in the chat", icon=":material/chat:",
-                             query_params={"conversation": cell.outcome.conversation.id})
+                st.page_link(
+                    "pages/chat.py",
+                    label=f"Open “{plain(cell.label)}” in the chat",
+                    icon=":material/chat:",
+                    query_params={"conversation": cell.outcome.conversation.id},
+                )
     if st.session_state.get("cmp_shown") != id(handle):  # its turns become the comparison, once
         st.session_state.cmp_shown = id(handle)
         trace_data.recent_turns.clear()  # listed with their labels
@@ -163,12 +197,17 @@ except Exception as exc:  # noqa: BLE001 - the store does not answer: said, the 
     st.stop()
 if "cmp_pick" not in st.session_state:
     asked = list(dict.fromkeys(t.strip() for t in (st.query_params.get("traces") or "").split(",") if t.strip()))
-    st.session_state.cmp_pick = asked[:variants.MAX_SETTINGS + 1]
+    st.session_state.cmp_pick = asked[: variants.MAX_SETTINGS + 1]
 for trace_id in st.session_state.cmp_pick:  # asked for by a link or a run, and not among the newest
     choices.setdefault(trace_id, trace_id)
-picked = st.multiselect("Turns to compare", list(choices), format_func=lambda t: choices.get(t, t), key="cmp_pick",
-                        max_selections=variants.MAX_SETTINGS + 1,
-                        help="Two or more turns: variants of one turn, or any turns of the same team.")
+picked = st.multiselect(
+    "Turns to compare",
+    list(choices),
+    format_func=lambda t: choices.get(t, t),
+    key="cmp_pick",
+    max_selections=variants.MAX_SETTINGS + 1,
+    help="Two or more turns: variants of one turn, or any turns of the same team.",
+)
 if len(picked) < 2:
     st.info("Pick two or more turns to compare, or run a turn again with other settings above.")
     st.stop()
@@ -185,25 +224,35 @@ for index, (column, side) in enumerate(zip(columns, comparison.sides)):
     with column:
         view.side_header(index, side, comparison)
         others = [s.trace_id for s in comparison.sides if s is not side]
-        if st.button("Preferred", key=f"cmp_prefer_{index}_{side.trace_id}", icon=":material/thumb_up:",
-                     help="Written as feedback on this turn's trace (MLflow's UI shows it)."):
+        if st.button(
+            "Preferred",
+            key=f"cmp_prefer_{index}_{side.trace_id}",
+            icon=":material/thumb_up:",
+            help="Written as feedback on this turn's trace (MLflow's UI shows it).",
+        ):
             try:
                 feedback.prefer(uri, side.trace_id, others, turn_feedback.who(), owner=owner)
                 st.toast(f"Marked “{plain(side.label)}” as preferred.", icon=":material/thumb_up:")
             except UserError as exc:
                 st.error(plain(exc))
         if side.conversation_id:
-            st.button("Use these settings", key=f"cmp_use_{index}_{side.trace_id}", icon=":material/tune:",
-                      on_click=trace_data.use_settings, args=(store, side, settings),
-                      help="Carry on in the chat with this side's settings: its models and options.")
+            st.button(
+                "Use these settings",
+                key=f"cmp_use_{index}_{side.trace_id}",
+                icon=":material/tune:",
+                on_click=trace_data.use_settings,
+                args=(store, side, settings),
+                help="Carry on in the chat with this side's settings: its models and options.",
+            )
 
 view.answers(comparison, compare.answer_diff)
 view.pictures(comparison, lambda run_id, image_id: trace_data.picture(store, uri, run_id, image_id))
 st.subheader("Step by step")
-st.caption("The same agent step on each side is one row, matched by agent and order; “not run” marks a step "
-           "a side did not take. Totals are MLflow's own for each trace.")
+st.caption(
+    "The same agent step on each side is one row, matched by agent and order; “not run” marks a step "
+    "a side did not take. Totals are MLflow's own for each trace."
+)
 st.dataframe(view.steps_table(comparison), hide_index=True)
 left, right = st.columns(2)
 left.download_button("Export CSV", compare.to_csv(comparison), "comparison.csv", "text/csv", icon=":material/download:")
-right.download_button("Export JSON", compare.to_json(comparison), "comparison.json", "application/json",
-                      icon=":material/download:")
+right.download_button("Export JSON", compare.to_json(comparison), "comparison.json", "application/json", icon=":material/download:")

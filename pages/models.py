@@ -21,14 +21,19 @@ settings, store, store_problem = session.page_setup()
 
 st.title("Agent teams as MLflow models")
 teams = {s.key: s for s in hosted.offered_scenarios(settings.hosted)}
-team_key = st.selectbox("Team", ["catify", *(k for k in teams if k != "catify")], key="model_team",
-                        format_func=lambda key: "Catify" if key == "catify" else teams[key].label,
-                        help="Catify, another built-in team or a team file's team (docs/TEAMS.md): each is its own "
-                             "registered model.")
+team_key = st.selectbox(
+    "Team",
+    ["catify", *(k for k in teams if k != "catify")],
+    key="model_team",
+    format_func=lambda key: "Catify" if key == "catify" else teams[key].label,
+    help="Catify, another built-in team or a team file's team (docs/TEAMS.md): each is its own registered model.",
+)
 if team_key == "catify":
-    st.caption("Logged from code (`core/mlflow_model/catify_model.py`, no pickling) with the app's pinned "
-               "requirements, registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` "
-               "where it runs.")
+    st.caption(
+        "Logged from code (`core/mlflow_model/catify_model.py`, no pickling) with the app's pinned "
+        "requirements, registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` "
+        "where it runs."
+    )
 if store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
     st.stop()
@@ -41,8 +46,9 @@ PROMPT_MAX = settings.hosted.max_message_chars if settings.hosted is not None el
 def admitted(prompt: str) -> bool:
     """A hosted demo holds a prediction to the chat's limits: its length and the visitor's turns a minute."""
     try:
-        hosted.admit_prediction(session.spend_ledger(settings.tracking_uri, settings.experiment_name),
-                                settings.hosted, session.visitor(), prompt)
+        hosted.admit_prediction(
+            session.spend_ledger(settings.tracking_uri, settings.experiment_name), settings.hosted, session.visitor(), prompt
+        )
     except UserError as exc:
         st.error(plain(exc))
         return False
@@ -56,9 +62,14 @@ def loaded(tracking_uri: str, model_uri: str):
 
 # in a hosted demo, visitors predict (offline, free); logging versions and moving aliases is the admin's
 VISITOR = hosted.is_visitor(settings.hosted, session.is_admin())
-DEMO_PARAMS = {"provider": "demo", "chat_model": "demo-chat", "vision_model": "demo-vision",
-               "image_model": "demo-image", "image_size": "512x512", "image_quality": "standard"}
-
+DEMO_PARAMS = {
+    "provider": "demo",
+    "chat_model": "demo-chat",
+    "vision_model": "demo-vision",
+    "image_model": "demo-image",
+    "image_size": "512x512",
+    "image_quality": "standard",
+}
 
 
 def registry_action(action) -> None:
@@ -76,18 +87,23 @@ def team_model(scenario) -> None:
     """A built-in team or a team file's team as a model: log, versions and aliases, load and predict its answer."""
     name = registry.team_model_name(scenario.key)
     if scenario.team_file:
-        st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the team file "
-                   f"{code(scenario.team_file)} as the version's artifact, registered as {code(name)}; it runs on the "
-                   "provider chosen when predicting (the sidebar's by default). Keys are never logged.")
+        st.caption(
+            f"Logged from code (`core/mlflow_model/team_model.py`) with the team file "
+            f"{code(scenario.team_file)} as the version's artifact, registered as {code(name)}; it runs on the "
+            "provider chosen when predicting (the sidebar's by default). Keys are never logged."
+        )
     else:
-        st.caption(f"Logged from code (`core/mlflow_model/team_model.py`) with the options below, registered as "
-                   f"{code(name)}; it runs on the provider chosen when predicting (the sidebar's by default). "
-                   "Keys are never logged.")
+        st.caption(
+            f"Logged from code (`core/mlflow_model/team_model.py`) with the options below, registered as "
+            f"{code(name)}; it runs on the provider chosen when predicting (the sidebar's by default). "
+            "Keys are never logged."
+        )
         team_options(scenario)
 
     def log_team_version() -> str:
-        options = None if scenario.team_file else {
-            o.key: st.session_state.get(f"model_option_{scenario.key}_{o.key}") for o in scenario.options}
+        options = (
+            None if scenario.team_file else {o.key: st.session_state.get(f"model_option_{scenario.key}_{o.key}") for o in scenario.options}
+        )
         _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key, options)
         st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
         return f"Logged {name} version {version}."
@@ -97,9 +113,15 @@ def team_model(scenario) -> None:
         registry.set_alias(uri, st.session_state.team_alias_name, version, name=name)
         return f"{st.session_state.team_alias_name} → version {version}"
 
-    st.button("Log as a new version", icon=":material/upload:", key="log_team_model", on_click=registry_action,
-              args=(log_team_version,),
-              disabled=VISITOR, help="Takes a few seconds: MLflow records the code, the team file and the pins.")
+    st.button(
+        "Log as a new version",
+        icon=":material/upload:",
+        key="log_team_model",
+        on_click=registry_action,
+        args=(log_team_version,),
+        disabled=VISITOR,
+        help="Takes a few seconds: MLflow records the code, the team file and the pins.",
+    )
     if message := st.session_state.pop("model_message", None):
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
     try:
@@ -110,28 +132,52 @@ def team_model(scenario) -> None:
     if not rows:
         st.info(f"No version of {name} yet: log one above.")
         return
-    st.dataframe(pd.DataFrame([{"version": r.version, "aliases": ", ".join(r.aliases), "logged": datetime.fromtimestamp(
-        r.created_ms / 1000, timezone.utc), "by": r.user, "provider": r.provider, "status": r.status} for r in rows]),
-        hide_index=True, width="stretch", key="team_versions_table")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "version": r.version,
+                    "aliases": ", ".join(r.aliases),
+                    "logged": datetime.fromtimestamp(r.created_ms / 1000, timezone.utc),
+                    "by": r.user,
+                    "provider": r.provider,
+                    "status": r.status,
+                }
+                for r in rows
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="team_versions_table",
+    )
     cols = st.columns([1, 1, 1])
     cols[0].selectbox("Version", [r.version for r in rows], key=f"alias_version_{name}")
     cols[1].text_input("Alias", value="champion", key="team_alias_name")
     cols[2].write("")
-    cols[2].button("Set alias", icon=":material/sell:", key="set_team_alias", width="stretch",
-                   on_click=registry_action, args=(point_team_alias,), disabled=VISITOR)
+    cols[2].button(
+        "Set alias",
+        icon=":material/sell:",
+        key="set_team_alias",
+        width="stretch",
+        on_click=registry_action,
+        args=(point_team_alias,),
+        disabled=VISITOR,
+    )
     st.subheader("Load and predict")
     choices = {f"models:/{name}@{alias}": r.version for r in rows for alias in r.aliases}
     choices.update({f"models:/{name}/{r.version}": r.version for r in rows})
     cols = st.columns([2, 3])
     chosen_uri = cols[0].selectbox("Model", list(choices), key="team_predict_uri")
-    prompt = cols[1].text_input("Prompt", value="What is 12.5 times 8?", key="team_predict_prompt",
-                                max_chars=PROMPT_MAX)
+    prompt = cols[1].text_input("Prompt", value="What is 12.5 times 8?", key="team_predict_prompt", max_chars=PROMPT_MAX)
     if st.button("Predict", icon=":material/play_arrow:", key="team_predict", type="primary") and admitted(prompt):
         try:
             with st.spinner(f"Loading {chosen_uri} and predicting…"):
                 model = loaded(uri, f"models:/{name}/{choices[chosen_uri]}")
-                st.session_state.team_prediction = (name, chosen_uri, registry.predict(
-                    model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=store.experiment_id)[0])
+                st.session_state.team_prediction = (
+                    name,
+                    chosen_uri,
+                    registry.predict(model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=store.experiment_id)[0],
+                )
         except registry.RegistryError as exc:
             st.session_state.pop("team_prediction", None)
             st.error(plain(exc))
@@ -156,21 +202,24 @@ def team_options(scenario) -> None:
         for option in scenario.options:
             key = f"model_option_{scenario.key}_{option.key}"
             if isinstance(option, ChoiceOption):
-                st.selectbox(option.label, list(option.choices), format_func=option.choices.get,
-                             index=list(option.choices).index(option.default(settings)), key=key)
+                st.selectbox(
+                    option.label,
+                    list(option.choices),
+                    format_func=option.choices.get,
+                    index=list(option.choices).index(option.default(settings)),
+                    key=key,
+                )
             elif isinstance(option, IntOption):
                 st.number_input(option.label, option.min, option.max, option.default, key=key)
             elif isinstance(option, DocumentOption):
-                st.text_area(option.label, "", height=100, key=key, placeholder=option.placeholder,
-                             max_chars=documents.MAX_REPORT_CHARS)
+                st.text_area(option.label, "", height=100, key=key, placeholder=option.placeholder, max_chars=documents.MAX_REPORT_CHARS)
             else:
                 st.text_area(option.label, option.default, height=100, key=key, max_chars=registry.MAX_INSTRUCTION_CHARS)
 
 
 # ---- evaluate ---------------------------------------------------------------------------------------------------------
 PICTURE_WIDTH = 240
-PROMPT_SOURCES = {"saved": "A saved prompt set", "typed": "Type prompts", "upload": "Upload CSV / JSON",
-                  "past": "From past turns"}
+PROMPT_SOURCES = {"saved": "A saved prompt set", "typed": "Type prompts", "upload": "Upload CSV / JSON", "past": "From past turns"}
 
 
 @st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
@@ -181,8 +230,7 @@ def past_evaluation(tracking_uri: str, run_id: str) -> evaluation.Evaluation:
 def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
     """The prompt set the person chose or wrote, saved as an MLflow evaluation dataset when new; None (and the
     reason shown) when there is none yet."""
-    source = st.radio("Prompts", list(PROMPT_SOURCES), format_func=PROMPT_SOURCES.get, horizontal=True,
-                      key="eval_source")
+    source = st.radio("Prompts", list(PROMPT_SOURCES), format_func=PROMPT_SOURCES.get, horizontal=True, key="eval_source")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     if source == "saved":
         sets = prompt_sets.list_sets(uri, store.experiment_id)
@@ -192,21 +240,26 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
         chosen = st.selectbox("Prompt set", sets, key="eval_set", format_func=lambda s: f"{s.name} · {s.created_by}")
         return prompt_sets.load(uri, chosen.dataset_id)
     if source == "typed":
-        text = st.text_area("One prompt a line; add expectations after “ | ”", height=110, key="eval_typed",
-                            placeholder="a cat on a windowsill | min_cats: 10\na sunny beach | contains: beach\n"
-                                        "the matrix with a cat | regex: (?i)matrix")
+        text = st.text_area(
+            "One prompt a line; add expectations after “ | ”",
+            height=110,
+            key="eval_typed",
+            placeholder="a cat on a windowsill | min_cats: 10\na sunny beach | contains: beach\nthe matrix with a cat | regex: (?i)matrix",
+        )
         rows = prompt_sets.from_lines(text) if text.strip() else None
     elif source == "upload":
-        upload = st.file_uploader("A CSV with a prompt column (and contains, regex, min_cats), or JSON",
-                                  type=["csv", "json"], key="eval_upload")
+        upload = st.file_uploader(
+            "A CSV with a prompt column (and contains, regex, min_cats), or JSON", type=["csv", "json"], key="eval_upload"
+        )
         rows = prompt_sets.from_upload(upload.name, upload.getvalue()) if upload is not None else None
     else:
         count = st.number_input("How many of the newest", 1, prompt_sets.MAX_PROMPTS, 5, key="eval_past_count")
         rows = prompt_sets.from_past_turns(uri, store.experiment_id, scenario_key, int(count))
     if not rows:
         return None
-    st.dataframe(pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]).fillna(""), hide_index=True,
-                 width="stretch", key="eval_rows")
+    st.dataframe(
+        pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]).fillna(""), hide_index=True, width="stretch", key="eval_rows"
+    )
     name = st.text_input("Saved as", f"{scenario_key} prompts {stamp}", key=f"eval_set_name_{source}")
     return prompt_sets.PromptSet(name, rows)
 
@@ -214,11 +267,13 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
 def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
     """Versions or aliases answer one prompt set; MLflow's GenAI evaluation scores them; promote the winner."""
     st.subheader("Evaluate versions")
-    st.caption("Each version answers every prompt in an MLflow run of its own (one trace per answer); "
-               "`mlflow.genai.evaluate` scores the answers offline: errors, whether the team ended by its own "
-               "termination, cost, latency, each prompt's expectation"
-               f"{', cats in the final picture, the critic kept CRITICS:/PROMPT:, iterations' if scenario_key == 'catify' else ''}."
-               " The runs show in MLflow's UI as evaluation runs with their traces and scores.")
+    st.caption(
+        "Each version answers every prompt in an MLflow run of its own (one trace per answer); "
+        "`mlflow.genai.evaluate` scores the answers offline: errors, whether the team ended by its own "
+        "termination, cost, latency, each prompt's expectation"
+        f"{', cats in the final picture, the critic kept CRITICS:/PROMPT:, iterations' if scenario_key == 'catify' else ''}."
+        " The runs show in MLflow's UI as evaluation runs with their traces and scores."
+    )
     refs = [alias for r in rows for alias in r.aliases] + [str(r.version) for r in rows]
     labels = {str(r.version): f"version {r.version}" for r in rows}
     labels.update({alias: f"{alias} (v{r.version})" for r in rows for alias in r.aliases})
@@ -234,17 +289,26 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
             prompts = None
         default = [a for a in ("champion", "challenger") if a in refs]
         default = default if len(default) == 2 else [str(r.version) for r in rows[:2]]  # the two newest
-        chosen = st.multiselect("Versions or aliases to compare (the first is the champion)", refs, default=default,
-                                format_func=labels.get, key=f"eval_refs_{model_name}")
-        if st.button("Evaluate", icon=":material/fact_check:", key="evaluate", type="primary",
-                     disabled=prompts is None or len(chosen) < 2,
-                     help="Runs every prompt on every version chosen: a few seconds a prompt on the demo provider."):
+        chosen = st.multiselect(
+            "Versions or aliases to compare (the first is the champion)",
+            refs,
+            default=default,
+            format_func=labels.get,
+            key=f"eval_refs_{model_name}",
+        )
+        if st.button(
+            "Evaluate",
+            icon=":material/fact_check:",
+            key="evaluate",
+            type="primary",
+            disabled=prompts is None or len(chosen) < 2,
+            help="Runs every prompt on every version chosen: a few seconds a prompt on the demo provider.",
+        ):
             try:
                 with st.status(f"Evaluating {', '.join(chosen)} on {len(prompts.rows)} prompt(s)…") as status:
                     if not prompts.dataset_id:
                         prompts = prompt_sets.save(uri, store.experiment_id, prompts.name, prompts.rows, scenario_key)
-                    done = evaluation.evaluate(uri, settings.experiment_name, model_name, chosen, prompts, settings,
-                                               progress=status.write)
+                    done = evaluation.evaluate(uri, settings.experiment_name, model_name, chosen, prompts, settings, progress=status.write)
                     status.update(label="Evaluated", state="complete", expanded=False)
                 st.session_state[f"eval_run_{model_name}"] = done.run_id
             except (UserError, evaluation.EvaluationError, prompt_sets.PromptSetError) as exc:
@@ -257,11 +321,11 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
     if not earlier:
         return
     ids = [e.run_id for e in earlier]
-    names = {e.run_id: f"{datetime.fromtimestamp(e.started_ms / 1000, timezone.utc):%Y-%m-%d %H:%M} UTC · {e.name}"
-             for e in earlier}
+    names = {e.run_id: f"{datetime.fromtimestamp(e.started_ms / 1000, timezone.utc):%Y-%m-%d %H:%M} UTC · {e.name}" for e in earlier}
     latest = st.session_state.get(f"eval_run_{model_name}")
-    shown = st.selectbox("Results of", ids, index=ids.index(latest) if latest in ids else 0, format_func=names.get,
-                         key=f"eval_shown_{model_name}_{latest}")
+    shown = st.selectbox(
+        "Results of", ids, index=ids.index(latest) if latest in ids else 0, format_func=names.get, key=f"eval_shown_{model_name}_{latest}"
+    )
     try:
         result = past_evaluation(uri, shown)
     except evaluation.EvaluationError as exc:
@@ -272,16 +336,22 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
 
 def evaluation_results(result: evaluation.Evaluation) -> None:
     winner = result.winner
-    st.markdown(f"**Totals per version** on prompt set {code(result.prompt_set)}: the score is the share of checks "
-                "passed (no error, ended by its termination, expectation, critic format); ties go to more cats "
-                "(Catify), then lower cost and latency.")
+    st.markdown(
+        f"**Totals per version** on prompt set {code(result.prompt_set)}: the score is the share of checks "
+        "passed (no error, ended by its termination, expectation, critic format); ties go to more cats "
+        "(Catify), then lower cost and latency."
+    )
     st.dataframe(result.totals_table(), hide_index=True, width="stretch", key="eval_totals")
     st.caption(plain(result.judge_note))
     st.markdown("**Per prompt and version**")
     table = result.table()
-    st.dataframe(table if table["error"].any() else table.drop(columns=["error"]), hide_index=True, width="stretch",
-                 key="eval_table",
-                 column_config={"cost_usd": st.column_config.NumberColumn(format="$%.4f")})
+    st.dataframe(
+        table if table["error"].any() else table.drop(columns=["error"]),
+        hide_index=True,
+        width="stretch",
+        key="eval_table",
+        column_config={"cost_usd": st.column_config.NumberColumn(format="$%.4f")},
+    )
     if result.scenario == "catify":
         st.markdown("**Final pictures side by side**")
         for prompt in dict.fromkeys(r.prompt for r in result.rows):
@@ -289,12 +359,16 @@ def evaluation_results(result: evaluation.Evaluation) -> None:
             answers = [r for r in result.rows if r.prompt == prompt]
             for column, row in zip(st.columns(max(len(answers), 3)), answers):  # thumbnails, not the page's width
                 final = row.pictures[-1] if row.pictures else None
-                png = trace_data.picture(store, uri, row.run_id, PurePosixPath(final["artifact_path"]).stem) \
-                    if final and final.get("artifact_path") else None
+                png = (
+                    trace_data.picture(store, uri, row.run_id, PurePosixPath(final["artifact_path"]).stem)
+                    if final and final.get("artifact_path")
+                    else None
+                )
                 label = f"{row.ref} (v{row.version})" if row.ref != str(row.version) else f"v{row.version}"
                 cats = row.scores.get("cats")
-                caption = plain(f"{label} · #{final['index'] if final else '?'} · "
-                                f"{'?' if cats is None else int(cats)} cat{'' if cats == 1 else 's'}")
+                caption = plain(
+                    f"{label} · #{final['index'] if final else '?'} · {'?' if cats is None else int(cats)} cat{'' if cats == 1 else 's'}"
+                )
                 if png:
                     column.image(png, caption=caption, width=PICTURE_WIDTH)
                 else:
@@ -302,8 +376,13 @@ def evaluation_results(result: evaluation.Evaluation) -> None:
     cols = st.columns([1, 2])
     alias = cols[0].text_input("Alias to move", value="champion", key="promote_alias")
     cols[1].write("")
-    if cols[1].button(f"Promote {winner.label}", icon=":material/emoji_events:", key="promote", disabled=VISITOR,
-                      help=f"Points {alias or 'the alias'} at version {winner.version}; the version records who and when."):
+    if cols[1].button(
+        f"Promote {winner.label}",
+        icon=":material/emoji_events:",
+        key="promote",
+        disabled=VISITOR,
+        help=f"Points {alias or 'the alias'} at version {winner.version}; the version records who and when.",
+    ):
         try:
             who = session.visitor().label
             version, record = evaluation.promote(uri, result, alias, who)
@@ -320,20 +399,30 @@ if team_key != "catify":
 # ---- log --------------------------------------------------------------------------------------------
 st.subheader("Log a new version")
 if VISITOR:
-    st.info("In this hosted demo, logging versions and setting aliases is for its admin; you can load any "
-            "version below and predict with the free demo provider.")
+    st.info(
+        "In this hosted demo, logging versions and setting aliases is for its admin; you can load any "
+        "version below and predict with the free demo provider."
+    )
 left, right = st.columns([2, 1])
 iterations = left.slider("Critique iterations", 1, MAX_ITERATIONS, DEFAULT_ITERATIONS, key="model_iterations")
-left.text_area("Critic instruction", DEFAULT_CRITIC_INSTRUCTION, height=80, key="model_instruction",
-               max_chars=registry.MAX_INSTRUCTION_CHARS,
-               help="What the critic asks of each picture; logged with the version, so two versions can differ in it.")
-left.caption(f"Provider and models from the sidebar: **{plain(settings.provider)}**, chat {code(settings.chat_model)}, "
-             f"vision {code(settings.vision_model)}, images {code(settings.image_model or 'none')}.")
+left.text_area(
+    "Critic instruction",
+    DEFAULT_CRITIC_INSTRUCTION,
+    height=80,
+    key="model_instruction",
+    max_chars=registry.MAX_INSTRUCTION_CHARS,
+    help="What the critic asks of each picture; logged with the version, so two versions can differ in it.",
+)
+left.caption(
+    f"Provider and models from the sidebar: **{plain(settings.provider)}**, chat {code(settings.chat_model)}, "
+    f"vision {code(settings.vision_model)}, images {code(settings.image_model or 'none')}."
+)
 
 
 def log_version() -> str:
-    version = registry.log_catify(uri, settings.experiment_name, settings, st.session_state.model_iterations,
-                                  instruction=st.session_state.model_instruction)
+    version = registry.log_catify(
+        uri, settings.experiment_name, settings, st.session_state.model_iterations, instruction=st.session_state.model_instruction
+    )
     st.session_state.alias_version = version  # the new version is the one an alias would take (issue 20)
     return f"Logged catify version {version}."
 
@@ -343,9 +432,16 @@ def point_alias() -> str:
     return f"{st.session_state.alias_name} → version {st.session_state.alias_version}"
 
 
-right.button("Log as a new version", icon=":material/upload:", key="log_model", width="stretch", on_click=registry_action,
-             args=(log_version,),
-             help="Takes a few seconds: MLflow records the code and the pinned requirements.", disabled=VISITOR)
+right.button(
+    "Log as a new version",
+    icon=":material/upload:",
+    key="log_model",
+    width="stretch",
+    on_click=registry_action,
+    args=(log_version,),
+    help="Takes a few seconds: MLflow records the code and the pinned requirements.",
+    disabled=VISITOR,
+)
 if message := st.session_state.pop("model_message", None):
     (st.success if message[0] == "success" else st.error)(plain(message[1]))
 
@@ -359,40 +455,54 @@ except registry.RegistryError as exc:
 if not rows:
     st.info("No version yet: log one above, or run `python scripts/catify_model.py log`.")
     st.stop()
-table = pd.DataFrame([{"version": r.version, "aliases": ", ".join(r.aliases), "logged": datetime.fromtimestamp(
-    r.created_ms / 1000, timezone.utc), "by": r.user, "provider": r.provider, "iterations": r.iterations,
-    "critic instruction": r.instruction or "(default, not recorded)",
-    "promoted": "; ".join(f"{alias}: {record}" for alias, record in r.promoted.items()),
-    "status": r.status} for r in rows])
+table = pd.DataFrame(
+    [
+        {
+            "version": r.version,
+            "aliases": ", ".join(r.aliases),
+            "logged": datetime.fromtimestamp(r.created_ms / 1000, timezone.utc),
+            "by": r.user,
+            "provider": r.provider,
+            "iterations": r.iterations,
+            "critic instruction": r.instruction or "(default, not recorded)",
+            "promoted": "; ".join(f"{alias}: {record}" for alias, record in r.promoted.items()),
+            "status": r.status,
+        }
+        for r in rows
+    ]
+)
 st.dataframe(table, hide_index=True, width="stretch", key="versions_table")
 cols = st.columns([1, 1, 1])
 alias_version = cols[0].selectbox("Version", [r.version for r in rows], key="alias_version")
 alias_name = cols[1].text_input("Alias", value="champion", key="alias_name")
 cols[2].write("")
-cols[2].button("Set alias", icon=":material/sell:", key="set_alias", width="stretch", on_click=registry_action,
-               args=(point_alias,), disabled=VISITOR)
+cols[2].button(
+    "Set alias", icon=":material/sell:", key="set_alias", width="stretch", on_click=registry_action, args=(point_alias,), disabled=VISITOR
+)
 
 # ---- predict ----------------------------------------------------------------------------------------
 st.subheader("Load and predict")
 choices = {f"models:/{registry.MODEL_NAME}@{alias}": r.version for r in rows for alias in r.aliases}
 choices.update({f"models:/{registry.MODEL_NAME}/{r.version}": r.version for r in rows})
 cols = st.columns([2, 2, 1])
-model_uri = cols[0].selectbox("Model", list(choices), key="predict_uri",
-                              help="An alias follows the version it points to now.")
+model_uri = cols[0].selectbox("Model", list(choices), key="predict_uri", help="An alias follows the version it points to now.")
 prompt = cols[1].text_input("Prompt", value="a cat on a windowsill", key="predict_prompt", max_chars=PROMPT_MAX)
 logged = next(r for r in rows if r.version == choices[model_uri])
 # one box per version, starting at what that version was logged with (issue 20: it started at 1)
-predict_iterations = cols[2].number_input("Iterations", 1, MAX_ITERATIONS,
-                                          int(logged.iterations) if logged.iterations.isdigit() else DEFAULT_ITERATIONS,
-                                          key=f"predict_iterations_{logged.version}")
+predict_iterations = cols[2].number_input(
+    "Iterations",
+    1,
+    MAX_ITERATIONS,
+    int(logged.iterations) if logged.iterations.isdigit() else DEFAULT_ITERATIONS,
+    key=f"predict_iterations_{logged.version}",
+)
 if st.button("Predict", icon=":material/play_arrow:", key="predict", type="primary") and admitted(prompt):
     try:
         with st.spinner(f"Loading {model_uri} and predicting…"):
             # load by version, so a moved alias never serves a stale cached model
             model = loaded(uri, f"models:/{registry.MODEL_NAME}/{choices[model_uri]}")
             params = {"iterations": int(predict_iterations), **(DEMO_PARAMS if VISITOR else {})}
-            st.session_state.prediction = (model_uri, registry.predict(
-                model, [prompt], params, experiment_id=store.experiment_id)[0])
+            st.session_state.prediction = (model_uri, registry.predict(model, [prompt], params, experiment_id=store.experiment_id)[0])
     except registry.RegistryError as exc:
         st.session_state.pop("prediction", None)
         st.error(plain(exc))
@@ -414,10 +524,22 @@ if "prediction" in st.session_state:
         st.text(critique)
     if result["lineage"]["edges"]:
         number = {i["image_id"]: f"#{i['index']}" for i in pictures}  # as the pictures' captions, not hex ids
-        st.dataframe(pd.DataFrame([{"from": number.get(e["parent"], e["parent"]), "to": number.get(e["child"], e["child"]),
-                                    "added": " ".join(e["added"]),
-                                    "removed": " ".join(e["removed"])} for e in result["lineage"]["edges"]]),
-                     hide_index=True, width="stretch", key="prediction_lineage")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "from": number.get(e["parent"], e["parent"]),
+                        "to": number.get(e["child"], e["child"]),
+                        "added": " ".join(e["added"]),
+                        "removed": " ".join(e["removed"]),
+                    }
+                    for e in result["lineage"]["edges"]
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            key="prediction_lineage",
+        )
     st.caption(f"Cost \\${result['cost_usd']:.4f} · trace {code(result['trace_id'] or 'not traced')}")
     if result.get("trace_id"):
         st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")

@@ -14,8 +14,11 @@ settings, store, problem = session.page_setup_read_only()
 token = st.query_params.get("share", "")
 shares = share_ui.links(store, settings) if store is not None else None
 if store is None or shares is None:
-    st.error("Shared conversations cannot be opened on this app right now." if store is None else
-             "This app makes no share links (it has no share secret), so this one opens nothing.")
+    st.error(
+        "Shared conversations cannot be opened on this app right now."
+        if store is None
+        else "This app makes no share links (it has no share secret), so this one opens nothing."
+    )
     st.stop()
 try:
     conversation = store.load(shares.opened(token))
@@ -24,18 +27,22 @@ except sharing.ShareRefused as exc:  # about the link itself: said as it is
     st.error(plain(exc))
     st.stop()
 except (ConversationError, StoreUnavailable, traces.TraceReadError) as exc:  # the store's words: not for strangers
-    st.error(plain(exc) if session.privileged() else "This shared conversation cannot be shown right now. Try the "
-             "link again in a moment.")
+    st.error(plain(exc) if session.privileged() else "This shared conversation cannot be shown right now. Try the link again in a moment.")
     st.stop()
 
 known = scenarios.find(conversation.scenario)
 st.title(plain(conversation.title or (known.label if known else conversation.scenario)))
-st.caption("Shared read-only: this conversation and its traces. " +
-           plain(f"{known.label if known else conversation.scenario} · {conversation.turns} "
-                 f"turn{'' if conversation.turns == 1 else 's'}"))
-render_transcript(conversation.transcript,
-                  lambda image_id: trace_data.picture(store, settings.tracking_uri, conversation.id, image_id),
-                  conversation.scenario, conversation.id, links=False)
+st.caption(
+    "Shared read-only: this conversation and its traces. "
+    + plain(f"{known.label if known else conversation.scenario} · {conversation.turns} turn{'' if conversation.turns == 1 else 's'}")
+)
+render_transcript(
+    conversation.transcript,
+    lambda image_id: trace_data.picture(store, settings.tracking_uri, conversation.id, image_id),
+    conversation.scenario,
+    conversation.id,
+    links=False,
+)
 st.subheader("Its traces")
 if not turns:
     st.caption("No trace of its turns is in the store.")
@@ -43,8 +50,15 @@ for trace in turns:
     info, table = trace.info, traces.span_table(trace)
     state = str(getattr(info.state, "value", info.state))
     usage, cost = info.token_usage or {}, info.cost or {}
-    with st.expander(plain(f"Turn {(info.tags or {}).get(contract.TURN, '?')} · {state} · "
-                           f"{int(usage.get('total_tokens') or 0):,} tokens · "
-                           f"${float(cost.get('total_cost') or 0.0):,.4f}"), icon=":material/account_tree:"):
-        st.dataframe(trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens",
-                                                "output_tokens", "cost_usd"]]), hide_index=True)
+    with st.expander(
+        plain(
+            f"Turn {(info.tags or {}).get(contract.TURN, '?')} · {state} · "
+            f"{int(usage.get('total_tokens') or 0):,} tokens · "
+            f"${float(cost.get('total_cost') or 0.0):,.4f}"
+        ),
+        icon=":material/account_tree:",
+    ):
+        st.dataframe(
+            trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
+            hide_index=True,
+        )

@@ -23,9 +23,10 @@ if store is None:
 
 URI = settings.tracking_uri
 MONEY = st.column_config.NumberColumn("cost (USD)", format="$%.4f")
-LATENCY = {c: st.column_config.NumberColumn(f"{c.split('_')[0]} (s)", format="%.2f",
-                                            help="Latency of the traces in this row (p50, p90, p99)")
-           for c in traces.LATENCY_COLUMNS}
+LATENCY = {
+    c: st.column_config.NumberColumn(f"{c.split('_')[0]} (s)", format="%.2f", help="Latency of the traces in this row (p50, p90, p99)")
+    for c in traces.LATENCY_COLUMNS
+}
 FEEDBACK_LABELS = {"up": f"{feedback.UP} up", "down": f"{feedback.DOWN} down", "none": "none"}
 
 
@@ -37,8 +38,13 @@ def choose_experiment() -> str:
         known = []
     options = {store.experiment_id: settings.experiment_name}
     options.update({eid: name for eid, name in known})
-    return st.selectbox("Experiment", list(options), format_func=lambda eid: options[eid], key="experiment",
-                        help="The app writes to its own experiment; traces from other code can live elsewhere.")
+    return st.selectbox(
+        "Experiment",
+        list(options),
+        format_func=lambda eid: options[eid],
+        key="experiment",
+        help="The app writes to its own experiment; traces from other code can live elsewhere.",
+    )
 
 
 OWNER = session.visible_session()  # a hosted demo's visitor sees their own traces; None: everyone's
@@ -49,8 +55,13 @@ with top[1]:
     time_range = st.selectbox("Time range", traces.TIME_RANGES, key="time_range")
 with top[2]:
     st.write("")
-    st.button("Refresh", on_click=trace_data.refresh, key="refresh", icon=":material/refresh:",
-              help=f"Reads are cached for {trace_data.TTL_S} s between refreshes.")
+    st.button(
+        "Refresh",
+        on_click=trace_data.refresh,
+        key="refresh",
+        icon=":material/refresh:",
+        help=f"Reads are cached for {trace_data.TTL_S} s between refreshes.",
+    )
 
 OWN = trace_metrics.Scope(session=OWNER)
 try:
@@ -75,18 +86,25 @@ def read_all() -> None:
 
 def at_scale_filters() -> trace_metrics.Scope:
     """Past read_all_max traces the page asks the store: the filters it can apply itself, and how to get the rest."""
-    st.info(f"{count:,} traces: the totals, charts and breakdowns below are aggregated by the MLflow store itself, "
-            "and the list reads one page at a time. Breakdowns by agent and session, the model, text and feedback "
-            "filters, sorting by cost or tokens and the what-if need every trace read.", icon=":material/speed:")
-    st.button(f"Read all {count:,} traces", key="read_all", on_click=read_all, icon=":material/download:",
-              help="Reads every trace of the time range once (kept for a minute, or until Refresh).")
+    st.info(
+        f"{count:,} traces: the totals, charts and breakdowns below are aggregated by the MLflow store itself, "
+        "and the list reads one page at a time. Breakdowns by agent and session, the model, text and feedback "
+        "filters, sorting by cost or tokens and the what-if need every trace read.",
+        icon=":material/speed:",
+    )
+    st.button(
+        f"Read all {count:,} traces",
+        key="read_all",
+        on_click=read_all,
+        icon=":material/download:",
+        help="Reads every trace of the time range once (kept for a minute, or until Refresh).",
+    )
     with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
         cols = st.columns(2)
         known = [s.key for s in scenarios.all_scenarios()]
         scenario = cols[0].selectbox("Scenario", ["All", *known], key="a_scenario")
         status = cols[1].selectbox("Status", ["All", "OK", "ERROR", "IN_PROGRESS"], key="a_status")
-    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario,
-                               status=None if status == "All" else status, session=OWNER)
+    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status, session=OWNER)
 
 
 if WHOLE:
@@ -97,9 +115,16 @@ if WHOLE:
 else:
     SCOPE = at_scale_filters()
     try:  # the lineage picker's conversations: the newest traces in scope, read whole
-        frames = trace_data.recent(URI, experiment_id, start_ms, end_ms, SCOPE,
-                                   tuple(s.key for s in scenarios.all_scenarios() if s.draws_pictures),
-                                   trace_data.nonce(), version)
+        frames = trace_data.recent(
+            URI,
+            experiment_id,
+            start_ms,
+            end_ms,
+            SCOPE,
+            tuple(s.key for s in scenarios.all_scenarios() if s.draws_pictures),
+            trace_data.nonce(),
+            version,
+        )
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         st.stop()
@@ -112,23 +137,33 @@ if WHOLE:
         statuses = cols[1].multiselect("Status", sorted(all_traces["status"].unique()), key="f_status")
         sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
         models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
-        rated = cols[4].multiselect("Feedback", traces.FEEDBACK_CHOICES, key="f_feedback", format_func=FEEDBACK_LABELS.get,
-                                    help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)")
+        rated = cols[4].multiselect(
+            "Feedback",
+            traces.FEEDBACK_CHOICES,
+            key="f_feedback",
+            format_func=FEEDBACK_LABELS.get,
+            help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)",
+        )
         text = cols[5].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
-        advanced = st.text_input("MLflow search filter (optional)", key="f_mlflow", placeholder="tags.app.turn = '2'",
-                                 help="MLflow's own trace search syntax, run by the store: e.g. "
-                                      "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.")
+        advanced = st.text_input(
+            "MLflow search filter (optional)",
+            key="f_mlflow",
+            placeholder="tags.app.turn = '2'",
+            help="MLflow's own trace search syntax, run by the store: e.g. "
+            "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.",
+        )
         matching = None
         if advanced.strip():
             try:
-                matching, cut = trace_data.search_ids(URI, experiment_id, advanced.strip(), start_ms, end_ms,
-                                                      trace_data.nonce(), version)
+                matching, cut = trace_data.search_ids(URI, experiment_id, advanced.strip(), start_ms, end_ms, trace_data.nonce(), version)
                 if cut:
                     st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
             except traces.TraceReadError as exc:
                 st.error(f"{plain(exc)} The other filters still apply.")
-    shown = traces.apply_filter(frames, traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions),
-                                                           tuple(models), text, matching, feedback=tuple(rated)))
+    shown = traces.apply_filter(
+        frames,
+        traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions), tuple(models), text, matching, feedback=tuple(rated)),
+    )
 else:
     shown = frames
 
@@ -143,29 +178,46 @@ def show_totals(t: traces.Totals, feedback_known: bool = True) -> None:
     cols[0].metric("Traces", count_text(t.traces), help=f"{t.traces:,} traces")
     cols[1].metric("Input tokens", count_text(t.input_tokens), help=f"{t.input_tokens:,} input tokens")
     cols[2].metric("Output tokens", count_text(t.output_tokens), help=f"{t.output_tokens:,} output tokens")
-    cols[3].metric("Cost (USD)", f"${t.cost_usd:,.2f}" if t.cost_usd >= 1000 else f"${t.cost_usd:,.4f}",
-                   help=f"${t.cost_usd:,.4f}")
+    cols[3].metric("Cost (USD)", f"${t.cost_usd:,.2f}" if t.cost_usd >= 1000 else f"${t.cost_usd:,.4f}", help=f"${t.cost_usd:,.4f}")
     cols[4].metric("Errors", f"{t.errors:,}")
     if feedback_known:
-        cols[5].metric("Feedback", f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",
-                       help="People's current ratings of these traces: a trace two people rated counts twice.")
+        cols[5].metric(
+            "Feedback",
+            f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",
+            help="People's current ratings of these traces: a trace two people rated counts twice.",
+        )
     if t.latency_ms:
-        st.caption("Latency per trace: " + " · ".join(f"{name} {ms / 1000:,.2f} s" for name, ms in
-                                                     zip(("p50", "p90", "p99"), t.latency_ms)))
+        st.caption(
+            "Latency per trace: " + " · ".join(f"{name} {ms / 1000:,.2f} s" for name, ms in zip(("p50", "p90", "p99"), t.latency_ms))
+        )
     if t.in_progress:
-        st.caption(f"{t.in_progress} {'trace is' if t.in_progress == 1 else 'traces are'} still in progress: "
-                   "their numbers may grow.")
+        st.caption(f"{t.in_progress} {'trace is' if t.in_progress == 1 else 'traces are'} still in progress: their numbers may grow.")
 
 
 def show_daily(daily: pd.DataFrame, free: bool) -> None:
     charts = st.columns(2)
     money_or_tokens = ("tokens:Q", "Tokens per day") if free else ("cost_usd:Q", "Cost per day (USD)")
-    charts[0].altair_chart(alt.Chart(daily, title=money_or_tokens[1]).mark_bar().encode(
-        x=alt.X("period:T", title=None), y=alt.Y(money_or_tokens[0], title="tokens" if free else "USD"),
-        tooltip=["period:T", alt.Tooltip("cost_usd:Q", format="$.4f"), "tokens:Q", "traces:Q"]), width="stretch")
-    charts[1].altair_chart(alt.Chart(daily, title="Traces and errors per day").mark_bar().encode(
-        x=alt.X("period:T", title=None), y=alt.Y("traces:Q", title="traces"),
-        color=alt.value("#7a5af8"), tooltip=["period:T", "traces:Q", "errors:Q", "tokens:Q"]), width="stretch")
+    charts[0].altair_chart(
+        alt.Chart(daily, title=money_or_tokens[1])
+        .mark_bar()
+        .encode(
+            x=alt.X("period:T", title=None),
+            y=alt.Y(money_or_tokens[0], title="tokens" if free else "USD"),
+            tooltip=["period:T", alt.Tooltip("cost_usd:Q", format="$.4f"), "tokens:Q", "traces:Q"],
+        ),
+        width="stretch",
+    )
+    charts[1].altair_chart(
+        alt.Chart(daily, title="Traces and errors per day")
+        .mark_bar()
+        .encode(
+            x=alt.X("period:T", title=None),
+            y=alt.Y("traces:Q", title="traces"),
+            color=alt.value("#7a5af8"),
+            tooltip=["period:T", "traces:Q", "errors:Q", "tokens:Q"],
+        ),
+        width="stretch",
+    )
 
 
 def overview() -> None:
@@ -186,12 +238,24 @@ def overview() -> None:
     left.dataframe(table, hide_index=True, width="stretch", column_config={"cost_usd": MONEY, **LATENCY})
     top_rows = table.assign(tokens=table["input_tokens"] + table["output_tokens"]).head(15)
     measure = ("tokens:Q", "tokens") if free else ("cost_usd:Q", "USD")
-    right.altair_chart(alt.Chart(top_rows).mark_bar().encode(
-        x=alt.X(measure[0], title=measure[1]), y=alt.Y(f"{by}:N", sort="-x", title=None),
-        tooltip=[f"{by}:N", alt.Tooltip("cost_usd:Q", format="$.4f"), "input_tokens:Q", "output_tokens:Q"]),
-        width="stretch")
-    st.download_button("Download breakdown (CSV)", traces.csv_bytes(table), f"breakdown-by-{by}.csv", "text/csv",
-                       key="dl_breakdown", icon=":material/download:")
+    right.altair_chart(
+        alt.Chart(top_rows)
+        .mark_bar()
+        .encode(
+            x=alt.X(measure[0], title=measure[1]),
+            y=alt.Y(f"{by}:N", sort="-x", title=None),
+            tooltip=[f"{by}:N", alt.Tooltip("cost_usd:Q", format="$.4f"), "input_tokens:Q", "output_tokens:Q"],
+        ),
+        width="stretch",
+    )
+    st.download_button(
+        "Download breakdown (CSV)",
+        traces.csv_bytes(table),
+        f"breakdown-by-{by}.csv",
+        "text/csv",
+        key="dl_breakdown",
+        icon=":material/download:",
+    )
 
     st.subheader("What if")
     try:
@@ -200,27 +264,40 @@ def overview() -> None:
         st.warning(f"MLflow's model catalog could not be read ({type(exc).__name__}).")
         return
     popular = "gpt-4o-mini" if "gpt-4o-mini" in choices else choices[0]
-    target = st.selectbox("Price the same usage as", choices, index=choices.index(popular),
-                          key="what_if_model", help="Prices from the model catalog MLflow ships.")
+    target = st.selectbox(
+        "Price the same usage as",
+        choices,
+        index=choices.index(popular),
+        key="what_if_model",
+        help="Prices from the model catalog MLflow ships.",
+    )
     table = costs.what_if(shown.calls, target)
     if table.empty:
         st.caption("No model calls in these traces.")
         return
     priced = table[f"on {target}"]
-    st.metric(f"Their model calls and pictures on {target}", f"${priced.fillna(0).sum():,.4f}",
-              delta=f"{priced.fillna(0).sum() - table['cost_usd'].sum():+,.4f} USD vs. what they cost",
-              help="Chat calls priced at the chosen model, pictures at their own price. Usage no model span "
-                   "carries (the breakdown's “(unattributed)” row) is left out.",
-              delta_color="inverse")
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"cost_usd": MONEY, f"on {target}": st.column_config.NumberColumn(format="$%.4f")})
+    st.metric(
+        f"Their model calls and pictures on {target}",
+        f"${priced.fillna(0).sum():,.4f}",
+        delta=f"{priced.fillna(0).sum() - table['cost_usd'].sum():+,.4f} USD vs. what they cost",
+        help="Chat calls priced at the chosen model, pictures at their own price. Usage no model span "
+        "carries (the breakdown's “(unattributed)” row) is left out.",
+        delta_color="inverse",
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={"cost_usd": MONEY, f"on {target}": st.column_config.NumberColumn(format="$%.4f")},
+    )
 
 
 def overview_at_scale(scope: trace_metrics.Scope) -> None:
     """The overview from the store's aggregates (core.trace_metrics): totals, per day, by scenario, model, status."""
     if st.session_state.get("a_breakdown_by", "scenario") == "scenario":  # asked side by side with the overview
-        trace_data.scenario_rows_alongside(URI, experiment_id, start_ms, end_ms, scope,
-                                           tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version)
+        trace_data.scenario_rows_alongside(
+            URI, experiment_id, start_ms, end_ms, scope, tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version
+        )
     try:
         got = trace_data.overview(URI, experiment_id, start_ms, end_ms, scope, trace_data.nonce(), version)
     except traces.TraceReadError as exc:
@@ -233,23 +310,46 @@ def overview_at_scale(scope: trace_metrics.Scope) -> None:
         return
     show_daily(got.daily, t.cost_usd == 0)
     st.subheader("Breakdown")
-    by = st.radio("By", ("scenario", "model", "status"), horizontal=True, key="a_breakdown_by",
-                  help="By agent and by session: read all traces (above).")
+    by = st.radio(
+        "By",
+        ("scenario", "model", "status"),
+        horizontal=True,
+        key="a_breakdown_by",
+        help="By agent and by session: read all traces (above).",
+    )
     if by == "status":
         table = got.by_status
     else:
         try:
-            table = trace_data.breakdown(URI, experiment_id, start_ms, end_ms, scope, by,
-                                         tuple(s.key for s in scenarios.all_scenarios()), t, trace_data.nonce(), version)
+            table = trace_data.breakdown(
+                URI,
+                experiment_id,
+                start_ms,
+                end_ms,
+                scope,
+                by,
+                tuple(s.key for s in scenarios.all_scenarios()),
+                t,
+                trace_data.nonce(),
+                version,
+            )
         except traces.TraceReadError as exc:
             st.error(plain(exc))
             return
     st.dataframe(table, hide_index=True, width="stretch", column_config={"cost_usd": MONEY})
     if by == "model":
-        st.caption("Model calls and their cost as MLflow's store counts them, span by span; tokens per model need "
-                   "every trace read (MLflow keeps no per-span token metric).")
-    st.download_button("Download breakdown (CSV)", traces.csv_bytes(table), f"breakdown-by-{by}.csv", "text/csv",
-                       key="a_dl_breakdown", icon=":material/download:")
+        st.caption(
+            "Model calls and their cost as MLflow's store counts them, span by span; tokens per model need "
+            "every trace read (MLflow keeps no per-span token metric)."
+        )
+    st.download_button(
+        "Download breakdown (CSV)",
+        traces.csv_bytes(table),
+        f"breakdown-by-{by}.csv",
+        "text/csv",
+        key="a_dl_breakdown",
+        icon=":material/download:",
+    )
 
 
 def what_if_first(frames: traces.Frames) -> None:
@@ -263,9 +363,11 @@ def what_if_first(frames: traces.Frames) -> None:
     table = costs.what_if(frames.calls, target)
     if table.empty:
         return
-    st.info(f"These turns cost nothing: they ran on the offline demo. **What if** they had run on {plain(target)}: "
-            f"about **\\${table[f'on {target}'].fillna(0).sum():,.4f}** (choose another model under What if, below).",
-            icon=":material/calculate:")
+    st.info(
+        f"These turns cost nothing: they ran on the offline demo. **What if** they had run on {plain(target)}: "
+        f"about **\\${table[f'on {target}'].fillna(0).sum():,.4f}** (choose another model under What if, below).",
+        icon=":material/calculate:",
+    )
 
 
 def _open(trace_id: str | None) -> None:
@@ -294,8 +396,14 @@ def trace_list() -> None:
     rows, _ = traces.page(shown.traces, sort, int(number), 50)
     cols[2].write("")
     listed_now = shown.traces[traces.LIST_COLUMNS]
-    cols[2].download_button("Download list (CSV)", lambda: traces.csv_bytes(listed_now),  # built on click
-                            "traces.csv", "text/csv", key="dl_list", icon=":material/download:")
+    cols[2].download_button(
+        "Download list (CSV)",
+        lambda: traces.csv_bytes(listed_now),  # built on click
+        "traces.csv",
+        "text/csv",
+        key="dl_list",
+        icon=":material/download:",
+    )
     show_rows(rows, sort, int(number))
 
 
@@ -305,8 +413,7 @@ def trace_list_at_scale(scope: trace_metrics.Scope) -> None:
     sort = cols[0].selectbox("Sort by", list(trace_metrics.SORTS), key="a_sort")
     number = int(cols[1].number_input("Page", min_value=1, value=1, key="a_page"))
     try:
-        rows, more = trace_data.list_page(URI, experiment_id, start_ms, end_ms, scope, sort, number,
-                                          trace_data.nonce(), version)
+        rows, more = trace_data.list_page(URI, experiment_id, start_ms, end_ms, scope, sort, number, trace_data.nonce(), version)
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         return
@@ -326,20 +433,36 @@ def show_rows(rows: pd.DataFrame, sort: str, number: int) -> None:
         picked_rows = st.session_state[table_key].selection.rows
         _open(rows["trace_id"].iloc[picked_rows[0]] if picked_rows else None)
 
-    st.dataframe(rows, hide_index=True, width="stretch", on_select=clicked, selection_mode="single-row",
-                 key=table_key, column_config={
-                     "cost_usd": MONEY, "total_tokens": st.column_config.NumberColumn("tokens"),
-                     "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
-                     "feedback": st.column_config.TextColumn("feedback", help="People's thumbs on this turn"),
-                     "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        on_select=clicked,
+        selection_mode="single-row",
+        key=table_key,
+        column_config={
+            "cost_usd": MONEY,
+            "total_tokens": st.column_config.NumberColumn("tokens"),
+            "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
+            "feedback": st.column_config.TextColumn("feedback", help="People's thumbs on this turn"),
+            "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )
     st.caption("Click a row to open its trace.")
-    labels = {row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.scenario} · {row.request[:50]} · …{row.trace_id[-6:]}"
-              for row in rows.itertuples()}
-    st.selectbox("Open a trace from this page", [""] + list(labels), key="open_trace",
-                 format_func=lambda tid: labels.get(tid, "—"),
-                 on_change=lambda: _open(st.session_state.open_trace))
-    st.text_input("…or paste a trace id", key="trace_id_input", placeholder="tr-…",
-                  on_change=lambda: _open(st.session_state.trace_id_input))
+    labels = {
+        row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.scenario} · {row.request[:50]} · …{row.trace_id[-6:]}"
+        for row in rows.itertuples()
+    }
+    st.selectbox(
+        "Open a trace from this page",
+        [""] + list(labels),
+        key="open_trace",
+        format_func=lambda tid: labels.get(tid, "—"),
+        on_change=lambda: _open(st.session_state.open_trace),
+    )
+    st.text_input(
+        "…or paste a trace id", key="trace_id_input", placeholder="tr-…", on_change=lambda: _open(st.session_state.trace_id_input)
+    )
 
 
 def one_trace(trace_id: str) -> None:
@@ -366,18 +489,21 @@ def one_trace(trace_id: str) -> None:
     cols[3].metric("Tokens", f"{int(usage.get('total_tokens') or 0):,}")
     cols[4].metric("Cost (USD)", f"${float(cost.get('total_cost') or 0.0):,.4f}")
     tags = info.tags or {}
-    st.caption(plain(" · ".join(f"{k}: {tags[k]}" for k in traces.TAG_KEYS if tags.get(k)))
-               or "Not written by this app.")
+    st.caption(plain(" · ".join(f"{k}: {tags[k]}" for k in traces.TAG_KEYS if tags.get(k))) or "Not written by this app.")
     if failure is not None:  # what went wrong and where, without opening a span
         st.error(plain(f"Failed in “{failure.span}”: {failure.message[:1500]}"), icon=":material/error:")
     ratings(info)
     turn, conversation_id = str(tags.get(contract.TURN) or ""), traces.trace_conversation(trace)
     # plain links (ids checked: hex run id, digits, a trace id load_trace accepted): the page is also run on its own
-    runs_again = f"[Run this turn again with…](compare?conversation={conversation_id}&turn={turn}) · " \
-        if turn.isdigit() and is_valid_run_id(conversation_id) else ""
+    runs_again = (
+        f"[Run this turn again with…](compare?conversation={conversation_id}&turn={turn}) · "
+        if turn.isdigit() and is_valid_run_id(conversation_id)
+        else ""
+    )
     st.markdown(f":material/call_split: {runs_again}[Compare with other turns](compare?traces={trace_id})")
-    link = traces.ui_link(settings.mlflow_ui_url or (URI if URI.startswith("http") else ""),
-                          getattr(info, "experiment_id", None) or experiment_id, trace_id)
+    link = traces.ui_link(
+        settings.mlflow_ui_url or (URI if URI.startswith("http") else ""), getattr(info, "experiment_id", None) or experiment_id, trace_id
+    )
     if link and session.privileged():  # MLflow's UI shows every visitor's traces: not a hosted visitor's link
         st.link_button("Open in the MLflow UI", link, icon=":material/open_in_new:")
     if table.empty:
@@ -385,17 +511,40 @@ def one_trace(trace_id: str) -> None:
         return
     tree, timeline = st.tabs(["Span tree", "Timeline"])
     with tree:
-        st.dataframe(trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens",
-                                            "output_tokens", "cost_usd"]]), hide_index=True, width="stretch",
-                     column_config={"label": "span", "cost_usd": "cost (USD)", "duration_ms": "duration (ms)",
-                                    "input_tokens": "input tokens", "output_tokens": "output tokens"})
+        st.dataframe(
+            trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "label": "span",
+                "cost_usd": "cost (USD)",
+                "duration_ms": "duration (ms)",
+                "input_tokens": "input tokens",
+                "output_tokens": "output tokens",
+            },
+        )
     with timeline:
         bars = table.assign(order=range(len(table)), end_ms=table["start_ms"] + table["duration_ms"].fillna(0))
-        st.altair_chart(alt.Chart(bars).mark_bar().encode(
-            x=alt.X("start_ms:Q", title="ms from the start"), x2="end_ms:Q",
-            y=alt.Y("label:N", sort=alt.EncodingSortField("order"), title=None), color="type:N",  # labels are numbered: unique
-            tooltip=["name:N", "type:N", alt.Tooltip("duration_ms:Q", format=".1f"), "model:N", "input_tokens:Q",
-                     "output_tokens:Q", alt.Tooltip("cost_usd:Q", format="$.5f")]), width="stretch")
+        st.altair_chart(
+            alt.Chart(bars)
+            .mark_bar()
+            .encode(
+                x=alt.X("start_ms:Q", title="ms from the start"),
+                x2="end_ms:Q",
+                y=alt.Y("label:N", sort=alt.EncodingSortField("order"), title=None),
+                color="type:N",  # labels are numbered: unique
+                tooltip=[
+                    "name:N",
+                    "type:N",
+                    alt.Tooltip("duration_ms:Q", format=".1f"),
+                    "model:N",
+                    "input_tokens:Q",
+                    "output_tokens:Q",
+                    alt.Tooltip("cost_usd:Q", format="$.5f"),
+                ],
+            ),
+            width="stretch",
+        )
     images = table[table["image_id"] != ""]
     conversation = traces.trace_conversation(trace)
     if len(images) and conversation:
@@ -410,14 +559,24 @@ def one_trace(trace_id: str) -> None:
                 else:
                     st.warning(f"Picture {plain(row.image_id)} is not in the run's artifacts (deleted, or never saved).")
     spans = dict(zip(table["span_id"], table["label"].str.strip()))
-    chosen = st.selectbox("Span details", list(spans), format_func=spans.get, key="span_pick",
-                          help="A model call reads as its conversation; anything else as its data.")
-    span_story.show_story(trace_view.span_story(trace_view.span_of(trace, chosen)),
-                          lambda address: trace_view.picture(URI, trace, address))
+    chosen = st.selectbox(
+        "Span details",
+        list(spans),
+        format_func=spans.get,
+        key="span_pick",
+        help="A model call reads as its conversation; anything else as its data.",
+    )
+    span_story.show_story(trace_view.span_story(trace_view.span_of(trace, chosen)), lambda address: trace_view.picture(URI, trace, address))
     with st.expander("Raw span data (inputs, outputs, attributes, events)"):
         st.json(traces.span_io(trace, chosen), expanded=1)  # data, never markup
-    st.download_button("Download trace (JSON)", traces.trace_json(trace), f"{trace_id}.json", "application/json",
-                       key="dl_trace", icon=":material/download:")
+    st.download_button(
+        "Download trace (JSON)",
+        traces.trace_json(trace),
+        f"{trace_id}.json",
+        "application/json",
+        key="dl_trace",
+        icon=":material/download:",
+    )
 
 
 def ratings(info) -> None:
@@ -486,8 +645,14 @@ def choose_conversation() -> str | None:
     labels = lineage.picker_labels(facts, zone())
     if fresh:
         st.session_state[LINEAGE_PICK] = asked
-    return st.selectbox("Conversation", list(labels), key=LINEAGE_PICK, format_func=labels.get, on_change=picked,
-                        help="Conversations whose turns made pictures, newest first.")
+    return st.selectbox(
+        "Conversation",
+        list(labels),
+        key=LINEAGE_PICK,
+        format_func=labels.get,
+        on_change=picked,
+        help="Conversations whose turns made pictures, newest first.",
+    )
 
 
 def zone() -> tzinfo | None:
@@ -513,14 +678,17 @@ def lineage_view() -> None:
     if not graph.nodes:
         st.info("This conversation has no pictures yet.")
         return
-    st.caption(f"{len(graph.nodes)} pictures, {len(graph.edges)} critiques, pictures cost "
-               f"{plain(lineage.money(graph.total_cost_usd))}. Highlighted: the words a critique added to the "
-               "prompt; struck through: those it removed.")
+    st.caption(
+        f"{len(graph.nodes)} pictures, {len(graph.edges)} critiques, pictures cost "
+        f"{plain(lineage.money(graph.total_cost_usd))}. Highlighted: the words a critique added to the "
+        "prompt; struck through: those it removed."
+    )
     if lineage.branches(graph):  # a column of cards would hide the shape: draw it (the cards below carry the pictures)
         st.graphviz_chart(lineage.to_dot(graph), width="content")
     for chain in lineage.storyboard(graph):
-        st.markdown(f"**Turn {chain.turn}** · {len(chain.frames)} picture{'s' * (len(chain.frames) != 1)} · "
-                    f"{plain(lineage.money(chain.cost_usd))}")
+        st.markdown(
+            f"**Turn {chain.turn}** · {len(chain.frames)} picture{'s' * (len(chain.frames) != 1)} · {plain(lineage.money(chain.cost_usd))}"
+        )
         for frame in chain.frames:
             storyboard_frame(chosen, frame)
 
@@ -547,8 +715,8 @@ opened = opened_trace()
 # a link lands on its thing, not on the overview (`?trace=`: the trace, `?conversation=`: its lineage); decided once
 # per visit, so the tabs keep their identity (a changed `default` would make them new tabs, back on the first)
 first_tab = st.session_state.setdefault(
-    "traces_first_tab", "Trace list" if st.query_params.get("trace") else
-    "Image lineage" if st.query_params.get("conversation") else None)
+    "traces_first_tab", "Trace list" if st.query_params.get("trace") else "Image lineage" if st.query_params.get("conversation") else None
+)
 tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)
 with tab_overview:
     if WHOLE:
@@ -566,5 +734,6 @@ with tab_lineage:
     lineage_view()
 if not WHOLE and not SCOPE.scenario and not trace_data.reads_rows(URI):
     # what a person is likely to choose next, asked once this page's own reads are done (not competing with them)
-    trace_data.prefetch_scenarios(URI, experiment_id, start_ms, end_ms, SCOPE,
-                                  tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version)
+    trace_data.prefetch_scenarios(
+        URI, experiment_id, start_ms, end_ms, SCOPE, tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version
+    )

@@ -31,15 +31,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     if getattr(args, "provider", None):
         base = Settings.for_provider(args.provider)
-        settings = base.with_(tracking_uri=settings.tracking_uri, experiment_name=settings.experiment_name,
-                              api_key=settings.api_key, base_url=args.base_url or base.base_url)
+        settings = base.with_(
+            tracking_uri=settings.tracking_uri,
+            experiment_name=settings.experiment_name,
+            api_key=settings.api_key,
+            base_url=args.base_url or base.base_url,
+        )
     return settings
 
 
 def cmd_log(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    version = registry.log_catify(settings.tracking_uri, settings.experiment_name, settings, args.iterations, args.name,
-                                  instruction=args.instruction)
+    version = registry.log_catify(
+        settings.tracking_uri, settings.experiment_name, settings, args.iterations, args.name, instruction=args.instruction
+    )
     print(f"logged {args.name} version {version} ({settings.provider}, {args.iterations} iteration(s))")
     if args.alias:
         registry.set_alias(settings.tracking_uri, args.alias, version, args.name)
@@ -52,8 +57,10 @@ def cmd_versions(args: argparse.Namespace) -> None:
         print(f"no versions of {args.name} yet: run `log` first")
     for row in rows:
         when = datetime.fromtimestamp(row.created_ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        print(f"{row.version:>4}  {','.join(row.aliases) or '-':<16} {when}  {row.user or '-':<10} "
-              f"{row.provider:<18} iterations={row.iterations} instruction={row.instruction[:60]!r}")
+        print(
+            f"{row.version:>4}  {','.join(row.aliases) or '-':<16} {when}  {row.user or '-':<10} "
+            f"{row.provider:<18} iterations={row.iterations} instruction={row.instruction[:60]!r}"
+        )
 
 
 def cmd_alias(args: argparse.Namespace) -> None:
@@ -83,10 +90,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     """`mlflow models serve` on loopback with the app's store (the demo provider needs nothing else)."""
     settings = _settings(args)
     # predictions are traced into the app's experiment, so the Traces page shows them
-    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri,
-           "MLFLOW_EXPERIMENT_NAME": settings.experiment_name}
-    command = ["mlflow", "models", "serve", "-m", args.model, "--env-manager", "local", "-h", args.host,
-               "-p", str(args.port)]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri, "MLFLOW_EXPERIMENT_NAME": settings.experiment_name}
+    command = ["mlflow", "models", "serve", "-m", args.model, "--env-manager", "local", "-h", args.host, "-p", str(args.port)]
     print(" ".join(command), file=sys.stderr)
     raise SystemExit(subprocess.call(command, env=env))
 

@@ -62,186 +62,442 @@ TOOL_QUOTES_SECRETS = f"{REDACT}::test_a_tool_error_quoting_secrets_reaches_no_t
 
 
 SAFEGUARDS = [
-    Safeguard("model", "failures described in a sentence naming what failed", "core/errors.py", "describe",
-              "    return clean(_describe(exc, base_url, clean))", '    return "The turn failed."',
-              (model_row("500 from the chat model"),)),
+    Safeguard(
+        "model",
+        "failures described in a sentence naming what failed",
+        "core/errors.py",
+        "describe",
+        "    return clean(_describe(exc, base_url, clean))",
+        '    return "The turn failed."',
+        (model_row("500 from the chat model"),),
+    ),
     # the streamed path (core.observe.spans raises StreamBrokeOff; answers stream by default since issue 15)
-    Safeguard("model", "a cut-off answer is named as such", "core/errors.py", "_describe",
-              'if type_name == "StreamBrokeOff":', "if False:", (model_row("answer cut off mid-way"),)),
-    Safeguard("model", "a malformed reply is named as such", "core/errors.py", "_describe",
-              'unreadable = ("JSONDecodeError", "ValidationError", "UnreadableStream")', "unreadable = ()",
-              (model_row("malformed JSON body"),)),
-    Safeguard("model", "the request timeout reaches the openai client", "core/providers.py", "_openai_chat",
-              "timeout=settings.request_timeout_s,", "timeout=60,", (model_row("timeout"),)),
-    Safeguard("model", "the openai SDK's retries (it honours Retry-After)", "core/providers.py", "_openai_chat",
-              "timeout=settings.request_timeout_s, max_retries=settings.max_retries)",
-              "timeout=settings.request_timeout_s, max_retries=0)",
-              (model_row("429 with Retry-After (1 retry allowed)"),)),
-    Safeguard("model", "a failed turn keeps the user's message and what it got done", RUNNER, "_Turn.fail",
-              'return TurnOutcome("cancelled" if cancelled else "error", original, entries=self.entries,',
-              'return TurnOutcome("cancelled" if cancelled else "error", original, entries=[],',
-              (model_row("image endpoint fails mid-loop"),)),
-    Safeguard("model", "a failed turn saves nothing of itself (the state stays the last good one)", RUNNER, "_Turn.fail",
-              '            _safe(lambda: store.save_lookup(conv), self.warn, "the picture lineage")',
-              "            conv.transcript.extend(self.entries); conv.turns = self.turn\n"
-              '            _safe(lambda: store.save(conv), self.warn, "the picture lineage")',
-              (model_row("503 from the chat model"),)),
-    Safeguard("model", "the failed turn's trace records the error", "core/observe/spans.py", "turn_span",
-              '            try:\n'
-              '                yield span\n'
-              '            except BaseException as exc:\n'
-              '                if describe is not None:\n'
-              '                    said = clip(describe(exc), 1000)\n'
-              '                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})\n'
-              '                    mlflow.update_current_trace(response_preview=f"Failed: {said}")\n'
-              '                raise\n'
-              '            finally:\n'
-              '                _write_summary(span, info)\n',
-              '            failure = None\n'
-              '            try:\n'
-              '                yield span\n'
-              '            except BaseException as exc:\n'
-              '                failure = exc\n'
-              '                if describe is not None:\n'
-              '                    said = clip(describe(exc), 1000)\n'
-              '                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})\n'
-              '                    mlflow.update_current_trace(response_preview=f"Failed: {said}")\n'
-              '            finally:\n'
-              '                _write_summary(span, info)\n'
-              '        if failure is not None:\n'
-              '            raise failure\n',
-              (model_row("connection refused"),)),
-    Safeguard("model", "a critic reply without PROMPT: keeps the previous prompt", "core/agents.py", "ImageAgent._next_prompt",
-              '                kept = self._last_prompt or ""', '                raise ValueError("no PROMPT: in the reply")',
-              (model_row("critic reply without PROMPT:"),)),
-    Safeguard("store", "MLflow's HTTP retries cut from 7 (minutes) to 2 (seconds)", "core/observe/export.py", "configure",
-              '("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),\n            ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),',
-              '("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7"),\n            ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "2"),',
-              (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",)),
-    Safeguard("store", "the chat page writes the session's unsaved turns once the store answers", "pages/chat.py",
-              "save_unsaved_turns",
-              "                written = page_store.store.save_pending(unsaved)", "                written = unsaved.pending_turns",
-              (f"{STORE}::test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back",)),
-    Safeguard("store", "leaving a conversation with unsaved turns keeps it (Not saved yet)", "pages/chat.py", "new_conversation",
-              '    park_unsaved()\n    st.session_state.pop("conversation", None)\n    st.session_state.pop("failed", None)\n',
-              '    st.session_state.pop("conversation", None)\n    st.session_state.pop("failed", None)\n',
-              (f"{STORE}::test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back",)),
-    Safeguard("store", "pictures drawn while the store was away are uploaded with the turn", CONVERSATIONS,
-              "ConversationStore.save_pending",
-              '                record["artifact_path"] = self.save_image(run_id, image_id, png)',
-              "                pass",
-              (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",)),
-    Safeguard("store", "the Traces page stops with a message when the store is unreachable", "pages/traces.py", MODULE,
-              "if store is None:\n", "if False:\n",
-              (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",)),
-    Safeguard("input", "an empty message is refused", RUNNER, "validate_message", "    if not text:\n", "    if False:\n",
-              (f"{INPUT}::test_empty_and_huge_messages_are_refused_and_kept[whitespace]",)),
-    Safeguard("input", "an over-long message is refused", RUNNER, "validate_message", "    if len(text) > MAX_MESSAGE_CHARS:\n",
-              "    if False:\n", (f"{INPUT}::test_empty_and_huge_messages_are_refused_and_kept[100,000 characters]",)),
-    Safeguard("input", "replies render as safe markdown (no HTML, picture, javascript: link or LaTeX)",
-              "ui/transcript.py", "_body",
-              '        st.markdown(safe_markdown(entry.get("text", "")))',
-              '        st.markdown(entry.get("text", ""))',
-              (f"{INPUT}::test_markup_in_a_message_and_in_a_model_reply_stays_text",)),
-    Safeguard("input", "text is kept exactly (only control characters no store keeps, such as NUL, go)", RUNNER,
-              "validate_message",
-              '    text = without_controls(message or "")[0].strip()',
-              '    text = "".join(c for c in (message or "") if c.isprintable()).strip()',
-              (f"{INPUT}::test_right_to_left_and_zero_width_text_round_trips",)),
-    Safeguard("input", "a non-UTF-8 report is refused, not garbled", "core/documents.py", "read_upload",
-              'return validate_report(data.decode("utf-8-sig"))',
-              'return validate_report(data.decode("utf-8-sig", errors="replace"))',
-              (f"{INPUT}::test_unusable_uploads_are_explained[non-UTF-8]",)),
-    Safeguard("input", "an oversized report is refused", "core/documents.py", "read_upload", "    if len(data) > MAX_UPLOAD_BYTES:\n",
-              "    if False:\n", (f"{INPUT}::test_unusable_uploads_are_explained[huge]",)),
-    Safeguard("input", "a malformed ?conversation= is refused before MLflow sees it", CONVERSATIONS, "ConversationStore.load",
-              "        if not is_valid_run_id(run_id):\n", "        if False:\n",
-              (f"{INPUT}::test_malformed_or_unknown_conversation_in_the_address[path-like]",)),
-    Safeguard("input", "an unknown conversation is told apart from a store failure", CONVERSATIONS, "ConversationStore.load",
-              "            if store.is_not_found(exc):\n", "            if False:\n",
-              (f"{INPUT}::test_malformed_or_unknown_conversation_in_the_address[unknown]",)),
-    Safeguard("input", "a run that is not a conversation of this app is not opened", CONVERSATIONS, "ConversationStore.load",
-              "        if contract.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:\n",
-              "        if False:\n", (f"{INPUT}::test_a_foreign_run_in_the_address_is_not_opened",)),
-    Safeguard("input", "a malformed MLflow filter becomes a message", "core/traces.py", "search_ids",
-              'if "INVALID_PARAMETER_VALUE" in str(exc.error_code) or "invalid" in str(exc).lower():', "if False:",
-              (f"{INPUT}::test_a_malformed_trace_filter_is_explained",)),
-    Safeguard("input", "image ids must be plain hex", CONVERSATIONS, "ConversationStore.save_image",
-              "        if not is_valid_image_id(image_id):\n", "        if False:\n",
-              (f"{INPUT}::test_a_path_like_image_id_is_refused",)),
+    Safeguard(
+        "model",
+        "a cut-off answer is named as such",
+        "core/errors.py",
+        "_describe",
+        'if type_name == "StreamBrokeOff":',
+        "if False:",
+        (model_row("answer cut off mid-way"),),
+    ),
+    Safeguard(
+        "model",
+        "a malformed reply is named as such",
+        "core/errors.py",
+        "_describe",
+        'unreadable = ("JSONDecodeError", "ValidationError", "UnreadableStream")',
+        "unreadable = ()",
+        (model_row("malformed JSON body"),),
+    ),
+    Safeguard(
+        "model",
+        "the request timeout reaches the openai client",
+        "core/providers.py",
+        "_openai_chat",
+        "timeout=settings.request_timeout_s,",
+        "timeout=60,",
+        (model_row("timeout"),),
+    ),
+    Safeguard(
+        "model",
+        "the openai SDK's retries (it honours Retry-After)",
+        "core/providers.py",
+        "_openai_chat",
+        "timeout=settings.request_timeout_s, max_retries=settings.max_retries\n",
+        "timeout=settings.request_timeout_s, max_retries=0\n",
+        (model_row("429 with Retry-After (1 retry allowed)"),),
+    ),
+    Safeguard(
+        "model",
+        "a failed turn keeps the user's message and what it got done",
+        RUNNER,
+        "_Turn.fail",
+        "            original,\n            entries=self.entries,",
+        "            original,\n            entries=[],",
+        (model_row("image endpoint fails mid-loop"),),
+    ),
+    Safeguard(
+        "model",
+        "a failed turn saves nothing of itself (the state stays the last good one)",
+        RUNNER,
+        "_Turn.fail",
+        '            _safe(lambda: store.save_lookup(conv), self.warn, "the picture lineage")',
+        "            conv.transcript.extend(self.entries); conv.turns = self.turn\n"
+        '            _safe(lambda: store.save(conv), self.warn, "the picture lineage")',
+        (model_row("503 from the chat model"),),
+    ),
+    Safeguard(
+        "model",
+        "the failed turn's trace records the error",
+        "core/observe/spans.py",
+        "turn_span",
+        "            try:\n"
+        "                yield span\n"
+        "            except BaseException as exc:\n"
+        "                if describe is not None:\n"
+        "                    said = clip(describe(exc), 1000)\n"
+        '                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})\n'
+        '                    mlflow.update_current_trace(response_preview=f"Failed: {said}")\n'
+        "                raise\n"
+        "            finally:\n"
+        "                _write_summary(span, info)\n",
+        "            failure = None\n"
+        "            try:\n"
+        "                yield span\n"
+        "            except BaseException as exc:\n"
+        "                failure = exc\n"
+        "                if describe is not None:\n"
+        "                    said = clip(describe(exc), 1000)\n"
+        '                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})\n'
+        '                    mlflow.update_current_trace(response_preview=f"Failed: {said}")\n'
+        "            finally:\n"
+        "                _write_summary(span, info)\n"
+        "        if failure is not None:\n"
+        "            raise failure\n",
+        (model_row("connection refused"),),
+    ),
+    Safeguard(
+        "model",
+        "a critic reply without PROMPT: keeps the previous prompt",
+        "core/agents.py",
+        "ImageAgent._next_prompt",
+        '                kept = self._last_prompt or ""',
+        '                raise ValueError("no PROMPT: in the reply")',
+        (model_row("critic reply without PROMPT:"),),
+    ),
+    Safeguard(
+        "store",
+        "MLflow's HTTP retries cut from 7 (minutes) to 2 (seconds)",
+        "core/observe/export.py",
+        "configure",
+        '("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"),\n            ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),',
+        '("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7"),\n            ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "2"),',
+        (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",),
+    ),
+    Safeguard(
+        "store",
+        "the chat page writes the session's unsaved turns once the store answers",
+        "pages/chat.py",
+        "save_unsaved_turns",
+        "                written = page_store.store.save_pending(unsaved)",
+        "                written = unsaved.pending_turns",
+        (f"{STORE}::test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back",),
+    ),
+    Safeguard(
+        "store",
+        "leaving a conversation with unsaved turns keeps it (Not saved yet)",
+        "pages/chat.py",
+        "new_conversation",
+        '    park_unsaved()\n    st.session_state.pop("conversation", None)\n    st.session_state.pop("failed", None)\n',
+        '    st.session_state.pop("conversation", None)\n    st.session_state.pop("failed", None)\n',
+        (f"{STORE}::test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back",),
+    ),
+    Safeguard(
+        "store",
+        "pictures drawn while the store was away are uploaded with the turn",
+        CONVERSATIONS,
+        "ConversationStore.save_pending",
+        '                record["artifact_path"] = self.save_image(run_id, image_id, png)',
+        "                pass",
+        (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",),
+    ),
+    Safeguard(
+        "store",
+        "the Traces page stops with a message when the store is unreachable",
+        "pages/traces.py",
+        MODULE,
+        "if store is None:\n",
+        "if False:\n",
+        (f"{STORE}::test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable",),
+    ),
+    Safeguard(
+        "input",
+        "an empty message is refused",
+        RUNNER,
+        "validate_message",
+        "    if not text:\n",
+        "    if False:\n",
+        (f"{INPUT}::test_empty_and_huge_messages_are_refused_and_kept[whitespace]",),
+    ),
+    Safeguard(
+        "input",
+        "an over-long message is refused",
+        RUNNER,
+        "validate_message",
+        "    if len(text) > MAX_MESSAGE_CHARS:\n",
+        "    if False:\n",
+        (f"{INPUT}::test_empty_and_huge_messages_are_refused_and_kept[100,000 characters]",),
+    ),
+    Safeguard(
+        "input",
+        "replies render as safe markdown (no HTML, picture, javascript: link or LaTeX)",
+        "ui/transcript.py",
+        "_body",
+        '        st.markdown(safe_markdown(entry.get("text", "")))',
+        '        st.markdown(entry.get("text", ""))',
+        (f"{INPUT}::test_markup_in_a_message_and_in_a_model_reply_stays_text",),
+    ),
+    Safeguard(
+        "input",
+        "text is kept exactly (only control characters no store keeps, such as NUL, go)",
+        RUNNER,
+        "validate_message",
+        '    text = without_controls(message or "")[0].strip()',
+        '    text = "".join(c for c in (message or "") if c.isprintable()).strip()',
+        (f"{INPUT}::test_right_to_left_and_zero_width_text_round_trips",),
+    ),
+    Safeguard(
+        "input",
+        "a non-UTF-8 report is refused, not garbled",
+        "core/documents.py",
+        "read_upload",
+        'return validate_report(data.decode("utf-8-sig"))',
+        'return validate_report(data.decode("utf-8-sig", errors="replace"))',
+        (f"{INPUT}::test_unusable_uploads_are_explained[non-UTF-8]",),
+    ),
+    Safeguard(
+        "input",
+        "an oversized report is refused",
+        "core/documents.py",
+        "read_upload",
+        "    if len(data) > MAX_UPLOAD_BYTES:\n",
+        "    if False:\n",
+        (f"{INPUT}::test_unusable_uploads_are_explained[huge]",),
+    ),
+    Safeguard(
+        "input",
+        "a malformed ?conversation= is refused before MLflow sees it",
+        CONVERSATIONS,
+        "ConversationStore.load",
+        "        if not is_valid_run_id(run_id):\n",
+        "        if False:\n",
+        (f"{INPUT}::test_malformed_or_unknown_conversation_in_the_address[path-like]",),
+    ),
+    Safeguard(
+        "input",
+        "an unknown conversation is told apart from a store failure",
+        CONVERSATIONS,
+        "ConversationStore.load",
+        "            if store.is_not_found(exc):\n",
+        "            if False:\n",
+        (f"{INPUT}::test_malformed_or_unknown_conversation_in_the_address[unknown]",),
+    ),
+    Safeguard(
+        "input",
+        "a run that is not a conversation of this app is not opened",
+        CONVERSATIONS,
+        "ConversationStore.load",
+        "        if contract.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:\n",
+        "        if False:\n",
+        (f"{INPUT}::test_a_foreign_run_in_the_address_is_not_opened",),
+    ),
+    Safeguard(
+        "input",
+        "a malformed MLflow filter becomes a message",
+        "core/traces.py",
+        "search_ids",
+        'if "INVALID_PARAMETER_VALUE" in str(exc.error_code) or "invalid" in str(exc).lower():',
+        "if False:",
+        (f"{INPUT}::test_a_malformed_trace_filter_is_explained",),
+    ),
+    Safeguard(
+        "input",
+        "image ids must be plain hex",
+        CONVERSATIONS,
+        "ConversationStore.save_image",
+        "        if not is_valid_image_id(image_id):\n",
+        "        if False:\n",
+        (f"{INPUT}::test_a_path_like_image_id_is_refused",),
+    ),
     # the secrets test looks everywhere; each channel a key could leak through is opened once
-    Safeguard("secrets", "no page shows the key (a sidebar caption shows it)", "ui/session.py", "store_caption",
-              '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")',
-              '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}` '
-              '{settings.api_key}")', (f"{SECRETS}",)),
+    Safeguard(
+        "secrets",
+        "no page shows the key (a sidebar caption shows it)",
+        "ui/session.py",
+        "store_caption",
+        '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")',
+        '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}` {settings.api_key}")',
+        (f"{SECRETS}",),
+    ),
     # issue 18: channels the app cannot keep closed (a provider quoting the key in its error) are scrubbed; each
     # scrubbing is taken out once
-    Safeguard("secrets", "a failure is recorded on its spans scrubbed (MLflow's own recording quotes the provider's "
-              "error verbatim)", "core/observe/spans.py", "open_span",
-              "            record_failure(span, exc)\n", "            span.record_exception(exc)\n",
-              (echo_row("401 whose body quotes the key"),)),
-    Safeguard("secrets", "a key is found by its value, whatever it looks like", "core/redact.py", "scrub",
-              "            text = text.replace(value, MASK)\n", "            pass\n",
-              (echo_row("401 whose body quotes the key"),)),
-    Safeguard("secrets", "log lines lose their secrets (autogen logs the provider's error with its traceback)",
-              "ui/session.py", "page_setup", "    redact.install_log_scrubber()\n", "",
-              (echo_row("401 whose body quotes the key"),)),
-    Safeguard("secrets", "an answer being streamed is scrubbed whole before it is drawn", "ui/transcript.py",
-              "render_live", "safe_markdown(redact.scrub(text))", "safe_markdown(text)",
-              (echo_row("a stream that quotes the key, then breaks off"),)),
-    Safeguard("secrets", "span attributes are scrubbed before the span ends (a tool's error quoting a key)",
-              "core/observe/spans.py", "open_span", "            scrub_attributes(span)\n", "            pass\n",
-              (TOOL_QUOTES_SECRETS,)),
-    Safeguard("secrets", "an agent's span keeps its streamed answer whole, not piece by piece (a key split over "
-              "pieces is not found)", "core/observe/spans.py", "TracedAgent.on_messages_stream",
-              "elif not isinstance(item, ModelClientStreamingChunkEvent):", "else:", (TOOL_QUOTES_SECRETS,)),
-    Safeguard("secrets", "transcript lines are scrubbed before they are shown or saved", RUNNER, "_Turn.stream",
-              "for entry in map(self.without_secrets, reading.entries):", "for entry in reading.entries:",
-              (TOOL_QUOTES_SECRETS,)),
-    Safeguard("secrets", "the agents' saved state is scrubbed", RUNNER, "_Turn.stream",
-              "redact.scrub_value(dict(await plan.team.save_state()), (self.settings.api_key,))",
-              "dict(await plan.team.save_state())", (TOOL_QUOTES_SECRETS,)),
-    Safeguard("secrets", "no artifact holds the key (the conversation's options carry it)", RUNNER, "_Turn.finish",
-              "        conv.state = self.state\n",
-              '        conv.state = self.state\n        conv.options = {**conv.options, "k": str(self.settings.api_key)}\n',
-              (f"{SECRETS}",)),
-    Safeguard("concurrency", "turns kept during an outage are checked against another tab's before writing", CONVERSATIONS,
-              "ConversationStore.save_pending", "            self.check_unchanged(conversation)\n"
-              "            if not conversation.pending_turns:  # our earlier save had landed\n                return pending\n",
-              "            pass\n", (f"{CONTRACT}::test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile",
-                                  f"{STORE}::test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a_new_conversation")),
-    Safeguard("concurrency", "a save of this page's that landed unanswered is not taken for another tab's", CONVERSATIONS,
-              "ConversationStore.check_unchanged", "        if conversation.pending_turns and conversation.save_token",
-              "        if False and conversation.pending_turns and conversation.save_token",
-              (f"{CONTRACT}::test_a_failed_save_is_no_conflict_with_itself[landed, answer lost]",)),
-    Safeguard("concurrency", "a copy saved after a conflict brings the pictures of the earlier turns", CONVERSATIONS,
-              "ConversationStore.save_as_new", "                if png := self.load_image(old, image_id):",
-              "                if png := None:",
-              (f"{CONTRACT}::test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile",)),
-    Safeguard("concurrency", "one turn at a time per conversation", RUNNER, "_claim",
-              "        if conversation_id in _running:\n", "        if False:\n",
-              (f"{CONTRACT}::test_two_turns_at_once_on_one_conversation_the_second_is_told",)),
-    Safeguard("concurrency", "a save never overwrites turns another tab saved", CONVERSATIONS, "ConversationStore.check_unchanged",
-              "        if stored > conversation.saved_turns:\n", "        if False:\n",
-              ("tests/test_chat_scenarios_page.py::test_two_tabs_on_one_conversation_never_lose_a_turn_silently",)),
+    Safeguard(
+        "secrets",
+        "a failure is recorded on its spans scrubbed (MLflow's own recording quotes the provider's error verbatim)",
+        "core/observe/spans.py",
+        "open_span",
+        "            record_failure(span, exc)\n",
+        "            span.record_exception(exc)\n",
+        (echo_row("401 whose body quotes the key"),),
+    ),
+    Safeguard(
+        "secrets",
+        "a key is found by its value, whatever it looks like",
+        "core/redact.py",
+        "scrub",
+        "            text = text.replace(value, MASK)\n",
+        "            pass\n",
+        (echo_row("401 whose body quotes the key"),),
+    ),
+    Safeguard(
+        "secrets",
+        "log lines lose their secrets (autogen logs the provider's error with its traceback)",
+        "ui/session.py",
+        "page_setup",
+        "    redact.install_log_scrubber()\n",
+        "",
+        (echo_row("401 whose body quotes the key"),),
+    ),
+    Safeguard(
+        "secrets",
+        "an answer being streamed is scrubbed whole before it is drawn",
+        "ui/transcript.py",
+        "render_live",
+        "safe_markdown(redact.scrub(text))",
+        "safe_markdown(text)",
+        (echo_row("a stream that quotes the key, then breaks off"),),
+    ),
+    Safeguard(
+        "secrets",
+        "span attributes are scrubbed before the span ends (a tool's error quoting a key)",
+        "core/observe/spans.py",
+        "open_span",
+        "            scrub_attributes(span)\n",
+        "            pass\n",
+        (TOOL_QUOTES_SECRETS,),
+    ),
+    Safeguard(
+        "secrets",
+        "an agent's span keeps its streamed answer whole, not piece by piece (a key split over pieces is not found)",
+        "core/observe/spans.py",
+        "TracedAgent.on_messages_stream",
+        "elif not isinstance(item, ModelClientStreamingChunkEvent):",
+        "else:",
+        (TOOL_QUOTES_SECRETS,),
+    ),
+    Safeguard(
+        "secrets",
+        "transcript lines are scrubbed before they are shown or saved",
+        RUNNER,
+        "_Turn.stream",
+        "for entry in map(self.without_secrets, reading.entries):",
+        "for entry in reading.entries:",
+        (TOOL_QUOTES_SECRETS,),
+    ),
+    Safeguard(
+        "secrets",
+        "the agents' saved state is scrubbed",
+        RUNNER,
+        "_Turn.stream",
+        "redact.scrub_value(dict(await plan.team.save_state()), (self.settings.api_key,))",
+        "dict(await plan.team.save_state())",
+        (TOOL_QUOTES_SECRETS,),
+    ),
+    Safeguard(
+        "secrets",
+        "no artifact holds the key (the conversation's options carry it)",
+        RUNNER,
+        "_Turn.finish",
+        "        conv.state = self.state\n",
+        '        conv.state = self.state\n        conv.options = {**conv.options, "k": str(self.settings.api_key)}\n',
+        (f"{SECRETS}",),
+    ),
+    Safeguard(
+        "concurrency",
+        "turns kept during an outage are checked against another tab's before writing",
+        CONVERSATIONS,
+        "ConversationStore.save_pending",
+        "            self.check_unchanged(conversation)\n"
+        "            if not conversation.pending_turns:  # our earlier save had landed\n                return pending\n",
+        "            pass\n",
+        (
+            f"{CONTRACT}::test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile",
+            f"{STORE}::test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a_new_conversation",
+        ),
+    ),
+    Safeguard(
+        "concurrency",
+        "a save of this page's that landed unanswered is not taken for another tab's",
+        CONVERSATIONS,
+        "ConversationStore.check_unchanged",
+        "            conversation.pending_turns\n            and conversation.save_token",
+        "            False\n            and conversation.pending_turns\n            and conversation.save_token",
+        (f"{CONTRACT}::test_a_failed_save_is_no_conflict_with_itself[landed, answer lost]",),
+    ),
+    Safeguard(
+        "concurrency",
+        "a copy saved after a conflict brings the pictures of the earlier turns",
+        CONVERSATIONS,
+        "ConversationStore.save_as_new",
+        "                if png := self.load_image(old, image_id):",
+        "                if png := None:",
+        (f"{CONTRACT}::test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile",),
+    ),
+    Safeguard(
+        "concurrency",
+        "one turn at a time per conversation",
+        RUNNER,
+        "_claim",
+        "        if conversation_id in _running:\n",
+        "        if False:\n",
+        (f"{CONTRACT}::test_two_turns_at_once_on_one_conversation_the_second_is_told",),
+    ),
+    Safeguard(
+        "concurrency",
+        "a save never overwrites turns another tab saved",
+        CONVERSATIONS,
+        "ConversationStore.check_unchanged",
+        "        if stored > conversation.saved_turns:\n",
+        "        if False:\n",
+        ("tests/test_chat_scenarios_page.py::test_two_tabs_on_one_conversation_never_lose_a_turn_silently",),
+    ),
     # the owner's spend (issue 18): kept where every instance sees it, and taken in one locked transaction
-    Safeguard("spend", "the ledger is a table every instance shares, not process memory", "core/hosted.py", "open_ledger",
-              "    return SpendLedger(database, reservation_ttl_s=ttl)", "    return SpendLedger(reservation_ttl_s=ttl)",
-              (f"{BURST}::test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps[sqlite]",)),
-    Safeguard("spend", "a reservation locks the day's row before it sums (two instances cannot both take the last cent)",
-              "core/ledger.py", "SpendBook.reserve", ".where(days.c.day == day).with_for_update())",
-              ".where(days.c.day == day))",
-              (f"{LEDGER}::test_processes_racing_for_the_last_cent_never_pass_the_cap[postgresql]",)),
-    Safeguard("spend", "sqlite transactions of the ledger begin IMMEDIATE (the write lock first)", "core/ledger.py",
-              "_engine", 'connection.exec_driver_sql("BEGIN IMMEDIATE")', 'connection.exec_driver_sql("BEGIN")',
-              (f"{LEDGER}::test_processes_racing_for_the_last_cent_never_pass_the_cap[sqlite]",)),
-    Safeguard("spend", "an unsettled reservation counts at its bound", "core/ledger.py", MODULE,
-              "else_=reservations.c.reserved_nusd)", "else_=0)",
-              (f"{LEDGER}::test_an_unsettled_reservation_expires_at_its_bound_and_a_late_settlement_changes_nothing[sqlite]",)),
-    Safeguard("spend", "a settlement counts the picture prompts no trace records", RUNNER, "_Turn.billed",
-              "        return spent + sum(", "        return spent + 0 * sum(",
-              ("tests/test_hosted_budget.py::test_a_005_cap_refuses_the_catify_turn_that_would_pass_it",)),
-
+    Safeguard(
+        "spend",
+        "the ledger is a table every instance shares, not process memory",
+        "core/hosted.py",
+        "open_ledger",
+        "    return SpendLedger(database, reservation_ttl_s=ttl)",
+        "    return SpendLedger(reservation_ttl_s=ttl)",
+        (f"{BURST}::test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps[sqlite]",),
+    ),
+    Safeguard(
+        "spend",
+        "a reservation locks the day's row before it sums (two instances cannot both take the last cent)",
+        "core/ledger.py",
+        "SpendBook.reserve",
+        ".where(days.c.day == day).with_for_update())",
+        ".where(days.c.day == day))",
+        (f"{LEDGER}::test_processes_racing_for_the_last_cent_never_pass_the_cap[postgresql]",),
+    ),
+    Safeguard(
+        "spend",
+        "sqlite transactions of the ledger begin IMMEDIATE (the write lock first)",
+        "core/ledger.py",
+        "_engine",
+        'connection.exec_driver_sql("BEGIN IMMEDIATE")',
+        'connection.exec_driver_sql("BEGIN")',
+        (f"{LEDGER}::test_processes_racing_for_the_last_cent_never_pass_the_cap[sqlite]",),
+    ),
+    Safeguard(
+        "spend",
+        "an unsettled reservation counts at its bound",
+        "core/ledger.py",
+        MODULE,
+        "else_=reservations.c.reserved_nusd)",
+        "else_=0)",
+        (f"{LEDGER}::test_an_unsettled_reservation_expires_at_its_bound_and_a_late_settlement_changes_nothing[sqlite]",),
+    ),
+    Safeguard(
+        "spend",
+        "a settlement counts the picture prompts no trace records",
+        RUNNER,
+        "_Turn.billed",
+        "        return spent + sum(",
+        "        return spent + 0 * sum(",
+        ("tests/test_hosted_budget.py::test_a_005_cap_refuses_the_catify_turn_that_would_pass_it",),
+    ),
 ]
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -284,7 +540,7 @@ def regions(source: str, file: str, function: str) -> list[tuple[int, int]]:
     found: ast.stmt | None = None
     for depth, part in enumerate(function.split(".")):
         matches = [node for node in body if isinstance(node, _DEFINITIONS) and node.name == part]
-        where = ".".join(function.split(".")[:depth + 1])
+        where = ".".join(function.split(".")[: depth + 1])
         if not matches:
             known = _qualified_names(tree.body)
             near = difflib.get_close_matches(function, known, n=3, cutoff=0.5)
@@ -313,9 +569,11 @@ def without(safeguard: Safeguard, source: str) -> str:
         count = "not" if not hits else f"{len(hits)} times"
         elsewhere = source.count(safeguard.old) - len(hits)
         also = f" (it is {elsewhere} time(s) elsewhere in the file)" if elsewhere else ""
-        raise NotThere(f"the code of “{safeguard.name}” is {count} inside {where} in {safeguard.file}, where it must be "
-                       f"exactly once{also}:\n    {safeguard.old!r}")
-    return source[:hits[0]] + safeguard.new + source[hits[0] + len(safeguard.old):]
+        raise NotThere(
+            f"the code of “{safeguard.name}” is {count} inside {where} in {safeguard.file}, where it must be "
+            f"exactly once{also}:\n    {safeguard.old!r}"
+        )
+    return source[: hits[0]] + safeguard.new + source[hits[0] + len(safeguard.old) :]
 
 
 def location(safeguard: Safeguard) -> str:
@@ -325,8 +583,13 @@ def location(safeguard: Safeguard) -> str:
 def pytest(workdir: Path, tests: list[str], timeout_s: float) -> tuple[int | None, str, float]:
     started = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                              cwd=workdir, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
         code, output = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
         code, output = None, f"no result in {timeout_s:.0f} s: {str(exc.stdout or '')[-500:]}"
@@ -349,8 +612,11 @@ def main(argv: list[str]) -> int:
     chosen = [s for s in SAFEGUARDS if wanted in f"{s.area} {s.name}".lower()]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp) / "main"
-        shutil.copytree(ROOT, workdir, ignore=shutil.ignore_patterns(
-            ".git", "test-artifacts", "mlflow.db*", "mlartifacts", "mlruns", "__pycache__", ".pytest_cache"))
+        shutil.copytree(
+            ROOT,
+            workdir,
+            ignore=shutil.ignore_patterns(".git", "test-artifacts", "mlflow.db*", "mlartifacts", "mlruns", "__pycache__", ".pytest_cache"),
+        )
         if (ROOT.parent / "shared").exists():
             (Path(tmp) / "shared").symlink_to(ROOT.parent / "shared")
         problems = []
@@ -365,8 +631,11 @@ def main(argv: list[str]) -> int:
             except SyntaxError as exc:
                 problems.append(f"taking out “{safeguard.name}” leaves {safeguard.file} invalid Python: {exc}")
         if problems:
-            print("Safeguards not found where they are said to be (update SAFEGUARDS in scripts/check_safeguards.py):\n- "
-                  + "\n- ".join(problems), file=sys.stderr)
+            print(
+                "Safeguards not found where they are said to be (update SAFEGUARDS in scripts/check_safeguards.py):\n- "
+                + "\n- ".join(problems),
+                file=sys.stderr,
+            )
             return 1
         tests = sorted({t for s in chosen for t in s.tests})
         code, output, _ = pytest(workdir, tests, 1800)
@@ -386,13 +655,19 @@ def main(argv: list[str]) -> int:
             verdict = "fails without it" if failed else "STILL PASSES" if code == 0 else f"NO VERDICT (pytest exit {code})"
             print(f"{verdict} ({seconds:.0f} s): {safeguard.area}: {safeguard.name}", flush=True)
             rows.append((safeguard, failed, why_it_failed(output) if failed else "", seconds))
-    lines = ["# Safeguards", "",
-             "Generated by `scripts/check_safeguards.py`: each safeguard behind a row of "
-             "[RELIABILITY.md](RELIABILITY.md) was taken out of a copy of the code, one at a time, and the tests "
-             "that guard it were run without it (after checking that they pass with it).", "",
-             f"Last run: {time.strftime('%Y-%m-%d', time.gmtime())}, {sum(f for _, f, _, _ in rows)} of {len(rows)} "
-             "fail without their safeguard.", "",
-             "| area | safeguard | taken out of | the test without it | |", "|---|---|---|---|---|"]
+    lines = [
+        "# Safeguards",
+        "",
+        "Generated by `scripts/check_safeguards.py`: each safeguard behind a row of "
+        "[RELIABILITY.md](RELIABILITY.md) was taken out of a copy of the code, one at a time, and the tests "
+        "that guard it were run without it (after checking that they pass with it).",
+        "",
+        f"Last run: {time.strftime('%Y-%m-%d', time.gmtime())}, {sum(f for _, f, _, _ in rows)} of {len(rows)} "
+        "fail without their safeguard.",
+        "",
+        "| area | safeguard | taken out of | the test without it | |",
+        "|---|---|---|---|---|",
+    ]
     for safeguard, failed, why, seconds in rows:
         test = ", ".join(f"`{t.split('::')[-1]}`" for t in safeguard.tests)
         verdict = f"fails ✅ ({why.replace('|', '/')})" if failed else "does not fail ❌"

@@ -67,18 +67,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=registry.MODEL_NAME, help="registered model name (default catify)")
     parser.add_argument("--champion", required=True, help="alias or version number of the champion")
-    parser.add_argument("--challenger", required=True, action="append",
-                        help="alias or version number of a challenger (repeatable; the first is compared)")
+    parser.add_argument(
+        "--challenger", required=True, action="append", help="alias or version number of a challenger (repeatable; the first is compared)"
+    )
     parser.add_argument("--prompts", default="", help="a CSV or JSON file of prompts")
     parser.add_argument("--prompt-set", default="", help="the name of a saved prompt set")
-    parser.add_argument("--prompt", action="append", default=[],
-                        help="a prompt (repeatable); 'text | contains: x | regex: y | min_cats: n' adds expectations")
+    parser.add_argument(
+        "--prompt",
+        action="append",
+        default=[],
+        help="a prompt (repeatable); 'text | contains: x | regex: y | min_cats: n' adds expectations",
+    )
     parser.add_argument("--no-save", action="store_true", help="do not save --prompts/--prompt as a dataset")
     parser.add_argument("--metric", default="score", help="what to compare (default score)")
     parser.add_argument("--margin", type=float, default=0.0, help="how much worse the challenger may be")
     parser.add_argument("--promote", default="", help="move this alias to the winner afterwards")
-    parser.add_argument("--from-run", default="", help="judge a past evaluation (its parent run id) without running "
-                                                       "it again, e.g. on another metric")
+    parser.add_argument(
+        "--from-run", default="", help="judge a past evaluation (its parent run id) without running it again, e.g. on another metric"
+    )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     try:
@@ -88,9 +94,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             chosen = _prompt_set(args, settings)
             set_name = chosen.name
-            result = evaluation.evaluate(settings.tracking_uri, settings.experiment_name, args.model,
-                                         [args.champion, *args.challenger], chosen, settings,
-                                         progress=lambda text: print(text, file=sys.stderr))
+            result = evaluation.evaluate(
+                settings.tracking_uri,
+                settings.experiment_name,
+                args.model,
+                [args.champion, *args.challenger],
+                chosen,
+                settings,
+                progress=lambda text: print(text, file=sys.stderr),
+            )
         verdict = evaluation.compare(result, args.champion, args.challenger[0], args.metric, args.margin)
     except (UserError, evaluation.EvaluationError, prompt_sets.PromptSetError, registry.RegistryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -100,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 40):
         print(f"Evaluation of {result.model_name} on prompt set “{set_name}” (run {result.run_id}):")
-        print(result.table().drop(columns=["error"] if not any(r.error for r in result.rows) else []).to_string(
-            index=False))
+        print(result.table().drop(columns=["error"] if not any(r.error for r in result.rows) else []).to_string(index=False))
         print()
         print(result.totals_table().to_string(index=False))
     print(result.judge_note)

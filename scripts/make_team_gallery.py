@@ -37,54 +37,82 @@ def model() -> OpenAIChatCompletionClient:
 
 def writer_critic() -> RoundRobinGroupChat:
     writer = AssistantAgent(
-        "writer", model_client=model(), description="Writes and revises the text.",
+        "writer",
+        model_client=model(),
+        description="Writes and revises the text.",
         system_message="You are a concise technical writer. Write the text the user asks for; when the critic "
-                       "sends notes, revise it and show the whole new version.")
+        "sends notes, revise it and show the whole new version.",
+    )
     critic = AssistantAgent(
-        "critic", model_client=model(), description="Reviews the writer's text.",
+        "critic",
+        model_client=model(),
+        description="Reviews the writer's text.",
         system_message="You are a demanding editor. Give the writer at most two concrete improvements. When the "
-                       "text needs no more work, say so and end with TERMINATE.")
-    team = RoundRobinGroupChat([writer, critic], termination_condition=TextMentionTermination("TERMINATE")
-                               | MaxMessageTermination(8))
+        "text needs no more work, say so and end with TERMINATE.",
+    )
+    team = RoundRobinGroupChat([writer, critic], termination_condition=TextMentionTermination("TERMINATE") | MaxMessageTermination(8))
     return team
 
 
 def calculator_planner() -> RoundRobinGroupChat:
     planner = AssistantAgent(
-        "planner", model_client=model(), description="Breaks the question into arithmetic steps.",
+        "planner",
+        model_client=model(),
+        description="Breaks the question into arithmetic steps.",
         system_message="You are a planner. Restate the user's question as the arithmetic step the calculator "
-                       "agent should do next, with its numbers.")
+        "agent should do next, with its numbers.",
+    )
     tool = FunctionTool(calculator, description="Arithmetic on two numbers: operator is one of + - * /.")
     solver = AssistantAgent(
-        "calculator_agent", model_client=model(), tools=[tool], reflect_on_tool_use=True,
+        "calculator_agent",
+        model_client=model(),
+        tools=[tool],
+        reflect_on_tool_use=True,
         description="Does the arithmetic with the calculator tool.",
         system_message="You are a careful calculator operator. Use the calculator tool for every step, then give "
-                       "the result in one sentence and say TERMINATE.")
-    return RoundRobinGroupChat([planner, solver], termination_condition=TextMentionTermination("TERMINATE")
-                               | MaxMessageTermination(10))
+        "the result in one sentence and say TERMINATE.",
+    )
+    return RoundRobinGroupChat([planner, solver], termination_condition=TextMentionTermination("TERMINATE") | MaxMessageTermination(10))
 
 
 def trip_desk() -> RoundRobinGroupChat:
     desk = AssistantAgent(
-        "trip_desk", model_client=model(), description="Plans a short trip with the traveller.",
-        handoffs=[Handoff(target="user", description="Ask the traveller for their dates and budget.",
-                          message="Before I plan: which dates, and what budget? Answer in the chat.")],
+        "trip_desk",
+        model_client=model(),
+        description="Plans a short trip with the traveller.",
+        handoffs=[
+            Handoff(
+                target="user",
+                description="Ask the traveller for their dates and budget.",
+                message="Before I plan: which dates, and what budget? Answer in the chat.",
+            )
+        ],
         system_message="You are a trip desk. If the traveller has not given dates and a budget, hand off to the "
-                       "user to ask for them. Otherwise write a three-line plan and end with TERMINATE.")
-    return RoundRobinGroupChat([desk], termination_condition=HandoffTermination(target="user")
-                               | TextMentionTermination("TERMINATE") | MaxMessageTermination(6))
+        "user to ask for them. Otherwise write a three-line plan and end with TERMINATE.",
+    )
+    return RoundRobinGroupChat(
+        [desk], termination_condition=HandoffTermination(target="user") | TextMentionTermination("TERMINATE") | MaxMessageTermination(6)
+    )
 
 
 GALLERY = {
-    "writer_critic.json": (writer_critic, "Writer and critic",
-                           "A writer drafts what you ask for and a critic reviews it, round by round, until the "
-                           "critic is satisfied."),
-    "calculator_planner.json": (calculator_planner, "Planner with a calculator",
-                                "A planner turns your question into arithmetic steps; a calculator agent does each "
-                                "step with a calculator tool (try “What is 12.5 times 8?”)."),
-    "trip_desk.json": (trip_desk, "Trip desk (asks you)",
-                       "A trip planner that hands the conversation back to you when it needs your dates and "
-                       "budget, and carries on with your answer (try “Plan a weekend in Lisbon”)."),
+    "writer_critic.json": (
+        writer_critic,
+        "Writer and critic",
+        "A writer drafts what you ask for and a critic reviews it, round by round, until the critic is satisfied.",
+    ),
+    "calculator_planner.json": (
+        calculator_planner,
+        "Planner with a calculator",
+        "A planner turns your question into arithmetic steps; a calculator agent does each "
+        "step with a calculator tool (try “What is 12.5 times 8?”).",
+    ),
+    "trip_desk.json": (
+        trip_desk,
+        "Trip desk (asks you)",
+        "A trip planner that hands the conversation back to you when it needs your dates and "
+        "budget, and carries on with your answer (try “Plan a weekend in Lisbon”).",
+    ),
 }
 
 

@@ -14,8 +14,10 @@ from autogen_agentchat.teams import RoundRobinGroupChat
 from autogen_core import CancellationToken
 
 LABEL = "Short post, checked in Python"
-DESCRIPTION = ("A writer drafts a short post and a checker written in plain Python counts its characters; the "
-               "writer tries again until it fits in 280 (a Python team file: teams/tweet_with_checker.py).")
+DESCRIPTION = (
+    "A writer drafts a short post and a checker written in plain Python counts its characters; the "
+    "writer tries again until it fits in 280 (a Python team file: teams/tweet_with_checker.py)."
+)
 LIMIT = 280
 
 
@@ -44,9 +46,12 @@ class LengthChecker(BaseChatAgent):
 
 def create_team(models):
     writer = AssistantAgent(
-        "writer", model_client=models.client("writer", model="gpt-4o-mini"),
+        "writer",
+        model_client=models.client("writer", model="gpt-4o-mini"),
         system_message=f"You are a social media writer. Write the post the user asks for in under {LIMIT} "
-                       "characters; if the checker says it is too long, write a shorter version.")
-    return RoundRobinGroupChat([writer, LengthChecker("checker", LIMIT)],
-                               termination_condition=TextMentionTermination("TERMINATE", sources=["checker"])
-                               | MaxMessageTermination(8))
+        "characters; if the checker says it is too long, write a shorter version.",
+    )
+    return RoundRobinGroupChat(
+        [writer, LengthChecker("checker", LIMIT)],
+        termination_condition=TextMentionTermination("TERMINATE", sources=["checker"]) | MaxMessageTermination(8),
+    )

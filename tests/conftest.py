@@ -69,7 +69,6 @@ def reliability(request):
 def pytest_sessionfinish(session, exitstatus):
     """The battery's rows, for scripts/reliability_table.py (docs/RELIABILITY.md)."""
     if RELIABILITY_ROWS:
-
         out = ROOT / "test-artifacts" / "reliability.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(RELIABILITY_ROWS, indent=1, ensure_ascii=False))

@@ -38,8 +38,7 @@ def main() -> int:
     def turn(job: dict) -> None:
         identity = job["identity"]
         paid = settings.with_(base_url=job["base_url"], billed_to_owner=True)
-        conversation = Conversation(scenario="catify", session_id=identity, provider="openai",
-                                    options={"iterations": 1})
+        conversation = Conversation(scenario="catify", session_id=identity, provider="openai", options={"iterations": 1})
         try:
             reservation = hosted.admit(spend, paid, conversation, job["message"], identity, uses_owner_key=True)
         except TurnRefused as refused:
@@ -47,10 +46,15 @@ def main() -> int:
             return
         assert reservation is not None
         say(event="admitted", job=job["job"], identity=identity, bound=reservation.amount)
-        outcome = TurnHandle(conversation, job["message"], paid, store, wait_for_trace=False,
-                             reservation=reservation).start().wait(300)
-        say(event="done", job=job["job"], identity=identity, status=outcome.status if outcome else "timeout",
-            error=outcome.error if outcome else None, billed=outcome.billed_usd if outcome else None)
+        outcome = TurnHandle(conversation, job["message"], paid, store, wait_for_trace=False, reservation=reservation).start().wait(300)
+        say(
+            event="done",
+            job=job["job"],
+            identity=identity,
+            status=outcome.status if outcome else "timeout",
+            error=outcome.error if outcome else None,
+            billed=outcome.billed_usd if outcome else None,
+        )
 
     say(event="ready", pid=os.getpid())
     threads = []

@@ -63,12 +63,27 @@ class MlflowServer:
         if self.backend is None and not (self.workdir / "mlflow.db").exists():
             shutil.copyfile(empty_store_template(), self.workdir / "mlflow.db")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-             self.backend or f"sqlite:///{self.workdir / 'mlflow.db'}",
-             "--artifacts-destination", str(self.workdir / "artifacts"), "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=self.log.open("a"), start_new_session=True,
-            env={**SERVER_ENV, **os.environ})
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--backend-store-uri",
+                self.backend or f"sqlite:///{self.workdir / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(self.workdir / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log.open("a"),
+            start_new_session=True,
+            env={**SERVER_ENV, **os.environ},
+        )
         wait_until_up(f"{self.uri}/health", self.process, 90, lambda: self.log.read_text()[-2000:])
         return self
 

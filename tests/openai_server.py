@@ -33,6 +33,7 @@ DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-image-1", "dall-e-3")
 
 # --- what the stub answers ------------------------------------------------------------------------------
 
+
 def count_words(text: str) -> int:
     return len((text or "").split())
 
@@ -96,9 +97,13 @@ def weather_team_reply(messages: list[dict[str, Any]], tools: list[dict[str, Any
     last_text = " ".join(message_parts(last)[0]) if last.get("content") else ""
 
     def call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        return {"role": "assistant", "content": None, "tool_calls": [{
-            "id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
-            "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+            ],
+        }
 
     if "select the next role" in system or "select the next role" in last_text:
         return {"role": "assistant", "content": "weather_assistant" if "weather" in last_text.lower() else "planner"}
@@ -134,6 +139,7 @@ def make_png(size: str = "32x32", color: tuple[int, int, int] = (240, 160, 60)) 
 
 # --- what the stub saw ------------------------------------------------------------------------------------
 
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -150,6 +156,7 @@ class RecordedRequest:
 
 # --- faults -----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Fault:
     """Answer one request in place of the normal handler. Subclass and override `respond` for new modes."""
@@ -165,8 +172,15 @@ class Fault:
         raise NotImplementedError
 
 
-_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
-                404: "invalid_request_error", 429: "rate_limit_exceeded", 500: "server_error", 503: "server_error"}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    429: "rate_limit_exceeded",
+    500: "server_error",
+    503: "server_error",
+}
 _ERROR_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
 
 
@@ -181,10 +195,13 @@ class StatusFault(Fault):
     headers: dict[str, str] = field(default_factory=dict)
 
     def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
-        handler.send_error_json(self.status, self.message or f"Stub fault: HTTP {self.status}.",
-                                type_=self.type or _ERROR_TYPES.get(self.status, "api_error"),
-                                code=self.code if self.code is not None else _ERROR_CODES.get(self.status),
-                                headers=self.headers)
+        handler.send_error_json(
+            self.status,
+            self.message or f"Stub fault: HTTP {self.status}.",
+            type_=self.type or _ERROR_TYPES.get(self.status, "api_error"),
+            code=self.code if self.code is not None else _ERROR_CODES.get(self.status),
+            headers=self.headers,
+        )
 
 
 @dataclass
@@ -227,10 +244,15 @@ class CutStreamFault(Fault):
             handler.connection.shutdown(_socket.SHUT_RDWR)
             return
         handler.start_sse()
-        handler.send_event({"id": "chatcmpl-cut", "object": "chat.completion.chunk", "created": 0,
-                            "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"role": "assistant",
-                                                                                      "content": "CRITICS: half"},
-                                                                 "finish_reason": None}]})
+        handler.send_event(
+            {
+                "id": "chatcmpl-cut",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "gpt-4o-mini",
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": "CRITICS: half"}, "finish_reason": None}],
+            }
+        )
         handler.wfile.flush()
         handler.close_connection = True
         handler.connection.shutdown(_socket.SHUT_RDWR)
@@ -250,9 +272,12 @@ class EchoKeyFault(Fault):
 
     def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
         key = key_sent(request)
-        handler.send_error_json(self.status, f"Incorrect API key provided: {key}. The request carried "
-                                f"Authorization: Bearer {key}",
-                                type_=_ERROR_TYPES.get(self.status, "api_error"), code=_ERROR_CODES.get(self.status))
+        handler.send_error_json(
+            self.status,
+            f"Incorrect API key provided: {key}. The request carried Authorization: Bearer {key}",
+            type_=_ERROR_TYPES.get(self.status, "api_error"),
+            code=_ERROR_CODES.get(self.status),
+        )
 
 
 @dataclass
@@ -269,14 +294,19 @@ class EchoKeyStreamFault(Fault):
             handler.send_error_json(500, f"Upstream failed for key {key}", type_="server_error")
             return
         handler.start_sse()
-        handler.send_event({"id": "chatcmpl-echo", "object": "chat.completion.chunk", "created": 0,
-                            "model": (request.body or {}).get("model", "gpt-4o-mini"),
-                            "choices": [{"index": 0, "delta": {"role": "assistant",
-                                                               "content": f"CRITICS: the key {key} is"},
-                                         "finish_reason": None}]})
+        handler.send_event(
+            {
+                "id": "chatcmpl-echo",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": (request.body or {}).get("model", "gpt-4o-mini"),
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": f"CRITICS: the key {key} is"}, "finish_reason": None}],
+            }
+        )
         if self.ending == "error":
-            handler.send_event({"error": {"message": f"Upstream broke off while answering key {key}",
-                                          "type": "server_error", "param": None, "code": None}})
+            handler.send_event(
+                {"error": {"message": f"Upstream broke off while answering key {key}", "type": "server_error", "param": None, "code": None}}
+            )
         handler.wfile.flush()
         handler.close_connection = True
         handler.connection.shutdown(_socket.SHUT_RDWR)
@@ -290,25 +320,35 @@ class ReplyFault(Fault):
 
     def respond(self, handler: "_Handler", request: RecordedRequest) -> None:
         model = (request.body or {}).get("model", "gpt-4o-mini")
-        usage = {"prompt_tokens": 10, "completion_tokens": count_words(self.content),
-                 "total_tokens": 10 + count_words(self.content)}
+        usage = {"prompt_tokens": 10, "completion_tokens": count_words(self.content), "total_tokens": 10 + count_words(self.content)}
         if (request.body or {}).get("stream"):  # asked for a stream: the same answer as one
-            base = {"id": "chatcmpl-odd", "object": "chat.completion.chunk", "created": int(time.time()),
-                    "model": model}
+            base = {"id": "chatcmpl-odd", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
             handler.start_sse()
             for i, word in enumerate(self.content.split(" ")):  # word by word, at the stub's pace
-                handler.send_event({**base, "choices": [{"index": 0, "delta": {
-                    "role": "assistant", "content": word if i == 0 else " " + word}, "finish_reason": None}]})
+                handler.send_event(
+                    {
+                        **base,
+                        "choices": [
+                            {"index": 0, "delta": {"role": "assistant", "content": word if i == 0 else " " + word}, "finish_reason": None}
+                        ],
+                    }
+                )
                 time.sleep(handler.stub.stream_delay_s)
             handler.send_event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             handler.send_event({**base, "choices": [], "usage": usage})
             handler.send_event("[DONE]")
             return
-        handler.send_json(200, {"id": "chatcmpl-odd", "object": "chat.completion", "created": int(time.time()),
-                                "model": model,
-                                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content},
-                                             "finish_reason": "stop"}],
-                                "usage": usage})
+        handler.send_json(
+            200,
+            {
+                "id": "chatcmpl-odd",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.content}, "finish_reason": "stop"}],
+                "usage": usage,
+            },
+        )
 
 
 @dataclass
@@ -325,11 +365,11 @@ class WhileAnswering(Fault):
 
 # --- the server -------------------------------------------------------------------------------------------
 
+
 class OpenAIStub:
     """The OpenAI HTTP API on 127.0.0.1 in a background thread; a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = DEFAULT_MODELS,
-                 stream_delay_s: float = 0.0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = DEFAULT_MODELS, stream_delay_s: float = 0.0):
         self.host, self._port = host, port
         self.stream_delay_s = stream_delay_s  # between the words of a streamed answer: a slow model
         self.models = list(models)
@@ -344,8 +384,7 @@ class OpenAIStub:
         handler = type("BoundHandler", (_Handler,), {"stub": self})
         self._httpd = ThreadingHTTPServer((self.host, self._port), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="openai-stub", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-stub", daemon=True)
         self._thread.start()
         return self
 
@@ -379,11 +418,21 @@ class OpenAIStub:
             self._faults.append(fault)
         return fault
 
-    def fail_next(self, status: int = 500, *, times: int = 1, path: str | None = None, message: str | None = None,
-                  type: str | None = None, code: str | None = None, headers: dict[str, str] | None = None) -> Fault:
+    def fail_next(
+        self,
+        status: int = 500,
+        *,
+        times: int = 1,
+        path: str | None = None,
+        message: str | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Fault:
         """The next `times` requests (whose path contains `path`, when given) get this error status."""
-        return self.add_fault(StatusFault(path=path, times=times, status=status, message=message, type=type,
-                                          code=code, headers=dict(headers or {})))
+        return self.add_fault(
+            StatusFault(path=path, times=times, status=status, message=message, type=type, code=code, headers=dict(headers or {}))
+        )
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -433,8 +482,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         path = self.path.split("?", 1)[0]
-        request = RecordedRequest(method=method, path=path, headers={k.lower(): v for k, v in self.headers.items()},
-                                  body=body, raw=raw)
+        request = RecordedRequest(method=method, path=path, headers={k.lower(): v for k, v in self.headers.items()}, body=body, raw=raw)
         self.stub._record(request)
         self._request = request
         return request
@@ -450,11 +498,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def send_error_json(self, status: int, message: str, *, type_: str = "invalid_request_error",
-                        code: str | None = None, param: str | None = None,
-                        headers: dict[str, str] | None = None) -> None:
-        self.send_json(status, {"error": {"message": message, "type": type_, "param": param, "code": code}},
-                       headers)
+    def send_error_json(
+        self,
+        status: int,
+        message: str,
+        *,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_json(status, {"error": {"message": message, "type": type_, "param": param, "code": code}}, headers)
 
     def start_sse(self) -> None:
         self._request.status = 200
@@ -493,8 +547,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # endpoints
     def _models(self, request: RecordedRequest) -> None:
-        self.send_json(200, {"object": "list", "data": [
-            {"id": m, "object": "model", "created": 1700000000, "owned_by": "openai-stub"} for m in self.stub.models]})
+        self.send_json(
+            200,
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "created": 1700000000, "owned_by": "openai-stub"} for m in self.stub.models],
+            },
+        )
 
     def _chat(self, request: RecordedRequest) -> None:
         body = request.body
@@ -511,29 +570,57 @@ class _Handler(BaseHTTPRequestHandler):
             message = {"role": "assistant", "content": reply, "refusal": None}
             if scripted and scripted.get("tool_calls"):
                 message = {**scripted, "refusal": None}
-            self.send_json(200, {
-                "id": completion_id, "object": "chat.completion", "created": created, "model": model,
-                "system_fingerprint": "fp_stub",
-                "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
-                "usage": usage})
+            self.send_json(
+                200,
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "system_fingerprint": "fp_stub",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": message,
+                            "logprobs": None,
+                            "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+                        }
+                    ],
+                    "usage": usage,
+                },
+            )
             return
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         self.start_sse()
 
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-            return {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "system_fingerprint": "fp_stub",
-                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+            return {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_stub",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+            }
 
         self.send_event(chunk({"role": "assistant", "content": ""}))
         if scripted and scripted.get("tool_calls"):  # as OpenAI streams a tool call: name first, then arguments
             for index, call in enumerate(scripted["tool_calls"]):
-                self.send_event(chunk({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
-                                                       "function": {"name": call["function"]["name"],
-                                                                    "arguments": ""}}]}))
-                self.send_event(chunk({"tool_calls": [{"index": index, "function": {
-                    "arguments": call["function"]["arguments"]}}]}))
+                self.send_event(
+                    chunk(
+                        {
+                            "tool_calls": [
+                                {
+                                    "index": index,
+                                    "id": call["id"],
+                                    "type": "function",
+                                    "function": {"name": call["function"]["name"], "arguments": ""},
+                                }
+                            ]
+                        }
+                    )
+                )
+                self.send_event(chunk({"tool_calls": [{"index": index, "function": {"arguments": call["function"]["arguments"]}}]}))
             self.send_event(chunk({}, "tool_calls"))
         else:
             words = reply.split(" ")
@@ -542,8 +629,17 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(self.stub.stream_delay_s)
             self.send_event(chunk({}, "stop"))
         if include_usage:
-            self.send_event({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                             "model": model, "system_fingerprint": "fp_stub", "choices": [], "usage": usage})
+            self.send_event(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "system_fingerprint": "fp_stub",
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
         self.send_event("[DONE]")
 
     def _images(self, request: RecordedRequest) -> None:
@@ -553,13 +649,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error_json(400, "'prompt' is required.", param="prompt")
             return
         if model.startswith("gpt-image") and "response_format" in body:
-            self.send_error_json(400, "Unknown parameter: 'response_format'.", param="response_format",
-                                 code="unknown_parameter")
+            self.send_error_json(400, "Unknown parameter: 'response_format'.", param="response_format", code="unknown_parameter")
             return
         if model.startswith("dall-e") and body.get("response_format") != "b64_json":
             # the real API answers a URL then; the app must ask for base64
-            self.send_error_json(400, "This stub only answers response_format='b64_json' for DALL-E models.",
-                                 param="response_format")
+            self.send_error_json(400, "This stub only answers response_format='b64_json' for DALL-E models.", param="response_format")
             return
         png = make_png(str(body.get("size") or "1024x1024"))
         item = {"b64_json": base64.b64encode(png).decode(), "revised_prompt": f"{prompt} (revised by the stub)"}

@@ -9,15 +9,27 @@ from streamlit.testing.v1 import AppTest
 APP = str(ROOT / "streamlit_app.py")
 
 
-AUTH = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "cookie-secret-" * 3,
-                 "client_id": "app", "client_secret": "client-secret",
-                 "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
+AUTH = {
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "cookie-secret-" * 3,
+        "client_id": "app",
+        "client_secret": "client-secret",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+}
 
 
 def person(sub: str, email: str | None = None, **claims: object) -> dict:
     """The claims st.user holds after a real sign-in (AppTest.user)."""
-    return {"is_logged_in": True, "iss": "http://127.0.0.1:9", "sub": sub, "email": email or f"{sub}@example.com",
-            "email_verified": True, **claims}
+    return {
+        "is_logged_in": True,
+        "iss": "http://127.0.0.1:9",
+        "sub": sub,
+        "email": email or f"{sub}@example.com",
+        "email_verified": True,
+        **claims,
+    }
 
 
 def open_app(user: dict | None = None, secrets: dict | None = None, **query: str) -> AppTest:

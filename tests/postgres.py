@@ -21,8 +21,7 @@ def pg_bin(tool: str) -> str:
             return str(folder / tool)
     found = shutil.which(tool)
     if found is None:
-        raise RuntimeError(f"PostgreSQL's {tool} is not installed: run `bash scripts/test.sh`, which installs "
-                           "Debian's postgresql.")
+        raise RuntimeError(f"PostgreSQL's {tool} is not installed: run `bash scripts/test.sh`, which installs Debian's postgresql.")
     return found
 
 
@@ -48,18 +47,39 @@ class Postgres:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self._as_root:
             shutil.chown(self.workdir, "postgres", "postgres")
-        self._run(pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--locale=C.UTF-8")
-        self._run(pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.workdir / "postgres.log"), "-w", "-o",
-                  f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.workdir} -c fsync=off "
-                  "-c synchronous_commit=off -c full_page_writes=off", "start")
+        self._run(pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+        self._run(
+            pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.workdir / "postgres.log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.workdir} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off",
+            "start",
+        )
         self.psql(f"CREATE ROLE {self.USER} LOGIN PASSWORD '{self.PASSWORD}'")
         self.psql(f"CREATE DATABASE {self.DATABASE} OWNER {self.USER}")
         return self
 
     def psql(self, sql: str) -> str:
-        done = self._run(pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
-                         "-v", "ON_ERROR_STOP=1", "-tAc", sql)
+        done = self._run(
+            pg_bin("psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            sql,
+        )
         return done.stdout.strip()
 
     def uri(self, driver: str = "postgresql") -> str:

@@ -14,8 +14,10 @@ from core.errors import InputError
 from core.scenarios import analyst
 from core.turn import run_turn
 
-REPORT = ("Quarterly report. Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. "
-          "The team hired 12 people. Risks include supply delays in Asia.")
+REPORT = (
+    "Quarterly report. Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. "
+    "The team hired 12 people. Risks include supply delays in Asia."
+)
 
 
 def ask(conversation, question, tracking_uri, store):
@@ -30,8 +32,7 @@ def answers(outcome) -> dict[str, str]:
 
 def test_both_agents_answer_at_once_and_follow_ups_continue(tracking_uri, store, mlflow_client, monkeypatch):
     monkeypatch.setenv("DEMO_LATENCY_MS", "200")
-    conversation = Conversation(scenario=analyst.KEY, session_id="s", provider="demo",
-                                options={"report": REPORT})
+    conversation = Conversation(scenario=analyst.KEY, session_id="s", provider="demo", options={"report": REPORT})
     first = ask(conversation, "What are the risks?", tracking_uri, store)
     got = answers(first)
     assert set(got) == {"analyst", "summarizer"}
@@ -53,23 +54,30 @@ def test_both_agents_answer_at_once_and_follow_ups_continue(tracking_uri, store,
 
 
 def test_edited_system_messages_reach_the_models(tracking_uri, store, mlflow_client):
-    conversation = Conversation(scenario=analyst.KEY, session_id="s", provider="demo",
-                                options={"report": REPORT, "analyst_system": "Answer like a pirate.",
-                                         "summarizer_system": "Use one sentence."})
+    conversation = Conversation(
+        scenario=analyst.KEY,
+        session_id="s",
+        provider="demo",
+        options={"report": REPORT, "analyst_system": "Answer like a pirate.", "summarizer_system": "Use one sentence."},
+    )
     outcome = ask(conversation, "Summary please", tracking_uri, store)
-    systems = [s.inputs["messages"][0]["content"] for s in
-               mlflow_client.get_trace(outcome.trace_id).data.spans if s.span_type == "CHAT_MODEL"]
+    systems = [
+        s.inputs["messages"][0]["content"] for s in mlflow_client.get_trace(outcome.trace_id).data.spans if s.span_type == "CHAT_MODEL"
+    ]
     assert sorted(systems) == ["Answer like a pirate.", "Use one sentence."]
 
 
-@pytest.mark.parametrize("name, data, message", [
-    ("report.pdf", b"%PDF-1.7", "is not a .txt or .md file"),
-    ("report.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "looks like a binary file"),
-    ("report.txt", "Umsatz stieg um 12 %".encode("latin-1") + b"\xe4", "is not UTF-8 text"),
-    ("report.md", b"   \n  ", "There is no report yet"),
-    ("report.txt", b"x" * (documents.MAX_UPLOAD_BYTES + 1), "reports can be up to 1 MB"),
-    ("report.txt", b"word " * 30_000, "the limit is 100,000"),
-])
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("report.pdf", b"%PDF-1.7", "is not a .txt or .md file"),
+        ("report.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "looks like a binary file"),
+        ("report.txt", "Umsatz stieg um 12 %".encode("latin-1") + b"\xe4", "is not UTF-8 text"),
+        ("report.md", b"   \n  ", "There is no report yet"),
+        ("report.txt", b"x" * (documents.MAX_UPLOAD_BYTES + 1), "reports can be up to 1 MB"),
+        ("report.txt", b"word " * 30_000, "the limit is 100,000"),
+    ],
+)
 def test_unusable_reports_get_a_clear_message(name, data, message):
     with pytest.raises(InputError, match=message):
         documents.read_upload(name, data)

@@ -47,8 +47,7 @@ def nested(tracking_uri) -> Nested:
     with OpenAIStub() as server:
 
         def agent() -> AssistantAgent:
-            client = OpenAIChatCompletionClient(model="gpt-4o-mini", base_url=server.base_url,
-                                                api_key="sk-nested-test", max_retries=0)
+            client = OpenAIChatCompletionClient(model="gpt-4o-mini", base_url=server.base_url, api_key="sk-nested-test", max_retries=0)
             return AssistantAgent("assistant", model_client=client)
 
         @mlflow.trace(name="pipeline")
@@ -81,8 +80,10 @@ def _infos(nested: Nested) -> dict[str, object]:
 def _readers(nested: Nested, monkeypatch) -> dict[str, traces.Frames]:
     """Every way the page reads calls: the SQL reader by trace id and in one pass over the experiment, and
     MLflow's client (span walk)."""
-    got = {"sql": traces.SqlTraceReader(nested.tracking_uri, nested.experiment_id).frames(),
-           "api": traces.ApiTraceReader(nested.tracking_uri, nested.experiment_id).frames()}
+    got = {
+        "sql": traces.SqlTraceReader(nested.tracking_uri, nested.experiment_id).frames(),
+        "api": traces.ApiTraceReader(nested.tracking_uri, nested.experiment_id).frames(),
+    }
     monkeypatch.setattr(traces.SqlTraceReader, "WALK_BY_ID_MAX", 0)
     got["sql one pass"] = traces.SqlTraceReader(nested.tracking_uri, nested.experiment_id).frames()
     return got
@@ -133,9 +134,18 @@ def test_the_readers_agree_and_a_summary_of_these_spans_says_the_same(nested, mo
     key = ["trace_id", "kind", "model", "agent"]
 
     def grouped(calls: pd.DataFrame) -> pd.DataFrame:
-        return calls.groupby(key).agg(calls=("calls", "sum"), input_tokens=("input_tokens", "sum"),
-                                      output_tokens=("output_tokens", "sum"), cost_usd=("cost_usd", "sum")
-                                      ).reset_index().sort_values(key).reset_index(drop=True)
+        return (
+            calls.groupby(key)
+            .agg(
+                calls=("calls", "sum"),
+                input_tokens=("input_tokens", "sum"),
+                output_tokens=("output_tokens", "sum"),
+                cost_usd=("cost_usd", "sum"),
+            )
+            .reset_index()
+            .sort_values(key)
+            .reset_index(drop=True)
+        )
 
     for frames in got.values():
         pd.testing.assert_frame_equal(grouped(frames.calls), grouped(got["api"].calls))
@@ -150,14 +160,27 @@ def test_the_readers_agree_and_a_summary_of_these_spans_says_the_same(nested, mo
 
 # --- the rule on synthetic span trees --------------------------------------------------------------------------------
 
-def _node(span_id: str, parent: str | None, span_type: str = "UNKNOWN", model: str | None = None,
-          usage: tuple[int, int] | None = None, cost: float | None = None, start: int = 0) -> dict:
+
+def _node(
+    span_id: str,
+    parent: str | None,
+    span_type: str = "UNKNOWN",
+    model: str | None = None,
+    usage: tuple[int, int] | None = None,
+    cost: float | None = None,
+    start: int = 0,
+) -> dict:
     """A span of a synthetic tree, as summary.SpanNode's fields."""
-    return dict(span_id=span_id, parent_id=parent, name=span_id, span_type=span_type, model=model,
-                usage=None if usage is None else {"input_tokens": usage[0], "output_tokens": usage[1],
-                                                  "total_tokens": sum(usage)},
-                cost=None if cost is None else {"input_cost": 0.0, "output_cost": cost, "total_cost": cost},
-                start_ns=start)
+    return dict(
+        span_id=span_id,
+        parent_id=parent,
+        name=span_id,
+        span_type=span_type,
+        model=model,
+        usage=None if usage is None else {"input_tokens": usage[0], "output_tokens": usage[1], "total_tokens": sum(usage)},
+        cost=None if cost is None else {"input_cost": 0.0, "output_cost": cost, "total_cost": cost},
+        start_ns=start,
+    )
 
 
 def _tree(name: str) -> list[summary.SpanNode]:
@@ -171,39 +194,51 @@ def _mlflow_totals(nodes: list[summary.SpanNode]) -> tuple[int, int, float]:
         aggregate_cost_from_span_nodes,
         aggregate_usage_from_span_nodes,
     )
+
     usage = aggregate_usage_from_span_nodes([SpanAggregationNode(n.span_id, n.parent_id, n.usage) for n in nodes]) or {}
     cost = aggregate_cost_from_span_nodes([SpanAggregationNode(n.span_id, n.parent_id, n.cost) for n in nodes]) or {}
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), float(cost.get("total_cost", 0.0))
 
 
 def _sums(rows: list[dict]) -> tuple[int, int, float]:
-    return (sum(r["input_tokens"] for r in rows), sum(r["output_tokens"] for r in rows),
-            sum(r["cost_usd"] or 0.0 for r in rows))
+    return (sum(r["input_tokens"] for r in rows), sum(r["output_tokens"] for r in rows), sum(r["cost_usd"] or 0.0 for r in rows))
 
 
 TREES = {
     # usage on the parent (no model), cost on a grandchild (with a model), a plain span between them
     "usage on parent, cost on grandchild": [
-        _node("root", None, "AGENT"), _node("outer", "root", "LLM", usage=(26, 8)),
-        _node("middle", "outer", "CHAIN"), _node("inner", "middle", "CHAT_MODEL", "gpt-4o-mini", (26, 8), 8.7e-06)],
+        _node("root", None, "AGENT"),
+        _node("outer", "root", "LLM", usage=(26, 8)),
+        _node("middle", "outer", "CHAIN"),
+        _node("inner", "middle", "CHAT_MODEL", "gpt-4o-mini", (26, 8), 8.7e-06),
+    ],
     # MLflow priced both: only the outer one counts, for tokens and for cost
     "cost on parent and child": [
-        _node("root", None, "CHAIN"), _node("outer", "root", "CHAT_MODEL", "gpt-4o", (100, 10), 0.00035),
-        _node("inner", "outer", "CHAT_MODEL", "gpt-4o", (100, 10), 0.00035)],
+        _node("root", None, "CHAIN"),
+        _node("outer", "root", "CHAT_MODEL", "gpt-4o", (100, 10), 0.00035),
+        _node("inner", "outer", "CHAT_MODEL", "gpt-4o", (100, 10), 0.00035),
+    ],
     # an agent span with a model name only; the usage is on its model call
     "usage on child only": [
-        _node("root", None, "CHAIN"), _node("outer", "root", "AGENT", model="gpt-4o-mini"),
-        _node("inner", "outer", "CHAT_MODEL", usage=(5, 2))],
+        _node("root", None, "CHAIN"),
+        _node("outer", "root", "AGENT", model="gpt-4o-mini"),
+        _node("inner", "outer", "CHAT_MODEL", usage=(5, 2)),
+    ],
     # a rollup: usage summed on an agent span, two priced calls inside it; the earlier names the model
     "rollup on an agent span": [
-        _node("root", None, "CHAIN"), _node("agent", "root", "AGENT", usage=(30, 6)),
+        _node("root", None, "CHAIN"),
+        _node("agent", "root", "AGENT", usage=(30, 6)),
         _node("b", "agent", "CHAT_MODEL", "gpt-4o", (20, 4), 0.0001, start=2),
-        _node("a", "agent", "CHAT_MODEL", "gpt-4o-mini", (10, 2), 0.00001, start=1)],
+        _node("a", "agent", "CHAT_MODEL", "gpt-4o-mini", (10, 2), 0.00001, start=1),
+    ],
     # two calls side by side, each nested in its own way; a picture with its price and no usage
     "siblings": [
-        _node("root", None, "AGENT"), _node("x", "root", "LLM", usage=(3, 1)),
-        _node("x1", "x", "CHAT_MODEL", "gpt-4o-mini", (3, 1), 1e-06), _node("y", "root", "CHAT_MODEL", "gpt-4o", (4, 4)),
-        _node("img", "root", "IMAGE_GENERATION", "gpt-image-1", cost=0.011)],
+        _node("root", None, "AGENT"),
+        _node("x", "root", "LLM", usage=(3, 1)),
+        _node("x1", "x", "CHAT_MODEL", "gpt-4o-mini", (3, 1), 1e-06),
+        _node("y", "root", "CHAT_MODEL", "gpt-4o", (4, 4)),
+        _node("img", "root", "IMAGE_GENERATION", "gpt-image-1", cost=0.011),
+    ],
 }
 
 
@@ -237,7 +272,10 @@ def test_the_outermost_call_takes_its_model_from_the_nearest_call_that_names_one
 
 
 def test_a_summary_groups_the_rule_s_rows():
-    rows = summary.calls("tr-t", _tree("usage on parent, cost on grandchild") + [
-        summary.SpanNode(**_node("other", "root", "CHAT_MODEL", "gpt-4o-mini", (4, 1), 1e-06))])
+    rows = summary.calls(
+        "tr-t",
+        _tree("usage on parent, cost on grandchild")
+        + [summary.SpanNode(**_node("other", "root", "CHAT_MODEL", "gpt-4o-mini", (4, 1), 1e-06))],
+    )
     _, groups = summary.parse(summary.summarize({"scenario": "s"}, rows))
     assert groups == [["chat", "gpt-4o-mini", summary.TEAM, 2, 30, 9, pytest.approx(9.7e-06)]]

@@ -68,8 +68,7 @@ def test_log_register_alias_load_and_predict_with_pictures_and_lineage(registere
 
 def test_the_logged_model_is_code_with_the_products_pinned_requirements(registered, tmp_path):
     uri, version = registered
-    local = mlflow.artifacts.download_artifacts(f"models:/catify/{version}", dst_path=str(tmp_path),
-                                                tracking_uri=uri)
+    local = mlflow.artifacts.download_artifacts(f"models:/catify/{version}", dst_path=str(tmp_path), tracking_uri=uri)
     files = {str(p.relative_to(local)) for p in __import__("pathlib").Path(local).rglob("*") if p.is_file()}
     assert "catify_model.py" in files and "code/core/agents.py" in files, "models from code, with the core"
     assert not any(f.endswith(".pkl") for f in files), "nothing pickled"
@@ -81,23 +80,31 @@ def test_the_logged_model_is_code_with_the_products_pinned_requirements(register
     assert "api_key" not in json.dumps(model_file) and "sk-" not in json.dumps(model_file)
 
 
-@pytest.mark.parametrize("model_uri, message", [
-    ("models:/nope@champion", "does not exist"), ("models:/catify@nope", "does not exist"),
-    ("models:/catify/99", "does not exist"), ("catify", "is not a model URI"),
-])
+@pytest.mark.parametrize(
+    "model_uri, message",
+    [
+        ("models:/nope@champion", "does not exist"),
+        ("models:/catify@nope", "does not exist"),
+        ("models:/catify/99", "does not exist"),
+        ("catify", "is not a model URI"),
+    ],
+)
 def test_unknown_model_alias_or_version_is_a_sentence(registered, model_uri, message):
     with pytest.raises(registry.RegistryError, match=message):
         registry.load(registered[0], model_uri)
 
 
-@pytest.mark.parametrize("model_input, params, message", [
-    ([""], None, "must be non-empty text"),
-    ([{"role": "user", "content": "a cat"}], None, "agent request shape"),
-    ({"input": [{"role": "user", "content": "  "}]}, None, "must be non-empty text"),
-    (["a cat"], {"iterations": 99}, "between 1 and 6"),
-    (["a cat"], {"provider": "openai"}, "needs an API key"),
-    (["a cat"], {"image_format": "gif"}, "image_format"),
-])
+@pytest.mark.parametrize(
+    "model_input, params, message",
+    [
+        ([""], None, "must be non-empty text"),
+        ([{"role": "user", "content": "a cat"}], None, "agent request shape"),
+        ({"input": [{"role": "user", "content": "  "}]}, None, "must be non-empty text"),
+        (["a cat"], {"iterations": 99}, "between 1 and 6"),
+        (["a cat"], {"provider": "openai"}, "needs an API key"),
+        (["a cat"], {"image_format": "gif"}, "image_format"),
+    ],
+)
 def test_bad_inputs_and_a_provider_without_key_are_sentences(registered, monkeypatch, model_input, params, message):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     model = registry.load(registered[0], "models:/catify@champion")
@@ -116,17 +123,36 @@ def test_mlflow_models_serve_answers_invocations(registered):
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "models", "DEMO_LATENCY_MS": "0"}
     env.pop("OPENAI_API_KEY", None)
-    process = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/catify@champion",
-                                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            "models:/catify@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         wait_until_up(f"{base}/ping", process, 90, lambda: process.stderr.read().decode()[-2000:])
 
         def post(payload: dict) -> tuple[int, dict]:
-            request = urllib.request.Request(f"{base}/invocations", data=json.dumps(payload).encode(),
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"{base}/invocations", data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+            )
             try:
                 with urllib.request.urlopen(request, timeout=60) as reply:
                     return reply.status, json.loads(reply.read())

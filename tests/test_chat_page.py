@@ -143,11 +143,14 @@ def test_an_empty_page_offers_an_example_and_a_pasted_report_becomes_the_report(
     fresh = new_app()
     next(s for s in fresh.selectbox if s.label == "Scenario").set_value("analyst").run()
     assert fresh.button(key="try_example").label == "Try: “What are the main risks?”"
-    report = ("Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply "
-              "delays at the northern plant. Wholesale demand softened in August. Margins held at 31%. ") * 2
+    report = (
+        "Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply "
+        "delays at the northern plant. Wholesale demand softened in August. Margins held at 31%. "
+    ) * 2
     fresh.chat_input[0].set_value(report).run()
-    assert any("your message looks like one, so it became the report" in i.value.replace("\\", "")
-               for i in fresh.info), [i.value for i in fresh.info]
+    assert any("your message looks like one, so it became the report" in i.value.replace("\\", "") for i in fresh.info), [
+        i.value for i in fresh.info
+    ]
     assert fresh.chat_message[0].text[0].value == "What are the main points?"
     said = [md.value for m in fresh.chat_message if m.name == "analyst" for md in m.markdown[1:]]
     assert said and "Sales grew 12%" in said[0], "the analyst read the message as the report"
@@ -175,13 +178,15 @@ def test_conversations_can_be_searched_renamed_and_deleted(app_env, mlflow_clien
     assert [b.key for b in searching.sidebar.button if b.key and b.key.startswith("open_")] == [f"open_{first}"]
     searching.sidebar.text_input(key="conv_search").set_value("no such words anywhere").run()
     assert not [b for b in searching.sidebar.button if b.key and b.key.startswith("open_")]
-    traces = mlflow_client.search_traces(locations=[mlflow_client.get_run(first).info.experiment_id],
-                                         filter_string=f"tags.`app.conversation` = '{first}'")
+    traces = mlflow_client.search_traces(
+        locations=[mlflow_client.get_run(first).info.experiment_id], filter_string=f"tags.`app.conversation` = '{first}'"
+    )
     assert len(traces) == 1
     reopened.sidebar.button(key="delete_conversation").click().run()
     assert mlflow_client.get_run(first).info.lifecycle_stage == "deleted"
-    assert not mlflow_client.search_traces(locations=[mlflow_client.get_run(first).info.experiment_id],
-                                           filter_string=f"tags.`app.conversation` = '{first}'")
+    assert not mlflow_client.search_traces(
+        locations=[mlflow_client.get_run(first).info.experiment_id], filter_string=f"tags.`app.conversation` = '{first}'"
+    )
     assert any("Deleted the conversation and its 1 trace" in i.value.replace("\\", "") for i in reopened.info)
     assert "conversation" not in reopened.query_params
 
@@ -195,8 +200,7 @@ def test_a_conversation_switch_clicked_as_a_turn_starts_waits_for_it(app_env, st
     older = at.query_params["conversation"]
     at = new_app()
     monkeypatch.setenv("DEMO_LATENCY_MS", "150")
-    running = Conversation(scenario="catify", session_id=at.session_state.session_id, provider="demo",
-                           options={"iterations": 1})
+    running = Conversation(scenario="catify", session_id=at.session_state.session_id, provider="demo", options={"iterations": 1})
     handle = TurnHandle(running, "a cat in a hat", Settings.from_env(), store).start()
     at.session_state["turn"], at.session_state["conversation"] = handle, running
     if click == "new":

@@ -101,9 +101,12 @@ def test_two_tabs_on_one_conversation_never_lose_a_turn_silently(reliability):
     assert any("Rome" in t for t in planner) and not any("Oslo" in t for t in planner)
     send(other_tab, "And in Oslo, what's the weather?")
     assert "Oslo" in texts_of(other_tab, "planner")[-1] and not other_tab.error
-    reliability(area="concurrency", fault="one conversation open in two tabs, both sending, one after the other",
-                sees=next(e for e in told if "continued in another tab" in e)[:140] + "… and a Reload button",
-                kept="the first tab's turn (never overwritten); after Reload the second tab carries on from it")
+    reliability(
+        area="concurrency",
+        fault="one conversation open in two tabs, both sending, one after the other",
+        sees=next(e for e in told if "continued in another tab" in e)[:140] + "… and a Reload button",
+        kept="the first tab's turn (never overwritten); after Reload the second tab carries on from it",
+    )
 
 
 def test_titles_in_the_sidebar_are_text_not_markup():

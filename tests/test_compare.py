@@ -37,16 +37,19 @@ def keys(rows) -> list[tuple[str, int, tuple[bool, ...]]]:
 
 def test_equal_shapes_align_row_by_row():
     a, b = steps("image_agent", "critic", "image_agent"), steps("image_agent", "critic", "image_agent")
-    assert keys(align([a, b])) == [("image_agent", 1, (True, True)), ("critic", 1, (True, True)),
-                                   ("image_agent", 2, (True, True))]
+    assert keys(align([a, b])) == [("image_agent", 1, (True, True)), ("critic", 1, (True, True)), ("image_agent", 2, (True, True))]
 
 
 def test_an_extra_round_on_one_side_is_a_row_the_other_did_not_run():
     two = steps("image_agent", "critic", "image_agent")
     three = steps("image_agent", "critic", "image_agent", "critic", "image_agent")
     assert keys(align([two, three])) == [
-        ("image_agent", 1, (True, True)), ("critic", 1, (True, True)), ("image_agent", 2, (True, True)),
-        ("critic", 2, (False, True)), ("image_agent", 3, (False, True))]
+        ("image_agent", 1, (True, True)),
+        ("critic", 1, (True, True)),
+        ("image_agent", 2, (True, True)),
+        ("critic", 2, (False, True)),
+        ("image_agent", 3, (False, True)),
+    ]
     assert keys(align([three, two]))[-2:] == [("critic", 2, (True, False)), ("image_agent", 3, (True, False))]
 
 
@@ -55,8 +58,12 @@ def test_a_step_only_one_side_took_stands_where_it_ran_and_three_sides_merge():
     with_tool = steps("planner", "weather_assistant", "planner")
     asked = steps("planner", "user_proxy")
     rows = align([direct, with_tool, asked])
-    assert keys(rows) == [("planner", 1, (True, True, True)), ("weather_assistant", 1, (False, True, False)),
-                          ("planner", 2, (True, True, False)), ("user_proxy", 1, (False, False, True))]
+    assert keys(rows) == [
+        ("planner", 1, (True, True, True)),
+        ("weather_assistant", 1, (False, True, False)),
+        ("planner", 2, (True, True, False)),
+        ("user_proxy", 1, (False, False, True)),
+    ]
     assert align([]) == [] and keys(align([[], steps("a")])) == [("a", 1, (False, True))]
 
 
@@ -67,13 +74,23 @@ def test_a_weather_grid_of_three_settings_compares_with_mlflows_own_figures(trac
     store = ConversationStore.connect(tracking_uri, experiment_name)
     with OpenAIStub() as server:
         settings = Settings.for_provider("openai-compatible").with_(
-            api_key="sk-test-grid", base_url=server.base_url, chat_model="gpt-4o-mini", vision_model="gpt-4o-mini",
-            image_model="", tracking_uri=tracking_uri, experiment_name=experiment_name, max_retries=0)
-        origin = Origin(scenario="weather", message="What's the weather in Paris?",
-                        setting=Setting.of(settings, {"weather_source": "offline"}))
-        chosen = [Setting("demo", "demo-chat", "demo-vision", "demo-image", {"weather_source": "offline"}),
-                  Setting("openai-compatible", "gpt-4o-mini", "gpt-4o-mini", "", {"weather_source": "offline"}),
-                  Setting("openai-compatible", "gpt-4o", "gpt-4o", "", {"weather_source": "offline"})]
+            api_key="sk-test-grid",
+            base_url=server.base_url,
+            chat_model="gpt-4o-mini",
+            vision_model="gpt-4o-mini",
+            image_model="",
+            tracking_uri=tracking_uri,
+            experiment_name=experiment_name,
+            max_retries=0,
+        )
+        origin = Origin(
+            scenario="weather", message="What's the weather in Paris?", setting=Setting.of(settings, {"weather_source": "offline"})
+        )
+        chosen = [
+            Setting("demo", "demo-chat", "demo-vision", "demo-image", {"weather_source": "offline"}),
+            Setting("openai-compatible", "gpt-4o-mini", "gpt-4o-mini", "", {"weather_source": "offline"}),
+            Setting("openai-compatible", "gpt-4o", "gpt-4o", "", {"weather_source": "offline"}),
+        ]
         cells = plan(origin, chosen, store, "grid-session", settings)
         group = open_group(store, origin, "grid-session", len(cells))
         open_runs(store, cells, origin, group)
@@ -160,13 +177,13 @@ def test_a_cost_mlflow_was_given_on_the_root_is_a_row_of_its_own(tracking_uri, e
 def test_a_turn_and_its_fork_are_labelled_by_what_changed(tracking_uri, experiment_name):
     store = ConversationStore.connect(tracking_uri, experiment_name)
     settings = Settings(tracking_uri=tracking_uri, experiment_name=experiment_name)
-    first = asyncio.run(run_turn(Conversation(scenario="catify", session_id="s", provider="demo",
-                                              options={"iterations": 1}), "a cat", settings, store))
+    first = asyncio.run(
+        run_turn(Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}), "a cat", settings, store)
+    )
     origin = origin_of(store.load(str(first.conversation.id)), 1, settings)
     noir = Setting(**{**origin.setting.__dict__, "options": {**origin.setting.options, "instruction": "Make it noir."}})
     cells = plan(origin, [noir], store, "s", settings)
     open_runs(store, cells, origin, open_group(store, origin, "s", 1))
     forked = asyncio.run(run_cells(cells, origin.message, settings, store))[0]
     sides = [compare.side_of(traces.load_trace(tracking_uri, t)) for t in (first.trace_id, forked.trace_id)]
-    assert compare.side_labels(store.client, store.experiment_id, sides) == ["original, turn 1",
-                                                                             "critic instruction: Make it noir."]
+    assert compare.side_labels(store.client, store.experiment_id, sides) == ["original, turn 1", "critic instruction: Make it noir."]

@@ -66,8 +66,7 @@ def test_a_catify_turn_forked_with_another_critic_is_compared_preferred_and_carr
     ok(at.button(key=f"cmp_prefer_1_{fork_trace}").click().run())
     assert "critic instruction\\: Make it a noir…" in at.toast[0].value, "a label is text, never markdown"
     export.flush()
-    marks = [a for a in MlflowClient(tracking_uri).get_trace(fork_trace).info.assessments
-             if a.name == contract.PREFERRED]
+    marks = [a for a in MlflowClient(tracking_uri).get_trace(fork_trace).info.assessments if a.name == contract.PREFERRED]
     assert len(marks) == 1 and marks[0].feedback.value is True and "preferred over tr-" in marks[0].rationale
 
     at.button(key=f"cmp_use_1_{fork_trace}").click().run()
@@ -116,10 +115,17 @@ def test_a_conversation_opens_with_its_own_models_and_odd_addresses_say_so(monke
     repeated trace id, a turn in other digits, a removed team: a sentence or nothing, never a crash."""
     monkeypatch.setenv("APP_PROVIDER", "openai-compatible")
     store = ConversationStore.connect(tracking_uri, experiment_name)
-    kept = Conversation(scenario="weather", session_id="s", provider="openai-compatible", title="on gpt-4o", turns=1,
-                        transcript=[{"role": "user", "name": "user", "text": "hi", "turn": 1}],
-                        options={contract.MODELS_OPTION: {"provider": "openai-compatible", "chat_model": "gpt-4o",
-                                                          "vision_model": "gpt-4o", "image_model": ""}})
+    kept = Conversation(
+        scenario="weather",
+        session_id="s",
+        provider="openai-compatible",
+        title="on gpt-4o",
+        turns=1,
+        transcript=[{"role": "user", "name": "user", "text": "hi", "turn": 1}],
+        options={
+            contract.MODELS_OPTION: {"provider": "openai-compatible", "chat_model": "gpt-4o", "vision_model": "gpt-4o", "image_model": ""}
+        },
+    )
     store.create(kept)
     store.save(kept)
     at = ok(visit(conversation=str(kept.id)))
@@ -128,8 +134,14 @@ def test_a_conversation_opens_with_its_own_models_and_odd_addresses_say_so(monke
 
     odd = compare_page(visit(), conversation=str(kept.id), turn="²")
     assert [t.key for t in odd.text_area] == ["cmp_message"], "no turn ² to run again: the new-prompt form"
-    gone = Conversation(scenario="team:removed", session_id="s", provider="demo", title="gone", turns=1,
-                        transcript=[{"role": "user", "name": "user", "text": "hi", "turn": 1}])
+    gone = Conversation(
+        scenario="team:removed",
+        session_id="s",
+        provider="demo",
+        title="gone",
+        turns=1,
+        transcript=[{"role": "user", "name": "user", "text": "hi", "turn": 1}],
+    )
     store.create(gone)
     store.save(gone)
     removed = compare_page(visit(), conversation=str(gone.id), turn="1")

@@ -18,8 +18,9 @@ from core.conversations import (
 from core.store import check_store
 
 
-@pytest.mark.parametrize("bad", ["../etc", "abc", "", "   ", "../../" + "a" * 32, "A" * 32, "g" * 32, "a" * 33,
-                                 "a" * 31, "a" * 16 + "/" + "a" * 15, None])
+@pytest.mark.parametrize(
+    "bad", ["../etc", "abc", "", "   ", "../../" + "a" * 32, "A" * 32, "g" * 32, "a" * 33, "a" * 31, "a" * 16 + "/" + "a" * 15, None]
+)
 def test_load_of_a_malformed_id_is_a_conversation_error(store, bad):
     with pytest.raises(ConversationError) as caught:
         store.load(bad)  # type: ignore[arg-type]
@@ -109,8 +110,9 @@ def test_check_store_hides_a_password():
     assert "alice:***@127.0.0.1:9" in message
 
 
-@pytest.mark.parametrize("bad", ["../evil", "a/b", "..", "", "0123456789abcdef/../../x", "/etc/passwd",
-                                 "0123456789ABCDEF", "0123456789abcdef.png", "abc"])
+@pytest.mark.parametrize(
+    "bad", ["../evil", "a/b", "..", "", "0123456789abcdef/../../x", "/etc/passwd", "0123456789ABCDEF", "0123456789abcdef.png", "abc"]
+)
 def test_save_image_refuses_path_like_ids(store, bad):
     conv = Conversation(scenario="catify", session_id="s", provider="demo")
     store.create(conv)

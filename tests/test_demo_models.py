@@ -97,8 +97,9 @@ def test_critic_follows_a_smaller_number():
     assert drawing.count_cats(result.prompt) == 5
 
 
-@pytest.mark.parametrize("instruction, animal", [("Add dogs", "dogs"), ("Add 3 dogs.", "dogs"),
-                                                 ("Add some owls!", "owls"), ("Add more penguins", "penguins")])
+@pytest.mark.parametrize(
+    "instruction, animal", [("Add dogs", "dogs"), ("Add 3 dogs.", "dogs"), ("Add some owls!", "owls"), ("Add more penguins", "penguins")]
+)
 def test_critic_follows_an_edited_instruction(instruction, animal):
     result = parse(_ask("a cat", GREY, instruction).content)
     assert animal in result.prompt

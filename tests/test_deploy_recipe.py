@@ -47,18 +47,21 @@ def deployed(tmp_path_factory):
     assert install.startswith("pip install") and "psycopg[binary]" in install and "mlflow==" in install
     with Postgres(workdir / "postgres").start() as pg:
         port = free_port()
-        command = (serve.replace("<password>", pg.PASSWORD).replace("db.internal:5432", f"127.0.0.1:{pg.port}")
-                   .replace("s3://my-bucket/mlflow", str(workdir / "artifacts")).replace("0.0.0.0", "127.0.0.1")
-                   .replace(":5000", f":{port}").replace("--port 5000", f"--port {port}")
-                   .replace("mlflow.internal", "localhost"))  # the server's name: one that resolves here
+        command = (
+            serve.replace("<password>", pg.PASSWORD)
+            .replace("db.internal:5432", f"127.0.0.1:{pg.port}")
+            .replace("s3://my-bucket/mlflow", str(workdir / "artifacts"))
+            .replace("0.0.0.0", "127.0.0.1")
+            .replace(":5000", f":{port}")
+            .replace("--port 5000", f"--port {port}")
+            .replace("mlflow.internal", "localhost")
+        )  # the server's name: one that resolves here
         args = shlex.split(command)
         assert args[0] == "mlflow" and "--allowed-hosts" in args
         log = (workdir / "server.log").open("w")
-        process = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.DEVNULL, stderr=log,
-                                   start_new_session=True)
+        process = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         try:
-            wait_until_up(f"http://127.0.0.1:{port}/health", process, 120,
-                          lambda: (workdir / "server.log").read_text()[-2000:])
+            wait_until_up(f"http://127.0.0.1:{port}/health", process, 120, lambda: (workdir / "server.log").read_text()[-2000:])
             [app] = recipe("app")
             uri = re.search(r"MLFLOW_TRACKING_URI=(\S+)", app).group(1)
             assert uri == "http://mlflow.internal:5000" and "APP_HOSTED=1" in app
@@ -81,8 +84,7 @@ def test_the_server_answers_the_names_the_recipe_allows_and_no_other(deployed):
     _, port = deployed
 
     def status(host: str) -> int:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1",
-                                         headers={"Host": host})
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=1", headers={"Host": host})
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status
@@ -97,17 +99,23 @@ def test_two_instances_run_every_scenario_on_the_recipes_server(deployed, monkey
     uri, _ = deployed
     settings = Settings(tracking_uri=uri)
     one, two = ConversationStore.connect(uri, "deployed"), ConversationStore.connect(uri, "deployed")
-    paused = asyncio.run(run_turn(Conversation(scenario="weather", session_id="v1", provider="demo"),
-                                  "What's the weather?", settings, one))
+    paused = asyncio.run(run_turn(Conversation(scenario="weather", session_id="v1", provider="demo"), "What's the weather?", settings, one))
     assert paused.status == "waiting" and not paused.warnings, (paused.error, paused.warnings)
     resumed = asyncio.run(run_turn(two.load(paused.conversation.id), "Oslo", settings, two))
     assert resumed.status == "ok" and "Oslo" in resumed.entries[-1]["text"]
-    drawn = asyncio.run(run_turn(Conversation(scenario="catify", session_id="v2", provider="demo",
-                                              options={"iterations": 1}), "a cat", settings, two))
+    drawn = asyncio.run(
+        run_turn(Conversation(scenario="catify", session_id="v2", provider="demo", options={"iterations": 1}), "a cat", settings, two)
+    )
     assert drawn.status == "ok", drawn.error
     report = "Sales grew 12% to $4.5 million in Q3. Costs rose 3%. Risks: supply delays at the northern plant."
-    read = asyncio.run(run_turn(Conversation(scenario="analyst", session_id="v3", provider="demo",
-                                             options={"report": report}), "What are the risks?", settings, one))
+    read = asyncio.run(
+        run_turn(
+            Conversation(scenario="analyst", session_id="v3", provider="demo", options={"report": report}),
+            "What are the risks?",
+            settings,
+            one,
+        )
+    )
     assert read.status == "ok", read.error
     reopened = one.load(drawn.conversation.id)  # pictures written by one instance, read by the other
     assert len(reopened.image_lookup) == 2

@@ -40,8 +40,11 @@ def alices(tracking_uri):
 
 def human_ratings(tracking_uri: str, trace_id: str) -> list:
     """The trace's current human feedback of the app's name, straight from MLflow's client."""
-    return [a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments
-            if a.name == contract.FEEDBACK and a.valid is not False and a.source.source_type == "HUMAN"]
+    return [
+        a
+        for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments
+        if a.name == contract.FEEDBACK and a.valid is not False and a.source.source_type == "HUMAN"
+    ]
 
 
 def test_a_rating_is_mlflows_feedback_changed_in_place_and_taken_back(tracking_uri, alices):
@@ -68,8 +71,10 @@ def test_each_person_has_one_current_rating(tracking_uri, alices):
     feedback.rate(tracking_uri, trace_id, "ana", True)
     feedback.rate(tracking_uri, trace_id, "ben", False, "too dark")
     # two tabs of Ana's that rated at the same moment both logged one
-    TracingClient(tracking_uri).log_assessment(trace_id, Feedback(name=contract.FEEDBACK, value=True, source=AssessmentSource(
-        source_type=AssessmentSourceType.HUMAN, source_id="ana")))
+    TracingClient(tracking_uri).log_assessment(
+        trace_id,
+        Feedback(name=contract.FEEDBACK, value=True, source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="ana")),
+    )
     assert [a.source.source_id for a in human_ratings(tracking_uri, trace_id)].count("ana") == 2
     feedback.rate(tracking_uri, trace_id, "ana", False)
     current = {a.source.source_id: a.feedback.value for a in human_ratings(tracking_uri, trace_id)}
@@ -121,8 +126,7 @@ def test_a_conversations_ratings_come_from_one_search(tracking_uri, alices, monk
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(TracingClient, "search_traces", counted)
-    found = feedback.for_conversation(tracking_uri, MlflowClient(tracking_uri).get_trace(first).info.experiment_id,
-                                      conversation, "ana")
+    found = feedback.for_conversation(tracking_uri, MlflowClient(tracking_uri).get_trace(first).info.experiment_id, conversation, "ana")
     assert len(searches) == 1 and conversation in searches[0]
     assert set(found) == {first, second}
     assert found[first].mine is not None and (found[first].mine.up, found[first].mine.comment) == (True, "nice")
@@ -135,14 +139,28 @@ def test_a_conversations_ratings_come_from_one_search(tracking_uri, alices, monk
 
 def test_only_current_human_ratings_of_the_apps_name_count():
     """What MLflow's UI and judges leave beside people's thumbs: overridden ones, judges', other names, non-booleans."""
+
     def made(value, source="HUMAN", name=contract.FEEDBACK, valid=True, when=1):
-        a = Feedback(name=name, value=value, source=AssessmentSource(source_type=source, source_id="x"), trace_id="t",
-                     create_time_ms=when, last_update_time_ms=when)
+        a = Feedback(
+            name=name,
+            value=value,
+            source=AssessmentSource(source_type=source, source_id="x"),
+            trace_id="t",
+            create_time_ms=when,
+            last_update_time_ms=when,
+        )
         a.valid = valid
         return a
 
-    assessments = [made(True, when=3), made(False, when=2), made(True, valid=False), made(True, source="LLM_JUDGE"),
-                   made(True, name="relevance"), made(0.5), made("yes")]
+    assessments = [
+        made(True, when=3),
+        made(False, when=2),
+        made(True, valid=False),
+        made(True, source="LLM_JUDGE"),
+        made(True, name="relevance"),
+        made(0.5),
+        made("yes"),
+    ]
     assert [r.up for r in feedback.ratings(assessments)] == [True, False], "newest first"
     assert feedback.counts(assessments) == (1, 1)
     assert [feedback.mark(*c) for c in ((0, 0), (1, 0), (0, 2), (2, 1))] == ["", "👍", "👎 2", "👍 2 · 👎 1"]

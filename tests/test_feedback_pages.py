@@ -55,8 +55,9 @@ def run(step) -> AppTest:
 def ratings(tracking_uri: str, trace_id: str) -> list:
     """The trace's current ratings through MLflow's public client (once the trace landed: the chat does not wait)."""
     assert export.wait_for_trace(tracking_uri, trace_id)
-    return [a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments
-            if a.name == contract.FEEDBACK and a.valid is not False]
+    return [
+        a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments if a.name == contract.FEEDBACK and a.valid is not False
+    ]
 
 
 def test_a_turn_is_rated_commented_changed_and_shown_again(app_env):
@@ -119,8 +120,9 @@ def test_the_traces_page_lists_filters_and_counts_ratings_from_the_chat(app_env)
     assert {m.label: m.value for m in at.metric}["Traces"] == "0"
 
     run(at.text_input(key="trace_id_input").set_value(rated))  # the opened trace: thumb, who, the comment as text
-    assert any(c.value.startswith("👎 by ana@example\\.com · ") and c.value.endswith("\\: too \\*dark\\*")
-               for c in at.caption), [c.value for c in at.caption]
+    assert any(c.value.startswith("👎 by ana@example\\.com · ") and c.value.endswith("\\: too \\*dark\\*") for c in at.caption), [
+        c.value for c in at.caption
+    ]
 
 
 def test_a_hosted_visitor_rates_their_own_turn_as_themselves(app_env, monkeypatch):

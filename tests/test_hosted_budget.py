@@ -22,9 +22,18 @@ LIMITS = HostedLimits(session_cap_usd=0.05, daily_cap_usd=1.0, turns_per_minute=
 
 
 def openai(server: OpenAIStub | None = None, **changes) -> Settings:
-    base = dict(provider="openai", api_key="sk-owner-test", base_url=server.base_url if server else "",
-                chat_model="gpt-4o-mini", vision_model="gpt-4o-mini", image_model="gpt-image-1",
-                image_size="1024x1024", image_quality="low", max_output_tokens=400, max_retries=0)
+    base = dict(
+        provider="openai",
+        api_key="sk-owner-test",
+        base_url=server.base_url if server else "",
+        chat_model="gpt-4o-mini",
+        vision_model="gpt-4o-mini",
+        image_model="gpt-image-1",
+        image_size="1024x1024",
+        image_quality="low",
+        max_output_tokens=400,
+        max_retries=0,
+    )
     return Settings(**{**base, **changes})
 
 
@@ -43,8 +52,7 @@ def test_the_bound_covers_pictures_and_capped_model_calls():
     assert 0 < weather < hosted.max_turn_cost("weather", {}, openai(), "x", history_chars=500_000)
     report = {"report": "word " * 20_000}
     assert hosted.max_turn_cost("analyst", report, openai(), "q") > hosted.max_turn_cost("analyst", {}, openai(), "q")
-    assert hosted.max_turn_cost("catify", {}, openai(chat_model="no-such-model", vision_model="no-such-model"),
-                                "a cat") is None
+    assert hosted.max_turn_cost("catify", {}, openai(chat_model="no-such-model", vision_model="no-such-model"), "a cat") is None
 
 
 def test_caps_apply_to_the_owners_key_and_rate_limits_to_everyone():
@@ -86,8 +94,7 @@ def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, stor
         bound = hosted.max_turn_cost("catify", conversation.options, settings, "a cat")
         reservation = ledger.admit(visitor, LIMITS, bound, uses_owner_key=True)
         assert ledger.spent(visitor)[0] == pytest.approx(bound), "reserved before anything is sent"
-        outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store,
-                             reservation=reservation).start().wait(60)
+        outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store, reservation=reservation).start().wait(60)
         assert outcome.status == "ok", outcome.error
         assert 3 * 0.011 <= outcome.cost_usd < bound
         # settled at every paid item: the pictures, the critic's tokens, and the pictures' prompt tokens, which the
@@ -102,8 +109,7 @@ def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, stor
         assert tags["app.billing"] == "owner", "the trace says who paid"
         calls_before = len(server.requests)
         with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
-            ledger.admit(visitor, LIMITS, hosted.max_turn_cost("catify", conversation.options, settings, "again"),
-                         uses_owner_key=True)
+            ledger.admit(visitor, LIMITS, hosted.max_turn_cost("catify", conversation.options, settings, "again"), uses_owner_key=True)
         assert len(server.requests) == calls_before, "nothing was sent for the refused turn"
         assert store.load(outcome.conversation.id).turns == 1
 
@@ -114,18 +120,17 @@ def test_admission_is_core_policy_and_refuses_before_anything_runs():
     conversation = Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 2})
     ledger = hosted.SpendLedger()
     assert hosted.admit(ledger, openai(), conversation, "a cat", "v", uses_owner_key=True) is None  # not hosted
-    limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=1.0, turns_per_minute=6, max_message_chars=50,
-                          owner_key=True)
+    limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=1.0, turns_per_minute=6, max_message_chars=50, owner_key=True)
     demo = openai(hosted=limits)
     with pytest.raises(InputError, match="messages of up to 50 characters; yours has 51"):
         hosted.admit(ledger, demo, conversation, "x" * 51, "v", uses_owner_key=True)
-    long_instruction = Conversation(scenario="catify", session_id="v", provider="openai",
-                                    options={"instruction": "cats " * 500})
+    long_instruction = Conversation(scenario="catify", session_id="v", provider="openai", options={"instruction": "cats " * 500})
     with pytest.raises(InputError, match="instruction has 2,500 characters"):
         hosted.admit(ledger, demo, long_instruction, "a cat", "v", uses_owner_key=True)
     reservation = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
     assert reservation is not None and reservation.amount == pytest.approx(
-        hosted.max_turn_cost("catify", conversation.options, demo, "a cat"))
+        hosted.max_turn_cost("catify", conversation.options, demo, "a cat")
+    )
     assert reservation.id is not None and ledger.spent("v")[0] == pytest.approx(reservation.amount)
     with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
         hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)

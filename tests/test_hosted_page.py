@@ -204,4 +204,3 @@ def test_an_instruction_is_held_to_the_demos_limit(monkeypatch):
     assert len(at.sidebar.text_area(key="instruction").value) == 2_000
     send(at, "a cat")
     assert not at.error and len(at.get("image")) == 3
-

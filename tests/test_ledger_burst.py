@@ -61,8 +61,15 @@ class Instance:
 
     def __init__(self, env: dict[str, str], log_path):
         self.log_path = log_path
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.ledger_worker"], cwd=ROOT, env=env, text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(log_path, "a"))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.ledger_worker"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(log_path, "a"),
+        )
         self.events: list[dict] = []
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -132,14 +139,24 @@ def test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps(stores
     experiment = f"burst-{uuid.uuid4().hex[:8]}"
     ConversationStore.connect(store_uri, experiment)  # MLflow's tables and the experiment, as a first run makes them
     stubs = {n: OpenAIStub(stream_delay_s=0.1).start() for n in range(20)}  # a model server per turn: who spent what
-    env = {**os.environ, "APP_HOSTED": "1", "APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-owner-burst",
-           "APP_SESSION_CAP_USD": str(IDENTITY_CAP), "APP_DAILY_CAP_USD": str(DAY_CAP), "APP_TURNS_PER_MINUTE": "60",
-           "MLFLOW_TRACKING_URI": store_uri, "MLFLOW_EXPERIMENT_NAME": experiment, "DEMO_LATENCY_MS": "0",
-           "MLFLOW_MODEL_CATALOG_URI": "", "PYTHONPATH": str(ROOT), "APP_LEDGER_URI": ledger_uri}
+    env = {
+        **os.environ,
+        "APP_HOSTED": "1",
+        "APP_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-owner-burst",
+        "APP_SESSION_CAP_USD": str(IDENTITY_CAP),
+        "APP_DAILY_CAP_USD": str(DAY_CAP),
+        "APP_TURNS_PER_MINUTE": "60",
+        "MLFLOW_TRACKING_URI": store_uri,
+        "MLFLOW_EXPERIMENT_NAME": experiment,
+        "DEMO_LATENCY_MS": "0",
+        "MLFLOW_MODEL_CATALOG_URI": "",
+        "PYTHONPATH": str(ROOT),
+        "APP_LEDGER_URI": ledger_uri,
+    }
     for name in ("OPENAI_BASE_URL", "APP_LEDGER_TTL_S"):
         env.pop(name, None)
-    jobs = [{"job": n, "identity": IDENTITIES[n % len(IDENTITIES)], "message": f"a cat, number {n}"}
-            for n in range(20)]
+    jobs = [{"job": n, "identity": IDENTITIES[n % len(IDENTITIES)], "message": f"a cat, number {n}"} for n in range(20)]
     for job in jobs:
         job["base_url"] = stubs[job["job"]].base_url
     instances: list[Instance] = []
@@ -157,8 +174,10 @@ def test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps(stores
         instances.append(restarted)
         for job in jobs[10:]:
             (restarted if job["job"] % 2 == 0 else second).send(job)
-        for instance, sent in ((second, {j["job"] for j in jobs if j["job"] % 2}),
-                               (restarted, {j["job"] for j in jobs[10:] if j["job"] % 2 == 0})):
+        for instance, sent in (
+            (second, {j["job"] for j in jobs if j["job"] % 2}),
+            (restarted, {j["job"] for j in jobs[10:] if j["job"] % 2 == 0}),
+        ):
             instance.wait_for(functools.partial(instance.answered, sent), 240, "every turn answered")
             instance.finish()
     finally:

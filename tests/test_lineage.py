@@ -18,10 +18,24 @@ NOW = int(datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).timestamp() * 1000)
 AT_1405 = int(datetime(2026, 11, 26, 14, 5, tzinfo=timezone.utc).timestamp() * 1000)
 CHAIN = {  # one Catify turn of two iterations, then a second turn
     "p1": {"index": 0, "turn": 1, "prompt": "a cat on a mat", "cost_usd": 0.04, "model": "dall-e-3"},
-    "p2": {"index": 1, "turn": 1, "prompt": "three cats on a red mat", "parent": "p1", "critique": "too plain",
-           "cost_usd": 0.04, "model": "dall-e-3"},
-    "p3": {"index": 2, "turn": 1, "prompt": "three cats on a red mat at dusk", "parent": "p2",
-           "critique": "light is flat", "cost_usd": None, "model": "dall-e-3"},
+    "p2": {
+        "index": 1,
+        "turn": 1,
+        "prompt": "three cats on a red mat",
+        "parent": "p1",
+        "critique": "too plain",
+        "cost_usd": 0.04,
+        "model": "dall-e-3",
+    },
+    "p3": {
+        "index": 2,
+        "turn": 1,
+        "prompt": "three cats on a red mat at dusk",
+        "parent": "p2",
+        "critique": "light is flat",
+        "cost_usd": None,
+        "model": "dall-e-3",
+    },
     "p4": {"index": 3, "turn": 2, "prompt": "a dog", "cost_usd": 0.0},
 }
 
@@ -35,8 +49,7 @@ def test_the_storyboard_goes_picture_critique_picture_with_the_words_changed():
     assert [f.critique for f in first.frames] == ["", "too plain", "light is flat"]
     two = first.frames[1]
     assert two.added == ("three", "cats", "red") and two.removed == ("a", "cat")
-    assert two.prompt == (("removed", "a cat"), ("added", "three cats"), ("same", "on a"), ("added", "red"),
-                          ("same", "mat"))
+    assert two.prompt == (("removed", "a cat"), ("added", "three cats"), ("same", "on a"), ("added", "red"), ("same", "mat"))
     assert first.frames[2].prompt == (("same", "three cats on a red mat"), ("added", "at dusk"))
     assert first.frames[0].prompt == (("same", "a cat on a mat"),), "the user's prompt: nothing to compare with"
     assert first.cost_usd is None, "one picture without a price: the turn's cost is not known"
@@ -53,8 +66,7 @@ def test_prompt_diff_keeps_every_word_of_both_prompts_in_place():
 
 
 def test_numbers_follow_the_order_even_when_stored_indexes_repeat():
-    graph = lineage.build({"a": {"index": 0, "turn": 1, "prompt": "x"}, "b": {"index": 0, "turn": 1, "prompt": "y",
-                                                                             "parent": "a"}})
+    graph = lineage.build({"a": {"index": 0, "turn": 1, "prompt": "x"}, "b": {"index": 0, "turn": 1, "prompt": "y", "parent": "a"}})
     assert [f.number for f in lineage.storyboard(graph)[0].frames] == [1, 2]
 
 
@@ -71,10 +83,19 @@ def test_a_chain_does_not_branch_a_picture_redrawn_twice_does():
 
 def test_the_graph_is_narrow_top_to_bottom_and_capped_in_width():
     long_prompt = " ".join(["a very detailed painting of a ginger cat sleeping on a sunny window sill"] * 4)
-    graph = lineage.build({"a": {"index": 0, "turn": 1, "prompt": long_prompt, "cost_usd": 0.04},
-                           "b": {"index": 1, "turn": 1, "prompt": long_prompt + " at night", "parent": "a",
-                                 "critique": "The light is too flat and the cat is too small in the frame; " * 3},
-                           "c": {"index": 2, "turn": 1, "prompt": "x" * 90, "parent": "a"}})
+    graph = lineage.build(
+        {
+            "a": {"index": 0, "turn": 1, "prompt": long_prompt, "cost_usd": 0.04},
+            "b": {
+                "index": 1,
+                "turn": 1,
+                "prompt": long_prompt + " at night",
+                "parent": "a",
+                "critique": "The light is too flat and the cat is too small in the frame; " * 3,
+            },
+            "c": {"index": 2, "turn": 1, "prompt": "x" * 90, "parent": "a"},
+        }
+    )
     dot = lineage.to_dot(graph)
     assert "rankdir=TB" in dot and f'size="{lineage.GRAPH_WIDTH_IN:g},100"' in dot
     assert "rank=same" not in dot, "no rows of side-by-side nodes"
@@ -88,52 +109,78 @@ def test_the_graph_is_narrow_top_to_bottom_and_capped_in_width():
 
 def test_picker_labels_one_per_conversation_by_title_and_date_newest_first():
     a, b, c = "a" * 32, "b" * 32, "c" * 32
-    facts = [lineage.ConversationFacts(a, "a cat on a roof", AT_1405, 3),
-             lineage.ConversationFacts(b, "  a dog\n in a  hat ", AT_1405 + 60_000, 1),
-             lineage.ConversationFacts(a, "a cat on a roof", AT_1405 - 3_600_000, 2),  # the same one, older facts
-             lineage.ConversationFacts(c, "", NOW - 400 * 86_400_000, 0)]
+    facts = [
+        lineage.ConversationFacts(a, "a cat on a roof", AT_1405, 3),
+        lineage.ConversationFacts(b, "  a dog\n in a  hat ", AT_1405 + 60_000, 1),
+        lineage.ConversationFacts(a, "a cat on a roof", AT_1405 - 3_600_000, 2),  # the same one, older facts
+        lineage.ConversationFacts(c, "", NOW - 400 * 86_400_000, 0),
+    ]
     labels = lineage.picker_labels(facts, now_ms=NOW)
     assert list(labels) == [b, a, c]
-    assert labels == {b: "Nov 26, 14:06 · a dog in a hat · 1 picture", a: "Nov 26, 14:05 · a cat on a roof · 3 pictures",
-                      c: "Oct 22 2025, 18:00 · (untitled) · no pictures yet"}
+    assert labels == {
+        b: "Nov 26, 14:06 · a dog in a hat · 1 picture",
+        a: "Nov 26, 14:05 · a cat on a roof · 3 pictures",
+        c: "Oct 22 2025, 18:00 · (untitled) · no pictures yet",
+    }
     denver = lineage.picker_labels(facts[:1], tz=ZoneInfo("America/Denver"), now_ms=NOW)
     assert denver[a].startswith("Nov 26, 07:05 · "), "in the browser's time zone"
-    assert lineage.picker_labels([lineage.ConversationFacts(a, "t" * 100, AT_1405)], now_ms=NOW)[a] == \
-        "Nov 26, 14:05 · " + "t" * 59 + "…", "long titles cut; no picture count when it is not known"
+    assert (
+        lineage.picker_labels([lineage.ConversationFacts(a, "t" * 100, AT_1405)], now_ms=NOW)[a] == "Nov 26, 14:05 · " + "t" * 59 + "…"
+    ), "long titles cut; no picture count when it is not known"
 
 
 def test_picker_labels_add_the_ids_end_only_where_two_would_read_the_same():
     one, two, three = "1" * 26 + "abcdef", "2" * 26 + "fedcba", "3" * 32
     near, twin = "9" * 20 + "111111abcdef", "8" * 20 + "222222abcdef"  # the same last six characters
-    labels = lineage.picker_labels([lineage.ConversationFacts(one, "a cat", AT_1405, 2),
-                                    lineage.ConversationFacts(two, "a cat", AT_1405, 2),
-                                    lineage.ConversationFacts(three, "a cat", AT_1405 + 60_000, 2),
-                                    lineage.ConversationFacts(near, "a dog", AT_1405, 1),
-                                    lineage.ConversationFacts(twin, "a dog", AT_1405, 1)], now_ms=NOW)
+    labels = lineage.picker_labels(
+        [
+            lineage.ConversationFacts(one, "a cat", AT_1405, 2),
+            lineage.ConversationFacts(two, "a cat", AT_1405, 2),
+            lineage.ConversationFacts(three, "a cat", AT_1405 + 60_000, 2),
+            lineage.ConversationFacts(near, "a dog", AT_1405, 1),
+            lineage.ConversationFacts(twin, "a dog", AT_1405, 1),
+        ],
+        now_ms=NOW,
+    )
     assert len(set(labels.values())) == len(labels) == 5
     assert labels[three] == "Nov 26, 14:06 · a cat · 2 pictures", "a different minute tells it apart: no id"
     assert labels[one].endswith(" · …abcdef") and labels[two].endswith(" · …fedcba")
     assert labels[near].endswith(" · …111111abcdef") and labels[twin].endswith(" · …222222abcdef")
-    spoof = lineage.picker_labels([lineage.ConversationFacts(one, "a cat", AT_1405),
-                                   lineage.ConversationFacts(two, "a cat", AT_1405),
-                                   lineage.ConversationFacts(three, "a cat · …abcdef", AT_1405)], now_ms=NOW)
+    spoof = lineage.picker_labels(
+        [
+            lineage.ConversationFacts(one, "a cat", AT_1405),
+            lineage.ConversationFacts(two, "a cat", AT_1405),
+            lineage.ConversationFacts(three, "a cat · …abcdef", AT_1405),
+        ],
+        now_ms=NOW,
+    )
     assert len(set(spoof.values())) == 3, "a title spelling another's label still cannot make two the same"
 
 
 def test_lineage_choices_one_per_conversation_newest_first_with_pictures_counted():
-    rows = pd.DataFrame([  # newest first, as the readers give them
-        {"trace_id": "t4", "timestamp_ms": 4000, "scenario": "weather", "conversation": "w" * 32, "request": "rain?"},
-        {"trace_id": "t3", "timestamp_ms": 3000, "scenario": "catify", "conversation": "b" * 32, "request": "a dog"},
-        {"trace_id": "t2", "timestamp_ms": 2000, "scenario": "catify", "conversation": "a" * 32, "request": "now a hat"},
-        {"trace_id": "t1", "timestamp_ms": 1000, "scenario": "catify", "conversation": "a" * 32, "request": "a cat"},
-        {"trace_id": "t0", "timestamp_ms": 500, "scenario": "other", "conversation": "", "request": "foreign"},
-    ])
-    calls = pd.DataFrame([{"trace_id": "t1", "kind": "image", "calls": 3}, {"trace_id": "t2", "kind": "image", "calls": 2},
-                          {"trace_id": "t2", "kind": "chat", "calls": 4}, {"trace_id": "t3", "kind": "chat", "calls": 1}])
+    rows = pd.DataFrame(
+        [  # newest first, as the readers give them
+            {"trace_id": "t4", "timestamp_ms": 4000, "scenario": "weather", "conversation": "w" * 32, "request": "rain?"},
+            {"trace_id": "t3", "timestamp_ms": 3000, "scenario": "catify", "conversation": "b" * 32, "request": "a dog"},
+            {"trace_id": "t2", "timestamp_ms": 2000, "scenario": "catify", "conversation": "a" * 32, "request": "now a hat"},
+            {"trace_id": "t1", "timestamp_ms": 1000, "scenario": "catify", "conversation": "a" * 32, "request": "a cat"},
+            {"trace_id": "t0", "timestamp_ms": 500, "scenario": "other", "conversation": "", "request": "foreign"},
+        ]
+    )
+    calls = pd.DataFrame(
+        [
+            {"trace_id": "t1", "kind": "image", "calls": 3},
+            {"trace_id": "t2", "kind": "image", "calls": 2},
+            {"trace_id": "t2", "kind": "chat", "calls": 4},
+            {"trace_id": "t3", "kind": "chat", "calls": 1},
+        ]
+    )
     frames = traces.Frames(rows, calls)
     choices = traces.lineage_choices(frames, ("catify",), titles={"b" * 32: "Rex, renamed"})
     assert [(f.id, f.title, f.updated_ms, f.pictures) for f in choices] == [
-        ("b" * 32, "Rex, renamed", 3000, 0), ("a" * 32, "a cat", 2000, 5)]
+        ("b" * 32, "Rex, renamed", 3000, 0),
+        ("a" * 32, "a cat", 2000, 5),
+    ]
     cut = traces.Frames(rows, calls, covered=frozenset({"t1", "t3"}))  # a server's reader stopped short of t2
     assert [f.pictures for f in traces.lineage_choices(cut, ("catify",))] == [0, None]
     assert traces.lineage_choices(traces.Frames(rows.iloc[:0], calls.iloc[:0]), ("catify",)) == []

@@ -83,8 +83,7 @@ def test_two_catify_versions_are_evaluated_on_three_prompts_and_the_better_one_p
     for totals in result.totals:
         run = client.get_run(totals.run_id)
         assert run.data.tags["mlflow.runType"] == "genai_evaluate"
-        assert run.data.tags[contract.EVALUATION] == result.run_id and run.data.metrics["cats/mean"] == \
-            totals.means["cats"]
+        assert run.data.tags[contract.EVALUATION] == result.run_id and run.data.metrics["cats/mean"] == totals.means["cats"]
         mlflow.set_tracking_uri(uri)
         traces = mlflow.search_traces(locations=[result.experiment_id], run_id=totals.run_id, return_type="list")
         assert sorted(t.info.trace_id for t in traces) == sorted(r.trace_id for r in result.rows if r.ref == totals.ref)
@@ -108,14 +107,20 @@ def test_prompt_sets_are_mlflow_evaluation_datasets_from_lines_files_and_past_tu
     experiment_id = evaluated.experiment_id
     uploaded = prompt_sets.from_upload("set.csv", b"prompt,contains,regex,min_cats\na cat,cat,,\n,,,\ntwo cats,,c.t,2\n")
     assert [(r.prompt, r.expectations()) for r in uploaded] == [
-        ("a cat", {"contains": "cat"}), ("two cats", {"regex": "c.t", "min_cats": 2})]
-    as_json = prompt_sets.from_upload("set.json", json.dumps(
-        ["a dog", {"prompt": "a cow", "regex": "cow"}, {"inputs": {"prompt": "a hen"}, "expectations": {}}]).encode())
+        ("a cat", {"contains": "cat"}),
+        ("two cats", {"regex": "c.t", "min_cats": 2}),
+    ]
+    as_json = prompt_sets.from_upload(
+        "set.json", json.dumps(["a dog", {"prompt": "a cow", "regex": "cow"}, {"inputs": {"prompt": "a hen"}, "expectations": {}}]).encode()
+    )
     assert [r.prompt for r in as_json] == ["a dog", "a cow", "a hen"]
-    for name, data, says in [("set.csv", b"text\nhi\n", "needs a “prompt” column"),
-                             ("set.json", b"[1]", "neither a prompt"), ("set.json", b'[{"prompt": "a", "regex": "("}]',
-                                                                      "is not valid"),
-                             ("set.txt", b"hi", "upload a .csv or .json"), ("set.csv", b"prompt\n\n", "is empty")]:
+    for name, data, says in [
+        ("set.csv", b"text\nhi\n", "needs a “prompt” column"),
+        ("set.json", b"[1]", "neither a prompt"),
+        ("set.json", b'[{"prompt": "a", "regex": "("}]', "is not valid"),
+        ("set.txt", b"hi", "upload a .csv or .json"),
+        ("set.csv", b"prompt\n\n", "is empty"),
+    ]:
         with pytest.raises(InputError, match=says):
             prompt_sets.from_upload(name, data)
     with pytest.raises(InputError, match="Line 1: “wants: x” is not an expectation"):
@@ -142,27 +147,24 @@ def test_the_cli_fails_when_the_challenger_is_worse_by_more_than_the_margin(pair
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
     # the cats version as champion, the dogs version challenging on one prompt: worse, exit 1
-    assert cli.main(["--champion", str(cats), "--challenger", str(dogs), "--prompt",
-                     "a cat in the snow | min_cats: 10", "--no-save"]) == 1
+    assert cli.main(["--champion", str(cats), "--challenger", str(dogs), "--prompt", "a cat in the snow | min_cats: 10", "--no-save"]) == 1
     out = capsys.readouterr().out
     assert "a cat in the snow" in out and "is worse than" in out and "LLM judge skipped" in out
     run_id = out.split("(run ", 1)[1].split(")", 1)[0]
     # the same evaluation judged again from its run: within a margin of 1 it passes; on cost it is not worse
     assert cli.main(["--from-run", run_id, "--champion", str(cats), "--challenger", str(dogs), "--margin", "1"]) == 0
-    assert cli.main(["--from-run", run_id, "--champion", str(cats), "--challenger", str(dogs),
-                     "--metric", "cost_usd"]) == 0
+    assert cli.main(["--from-run", run_id, "--champion", str(cats), "--challenger", str(dogs), "--metric", "cost_usd"]) == 0
     assert "not worse than" in capsys.readouterr().out
     # the module's evaluation, challenger better: exit 0, and --promote moves the alias to the winner
-    assert cli.main(["--from-run", evaluated.run_id, "--champion", "champion", "--challenger", "challenger",
-                     "--promote", "best"]) == 0
+    assert cli.main(["--from-run", evaluated.run_id, "--champion", "champion", "--challenger", "challenger", "--promote", "best"]) == 0
     assert f"best -> catify version {cats}" in capsys.readouterr().out
     assert registry.resolve(uri, "catify", "best").version == cats
-    for argv, says in [(["--champion", "champion", "--challenger", "nope", "--prompt", "a cat"], "no alias “nope”"),
-                       (["--champion", "champion", "--challenger", "challenger", "--prompts", "/nonexistent.csv"],
-                        "is not a file"),
-                       (["--from-run", run_id, "--champion", str(cats), "--challenger", str(dogs), "--metric", "x"],
-                        "No x for"),
-                       (["--champion", "champion", "--challenger", "challenger"], "Give the prompts one way")]:
+    for argv, says in [
+        (["--champion", "champion", "--challenger", "nope", "--prompt", "a cat"], "no alias “nope”"),
+        (["--champion", "champion", "--challenger", "challenger", "--prompts", "/nonexistent.csv"], "is not a file"),
+        (["--from-run", run_id, "--champion", str(cats), "--challenger", str(dogs), "--metric", "x"], "No x for"),
+        (["--champion", "champion", "--challenger", "challenger"], "Give the prompts one way"),
+    ]:
         assert cli.main(argv) == 2
         err = capsys.readouterr().err
         assert says in err and "Traceback" not in err, err
@@ -233,19 +235,28 @@ def test_built_in_teams_are_models_with_their_options(tmp_path):
     assert "Paris" in answer["answer"] and any(m["role"] == "tool" for m in answer["messages"])
     tags = mlflow.MlflowClient(uri).get_model_version("weather", "1").tags
     logged = json.loads(tags[contract.OPTIONS])
-    assert set(logged) == {o.key for o in scenarios.get("weather").options} and logged["weather_source"] == "offline", \
+    assert set(logged) == {o.key for o in scenarios.get("weather").options} and logged["weather_source"] == "offline", (
         "every option that shapes its answers is recorded"
+    )
     with pytest.raises(registry.RegistryError, match="has no option colour"):
         registry.log_team(uri, "teams", Settings(tracking_uri=uri), "weather", {"colour": "red"})
 
     # every team's scorers, on Weather: an alias against the version number it points to
     registry.set_alias(uri, "champion", 1, "weather")
-    result = evaluation.evaluate(uri, "teams", "weather", ["champion", "1"], prompt_sets.PromptSet(
-        "weather", prompt_sets.from_lines("What's the weather in Paris? | regex: Paris: -?\\d+ °C")))
+    result = evaluation.evaluate(
+        uri,
+        "teams",
+        "weather",
+        ["champion", "1"],
+        prompt_sets.PromptSet("weather", prompt_sets.from_lines("What's the weather in Paris? | regex: Paris: -?\\d+ °C")),
+    )
     assert result.scenario == "weather" and [t.label for t in result.totals] == ["champion (v1)", "v1"]
     for row in result.rows:
         assert {k: row.scores[k] for k in ("no_error", "ended_by_termination", "expectation")} == {
-            "no_error": True, "ended_by_termination": True, "expectation": True}
+            "no_error": True,
+            "ended_by_termination": True,
+            "expectation": True,
+        }
         assert "cats" not in row.scores and "critic_format" not in row.scores and "Paris" in row.answer
 
 
@@ -266,21 +277,41 @@ def test_a_team_file_is_logged_and_served_by_mlflow_models_serve(tmp_path, monke
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "served", "DEMO_LATENCY_MS": "0"}
     env.pop("OPENAI_API_KEY", None)
     env.pop("APP_TEAMS_DIR", None)  # the server has only the version's own copy of the file
-    process = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{name}@champion",
-                                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            f"models:/{name}@champion",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/ping", process, 90, lambda: process.stderr.read().decode()[-2000:])
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", headers={
-            "Content-Type": "application/json"}, data=json.dumps({"inputs": ["What is 12.5 times 8?"]}).encode())
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps({"inputs": ["What is 12.5 times 8?"]}).encode(),
+        )
         with urllib.request.urlopen(request, timeout=60) as reply:
             [prediction] = json.loads(reply.read())["predictions"]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(20)
     assert prediction["status"] == "ok" and "100.0" in prediction["answer"]
-    assert [m["text"] for m in prediction["messages"] if m["role"] == "tool"] == [
-        'calculator(a=12.5, b=8.0, operator="*") → 100.0']
+    assert [m["text"] for m in prediction["messages"] if m["role"] == "tool"] == ['calculator(a=12.5, b=8.0, operator="*") → 100.0']
     trace = mlflow.MlflowClient(uri).get_trace(prediction["trace_id"])
     assert trace.info.tags[contract.SCENARIO] == TEAM_KEY + "@model"
 
@@ -292,8 +323,7 @@ def test_the_llm_judge_only_with_a_real_provider_and_failed_predictions_score_as
     _, note = evaluation.scorers_for("catify", Settings())
     assert note == evaluation.DEMO_JUDGE_NOTE
     with OpenAIStub() as server:
-        compatible = Settings(provider="openai-compatible", api_key="sk-judge", base_url=server.base_url,
-                              chat_model="gpt-4o-mini")
+        compatible = Settings(provider="openai-compatible", api_key="sk-judge", base_url=server.base_url, chat_model="gpt-4o-mini")
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         assert evaluation.scorers_for("weather", compatible)[1] == evaluation.NO_JUDGE_KEY_NOTE
         monkeypatch.setenv("OPENAI_API_KEY", "sk-judge")
@@ -306,10 +336,15 @@ def test_the_llm_judge_only_with_a_real_provider_and_failed_predictions_score_as
         assert asked.authorization == "Bearer sk-judge" and "It is sunny." in json.dumps(asked.body)
 
     monkeypatch.delenv("OPENAI_API_KEY")
-    failing = evaluation.evaluate(uri, EXPERIMENT, "catify", [str(dogs), str(cats)], prompt_sets.PromptSet(
-        "unsaved", prompt_sets.from_lines("a cat")), params={"provider": "openai"})
-    assert [r.error.startswith("The prediction failed: The OpenAI provider needs an API key") for r in failing.rows] \
-        == [True, True]
+    failing = evaluation.evaluate(
+        uri,
+        EXPERIMENT,
+        "catify",
+        [str(dogs), str(cats)],
+        prompt_sets.PromptSet("unsaved", prompt_sets.from_lines("a cat")),
+        params={"provider": "openai"},
+    )
+    assert [r.error.startswith("The prediction failed: The OpenAI provider needs an API key") for r in failing.rows] == [True, True]
     assert all(r.scores["no_error"] is False and r.scores["ended_by_termination"] is False for r in failing.rows)
     assert [t.score for t in failing.totals] == [0.0, 0.0] and [t.errors for t in failing.totals] == [1, 1]
     trace = mlflow.MlflowClient(uri).get_trace(failing.rows[0].trace_id)

@@ -39,9 +39,18 @@ def server():
 
 
 def openai_settings(server: OpenAIStub, tracking_uri: str, **changes) -> Settings:
-    settings = Settings(provider="openai", api_key=CANARY, base_url=server.base_url, chat_model="gpt-4o-mini",
-                        vision_model="gpt-4o-mini", image_model="gpt-image-1", image_size="1024x1024",
-                        image_quality="low", tracking_uri=tracking_uri, max_retries=0)
+    settings = Settings(
+        provider="openai",
+        api_key=CANARY,
+        base_url=server.base_url,
+        chat_model="gpt-4o-mini",
+        vision_model="gpt-4o-mini",
+        image_model="gpt-image-1",
+        image_size="1024x1024",
+        image_quality="low",
+        tracking_uri=tracking_uri,
+        max_retries=0,
+    )
     return settings.with_(**changes) if changes else settings
 
 
@@ -77,7 +86,7 @@ def image_parts(message: dict) -> list[dict]:
 
 def store_dir(tracking_uri: str) -> Path:
     """The folder holding the sqlite file and, beside it, `mlartifacts` (ConversationStore puts them there)."""
-    return Path(tracking_uri[len("sqlite:///"):]).resolve().parent
+    return Path(tracking_uri[len("sqlite:///") :]).resolve().parent
 
 
 def files_containing(root: Path, needle: str) -> list[str]:
@@ -87,10 +96,10 @@ def files_containing(root: Path, needle: str) -> list[str]:
 
 # --- a. the Catify turn, priced and traced -----------------------------------------------------------------
 
+
 def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_uri, store, mlflow_client):
     conversation = catify()
-    outcome = asyncio.run(run_turn(conversation, "a red house on a hill", openai_settings(server, tracking_uri),
-                                   store))
+    outcome = asyncio.run(run_turn(conversation, "a red house on a hill", openai_settings(server, tracking_uri), store))
 
     assert outcome.status == "ok", outcome.error
     assert outcome.conversation.turns == 1
@@ -152,6 +161,7 @@ def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_ur
 
 # --- b. DALL-E 3 ----------------------------------------------------------------------------------------------
 
+
 def test_dalle3_asks_for_base64_and_is_priced(server, tracking_uri, store, mlflow_client):
     settings = openai_settings(server, tracking_uri, image_model="dall-e-3", image_quality="standard")
     outcome = asyncio.run(run_turn(catify(iterations=1), "a lighthouse", settings, store))
@@ -183,8 +193,7 @@ def test_stub_rejects_image_requests_the_real_api_rejects(server):
         server.fail_next(401, message="bad key", path="/chat/completions")
         with pytest.raises(openai.AuthenticationError) as caught:
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
-        assert caught.value.body == {"message": "bad key", "type": "invalid_request_error", "param": None,
-                                     "code": "invalid_api_key"}
+        assert caught.value.body == {"message": "bad key", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}
         reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
         assert reply.choices[0].message.content == "stub reply: hi"  # one request only got the fault
     finally:
@@ -193,14 +202,18 @@ def test_stub_rejects_image_requests_the_real_api_rejects(server):
 
 # --- c. the key never reaches the store ---------------------------------------------------------------------
 
+
 def test_api_key_never_written_to_mlflow(server, tracking_uri, store, mlflow_client):
     marker = f"key-scan-marker-{uuid.uuid4().hex[:8]}"
     settings = openai_settings(server, tracking_uri)
     ok = asyncio.run(run_turn(catify(iterations=1), f"a cat named {marker}", settings, store))
     assert ok.status == "ok", ok.error
-    server.fail_next(401, path="/chat/completions", code="invalid_api_key",
-                     message=f"Incorrect API key provided: {MASKED_CANARY}. You can find your API key at "
-                             "https://platform.openai.com/account/api-keys.")
+    server.fail_next(
+        401,
+        path="/chat/completions",
+        code="invalid_api_key",
+        message=f"Incorrect API key provided: {MASKED_CANARY}. You can find your API key at https://platform.openai.com/account/api-keys.",
+    )
     failed = asyncio.run(run_turn(catify(iterations=1), f"a dog named {marker}", settings, store))
     assert failed.status == "error"
 
@@ -225,12 +238,19 @@ def test_api_key_never_written_to_mlflow(server, tracking_uri, store, mlflow_cli
 
 # --- d. an OpenAI-compatible server with model names agentchat does not know -------------------------------
 
+
 def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, store, mlflow_client):
     settings = Settings.for_provider("openai-compatible").with_(
-        base_url=server.base_url, chat_model="llama3.2", vision_model="llava", image_model="sdxl-turbo",
-        image_size="1024x1024", image_quality="standard", tracking_uri=tracking_uri, max_retries=0)
-    conversation = Conversation(scenario="catify", session_id="s", provider="openai-compatible",
-                                options={"iterations": 1})
+        base_url=server.base_url,
+        chat_model="llama3.2",
+        vision_model="llava",
+        image_model="sdxl-turbo",
+        image_size="1024x1024",
+        image_quality="standard",
+        tracking_uri=tracking_uri,
+        max_retries=0,
+    )
+    conversation = Conversation(scenario="catify", session_id="s", provider="openai-compatible", options={"iterations": 1})
     outcome = asyncio.run(run_turn(conversation, "a boat", settings, store))
 
     assert outcome.status == "ok", outcome.error
@@ -255,18 +275,26 @@ def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, st
 
 # --- e. streaming reports tokens --------------------------------------------------------------------------
 
+
 def test_create_stream_asks_for_and_records_usage(server, tracking_uri, store, mlflow_client):
     settings = openai_settings(server, tracking_uri)
     conversation = catify()
-    info = spans.TurnInfo(experiment_id=store.experiment_id, conversation_id=store.create(conversation),
-                            scenario="catify", turn=1, session_id="s", provider="openai")
+    info = spans.TurnInfo(
+        experiment_id=store.experiment_id,
+        conversation_id=store.create(conversation),
+        scenario="catify",
+        turn=1,
+        session_id="s",
+        provider="openai",
+    )
 
     async def stream() -> tuple[str, list]:
         clients = build_clients(settings)
         try:
             with spans.turn_span(info, "count the cats") as span:
-                items = [item async for item in clients.chat.create_stream(
-                    [UserMessage(content="please count all the cats", source="user")])]
+                items = [
+                    item async for item in clients.chat.create_stream([UserMessage(content="please count all the cats", source="user")])
+                ]
             return span.trace_id, items
         finally:
             await clients.close()
@@ -281,8 +309,7 @@ def test_create_stream_asks_for_and_records_usage(server, tracking_uri, store, m
     result = items[-1]
     assert isinstance(result, CreateResult)
     assert "".join(i for i in items if isinstance(i, str)) == result.content == chat_reply(request.body["messages"])
-    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (expected["input_tokens"],
-                                                                            expected["output_tokens"])
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (expected["input_tokens"], expected["output_tokens"])
 
     assert export.wait_for_trace(store.tracking_uri, trace_id), "the trace never landed in the store"
     trace = mlflow_client.get_trace(trace_id)
@@ -294,11 +321,11 @@ def test_create_stream_asks_for_and_records_usage(server, tracking_uri, store, m
 
 # --- f. a rejected key, then Retry --------------------------------------------------------------------------
 
+
 def test_rejected_key_fails_cleanly_then_retry_succeeds(server, tracking_uri, store, mlflow_client):
     settings = openai_settings(server, tracking_uri)
     conversation = catify()
-    server.fail_next(401, path="/chat/completions", code="invalid_api_key",
-                     message=f"Incorrect API key provided: {MASKED_CANARY}.")
+    server.fail_next(401, path="/chat/completions", code="invalid_api_key", message=f"Incorrect API key provided: {MASKED_CANARY}.")
 
     failed = asyncio.run(run_turn(conversation, "a garden", settings, store))
 

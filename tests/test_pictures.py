@@ -64,8 +64,9 @@ def test_cats_are_drawn_as_many_as_asked():
     assert twelve > one
 
 
-@pytest.mark.parametrize("prompt", ["a cat in black and white", "a cat, monochrome", "12 cats in the matrix, greyscale",
-                                    "a neon alley with cats, b&w"])
+@pytest.mark.parametrize(
+    "prompt", ["a cat in black and white", "a cat, monochrome", "12 cats in the matrix, greyscale", "a neon alley with cats, b&w"]
+)
 def test_black_and_white_has_no_colour(prompt):
     assert _stats(prompt).colourfulness == pytest.approx(0.0, abs=0.01)
     plain = prompt.split(",")[0].replace(" in black and white", "")
@@ -183,8 +184,7 @@ def test_downsize_keeps_aspect_and_limits_size():
     assert small.getpixel((5, 5)) == (10, 20, 30)
 
 
-@pytest.mark.parametrize("prompt, scene", [("a valley", "meadow"), ("a mushroom", "meadow"), ("two rooms", "room"),
-                                           ("an alley", "alley")])
+@pytest.mark.parametrize("prompt, scene", [("a valley", "meadow"), ("a mushroom", "meadow"), ("two rooms", "room"), ("an alley", "alley")])
 def test_scene_words_match_whole_words_only(prompt, scene):
     assert drawing.features(prompt).scene == scene
 

@@ -33,10 +33,10 @@ def server(postgres, tmp_path_factory):
 
 def a_turn_with_a_nul(uri: str) -> tuple[str, list[str], str]:
     name = f"pg-{uuid.uuid4().hex[:6]}"
-    conversation = Conversation(scenario="weather", session_id="s-pg", provider="demo",
-                                options={"weather_source": "offline"})
-    outcome = asyncio.run(run_turn(conversation, "What's the weather\x00 in Oslo?", Settings(tracking_uri=uri),
-                                   ConversationStore.connect(uri, name)))
+    conversation = Conversation(scenario="weather", session_id="s-pg", provider="demo", options={"weather_source": "offline"})
+    outcome = asyncio.run(
+        run_turn(conversation, "What's the weather\x00 in Oslo?", Settings(tracking_uri=uri), ConversationStore.connect(uri, name))
+    )
     assert outcome.status == "ok", outcome.error
     return name, list(outcome.warnings), str(outcome.conversation.id)
 
@@ -45,8 +45,9 @@ def a_turn_with_a_nul(uri: str) -> tuple[str, list[str], str]:
 def test_a_message_with_a_nul_is_saved_without_it_and_said(postgres, server, through):
     uri = postgres.uri() if through == "database" else server.uri
     name, warnings, conversation_id = a_turn_with_a_nul(uri)
-    assert warnings == ["Your message had 1 invisible control character (such as NUL) that no store can keep; "
-                        "the agents got it without them."], "said, and nothing about an unreachable store"
+    assert warnings == [
+        "Your message had 1 invisible control character (such as NUL) that no store can keep; the agents got it without them."
+    ], "said, and nothing about an unreachable store"
     other = ConversationStore.connect(uri, name)  # a second app instance on the same store
     listed = other.recent()
     assert [c.id for c in listed] == [conversation_id] and listed[0].title == "What's the weather in Oslo?"
@@ -102,8 +103,12 @@ def test_filled_traces_on_postgresql_read_the_same_every_way(postgres, server):
     assert traces.totals(traces.ApiTraceReader(server.uri, report.experiment_id).frames().traces) == expected
     for where in (uri, server.uri):
         got = trace_metrics.MetricsReader(where, report.experiment_id).overview(None, None, int(time.time() * 1000))
-        assert (got.totals.traces, got.totals.input_tokens, got.totals.output_tokens, got.totals.errors) == \
-            (expected.traces, expected.input_tokens, expected.output_tokens, expected.errors), where
+        assert (got.totals.traces, got.totals.input_tokens, got.totals.output_tokens, got.totals.errors) == (
+            expected.traces,
+            expected.input_tokens,
+            expected.output_tokens,
+            expected.errors,
+        ), where
         assert got.totals.cost_usd == pytest.approx(expected.cost_usd), where
         assert int(got.daily["traces"].sum()) == 120, where
     one = MlflowClient(server.uri).get_trace(whole.traces.loc[whole.traces["scenario"] == "catify", "trace_id"].iloc[0])

@@ -27,39 +27,47 @@ TOKEN = "opaque.token-5b6c7d8e9f0a1b2c3d4e"  # recognisable only by where it sta
 PASSWORD = "s3cr3t-pa55word"
 
 
-@pytest.mark.parametrize("text, secret", [
-    ("Incorrect API key provided: sk-proj-AbCdEf0123456789xyzXYZ.", "sk-proj-AbCdEf0123456789xyzXYZ"),
-    ("key sk-ant-api03-0123456789abcdefABCDEF in use", "sk-ant-api03-0123456789abcdefABCDEF"),
-    (f"headers={{'Authorization': 'Bearer {TOKEN}'}}", TOKEN),
-    ("authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
-    (f"got 401 for bearer {TOKEN}", TOKEN),
-    (f"could not connect to postgresql://app:{PASSWORD}@db.internal:5432/mlflow", PASSWORD),
-    (f"GET https://bot:{PASSWORD}@gateway.example/v1/models", PASSWORD),
-    (f'{{"api_key": "{PASSWORD}", "model": "gpt-4o-mini"}}', PASSWORD),
-    (f"https://api.example/v1?api-key={PASSWORD}&q=1", PASSWORD),
-    (f"password={PASSWORD}", PASSWORD),
-    ("a GitHub token ghp_0123456789abcdefABCDEF0123456789abcd", "ghp_0123456789abcdefABCDEF0123456789abcd"),
-    ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123 is a Hugging Face token", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123"),
-    ("Google: AIzaSyA0123456789abcdefghijklmnopqrstuv", "AIzaSyA0123456789abcdefghijklmnopqrstuv"),
-    ("AWS AKIAIOSFODNN7EXAMPLE key", "AKIAIOSFODNN7EXAMPLE"),
-    ("session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-     "eyJzdWIiOiIxMjM0NTY3ODkwIn0"),
-])
+@pytest.mark.parametrize(
+    "text, secret",
+    [
+        ("Incorrect API key provided: sk-proj-AbCdEf0123456789xyzXYZ.", "sk-proj-AbCdEf0123456789xyzXYZ"),
+        ("key sk-ant-api03-0123456789abcdefABCDEF in use", "sk-ant-api03-0123456789abcdefABCDEF"),
+        (f"headers={{'Authorization': 'Bearer {TOKEN}'}}", TOKEN),
+        ("authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+        (f"got 401 for bearer {TOKEN}", TOKEN),
+        (f"could not connect to postgresql://app:{PASSWORD}@db.internal:5432/mlflow", PASSWORD),
+        (f"GET https://bot:{PASSWORD}@gateway.example/v1/models", PASSWORD),
+        (f'{{"api_key": "{PASSWORD}", "model": "gpt-4o-mini"}}', PASSWORD),
+        (f"https://api.example/v1?api-key={PASSWORD}&q=1", PASSWORD),
+        (f"password={PASSWORD}", PASSWORD),
+        ("a GitHub token ghp_0123456789abcdefABCDEF0123456789abcd", "ghp_0123456789abcdefABCDEF0123456789abcd"),
+        ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123 is a Hugging Face token", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123"),
+        ("Google: AIzaSyA0123456789abcdefghijklmnopqrstuv", "AIzaSyA0123456789abcdefghijklmnopqrstuv"),
+        ("AWS AKIAIOSFODNN7EXAMPLE key", "AKIAIOSFODNN7EXAMPLE"),
+        (
+            "session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+        ),
+    ],
+)
 def test_scrub_masks_keys_tokens_and_passwords(text, secret):
     cleaned = redact.scrub(text)
     assert secret not in cleaned and redact.MASK in cleaned, cleaned
 
 
-@pytest.mark.parametrize("text", [
-    "max_tokens=400, total_tokens: 812, tokens: 12",
-    "http://127.0.0.1:5000/v1 and postgresql://app@db.internal/mlflow",
-    "The model provider rejected the API key (401). Check the key in the sidebar or secrets.",
-    "the bearer of bad news; the secret is in the sauce; a password manager",
-    "task-0123456789abcdefghij and risk-assessment-of-the-quarter",
-    "mlflow-attachment://0a1b2c3d?content_type=image/png&trace_id=tr-0123456789abcdef0123456789abcdef",
-    "CRITICS: Not nearly enough cats.\nPROMPT: a cat in a hat with many more cats",
-    base64.b64encode(make_png("64x64") * 50).decode(),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "max_tokens=400, total_tokens: 812, tokens: 12",
+        "http://127.0.0.1:5000/v1 and postgresql://app@db.internal/mlflow",
+        "The model provider rejected the API key (401). Check the key in the sidebar or secrets.",
+        "the bearer of bad news; the secret is in the sauce; a password manager",
+        "task-0123456789abcdefghij and risk-assessment-of-the-quarter",
+        "mlflow-attachment://0a1b2c3d?content_type=image/png&trace_id=tr-0123456789abcdef0123456789abcdef",
+        "CRITICS: Not nearly enough cats.\nPROMPT: a cat in a hat with many more cats",
+        base64.b64encode(make_png("64x64") * 50).decode(),
+    ],
+)
 def test_scrub_leaves_ordinary_text_alone(text):
     assert redact.scrub(text) == text
 
@@ -116,8 +124,9 @@ class QuotingSource:
     name = "quoting"
 
     async def current(self, city: str) -> weather_source.Weather:
-        raise weather_source.WeatherError(f"the weather service refused key {KEY} (Authorization: Bearer {TOKEN}) "
-                                          f"at https://bot:{PASSWORD}@weather.example/v1")
+        raise weather_source.WeatherError(
+            f"the weather service refused key {KEY} (Authorization: Bearer {TOKEN}) at https://bot:{PASSWORD}@weather.example/v1"
+        )
 
 
 def test_a_tool_error_quoting_secrets_reaches_no_trace_transcript_or_artifact(tmp_path, monkeypatch):
@@ -127,8 +136,11 @@ def test_a_tool_error_quoting_secrets_reaches_no_trace_transcript_or_artifact(tm
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     store = ConversationStore.connect(uri, "tool-secrets")
     settings = Settings(tracking_uri=uri, api_key=KEY)  # the demo provider, with a key configured
-    outcome = asyncio.run(run_turn(Conversation(scenario=weather_scenario.KEY, session_id="s", provider="demo"),
-                                   "What's the weather in Oslo?", settings, store))
+    outcome = asyncio.run(
+        run_turn(
+            Conversation(scenario=weather_scenario.KEY, session_id="s", provider="demo"), "What's the weather in Oslo?", settings, store
+        )
+    )
     assert outcome.status == "ok", outcome.error
     tool_lines = [e["text"] for e in outcome.entries if e["role"] == "tool"]
     assert tool_lines and "the weather service refused key ***" in tool_lines[0], tool_lines
@@ -136,8 +148,7 @@ def test_a_tool_error_quoting_secrets_reaches_no_trace_transcript_or_artifact(tm
     trace = traces.load_trace(uri, str(outcome.trace_id))
     [tool] = [s for s in trace.data.spans if s.span_type == "TOOL"]
     assert tool.status.status_code.value == "ERROR" and "refused key ***" in str(tool.outputs)
-    shown = [str(outcome.entries), str(outcome.conversation.transcript), str(outcome.conversation.state),
-             traces.trace_json(trace)]
+    shown = [str(outcome.entries), str(outcome.conversation.transcript), str(outcome.conversation.state), traces.trace_json(trace)]
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name == "state.json" for p in files) and any(p.name == "transcript.json" for p in files)
     for secret in (KEY, TOKEN, PASSWORD):

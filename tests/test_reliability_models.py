@@ -21,26 +21,34 @@ pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarn
 
 # (row id, fault, settings changes, what the user must see, what the turn must end as)
 FAULTS = [
-    ("429 with Retry-After (1 retry allowed)",
-     lambda: StatusFault(path="/chat/completions", status=429, headers={"Retry-After": "1"}),
-     {"max_retries": 1}, "", "ok"),
-    ("429 without Retry-After", lambda: StatusFault(path="/chat/completions", status=429), {},
-     "rate limiting us (429)", "error"),
-    ("500 from the chat model", lambda: StatusFault(path="/chat/completions", status=500), {},
-     "model provider failed (500)", "error"),
-    ("503 from the chat model", lambda: StatusFault(path="/chat/completions", status=503), {},
-     "model provider failed (503)", "error"),
-    ("timeout", lambda: HangFault(path="/chat/completions", seconds=4), {"request_timeout_s": 1.0},
-     "did not answer in time", "error"),
+    (
+        "429 with Retry-After (1 retry allowed)",
+        lambda: StatusFault(path="/chat/completions", status=429, headers={"Retry-After": "1"}),
+        {"max_retries": 1},
+        "",
+        "ok",
+    ),
+    ("429 without Retry-After", lambda: StatusFault(path="/chat/completions", status=429), {}, "rate limiting us (429)", "error"),
+    ("500 from the chat model", lambda: StatusFault(path="/chat/completions", status=500), {}, "model provider failed (500)", "error"),
+    ("503 from the chat model", lambda: StatusFault(path="/chat/completions", status=503), {}, "model provider failed (503)", "error"),
+    ("timeout", lambda: HangFault(path="/chat/completions", seconds=4), {"request_timeout_s": 1.0}, "did not answer in time", "error"),
     ("connection refused", None, {"base_url": "refused"}, "Cannot reach the model provider", "error"),
-    ("malformed JSON body", lambda: MalformedJSONFault(path="/chat/completions"), {},
-     "sent a reply we could not read", "error"),
-    ("answer cut off mid-way", lambda: CutStreamFault(path="/chat/completions"), {},
-     "broke off", "error"),
-    ("image endpoint fails mid-loop", lambda: StatusFault(path="/images/generations", status=500, skip=1), {},
-     "model provider failed (500)", "error"),
-    ("critic reply without PROMPT:", lambda: ReplyFault(path="/chat/completions", content="CRITICS: lovely as it is."),
-     {}, "gave no PROMPT", "ok"),
+    ("malformed JSON body", lambda: MalformedJSONFault(path="/chat/completions"), {}, "sent a reply we could not read", "error"),
+    ("answer cut off mid-way", lambda: CutStreamFault(path="/chat/completions"), {}, "broke off", "error"),
+    (
+        "image endpoint fails mid-loop",
+        lambda: StatusFault(path="/images/generations", status=500, skip=1),
+        {},
+        "model provider failed (500)",
+        "error",
+    ),
+    (
+        "critic reply without PROMPT:",
+        lambda: ReplyFault(path="/chat/completions", content="CRITICS: lovely as it is."),
+        {},
+        "gave no PROMPT",
+        "ok",
+    ),
 ]
 
 
@@ -53,18 +61,29 @@ def server():
 def settings_for(server: OpenAIStub, tracking_uri: str, **changes) -> Settings:
     if changes.get("base_url") == "refused":
         changes["base_url"] = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
-    base = Settings(provider="openai", api_key="sk-test-reliability", base_url=server.base_url,
-                    chat_model="gpt-4o-mini", vision_model="gpt-4o-mini", image_model="gpt-image-1",
-                    image_size="1024x1024", image_quality="low", tracking_uri=tracking_uri, max_retries=0)
+    base = Settings(
+        provider="openai",
+        api_key="sk-test-reliability",
+        base_url=server.base_url,
+        chat_model="gpt-4o-mini",
+        vision_model="gpt-4o-mini",
+        image_model="gpt-image-1",
+        image_size="1024x1024",
+        image_quality="low",
+        tracking_uri=tracking_uri,
+        max_retries=0,
+    )
     return base.with_(**changes)
 
 
 @pytest.mark.parametrize("row, fault, changes, sees, ends", FAULTS, ids=[f[0] for f in FAULTS])
-def test_a_model_fault_loses_nothing_and_retry_works(row, fault, changes, sees, ends, server, tracking_uri, store,
-                                                     mlflow_client, reliability):
+def test_a_model_fault_loses_nothing_and_retry_works(
+    row, fault, changes, sees, ends, server, tracking_uri, store, mlflow_client, reliability
+):
     good = settings_for(server, tracking_uri)
-    first = asyncio.run(run_turn(Conversation(scenario="catify", session_id="s", provider="openai",
-                                              options={"iterations": 1}), "a cat", good, store))
+    first = asyncio.run(
+        run_turn(Conversation(scenario="catify", session_id="s", provider="openai", options={"iterations": 1}), "a cat", good, store)
+    )
     assert first.status == "ok", first.error
     before = first.conversation
     if fault is not None:
@@ -95,5 +114,6 @@ def test_a_model_fault_loses_nothing_and_retry_works(row, fault, changes, sees, 
     else:
         assert saved.turns == 2 and trace_state == "OK"
         kept = "the turn completes; the previous prompt is drawn again and the chat says so"
-    reliability(area="model", fault=row, sees=re.sub(r"http://127\.0\.0\.1:\d+/v1", "<base URL>", shown.strip()),
-                kept=kept, trace=trace_state)
+    reliability(
+        area="model", fault=row, sees=re.sub(r"http://127\.0\.0\.1:\d+/v1", "<base URL>", shown.strip()), kept=kept, trace=trace_state
+    )

@@ -30,14 +30,28 @@ pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarn
 def everything_shown(at: AppTest) -> str:
     """The text of every element on the page (main and sidebar), tables included."""
     parts = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "code", "info", "warning", "error",
-                 "success", "exception", "metric", "json", "latex"):
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "text",
+        "code",
+        "info",
+        "warning",
+        "error",
+        "success",
+        "exception",
+        "metric",
+        "json",
+        "latex",
+    ):
         for element in getattr(at, kind, []):
             parts += [str(getattr(element, attr, "")) for attr in ("value", "label", "body", "help")]
     for kind in ("button", "selectbox", "multiselect", "radio", "slider", "text_area", "checkbox"):
         for element in getattr(at, kind, []):
-            parts += [str(getattr(element, "label", "")), str(getattr(element, "help", "")),
-                      str(getattr(element, "options", ""))]
+            parts += [str(getattr(element, "label", "")), str(getattr(element, "help", "")), str(getattr(element, "options", ""))]
     parts += [e.value.to_string() for e in at.dataframe]
     parts += [str(i.value) for i in at.text_input if i.key != "api_key"]  # the key's own field holds it, unshown
     return "\n".join(parts)
@@ -56,8 +70,7 @@ def test_a_canary_key_appears_nowhere(tmp_path, monkeypatch, caplog, reliability
         at.run()
         at.sidebar.text_input(key="api_key").set_value(CANARY).run()
         pages = []
-        for scenario, message in (("catify", "a cat"), ("analyst", "What are the risks?"),
-                                  ("weather", "What's the weather in Paris?")):
+        for scenario, message in (("catify", "a cat"), ("analyst", "What are the risks?"), ("weather", "What's the weather in Paris?")):
             next(b for b in at.button if b.label == "New conversation").click().run()
             next(s for s in at.selectbox if s.label == "Scenario").set_value(scenario).run()
             if scenario == "analyst":
@@ -82,22 +95,28 @@ def test_a_canary_key_appears_nowhere(tmp_path, monkeypatch, caplog, reliability
     leaks += ["log"] if CANARY in caplog.text else []
     leaks += [f"page {i}" for i, page in enumerate(pages) if CANARY in page]
     assert leaks == [], leaks
-    reliability(area="secrets", fault="a canary API key through every scenario (Catify, Analyst & Summarizer, "
-                "Weather), the Traces and Models pages",
-                sees="nothing of the key", kept=f"0 hits in {len(files)} store files (database, WAL, artifacts), "
-                f"the logs and {len(pages)} rendered pages")
+    reliability(
+        area="secrets",
+        fault="a canary API key through every scenario (Catify, Analyst & Summarizer, Weather), the Traces and Models pages",
+        sees="nothing of the key",
+        kept=f"0 hits in {len(files)} store files (database, WAL, artifacts), the logs and {len(pages)} rendered pages",
+    )
 
 
 OWNER_CANARY = "owner-canary-5e4d3c2b1a0f9e8d7c6b5a4938271605"  # no known prefix: only its exact value finds it
 ECHOES = [  # (row, the provider's answer to the first chat call, what the user sees)
-    ("401 whose body quotes the key", lambda: EchoKeyFault(path="/chat/completions", status=401),
-     "rejected the API key (401)"),
-    ("400 whose body quotes the key", lambda: EchoKeyFault(path="/chat/completions", status=400),
-     "rejected the request (400)"),
-    ("a stream that quotes the key, then breaks off", lambda: EchoKeyStreamFault(path="/chat/completions"),
-     "broke off in the middle of its answer"),
-    ("a stream that quotes the key, then an error event quoting it again",
-     lambda: EchoKeyStreamFault(path="/chat/completions", ending="error"), "Upstream broke off while answering key ***"),
+    ("401 whose body quotes the key", lambda: EchoKeyFault(path="/chat/completions", status=401), "rejected the API key (401)"),
+    ("400 whose body quotes the key", lambda: EchoKeyFault(path="/chat/completions", status=400), "rejected the request (400)"),
+    (
+        "a stream that quotes the key, then breaks off",
+        lambda: EchoKeyStreamFault(path="/chat/completions"),
+        "broke off in the middle of its answer",
+    ),
+    (
+        "a stream that quotes the key, then an error event quoting it again",
+        lambda: EchoKeyStreamFault(path="/chat/completions", ending="error"),
+        "Upstream broke off while answering key ***",
+    ),
 ]
 
 
@@ -134,8 +153,9 @@ def root_log():
 
 
 @pytest.mark.parametrize("row, fault, sees", ECHOES, ids=[e[0] for e in ECHOES])
-def test_a_key_the_provider_quotes_in_its_error_appears_nowhere(row, fault, sees, tmp_path, monkeypatch, caplog,
-                                                                 frames, root_log, reliability):
+def test_a_key_the_provider_quotes_in_its_error_appears_nowhere(
+    row, fault, sees, tmp_path, monkeypatch, caplog, frames, root_log, reliability
+):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     caplog.set_level(logging.DEBUG)
     with OpenAIStub() as server:
@@ -178,10 +198,15 @@ def test_a_key_the_provider_quotes_in_its_error_appears_nowhere(row, fault, sees
     leaks += ["log"] if OWNER_CANARY in logged else []
     leaks += ["trace JSON"] if OWNER_CANARY in downloaded else []
     leaks += [f"page {i}" for i, page in enumerate(pages) if OWNER_CANARY in page]
-    leaks += [f"{sum(OWNER_CANARY.encode() in f for f in frames)} websocket frames"] \
-        if any(OWNER_CANARY.encode() in f for f in frames) else []
+    leaks += (
+        [f"{sum(OWNER_CANARY.encode() in f for f in frames)} websocket frames"] if any(OWNER_CANARY.encode() in f for f in frames) else []
+    )
     assert leaks == [], leaks
-    reliability(area="secrets", fault=f"the provider quotes the owner's key in its error: {row}",
-                sees=said[0] if said else "", trace="ERROR",
-                kept=f"0 hits in {len(files)} store files, the logs (autogen's traceback included), the downloaded "
-                f"trace, {len(pages)} rendered pages and {len(frames)} websocket frames")
+    reliability(
+        area="secrets",
+        fault=f"the provider quotes the owner's key in its error: {row}",
+        sees=said[0] if said else "",
+        trace="ERROR",
+        kept=f"0 hits in {len(files)} store files, the logs (autogen's traceback included), the downloaded "
+        f"trace, {len(pages)} rendered pages and {len(frames)} websocket frames",
+    )

@@ -66,12 +66,10 @@ def user_texts(at) -> list[str]:
 
 def saved_pictures(store: ConversationStore, conversation_id: str) -> int:
     loaded = store.load(conversation_id)
-    return sum(1 for image_id in loaded.image_lookup
-               if (store.load_image(conversation_id, image_id) or b"").startswith(b"\x89PNG"))
+    return sum(1 for image_id in loaded.image_lookup if (store.load_image(conversation_id, image_id) or b"").startswith(b"\x89PNG"))
 
 
-def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back(server, experiment,
-                                                                                          monkeypatch, reliability):
+def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back(server, experiment, monkeypatch, reliability):
     server.kill()  # not running: nothing listens on its port yet
     use(monkeypatch, server.uri, experiment)
     at = open_app()
@@ -91,8 +89,7 @@ def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it
     assert [unescaped(b.label) for b in parked] == ["a cat in space · 2 unsaved turns"]
     parked[0].click().run()  # back to the first one, still unsaved
     assert user_texts(at) == ["a cat in space", "now a dog"]
-    assert [unescaped(b.label) for b in at.sidebar.button if (b.key or "").startswith("parked_")] == [
-        "a bird on a wire · 1 unsaved turn"]
+    assert [unescaped(b.label) for b in at.sidebar.button if (b.key or "").startswith("parked_")] == ["a bird on a wire · 1 unsaved turn"]
 
     server.start()  # left running for the next test; the module fixture stops it
     at.button(key="save_pending").click().run()
@@ -106,23 +103,23 @@ def test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it
     bird = next(c for c in store.recent() if c.title == "a bird on a wire")
     assert saved_pictures(store, bird.id) == 2
     loaded = store.load(conversation_id)
-    assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == [
-        "a cat in space", "now a dog"]
+    assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == ["a cat in space", "now a dog"]
     assert saved_pictures(store, conversation_id) == 4
     reopened = open_app(conversation=conversation_id)  # another browser, later
     assert user_texts(reopened) == ["a cat in space", "now a dog"] and len(reopened.get("image")) == 4
     send(at, "and a bird")  # the store is back: the next turn is saved as usual
     assert store.load(conversation_id).turns == 3 and not any("kept in this" in w for w in warnings_of(at))
-    reliability(area="store", fault="the MLflow store unreachable when the app starts (a real `mlflow server`, "
-                "started later)", sees=f"“Chatting works, but traces are not being saved…”, then “{seen[:90]}…” "
-                "and a Try saving now button",
-                kept="both turns on screen, and a second conversation started meanwhile (listed under Not saved "
-                "yet); once the server was up, Try saving now wrote both (3 turns, 4 + 2 pictures); reopening "
-                "them elsewhere shows all of it; the next turn saved as usual")
+    reliability(
+        area="store",
+        fault="the MLflow store unreachable when the app starts (a real `mlflow server`, started later)",
+        sees=f"“Chatting works, but traces are not being saved…”, then “{seen[:90]}…” and a Try saving now button",
+        kept="both turns on screen, and a second conversation started meanwhile (listed under Not saved "
+        "yet); once the server was up, Try saving now wrote both (3 turns, 4 + 2 pictures); reopening "
+        "them elsewhere shows all of it; the next turn saved as usual",
+    )
 
 
-def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable(up, experiment, monkeypatch,
-                                                                                   reliability):
+def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreachable(up, experiment, monkeypatch, reliability):
     server = up
     with OpenAIStub() as model:
         use(monkeypatch, server.uri, experiment, model)
@@ -157,26 +154,33 @@ def test_a_store_killed_mid_turn_loses_no_turn_and_the_traces_page_says_unreacha
         store = ConversationStore.connect(server.uri, experiment)
         loaded = store.load(conversation_id)
         assert loaded.turns == 2 and [e["text"] for e in loaded.transcript if e["role"] == "user"] == [
-            "a cat in a server room", "now a dog in a data centre"]
+            "a cat in a server room",
+            "now a dog in a data centre",
+        ]
         assert saved_pictures(store, conversation_id) == 4, "the picture drawn while the server was dead too"
         send(at, "and a bird")
         assert store.load(conversation_id).turns == 3
-        traced = sorted(t.info.tags.get("app.turn", "?") for t in
-                        MlflowClient(server.uri).search_traces(locations=[store.experiment_id]))
+        traced = sorted(t.info.tags.get("app.turn", "?") for t in MlflowClient(server.uri).search_traces(locations=[store.experiment_id]))
     assert {"1", "3"} <= set(traced), "the traces before and after the outage are whole"
     outage_trace = "written" if "2" in traced else "lost or partial (MLflow drops a trace it cannot export)"
-    reliability(area="store", fault="the `mlflow server` process killed (SIGKILL) in the middle of a Catify turn, "
-                "then restarted", sees="the turn finishes; warnings that a picture and the conversation could not "
-                "be saved and that the turn is kept in this browser session, with Try saving now",
-                kept=f"the turn and its pictures on screen; after the restart Try saving now wrote it (2 turns, "
-                f"4 pictures, the one drawn after the crash included); the trace of the turn during the outage: "
-                f"{outage_trace}; trace turn tags in the store: {traced}")
-    reliability(area="store", fault="the Traces page while the tracking server is down", sees=traces_page_says[:160],
-                kept="nothing to keep: the page reads only; the chat's session is untouched")
+    reliability(
+        area="store",
+        fault="the `mlflow server` process killed (SIGKILL) in the middle of a Catify turn, then restarted",
+        sees="the turn finishes; warnings that a picture and the conversation could not "
+        "be saved and that the turn is kept in this browser session, with Try saving now",
+        kept=f"the turn and its pictures on screen; after the restart Try saving now wrote it (2 turns, "
+        f"4 pictures, the one drawn after the crash included); the trace of the turn during the outage: "
+        f"{outage_trace}; trace turn tags in the store: {traced}",
+    )
+    reliability(
+        area="store",
+        fault="the Traces page while the tracking server is down",
+        sees=traces_page_says[:160],
+        kept="nothing to keep: the page reads only; the chat's session is untouched",
+    )
 
 
-def test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a_new_conversation(
-        up, experiment, monkeypatch, reliability):
+def test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a_new_conversation(up, experiment, monkeypatch, reliability):
     server = up
     use(monkeypatch, server.uri, experiment)
     tab_a = open_app()
@@ -196,17 +200,19 @@ def test_a_turn_kept_during_an_outage_that_another_tab_overtook_can_be_kept_as_a
     told = next(w for w in warnings_of(tab_a) if "continued in another tab" in w)
     assert user_texts(tab_a) == ["a cat", "now a dog"], "tab A's turn is still on screen"
     store = ConversationStore.connect(server.uri, experiment)
-    assert [e["text"] for e in store.load(conversation_id).transcript if e["role"] == "user"] == [
-        "a cat", "now a bird"], "tab B's turn was not overwritten"
+    assert [e["text"] for e in store.load(conversation_id).transcript if e["role"] == "user"] == ["a cat", "now a bird"], (
+        "tab B's turn was not overwritten"
+    )
     tab_a.button(key="save_as_new").click().run()
     assert not tab_a.exception, [e.value for e in tab_a.exception]
     copy_id = tab_a.query_params["conversation"]
     assert copy_id != conversation_id and not any("continued in another tab" in w for w in warnings_of(tab_a))
     copy = store.load(copy_id)
-    assert copy.title == "a cat (copy)" and [e["text"] for e in copy.transcript if e["role"] == "user"] == [
-        "a cat", "now a dog"]
+    assert copy.title == "a cat (copy)" and [e["text"] for e in copy.transcript if e["role"] == "user"] == ["a cat", "now a dog"]
     assert saved_pictures(store, copy_id) == 4
-    reliability(area="concurrency", fault="a turn kept in the session during a store outage, while another tab "
-                "continued the same conversation", sees=unescaped(told)[:150] + "… with Save mine as a new "
-                "conversation and Reload", kept="both: the other tab's turn in the conversation; this tab's turn, "
-                "with its pictures, in a copy (“… (copy)”)")
+    reliability(
+        area="concurrency",
+        fault="a turn kept in the session during a store outage, while another tab continued the same conversation",
+        sees=unescaped(told)[:150] + "… with Save mine as a new conversation and Reload",
+        kept="both: the other tab's turn in the conversation; this tab's turn, with its pictures, in a copy (“… (copy)”)",
+    )

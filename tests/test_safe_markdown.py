@@ -12,30 +12,36 @@ from ui.text import safe_markdown
 ZWSP = "\u200b"
 
 
-@pytest.mark.parametrize("text", [
-    "### Main risks\n- **Wholesale softness** and *margins*\n1. one\n2. two",
-    "| region | change |\n|---|---|\n| North | -12% |",
-    "```python\nprint('![not a picture](http://x/y.png)', 1 < 2, '$5')\n```",
-    "Use `![x](http://y/z.png)` and `<b>` literally",
-    "[MLflow](https://mlflow.org) and [mail](mailto:a@b.c) and [wiki](https://en.wikipedia.org/wiki/Cat_(x))",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "### Main risks\n- **Wholesale softness** and *margins*\n1. one\n2. two",
+        "| region | change |\n|---|---|\n| North | -12% |",
+        "```python\nprint('![not a picture](http://x/y.png)', 1 < 2, '$5')\n```",
+        "Use `![x](http://y/z.png)` and `<b>` literally",
+        "[MLflow](https://mlflow.org) and [mail](mailto:a@b.c) and [wiki](https://en.wikipedia.org/wiki/Cat_(x))",
+    ],
+)
 def test_what_is_safe_stays_as_written(text):
     # an image opener in code gets a zero-width space between its two characters: it shows the same
     assert safe_markdown(text).replace(ZWSP, "") == text
 
 
-@pytest.mark.parametrize("text, becomes", [
-    ("![chart](http://evil.example/x.png)", "\\![chart](http://evil.example/x.png)"),
-    ("![y][ref]\n[ref]: http://evil.example/x.png", "\\![y][ref]\n\\[ref\\]: http://evil.example/x.png"),
-    ("\\\\![x](http://e/x.png)", "\\\\\\![x](http://e/x.png)"),  # an escaped backslash does not escape the !
-    ("<img src=http://e/x.png onerror=alert(1)>", "&lt;img src=http://e/x.png onerror=alert(1)>"),
-    ("<script>alert(1)</script>", "&lt;script>alert(1)&lt;/script>"),
-    ("[run](javascript:alert(1))", "\\[run\\]\\(javascript\\:alert\\(1\\)\\)"),
-    ("[run](JAVASCRIPT:alert(1))", "\\[run\\]\\(JAVASCRIPT\\:alert\\(1\\)\\)"),
-    ("[file](file:///etc/passwd)", "\\[file\\]\\(file\\:///etc/passwd\\)"),
-    ("from $4.5 million to $3 million", "from \\$4.5 million to \\$3 million"),
-    ("already \\$5", "already \\$5"),
-])
+@pytest.mark.parametrize(
+    "text, becomes",
+    [
+        ("![chart](http://evil.example/x.png)", "\\![chart](http://evil.example/x.png)"),
+        ("![y][ref]\n[ref]: http://evil.example/x.png", "\\![y][ref]\n\\[ref\\]: http://evil.example/x.png"),
+        ("\\\\![x](http://e/x.png)", "\\\\\\![x](http://e/x.png)"),  # an escaped backslash does not escape the !
+        ("<img src=http://e/x.png onerror=alert(1)>", "&lt;img src=http://e/x.png onerror=alert(1)>"),
+        ("<script>alert(1)</script>", "&lt;script>alert(1)&lt;/script>"),
+        ("[run](javascript:alert(1))", "\\[run\\]\\(javascript\\:alert\\(1\\)\\)"),
+        ("[run](JAVASCRIPT:alert(1))", "\\[run\\]\\(JAVASCRIPT\\:alert\\(1\\)\\)"),
+        ("[file](file:///etc/passwd)", "\\[file\\]\\(file\\:///etc/passwd\\)"),
+        ("from $4.5 million to $3 million", "from \\$4.5 million to \\$3 million"),
+        ("already \\$5", "already \\$5"),
+    ],
+)
 def test_what_could_fetch_run_or_garble_is_defused(text, becomes):
     assert safe_markdown(text) == becomes
 
@@ -45,11 +51,14 @@ def test_code_fences_protect_only_until_they_close():
     assert safe_markdown(text) == f"```\n!{ZWSP}[a](http://x/a.png)\n```\n\\![b](http://x/b.png)\n~~~~\n<b>\n~~~~"
 
 
-@pytest.mark.parametrize("text", [
-    "\\`![x](https://evil.example/p.png)`",  # an escaped backtick opens no code span
-    "```a`b\n![x](https://evil.example/p.png)\n```",  # a backtick fence's info string may not hold a backtick
-    "`` ![x](https://evil.example/p.png) `",  # unbalanced backticks are no code span
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\`![x](https://evil.example/p.png)`",  # an escaped backtick opens no code span
+        "```a`b\n![x](https://evil.example/p.png)\n```",  # a backtick fence's info string may not hold a backtick
+        "`` ![x](https://evil.example/p.png) `",  # unbalanced backticks are no code span
+    ],
+)
 def test_what_only_looks_like_code_still_makes_no_picture(text):
     """Found by an attacker's review: text our line rules took for code, which CommonMark does not, kept its `![`;
     now none is left unescaped anywhere."""

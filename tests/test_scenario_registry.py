@@ -70,8 +70,7 @@ def echo_module(tmp_path, monkeypatch):
     importlib.invalidate_caches()
 
 
-def test_a_module_in_the_package_is_a_scenario_everywhere(echo_module, monkeypatch, tracking_uri, experiment_name,
-                                                          mlflow_client):
+def test_a_module_in_the_package_is_a_scenario_everywhere(echo_module, monkeypatch, tracking_uri, experiment_name, mlflow_client):
     echo = scenarios.get("echo")
     built_in = [s.key for s in scenarios.all_scenarios() if not s.team_file and s.listed]  # team files follow (teams/)
     assert built_in == ["catify", "analyst", "weather", "echo"]
@@ -139,7 +138,7 @@ def test_a_broken_scenario_module_is_reported_and_the_others_still_work(tmp_path
     monkeypatch.setattr(scenarios, "_discovered", False)
     try:
         assert [s.key for s in scenarios.all_scenarios() if not s.team_file and s.listed] == ["catify", "analyst", "weather"]
-        problem, = scenarios.load_problems()
+        (problem,) = scenarios.load_problems()
         assert "core.scenarios.broken_team could not be loaded (ModuleNotFoundError" in problem
     finally:
         sys.modules.pop("core.scenarios.broken_team", None)

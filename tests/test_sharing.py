@@ -28,10 +28,15 @@ def test_a_token_opens_its_one_conversation_until_revoked(conversations):
     assert links.opened(grant.token) == mine
     assert [g.grant_id for g in links.grants(mine)] == [grant.grant_id] and links.grants(other) == []
     _, grant_id, signature = grant.token.split(".")
-    forged = [f"{other}.{grant_id}.{signature}",  # the same grant moved to another conversation
-              grant.token[:-1] + ("A" if grant.token[-1] != "A" else "B"),  # a signature one letter off
-              sharing.ShareLinks(store.client, "t" * 32)._token(mine, grant_id),  # signed with another secret
-              "", "x.y.z", f"{mine}.{grant_id}", grant.token + ".x"]
+    forged = [
+        f"{other}.{grant_id}.{signature}",  # the same grant moved to another conversation
+        grant.token[:-1] + ("A" if grant.token[-1] != "A" else "B"),  # a signature one letter off
+        sharing.ShareLinks(store.client, "t" * 32)._token(mine, grant_id),  # signed with another secret
+        "",
+        "x.y.z",
+        f"{mine}.{grant_id}",
+        grant.token + ".x",
+    ]
     for token in forged:
         with pytest.raises(sharing.ShareRefused, match="does not open anything"):
             links.opened(token)

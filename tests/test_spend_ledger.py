@@ -120,8 +120,12 @@ def test_processes_racing_for_the_last_cent_never_pass_the_cap(database, tmp_pat
     """Four processes go through 30 visitors in step (all four try $0.01 for a visitor at the same moment): a
     visitor's cap ($0.02) is raced for 30 times, and the day's ($0.50) at the end. Exactly two reservations per visitor are taken until
     the day's cap is reached, and exactly 50 in all, whoever wins each race."""
-    racers = [subprocess.Popen([sys.executable, "-c", RACE, database, str(tmp_path), "4"], cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, database, str(tmp_path), "4"], cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
     for racer in racers:
         assert racer.stdout.readline().strip() == "ready", racer.stderr.read()
     won: list[int] = []
@@ -141,10 +145,13 @@ def test_where_the_ledger_lives():
     assert ledger.database_for("postgresql+psycopg2://u:p@db/mlflow") == "postgresql+psycopg2://u:p@db/mlflow"
     assert ledger.database_for("http://mlflow.internal:5000") is None
     assert ledger.database_for("./mlruns") is None
-    assert ledger.database_for("http://mlflow.internal:5000", " postgresql://u:p@db/spend ") == \
-        "postgresql://u:p@db/spend"
-    env = {"APP_HOSTED": "1", "APP_LEDGER_URI": "postgresql://u:secret@db/spend", "APP_LEDGER_TTL_S": "900",
-           "MLFLOW_TRACKING_URI": "http://mlflow.internal:5000"}
+    assert ledger.database_for("http://mlflow.internal:5000", " postgresql://u:p@db/spend ") == "postgresql://u:p@db/spend"
+    env = {
+        "APP_HOSTED": "1",
+        "APP_LEDGER_URI": "postgresql://u:secret@db/spend",
+        "APP_LEDGER_TTL_S": "900",
+        "MLFLOW_TRACKING_URI": "http://mlflow.internal:5000",
+    }
     limits = Settings.from_env(env).hosted
     assert limits is not None and limits.ledger_uri == "postgresql://u:secret@db/spend" and limits.ledger_ttl_s == 900
     assert "secret" not in repr(limits)
@@ -152,16 +159,19 @@ def test_where_the_ledger_lives():
 
 
 def test_against_a_tracking_server_without_a_ledger_the_owners_key_is_refused_with_what_to_set():
-    settings = Settings.from_env({"APP_HOSTED": "1", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
-                                  "APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-owner"})
+    settings = Settings.from_env(
+        {"APP_HOSTED": "1", "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000", "APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-owner"}
+    )
     spend = hosted.open_ledger(settings)
     conversation = Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 1})
     with pytest.raises(TurnRefused, match="has not set APP_LEDGER_URI.*Nothing was run"):
         hosted.admit(spend, settings, conversation, "a cat", "v", uses_owner_key=True)
     assert hosted.admit(spend, settings, conversation, "a cat", "v", uses_owner_key=False).id is None, "own key"
     demo = settings.with_(provider="demo", api_key="")
-    assert hosted.admit(spend, demo, Conversation(scenario="catify", session_id="v", provider="demo"), "a cat", "v",
-                        uses_owner_key=False) is not None
+    assert (
+        hosted.admit(spend, demo, Conversation(scenario="catify", session_id="v", provider="demo"), "a cat", "v", uses_owner_key=False)
+        is not None
+    )
     with pytest.raises(TurnRefused, match="APP_LEDGER_URI"):
         spend.spent("v")
 

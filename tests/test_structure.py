@@ -32,8 +32,9 @@ def _runtime_imports(path: Path) -> set[str]:
     """Modules this file imports when it runs (not under `if TYPE_CHECKING:`), as absolute names."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rsplit(".", 1)[0]
-    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-               and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+    skipped = {
+        id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)
+    }
     found: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -43,7 +44,7 @@ def _runtime_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
@@ -65,7 +66,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         state[node] = 1
         for target in sorted(graph.get(node, ())):
             if state.get(target) == 1:
-                cycles.append(trail[trail.index(target):] + [target])
+                cycles.append(trail[trail.index(target) :] + [target])
             elif not state.get(target):
                 visit(target, trail + [target])
         state[node] = 2
@@ -93,8 +94,11 @@ def test_the_cycle_check_can_fail(tmp_path):
 
 
 def test_core_never_imports_streamlit():
-    offenders = [str(p.relative_to(ROOT)) for p in CORE.rglob("*.py")
-                 if any(m == "streamlit" or m.startswith("streamlit.") for m in _runtime_imports(p))]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in CORE.rglob("*.py")
+        if any(m == "streamlit" or m.startswith("streamlit.") for m in _runtime_imports(p))
+    ]
     assert not offenders
 
 
@@ -129,16 +133,24 @@ def test_imports_sit_at_the_top_of_modules_unless_a_comment_says_why():
 
 def test_pages_hold_no_global_state():
     """Pages are views: a `global` in one means state that belongs in core or in session state."""
-    offenders = [f"{p.relative_to(ROOT)}:{n.lineno}" for p in _python_files("pages", "ui")
-                 for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))) if isinstance(n, ast.Global)]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n.lineno}"
+        for p in _python_files("pages", "ui")
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, ast.Global)
+    ]
     assert not offenders, offenders
 
 
 def test_nothing_edits_sys_path():
     """The project installs as a package (pyproject.toml); nothing reaches around that."""
-    edits = [f"{p.relative_to(ROOT)}:{n}" for p in _python_files(*SOURCE_DIRS) if p != Path(__file__)
-             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-             if re.search(r"sys\.path\.(insert|append)|sys\.path\s*\+?=", line)]
+    edits = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _python_files(*SOURCE_DIRS)
+        if p != Path(__file__)
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"sys\.path\.(insert|append)|sys\.path\s*\+?=", line)
+    ]
     assert not edits, edits
 
 
@@ -146,8 +158,11 @@ def test_every_core_module_is_in_the_architecture_table():
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^\|\s*`([\w/]+\.py)`", text, flags=re.MULTILINE))
     modules = {str(p.relative_to(CORE)) for p in CORE.rglob("*.py") if p.name != "__init__.py"}
-    packages = {str(p.parent.relative_to(CORE)) + "/__init__.py" for p in CORE.rglob("__init__.py")
-                if any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in ast.parse(p.read_text()).body)}
+    packages = {
+        str(p.parent.relative_to(CORE)) + "/__init__.py"
+        for p in CORE.rglob("__init__.py")
+        if any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in ast.parse(p.read_text()).body)
+    }
     missing = sorted((modules | packages) - listed)
     assert not missing, f"core modules missing from docs/ARCHITECTURE.md's table: {missing}"
     stale = sorted(listed - {str(p.relative_to(CORE)) for p in CORE.rglob("*.py")})
@@ -175,8 +190,7 @@ def test_every_safeguard_is_where_scripts_check_safeguards_looks():
     lost = []
     for safeguard in check_safeguards.SAFEGUARDS:
         try:
-            compile(check_safeguards.without(safeguard, (ROOT / safeguard.file).read_text(encoding="utf-8")),
-                    safeguard.file, "exec")
+            compile(check_safeguards.without(safeguard, (ROOT / safeguard.file).read_text(encoding="utf-8")), safeguard.file, "exec")
         except (check_safeguards.NotThere, SyntaxError) as exc:
             lost.append(f"{safeguard.name}: {exc}")
     assert len(check_safeguards.SAFEGUARDS) >= 34 and not lost, lost

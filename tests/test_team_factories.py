@@ -47,8 +47,7 @@ def test_a_factory_is_offered_and_runs_traced_on_the_demo_provider(folder, store
     (folder / "adder.py").write_text(GOOD)
     scenarios.rescan()
     offered = scenarios.get("team:adder")
-    assert (offered.label, offered.description, offered.team_file) == ("Adder", "Adds two numbers with a tool.",
-                                                                      "adder.py")
+    assert (offered.label, offered.description, offered.team_file) == ("Adder", "Adds two numbers with a tool.", "adder.py")
     assert [a.name for a in offered.agents] == ["adder"] and offered.models_asked == ("gpt-4.1-mini",)
     conversation = Conversation(scenario="team:adder", session_id="s", provider="demo")
     outcome = asyncio.run(run_turn(conversation, "2.5 plus 4", Settings(tracking_uri=tracking_uri), store))
@@ -61,18 +60,25 @@ def test_a_factory_is_offered_and_runs_traced_on_the_demo_provider(folder, store
     assert steps == ["adder", "adder"], "the tool call, then the answer: each step an AGENT span"
 
 
-@pytest.mark.parametrize("source, says", [
-    ("def create_team(models:\n", "“bad.py” has a syntax error on line 1"),
-    ("import no_such_package_here\n", "“bad.py” needs the module no_such_package_here, which is not installed here."),
-    ("x = 1\n", "“bad.py” has no create_team(models) function"),
-    ("def create_team(models):\n    return 42\n", "create_team() in “bad.py” returned int, not an agentchat team"),
-    ("def create_team(models):\n    raise ValueError('no key in the file')\n",
-     "create_team() in “bad.py” raised ValueError (line 2): no key in the file"),
-    ("raise RuntimeError('boom')\n", "“bad.py” failed when it was read (line 1): RuntimeError: boom"),
-    ("import sys\nsys.exit('bye')\n", "“bad.py” failed when it was read (line 2): SystemExit: bye"),
-    ("import time\ndef create_team(models):\n    time.sleep(30)\n",
-     "create_team() in “bad.py” did not finish within 0.5 s; the app left it running and does not offer the team."),
-])
+@pytest.mark.parametrize(
+    "source, says",
+    [
+        ("def create_team(models:\n", "“bad.py” has a syntax error on line 1"),
+        ("import no_such_package_here\n", "“bad.py” needs the module no_such_package_here, which is not installed here."),
+        ("x = 1\n", "“bad.py” has no create_team(models) function"),
+        ("def create_team(models):\n    return 42\n", "create_team() in “bad.py” returned int, not an agentchat team"),
+        (
+            "def create_team(models):\n    raise ValueError('no key in the file')\n",
+            "create_team() in “bad.py” raised ValueError (line 2): no key in the file",
+        ),
+        ("raise RuntimeError('boom')\n", "“bad.py” failed when it was read (line 1): RuntimeError: boom"),
+        ("import sys\nsys.exit('bye')\n", "“bad.py” failed when it was read (line 2): SystemExit: bye"),
+        (
+            "import time\ndef create_team(models):\n    time.sleep(30)\n",
+            "create_team() in “bad.py” did not finish within 0.5 s; the app left it running and does not offer the team.",
+        ),
+    ],
+)
 def test_a_factory_that_cannot_be_used_is_said_and_the_rest_stay(folder, source, says, monkeypatch):
     monkeypatch.setattr(team_factories, "READ_TIMEOUT_S", 0.5)
     (folder / "bad.py").write_text(textwrap.dedent(source))

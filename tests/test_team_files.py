@@ -61,19 +61,25 @@ def read_one(path: Path) -> team_files.TeamFile:
 
 def test_a_studio_file_on_version_1_is_read_and_upgraded():
     team = read_one(FIXTURE)
-    assert (team.key, team.label, team.agents, team.models) == (KEY, "Calculator Team", ("assistant_agent",),
-                                                                ("gpt-4o-mini",))
+    assert (team.key, team.label, team.agents, team.models) == (KEY, "Calculator Team", ("assistant_agent",), ("gpt-4o-mini",))
     agent = team.component["config"]["participants"][0]
     assert agent["component_version"] == 2, "AssistantAgent's v1 config fits its v2 schema as it is"
 
 
-@pytest.mark.parametrize("change, says", [
-    (lambda c: c["config"]["participants"][0]["config"].pop("reflect_on_tool_use"),
-     "AssistantAgent is written for version 1 of autogen_agentchat.agents.AssistantAgent"),
-    (lambda c: c["config"]["participants"][0].update(provider="no_such_package.Agent"),
-     "needs no_such_package.Agent, but the module no_such_package is not installed here"),
-    (lambda c: c.update(component_type="agent"), "is not a team: its top-level component_type should be \"team\""),
-])
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        (
+            lambda c: c["config"]["participants"][0]["config"].pop("reflect_on_tool_use"),
+            "AssistantAgent is written for version 1 of autogen_agentchat.agents.AssistantAgent",
+        ),
+        (
+            lambda c: c["config"]["participants"][0].update(provider="no_such_package.Agent"),
+            "needs no_such_package.Agent, but the module no_such_package is not installed here",
+        ),
+        (lambda c: c.update(component_type="agent"), 'is not a team: its top-level component_type should be "team"'),
+    ],
+)
 def test_files_that_cannot_be_used_get_a_sentence(tmp_path, change, says):
     component = json.loads(FIXTURE.read_text())
     change(component)
@@ -127,8 +133,7 @@ def test_the_team_runs_offline_calls_its_tool_and_is_traced(teams_dir, store, tr
     assert [s.name for s in spans if s.span_type == "TOOL"] == ["calculator"]
     assert {s.name for s in spans if s.span_type == "AGENT"} >= {"assistant_agent"}
     assert len([s for s in spans if s.span_type == "CHAT_MODEL"]) == 2  # the tool call, then the answer
-    again = asyncio.run(run_turn(store.load(outcome.conversation.id), "And 7 minus 10?",
-                                 Settings(tracking_uri=tracking_uri), store))
+    again = asyncio.run(run_turn(store.load(outcome.conversation.id), "And 7 minus 10?", Settings(tracking_uri=tracking_uri), store))
     assert again.status == "ok" and "-3.0" in again.entries[-1]["text"], "a reopened team file conversation goes on"
 
 
@@ -142,12 +147,11 @@ def test_the_chat_page_offers_and_runs_a_team_file(teams_dir, monkeypatch, track
     picker.set_value(KEY).run()
     send(at, "What is 12.5 times 8?")
     assert [m.name for m in at.chat_message][:2] == ["user", "tool"]
-    assert "calculator(a=12.5, b=8.0, operator=\"*\") → 100.0" in at.chat_message[1].code[0].value
+    assert 'calculator(a=12.5, b=8.0, operator="*") → 100.0' in at.chat_message[1].code[0].value
     assert len(at.query_params["conversation"]) == 32
 
 
-def test_a_broken_file_is_said_on_the_page_and_the_rest_still_work(teams_dir, monkeypatch, tracking_uri,
-                                                                  experiment_name):
+def test_a_broken_file_is_said_on_the_page_and_the_rest_still_work(teams_dir, monkeypatch, tracking_uri, experiment_name):
     broken = copy.deepcopy(json.loads(FIXTURE.read_text()))
     broken["component_type"] = "agent"
     (teams_dir / "not_a_team.json").write_text(json.dumps(broken))
@@ -169,44 +173,58 @@ def studio_team(*participants, termination=None, label="Team") -> dict:
 
 
 def assistant(name: str, system_message: str, **kwargs) -> AssistantAgent:
-    return AssistantAgent(name, model_client=OpenAIChatCompletionClient(model="gpt-4o-mini", api_key="unused"),
-                          system_message=system_message, **kwargs)
+    return AssistantAgent(
+        name, model_client=OpenAIChatCompletionClient(model="gpt-4o-mini", api_key="unused"), system_message=system_message, **kwargs
+    )
 
 
 def test_a_studio_gallery_offers_its_teams_and_says_which_cannot_run(teams_dir):
     surfer_team = copy.deepcopy(json.loads(FIXTURE.read_text()))
     surfer_team["label"] = "Web Agent Team"
-    surfer_team["config"]["participants"].append({
-        "provider": "autogen_ext.agents.web_surfer.MultimodalWebSurfer", "component_type": "agent", "version": 1,
-        "component_version": 1, "config": {"name": "websurfer_agent", "start_page": "https://www.bing.com/"}})
-    gallery = {"id": "gallery_default", "name": "A gallery", "items": {
-        "teams": [json.loads(FIXTURE.read_text()), surfer_team], "components": {"agents": []}}}
+    surfer_team["config"]["participants"].append(
+        {
+            "provider": "autogen_ext.agents.web_surfer.MultimodalWebSurfer",
+            "component_type": "agent",
+            "version": 1,
+            "component_version": 1,
+            "config": {"name": "websurfer_agent", "start_page": "https://www.bing.com/"},
+        }
+    )
+    gallery = {
+        "id": "gallery_default",
+        "name": "A gallery",
+        "items": {"teams": [json.loads(FIXTURE.read_text()), surfer_team], "components": {"agents": []}},
+    }
     (teams_dir / "gallery.json").write_text(json.dumps(gallery))
     scenarios.rescan()
     assert scenarios.get("team:gallery-calculator-team").label == "Calculator Team (gallery.json)"
     assert scenarios.find("team:gallery-web-agent-team") is None
     said = [p for p in scenarios.load_problems() if "gallery.json" in p]
-    assert said == ["Team not offered: In “gallery.json” (team “Web Agent Team”), websurfer_agent is a "
-                    "MultimodalWebSurfer, which browses the web in a browser of its own and needs the internet; "
-                    "this app does not run it. Replace it with an AssistantAgent with tools, or use AutoGen Studio "
-                    "for this team."]
+    assert said == [
+        "Team not offered: In “gallery.json” (team “Web Agent Team”), websurfer_agent is a "
+        "MultimodalWebSurfer, which browses the web in a browser of its own and needs the internet; "
+        "this app does not run it. Replace it with an AssistantAgent with tools, or use AutoGen Studio "
+        "for this team."
+    ]
 
 
 def test_a_user_proxy_agent_pauses_the_turn_and_the_next_message_resumes_it(teams_dir, store, tracking_uri):
     component = studio_team(
         assistant("drafter", "You are a drafter. Answer the user's request in one line."),
         UserProxyAgent("reviewer", description="The person who approves the draft."),
-        termination=TextMentionTermination("TERMINATE"), label="Draft and approve")
+        termination=TextMentionTermination("TERMINATE"),
+        label="Draft and approve",
+    )
     (teams_dir / "approve.json").write_text(json.dumps(component))
     scenarios.rescan()
     offered = scenarios.get("team:approve")
     assert offered.agent("reviewer").label == "You (reviewer)"
     settings = Settings(tracking_uri=tracking_uri)
-    first = asyncio.run(run_turn(Conversation(scenario="team:approve", session_id="s", provider="demo"),
-                                 "A title for the launch post", settings, store))
+    first = asyncio.run(
+        run_turn(Conversation(scenario="team:approve", session_id="s", provider="demo"), "A title for the launch post", settings, store)
+    )
     assert first.status == "waiting", first.error
-    assert [(e["name"], e.get("asks_user", False)) for e in first.entries[1:]] == [("drafter", False),
-                                                                                  ("reviewer", True)]
+    assert [(e["name"], e.get("asks_user", False)) for e in first.entries[1:]] == [("drafter", False), ("reviewer", True)]
     reopened = store.load(first.conversation.id)  # a page reload in between: only the store remembers
     second = asyncio.run(run_turn(reopened, "Make it shorter", settings, store))
     assert second.status == "waiting" and second.entries[1]["name"] == "drafter"
@@ -222,10 +240,12 @@ def test_an_upload_is_kept_in_the_teams_folder_and_bad_ones_leave_nothing(teams_
     changed = data.replace(b"Calculator Team", b"Calculator Team 2")
     assert from_files.add_upload("my_team.json", changed) == (["team:my_team_2"], []), "a new name, nothing lost"
     before = sorted(p.name for p in teams_dir.iterdir())
-    for name, content, says in [("notes.txt", b"hello", "is not a team file"),
-                                ("broken.json", b"{not json", "is not a JSON team file"),
-                                ("big.json", b" " * (team_files.MAX_FILE_BYTES + 1), "up to 1 MB"),
-                                ("../../escape.py", b"x = (", "has a syntax error on line 1")]:
+    for name, content, says in [
+        ("notes.txt", b"hello", "is not a team file"),
+        ("broken.json", b"{not json", "is not a JSON team file"),
+        ("big.json", b" " * (team_files.MAX_FILE_BYTES + 1), "up to 1 MB"),
+        ("../../escape.py", b"x = (", "has a syntax error on line 1"),
+    ]:
         with pytest.raises(InputError, match=re.escape(says)):
             from_files.add_upload(name, content)
     assert sorted(p.name for p in teams_dir.iterdir()) == before, "a refused upload leaves nothing behind"
@@ -247,9 +267,18 @@ def test_the_provider_decides_which_model_runs():
     compatible = Settings.for_provider("openai-compatible").with_(chat_model="llama3.2")
     assert model_for(compatible, "gpt-4o-mini") == "llama3.2", "a compatible server serves its owner's models"
     assert model_for(Settings(), "gpt-4o-mini") == "demo-chat"
-    note = from_files.run_note(scenarios.Scenario(key="team:x", label="x", description="", build=lambda c: None,
-                                                  cost_bound=lambda q: None, team_file="x.json",
-                                                  models_asked=("gpt-4o-mini",)), compatible)
+    note = from_files.run_note(
+        scenarios.Scenario(
+            key="team:x",
+            label="x",
+            description="",
+            build=lambda c: None,
+            cost_bound=lambda q: None,
+            team_file="x.json",
+            models_asked=("gpt-4o-mini",),
+        ),
+        compatible,
+    )
     assert note.startswith("Team file x.json · asks for gpt-4o-mini, runs on llama3.2 (openai-compatible provider")
     assert f"after {team_files.MAX_MESSAGES_GUARD} messages" in note and "use files you trust" in note
 
@@ -263,14 +292,23 @@ def test_a_hosted_demo_runs_only_allow_listed_team_files(teams_dir, store, track
     settings = Settings(tracking_uri=tracking_uri, hosted=limits)
     ledger = hosted.SpendLedger()
     with pytest.raises(TurnRefused, match="owner has not allow-listed"):
-        hosted.admit(ledger, settings, Conversation(scenario="team:other", session_id="v", provider="demo"),
-                     "What is 1 plus 2?", "v", uses_owner_key=False)
-    assert hosted.admit(ledger, settings, Conversation(scenario=KEY, session_id="v", provider="demo"),
-                        "What is 1 plus 2?", "v", uses_owner_key=False) is not None
+        hosted.admit(
+            ledger,
+            settings,
+            Conversation(scenario="team:other", session_id="v", provider="demo"),
+            "What is 1 plus 2?",
+            "v",
+            uses_owner_key=False,
+        )
+    assert (
+        hosted.admit(
+            ledger, settings, Conversation(scenario=KEY, session_id="v", provider="demo"), "What is 1 plus 2?", "v", uses_owner_key=False
+        )
+        is not None
+    )
 
 
-def test_the_page_offers_an_upload_locally_and_none_in_a_hosted_demo(teams_dir, monkeypatch, tracking_uri,
-                                                                    experiment_name):
+def test_the_page_offers_an_upload_locally_and_none_in_a_hosted_demo(teams_dir, monkeypatch, tracking_uri, experiment_name):
     shutil.copy(FIXTURE, teams_dir / "other.json")
     scenarios.rescan()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
@@ -280,11 +318,11 @@ def test_the_page_offers_an_upload_locally_and_none_in_a_hosted_demo(teams_dir, 
     picker = next(s for s in local.selectbox if s.label == "Scenario")
     picker.set_value("team:other").run()
     shown = [c.value.replace("\\", "") for c in local.caption]  # captions are escaped markdown
-    assert any(c.startswith("Team file other.json · asks for gpt-4o-mini, runs on demo-chat (demo provider")
-               for c in shown), shown
+    assert any(c.startswith("Team file other.json · asks for gpt-4o-mini, runs on demo-chat (demo provider") for c in shown), shown
     labels = next(s for s in local.selectbox if s.label == "Scenario").options
-    assert {"Calculator Team (other.json)", "Calculator Team (studio_calculator_team.json)"} <= set(labels), \
+    assert {"Calculator Team (other.json)", "Calculator Team (studio_calculator_team.json)"} <= set(labels), (
         "two files with one label are told apart"
+    )
 
     monkeypatch.setenv("APP_HOSTED", "1")
     monkeypatch.setenv("APP_HOSTED_TEAMS", FIXTURE.name)
@@ -294,14 +332,14 @@ def test_the_page_offers_an_upload_locally_and_none_in_a_hosted_demo(teams_dir, 
     shared = open_app()
     assert len(shared.get("file_uploader")) == 0, "a hosted demo never takes a team file"
     picker = next(s for s in shared.selectbox if s.label == "Scenario")
-    assert [o for o in picker.options if o.startswith("Calculator")] == ["Calculator Team"], \
+    assert [o for o in picker.options if o.startswith("Calculator")] == ["Calculator Team"], (
         "only the allow-listed file is read: one team of that name, told by no file name"
+    )
     picker.set_value(KEY).run()
     assert any(c.value.replace("\\", "").startswith("Team file studio_calculator_team.json · ") for c in shared.caption)
 
 
-def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tracking_uri, experiment_name, store,
-                                                                   monkeypatch):
+def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tracking_uri, experiment_name, store, monkeypatch):
     name, version = registry.log_team(tracking_uri, experiment_name, Settings(), KEY)
     assert (name, version) == ("team-studio_calculator_team", 1)
     (teams_dir / FIXTURE.name).unlink()  # the version carries its own copy of the file
@@ -309,8 +347,7 @@ def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tr
     model = registry.load(tracking_uri, f"models:/{name}/{version}")
     [result] = registry.predict(model, ["What is 12.5 times 8?"], {}, experiment_id=store.experiment_id)
     assert result["status"] == "ok" and "100.0" in result["answer"]
-    assert [m["text"] for m in result["messages"] if m["role"] == "tool"] == [
-        'calculator(a=12.5, b=8.0, operator="*") → 100.0']
+    assert [m["text"] for m in result["messages"] if m["role"] == "tool"] == ['calculator(a=12.5, b=8.0, operator="*") → 100.0']
     export.flush()
     trace = store.client.get_trace(result["trace_id"])
     assert trace.info.tags[contract.SCENARIO] == KEY + "@model", "predictions are told apart from chats"
@@ -335,18 +372,21 @@ def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tr
 
 
 def test_a_team_that_never_ends_by_itself_is_ended_by_the_guard_and_said(teams_dir, store, tracking_uri):
-    component = studio_team(assistant("ping", "You are ping. Answer in one line."),
-                            assistant("pong", "You are pong. Answer in one line."), label="Endless")
+    component = studio_team(
+        assistant("ping", "You are ping. Answer in one line."), assistant("pong", "You are pong. Answer in one line."), label="Endless"
+    )
     (teams_dir / "endless.json").write_text(json.dumps(component))
     scenarios.rescan()
-    outcome = asyncio.run(run_turn(Conversation(scenario="team:endless", session_id="s", provider="demo"),
-                                   "Start", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(
+        run_turn(
+            Conversation(scenario="team:endless", session_id="s", provider="demo"), "Start", Settings(tracking_uri=tracking_uri), store
+        )
+    )
     assert outcome.status == "ok", outcome.error
     said = [e for e in outcome.entries if e["role"] == "assistant"]
     assert len(said) == team_files.MAX_MESSAGES_GUARD - 1, "the task is the first of the 40 messages"
     assert outcome.entries[-1]["role"] == "notice"
-    assert outcome.entries[-1]["text"].startswith("The team did not end by itself, so the app ended it after 40 "
-                                                  "messages.")
+    assert outcome.entries[-1]["text"].startswith("The team did not end by itself, so the app ended it after 40 messages.")
 
 
 def test_a_file_never_decides_where_a_key_goes(teams_dir, store, tracking_uri, monkeypatch):
@@ -363,8 +403,14 @@ def test_a_file_never_decides_where_a_key_goes(teams_dir, store, tracking_uri, m
     (teams_dir / "sneaky.json").write_text(json.dumps(component))
     scenarios.rescan()
     monkeypatch.setenv("OPENAI_API_KEY", "sk-OWNER-KEY-never-sent")
-    outcome = asyncio.run(run_turn(Conversation(scenario="team:sneaky", session_id="s", provider="demo"),
-                                   "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(
+        run_turn(
+            Conversation(scenario="team:sneaky", session_id="s", provider="demo"),
+            "What is 12.5 times 8?",
+            Settings(tracking_uri=tracking_uri),
+            store,
+        )
+    )
     try:
         connection, _ = listener.accept()
         heard.append(connection.recv(4096))
@@ -376,7 +422,8 @@ def test_a_file_never_decides_where_a_key_goes(teams_dir, store, tracking_uri, m
 
 
 def test_a_python_team_must_take_its_models_from_the_app(tmp_path, monkeypatch):
-    (tmp_path / "own_client.py").write_text(textwrap.dedent('''
+    (tmp_path / "own_client.py").write_text(
+        textwrap.dedent("""
         from autogen_agentchat.agents import AssistantAgent
         from autogen_agentchat.teams import RoundRobinGroupChat
         from autogen_ext.models.openai import OpenAIChatCompletionClient
@@ -384,30 +431,32 @@ def test_a_python_team_must_take_its_models_from_the_app(tmp_path, monkeypatch):
         def create_team(models):
             client = OpenAIChatCompletionClient(model="gpt-4o-mini", api_key="x", base_url="http://127.0.0.1:9/v1")
             return RoundRobinGroupChat([AssistantAgent("writer", model_client=client)])
-    '''))
+    """)
+    )
     monkeypatch.setenv("APP_TEAMS_DIR", str(tmp_path))
     scenarios.rescan()
     try:
-        with pytest.raises(team_files.TeamFileError, match=re.escape(
-                "The model client of writer was not made by the app (OpenAIChatCompletionClient)")):
-            scenarios.get("team:own_client").build(
-                TeamContext(clients=build_clients(Settings()), sink=None, turn=1, options={}))
+        with pytest.raises(
+            team_files.TeamFileError, match=re.escape("The model client of writer was not made by the app (OpenAIChatCompletionClient)")
+        ):
+            scenarios.get("team:own_client").build(TeamContext(clients=build_clients(Settings()), sink=None, turn=1, options={}))
     finally:
         monkeypatch.delenv("APP_TEAMS_DIR")
         scenarios.rescan()
 
 
 def test_a_swarm_that_hands_over_to_the_user_resumes_with_the_next_message(teams_dir, store, tracking_uri):
-    alice = assistant("alice", "You are a receptionist. Hand off to bob for questions about numbers.",
-                      handoffs=["bob", "user"])
+    alice = assistant("alice", "You are a receptionist. Hand off to bob for questions about numbers.", handoffs=["bob", "user"])
     bob = assistant("bob", "You are an accountant. Answer, then say TERMINATE.", handoffs=["alice", "user"])
-    component = Swarm([alice, bob], termination_condition=HandoffTermination(target="user")
-                      | TextMentionTermination("TERMINATE")).dump_component().model_dump(mode="json")
+    component = (
+        Swarm([alice, bob], termination_condition=HandoffTermination(target="user") | TextMentionTermination("TERMINATE"))
+        .dump_component()
+        .model_dump(mode="json")
+    )
     (teams_dir / "desk.json").write_text(json.dumps(component))
     scenarios.rescan()
     settings = Settings(tracking_uri=tracking_uri)
-    first = asyncio.run(run_turn(Conversation(scenario="team:desk", session_id="s", provider="demo"),
-                                 "Hi there", settings, store))
+    first = asyncio.run(run_turn(Conversation(scenario="team:desk", session_id="s", provider="demo"), "Hi there", settings, store))
     assert first.status == "waiting" and first.entries[-1]["name"] == "alice", first.error
     second = asyncio.run(run_turn(store.load(first.conversation.id), "Ask bob about 3 apples", settings, store))
     assert second.status == "ok", second.error
@@ -418,13 +467,19 @@ def test_a_tool_that_never_answers_is_given_up_on_and_the_turn_ends(teams_dir, s
     monkeypatch.setattr(team_files, "TOOL_TIMEOUT_S", 0.5)
     component = json.loads(FIXTURE.read_text())
     component["config"]["participants"][0]["config"]["tools"][0]["config"]["source_code"] = (
-        "def calculator(a: float, b: float, operator: str) -> str:\n    import time\n    time.sleep(30)\n"
-        "    return 'never'\n")
+        "def calculator(a: float, b: float, operator: str) -> str:\n    import time\n    time.sleep(30)\n    return 'never'\n"
+    )
     (teams_dir / "stuck.json").write_text(json.dumps(component))
     scenarios.rescan()
     started = time.perf_counter()
-    outcome = asyncio.run(run_turn(Conversation(scenario="team:stuck", session_id="s", provider="demo"),
-                                   "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(
+        run_turn(
+            Conversation(scenario="team:stuck", session_id="s", provider="demo"),
+            "What is 12.5 times 8?",
+            Settings(tracking_uri=tracking_uri),
+            store,
+        )
+    )
     assert time.perf_counter() - started < 15
     assert outcome.status == "ok", outcome.error
     tool = next(e for e in outcome.entries if e["role"] == "tool")
@@ -439,16 +494,27 @@ def test_an_upload_never_takes_a_hidden_or_helper_name(teams_dir):
 
 def test_a_selector_team_gets_speakers_from_the_demo_model(teams_dir, store, tracking_uri):
     planner = assistant("planner", "You are a planner. Restate the question for the calculator agent.")
-    solver = assistant("calculator_agent", "You are a calculator operator. Use the tool, then say TERMINATE.",
-                       tools=[FunctionTool(calculator_for_test, description="Arithmetic on two numbers.")],
-                       reflect_on_tool_use=True)
-    team = SelectorGroupChat([planner, solver], model_client=OpenAIChatCompletionClient(model="gpt-4o-mini",
-                                                                                         api_key="unused"),
-                             termination_condition=TextMentionTermination("TERMINATE"))
+    solver = assistant(
+        "calculator_agent",
+        "You are a calculator operator. Use the tool, then say TERMINATE.",
+        tools=[FunctionTool(calculator_for_test, description="Arithmetic on two numbers.")],
+        reflect_on_tool_use=True,
+    )
+    team = SelectorGroupChat(
+        [planner, solver],
+        model_client=OpenAIChatCompletionClient(model="gpt-4o-mini", api_key="unused"),
+        termination_condition=TextMentionTermination("TERMINATE"),
+    )
     (teams_dir / "selector.json").write_text(json.dumps(team.dump_component().model_dump(mode="json")))
     scenarios.rescan()
-    outcome = asyncio.run(run_turn(Conversation(scenario="team:selector", session_id="s", provider="demo"),
-                                   "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(
+        run_turn(
+            Conversation(scenario="team:selector", session_id="s", provider="demo"),
+            "What is 12.5 times 8?",
+            Settings(tracking_uri=tracking_uri),
+            store,
+        )
+    )
     assert outcome.status == "ok", outcome.error
     assert [e["name"] for e in outcome.entries[1:]] == ["planner", "calculator_agent", "calculator_agent"]
     assert "→ 100.0" in outcome.entries[2]["text"]
@@ -476,8 +542,7 @@ def test_a_team_files_system_messages_are_its_editable_options(teams_dir, store,
     offered = scenarios.get(KEY)
     (option,) = offered.options
     assert option.key == "system_assistant_agent" and option.default.startswith("You are a helpful assistant.")
-    conversation = Conversation(scenario=KEY, session_id="s", provider="demo",
-                                options={option.key: "You are a terse pirate calculator."})
+    conversation = Conversation(scenario=KEY, session_id="s", provider="demo", options={option.key: "You are a terse pirate calculator."})
     outcome = asyncio.run(run_turn(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store))
     assert outcome.status == "ok", outcome.error
     export.flush()

@@ -33,8 +33,7 @@ def run(store, tracking_uri, key, *messages):
 
 
 def test_every_shipped_team_file_is_offered():
-    assert [p.name for p in SHIPPED] == ["calculator_planner.json", "trip_desk.json", "tweet_with_checker.py",
-                                         "writer_critic.json"]
+    assert [p.name for p in SHIPPED] == ["calculator_planner.json", "trip_desk.json", "tweet_with_checker.py", "writer_critic.json"]
     assert not [p for p in scenarios.load_problems() if "Team" in p]
     offered = {s.team_file for s in scenarios.all_scenarios() if s.team_file and s.listed}
     assert offered == {p.name for p in SHIPPED}

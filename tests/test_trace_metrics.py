@@ -39,8 +39,12 @@ def test_totals_per_day_and_by_status_equal_reading_every_trace(stores, whole, w
     assert reader.count() == TRACES
     got = reader.overview(None, None, int(time.time() * 1000))
     expected = traces.totals(whole.traces)
-    assert (got.totals.traces, got.totals.input_tokens, got.totals.output_tokens, got.totals.errors) == \
-        (expected.traces, expected.input_tokens, expected.output_tokens, expected.errors)
+    assert (got.totals.traces, got.totals.input_tokens, got.totals.output_tokens, got.totals.errors) == (
+        expected.traces,
+        expected.input_tokens,
+        expected.output_tokens,
+        expected.errors,
+    )
     assert got.totals.errors > 0 and got.totals.cost_usd > 0
     assert got.totals.cost_usd == pytest.approx(expected.cost_usd, rel=1e-9)
     assert got.totals.latency_ms == pytest.approx(expected.latency_ms)
@@ -50,8 +54,7 @@ def test_totals_per_day_and_by_status_equal_reading_every_trace(stores, whole, w
     for column in ("traces", "tokens", "errors"):
         assert (merged[column] == merged[f"{column}_store"]).all(), column
     assert merged["cost_usd"].to_numpy() == pytest.approx(merged["cost_usd_store"].to_numpy(), abs=1e-9)
-    assert dict(zip(got.by_status["status"], got.by_status["traces"])) == \
-        whole.traces["status"].value_counts().to_dict()
+    assert dict(zip(got.by_status["status"], got.by_status["traces"])) == whole.traces["status"].value_counts().to_dict()
 
 
 @pytest.mark.parametrize("where", ["sqlite", "server"])
@@ -80,9 +83,11 @@ def test_a_scope_narrows_every_number_and_the_list_pages_in_the_stores_order(sto
     uris, experiment_id = stores
     reader = trace_metrics.MetricsReader(uris[where], experiment_id)
     shown = whole.traces
-    for scope, kept in ((trace_metrics.Scope(scenario="catify"), shown[shown["scenario"] == "catify"]),
-                        (trace_metrics.Scope(status="ERROR"), shown[shown["status"] == "ERROR"]),
-                        (trace_metrics.Scope(session="session-00001"), shown[shown["session"] == "session-00001"])):
+    for scope, kept in (
+        (trace_metrics.Scope(scenario="catify"), shown[shown["scenario"] == "catify"]),
+        (trace_metrics.Scope(status="ERROR"), shown[shown["status"] == "ERROR"]),
+        (trace_metrics.Scope(session="session-00001"), shown[shown["session"] == "session-00001"]),
+    ):
         got = reader.overview(None, None, int(time.time() * 1000), scope).totals
         assert 0 < got.traces == len(kept) < TRACES, scope
         assert got.input_tokens == kept["input_tokens"].sum(), scope
@@ -133,8 +138,7 @@ def test_turn_names_old_and_new_name_their_scenario():
     assert contract.scenario_of_turn_name("team:my team.json turn", known) == "team:my team.json"
     assert contract.scenario_of_turn_name("catify turn x", known) is None
     assert contract.scenario_of_turn_name("weather turn", known) is None
-    assert contract.is_older_turn_name("catify turn 3", "catify") and not contract.is_older_turn_name("catify turn",
-                                                                                                      "catify")
+    assert contract.is_older_turn_name("catify turn 3", "catify") and not contract.is_older_turn_name("catify turn", "catify")
 
 
 def test_a_scopes_overview_asked_ahead_is_kept_for_its_age(stores):

@@ -70,8 +70,9 @@ def listed(at: AppTest):
 
 
 def test_overview_metrics_equal_mlflows_own_sums(page_env):
-    infos = [t.info for t in page_env.store.client.search_traces(locations=[page_env.store.experiment_id],
-                                                                 include_spans=False, max_results=100)]
+    infos = [
+        t.info for t in page_env.store.client.search_traces(locations=[page_env.store.experiment_id], include_spans=False, max_results=100)
+    ]
     at = open_page()
     shown = metrics(at)
     assert shown["Traces"] == f"{len(infos):,}"
@@ -86,8 +87,9 @@ def test_overview_metrics_equal_mlflows_own_sums(page_env):
     # latency percentiles from MLflow's own durations
     durations = pd.Series([i.execution_duration for i in infos], dtype="float64")
     p50, p90, p99 = durations.quantile([0.5, 0.9, 0.99]) / 1000
-    assert any(c.value == f"Latency per trace: p50 {p50:,.2f} s · p90 {p90:,.2f} s · p99 {p99:,.2f} s"
-               for c in at.caption), [c.value for c in at.caption]
+    assert any(c.value == f"Latency per trace: p50 {p50:,.2f} s · p90 {p90:,.2f} s · p99 {p99:,.2f} s" for c in at.caption), [
+        c.value for c in at.caption
+    ]
     by_model = next(d.value for d in at.dataframe if "model" in d.value.columns and "p90_s" in d.value.columns)
     assert by_model["p50_s"].notna().all() and (by_model["p99_s"] >= by_model["p50_s"]).all()
     assert len(at.get("download_button")) >= 2  # breakdown and list as CSV
@@ -122,8 +124,7 @@ def test_an_invalid_mlflow_filter_is_a_message_and_the_rest_still_works(page_env
 
 def test_breakdown_by_each_dimension(page_env):
     at = open_page()
-    for by, expected in (("model", "gpt-image-1"), ("agent", "critic"), ("scenario", "catify"),
-                         ("session", "session-bob")):
+    for by, expected in (("model", "gpt-image-1"), ("agent", "critic"), ("scenario", "catify"), ("session", "session-bob")):
         at.radio(key="breakdown_by").set_value(by).run()
         assert not at.exception
         table = next(d.value for d in at.dataframe if by in d.value.columns)
@@ -192,8 +193,9 @@ def test_lineage_is_a_storyboard_of_the_chain(page_env):
     at.selectbox(key="lineage_conversation").set_value(page_env.conversations["alice"]).run()
     assert not at.exception
     assert any(c.value.startswith("6 pictures, 4 critiques") for c in at.caption)
-    assert storyboard(at) == ["#1", "critique of #1", "#2", "critique of #2", "#3", "#4", "critique of #4", "#5",
-                              "critique of #5", "#6"], "picture, the critique that led on, the next picture; by turn"
+    assert storyboard(at) == ["#1", "critique of #1", "#2", "critique of #2", "#3", "#4", "critique of #4", "#5", "critique of #5", "#6"], (
+        "picture, the critique that led on, the next picture; by turn"
+    )
     assert not at.get("graphviz_chart"), "a chain needs no graph: the storyboard is its shape"
     turns = [m.value for m in at.tabs[2].markdown if m.value.startswith("**Turn ")]
     assert turns == ["**Turn 1** · 3 pictures · \\$0\\.000", "**Turn 2** · 3 pictures · \\$0\\.000"]
@@ -240,8 +242,9 @@ def test_the_picker_names_each_conversation_once_by_title_and_date(page_env):
         assert list(picker.options) == [picker.format_func(bob), picker.format_func(alice)], "newest first, once each"
         labels = list(picker.options)
         assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d\d:\d\d · a red car at night · 2 pictures", labels[0])
-        assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d\d:\d\d · Neo's cat, renamed · 6 pictures", labels[1]), \
+        assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d\d:\d\d · Neo's cat, renamed · 6 pictures", labels[1]), (
             "the run's title, not its first message"
+        )
         assert not any(re.search(r"[0-9a-f]{6}", label) for label in labels), "no hex: the titles differ"
     finally:
         page_env.store.rename(alice, "The matrix with a cat")
@@ -258,9 +261,14 @@ def test_the_page_through_navigation(page_env):
 def test_a_deleted_picture_is_reported_where_it_was(tracking_uri, monkeypatch):
     name = f"deleted-{uuid.uuid4().hex[:6]}"
     store = ConversationStore.connect(tracking_uri, name)
-    outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id="s", provider="demo",
-                                                options={"iterations": 1}), "a cat", Settings(tracking_uri=tracking_uri),
-                                   store))
+    outcome = asyncio.run(
+        run_turn(
+            Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}),
+            "a cat",
+            Settings(tracking_uri=tracking_uri),
+            store,
+        )
+    )
     gone = next(iter(outcome.conversation.image_lookup))
     artifacts = Path(store.client.get_run(outcome.conversation.id).info.artifact_uri.removeprefix("file://"))
     (artifacts / "images" / f"{gone}.png").unlink()
@@ -348,23 +356,27 @@ def test_a_tool_call_and_a_failure_read_as_what_happened(monkeypatch, tracking_u
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
     st.cache_data.clear()
     settings = Settings(tracking_uri=tracking_uri)
-    weather = Conversation(scenario="weather", session_id="s-tools", provider="demo",
-                           options={"weather_source": "offline"})
+    weather = Conversation(scenario="weather", session_id="s-tools", provider="demo", options={"weather_source": "offline"})
     ok = asyncio.run(run_turn(weather, "What's the weather in Oslo?", settings, store))
     assert ok.status == "ok", ok.error
     at = open_page(trace=ok.trace_id)
     trace = store.client.get_trace(ok.trace_id)
-    calling = next(s for s in trace.data.spans if s.name.startswith("chat ") and "tool_calls" in
-                   s.outputs["choices"][0]["message"])
+    calling = next(s for s in trace.data.spans if s.name.startswith("chat ") and "tool_calls" in s.outputs["choices"][0]["message"])
     at.selectbox(key="span_pick").set_value(calling.span_id).run()
     assert any("get_weather" in md.value for md in at.markdown)
     assert any('"city": "Oslo"' in c.value for c in at.code)
 
-    broken = Settings(provider="openai", api_key="sk-test-broken", base_url="http://127.0.0.1:9/v1",
-                      tracking_uri=tracking_uri, max_retries=0)
-    failed = asyncio.run(run_turn(Conversation(scenario="weather", session_id="s-tools", provider="openai",
-                                               options={"weather_source": "offline"}),
-                                  "And in Bergen?", broken, store))
+    broken = Settings(
+        provider="openai", api_key="sk-test-broken", base_url="http://127.0.0.1:9/v1", tracking_uri=tracking_uri, max_retries=0
+    )
+    failed = asyncio.run(
+        run_turn(
+            Conversation(scenario="weather", session_id="s-tools", provider="openai", options={"weather_source": "offline"}),
+            "And in Bergen?",
+            broken,
+            store,
+        )
+    )
     assert failed.status == "error" and failed.trace_id
     export.flush()
     at = open_page(trace=failed.trace_id)
@@ -383,8 +395,14 @@ def test_the_first_view_on_the_demo_is_not_flat_zeros(monkeypatch, tracking_uri)
     its charts count tokens instead of drawing flat $0 bars."""
     name = f"demo-only-{uuid.uuid4().hex[:6]}"
     store = ConversationStore.connect(tracking_uri, name)
-    outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id="s", provider="demo",
-                                                options={"iterations": 1}), "a cat", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(
+        run_turn(
+            Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}),
+            "a cat",
+            Settings(tracking_uri=tracking_uri),
+            store,
+        )
+    )
     assert outcome.status == "ok"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
@@ -404,9 +422,14 @@ def test_a_hosted_visitor_sees_only_their_own_lineage(tracking_uri, monkeypatch)
     alice, bob = person("alice"), person("bob")
     made = {}
     for visitor, prompt in ((alice, "a cat on a roof"), (bob, "a dog in a hat")):
-        outcome = asyncio.run(run_turn(Conversation(scenario="catify", session_id=owner(visitor), provider="demo",
-                                                    options={"iterations": 1}), prompt,
-                                       Settings(tracking_uri=tracking_uri), store))
+        outcome = asyncio.run(
+            run_turn(
+                Conversation(scenario="catify", session_id=owner(visitor), provider="demo", options={"iterations": 1}),
+                prompt,
+                Settings(tracking_uri=tracking_uri),
+                store,
+            )
+        )
         made[visitor["sub"]] = outcome.conversation.id
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
@@ -416,8 +439,7 @@ def test_a_hosted_visitor_sees_only_their_own_lineage(tracking_uri, monkeypatch)
     assert own.selectbox(key="lineage_conversation").value == made["alice"] and len(own.get("image")) == 2
     assert len(own.selectbox(key="lineage_conversation").options) == 1, "her conversations only"
     peeking = open_page(bob, conversation=made["alice"])  # Bob, with Alice's link
-    assert any("no conversation" in w.value and "among your conversations in this demo" in w.value
-               for w in peeking.warning)
+    assert any("no conversation" in w.value and "among your conversations in this demo" in w.value for w in peeking.warning)
     assert peeking.selectbox(key="lineage_conversation").value == made["bob"]
     assert len(peeking.selectbox(key="lineage_conversation").options) == 1
     assert len(peeking.get("image")) == 2 and "a cat on a roof" not in str(peeking.main), "nothing of hers"
@@ -430,8 +452,14 @@ def test_a_hosted_visitors_page_reads_their_own_traces_only(tracking_uri, monkey
     store = ConversationStore.connect(tracking_uri, name)
     alice, bob = person("alice"), person("bob")
     for visitor, prompt in ((alice, "a cat on a roof"), (bob, "a dog in a hat"), (bob, "a dog on a bike")):
-        asyncio.run(run_turn(Conversation(scenario="catify", session_id=owner(visitor), provider="demo",
-                                          options={"iterations": 1}), prompt, Settings(tracking_uri=tracking_uri), store))
+        asyncio.run(
+            run_turn(
+                Conversation(scenario="catify", session_id=owner(visitor), provider="demo", options={"iterations": 1}),
+                prompt,
+                Settings(tracking_uri=tracking_uri),
+                store,
+            )
+        )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
     monkeypatch.setenv("APP_HOSTED", "1")
@@ -466,8 +494,9 @@ def test_an_opened_trace_shows_who_rated_it_and_their_comment_as_text(page_env):
     assert any(c.startswith("👍 by alice@example\\.com · ") and c.endswith("\\: Lovely \\*cats\\*") for c in given), given
     assert any(c.startswith("👎 by carol · ") for c in given)
     at = open_page(trace=page_env.turn_traces[2])
-    assert [c.value.split(" · ")[0] for c in at.caption if c.value.startswith(("👍", "👎"))] == ["👎 by dana"], \
+    assert [c.value.split(" · ")[0] for c in at.caption if c.value.startswith(("👍", "👎"))] == ["👎 by dana"], (
         "Bob's thumb was overridden in MLflow's UI: only the override is current"
+    )
 
 
 def test_past_the_read_all_limit_the_store_aggregates_and_the_numbers_are_the_same(page_env, monkeypatch):
@@ -495,7 +524,8 @@ def test_past_the_read_all_limit_the_store_aggregates_and_the_numbers_are_the_sa
     assert set(by_scenario["scenario"]) == set(expected.index)
     for row in by_scenario.itertuples():
         assert (row.traces, row.input_tokens, row.output_tokens) == tuple(
-            expected.loc[row.scenario, ["traces", "input_tokens", "output_tokens"]])
+            expected.loc[row.scenario, ["traces", "input_tokens", "output_tokens"]]
+        )
         assert row.cost_usd == pytest.approx(expected.loc[row.scenario, "cost_usd"], abs=1e-9)
     at.radio(key="a_breakdown_by").set_value("model").run()
     by_model = next(d.value for d in at.dataframe if "model" in d.value.columns and "calls" in d.value.columns)

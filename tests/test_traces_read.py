@@ -40,8 +40,7 @@ def frames(filled):
 @pytest.fixture(scope="module")
 def infos(filled):
     """TraceInfo of every trace, straight from MLflow's client: the independent side of each comparison."""
-    found = filled.store.client.search_traces(locations=[filled.store.experiment_id], include_spans=False,
-                                              max_results=500)
+    found = filled.store.client.search_traces(locations=[filled.store.experiment_id], include_spans=False, max_results=500)
     return {t.info.trace_id: t.info for t in found}
 
 
@@ -65,8 +64,7 @@ def test_every_trace_is_listed_with_mlflows_own_tokens_and_cost(frames, filled, 
 def test_sql_and_api_readers_agree_row_for_row(filled, frames):
     api = traces.ApiTraceReader(filled.tracking_uri, filled.store.experiment_id).frames()
     key = ["trace_id"]
-    pd.testing.assert_frame_equal(frames.traces.sort_values(key).reset_index(drop=True),
-                                  api.traces.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(frames.traces.sort_values(key).reset_index(drop=True), api.traces.sort_values(key).reset_index(drop=True))
     pd.testing.assert_frame_equal(_grouped(frames.calls), _grouped(api.calls))
     assert api.notes == []
 
@@ -75,9 +73,18 @@ def _grouped(calls: pd.DataFrame) -> pd.DataFrame:
     """Calls summed per trace, kind, model and agent: how summaries group them, so walked and summarised
     traces compare row for row."""
     key = ["trace_id", "kind", "model", "agent"]
-    return calls.groupby(key, dropna=False).agg(
-        calls=("calls", "sum"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
-        cost_usd=("cost_usd", lambda c: c.sum(min_count=1))).reset_index().sort_values(key).reset_index(drop=True)
+    return (
+        calls.groupby(key, dropna=False)
+        .agg(
+            calls=("calls", "sum"),
+            input_tokens=("input_tokens", "sum"),
+            output_tokens=("output_tokens", "sum"),
+            cost_usd=("cost_usd", lambda c: c.sum(min_count=1)),
+        )
+        .reset_index()
+        .sort_values(key)
+        .reset_index(drop=True)
+    )
 
 
 def _without_summaries(tracking_uri: str, tmp_path, replace_with: str | None = None) -> str:
@@ -108,8 +115,9 @@ def test_summaries_give_what_walking_the_spans_gives(filled, frames, tmp_path, m
     uri = _without_summaries(filled.tracking_uri, tmp_path)
     walked = traces.SqlTraceReader(uri, filled.store.experiment_id).frames()
     key = ["trace_id"]
-    pd.testing.assert_frame_equal(frames.traces.sort_values(key).reset_index(drop=True),
-                                  walked.traces.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        frames.traces.sort_values(key).reset_index(drop=True), walked.traces.sort_values(key).reset_index(drop=True)
+    )
     pd.testing.assert_frame_equal(_grouped(frames.calls), _grouped(walked.calls))
     assert (walked.calls["calls"] == 1).all() and frames.calls["calls"].max() > 1, "one side really grouped"
     api_walked = traces.ApiTraceReader(uri, filled.store.experiment_id).frames()
@@ -121,11 +129,16 @@ def test_each_trace_s_calls_add_up_to_mlflows_own_tokens_and_cost(filled, frames
     an autologged OpenAI call, by every reader."""
     walked = _without_summaries(filled.tracking_uri, tmp_path)
     exp = filled.store.experiment_id
-    readers = {"sql": frames, "api": traces.ApiTraceReader(filled.tracking_uri, exp).frames(),
-               "sql walk": traces.SqlTraceReader(walked, exp).frames(), "api walk": traces.ApiTraceReader(walked, exp).frames()}
+    readers = {
+        "sql": frames,
+        "api": traces.ApiTraceReader(filled.tracking_uri, exp).frames(),
+        "sql walk": traces.SqlTraceReader(walked, exp).frames(),
+        "api walk": traces.ApiTraceReader(walked, exp).frames(),
+    }
     for name, got in readers.items():
-        sums = got.calls.groupby("trace_id")[["input_tokens", "output_tokens", "cost_usd"]].sum() \
-            .reindex(list(infos)).fillna(0)  # a trace without calls (the plain function) sums to nothing
+        sums = (
+            got.calls.groupby("trace_id")[["input_tokens", "output_tokens", "cost_usd"]].sum().reindex(list(infos)).fillna(0)
+        )  # a trace without calls (the plain function) sums to nothing
         for trace_id, info in infos.items():
             usage, cost = info.token_usage or {}, info.cost or {}
             assert sums.loc[trace_id, "input_tokens"] == usage.get("input_tokens", 0), (name, trace_id)
@@ -133,7 +146,7 @@ def test_each_trace_s_calls_add_up_to_mlflows_own_tokens_and_cost(filled, frames
             assert sums.loc[trace_id, "cost_usd"] == pytest.approx(cost.get("total_cost", 0.0), abs=1e-12), (name, trace_id)
 
 
-@pytest.mark.parametrize("bad", ['{"v":1,"calls":[["chat"', '{"v":99,"calls":[]}', '[]', '{"v":1,"calls":[[1,2]]}'])
+@pytest.mark.parametrize("bad", ['{"v":1,"calls":[["chat"', '{"v":99,"calls":[]}', "[]", '{"v":1,"calls":[[1,2]]}'])
 def test_a_malformed_summary_is_walked_instead(filled, frames, tmp_path, bad):
     assert summary.parse(bad) is None
     uri = _without_summaries(filled.tracking_uri, tmp_path, replace_with=bad)
@@ -142,8 +155,7 @@ def test_a_malformed_summary_is_walked_instead(filled, frames, tmp_path, bad):
 
 
 def test_a_summary_too_long_for_a_tag_is_left_out():
-    row = {"kind": "CHAT_MODEL", "input_tokens": 1, "output_tokens": 1, "cost_usd": 0.1, "parent_is_root": False,
-           "parent_is_call": False}
+    row = {"kind": "CHAT_MODEL", "input_tokens": 1, "output_tokens": 1, "cost_usd": 0.1, "parent_is_root": False, "parent_is_call": False}
     few = [dict(row, model="m", parent_name=f"agent {i}") for i in range(3)]
     many = [dict(row, model="m" * 50, parent_name=f"agent {i}") for i in range(100)]
     fields = {"scenario": "weather", "conversation": "c", "turn": "1", "provider": "demo"}
@@ -201,8 +213,9 @@ def test_breakdown_by_model_agent_scenario_and_session(frames, filled):
     assert by_scenario.loc["catify", "traces"] == 3 and by_scenario.loc["other", "traces"] == 2
     by_session = traces.breakdown(frames, "session").set_index("session")
     assert by_session.loc["session-alice", "traces"] == 2 and by_session.loc["session-bob", "traces"] == 1
-    assert by_session.loc["session-bob", "cost_usd"] == pytest.approx(frames.traces.loc[
-        frames.traces["session"] == "session-bob", "cost_usd"].sum())
+    assert by_session.loc["session-bob", "cost_usd"] == pytest.approx(
+        frames.traces.loc[frames.traces["session"] == "session-bob", "cost_usd"].sum()
+    )
 
 
 def test_filters_narrow_the_list(frames, filled):
@@ -251,8 +264,14 @@ def test_one_trace_as_a_tree_with_tokens_cost_and_images(filled, infos):
     trace = traces.load_trace(filled.tracking_uri, trace_id)
     table = traces.span_table(trace)
     assert table.loc[0, "name"] == "catify turn" and table.loc[0, "depth"] == 0
-    assert list(table["name"][1:]) == ["image_agent", "generate image gpt-image-1", "critic", "chat gpt-4o-mini",
-                                       "image_agent", "generate image gpt-image-1"]
+    assert list(table["name"][1:]) == [
+        "image_agent",
+        "generate image gpt-image-1",
+        "critic",
+        "chat gpt-4o-mini",
+        "image_agent",
+        "generate image gpt-image-1",
+    ]
     assert list(table["depth"]) == [0, 1, 2, 1, 2, 1, 2]
     assert table["start_ms"].is_monotonic_increasing
     assert table["cost_usd"].sum() == pytest.approx(infos[trace_id].cost["total_cost"])
@@ -262,8 +281,15 @@ def test_one_trace_as_a_tree_with_tokens_cost_and_images(filled, infos):
     assert io_["inputs"]["model"] == "gpt-4o-mini" and "mlflow.chat.tokenUsage" in io_["attributes"]
 
 
-@pytest.mark.parametrize("bad, reason", [("", "is not a trace id"), ("../../etc", "is not a trace id"),
-                                         ("tr-" + "0" * 32, "There is no trace"), ("x" * 200, "is not a trace id")])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        ("", "is not a trace id"),
+        ("../../etc", "is not a trace id"),
+        ("tr-" + "0" * 32, "There is no trace"),
+        ("x" * 200, "is not a trace id"),
+    ],
+)
 def test_unknown_or_malformed_trace_ids_get_a_message(filled, bad, reason):
     with pytest.raises(traces.TraceReadError) as caught:
         traces.load_trace(filled.tracking_uri, bad)
@@ -273,17 +299,23 @@ def test_unknown_or_malformed_trace_ids_get_a_message(filled, bad, reason):
 def test_a_trace_still_in_progress_lists_and_says_so(tracking_uri):
     """Spans of a running turn reach the store before its root: the trace shows as IN_PROGRESS."""
 
-
     store = ConversationStore.connect(tracking_uri, f"running-{uuid.uuid4().hex[:6]}")
     otel_trace, trace_id = uuid.uuid4().bytes, None
     trace_id = "tr-" + otel_trace.hex()
 
-    child = Span.from_dict({
-        "trace_id": base64.b64encode(otel_trace).decode(), "span_id": base64.b64encode(b"\x01" * 8).decode(),
-        "parent_span_id": base64.b64encode(b"\x02" * 8).decode(), "name": "critic",
-        "start_time_unix_nano": 1_700_000_000_000_000_000, "end_time_unix_nano": 1_700_000_000_500_000_000,
-        "events": [], "status": {"code": "STATUS_CODE_OK", "message": ""},
-        "attributes": {"mlflow.traceRequestId": json.dumps(trace_id), "mlflow.spanType": json.dumps("AGENT")}})
+    child = Span.from_dict(
+        {
+            "trace_id": base64.b64encode(otel_trace).decode(),
+            "span_id": base64.b64encode(b"\x01" * 8).decode(),
+            "parent_span_id": base64.b64encode(b"\x02" * 8).decode(),
+            "name": "critic",
+            "start_time_unix_nano": 1_700_000_000_000_000_000,
+            "end_time_unix_nano": 1_700_000_000_500_000_000,
+            "events": [],
+            "status": {"code": "STATUS_CODE_OK", "message": ""},
+            "attributes": {"mlflow.traceRequestId": json.dumps(trace_id), "mlflow.spanType": json.dumps("AGENT")},
+        }
+    )
     TracingClient(tracking_uri).store.log_spans(store.experiment_id, [child])
     got = traces.SqlTraceReader(tracking_uri, store.experiment_id).frames()
     assert list(got.traces["status"]) == ["IN_PROGRESS"]
@@ -334,9 +366,12 @@ def test_lineage_of_a_two_iteration_catify(filled):
 
 
 def test_lineage_graph_keeps_model_text_as_text():
-    graph = lineage.build({"a": {"index": 0, "turn": 1, "prompt": 'a "cat" \\ <b>on</b>\nmat'},
-                           'b"]; evil': {"index": 1, "turn": 1, "prompt": "a cat on a red mat", "parent": "a",
-                                         "critique": 'too dark"] x [label="'}})
+    graph = lineage.build(
+        {
+            "a": {"index": 0, "turn": 1, "prompt": 'a "cat" \\ <b>on</b>\nmat'},
+            'b"]; evil': {"index": 1, "turn": 1, "prompt": "a cat on a red mat", "parent": "a", "critique": 'too dark"] x [label="'},
+        }
+    )
     dot = lineage.to_dot(graph)
     assert 'price unknown\\na \\"cat\\" \\\\ <b>on</b> mat"' in dot  # wrapped to lines of words
     assert "evil" not in dot, "ids from a file never become DOT syntax"
@@ -370,22 +405,28 @@ RANDOM_IN_TEMPLATES = re.compile(r"mlflow-attachment://[^\"]+|\b[0-9a-f]{16}\b")
 def _stored(db: str) -> tuple[list, list, list]:
     """The filler's copies (not its templates) as MLflow's tables keep them, without ids and times, in order."""
     with sqlite3.connect(db) as c:
-        infos = c.execute("SELECT request_id, status, request_preview, response_preview, trace_name, "
-                          "session_id, input_tokens, output_tokens, total_tokens, input_cost, output_cost, total_cost "
-                          "FROM trace_info WHERE session_id LIKE 'session-%' ORDER BY timestamp_ms").fetchall()
+        infos = c.execute(
+            "SELECT request_id, status, request_preview, response_preview, trace_name, "
+            "session_id, input_tokens, output_tokens, total_tokens, input_cost, output_cost, total_cost "
+            "FROM trace_info WHERE session_id LIKE 'session-%' ORDER BY timestamp_ms"
+        ).fetchall()
         order = {row[0]: k for k, row in enumerate(infos)}
         folder = db.rsplit("/", 1)[0]
-        tags = sorted((order[t], k, v.replace(t, "<id>").replace(folder, "<store>")) for t, k, v in
-                      c.execute("SELECT request_id, key, value FROM trace_tags") if t in order)
+        tags = sorted(
+            (order[t], k, v.replace(t, "<id>").replace(folder, "<store>"))
+            for t, k, v in c.execute("SELECT request_id, key, value FROM trace_tags")
+            if t in order
+        )
         spans = []
         for t, name, kind, status, i, o, total, model, provider, content in c.execute(
-                "SELECT trace_id, name, type, status, input_cost, output_cost, total_cost, model_name, model_provider, "
-                "content FROM spans ORDER BY start_time_unix_nano"):
+            "SELECT trace_id, name, type, status, input_cost, output_cost, total_cost, model_name, model_provider, "
+            "content FROM spans ORDER BY start_time_unix_nano"
+        ):
             if t in order:
                 body = json.loads(content)
-                attrs = {k: RANDOM_IN_TEMPLATES.sub("<random>", v) for k, v in body["attributes"].items()
-                         if k != contract.REQUEST_ID}
+                attrs = {k: RANDOM_IN_TEMPLATES.sub("<random>", v) for k, v in body["attributes"].items() if k != contract.REQUEST_ID}
                 spans.append((order[t], name, kind, status, i, o, total, model, provider, attrs, body["status"]))
+
     def rounded(row):  # sums in another order differ in the last bit
         return tuple(round(v, 12) if isinstance(v, float) else v for v in row)
 
@@ -408,8 +449,12 @@ def test_the_fast_filler_writes_the_rows_mlflows_span_ingestion_writes(tmp_path)
     assert len(fast[2]) > 36 * 2 and fast[2] == slow[2]
     uri, experiment_id = stores["rows"]
     found = TracingClient(uri).search_traces(locations=[experiment_id], max_results=50, include_spans=False)
-    ours = next(t for t in found if (t.info.tags or {}).get(contract.SCENARIO) == "catify"
-                and (t.info.trace_metadata or {}).get(contract.TRACE_SESSION, "").startswith("session-"))
+    ours = next(
+        t
+        for t in found
+        if (t.info.tags or {}).get(contract.SCENARIO) == "catify"
+        and (t.info.trace_metadata or {}).get(contract.TRACE_SESSION, "").startswith("session-")
+    )
     whole = TracingClient(uri).get_trace(ours.info.trace_id)
     assert len(whole.data.spans) >= 7 and whole.info.token_usage["total_tokens"] > 0
     assert {s.trace_id for s in whole.data.spans} == {ours.info.trace_id}
@@ -425,8 +470,10 @@ def test_time_windows_round_to_the_minute_so_reads_cache():
 
 def test_an_unreachable_tracking_server_is_reported_at_once():
     started = time.monotonic()
-    for read in (lambda: traces.reader_for("http://127.0.0.1:9", "0").frames(),
-                 lambda: traces.load_trace("http://127.0.0.1:9", "tr-" + "1" * 32)):
+    for read in (
+        lambda: traces.reader_for("http://127.0.0.1:9", "0").frames(),
+        lambda: traces.load_trace("http://127.0.0.1:9", "tr-" + "1" * 32),
+    ):
         with pytest.raises(traces.TraceReadError) as caught:
             read()
         assert "cannot be reached" in str(caught.value)
@@ -443,20 +490,16 @@ def test_a_broken_database_store_is_reported(tmp_path):
 def test_a_model_span_inside_another_counts_once_as_mlflow_counts_it(tracking_uri):
     """A framework's model span around the SDK call autolog traced: MLflow's totals take the outer one."""
 
-
     store = ConversationStore.connect(tracking_uri, f"nested-{uuid.uuid4().hex[:6]}")
     mlflow.set_experiment(experiment_id=store.experiment_id)
     usage = {"input_tokens": 100, "output_tokens": 10, "total_tokens": 110}
     with mlflow.start_span("chain", span_type=SpanType.CHAIN):
-        with mlflow.start_span("ChatOpenAI", span_type=SpanType.CHAT_MODEL,
-                               attributes={"mlflow.llm.model": "gpt-4o"}) as outer:
+        with mlflow.start_span("ChatOpenAI", span_type=SpanType.CHAT_MODEL, attributes={"mlflow.llm.model": "gpt-4o"}) as outer:
             outer.set_attribute("mlflow.chat.tokenUsage", usage)
-            with mlflow.start_span("Completions", span_type=SpanType.CHAT_MODEL,
-                                   attributes={"mlflow.llm.model": "gpt-4o"}) as inner:
+            with mlflow.start_span("Completions", span_type=SpanType.CHAT_MODEL, attributes={"mlflow.llm.model": "gpt-4o"}) as inner:
                 inner.set_attribute("mlflow.chat.tokenUsage", usage)
     export.flush()
-    for reader in (traces.SqlTraceReader(tracking_uri, store.experiment_id),
-                   traces.ApiTraceReader(tracking_uri, store.experiment_id)):
+    for reader in (traces.SqlTraceReader(tracking_uri, store.experiment_id), traces.ApiTraceReader(tracking_uri, store.experiment_id)):
         got = reader.frames()
         assert traces.totals(got.traces).input_tokens == 100  # MLflow's own total
         by_model = traces.breakdown(got, "model")
@@ -476,9 +519,12 @@ def test_attributes_of_the_wrong_shape_count_as_missing():
             trace_id = "tr-x"
 
         class data:
-            spans = [FakeSpan("root", None, "CHAIN", {}),
-                     FakeSpan("llm", "root", "CHAT_MODEL", {"mlflow.llm.model": 5, "mlflow.llm.cost": 0.3,
-                                                             "mlflow.chat.tokenUsage": "12 tokens"})]
+            spans = [
+                FakeSpan("root", None, "CHAIN", {}),
+                FakeSpan(
+                    "llm", "root", "CHAT_MODEL", {"mlflow.llm.model": 5, "mlflow.llm.cost": 0.3, "mlflow.chat.tokenUsage": "12 tokens"}
+                ),
+            ]
 
     rows = summary.call_rows("tr-x", FakeTrace.data.spans)
     assert rows[0]["input_tokens"] == 0 and rows[0]["cost_usd"] is None and rows[0]["model"] is None
@@ -497,8 +543,9 @@ def test_the_store_version_changes_when_a_finished_trace_gets_its_tags(tmp_path)
     everyone_elses = mlflow.get_tracking_uri()  # the process-wide store the other tests trace into
     mlflow.set_tracking_uri(uri)
     try:
-        with mlflow.start_span(name="turn", trace_destination=mlflow.entities.trace_location.MlflowExperimentLocation(
-                experiment_id=experiment_id)) as span:
+        with mlflow.start_span(
+            name="turn", trace_destination=mlflow.entities.trace_location.MlflowExperimentLocation(experiment_id=experiment_id)
+        ) as span:
             trace_id = span.trace_id
         mlflow.flush_trace_async_logging()
     finally:
@@ -514,8 +561,11 @@ def test_ratings_are_mlflows_current_human_feedback(frames, filled, infos):
     """Each trace's thumbs equal what MLflow's client holds: valid HUMAN feedback of the app's name, counted here
     without core.feedback; a judge's feedback and an overridden thumb do not count."""
     for row in frames.traces.itertuples():
-        current = [a.feedback.value for a in infos[row.trace_id].assessments
-                   if a.name == contract.FEEDBACK and a.valid and a.source.source_type == "HUMAN"]
+        current = [
+            a.feedback.value
+            for a in infos[row.trace_id].assessments
+            if a.name == contract.FEEDBACK and a.valid and a.source.source_type == "HUMAN"
+        ]
         assert (row.feedback_up, row.feedback_down) == (current.count(True), current.count(False))
         assert (row.feedback_up, row.feedback_down) == filled.feedback.get(row.trace_id, (0, 0))
     total = traces.totals(frames.traces)

@@ -44,8 +44,7 @@ def reads(monkeypatch):
 def _same(a: traces.Frames, b: traces.Frames) -> None:
     pd.testing.assert_frame_equal(a.traces.reset_index(drop=True), b.traces.reset_index(drop=True))
     key = ["trace_id", "kind", "model", "agent"]
-    pd.testing.assert_frame_equal(a.calls.sort_values(key).reset_index(drop=True),
-                                  b.calls.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(a.calls.sort_values(key).reset_index(drop=True), b.calls.sort_values(key).reset_index(drop=True))
 
 
 def test_a_refresh_reads_only_the_new_turns_and_equals_a_full_read(tracking_uri, reads):
@@ -76,14 +75,12 @@ def test_merged_replaces_a_trace_that_finished_and_keeps_the_order():
     def frame(rows):
         return traces.shape_traces(pd.DataFrame(rows, columns=["trace_id", "timestamp_ms", "status"]))
 
-    old = traces.Frames(traces=frame([("a", 3, "IN_PROGRESS"), ("b", 1, "OK")]),
-                        calls=pd.DataFrame({"trace_id": ["b"], "calls": [1]}))
+    old = traces.Frames(traces=frame([("a", 3, "IN_PROGRESS"), ("b", 1, "OK")]), calls=pd.DataFrame({"trace_id": ["b"], "calls": [1]}))
     assert traces.refresh_since(old) == 3 - traces.REFRESH_MARGIN_MS
     day = 86_400_000
     long_running = traces.Frames(traces=frame([("n", 2 * day, "OK"), ("r", 5, "IN_PROGRESS")]), calls=old.calls)
     assert traces.refresh_since(long_running) == 5, "a turn still running when read is read again"
-    newer = traces.Frames(traces=frame([("c", 5, "OK"), ("a", 3, "OK")]),
-                          calls=pd.DataFrame({"trace_id": ["a", "c"], "calls": [2, 1]}))
+    newer = traces.Frames(traces=frame([("c", 5, "OK"), ("a", 3, "OK")]), calls=pd.DataFrame({"trace_id": ["a", "c"], "calls": [2, 1]}))
     both = traces.merged(old, newer)
     assert list(both.traces["trace_id"]) == ["c", "a", "b"] and list(both.traces["status"]) == ["OK", "OK", "OK"]
     assert sorted(both.calls["trace_id"]) == ["a", "b", "c"]

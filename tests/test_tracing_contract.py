@@ -136,8 +136,7 @@ def test_model_call_spans(first_turn):
         # the picture is an MLflow attachment beside the trace, not base64 in the span
         parts = span.inputs["messages"][-1]["content"]
         pictures = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
-        assert pictures and all(u.startswith("mlflow-attachment://") and f"trace_id={trace.info.trace_id}" in u
-                                for u in pictures)
+        assert pictures and all(u.startswith("mlflow-attachment://") and f"trace_id={trace.info.trace_id}" in u for u in pictures)
         assert len(json.dumps(span.inputs)) < 20_000
     assert len({s.parent_id for s in chats}) == len(chats)  # one model call per critic step
 
@@ -145,8 +144,7 @@ def test_model_call_spans(first_turn):
 def test_trace_token_usage_is_the_sum_of_the_spans(first_turn):
     _, _, _, traces = first_turn
     trace = traces[0]
-    usages = [s.attributes["mlflow.chat.tokenUsage"] for s in trace.data.spans
-              if "mlflow.chat.tokenUsage" in (s.attributes or {})]
+    usages = [s.attributes["mlflow.chat.tokenUsage"] for s in trace.data.spans if "mlflow.chat.tokenUsage" in (s.attributes or {})]
     assert len(usages) == catify.DEFAULT_ITERATIONS
     total = trace.info.token_usage
     for key in ("input_tokens", "output_tokens", "total_tokens"):
@@ -262,15 +260,19 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
     turn2 = [e for e in loaded.image_lookup.values() if e["turn"] == 2]
     assert {e["trace_id"] for e in turn2} == {second.trace_id}
     assert [m["turn"] for m in loaded.transcript].count(2) == FULL_TURN_MESSAGES + 1
-    assert loaded.state["agent_states"][agents.IMAGE_AGENT]["agent_state"]["last_prompt"] == \
-        _assistant(second.entries)[-1]["text"]
+    assert loaded.state["agent_states"][agents.IMAGE_AGENT]["agent_state"]["last_prompt"] == _assistant(second.entries)[-1]["text"]
 
     # the saved state loads into a fresh team
     async def reload_state():
         clients = providers.build_clients(settings)
         try:
-            plan = agents.build_team(scenarios.get(loaded.scenario), clients, runner._Recorder(None, Conversation("catify", "x", "demo"),
-                                                                                 lambda text: None), 3, loaded.options)
+            plan = agents.build_team(
+                scenarios.get(loaded.scenario),
+                clients,
+                runner._Recorder(None, Conversation("catify", "x", "demo"), lambda text: None),
+                3,
+                loaded.options,
+            )
             await plan.team.load_state(loaded.state)
             return await plan.team.save_state()
         finally:
@@ -300,8 +302,7 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
         conv = Conversation(scenario="catify", session_id=f"sess-c{i % 3}", provider="demo")
         store.create(conv)
         conversations.append(conv)
-    handles = [TurnHandle(conversations[i], f"A cat number {i} in the matrix", settings, store)
-               for i in range(6)]
+    handles = [TurnHandle(conversations[i], f"A cat number {i} in the matrix", settings, store) for i in range(6)]
     for handle in handles:
         handle.start()
     outcomes = [handle.wait(60) for handle in handles]
@@ -390,12 +391,12 @@ def test_no_trace_lost_when_many_turns_export_in_the_background(store, tracking_
     must give exactly N complete traces. MLflow's default queues would drop some (docs/ARCHITECTURE.md, "Export")."""
     settings = Settings(tracking_uri=tracking_uri)
     n = 16
-    conversations = [Conversation(scenario="catify", session_id=f"load-{i}", provider="demo",
-                                  options={"iterations": 1}) for i in range(n)]
+    conversations = [Conversation(scenario="catify", session_id=f"load-{i}", provider="demo", options={"iterations": 1}) for i in range(n)]
     for conv in conversations:
         store.create(conv)
-    handles = [TurnHandle(conversations[i], f"{i + 1} cats in a neon alley", settings, store,
-                                 wait_for_trace=False).start() for i in range(n)]
+    handles = [
+        TurnHandle(conversations[i], f"{i + 1} cats in a neon alley", settings, store, wait_for_trace=False).start() for i in range(n)
+    ]
     outcomes = [h.wait(120) for h in handles]
     assert [o.status for o in outcomes] == ["ok"] * n, [o.error for o in outcomes]
     export.flush()
@@ -418,9 +419,12 @@ def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, trackin
     assert [o.status for o in outcomes] == ["error", "ok"]
     assert "answering in another tab" in outcomes[0].error and outcomes[0].trace_id is None
     assert store.load(conv.id).turns == 1 and len(_traces(store.client, store.experiment_id)) == 1
-    reliability(area="concurrency", fault="one conversation, two tabs sending at the same moment",
-                sees=outcomes[0].error[:120], kept="exactly one turn saved and traced; the refused turn spent "
-                "nothing; no interleaved messages")
+    reliability(
+        area="concurrency",
+        fault="one conversation, two tabs sending at the same moment",
+        sees=outcomes[0].error[:120],
+        kept="exactly one turn saved and traced; the refused turn spent nothing; no interleaved messages",
+    )
 
 
 def test_a_new_conversation_is_claimed_from_its_first_turn(store, tracking_uri, monkeypatch):
@@ -429,8 +433,9 @@ def test_a_new_conversation_is_claimed_from_its_first_turn(store, tracking_uri, 
 
     monkeypatch.setenv("DEMO_LATENCY_MS", "300")
     settings = Settings(tracking_uri=tracking_uri)
-    first = TurnHandle(Conversation(scenario="catify", session_id="tab-a", provider="demo",
-                                           options={"iterations": 1}), "tab a: a cat", settings, store).start()
+    first = TurnHandle(
+        Conversation(scenario="catify", session_id="tab-a", provider="demo", options={"iterations": 1}), "tab a: a cat", settings, store
+    ).start()
     deadline = time.monotonic() + 30
     while not (runs := store.client.search_runs([store.experiment_id])):
         assert time.monotonic() < deadline
@@ -475,8 +480,11 @@ def test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile(store, t
     writing the first tab's turn later is refused and the store keeps the other tab's; the first tab's
     version can still be kept as a conversation of its own, pictures included."""
     settings = Settings(tracking_uri=tracking_uri)
-    first = asyncio.run(runner.run_turn(Conversation(scenario="catify", session_id="s", provider="demo",
-                                                     options={"iterations": 1}), "a cat", settings, store))
+    first = asyncio.run(
+        runner.run_turn(
+            Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}), "a cat", settings, store
+        )
+    )
     tab_a, tab_b = store.load(first.conversation.id), store.load(first.conversation.id)
     offline = asyncio.run(runner.run_turn(tab_a, "now a dog", settings, None))
     assert offline.status == "ok" and offline.conversation.pending_turns == 1
@@ -493,7 +501,8 @@ def test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile(store, t
     assert copy.id != first.conversation.id and copy.title == "a cat (copy)" and copy.turns == 2
     assert [e["text"] for e in copy.transcript if e["role"] == "user"] == ["a cat", "now a dog"]
     assert len(copy.image_lookup) == 4 and all(
-        (store.load_image(copy.id, image_id) or b"").startswith(b"\x89PNG") for image_id in copy.image_lookup)
+        (store.load_image(copy.id, image_id) or b"").startswith(b"\x89PNG") for image_id in copy.image_lookup
+    )
 
 
 def test_the_turn_summary_counts_pictures_as_picture_calls(first_turn):

@@ -23,18 +23,24 @@ pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarn
 
 def test_a_turn_on_an_openai_server_counts_what_the_server_reported(tracking_uri, store):
     with OpenAIStub() as stub:
-        settings = Settings(provider="openai", api_key="sk-usage", base_url=stub.base_url, chat_model="gpt-4o-mini",
-                            tracking_uri=tracking_uri, max_retries=0)
-        conversation = Conversation(scenario="analyst", session_id="s", provider="openai",
-                                    options={"report": "Sales grew 12% to $4.5 million in Q3."})
+        settings = Settings(
+            provider="openai",
+            api_key="sk-usage",
+            base_url=stub.base_url,
+            chat_model="gpt-4o-mini",
+            tracking_uri=tracking_uri,
+            max_retries=0,
+        )
+        conversation = Conversation(
+            scenario="analyst", session_id="s", provider="openai", options={"report": "Sales grew 12% to $4.5 million in Q3."}
+        )
         outcome = asyncio.run(run_turn(conversation, "What are the risks?", settings, store))
         chats = stub.requests_to("/chat/completions")
     assert outcome.status == "ok", outcome.error
     usage = outcome.usage
     assert usage["input_tokens"] == sum(prompt_tokens(r.body["messages"]) for r in chats) > 0
     assert usage["output_tokens"] > 0 and usage["models"] == ["gpt-4o-mini"] and usage["pictures"] == 0
-    assert usage["cost_usd"] == pytest.approx(costs.token_cost("gpt-4o-mini", usage["input_tokens"],
-                                                                usage["output_tokens"], "openai"))
+    assert usage["cost_usd"] == pytest.approx(costs.token_cost("gpt-4o-mini", usage["input_tokens"], usage["output_tokens"], "openai"))
     export.flush()
     trace = store.client.get_trace(outcome.trace_id)
     assert usage["trace_id"] == outcome.trace_id
@@ -56,7 +62,8 @@ def test_a_demo_catify_turn_is_free_and_names_its_models(tracking_uri, store):
     assert usage_line({**usage, "trace_id": "javascript:alert(1)", "cost_usd": None}).count("](") == 0
     conversation = outcome.conversation.id
     assert usage_line(usage, conversation).endswith(
-        f"[open the trace](traces?trace={outcome.trace_id}) · [lineage](traces?conversation={conversation})")
+        f"[open the trace](traces?trace={outcome.trace_id}) · [lineage](traces?conversation={conversation})"
+    )
     assert "](" not in usage_line(usage, conversation, links=False), "a shared read-only view: no links"
     assert "lineage" not in usage_line({**usage, "pictures": 0}, conversation), "no pictures, no lineage"
     assert usage_line(usage, "x) [evil](https://evil.example").count("](") == 1, "only ids make links"
@@ -68,10 +75,11 @@ def test_the_chat_shows_each_turns_figures_under_it(monkeypatch, tracking_uri, e
     at = send(send(open_app(), "a cat"), "now a dog")
     lines = [c.value for c in at.caption if "tokens in" in c.value]
     assert len(lines) == 2 and all("[open the trace](traces?trace=tr-" in line for line in lines)
-    conversation = at.query_params['conversation']
+    conversation = at.query_params["conversation"]
     assert all(f" · [lineage](traces?conversation={conversation}) · " in line for line in lines)
     assert [line.rsplit(" · ", 1)[1] for line in lines] == [
-        f"[run again with…](compare?conversation={conversation}&turn={turn})" for turn in (1, 2)]
+        f"[run again with…](compare?conversation={conversation}&turn={turn})" for turn in (1, 2)
+    ]
     reopened = open_app(conversation=at.query_params["conversation"])
     assert [c.value for c in reopened.caption if "tokens in" in c.value] == lines
 

@@ -57,8 +57,7 @@ def test_a_fork_of_turn_2_starts_from_the_state_after_turn_1_as_a_child_of_its_g
     assert fork.turns == 2 and fork.options["instruction"] == "Make it noir."
     assert fork.options[contract.MODELS_OPTION]["chat_model"] == "demo-chat"
     assert fork.title.endswith("· critic instruction: Make it noir.")
-    assert [e["text"] for e in fork.transcript if e["turn"] == 1] == [e["text"] for e in original.transcript
-                                                                       if e["turn"] == 1]
+    assert [e["text"] for e in fork.transcript if e["turn"] == 1] == [e["text"] for e in original.transcript if e["turn"] == 1]
     for image_id in start.images:  # the earlier pictures are the fork's own artifacts
         assert store.load_image(str(fork.id), image_id) == start.images[image_id]
     group_tags = store.client.get_run(group).data.tags
@@ -79,8 +78,12 @@ def test_a_turn_saved_before_states_were_kept_says_only_its_first_turn_runs_agai
     try:
         with pytest.raises(InputError, match="memory after turn 1 was not kept.*only its first turn"):
             plan(origin_of(original, 2, settings), [origin_of(original, 2, settings).setting], store, "alice", settings)
-        assert plan(origin_of(original, 1, settings), [origin_of(original, 1, settings).setting], store, "alice",
-                    settings)[0].conversation.state is None
+        assert (
+            plan(origin_of(original, 1, settings), [origin_of(original, 1, settings).setting], store, "alice", settings)[
+                0
+            ].conversation.state
+            is None
+        )
     finally:
         moved.rename(kept)
     with pytest.raises(InputError, match="has no turn 3"):
@@ -96,6 +99,7 @@ def test_stop_stops_every_cell_and_one_not_started_does_not_start(two_turns):
     def first_step(index, event):
         if event.kind == "message" and event.entry and event.entry["role"] != "user":
             stop.set()
+
     outcomes = asyncio.run(run_cells(cells, origin.message, settings, store, emit=first_step, stop=stop, limit=1))
     assert outcomes[0].status == "stopped" and outcomes[0].saved  # stopped after its agent, and kept
     assert [o.status for o in outcomes[1:]] == ["stopped", "stopped"]
@@ -104,8 +108,16 @@ def test_stop_stops_every_cell_and_one_not_started_does_not_start(two_turns):
 
 
 def test_a_hosted_grid_is_admitted_as_one_bound_before_any_call():
-    paid = Settings(provider="openai", api_key="sk-owner-test", chat_model="gpt-4o-mini", vision_model="gpt-4o-mini",
-                    image_model="gpt-image-1", image_size="1024x1024", image_quality="low", max_output_tokens=400)
+    paid = Settings(
+        provider="openai",
+        api_key="sk-owner-test",
+        chat_model="gpt-4o-mini",
+        vision_model="gpt-4o-mini",
+        image_model="gpt-image-1",
+        image_size="1024x1024",
+        image_quality="low",
+        max_output_tokens=400,
+    )
     one = hosted.max_turn_cost("catify", {"iterations": 2}, paid, "a cat")
     assert one > 0
     limits = HostedLimits(session_cap_usd=2.5 * one, daily_cap_usd=1.0, turns_per_minute=6, owner_key=True)
@@ -113,39 +125,36 @@ def test_a_hosted_grid_is_admitted_as_one_bound_before_any_call():
     conversations = [Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 2})] * 4
     ledger = hosted.SpendLedger()
     with pytest.raises(TurnRefused, match="could cost up to"):
-        hosted.admit_variants(ledger, paid, "catify", conversations, [paid] * 4, "a cat", "visitor",
-                              uses_owner_key=True)
+        hosted.admit_variants(ledger, paid, "catify", conversations, [paid] * 4, "a cat", "visitor", uses_owner_key=True)
     assert ledger.spent("visitor") == (0.0, 0.0), "refused: nothing reserved"
-    reservation = hosted.admit_variants(ledger, paid, "catify", conversations[:2], [paid] * 2, "a cat", "visitor",
-                                        uses_owner_key=True)
+    reservation = hosted.admit_variants(ledger, paid, "catify", conversations[:2], [paid] * 2, "a cat", "visitor", uses_owner_key=True)
     assert reservation is not None and reservation.amount == pytest.approx(2 * one)
     assert ledger.spent("visitor")[0] == pytest.approx(2 * one)
     with pytest.raises(TurnRefused, match="these 5 settings are 5 turns, and 4 are left"):
-        hosted.admit_variants(ledger, paid, "catify", [conversations[0]] * 5, [paid.with_(provider="demo")] * 5,
-                              "a cat", "visitor", uses_owner_key=False)
+        hosted.admit_variants(
+            ledger, paid, "catify", [conversations[0]] * 5, [paid.with_(provider="demo")] * 5, "a cat", "visitor", uses_owner_key=False
+        )
     assert reservation.parts == pytest.approx((one, one)), "each cell's bound: one whose cost stays unknown keeps it"
     with pytest.raises(InputError, match="characters"):
-        hosted.admit_variants(ledger, paid, "catify", conversations[:1], [paid], "x" * 5000, "visitor",
-                              uses_owner_key=False)
+        hosted.admit_variants(ledger, paid, "catify", conversations[:1], [paid], "x" * 5000, "visitor", uses_owner_key=False)
     huge = Conversation(scenario="analyst", session_id="v", provider="demo", options={"report": "word " * 30_000})
     with pytest.raises(InputError, match="The report has 149,999 characters; the limit is 100,000"):
-        hosted.admit_variants(ledger, paid, "analyst", [huge], [paid.with_(provider="demo")], "q", "visitor",
-                              uses_owner_key=False)
-    assert hosted.admit_variants(ledger, Settings(), "catify", conversations, [paid] * 4, "a cat", "visitor",
-                                 uses_owner_key=True) is None  # not a hosted demo
+        hosted.admit_variants(ledger, paid, "analyst", [huge], [paid.with_(provider="demo")], "q", "visitor", uses_owner_key=False)
+    assert (
+        hosted.admit_variants(ledger, Settings(), "catify", conversations, [paid] * 4, "a cat", "visitor", uses_owner_key=True) is None
+    )  # not a hosted demo
 
 
 def test_labels_say_what_changed():
     catify = scenarios.get("catify")
-    base = Setting("openai", "gpt-4o-mini", "gpt-4o-mini", "gpt-image-1",
-                   {"iterations": 2, "instruction": "Add fluffy cats."})
+    base = Setting("openai", "gpt-4o-mini", "gpt-4o-mini", "gpt-image-1", {"iterations": 2, "instruction": "Add fluffy cats."})
     assert label(base, base, catify) == "same settings"
-    assert label(base, with_options(base, instruction="Add fluffy cats in a noir film."), catify) == \
-        "critic instruction: in a noir film."
-    assert label(base, Setting("openai", "gpt-4.1-mini", "gpt-4o-mini", "gpt-image-1", base.options), catify) == \
-        "gpt-4.1-mini"
-    assert label(base, Setting("demo", "demo-chat", "demo-vision", "demo-image", {**base.options, "iterations": 3}),
-                 catify) == "demo · critique iterations: 3"
+    assert label(base, with_options(base, instruction="Add fluffy cats in a noir film."), catify) == "critic instruction: in a noir film."
+    assert label(base, Setting("openai", "gpt-4.1-mini", "gpt-4o-mini", "gpt-image-1", base.options), catify) == "gpt-4.1-mini"
+    assert (
+        label(base, Setting("demo", "demo-chat", "demo-vision", "demo-image", {**base.options, "iterations": 3}), catify)
+        == "demo · critique iterations: 3"
+    )
 
 
 def test_settings_that_cannot_run_are_refused_by_number():

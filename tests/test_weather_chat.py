@@ -41,17 +41,23 @@ def said(outcome, name: str) -> list[str]:
 
 # --- who speaks next -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("message, speaker, rule", [
-    (TextMessage(source="user", content="What's the weather?"), "planner", "your new message goes to the planner"),
-    (TextMessage(source="user", content="Lehi"), "planner", "your new message goes to the planner"),
-    (TextMessage(source="planner", content="weather_assistant: please get the current weather for Lehi."),
-     "weather_assistant", "a weather question naming a known city goes to the weather assistant"),
-    (TextMessage(source="weather_assistant", content="Lehi: 20 °C"), "planner",
-     "the weather assistant reports back to the planner"),
-    (TextMessage(source="planner", content="weather_assistant: please get the current weather for Zzyzx."), None, None),
-    (TextMessage(source="planner", content="Let me think about Paris."), None, None),
-    (HandoffMessage(source="planner", target="user", content="Which city, weather-wise?"), None, None),
-])
+
+@pytest.mark.parametrize(
+    "message, speaker, rule",
+    [
+        (TextMessage(source="user", content="What's the weather?"), "planner", "your new message goes to the planner"),
+        (TextMessage(source="user", content="Lehi"), "planner", "your new message goes to the planner"),
+        (
+            TextMessage(source="planner", content="weather_assistant: please get the current weather for Lehi."),
+            "weather_assistant",
+            "a weather question naming a known city goes to the weather assistant",
+        ),
+        (TextMessage(source="weather_assistant", content="Lehi: 20 °C"), "planner", "the weather assistant reports back to the planner"),
+        (TextMessage(source="planner", content="weather_assistant: please get the current weather for Zzyzx."), None, None),
+        (TextMessage(source="planner", content="Let me think about Paris."), None, None),
+        (HandoffMessage(source="planner", target="user", content="Which city, weather-wise?"), None, None),
+    ],
+)
 def test_speaker_rules_first_and_the_model_when_none_applies(message, speaker, rule):
     select = weather_speakers.WeatherSpeakerSelector()
     assert select([TextMessage(source="user", content="earlier"), message]) == speaker
@@ -66,6 +72,7 @@ def test_the_model_chooses_when_no_rule_does_and_the_chat_says_so(tracking_uri, 
 
 
 # --- hand-off and resume -------------------------------------------------------------------------------------------
+
 
 def test_missing_city_hands_off_to_the_user_and_the_saved_state_resumes(tracking_uri, store):
     first = turn(weather_chat(), "What's the weather?", tracking_uri, store)
@@ -88,10 +95,15 @@ def test_missing_city_hands_off_to_the_user_and_the_saved_state_resumes(tracking
 
 def test_hand_off_and_resume_over_the_openai_api(tracking_uri, store):
     with OpenAIStub() as server:
-        settings = dict(provider="openai", api_key="sk-test-weather", base_url=server.base_url,
-                        chat_model="gpt-4o-mini", vision_model="gpt-4o-mini", max_retries=0)
-        conversation = Conversation(scenario=weather_scenario.KEY, session_id="s", provider="openai",
-                                    options={"weather_source": "offline"})
+        settings = dict(
+            provider="openai",
+            api_key="sk-test-weather",
+            base_url=server.base_url,
+            chat_model="gpt-4o-mini",
+            vision_model="gpt-4o-mini",
+            max_retries=0,
+        )
+        conversation = Conversation(scenario=weather_scenario.KEY, session_id="s", provider="openai", options={"weather_source": "offline"})
         first = turn(conversation, "What's the weather?", tracking_uri, store, **settings)
         assert first.status == "waiting" and first.entries[-1]["text"] == "Which city?"
         second = turn(store.load(first.conversation.id), "Lehi", tracking_uri, store, **settings)
@@ -115,6 +127,7 @@ def test_each_turn_is_one_trace_with_agent_and_tool_spans(tracking_uri, store, m
 
 
 # --- weather sources -------------------------------------------------------------------------------------------------
+
 
 def test_offline_source_is_deterministic_and_answers_any_city():
     source = weather.OfflineWeather()
@@ -143,8 +156,11 @@ class FakeOpenMeteo(BaseHTTPRequestHandler):
             return
         if url.path == "/search":
             name = query["name"][0]
-            body = {"results": [] if name == "Nowhere" else
-                    [{"name": name, "country": "United States", "latitude": 40.39, "longitude": -111.85}]}
+            body = {
+                "results": []
+                if name == "Nowhere"
+                else [{"name": name, "country": "United States", "latitude": 40.39, "longitude": -111.85}]
+            }
         else:
             body = {"current": {"temperature_2m": 18.4, "weather_code": 2, "wind_speed_10m": 11.0}}
         raw = b"{not json" if self.mode == "garbage" else json.dumps(body).encode()
@@ -160,28 +176,30 @@ def open_meteo():
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenMeteo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield lambda timeout_s=5.0: weather.OpenMeteoWeather(timeout_s=timeout_s, geocoding_url=f"{base}/search",
-                                                         forecast_url=f"{base}/forecast")
+    yield lambda timeout_s=5.0: weather.OpenMeteoWeather(
+        timeout_s=timeout_s, geocoding_url=f"{base}/search", forecast_url=f"{base}/forecast"
+    )
     FakeOpenMeteo.mode = "ok"
     server.shutdown()
 
 
-@pytest.mark.parametrize("mode, city, expected", [
-    ("ok", "Lehi", "Lehi, United States: 18 °C, partly cloudy, wind 11 km/h (source: Open-Meteo)."),
-    ("ok", "Nowhere", "ERROR: could not get the weather for Nowhere: no place called 'Nowhere' was found."),
-    ("500", "Lehi", "ERROR: could not get the weather for Lehi: the weather service answered HTTP 500."),
-    ("garbage", "Lehi", "ERROR: could not get the weather for Lehi: the weather service sent an answer that "
-                        "could not be read."),
-    ("slow", "Lehi", "ERROR: could not get the weather for Lehi: the weather service did not answer within 0.3 s."),
-])
+@pytest.mark.parametrize(
+    "mode, city, expected",
+    [
+        ("ok", "Lehi", "Lehi, United States: 18 °C, partly cloudy, wind 11 km/h (source: Open-Meteo)."),
+        ("ok", "Nowhere", "ERROR: could not get the weather for Nowhere: no place called 'Nowhere' was found."),
+        ("500", "Lehi", "ERROR: could not get the weather for Lehi: the weather service answered HTTP 500."),
+        ("garbage", "Lehi", "ERROR: could not get the weather for Lehi: the weather service sent an answer that could not be read."),
+        ("slow", "Lehi", "ERROR: could not get the weather for Lehi: the weather service did not answer within 0.3 s."),
+    ],
+)
 def test_open_meteo_answers_and_every_failure_is_a_line_for_the_agents(open_meteo, mode, city, expected):
     FakeOpenMeteo.mode = mode
     get_weather = weather.weather_function(open_meteo(timeout_s=0.3), timeout_s=5)
     assert asyncio.run(get_weather(city=city)) == expected
 
 
-def test_a_failing_or_slow_source_is_explained_and_the_chat_goes_on(tracking_uri, store, mlflow_client,
-                                                                     open_meteo, monkeypatch):
+def test_a_failing_or_slow_source_is_explained_and_the_chat_goes_on(tracking_uri, store, mlflow_client, open_meteo, monkeypatch):
     FakeOpenMeteo.mode = "500"
     monkeypatch.setattr(weather_scenario, "weather_source_for", lambda options, clients: open_meteo())
     failed = turn(weather_chat(), "What's the weather in Oslo?", tracking_uri, store)

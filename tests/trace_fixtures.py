@@ -93,9 +93,18 @@ def fill(tracking_uri: str, experiment_name: str) -> FilledStore:
     a = Conversation(scenario="catify", session_id="session-alice", provider="demo", options={"iterations": 2})
     filled.turn_traces += _turns(a, ["The matrix with a cat", "now on a beach"], demo, store)
     with OpenAIStub() as server:
-        paid = Settings(provider="openai", api_key="sk-test-fill", base_url=server.base_url, chat_model="gpt-4o-mini",
-                        vision_model="gpt-4o-mini", image_model="gpt-image-1", image_size="1024x1024",
-                        image_quality="low", tracking_uri=tracking_uri, max_retries=0)
+        paid = Settings(
+            provider="openai",
+            api_key="sk-test-fill",
+            base_url=server.base_url,
+            chat_model="gpt-4o-mini",
+            vision_model="gpt-4o-mini",
+            image_model="gpt-image-1",
+            image_size="1024x1024",
+            image_quality="low",
+            tracking_uri=tracking_uri,
+            max_retries=0,
+        )
         b = Conversation(scenario="catify", session_id="session-bob", provider="openai", options={"iterations": 1})
         filled.turn_traces += _turns(b, ["a red car at night"], paid, store)
         filled.foreign_traces = foreign_traces(store.experiment_id, server)
@@ -115,10 +124,21 @@ def rate(filled: FilledStore) -> None:
     feedback.rate(uri, first, "carol", False)
     feedback.rate(uri, second, "alice@example.com", False, "no beach in it")
     client = TracingClient(uri)
-    client.log_assessment(second, Feedback(name=contract.FEEDBACK, value=True, source=AssessmentSource(
-        source_type=AssessmentSourceType.LLM_JUDGE, source_id="a-judge")))
+    client.log_assessment(
+        second,
+        Feedback(
+            name=contract.FEEDBACK, value=True, source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id="a-judge")
+        ),
+    )
     bobs = feedback.rate(uri, paid, "bob", True)
     assert bobs is not None
-    client.log_assessment(paid, Feedback(name=contract.FEEDBACK, value=False, overrides=bobs.assessment_id,
-                                         source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="dana")))
+    client.log_assessment(
+        paid,
+        Feedback(
+            name=contract.FEEDBACK,
+            value=False,
+            overrides=bobs.assessment_id,
+            source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="dana"),
+        ),
+    )
     filled.feedback = {first: (1, 1), second: (0, 1), paid: (0, 1)}

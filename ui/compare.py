@@ -21,8 +21,11 @@ from ui.session import HOSTED_MODELS
 from ui.text import plain, safe_markdown
 
 DIFF_STYLE = {"added": ":green-background[{}]", "removed": ":red-background[~~{}~~]", "same": "{}"}
-MARKS = {"cheapest": ":material/savings: cheapest", "fastest": ":material/bolt: fastest",
-         "most tokens": ":material/data_usage: most tokens"}
+MARKS = {
+    "cheapest": ":material/savings: cheapest",
+    "fastest": ":material/bolt: fastest",
+    "most tokens": ":material/data_usage: most tokens",
+}
 
 
 def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.Scenario, settings: Settings) -> Setting:
@@ -30,9 +33,13 @@ def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.
     models, and the scenario's options (not its document: every variant works on the same one)."""
     key = f"{prefix}_{number}"
     providers = list(dict.fromkeys([settings.provider, "demo"]))
-    provider = st.selectbox("Provider", providers, key=f"{key}_provider",
-                            index=providers.index(base.provider) if base.provider in providers else 0,
-                            help="The sidebar's provider (its key and address) or the offline demo.")
+    provider = st.selectbox(
+        "Provider",
+        providers,
+        key=f"{key}_provider",
+        index=providers.index(base.provider) if base.provider in providers else 0,
+        help="The sidebar's provider (its key and address) or the offline demo.",
+    )
     models = {"chat_model": base.chat_model, "vision_model": base.vision_model, "image_model": base.image_model}
     if provider == "demo":
         demo = Settings.for_provider("demo")
@@ -43,8 +50,7 @@ def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.
             current = models[field] if models[field] in HOSTED_MODELS else HOSTED_MODELS[0]
             models[field] = st.selectbox(label, HOSTED_MODELS, index=HOSTED_MODELS.index(current), key=f"{key}_{field}")
     else:
-        for field, label in (("chat_model", "Chat model"), ("vision_model", "Vision model"),
-                             ("image_model", "Image model")):
+        for field, label in (("chat_model", "Chat model"), ("vision_model", "Vision model"), ("image_model", "Image model")):
             models[field] = st.text_input(label, value=models[field], key=f"{key}_{field}").strip()
     options = dict(base.options)
     defaults = scenario.option_defaults(settings)
@@ -52,17 +58,28 @@ def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.
         value = options.get(option.key, defaults.get(option.key))
         widget = f"{key}_{option.key}"
         if isinstance(option, IntOption):
-            options[option.key] = st.slider(option.label, option.min, option.max, value=int(value or option.default),
-                                            key=widget, help=option.help or None)
+            options[option.key] = st.slider(
+                option.label, option.min, option.max, value=int(value or option.default), key=widget, help=option.help or None
+            )
         elif isinstance(option, TextOption):
-            options[option.key] = st.text_area(option.label, value=str(value or ""), key=widget, height=option.height,
-                                               help=option.help or None,  # a hosted demo's limit, as in the chat
-                                               max_chars=MAX_USER_TEXT_CHARS if settings.hosted is not None else None)
+            options[option.key] = st.text_area(
+                option.label,
+                value=str(value or ""),
+                key=widget,
+                height=option.height,
+                help=option.help or None,  # a hosted demo's limit, as in the chat
+                max_chars=MAX_USER_TEXT_CHARS if settings.hosted is not None else None,
+            )
         elif isinstance(option, ChoiceOption):
             choices = list(option.choices)
-            options[option.key] = st.selectbox(option.label, choices, format_func=option.choices.get, key=widget,
-                                               index=choices.index(value) if value in choices else 0,
-                                               help=option.help or None)
+            options[option.key] = st.selectbox(
+                option.label,
+                choices,
+                format_func=option.choices.get,
+                key=widget,
+                index=choices.index(value) if value in choices else 0,
+                help=option.help or None,
+            )
         elif isinstance(option, DocumentOption):
             continue
     return Setting(provider=provider, options=options, **models)
@@ -73,8 +90,13 @@ def progress(cells: Sequence[Cell]) -> None:
     for cell in cells:
         event = cell.last_progress
         if cell.outcome is not None:
-            icon, state = (":material/check_circle:", "done") if cell.outcome.status == "ok" else \
-                (":material/pause_circle:", cell.outcome.status) if cell.outcome.saved else (":material/error:", "failed")
+            icon, state = (
+                (":material/check_circle:", "done")
+                if cell.outcome.status == "ok"
+                else (":material/pause_circle:", cell.outcome.status)
+                if cell.outcome.saved
+                else (":material/error:", "failed")
+            )
             line = f"{state}" + (f": {plain(cell.outcome.error)}" if cell.outcome.error else "")
         elif not cell.started:
             icon, line = ":material/schedule:", "waiting for a free slot"
@@ -90,9 +112,13 @@ def progress(cells: Sequence[Cell]) -> None:
 def side_header(index: int, side: Side, comparison: Comparison) -> None:
     marks = [MARKS[name] for name, won in comparison.winners.items() if index in won]
     st.markdown(f"**{index + 1}. {plain(side.label)}**")
-    st.caption(plain(f"{side.scenario or 'trace'}{f' · turn {side.turn}' if side.turn else ''} · {side.status} · "
-                     f"{side.tokens:,} tokens · {money(side.cost_usd) or 'not priced'} · "
-                     f"{(side.latency_ms or 0) / 1000:.2f} s"))
+    st.caption(
+        plain(
+            f"{side.scenario or 'trace'}{f' · turn {side.turn}' if side.turn else ''} · {side.status} · "
+            f"{side.tokens:,} tokens · {money(side.cost_usd) or 'not priced'} · "
+            f"{(side.latency_ms or 0) / 1000:.2f} s"
+        )
+    )
     if marks:
         st.markdown(" ".join(f":green-badge[{m}]" for m in marks))
 
@@ -145,14 +171,20 @@ def steps_table(comparison: Comparison) -> pd.DataFrame:
             if cell is None:
                 line |= {f"{index} tokens": "not run", f"{index} cost": "", f"{index} ms": "", f"{index} status": ""}
             else:
-                line |= {f"{index} tokens": f"{cell.tokens:,}", f"{index} cost": money(cell.cost_usd),
-                         f"{index} ms": "" if cell.latency_ms is None else f"{cell.latency_ms:,.0f}",
-                         f"{index} status": cell.status + (f": {cell.error[:80]}" if cell.error else "")}
+                line |= {
+                    f"{index} tokens": f"{cell.tokens:,}",
+                    f"{index} cost": money(cell.cost_usd),
+                    f"{index} ms": "" if cell.latency_ms is None else f"{cell.latency_ms:,.0f}",
+                    f"{index} status": cell.status + (f": {cell.error[:80]}" if cell.error else ""),
+                }
         rows.append(line)
     total: dict[str, Any] = {"step": "total"}
     for index, side in enumerate(comparison.sides, 1):
-        total |= {f"{index} tokens": f"{side.tokens:,}", f"{index} cost": money(side.cost_usd) or "not priced",
-                  f"{index} ms": "" if side.latency_ms is None else f"{side.latency_ms:,.0f}",
-                  f"{index} status": side.status}
+        total |= {
+            f"{index} tokens": f"{side.tokens:,}",
+            f"{index} cost": money(side.cost_usd) or "not priced",
+            f"{index} ms": "" if side.latency_ms is None else f"{side.latency_ms:,.0f}",
+            f"{index} status": side.status,
+        }
     rows.append(total)
     return pd.DataFrame(rows)

@@ -28,8 +28,8 @@ def who() -> str:
     if user.get("is_logged_in") is True:
         for claim in ("email", "sub"):
             if value := user.get(claim):
-                return str(value)[:feedback.MAX_WHO_CHARS]
-    return f"local:{_account()}"[:feedback.MAX_WHO_CHARS]
+                return str(value)[: feedback.MAX_WHO_CHARS]
+    return f"local:{_account()}"[: feedback.MAX_WHO_CHARS]
 
 
 def _account() -> str:
@@ -40,15 +40,13 @@ def _account() -> str:
 
 
 @st.cache_data(ttl=30, show_spinner=False, max_entries=64)
-def _ratings(tracking_uri: str, experiment_id: str, conversation_id: str, person: str,
-             turns: int) -> dict[str, feedback.TurnFeedback]:
+def _ratings(tracking_uri: str, experiment_id: str, conversation_id: str, person: str, turns: int) -> dict[str, feedback.TurnFeedback]:
     """Keyed by the turn count (a new turn is a new trace); cleared by every rating written in this process (other
     app instances' show within the 30 s)."""
     return feedback.for_conversation(tracking_uri, experiment_id, conversation_id, person)
 
 
-def for_conversation(tracking_uri: str, experiment_id: str, conversation_id: str, turns: int
-                     ) -> Callable[[str], None] | None:
+def for_conversation(tracking_uri: str, experiment_id: str, conversation_id: str, turns: int) -> Callable[[str], None] | None:
     """What draws the rating under each turn of this conversation (given the turn's trace id), or None when the
     ratings cannot be read now (the chat goes on without them)."""
     person = who()
@@ -60,6 +58,7 @@ def for_conversation(tracking_uri: str, experiment_id: str, conversation_id: str
 
     def draw(trace_id: str) -> None:
         _widgets(tracking_uri, trace_id, person, known.get(trace_id, feedback.TurnFeedback()))
+
     return draw
 
 
@@ -69,15 +68,24 @@ def _widgets(tracking_uri: str, trace_id: str, person: str, turn: feedback.TurnF
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     with row:
         # the stored rating is the default only when the widget is new (its state wins afterwards)
-        value = st.feedback("thumbs", key=key, default=None if key in st.session_state else stored,
-                            on_change=_rated, args=(tracking_uri, trace_id, person, st.session_state.get(key, stored)))
+        value = st.feedback(
+            "thumbs",
+            key=key,
+            default=None if key in st.session_state else stored,
+            on_change=_rated,
+            args=(tracking_uri, trace_id, person, st.session_state.get(key, stored)),
+        )
         if value is not None:
             saved = turn.mine.comment if turn.mine is not None else ""
             with st.popover("Edit comment" if saved else "Comment", icon=":material/comment:"):
-                st.text_area("Comment on this turn (optional)", value=saved, key=comment_key,
-                             max_chars=feedback.MAX_COMMENT_CHARS, placeholder="What was good, or what went wrong?")
-                st.button("Save comment", key=f"feedback_save_{trace_id}", on_click=_commented,
-                          args=(tracking_uri, trace_id, person))
+                st.text_area(
+                    "Comment on this turn (optional)",
+                    value=saved,
+                    key=comment_key,
+                    max_chars=feedback.MAX_COMMENT_CHARS,
+                    placeholder="What was good, or what went wrong?",
+                )
+                st.button("Save comment", key=f"feedback_save_{trace_id}", on_click=_commented, args=(tracking_uri, trace_id, person))
         if turn.others:
             up = sum(r.up for r in turn.others)
             st.caption(f"Others: {feedback.mark(up, len(turn.others) - up)}")

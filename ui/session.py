@@ -46,8 +46,9 @@ def visitor() -> identity.Visitor:
         except ValueError:  # a provider that names no subject: treated as not signed in
             pass
     address, cookie = st.context.ip_address, st.context.cookies.get(XSRF_COOKIE)
-    return identity.anonymous(st.session_state.session_id, address if isinstance(address, str) else None,
-                              cookie if isinstance(cookie, str) else None)
+    return identity.anonymous(
+        st.session_state.session_id, address if isinstance(address, str) else None, cookie if isinstance(cookie, str) else None
+    )
 
 
 def session_id() -> str:
@@ -170,13 +171,19 @@ def _sign_in_box(base: Settings) -> None:
     person = visitor()
     with st.sidebar:
         if person.signed_in:
-            st.caption(plain(f"Signed in as {person.label}") + (" · admin: you see every visitor's conversations "
-                                                                 "and traces" if person.admin else ""))
+            st.caption(
+                plain(f"Signed in as {person.label}")
+                + (" · admin: you see every visitor's conversations and traces" if person.admin else "")
+            )
             st.button("Sign out", key="sign_out", on_click=st.logout, icon=":material/logout:")
         elif sign_in_configured():
-            st.button("Sign in", key="sign_in", on_click=_login, icon=":material/login:",
-                      help="Signed in, you keep your conversations across visits and may use this demo's "
-                           "OpenAI key within its limits.")
+            st.button(
+                "Sign in",
+                key="sign_in",
+                on_click=_login,
+                icon=":material/login:",
+                help="Signed in, you keep your conversations across visits and may use this demo's OpenAI key within its limits.",
+            )
         else:
             st.caption("Visitors use the free demo provider; this browser tab keeps your conversations.")
 
@@ -200,19 +207,34 @@ def sidebar_settings() -> Settings:
         st.session_state[key] = value
     with st.sidebar:
         st.subheader("Model provider")
-        provider = st.selectbox("Provider", providers, index=providers.index(base.provider) if base.provider in providers else 0,
-                                format_func=PROVIDER_LABELS.get, key="provider")
+        provider = st.selectbox(
+            "Provider",
+            providers,
+            index=providers.index(base.provider) if base.provider in providers else 0,
+            format_func=PROVIDER_LABELS.get,
+            key="provider",
+        )
         defaults = Settings.for_provider(provider)
         st.session_state.uses_owner_key = False
         if provider == "demo":
             st.caption("Offline models drawn with Pillow: no key, no network, no cost.")
-            return base.with_(provider="demo", chat_model=defaults.chat_model, vision_model=defaults.vision_model,
-                              image_model=defaults.image_model, image_size=defaults.image_size,
-                              image_quality=defaults.image_quality, api_key="")
+            return base.with_(
+                provider="demo",
+                chat_model=defaults.chat_model,
+                vision_model=defaults.vision_model,
+                image_model=defaults.image_model,
+                image_size=defaults.image_size,
+                image_quality=defaults.image_quality,
+                api_key="",
+            )
         owner_key = base.api_key if hosted_policy.may_use_owner_key(base.hosted, person, provider) else ""
-        typed_key = st.text_input("API key", type="password", key="api_key",
-                                  help="Kept in this browser session only: never saved, traced or logged.",
-                                  placeholder="uses the server's key" if owner_key else "sk-…")
+        typed_key = st.text_input(
+            "API key",
+            type="password",
+            key="api_key",
+            help="Kept in this browser session only: never saved, traced or logged.",
+            placeholder="uses the server's key" if owner_key else "sk-…",
+        )
         key = typed_key or owner_key
         st.session_state.uses_owner_key = bool(base.hosted is not None and not typed_key and owner_key)
         if provider == "openai" and not key:
@@ -224,12 +246,13 @@ def sidebar_settings() -> Settings:
                 spent = f" You have spent \\${spent_usd:.4f} today."
             except TurnRefused as refused:  # no ledger, or it does not answer: said now, and again on a turn
                 spent = f" {refused}"
-            st.info(f"This demo's key pays, up to \\${limits.session_cap_usd:.2f} per person and "
-                    f"\\${limits.daily_cap_usd:.2f} a day.{spent}", icon=":material/savings:")
+            st.info(
+                f"This demo's key pays, up to \\${limits.session_cap_usd:.2f} per person and \\${limits.daily_cap_usd:.2f} a day.{spent}",
+                icon=":material/savings:",
+            )
         base_url = ""
         if provider == "openai-compatible":
-            base_url = st.text_input("Base URL", value=(base.base_url if base.hosted is None else "")
-                                     or defaults.base_url, key="base_url")
+            base_url = st.text_input("Base URL", value=(base.base_url if base.hosted is None else "") or defaults.base_url, key="base_url")
         if typed_key:
             base_url = hosted_policy.typed_key_endpoint(base.hosted, provider, base_url)
         if st.session_state.uses_owner_key:  # models the demo's cost bound knows: token prices only, no extras
@@ -247,10 +270,17 @@ def sidebar_settings() -> Settings:
         qualities = IMAGE_QUALITIES.get(image_model, ("standard",))
         size = st.selectbox("Image size", sizes, key=f"size_{image_model}")
         quality = st.selectbox("Image quality", qualities, key=f"quality_{image_model}")
-        return base.with_(provider=provider, api_key=key, base_url=base_url, chat_model=chat_model.strip(),
-                          billed_to_owner=st.session_state.uses_owner_key,
-                          vision_model=vision_model.strip(), image_model=image_model.strip(), image_size=size,
-                          image_quality=quality)
+        return base.with_(
+            provider=provider,
+            api_key=key,
+            base_url=base_url,
+            chat_model=chat_model.strip(),
+            billed_to_owner=st.session_state.uses_owner_key,
+            vision_model=vision_model.strip(),
+            image_model=image_model.strip(),
+            image_size=size,
+            image_quality=quality,
+        )
 
 
 def model_widgets(provider: str) -> dict[str, str]:
@@ -259,8 +289,11 @@ def model_widgets(provider: str) -> dict[str, str]:
         return {}
     if st.session_state.get("uses_owner_key"):
         return {"chat_model": "chat_model_hosted", "vision_model": "vision_model_hosted"}
-    return {"chat_model": f"chat_model_{provider}", "vision_model": f"vision_model_{provider}",
-            "image_model": "image_model_c" if provider == "openai-compatible" else "image_model"}
+    return {
+        "chat_model": f"chat_model_{provider}",
+        "vision_model": f"vision_model_{provider}",
+        "image_model": "image_model_c" if provider == "openai-compatible" else "image_model",
+    }
 
 
 PENDING_MODELS = "_pending_models"  # widget key -> value, put in by `sidebar_settings` before it draws them
@@ -275,8 +308,7 @@ def adopt_models(models: Mapping[str, object], current: Settings) -> bool:
     pending = {}
     for field, key in model_widgets(current.provider).items():
         value = str(models.get(field) or "")
-        allowed = HOSTED_MODELS if key.endswith("_hosted") else IMAGE_MODELS \
-            if key == "image_model" else None
+        allowed = HOSTED_MODELS if key.endswith("_hosted") else IMAGE_MODELS if key == "image_model" else None
         if value and value != getattr(current, field) and (allowed is None or value in allowed):
             pending[key] = value
     if pending:

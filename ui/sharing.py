@@ -36,22 +36,28 @@ def share_box(store: ConversationStore, settings: Settings, conversation: Conver
         if shares is None:
             st.caption("Share links need a secret on the server: APP_SHARE_SECRET, or the sign-in's cookie_secret.")
             return
-        st.caption("Whoever has a link sees this conversation and its traces, and nothing else of yours; they "
-                   "cannot continue it. Revoke a link to close it.")
+        st.caption(
+            "Whoever has a link sees this conversation and its traces, and nothing else of yours; they "
+            "cannot continue it. Revoke a link to close it."
+        )
         try:
             grants = shares.grants(conversation.id)
         except Exception as exc:  # noqa: BLE001 - the store: said, the chat goes on
             st.caption(plain(f"The links could not be read ({type(exc).__name__})."))
             return
-        st.button("Make a link", key="share_make", on_click=_make, args=(shares, conversation.id),
-                  icon=":material/add_link:")
+        st.button("Make a link", key="share_make", on_click=_make, args=(shares, conversation.id), icon=":material/add_link:")
         if problem := st.session_state.pop("share_error", None):
             st.error(plain(problem))
         for grant in reversed(grants):
             made = dt.datetime.fromtimestamp(grant.created_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
             st.code(address(grant.token), language=None, wrap_lines=True)
-            st.button(f"Revoke the link made {made}", key=f"share_revoke_{grant.grant_id}", on_click=_revoke,
-                      args=(shares, conversation.id, grant.grant_id), icon=":material/link_off:")
+            st.button(
+                f"Revoke the link made {made}",
+                key=f"share_revoke_{grant.grant_id}",
+                on_click=_revoke,
+                args=(shares, conversation.id, grant.grant_id),
+                icon=":material/link_off:",
+            )
 
 
 def _make(shares: sharing.ShareLinks, conversation_id: str) -> None:

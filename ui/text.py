@@ -60,7 +60,7 @@ def _safe_line(line: str) -> str:
     line = _REFERENCE.sub(lambda m: f"{m.group(1)}\\[{m.group(2)}\\]:", line)
     pieces, last = [], 0
     for span in _CODE_SPAN.finditer(line):
-        pieces.append(_safe_prose(line[last:span.start()]))
+        pieces.append(_safe_prose(line[last : span.start()]))
         pieces.append(span.group(0))
         last = span.end()
     pieces.append(_safe_prose(line[last:]))
@@ -72,5 +72,4 @@ def _safe_prose(text: str) -> str:
     # escaped unless a backslash escapes it already (an even run of backslashes escapes only itself)
     text = re.sub(r"(?<!\\)((?:\\\\)*)\$", r"\1\\$", text)
     text = re.sub(r"(?<!\\)((?:\\\\)*)!\[", r"\1\\![", text)
-    return _LINK.sub(lambda m: m.group(0) if m.group(2).lower().startswith(SAFE_SCHEMES) else plain(m.group(0)),
-                     text)
+    return _LINK.sub(lambda m: m.group(0) if m.group(2).lower().startswith(SAFE_SCHEMES) else plain(m.group(0)), text)

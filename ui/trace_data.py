@@ -20,17 +20,20 @@ TTL_S = 60
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading your traces…", max_entries=64)
-def own_frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str,
-               nonce: int, version: str | None) -> traces.Frames:
+def own_frames(
+    tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str, nonce: int, version: str | None
+) -> traces.Frames:
     """A hosted visitor's traces only, searched by the store (MLflow's session metadata): a visitor's page
     costs what their own turns cost, however many traces others left in the store."""
     return traces.ApiTraceReader(tracking_uri, experiment_id).frames(
-        start_ms, end_ms, filter_string=trace_metrics.Scope(session=session).search_filter(None, None))
+        start_ms, end_ms, filter_string=trace_metrics.Scope(session=session).search_filter(None, None)
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=16)
-def frames(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-           nonce: int, version: str | None) -> traces.Frames:
+def frames(
+    tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, nonce: int, version: str | None
+) -> traces.Frames:
     """Keyed by the store's version too (store_version): a turn that lands after the page was read shows
     on the next rerun. A refresh reads only what is new since the last read (traces.refresh_since), unless
     the store says more than new traces changed (ratings, deletions) or the count then disagrees."""
@@ -86,8 +89,9 @@ def nonce() -> int:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Searching…", max_entries=32)
-def search_ids(tracking_uri: str, experiment_id: str, filter_string: str, start_ms: int | None, end_ms: int | None,
-               nonce: int, version: str | None) -> tuple[frozenset[str], bool]:
+def search_ids(
+    tracking_uri: str, experiment_id: str, filter_string: str, start_ms: int | None, end_ms: int | None, nonce: int, version: str | None
+) -> tuple[frozenset[str], bool]:
     return traces.search_ids(tracking_uri, experiment_id, filter_string, start_ms=start_ms, end_ms=end_ms)
 
 
@@ -96,8 +100,9 @@ def store_version(tracking_uri: str, experiment_id: str) -> str | None:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=32)
-def conversation_summaries(_store: ConversationStore, tracking_uri: str, experiment_id: str, ids: tuple[str, ...],
-                           nonce: int, version: str | None) -> dict[str, ConversationSummary]:
+def conversation_summaries(
+    _store: ConversationStore, tracking_uri: str, experiment_id: str, ids: tuple[str, ...], nonce: int, version: str | None
+) -> dict[str, ConversationSummary]:
     """The runs of the lineage picker's conversations (titles, owners), a search per 100; keyed like `frames`
     (`_store` is the app's store for `tracking_uri`, not hashed). A rename shows within a minute or on Refresh."""
     return _store.summaries(ids)
@@ -116,27 +121,44 @@ def read_all_max(tracking_uri: str) -> int:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=32)
-def trace_count(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-                scope: trace_metrics.Scope, nonce: int, version: str | None) -> int:
+def trace_count(
+    tracking_uri: str,
+    experiment_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    scope: trace_metrics.Scope,
+    nonce: int,
+    version: str | None,
+) -> int:
     return trace_metrics.MetricsReader(tracking_uri, experiment_id).count(start_ms, end_ms, scope)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=8)
-def lean_rows(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str | None,
-              nonce: int, version: str | None) -> pd.DataFrame | None:
+def lean_rows(
+    tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str | None, nonce: int, version: str | None
+) -> pd.DataFrame | None:
     """A sqlite store's lean trace rows (core.trace_metrics.from_rows), kept so that filters are pandas; None
     on other stores."""
     return trace_metrics.MetricsReader(tracking_uri, experiment_id).rows(start_ms, end_ms, session)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
-def overview(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-             scope: trace_metrics.Scope, nonce: int, version: str | None) -> trace_metrics.Overview:
+def overview(
+    tracking_uri: str,
+    experiment_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    scope: trace_metrics.Scope,
+    nonce: int,
+    version: str | None,
+) -> trace_metrics.Overview:
     rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.session, nonce, version)
     if rows is not None:
         return trace_metrics.from_rows(rows, scope)
-    if scope.scenario and (ahead := _prefetch().take(_ahead_key(tracking_uri, experiment_id, start_ms, end_ms, scope,
-                                                                  nonce, version), TTL_S)) is not None:
+    if (
+        scope.scenario
+        and (ahead := _prefetch().take(_ahead_key(tracking_uri, experiment_id, start_ms, end_ms, scope, nonce, version), TTL_S)) is not None
+    ):
         return ahead
     now_ms = int(time.time() // 60 * 60_000)  # to the minute, like time_window: the key stays put between reruns
     return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope)
@@ -162,8 +184,16 @@ def _prefetch() -> trace_metrics.Prefetch:
     return trace_metrics.Prefetch()
 
 
-def prefetch_scenarios(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-                       scope: trace_metrics.Scope, known: tuple[str, ...], nonce: int, version: str | None) -> None:
+def prefetch_scenarios(
+    tracking_uri: str,
+    experiment_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    scope: trace_metrics.Scope,
+    known: tuple[str, ...],
+    nonce: int,
+    version: str | None,
+) -> None:
     """Behind a server, once the unfiltered page is drawn: each present scenario's overview, in the background
     (core.trace_metrics.Prefetch), so choosing one is a cache hit. Kept as long as the page's other reads (TTL_S,
     the Refresh button's nonce, the store's version)."""
@@ -175,18 +205,29 @@ def prefetch_scenarios(tracking_uri: str, experiment_id: str, start_ms: int | No
         present = reader.scenarios_present(start_ms, end_ms, scope.session, known)
         for key in present:
             narrowed = trace_metrics.Scope(key, scope.status, scope.session)
-            prefetch.start(_ahead_key(tracking_uri, experiment_id, start_ms, end_ms, narrowed, nonce, version),
-                           lambda narrowed=narrowed: reader.overview(start_ms, end_ms, now_ms, narrowed), TTL_S)
+            prefetch.start(
+                _ahead_key(tracking_uri, experiment_id, start_ms, end_ms, narrowed, nonce, version),
+                lambda narrowed=narrowed: reader.overview(start_ms, end_ms, now_ms, narrowed),
+                TTL_S,
+            )
         return present
 
-    prefetch.start(("scenarios", tracking_uri, experiment_id, start_ms, end_ms, scope, nonce, version), each_scenario,
-                   TTL_S)
+    prefetch.start(("scenarios", tracking_uri, experiment_id, start_ms, end_ms, scope, nonce, version), each_scenario, TTL_S)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
-def breakdown(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-              scope: trace_metrics.Scope, by: str, scenario_keys: tuple[str, ...], totals: traces.Totals,
-              nonce: int, version: str | None) -> pd.DataFrame:
+def breakdown(
+    tracking_uri: str,
+    experiment_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    scope: trace_metrics.Scope,
+    by: str,
+    scenario_keys: tuple[str, ...],
+    totals: traces.Totals,
+    nonce: int,
+    version: str | None,
+) -> pd.DataFrame:
     """One breakdown at a time, asked when it is shown (by model: two span-level aggregates)."""
     reader = trace_metrics.MetricsReader(tracking_uri, experiment_id)
     if by == "model":
@@ -194,50 +235,90 @@ def breakdown(tracking_uri: str, experiment_id: str, start_ms: int | None, end_m
     rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.session, nonce, version)
     if rows is not None:
         return trace_metrics.scenarios_from_rows(rows, scope)
-    if not scope.scenario and (named := _prefetch().take(_ahead_key(
-            "scenario rows", tracking_uri, experiment_id, start_ms, end_ms, scope, scenario_keys, nonce, version),
-            TTL_S)) is not None:
+    if (
+        not scope.scenario
+        and (
+            named := _prefetch().take(
+                _ahead_key("scenario rows", tracking_uri, experiment_id, start_ms, end_ms, scope, scenario_keys, nonce, version), TTL_S
+            )
+        )
+        is not None
+    ):
         return trace_metrics.with_rest(named, totals)
     return reader.by_scenario(start_ms, end_ms, scope, scenario_keys, totals)
 
 
-def scenario_rows_alongside(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-                            scope: trace_metrics.Scope, scenario_keys: tuple[str, ...], nonce: int,
-                            version: str | None) -> None:
+def scenario_rows_alongside(
+    tracking_uri: str,
+    experiment_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    scope: trace_metrics.Scope,
+    scenario_keys: tuple[str, ...],
+    nonce: int,
+    version: str | None,
+) -> None:
     """Behind a server, the breakdown by scenario asked while the overview is (its span costs are a second at
     100,000 traces): `breakdown` takes it when the page gets there, instead of asking after the overview."""
     if reads_rows(tracking_uri) or scope.scenario:
         return
-    _prefetch().start(_ahead_key("scenario rows", tracking_uri, experiment_id, start_ms, end_ms, scope, scenario_keys,
-                                 nonce, version),
-                      lambda: trace_metrics.MetricsReader(tracking_uri, experiment_id).scenario_rows(
-                          start_ms, end_ms, scope, scenario_keys), TTL_S)
+    _prefetch().start(
+        _ahead_key("scenario rows", tracking_uri, experiment_id, start_ms, end_ms, scope, scenario_keys, nonce, version),
+        lambda: trace_metrics.MetricsReader(tracking_uri, experiment_id).scenario_rows(start_ms, end_ms, scope, scenario_keys),
+        TTL_S,
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
-def list_page(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-              scope: trace_metrics.Scope, sort: str, number: int, nonce: int, version: str | None
-              ) -> tuple[pd.DataFrame, bool]:
+def list_page(
+    tracking_uri: str,
+    experiment_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    scope: trace_metrics.Scope,
+    sort: str,
+    number: int,
+    nonce: int,
+    version: str | None,
+) -> tuple[pd.DataFrame, bool]:
     return trace_metrics.MetricsReader(tracking_uri, experiment_id).list_page(start_ms, end_ms, scope, sort, number)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading the newest turns…", max_entries=16)
-def recent(tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None,
-           scope: trace_metrics.Scope, drawing: tuple[str, ...], nonce: int, version: str | None) -> traces.Frames:
+def recent(
+    tracking_uri: str,
+    experiment_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    scope: trace_metrics.Scope,
+    drawing: tuple[str, ...],
+    nonce: int,
+    version: str | None,
+) -> traces.Frames:
     """The newest RECENT traces in scope of each scenario that draws pictures, whole (their summaries), through
     MLflow's search on any store: the lineage picker's conversations when the page does not read every trace."""
     reader = traces.ApiTraceReader(tracking_uri, experiment_id, span_limit=0)
     wanted = [scope.scenario] if scope.scenario else list(drawing)
-    parts = [reader.frames(start_ms, end_ms, newest=RECENT, filter_string=trace_metrics.Scope(
-        scenario=name, status=scope.status, session=scope.session).search_filter(None, None)) for name in wanted]
+    parts = [
+        reader.frames(
+            start_ms,
+            end_ms,
+            newest=RECENT,
+            filter_string=trace_metrics.Scope(scenario=name, status=scope.status, session=scope.session).search_filter(None, None),
+        )
+        for name in wanted
+    ]
     if not parts:
-        return traces.Frames(traces=traces.shape_traces(pd.DataFrame(columns=traces.TRACE_COLUMNS)),
-                             calls=traces.shape_calls(pd.DataFrame(), pd.DataFrame()))
-    return traces.Frames(traces=pd.concat([p.traces for p in parts], ignore_index=True),
-                         calls=pd.concat([p.calls for p in parts], ignore_index=True))
+        return traces.Frames(
+            traces=traces.shape_traces(pd.DataFrame(columns=traces.TRACE_COLUMNS)), calls=traces.shape_calls(pd.DataFrame(), pd.DataFrame())
+        )
+    return traces.Frames(
+        traces=pd.concat([p.traces for p in parts], ignore_index=True), calls=pd.concat([p.calls for p in parts], ignore_index=True)
+    )
 
 
 # --- what a rerun shows again: read once, kept by id ----------------------------------------------------------------
+
 
 @st.cache_resource(ttl=TTL_S, max_entries=32, show_spinner="Reading the trace…")
 def trace(tracking_uri: str, trace_id: str, nonce: int, version: str | None) -> Any:
@@ -271,8 +352,7 @@ def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None) -> li
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner="Reading the turns…")
-def comparison(_store: ConversationStore, tracking_uri: str, trace_ids: tuple[str, ...],
-               owner: str | None) -> compare.Comparison:
+def comparison(_store: ConversationStore, tracking_uri: str, trace_ids: tuple[str, ...], owner: str | None) -> compare.Comparison:
     """The turns side by side: finished traces do not change, so a comparison is read once (a hosted visitor's
     own turns only: UserError otherwise)."""
     loaded = []
@@ -295,7 +375,6 @@ def use_settings(store: ConversationStore, side: compare.Side, settings: Any) ->
         st.session_state.cmp_error = f"That turn's conversation could not be read ({type(exc).__name__})."
         return
     setting = variants.Setting.of(settings, own.options)
-    st.session_state._adopt = {"conversation": target, "options": dict(setting.options), "models": setting.models(),
-                               "label": side.label}
+    st.session_state._adopt = {"conversation": target, "options": dict(setting.options), "models": setting.models(), "label": side.label}
     session.adopt_models(setting.models(), settings)
     st.session_state.cmp_go = target

@@ -55,8 +55,10 @@ def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = 
     anonymous one by their browser's cookie (core.identity). `links=False` (a shared read-only conversation)
     leaves them out."""
     cost = usage.get("cost_usd")
-    parts = [f"{usage.get('input_tokens', 0):,} tokens in · {usage.get('output_tokens', 0):,} out",
-             "cost unknown" if cost is None else f"\\${cost:.4f}"]
+    parts = [
+        f"{usage.get('input_tokens', 0):,} tokens in · {usage.get('output_tokens', 0):,} out",
+        "cost unknown" if cost is None else f"\\${cost:.4f}",
+    ]
     models = ", ".join(usage.get("models") or [])
     if usage.get("pictures"):
         models += f" ({usage['pictures']} picture{'s' if usage['pictures'] != 1 else ''})"
@@ -77,9 +79,14 @@ _TRACE_ID = re.compile(r"tr-[0-9a-f]{32}")
 _HEX_ID = re.compile(r"[0-9a-f]{32}")  # a conversation (run) id
 
 
-def render_entry(entry: TranscriptEntry, image_bytes: ImageLookup, scenario: str | None = None,
-                 conversation: str | None = None, links: bool = True,
-                 after_turn: AfterTurn | None = None) -> None:
+def render_entry(
+    entry: TranscriptEntry,
+    image_bytes: ImageLookup,
+    scenario: str | None = None,
+    conversation: str | None = None,
+    links: bool = True,
+    after_turn: AfterTurn | None = None,
+) -> None:
     """One line of the chat; `scenario` (the conversation's) says how its agents are named. A turn's last
     line carries the turn's figures, shown under it, with links to its trace and lineage (`usage_line`), and
     then `after_turn` (the rating) when its trace is known."""
@@ -122,9 +129,14 @@ def render_live(name: str, text: str, scenario: str | None) -> None:
         st.markdown(safe_markdown(redact.scrub(text)) + " ▌")
 
 
-def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLookup, scenario: str,
-                      conversation: str | None = None, links: bool = True,
-                      after_turn: AfterTurn | None = None) -> None:
+def render_transcript(
+    entries: Sequence[TranscriptEntry],
+    image_bytes: ImageLookup,
+    scenario: str,
+    conversation: str | None = None,
+    links: bool = True,
+    after_turn: AfterTurn | None = None,
+) -> None:
     """Entries in order; answers of agents that work at once (same turn) go into columns. `conversation` (its
     run id) goes into the links under each turn (none when `links` is False); `after_turn` under each finished
     turn."""
@@ -133,8 +145,12 @@ def render_transcript(entries: Sequence[TranscriptEntry], image_bytes: ImageLook
     while i < len(entries):
         entry = entries[i]
         group = []
-        while (i < len(entries) and entries[i].get("name") in together and entries[i].get("role") == "assistant"
-               and entries[i].get("turn") == entry.get("turn")):
+        while (
+            i < len(entries)
+            and entries[i].get("name") in together
+            and entries[i].get("role") == "assistant"
+            and entries[i].get("turn") == entry.get("turn")
+        ):
             group.append(entries[i])
             i += 1
         if len(group) > 1:

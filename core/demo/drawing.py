@@ -17,10 +17,34 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageStat
 SIZE = 512
 MAX_DRAWN_CATS = 150
 NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "dozen": 12,
-    "twenty": 20, "fifty": 50, "hundred": 100, "many": 20, "several": 5, "lots": 40, "lot": 40,
-    "hundreds": 200, "dozens": 36, "thousands": 1000, "some": 4, "few": 3,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "single": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "dozen": 12,
+    "twenty": 20,
+    "fifty": 50,
+    "hundred": 100,
+    "many": 20,
+    "several": 5,
+    "lots": 40,
+    "lot": 40,
+    "hundreds": 200,
+    "dozens": 36,
+    "thousands": 1000,
+    "some": 4,
+    "few": 3,
 }
 MONOCHROME_WORDS = ("black and white", "black-and-white", "monochrome", "grayscale", "greyscale", "noir", "b&w")
 _CAT = r"(?:kittens?|kitties|kitty|cats?)"
@@ -49,8 +73,9 @@ class PictureStats:
 
     def words(self) -> str:
         light = "dark" if self.brightness < 0.35 else "bright" if self.brightness > 0.65 else "evenly lit"
-        colour = ("nearly colourless" if self.colourfulness < 0.12 else
-                  "vividly coloured" if self.colourfulness > 0.45 else "softly coloured")
+        colour = (
+            "nearly colourless" if self.colourfulness < 0.12 else "vividly coloured" if self.colourfulness > 0.45 else "softly coloured"
+        )
         busy = "very busy" if self.busyness > 0.16 else "calm" if self.busyness < 0.06 else "moderately detailed"
         return f"{light}, {colour} and {busy}"
 
@@ -68,7 +93,7 @@ def count_cats(prompt: str) -> int:
         if i > 0 and words[i - 1] in ("no", "zero", "without"):
             counts.append(0)
             continue
-        for prev in reversed(words[max(0, i - 4):i]):
+        for prev in reversed(words[max(0, i - 4) : i]):
             if prev.isdigit():
                 count = int(prev)
             elif prev in NUMBER_WORDS:
@@ -81,8 +106,9 @@ def count_cats(prompt: str) -> int:
 
 def features(prompt: str) -> PromptFeatures:
     text = prompt.lower()
-    scene = next((s for s in ("matrix", "neon", "alley", "room", "space", "beach", "forest")
-                  if re.search(rf"\b{s}s?\b", text)), "meadow")  # whole words: "valley" is no alley
+    scene = next(
+        (s for s in ("matrix", "neon", "alley", "room", "space", "beach", "forest") if re.search(rf"\b{s}s?\b", text)), "meadow"
+    )  # whole words: "valley" is no alley
     return PromptFeatures(
         cats=count_cats(prompt),
         fluffy="fluff" in text,

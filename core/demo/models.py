@@ -60,8 +60,7 @@ def _message_text(message: LLMMessage) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(c if isinstance(c, str) else getattr(c, "content", "") if not isinstance(c, Image) else ""
-                        for c in content)
+        return " ".join(c if isinstance(c, str) else getattr(c, "content", "") if not isinstance(c, Image) else "" for c in content)
     return str(content)
 
 
@@ -111,8 +110,9 @@ def critic_reply(prompt: str, stats: drawing.PictureStats, instruction: str) -> 
         have = feats.cats
         if have < target:
             more = min(target, max(12, have * 8))
-            notes.append(f"I count about {have} cat{'s' if have != 1 else ''}; the brief wants {target} or more, "
-                         "so there must be far more.")
+            notes.append(
+                f"I count about {have} cat{'s' if have != 1 else ''}; the brief wants {target} or more, so there must be far more."
+            )
             changes.append(f"with {more} {subject}")
         else:
             notes.append(f"About {have} cats: the brief of {target} is met.")
@@ -148,8 +148,12 @@ def _echo(text: str, role: str = "") -> str:
     return f"(demo model{as_role}) “{preview}” ({len(words)} words read)."  # the words first: a next agent's numbers
 
 
-_OPERATORS = (("*", r"\*|×|\btimes\b|\bmultipl"), ("/", r"/|÷|\bdivided\b"), ("+", r"\+|\bplus\b|\badd\b|\bsum\b"),
-              ("-", r"\bminus\b|\bsubtract"))
+_OPERATORS = (
+    ("*", r"\*|×|\btimes\b|\bmultipl"),
+    ("/", r"/|÷|\bdivided\b"),
+    ("+", r"\+|\bplus\b|\badd\b|\bsum\b"),
+    ("-", r"\bminus\b|\bsubtract"),
+)
 
 
 def _schema(tool: Any) -> dict[str, Any]:
@@ -185,8 +189,14 @@ _SELECTOR_ASK = re.compile(r"select the next role from \[([^\]]*)\]", re.IGNOREC
 def _next_speaker(messages: Sequence[LLMMessage]) -> str | None:
     """A SelectorGroupChat asks its model who speaks next ("…select the next role from ['a', 'b']…", the
     prompt of agentchat and AutoGen Studio): the candidate after the last one who spoke, in the listed order."""
-    prompt = next((m.content for m in messages if isinstance(m, (SystemMessage, UserMessage))
-                   and isinstance(m.content, str) and _SELECTOR_ASK.search(m.content)), None)
+    prompt = next(
+        (
+            m.content
+            for m in messages
+            if isinstance(m, (SystemMessage, UserMessage)) and isinstance(m.content, str) and _SELECTOR_ASK.search(m.content)
+        ),
+        None,
+    )
     if prompt is None:
         return None
     asks = _SELECTOR_ASK.findall(prompt)
@@ -210,11 +220,10 @@ def _handoff(tools: Sequence[Any], text: str) -> FunctionCall | None:
         if not name.startswith("transfer_to_"):
             continue
         target = name.removeprefix("transfer_to_")
-        if (target == "user" and not re.search(r"\d", text)) or \
-                (target != "user" and re.search(rf"\b{re.escape(target.replace('_', ' '))}\b", text.replace("_", " "),
-                                                 re.IGNORECASE)):
-            return FunctionCall(id=f"call_{name}_{hashlib.sha256(text.encode()).hexdigest()[:8]}", name=name,
-                                arguments="{}")
+        if (target == "user" and not re.search(r"\d", text)) or (
+            target != "user" and re.search(rf"\b{re.escape(target.replace('_', ' '))}\b", text.replace("_", " "), re.IGNORECASE)
+        ):
+            return FunctionCall(id=f"call_{name}_{hashlib.sha256(text.encode()).hexdigest()[:8]}", name=name, arguments="{}")
     return None
 
 
@@ -234,8 +243,7 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
         results = "; ".join(f"{r.name} gave {r.content}" for r in last.content)
         return f"Done: {results}.{suffix}"
     # what the agent is asked: the last message to it, passing over agentchat's own hand-off notices
-    asked = next((m for m in reversed(messages) if isinstance(m, UserMessage)
-                  and not _HANDOFF_NOTICE.match(_message_text(m))), None)
+    asked = next((m for m in reversed(messages) if isinstance(m, UserMessage) and not _HANDOFF_NOTICE.match(_message_text(m))), None)
     text = _message_text(asked) if asked is not None else ""
     for tool in tools:
         schema = _schema(tool)
@@ -292,10 +300,12 @@ class DemoChatCompletionClient(ChatCompletionClient):
         completion = count_text_tokens(content if isinstance(content, str) else str([c.arguments for c in content]))
         usage = RequestUsage(prompt_tokens=count_prompt_tokens(messages), completion_tokens=completion)
         self._last_usage = usage
-        self._total_usage = RequestUsage(self._total_usage.prompt_tokens + usage.prompt_tokens,
-                                         self._total_usage.completion_tokens + usage.completion_tokens)
-        return CreateResult(finish_reason="function_calls" if isinstance(content, list) else "stop",
-                            content=content, usage=usage, cached=False)
+        self._total_usage = RequestUsage(
+            self._total_usage.prompt_tokens + usage.prompt_tokens, self._total_usage.completion_tokens + usage.completion_tokens
+        )
+        return CreateResult(
+            finish_reason="function_calls" if isinstance(content, list) else "stop", content=content, usage=usage, cached=False
+        )
 
     async def create_stream(
         self,
@@ -341,8 +351,9 @@ class DemoChatCompletionClient(ChatCompletionClient):
 
     @property
     def model_info(self) -> ModelInfo:
-        return ModelInfo(vision=True, function_calling=True, json_output=False, family="unknown",
-                         structured_output=False, multiple_system_messages=True)
+        return ModelInfo(
+            vision=True, function_calling=True, json_output=False, family="unknown", structured_output=False, multiple_system_messages=True
+        )
 
 
 class DemoImageGenerator:
@@ -360,4 +371,3 @@ class DemoImageGenerator:
 
     async def close(self) -> None:
         return None
-

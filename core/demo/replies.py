@@ -15,8 +15,7 @@ def text_of(message: LLMMessage) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return " ".join(c if isinstance(c, str) else getattr(c, "content", "") if hasattr(c, "content") else ""
-                        for c in content)
+        return " ".join(c if isinstance(c, str) else getattr(c, "content", "") if hasattr(c, "content") else "" for c in content)
     return str(content)
 
 
@@ -26,5 +25,6 @@ def calls_in(message: LLMMessage) -> list[FunctionCall]:
 
 
 def call(name: str, **arguments: Any) -> FunctionCall:
-    return FunctionCall(id=f"call_{name}_{abs(hash(json.dumps(arguments, sort_keys=True))) % 10**8}",
-                        name=name, arguments=json.dumps(arguments))
+    return FunctionCall(
+        id=f"call_{name}_{abs(hash(json.dumps(arguments, sort_keys=True))) % 10**8}", name=name, arguments=json.dumps(arguments)
+    )

@@ -41,9 +41,16 @@ from core.scenarios.catify import KEY as CATIFY
 from core.turn import TurnHandle
 
 PARAM_DEFAULTS: dict[str, Any] = {
-    "iterations": DEFAULT_ITERATIONS, "instruction": DEFAULT_CRITIC_INSTRUCTION,
-    "provider": "demo", "base_url": "", "chat_model": "", "vision_model": "", "image_model": "",
-    "image_size": "", "image_quality": "", "image_format": "base64",
+    "iterations": DEFAULT_ITERATIONS,
+    "instruction": DEFAULT_CRITIC_INSTRUCTION,
+    "provider": "demo",
+    "base_url": "",
+    "chat_model": "",
+    "vision_model": "",
+    "image_model": "",
+    "image_size": "",
+    "image_quality": "",
+    "image_format": "base64",
 }
 
 
@@ -65,8 +72,7 @@ def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = No
         raise CatifyInputError("image_format is 'base64' or 'artifact'.")
     instruction = str(params["instruction"]).strip()
     if len(instruction) > MAX_INSTRUCTION_CHARS:
-        raise CatifyInputError(f"The critic instruction has {len(instruction):,} characters; the limit is "
-                               f"{MAX_INSTRUCTION_CHARS:,}.")
+        raise CatifyInputError(f"The critic instruction has {len(instruction):,} characters; the limit is {MAX_INSTRUCTION_CHARS:,}.")
     return settings, iterations, instruction or DEFAULT_CRITIC_INSTRUCTION, str(params["image_format"])
 
 
@@ -77,10 +83,15 @@ def _experiment_id() -> str | None:
         return None
 
 
-def predict_one(prompt: str, settings: Any, iterations: int, image_format: str,
-                instruction: str = DEFAULT_CRITIC_INSTRUCTION) -> dict[str, Any]:
-    conversation = Conversation(scenario=CATIFY, session_id="model-prediction", provider=settings.provider,
-                                options={"iterations": iterations, "instruction": instruction})
+def predict_one(
+    prompt: str, settings: Any, iterations: int, image_format: str, instruction: str = DEFAULT_CRITIC_INSTRUCTION
+) -> dict[str, Any]:
+    conversation = Conversation(
+        scenario=CATIFY,
+        session_id="model-prediction",
+        provider=settings.provider,
+        options={"iterations": iterations, "instruction": instruction},
+    )
     # a turn on its own thread and event loop: predict may be called from a server's event loop
     outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
     if outcome is None or outcome.status != "ok":
@@ -91,17 +102,32 @@ def predict_one(prompt: str, settings: Any, iterations: int, image_format: str,
     images = []
     for image_id, entry in sorted(done.image_lookup.items(), key=lambda kv: kv[1].get("index", 0)):
         png = done.images.get(image_id)
-        images.append({"image_id": image_id, "index": entry.get("index"), "prompt": entry.get("prompt"),
-                       "parent": entry.get("parent"), "critique": entry.get("critique"), "model": entry.get("model"),
-                       "size": entry.get("size"), "quality": entry.get("quality"), "cost_usd": entry.get("cost_usd"),
-                       "artifact_path": artifact_paths.get(image_id),
-                       "png_base64": base64.b64encode(png).decode() if png and image_format == "base64" else None})
+        images.append(
+            {
+                "image_id": image_id,
+                "index": entry.get("index"),
+                "prompt": entry.get("prompt"),
+                "parent": entry.get("parent"),
+                "critique": entry.get("critique"),
+                "model": entry.get("model"),
+                "size": entry.get("size"),
+                "quality": entry.get("quality"),
+                "cost_usd": entry.get("cost_usd"),
+                "artifact_path": artifact_paths.get(image_id),
+                "png_base64": base64.b64encode(png).decode() if png and image_format == "base64" else None,
+            }
+        )
     graph = lineage.build(done.image_lookup)
     critiques = [e["text"] for e in outcome.entries if e.get("name") == CRITIC]
-    return {"prompt": prompt, "final_prompt": images[-1]["prompt"] if images else prompt, "critiques": critiques,
-            "images": images, "lineage": {"nodes": [dataclasses.asdict(n) for n in graph.nodes],
-                                          "edges": [dataclasses.asdict(e) for e in graph.edges]},
-            "cost_usd": graph.total_cost_usd, "trace_id": outcome.trace_id}
+    return {
+        "prompt": prompt,
+        "final_prompt": images[-1]["prompt"] if images else prompt,
+        "critiques": critiques,
+        "images": images,
+        "lineage": {"nodes": [dataclasses.asdict(n) for n in graph.nodes], "edges": [dataclasses.asdict(e) for e in graph.edges]},
+        "cost_usd": graph.total_cost_usd,
+        "trace_id": outcome.trace_id,
+    }
 
 
 def _log_to_run(run_id: str, conversation: Any) -> dict[str, str]:

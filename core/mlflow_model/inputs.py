@@ -24,10 +24,11 @@ def prompts_from(model_input: Any) -> list[str]:
     """Prompts from every input shape the model accepts, or ModelInputError naming what was wrong."""
     if isinstance(model_input, pd.DataFrame):
         if model_input.shape[1] == 0 or model_input.empty:
-            raise ModelInputError("The input is empty: send a prompt, e.g. {\"inputs\": [\"a cat in the snow\"]}.")
+            raise ModelInputError('The input is empty: send a prompt, e.g. {"inputs": ["a cat in the snow"]}.')
         if list(model_input.columns) == ["role"]:  # a bare message list: the schema kept only its first key
-            raise ModelInputError('Send chat messages in the agent request shape: {"input": [{"role": "user", '
-                                   '"content": "a cat"}]}, or plain prompt strings.')
+            raise ModelInputError(
+                'Send chat messages in the agent request shape: {"input": [{"role": "user", "content": "a cat"}]}, or plain prompt strings.'
+            )
         if "content" in model_input.columns:  # chat messages, one per row: the last user message is the prompt
             messages = model_input.to_dict("records")
             values = [next((m.get("content") for m in reversed(messages) if m.get("role", "user") == "user"), None)]
@@ -41,34 +42,31 @@ def prompts_from(model_input: Any) -> list[str]:
         try:
             values = list(model_input)
         except TypeError:
-            raise ModelInputError(f"A {type(model_input).__name__} is not a prompt: send a string or a list of "
-                                   "strings.") from None
+            raise ModelInputError(f"A {type(model_input).__name__} is not a prompt: send a string or a list of strings.") from None
     prompts = []
     for value in values:
         if isinstance(value, dict):  # one message of the agent interface's request
             value = value.get("content") if value.get("role", "user") == "user" else None
         if isinstance(value, list):  # a whole message list, or content parts: the last user text wins
             texts = [v.get("content") if isinstance(v, dict) else v for v in value]
-            texts = [t if isinstance(t, str) else (t or [{}])[-1].get("text") if isinstance(t, list) else None
-                     for t in texts]
+            texts = [t if isinstance(t, str) else (t or [{}])[-1].get("text") if isinstance(t, list) else None for t in texts]
             value = next((t for t in reversed(texts) if isinstance(t, str) and t.strip()), None)
         if not isinstance(value, str) or not value.strip():
             raise ModelInputError(f"Every prompt must be non-empty text; got {str(value)[:80]!r}.")
         prompts.append(value.strip())
     if not prompts:
-        raise ModelInputError("The input is empty: send a prompt, e.g. {\"inputs\": [\"a cat in the snow\"]}.")
+        raise ModelInputError('The input is empty: send a prompt, e.g. {"inputs": ["a cat in the snow"]}.')
     if len(prompts) > MAX_PROMPTS:
         raise ModelInputError(f"{len(prompts)} prompts in one request; the limit is {MAX_PROMPTS}.")
     return prompts
 
 
-
-
 SETTING_PARAMS = ("base_url", "chat_model", "vision_model", "image_model", "image_size", "image_quality")
 
 
-def settings_from_params(params: Mapping[str, Any] | None, defaults: Mapping[str, Any],
-                         env: Mapping[str, str] | None = None) -> tuple[Settings, dict[str, Any]]:
+def settings_from_params(
+    params: Mapping[str, Any] | None, defaults: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> tuple[Settings, dict[str, Any]]:
     """Settings for a prediction: params choose the provider and models (never a key: the key comes from
     the serving environment's OPENAI_API_KEY), traces go to MLflow's tracking URI. Returns the settings and
     the params with the model's defaults filled in; ModelInputError names a bad or unknown param."""

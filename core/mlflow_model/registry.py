@@ -66,13 +66,19 @@ def signature(settings: Settings, iterations: int, instruction: str = ""):
     """Input: prompts (one string column). Params: iterations, the critic's instruction and provider settings,
     defaulting to the settings the version was logged with (so a prediction without params answers as the
     version was meant to); never a key."""
-    defaults = {"iterations": int(iterations), "instruction": instruction or DEFAULT_CRITIC_INSTRUCTION,
-                "provider": settings.provider, "base_url": settings.base_url,
-                "chat_model": settings.chat_model, "vision_model": settings.vision_model,
-                "image_model": settings.image_model, "image_size": settings.image_size,
-                "image_quality": settings.image_quality, "image_format": "base64"}
-    params = [ParamSpec(name, "long" if isinstance(value, int) else "string", value)
-              for name, value in defaults.items()]
+    defaults = {
+        "iterations": int(iterations),
+        "instruction": instruction or DEFAULT_CRITIC_INSTRUCTION,
+        "provider": settings.provider,
+        "base_url": settings.base_url,
+        "chat_model": settings.chat_model,
+        "vision_model": settings.vision_model,
+        "image_model": settings.image_model,
+        "image_size": settings.image_size,
+        "image_quality": settings.image_quality,
+        "image_format": "base64",
+    }
+    params = [ParamSpec(name, "long" if isinstance(value, int) else "string", value) for name, value in defaults.items()]
     return ModelSignature(inputs=Schema([ColSpec("string")]), params=ParamSchema(params))
 
 
@@ -82,14 +88,14 @@ def _describe(exc: Exception, what: str) -> RegistryError:
     return RegistryError(f"{what} could not be used: {str(exc).splitlines()[0][:300]}")
 
 
-def log_catify(tracking_uri: str, experiment_name: str, settings: Settings, iterations: int,
-               name: str = MODEL_NAME, instruction: str = "") -> int:
+def log_catify(
+    tracking_uri: str, experiment_name: str, settings: Settings, iterations: int, name: str = MODEL_NAME, instruction: str = ""
+) -> int:
     """Log the Catify team with these settings and critic instruction (no key) as a new version of the registered
     model `name`: everything that shapes its answers is the version's (its params' defaults and tags)."""
     instruction = (instruction or "").strip() or DEFAULT_CRITIC_INSTRUCTION
     if len(instruction) > MAX_INSTRUCTION_CHARS:
-        raise RegistryError(f"The critic instruction has {len(instruction):,} characters; the limit is "
-                            f"{MAX_INSTRUCTION_CHARS:,}.")
+        raise RegistryError(f"The critic instruction has {len(instruction):,} characters; the limit is {MAX_INSTRUCTION_CHARS:,}.")
     experiment_id = ConversationStore.connect(tracking_uri, experiment_name).experiment_id
     try:
         with _fluent_lock:
@@ -97,14 +103,23 @@ def log_catify(tracking_uri: str, experiment_name: str, settings: Settings, iter
             with mlflow.start_run(experiment_id=experiment_id, run_name=f"log {name} model") as run:
                 mlflow.set_tags({contract.KIND: "model", contract.PROVIDER: settings.provider})
                 info = mlflow.pyfunc.log_model(
-                    name=name, python_model=str(MODEL_FILE), code_paths=[str(CORE_DIR)],
-                    pip_requirements=pinned_requirements(), signature=signature(settings, iterations, instruction),
-                    registered_model_name=name)
+                    name=name,
+                    python_model=str(MODEL_FILE),
+                    code_paths=[str(CORE_DIR)],
+                    pip_requirements=pinned_requirements(),
+                    signature=signature(settings, iterations, instruction),
+                    registered_model_name=name,
+                )
         version = int(info.registered_model_version)
         client = mlflow.MlflowClient(tracking_uri)
-        for key, value in ((contract.PROVIDER, settings.provider), (contract.ITERATIONS, str(int(iterations))),
-                           (contract.INSTRUCTION, instruction), (contract.SCENARIO, CATIFY),
-                           (contract.LOGGING_RUN, run.info.run_id), (contract.LOGGED_MODEL, info.model_id or "")):
+        for key, value in (
+            (contract.PROVIDER, settings.provider),
+            (contract.ITERATIONS, str(int(iterations))),
+            (contract.INSTRUCTION, instruction),
+            (contract.SCENARIO, CATIFY),
+            (contract.LOGGING_RUN, run.info.run_id),
+            (contract.LOGGED_MODEL, info.model_id or ""),
+        ):
             client.set_model_version_tag(name, str(version), key, value)
         return version
     except RegistryError:
@@ -128,9 +143,14 @@ def loggable_teams() -> list[scenarios.Scenario]:
 
 
 def _option_params(scenario: scenarios.Scenario, options: dict[str, Any]) -> list[ParamSpec]:
-    return [ParamSpec(key, "long" if isinstance(value, int) and not isinstance(value, bool) else "string",
-                      value if isinstance(value, int) and not isinstance(value, bool) else str(value))
-            for key, value in options.items()]
+    return [
+        ParamSpec(
+            key,
+            "long" if isinstance(value, int) and not isinstance(value, bool) else "string",
+            value if isinstance(value, int) and not isinstance(value, bool) else str(value),
+        )
+        for key, value in options.items()
+    ]
 
 
 def scenario_options(scenario: scenarios.Scenario, settings: Settings, given: dict[str, Any] | None) -> dict[str, Any]:
@@ -142,22 +162,23 @@ def scenario_options(scenario: scenarios.Scenario, settings: Settings, given: di
         options[document.key] = ""
     unknown = set(given or {}) - set(options)
     if unknown:
-        raise RegistryError(f"{scenario.label} has no option {', '.join(sorted(unknown))}; it has "
-                            f"{', '.join(options) or 'none'}.")
+        raise RegistryError(f"{scenario.label} has no option {', '.join(sorted(unknown))}; it has {', '.join(options) or 'none'}.")
     options.update({k: v for k, v in (given or {}).items() if v is not None})
     return options
 
 
-def log_team(tracking_uri: str, experiment_name: str, settings: Settings, scenario_key: str,
-             options: dict[str, Any] | None = None) -> tuple[str, int]:
+def log_team(
+    tracking_uri: str, experiment_name: str, settings: Settings, scenario_key: str, options: dict[str, Any] | None = None
+) -> tuple[str, int]:
     """Log a team as a new version of its model (core/mlflow_model/team_model.py): a team file's team with the
     file as an artifact (`team-<file>`), or a built-in scenario (Analyst & Summarizer, Weather) with its options
     in the model's config (`analyst`, `weather`). Returns the model's name and version. The provider settings
     and the options become the params' defaults; never a key."""
     scenario = scenarios.find(scenario_key)
     if scenario is None or not scenario.listed or scenario_key == CATIFY:
-        raise RegistryError(f"“{scenario_key}” is not a team this app can log here"
-                            f"{' (Catify has its own: log_catify)' if scenario_key == CATIFY else ''}.")
+        raise RegistryError(
+            f"“{scenario_key}” is not a team this app can log here{' (Catify has its own: log_catify)' if scenario_key == CATIFY else ''}."
+        )
     name = team_model_name(scenario_key)
     if scenario.team_file:
         if options:
@@ -170,25 +191,42 @@ def log_team(tracking_uri: str, experiment_name: str, settings: Settings, scenar
         config = {"scenario": scenario_key, "options": chosen}
     experiment_id = ConversationStore.connect(tracking_uri, experiment_name).experiment_id
     defaults = {"provider": settings.provider, "base_url": settings.base_url, "chat_model": settings.chat_model}
-    team_signature = ModelSignature(inputs=Schema([ColSpec("string")]), params=ParamSchema(
-        [ParamSpec(key, "string", value) for key, value in defaults.items()] + _option_params(scenario, chosen)))
+    team_signature = ModelSignature(
+        inputs=Schema([ColSpec("string")]),
+        params=ParamSchema([ParamSpec(key, "string", value) for key, value in defaults.items()] + _option_params(scenario, chosen)),
+    )
     try:
         with _fluent_lock:
             mlflow.set_tracking_uri(tracking_uri)
             with mlflow.start_run(experiment_id=experiment_id, run_name=f"log {name} model") as run:
-                mlflow.set_tags({contract.KIND: "model", contract.PROVIDER: settings.provider,
-                                 contract.SCENARIO: scenario_key})
+                mlflow.set_tags({contract.KIND: "model", contract.PROVIDER: settings.provider, contract.SCENARIO: scenario_key})
                 info = mlflow.pyfunc.log_model(
-                    name=name, python_model=str(TEAM_MODEL_FILE), code_paths=[str(CORE_DIR)],
-                    artifacts=artifacts, model_config=config,
-                    pip_requirements=pinned_requirements(), signature=team_signature, registered_model_name=name)
+                    name=name,
+                    python_model=str(TEAM_MODEL_FILE),
+                    code_paths=[str(CORE_DIR)],
+                    artifacts=artifacts,
+                    model_config=config,
+                    pip_requirements=pinned_requirements(),
+                    signature=team_signature,
+                    registered_model_name=name,
+                )
         version = int(info.registered_model_version)
         client = mlflow.MlflowClient(tracking_uri)
-        tags = [(contract.PROVIDER, settings.provider), (contract.SCENARIO, scenario_key),
-                (contract.LOGGING_RUN, run.info.run_id), (contract.LOGGED_MODEL, info.model_id or "")]
+        tags = [
+            (contract.PROVIDER, settings.provider),
+            (contract.SCENARIO, scenario_key),
+            (contract.LOGGING_RUN, run.info.run_id),
+            (contract.LOGGED_MODEL, info.model_id or ""),
+        ]
         if chosen:  # the whole options are in the model's config; the tag shows them, long texts cut short
-            tags.append((contract.OPTIONS, json.dumps({k: v if not isinstance(v, str) or len(v) <= 200 else
-                                                       v[:200] + "…" for k, v in chosen.items()}, ensure_ascii=False)))
+            tags.append(
+                (
+                    contract.OPTIONS,
+                    json.dumps(
+                        {k: v if not isinstance(v, str) or len(v) <= 200 else v[:200] + "…" for k, v in chosen.items()}, ensure_ascii=False
+                    ),
+                )
+            )
         for key, value in tags:
             client.set_model_version_tag(name, str(version), key, value)
         return name, version
@@ -212,15 +250,24 @@ def versions(tracking_uri: str, name: str = MODEL_NAME) -> list[VersionRow]:
     rows = []
     for v in sorted(found, key=lambda v: int(v.version), reverse=True)[:50]:
         tags = v.tags or {}
-        rows.append(VersionRow(version=int(v.version), aliases=tuple(sorted(aliases.get(str(v.version), ()))),
-                               created_ms=int(v.creation_timestamp or 0), user=v.user_id or _run_user(client, v.run_id),
-                               run_id=v.run_id or "", provider=tags.get(contract.PROVIDER, ""),
-                               iterations=tags.get(contract.ITERATIONS, ""), status=str(v.status),
-                               instruction=tags.get(contract.INSTRUCTION, ""),
-                               scenario=tags.get(contract.SCENARIO, CATIFY if name == MODEL_NAME else ""),
-                               model_id=getattr(v, "model_id", None) or tags.get(contract.LOGGED_MODEL, ""),
-                               promoted={k.removeprefix(contract.PROMOTED_PREFIX): value for k, value in tags.items()
-                                         if k.startswith(contract.PROMOTED_PREFIX)}))
+        rows.append(
+            VersionRow(
+                version=int(v.version),
+                aliases=tuple(sorted(aliases.get(str(v.version), ()))),
+                created_ms=int(v.creation_timestamp or 0),
+                user=v.user_id or _run_user(client, v.run_id),
+                run_id=v.run_id or "",
+                provider=tags.get(contract.PROVIDER, ""),
+                iterations=tags.get(contract.ITERATIONS, ""),
+                status=str(v.status),
+                instruction=tags.get(contract.INSTRUCTION, ""),
+                scenario=tags.get(contract.SCENARIO, CATIFY if name == MODEL_NAME else ""),
+                model_id=getattr(v, "model_id", None) or tags.get(contract.LOGGED_MODEL, ""),
+                promoted={
+                    k.removeprefix(contract.PROMOTED_PREFIX): value for k, value in tags.items() if k.startswith(contract.PROMOTED_PREFIX)
+                },
+            )
+        )
     return rows
 
 
@@ -235,8 +282,9 @@ def _run_user(client: Any, run_id: str | None) -> str:
 def set_alias(tracking_uri: str, alias: str, version: int, name: str = MODEL_NAME) -> None:
     alias = (alias or "").strip()
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,254}", alias) or re.fullmatch(r"[vV]\d+|latest", alias):
-        raise RegistryError(f"“{alias[:80]}” cannot be an alias: use letters, digits, _ or -, starting with a "
-                            "letter (and not 'latest' or v<number>).")
+        raise RegistryError(
+            f"“{alias[:80]}” cannot be an alias: use letters, digits, _ or -, starting with a letter (and not 'latest' or v<number>)."
+        )
     try:
         mlflow.MlflowClient(tracking_uri).set_registered_model_alias(name, alias, str(int(version)))
     except Exception as exc:
@@ -251,8 +299,10 @@ def resolve(tracking_uri: str, name: str, ref: str | int) -> VersionRow:
     found = next((r for r in rows if (r.version == number if number is not None else text in r.aliases)), None)
     if found is None:
         known = sorted({a for r in rows for a in r.aliases}) + [str(r.version) for r in rows]
-        raise RegistryError(f"Model {name!r} has no {'version' if number is not None else 'alias'} “{text[:80]}”"
-                            f"{'; it has ' + ', '.join(known) if known else ': log a version first'}.")
+        raise RegistryError(
+            f"Model {name!r} has no {'version' if number is not None else 'alias'} “{text[:80]}”"
+            f"{'; it has ' + ', '.join(known) if known else ': log a version first'}."
+        )
     return found
 
 
@@ -263,8 +313,7 @@ def promote(tracking_uri: str, name: str, alias: str, version: int, who: str) ->
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     record = f"{(who or '').strip()[:100] or _user()} at {when}"
     try:
-        mlflow.MlflowClient(tracking_uri).set_model_version_tag(name, str(int(version)),
-                                                               contract.PROMOTED_PREFIX + alias.strip(), record)
+        mlflow.MlflowClient(tracking_uri).set_model_version_tag(name, str(int(version)), contract.PROMOTED_PREFIX + alias.strip(), record)
     except Exception as exc:
         raise _describe(exc, f"Version {version} of model {name!r}") from exc
     return record
@@ -291,8 +340,7 @@ def load(tracking_uri: str, model_uri: str) -> Any:
         raise _describe(exc, f"Model {model_uri}") from exc
 
 
-def predict(model: Any, prompts: Any, params: dict[str, Any] | None = None,
-            experiment_id: str | None = None) -> list[dict[str, Any]]:
+def predict(model: Any, prompts: Any, params: dict[str, Any] | None = None, experiment_id: str | None = None) -> list[dict[str, Any]]:
     """The model's predictions; with `experiment_id`, their traces go there (the model traces into MLflow's
     active experiment, a process-wide setting: set and used under one lock)."""
     try:

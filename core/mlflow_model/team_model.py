@@ -60,8 +60,7 @@ class TeamModel(PythonModel):
         if team_file is None:
             raise RuntimeError(f"The logged team file {path.name} holds no team this app can run.")
         # its own key, so a loaded version never takes the place of the chat page's team of the same file
-        self.scenario = scenarios.register(replace(from_files.scenario_for(team_file),
-                                                   key=team_file.key + MODEL_SUFFIX, listed=False))
+        self.scenario = scenarios.register(replace(from_files.scenario_for(team_file), key=team_file.key + MODEL_SUFFIX, listed=False))
 
     def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
         try:
@@ -73,17 +72,20 @@ class TeamModel(PythonModel):
         return [self._predict_one(prompt, settings, options) for prompt in prompts]
 
     def _predict_one(self, prompt: str, settings: Any, options: dict[str, Any]) -> dict[str, Any]:
-        conversation = Conversation(scenario=self.scenario.key, session_id="model-prediction",
-                                    provider=settings.provider, options=options)
+        conversation = Conversation(scenario=self.scenario.key, session_id="model-prediction", provider=settings.provider, options=options)
         # a turn on its own thread and event loop: predict may be called from a server's event loop
         outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
         if outcome is None or outcome.status not in ("ok", "waiting"):
             raise RuntimeError(outcome.error if outcome is not None else "The prediction did not finish.")
         said = [e for e in outcome.entries if e.get("role") == "assistant"]
-        return {"prompt": prompt, "answer": said[-1]["text"] if said else "", "status": outcome.status,
-                "messages": [{"name": e.get("name", ""), "role": e.get("role", ""), "text": e.get("text", "")}
-                             for e in outcome.entries[1:]],
-                "cost_usd": outcome.cost_usd, "trace_id": outcome.trace_id}
+        return {
+            "prompt": prompt,
+            "answer": said[-1]["text"] if said else "",
+            "status": outcome.status,
+            "messages": [{"name": e.get("name", ""), "role": e.get("role", ""), "text": e.get("text", "")} for e in outcome.entries[1:]],
+            "cost_usd": outcome.cost_usd,
+            "trace_id": outcome.trace_id,
+        }
 
 
 mlflow.models.set_model(TeamModel())

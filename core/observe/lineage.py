@@ -77,8 +77,10 @@ def prompt_diff(old: str, new: str) -> tuple[tuple[str, str], ...]:
 def prompt_change(old: str, new: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(words added, words removed) from one prompt to the next."""
     runs = prompt_diff(old, new)
-    return (tuple(w for kind, text in runs if kind == "added" for w in text.split()),
-            tuple(w for kind, text in runs if kind == "removed" for w in text.split()))
+    return (
+        tuple(w for kind, text in runs if kind == "added" for w in text.split()),
+        tuple(w for kind, text in runs if kind == "removed" for w in text.split()),
+    )
 
 
 def _number(value: Any, kind: type, default: Any) -> Any:
@@ -93,12 +95,19 @@ def build(image_lookup: Mapping[str, Mapping[str, Any]]) -> Lineage:
     for image_id, entry in image_lookup.items():
         if not isinstance(entry, Mapping):
             continue  # a hand-edited or foreign file: skip what is not an image entry
-        nodes.append(ImageNode(
-            image_id=str(image_id), index=_number(entry.get("index"), int, len(nodes)),
-            turn=_number(entry.get("turn"), int, 0), prompt=str(entry.get("prompt") or ""),
-            model=str(entry.get("model") or ""), cost_usd=_number(entry.get("cost_usd"), float, None),
-            trace_id=str(entry.get("trace_id") or ""), parent=str(entry["parent"]) if entry.get("parent") else None,
-            critique=str(entry.get("critique") or "")))
+        nodes.append(
+            ImageNode(
+                image_id=str(image_id),
+                index=_number(entry.get("index"), int, len(nodes)),
+                turn=_number(entry.get("turn"), int, 0),
+                prompt=str(entry.get("prompt") or ""),
+                model=str(entry.get("model") or ""),
+                cost_usd=_number(entry.get("cost_usd"), float, None),
+                trace_id=str(entry.get("trace_id") or ""),
+                parent=str(entry["parent"]) if entry.get("parent") else None,
+                critique=str(entry.get("critique") or ""),
+            )
+        )
     nodes.sort(key=lambda n: n.index)
     by_id = {n.image_id: n for n in nodes}
     edges = []
@@ -142,6 +151,7 @@ def money(cost_usd: float | None) -> str:
 
 # --- the storyboard -------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Frame:
     """One picture of the storyboard and what led to it."""
@@ -183,11 +193,17 @@ def storyboard(lineage: Lineage) -> tuple[Chain, ...]:
     chains: dict[int, list[Frame]] = {}
     for node in lineage.nodes:
         edge = edges.get(node.image_id)
-        frame = Frame(node=node, number=number[node.image_id],
-                      came_from=number[edge.parent] if edge else None, critique=edge.critique if edge else "",
-                      added=edge.added if edge else (), removed=edge.removed if edge else (),
-                      prompt=prompt_diff(prompts[edge.parent], node.prompt) if edge else
-                      ((("same", " ".join(node.prompt.split())),) if node.prompt.strip() else ()))
+        frame = Frame(
+            node=node,
+            number=number[node.image_id],
+            came_from=number[edge.parent] if edge else None,
+            critique=edge.critique if edge else "",
+            added=edge.added if edge else (),
+            removed=edge.removed if edge else (),
+            prompt=prompt_diff(prompts[edge.parent], node.prompt)
+            if edge
+            else ((("same", " ".join(node.prompt.split())),) if node.prompt.strip() else ()),
+        )
         chains.setdefault(node.turn, []).append(frame)
     return tuple(Chain(turn, tuple(frames)) for turn, frames in chains.items())
 
@@ -198,8 +214,11 @@ def branches(lineage: Lineage) -> bool:
     children = [e.parent for e in lineage.edges]
     if len(children) != len(set(children)):
         return True
-    return any(frame.came_from is not None and frame.came_from != previous.number
-               for chain in storyboard(lineage) for previous, frame in zip(chain.frames, chain.frames[1:]))
+    return any(
+        frame.came_from is not None and frame.came_from != previous.number
+        for chain in storyboard(lineage)
+        for previous, frame in zip(chain.frames, chain.frames[1:])
+    )
 
 
 # --- the graph, for lineages that branch ----------------------------------------------------------------------------
@@ -212,9 +231,12 @@ def to_dot(lineage: Lineage) -> str:
     characters) and a critique edge (wrapped) from a picture to the one it led to. Narrow by construction, and
     `size` caps its width, so a page-width drawing keeps its text at its own size instead of scaling it down.
     Numbers match the storyboard's cards, which carry the pictures."""
-    out = ["digraph lineage {", f'  rankdir=TB; nodesep=0.3; ranksep=0.35; size="{GRAPH_WIDTH_IN:g},100";',
-           '  node [shape=box, style="rounded,filled", fillcolor="#f3f0ff", fontname="Helvetica", fontsize=11];',
-           '  edge [fontname="Helvetica", fontsize=10, color="#7a5af8"];']
+    out = [
+        "digraph lineage {",
+        f'  rankdir=TB; nodesep=0.3; ranksep=0.35; size="{GRAPH_WIDTH_IN:g},100";',
+        '  node [shape=box, style="rounded,filled", fillcolor="#f3f0ff", fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=10, color="#7a5af8"];',
+    ]
     number = numbers(lineage)
     key = {node.image_id: f"n{k}" for k, node in enumerate(lineage.nodes)}  # ids from a file never reach DOT
     for node in lineage.nodes:
@@ -228,6 +250,7 @@ def to_dot(lineage: Lineage) -> str:
 
 
 # --- the conversation picker ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ConversationFacts:
@@ -250,8 +273,7 @@ def _short(title: str, limit: int = 60) -> str:
     return (title if len(title) <= limit else title[: limit - 1].rstrip() + "…") or "(untitled)"
 
 
-def picker_labels(conversations: Iterable[ConversationFacts], tz: tzinfo | None = None,
-                  now_ms: int | None = None) -> dict[str, str]:
+def picker_labels(conversations: Iterable[ConversationFacts], tz: tzinfo | None = None, now_ms: int | None = None) -> dict[str, str]:
     """Conversation id → label ("Nov 26, 14:05 · a cat on a roof · 3 pictures"), newest first, one per
     conversation (the newest facts about it win), every label different: the end of the id is added only to
     labels that would otherwise be the same. Dates in `tz` (the browser's; UTC if unknown), with the year when it

@@ -73,8 +73,12 @@ def record_failure(span: Any, exc: Exception) -> None:
     event = SpanEvent.from_exception(exc)
     span.add_event(dataclasses.replace(event, attributes=redact.scrub_value(dict(event.attributes))))
     # a SpanStatus, as MLflow's record_exception passes (set_status's annotation names only codes)
-    span.set_status(SpanStatus(SpanStatusCode.ERROR,  # type: ignore[arg-type]
-                               description=redact.scrub(f"{type(exc).__name__}: {exc}")))
+    span.set_status(
+        SpanStatus(
+            SpanStatusCode.ERROR,  # type: ignore[arg-type]
+            description=redact.scrub(f"{type(exc).__name__}: {exc}"),
+        )
+    )
 
 
 def scrub_attributes(span: Any) -> None:
@@ -100,8 +104,7 @@ class TurnInfo:
 
 
 @contextlib.contextmanager
-def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseException], str] | None = None
-              ) -> Iterator[Any]:
+def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseException], str] | None = None) -> Iterator[Any]:
     """The root span of one turn: one user message becomes exactly one trace in the conversation's run. A
     failure is said in `describe`'s words (the sentence the user sees, secrets removed) on the root and as the
     trace's response, so MLflow's list and ours show why, not an empty cell.
@@ -168,8 +171,9 @@ def _write_summary(root: Any, info: TurnInfo) -> None:
         with InMemoryTraceManager.get_instance().get_trace(root.trace_id) as trace:
             children = [s for s in trace.span_dict.values() if s.span_id != root.span_id] if trace else []
         rows = summary.call_rows(root.trace_id, [root, *summary.as_stored(children)])
-        value = summary.summarize({"scenario": info.scenario, "conversation": info.conversation_id,
-                                         "turn": str(info.turn), "provider": info.provider}, rows)
+        value = summary.summarize(
+            {"scenario": info.scenario, "conversation": info.conversation_id, "turn": str(info.turn), "provider": info.provider}, rows
+        )
         if value is not None:
             mlflow.update_current_trace(tags={contract.SUMMARY: value})
     except Exception:
@@ -191,8 +195,9 @@ def describe_llm_messages(messages: Sequence[LLMMessage]) -> list[dict[str, Any]
         content = getattr(message, "content", "")
         if isinstance(message, FunctionExecutionResultMessage):  # one tool message per result, as OpenAI has them
             for result in message.content:
-                described.append({"role": "tool", "tool_call_id": str(result.call_id), "name": result.name,
-                                  "content": clip(str(result.content))})
+                described.append(
+                    {"role": "tool", "tool_call_id": str(result.call_id), "name": result.name, "content": clip(str(result.content))}
+                )
             continue
         entry: dict[str, Any] = {"role": {"SystemMessage": "system", "AssistantMessage": "assistant"}.get(kind, "user")}
         if isinstance(content, str):
@@ -200,10 +205,12 @@ def describe_llm_messages(messages: Sequence[LLMMessage]) -> list[dict[str, Any]
         elif entry["role"] == "assistant" and all(isinstance(c, FunctionCall) for c in content):
             entry["content"], entry["tool_calls"] = None, [_tool_call(c) for c in content]
         else:
-            entry["content"] = [_picture_part(part) if isinstance(part, Image) else
-                                {"type": "text", "text": clip(part if isinstance(part, str) else
-                                                              json.dumps(part, default=str))}
-                                for part in content]
+            entry["content"] = [
+                _picture_part(part)
+                if isinstance(part, Image)
+                else {"type": "text", "text": clip(part if isinstance(part, str) else json.dumps(part, default=str))}
+                for part in content
+            ]
         if source := getattr(message, "source", None):
             entry["name"] = source
         described.append(entry)
@@ -254,8 +261,11 @@ def _describe_result(result: CreateResult) -> dict[str, Any]:
 
 
 def _usage_attribute(usage: RequestUsage) -> dict[str, int]:
-    return {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens,
-            "total_tokens": usage.prompt_tokens + usage.completion_tokens}
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    }
 
 
 class UnreadableStream(ValueError):
@@ -306,33 +316,54 @@ class TracedChatCompletionClient(ChatCompletionClient):
         if self._free:  # MLflow's catalog prices what it knows; it does not know the demo's models
             span.set_attribute(contract.COST, {"input_cost": 0.0, "output_cost": 0.0, "total_cost": 0.0})
 
-    async def create(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = [],
-                     tool_choice: Any = "auto", json_output: Optional[bool | type] = None,
-                     extra_create_args: Mapping[str, Any] = {},
-                     cancellation_token: Optional[CancellationToken] = None) -> CreateResult:
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: Optional[bool | type] = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: Optional[CancellationToken] = None,
+    ) -> CreateResult:
         with self._span(messages, tools) as span:
-            result = await self._inner.create(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
-                                              extra_create_args=extra_create_args,
-                                              cancellation_token=cancellation_token)
+            result = await self._inner.create(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                json_output=json_output,
+                extra_create_args=extra_create_args,
+                cancellation_token=cancellation_token,
+            )
             self._record(span, result)
             return result
 
-    async def create_stream(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = [],
-                            tool_choice: Any = "auto", json_output: Optional[bool | type] = None,
-                            extra_create_args: Mapping[str, Any] = {},
-                            cancellation_token: Optional[CancellationToken] = None,
-                            ) -> AsyncGenerator[str | CreateResult, None]:
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        tools: Sequence[Tool | ToolSchema] = [],
+        tool_choice: Any = "auto",
+        json_output: Optional[bool | type] = None,
+        extra_create_args: Mapping[str, Any] = {},
+        cancellation_token: Optional[CancellationToken] = None,
+    ) -> AsyncGenerator[str | CreateResult, None]:
         kwargs: dict[str, Any] = {}
         if type(self._inner).__name__ == "OpenAIChatCompletionClient":
             kwargs["include_usage"] = True  # otherwise streamed calls report zero tokens
         with self._span(messages, tools) as span:
             pieces = 0
-            async for item in self._inner.create_stream(messages, tools=tools, tool_choice=tool_choice,
-                                                        json_output=json_output, extra_create_args=extra_create_args,
-                                                        cancellation_token=cancellation_token, **kwargs):
+            async for item in self._inner.create_stream(
+                messages,
+                tools=tools,
+                tool_choice=tool_choice,
+                json_output=json_output,
+                extra_create_args=extra_create_args,
+                cancellation_token=cancellation_token,
+                **kwargs,
+            ):
                 if isinstance(item, CreateResult):
-                    if not pieces and item.content == "" and not (item.usage.prompt_tokens or
-                                                                  item.usage.completion_tokens):
+                    if not pieces and item.content == "" and not (item.usage.prompt_tokens or item.usage.completion_tokens):
                         # a server that answered something other than a stream (the SDK then reads no event):
                         # not an empty answer, an unreadable one
                         raise UnreadableStream("The model's streamed reply held no answer and no usage.")
@@ -396,8 +427,9 @@ class TracedAgent(BaseChatAgent):
         assert response is not None, f"{self.name} produced no response"
         return response
 
-    async def on_messages_stream(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
-                                 ) -> AsyncGenerator[BaseAgentEvent | BaseChatMessage | Response, None]:
+    async def on_messages_stream(
+        self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
+    ) -> AsyncGenerator[BaseAgentEvent | BaseChatMessage | Response, None]:
         if not recording():
             async for item in self._inner.on_messages_stream(messages, cancellation_token):
                 yield item
@@ -407,8 +439,7 @@ class TracedAgent(BaseChatAgent):
             events: list[dict[str, Any]] = []
             async for item in self._inner.on_messages_stream(messages, cancellation_token):
                 if isinstance(item, Response):
-                    span.set_outputs({"response": _describe_chat_message(item.chat_message),
-                                      "events": events})
+                    span.set_outputs({"response": _describe_chat_message(item.chat_message), "events": events})
                 elif not isinstance(item, ModelClientStreamingChunkEvent):  # the pieces of the response, which
                     events.append(_describe_chat_message(item))  # has them whole (a key split over pieces is found)
                 yield item
@@ -438,12 +469,21 @@ def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any
     if not recording():
         yield None
         return
-    with open_span(name=f"{contract.IMAGE_SPAN_PREFIX}{model}", span_type=contract.IMAGE_SPAN_TYPE,
-                           attributes={contract.IMAGE_MODEL: model, contract.IMAGE_SIZE: size, contract.IMAGE_QUALITY: quality,
-                                       contract.MODEL: model}) as span:
+    with open_span(
+        name=f"{contract.IMAGE_SPAN_PREFIX}{model}",
+        span_type=contract.IMAGE_SPAN_TYPE,
+        attributes={contract.IMAGE_MODEL: model, contract.IMAGE_SIZE: size, contract.IMAGE_QUALITY: quality, contract.MODEL: model},
+    ) as span:
         # the prompt as a user message (MLflow's chat view), and by itself (the lineage reads it)
-        span.set_inputs({"model": model, "messages": [{"role": "user", "content": clip(prompt)}], "prompt": clip(prompt),
-                         "size": size, "quality": quality})
+        span.set_inputs(
+            {
+                "model": model,
+                "messages": [{"role": "user", "content": clip(prompt)}],
+                "prompt": clip(prompt),
+                "size": size,
+                "quality": quality,
+            }
+        )
         yield span
 
 
@@ -454,23 +494,28 @@ def image_outputs(span: Any, png: bytes, said: str, **details: Any) -> None:
         span.set_outputs({"choices": [{"index": 0, "message": answer, "finish_reason": "stop"}], **details})
 
 
-def record_image(span: Any, image_id: str, artifact_path: str | None, cost_usd: float | None,
-                 parent: str | None) -> None:
+def record_image(span: Any, image_id: str, artifact_path: str | None, cost_usd: float | None, parent: str | None) -> None:
     """What the image span learns once the picture exists. The price also goes into MLflow's own cost
     attribute, so the trace's cost (TraceInfo.cost, the store's cost columns) includes the pictures and
     every reader agrees on one number."""
     if span is None:
         return
-    span.set_attributes({contract.IMAGE_ID: image_id, contract.IMAGE_PATH: artifact_path or "",
-                         contract.IMAGE_COST: cost_usd if cost_usd is not None else -1, contract.IMAGE_PARENT: parent or ""})
+    span.set_attributes(
+        {
+            contract.IMAGE_ID: image_id,
+            contract.IMAGE_PATH: artifact_path or "",
+            contract.IMAGE_COST: cost_usd if cost_usd is not None else -1,
+            contract.IMAGE_PARENT: parent or "",
+        }
+    )
     if cost_usd is not None:
-        span.set_attribute(contract.COST,
-                           {"input_cost": 0.0, "output_cost": float(cost_usd), "total_cost": float(cost_usd)})
+        span.set_attribute(contract.COST, {"input_cost": 0.0, "output_cost": float(cost_usd), "total_cost": float(cost_usd)})
 
 
 def traced_tool(fn: Any) -> Any:
     """An async function tool whose every call is a TOOL span (arguments in, result out). A result starting
     with "ERROR:" (how our tools report failure to the agents) marks the span as failed."""
+
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> Any:
         if not recording():

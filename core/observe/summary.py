@@ -29,7 +29,8 @@ FIELDS = ("scenario", "conversation", "turn", "provider")
 def is_picture(node: "SpanNode") -> bool:
     """One of our picture spans, old (its own type) or new (an LLM span named "generate image …")."""
     return node.span_type == contract.SPAN_TYPE_IMAGE or (
-        node.span_type == contract.IMAGE_SPAN_TYPE and (node.name or "").startswith(contract.IMAGE_SPAN_PREFIX))
+        node.span_type == contract.IMAGE_SPAN_TYPE and (node.name or "").startswith(contract.IMAGE_SPAN_PREFIX)
+    )
 
 
 def kind_of(span_type: Any) -> str:
@@ -49,6 +50,7 @@ def as_dict(value: Any) -> dict[str, Any]:
 class SpanNode(NamedTuple):  # a tuple: the SQL reader builds one per stored span, and tuples build fastest
     """What the call rule needs of one span, whoever read it: a span object (the write side, the span walk of
     `core.traces.ApiTraceReader`) or a stored row (`core.traces.SqlTraceReader`)."""
+
     span_id: str
     parent_id: str | None
     name: str | None
@@ -72,11 +74,16 @@ def attribute_data(value: Any) -> dict[str, Any] | None:
 
 def node_of(span: Any) -> SpanNode:
     model = span.get_attribute(contract.MODEL)
-    return SpanNode(span_id=span.span_id, parent_id=span.parent_id, name=span.name, span_type=span.span_type,
-                    model=model if isinstance(model, str) and model else None,
-                    usage=attribute_data(span.get_attribute(contract.USAGE)),
-                    cost=attribute_data(span.get_attribute(contract.COST)),
-                    start_ns=getattr(span, "start_time_ns", None) or 0)
+    return SpanNode(
+        span_id=span.span_id,
+        parent_id=span.parent_id,
+        name=span.name,
+        span_type=span.span_type,
+        model=model if isinstance(model, str) and model else None,
+        usage=attribute_data(span.get_attribute(contract.USAGE)),
+        cost=attribute_data(span.get_attribute(contract.COST)),
+        start_ns=getattr(span, "start_time_ns", None) or 0,
+    )
 
 
 def is_call(node: SpanNode) -> bool:
@@ -113,20 +120,29 @@ def calls(trace_id: str, nodes: Iterable[SpanNode]) -> list[dict[str, Any]]:
         group.sort(key=lambda n: (n.start_ns, n.span_id))
     rows: list[dict[str, Any]] = []
     # (span, the row of the call it is in, an ancestor carries usage, an ancestor carries cost)
-    stack: list[tuple[SpanNode, dict[str, Any] | None, bool, bool]] = [(n, None, False, False)
-                                                                       for n in reversed(children.get(None, []))]
+    stack: list[tuple[SpanNode, dict[str, Any] | None, bool, bool]] = [(n, None, False, False) for n in reversed(children.get(None, []))]
     while stack:
         node, row, usage_above, cost_above = stack.pop()
         if row is None and is_call(node):
             parent = by_id.get(node.parent_id) if node.parent_id else None
-            kind = contract.SPAN_TYPE_IMAGE if is_picture(node) else node.span_type if node.span_type in CALL_SPAN_TYPES \
+            kind = (
+                contract.SPAN_TYPE_IMAGE
+                if is_picture(node)
+                else node.span_type
+                if node.span_type in CALL_SPAN_TYPES
                 else _nearest(node, children, lambda n: n.span_type in CALL_SPAN_TYPES, "span_type") or node.span_type
-            model = node.model if node.model is not None else \
-                _nearest(node, children, lambda n: n.model is not None, "model")
-            row = {"trace_id": trace_id, "kind": kind, "model": model,
-                   "cost_usd": None, "input_tokens": 0, "output_tokens": 0,
-                   "parent_name": parent.name if parent else None,
-                   "parent_is_root": bool(parent is not None and not parent.parent_id)}
+            )
+            model = node.model if node.model is not None else _nearest(node, children, lambda n: n.model is not None, "model")
+            row = {
+                "trace_id": trace_id,
+                "kind": kind,
+                "model": model,
+                "cost_usd": None,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "parent_name": parent.name if parent else None,
+                "parent_is_root": bool(parent is not None and not parent.parent_id),
+            }
             rows.append(row)
         if row is not None:  # a span carrying usage or cost is a call or inside one: nothing MLflow counts is lost
             if node.usage is not None and not usage_above:
@@ -134,8 +150,10 @@ def calls(trace_id: str, nodes: Iterable[SpanNode]) -> list[dict[str, Any]]:
                 row["output_tokens"] += _int(node.usage.get("output_tokens"))
             if node.cost is not None and not cost_above and isinstance(node.cost.get("total_cost"), (int, float)):
                 row["cost_usd"] = (row["cost_usd"] or 0.0) + float(node.cost["total_cost"])
-        stack.extend((child, row, usage_above or node.usage is not None, cost_above or node.cost is not None)
-                     for child in reversed(children.get(node.span_id, [])))
+        stack.extend(
+            (child, row, usage_above or node.usage is not None, cost_above or node.cost is not None)
+            for child in reversed(children.get(node.span_id, []))
+        )
     return rows
 
 
@@ -183,8 +201,9 @@ def summarize(fields: dict[str, str], rows: list[dict[str, Any]]) -> str | None:
         group[5] += _int(row["output_tokens"])
         if isinstance(row["cost_usd"], (int, float)):
             group[6] = (group[6] or 0.0) + float(row["cost_usd"])
-    value = json.dumps({"v": contract.SUMMARY_VERSION, **{k: fields.get(k, "") for k in FIELDS}, "calls": list(groups.values())},
-                       separators=(",", ":"))
+    value = json.dumps(
+        {"v": contract.SUMMARY_VERSION, **{k: fields.get(k, "") for k in FIELDS}, "calls": list(groups.values())}, separators=(",", ":")
+    )
     return value if len(value) <= MAX_CHARS else None
 
 

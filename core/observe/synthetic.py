@@ -42,13 +42,23 @@ from ..turn.runner import run_turn
 from . import export, summary
 
 PROMPTS = (
-    "The matrix with a cat", "a red car on a beach at night", "three cats in the snow", "a lighthouse in a storm",
-    "a black and white portrait of a dog", "two cats playing chess in a forest", "a city skyline at sunset",
-    "a bowl of fruit, bright colours", "an astronaut cat on the moon", "a quiet street after rain",
+    "The matrix with a cat",
+    "a red car on a beach at night",
+    "three cats in the snow",
+    "a lighthouse in a storm",
+    "a black and white portrait of a dog",
+    "two cats playing chess in a forest",
+    "a city skyline at sunset",
+    "a bowl of fruit, bright colours",
+    "an astronaut cat on the moon",
+    "a quiet street after rain",
 )
 QUESTIONS = (
-    "What is MLflow tracing?", "Summarise the quarterly report", "Which city is warmer today?",
-    "Explain token usage in two lines", "List three uses of agents",
+    "What is MLflow tracing?",
+    "Summarise the quarterly report",
+    "Which city is warmer today?",
+    "Explain token usage in two lines",
+    "List three uses of agents",
 )
 # (chat model, provider, image model, image quality, image size, weight)
 MODEL_MIX = (
@@ -79,8 +89,7 @@ def _b64(raw: bytes) -> str:
 
 def _template_catify(tracking_uri: str, experiment_name: str, iterations: int) -> str:
     store = ConversationStore.connect(tracking_uri, experiment_name)
-    conversation = Conversation(scenario=CATIFY, session_id="template", provider="demo",
-                                options={"iterations": iterations})
+    conversation = Conversation(scenario=CATIFY, session_id="template", provider="demo", options={"iterations": iterations})
     outcome = asyncio.run(run_turn(conversation, PROMPTS[0], Settings(tracking_uri=tracking_uri), store))
     if outcome.status != "ok" or not outcome.trace_id:
         raise RuntimeError(f"the template turn failed: {outcome.error}")
@@ -96,8 +105,9 @@ def _template_foreign(experiment_id: str) -> list[str]:
         with mlflow.start_span("retrieve", span_type=SpanType.RETRIEVER) as retrieve:
             retrieve.set_inputs({"query": question})
             retrieve.set_outputs([{"page_content": "MLflow records traces of GenAI apps.", "id": "doc-1"}])
-        with mlflow.start_span("Completions", span_type=SpanType.CHAT_MODEL,
-                               attributes={contract.MODEL: "gpt-4o-mini", contract.MODEL_PROVIDER: "openai"}) as chat:
+        with mlflow.start_span(
+            "Completions", span_type=SpanType.CHAT_MODEL, attributes={contract.MODEL: "gpt-4o-mini", contract.MODEL_PROVIDER: "openai"}
+        ) as chat:
             chat.set_inputs({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": question}]})
             chat.set_outputs({"choices": [{"message": {"role": "assistant", "content": "It records traces."}}]})
             chat.set_attribute(contract.USAGE, {"input_tokens": 120, "output_tokens": 40, "total_tokens": 160})
@@ -118,12 +128,16 @@ def _node(d: dict[str, Any]) -> summary.SpanNode:
     """summary.SpanNode of a span dict (attribute values JSON-encoded, as `Span.to_dict` keeps them)."""
     attrs = d["attributes"]
     model = json.loads(attrs[contract.MODEL]) if contract.MODEL in attrs else None
-    return summary.SpanNode(span_id=d["span_id"], parent_id=d.get("parent_span_id") or None, name=d.get("name"),
-                            span_type=json.loads(attrs.get(contract.SPAN_TYPE, "null")),
-                            model=model if isinstance(model, str) and model else None,
-                            usage=summary.attribute_data(attrs.get(contract.USAGE)),
-                            cost=summary.attribute_data(attrs.get(contract.COST)),
-                            start_ns=d["start_time_unix_nano"])
+    return summary.SpanNode(
+        span_id=d["span_id"],
+        parent_id=d.get("parent_span_id") or None,
+        name=d.get("name"),
+        span_type=json.loads(attrs.get(contract.SPAN_TYPE, "null")),
+        model=model if isinstance(model, str) and model else None,
+        usage=summary.attribute_data(attrs.get(contract.USAGE)),
+        cost=summary.attribute_data(attrs.get(contract.COST)),
+        start_ns=d["start_time_unix_nano"],
+    )
 
 
 class _Cloner:
@@ -188,8 +202,7 @@ class _Cloner:
                 attrs[contract.COST] = json.dumps({"input_cost": 0.0, "output_cost": price, "total_cost": price})
             if not d.get("parent_span_id"):
                 root = len(spans)
-                fields = self._root(d, attrs, ours=ours, failed=failed, session=session, index=index,
-                                    provider=provider)
+                fields = self._root(d, attrs, ours=ours, failed=failed, session=session, index=index, provider=provider)
             spans.append(d)
         if ours:  # the summary tag the write side puts on every turn, from the copy's own spans
             value = summary.summarize(fields, summary.calls(trace_id, [_node(d) for d in spans]))
@@ -197,8 +210,9 @@ class _Cloner:
                 spans[root]["attributes"][contract.TRACE_TAG_PREFIX + contract.SUMMARY] = json.dumps(value)
         return spans
 
-    def _root(self, d: dict[str, Any], attrs: dict[str, Any], *, ours: bool, failed: bool, session: str,
-              index: int, provider: str | None) -> dict[str, str]:
+    def _root(
+        self, d: dict[str, Any], attrs: dict[str, Any], *, ours: bool, failed: bool, session: str, index: int, provider: str | None
+    ) -> dict[str, str]:
         """Root attributes of a copy; the contract tags of ours, for its summary."""
         rng = self.rng
         fields: dict[str, str] = {}
@@ -208,13 +222,17 @@ class _Cloner:
             conversation = hashlib.md5(f"{self.experiment_id}/{index // TURNS_PER_CONVERSATION}".encode()).hexdigest()
             request = rng.choice(PROMPTS)
             attrs[contract.SPAN_INPUTS] = json.dumps({"messages": [{"role": "user", "content": request}]})
-            for key, value in ((contract.SCENARIO, CATIFY), (contract.CONVERSATION, conversation),
-                               (contract.TURN, str(turn)), (contract.PROVIDER, provider or "demo"),
-                               (contract.ATTEMPT, "1"), (contract.TRACE_NAME, contract.turn_name(CATIFY))):
+            for key, value in (
+                (contract.SCENARIO, CATIFY),
+                (contract.CONVERSATION, conversation),
+                (contract.TURN, str(turn)),
+                (contract.PROVIDER, provider or "demo"),
+                (contract.ATTEMPT, "1"),
+                (contract.TRACE_NAME, contract.turn_name(CATIFY)),
+            ):
                 attrs[contract.TRACE_TAG_PREFIX + key] = json.dumps(value)
             d["name"] = contract.turn_name(CATIFY)
-            fields = {"scenario": CATIFY, "conversation": conversation, "turn": str(turn),
-                      "provider": provider or "demo"}
+            fields = {"scenario": CATIFY, "conversation": conversation, "turn": str(turn), "provider": provider or "demo"}
         elif "question" in attrs.get(contract.SPAN_INPUTS, ""):
             attrs[contract.SPAN_INPUTS] = json.dumps({"question": rng.choice(QUESTIONS)})
         if failed:
@@ -248,27 +266,37 @@ class _RowWriter:
         tokens_in, tokens_out = sum(c["input_tokens"] for c in usage), sum(c["output_tokens"] for c in usage)
         cost_parts = [summary.attribute_data(d["attributes"].get(contract.COST)) or {} for d in spans]
         root_attrs = root["attributes"]
-        tags = {key[len(contract.TRACE_TAG_PREFIX):]: str(json.loads(value)) for key, value in root_attrs.items()
-                if key.startswith(contract.TRACE_TAG_PREFIX)}
+        tags = {
+            key[len(contract.TRACE_TAG_PREFIX) :]: str(json.loads(value))
+            for key, value in root_attrs.items()
+            if key.startswith(contract.TRACE_TAG_PREFIX)
+        }
         name = tags.pop(contract.TRACE_NAME, None)
         session = root_attrs.get(contract.SESSION_ID)
         info = {
-            "request_id": trace_id, "experiment_id": self.experiment_id, "timestamp_ms": start_ms,
-            "execution_time_ms": end_ms - start_ms, "status": _STATUS.get(root["status"]["code"], "OK"),
-            "client_request_id": None, "db_payload_generation": 1, "trace_name": name,
+            "request_id": trace_id,
+            "experiment_id": self.experiment_id,
+            "timestamp_ms": start_ms,
+            "execution_time_ms": end_ms - start_ms,
+            "status": _STATUS.get(root["status"]["code"], "OK"),
+            "client_request_id": None,
+            "db_payload_generation": 1,
+            "trace_name": name,
             "session_id": json.loads(session) if session else None,
             # MLflow's own preview rule (mlflow/tracing/utils/truncation.py), as log_spans applies it
             "request_preview": _get_truncated_preview(root_attrs.get(contract.SPAN_INPUTS), role="user"),
             "response_preview": _get_truncated_preview(root_attrs.get(contract.SPAN_OUTPUTS), role="assistant"),
-            "input_tokens": tokens_in if usage else None, "output_tokens": tokens_out if usage else None,
+            "input_tokens": tokens_in if usage else None,
+            "output_tokens": tokens_out if usage else None,
             "total_tokens": tokens_in + tokens_out if usage else None,
             "input_cost": sum(c.get("input_cost", 0.0) for c in cost_parts) if priced else None,
             "output_cost": sum(c.get("output_cost", 0.0) for c in cost_parts) if priced else None,
             "total_cost": sum(priced) if priced else None,
         }
-        tag_rows = [{"request_id": trace_id, "key": MLFLOW_ARTIFACT_LOCATION,
-                     "value": f"{self.artifacts}/traces/{trace_id}/artifacts"},
-                    {"request_id": trace_id, "key": TraceTagKey.SPANS_LOCATION, "value": SpansLocation.TRACKING_STORE.value}]
+        tag_rows = [
+            {"request_id": trace_id, "key": MLFLOW_ARTIFACT_LOCATION, "value": f"{self.artifacts}/traces/{trace_id}/artifacts"},
+            {"request_id": trace_id, "key": TraceTagKey.SPANS_LOCATION, "value": SpansLocation.TRACKING_STORE.value},
+        ]
         tag_rows += [{"request_id": trace_id, "key": k, "value": v} for k, v in tags.items()]
         span_rows = []
         for d in spans:
@@ -278,17 +306,25 @@ class _RowWriter:
             model = json.loads(attrs[contract.MODEL]) if contract.MODEL in attrs else None
             provider = json.loads(attrs[contract.MODEL_PROVIDER]) if contract.MODEL_PROVIDER in attrs else None
             parent = d.get("parent_span_id")
-            span_rows.append({
-                "trace_id": trace_id, "experiment_id": self.experiment_id,
-                "span_id": base64.b64decode(d["span_id"]).hex(),
-                "parent_span_id": base64.b64decode(parent).hex() if parent else None, "name": d["name"],
-                "type": json.loads(attrs.get(contract.SPAN_TYPE, "null")),
-                "status": _STATUS.get(d["status"]["code"], "UNSET"),
-                "start_time_unix_nano": d["start_time_unix_nano"], "end_time_unix_nano": d.get("end_time_unix_nano"),
-                "content": json.dumps(d, ensure_ascii=False), "input_cost": cost.get("input_cost"),
-                "output_cost": cost.get("output_cost"), "total_cost": cost.get("total_cost"),
-                "model_name": model if isinstance(model, str) else None,
-                "model_provider": provider if isinstance(provider, str) else None})
+            span_rows.append(
+                {
+                    "trace_id": trace_id,
+                    "experiment_id": self.experiment_id,
+                    "span_id": base64.b64decode(d["span_id"]).hex(),
+                    "parent_span_id": base64.b64decode(parent).hex() if parent else None,
+                    "name": d["name"],
+                    "type": json.loads(attrs.get(contract.SPAN_TYPE, "null")),
+                    "status": _STATUS.get(d["status"]["code"], "UNSET"),
+                    "start_time_unix_nano": d["start_time_unix_nano"],
+                    "end_time_unix_nano": d.get("end_time_unix_nano"),
+                    "content": json.dumps(d, ensure_ascii=False),
+                    "input_cost": cost.get("input_cost"),
+                    "output_cost": cost.get("output_cost"),
+                    "total_cost": cost.get("total_cost"),
+                    "model_name": model if isinstance(model, str) else None,
+                    "model_provider": provider if isinstance(provider, str) else None,
+                }
+            )
         return info, tag_rows, span_rows
 
     def write(self, copies: list[list[dict[str, Any]]]) -> None:
@@ -299,8 +335,7 @@ class _RowWriter:
             tags.extend(tag_rows)
             spans.extend(span_rows)
         with self.engine.begin() as connection:  # one transaction: a batch lands whole or not at all
-            for table, rows in ((SqlTraceInfo.__table__, infos), (SqlTraceTag.__table__, tags),
-                                (SqlSpan.__table__, spans)):
+            for table, rows in ((SqlTraceInfo.__table__, infos), (SqlTraceTag.__table__, tags), (SqlSpan.__table__, spans)):
                 if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg":
                     _copy(connection, table, rows)  # PostgreSQL's bulk load: a third of the INSERTs' time
                 else:
@@ -322,8 +357,17 @@ def _template_spans(tracking_uri: str, trace_ids: list[str]) -> list[list[dict[s
     return [[s.to_dict() for s in client.get_trace(trace_id).data.spans] for trace_id in trace_ids]
 
 
-def fill(tracking_uri: str, experiment_name: str, n: int, *, days: float = 90, seed: int = 7, batch: int = 1000,
-         progress: Callable[[int], None] | None = None, rows: bool = True) -> FillReport:
+def fill(
+    tracking_uri: str,
+    experiment_name: str,
+    n: int,
+    *,
+    days: float = 90,
+    seed: int = 7,
+    batch: int = 1000,
+    progress: Callable[[int], None] | None = None,
+    rows: bool = True,
+) -> FillReport:
     """Write n traces into the experiment (created if needed); the templates count among them. A database
     store gets the copies as rows (`rows=False`: through `log_spans`, as a tracking server does)."""
     started = time.perf_counter()

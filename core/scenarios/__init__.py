@@ -135,12 +135,50 @@ class Scenario:
 
 # Option keys become widget keys in the browser session, next to the app's own: a scenario may not take these
 # (the chat page's state, the sidebar's settings) nor a name that starts like a family of the app's keys.
-RESERVED_OPTION_KEYS = frozenset({
-    "turn", "conversation", "failed", "parked", "conflicted", "last_turn", "last_warnings", "retry", "stop",
-    "chat_input", "provider", "api_key", "base_url", "image_model", "session_id", "uses_owner_key", "admin",
-    "experiment", "time_range", "page", "sort"})
-RESERVED_OPTION_PREFIXES = ("_", "admin_", "chat_model", "vision_model", "image_model", "size_", "quality_",
-                            "open_", "parked_", "save_", "reload_", "f_", "trace_", "model_", "alias_", "predict", "cmp_")
+RESERVED_OPTION_KEYS = frozenset(
+    {
+        "turn",
+        "conversation",
+        "failed",
+        "parked",
+        "conflicted",
+        "last_turn",
+        "last_warnings",
+        "retry",
+        "stop",
+        "chat_input",
+        "provider",
+        "api_key",
+        "base_url",
+        "image_model",
+        "session_id",
+        "uses_owner_key",
+        "admin",
+        "experiment",
+        "time_range",
+        "page",
+        "sort",
+    }
+)
+RESERVED_OPTION_PREFIXES = (
+    "_",
+    "admin_",
+    "chat_model",
+    "vision_model",
+    "image_model",
+    "size_",
+    "quality_",
+    "open_",
+    "parked_",
+    "save_",
+    "reload_",
+    "f_",
+    "trace_",
+    "model_",
+    "alias_",
+    "predict",
+    "cmp_",
+)
 
 
 def check_option_keys(scenario: Scenario) -> None:
@@ -203,8 +241,9 @@ def _discover() -> None:
                 if callable(getattr(module, "discover_scenarios", None)):
                     _sources[name] = module
             except Exception as exc:  # noqa: BLE001 - said on the chat page, once per process
-                _problems.append(f"The scenario module {name} could not be loaded "
-                                 f"({type(exc).__name__}: {str(exc)[:200]}); its scenario is not offered.")
+                _problems.append(
+                    f"The scenario module {name} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}); its scenario is not offered."
+                )
         for scenario in found:
             _registry.setdefault(scenario.key, scenario)
         _discovered = True
@@ -264,8 +303,7 @@ def find(key: str) -> Scenario | None:
 def get(key: str) -> Scenario:
     scenario = find(key)
     if scenario is None:
-        raise UnknownScenario(f"“{key}” is not a scenario of this app; it has "
-                              f"{', '.join(s.label for s in all_scenarios())}.")
+        raise UnknownScenario(f"“{key}” is not a scenario of this app; it has {', '.join(s.label for s in all_scenarios())}.")
     return scenario
 
 

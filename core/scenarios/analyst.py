@@ -24,19 +24,25 @@ from . import AgentInfo, CostQuestion, DocumentOption, Scenario, TextOption
 KEY = "analyst"  # stored in conversations and traces since the first version: it stays
 ANALYST = "analyst"
 SUMMARIZER = "summarizer"
-DEFAULT_ANALYST_SYSTEM = ("You are a careful analyst. Read the report and the question. Pull out the key figures, "
-                          "trends and risks, and answer the question from the report only. Be concrete and brief.")
-DEFAULT_SUMMARIZER_SYSTEM = ("You are a summarizer. Summarise the report in three short sentences a busy reader "
-                             "understands, then answer the question in one sentence, from the report only.")
+DEFAULT_ANALYST_SYSTEM = (
+    "You are a careful analyst. Read the report and the question. Pull out the key figures, "
+    "trends and risks, and answer the question from the report only. Be concrete and brief."
+)
+DEFAULT_SUMMARIZER_SYSTEM = (
+    "You are a summarizer. Summarise the report in three short sentences a busy reader "
+    "understands, then answer the question in one sentence, from the report only."
+)
 
 
 def analyst_task(report: str, turn: int) -> Callable[[str], str]:
     """The first turn sends the report with the question; follow-ups send the question (the agents keep the
     report in their saved context)."""
+
     def task(text: str) -> str:
         if turn == 1 and report.strip():
             return f"REPORT:\n{report.strip()}\n\nQUESTION: {text}"
         return f"QUESTION: {text}"
+
     return task
 
 
@@ -45,12 +51,20 @@ def build(context: TeamContext) -> TeamPlan:
     summarizer then reads the analysis: the benchmark's baseline)."""
     clients, options = context.clients, context.options
     agents = [
-        AssistantAgent(ANALYST, model_client=clients.for_role(ANALYST, demo_analyst),
-                       system_message=str(options.get("analyst_system") or DEFAULT_ANALYST_SYSTEM),
-                       description="Analyses the report: figures, trends, risks.", model_client_stream=clients.stream),
-        AssistantAgent(SUMMARIZER, model_client=clients.for_role(SUMMARIZER, demo_summarizer),
-                       system_message=str(options.get("summarizer_system") or DEFAULT_SUMMARIZER_SYSTEM),
-                       description="Summarises the report for a busy reader.", model_client_stream=clients.stream),
+        AssistantAgent(
+            ANALYST,
+            model_client=clients.for_role(ANALYST, demo_analyst),
+            system_message=str(options.get("analyst_system") or DEFAULT_ANALYST_SYSTEM),
+            description="Analyses the report: figures, trends, risks.",
+            model_client_stream=clients.stream,
+        ),
+        AssistantAgent(
+            SUMMARIZER,
+            model_client=clients.for_role(SUMMARIZER, demo_summarizer),
+            system_message=str(options.get("summarizer_system") or DEFAULT_SUMMARIZER_SYSTEM),
+            description="Summarises the report for a busy reader.",
+            model_client_stream=clients.stream,
+        ),
     ]
     builder = DiGraphBuilder()
     nodes = [traced(agent) for agent in agents]
@@ -60,21 +74,21 @@ def build(context: TeamContext) -> TeamPlan:
         builder.add_edge(nodes[0], nodes[1])
     stop = ExternalTermination()
     team = GraphFlow(participants=builder.get_participants(), graph=builder.build(), termination_condition=stop)
-    return TeamPlan(team=team, stop=stop, total_steps=2, task=analyst_task(str(options.get("report") or ""),
-                                                                          context.turn))
+    return TeamPlan(team=team, stop=stop, total_steps=2, task=analyst_task(str(options.get("report") or ""), context.turn))
 
 
 def cost_bound(question: CostQuestion) -> float | None:
     """Two calls, each seeing the report, the conversation so far and the message."""
     report = str(question.options.get("report") or "")
-    return costs.chat_bound(question.settings, question.settings.chat_model,
-                            question.context_tokens + costs.tokens_for(report), 2)
+    return costs.chat_bound(question.settings, question.settings.chat_model, question.context_tokens + costs.tokens_for(report), 2)
 
 
 # --- what the offline demo model says as each agent ------------------------------------------------------------------
 
-STOP_WORDS = set("""a an and are as at be by for from has have in into is it its of on or that the this to was were
-will with our we you your their they than then there these those not but also more less per""".split())
+STOP_WORDS = set(
+    """a an and are as at be by for from has have in into is it its of on or that the this to was were
+will with our we you your their they than then there these those not but also more less per""".split()
+)
 
 
 def _report_and_question(messages: Sequence[LLMMessage]) -> tuple[str, str]:
@@ -140,14 +154,18 @@ SCENARIO = Scenario(
     key=KEY,
     label="Analyst & Summarizer",
     description="Paste or upload a report and ask about it: an analyst and a summarizer answer at the same "
-                "time, side by side, and keep the report for follow-up questions.",
+    "time, side by side, and keep the report for follow-up questions.",
     build=build,
     cost_bound=cost_bound,
-    agents=(AgentInfo(ANALYST, "Analyst", ":material/query_stats:", "analysing"),
-            AgentInfo(SUMMARIZER, "Summarizer", ":material/summarize:", "summarising")),
-    options=(TextOption("analyst_system", "Analyst's system message", DEFAULT_ANALYST_SYSTEM, height=130),
-             TextOption("summarizer_system", "Summarizer's system message", DEFAULT_SUMMARIZER_SYSTEM, height=130),
-             DocumentOption("report", "Report", placeholder="Paste the report here…")),
+    agents=(
+        AgentInfo(ANALYST, "Analyst", ":material/query_stats:", "analysing"),
+        AgentInfo(SUMMARIZER, "Summarizer", ":material/summarize:", "summarising"),
+    ),
+    options=(
+        TextOption("analyst_system", "Analyst's system message", DEFAULT_ANALYST_SYSTEM, height=130),
+        TextOption("summarizer_system", "Summarizer's system message", DEFAULT_SUMMARIZER_SYSTEM, height=130),
+        DocumentOption("report", "Report", placeholder="Paste the report here…"),
+    ),
     icon=":material/query_stats:",
     placeholder="Ask about the report, e.g. “What are the main risks?”",
     example="What are the main risks?",

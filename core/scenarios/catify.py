@@ -55,8 +55,11 @@ def build(context: TeamContext) -> TeamPlan:
     clients = context.clients
     image_agent = ImageAgent(require_image_model(clients), context.sink, context.turn, IMAGE_AGENT, critic=CRITIC)
     critic = AssistantAgent(
-        CRITIC, model_client=clients.vision, system_message=critic_system_message(instruction),
-        description="Looks at the newest picture and answers CRITICS: and PROMPT:.", model_client_stream=clients.stream,
+        CRITIC,
+        model_client=clients.vision,
+        system_message=critic_system_message(instruction),
+        description="Looks at the newest picture and answers CRITICS: and PROMPT:.",
+        model_client_stream=clients.stream,
         model_context=BufferedChatCompletionContext(buffer_size=1),  # only the newest picture, not every one so far
     )
     stop = ExternalTermination()
@@ -80,19 +83,20 @@ def _picture_prompt_tokens(question: CostQuestion) -> int:
 
 def unrecorded_cost(question: CostQuestion) -> float:
     """The prompt tokens gpt-image models bill on top of the picture price (n + 1 pictures)."""
-    return costs.picture_prompt_usd(question.settings, iterations_of(question.options) + 1,
-                                    _picture_prompt_tokens(question))
+    return costs.picture_prompt_usd(question.settings, iterations_of(question.options) + 1, _picture_prompt_tokens(question))
 
 
 def cost_bound(question: CostQuestion) -> float | None:
     """(n + 1) pictures, n critic calls that each see one picture and its prompt (however long the chat is),
     and the picture prompts' tokens."""
     settings, n = question.settings, iterations_of(question.options)
-    picture = costs.image_price_usd(settings.image_model, settings.image_quality, settings.image_size) \
-        if settings.image_model else 0.0
-    critic = costs.chat_bound(settings, settings.vision_model,
-                              _picture_prompt_tokens(question) + costs.IMAGE_INPUT_TOKENS
-                              + costs.SYSTEM_AND_FORMAT_TOKENS + question.written_tokens, n)
+    picture = costs.image_price_usd(settings.image_model, settings.image_quality, settings.image_size) if settings.image_model else 0.0
+    critic = costs.chat_bound(
+        settings,
+        settings.vision_model,
+        _picture_prompt_tokens(question) + costs.IMAGE_INPUT_TOKENS + costs.SYSTEM_AND_FORMAT_TOKENS + question.written_tokens,
+        n,
+    )
     if picture is None or critic is None:
         return None
     return (n + 1) * picture + critic + unrecorded_cost(question)
@@ -102,14 +106,18 @@ SCENARIO = Scenario(
     key=KEY,
     label="Catify",
     description="An image agent draws your prompt; a vision critic judges the picture and writes a better "
-                "prompt; the picture is drawn again, as many times as you choose.",
+    "prompt; the picture is drawn again, as many times as you choose.",
     build=build,
     cost_bound=cost_bound,
     unrecorded_cost=unrecorded_cost,
-    agents=(AgentInfo(IMAGE_AGENT, "Image agent", ":material/palette:", "drawing"),
-            AgentInfo(CRITIC, "Critic", ":material/rate_review:", "critiquing")),
-    options=(IntOption("iterations", "Critique iterations", DEFAULT_ITERATIONS, 1, MAX_ITERATIONS),
-             TextOption("instruction", "Critic instruction", DEFAULT_CRITIC_INSTRUCTION, height=110)),
+    agents=(
+        AgentInfo(IMAGE_AGENT, "Image agent", ":material/palette:", "drawing"),
+        AgentInfo(CRITIC, "Critic", ":material/rate_review:", "critiquing"),
+    ),
+    options=(
+        IntOption("iterations", "Critique iterations", DEFAULT_ITERATIONS, 1, MAX_ITERATIONS),
+        TextOption("instruction", "Critic instruction", DEFAULT_CRITIC_INSTRUCTION, height=110),
+    ),
     icon=":material/palette:",
     draws_pictures=True,
     placeholder="Describe a picture, e.g. “The matrix with a cat”",

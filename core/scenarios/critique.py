@@ -35,7 +35,7 @@ def parse(reply: str) -> Critique:
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
         kind = "prompt" if "prompt" in match.group("label").lower() else "critique"
-        sections.setdefault(kind, text[match.end():end])
+        sections.setdefault(kind, text[match.end() : end])
     if "critique" not in sections:
         first = matches[0].start() if matches else len(text)
         sections["critique"] = text[:first]

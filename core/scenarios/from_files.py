@@ -45,14 +45,23 @@ def scenario_for(team_file: team_files.TeamFile) -> Scenario:
         return team_files.build_team_file(team_file, context)
 
     return Scenario(
-        key=team_file.key, label=team_file.label, description=team_file.description or f"A {team_file.kind}.",
-        build=build, cost_bound=_no_bound, agents=tuple(_agent(name, team_file) for name in team_file.agents),
+        key=team_file.key,
+        label=team_file.label,
+        description=team_file.description or f"A {team_file.kind}.",
+        build=build,
+        cost_bound=_no_bound,
+        agents=tuple(_agent(name, team_file) for name in team_file.agents),
         icon=":material/code:" if team_file.factory is not None else ":material/description:",
-        placeholder=f"Message {team_file.label}", order=200, team_file=team_file.path.name,
+        placeholder=f"Message {team_file.label}",
+        order=200,
+        team_file=team_file.path.name,
         example=_example(team_file.description),
         models_asked=team_file.models,
-        options=tuple(TextOption(key, f"{agent}'s system message", text, height=110)  # the file's editable fields
-                      for key, agent, text in team_files.system_messages(team_file)))
+        options=tuple(
+            TextOption(key, f"{agent}'s system message", text, height=110)  # the file's editable fields
+            for key, agent, text in team_files.system_messages(team_file)
+        ),
+    )
 
 
 def read_any(path: Path, shown: Path | None = None) -> tuple[list[team_files.TeamFile], list[str]]:
@@ -96,9 +105,11 @@ def discover_scenarios() -> tuple[list[Scenario], list[str]]:
             problems.extend(f"Team not offered: {text}" for text in unusable)
             for team_file in teams:
                 if team_file.key in keys:
-                    raise team_files.TeamFileError(f"“{path.name}” gives a team the name {team_file.key!r}, which "
-                                                   "another team already has (in this file or another); rename the "
-                                                   "file or the team's label.")
+                    raise team_files.TeamFileError(
+                        f"“{path.name}” gives a team the name {team_file.key!r}, which "
+                        "another team already has (in this file or another); rename the "
+                        "file or the team's label."
+                    )
                 keys.add(team_file.key)
                 found.append(scenario_for(team_file))
         except team_files.TeamFileError as exc:
@@ -116,8 +127,10 @@ def add_upload(name: str, data: bytes) -> tuple[list[str], list[str]]:
     base = Path(os.path.basename((name or "").replace("\\", "/")))
     suffix = base.suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise InputError(f"“{base.name}” is not a team file: upload a .json team (AutoGen Studio's format) or a "
-                         ".py file with a create_team(models) function.")
+        raise InputError(
+            f"“{base.name}” is not a team file: upload a .json team (AutoGen Studio's format) or a "
+            ".py file with a create_team(models) function."
+        )
     if len(data) > team_files.MAX_FILE_BYTES:
         raise InputError(f"“{base.name}” is {len(data) / 1e6:.1f} MB; team files can be up to 1 MB.")
     folder = team_files.teams_dir()
@@ -127,8 +140,10 @@ def add_upload(name: str, data: bytes) -> tuple[list[str], list[str]]:
         staged = folder / f".upload-{secrets.token_hex(6)}{suffix}"
         staged.write_bytes(data)
     except OSError as exc:
-        raise InputError(f"The teams folder {folder} cannot take the file ({exc.strerror or exc}); put it there "
-                         "yourself, or point APP_TEAMS_DIR at a folder this app may write.") from None
+        raise InputError(
+            f"The teams folder {folder} cannot take the file ({exc.strerror or exc}); put it there "
+            "yourself, or point APP_TEAMS_DIR at a folder this app may write."
+        ) from None
     try:
         number, target = 1, folder / f"{stem}{suffix}"
         while target.exists() and target.read_bytes() != data:
@@ -158,8 +173,12 @@ def run_note(scenario: Scenario, settings: Settings) -> str:
     if not scenario.team_file:
         return ""
     got = {asked: model_for(settings, asked) for asked in scenario.models_asked}
-    models = "; ".join(f"asks for {asked}, runs on {model}" if asked != model else f"runs on {model}"
-                       for asked, model in got.items()) or f"runs on {settings.chat_model}"
-    return (f"Team file {scenario.team_file} · {models} ({settings.provider} provider, chosen in the sidebar) · ends "
-            f"on its own termination, a hand-off to you, Stop, or after {team_files.MAX_MESSAGES_GUARD} messages · "
-            "a team file is code that runs on this server: use files you trust.")
+    models = (
+        "; ".join(f"asks for {asked}, runs on {model}" if asked != model else f"runs on {model}" for asked, model in got.items())
+        or f"runs on {settings.chat_model}"
+    )
+    return (
+        f"Team file {scenario.team_file} · {models} ({settings.provider} provider, chosen in the sidebar) · ends "
+        f"on its own termination, a hand-off to you, Stop, or after {team_files.MAX_MESSAGES_GUARD} messages · "
+        "a team file is code that runs on this server: use files you trust."
+    )

@@ -37,9 +37,12 @@ PLANNER_SYSTEM = (
     "weather, make sure you know the city: if it is missing, call transfer_to_user with your question. When you "
     "know the city, ask the weather assistant for it, writing 'weather_assistant: please get the current weather "
     "for <city>.' When the weather assistant has answered, give the user the answer in one or two sentences and "
-    "end your message with TERMINATE. For anything else, answer briefly and end with TERMINATE.")
-WEATHER_SYSTEM = ("You are the weather assistant. Use the get_weather tool for each city you are asked about, then "
-                  "report what it returned. If it returned an ERROR, say plainly what failed.")
+    "end your message with TERMINATE. For anything else, answer briefly and end with TERMINATE."
+)
+WEATHER_SYSTEM = (
+    "You are the weather assistant. Use the get_weather tool for each city you are asked about, then "
+    "report what it returned. If it returned an ERROR, say plainly what failed."
+)
 SELECTOR_PROMPT = """Choose who speaks next in a weather team.
 Roles:
 {roles}
@@ -63,26 +66,38 @@ def weather_source_for(options: Mapping[str, Any], clients: Clients) -> weather_
 def build(context: TeamContext, source: weather_source.WeatherSource | None = None) -> TeamPlan:
     clients, options = context.clients, context.options
     get_weather = weather_source.weather_function(
-        source or weather_source_for(options, clients),
-        timeout_s=float(options.get("weather_timeout_s", weather_source.DEFAULT_TIMEOUT_S)))
-    tool = FunctionTool(spans.traced_tool(get_weather), name="get_weather",
-                        description="Current weather for a city: temperature in °C, conditions and wind.")
-    planner = AssistantAgent(PLANNER, model_client=clients.for_role(PLANNER, weather_demo.planner),
-                             system_message=str(options.get("planner_system") or PLANNER_SYSTEM),
-                             handoffs=[AskUser(target="user", description="Ask the user for something you need, "
-                                               "such as the city.")],
-                             description="Talks with the user, plans, and asks the user when something is missing.",
-                             model_client_stream=clients.stream)
-    assistant = AssistantAgent(WEATHER_ASSISTANT,
-                               model_client=clients.for_role(WEATHER_ASSISTANT, weather_demo.weather_assistant),
-                               system_message=WEATHER_SYSTEM, tools=[tool], reflect_on_tool_use=True,
-                               description="Looks up the current weather of a city with get_weather.",
-                               model_client_stream=clients.stream)
+        source or weather_source_for(options, clients), timeout_s=float(options.get("weather_timeout_s", weather_source.DEFAULT_TIMEOUT_S))
+    )
+    tool = FunctionTool(
+        spans.traced_tool(get_weather),
+        name="get_weather",
+        description="Current weather for a city: temperature in °C, conditions and wind.",
+    )
+    planner = AssistantAgent(
+        PLANNER,
+        model_client=clients.for_role(PLANNER, weather_demo.planner),
+        system_message=str(options.get("planner_system") or PLANNER_SYSTEM),
+        handoffs=[AskUser(target="user", description="Ask the user for something you need, such as the city.")],
+        description="Talks with the user, plans, and asks the user when something is missing.",
+        model_client_stream=clients.stream,
+    )
+    assistant = AssistantAgent(
+        WEATHER_ASSISTANT,
+        model_client=clients.for_role(WEATHER_ASSISTANT, weather_demo.weather_assistant),
+        system_message=WEATHER_SYSTEM,
+        tools=[tool],
+        reflect_on_tool_use=True,
+        description="Looks up the current weather of a city with get_weather.",
+        model_client_stream=clients.stream,
+    )
     selector = WeatherSpeakerSelector()
     stop = ExternalTermination()
-    termination: TerminationCondition = (HandoffTermination(target="user")
-                                         | TextMentionTermination("TERMINATE", sources=[PLANNER])
-                                         | MaxMessageTermination(MAX_WEATHER_MESSAGES) | stop)
+    termination: TerminationCondition = (
+        HandoffTermination(target="user")
+        | TextMentionTermination("TERMINATE", sources=[PLANNER])
+        | MaxMessageTermination(MAX_WEATHER_MESSAGES)
+        | stop
+    )
     team = SelectorGroupChat(
         [traced(planner), traced(assistant)],
         model_client=clients.for_role("selector", weather_demo.selector),
@@ -99,26 +114,38 @@ def cost_bound(question: CostQuestion) -> float | None:
     """Every message can be a speaker choice plus a model call with a tool round trip; each sees the turn so
     far (messages of at most one capped output each)."""
     grown = MAX_WEATHER_MESSAGES * costs.output_cap(question.settings)
-    return costs.chat_bound(question.settings, question.settings.chat_model, question.context_tokens + grown,
-                            CALLS_PER_WEATHER_MESSAGE * MAX_WEATHER_MESSAGES)
+    return costs.chat_bound(
+        question.settings, question.settings.chat_model, question.context_tokens + grown, CALLS_PER_WEATHER_MESSAGE * MAX_WEATHER_MESSAGES
+    )
 
 
 SCENARIO = Scenario(
     key=KEY,
     label="Weather group chat",
     description="A planner and a weather assistant with one tool, get_weather(city). Ask about the weather: "
-                "the team asks you for the city when it needs one, waits for your answer, and carries on.",
+    "the team asks you for the city when it needs one, waits for your answer, and carries on.",
     build=build,
     cost_bound=cost_bound,
-    agents=(AgentInfo(PLANNER, "Planner", ":material/route:", "planning"),
-            AgentInfo(WEATHER_ASSISTANT, "Weather assistant", ":material/partly_cloudy_day:",
-                      "checking the weather")),
-    options=(ChoiceOption("weather_source", "Weather source", WEATHER_SOURCES, default_source,
-                          help="The only power of the weather assistant: a function tool get_weather(city). "
-                               "No code runs."),
-             TextOption("planner_system", "Planner's system message", PLANNER_SYSTEM, height=130,
-                        help="How the planner talks, plans and when it asks you (what a real model reads; the "
-                             "offline demo's planner is scripted)."),),
+    agents=(
+        AgentInfo(PLANNER, "Planner", ":material/route:", "planning"),
+        AgentInfo(WEATHER_ASSISTANT, "Weather assistant", ":material/partly_cloudy_day:", "checking the weather"),
+    ),
+    options=(
+        ChoiceOption(
+            "weather_source",
+            "Weather source",
+            WEATHER_SOURCES,
+            default_source,
+            help="The only power of the weather assistant: a function tool get_weather(city). No code runs.",
+        ),
+        TextOption(
+            "planner_system",
+            "Planner's system message",
+            PLANNER_SYSTEM,
+            height=130,
+            help="How the planner talks, plans and when it asks you (what a real model reads; the offline demo's planner is scripted).",
+        ),
+    ),
     icon=":material/partly_cloudy_day:",
     placeholder="Ask the team, e.g. “What's the weather?”",
     example="What's the weather?",

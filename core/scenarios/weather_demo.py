@@ -19,8 +19,11 @@ from .weather_speakers import PLANNER, WEATHER_ASSISTANT
 ASK_USER_TOOL = "transfer_to_user"
 WEATHER_TOOL = "get_weather"
 END = "TERMINATE"
-WEATHER_WORDS = re.compile(r"\b(weather|forecast|temperature|rain|raining|snow|snowing|sunny|cold|hot|warm|wind|"
-                           r"umbrella|degrees)\b", re.IGNORECASE)
+WEATHER_WORDS = re.compile(
+    r"\b(weather|forecast|temperature|rain|raining|snow|snowing|sunny|cold|hot|warm|wind|"
+    r"umbrella|degrees)\b",
+    re.IGNORECASE,
+)
 CITY_QUESTION = "Which city should I check the weather for?"
 
 
@@ -47,8 +50,7 @@ def planner(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Optional[st
     text = text_of(last_other)
     if last_other.source == WEATHER_ASSISTANT:
         if text.startswith(weather.ERROR_PREFIX) or "could not" in text:
-            return (f"Sorry, the weather service let us down: {text} You can try again in a moment or ask "
-                    f"about another city. {END}")
+            return f"Sorry, the weather service let us down: {text} You can try again in a moment or ask about another city. {END}"
         return f"Here is what I found. {text} Anything else? {END}"
     # the planner's own last step: did it just ask the user for a city?
     asked = False
@@ -62,12 +64,13 @@ def planner(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Optional[st
             break
     about_weather = bool(WEATHER_WORDS.search(text)) or asked
     if not about_weather:
-        return (f"I am the planner of a small weather team. Ask me something like “What's the weather in Paris?” "
-                f"and our weather assistant will look it up. {END}")
+        return (
+            f"I am the planner of a small weather team. Ask me something like “What's the weather in Paris?” "
+            f"and our weather assistant will look it up. {END}"
+        )
     cities = cities_in(text, whole_message_is_city=asked)
     if not cities:
-        if any(t for t in tools if getattr(t, "name", None) == ASK_USER_TOOL or
-               (isinstance(t, dict) and t.get("name") == ASK_USER_TOOL)):
+        if any(t for t in tools if getattr(t, "name", None) == ASK_USER_TOOL or (isinstance(t, dict) and t.get("name") == ASK_USER_TOOL)):
             return [call(ASK_USER_TOOL, question=CITY_QUESTION)]
         return f"{CITY_QUESTION} {END}"
     return f"{WEATHER_ASSISTANT}: please get the current weather for {', '.join(cities)}."
@@ -79,7 +82,7 @@ def weather_assistant(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> O
     if conversation and isinstance(conversation[-1], FunctionExecutionResultMessage):
         results = [r.content for r in conversation[-1].content]
         good = [r for r in results if not r.startswith(weather.ERROR_PREFIX)]
-        bad = [r[len(weather.ERROR_PREFIX):].strip() for r in results if r.startswith(weather.ERROR_PREFIX)]
+        bad = [r[len(weather.ERROR_PREFIX) :].strip() for r in results if r.startswith(weather.ERROR_PREFIX)]
         parts = ([" ".join(good)] if good else []) + ([f"I could not get everything: {' '.join(bad)}"] if bad else [])
         return " ".join(parts)
     last = next((m for m in reversed(conversation) if isinstance(m, UserMessage)), None)

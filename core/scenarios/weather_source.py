@@ -25,22 +25,90 @@ FORECAST_URL = "https://api.open-meteo.com/v1/forecast"
 # Cities the speaker selector recognises without asking a model (a weather question naming one of these
 # goes straight to the weather assistant). Any other city still works; the model then picks the speaker.
 KNOWN_CITIES = (
-    "Amsterdam", "Athens", "Auckland", "Austin", "Bangkok", "Barcelona", "Beijing", "Berlin", "Bogota", "Boston",
-    "Buenos Aires", "Cairo", "Cape Town", "Chicago", "Copenhagen", "Delhi", "Dubai", "Dublin", "Hong Kong",
-    "Istanbul", "Jakarta", "Lagos", "Lehi", "Lima", "Lisbon", "London", "Los Angeles", "Madrid", "Melbourne",
-    "Mexico City", "Miami", "Montreal", "Moscow", "Mumbai", "Nairobi", "New York", "Oslo", "Paris", "Prague",
-    "Provo", "Rome", "Salt Lake City", "San Francisco", "Santiago", "Sao Paulo", "Seattle", "Seoul",
-    "Singapore", "Stockholm", "Sydney", "Tokyo", "Toronto", "Vancouver", "Vienna", "Warsaw", "Zurich",
+    "Amsterdam",
+    "Athens",
+    "Auckland",
+    "Austin",
+    "Bangkok",
+    "Barcelona",
+    "Beijing",
+    "Berlin",
+    "Bogota",
+    "Boston",
+    "Buenos Aires",
+    "Cairo",
+    "Cape Town",
+    "Chicago",
+    "Copenhagen",
+    "Delhi",
+    "Dubai",
+    "Dublin",
+    "Hong Kong",
+    "Istanbul",
+    "Jakarta",
+    "Lagos",
+    "Lehi",
+    "Lima",
+    "Lisbon",
+    "London",
+    "Los Angeles",
+    "Madrid",
+    "Melbourne",
+    "Mexico City",
+    "Miami",
+    "Montreal",
+    "Moscow",
+    "Mumbai",
+    "Nairobi",
+    "New York",
+    "Oslo",
+    "Paris",
+    "Prague",
+    "Provo",
+    "Rome",
+    "Salt Lake City",
+    "San Francisco",
+    "Santiago",
+    "Sao Paulo",
+    "Seattle",
+    "Seoul",
+    "Singapore",
+    "Stockholm",
+    "Sydney",
+    "Tokyo",
+    "Toronto",
+    "Vancouver",
+    "Vienna",
+    "Warsaw",
+    "Zurich",
 )
 _KNOWN = {c.lower(): c for c in KNOWN_CITIES}
-_KNOWN_PATTERN = re.compile(r"\b(" + "|".join(re.escape(c) for c in sorted(KNOWN_CITIES, key=len, reverse=True))
-                            + r")\b", re.IGNORECASE)
+_KNOWN_PATTERN = re.compile(r"\b(" + "|".join(re.escape(c) for c in sorted(KNOWN_CITIES, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 
 # WMO weather interpretation codes, as Open-Meteo reports them
-WMO = {0: "clear sky", 1: "mainly clear", 2: "partly cloudy", 3: "overcast", 45: "fog", 48: "rime fog",
-       51: "light drizzle", 53: "drizzle", 55: "heavy drizzle", 61: "light rain", 63: "rain", 65: "heavy rain",
-       71: "light snow", 73: "snow", 75: "heavy snow", 80: "rain showers", 81: "heavy showers",
-       82: "violent showers", 95: "thunderstorm", 96: "thunderstorm with hail", 99: "thunderstorm with heavy hail"}
+WMO = {
+    0: "clear sky",
+    1: "mainly clear",
+    2: "partly cloudy",
+    3: "overcast",
+    45: "fog",
+    48: "rime fog",
+    51: "light drizzle",
+    53: "drizzle",
+    55: "heavy drizzle",
+    61: "light rain",
+    63: "rain",
+    65: "heavy rain",
+    71: "light snow",
+    73: "snow",
+    75: "heavy snow",
+    80: "rain showers",
+    81: "heavy showers",
+    82: "violent showers",
+    95: "thunderstorm",
+    96: "thunderstorm with hail",
+    99: "thunderstorm with heavy hail",
+}
 
 
 def known_cities_in(text: str) -> list[str]:
@@ -62,8 +130,7 @@ class Weather:
     source: str
 
     def sentence(self) -> str:
-        return (f"{self.city}: {self.temperature_c:.0f} °C, {self.conditions}, wind {self.wind_kmh:.0f} km/h "
-                f"(source: {self.source}).")
+        return f"{self.city}: {self.temperature_c:.0f} °C, {self.conditions}, wind {self.wind_kmh:.0f} km/h (source: {self.source})."
 
 
 class WeatherError(Exception):
@@ -101,8 +168,13 @@ class OfflineWeather:
         digest = hashlib.sha256(city.lower().encode()).digest()
         conditions = self.CONDITIONS[digest[0] % len(self.CONDITIONS)]
         temperature = -5 + digest[1] % 36 - (8 if conditions == "snow" else 0)
-        return Weather(city=_KNOWN.get(city.lower(), city.title()), temperature_c=float(temperature),
-                       conditions=conditions, wind_kmh=float(digest[2] % 40), source=self.name)
+        return Weather(
+            city=_KNOWN.get(city.lower(), city.title()),
+            temperature_c=float(temperature),
+            conditions=conditions,
+            wind_kmh=float(digest[2] % 40),
+            source=self.name,
+        )
 
 
 class OpenMeteoWeather:
@@ -111,8 +183,7 @@ class OpenMeteoWeather:
 
     name = "Open-Meteo"
 
-    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, geocoding_url: str = GEOCODING_URL,
-                 forecast_url: str = FORECAST_URL):
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, geocoding_url: str = GEOCODING_URL, forecast_url: str = FORECAST_URL):
         self.timeout_s, self.geocoding_url, self.forecast_url = timeout_s, geocoding_url, forecast_url
 
     async def current(self, city: str) -> Weather:
@@ -125,9 +196,14 @@ class OpenMeteoWeather:
                 if not places:
                     raise WeatherError(f"no place called {city!r} was found")
                 place = places[0]
-                reply = await client.get(self.forecast_url, params={
-                    "latitude": place["latitude"], "longitude": place["longitude"],
-                    "current": "temperature_2m,weather_code,wind_speed_10m"})
+                reply = await client.get(
+                    self.forecast_url,
+                    params={
+                        "latitude": place["latitude"],
+                        "longitude": place["longitude"],
+                        "current": "temperature_2m,weather_code,wind_speed_10m",
+                    },
+                )
                 reply.raise_for_status()
                 now = reply.json()["current"]
         except WeatherError:
@@ -142,9 +218,13 @@ class OpenMeteoWeather:
             raise WeatherError("the weather service sent an answer that could not be read") from exc
         name = place.get("name") or city
         country = place.get("country")
-        return Weather(city=f"{name}, {country}" if country else name, temperature_c=float(now["temperature_2m"]),
-                       conditions=WMO.get(int(now.get("weather_code", -1)), "unknown conditions"),
-                       wind_kmh=float(now.get("wind_speed_10m") or 0), source=self.name)
+        return Weather(
+            city=f"{name}, {country}" if country else name,
+            temperature_c=float(now["temperature_2m"]),
+            conditions=WMO.get(int(now.get("weather_code", -1)), "unknown conditions"),
+            wind_kmh=float(now.get("wind_speed_10m") or 0),
+            source=self.name,
+        )
 
 
 def source_for(kind: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> WeatherSource:

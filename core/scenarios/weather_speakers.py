@@ -34,9 +34,16 @@ def _text(message: BaseChatMessage) -> str:
 
 RULES: tuple[Rule, ...] = (
     Rule("your new message goes to the planner", PLANNER, lambda m: m.source == USER),
-    Rule("a weather question naming a known city goes to the weather assistant", WEATHER_ASSISTANT,
-         lambda m: m.source == PLANNER and not isinstance(m, HandoffMessage) and bool(WEATHER_WORDS.search(_text(m)))
-         and bool(weather.known_cities_in(_text(m)))),
+    Rule(
+        "a weather question naming a known city goes to the weather assistant",
+        WEATHER_ASSISTANT,
+        lambda m: (
+            m.source == PLANNER
+            and not isinstance(m, HandoffMessage)
+            and bool(WEATHER_WORDS.search(_text(m)))
+            and bool(weather.known_cities_in(_text(m)))
+        ),
+    ),
     Rule("the weather assistant reports back to the planner", PLANNER, lambda m: m.source == WEATHER_ASSISTANT),
 )
 

@@ -5,5 +5,4 @@ from .handle import TurnHandle
 from .records import FailedTurn, TurnEvent, TurnOutcome, TurnRequest
 from .runner import StopSwitch, run, run_turn, validate_message
 
-__all__ = ["FailedTurn", "StopSwitch", "TurnEvent", "TurnHandle", "TurnOutcome", "TurnRequest", "run", "run_turn",
-           "validate_message"]
+__all__ = ["FailedTurn", "StopSwitch", "TurnEvent", "TurnHandle", "TurnOutcome", "TurnRequest", "run", "run_turn", "validate_message"]

@@ -58,24 +58,33 @@ def message_entry(message: BaseChatMessage, turn: int, step: int, why: str = "")
     return entry
 
 
-def tool_entry(source: str, name: str, arguments: str, result: str, is_error: bool, turn: int,
-               step: int) -> TranscriptEntry:
-    return {"role": "tool", "name": source, "tool": name, "turn": turn, "step": step,
-            "text": f"{name}({arguments_text(arguments)}) → {result}",
-            "is_error": bool(is_error or result.startswith(contract.TOOL_ERROR_PREFIX))}
+def tool_entry(source: str, name: str, arguments: str, result: str, is_error: bool, turn: int, step: int) -> TranscriptEntry:
+    return {
+        "role": "tool",
+        "name": source,
+        "tool": name,
+        "turn": turn,
+        "step": step,
+        "text": f"{name}({arguments_text(arguments)}) → {result}",
+        "is_error": bool(is_error or result.startswith(contract.TOOL_ERROR_PREFIX)),
+    }
 
 
 def guard_notice(turn: int, step: int, guard: int) -> TranscriptEntry:
-    return {"role": "notice", "name": "app", "turn": turn, "step": step + 1,
-            "text": f"The team did not end by itself, so the app ended it after {guard} messages. Its termination "
-                    "condition may never fire: check the team file (e.g. a TextMentionTermination word its agents "
-                    "never say)."}
+    return {
+        "role": "notice",
+        "name": "app",
+        "turn": turn,
+        "step": step + 1,
+        "text": f"The team did not end by itself, so the app ended it after {guard} messages. Its termination "
+        "condition may never fire: check the team file (e.g. a TextMentionTermination word its agents "
+        "never say).",
+    }
 
 
 def stop_notice(turn: int, step: int, total_steps: int) -> TranscriptEntry:
     of = f" of {total_steps}" if total_steps else ""
-    return {"role": "notice", "name": "app", "turn": turn, "step": step + 1,
-            "text": f"Stopped by you after step {step}{of}."}
+    return {"role": "notice", "name": "app", "turn": turn, "step": step + 1, "text": f"Stopped by you after step {step}{of}."}
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,5 @@ class StreamReader:
             name, arguments = self._requested.get(result.call_id, (result.name, ""))
             if name.startswith(HANDOFF_PREFIX):
                 continue  # a hand-off shows as the agent's message
-            entries.append(tool_entry(event.source, name, arguments, str(result.content), bool(result.is_error),
-                                      self.turn, self.step + 1))
+            entries.append(tool_entry(event.source, name, arguments, str(result.content), bool(result.is_error), self.turn, self.step + 1))
         return entries

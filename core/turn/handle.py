@@ -28,12 +28,29 @@ class TurnHandle:
     """Readers poll `events_since`; `stop()` is graceful, `cancel()` is hard. The outcome stays until someone
     takes it, even across Streamlit reruns."""
 
-    def __init__(self, conversation: Conversation, message: str, settings: Settings,
-                 store: ConversationStore | None, *, trace: bool = True, attempt: int = 1,
-                 wait_for_trace: bool = True, trace_experiment_id: str | None = None,
-                 reservation: Reservation | None = None):
-        self.request = TurnRequest(conversation, message, settings, store, trace=trace, attempt=attempt,
-                                   wait_for_trace=wait_for_trace, trace_experiment_id=trace_experiment_id)
+    def __init__(
+        self,
+        conversation: Conversation,
+        message: str,
+        settings: Settings,
+        store: ConversationStore | None,
+        *,
+        trace: bool = True,
+        attempt: int = 1,
+        wait_for_trace: bool = True,
+        trace_experiment_id: str | None = None,
+        reservation: Reservation | None = None,
+    ):
+        self.request = TurnRequest(
+            conversation,
+            message,
+            settings,
+            store,
+            trace=trace,
+            attempt=attempt,
+            wait_for_trace=wait_for_trace,
+            trace_experiment_id=trace_experiment_id,
+        )
         self.events: list[TurnEvent] = []
         self.outcome: TurnOutcome | None = None
         self.stop_switch = StopSwitch()
@@ -77,15 +94,21 @@ class TurnHandle:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
+
             async def go() -> TurnOutcome:
                 self._cancel = CancellationToken()
                 return await run(self.request, emit=self._emit, stop=self.stop_switch, cancel=self._cancel)
+
             outcome = loop.run_until_complete(go())
         except BaseException as exc:
             log.exception("Turn crashed")
-            outcome = TurnOutcome("error", self.request.conversation,
-                                  error=redact.scrub(f"The turn crashed: {type(exc).__name__}: {exc}"),
-                                  cost_usd=None, billed_usd=None)  # unknown: a reservation keeps its bound
+            outcome = TurnOutcome(
+                "error",
+                self.request.conversation,
+                error=redact.scrub(f"The turn crashed: {type(exc).__name__}: {exc}"),
+                cost_usd=None,
+                billed_usd=None,
+            )  # unknown: a reservation keeps its bound
         finally:
             loop.close()
         if self._reservation is not None:

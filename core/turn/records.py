@@ -47,6 +47,7 @@ class TurnEvent:
     tokens: int = 0  # progress and message: tokens the turn has used so far (in + out)
     cost_usd: float | None = 0.0  # ... and what they cost so far (pictures included; None: a price unknown)
 
+
 @dataclass
 class TurnOutcome:
     status: TurnStatus
@@ -79,5 +80,11 @@ class FailedTurn:
 
     @classmethod
     def of(cls, outcome: TurnOutcome, message: str, attempt: int, pngs: dict[str, bytes]) -> FailedTurn:
-        return cls(message=message, error=outcome.error or "The turn failed.", entries=outcome.entries,
-                   attempt=attempt, pngs=pngs, conflict=outcome.status == "conflict")
+        return cls(
+            message=message,
+            error=outcome.error or "The turn failed.",
+            entries=outcome.entries,
+            attempt=attempt,
+            pngs=pngs,
+            conflict=outcome.status == "conflict",
+        )

@@ -31,8 +31,7 @@ from .entries import StreamReader, guard_notice, stop_notice
 from .records import TurnEvent, TurnOutcome, TurnRequest, TurnStatus
 
 log = logging.getLogger(__name__)
-BUSY = ("This conversation is answering in another tab or window right now. Wait for that turn to finish, then "
-        "reload the conversation.")
+BUSY = "This conversation is answering in another tab or window right now. Wait for that turn to finish, then reload the conversation."
 
 
 class StopSwitch:
@@ -71,8 +70,9 @@ def validate_message(message: str) -> str:
     if not text:
         raise InputError("The message is empty: type something for the agents to work on.")
     if len(text) > MAX_MESSAGE_CHARS:
-        raise InputError(f"The message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. "
-                         "Shorten it, or attach the text as a report.")
+        raise InputError(
+            f"The message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. Shorten it, or attach the text as a report."
+        )
     return text
 
 
@@ -98,8 +98,7 @@ class _Recorder:
     """The image sink of one turn: pictures go to the run's artifacts at once (when the store is there),
     and to the page through events; the lineage grows with them."""
 
-    def __init__(self, conversations: ConversationStore | None, conversation: Conversation,
-                 warn: Callable[[str], None]):
+    def __init__(self, conversations: ConversationStore | None, conversation: Conversation, warn: Callable[[str], None]):
         self.conversations, self.conversation, self.warn = conversations, conversation, warn
         self.pngs: dict[str, bytes] = {}
 
@@ -113,8 +112,10 @@ class _Recorder:
             try:
                 path = self.conversations.save_image(self.conversation.id, record.image_id, png)
             except Exception as exc:  # noqa: BLE001 - the chat goes on; the picture stays in the session
-                self.warn(f"A picture could not be saved to MLflow ({type(exc).__name__}); it is kept in this session, "
-                          "with any later one of this turn, and saved with the conversation.")
+                self.warn(
+                    f"A picture could not be saved to MLflow ({type(exc).__name__}); it is kept in this session, "
+                    "with any later one of this turn, and saved with the conversation."
+                )
                 self.conversations = None  # the store is away: no more seconds lost on it this turn
         record.artifact_path = path
         self.conversation.image_lookup[record.image_id] = record.lookup_entry()
@@ -126,8 +127,7 @@ class _Turn:
     outcome, so a failed turn leaves the last good one untouched, except for what is already paid for and
     stored: the pictures' lineage and a run id created on the first turn (`fail`, and `finish` on a conflict)."""
 
-    def __init__(self, request: TurnRequest, emit: Callable[[TurnEvent], None], stop: StopSwitch,
-                 cancel: CancellationToken | None):
+    def __init__(self, request: TurnRequest, emit: Callable[[TurnEvent], None], stop: StopSwitch, cancel: CancellationToken | None):
         self.request, self.emit, self.stop, self.cancel = request, emit, stop, cancel
         self.settings = request.settings
         self.store = request.store
@@ -151,8 +151,9 @@ class _Turn:
         self.emit(TurnEvent("warning", text=text))
 
     def outcome(self, status: TurnStatus, conversation: Conversation, **fields: Any) -> TurnOutcome:
-        return TurnOutcome(status, conversation, warnings=self.warnings, seconds=time.perf_counter() - self.started,
-                           billed_usd=self.billed(), **fields)
+        return TurnOutcome(
+            status, conversation, warnings=self.warnings, seconds=time.perf_counter() - self.started, billed_usd=self.billed(), **fields
+        )
 
     def spent(self) -> float | None:
         """This turn's pictures plus its model calls (core.costs); None when a price is unknown."""
@@ -175,8 +176,10 @@ class _Turn:
         try:
             self.text = validate_message(self.request.message)
             if removed := without_controls(self.request.message or "")[1]:
-                self.warn(f"Your message had {removed} invisible control character{'' if removed == 1 else 's'} "
-                          "(such as NUL) that no store can keep; the agents got it without them.")
+                self.warn(
+                    f"Your message had {removed} invisible control character{'' if removed == 1 else 's'} "
+                    "(such as NUL) that no store can keep; the agents got it without them."
+                )
         except InputError as exc:
             return TurnOutcome("error", self.original, error=str(exc), seconds=time.perf_counter() - self.started)
         if self.conv.id and not _claim(self.conv.id):
@@ -189,16 +192,14 @@ class _Turn:
             try:
                 self.store.check_unchanged(self.conv)
             except ConversationConflict as exc:
-                return TurnOutcome("conflict", self.original, error=str(exc),
-                                   seconds=time.perf_counter() - self.started)
+                return TurnOutcome("conflict", self.original, error=str(exc), seconds=time.perf_counter() - self.started)
             except Exception:  # noqa: BLE001 - an unreachable store is dealt with in open(), as for any turn
                 pass
         return None
 
     def open(self) -> None:
         """The conversation's run on its first turn, the picture recorder, and the trace's contract tags."""
-        self.entries = [self.without_secrets({"role": "user", "name": "user", "text": self.text, "turn": self.turn,
-                                              "step": 0})]
+        self.entries = [self.without_secrets({"role": "user", "name": "user", "text": self.text, "turn": self.turn, "step": 0})]
         if not self.conv.title:
             self.conv.title = redact.scrub(" ".join(self.text.split()[:12]))  # a run tag: kept, listed
         if self.store is not None and not self.conv.id:
@@ -208,11 +209,15 @@ class _Turn:
             except Exception as exc:  # noqa: BLE001
                 refused = refusal(exc, self.settings.tracking_uri)
                 if refused is not None:  # it answered: the same request would be refused again later
-                    self.warn(f"The MLflow store refused to save this conversation ({refused}): this turn is not "
-                              "traced, and the conversation is kept in this session; start a new one to save again.")
+                    self.warn(
+                        f"The MLflow store refused to save this conversation ({refused}): this turn is not "
+                        "traced, and the conversation is kept in this session; start a new one to save again."
+                    )
                 else:
-                    self.warn(f"The MLflow store is unreachable ({type(exc).__name__}): this turn is not traced, and "
-                              "the conversation is kept in this session until the store answers again.")
+                    self.warn(
+                        f"The MLflow store is unreachable ({type(exc).__name__}): this turn is not traced, and "
+                        "the conversation is kept in this session until the store answers again."
+                    )
                 self.store = None
         self.recorder = _Recorder(self.store, self.conv, self.warn)
         if self.conv.id:
@@ -221,9 +226,15 @@ class _Turn:
         if request.trace and (self.store is not None or request.trace_experiment_id):
             experiment_id = self.store.experiment_id if self.store is not None else str(request.trace_experiment_id)
             self.trace_info = spans.TurnInfo(
-                experiment_id=experiment_id, conversation_id=self.conv.id or "", scenario=self.conv.scenario,
-                turn=self.turn, session_id=self.conv.session_id, provider=self.settings.provider,
-                attempt=request.attempt, billed_to_owner=self.settings.billed_to_owner)
+                experiment_id=experiment_id,
+                conversation_id=self.conv.id or "",
+                scenario=self.conv.scenario,
+                turn=self.turn,
+                session_id=self.conv.session_id,
+                provider=self.settings.provider,
+                attempt=request.attempt,
+                billed_to_owner=self.settings.billed_to_owner,
+            )
 
     async def build(self) -> tuple[scenarios.Scenario, TeamPlan]:
         """Clients and team fresh for this turn (they bind to its event loop), with the saved state."""
@@ -245,31 +256,53 @@ class _Turn:
             info = scenario.agent(name)
             return info.doing if info is not None else "working"
 
-        reader = StreamReader(turn=self.turn, doing=doing, explain=plan.explain,
-                              label=lambda name: scenarios.agent_label(name, scenario.key))
+        reader = StreamReader(
+            turn=self.turn, doing=doing, explain=plan.explain, label=lambda name: scenarios.agent_label(name, scenario.key)
+        )
         with spans.turn_span(self.trace_info, self.text, describe=self.describe) as span:
             self.trace_id = getattr(span, "trace_id", None)
             asker = next((e.get("name") for e in reversed(self.conv.transcript[-1:]) if e.get("asks_user")), None)
-            task = plan.task_message(self.text, asker) if plan.task_message is not None else \
-                TextMessage(content=plan.task(self.text), source="user")
+            task = (
+                plan.task_message(self.text, asker)
+                if plan.task_message is not None
+                else TextMessage(content=plan.task(self.text), source="user")
+            )
             async for item in plan.team.run_stream(task=task, cancellation_token=self.cancel):
                 reading = reader.read(item)
                 if reading.chunk is not None:
-                    self.emit(TurnEvent("chunk", text=reading.chunk[1], source=reading.chunk[0], step=reader.step,
-                                        total_steps=plan.total_steps))
+                    self.emit(
+                        TurnEvent("chunk", text=reading.chunk[1], source=reading.chunk[0], step=reader.step, total_steps=plan.total_steps)
+                    )
                 if reading.progress is not None:
-                    self.emit(TurnEvent("progress", text=reading.progress.text, step=reading.progress.step,
-                                        total_steps=plan.total_steps, **self.so_far()))
+                    self.emit(
+                        TurnEvent(
+                            "progress",
+                            text=reading.progress.text,
+                            step=reading.progress.step,
+                            total_steps=plan.total_steps,
+                            **self.so_far(),
+                        )
+                    )
                 for entry in map(self.without_secrets, reading.entries):
                     self.entries.append(entry)
                     is_tool = entry["role"] == "tool"
-                    self.emit(TurnEvent("message", entry=entry, step=reader.step, total_steps=plan.total_steps,
-                                        png=None if is_tool else self.recorder.pngs.get(entry.get("image_id", "")),
-                                        **self.so_far()))
+                    self.emit(
+                        TurnEvent(
+                            "message",
+                            entry=entry,
+                            step=reader.step,
+                            total_steps=plan.total_steps,
+                            png=None if is_tool else self.recorder.pngs.get(entry.get("image_id", "")),
+                            **self.so_far(),
+                        )
+                    )
             # the agents' memory is saved as an artifact: a tool's error quoting a key must not be in it
             self.state = redact.scrub_value(dict(await plan.team.save_state()), (self.settings.api_key,))
-            stopped = not reader.waiting and self.stop.is_set() and (
-                reader.step < plan.total_steps if plan.total_steps else "External termination" in reader.stop_reason)
+            stopped = (
+                not reader.waiting
+                and self.stop.is_set()
+                and (reader.step < plan.total_steps if plan.total_steps else "External termination" in reader.stop_reason)
+            )
             if stopped:
                 self.entries.append(stop_notice(self.turn, reader.step, plan.total_steps))
             elif plan.guard and f"Maximum number of messages {plan.guard} reached" in reader.stop_reason:
@@ -303,10 +336,17 @@ class _Turn:
         message_text = self.describe(exc)
         if not cancelled:
             log.warning("Turn %s of %s failed: %s", self.turn, conv.id, message_text)
-        return TurnOutcome("cancelled" if cancelled else "error", original, entries=self.entries, error=message_text,
-                           trace_id=self.trace_id, warnings=self.warnings,
-                           seconds=time.perf_counter() - self.started, cost_usd=self.spent(),
-                           billed_usd=self.billed())
+        return TurnOutcome(
+            "cancelled" if cancelled else "error",
+            original,
+            entries=self.entries,
+            error=message_text,
+            trace_id=self.trace_id,
+            warnings=self.warnings,
+            seconds=time.perf_counter() - self.started,
+            cost_usd=self.spent(),
+            billed_usd=self.billed(),
+        )
 
     async def close(self) -> None:
         """Clients closed; by default, wait until the turn's trace is completely in the store."""
@@ -327,9 +367,15 @@ class _Turn:
         pictures = len(self.recorder.pngs)
         if pictures and self.settings.image_model and self.settings.image_model not in models:
             models.append(self.settings.image_model)
-        return TurnUsage(input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=self.spent(), models=models,
-                         pictures=pictures, seconds=round(time.perf_counter() - self.started, 2),
-                         trace_id=self.trace_id)
+        return TurnUsage(
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            cost_usd=self.spent(),
+            models=models,
+            pictures=pictures,
+            seconds=round(time.perf_counter() - self.started, 2),
+            trace_id=self.trace_id,
+        )
 
     def finish(self, status: TurnStatus) -> TurnOutcome:
         """The turn joins the conversation and is saved (with any turns the store missed while away)."""
@@ -347,13 +393,15 @@ class _Turn:
                 self.store.save_pending(conv)  # this turn, and any the store missed while it was away
             except ConversationConflict as exc:  # another tab saved a turn meanwhile: keep theirs, tell this one
                 self.original.image_lookup = conv.image_lookup
-                return self.outcome("conflict", self.original, entries=self.entries, error=str(exc),
-                                    trace_id=self.trace_id, cost_usd=self.spent())
+                return self.outcome(
+                    "conflict", self.original, entries=self.entries, error=str(exc), trace_id=self.trace_id, cost_usd=self.spent()
+                )
             except Exception as exc:  # noqa: BLE001
-                self.warn(f"Could not save the conversation to MLflow ({type(exc).__name__}); it is kept in this "
-                          "session and saved when the store answers again. This turn's trace may be lost.")
-        return self.outcome(status, conv, entries=self.entries, trace_id=self.trace_id, cost_usd=usage["cost_usd"],
-                            usage=usage)
+                self.warn(
+                    f"Could not save the conversation to MLflow ({type(exc).__name__}); it is kept in this "
+                    "session and saved when the store answers again. This turn's trace may be lost."
+                )
+        return self.outcome(status, conv, entries=self.entries, trace_id=self.trace_id, cost_usd=usage["cost_usd"], usage=usage)
 
 
 def _safe(action: Callable[[], None], warn: Callable[[str], None], what: str) -> None:
@@ -363,8 +411,13 @@ def _safe(action: Callable[[], None], warn: Callable[[str], None], what: str) ->
         warn(f"Could not save {what} to MLflow ({type(exc).__name__}); it is kept in this session.")
 
 
-async def run(request: TurnRequest, *, emit: Callable[[TurnEvent], None] = lambda event: None,
-              stop: StopSwitch | None = None, cancel: CancellationToken | None = None) -> TurnOutcome:
+async def run(
+    request: TurnRequest,
+    *,
+    emit: Callable[[TurnEvent], None] = lambda event: None,
+    stop: StopSwitch | None = None,
+    cancel: CancellationToken | None = None,
+) -> TurnOutcome:
     """Run one user message through the conversation's team: admit, open, stream, then finish or fail."""
     turn = _Turn(request, emit, stop or StopSwitch(), cancel)
     if (refused := turn.admit()) is not None:
@@ -385,12 +438,34 @@ async def run(request: TurnRequest, *, emit: Callable[[TurnEvent], None] = lambd
             _release(turn.conv.id)
 
 
-async def run_turn(conversation: Conversation, message: str, settings: Settings, store: ConversationStore | None,
-                   *, emit: Callable[[TurnEvent], None] = lambda event: None, stop: StopSwitch | None = None,
-                   cancel: CancellationToken | None = None, trace: bool = True, attempt: int = 1,
-                   wait_for_trace: bool = True, trace_experiment_id: str | None = None) -> TurnOutcome:
+async def run_turn(
+    conversation: Conversation,
+    message: str,
+    settings: Settings,
+    store: ConversationStore | None,
+    *,
+    emit: Callable[[TurnEvent], None] = lambda event: None,
+    stop: StopSwitch | None = None,
+    cancel: CancellationToken | None = None,
+    trace: bool = True,
+    attempt: int = 1,
+    wait_for_trace: bool = True,
+    trace_experiment_id: str | None = None,
+) -> TurnOutcome:
     """`run` with the request's fields as arguments (scripts, tests, benchmarks). Without a store nothing is
     saved; `trace_experiment_id` still traces the turn there (model predictions)."""
-    return await run(TurnRequest(conversation, message, settings, store, trace=trace, attempt=attempt,
-                                 wait_for_trace=wait_for_trace, trace_experiment_id=trace_experiment_id),
-                     emit=emit, stop=stop, cancel=cancel)
+    return await run(
+        TurnRequest(
+            conversation,
+            message,
+            settings,
+            store,
+            trace=trace,
+            attempt=attempt,
+            wait_for_trace=wait_for_trace,
+            trace_experiment_id=trace_experiment_id,
+        ),
+        emit=emit,
+        stop=stop,
+        cancel=cancel,
+    )

@@ -19,9 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = os.environ.get("APP_CHROMIUM", "/usr/bin/chromium")
 # Chromium's own background traffic is refused by a closed network (and must not leave loopback anyway)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 class AppServer:
@@ -36,16 +43,39 @@ class AppServer:
             (workdir / ".streamlit" / "secrets.toml").write_text(secrets.replace("{url}", self.url))
         self.tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
         self.log = workdir / "streamlit.log"
-        full_env = {**os.environ, "MLFLOW_TRACKING_URI": self.tracking_uri,
-                    "MLFLOW_EXPERIMENT_NAME": "browser", "DEMO_LATENCY_MS": "0", "MLFLOW_MODEL_CATALOG_URI": "",
-                    **(env or {})}
+        full_env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "MLFLOW_EXPERIMENT_NAME": "browser",
+            "DEMO_LATENCY_MS": "0",
+            "MLFLOW_MODEL_CATALOG_URI": "",
+            **(env or {}),
+        }
         full_env.pop("OPENAI_API_KEY", None) if "OPENAI_API_KEY" not in (env or {}) else None
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=str(workdir), env=full_env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "streamlit_app.py"),
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=str(workdir),
+            env=full_env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_until_up(f"{self.url}/_stcore/health", self.process, 60, lambda: self.log.read_text()[-2000:])
 
     def stop(self) -> None:
@@ -59,8 +89,7 @@ class AppServer:
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `bash scripts/test.sh`, which installs "
-                    "Debian's chromium.")
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `bash scripts/test.sh`, which installs Debian's chromium.")
     return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
 
 

@@ -13,10 +13,14 @@ from tests.browser.test_in_a_browser import settle
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("path, heading", [("/traces?trace=tr-00000000000000000000000000000000", "Traces"),
-                                           ("/models", "Agent teams as MLflow models"),
-                                           ("/?conversation=0123456789abcdef0123456789abcdef",
-                                            "Chat with an agent team")])
+@pytest.mark.parametrize(
+    "path, heading",
+    [
+        ("/traces?trace=tr-00000000000000000000000000000000", "Traces"),
+        ("/models", "Agent teams as MLflow models"),
+        ("/?conversation=0123456789abcdef0123456789abcdef", "Chat with an agent team"),
+    ],
+)
 def test_a_direct_link_is_the_first_request_after_a_start(page, tmp_path, path, heading):
     server = AppServer(tmp_path)  # fresh: no session has run the entry script yet
     try:

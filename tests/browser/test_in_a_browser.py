@@ -55,7 +55,8 @@ def test_analyst_and_summarizer_answer_side_by_side(app, page):
     wait_ready(page)
     choose_scenario(page, "Analyst & Summarizer")
     page.get_by_placeholder("Paste the report here…").fill(
-        "Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply delays.")
+        "Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply delays."
+    )
     send(page, "What are the risks?")
     analyst = page.locator("[data-testid=stChatMessage]").filter(has_text="Analyst")
     summarizer = page.locator("[data-testid=stChatMessage]").filter(has_text="Summarizer")
@@ -95,8 +96,7 @@ def test_traces_page_shows_the_new_turns_with_their_cost(app, page):
     page.get_by_role("link", name="Traces").click()
     metrics = page.locator("[data-testid=stMetric]")
     expect(metrics.filter(has_text="Traces").first).to_be_visible(timeout=60_000)
-    traces = int(metrics.filter(has_text="Traces").first.locator("[data-testid=stMetricValue]").inner_text()
-                 .replace(",", ""))
+    traces = int(metrics.filter(has_text="Traces").first.locator("[data-testid=stMetricValue]").inner_text().replace(",", ""))
     assert traces >= 1
     expect(metrics.filter(has_text="Cost").first).to_contain_text("$")
     page.get_by_role("tab", name=re.compile("Trace list")).click()

@@ -16,10 +16,14 @@ from tests.browser.test_in_a_browser import send, settle, wait_ready
 
 pytestmark = pytest.mark.browser
 LAPTOP = {"width": 1100, "height": 900}  # the main column is ~640 px wide beside the sidebar
-LONG_PROMPT = ("A photorealistic wide shot of a ginger tabby cat sitting on the ridge of a terracotta roof in an "
-               "old Mediterranean town, chimneys and television aerials around it, soft haze over the hills behind,")
-LONG_CRITIQUE = ("The composition is balanced but the cat is too small in the frame and the light is flat; the roof "
-                 "tiles lack texture and the background hills compete with the subject for attention.")
+LONG_PROMPT = (
+    "A photorealistic wide shot of a ginger tabby cat sitting on the ridge of a terracotta roof in an "
+    "old Mediterranean town, chimneys and television aerials around it, soft haze over the hills behind,"
+)
+LONG_CRITIQUE = (
+    "The composition is balanced but the cat is too small in the frame and the light is flat; the roof "
+    "tiles lack texture and the background hills compete with the subject for attention."
+)
 
 
 def test_a_turns_lineage_link_lands_on_a_storyboard_that_fits_the_page(app, page):
@@ -35,8 +39,7 @@ def test_a_turns_lineage_link_lands_on_a_storyboard_that_fits_the_page(app, page
         link.click()
     lineage = opened.value if hasattr(opened, "value") else page
     lineage.set_viewport_size(LAPTOP)
-    expect(lineage.get_by_role("tab", name="Image lineage")).to_have_attribute("aria-selected", "true",
-                                                                               timeout=60_000)
+    expect(lineage.get_by_role("tab", name="Image lineage")).to_have_attribute("aria-selected", "true", timeout=60_000)
     settle(lineage)
     panel = lineage.locator("[role=tabpanel]:visible")
     pictures = panel.locator("[data-testid=stImage] img")
@@ -54,8 +57,7 @@ def test_a_turns_lineage_link_lands_on_a_storyboard_that_fits_the_page(app, page
         assert 120 <= box["width"] <= column["width"] / 3, "a thumbnail beside its prompt, not a page-wide picture"
     font = critiques.first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert font >= 14, f"the critique at the page's own text size ({font} px)"
-    assert lineage.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"), \
-        "nothing wider than the page"
+    assert lineage.evaluate("document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"), "nothing wider than the page"
     assert lineage.get_by_role("combobox", name="Conversation").input_value().endswith("a cat on a roof · 3 pictures")
 
     # the same conversation made to branch (#3 redrawn from #1 too), with prompts and critiques as long as real
@@ -64,8 +66,11 @@ def test_a_turns_lineage_link_lands_on_a_storyboard_that_fits_the_page(app, page
     found = store.load(conversation)
     first, second, third = sorted(found.image_lookup, key=lambda i: found.image_lookup[i]["index"])
     found.image_lookup[third]["parent"] = first
-    for image_id, words in ((first, ""), (second, "at dusk, warm rim light on the fur"),
-                            (third, "at noon, far more cats, each one different")):  # as long as real models write
+    for image_id, words in (
+        (first, ""),
+        (second, "at dusk, warm rim light on the fur"),
+        (third, "at noon, far more cats, each one different"),
+    ):  # as long as real models write
         found.image_lookup[image_id]["prompt"] = f"{LONG_PROMPT} {words}"
         found.image_lookup[image_id]["critique"] = LONG_CRITIQUE
     store.save_lookup(found)
@@ -76,6 +81,5 @@ def test_a_turns_lineage_link_lands_on_a_storyboard_that_fits_the_page(app, page
     column = lineage.locator("[role=tabpanel]:visible").bounding_box()
     drawn = graph.bounding_box()
     assert drawn["width"] <= column["width"], f"the graph fits the column ({drawn['width']} ≤ {column['width']} px)"
-    text_height = min(t["height"] for t in graph.locator("text").evaluate_all(
-        "ts => ts.map(t => t.getBoundingClientRect().toJSON())"))
+    text_height = min(t["height"] for t in graph.locator("text").evaluate_all("ts => ts.map(t => t.getBoundingClientRect().toJSON())"))
     assert text_height >= 12, f"its text is not scaled down to fit ({text_height:.1f} px high; 9 px before issue 16)"

@@ -46,20 +46,34 @@ class Tripwire:
 
 
 def answer(trap: Tripwire) -> str:
-    return "\n".join([
-        "### Main risks", "", "- **Wholesale softness**: revenue fell from $4.5 million to $3 million", "",
-        "| region | change |", "|---|---|", "| North | -12% |", "",
-        "```python", "total = 4.5 - 3", "```", "",
-        f"![chart]({trap.url}/answer.png) [docs](https://mlflow.org) [run](javascript:alert(1))",
-        f"<img src=\"{trap.url}/html.png\"> done"])
+    return "\n".join(
+        [
+            "### Main risks",
+            "",
+            "- **Wholesale softness**: revenue fell from $4.5 million to $3 million",
+            "",
+            "| region | change |",
+            "|---|---|",
+            "| North | -12% |",
+            "",
+            "```python",
+            "total = 4.5 - 3",
+            "```",
+            "",
+            f"![chart]({trap.url}/answer.png) [docs](https://mlflow.org) [run](javascript:alert(1))",
+            f'<img src="{trap.url}/html.png"> done',
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
 def model_app(tmp_path_factory):
     """One app server on the OpenAI-compatible stub for both tests (starting one costs seconds)."""
     with OpenAIStub() as stub:
-        server = AppServer(tmp_path_factory.mktemp("markdown"), env={
-            "APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test-markdown", "OPENAI_BASE_URL": stub.base_url})
+        server = AppServer(
+            tmp_path_factory.mktemp("markdown"),
+            env={"APP_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test-markdown", "OPENAI_BASE_URL": stub.base_url},
+        )
         try:
             yield stub, server
         finally:
@@ -100,11 +114,16 @@ def test_markdown_answers_render_as_elements_and_fetch_nothing(page, stub_and_se
 
         # a transcript another program wrote into the experiment, opened by its address
         store = ConversationStore.connect(server.tracking_uri, "browser")
-        planted = Conversation(scenario="analyst", session_id="someone", provider="demo",
-                               options={"report": "x"})
-        planted.transcript = [{"role": "user", "name": "user", "turn": 1, "text": "hi"},
-                              {"role": "assistant", "name": "analyst", "turn": 1,
-                               "text": f"![x]({trap.url}/stored.png)\n\n[ref]: {trap.url}/ref.png\n\n![y][ref]"}]
+        planted = Conversation(scenario="analyst", session_id="someone", provider="demo", options={"report": "x"})
+        planted.transcript = [
+            {"role": "user", "name": "user", "turn": 1, "text": "hi"},
+            {
+                "role": "assistant",
+                "name": "analyst",
+                "turn": 1,
+                "text": f"![x]({trap.url}/stored.png)\n\n[ref]: {trap.url}/ref.png\n\n![y][ref]",
+            },
+        ]
         planted.turns = 1
         store.create(planted)
         store.save(planted)

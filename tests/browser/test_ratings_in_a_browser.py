@@ -20,8 +20,9 @@ pytestmark = pytest.mark.browser
 
 def current(tracking_uri: str, trace_id: str) -> list:
     assert export.wait_for_trace(tracking_uri, trace_id)
-    return [a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments
-            if a.name == contract.FEEDBACK and a.valid is not False]
+    return [
+        a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments if a.name == contract.FEEDBACK and a.valid is not False
+    ]
 
 
 def test_a_visitor_rates_a_turn_and_finds_the_rating_after_a_reload(page, tmp_path):

@@ -89,14 +89,13 @@ def test_a_person_signs_in_and_finds_their_conversation_from_another_browser(bro
         server.stop()
 
 
-def test_a_signed_in_person_on_the_owners_key_is_refused_the_turn_that_would_pass_their_cap(browser, provider,
-                                                                                            tmp_path):
+def test_a_signed_in_person_on_the_owners_key_is_refused_the_turn_that_would_pass_their_cap(browser, provider, tmp_path):
     with OpenAIStub() as stub:
-        secrets = (SECRETS % provider).replace('OPENAI_API_KEY = "sk-owner-never-used-here"',
-                                               f'OPENAI_API_KEY = "sk-owner-x"\nOPENAI_BASE_URL = "{stub.base_url}"\n'
-                                               'APP_PROVIDER = "openai"\nAPP_SESSION_CAP_USD = "0.05"')
-        server = AppServer(tmp_path, env={"OPENAI_BASE_URL": stub.base_url, "APP_PROVIDER": "openai"},
-                           secrets=secrets)
+        secrets = (SECRETS % provider).replace(
+            'OPENAI_API_KEY = "sk-owner-never-used-here"',
+            f'OPENAI_API_KEY = "sk-owner-x"\nOPENAI_BASE_URL = "{stub.base_url}"\nAPP_PROVIDER = "openai"\nAPP_SESSION_CAP_USD = "0.05"',
+        )
+        server = AppServer(tmp_path, env={"OPENAI_BASE_URL": stub.base_url, "APP_PROVIDER": "openai"}, secrets=secrets)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             sign_in(page, server, "carol@example.com")
@@ -109,8 +108,14 @@ def test_a_signed_in_person_on_the_owners_key_is_refused_the_turn_that_would_pas
             box = page.locator("[data-testid=stChatInput] textarea")
             box.fill("now a dog")
             box.press("Enter")
-            expect(page.get_by_text(re.compile(r"could cost up to \$0\.\d+, and you have \$0\.\d+ left of your "
-                                               r"\$0\.05 cap for today"))).to_be_visible(timeout=30_000)
+            expect(
+                page.get_by_text(
+                    re.compile(
+                        r"could cost up to \$0\.\d+, and you have \$0\.\d+ left of your "
+                        r"\$0\.05 cap for today"
+                    )
+                )
+            ).to_be_visible(timeout=30_000)
             assert len(stub.requests) == sent, "the refused turn sent nothing"
         finally:
             server.stop()

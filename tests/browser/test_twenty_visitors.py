@@ -26,8 +26,28 @@ NO_ANIMATIONS = """document.addEventListener("DOMContentLoaded", () => {
   style.textContent = "*, *::before, *::after { animation: none !important; transition: none !important; }";
   document.head.appendChild(style);
 });"""
-CITIES = ("Paris", "Oslo", "Rome", "Lima", "Tokyo", "Cairo", "Dublin", "Lisbon", "Madrid", "Vienna",
-          "Prague", "Warsaw", "Zurich", "Seoul", "Sydney", "Toronto", "Boston", "Miami", "Dubai", "Athens")
+CITIES = (
+    "Paris",
+    "Oslo",
+    "Rome",
+    "Lima",
+    "Tokyo",
+    "Cairo",
+    "Dublin",
+    "Lisbon",
+    "Madrid",
+    "Vienna",
+    "Prague",
+    "Warsaw",
+    "Zurich",
+    "Seoul",
+    "Sydney",
+    "Toronto",
+    "Boston",
+    "Miami",
+    "Dubai",
+    "Athens",
+)
 
 
 async def settle(page) -> None:
@@ -78,8 +98,11 @@ async def visitor(browser, url: str, number: int) -> dict:
                 await page.keyboard.press("Escape")
         await settle(page)
         city = CITIES[number]
-        weather = await turn(page, f"{tag}: what's the weather in {city}?",
-                             page.locator("[data-testid=stChatMessage]").filter(has_text=f"Here is what I found. {city}:").first)
+        weather = await turn(
+            page,
+            f"{tag}: what's the weather in {city}?",
+            page.locator("[data-testid=stChatMessage]").filter(has_text=f"Here is what I found. {city}:").first,
+        )
         await settle(page)
         seen = await page.locator("body").inner_text()  # the sidebar list included
         others = sorted(set(re.findall(r"visitor-\d\d", seen)) - {tag})
@@ -115,8 +138,7 @@ async def crowd(url: str, chromium: str) -> list[dict]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            results = await asyncio.wait_for(
-                asyncio.gather(*(visitor(browser, url, i) for i in range(VISITORS))), timeout=600)
+            results = await asyncio.wait_for(asyncio.gather(*(visitor(browser, url, i) for i in range(VISITORS))), timeout=600)
             checked = await asyncio.wait_for(asyncio.gather(*(own_traces(r) for r in results)), timeout=300)
             for result, (shown, lag) in zip(results, checked):
                 result.update(traces=shown, trace_wait=lag)
@@ -136,9 +158,11 @@ def test_twenty_visitors_at_once(tmp_path, chromium_path):
     latencies = sorted(t for r in results for t in r["latencies"])
     p50 = statistics.median(latencies)
     p95 = latencies[max(0, int(round(0.95 * len(latencies))) - 1)]
-    report = (f"{VISITORS} visitors, {len(latencies)} turns in {wall:.1f} s; turn latency as seen in the browser: "
-              f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s; every visitor's two traces shown "
-              f"within {max(r['trace_wait'] for r in results):.1f} s of the last turn")
+    report = (
+        f"{VISITORS} visitors, {len(latencies)} turns in {wall:.1f} s; turn latency as seen in the browser: "
+        f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s; every visitor's two traces shown "
+        f"within {max(r['trace_wait'] for r in results):.1f} s of the last turn"
+    )
     print("\n" + report)
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     (ROOT / "test-artifacts" / "twenty_visitors.txt").write_text(report + "\n")
