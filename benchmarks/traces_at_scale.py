@@ -55,7 +55,7 @@ def page_times(uri: str, experiment: str, pause_s: float = 0.0) -> dict[str, flo
     """One round: a cold first load, a rerun, a filter change. Which view it was (whole or at scale) too."""
     import streamlit as st  # noqa: PLC0415 - timed in fresh processes
 
-    from ui import trace_data  # noqa: PLC0415
+    from ui import trace_data  # noqa: PLC0415 - timed in fresh processes
 
     trace_data.forget_prefetched()  # cold, and alone: the last round's reads asked ahead ended and forgotten
     st.cache_data.clear()
@@ -84,7 +84,7 @@ def old_way(uri: str, experiment_id: str) -> float:
 def child(uri: str, experiment: str) -> None:
     """A cold first load in this fresh process: its seconds and peak memory, as JSON."""
     import mlflow  # noqa: F401, PLC0415 - imports count in the baseline, not in the run
-    import streamlit  # noqa: F401, PLC0415
+    import streamlit  # noqa: F401, PLC0415 - imports count in the baseline, not in the run
 
     base = peak_mb()
     seconds = _run(_page(uri, experiment))
@@ -92,9 +92,9 @@ def child(uri: str, experiment: str) -> None:
 
 
 def bench(uri: str, experiment: str, rounds: int, old_max: int) -> None:
-    from mlflow import MlflowClient  # noqa: PLC0415
+    from mlflow import MlflowClient  # noqa: PLC0415 - the parent process only fills and times; children import their own
 
-    from core import trace_metrics  # noqa: PLC0415
+    from core import trace_metrics  # noqa: PLC0415 - the parent process only fills and times; children import their own
 
     found = MlflowClient(uri).get_experiment_by_name(experiment)
     if found is None:

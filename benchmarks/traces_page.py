@@ -238,7 +238,7 @@ def main() -> None:
         if experiment is None:
             sys.exit(f"No experiment {args.experiment!r} in {args.store}.")
         return bench(args, args.store, args.experiment, experiment.experiment_id)
-    from core.observe import synthetic  # noqa: PLC0415 - runs are timed and measured in fresh processes
+    from core import synthetic  # noqa: PLC0415 - runs are timed and measured in fresh processes
 
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"

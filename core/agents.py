@@ -21,11 +21,11 @@ from autogen_core import CancellationToken
 from autogen_core import Image as AGImage
 from autogen_core.tools import FunctionTool
 
+from .critique import parse as parse_critique
 from .image_models import GeneratedImage, ImageGenerator, downsize, png_size, to_png
 from .observe import spans
 from .providers import Clients
 from .records import ImageLookupEntry
-from .scenarios.critique import parse as parse_critique
 
 if TYPE_CHECKING:
     from .scenarios import Scenario
@@ -108,7 +108,7 @@ class ImageAgent(BaseChatAgent):
         self._last_image_id: str | None = None
 
     @property
-    def produced_message_types(self):
+    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
         return (MultiModalMessage,)
 
     async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from . import redact
 from .errors import ConfigError
@@ -181,7 +181,7 @@ class Settings:
             )
         raise ConfigError(f"Unknown provider {provider!r}: choose one of {', '.join(PROVIDERS)}.")
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes: Any) -> "Settings":
         if "api_key" in changes:
             changes["api_key"] = Secret(changes["api_key"] or "")
         return replace(self, **changes)

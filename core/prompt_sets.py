@@ -264,7 +264,7 @@ def list_sets(tracking_uri: str, experiment_id: str) -> list[PromptSet]:
 
 def load(tracking_uri: str, dataset_id: str) -> PromptSet:
     """A stored prompt set with its records in their order."""
-    from mlflow.genai import datasets  # noqa: PLC0415
+    from mlflow.genai import datasets  # noqa: PLC0415 - mlflow.genai is slow to import and only prompt sets need it
 
     try:
         with _uri(tracking_uri):

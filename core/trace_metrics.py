@@ -145,7 +145,7 @@ class MetricsReader:
         engine = getattr(self._store, "engine", None)
         self._sql = _SqliteRows(engine, int(self.experiment_id)) if engine is not None and engine.dialect.name == "sqlite" else None
 
-    def _query(
+    def _query(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
         self,
         view: MetricViewType,
         metric: str,

@@ -19,7 +19,7 @@ import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
@@ -123,7 +123,7 @@ def _request_text(preview: Any) -> str:
     return text
 
 
-def _map_unique(series: pd.Series, fn) -> pd.Series:
+def _map_unique(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """Apply fn once per distinct value: previews repeat a lot, and json.loads per row is the slow part."""
     uniques = series.dropna().unique()
     return series.map({u: fn(u) for u in uniques}).fillna("")
@@ -458,7 +458,9 @@ class ApiTraceReader:
         except Exception as exc:
             raise _unreadable(exc, "opened") from exc
 
-    def _search(self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None, extra: str | None = None):
+    def _search(
+        self, start_ms: int | None, end_ms: int | None, include_spans: bool, limit: int | None = None, extra: str | None = None
+    ) -> Iterator[Any]:
         clauses = [extra] if extra else []
         if start_ms is not None:
             clauses.append(f"trace.timestamp_ms >= {int(start_ms)}")
@@ -635,7 +637,7 @@ def search_ids(
     return frozenset(sorted(found)[:limit]), True
 
 
-def apply_filter(frames: Frames, f: TraceFilter) -> Frames:
+def apply_filter(frames: Frames, f: TraceFilter) -> Frames:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
     traces = frames.traces
     mask = pd.Series(True, index=traces.index)
     if f.scenarios:

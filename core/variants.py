@@ -27,7 +27,7 @@ from . import contract, redact, scenarios
 from .config import IMAGE_QUALITIES, IMAGE_SIZES, Settings
 from .conversations import Conversation, ConversationStore
 from .errors import InputError
-from .records import TranscriptEntry
+from .records import ImageLookupEntry, TranscriptEntry
 from .scenarios import DocumentOption, IntOption, TextOption
 from .turn import StopSwitch, TurnEvent, TurnOutcome, TurnRequest, run
 
@@ -194,7 +194,9 @@ def start_of(origin: Origin, store: ConversationStore | None, session_id: str) -
     earlier: list[TranscriptEntry] = [e.copy() for e in source.transcript if int(e.get("turn") or 0) < origin.turn]
     for entry in earlier:
         entry.pop("usage", None)  # the origin's figures, not this conversation's
-    lookup = {i: {**r, "artifact_path": None} for i, r in source.image_lookup.items() if int(r.get("turn") or 0) < origin.turn}
+    lookup: dict[str, ImageLookupEntry] = {
+        i: {**r, "artifact_path": None} for i, r in source.image_lookup.items() if int(r.get("turn") or 0) < origin.turn
+    }
     images = {}
     for image_id in lookup:
         png = source.images.get(image_id) or (store.load_image(str(source.id), image_id) if store is not None else None)
@@ -207,7 +209,7 @@ def start_of(origin: Origin, store: ConversationStore | None, session_id: str) -
         state=state,
         transcript=earlier,
         image_lookup=lookup,
-        images=images,  # type: ignore[arg-type]
+        images=images,
         turns=origin.turn - 1,
         pending_turns=origin.turn - 1,
     )
@@ -289,7 +291,7 @@ def open_runs(store: ConversationStore, cells: Sequence[Cell], origin: Origin, g
             store.client.log_dict(run_id, conversation.state, contract.state_after_path(conversation.turns))
 
 
-async def run_cells(
+async def run_cells(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     cells: Sequence[Cell],
     message: str,
     settings: Settings,
@@ -328,7 +330,7 @@ class GridHandle:
     """A run of variants on its own thread and event loop, polled by a Streamlit page like core.turn.TurnHandle:
     per-cell events as they arrive, `stop()` for all, the outcomes when done."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
         self,
         origin: Origin,
         cells: list[Cell],

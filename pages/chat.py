@@ -2,6 +2,7 @@
 retry, reopen any conversation from the sidebar or by URL."""
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import replace
 
@@ -12,12 +13,12 @@ from core.conversations import Conversation, ConversationConflict, ConversationE
 from core.documents import looks_like_report, read_upload, validate_report
 from core.errors import UserError
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, from_files
-from core.turn import FailedTurn, TurnHandle, validate_message
+from core.turn import FailedTurn, TurnEvent, TurnHandle, validate_message
 from core.variants import Setting
 from ui import feedback as turn_feedback
 from ui import session
 from ui import sharing as share_ui
-from ui.text import plain
+from ui.text import labelled, plain
 from ui.transcript import render_entry, render_live, render_transcript, side_by_side
 
 settings, _store, store_problem = session.page_setup()
@@ -148,7 +149,7 @@ def resume_parked(key: str) -> None:
         st.query_params.pop("conversation", None)
 
 
-def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
+def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
     """Turns finished while the store was away live in this session (this conversation's and any it left);
     write them as soon as the store answers."""
     if busy:
@@ -165,7 +166,7 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:
                 page_store.drop()
                 break
             if unsaved is conversation:
-                st.query_params["conversation"] = unsaved.id
+                st.query_params["conversation"] = unsaved.id or ""
             st.toast(
                 plain(f"Saved {turns(written)} of “{unsaved.title[:40]}” to MLflow: the store answers again."), icon=":material/cloud_done:"
             )
@@ -226,11 +227,11 @@ def save_as_new(conversation: Conversation) -> None:
         return
     try:
         written = page_store.store.save_as_new(conversation)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any store failure: said, the conversation stays here
         st.session_state.save_as_new_failed = f"Could not save it ({type(exc).__name__}); it stays here. Try again."
         return
     conflicted().discard(conversation.key)
-    st.query_params["conversation"] = conversation.id
+    st.query_params["conversation"] = conversation.id or ""
     st.toast(plain(f"Saved {turns(written)} as “{conversation.title[:40]}”."), icon=":material/cloud_done:")
 
 
@@ -269,7 +270,7 @@ def bring_a_team(busy: bool) -> None:
             )
 
 
-def image_bytes(conversation: Conversation):
+def image_bytes(conversation: Conversation) -> Callable[[str], bytes | None]:
     def get(image_id: str) -> bytes | None:
         if image_id not in conversation.images and conversation.id and page_store.store is not None:
             png = page_store.store.load_image(conversation.id, image_id)
@@ -305,6 +306,9 @@ def shorten(text: str, limit: int = 40) -> str:
 
 
 def rename_conversation(conversation_id: str) -> None:
+    if page_store.store is None:  # MLflow went away since the button was drawn
+        st.session_state.manage_error = "MLflow does not answer: it could not be renamed; try again once it does."
+        return
     try:
         page_store.store.rename(conversation_id, st.session_state.get(f"rename_{conversation_id}", ""))
         current = st.session_state.get("conversation")
@@ -319,6 +323,9 @@ def rename_conversation(conversation_id: str) -> None:
 def delete_conversation(conversation_id: str) -> None:
     if running_turn():
         st.session_state.manage_error = "A turn is running in this conversation; delete it once the turn ends."
+        return
+    if page_store.store is None:  # MLflow went away since the button was drawn
+        st.session_state.manage_error = "MLflow does not answer: nothing was deleted; try again once it does."
         return
     try:
         removed = page_store.store.delete(conversation_id)
@@ -441,7 +448,11 @@ def scenario_options(conversation: Conversation, scenario: scenarios.Scenario) -
                 )
             elif isinstance(option, ChoiceOption):
                 options[option.key] = st.selectbox(
-                    option.label, list(option.choices), format_func=option.choices.get, key=option.key, help=option.help or None
+                    option.label,
+                    list(option.choices),
+                    format_func=labelled(option.choices),
+                    key=option.key,
+                    help=option.help or None,
                 )
     return options
 
@@ -486,7 +497,7 @@ def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> No
     st.rerun()
 
 
-def so_far(event) -> str:
+def so_far(event: TurnEvent) -> str:
     """The live counter on the status line: tokens and cost of the turn so far."""
     if not event.tokens:
         return ""
@@ -505,7 +516,7 @@ STICKY = (
 )
 
 
-def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
+def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
     """Render the running turn's events as they arrive, then keep its outcome (the script goes on; no rerun)."""
     render_entry({"role": "user", "name": "user", "text": handle.message}, lambda image_id: None)
     pngs: dict[str, bytes] = {}
@@ -564,6 +575,8 @@ def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:
         if handle.done and seen >= len(handle.events):
             break
     outcome = handle.outcome
+    if outcome is None:  # done without an outcome cannot happen: the worker leaves one however the turn ends
+        raise RuntimeError("The turn ended without an outcome.")
     del st.session_state["turn"]
     stop_slot.empty()
     progress.empty()
@@ -626,7 +639,7 @@ locked = conversation is not None and conversation.turns > 0
 scenario = top[0].selectbox(
     "Scenario",
     scenario_keys,
-    format_func=labels.get,
+    format_func=labelled(labels),
     disabled=locked or busy,
     index=scenario_keys.index(conversation.scenario) if conversation else 0,
     help="A conversation keeps its scenario; start a new conversation to switch.",
@@ -678,9 +691,10 @@ failed: FailedTurn | None = st.session_state.get("failed")
 if failed and not busy and st.session_state.get("retry"):
     try:
         start_turn(conversation, failed.message, attempt=failed.attempt + 1)
-        failed, busy = None, True
     except UserError as exc:
         failed.error = str(exc)
+    else:
+        failed, busy = None, True
 last_turn = st.session_state.pop("last_turn", None)
 if failed and not busy:
     show_failure(failed, conversation.scenario)

@@ -16,15 +16,16 @@ from ui import feedback as turn_feedback
 from ui import session, trace_data
 from ui.text import plain
 
-settings, store, store_problem = session.page_setup()
+settings, maybe_store, store_problem = session.page_setup()
 st.title("Compare turns")
 st.caption(
     "Run a turn again with other settings, or one prompt on up to six settings at once, and see the turns "
     "side by side, step by step: what changed and what it cost."
 )
-if store is None:
+if maybe_store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
     st.stop()
+store = maybe_store  # the page's functions below read it: never None past this point
 uri, owner = settings.tracking_uri, session.visible_session()
 if target := st.session_state.pop("cmp_go", None):  # "Use these settings": carry on in the chat
     st.switch_page("pages/chat.py", query_params={"conversation": target})

@@ -3,8 +3,10 @@ current settings as a new version, see versions and aliases, point an alias, loa
 with its pictures, another team with its answer and messages)."""
 
 import base64
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -12,12 +14,12 @@ import streamlit as st
 from core import documents, evaluation, hosted, prompt_sets
 from core.errors import UserError
 from core.mlflow_model import registry
-from core.scenarios import ChoiceOption, DocumentOption, IntOption
+from core.scenarios import ChoiceOption, DocumentOption, IntOption, Scenario
 from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from ui import session, trace_data
-from ui.text import code, plain
+from ui.text import code, labelled, plain
 
-settings, store, store_problem = session.page_setup()
+settings, maybe_store, store_problem = session.page_setup()
 
 st.title("Agent teams as MLflow models")
 teams = {s.key: s for s in hosted.offered_scenarios(settings.hosted)}
@@ -34,9 +36,10 @@ if team_key == "catify":
         "requirements, registered as `catify`. Keys are never logged: a served model reads `OPENAI_API_KEY` "
         "where it runs."
     )
-if store is None:
+if maybe_store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
     st.stop()
+store = maybe_store  # the page's functions below read it: never None past this point
 uri = settings.tracking_uri
 
 
@@ -56,7 +59,7 @@ def admitted(prompt: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def loaded(tracking_uri: str, model_uri: str):
+def loaded(tracking_uri: str, model_uri: str) -> Any:
     return registry.load(tracking_uri, model_uri)
 
 
@@ -72,7 +75,7 @@ DEMO_PARAMS = {
 }
 
 
-def registry_action(action) -> None:
+def registry_action(action: Callable[[], str]) -> None:
     """A button callback (it runs before the page is drawn, so a new version is in the table below): only the
     admin's in a hosted demo; what it did, or why not, is said above the table."""
     if VISITOR:
@@ -83,7 +86,7 @@ def registry_action(action) -> None:
         st.session_state.model_message = ("error", str(exc))
 
 
-def team_model(scenario) -> None:
+def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
     """A built-in team or a team file's team as a model: log, versions and aliases, load and predict its answer."""
     name = registry.team_model_name(scenario.key)
     if scenario.team_file:
@@ -196,7 +199,7 @@ def team_model(scenario) -> None:
     evaluation_section(name, rows, scenario.key)
 
 
-def team_options(scenario) -> None:
+def team_options(scenario: Scenario) -> None:
     """A built-in scenario's options, logged with the version (the report of Analyst & Summarizer too)."""
     with st.expander("Options logged with the version", icon=":material/tune:"):
         for option in scenario.options:
@@ -205,7 +208,7 @@ def team_options(scenario) -> None:
                 st.selectbox(
                     option.label,
                     list(option.choices),
-                    format_func=option.choices.get,
+                    format_func=labelled(option.choices),
                     index=list(option.choices).index(option.default(settings)),
                     key=key,
                 )
@@ -230,7 +233,13 @@ def past_evaluation(tracking_uri: str, run_id: str) -> evaluation.Evaluation:
 def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
     """The prompt set the person chose or wrote, saved as an MLflow evaluation dataset when new; None (and the
     reason shown) when there is none yet."""
-    source = st.radio("Prompts", list(PROMPT_SOURCES), format_func=PROMPT_SOURCES.get, horizontal=True, key="eval_source")
+    source = st.radio(
+        "Prompts",
+        list(PROMPT_SOURCES),
+        format_func=labelled(PROMPT_SOURCES),
+        horizontal=True,
+        key="eval_source",
+    )
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     if source == "saved":
         sets = prompt_sets.list_sets(uri, store.experiment_id)
@@ -293,16 +302,19 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
             "Versions or aliases to compare (the first is the champion)",
             refs,
             default=default,
-            format_func=labels.get,
+            format_func=labelled(labels),
             key=f"eval_refs_{model_name}",
         )
-        if st.button(
-            "Evaluate",
-            icon=":material/fact_check:",
-            key="evaluate",
-            type="primary",
-            disabled=prompts is None or len(chosen) < 2,
-            help="Runs every prompt on every version chosen: a few seconds a prompt on the demo provider.",
+        if (
+            st.button(
+                "Evaluate",
+                icon=":material/fact_check:",
+                key="evaluate",
+                type="primary",
+                disabled=prompts is None or len(chosen) < 2,
+                help="Runs every prompt on every version chosen: a few seconds a prompt on the demo provider.",
+            )
+            and prompts is not None
         ):
             try:
                 with st.status(f"Evaluating {', '.join(chosen)} on {len(prompts.rows)} prompt(s)…") as status:
@@ -324,7 +336,11 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
     names = {e.run_id: f"{datetime.fromtimestamp(e.started_ms / 1000, timezone.utc):%Y-%m-%d %H:%M} UTC · {e.name}" for e in earlier}
     latest = st.session_state.get(f"eval_run_{model_name}")
     shown = st.selectbox(
-        "Results of", ids, index=ids.index(latest) if latest in ids else 0, format_func=names.get, key=f"eval_shown_{model_name}_{latest}"
+        "Results of",
+        ids,
+        index=ids.index(latest) if latest in ids else 0,
+        format_func=labelled(names),
+        key=f"eval_shown_{model_name}_{latest}",
     )
     try:
         result = past_evaluation(uri, shown)
@@ -523,13 +539,13 @@ if "prediction" in st.session_state:
         st.caption(f"Critique {number}")
         st.text(critique)
     if result["lineage"]["edges"]:
-        number = {i["image_id"]: f"#{i['index']}" for i in pictures}  # as the pictures' captions, not hex ids
+        index_of = {i["image_id"]: f"#{i['index']}" for i in pictures}  # as the pictures' captions, not hex ids
         st.dataframe(
             pd.DataFrame(
                 [
                     {
-                        "from": number.get(e["parent"], e["parent"]),
-                        "to": number.get(e["child"], e["child"]),
+                        "from": index_of.get(e["parent"], e["parent"]),
+                        "to": index_of.get(e["child"], e["child"]),
                         "added": " ".join(e["added"]),
                         "removed": " ".join(e["removed"]),
                     }

@@ -10,19 +10,21 @@ from ui import sharing as share_ui
 from ui.text import plain
 from ui.transcript import render_transcript
 
-settings, store, problem = session.page_setup_read_only()
+settings, maybe_store, problem = session.page_setup_read_only()
 token = st.query_params.get("share", "")
-shares = share_ui.links(store, settings) if store is not None else None
-if store is None or shares is None:
+shares = share_ui.links(maybe_store, settings) if maybe_store is not None else None
+if maybe_store is None or shares is None:
     st.error(
         "Shared conversations cannot be opened on this app right now."
-        if store is None
+        if maybe_store is None
         else "This app makes no share links (it has no share secret), so this one opens nothing."
     )
     st.stop()
+store = maybe_store  # never None past this point
 try:
-    conversation = store.load(shares.opened(token))
-    turns = traces.conversation_traces(settings.tracking_uri, store.experiment_id, conversation.id)
+    conversation_id = shares.opened(token)
+    conversation = store.load(conversation_id)
+    turns = traces.conversation_traces(settings.tracking_uri, store.experiment_id, conversation_id)
 except sharing.ShareRefused as exc:  # about the link itself: said as it is
     st.error(plain(exc))
     st.stop()
@@ -38,7 +40,7 @@ st.caption(
 )
 render_transcript(
     conversation.transcript,
-    lambda image_id: trace_data.picture(store, settings.tracking_uri, conversation.id, image_id),
+    lambda image_id: trace_data.picture(store, settings.tracking_uri, conversation_id, image_id),
     conversation.scenario,
     conversation.id,
     links=False,

@@ -13,13 +13,14 @@ from core.conversations import ConversationError, StoreUnavailable, is_valid_run
 from core.observe import lineage
 from ui import session, trace_data
 from ui import trace_view as span_story
-from ui.text import plain
+from ui.text import labelled, plain
 
-settings, store, store_problem = session.page_setup()
+settings, maybe_store, store_problem = session.page_setup()
 st.title("Traces")
-if store is None:
+if maybe_store is None:
     st.error(f"The MLflow store cannot be read, so there are no traces to show. {plain(store_problem or '')}")
     st.stop()
+store = maybe_store  # the page's functions below read it: never None past this point
 
 URI = settings.tracking_uri
 MONEY = st.column_config.NumberColumn("cost (USD)", format="$%.4f")
@@ -141,7 +142,7 @@ if WHOLE:
             "Feedback",
             traces.FEEDBACK_CHOICES,
             key="f_feedback",
-            format_func=FEEDBACK_LABELS.get,
+            format_func=labelled(FEEDBACK_LABELS),
             help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)",
         )
         text = cols[5].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
@@ -260,7 +261,7 @@ def overview() -> None:
     st.subheader("What if")
     try:
         choices = costs.catalog_chat_models("openai")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - the catalog is optional here: said, the rest of the page stays
         st.warning(f"MLflow's model catalog could not be read ({type(exc).__name__}).")
         return
     popular = "gpt-4o-mini" if "gpt-4o-mini" in choices else choices[0]
@@ -549,11 +550,11 @@ def one_trace(trace_id: str) -> None:
     conversation = traces.trace_conversation(trace)
     if len(images) and conversation:
         st.markdown("**Pictures made in this turn**")
-        cols = st.columns(min(4, len(images)))
+        picture_cols = st.columns(min(4, len(images)))
         for k, row in enumerate(images.itertuples()):
             png = trace_data.picture(store, URI, conversation, row.image_id)
             caption = f"#{k + 1} · {trace_view.money(row.cost_usd)} · {trace_view.prompt_of(trace, row.span_id)[:160]}"
-            with cols[k % len(cols)]:
+            with picture_cols[k % len(picture_cols)]:
                 if png:
                     st.image(png, caption=caption, width="stretch")  # captions are plain text
                 else:
@@ -562,7 +563,7 @@ def one_trace(trace_id: str) -> None:
     chosen = st.selectbox(
         "Span details",
         list(spans),
-        format_func=spans.get,
+        format_func=labelled(spans),
         key="span_pick",
         help="A model call reads as its conversation; anything else as its data.",
     )
@@ -579,7 +580,7 @@ def one_trace(trace_id: str) -> None:
     )
 
 
-def ratings(info) -> None:
+def ratings(info: object) -> None:
     """The trace's current ratings: thumb, who gave it, when, and the comment, as plain text (people's words)."""
     given = feedback.ratings(getattr(info, "assessments", None))
     if not given:
@@ -649,7 +650,7 @@ def choose_conversation() -> str | None:
         "Conversation",
         list(labels),
         key=LINEAGE_PICK,
-        format_func=labels.get,
+        format_func=labelled(labels),
         on_change=picked,
         help="Conversations whose turns made pictures, newest first.",
     )

@@ -14,6 +14,7 @@ if [ -n "$MISSING" ]; then
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
 python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
-python -m ruff check .   # lint: pyproject.toml's rules, the whole project
-python -m mypy           # types: core/ (pyproject.toml)
-python -m pytest "$@"
+python -m ruff check .            # lint: pyproject.toml's rules, the whole project
+python -m ruff format --check .   # one format for the whole tree (.git-blame-ignore-revs names the commit that applied it)
+python -m mypy                    # types: core/, ui/ and pages/, every function annotated (pyproject.toml)
+python -m pytest --durations=30 "$@"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.critique import MAX_PROMPT_CHARS, parse
 from core.demo.drawing import PictureStats
 from core.demo.models import critic_reply
-from core.scenarios.critique import MAX_PROMPT_CHARS, parse
 
 CASES = [
     # (id, reply, critique, prompt)

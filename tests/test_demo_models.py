@@ -14,6 +14,7 @@ from autogen_core.models import SystemMessage, UserMessage
 from PIL import Image as PILImage
 
 from core import image_models
+from core.critique import parse
 from core.demo import drawing
 from core.demo.models import (
     DemoChatCompletionClient,
@@ -24,7 +25,6 @@ from core.demo.models import (
     latency_s,
 )
 from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, critic_system_message
-from core.scenarios.critique import parse
 
 DARK = PILImage.new("RGB", (256, 256), (12, 12, 16))
 BRIGHT = PILImage.new("RGB", (256, 256), (250, 235, 190))

@@ -17,10 +17,9 @@ from mlflow.tracking import MlflowClient
 from streamlit.testing.v1 import AppTest
 
 from core import store as stores
-from core import trace_metrics, traces
+from core import synthetic, trace_metrics, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore, StoreUnavailable
-from core.observe import synthetic
 from core.turn import run_turn
 from tests.mlflow_server import MlflowServer
 

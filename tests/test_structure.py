@@ -85,6 +85,45 @@ def test_core_modules_import_no_cycle():
     assert not cycles, f"import cycles among core modules: {cycles}"
 
 
+def _package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph with each subpackage of core as one node (core.scenarios, core.turn, ...) and each
+    top-level core module as its own: a package and a module must not lean on each other both ways."""
+
+    def node(module: str) -> str:
+        parts = module.split(".")
+        return ".".join(parts[:2]) if len(parts) >= 3 else module
+
+    packages: dict[str, set[str]] = {}
+    for name, targets in graph.items():
+        packages.setdefault(node(name), set()).update(node(t) for t in targets if t != "core" and node(t) != node(name))
+    return packages
+
+
+def test_core_packages_import_no_cycle():
+    """A cycle through a package (core/agents.py -> core.scenarios.critique while core/scenarios/catify.py ->
+    core.agents) is no module cycle, yet neither side can be read, moved or tested without the other."""
+    packages = _package_graph(_core_graph())
+    assert {"core.scenarios", "core.turn", "core.observe", "core.agents"} <= set(packages), "the package graph was not read"
+    cycles = _cycles(packages)
+    assert not cycles, f"import cycles among core's packages and modules: {cycles}"
+
+
+def test_the_package_cycle_check_can_fail():
+    graph = {"core.agents": {"core.scenarios.critique"}, "core.scenarios.catify": {"core.agents"}, "core.scenarios.critique": set()}
+    assert _cycles(_package_graph(graph)) == [["core.agents", "core.scenarios", "core.agents"]]
+
+
+def test_every_noqa_says_why():
+    """A silenced rule is a decision: the comment says which rule and, after a dash, why (`# noqa: BLE001 - ...`)."""
+    bare = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _python_files(*SOURCE_DIRS)
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if (m := re.search(r"#\s*noqa\b(.*)$", line)) and not re.match(r":\s*[A-Z]+[0-9]+(?:,\s*[A-Z]+[0-9]+)*\s+(?:-|\()\s*\S", m.group(1))
+    ]
+    assert not bare, "say why after each noqa: " + ", ".join(bare)
+
+
 def test_the_cycle_check_can_fail(tmp_path):
     """Relative imports are read both ways, TYPE_CHECKING imports are not, and a cycle is found."""
     (tmp_path / "b.py").write_text("from .a import thing\nif TYPE_CHECKING:\n    from . import c\n")

@@ -10,8 +10,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from core import contract, trace_metrics, traces
-from core.observe import synthetic
+from core import contract, synthetic, trace_metrics, traces
 from tests.mlflow_server import MlflowServer
 
 TRACES = 150

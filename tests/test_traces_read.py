@@ -19,9 +19,9 @@ from mlflow.entities import Span, SpanType, Trace
 from mlflow.tracing.client import TracingClient
 from mlflow.utils.providers import cost_per_token
 
-from core import contract, costs, feedback, traces
+from core import contract, costs, feedback, synthetic, traces
 from core.conversations import ConversationStore
-from core.observe import export, lineage, summary, synthetic
+from core.observe import export, lineage, summary
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")

@@ -18,7 +18,7 @@ from core.trace_view import money
 from core.variants import Cell, Setting
 from ui import session
 from ui.session import HOSTED_MODELS
-from ui.text import plain, safe_markdown
+from ui.text import labelled, plain, safe_markdown
 
 DIFF_STYLE = {"added": ":green-background[{}]", "removed": ":red-background[~~{}~~]", "same": "{}"}
 MARKS = {
@@ -75,7 +75,7 @@ def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.
             options[option.key] = st.selectbox(
                 option.label,
                 choices,
-                format_func=option.choices.get,
+                format_func=labelled(option.choices),
                 key=widget,
                 index=choices.index(value) if value in choices else 0,
                 help=option.help or None,

@@ -3,6 +3,7 @@ health, the browser session's id. Views only; decisions live in core."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
@@ -23,7 +24,7 @@ from core.conversations import ConversationStore
 from core.errors import TurnRefused
 from core.hosted import SpendLedger
 from core.store import check_store, display_uri, scrub
-from ui.text import plain
+from ui.text import labelled, plain
 
 HOSTED_MODELS = ("gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o")
 IMAGE_MODELS = ("gpt-image-1", "gpt-image-1-mini", "dall-e-3")  # the sidebar's picture models on OpenAI
@@ -61,6 +62,10 @@ T = TypeVar("T")
 _run_memo: dict[int, tuple[weakref.ref, object, dict]] = {}
 
 
+def _forget_run(key: int, _gone: object) -> None:
+    _run_memo.pop(key, None)
+
+
 def _once_a_run(name: str, compute: Callable[[], T]) -> T:
     """`compute()` once per script run of this browser session, for what every part of a page asks again (the
     secrets, behind the settings and the visitor: ~30 times a run). Without a secrets file Streamlit looks for
@@ -70,11 +75,11 @@ def _once_a_run(name: str, compute: Callable[[], T]) -> T:
     ctx = get_script_run_ctx(suppress_warning=True)
     if ctx is None:
         return compute()
-    key = id(ctx)
+    key, cursors = id(ctx), ctx.cursors
     entry = _run_memo.get(key)
-    if entry is None or entry[0]() is not ctx or entry[1] is not ctx.cursors:
+    if entry is None or entry[0]() is not ctx or entry[1] is not cursors:
         # the entry goes with its session (a context is a dataclass: compared by value, so kept by id)
-        entry = (weakref.ref(ctx, lambda _, key=key: _run_memo.pop(key, None)), ctx.cursors, {})
+        entry = (weakref.ref(ctx, functools.partial(_forget_run, key)), cursors, {})
         _run_memo[key] = entry
     values = entry[2]
     if name not in values:
@@ -123,7 +128,7 @@ def store_or_none(settings: Settings) -> tuple[ConversationStore | None, str | N
         if why := store.artifacts_problem():  # conversations would open empty and turns could not be saved
             return None, why
         return store, None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any failure to open the store: said, and chatting goes on without it
         store_problem.clear()
         return None, f"The MLflow store cannot be used ({type(exc).__name__}: {scrub(str(exc), settings.tracking_uri)[:200]})."
 
@@ -211,7 +216,7 @@ def sidebar_settings() -> Settings:
             "Provider",
             providers,
             index=providers.index(base.provider) if base.provider in providers else 0,
-            format_func=PROVIDER_LABELS.get,
+            format_func=labelled(PROVIDER_LABELS),
             key="provider",
         )
         defaults = Settings.for_provider(provider)
@@ -241,6 +246,7 @@ def sidebar_settings() -> Settings:
             st.warning("Type an OpenAI API key, or set OPENAI_API_KEY on the server.")
         if st.session_state.uses_owner_key:
             limits = base.hosted
+            assert limits is not None  # the owner's key pays only in a hosted demo (uses_owner_key above)
             try:
                 spent_usd = spend_ledger(base.tracking_uri, base.experiment_name).spent(session_id())[0]
                 spent = f" You have spent \\${spent_usd:.4f} today."
@@ -384,7 +390,7 @@ def _freeze_long_lived() -> None:
             _frozen_at[0] = len(sys.modules)
 
 
-def page_setup_read_only():
+def page_setup_read_only() -> tuple[Settings, ConversationStore | None, str | None]:
     """A page that chooses no provider (a shared conversation): (settings, store or None, why not), no sidebar."""
     redact.install_log_scrubber()
     _leave_folder_mode()
@@ -395,7 +401,7 @@ def page_setup_read_only():
     return settings, store, problem
 
 
-def page_setup():
+def page_setup() -> tuple[Settings, ConversationStore | None, str | None]:
     """Every page starts here: the shared sidebar, then (settings, store or None, why not). First, log records
     lose their secrets (core.redact; again on every run, so a handler added since is covered too)."""
     redact.install_log_scrubber()

@@ -40,6 +40,8 @@ def share_box(store: ConversationStore, settings: Settings, conversation: Conver
             "Whoever has a link sees this conversation and its traces, and nothing else of yours; they "
             "cannot continue it. Revoke a link to close it."
         )
+        if not conversation.id:  # not saved yet: nothing to share (the page offers this box for saved ones only)
+            return
         try:
             grants = shares.grants(conversation.id)
         except Exception as exc:  # noqa: BLE001 - the store: said, the chat goes on
@@ -65,12 +67,12 @@ def _make(shares: sharing.ShareLinks, conversation_id: str) -> None:
         shares.create(conversation_id)
     except sharing.ShareRefused as exc:
         st.session_state.share_error = str(exc)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any store failure: said, no link made
         st.session_state.share_error = f"No link was made: the store refused ({type(exc).__name__})."
 
 
 def _revoke(shares: sharing.ShareLinks, conversation_id: str, grant_id: str) -> None:
     try:
         shares.revoke(conversation_id, grant_id)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any store failure: said, the link stays
         st.session_state.share_error = f"The link was not revoked: the store refused ({type(exc).__name__})."

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import Callable, Mapping
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|$~:])")
 
@@ -16,6 +17,11 @@ def code(text: object) -> str:
     """Text as a markdown code span: shown literally (escapes would show as backslashes there), with any
     backtick that could close the span replaced."""
     return "`" + str(text).replace("`", "\u02cb") + "`"
+
+
+def labelled(labels: Mapping[str, str]) -> Callable[[str], str]:
+    """A widget's format_func from a mapping of its options to their labels (an option without one shows as itself)."""
+    return lambda key: str(labels.get(key, key))
 
 
 # --- model answers as markdown ----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ and browser sessions for a minute; everything after that (filters, sorting, pagi
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Any
@@ -20,7 +21,7 @@ TTL_S = 60
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading your traces…", max_entries=64)
-def own_frames(
+def own_frames(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str, nonce: int, version: str | None
 ) -> traces.Frames:
     """A hosted visitor's traces only, searched by the store (MLflow's session metadata): a visitor's page
@@ -89,7 +90,7 @@ def nonce() -> int:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Searching…", max_entries=32)
-def search_ids(
+def search_ids(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str, experiment_id: str, filter_string: str, start_ms: int | None, end_ms: int | None, nonce: int, version: str | None
 ) -> tuple[frozenset[str], bool]:
     return traces.search_ids(tracking_uri, experiment_id, filter_string, start_ms=start_ms, end_ms=end_ms)
@@ -121,7 +122,7 @@ def read_all_max(tracking_uri: str) -> int:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=32)
-def trace_count(
+def trace_count(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str,
     experiment_id: str,
     start_ms: int | None,
@@ -134,7 +135,7 @@ def trace_count(
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=8)
-def lean_rows(
+def lean_rows(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str | None, nonce: int, version: str | None
 ) -> pd.DataFrame | None:
     """A sqlite store's lean trace rows (core.trace_metrics.from_rows), kept so that filters are pandas; None
@@ -143,7 +144,7 @@ def lean_rows(
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
-def overview(
+def overview(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str,
     experiment_id: str,
     start_ms: int | None,
@@ -184,7 +185,7 @@ def _prefetch() -> trace_metrics.Prefetch:
     return trace_metrics.Prefetch()
 
 
-def prefetch_scenarios(
+def prefetch_scenarios(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str,
     experiment_id: str,
     start_ms: int | None,
@@ -207,7 +208,7 @@ def prefetch_scenarios(
             narrowed = trace_metrics.Scope(key, scope.status, scope.session)
             prefetch.start(
                 _ahead_key(tracking_uri, experiment_id, start_ms, end_ms, narrowed, nonce, version),
-                lambda narrowed=narrowed: reader.overview(start_ms, end_ms, now_ms, narrowed),
+                functools.partial(reader.overview, start_ms, end_ms, now_ms, narrowed),
                 TTL_S,
             )
         return present
@@ -216,7 +217,7 @@ def prefetch_scenarios(
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
-def breakdown(
+def breakdown(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str,
     experiment_id: str,
     start_ms: int | None,
@@ -248,7 +249,7 @@ def breakdown(
     return reader.by_scenario(start_ms, end_ms, scope, scenario_keys, totals)
 
 
-def scenario_rows_alongside(
+def scenario_rows_alongside(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str,
     experiment_id: str,
     start_ms: int | None,
@@ -270,7 +271,7 @@ def scenario_rows_alongside(
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
-def list_page(
+def list_page(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str,
     experiment_id: str,
     start_ms: int | None,
@@ -285,7 +286,7 @@ def list_page(
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading the newest turns…", max_entries=16)
-def recent(
+def recent(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str,
     experiment_id: str,
     start_ms: int | None,

@@ -146,7 +146,7 @@ def _log_to_run(run_id: str, conversation: Any) -> dict[str, str]:
 class CatifyModel(PythonModel):
     """The Catify team behind MLflow's pyfunc interface."""
 
-    def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # no type hints: MLflow would read them as a schema
         try:
             prompts = prompts_from(model_input)
             settings, iterations, instruction, image_format = settings_from(params)

@@ -62,7 +62,7 @@ def pinned_requirements(path: Path = REQUIREMENTS) -> list[str]:
     return [line for line in lines if line and not line.startswith("-")]  # pins only, no pip options
 
 
-def signature(settings: Settings, iterations: int, instruction: str = ""):
+def signature(settings: Settings, iterations: int, instruction: str = "") -> ModelSignature:
     """Input: prompts (one string column). Params: iterations, the critic's instruction and provider settings,
     defaulting to the settings the version was logged with (so a prediction without params answers as the
     version was meant to); never a key."""
@@ -275,7 +275,7 @@ def _run_user(client: Any, run_id: str | None) -> str:
     """Who logged it: the registry keeps no user for local stores, the run does (`mlflow.user`)."""
     try:
         return client.get_run(run_id).data.tags.get(contract.RUN_USER, "") if run_id else ""
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - who logged a version is a label: unknown rather than a failed table
         return ""
 
 
@@ -323,7 +323,7 @@ def _user() -> str:
     """Who, when nobody signed in: the user MLflow itself records on runs (`mlflow.user`: the OS user)."""
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - getpass raises whatever the OS gives (no user in a container): the label only
         return "unknown"
 
 

@@ -44,7 +44,7 @@ def _experiment_id() -> str | None:
 class TeamModel(PythonModel):
     """A user's team behind MLflow's pyfunc interface."""
 
-    def load_context(self, context):
+    def load_context(self, context: Any) -> None:
         config = context.model_config or {}
         self.options: dict[str, Any] = dict(config.get("options") or {})
         if "team_file" not in (context.artifacts or {}):  # a built-in scenario
@@ -62,7 +62,7 @@ class TeamModel(PythonModel):
         # its own key, so a loaded version never takes the place of the chat page's team of the same file
         self.scenario = scenarios.register(replace(from_files.scenario_for(team_file), key=team_file.key + MODEL_SUFFIX, listed=False))
 
-    def predict(self, context, model_input, params=None):  # no type hints: MLflow would read them as a schema
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # no type hints: MLflow would read them as a schema
         try:
             prompts = prompts_from(model_input)
             settings, merged = settings_from_params(params, {**PARAM_DEFAULTS, **self.options})

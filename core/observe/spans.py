@@ -416,7 +416,7 @@ class TracedAgent(BaseChatAgent):
         return self._inner
 
     @property
-    def produced_message_types(self):
+    def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
         return self._inner.produced_message_types
 
     async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 import httpx2 as httpx
 
@@ -235,7 +235,7 @@ def source_for(kind: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> WeatherSource
     raise ValueError(f"Unknown weather source {kind!r}: use 'offline' or 'open-meteo'.")
 
 
-def weather_function(source: WeatherSource, timeout_s: float = DEFAULT_TIMEOUT_S):
+def weather_function(source: WeatherSource, timeout_s: float = DEFAULT_TIMEOUT_S) -> Callable[[str], Awaitable[str]]:
     """`get_weather(city)` for a FunctionTool: never raises; failures are an "ERROR: ..." line for the agents."""
 
     async def get_weather(city: str) -> str:
