@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 import streamlit as st
 
-from core import documents, evaluation, hosted, prompt_sets
+from core import documents, evaluation, exports, hosted, prompt_sets
 from core.errors import UserError
 from core.mlflow_model import registry
 from core.scenarios import ChoiceOption, DocumentOption, IntOption
@@ -351,6 +351,14 @@ def evaluation_results(result: evaluation.Evaluation) -> None:
         width="stretch",
         key="eval_table",
         column_config={"cost_usd": st.column_config.NumberColumn(format="$%.4f")},
+    )
+    st.download_button(
+        "Download results (CSV)",
+        exports.csv_bytes(table),
+        f"evaluation-{result.run_id}.csv",
+        "text/csv",
+        key="dl_evaluation",
+        icon=":material/download:",
     )
     if result.scenario == "catify":
         st.markdown("**Final pictures side by side**")
