@@ -86,6 +86,7 @@ def test_trace_metadata_and_tags(first_turn):
     assert info.tags[contract.CONVERSATION] == run_id
     assert info.tags[contract.TURN] == "1"
     assert info.tags[contract.PROVIDER] == "demo"
+    assert info.tags[contract.TRACE_KIND] == contract.CHAT_TURN  # what the trace is (issue 29)
     assert str(info.state).endswith("OK")
 
 
