@@ -55,7 +55,7 @@ SUMMARY: Final = "app.summary"  # core.observe.summary: the turn's calls per (ki
 SUMMARY_VERSION: Final = 1
 # What a trace is (a tag on every trace written since 2026-12, issue 29): a turn of a chat, a model's prediction
 # (the Models page, `mlflow models serve`, scripts) or a version's answer in an evaluation. Every view that must tell
-# them apart reads it (core.traces.trace_kind; older traces: by their session and scenario).
+# them apart reads it through kind_of (older traces: by their session and scenario).
 TRACE_KIND: Final = "app.trace.kind"
 CHAT_TURN: Final = "chat"
 PREDICTION: Final = "prediction"

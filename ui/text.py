@@ -33,8 +33,9 @@ def safe_markdown(text: object) -> str:
     `$…$` as LaTeX (money: "$4.5 million … $3 million") and keeps a link's scheme. So, outside code: `![` is
     escaped (an image becomes a link, fetched only if clicked), `<` becomes `&lt;` (HTML and autolinks show
     as text), `$` is escaped, a link whose address is not http(s) or mailto shows as text, and a reference
-    definition (`[id]: address`, which images can point at) shows as text. Code blocks and spans stay as
-    written: they render literally."""
+    definition (`[id]: address`, which images can point at) shows as text. Code blocks and spans render as
+    written, but for a zero-width space inside `![`, `](`, `]:` and `<x` (`_defused_everywhere`): the filter holds
+    on its own, not by Streamlit's frontend."""
     lines, fence = [], ""
     for line in str(text).split("\n"):
         opener = _FENCE.match(line)

@@ -104,7 +104,7 @@ def defused(value: Any) -> Any:
     own UI renders span inputs and outputs and a trace's request and response as markdown and fetches any picture
     they name (`![t](http://…)`, also `![t][ref]`): the admin's browser would load an address a visitor typed, or a
     model echoed, when the trace is opened there. A zero-width space after the `!` keeps the words and makes it a
-    link, fetched only if clicked (docs/DEPLOY.md, "Privacy"). The conversation keeps the text as typed."""
+    link, fetched only if clicked (docs/DEPLOY.md, "Pictures in MLflow's own UI"). The transcript keeps the text as typed."""
     if isinstance(value, str):
         return _PICTURE_OPENER.sub("!\u200b", value) if "![" in value else value
     if isinstance(value, dict):
