@@ -12,7 +12,7 @@ import streamlit as st
 from core import documents, evaluation, exports, hosted, prompt_sets
 from core.errors import UserError
 from core.mlflow_model import registry
-from core.scenarios import ChoiceOption, DocumentOption, IntOption
+from core.scenarios import ChoiceOption, DocumentOption, IntOption, Scenario
 from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from ui import session, trace_data
 from ui.text import code, plain
@@ -93,7 +93,7 @@ def registry_action(action) -> None:
         st.session_state.model_message = ("error", str(exc))
 
 
-def team_model(scenario) -> None:
+def team_model(scenario: Scenario) -> None:
     """A built-in team or a team file's team as a model: log, versions and aliases, load and predict its answer."""
     name = registry.team_model_name(scenario.key)
     if scenario.team_file:
