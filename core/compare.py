@@ -10,9 +10,7 @@ top spans has those as its steps."""
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -22,7 +20,7 @@ from typing import Any, Sequence
 from mlflow.tracing.client import TracingClient
 from mlflow.tracking import MlflowClient
 
-from . import contract
+from . import contract, exports
 from .observe import summary
 from .observe.lineage import prompt_diff
 
@@ -325,13 +323,10 @@ def table(comparison: Comparison) -> list[dict[str, Any]]:
 
 
 def to_csv(comparison: Comparison) -> bytes:
-    rows = table(comparison)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    header = "".join(f"# {i}: {s.label} ({s.trace_id})\n" for i, s in enumerate(comparison.sides, 1))
-    return (header + out.getvalue()).encode("utf-8")
+    """The comparison's table as CSV (core.exports: cells a spreadsheet would run are made text), each side's
+    label and trace first, one "# n: label (trace id)" line each."""
+    header = [f"# {i}: {s.label} ({s.trace_id})" for i, s in enumerate(comparison.sides, 1)]
+    return exports.csv_bytes(table(comparison), preamble=header)
 
 
 def to_json(comparison: Comparison) -> bytes:

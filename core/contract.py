@@ -8,7 +8,7 @@ these names; nothing else spells an `app.` key or an MLflow attribute name as a 
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Mapping
 
 from mlflow.entities import SpanType
 from mlflow.entities.assessment_source import AssessmentSourceType
@@ -53,6 +53,15 @@ SUMMARY: Final = "app.summary"  # core.observe.summary: the turn's calls per (ki
 # autologged straight inside one (dropped by both rules alike) and always name their model; the new rule gives
 # those traces the same groups, so every stored v1 summary is still exact and needs no walk.
 SUMMARY_VERSION: Final = 1
+# What a trace is (a tag on every trace written since 2026-12, issue 29): a turn of a chat, a model's prediction
+# (the Models page, `mlflow models serve`, scripts) or a version's answer in an evaluation. Every view that must tell
+# them apart reads it through kind_of (older traces: by their session and scenario).
+TRACE_KIND: Final = "app.trace.kind"
+CHAT_TURN: Final = "chat"
+PREDICTION: Final = "prediction"
+EVALUATION_ANSWER: Final = "evaluation"
+PREDICTION_SESSION: Final = "model-prediction"  # the session of a prediction nobody in particular asked for
+MODEL_SCENARIO_SUFFIX: Final = "@model"  # a team's scenario key as a logged model predicts it (older traces: a prediction)
 TURN_STATUS: Final = "app.turn.status"  # root span attributes: ok, waiting or stopped (older traces: in the outputs)
 TURN_STOP_REASON: Final = "app.turn.stop_reason"  # the team's own words for why it stopped
 TURN_STEPS: Final = "app.turn.steps"  # messages the team produced
@@ -97,6 +106,18 @@ TRACE_NAME: Final = TraceTagKey.TRACE_NAME
 # slower at 100,000 traces; its UI's trace-name column reads the same. The turn's number is the TURN tag. Traces
 # written before 2026-11-26 are named "<scenario> turn <n>" and still read.
 TURN_NAME_SUFFIX: Final = " turn"
+
+
+def kind_of(tags: Mapping[str, str], session: str = "") -> str:
+    """What a trace is (CHAT_TURN, PREDICTION or EVALUATION_ANSWER): its TRACE_KIND tag; a trace written before the
+    tag, by its session (every prediction's was PREDICTION_SESSION) or scenario (a team's prediction's ends in
+    MODEL_SCENARIO_SUFFIX): a prediction (an evaluation's answers were predictions then too), else a chat turn."""
+    kind = tags.get(TRACE_KIND)
+    if kind in (CHAT_TURN, PREDICTION, EVALUATION_ANSWER):
+        return kind
+    if session == PREDICTION_SESSION or tags.get(SCENARIO, "").endswith(MODEL_SCENARIO_SUFFIX):
+        return PREDICTION
+    return CHAT_TURN
 
 
 def turn_name(scenario: str) -> str:

@@ -48,6 +48,7 @@ from .observe import export
 from .prompt_sets import PromptRow, PromptSet
 from .scenarios.catify import KEY as CATIFY
 from .store import fluent_lock
+from .turn.records import Asker, asked_by
 
 CHECKS = ("no_error", "ended_by_termination", "expectation", "critic_format")  # pass/fail: the score
 LOWER_IS_BETTER = ("cost_usd", "latency_s")
@@ -336,6 +337,7 @@ def _prediction(model: Any, prompt: str, params: dict[str, Any]) -> tuple[dict[s
 def _failed_trace(prompt: str, error: str, name: str) -> str:
     """A failed prediction still gets a trace of its own in the run, so its scores have a place to live."""
     with mlflow.start_span(name=f"{name} prediction") as span:
+        mlflow.update_current_trace(tags={contract.TRACE_KIND: contract.EVALUATION_ANSWER})
         span.set_inputs({"prompt": prompt})
         span.set_outputs({"error": error})
         span.set_status("ERROR")
@@ -373,7 +375,9 @@ def evaluate(  # noqa: PLR0913 - over the argument limit when it came on (issue 
 
     rows: list[RowResult] = []
     totals: list[VersionTotals] = []
-    with fluent_lock:
+    # each answer's trace is an evaluation's (contract.TRACE_KIND), not a prediction someone asked for
+    answering = Asker(kind=contract.EVALUATION_ANSWER, defuse_markup=settings is not None and settings.hosted is not None)
+    with fluent_lock, asked_by(answering):
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_experiment(experiment_id=experiment_id)
         names = " vs ".join(asked)

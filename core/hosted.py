@@ -27,6 +27,7 @@ from .conversations import Conversation
 from .documents import validate_report
 from .errors import InputError, TurnRefused
 from .identity import ADDRESS_KEY, Visitor
+from .turn.records import Asker
 
 log = logging.getLogger(__name__)
 MAX_USER_TEXT_CHARS = 2_000  # hosted mode: an edited instruction or system message (check_options)
@@ -208,6 +209,24 @@ def is_visitor(limits: HostedLimits | None, is_admin: bool) -> bool:
     """A hosted demo's visitor (not its admin): sees only their own things and changes no shared ones
     (model versions, aliases)."""
     return limits is not None and not is_admin
+
+
+def sees_evaluations(limits: HostedLimits | None, is_admin: bool) -> bool:
+    """Evaluations, their results and prompt sets (saved, or taken from past turns) hold other people's words: every
+    session's requests and the answers to them. In a hosted demo they are its admin's; a visitor sees none."""
+    return not is_visitor(limits, is_admin)
+
+
+def sees_people(limits: HostedLimits | None, is_admin: bool) -> bool:
+    """Who logged or promoted a model version, who made a prompt set (a person's email or subject, the server's OS
+    account MLflow records): in a hosted demo its admin's to see, nobody else's (registry.VersionRow.without_people)."""
+    return not is_visitor(limits, is_admin)
+
+
+def asker(limits: HostedLimits | None, visitor: Visitor) -> Asker:
+    """A prediction asked on the Models page is the visitor's own trace (their session: the Traces page shows it to
+    them, and to nobody else but the admin), and in a hosted demo its spans defuse markdown pictures."""
+    return Asker(session=visitor.owner, defuse_markup=limits is not None)
 
 
 def may_open(owner: str | None, conversation_session: str) -> bool:

@@ -166,12 +166,13 @@ def _json_row(item: Any, where: str) -> PromptRow:
 
 
 def from_past_turns(tracking_uri: str, experiment_id: str, scenario: str, limit: int = 10) -> tuple[PromptRow, ...]:
-    """The newest distinct requests of a team's past turns (chat turns and model predictions), each with its trace
-    as the source; none is an InputError that says so."""
+    """The newest distinct requests of a team's past turns (chat turns and model predictions, not an evaluation's
+    answers: contract.kind_of), each with its trace as the source; none is an InputError that says so. Everyone's:
+    in a hosted demo only its admin takes prompts from past turns (core.hosted.sees_evaluations)."""
     client = mlflow.MlflowClient(tracking_uri)
     rows: list[PromptRow] = []
     try:
-        for key in (scenario, scenario + "@model"):
+        for key in (scenario, scenario + contract.MODEL_SCENARIO_SUFFIX):
             quoted = key.replace("'", "''")  # a team file's name is the user's
             found = client.search_traces(
                 locations=[str(experiment_id)],
@@ -181,6 +182,8 @@ def from_past_turns(tracking_uri: str, experiment_id: str, scenario: str, limit:
                 order_by=["timestamp_ms DESC"],
             )
             for info in (t.info for t in found):
+                if contract.kind_of(info.tags, info.trace_metadata.get(contract.TRACE_SESSION, "")) == contract.EVALUATION_ANSWER:
+                    continue
                 text = _request_text(client, info)
                 if text and len(text) <= MAX_PROMPT_CHARS and text not in {r.prompt for r in rows}:
                     rows.append(PromptRow(text, source_trace=info.trace_id))

@@ -228,6 +228,7 @@ class _Cloner:
                 (contract.TURN, str(turn)),
                 (contract.PROVIDER, provider or "demo"),
                 (contract.ATTEMPT, "1"),
+                (contract.TRACE_KIND, contract.CHAT_TURN),
                 (contract.TRACE_NAME, contract.turn_name(CATIFY)),
             ):
                 attrs[contract.TRACE_TAG_PREFIX + key] = json.dumps(value)

@@ -833,10 +833,6 @@ def listed(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[LIST_COLUMNS].reset_index(drop=True)
 
 
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False).encode("utf-8")
-
-
 def time_window(label: str, now_ms: int | None = None) -> tuple[int | None, int | None]:
     """(start, end) in ms for a range label; start rounded down to the minute so reads cache between reruns."""
     spans = {

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import documents, evaluation, hosted, prompt_sets
+from core import documents, evaluation, exports, hosted, prompt_sets
 from core.errors import UserError
 from core.mlflow_model import registry
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, Scenario
@@ -65,6 +65,8 @@ def loaded(tracking_uri: str, model_uri: str) -> Any:
 
 # in a hosted demo, visitors predict (offline, free); logging versions and moving aliases is the admin's
 VISITOR = hosted.is_visitor(settings.hosted, session.is_admin())
+EVALUATIONS = hosted.sees_evaluations(settings.hosted, session.is_admin())  # they hold other people's words
+PEOPLE = hosted.sees_people(settings.hosted, session.is_admin())  # who logged or promoted a version
 DEMO_PARAMS = {
     "provider": "demo",
     "chat_model": "demo-chat",
@@ -73,6 +75,14 @@ DEMO_PARAMS = {
     "image_size": "512x512",
     "image_quality": "standard",
 }
+
+
+ASKER = hosted.asker(settings.hosted, session.visitor())  # a prediction's trace is the visitor's own
+
+
+def shown_versions(name: str = registry.MODEL_NAME) -> list[registry.VersionRow]:
+    """The model's versions, without who logged or promoted them for a hosted demo's visitors."""
+    return [r if PEOPLE else r.without_people() for r in registry.versions(uri, name)]
 
 
 def registry_action(action: Callable[[], str]) -> None:
@@ -128,7 +138,7 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
     if message := st.session_state.pop("model_message", None):
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
     try:
-        rows = registry.versions(uri, name)
+        rows = shown_versions(name)
     except registry.RegistryError as exc:
         st.error(plain(exc))
         return
@@ -142,7 +152,7 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
                     "version": r.version,
                     "aliases": ", ".join(r.aliases),
                     "logged": datetime.fromtimestamp(r.created_ms / 1000, timezone.utc),
-                    "by": r.user,
+                    **({"by": r.user} if PEOPLE else {}),
                     "provider": r.provider,
                     "status": r.status,
                 }
@@ -179,7 +189,9 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
                 st.session_state.team_prediction = (
                     name,
                     chosen_uri,
-                    registry.predict(model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=store.experiment_id)[0],
+                    registry.predict(
+                        model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=store.experiment_id, asker=ASKER
+                    )[0],
                 )
         except registry.RegistryError as exc:
             st.session_state.pop("team_prediction", None)
@@ -286,9 +298,10 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
     refs = [alias for r in rows for alias in r.aliases] + [str(r.version) for r in rows]
     labels = {str(r.version): f"version {r.version}" for r in rows}
     labels.update({alias: f"{alias} (v{r.version})" for r in rows for alias in r.aliases})
-    if VISITOR:
-        st.info("In this hosted demo, evaluating and promoting versions is for its admin.")
-    elif len(rows) < 2:
+    if not EVALUATIONS:
+        st.info("In this hosted demo, evaluations and their results are for its admin.")
+        return
+    if len(rows) < 2:
         st.info("Log a second version to compare two.")
     else:
         try:
@@ -367,6 +380,14 @@ def evaluation_results(result: evaluation.Evaluation) -> None:
         width="stretch",
         key="eval_table",
         column_config={"cost_usd": st.column_config.NumberColumn(format="$%.4f")},
+    )
+    st.download_button(
+        "Download results (CSV)",
+        exports.csv_bytes(table),
+        f"evaluation-{result.run_id}.csv",
+        "text/csv",
+        key="dl_evaluation",
+        icon=":material/download:",
     )
     if result.scenario == "catify":
         st.markdown("**Final pictures side by side**")
@@ -464,7 +485,7 @@ if message := st.session_state.pop("model_message", None):
 # ---- versions ---------------------------------------------------------------------------------------
 st.subheader("Versions")
 try:
-    rows = registry.versions(uri)
+    rows = shown_versions()
 except registry.RegistryError as exc:
     st.error(plain(exc))
     rows = []
@@ -477,7 +498,7 @@ table = pd.DataFrame(
             "version": r.version,
             "aliases": ", ".join(r.aliases),
             "logged": datetime.fromtimestamp(r.created_ms / 1000, timezone.utc),
-            "by": r.user,
+            **({"by": r.user} if PEOPLE else {}),
             "provider": r.provider,
             "iterations": r.iterations,
             "critic instruction": r.instruction or "(default, not recorded)",
@@ -518,7 +539,8 @@ if st.button("Predict", icon=":material/play_arrow:", key="predict", type="prima
             # load by version, so a moved alias never serves a stale cached model
             model = loaded(uri, f"models:/{registry.MODEL_NAME}/{choices[model_uri]}")
             params = {"iterations": int(predict_iterations), **(DEMO_PARAMS if VISITOR else {})}
-            st.session_state.prediction = (model_uri, registry.predict(model, [prompt], params, experiment_id=store.experiment_id)[0])
+            predicted = registry.predict(model, [prompt], params, experiment_id=store.experiment_id, asker=ASKER)
+            st.session_state.prediction = (model_uri, predicted[0])
     except registry.RegistryError as exc:
         st.session_state.pop("prediction", None)
         st.error(plain(exc))

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import contract, costs, feedback, hosted, scenarios, trace_metrics, trace_view, traces
+from core import contract, costs, exports, feedback, hosted, scenarios, trace_metrics, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
 from core.observe import lineage
 from ui import session, trace_data
@@ -251,7 +251,7 @@ def overview() -> None:
     )
     st.download_button(
         "Download breakdown (CSV)",
-        traces.csv_bytes(table),
+        exports.csv_bytes(table),
         f"breakdown-by-{by}.csv",
         "text/csv",
         key="dl_breakdown",
@@ -345,7 +345,7 @@ def overview_at_scale(scope: trace_metrics.Scope) -> None:
         )
     st.download_button(
         "Download breakdown (CSV)",
-        traces.csv_bytes(table),
+        exports.csv_bytes(table),
         f"breakdown-by-{by}.csv",
         "text/csv",
         key="a_dl_breakdown",
@@ -399,7 +399,7 @@ def trace_list() -> None:
     listed_now = shown.traces[traces.LIST_COLUMNS]
     cols[2].download_button(
         "Download list (CSV)",
-        lambda: traces.csv_bytes(listed_now),  # built on click
+        lambda: exports.csv_bytes(listed_now),  # built on click
         "traces.csv",
         "text/csv",
         key="dl_list",

@@ -33,6 +33,7 @@ RUNNER = "core/turn/runner.py"
 CONVERSATIONS = "core/conversations.py"
 LEDGER = "tests/test_spend_ledger.py"
 BURST = "tests/test_ledger_burst.py"
+MODELS_PRIVACY = "tests/browser/test_models_privacy.py"
 
 
 @dataclass(frozen=True)
@@ -497,6 +498,73 @@ SAFEGUARDS = [
         "        return spent + sum(",
         "        return spent + 0 * sum(",
         ("tests/test_hosted_budget.py::test_a_005_cap_refuses_the_catify_turn_that_would_pass_it",),
+    ),
+    Safeguard(
+        "privacy",
+        "a hosted visitor's Models page draws no evaluation (its prompts and answers are other visitors' words)",
+        "pages/models.py",
+        "evaluation_section",
+        '    if not EVALUATIONS:\n        st.info("In this hosted demo, evaluations and their results are for its admin.")\n'
+        "        return\n",
+        "",
+        (MODELS_PRIVACY,),
+    ),
+    Safeguard(
+        "privacy",
+        "a hosted visitor's Versions tables name nobody (who logged or promoted a version)",
+        "pages/models.py",
+        "shown_versions",
+        "r if PEOPLE else r.without_people()",
+        "r",
+        (MODELS_PRIVACY,),
+    ),
+    Safeguard(
+        "privacy",
+        "past turns are chat turns and predictions, not an evaluation's answers (the trace's kind)",
+        "core/prompt_sets.py",
+        "from_past_turns",
+        "== contract.EVALUATION_ANSWER:",
+        '== "no kind":',
+        ("tests/test_model_evaluation.py::test_prompt_sets_are_mlflow_evaluation_datasets_from_lines_files_and_past_turns",),
+    ),
+    Safeguard(
+        "csv",
+        "a CSV cell a spreadsheet would run as a formula is made text",
+        "core/exports.py",
+        "neutral",
+        '        return "\'" + value\n',
+        "        return value\n",
+        ("tests/test_exports.py",),
+    ),
+    Safeguard(
+        "markup",
+        "a hosted turn's spans hold no markdown picture (MLflow's UI would fetch it)",
+        "core/observe/spans.py",
+        "scrub_attributes",
+        "            clean = defused(clean)\n",
+        "            pass\n",
+        (
+            f"{CONTRACT}::test_a_hosted_turn_keeps_no_markdown_picture_in_its_spans_and_the_transcript_keeps_the_text",
+            "tests/browser/test_mlflow_ui_pictures.py",
+        ),
+    ),
+    Safeguard(
+        "markup",
+        "safe_markdown: no link to another scheme in what only looks like code or spans two lines",
+        "ui/text.py",
+        "_defused_everywhere",
+        "text = _LINK_DESTINATION.sub(",
+        "text = (lambda _, text: text)(",
+        ("tests/test_safe_markdown.py::test_no_link_to_another_scheme_survives_anywhere",),
+    ),
+    Safeguard(
+        "markup",
+        "safe_markdown: no reference definition at any depth (a blockquote, a list item)",
+        "ui/text.py",
+        "_defused_everywhere",
+        "text = _DEFINITION_COLON.sub(",
+        "text = (lambda _, text: text)(",
+        ("tests/test_safe_markdown.py::test_no_link_to_another_scheme_survives_anywhere",),
     ),
 ]
 

@@ -12,7 +12,9 @@ import streamlit as st
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
-from core import identity
+from core import contract, identity
+from core.config import Settings
+from core.mlflow_model import registry
 from core.observe import export
 from tests.openai_server import OpenAIStub
 from tests.pages import AUTH, person, send
@@ -204,3 +206,20 @@ def test_an_instruction_is_held_to_the_demos_limit(monkeypatch):
     assert len(at.sidebar.text_area(key="instruction").value) == 2_000
     send(at, "a cat")
     assert not at.error and len(at.get("image")) == 3
+
+
+def test_a_visitors_prediction_on_the_models_page_is_their_own_trace(tracking_uri, experiment_name):
+    """Issue 29: a visitor sees their own predictions (their session, so their Traces page counts it) and nobody
+    else's; a prediction's trace says what it is."""
+    registry.log_catify(tracking_uri, experiment_name, Settings(tracking_uri=tracking_uri), 1)
+    bob = visit(user=BOB)
+    bob.switch_page("pages/models.py").run()
+    bob.button(key="predict").click().run()
+    assert not bob.exception, [e.value for e in bob.exception]
+    trace_id = bob.session_state["prediction"][1]["trace_id"]
+    export.flush()
+    info = MlflowClient(tracking_uri).get_trace(trace_id).info
+    assert info.trace_metadata[contract.TRACE_SESSION] == identity.signed_in(BOB).owner
+    assert info.tags[contract.TRACE_KIND] == contract.PREDICTION
+    assert traces_metric(bob) == "1", "Bob's Traces page shows his prediction"
+    assert traces_metric(visit(user=ALICE)) == "0", "and Alice's does not"

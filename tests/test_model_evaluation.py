@@ -27,6 +27,8 @@ from core.config import Settings
 from core.conversations import ConversationStore
 from core.errors import InputError
 from core.mlflow_model import registry
+from core.observe import export
+from core.turn.records import Asker
 from scripts import evaluate_models as cli
 from tests.net import free_port, wait_until_up
 from tests.openai_server import OpenAIStub, ReplyFault
@@ -126,8 +128,19 @@ def test_prompt_sets_are_mlflow_evaluation_datasets_from_lines_files_and_past_tu
     with pytest.raises(InputError, match="Line 1: “wants: x” is not an expectation"):
         prompt_sets.from_lines("a cat | wants: x")
 
+    # past turns are chat turns and predictions, told apart from an evaluation's answers by the trace's kind (issue 29)
+    model = registry.load(uri, f"models:/catify/{pair[1]}")
+    mlflow.set_tracking_uri(uri)  # where a page's store points MLflow (core.store.prepare)
+    [asked] = registry.predict(model, ["a lone cat on a fence"], {"iterations": 1}, experiment_id, Asker(session="visitor-7"))
+    export.flush()
+    client = mlflow.MlflowClient(uri)
+    prediction = client.get_trace(asked["trace_id"]).info
+    assert prediction.tags[contract.TRACE_KIND] == contract.PREDICTION
+    assert prediction.trace_metadata[contract.TRACE_SESSION] == "visitor-7", "the visitor's own trace"
+    answers = {client.get_trace(r.trace_id).info.tags.get(contract.TRACE_KIND) for r in evaluated.rows}
+    assert answers == {contract.EVALUATION_ANSWER}
     past = prompt_sets.from_past_turns(uri, experiment_id, "catify")
-    assert {r.prompt for r in past} == {r.prompt for r in evaluated.rows} and all(r.source_trace for r in past)
+    assert [r.prompt for r in past] == ["a lone cat on a fence"] and all(r.source_trace for r in past)
     saved = prompt_sets.save(uri, experiment_id, "from turns", past, "catify")
     loaded = prompt_sets.load(uri, saved.dataset_id)
     assert loaded.rows == past, "in order, with each prompt's trace as its source"

@@ -19,7 +19,7 @@ from mlflow.entities import Span, SpanType, Trace
 from mlflow.tracing.client import TracingClient
 from mlflow.utils.providers import cost_per_token
 
-from core import contract, costs, feedback, synthetic, traces
+from core import contract, costs, exports, feedback, synthetic, traces
 from core.conversations import ConversationStore
 from core.observe import export, lineage, summary
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
@@ -326,10 +326,10 @@ def test_a_trace_still_in_progress_lists_and_says_so(tracking_uri):
 
 
 def test_exports_parse(filled, frames):
-    listed = pd.read_csv(io.BytesIO(traces.csv_bytes(frames.traces[traces.LIST_COLUMNS])))
+    listed = pd.read_csv(io.BytesIO(exports.csv_bytes(frames.traces[traces.LIST_COLUMNS])))
     assert sorted(listed["trace_id"]) == sorted(frames.traces["trace_id"])
     assert listed["cost_usd"].sum() == pytest.approx(frames.traces["cost_usd"].sum())
-    table = pd.read_csv(io.BytesIO(traces.csv_bytes(traces.breakdown(frames, "model"))))
+    table = pd.read_csv(io.BytesIO(exports.csv_bytes(traces.breakdown(frames, "model"))))
     assert "gpt-image-1" in set(table["model"])
 
     trace = traces.load_trace(filled.tracking_uri, filled.turn_traces[0])

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from core import agents, contract, providers, scenarios
-from core.config import Settings
+from core.config import HostedLimits, Settings
 from core.conversations import Conversation, ConversationConflict, ConversationStore
 from core.observe import export
 from core.scenarios import catify
@@ -86,6 +86,7 @@ def test_trace_metadata_and_tags(first_turn):
     assert info.tags[contract.CONVERSATION] == run_id
     assert info.tags[contract.TURN] == "1"
     assert info.tags[contract.PROVIDER] == "demo"
+    assert info.tags[contract.TRACE_KIND] == contract.CHAT_TURN  # what the trace is (issue 29)
     assert str(info.state).endswith("OK")
 
 
@@ -513,3 +514,19 @@ def test_the_turn_summary_counts_pictures_as_picture_calls(first_turn):
     kinds = {(kind, model): calls for kind, model, _agent, calls, *_ in summary_tag["calls"]}
     assert kinds[("image", settings.image_model)] == N_IMAGES
     assert kinds[("chat", settings.vision_model)] == catify.DEFAULT_ITERATIONS
+
+
+def test_a_hosted_turn_keeps_no_markdown_picture_in_its_spans_and_the_transcript_keeps_the_text(tracking_uri):
+    """Issue 29: MLflow's own UI fetches what markdown in a span names (tests/browser/test_mlflow_ui_pictures.py
+    measures it); in a hosted demo the spans and previews hold `![` defused, the transcript the text as typed."""
+    store = ConversationStore.connect(tracking_uri, f"defused-{uuid.uuid4().hex[:10]}")
+    message = "a cat ![t](http://127.0.0.1:9/x.png) on a roof"
+    settings = Settings(tracking_uri=tracking_uri, hosted=HostedLimits())
+    conv = Conversation(scenario="catify", session_id="visitor", provider="demo", options={"iterations": 1})
+    outcome = asyncio.run(runner.run_turn(conv, message, settings, store))
+    assert outcome.status == "ok", outcome.error
+    assert outcome.conversation.transcript[0]["text"] == message
+    [trace] = _traces(store.client, store.experiment_id)
+    stored = trace.to_json()
+    assert "![" not in stored.replace("\\u200b", "\u200b") and "!\\u200b[t](http://127.0.0.1:9/x.png)" in stored
+    assert trace.info.request_preview == "a cat !\u200b[t](http://127.0.0.1:9/x.png) on a roof"

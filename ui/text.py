@@ -39,8 +39,9 @@ def safe_markdown(text: object) -> str:
     `$…$` as LaTeX (money: "$4.5 million … $3 million") and keeps a link's scheme. So, outside code: `![` is
     escaped (an image becomes a link, fetched only if clicked), `<` becomes `&lt;` (HTML and autolinks show
     as text), `$` is escaped, a link whose address is not http(s) or mailto shows as text, and a reference
-    definition (`[id]: address`, which images can point at) shows as text. Code blocks and spans stay as
-    written: they render literally."""
+    definition (`[id]: address`, which images can point at) shows as text. Code blocks and spans render as
+    written, but for a zero-width space inside `![`, `](`, `]:` and `<x` (`_defused_everywhere`): the filter holds
+    on its own, not by Streamlit's frontend."""
     lines, fence = [], ""
     for line in str(text).split("\n"):
         opener = _FENCE.match(line)
@@ -53,13 +54,27 @@ def safe_markdown(text: object) -> str:
             lines.append(line)
         else:
             lines.append(_safe_line(line))
-    # Whatever the lines above took for code may not be code to a CommonMark parser (an escaped backtick, a fence
-    # whose info string holds one, unbalanced backticks): no `![` is left to become a picture there either. A
-    # zero-width space between its two characters shows the same in real code and is only a link elsewhere.
-    return _IMAGE_OPENER.sub("\\1!\u200b[", "\n".join(lines))
+    return _defused_everywhere("\n".join(lines))
 
 
 _IMAGE_OPENER = re.compile(r"(?<!\\)((?:\\\\)*)!\[")  # `![` that no backslash escapes
+_LINK_DESTINATION = re.compile(r"(?<!\\)((?:\\\\)*)\]\((?!\s*<?\s*(?:https?://|mailto:))", re.IGNORECASE)  # `](` then not http(s)/mailto
+_DEFINITION_COLON = re.compile(r"(?<!\\)((?:\\\\)*)\]:")  # `]:` that no backslash escapes: a reference definition's
+_TAG_OPENER = re.compile(r"<(?=[A-Za-z/!?])")  # an HTML tag or an autolink (`<javascript:…>`)
+
+
+def _defused_everywhere(text: str) -> str:
+    """Whatever the lines took for code may not be code to a CommonMark parser (an escaped backtick before a code
+    span, a fence whose info string holds one, unbalanced backticks), and a link or a definition may span lines
+    or sit in a blockquote or list item (`> [x]: javascript:…`). So, over the whole text: no `![` (a picture), no
+    `](` before an address that is not http(s) or mailto (`\\`[x](javascript:…)\\``, `[x](⏎javascript:…)`), no
+    `]:` (a reference definition, at any depth) and no `<` before a tag or scheme stays whole. A zero-width space
+    between the two characters shows the same in real code and breaks the syntax everywhere else; the prose rules
+    above have already escaped what they saw, and an escaped character is left alone."""
+    text = _IMAGE_OPENER.sub("\\1!\u200b[", text)
+    text = _LINK_DESTINATION.sub("\\1]\u200b(", text)
+    text = _DEFINITION_COLON.sub("\\1]\u200b:", text)
+    return _TAG_OPENER.sub("<\u200b", text)
 
 
 def _safe_line(line: str) -> str:

@@ -88,7 +88,7 @@ def predict_one(
 ) -> dict[str, Any]:
     conversation = Conversation(
         scenario=CATIFY,
-        session_id="model-prediction",
+        session_id=contract.PREDICTION_SESSION,
         provider=settings.provider,
         options={"iterations": iterations, "instruction": instruction},
     )

@@ -10,7 +10,7 @@ import contextlib
 import getpass
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from ..observe import export
 from ..scenarios.catify import DEFAULT_CRITIC_INSTRUCTION
 from ..scenarios.catify import KEY as CATIFY
 from ..store import fluent_lock, is_not_found
+from ..turn.records import Asker, asked_by
 
 MODEL_NAME = "catify"
 MODEL_FILE = Path(__file__).with_name("catify_model.py")
@@ -54,6 +55,11 @@ class VersionRow:
     scenario: str = ""  # the team it runs (catify, analyst, weather, team:<file>)
     model_id: str = ""  # MLflow's logged model behind the version (its evaluations link to it)
     promoted: dict[str, str] = field(default_factory=dict)  # alias -> "<who> at <when>", as recorded on promotion
+
+    def without_people(self) -> VersionRow:
+        """The row without who logged or promoted it (a person's email or subject, the server's OS account): what
+        a hosted demo's visitors see (core.hosted.sees_people); when, and which alias, stay."""
+        return replace(self, user="", promoted={alias: "at " + record.rpartition(" at ")[2] for alias, record in self.promoted.items()})
 
 
 def pinned_requirements(path: Path = REQUIREMENTS) -> list[str]:
@@ -340,11 +346,14 @@ def load(tracking_uri: str, model_uri: str) -> Any:
         raise _describe(exc, f"Model {model_uri}") from exc
 
 
-def predict(model: Any, prompts: Any, params: dict[str, Any] | None = None, experiment_id: str | None = None) -> list[dict[str, Any]]:
+def predict(
+    model: Any, prompts: Any, params: dict[str, Any] | None = None, experiment_id: str | None = None, asker: Asker | None = None
+) -> list[dict[str, Any]]:
     """The model's predictions; with `experiment_id`, their traces go there (the model traces into MLflow's
-    active experiment, a process-wide setting: set and used under one lock)."""
+    active experiment, a process-wide setting: set and used under one lock); with `asker`, their traces are that
+    person's and kind (core.turn.records.Asker; else whoever the caller's context says)."""
     try:
-        with _fluent_lock if experiment_id else contextlib.nullcontext():
+        with _fluent_lock if experiment_id else contextlib.nullcontext(), asked_by(asker) if asker else contextlib.nullcontext():
             if experiment_id:
                 mlflow.set_experiment(experiment_id=str(experiment_id))
             return model.predict(prompts, params=params or None)

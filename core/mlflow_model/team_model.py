@@ -24,14 +24,14 @@ from mlflow.pyfunc import PythonModel
 from mlflow.tracking.fluent import _get_experiment_id
 
 # absolute imports: MLflow runs this file as a script, with the logged copy of core/ on sys.path (code_paths)
-from core import scenarios
+from core import contract, scenarios
 from core.conversations import Conversation
 from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params
 from core.scenarios import from_files
 from core.turn import TurnHandle
 
 PARAM_DEFAULTS: dict[str, Any] = {"provider": "demo", "base_url": "", "chat_model": ""}
-MODEL_SUFFIX = "@model"  # predictions are traced as their own scenario: `team:<file>@model`
+MODEL_SUFFIX = contract.MODEL_SCENARIO_SUFFIX  # predictions are traced as their own scenario: `team:<file>@model`
 
 
 def _experiment_id() -> str | None:
@@ -72,7 +72,9 @@ class TeamModel(PythonModel):
         return [self._predict_one(prompt, settings, options) for prompt in prompts]
 
     def _predict_one(self, prompt: str, settings: Any, options: dict[str, Any]) -> dict[str, Any]:
-        conversation = Conversation(scenario=self.scenario.key, session_id="model-prediction", provider=settings.provider, options=options)
+        conversation = Conversation(
+            scenario=self.scenario.key, session_id=contract.PREDICTION_SESSION, provider=settings.provider, options=options
+        )
         # a turn on its own thread and event loop: predict may be called from a server's event loop
         outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
         if outcome is None or outcome.status not in ("ok", "waiting"):

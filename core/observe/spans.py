@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, Callable, Iterator, Mapping, Optional, Sequence
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_TEXT_IN_SPAN = 20_000
 
 _recording: ContextVar[bool] = ContextVar("app_tracing_recording", default=False)
+_defusing: ContextVar[bool] = ContextVar("app_tracing_defusing", default=False)  # a hosted demo's turn: see `defused`
 
 
 def recording() -> bool:
@@ -82,13 +84,42 @@ def record_failure(span: Any, exc: Exception) -> None:
 
 
 def scrub_attributes(span: Any) -> None:
-    """Every attribute of the span with its secrets taken out (an unchanged one is not written again)."""
+    """Every attribute of the span with its secrets taken out, and in a hosted demo's turn its markdown pictures
+    defused (`defused`); an unchanged one is not written again."""
     if not isinstance(span, LiveSpan):
         return
     for key, value in span.attributes.items():
         clean = redact.scrub_value(value)
+        if _defusing.get():
+            clean = defused(clean)
         if clean is not value:
             span.set_attribute(key, clean)
+
+
+_PICTURE_OPENER = re.compile(r"!(?=\[)")
+
+
+def defused(value: Any) -> Any:
+    """Markdown pictures made links, in every string of JSON-like data (a new value only where one changed). MLflow's
+    own UI renders span inputs and outputs and a trace's request and response as markdown and fetches any picture
+    they name (`![t](http://…)`, also `![t][ref]`): the admin's browser would load an address a visitor typed, or a
+    model echoed, when the trace is opened there. A zero-width space after the `!` keeps the words and makes it a
+    link, fetched only if clicked (docs/DEPLOY.md, "Pictures in MLflow's own UI"). The transcript keeps the text as typed."""
+    if isinstance(value, str):
+        return _PICTURE_OPENER.sub("!\u200b", value) if "![" in value else value
+    if isinstance(value, dict):
+        items = {k: defused(v) for k, v in value.items()}
+        return value if all(items[k] is value[k] for k in value) else items
+    if isinstance(value, list):
+        found = [defused(v) for v in value]
+        return value if all(a is b for a, b in zip(found, value)) else found
+    return value
+
+
+def _said(text: str, defuse: bool) -> str:
+    """A trace's request or response preview: secrets out, and pictures defused in a hosted demo's turn."""
+    clean = clip(redact.scrub(text), 1000)
+    return defused(clean) if defuse else clean
 
 
 @dataclass(frozen=True)
@@ -101,6 +132,8 @@ class TurnInfo:
     provider: str
     attempt: int = 1
     billed_to_owner: bool = False
+    kind: str = contract.CHAT_TURN  # what the trace is (contract.TRACE_KIND)
+    defuse_markup: bool = False  # a hosted demo: markdown pictures in the spans become links (`defused`)
 
 
 @contextlib.contextmanager
@@ -118,6 +151,7 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
             _recording.reset(token)
         return
     token = _recording.set(True)
+    defusing = _defusing.set(info.defuse_markup)
     pictures = _pictures.set({})
     try:
         with open_span(
@@ -134,10 +168,11 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
                     contract.TURN: str(info.turn),
                     contract.PROVIDER: info.provider,
                     contract.ATTEMPT: str(info.attempt),
+                    contract.TRACE_KIND: info.kind,
                     **({contract.BILLING: contract.BILLED_TO_OWNER} if info.billed_to_owner else {}),
                 },
                 session_id=info.session_id,
-                request_preview=clip(redact.scrub(request), 1000),
+                request_preview=_said(request, info.defuse_markup),
             )
             try:
                 yield span
@@ -151,6 +186,7 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
                 _write_summary(span, info)
     finally:
         _pictures.reset(pictures)
+        _defusing.reset(defusing)
         _recording.reset(token)
 
 
@@ -160,7 +196,7 @@ def end_turn(span: Any, answer: str, status: str, stop_reason: str, steps: int) 
     if span is None:
         return
     span.set_outputs(clip(answer, 2000))
-    mlflow.update_current_trace(response_preview=clip(redact.scrub(answer), 1000))  # the words, not their JSON
+    mlflow.update_current_trace(response_preview=_said(answer, _defusing.get()))  # the words, not their JSON
     span.set_attributes({contract.TURN_STATUS: status, contract.TURN_STOP_REASON: stop_reason, contract.TURN_STEPS: steps})
 
 

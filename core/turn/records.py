@@ -3,9 +3,12 @@ outcome. Statuses and event kinds are `Literal`s, so a typo is a type error, not
 
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Iterator, Literal
 
+from .. import contract
 from ..config import Settings
 from ..conversations import Conversation
 from ..records import TranscriptEntry, TurnUsage
@@ -22,6 +25,36 @@ EventKind = Literal["progress", "message", "warning", "chunk", "opened"]
 
 
 @dataclass(frozen=True)
+class Asker:
+    """Who asked for a model's prediction and what its trace is, as the app knows it around an in-process predict
+    (core.mlflow_model.registry.predict and core.evaluation set it; a served model or a script asks as nobody in
+    particular). A context variable, not a parameter: a logged version runs the model file it was logged with, whose
+    call of TurnHandle learns no new arguments; the handle reads it where it is made, on the predicting thread."""
+
+    session: str = ""  # whose prediction (a visitor's owner key); "" keeps the model's own (contract.PREDICTION_SESSION)
+    kind: str = contract.PREDICTION  # or contract.EVALUATION_ANSWER
+    defuse_markup: bool = False  # a hosted demo: markdown pictures in the spans become links (core.observe.spans)
+
+
+NOBODY_IN_PARTICULAR = Asker()
+_asker: ContextVar[Asker | None] = ContextVar("app_prediction_asker", default=None)
+
+
+def asker() -> Asker:
+    return _asker.get() or NOBODY_IN_PARTICULAR
+
+
+@contextlib.contextmanager
+def asked_by(who: Asker) -> Iterator[None]:
+    """Predictions made inside the block are `who`'s."""
+    token = _asker.set(who)
+    try:
+        yield
+    finally:
+        _asker.reset(token)
+
+
+@dataclass(frozen=True)
 class TurnRequest:
     """One user message for one conversation, and how to run it."""
 
@@ -33,6 +66,7 @@ class TurnRequest:
     attempt: int = 1  # 2, 3, ... for retries (the trace's app.attempt)
     wait_for_trace: bool = True  # until the trace is complete in the store (the chat page does not wait)
     trace_experiment_id: str | None = None  # trace without a store (model predictions)
+    asked: Asker = field(default_factory=asker)  # a prediction's: who asked, as which kind of trace
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from autogen_agentchat.messages import TextMessage
 from autogen_core import CancellationToken
 
-from .. import costs, errors, redact, scenarios
+from .. import contract, costs, errors, redact, scenarios
 from ..agents import ImageRecord, TeamPlan, build_team
 from ..config import MAX_MESSAGE_CHARS, Settings
 from ..conversations import Conversation, ConversationConflict, ConversationStore
@@ -225,15 +225,18 @@ class _Turn:
         request = self.request
         if request.trace and (self.store is not None or request.trace_experiment_id):
             experiment_id = self.store.experiment_id if self.store is not None else str(request.trace_experiment_id)
+            predicted = self.store is None  # a model's prediction: traced for whoever asked (records.Asker)
             self.trace_info = spans.TurnInfo(
                 experiment_id=experiment_id,
                 conversation_id=self.conv.id or "",
                 scenario=self.conv.scenario,
                 turn=self.turn,
-                session_id=self.conv.session_id,
+                session_id=(predicted and request.asked.session) or self.conv.session_id,
                 provider=self.settings.provider,
                 attempt=request.attempt,
                 billed_to_owner=self.settings.billed_to_owner,
+                kind=request.asked.kind if predicted else contract.CHAT_TURN,
+                defuse_markup=request.asked.defuse_markup if predicted else self.settings.hosted is not None,
             )
 
     async def build(self) -> tuple[scenarios.Scenario, TeamPlan]:
