@@ -9,7 +9,7 @@ import sys
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 import streamlit as st
@@ -214,17 +214,19 @@ def sidebar_settings() -> Settings:
             format_func=PROVIDER_LABELS.get,
             key="provider",
         )
-        defaults = Settings.for_provider(provider)
+        # the owner's models (APP_CHAT_MODEL, …) for the provider APP_PROVIDER names; any other starts from its own
+        defaults = base if provider == base.provider else Settings.for_provider(provider)
         st.session_state.uses_owner_key = False
         if provider == "demo":
             st.caption("Offline models drawn with Pillow: no key, no network, no cost.")
+            demo = Settings.for_provider("demo")  # offline models only: no other name would answer
             return base.with_(
                 provider="demo",
-                chat_model=defaults.chat_model,
-                vision_model=defaults.vision_model,
-                image_model=defaults.image_model,
-                image_size=defaults.image_size,
-                image_quality=defaults.image_quality,
+                chat_model=demo.chat_model,
+                vision_model=demo.vision_model,
+                image_model=demo.image_model,
+                image_size=demo.image_size,
+                image_quality=demo.image_quality,
                 api_key="",
             )
         owner_key = base.api_key if hosted_policy.may_use_owner_key(base.hosted, person, provider) else ""
@@ -256,16 +258,22 @@ def sidebar_settings() -> Settings:
         if typed_key:
             base_url = hosted_policy.typed_key_endpoint(base.hosted, provider, base_url)
         if st.session_state.uses_owner_key:  # models the demo's cost bound knows: token prices only, no extras
-            chat_model = st.selectbox("Chat model", HOSTED_MODELS, key="chat_model_hosted")
-            vision_model = st.selectbox("Vision model", HOSTED_MODELS, key="vision_model_hosted")
+            chat_model = st.selectbox(
+                "Chat model", HOSTED_MODELS, index=_index(HOSTED_MODELS, defaults.chat_model), key="chat_model_hosted"
+            )
+            vision_model = st.selectbox(
+                "Vision model", HOSTED_MODELS, index=_index(HOSTED_MODELS, defaults.vision_model), key="vision_model_hosted"
+            )
         else:
             chat_model = st.text_input("Chat model", value=defaults.chat_model, key=f"chat_model_{provider}")
             vision_model = st.text_input("Vision model", value=defaults.vision_model, key=f"vision_model_{provider}")
         image_models = list(IMAGE_MODELS)
+        if defaults.image_model and defaults.image_model not in image_models and not st.session_state.uses_owner_key:
+            image_models.append(defaults.image_model)  # the owner named one the list lacks: theirs wins
         if provider == "openai-compatible":
             image_model = st.text_input("Image model (empty: none)", value=defaults.image_model, key="image_model_c")
         else:
-            image_model = st.selectbox("Image model", image_models, key="image_model")
+            image_model = st.selectbox("Image model", image_models, index=_index(image_models, defaults.image_model), key="image_model")
         sizes = IMAGE_SIZES.get(image_model, ("1024x1024",))
         qualities = IMAGE_QUALITIES.get(image_model, ("standard",))
         size = st.selectbox("Image size", sizes, key=f"size_{image_model}")
@@ -281,6 +289,11 @@ def sidebar_settings() -> Settings:
             image_size=size,
             image_quality=quality,
         )
+
+
+def _index(options: Sequence[str], value: str) -> int:
+    """Where `value` is among a select box's options (the first when it is not there)."""
+    return list(options).index(value) if value in options else 0
 
 
 def model_widgets(provider: str) -> dict[str, str]:
