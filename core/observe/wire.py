@@ -233,6 +233,9 @@ def _judge(call: WireCall, payload: bytes) -> bool:
     if not payload:
         call.drop("empty data: line")
         return False
+    if _plain_delta(payload):
+        call.chunks += 1  # a delta with nothing to read for the call: the SDK parses it, not us too
+        return True
     try:
         answer = json.loads(payload)
     except ValueError:
@@ -245,6 +248,21 @@ def _judge(call: WireCall, payload: bytes) -> bool:
         call.chunks += 1
         call.read_answer(answer)
     return True
+
+
+_NO_FINISH = (b'"finish_reason":null', b'"finish_reason": null')
+
+
+def _plain_delta(payload: bytes) -> bool:
+    """A chunk that is surely one JSON object of choices without a finish_reason or usage: most of a stream."""
+    return (
+        payload[:1] == b"{"
+        and payload[-1:] == b"}"
+        and b'"choices"' in payload
+        and b'"usage"' not in payload
+        and payload.count(b'"finish_reason"') == 1
+        and any(mark in payload for mark in _NO_FINISH)
+    )
 
 
 class _BodyTap(httpx2.AsyncByteStream):
