@@ -125,10 +125,16 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, secrets: Mapping[str, object] | None = None) -> "Settings":
-        """Environment first, then secrets (e.g. st.secrets) for the key; everything has a default."""
+        """The environment, and secrets (e.g. st.secrets) for the key and the owner's models; everything has a
+        default. `APP_CHAT_MODEL`, `APP_VISION_MODEL` and `APP_IMAGE_MODEL` are the models of the provider
+        `APP_PROVIDER` names (the sidebar starts from them; another provider starts from its own defaults)."""
         env = os.environ if env is None else env
         secrets = secrets or {}
-        provider = env.get("APP_PROVIDER", "demo")
+
+        def owner(name: str, default: str) -> str:  # the owner's setting: secrets, then the environment
+            return str(secrets.get(name) or env.get(name) or default)
+
+        provider = owner("APP_PROVIDER", "demo")
         key = str(secrets.get("OPENAI_API_KEY", "") or env.get("OPENAI_API_KEY", ""))
         base = cls.for_provider(provider)
         hosted = hosted_limits(env, secrets)
@@ -146,9 +152,9 @@ class Settings:
             api_key=Secret(key),
             share_secret=Secret(share_secret),
             base_url=env.get("OPENAI_BASE_URL", base.base_url),
-            chat_model=env.get("APP_CHAT_MODEL", base.chat_model),
-            vision_model=env.get("APP_VISION_MODEL", base.vision_model),
-            image_model=env.get("APP_IMAGE_MODEL", base.image_model),
+            chat_model=owner("APP_CHAT_MODEL", base.chat_model),
+            vision_model=owner("APP_VISION_MODEL", base.vision_model),
+            image_model=owner("APP_IMAGE_MODEL", base.image_model),
             tracking_uri=env.get("MLFLOW_TRACKING_URI", DEFAULT_TRACKING_URI),
             experiment_name=env.get("MLFLOW_EXPERIMENT_NAME", DEFAULT_EXPERIMENT),
             mlflow_ui_url=env.get("APP_MLFLOW_UI_URL", ""),

@@ -12,7 +12,7 @@ from typing import Final, Mapping
 
 from mlflow.entities import SpanType
 from mlflow.entities.assessment_source import AssessmentSourceType
-from mlflow.tracing.constant import SpanAttributeKey, TraceMetadataKey, TraceTagKey
+from mlflow.tracing.constant import SpanAttributeKey, TokenUsageKey, TraceMetadataKey, TraceTagKey
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_USER
 
 # --- a conversation: an MLflow run ----------------------------------------------------------------------------------
@@ -87,6 +87,14 @@ IMAGE_SIZE: Final = "app.image.size"
 IMAGE_QUALITY: Final = "app.image.quality"
 IMAGE_COST: Final = "app.image.cost_usd"  # -1 when the price is unknown
 IMAGE_PARENT: Final = "app.image.parent"
+# a model call's usage beyond MLflow's keys (issue 30): reasoning tokens are part of the output tokens (billed as
+# output; MLflow's usage has no key for them); a note says what was clamped or why the tokens are unknown
+REASONING_TOKENS: Final = "app.usage.reasoning_tokens"
+USAGE_NOTE: Final = "app.usage.note"
+STREAM_CHUNKS: Final = "app.stream.chunks"  # a streamed call: the chunks its server sent (not each as an event)
+# a picture's usage as the server reported it (gpt-image: text and image input tokens, image output tokens), priced
+# into the span's cost; kept out of MLflow's usage key, whose trace totals count chat tokens
+IMAGE_USAGE: Final = "app.image.usage"
 TOOL_ERROR_PREFIX: Final = "ERROR:"  # a tool result starting with it marks the TOOL span failed
 
 # --- MLflow's own keys, by its constants -----------------------------------------------------------------------------
@@ -94,6 +102,11 @@ MODEL: Final = SpanAttributeKey.MODEL
 MODEL_PROVIDER: Final = SpanAttributeKey.MODEL_PROVIDER
 COST: Final = SpanAttributeKey.LLM_COST
 USAGE: Final = SpanAttributeKey.CHAT_USAGE
+# the keys inside USAGE; cached input tokens are part of the input tokens, priced at the cache-read rate
+INPUT_TOKENS: Final = TokenUsageKey.INPUT_TOKENS
+OUTPUT_TOKENS: Final = TokenUsageKey.OUTPUT_TOKENS
+TOTAL_TOKENS: Final = TokenUsageKey.TOTAL_TOKENS
+CACHE_READ_INPUT_TOKENS: Final = TokenUsageKey.CACHE_READ_INPUT_TOKENS
 TRACE_TAG_PREFIX: Final = SpanAttributeKey.TRACE_TAG_PREFIX
 TRACE_SESSION: Final = TraceMetadataKey.TRACE_SESSION
 SESSION_ID: Final = SpanAttributeKey.SESSION_ID  # the root span's copy of the session

@@ -6,11 +6,15 @@ its own team), and "what if this usage ran on another model"."""
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 from mlflow.tracing.utils import calculate_cost_by_model_and_token_usage
 from mlflow.utils.providers import get_models
+
+from . import contract
+from .observe.wire import CallUsage
 
 if TYPE_CHECKING:  # only for annotations: costs must not depend on the settings module at run time
     from .config import Settings
@@ -98,21 +102,64 @@ def turn_cost_usd(picture_costs: Iterable[float | None], chat_cost: float | None
     return None if chat_cost is None else sum(float(c or 0) for c in picture_costs) + chat_cost
 
 
-def clients_cost_usd(clients: Iterable[object], settings: Settings | None) -> float | None:
-    """What these model clients' calls cost, from MLflow's catalog (as it prices their spans); None when a
-    model used has no price. Each client counts once, however often it is listed."""
+def clients_cost_usd(clients: Iterable[Any], settings: Settings | None) -> float | None:
+    """What these traced model clients' calls cost, each priced as MLflow prices its span (`usage_cost`: cached
+    input tokens at the cache-read rate); None when a model used has no price or a call's tokens are unknown.
+    Each client counts once, however often it is listed."""
     if settings is not None and settings.provider == "demo":
         return 0.0  # offline models cost nothing (the catalog has no price for them)
     total = 0.0
     for client in {id(c): c for c in clients}.values():
-        usage = client.total_usage()  # type: ignore[attr-defined]
-        if not (usage.prompt_tokens or usage.completion_tokens):
-            continue
-        cost = token_cost(getattr(client, "model", ""), usage.prompt_tokens, usage.completion_tokens, catalog_provider(settings))
-        if cost is None:
-            return None
-        total += cost
+        for call in client.calls:
+            cost = usage_cost(getattr(client, "model", ""), call, catalog_provider(settings))
+            if cost is None:
+                return None
+            total += cost
     return total
+
+
+def usage_cost(model: str, usage: CallUsage, provider: str | None = None) -> float | None:
+    """USD for one call's usage, by MLflow's own function on the very usage attribute its span carries; None when
+    the tokens are unknown or the catalog has no price."""
+    attribute = usage.attribute()
+    if attribute is None:
+        return None
+    if not attribute[contract.INPUT_TOKENS] and not attribute[contract.OUTPUT_TOKENS]:
+        return 0.0
+    cost = calculate_cost_by_model_and_token_usage(model, attribute, provider)
+    return None if cost is None else float(cost["total_cost"])
+
+
+@dataclass
+class CallTotals:
+    """A turn's model calls as billed (the turn's line under it in the chat)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0  # of the input tokens, read from the provider's prompt cache
+    reasoning_tokens: int = 0  # of the output tokens
+    unknown_calls: int = 0  # calls whose server reported no usage
+    models: list[str] = field(default_factory=list)  # the models that answered, in first-use order
+
+
+def call_totals(clients: Iterable[Any]) -> CallTotals:
+    """The calls of these traced clients added up, each client once."""
+    totals = CallTotals()
+    for client in {id(c): c for c in clients}.values():
+        for call in client.calls:
+            if not call.known:
+                totals.unknown_calls += 1
+            totals.input_tokens += call.input_tokens or 0
+            totals.output_tokens += call.output_tokens or 0
+            totals.cached_tokens += call.cached_tokens
+            totals.reasoning_tokens += call.reasoning_tokens
+            if (
+                (model := str(getattr(client, "model", "") or ""))
+                and model not in totals.models
+                and (call.input_tokens or call.output_tokens or not call.known)
+            ):
+                totals.models.append(model)
+    return totals
 
 
 @functools.lru_cache(maxsize=8)

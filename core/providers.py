@@ -19,6 +19,7 @@ from .config import Settings
 from .demo.models import DemoChatCompletionClient, DemoImageGenerator, Responder
 from .errors import ConfigError
 from .image_models import ImageGenerator, OpenAIImageGenerator
+from .observe import wire
 from .observe.spans import TracedChatCompletionClient
 
 
@@ -54,15 +55,16 @@ class Clients:
 
     def usage(self) -> tuple[int, int, list[str]]:
         """Input and output tokens of this turn's model calls, and the models that answered, in first-use order."""
-        tokens_in = tokens_out = 0
-        models: list[str] = []
-        for client in {id(c): c for c in (self.chat, self.vision, *self._roles)}.values():
-            used = client.total_usage()
-            if used.prompt_tokens or used.completion_tokens:
-                tokens_in, tokens_out = tokens_in + used.prompt_tokens, tokens_out + used.completion_tokens
-                if (model := str(getattr(client, "model", "") or "")) and model not in models:
-                    models.append(model)
-        return tokens_in, tokens_out, models
+        totals = self.totals()
+        return totals.input_tokens, totals.output_tokens, totals.models
+
+    def totals(self) -> costs.CallTotals:
+        """This turn's model calls as billed: tokens (cached and reasoning among them), calls whose server reported
+        no usage, the models that answered (core.costs)."""
+        return costs.call_totals(self._traced())
+
+    def _traced(self) -> list[TracedChatCompletionClient]:
+        return [c for c in {id(c): c for c in (self.chat, self.vision, *self._roles)}.values() if isinstance(c, TracedChatCompletionClient)]
 
     @property
     def stream(self) -> bool:
@@ -71,7 +73,7 @@ class Clients:
 
     def chat_cost_usd(self) -> float | None:
         """What this turn's model calls cost (core.costs); None when a model used has no price."""
-        return costs.clients_cost_usd((self.chat, self.vision, *self._roles), self.settings)
+        return costs.clients_cost_usd(self._traced(), self.settings)
 
     async def close(self) -> None:
         for client in (self.chat, self.vision, self.image, *self._roles):
@@ -90,7 +92,11 @@ def model_info_for(model: str, *, vision: bool) -> ModelInfo | None:
 
 def _openai_chat(settings: Settings, model: str, *, vision: bool) -> ChatCompletionClient:
     kwargs: dict[str, Any] = dict(
-        model=model, api_key=settings.api_key or "not-needed", timeout=settings.request_timeout_s, max_retries=settings.max_retries
+        model=model,
+        api_key=settings.api_key or "not-needed",
+        timeout=settings.request_timeout_s,
+        max_retries=settings.max_retries,
+        http_client=wire.http_client(),  # reads what the server sent: cached tokens, finish, [DONE] (core.observe.wire)
     )
     if settings.max_output_tokens:
         kwargs["max_tokens"] = int(settings.max_output_tokens)

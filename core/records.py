@@ -20,7 +20,10 @@ class TurnUsage(TypedDict, total=False):
 
     input_tokens: int
     output_tokens: int
-    cost_usd: float | None  # pictures included; None when a model used has no price
+    cached_tokens: int  # of the input tokens, read from the provider's prompt cache (billed at its cache rate)
+    reasoning_tokens: int  # of the output tokens
+    unknown_calls: int  # model calls whose server reported no usage: the tokens above leave them out
+    cost_usd: float | None  # pictures included; None when a model used has no price or a call's tokens are unknown
     models: list[str]  # the chat models that answered, then the picture model (if any)
     pictures: int
     seconds: float

@@ -59,6 +59,7 @@ def echo_row(row: str) -> str:
     return f"{SECRETS}::test_a_key_the_provider_quotes_in_its_error_appears_nowhere[{row}]"
 
 
+WIRE = "tests/test_wire_formats.py"
 TOOL_QUOTES_SECRETS = f"{REDACT}::test_a_tool_error_quoting_secrets_reaches_no_trace_transcript_or_artifact"
 
 
@@ -105,9 +106,64 @@ SAFEGUARDS = [
         "the openai SDK's retries (it honours Retry-After)",
         "core/providers.py",
         "_openai_chat",
-        "timeout=settings.request_timeout_s, max_retries=settings.max_retries\n",
-        "timeout=settings.request_timeout_s, max_retries=0\n",
+        "        max_retries=settings.max_retries,\n",
+        "        max_retries=0,\n",
         (model_row("429 with Retry-After (1 retry allowed)"),),
+    ),
+    # issue 30: what the server sent decides (core/observe/wire.py)
+    Safeguard(
+        "model",
+        "a stream is judged finished by what the server sent, not by agentchat's 'unknown' (usage on the finish chunk)",
+        "core/observe/spans.py",
+        "_finished",
+        "    if call.broke_off():\n        raise StreamBrokeOff",
+        '    if result.finish_reason == "unknown" and pieces:\n        raise StreamBrokeOff',
+        (f"{WIRE}::test_each_server_shape_completes_a_turn_with_the_tokens_and_cost_it_reported[llama.cpp]",),
+    ),
+    Safeguard(
+        "model",
+        "a stream with neither finish_reason nor [DONE] is named as broken off",
+        "core/observe/spans.py",
+        "_finished",
+        "    if call.broke_off():\n        raise StreamBrokeOff",
+        "    if False:\n        raise StreamBrokeOff",
+        (model_row("answer cut off mid-way"),),
+    ),
+    Safeguard(
+        "model",
+        "cached input tokens priced at the model's cache-read rate",
+        "core/observe/wire.py",
+        "CallUsage.attribute",
+        "            usage[contract.CACHE_READ_INPUT_TOKENS] = self.cached_tokens",
+        "            pass",
+        (f"{WIRE}::test_cached_input_tokens_are_priced_as_mlflow_prices_the_span_and_every_reader_agrees[streamed]",),
+    ),
+    Safeguard(
+        "model",
+        "a server that reports no usage leaves tokens and cost unknown, never 0",
+        "core/observe/wire.py",
+        "usage_from",
+        '        return CallUsage(None, None, note="The server reported no token usage for this call.")',
+        "        server = {}",
+        (f"{WIRE}::test_a_server_that_sends_no_usage_leaves_tokens_and_cost_unknown_never_zero",),
+    ),
+    Safeguard(
+        "model",
+        "a stream line that is not JSON is left out, not fatal",
+        "core/observe/wire.py",
+        "_judge",
+        '        call.drop("line that is not JSON")\n        return False',
+        "        return True",
+        (f"{WIRE}::test_each_server_shape_completes_a_turn_with_the_tokens_and_cost_it_reported[junk-lines]",),
+    ),
+    Safeguard(
+        "settings",
+        "the owner's models start the sidebar for the owner's provider",
+        "ui/session.py",
+        "sidebar_settings",
+        "defaults = base if provider == base.provider else Settings.for_provider(provider)",
+        "defaults = Settings.for_provider(provider)",
+        ("tests/test_owner_models.py::test_the_owners_model_is_the_sidebars_start_and_what_the_models_page_logs[APP_CHAT_MODEL]",),
     ),
     Safeguard(
         "model",

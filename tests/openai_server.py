@@ -111,6 +111,9 @@ def weather_team_reply(messages: list[dict[str, Any]], tools: list[dict[str, Any
         if last.get("role") == "tool":
             return {"role": "assistant", "content": str(last.get("content"))}
         city = last_text.rsplit("for ", 1)[-1].strip(" .")
+        if " and " in city:  # several cities: several tool calls in one message, as parallel tool calling sends them
+            calls = [call("get_weather", {"city": c.strip()})["tool_calls"][0] for c in city.split(" and ")]
+            return {"role": "assistant", "content": None, "tool_calls": calls}
         return call("get_weather", {"city": city})
     if system.startswith("You are the planner"):
         if last.get("name") == "weather_assistant":
@@ -148,6 +151,7 @@ class RecordedRequest:
     body: Any  # the parsed JSON body, or None
     raw: bytes = b""
     status: int = 0  # what the stub answered
+    usage: dict[str, Any] | None = None  # a chat answer's usage as the stub computed it (sent, or not, by its wire)
 
     @property
     def authorization(self) -> str:
@@ -363,6 +367,66 @@ class WhileAnswering(Fault):
         self.action()
 
 
+# --- how servers stream (issue 30) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How one OpenAI-compatible server writes a streamed chat completion; the stub streams in the shape it is given
+    (`OpenAIStub.wire`). Each shape in WIRES cites the server code it copies."""
+
+    usage: str = "last-chunk"  # "last-chunk" (its own chunk, empty choices), "finish-chunk" (on the finish chunk), "none"
+    done: bool = True  # `data: [DONE]` at the end
+    tool_args_piece: int = 0  # tool-call arguments in pieces of this many characters (0: whole, in one delta)
+    reasoning_field: str = ""  # reasoning deltas before the content: "reasoning_content" or "reasoning"
+    error_after: int = -1  # an error event after this many content deltas
+    cut_after: int = -1  # the connection cut (a chunked body left unfinished) after this many content deltas
+    junk: bool = False  # an empty data: line, a line that is not JSON, a chunk with neither choices nor usage
+    model: bool = True  # chunks name the model
+    usage_numbers: tuple[int, int] | None = None  # (prompt, completion) tokens reported instead of the true ones
+    ignores_stream_options: bool = False  # usage only when the server would send it anyway
+
+
+WIRES: dict[str, Wire] = {
+    # OpenAI's reference: with stream_options.include_usage "an additional chunk will be streamed before the
+    # data: [DONE] message ... the choices field will always be an empty array" (openai/openai-openapi, openapi.yaml,
+    # ChatCompletionStreamOptions); the openai SDK stops at [DONE] (openai-python src/openai/_streaming.py).
+    # vLLM does the same (vllm/entrypoints/openai/serving_chat.py, chat_completion_stream_generator:
+    # final_usage_chunk with choices=[], prompt_tokens_details.cached_tokens with --enable-prompt-tokens-details,
+    # tool-call arguments streamed as many deltas), and Ollama (openai/openai.go ToChunk / ToUsage, usage chunk
+    # written by middleware/openai.go when include_usage; tool calls whole in one delta).
+    "openai": Wire(),
+    "vllm-tools": Wire(tool_args_piece=4),
+    # llama.cpp's server: the final chunk holds finish_reason *and* usage (and timings), then data: [DONE]
+    # (ggml-org/llama.cpp tools/server/server-task.cpp, server_task_result_cmpl_final::to_json_oaicompat_chat_stream);
+    # LiteLLM's stream chunk builder does the same for some providers (autogen-ext's "liteLLM" workaround)
+    "llama.cpp": Wire(usage="finish-chunk"),
+    # a server that ignores stream_options (Ollama before it read include_usage; many gateways): no usage at all
+    "no-usage": Wire(usage="none", ignores_stream_options=True),
+    # a finish chunk, then the body simply ends: no [DONE] (the openai SDK ends the stream at the end of the body)
+    "no-done": Wire(done=False),
+    # reasoning before the content: llama.cpp and vLLM (reasoning parsers) send delta.reasoning_content, DeepSeek's
+    # API too; Ollama sends delta.reasoning (openai/openai.go, Message.Reasoning), as newer vLLM does
+    "reasoning_content": Wire(reasoning_field="reasoning_content"),
+    "reasoning": Wire(reasoning_field="reasoning"),
+    # an error mid-stream: vLLM yields data: {"error": ...} from create_streaming_error_response then data: [DONE]
+    # (serving_chat.py); LiteLLM's proxy yields data: {"error": ...} from async_data_generator
+    # (litellm/proxy/proxy_server.py)
+    "error-mid-stream": Wire(error_after=2),
+    # the connection truly cut: a chunked HTTP/1.1 body (uvicorn, Go's net/http, cpp-httplib all stream chunked)
+    # that stops without its last chunk
+    "cut": Wire(cut_after=2),
+    # bad input
+    "junk-lines": Wire(junk=True),
+    "no-model": Wire(model=False),
+    "odd-usage": Wire(usage_numbers=(-5, 10**13)),
+}
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] if size else [text]
+
+
 # --- the server -------------------------------------------------------------------------------------------
 
 
@@ -371,6 +435,9 @@ class OpenAIStub:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = DEFAULT_MODELS, stream_delay_s: float = 0.0):
         self.host, self._port = host, port
+        self.wire = WIRES["openai"]  # how streamed answers are written (issue 30)
+        self.cached_share = 0.0  # this share of each prompt's tokens reported as cached (prompt_tokens_details)
+        self.reasoning_tokens = 0  # reported in completion_tokens_details (part of the completion tokens)
         self.stream_delay_s = stream_delay_s  # between the words of a streamed answer: a slow model
         self.models = list(models)
         self.requests: list[RecordedRequest] = []
@@ -563,8 +630,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         scripted = weather_team_reply(messages, body.get("tools") or [])
         reply = scripted.get("content") or "" if scripted else chat_reply(messages)
-        usage = {"prompt_tokens": prompt_tokens(messages), "completion_tokens": max(1, count_words(reply))}
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        usage = request.usage = self._usage(messages, reply)
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if not body.get("stream"):
             message = {"role": "assistant", "content": reply, "refusal": None}
@@ -590,57 +656,22 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        self.start_sse()
+        wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        _Stream(self, self.stub.wire, completion_id, created, model).send(scripted, reply, usage if wants_usage else None)
 
-        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-            return {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "system_fingerprint": "fp_stub",
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-            }
-
-        self.send_event(chunk({"role": "assistant", "content": ""}))
-        if scripted and scripted.get("tool_calls"):  # as OpenAI streams a tool call: name first, then arguments
-            for index, call in enumerate(scripted["tool_calls"]):
-                self.send_event(
-                    chunk(
-                        {
-                            "tool_calls": [
-                                {
-                                    "index": index,
-                                    "id": call["id"],
-                                    "type": "function",
-                                    "function": {"name": call["function"]["name"], "arguments": ""},
-                                }
-                            ]
-                        }
-                    )
-                )
-                self.send_event(chunk({"tool_calls": [{"index": index, "function": {"arguments": call["function"]["arguments"]}}]}))
-            self.send_event(chunk({}, "tool_calls"))
-        else:
-            words = reply.split(" ")
-            for i, word in enumerate(words):
-                self.send_event(chunk({"content": word if i == 0 else " " + word}))
-                time.sleep(self.stub.stream_delay_s)
-            self.send_event(chunk({}, "stop"))
-        if include_usage:
-            self.send_event(
-                {
-                    "id": completion_id,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "system_fingerprint": "fp_stub",
-                    "choices": [],
-                    "usage": usage,
-                }
-            )
-        self.send_event("[DONE]")
+    def _usage(self, messages: list[dict[str, Any]], reply: str) -> dict[str, Any]:
+        """OpenAI's CompletionUsage for this answer: cached prompt tokens and reasoning tokens in their details."""
+        stub = self.stub
+        usage: dict[str, Any] = {"prompt_tokens": prompt_tokens(messages), "completion_tokens": max(1, count_words(reply))}
+        usage["completion_tokens"] += stub.reasoning_tokens
+        if stub.wire.usage_numbers is not None:
+            usage["prompt_tokens"], usage["completion_tokens"] = stub.wire.usage_numbers
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if stub.cached_share:
+            usage["prompt_tokens_details"] = {"cached_tokens": int(usage["prompt_tokens"] * stub.cached_share), "audio_tokens": 0}
+        if stub.reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": stub.reasoning_tokens, "audio_tokens": 0}
+        return usage
 
     def _images(self, request: RecordedRequest) -> None:
         body = request.body
@@ -658,3 +689,93 @@ class _Handler(BaseHTTPRequestHandler):
         png = make_png(str(body.get("size") or "1024x1024"))
         item = {"b64_json": base64.b64encode(png).decode(), "revised_prompt": f"{prompt} (revised by the stub)"}
         self.send_json(200, {"created": int(time.time()), "data": [item]})
+
+
+class _Stream:
+    """One streamed answer written in a server's shape (`Wire`)."""
+
+    def __init__(self, handler: _Handler, wire: Wire, completion_id: str, created: int, model: str):
+        self.handler, self.wire = handler, wire
+        self.base: dict[str, Any] = {"id": completion_id, "object": "chat.completion.chunk", "created": created}
+        if wire.model:
+            self.base["model"] = model
+        self.base["system_fingerprint"] = "fp_stub"
+        self.chunked = wire.cut_after >= 0  # HTTP/1.1 chunked, as real servers stream, so a cut is a cut
+
+    def send(self, scripted: dict[str, Any] | None, reply: str, usage: dict[str, Any] | None) -> None:
+        if self.wire.ignores_stream_options:
+            usage = None
+        self.start()
+        self.event(self.chunk({"role": "assistant", "content": ""}))
+        if self.wire.reasoning_field:
+            for word in ("Let", " me", " think."):
+                self.event(self.chunk({self.wire.reasoning_field: word}))
+        if scripted and scripted.get("tool_calls"):
+            self.tool_calls(scripted["tool_calls"])
+            finish = "tool_calls"
+        else:
+            if not self.content(reply):
+                return
+            finish = "stop"
+        self.finish(finish, usage)
+
+    def start(self) -> None:
+        h = self.handler
+        h._request.status = 200
+        if self.chunked:
+            h.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            return
+        h.start_sse()
+
+    def write(self, data: bytes) -> None:
+        if self.chunked:
+            data = f"{len(data):x}\r\n".encode() + data + b"\r\n"
+        self.handler.wfile.write(data)
+        self.handler.wfile.flush()
+
+    def event(self, data: Any) -> None:
+        self.write(f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n".encode())
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {**self.base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}], **extra}
+
+    def tool_calls(self, calls: list[dict[str, Any]]) -> None:
+        """As OpenAI streams a tool call: id and name first, then the arguments (in pieces, as vLLM and OpenAI do)."""
+        for index, call in enumerate(calls):
+            head = {"index": index, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}
+            self.event(self.chunk({"tool_calls": [head]}))
+            for piece in _pieces(call["function"]["arguments"], self.wire.tool_args_piece):
+                self.event(self.chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+
+    def content(self, reply: str) -> bool:
+        """The answer word by word; False when the shape ends the stream early (an error event, a cut)."""
+        for i, word in enumerate(reply.split(" ")):
+            if i == self.wire.error_after:
+                error = {"message": "The model backend failed while answering.", "type": "server_error", "param": None, "code": None}
+                self.event({"error": error})
+                self.event("[DONE]")
+                return False
+            if i == self.wire.cut_after:
+                self.handler.close_connection = True
+                self.handler.connection.shutdown(_socket.SHUT_RDWR)
+                return False
+            if self.wire.junk and i == 1:
+                self.write(b"data: \n\n")  # an empty data: line
+                self.write(b"data: {not json\n\n")
+                self.event({**self.base, "object": "chat.completion.chunk"})  # neither choices nor usage
+            self.event(self.chunk({"content": word if i == 0 else " " + word}))
+            time.sleep(self.handler.stub.stream_delay_s)
+        return True
+
+    def finish(self, finish: str, usage: dict[str, Any] | None) -> None:
+        if usage is not None and self.wire.usage == "finish-chunk":
+            timings = {"prompt_n": usage["prompt_tokens"], "predicted_n": usage["completion_tokens"]}  # llama.cpp's
+            self.event(self.chunk({}, finish, usage=usage, timings=timings))
+        else:
+            self.event(self.chunk({}, finish))
+            if usage is not None and self.wire.usage == "last-chunk":
+                self.event({**self.base, "choices": [], "usage": usage})
+        if self.wire.done:
+            self.event("[DONE]")
+        if self.chunked:
+            self.handler.wfile.write(b"0\r\n\r\n")

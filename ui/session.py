@@ -10,7 +10,7 @@ import sys
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 import streamlit as st
@@ -19,7 +19,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import hosted as hosted_policy
 from core import identity, redact
-from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, Settings
+from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, HostedLimits, Settings
 from core.conversations import ConversationStore
 from core.errors import TurnRefused
 from core.hosted import SpendLedger
@@ -219,17 +219,19 @@ def sidebar_settings() -> Settings:
             format_func=labelled(PROVIDER_LABELS),
             key="provider",
         )
-        defaults = Settings.for_provider(provider)
+        # the owner's models (APP_CHAT_MODEL, …) for the provider APP_PROVIDER names; any other starts from its own
+        defaults = base if provider == base.provider else Settings.for_provider(provider)
         st.session_state.uses_owner_key = False
         if provider == "demo":
             st.caption("Offline models drawn with Pillow: no key, no network, no cost.")
+            demo = Settings.for_provider("demo")  # offline models only: no other name would answer
             return base.with_(
                 provider="demo",
-                chat_model=defaults.chat_model,
-                vision_model=defaults.vision_model,
-                image_model=defaults.image_model,
-                image_size=defaults.image_size,
-                image_quality=defaults.image_quality,
+                chat_model=demo.chat_model,
+                vision_model=demo.vision_model,
+                image_model=demo.image_model,
+                image_size=demo.image_size,
+                image_quality=demo.image_quality,
                 api_key="",
             )
         owner_key = base.api_key if hosted_policy.may_use_owner_key(base.hosted, person, provider) else ""
@@ -244,34 +246,15 @@ def sidebar_settings() -> Settings:
         st.session_state.uses_owner_key = bool(base.hosted is not None and not typed_key and owner_key)
         if provider == "openai" and not key:
             st.warning("Type an OpenAI API key, or set OPENAI_API_KEY on the server.")
-        if st.session_state.uses_owner_key:
-            limits = base.hosted
-            assert limits is not None  # the owner's key pays only in a hosted demo (uses_owner_key above)
-            try:
-                spent_usd = spend_ledger(base.tracking_uri, base.experiment_name).spent(session_id())[0]
-                spent = f" You have spent \\${spent_usd:.4f} today."
-            except TurnRefused as refused:  # no ledger, or it does not answer: said now, and again on a turn
-                spent = f" {refused}"
-            st.info(
-                f"This demo's key pays, up to \\${limits.session_cap_usd:.2f} per person and \\${limits.daily_cap_usd:.2f} a day.{spent}",
-                icon=":material/savings:",
-            )
+        if st.session_state.uses_owner_key and base.hosted is not None:  # the owner's key pays only in a hosted demo
+            _owner_key_note(base, base.hosted)
         base_url = ""
         if provider == "openai-compatible":
             base_url = st.text_input("Base URL", value=(base.base_url if base.hosted is None else "") or defaults.base_url, key="base_url")
         if typed_key:
             base_url = hosted_policy.typed_key_endpoint(base.hosted, provider, base_url)
-        if st.session_state.uses_owner_key:  # models the demo's cost bound knows: token prices only, no extras
-            chat_model = st.selectbox("Chat model", HOSTED_MODELS, key="chat_model_hosted")
-            vision_model = st.selectbox("Vision model", HOSTED_MODELS, key="vision_model_hosted")
-        else:
-            chat_model = st.text_input("Chat model", value=defaults.chat_model, key=f"chat_model_{provider}")
-            vision_model = st.text_input("Vision model", value=defaults.vision_model, key=f"vision_model_{provider}")
-        image_models = list(IMAGE_MODELS)
-        if provider == "openai-compatible":
-            image_model = st.text_input("Image model (empty: none)", value=defaults.image_model, key="image_model_c")
-        else:
-            image_model = st.selectbox("Image model", image_models, key="image_model")
+        chat_model, vision_model = _chat_models(provider, defaults)
+        image_model = _image_model(provider, defaults)
         sizes = IMAGE_SIZES.get(image_model, ("1024x1024",))
         qualities = IMAGE_QUALITIES.get(image_model, ("standard",))
         size = st.selectbox("Image size", sizes, key=f"size_{image_model}")
@@ -287,6 +270,44 @@ def sidebar_settings() -> Settings:
             image_size=size,
             image_quality=quality,
         )
+
+
+def _owner_key_note(base: Settings, limits: HostedLimits) -> None:
+    """What the demo's key pays for this visitor, and what they have spent today."""
+    try:
+        spent_usd = spend_ledger(base.tracking_uri, base.experiment_name).spent(session_id())[0]
+        spent = f" You have spent \\${spent_usd:.4f} today."
+    except TurnRefused as refused:  # no ledger, or it does not answer: said now, and again on a turn
+        spent = f" {refused}"
+    st.info(
+        f"This demo's key pays, up to \\${limits.session_cap_usd:.2f} per person and \\${limits.daily_cap_usd:.2f} a day.{spent}",
+        icon=":material/savings:",
+    )
+
+
+def _chat_models(provider: str, defaults: Settings) -> tuple[str, str]:
+    """The chat and vision models: on the owner's key, only models the demo's cost bound knows (token prices only)."""
+    if st.session_state.uses_owner_key:
+        chat = st.selectbox("Chat model", HOSTED_MODELS, index=_index(HOSTED_MODELS, defaults.chat_model), key="chat_model_hosted")
+        vision = st.selectbox("Vision model", HOSTED_MODELS, index=_index(HOSTED_MODELS, defaults.vision_model), key="vision_model_hosted")
+        return chat, vision
+    chat = st.text_input("Chat model", value=defaults.chat_model, key=f"chat_model_{provider}")
+    vision = st.text_input("Vision model", value=defaults.vision_model, key=f"vision_model_{provider}")
+    return chat, vision
+
+
+def _image_model(provider: str, defaults: Settings) -> str:
+    if provider == "openai-compatible":
+        return st.text_input("Image model (empty: none)", value=defaults.image_model, key="image_model_c")
+    image_models = list(IMAGE_MODELS)
+    if defaults.image_model and defaults.image_model not in image_models and not st.session_state.uses_owner_key:
+        image_models.append(defaults.image_model)  # the owner named one the list lacks: theirs wins
+    return st.selectbox("Image model", image_models, index=_index(image_models, defaults.image_model), key="image_model")
+
+
+def _index(options: Sequence[str], value: str) -> int:
+    """Where `value` is among a select box's options (the first when it is not there)."""
+    return list(options).index(value) if value in options else 0
 
 
 def model_widgets(provider: str) -> dict[str, str]:

@@ -55,10 +55,7 @@ def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = 
     anonymous one by their browser's cookie (core.identity). `links=False` (a shared read-only conversation)
     leaves them out."""
     cost = usage.get("cost_usd")
-    parts = [
-        f"{usage.get('input_tokens', 0):,} tokens in · {usage.get('output_tokens', 0):,} out",
-        "cost unknown" if cost is None else f"\\${cost:.4f}",
-    ]
+    parts = [tokens_part(usage), "cost unknown" if cost is None else f"\\${cost:.4f}"]
     models = ", ".join(usage.get("models") or [])
     if usage.get("pictures"):
         models += f" ({usage['pictures']} picture{'s' if usage['pictures'] != 1 else ''})"
@@ -73,6 +70,22 @@ def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = 
     if links and turn and conversation and _HEX_ID.fullmatch(conversation):  # the Compare page: fork, grid, compare
         parts.append(f"[run again with…](compare?conversation={conversation}&turn={int(turn)})")
     return " · ".join(parts)
+
+
+def tokens_part(usage: TurnUsage) -> str:
+    """ "1,200 tokens in (1,000 cached) · 80 out": what the provider bills, cached input named (it costs less);
+    calls whose server reported no usage are said, never counted as 0."""
+    unknown = int(usage.get("unknown_calls") or 0)
+    tokens_in, tokens_out = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+    if unknown and not (tokens_in or tokens_out):
+        return "tokens unknown (the server reported none)"
+    cached = int(usage.get("cached_tokens") or 0)
+    reasoning = int(usage.get("reasoning_tokens") or 0)
+    text = f"{tokens_in:,} tokens in{f' ({cached:,} cached)' if cached else ''} · {tokens_out:,} out"
+    text += f" ({reasoning:,} reasoning)" if reasoning else ""
+    if unknown:
+        text += f" + {unknown} call{'s' if unknown != 1 else ''} with tokens unknown"
+    return text
 
 
 _TRACE_ID = re.compile(r"tr-[0-9a-f]{32}")

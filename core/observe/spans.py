@@ -21,19 +21,21 @@ from dataclasses import dataclass
 from typing import Any, AsyncGenerator, Callable, Iterator, Mapping, Optional, Sequence
 
 import mlflow
+import openai
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, ModelClientStreamingChunkEvent
 from autogen_core import CancellationToken, FunctionCall, Image
 from autogen_core.models import ChatCompletionClient, CreateResult, FunctionExecutionResultMessage, LLMMessage, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
+from autogen_ext.models._utils.normalize_stop_reason import normalize_stop_reason
 from mlflow.entities import LiveSpan, SpanEvent, SpanStatus, SpanStatusCode, SpanType
 from mlflow.entities.trace_location import MlflowExperimentLocation
 from mlflow.tracing.attachments import Attachment
 from mlflow.tracing.trace_manager import InMemoryTraceManager
 
 from .. import contract, redact
-from . import summary
+from . import summary, wire
 
 log = logging.getLogger(__name__)
 
@@ -296,12 +298,12 @@ def _describe_result(result: CreateResult) -> dict[str, Any]:
     return {"choices": [{"index": 0, "message": message, "finish_reason": result.finish_reason}]}
 
 
-def _usage_attribute(usage: RequestUsage) -> dict[str, int]:
-    return {
-        "input_tokens": usage.prompt_tokens,
-        "output_tokens": usage.completion_tokens,
-        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-    }
+def _call_usage(result: CreateResult, call: wire.WireCall) -> wire.CallUsage:
+    """What one call used: the server's own usage object when the tap read the response (cached and reasoning
+    tokens included, odd numbers clamped); agentchat's `RequestUsage` otherwise (the offline demo: no HTTP)."""
+    if call.responded:
+        return wire.usage_from(call.usage)
+    return wire.CallUsage(result.usage.prompt_tokens, result.usage.completion_tokens)
 
 
 class UnreadableStream(ValueError):
@@ -310,6 +312,36 @@ class UnreadableStream(ValueError):
 
 class StreamBrokeOff(ConnectionError):
     """A streamed model call whose connection closed before the model said it had finished."""
+
+
+async def _cut_is_broken_off(
+    stream: AsyncGenerator[str | CreateResult, None], call: wire.WireCall
+) -> AsyncGenerator[str | CreateResult, None]:
+    """agentchat's stream, with a connection that failed after the server began answering said as broken off
+    (httpx's RemoteProtocolError on a cut chunked body, which the SDK raises as a connection error)."""
+    try:
+        async for item in stream:
+            yield item
+    except openai.APIConnectionError as exc:
+        if call.broke_off():
+            raise StreamBrokeOff("The model's streamed reply stopped before its end.") from exc
+        raise
+
+
+def _finished(result: CreateResult, call: wire.WireCall, pieces: int) -> CreateResult:
+    """A streamed call's result, judged by what the server sent (`core.observe.wire`), not by agentchat's
+    normalised reason: broken off when the stream held neither a finish_reason nor `[DONE]`; otherwise finished,
+    with the server's finish_reason where agentchat lost it (a finish chunk that also carried usage)."""
+    if call.broke_off():
+        raise StreamBrokeOff("The model's streamed reply stopped before its end.")
+    if not call.responded and not pieces and result.content == "" and not (result.usage.prompt_tokens or result.usage.completion_tokens):
+        raise UnreadableStream("The model's streamed reply held no answer and no usage.")
+    if call.responded and not call.chunks:
+        # a server that answered something other than a stream (the SDK then reads no event): not an empty answer
+        raise UnreadableStream("The model's streamed reply held no answer and no usage.")
+    if result.finish_reason == "unknown" and call.finish_reason:
+        return result.model_copy(update={"finish_reason": normalize_stop_reason(call.finish_reason)})
+    return result
 
 
 class TracedChatCompletionClient(ChatCompletionClient):
@@ -321,13 +353,14 @@ class TracedChatCompletionClient(ChatCompletionClient):
         self.model = model
         self._provider = provider
         self._free = free  # the offline demo's models: their calls cost $0, said as such (not "not priced")
+        self._calls: list[wire.CallUsage] = []
 
     @property
     def inner(self) -> ChatCompletionClient:
         return self._inner
 
     @contextlib.contextmanager
-    def _span(self, messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Iterator[Any]:
+    def _span(self, messages: Sequence[LLMMessage], tools: Sequence[Any], stream: bool = False) -> Iterator[Any]:
         if not recording():
             yield None
             return
@@ -341,16 +374,33 @@ class TracedChatCompletionClient(ChatCompletionClient):
             inputs: dict[str, Any] = {"model": self.model, "messages": describe_llm_messages(messages)}
             if tools:
                 inputs["tools"] = [_tool_definition(t) for t in tools]
+            if stream:  # as MLflow's openai autolog records a streamed call's request
+                inputs["stream"] = True
             span.set_inputs(inputs)
             yield span
 
-    def _record(self, span: Any, result: CreateResult) -> None:
+    def _record(self, span: Any, result: CreateResult, call: wire.WireCall) -> None:
+        """The call's usage as billed, kept for the turn's figures (`calls`) and written on its span."""
+        usage = _call_usage(result, call)
+        self._calls.append(usage)
         if span is None:
             return
         span.set_outputs(_describe_result(result))
-        span.set_attribute(contract.USAGE, _usage_attribute(result.usage))
+        if (attribute := usage.attribute()) is not None:
+            span.set_attribute(contract.USAGE, attribute)
+        if usage.reasoning_tokens:  # part of the output tokens (OpenAI bills them as output); MLflow has no key
+            span.set_attribute(contract.REASONING_TOKENS, usage.reasoning_tokens)
+        if said := " ".join(n for n in (usage.note, call.problems()) if n):
+            span.set_attribute(contract.USAGE_NOTE, said)
+        if call.streamed:
+            span.set_attribute(contract.STREAM_CHUNKS, call.chunks)
         if self._free:  # MLflow's catalog prices what it knows; it does not know the demo's models
             span.set_attribute(contract.COST, {"input_cost": 0.0, "output_cost": 0.0, "total_cost": 0.0})
+
+    @property
+    def calls(self) -> list[wire.CallUsage]:
+        """Every call's usage as billed, in order (core.costs prices them as MLflow prices their spans)."""
+        return list(self._calls)
 
     async def create(
         self,
@@ -362,7 +412,7 @@ class TracedChatCompletionClient(ChatCompletionClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: Optional[CancellationToken] = None,
     ) -> CreateResult:
-        with self._span(messages, tools) as span:
+        with self._span(messages, tools) as span, wire.watching(wire.WireCall()) as call:
             result = await self._inner.create(
                 messages,
                 tools=tools,
@@ -371,7 +421,7 @@ class TracedChatCompletionClient(ChatCompletionClient):
                 extra_create_args=extra_create_args,
                 cancellation_token=cancellation_token,
             )
-            self._record(span, result)
+            self._record(span, result, call)
             return result
 
     async def create_stream(
@@ -387,9 +437,9 @@ class TracedChatCompletionClient(ChatCompletionClient):
         kwargs: dict[str, Any] = {}
         if type(self._inner).__name__ == "OpenAIChatCompletionClient":
             kwargs["include_usage"] = True  # otherwise streamed calls report zero tokens
-        with self._span(messages, tools) as span:
+        with self._span(messages, tools, stream=True) as span, wire.watching(wire.WireCall()) as call:
             pieces = 0
-            async for item in self._inner.create_stream(
+            stream = self._inner.create_stream(
                 messages,
                 tools=tools,
                 tool_choice=tool_choice,
@@ -397,15 +447,11 @@ class TracedChatCompletionClient(ChatCompletionClient):
                 extra_create_args=extra_create_args,
                 cancellation_token=cancellation_token,
                 **kwargs,
-            ):
+            )
+            async for item in _cut_is_broken_off(stream, call):
                 if isinstance(item, CreateResult):
-                    if not pieces and item.content == "" and not (item.usage.prompt_tokens or item.usage.completion_tokens):
-                        # a server that answered something other than a stream (the SDK then reads no event):
-                        # not an empty answer, an unreadable one
-                        raise UnreadableStream("The model's streamed reply held no answer and no usage.")
-                    if item.finish_reason == "unknown" and pieces:  # the stream ended without saying it ended
-                        raise StreamBrokeOff("The model's streamed reply stopped before its end.")
-                    self._record(span, item)
+                    item = _finished(item, call, pieces)
+                    self._record(span, item, call)
                 else:
                     pieces += 1
                 yield item

@@ -365,20 +365,29 @@ class _Turn:
         return {"tokens": tokens_in + tokens_out, "cost_usd": self.spent()}
 
     def usage(self) -> TurnUsage:
-        """What the turn used: tokens, cost (pictures included), models, time and its trace."""
-        tokens_in, tokens_out, models = self.clients.usage() if self.clients is not None else (0, 0, [])
+        """What the turn used: tokens (cached and reasoning among them), cost (pictures included), models, time
+        and its trace. Calls whose server reported no usage are counted apart: their tokens are unknown, not 0."""
+        totals = self.clients.totals() if self.clients is not None else costs.CallTotals()
+        models = list(totals.models)
         pictures = len(self.recorder.pngs)
         if pictures and self.settings.image_model and self.settings.image_model not in models:
             models.append(self.settings.image_model)
-        return TurnUsage(
-            input_tokens=tokens_in,
-            output_tokens=tokens_out,
+        usage = TurnUsage(
+            input_tokens=totals.input_tokens,
+            output_tokens=totals.output_tokens,
             cost_usd=self.spent(),
             models=models,
             pictures=pictures,
             seconds=round(time.perf_counter() - self.started, 2),
             trace_id=self.trace_id,
         )
+        if totals.cached_tokens:
+            usage["cached_tokens"] = totals.cached_tokens
+        if totals.reasoning_tokens:
+            usage["reasoning_tokens"] = totals.reasoning_tokens
+        if totals.unknown_calls:
+            usage["unknown_calls"] = totals.unknown_calls
+        return usage
 
     def finish(self, status: TurnStatus) -> TurnOutcome:
         """The turn joins the conversation and is saved (with any turns the store missed while away)."""
