@@ -66,8 +66,27 @@ def reliability(request):
     RELIABILITY_ROWS.extend(rows)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test that runs a PostgreSQL is in the `postgres` group (`-m postgres`, `-m "not postgres"`): those that
+    ask for the fixture, by name or as a parameter of their store."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "postgres" in item.fixturenames or "postgresql" in params.values():
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """Under pytest-xdist (the test command runs two workers): each worker's rows reach the controller, which
+    writes the one file."""
+    RELIABILITY_ROWS.extend(getattr(node, "workeroutput", {}).get("reliability", []))
+
+
 def pytest_sessionfinish(session, exitstatus):
     """The battery's rows, for scripts/reliability_table.py (docs/RELIABILITY.md)."""
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: its rows go to the controller
+        session.config.workeroutput["reliability"] = RELIABILITY_ROWS
+        return
     if RELIABILITY_ROWS:
         out = ROOT / "test-artifacts" / "reliability.json"
         out.parent.mkdir(exist_ok=True)

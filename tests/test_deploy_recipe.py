@@ -27,6 +27,7 @@ from core.turn import run_turn
 from tests.net import free_port, wait_until_up
 from tests.postgres import Postgres
 
+pytestmark = pytest.mark.postgres  # the recipe's own PostgreSQL
 DEPLOY = ROOT / "docs" / "DEPLOY.md"
 
 
