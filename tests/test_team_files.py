@@ -102,16 +102,40 @@ def test_not_json_and_too_big(tmp_path):
         team_files.read(tmp_path / "huge.json")
 
 
-def test_a_tool_with_a_syntax_error_fails_the_turn_with_a_sentence(teams_dir, store, tracking_uri):
+def test_a_tool_that_does_not_compile_is_refused_when_the_file_is_read(teams_dir):
+    """Before issue 31 it was offered and failed at the first message, with a Retry that could not help."""
     component = json.loads(FIXTURE.read_text())
     component["config"]["participants"][0]["config"]["tools"][0]["config"]["source_code"] = "def calculator(:\n"
     (teams_dir / "bad_tool.json").write_text(json.dumps(component))
     scenarios.rescan()
-    conversation = Conversation(scenario="team:bad_tool", session_id="s", provider="demo")
+    assert scenarios.find("team:bad_tool") is None
+    assert "Team file not offered: In “bad_tool.json”, the source of the tool calculator does not compile: " in "\n".join(
+        scenarios.load_problems()
+    )
+    with pytest.raises(InputError, match="the source of the tool calculator does not compile"):
+        from_files.add_upload("bad_tool.json", json.dumps(component).encode())
+
+
+def test_a_team_that_fails_to_build_late_leaves_an_error_trace_saying_why(teams_dir, store, tracking_uri):
+    """A tool whose source compiles but fails when it runs (what no check can see before the build): the turn fails
+    with a sentence and its trace says why (before issue 31: a run with app.turns=0 and no trace at all)."""
+    component = json.loads(FIXTURE.read_text())
+    tool = component["config"]["participants"][0]["config"]["tools"][0]["config"]
+    tool["source_code"] = "raise RuntimeError('the tool setup failed')\n" + tool["source_code"]
+    (teams_dir / "late.json").write_text(json.dumps(component))
+    scenarios.rescan()
+    conversation = Conversation(scenario="team:late", session_id="s", provider="demo")
     outcome = asyncio.run(run_turn(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store))
-    assert outcome.status == "error"
-    assert outcome.error.startswith("The team in “bad_tool.json” could not be built: ") and "invalid syntax" in outcome.error
+    assert outcome.status == "error" and outcome.trace_id
+    assert outcome.error.startswith("The team in “late.json” could not be built: ") and "the tool setup failed" in outcome.error
     assert outcome.entries[0]["text"] == "What is 2 plus 3?", "the message is kept"
+    export.flush()
+    trace = store.client.get_trace(outcome.trace_id)
+    assert trace.info.state.value == "ERROR"
+    assert trace.info.tags[contract.CONVERSATION] == outcome.conversation.id
+    root = next(s for s in trace.data.spans if s.parent_id is None)
+    assert "the tool setup failed" in root.attributes[contract.TURN_ERROR]
+    assert trace.info.response_preview.startswith("Failed: The team in “late.json” could not be built")
 
 
 def test_the_team_runs_offline_calls_its_tool_and_is_traced(teams_dir, store, tracking_uri):
