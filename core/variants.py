@@ -206,8 +206,8 @@ def start_of(origin: Origin, store: ConversationStore | None, session_id: str) -
         provider=origin.setting.provider,
         state=state,
         transcript=earlier,
-        image_lookup=lookup,
-        images=images,  # type: ignore[arg-type]
+        image_lookup=lookup,  # type: ignore[arg-type]
+        images=images,
         turns=origin.turn - 1,
         pending_turns=origin.turn - 1,
     )
