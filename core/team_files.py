@@ -87,7 +87,37 @@ class TeamFile:
 
 
 def teams_dir() -> Path:
+    """The owner's teams folder: `APP_TEAMS_DIR`, default the project's `teams/` (its shipped gallery)."""
     return Path(os.environ.get("APP_TEAMS_DIR") or TEAMS_DIR)
+
+
+def data_dir() -> Path:
+    """The app's own data folder: `APP_DATA_DIR`, default `$XDG_DATA_HOME/autogen-mlflow-dashboard` (there
+    `~/.local/share/...`): what the app writes that is not in MLflow, outside the checkout (issue 31: uploads in the
+    project's `teams/` were untracked files in the user's git tree)."""
+    if folder := os.environ.get("APP_DATA_DIR"):
+        return Path(folder)
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "autogen-mlflow-dashboard"
+
+
+def uploads_dir() -> Path:
+    """Where teams uploaded in the app are kept (and removed from): `teams/` in the data folder."""
+    return data_dir() / "teams"
+
+
+def all_team_paths(hosted: bool = False) -> list[Path]:
+    """Every team file the app reads: the teams folder's, then the uploads (not in a hosted demo, which never takes
+    one and offers only allow-listed files of its teams folder)."""
+    paths = team_paths(teams_dir())
+    return paths if hosted or uploads_dir().resolve() == teams_dir().resolve() else [*paths, *team_paths(uploads_dir())]
+
+
+def find_path(name: str) -> Path:
+    """A team file by its name, in the teams folder or the uploads (names are unique across both)."""
+    for folder in (teams_dir(), uploads_dir()):
+        if (folder / name).is_file():
+            return folder / name
+    return teams_dir() / name
 
 
 def team_paths(folder: Path) -> list[Path]:

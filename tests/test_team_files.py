@@ -256,14 +256,18 @@ def test_a_user_proxy_agent_pauses_the_turn_and_the_next_message_resumes_it(team
     assert second.conversation.turns == 2
 
 
-def test_an_upload_is_kept_in_the_teams_folder_and_bad_ones_leave_nothing(teams_dir):
+def test_an_upload_is_kept_in_the_apps_data_folder_and_bad_ones_leave_nothing(teams_dir, tmp_path, monkeypatch):
+    """Uploads go into the app's data folder (APP_DATA_DIR), never into the teams folder or the checkout (issue 31)."""
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
+    uploads = tmp_path / "data" / "teams"
     data = FIXTURE.read_bytes()
     assert from_files.add_upload("My Team.json", data) == (["team:my_team"], [])
-    assert (teams_dir / "my_team.json").read_bytes() == data
+    assert (uploads / "my_team.json").read_bytes() == data and not (teams_dir / "my_team.json").exists()
     assert from_files.add_upload("My Team.json", data) == (["team:my_team"], []), "the same file again: no copy"
     changed = data.replace(b"Calculator Team", b"Calculator Team 2")
     assert from_files.add_upload("my_team.json", changed) == (["team:my_team_2"], []), "a new name, nothing lost"
-    before = sorted(p.name for p in teams_dir.iterdir())
+    assert from_files.add_upload(FIXTURE.name, changed) == (["team:studio_calculator_team_2"], []), "a teams folder name stays its"
+    before = sorted(p.name for p in uploads.iterdir())
     for name, content, says in [
         ("notes.txt", b"hello", "is not a team file"),
         ("broken.json", b"{not json", "is not a JSON team file"),
@@ -272,7 +276,24 @@ def test_an_upload_is_kept_in_the_teams_folder_and_bad_ones_leave_nothing(teams_
     ]:
         with pytest.raises(InputError, match=re.escape(says)):
             from_files.add_upload(name, content)
-    assert sorted(p.name for p in teams_dir.iterdir()) == before, "a refused upload leaves nothing behind"
+    assert sorted(p.name for p in uploads.iterdir()) == before, "a refused upload leaves nothing behind"
+    scenarios.rescan()
+    assert {"team:my_team", "team:my_team_2", KEY} <= {s.key for s in scenarios.all_scenarios()}, "both folders are read"
+
+
+def test_an_uploaded_team_can_be_removed_and_the_teams_folder_is_left_alone(teams_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
+    from_files.add_upload("Mine.json", FIXTURE.read_bytes())
+    scenarios.rescan()
+    assert from_files.uploads() == ["mine.json"] and scenarios.find("team:mine") is not None
+    said = from_files.remove_upload("mine.json")
+    assert said.startswith("Removed “mine.json” from the Scenario picker; its conversations and traces stay in MLflow")
+    scenarios.rescan()
+    assert from_files.uploads() == [] and scenarios.find("team:mine") is None
+    assert [p.name.split("-", 1)[1] for p in (tmp_path / "data" / "teams" / ".removed").iterdir()] == ["mine.json"], "kept aside"
+    with pytest.raises(InputError, match="is not an uploaded team file"):
+        from_files.remove_upload(FIXTURE.name)
+    assert (teams_dir / FIXTURE.name).exists()
 
 
 def test_a_new_file_in_the_folder_is_offered_without_a_restart(teams_dir, monkeypatch):
@@ -510,10 +531,11 @@ def test_a_tool_that_never_answers_is_given_up_on_and_the_turn_ends(teams_dir, s
     assert tool["is_error"] and "calculator did not answer within 0.5 s" in tool["text"]
 
 
-def test_an_upload_never_takes_a_hidden_or_helper_name(teams_dir):
+def test_an_upload_never_takes_a_hidden_or_helper_name(teams_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
     assert from_files.add_upload("_helper.json", FIXTURE.read_bytes()) == (["team:helper"], [])
     assert from_files.add_upload(".hidden.json", FIXTURE.read_bytes()) == (["team:hidden"], [])
-    assert sorted(p.name for p in teams_dir.iterdir()) == ["helper.json", "hidden.json", FIXTURE.name]
+    assert sorted(p.name for p in (tmp_path / "data" / "teams").iterdir()) == ["helper.json", "hidden.json"]
 
 
 def test_a_selector_team_gets_speakers_from_the_demo_model(teams_dir, store, tracking_uri):

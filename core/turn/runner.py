@@ -234,6 +234,7 @@ class _Turn:
                 provider=self.settings.provider,
                 attempt=request.attempt,
                 billed_to_owner=self.settings.billed_to_owner,
+                label=getattr(scenarios.find(self.conv.scenario), "label", ""),
             )
 
     async def build(self) -> tuple[scenarios.Scenario, TeamPlan]:
