@@ -384,6 +384,26 @@ def test_the_page_offers_an_upload_locally_and_none_in_a_hosted_demo(teams_dir, 
     assert any(c.value.replace("\\", "").startswith("Team file studio_calculator_team.json · ") for c in shared.caption)
 
 
+def test_an_upload_is_removed_from_the_chat_page_and_the_teams_folder_has_no_remove_button(
+    teams_dir, tmp_path, monkeypatch, tracking_uri, experiment_name
+):
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    from_files.add_upload("Mine.json", FIXTURE.read_bytes().replace(b"Calculator Team", b"My Own Team"))
+    scenarios.rescan()
+    at = open_app()
+    assert "My Own Team" in next(s for s in at.selectbox if s.label == "Scenario").options
+    assert [b.key for b in at.button if str(b.key).startswith("remove_team_")] == ["remove_team_mine.json"], "uploads only"
+    at.button(key="remove_team_mine.json").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.replace("\\", "").startswith("Removed “mine.json” from the Scenario picker") for s in at.success), [
+        s.value for s in at.success
+    ]
+    assert "My Own Team" not in next(s for s in at.selectbox if s.label == "Scenario").options
+    assert (teams_dir / FIXTURE.name).exists() and not (tmp_path / "data" / "teams" / "mine.json").exists()
+
+
 def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tracking_uri, experiment_name, store, monkeypatch):
     name, version = registry.log_team(tracking_uri, experiment_name, Settings(), KEY)
     assert (name, version) == ("team-studio_calculator_team", 1)
