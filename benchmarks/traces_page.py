@@ -3,7 +3,7 @@
     python benchmarks/traces_page.py [--store sqlite:////tmp/bench/s10k/mlflow.db --experiment bench]
                                      [--traces 10000] [--rounds 3] [--skip-naive] [--naive-max 20000]
 
-Without --store, a temporary sqlite store is filled with --traces synthetic traces (core.observe.synthetic).
+Without --store, a temporary sqlite store is filled with --traces synthetic traces (core.synthetic).
 After one warm-up of each (imports, engine), each round runs both, in alternating order:
   ours  - what the page computes on a cold cache, without Streamlit: core.traces reads the store
           (All time), then totals, per day, the four breakdowns, the first list page and the what-if table;

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from mlflow.tracing.client import TracingClient
 from mlflow.tracking import MlflowClient
 
-from . import contract, exports
+from . import contract, exports, trace_metrics
 from .observe import summary
 from .observe.lineage import prompt_diff
 
@@ -348,28 +348,19 @@ class TurnChoice:
 
 
 def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None, limit: int = 200) -> list[TurnChoice]:
-    """The newest finished traces to pick from (a hosted visitor's own only), labelled by time, name and request:
-    one search without spans."""
-    mine = ""
-    if owner is not None:  # in the search itself: on a busy demo, a visitor's turns are not among everyone's newest
-        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", owner):
-            return []
-        mine = f" and metadata.`{contract.TRACE_SESSION}` = '{owner}'"
-    found = TracingClient(tracking_uri).search_traces(
-        locations=[str(experiment_id)],
-        max_results=limit,
-        order_by=["timestamp_ms DESC"],
-        include_spans=False,
-        filter_string="trace.status != 'IN_PROGRESS'" + mine,
-    )
+    """The newest finished traces to pick from (a hosted visitor's own only), labelled by time, the scenario's label
+    (its tag since issue 31, else the trace's name), the turn and the request: one search without spans (two for an
+    owner: MLflow's filter has no OR, and an owner's older traces carry them as their session)."""
+    found = _newest_finished(tracking_uri, experiment_id, owner, limit)
     choices = []
     for trace in found:
         info = trace.info
-        if owner is not None and str((info.trace_metadata or {}).get(contract.TRACE_SESSION) or "") != owner:
+        if owner is not None and contract.trace_owner(info.tags, info.trace_metadata) != owner:
             continue
         when = datetime.fromtimestamp((info.request_time or 0) / 1000, timezone.utc).strftime("%b %d %H:%M")
-        turn = (info.tags or {}).get(contract.TURN)
-        name = (info.tags or {}).get(contract.TRACE_NAME) or "trace"
+        tags = info.tags or {}
+        turn = tags.get(contract.TURN)
+        name = tags.get(contract.LABEL) or tags.get(contract.TRACE_NAME) or "trace"
         request = " ".join(str(info.request_preview or "").split())[:60]
         choices.append(TurnChoice(info.trace_id, f"{when} · {name}{f' {turn}' if turn else ''} · {request}"))
     conversations = {t.info.trace_id: str((t.info.tags or {}).get(contract.CONVERSATION) or "") for t in found}
@@ -378,6 +369,27 @@ def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None
         TurnChoice(c.trace_id, f"{c.label} · {variant[conversations[c.trace_id]]}") if variant.get(conversations[c.trace_id]) else c
         for c in choices
     ]
+
+
+def _newest_finished(tracking_uri: str, experiment_id: str, owner: str | None, limit: int) -> list[Any]:
+    """The newest finished traces, an owner's only when one is given (in the search itself: on a busy demo, a
+    visitor's turns are not among everyone's newest)."""
+    if owner is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", owner):
+        return []
+    mine = [f" and {f}" for f in trace_metrics.owner_searches(owner)] if owner is not None else [""]
+    client = TracingClient(tracking_uri)
+    found = {
+        trace.info.trace_id: trace
+        for clause in mine
+        for trace in client.search_traces(
+            locations=[str(experiment_id)],
+            max_results=limit,
+            order_by=["timestamp_ms DESC"],
+            include_spans=False,
+            filter_string="trace.status != 'IN_PROGRESS'" + clause,
+        )
+    }
+    return sorted(found.values(), key=lambda t: -(t.info.request_time or 0))[:limit]
 
 
 def _run_tags(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> dict[str, dict[str, str]]:

@@ -45,6 +45,11 @@ MODELS_OPTION: Final = "_models"
 CONVERSATION: Final = "app.conversation"  # the run id
 TURN: Final = "app.turn"  # 1, 2, ...; lands with the trace's last write, so it also marks a trace complete
 ATTEMPT: Final = "app.attempt"  # 1, then 2, 3, ... for retries
+# since issue 31: who owns the turn (`Visitor.owner`, the conversation's SESSION; an opaque id, never an email), read by
+# every ownership check; MLflow's own TRACE_USER holds the same, TRACE_SESSION the conversation. Traces before it have
+# neither and hold the owner in TRACE_SESSION (core.hosted.trace_owner reads both)
+OWNER: Final = "app.owner"
+LABEL: Final = "app.label"  # since issue 31: the scenario's label when the turn ran (a team file's, from the file)
 BILLING: Final = "app.billing"
 BILLED_TO_OWNER: Final = "owner"  # BILLING's value for a hosted demo's turn on the owner's key (who paid; the caps are in core.ledger)
 SUMMARY: Final = "app.summary"  # core.observe.summary: the turn's calls per (kind, model, agent)
@@ -108,7 +113,8 @@ OUTPUT_TOKENS: Final = TokenUsageKey.OUTPUT_TOKENS
 TOTAL_TOKENS: Final = TokenUsageKey.TOTAL_TOKENS
 CACHE_READ_INPUT_TOKENS: Final = TokenUsageKey.CACHE_READ_INPUT_TOKENS
 TRACE_TAG_PREFIX: Final = SpanAttributeKey.TRACE_TAG_PREFIX
-TRACE_SESSION: Final = TraceMetadataKey.TRACE_SESSION
+TRACE_SESSION: Final = TraceMetadataKey.TRACE_SESSION  # the conversation (its run id); before issue 31 the owner
+TRACE_USER: Final = TraceMetadataKey.TRACE_USER  # the owner (Visitor.owner), since issue 31
 SESSION_ID: Final = SpanAttributeKey.SESSION_ID  # the root span's copy of the session
 TRACE_TOKEN_USAGE: Final = TraceMetadataKey.TOKEN_USAGE
 TRACE_COST: Final = TraceMetadataKey.COST
@@ -148,6 +154,12 @@ def scenario_of_turn_name(name: str, known: tuple[str, ...]) -> str | None:
 def is_older_turn_name(name: str, scenario: str) -> bool:
     """A name written before one name per scenario: "<scenario> turn <n>"."""
     return name != turn_name(scenario) and scenario_of_turn_name(name, (scenario,)) == scenario
+
+
+def trace_owner(tags: Mapping[str, str] | None, metadata: Mapping[str, str] | None) -> str:
+    """Who owns a turn's trace, from the app's own tag (since issue 31, when MLflow's session became the
+    conversation); a trace written before it kept its owner as MLflow's session, and stays theirs."""
+    return str((tags or {}).get(OWNER) or (metadata or {}).get(TRACE_SESSION) or "")
 
 
 REQUEST_ID: Final = SpanAttributeKey.REQUEST_ID

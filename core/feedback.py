@@ -4,7 +4,7 @@ with who gave it), so MLflow's UI shows it beside the trace and any MLflow clien
 
 One current rating per person per trace: a second click changes it in place (`update_assessment`, what MLflow's
 own UI does when people edit their own feedback; it overrides only someone else's), clearing it deletes it. A
-hosted demo's visitor rates only turns of their own browser session (the trace's `mlflow.trace.session`), checked
+hosted demo's visitor rates only their own turns (the trace's owner: `contract.trace_owner`), checked
 here on every write, not only by what the chat page shows (docs/ARCHITECTURE.md, "Tracing contract")."""
 
 from __future__ import annotations
@@ -136,8 +136,7 @@ def rate(  # noqa: PLR0913 - over the argument limit when it came on (issue 28);
     comment = None if comment is None else check_comment(comment)
     client = TracingClient(tracking_uri)
     info = _landed_info(client, tracking_uri, trace_id, wait_s)
-    session = str((info.trace_metadata or {}).get(contract.TRACE_SESSION) or "")
-    if not hosted.may_open(owner, session):
+    if not hosted.may_open(owner, contract.trace_owner(info.tags, info.trace_metadata)):
         raise FeedbackRefused("You can rate only the turns of your own conversations in this demo.")
     try:
         mine = [r for r in ratings(info.assessments) if r.who == who]
@@ -186,7 +185,7 @@ def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, o
     rationale = "preferred over " + ", ".join(others) if others else "preferred"
     client = TracingClient(tracking_uri)
     info = _landed_info(client, tracking_uri, trace_id, wait_s)
-    if not hosted.may_open(owner, str((info.trace_metadata or {}).get(contract.TRACE_SESSION) or "")):
+    if not hosted.may_open(owner, contract.trace_owner(info.tags, info.trace_metadata)):
         raise FeedbackRefused("You can mark only the turns of your own conversations in this demo.")
     mine = [
         a

@@ -230,10 +230,20 @@ class _Cloner:
                 (contract.ATTEMPT, "1"),
                 (contract.TRACE_KIND, contract.CHAT_TURN),
                 (contract.TRACE_NAME, contract.turn_name(CATIFY)),
+                (contract.OWNER, session),
+                (contract.LABEL, "Catify"),
             ):
                 attrs[contract.TRACE_TAG_PREFIX + key] = json.dumps(value)
+            attrs[contract.SESSION_ID] = json.dumps(conversation)  # MLflow's session is the conversation (issue 31)
             d["name"] = contract.turn_name(CATIFY)
-            fields = {"scenario": CATIFY, "conversation": conversation, "turn": str(turn), "provider": provider or "demo"}
+            fields = {
+                "scenario": CATIFY,
+                "conversation": conversation,
+                "turn": str(turn),
+                "provider": provider or "demo",
+                "owner": session,
+                "label": "Catify",
+            }
         elif "question" in attrs.get(contract.SPAN_INPUTS, ""):
             attrs[contract.SPAN_INPUTS] = json.dumps({"question": rng.choice(QUESTIONS)})
         if failed:

@@ -24,7 +24,6 @@ import contextlib
 import contextvars
 import copy
 import functools
-import importlib
 import json
 import os
 import re
@@ -46,7 +45,7 @@ from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
-from . import contract
+from . import contract, team_checks
 from .agents import TeamContext, TeamPlan, traced
 from .demo.models import team_agent_responder
 from .errors import InputError
@@ -60,14 +59,7 @@ TEAMS_DIR = Path(__file__).resolve().parents[1] / "teams"
 TEAM_FILE_SUFFIXES = (".json", ".py")
 _SHIMS = __name__  # the module the rewritten providers point at
 
-# agents that cannot run in this app: what they need, said when the file is read (not a traceback mid-turn)
-CANNOT_RUN = {
-    "MultimodalWebSurfer": "browses the web in a browser of its own and needs the internet",
-    "FileSurfer": "reads files on the server's disk",
-    "VideoSurfer": "downloads and watches videos",
-    "OpenAIAssistantAgent": "runs on OpenAI's Assistants service, not on the sidebar's provider",
-    "CodeExecutorAgent": "executes the code models write",
-}
+CANNOT_RUN = team_checks.CANNOT_RUN  # agents that cannot run in this app (core.team_checks)
 
 
 class TeamFileError(InputError):
@@ -95,7 +87,37 @@ class TeamFile:
 
 
 def teams_dir() -> Path:
+    """The owner's teams folder: `APP_TEAMS_DIR`, default the project's `teams/` (its shipped gallery)."""
     return Path(os.environ.get("APP_TEAMS_DIR") or TEAMS_DIR)
+
+
+def data_dir() -> Path:
+    """The app's own data folder: `APP_DATA_DIR`, default `$XDG_DATA_HOME/autogen-mlflow-dashboard` (there
+    `~/.local/share/...`): what the app writes that is not in MLflow, outside the checkout (issue 31: uploads in the
+    project's `teams/` were untracked files in the user's git tree)."""
+    if folder := os.environ.get("APP_DATA_DIR"):
+        return Path(folder)
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "autogen-mlflow-dashboard"
+
+
+def uploads_dir() -> Path:
+    """Where teams uploaded in the app are kept (and removed from): `teams/` in the data folder."""
+    return data_dir() / "teams"
+
+
+def all_team_paths(hosted: bool = False) -> list[Path]:
+    """Every team file the app reads: the teams folder's, then the uploads (not in a hosted demo, which never takes
+    one and offers only allow-listed files of its teams folder)."""
+    paths = team_paths(teams_dir())
+    return paths if hosted or uploads_dir().resolve() == teams_dir().resolve() else [*paths, *team_paths(uploads_dir())]
+
+
+def find_path(name: str) -> Path:
+    """A team file by its name, in the teams folder or the uploads (names are unique across both)."""
+    for folder in (teams_dir(), uploads_dir()):
+        if (folder / name).is_file():
+            return folder / name
+    return teams_dir() / name
 
 
 def team_paths(folder: Path) -> list[Path]:
@@ -120,8 +142,37 @@ def read(path: Path) -> tuple[list[TeamFile], list[str]]:
     return read_declarative(path, data)
 
 
+def gallery_teams(document: Any) -> list[Any] | None:
+    """The teams of an AutoGen Studio gallery, in either layout it has written (None: not a gallery):
+    - today's: `components.teams`, as `gallery/builder.py`'s `create_default_gallery()` builds a `GalleryConfig`
+      (`GalleryComponents(teams=..., agents=..., models=..., tools=..., terminations=..., workbenches=...)`) and as the
+      frontend's `frontend/src/components/views/gallery/default_gallery.json` holds it (microsoft/autogen);
+    - Feb-2025's `items.teams` (`autogenstudio/gallery/default.json` then)."""
+    if not isinstance(document, dict):
+        return None
+    for layout in ("components", "items"):
+        holder = document.get(layout)
+        if isinstance(holder, dict) and isinstance(holder.get("teams"), list):
+            return [t for t in holder["teams"] if isinstance(t, dict)]
+    return None
+
+
+def label_of(component: dict[str, Any], stem: str) -> str:
+    """What a team is called: the file's label, else the team's name, else its description's first words, else the
+    file's name (issue 31: "16_serialize_nb_roundrobingroupchat" told a person nothing)."""
+    config = component.get("config") if isinstance(component.get("config"), dict) else {}
+    for value in (component.get("label"), (config or {}).get("name")):
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[:80]
+    words = str(component.get("description") or "").split()
+    if words:
+        first = " ".join(words[:6]).rstrip(".,;:")
+        return first + ("…" if len(words) > 6 else "")
+    return stem
+
+
 def read_declarative(path: Path, data: bytes) -> tuple[list[TeamFile], list[str]]:
-    """A team component file, or AutoGen Studio's gallery file (its `items.teams`)."""
+    """A team component file, or AutoGen Studio's gallery file (either layout: `gallery_teams`)."""
     name = path.name
     if len(data) > MAX_FILE_BYTES:
         raise TeamFileError(f"“{name}” is {len(data) / 1e6:.1f} MB; team files can be up to 1 MB.")
@@ -129,11 +180,11 @@ def read_declarative(path: Path, data: bytes) -> tuple[list[TeamFile], list[str]
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise TeamFileError(f"“{name}” is not a JSON team file ({exc}).") from None
-    gallery = document.get("items") if isinstance(document, dict) else None
-    if isinstance(gallery, dict) and isinstance(gallery.get("teams"), list):  # AutoGen Studio's gallery
+    gallery = gallery_teams(document)
+    if gallery is not None:
         teams, problems = [], []
-        for index, team in enumerate(t for t in gallery["teams"] if isinstance(t, dict)):
-            try:
+        for index, team in enumerate(gallery):
+            try:  # the key as before issue 31 (stored in conversations and traces): the label, else the position
                 teams.append(_team(path, team, f"{slug(path.stem)}-{slug(str(team.get('label') or index + 1))}"))
             except TeamFileError as exc:
                 problems.append(str(exc))
@@ -143,15 +194,17 @@ def read_declarative(path: Path, data: bytes) -> tuple[list[TeamFile], list[str]
     if not isinstance(document, dict) or document.get("component_type") != "team":
         raise TeamFileError(
             f'“{name}” is not a team: its top-level component_type should be "team" (a file '
-            "that Team.dump_component() or AutoGen Studio's team builder wrote, or a gallery)."
+            "that Team.dump_component() or AutoGen Studio's team builder wrote, or a gallery with teams)."
         )
     return [_team(path, document, slug(path.stem))], []
 
 
 def _team(path: Path, component: dict[str, Any], key: str) -> TeamFile:
-    label = str(component.get("label") or path.stem)
+    label = label_of(component, path.stem)
     where = f"“{path.name}”" + (f" (team “{label}”)" if key != slug(path.stem) else "")
-    _refuse_what_cannot_run(component, where)
+    problems = team_checks.problems(component, where)
+    if problems:  # said when the file is read: never found out only after a message
+        raise TeamFileError(" ".join(problems))
     component = upgrade(component, where)
     participants = (component.get("config") or {}).get("participants") or []
     agents = tuple(str((p.get("config") or {}).get("name") or "?") for p in participants if isinstance(p, dict))
@@ -179,28 +232,7 @@ def _team(path: Path, component: dict[str, Any], key: str) -> TeamFile:
 
 def _components(node: Any) -> list[dict[str, Any]]:
     """Every component in a tree (a dict with `provider` and `config`), depth first."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if "provider" in node and "config" in node:
-            found.append(node)
-        for value in node.values():
-            found.extend(_components(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_components(value))
-    return found
-
-
-def _refuse_what_cannot_run(component: dict[str, Any], where: str) -> None:
-    for node in _components(component):
-        class_name = str(node.get("provider") or "").rpartition(".")[2]
-        if node.get("component_type") == "agent" and class_name in CANNOT_RUN:
-            agent = (node.get("config") or {}).get("name") or class_name
-            raise TeamFileError(
-                f"In {where}, {agent} is a {class_name}, which {CANNOT_RUN[class_name]}; this app "
-                "does not run it. Replace it with an AssistantAgent with tools, or use AutoGen Studio "
-                "for this team."
-            )
+    return list(team_checks.components(node))
 
 
 def upgrade(component: dict[str, Any], where: str = "the team file") -> dict[str, Any]:
@@ -233,13 +265,10 @@ def upgrade(component: dict[str, Any], where: str = "the team file") -> dict[str
 
 
 def _component_class(provider: str, where: str) -> type:
-    module_path, _, class_name = provider.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module_path), class_name)
-    except ModuleNotFoundError as exc:
-        raise TeamFileError(f"{where[0].upper()}{where[1:]} needs {provider}, but the module {exc.name} is not installed here.") from None
-    except (AttributeError, ValueError):
-        raise TeamFileError(f"{where[0].upper()}{where[1:]} names {provider!r}, which is not a class this app can import.") from None
+    found = team_checks.component_class(provider)
+    if isinstance(found, str):
+        raise TeamFileError(f"{where[0].upper()}{where[1:]} {found}.")
+    return found
 
 
 # --- the app's stand-ins -------------------------------------------------------------------------------------------------

@@ -92,17 +92,25 @@ class Prefetch:
 @dataclass(frozen=True)
 class Scope:
     """Which traces: the filters both MLflow's metrics and its search apply (equality on a tag, the status, the
-    session: a hosted visitor's own)."""
+    owner: a hosted visitor's own). An owner's traces are two sets MLflow's filters cannot join (they have no OR):
+    since issue 31 the app's owner tag, before it MLflow's session; `count` asks both, and the Traces page reads a
+    visitor's own traces whole (two searches: `owner_searches`), so no other aggregate is asked with an owner but on
+    sqlite, whose rows are read with SQL's OR (`_SqliteRows`)."""
 
     scenario: str | None = None
     status: str | None = None
-    session: str | None = None
+    owner: str | None = None
 
-    def metric_filters(self, by_name: bool = False) -> list[str]:
+    def metric_filters(self, by_name: bool = False, older: bool = False) -> list[str]:
         """MLflow's metric filters. `by_name`: the scenario as its trace name (contract.turn_name), a column of
         MLflow's trace table, where the scenario tag is an EXISTS per trace (8x slower at 100,000 traces); only
-        when no trace of the scenario carries an older per-turn name (MetricsReader._where decides)."""
-        out = [f"trace.metadata.{contract.TRACE_SESSION} = '{_quoted(self.session)}'"] if self.session else []
+        when no trace of the scenario carries an older per-turn name (MetricsReader._where decides). `older`: an
+        owner's traces written before issue 31 (by their session) instead of the newer ones (by the owner tag)."""
+        out = []
+        if self.owner and older:
+            out.append(f"trace.metadata.{contract.TRACE_SESSION} = '{_quoted(self.owner)}'")
+        elif self.owner:
+            out.append(f"trace.tag.{contract.OWNER} = '{_quoted(self.owner)}'")
         if self.scenario and by_name:
             out.append(f"trace.tag.{contract.TRACE_NAME} = '{_quoted(contract.turn_name(self.scenario))}'")
         elif self.scenario:
@@ -112,7 +120,9 @@ class Scope:
         return out
 
     def search_filter(self, start_ms: int | None, end_ms: int | None) -> str | None:
-        clauses = [f"metadata.`{contract.TRACE_SESSION}` = '{_quoted(self.session)}'"] if self.session else []
+        if self.owner:
+            raise ValueError("An owner's traces are two searches (owner_searches): MLflow's filter has no OR.")
+        clauses = []
         if start_ms is not None:
             clauses.append(f"trace.timestamp_ms >= {int(start_ms)}")
         if end_ms is not None:
@@ -122,6 +132,12 @@ class Scope:
         if self.status:
             clauses.append(f"trace.status = '{_quoted(self.status)}'")
         return " AND ".join(clauses) or None
+
+
+def owner_searches(owner: str) -> tuple[str, str]:
+    """MLflow search filters for one owner's traces: those since issue 31 (the app's owner tag), and older ones (their
+    session was the owner). MLflow's filter has no OR: two searches (contract.trace_owner)."""
+    return f"tags.`{contract.OWNER}` = '{_quoted(owner)}'", f"metadata.`{contract.TRACE_SESSION}` = '{_quoted(owner)}'"
 
 
 def _quoted(value: str) -> str:
@@ -178,15 +194,20 @@ class MetricsReader:
 
     def count(self, start_ms: int | None = None, end_ms: int | None = None, scope: Scope | None = None) -> int:
         """Traces in the window: one indexed COUNT, to decide whether reading them all is cheap."""
+        scope = scope or Scope()
+        # an owner's traces: since issue 31 by the owner tag, before it by their session (no OR in MLflow's filters)
+        wheres = [scope.metric_filters(), scope.metric_filters(older=True)] if scope.owner else [self._where(scope, start_ms, end_ms)]
+        points: list[Any] = []
         try:
-            points = self._query(
-                MetricViewType.TRACES,
-                TraceMetricKey.TRACE_COUNT,
-                [MetricAggregation(AggregationType.COUNT)],
-                filters=self._where(scope or Scope(), start_ms, end_ms),
-                start_ms=start_ms,
-                end_ms=end_ms,
-            )
+            for where in wheres:
+                points += self._query(
+                    MetricViewType.TRACES,
+                    TraceMetricKey.TRACE_COUNT,
+                    [MetricAggregation(AggregationType.COUNT)],
+                    filters=where,
+                    start_ms=start_ms,
+                    end_ms=end_ms,
+                )
         except Exception as exc:
             raise traces._unreadable(exc) from exc
         return int(sum(p.values.get("COUNT", 0) for p in points))
@@ -195,7 +216,7 @@ class MetricsReader:
         """Totals, latency percentiles, per day and by status: eight aggregate queries whatever the store's size
         (on sqlite, from the lean rows: see _SqliteRows)."""
         if self._sql is not None:
-            return from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
+            return from_rows(self._sql.read(start_ms, end_ms, scope.owner), scope)
         where = self._where(scope, start_ms, end_ms)
         count, total = AggregationType.COUNT, AggregationType.SUM
         percentiles = [MetricAggregation(AggregationType.PERCENTILE, p) for p in PERCENTILES]
@@ -231,10 +252,10 @@ class MetricsReader:
         """The per-day buckets' span. The days start at the oldest trace of the visitor's whole store, whatever the
         filter: the same axis for every filter, and an indexed search (a scenario's own oldest trace is an EXISTS
         on its tag: 0.25 s through a server at 10,000 traces)."""
-        first_ms = self._first_ms(start_ms, end_ms, Scope(session=scope.session)) if start_ms is None else start_ms
+        first_ms = self._first_ms(start_ms, end_ms, Scope(owner=scope.owner)) if start_ms is None else start_ms
         return None if first_ms is None else (first_ms - first_ms % (DAY_S * 1000), (end_ms or now_ms) + 1)
 
-    def scenarios_present(self, start_ms: int | None, end_ms: int | None, session: str | None, known: tuple[str, ...]) -> list[str]:
+    def scenarios_present(self, start_ms: int | None, end_ms: int | None, owner: str | None, known: tuple[str, ...]) -> list[str]:
         """The known scenarios with traces in the window, by MLflow's trace-name dimension (one grouped count)."""
         names = self._all(
             {
@@ -243,7 +264,7 @@ class MetricsReader:
                     TraceMetricKey.TRACE_COUNT,
                     [MetricAggregation(AggregationType.COUNT)],
                     [TraceMetricDimensionKey.TRACE_NAME],
-                    Scope(session=session).metric_filters(),
+                    Scope(owner=owner).metric_filters(),
                 )
             },
             start_ms,
@@ -252,9 +273,9 @@ class MetricsReader:
         found = {contract.scenario_of_turn_name(str(p.dimensions.get(TraceMetricDimensionKey.TRACE_NAME) or ""), known) for p in names}
         return [k for k in known if k in found]
 
-    def rows(self, start_ms: int | None, end_ms: int | None, session: str | None = None) -> pd.DataFrame | None:
+    def rows(self, start_ms: int | None, end_ms: int | None, owner: str | None = None) -> pd.DataFrame | None:
         """The lean trace rows of a sqlite store (from_rows, scenarios_from_rows); None on any other store."""
-        return None if self._sql is None else self._sql.read(start_ms, end_ms, session)
+        return None if self._sql is None else self._sql.read(start_ms, end_ms, owner)
 
     def by_model(self, start_ms: int | None, end_ms: int | None, scope: Scope = Scope()) -> pd.DataFrame:
         """Model calls and their cost, span by span as MLflow's store counts them (model, calls, cost_usd)."""
@@ -298,7 +319,7 @@ class MetricsReader:
                 columns=SCENARIO_COLUMNS,
             )
         if self._sql is not None:
-            return scenarios_from_rows(self._sql.read(start_ms, end_ms, scope.session), scope)
+            return scenarios_from_rows(self._sql.read(start_ms, end_ms, scope.owner), scope)
         return with_rest(self.scenario_rows(start_ms, end_ms, scope, scenarios), totals)
 
     def scenario_rows(self, start_ms: int | None, end_ms: int | None, scope: Scope, scenarios: tuple[str, ...]) -> pd.DataFrame:
@@ -337,7 +358,7 @@ class MetricsReader:
                     SpanMetricKey.TOTAL_COST,
                     total,
                     None,
-                    Scope(name, scope.status, scope.session).metric_filters(name not in older),
+                    Scope(name, scope.status, scope.owner).metric_filters(name not in older),
                 )
                 for name in present
             },
@@ -358,7 +379,10 @@ class MetricsReader:
 
     def _where(self, scope: Scope, start_ms: int | None, end_ms: int | None) -> list[str]:
         """The metric filters of `scope`, by trace name when the scenario's traces in the window all carry
-        contract.turn_name: one grouped count by trace name (0.07 s at 100,000 traces) decides."""
+        contract.turn_name: one grouped count by trace name (0.07 s at 100,000 traces) decides. Never with an owner
+        (Scope): a visitor's own traces are read whole."""
+        if scope.owner:
+            raise ValueError("An owner's traces are two sets MLflow's metric filters cannot join: read them whole.")
         if not scope.scenario:
             return scope.metric_filters()
         names = self._all(
@@ -368,7 +392,7 @@ class MetricsReader:
                     TraceMetricKey.TRACE_COUNT,
                     [MetricAggregation(AggregationType.COUNT)],
                     [TraceMetricDimensionKey.TRACE_NAME],
-                    Scope(session=scope.session).metric_filters(),
+                    Scope(owner=scope.owner).metric_filters(),
                 )
             },
             start_ms,
@@ -471,12 +495,15 @@ class _SqliteRows:
     def __init__(self, engine: Any, experiment_id: int):
         self.engine, self.experiment_id = engine, experiment_id
 
-    def read(self, start_ms: int | None, end_ms: int | None, session: str | None) -> pd.DataFrame:
+    def read(self, start_ms: int | None, end_ms: int | None, owner: str | None) -> pd.DataFrame:
         params: dict[str, Any] = {"exp": self.experiment_id, "scenario_key": contract.SCENARIO}
         where = "i.experiment_id = :exp" + traces.time_clause(start_ms, end_ms, params)
-        if session:
-            where += " AND i.session_id = :session"
-            params["session"] = session
+        if owner:  # the owner tag (since issue 31), or an older trace's session (contract.trace_owner)
+            where += (
+                " AND (i.session_id = :owner OR EXISTS (SELECT 1 FROM trace_tags o"
+                " WHERE o.request_id = i.request_id AND o.key = :owner_key AND o.value = :owner))"
+            )
+            params.update(owner=owner, owner_key=contract.OWNER)
         sql = text(f"""SELECT i.request_id, i.timestamp_ms / {DAY_S * 1000} AS day, i.execution_time_ms AS duration_ms,
                    i.status, COALESCE(i.input_tokens, 0) AS input_tokens, COALESCE(i.output_tokens, 0) AS output_tokens,
                    COALESCE(i.total_tokens, 0) AS tokens, COALESCE(i.total_cost, 0) AS cost_usd

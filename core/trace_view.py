@@ -124,6 +124,9 @@ def _answers_in(outputs: Any) -> list[ChatLine] | None:
     if isinstance(choices, list) and choices and isinstance(choices[0], dict) and isinstance(choices[0].get("message"), dict):
         line = _line(choices[0]["message"])
         return [line] if line else None
+    if isinstance(outputs.get("messages"), list):  # an agent's step since issue 31 (MLflow's ChatAgent shape)
+        lines = [_line(m) for m in outputs["messages"] if isinstance(m, dict)]
+        return [line for line in lines if line is not None] or None
     if "content" in outputs and "finish_reason" in outputs:  # our chat span before 2026-11
         return [ChatLine("assistant", str(outputs.get("content") or ""))]
     if isinstance(outputs.get("tool_calls"), list):  # the same, when it called tools

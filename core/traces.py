@@ -26,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracing.client import TracingClient
 from sqlalchemy import bindparam, text
 
-from . import contract, feedback, trace_view
+from . import contract, feedback, scenarios, trace_view
 from .observe import lineage, summary
 from .store import check_store, is_not_found
 
@@ -41,6 +41,8 @@ TRACE_COLUMNS = [
     "turn",
     "provider",
     "session",
+    "owner",  # who owns it (core.hosted.trace_owner: the app's tag, else an older trace's session)
+    "label",  # the scenario's label when it ran ("" before issue 31: the page names it from the registry)
     "request",
     "response",
     "input_tokens",
@@ -58,7 +60,14 @@ UNATTRIBUTED = "(unattributed)"
 TEAM = summary.TEAM
 NO_SESSION = "(none)"
 CALL_SPAN_TYPES = summary.CALL_SPAN_TYPES
-TAG_KEYS = {contract.SCENARIO: "scenario", contract.CONVERSATION: "conversation", contract.TURN: "turn", contract.PROVIDER: "provider"}
+TAG_KEYS = {
+    contract.SCENARIO: "scenario",
+    contract.CONVERSATION: "conversation",
+    contract.TURN: "turn",
+    contract.PROVIDER: "provider",
+    contract.OWNER: "owner",
+    contract.LABEL: "label",
+}
 
 
 class TraceReadError(RuntimeError):
@@ -129,6 +138,25 @@ def _map_unique(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     return series.map({u: fn(u) for u in uniques}).fillna("")
 
 
+def registry_label(key: str) -> str:
+    """A scenario's label as the registry has it now, else its key (a removed team file, "other")."""
+    found = scenarios.find(key) if key != OTHER else None
+    return found.label if found is not None else key
+
+
+def scenario_labels(rows: pd.DataFrame) -> dict[str, str]:
+    """Each scenario key's label, as its newest trace names it (the `label` column); labels are not unique (two
+    galleries may each hold a "RoundRobin Team"), so one that two keys share also says its key."""
+    if rows.empty:
+        return {}
+    newest = rows.drop_duplicates("scenario")  # rows are newest first
+    labels = dict(zip(newest["scenario"].tolist(), newest["label"].tolist()))
+    counts: dict[str, int] = {}
+    for label in labels.values():
+        counts[label] = counts.get(label, 0) + 1
+    return {key: label if counts[label] == 1 else f"{label} ({key})" for key, label in labels.items()}
+
+
 def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     """Columns, types and the "other" scenario, the same whichever reader produced the rows."""
     df = rows.reindex(columns=TRACE_COLUMNS)
@@ -144,9 +172,14 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     df["duration_ms"] = pd.to_numeric(df["duration_ms"], errors="coerce").astype("float64")
     df["timestamp_ms"] = pd.to_numeric(df["timestamp_ms"], errors="coerce").fillna(0).astype("int64")
     df["scenario"] = df["scenario"].fillna(OTHER).replace("", OTHER).astype(str)
+    owned = df["owner"].notna() & (df["owner"] != "")  # an older trace's owner is its session (core.hosted.trace_owner)
+    df["owner"] = df["owner"].where(owned, df["session"]).fillna("").astype(str)
     df["session"] = df["session"].fillna(NO_SESSION).replace("", NO_SESSION).astype(str)
-    for column in ("trace_id", "conversation", "turn", "provider", "name", "status"):
+    for column in ("trace_id", "conversation", "turn", "provider", "name", "status", "label"):
         df[column] = df[column].fillna("").astype(str)
+    unlabelled = df["label"] == ""
+    if unlabelled.any():  # before issue 31, and other code's traces: the registry's label, else the key
+        df.loc[unlabelled, "label"] = _map_unique(df.loc[unlabelled, "scenario"], registry_label).astype(str)
     df["request"] = _map_unique(df["request"], _request_text).astype(str)  # str even when there are no rows
     df["response"] = _map_unique(
         df["response"].astype(object).where(df["response"].notna(), None).map(lambda v: v[:RESPONSE_CHARS] if isinstance(v, str) else v),
@@ -203,7 +236,7 @@ def from_summaries(trace_ids: list[str], values: list[str]) -> tuple[pd.DataFram
         if parsed is None:
             continue
         tags, groups = parsed
-        fields.append((trace_id, tags.get("scenario"), tags.get("conversation"), tags.get("turn"), tags.get("provider")))
+        fields.append((trace_id, *(tags.get(field) for field in summary.FIELDS)))
         calls.extend((trace_id, *group) for group in groups)
     return (
         pd.DataFrame(fields, columns=["trace_id", *summary.FIELDS]),
@@ -596,6 +629,7 @@ class TraceFilter:
     text: str = ""
     trace_ids: frozenset[str] | None = None  # from an MLflow search filter (search_ids); None: no such filter
     feedback: tuple[str, ...] = ()  # of FEEDBACK_CHOICES: traces with a thumbs up, with a thumbs down, with none
+    owners: tuple[str, ...] = ()  # a hosted visitor's own (the "owner" column: contract.trace_owner)
 
 
 FEEDBACK_CHOICES = ("up", "down", "none")
@@ -646,6 +680,8 @@ def apply_filter(frames: Frames, f: TraceFilter) -> Frames:  # noqa: C901 - over
         mask &= traces["status"].isin(f.statuses)
     if f.sessions:
         mask &= traces["session"].isin(f.sessions)
+    if f.owners:
+        mask &= traces["owner"].isin(f.owners)
     if f.models:
         mask &= traces["trace_id"].isin(frames.calls.loc[frames.calls["model"].isin(f.models), "trace_id"])
     if f.trace_ids is not None:
@@ -664,7 +700,19 @@ def apply_filter(frames: Frames, f: TraceFilter) -> Frames:  # noqa: C901 - over
         mask &= rated
     if f.text.strip():
         needle = f.text.strip()
-        hay = traces["request"] + "\n" + traces["response"] + "\n" + traces["trace_id"] + "\n" + traces["name"] + "\n" + traces["session"]
+        hay = (
+            traces["request"]
+            + "\n"
+            + traces["response"]
+            + "\n"
+            + traces["trace_id"]
+            + "\n"
+            + traces["name"]
+            + "\n"
+            + traces["label"]
+            + "\n"
+            + traces["session"]
+        )
         mask &= hay.str.contains(needle, case=False, regex=False)
     kept = traces[mask]
     calls = frames.calls
@@ -755,6 +803,9 @@ def breakdown(frames: Frames, by: str) -> pd.DataFrame:
             .to_numpy()
         )
         grouped = grouped.merge(_latencies(frames.traces, frames.traces[["trace_id", by]], by), on=by, how="left")
+        if by == "scenario":  # its label beside the key (labels are not unique)
+            grouped["label"] = grouped["scenario"].map(scenario_labels(frames.traces)).fillna(grouped["scenario"])
+            columns.insert(1, "label")
         return grouped[columns].sort_values(["cost_usd", "traces"], ascending=False).reset_index(drop=True)
     calls = frames.calls
     grouped = (
@@ -803,7 +854,7 @@ SORTS = {
 }
 LIST_COLUMNS = [
     "time",
-    "scenario",
+    "label",  # the scenario's label (its key is the `scenario` column, which the filters read)
     "request",
     "response",
     "total_tokens",
@@ -811,6 +862,7 @@ LIST_COLUMNS = [
     "duration_ms",
     "status",
     "feedback",
+    "scenario",
     "session",
     "trace_id",
 ]
@@ -994,9 +1046,9 @@ def ui_link(mlflow_ui_url: str, experiment_id: str, trace_id: str) -> str | None
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"
 
 
-def trace_session(trace: Any) -> str:
-    """The browser session (hosted: the visitor) a trace belongs to; "" when it has none."""
-    return str((trace.info.trace_metadata or {}).get(contract.TRACE_SESSION) or "")
+def trace_owner(trace: Any) -> str:
+    """Who owns a trace (hosted: the visitor; contract.trace_owner, old traces too); "" when nobody does."""
+    return contract.trace_owner(trace.info.tags, trace.info.trace_metadata)
 
 
 def trace_conversation(trace: Any) -> str:

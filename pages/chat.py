@@ -253,7 +253,20 @@ def add_team_file() -> None:
     st.session_state.conversation = fresh_conversation(keys[0])
     added = ", ".join(f"“{scenarios.get(key).label}”" for key in keys)
     left_out = f" {len(unusable)} of its teams cannot run here (said above)." if unusable else ""
-    st.session_state.team_upload_result = ("ok", f"Added {added} to the Scenario picker (kept in the teams folder)." + left_out)
+    st.session_state.team_upload_result = ("ok", f"Added {added} to the Scenario picker (kept in the app's uploads folder)." + left_out)
+
+
+def remove_team_file(name: str) -> None:
+    """A callback: an uploaded team leaves the picker (core: from_files.remove_upload); its conversations stay saved."""
+    if settings.hosted is not None:
+        return
+    try:
+        said = from_files.remove_upload(name)
+    except UserError as exc:
+        st.session_state.team_upload_result = ("error", str(exc))
+        return
+    scenarios.rescan()
+    st.session_state.team_upload_result = ("ok", said)
 
 
 def bring_a_team(busy: bool) -> None:
@@ -262,12 +275,24 @@ def bring_a_team(busy: bool) -> None:
         with st.expander("Bring your own team", icon=":material/upload_file:"):
             st.caption(
                 "An AutoGen Studio team or gallery (.json, what Team.dump_component() writes) or a Python "
-                "file with create_team(models). It is kept in the teams folder and runs on the sidebar's "
+                "file with create_team(models). It is kept in the app's uploads folder and runs on the sidebar's "
                 "provider. A team file is code that runs on this server: upload files you trust."
             )
             st.file_uploader(
                 "Team file", type=["json", "py"], key="team_upload", on_change=add_team_file, disabled=busy, label_visibility="collapsed"
             )
+            for name in from_files.uploads():  # uploads can be removed here; the teams folder is the owner's
+                left, right = st.columns([4, 1], vertical_alignment="center")
+                left.text(name)
+                right.button(
+                    "",
+                    key=f"remove_team_{name}",
+                    icon=":material/delete:",
+                    help=f"Remove {name} from the Scenario picker (its conversations and traces stay saved)",
+                    on_click=remove_team_file,
+                    args=(name,),
+                    disabled=busy,
+                )
 
 
 def image_bytes(conversation: Conversation) -> Callable[[str], bytes | None]:

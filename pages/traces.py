@@ -64,12 +64,13 @@ with top[2]:
         help=f"Reads are cached for {trace_data.TTL_S} s between refreshes.",
     )
 
-OWN = trace_metrics.Scope(session=OWNER)
+OWN = trace_metrics.Scope(owner=OWNER)
 try:
     start_ms, end_ms = traces.time_window(time_range)
     version = trace_data.store_version(URI, experiment_id)  # one cheap query a rerun, for every cached read
     count = trace_data.trace_count(URI, experiment_id, start_ms, end_ms, OWN, trace_data.nonce(), version)
-    WHOLE = count <= trace_data.read_all_max(URI) or st.session_state.get("read_all_traces", False)
+    # a visitor's own traces are always read whole: they are two sets MLflow's metric filters cannot join (Scope)
+    WHOLE = OWNER is not None or count <= trace_data.read_all_max(URI) or st.session_state.get("read_all_traces", False)
     if WHOLE and OWNER is not None:
         frames = trace_data.own_frames(URI, experiment_id, start_ms, end_ms, OWNER, trace_data.nonce(), version)
     elif WHOLE:
@@ -105,12 +106,12 @@ def at_scale_filters() -> trace_metrics.Scope:
         known = [s.key for s in scenarios.all_scenarios()]
         scenario = cols[0].selectbox("Scenario", ["All", *known], key="a_scenario")
         status = cols[1].selectbox("Status", ["All", "OK", "ERROR", "IN_PROGRESS"], key="a_status")
-    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status, session=OWNER)
+    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status)
 
 
 if WHOLE:
     if OWNER is not None:
-        frames = traces.apply_filter(frames, traces.TraceFilter(sessions=(OWNER,)))
+        frames = traces.apply_filter(frames, traces.TraceFilter(owners=(OWNER,)))
     for note in frames.notes:
         st.info(note)
 else:
@@ -134,7 +135,10 @@ if WHOLE:
     with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
         cols = st.columns(6)
         all_traces = frames.traces
-        picked_scenarios = cols[0].multiselect("Scenario", sorted(all_traces["scenario"].unique()), key="f_scenario")
+        labels = traces.scenario_labels(all_traces)  # by key (the filter), shown by label (issue 31)
+        picked_scenarios = cols[0].multiselect(
+            "Scenario", sorted(labels, key=lambda k: labels[k].lower()), key="f_scenario", format_func=lambda k: labels.get(k, k)
+        )
         statuses = cols[1].multiselect("Status", sorted(all_traces["status"].unique()), key="f_status")
         sessions = cols[2].multiselect("Session", sorted(all_traces["session"].unique()), key="f_session")
         models = cols[3].multiselect("Model", sorted(frames.calls["model"].unique()), key="f_model")
@@ -244,8 +248,13 @@ def overview() -> None:
         .mark_bar()
         .encode(
             x=alt.X(measure[0], title=measure[1]),
-            y=alt.Y(f"{by}:N", sort="-x", title=None),
-            tooltip=[f"{by}:N", alt.Tooltip("cost_usd:Q", format="$.4f"), "input_tokens:Q", "output_tokens:Q"],
+            y=alt.Y(f"{'label' if by == 'scenario' else by}:N", sort="-x", title=None),
+            tooltip=[
+                f"{'label' if by == 'scenario' else by}:N",
+                alt.Tooltip("cost_usd:Q", format="$.4f"),
+                "input_tokens:Q",
+                "output_tokens:Q",
+            ],
         ),
         width="stretch",
     )
@@ -451,8 +460,7 @@ def show_rows(rows: pd.DataFrame, sort: str, number: int) -> None:
     )
     st.caption("Click a row to open its trace.")
     labels = {
-        row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.scenario} · {row.request[:50]} · …{row.trace_id[-6:]}"
-        for row in rows.itertuples()
+        row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.label} · {row.request[:50]} · …{row.trace_id[-6:]}" for row in rows.itertuples()
     }
     st.selectbox(
         "Open a trace from this page",
@@ -469,7 +477,7 @@ def show_rows(rows: pd.DataFrame, sort: str, number: int) -> None:
 def one_trace(trace_id: str) -> None:
     try:
         trace = trace_data.trace(URI, trace_id, trace_data.nonce(), version)
-        if not hosted.may_open(OWNER, traces.trace_session(trace)):
+        if not hosted.may_open(OWNER, traces.trace_owner(trace)):
             raise traces.TraceReadError(f"There is no trace {trace_id} among your traces in this demo.")
     except traces.TraceReadError as exc:
         st.warning(plain(exc))

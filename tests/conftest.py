@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from tests.postgres import Postgres
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DEMO_LATENCY_MS", "0")
 os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # tests never reach for the remote price catalog
+# the app's data folder (uploaded teams): the test run's own, never the user's home
+os.environ.setdefault("APP_DATA_DIR", tempfile.mkdtemp(prefix="app-data-"))
 
 
 @pytest.fixture(scope="session")

@@ -102,16 +102,40 @@ def test_not_json_and_too_big(tmp_path):
         team_files.read(tmp_path / "huge.json")
 
 
-def test_a_tool_with_a_syntax_error_fails_the_turn_with_a_sentence(teams_dir, store, tracking_uri):
+def test_a_tool_that_does_not_compile_is_refused_when_the_file_is_read(teams_dir):
+    """Before issue 31 it was offered and failed at the first message, with a Retry that could not help."""
     component = json.loads(FIXTURE.read_text())
     component["config"]["participants"][0]["config"]["tools"][0]["config"]["source_code"] = "def calculator(:\n"
     (teams_dir / "bad_tool.json").write_text(json.dumps(component))
     scenarios.rescan()
-    conversation = Conversation(scenario="team:bad_tool", session_id="s", provider="demo")
+    assert scenarios.find("team:bad_tool") is None
+    assert "Team file not offered: In “bad_tool.json”, the source of the tool calculator does not compile: " in "\n".join(
+        scenarios.load_problems()
+    )
+    with pytest.raises(InputError, match="the source of the tool calculator does not compile"):
+        from_files.add_upload("bad_tool.json", json.dumps(component).encode())
+
+
+def test_a_team_that_fails_to_build_late_leaves_an_error_trace_saying_why(teams_dir, store, tracking_uri):
+    """A tool whose source compiles but fails when it runs (what no check can see before the build): the turn fails
+    with a sentence and its trace says why (before issue 31: a run with app.turns=0 and no trace at all)."""
+    component = json.loads(FIXTURE.read_text())
+    tool = component["config"]["participants"][0]["config"]["tools"][0]["config"]
+    tool["source_code"] = "raise RuntimeError('the tool setup failed')\n" + tool["source_code"]
+    (teams_dir / "late.json").write_text(json.dumps(component))
+    scenarios.rescan()
+    conversation = Conversation(scenario="team:late", session_id="s", provider="demo")
     outcome = asyncio.run(run_turn(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store))
-    assert outcome.status == "error"
-    assert outcome.error.startswith("The team in “bad_tool.json” could not be built: ") and "invalid syntax" in outcome.error
+    assert outcome.status == "error" and outcome.trace_id
+    assert outcome.error.startswith("The team in “late.json” could not be built: ") and "the tool setup failed" in outcome.error
     assert outcome.entries[0]["text"] == "What is 2 plus 3?", "the message is kept"
+    export.flush()
+    trace = store.client.get_trace(outcome.trace_id)
+    assert trace.info.state.value == "ERROR"
+    assert trace.info.tags[contract.CONVERSATION] == outcome.conversation.id
+    root = next(s for s in trace.data.spans if s.parent_id is None)
+    assert "the tool setup failed" in root.attributes[contract.TURN_ERROR]
+    assert trace.info.response_preview.startswith("Failed: The team in “late.json” could not be built")
 
 
 def test_the_team_runs_offline_calls_its_tool_and_is_traced(teams_dir, store, tracking_uri):
@@ -232,14 +256,18 @@ def test_a_user_proxy_agent_pauses_the_turn_and_the_next_message_resumes_it(team
     assert second.conversation.turns == 2
 
 
-def test_an_upload_is_kept_in_the_teams_folder_and_bad_ones_leave_nothing(teams_dir):
+def test_an_upload_is_kept_in_the_apps_data_folder_and_bad_ones_leave_nothing(teams_dir, tmp_path, monkeypatch):
+    """Uploads go into the app's data folder (APP_DATA_DIR), never into the teams folder or the checkout (issue 31)."""
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
+    uploads = tmp_path / "data" / "teams"
     data = FIXTURE.read_bytes()
     assert from_files.add_upload("My Team.json", data) == (["team:my_team"], [])
-    assert (teams_dir / "my_team.json").read_bytes() == data
+    assert (uploads / "my_team.json").read_bytes() == data and not (teams_dir / "my_team.json").exists()
     assert from_files.add_upload("My Team.json", data) == (["team:my_team"], []), "the same file again: no copy"
     changed = data.replace(b"Calculator Team", b"Calculator Team 2")
     assert from_files.add_upload("my_team.json", changed) == (["team:my_team_2"], []), "a new name, nothing lost"
-    before = sorted(p.name for p in teams_dir.iterdir())
+    assert from_files.add_upload(FIXTURE.name, changed) == (["team:studio_calculator_team_2"], []), "a teams folder name stays its"
+    before = sorted(p.name for p in uploads.iterdir())
     for name, content, says in [
         ("notes.txt", b"hello", "is not a team file"),
         ("broken.json", b"{not json", "is not a JSON team file"),
@@ -248,7 +276,24 @@ def test_an_upload_is_kept_in_the_teams_folder_and_bad_ones_leave_nothing(teams_
     ]:
         with pytest.raises(InputError, match=re.escape(says)):
             from_files.add_upload(name, content)
-    assert sorted(p.name for p in teams_dir.iterdir()) == before, "a refused upload leaves nothing behind"
+    assert sorted(p.name for p in uploads.iterdir()) == before, "a refused upload leaves nothing behind"
+    scenarios.rescan()
+    assert {"team:my_team", "team:my_team_2", KEY} <= {s.key for s in scenarios.all_scenarios()}, "both folders are read"
+
+
+def test_an_uploaded_team_can_be_removed_and_the_teams_folder_is_left_alone(teams_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
+    from_files.add_upload("Mine.json", FIXTURE.read_bytes())
+    scenarios.rescan()
+    assert from_files.uploads() == ["mine.json"] and scenarios.find("team:mine") is not None
+    said = from_files.remove_upload("mine.json")
+    assert said.startswith("Removed “mine.json” from the Scenario picker; its conversations and traces stay in MLflow")
+    scenarios.rescan()
+    assert from_files.uploads() == [] and scenarios.find("team:mine") is None
+    assert [p.name.split("-", 1)[1] for p in (tmp_path / "data" / "teams" / ".removed").iterdir()] == ["mine.json"], "kept aside"
+    with pytest.raises(InputError, match="is not an uploaded team file"):
+        from_files.remove_upload(FIXTURE.name)
+    assert (teams_dir / FIXTURE.name).exists()
 
 
 def test_a_new_file_in_the_folder_is_offered_without_a_restart(teams_dir, monkeypatch):
@@ -337,6 +382,26 @@ def test_the_page_offers_an_upload_locally_and_none_in_a_hosted_demo(teams_dir, 
     )
     picker.set_value(KEY).run()
     assert any(c.value.replace("\\", "").startswith("Team file studio_calculator_team.json · ") for c in shared.caption)
+
+
+def test_an_upload_is_removed_from_the_chat_page_and_the_teams_folder_has_no_remove_button(
+    teams_dir, tmp_path, monkeypatch, tracking_uri, experiment_name
+):
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    from_files.add_upload("Mine.json", FIXTURE.read_bytes().replace(b"Calculator Team", b"My Own Team"))
+    scenarios.rescan()
+    at = open_app()
+    assert "My Own Team" in next(s for s in at.selectbox if s.label == "Scenario").options
+    assert [b.key for b in at.button if str(b.key).startswith("remove_team_")] == ["remove_team_mine.json"], "uploads only"
+    at.button(key="remove_team_mine.json").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.replace("\\", "").startswith("Removed “mine.json” from the Scenario picker") for s in at.success), [
+        s.value for s in at.success
+    ]
+    assert "My Own Team" not in next(s for s in at.selectbox if s.label == "Scenario").options
+    assert (teams_dir / FIXTURE.name).exists() and not (tmp_path / "data" / "teams" / "mine.json").exists()
 
 
 def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tracking_uri, experiment_name, store, monkeypatch):
@@ -486,10 +551,11 @@ def test_a_tool_that_never_answers_is_given_up_on_and_the_turn_ends(teams_dir, s
     assert tool["is_error"] and "calculator did not answer within 0.5 s" in tool["text"]
 
 
-def test_an_upload_never_takes_a_hidden_or_helper_name(teams_dir):
+def test_an_upload_never_takes_a_hidden_or_helper_name(teams_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
     assert from_files.add_upload("_helper.json", FIXTURE.read_bytes()) == (["team:helper"], [])
     assert from_files.add_upload(".hidden.json", FIXTURE.read_bytes()) == (["team:hidden"], [])
-    assert sorted(p.name for p in teams_dir.iterdir()) == ["helper.json", "hidden.json", FIXTURE.name]
+    assert sorted(p.name for p in (tmp_path / "data" / "teams").iterdir()) == ["helper.json", "hidden.json"]
 
 
 def test_a_selector_team_gets_speakers_from_the_demo_model(teams_dir, store, tracking_uri):

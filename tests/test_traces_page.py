@@ -103,8 +103,8 @@ def test_filters_narrow_the_list_and_the_totals(page_env):
     assert len(listed(at)) == 2 and metrics(at)["Traces"] == "2"
     assert FOREIGN_QUESTION in set(listed(at)["request"]), "markup in a request is listed as text"
     at.multiselect(key="f_scenario").set_value([]).run()
-    at.multiselect(key="f_session").set_value(["session-alice"]).run()
-    assert len(listed(at)) == 2
+    at.multiselect(key="f_session").set_value([page_env.conversations["alice"]]).run()  # a session: a conversation
+    assert len(listed(at)) == 2 and set(listed(at)["label"]) == {"Catify"}, "listed by label, filtered by key"
     at.text_input(key="f_text").set_value("beach").run()
     assert list(listed(at)["request"]) == ["now on a beach"]
     at.text_input(key="f_text").set_value("no such words anywhere").run()
@@ -124,7 +124,7 @@ def test_an_invalid_mlflow_filter_is_a_message_and_the_rest_still_works(page_env
 
 def test_breakdown_by_each_dimension(page_env):
     at = open_page()
-    for by, expected in (("model", "gpt-image-1"), ("agent", "critic"), ("scenario", "catify"), ("session", "session-bob")):
+    for by, expected in (("model", "gpt-image-1"), ("agent", "critic"), ("scenario", "catify"), ("session", page_env.conversations["bob"])):
         at.radio(key="breakdown_by").set_value(by).run()
         assert not at.exception
         table = next(d.value for d in at.dataframe if by in d.value.columns)

@@ -211,11 +211,11 @@ def test_breakdown_by_model_agent_scenario_and_session(frames, filled):
     assert by_agent.loc["image_agent", "calls"] == 3 + 3 + 2
     by_scenario = traces.breakdown(frames, "scenario").set_index("scenario")
     assert by_scenario.loc["catify", "traces"] == 3 and by_scenario.loc["other", "traces"] == 2
-    by_session = traces.breakdown(frames, "session").set_index("session")
-    assert by_session.loc["session-alice", "traces"] == 2 and by_session.loc["session-bob", "traces"] == 1
-    assert by_session.loc["session-bob", "cost_usd"] == pytest.approx(
-        frames.traces.loc[frames.traces["session"] == "session-bob", "cost_usd"].sum()
-    )
+    assert by_scenario.loc["catify", "label"] == "Catify", "the label beside the key"
+    by_session = traces.breakdown(frames, "session").set_index("session")  # MLflow's session: the conversation
+    alice, bob = filled.conversations["alice"], filled.conversations["bob"]
+    assert by_session.loc[alice, "traces"] == 2 and by_session.loc[bob, "traces"] == 1
+    assert by_session.loc[bob, "cost_usd"] == pytest.approx(frames.traces.loc[frames.traces["owner"] == "session-bob", "cost_usd"].sum())
 
 
 def test_filters_narrow_the_list(frames, filled):
@@ -225,7 +225,8 @@ def test_filters_narrow_the_list(frames, filled):
     assert count() == 5
     assert count(scenarios=("catify",)) == 3
     assert count(scenarios=("other",)) == 2
-    assert count(sessions=("session-alice",)) == 2
+    assert count(owners=("session-alice",)) == 2
+    assert count(sessions=(filled.conversations["alice"],)) == 2
     assert count(models=("gpt-4o-mini",)) == 2
     assert count(models=("gpt-image-1",)) == 1
     assert count(statuses=("ERROR",)) == 0
@@ -233,7 +234,7 @@ def test_filters_narrow_the_list(frames, filled):
     assert count(text="<b>mlflow</b>") == 1  # literal text, not a pattern
     assert count(text="[(") == 0  # not a regex either: no error
     assert count(text=filled.turn_traces[0][:12]) == 1
-    narrowed = traces.apply_filter(frames, traces.TraceFilter(scenarios=("catify",), sessions=("session-bob",)))
+    narrowed = traces.apply_filter(frames, traces.TraceFilter(scenarios=("catify",), owners=("session-bob",)))
     assert len(narrowed.traces) == 1 and set(narrowed.calls["trace_id"]) == set(narrowed.traces["trace_id"])
 
 
@@ -408,7 +409,8 @@ def _stored(db: str) -> tuple[list, list, list]:
         infos = c.execute(
             "SELECT request_id, status, request_preview, response_preview, trace_name, "
             "session_id, input_tokens, output_tokens, total_tokens, input_cost, output_cost, total_cost "
-            "FROM trace_info WHERE session_id LIKE 'session-%' ORDER BY timestamp_ms"
+            "FROM trace_info WHERE session_id LIKE 'session-%' OR request_id IN "
+            f"(SELECT request_id FROM trace_tags WHERE key = '{contract.OWNER}' AND value LIKE 'session-%') ORDER BY timestamp_ms"
         ).fetchall()
         order = {row[0]: k for k, row in enumerate(infos)}
         folder = db.rsplit("/", 1)[0]
@@ -453,7 +455,7 @@ def test_the_fast_filler_writes_the_rows_mlflows_span_ingestion_writes(tmp_path)
         t
         for t in found
         if (t.info.tags or {}).get(contract.SCENARIO) == "catify"
-        and (t.info.trace_metadata or {}).get(contract.TRACE_SESSION, "").startswith("session-")
+        and contract.trace_owner(t.info.tags, t.info.trace_metadata).startswith("session-")
     )
     whole = TracingClient(uri).get_trace(ours.info.trace_id)
     assert len(whole.data.spans) >= 7 and whole.info.token_usage["total_tokens"] > 0

@@ -80,7 +80,10 @@ def test_trace_metadata_and_tags(first_turn):
     info = traces[0].info
     run_id = outcome.conversation.id
     assert run_id
-    assert info.trace_metadata["mlflow.trace.session"] == "sess-1"
+    # MLflow's session is the conversation, its user the owner (issue 31: sessions held every conversation of a browser)
+    assert info.trace_metadata["mlflow.trace.session"] == run_id
+    assert info.trace_metadata["mlflow.trace.user"] == "sess-1"
+    assert info.tags[contract.OWNER] == "sess-1" and info.tags[contract.LABEL] == "Catify"
     assert info.trace_metadata["mlflow.sourceRun"] == run_id
     assert info.tags[contract.SCENARIO] == "catify"
     assert info.tags[contract.CONVERSATION] == run_id
@@ -250,7 +253,8 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
     assert set(by_turn) == {"1", "2"}
     assert by_turn["2"].info.trace_id == second.trace_id
     assert all(t.info.trace_metadata["mlflow.sourceRun"] == run_id for t in traces)
-    assert all(t.info.trace_metadata["mlflow.trace.session"] == "sess-2" for t in traces)
+    assert all(t.info.trace_metadata["mlflow.trace.session"] == run_id for t in traces), "one MLflow session a conversation"
+    assert all(t.info.trace_metadata["mlflow.trace.user"] == "sess-2" for t in traces)
 
     loaded = store.load(run_id)
     assert loaded.turns == 2
@@ -317,7 +321,8 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
         trace = traces[outcome.trace_id]
         assert trace.info.trace_metadata["mlflow.sourceRun"] == conv.id
         assert trace.info.tags[contract.CONVERSATION] == conv.id
-        assert trace.info.trace_metadata["mlflow.trace.session"] == conv.session_id
+        assert trace.info.trace_metadata["mlflow.trace.session"] == conv.id
+        assert trace.info.trace_metadata["mlflow.trace.user"] == conv.session_id
         root = [s for s in trace.data.spans if s.parent_id is None]
         assert len(root) == 1 and root[0].inputs == {"messages": [{"role": "user", "content": f"A cat number {i} in the matrix"}]}
         # no span of another turn leaked into this trace

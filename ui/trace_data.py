@@ -24,11 +24,12 @@ TTL_S = 60
 def own_frames(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str, nonce: int, version: str | None
 ) -> traces.Frames:
-    """A hosted visitor's traces only, searched by the store (MLflow's session metadata): a visitor's page
-    costs what their own turns cost, however many traces others left in the store."""
-    return traces.ApiTraceReader(tracking_uri, experiment_id).frames(
-        start_ms, end_ms, filter_string=trace_metrics.Scope(session=session).search_filter(None, None)
-    )
+    """A hosted visitor's traces only, searched by the store: a visitor's page costs what their own turns cost, however
+    many traces others left in the store. Two searches (MLflow's filter has no OR): the app's owner tag (since issue
+    31, when MLflow's session became the conversation) and, for older traces, their session."""
+    reader = traces.ApiTraceReader(tracking_uri, experiment_id)
+    newer, older = (reader.frames(start_ms, end_ms, filter_string=f) for f in trace_metrics.owner_searches(session))
+    return traces.merged(older, newer)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=16)
@@ -153,7 +154,7 @@ def overview(  # noqa: PLR0913 - over the argument limit when it came on (issue 
     nonce: int,
     version: str | None,
 ) -> trace_metrics.Overview:
-    rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.session, nonce, version)
+    rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.owner, nonce, version)
     if rows is not None:
         return trace_metrics.from_rows(rows, scope)
     if (
@@ -203,9 +204,9 @@ def prefetch_scenarios(  # noqa: PLR0913 - over the argument limit when it came 
 
     def each_scenario() -> list[str]:
         reader = trace_metrics.MetricsReader(tracking_uri, experiment_id)
-        present = reader.scenarios_present(start_ms, end_ms, scope.session, known)
+        present = reader.scenarios_present(start_ms, end_ms, scope.owner, known)
         for key in present:
-            narrowed = trace_metrics.Scope(key, scope.status, scope.session)
+            narrowed = trace_metrics.Scope(key, scope.status, scope.owner)
             prefetch.start(
                 _ahead_key(tracking_uri, experiment_id, start_ms, end_ms, narrowed, nonce, version),
                 functools.partial(reader.overview, start_ms, end_ms, now_ms, narrowed),
@@ -233,7 +234,7 @@ def breakdown(  # noqa: PLR0913 - over the argument limit when it came on (issue
     reader = trace_metrics.MetricsReader(tracking_uri, experiment_id)
     if by == "model":
         return reader.by_model(start_ms, end_ms, scope)
-    rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.session, nonce, version)
+    rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.owner, nonce, version)
     if rows is not None:
         return trace_metrics.scenarios_from_rows(rows, scope)
     if (
@@ -305,7 +306,7 @@ def recent(  # noqa: PLR0913 - over the argument limit when it came on (issue 28
             start_ms,
             end_ms,
             newest=RECENT,
-            filter_string=trace_metrics.Scope(scenario=name, status=scope.status, session=scope.session).search_filter(None, None),
+            filter_string=trace_metrics.Scope(scenario=name, status=scope.status, owner=scope.owner).search_filter(None, None),
         )
         for name in wanted
     ]
@@ -359,7 +360,7 @@ def comparison(_store: ConversationStore, tracking_uri: str, trace_ids: tuple[st
     loaded = []
     for trace_id in trace_ids:
         trace = traces.load_trace(tracking_uri, trace_id)
-        if not hosted.may_open(owner, traces.trace_session(trace)):
+        if not hosted.may_open(owner, traces.trace_owner(trace)):
             raise UserError("One of these turns belongs to another visitor of this demo.")
         loaded.append(trace)
     result = compare.compare(loaded)

@@ -189,7 +189,7 @@ def log_team(
     if scenario.team_file:
         if options:
             raise RegistryError("A team file's team has no options: what shapes its answers is in the file.")
-        artifacts: dict[str, str] | None = {"team_file": str(team_files.teams_dir() / scenario.team_file)}
+        artifacts: dict[str, str] | None = {"team_file": str(team_files.find_path(scenario.team_file))}
         config: dict[str, Any] = {"team_key": scenario_key}
         chosen: dict[str, Any] = {}
     else:

@@ -24,7 +24,14 @@ import mlflow
 import openai
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Response
-from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, ModelClientStreamingChunkEvent
+from autogen_agentchat.messages import (
+    BaseAgentEvent,
+    BaseChatMessage,
+    ModelClientStreamingChunkEvent,
+    MultiModalMessage,
+    ToolCallExecutionEvent,
+    ToolCallRequestEvent,
+)
 from autogen_core import CancellationToken, FunctionCall, Image
 from autogen_core.models import ChatCompletionClient, CreateResult, FunctionExecutionResultMessage, LLMMessage, ModelInfo, RequestUsage
 from autogen_core.tools import Tool, ToolSchema
@@ -136,6 +143,14 @@ class TurnInfo:
     billed_to_owner: bool = False
     kind: str = contract.CHAT_TURN  # what the trace is (contract.TRACE_KIND)
     defuse_markup: bool = False  # a hosted demo: markdown pictures in the spans become links (`defused`)
+    label: str = ""  # the scenario's label (a team file's, from the file): shown wherever the key would be
+
+
+def trace_identity(info: TurnInfo) -> dict[str, Any]:
+    """MLflow's session and user of a turn (issue 31): the session is the conversation, so MLflow's "Group by session"
+    shows one conversation per session; the user is its owner (`Visitor.owner`: opaque, never an email). A model
+    prediction outside any conversation has no session."""
+    return {"session_id": info.conversation_id or None, "user": info.session_id or None}
 
 
 @contextlib.contextmanager
@@ -171,9 +186,11 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
                     contract.PROVIDER: info.provider,
                     contract.ATTEMPT: str(info.attempt),
                     contract.TRACE_KIND: info.kind,
+                    contract.OWNER: info.session_id,
+                    **({contract.LABEL: info.label} if info.label else {}),
                     **({contract.BILLING: contract.BILLED_TO_OWNER} if info.billed_to_owner else {}),
                 },
-                session_id=info.session_id,
+                **trace_identity(info),
                 request_preview=_said(request, info.defuse_markup),
             )
             try:
@@ -210,7 +227,15 @@ def _write_summary(root: Any, info: TurnInfo) -> None:
             children = [s for s in trace.span_dict.values() if s.span_id != root.span_id] if trace else []
         rows = summary.call_rows(root.trace_id, [root, *summary.as_stored(children)])
         value = summary.summarize(
-            {"scenario": info.scenario, "conversation": info.conversation_id, "turn": str(info.turn), "provider": info.provider}, rows
+            {
+                "scenario": info.scenario,
+                "conversation": info.conversation_id,
+                "turn": str(info.turn),
+                "provider": info.provider,
+                "owner": info.session_id,
+                "label": info.label,
+            },
+            rows,
         )
         if value is not None:
             mlflow.update_current_trace(tags={contract.SUMMARY: value})
@@ -480,9 +505,31 @@ class TracedChatCompletionClient(ChatCompletionClient):
         return self._inner.model_info
 
 
-def _describe_chat_message(message: BaseChatMessage | BaseAgentEvent) -> dict[str, Any]:
-    text = message.to_text() if hasattr(message, "to_text") else str(message)
-    return {"type": type(message).__name__, "source": getattr(message, "source", ""), "content": clip(text)}
+def agent_message(message: BaseChatMessage | BaseAgentEvent, me: str) -> list[dict[str, Any]]:
+    """An agentchat message or event of an agent's step as chat messages in the shape MLflow's UI draws (issue 31:
+    these were YAML of message objects, `[FunctionCall(...)]` reprs and `<image>` placeholders): role-tagged, the
+    speaker as `name`, tool requests as `tool_calls`, tool results as `tool` messages, pictures as image parts
+    whose url is an attachment (as the model spans have them). What the agent itself said is the assistant's;
+    anything else is what it was told (agentchat gives other agents' messages to a model as user messages)."""
+    source = str(getattr(message, "source", "") or "")
+    role = "assistant" if source == me else "user"
+    if isinstance(message, ToolCallRequestEvent):
+        return [{"role": "assistant", "name": source, "content": None, "tool_calls": [_tool_call(c) for c in message.content]}]
+    if isinstance(message, ToolCallExecutionEvent):
+        return [{"role": "tool", "tool_call_id": str(r.call_id), "name": r.name, "content": clip(str(r.content))} for r in message.content]
+    if isinstance(message, MultiModalMessage):
+        parts = [_picture_part(p) if isinstance(p, Image) else {"type": "text", "text": clip(str(p))} for p in message.content]
+        return [{"role": role, "name": source, "content": parts}]
+    content = getattr(message, "content", None)
+    if isinstance(message, BaseChatMessage):
+        return [{"role": role, "name": source, "content": clip(message.to_model_text())}]
+    if isinstance(content, str):  # an event with words (a thought): said by the agent
+        return [{"role": "assistant", "name": source, "content": clip(content)}]
+    return []  # other events (a memory query, a speaker choice) hold no conversation
+
+
+def agent_messages(messages: Sequence[BaseChatMessage | BaseAgentEvent], me: str) -> list[dict[str, Any]]:
+    return [m for message in messages for m in agent_message(message, me)]
 
 
 class TracedAgent(BaseChatAgent):
@@ -517,13 +564,14 @@ class TracedAgent(BaseChatAgent):
                 yield item
             return
         with open_span(name=self.name, span_type=SpanType.AGENT) as span:
-            span.set_inputs({"messages": [_describe_chat_message(m) for m in messages]})
-            events: list[dict[str, Any]] = []
+            # inputs and outputs as chat messages (MLflow's ChatAgent shape: {"messages": [...]}), drawn as a chat
+            span.set_inputs({"messages": agent_messages(messages, self.name)})
+            said: list[dict[str, Any]] = []
             async for item in self._inner.on_messages_stream(messages, cancellation_token):
                 if isinstance(item, Response):
-                    span.set_outputs({"response": _describe_chat_message(item.chat_message), "events": events})
+                    span.set_outputs({"messages": [*said, *agent_message(item.chat_message, self.name)]})
                 elif not isinstance(item, ModelClientStreamingChunkEvent):  # the pieces of the response, which
-                    events.append(_describe_chat_message(item))  # has them whole (a key split over pieces is found)
+                    said.extend(agent_message(item, self.name))  # has them whole (a key split over pieces is found)
                 yield item
 
     async def on_reset(self, cancellation_token: CancellationToken) -> None:

@@ -1,6 +1,7 @@
 """Teams users bring as files, offered as scenarios: one per team in each `*.json` (a team, or AutoGen
 Studio's gallery of teams: core.team_files) and each `*.py` team factory (core.team_factories) in the teams
-folder (`APP_TEAMS_DIR`, default `teams/` in the project). A file that cannot be used is left out and the chat
+folder (`APP_TEAMS_DIR`, default `teams/` in the project) and the uploads (`team_files.uploads_dir()`, in the app's
+data folder `APP_DATA_DIR`). A file that cannot be used is left out and the chat
 page says why. The registry reads the folder again when a file in it changes (`fingerprint`). A hosted demo
 offers only the files its owner allow-listed (core.hosted.offered), and never takes an upload."""
 
@@ -79,9 +80,9 @@ def read_any(path: Path, shown: Path | None = None) -> tuple[list[team_files.Tea
 
 def fingerprint() -> tuple[object, ...]:
     """Changes when a team file is added, changed or removed (or the folder is another): read them again."""
-    folder = team_files.teams_dir()
-    found: list[object] = [str(folder), os.environ.get("APP_HOSTED"), os.environ.get("APP_HOSTED_TEAMS")]
-    for path in team_files.team_paths(folder):
+    folders = (str(team_files.teams_dir()), str(team_files.uploads_dir()))
+    found: list[object] = [folders, os.environ.get("APP_HOSTED"), os.environ.get("APP_HOSTED_TEAMS")]
+    for path in team_files.all_team_paths():
         try:
             stat = path.stat()
         except OSError:
@@ -97,7 +98,7 @@ def discover_scenarios() -> tuple[list[Scenario], list[str]]:
     # a hosted demo does not even read (or, for a .py, run) a file its owner did not allow-list; Streamlit puts
     # root-level secrets into the environment, so this sees APP_HOSTED set either way
     limits = hosted_limits(os.environ, {})
-    for path in team_files.team_paths(team_files.teams_dir()):
+    for path in team_files.all_team_paths(hosted=limits is not None):
         if limits is not None and path.name not in limits.team_files:
             continue
         try:
@@ -119,7 +120,8 @@ def discover_scenarios() -> tuple[list[Scenario], list[str]]:
 
 
 def add_upload(name: str, data: bytes) -> tuple[list[str], list[str]]:
-    """Keep a team file a user uploaded in the teams folder, so its conversations reopen after a restart.
+    """Keep a team file a user uploaded in the uploads folder (the app's data folder, outside the checkout), so its
+    conversations reopen after a restart.
     Returns the keys of the teams it holds and a sentence for each of its teams that cannot be used. It is
     read under a hidden name first and put in place only if it can be used (InputError with the reason
     otherwise, nothing left behind); a name in use by another file gets a number, never overwritten. The
@@ -133,7 +135,7 @@ def add_upload(name: str, data: bytes) -> tuple[list[str], list[str]]:
         )
     if len(data) > team_files.MAX_FILE_BYTES:
         raise InputError(f"“{base.name}” is {len(data) / 1e6:.1f} MB; team files can be up to 1 MB.")
-    folder = team_files.teams_dir()
+    folder = team_files.uploads_dir()
     stem = team_files.slug(base.stem).replace("-", "_").strip("_.") or "team"  # no hidden or helper names
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -141,12 +143,12 @@ def add_upload(name: str, data: bytes) -> tuple[list[str], list[str]]:
         staged.write_bytes(data)
     except OSError as exc:
         raise InputError(
-            f"The teams folder {folder} cannot take the file ({exc.strerror or exc}); put it there "
-            "yourself, or point APP_TEAMS_DIR at a folder this app may write."
+            f"The uploads folder {folder} cannot take the file ({exc.strerror or exc}); point APP_DATA_DIR at a "
+            "folder this app may write, or put the file into the teams folder (APP_TEAMS_DIR) yourself."
         ) from None
     try:
         number, target = 1, folder / f"{stem}{suffix}"
-        while target.exists() and target.read_bytes() != data:
+        while _taken(target, data):
             number += 1
             target = folder / f"{stem}_{number}{suffix}"
         teams, unusable = read_any(staged, target)
@@ -165,6 +167,35 @@ def add_upload(name: str, data: bytes) -> tuple[list[str], list[str]]:
     finally:
         staged.unlink(missing_ok=True)
     return [team_file.key for team_file in teams], list(unusable)
+
+
+def _taken(target: Path, data: bytes) -> bool:
+    """A name another file has: in the uploads (with other bytes) or in the teams folder (keys must stay unique)."""
+    return (target.exists() and target.read_bytes() != data) or (team_files.teams_dir() / target.name).exists()
+
+
+def uploads() -> list[str]:
+    """The names of the team files uploaded in the app (the ones it may remove)."""
+    return [p.name for p in team_files.team_paths(team_files.uploads_dir())]
+
+
+def remove_upload(name: str) -> str:
+    """Take an uploaded team out of the picker: the file moves to the uploads' hidden `.removed/` folder (nothing
+    is lost; put it back to offer it again). Only an upload: the teams folder is the owner's. Its conversations and
+    traces stay in MLflow. Returns the sentence to show; InputError when there is no such upload."""
+    folder = team_files.uploads_dir()
+    if name not in uploads():
+        raise InputError(f"“{name}” is not an uploaded team file (the teams folder's files are removed there).")
+    removed = folder / ".removed"
+    try:
+        removed.mkdir(parents=True, exist_ok=True)
+        os.replace(folder / name, removed / f"{secrets.token_hex(4)}-{name}")
+    except OSError as exc:
+        raise InputError(f"“{name}” could not be removed ({exc.strerror or exc}).") from None
+    return (
+        f"Removed “{name}” from the Scenario picker; its conversations and traces stay in MLflow (kept in "
+        f"{removed}, put it back to offer it again)."
+    )
 
 
 def run_note(scenario: Scenario, settings: Settings) -> str:

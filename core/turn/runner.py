@@ -237,6 +237,7 @@ class _Turn:
                 billed_to_owner=self.settings.billed_to_owner,
                 kind=request.asked.kind if predicted else contract.CHAT_TURN,
                 defuse_markup=request.asked.defuse_markup if predicted else self.settings.hosted is not None,
+                label=getattr(scenarios.find(self.conv.scenario), "label", ""),
             )
 
     async def build(self) -> tuple[scenarios.Scenario, TeamPlan]:
@@ -251,19 +252,13 @@ class _Turn:
 
     async def stream(self) -> TurnStatus:
         """Run the team on the message inside the turn's span; every entry and progress line is emitted as
-        it arrives. Returns how the turn ended (ok, waiting, stopped); raises on failure."""
-        scenario, plan = await self.build()
-        self.emit(TurnEvent("progress", text="Starting", step=0, total_steps=plan.total_steps))
-
-        def doing(name: str) -> str:
-            info = scenario.agent(name)
-            return info.doing if info is not None else "working"
-
-        reader = StreamReader(
-            turn=self.turn, doing=doing, explain=plan.explain, label=lambda name: scenarios.agent_label(name, scenario.key)
-        )
+        it arrives. Returns how the turn ended (ok, waiting, stopped); raises on failure. The team is built inside
+        the turn's span: a team that fails to build leaves an error trace saying why (issue 31), not a bare run."""
         with spans.turn_span(self.trace_info, self.text, describe=self.describe) as span:
             self.trace_id = getattr(span, "trace_id", None)
+            scenario, plan = await self.build()
+            self.emit(TurnEvent("progress", text="Starting", step=0, total_steps=plan.total_steps))
+            reader = self._reader(scenario, plan)
             asker = next((e.get("name") for e in reversed(self.conv.transcript[-1:]) if e.get("asks_user")), None)
             task = (
                 plan.task_message(self.text, asker)
@@ -313,6 +308,13 @@ class _Turn:
             status: TurnStatus = "stopped" if stopped else "waiting" if reader.waiting else "ok"
             spans.end_turn(span, self.entries[-1]["text"], status, reader.stop_reason, reader.step)
         return status
+
+    def _reader(self, scenario: scenarios.Scenario, plan: TeamPlan) -> StreamReader:
+        def doing(name: str) -> str:
+            info = scenario.agent(name)
+            return info.doing if info is not None else "working"
+
+        return StreamReader(turn=self.turn, doing=doing, explain=plan.explain, label=lambda name: scenarios.agent_label(name, scenario.key))
 
     def without_secrets(self, entry: TranscriptEntry) -> TranscriptEntry:
         """A transcript entry as it may be shown, saved and kept for Retry: no key, token or password in it (a

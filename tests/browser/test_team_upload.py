@@ -26,13 +26,13 @@ STUDIO_TEAM = Path(os.environ.get("APP_STUDIO_TEAM_FILE") or ROOT / "tests" / "f
 
 @pytest.fixture(scope="module")
 def team_app(tmp_path_factory):
-    """The app with a teams folder of its own (uploads land there, never in the project's teams/), holding
-    the shipped hand-off team."""
+    """The app with a teams folder of its own holding the shipped hand-off team, and a data folder of its own where
+    uploads land (never in the project's teams/ nor the teams folder)."""
     workdir = tmp_path_factory.mktemp("team-app")
     (workdir / "teams").mkdir()
     shutil.copy(ROOT / "teams" / "trip_desk.json", workdir / "teams")
-    server = AppServer(workdir, env={"APP_TEAMS_DIR": str(workdir / "teams")})
-    server.teams = workdir / "teams"
+    server = AppServer(workdir, env={"APP_TEAMS_DIR": str(workdir / "teams"), "APP_DATA_DIR": str(workdir / "data")})
+    server.teams = workdir / "data" / "teams"  # where uploads are kept
     yield server
     server.stop()
 
