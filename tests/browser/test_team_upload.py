@@ -72,7 +72,7 @@ def test_a_studio_team_file_uploaded_runs_offline_and_is_traced(team_app, page):
 
     page.get_by_role("link", name="Traces").click()
     page.locator("[data-testid=stMultiSelect]").filter(has_text="Scenario").click()
-    expect(page.get_by_role("option", name=key)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("option", name=label)).to_be_visible(timeout=60_000)  # by its label (issue 31), filtered by key
 
 
 def test_a_team_that_hands_over_to_the_user_pauses_and_resumes_after_a_reload(team_app, page):
