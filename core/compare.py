@@ -360,7 +360,8 @@ def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None
         when = datetime.fromtimestamp((info.request_time or 0) / 1000, timezone.utc).strftime("%b %d %H:%M")
         tags = info.tags or {}
         turn = tags.get(contract.TURN)
-        name = tags.get(contract.LABEL) or tags.get(contract.TRACE_NAME) or "trace"
+        label = tags.get(contract.LABEL)  # "Catify turn", as the trace's own name reads ("catify turn")
+        name = f"{label} turn" if label else tags.get(contract.TRACE_NAME) or "trace"
         request = " ".join(str(info.request_preview or "").split())[:60]
         choices.append(TurnChoice(info.trace_id, f"{when} · {name}{f' {turn}' if turn else ''} · {request}"))
     conversations = {t.info.trace_id: str((t.info.tags or {}).get(contract.CONVERSATION) or "") for t in found}

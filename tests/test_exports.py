@@ -42,8 +42,10 @@ def test_a_visitors_formula_is_text_in_the_trace_list_and_breakdowns_and_kept_in
 
     (listed,) = rows(exports.csv_bytes(frames.traces[traces.LIST_COLUMNS]))
     assert listed["request"] == "'" + FORMULA, "the formula is text to a spreadsheet"
+    # the session is the conversation since issue 31 (an id of the app's); a value someone chose goes through the
+    # same csv_bytes as every breakdown (test_a_cell_a_spreadsheet_would_run_is_text)
     by_session = rows(exports.csv_bytes(traces.breakdown(frames, "session")))
-    assert [r["session"] for r in by_session] == ["'@v1"]
+    assert [r["session"] for r in by_session] == [outcome.conversation.id]
     assert float(listed["cost_usd"]) == pytest.approx(float(frames.traces["cost_usd"].iloc[0]))
 
     trace = traces.load_trace(tracking_uri, outcome.trace_id)

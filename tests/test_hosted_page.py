@@ -219,7 +219,7 @@ def test_a_visitors_prediction_on_the_models_page_is_their_own_trace(tracking_ur
     trace_id = bob.session_state["prediction"][1]["trace_id"]
     export.flush()
     info = MlflowClient(tracking_uri).get_trace(trace_id).info
-    assert info.trace_metadata[contract.TRACE_SESSION] == identity.signed_in(BOB).owner
+    assert contract.trace_owner(info.tags, info.trace_metadata) == identity.signed_in(BOB).owner
     assert info.tags[contract.TRACE_KIND] == contract.PREDICTION
     assert traces_metric(bob) == "1", "Bob's Traces page shows his prediction"
     assert traces_metric(visit(user=ALICE)) == "0", "and Alice's does not"

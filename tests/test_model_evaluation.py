@@ -136,7 +136,7 @@ def test_prompt_sets_are_mlflow_evaluation_datasets_from_lines_files_and_past_tu
     client = mlflow.MlflowClient(uri)
     prediction = client.get_trace(asked["trace_id"]).info
     assert prediction.tags[contract.TRACE_KIND] == contract.PREDICTION
-    assert prediction.trace_metadata[contract.TRACE_SESSION] == "visitor-7", "the visitor's own trace"
+    assert contract.trace_owner(prediction.tags, prediction.trace_metadata) == "visitor-7", "the visitor's own trace"
     answers = {client.get_trace(r.trace_id).info.tags.get(contract.TRACE_KIND) for r in evaluated.rows}
     assert answers == {contract.EVALUATION_ANSWER}
     past = prompt_sets.from_past_turns(uri, experiment_id, "catify")

@@ -31,7 +31,7 @@ def test_fork_a_catify_turn_and_compare_it(page, app):
     expect(page.get_by_role("heading", name="Step by step")).to_be_visible(timeout=90_000)
     expect(page.get_by_text("original, turn 1").first).to_be_visible()
     expect(page.locator("text=2. critic instruction: Make it a noir… >> visible=true").first).to_be_visible()
-    expect(page.get_by_text("catify turn 1 · a cat in a hat")).to_have_count(2)  # both picked, by name
+    expect(page.get_by_text("Catify turn 1 · a cat in a hat")).to_have_count(2)  # both picked, by name
     page.set_viewport_size({"width": 1400, "height": 2600})
     pictures = page.locator("[data-testid=stImage] img")
     expect(pictures).to_have_count(6)  # two sides, three pictures each (2 iterations)
