@@ -51,9 +51,12 @@ class ImageRecord:
     cost_usd: float | None
     trace_id: str | None = None
     artifact_path: str | None = None
+    usage: dict[str, int] | None = None  # the server's tokens for it (gpt-image), when it reported them
+    priced_from_tokens: bool = False  # its price is those tokens at the catalog's rates (its prompt's text included)
+    price_note: str = ""  # what MLflow's catalog did not know about its price
 
     def lookup_entry(self) -> ImageLookupEntry:
-        return {
+        entry: ImageLookupEntry = {
             "prompt": self.prompt,
             "index": self.index,
             "turn": self.turn,
@@ -66,6 +69,13 @@ class ImageRecord:
             "cost_usd": self.cost_usd,
             "artifact_path": self.artifact_path,
         }
+        if self.usage is not None:
+            entry["usage"] = self.usage
+        if self.priced_from_tokens:
+            entry["priced_from"] = "tokens"
+        if self.price_note:
+            entry["price_note"] = self.price_note
+        return entry
 
 
 class ImageSink(Protocol):
@@ -117,6 +127,7 @@ class ImageAgent(BaseChatAgent):
             self._generator.model, getattr(self._generator, "size", ""), getattr(self._generator, "quality", ""), prompt
         ) as span:
             image: GeneratedImage = await self._generator.generate(prompt)
+            price = image.price
             record = ImageRecord(
                 image_id=new_image_id(),
                 prompt=prompt,
@@ -127,11 +138,15 @@ class ImageAgent(BaseChatAgent):
                 model=image.model,
                 size=image.size,
                 quality=image.quality,
-                cost_usd=image.cost_usd,
+                cost_usd=price.usd,
                 trace_id=spans.current_trace_id(),
+                usage=image.usage.attribute() if image.usage is not None else None,
+                priced_from_tokens=price.from_tokens,
+                price_note=price.note,
             )
             record.artifact_path = self._sink.store(record, image.png)
             spans.record_image(span, record.image_id, record.artifact_path, record.cost_usd, parent)
+            spans.record_image_usage(span, record.usage, record.price_note)
             small = downsize(image.png, CRITIC_IMAGE_SIDE)
             small_png = image.png if small.size == png_size(image.png) else to_png(small)
             # the picture the critic is shown: one attachment for the image span and the critic's call

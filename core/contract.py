@@ -93,12 +93,15 @@ IMAGE_QUALITY: Final = "app.image.quality"
 IMAGE_COST: Final = "app.image.cost_usd"  # -1 when the price is unknown
 IMAGE_PARENT: Final = "app.image.parent"
 # a model call's usage beyond MLflow's keys (issue 30): reasoning tokens are part of the output tokens (billed as
-# output; MLflow's usage has no key for them); a note says what was clamped or why the tokens are unknown
+# output; MLflow's usage has no key for them); a note says what was clamped or why the tokens are unknown, and on an
+# image span what MLflow's catalog did not know about the picture's price (dall-e-3: no rates, priced per picture)
 REASONING_TOKENS: Final = "app.usage.reasoning_tokens"
 USAGE_NOTE: Final = "app.usage.note"
 STREAM_CHUNKS: Final = "app.stream.chunks"  # a streamed call: the chunks its server sent (not each as an event)
 # a picture's usage as the server reported it (gpt-image: text and image input tokens, image output tokens), priced
-# into the span's cost; kept out of MLflow's usage key, whose trace totals count chat tokens
+# into the span's cost; kept out of MLflow's usage key, whose trace totals count chat tokens. A dict: input_tokens,
+# output_tokens, total_tokens, text_input_tokens, image_input_tokens, image_output_tokens (and text_output_tokens
+# when the server reported any); absent when the server reported none (dall-e-3)
 IMAGE_USAGE: Final = "app.image.usage"
 TOOL_ERROR_PREFIX: Final = "ERROR:"  # a tool result starting with it marks the TOOL span failed
 

@@ -1,7 +1,8 @@
 """Every price and cost in one place: tokens from the model catalog MLflow ships (the same prices its store
-puts on every span), pictures from our per-image table (MLflow's catalog prices tokens, not pictures), what a
-turn's clients spent, the pieces of a turn's worst-case bound (hosted demo; each scenario adds them up for
-its own team), and "what if this usage ran on another model"."""
+puts on every span), pictures from the tokens the server reported at the catalog's rates (gpt-image) or else
+from our per-picture table (dall-e-3: the catalog has no rates for it), what a turn's clients spent, the
+pieces of a turn's worst-case bound (hosted demo; each scenario adds them up for its own team), and "what if
+this usage ran on another model"."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import pandas as pd
 from mlflow.tracing.utils import calculate_cost_by_model_and_token_usage
-from mlflow.utils.providers import get_models
+from mlflow.utils.providers import _lookup_model_info, get_models
 
 from . import contract
 from .observe.wire import CallUsage
@@ -49,18 +50,152 @@ IMAGE_PRICES_USD: dict[tuple[str, str, str], float] = {
 
 
 def image_price_usd(model: str, quality: str, size: str) -> float | None:
-    """Price of one image, 0 for the demo model, None when we do not know it (never guessed)."""
+    """Our per-picture price, 0 for the demo model, None when we do not know it (never guessed)."""
     if model.startswith("demo"):
         return 0.0
     return IMAGE_PRICES_USD.get((model, quality, size))
+
+
+# Image tokens a gpt-image picture writes, by (quality, size): OpenAI's image generation guide, "Cost and latency"
+# (platform.openai.com/docs/guides/image-generation). The bound prices these at the catalog's image output rate.
+IMAGE_OUTPUT_TOKENS: dict[tuple[str, str], int] = {
+    ("low", "1024x1024"): 272,
+    ("low", "1024x1536"): 408,
+    ("low", "1536x1024"): 400,
+    ("medium", "1024x1024"): 1056,
+    ("medium", "1024x1536"): 1584,
+    ("medium", "1536x1024"): 1568,
+    ("high", "1024x1024"): 4160,
+    ("high", "1024x1536"): 6240,
+    ("high", "1536x1024"): 6208,
+}
+
+
+@dataclass(frozen=True)
+class PictureUsage:
+    """A picture's usage as the images API reported it (gpt-image: `ImagesResponse.usage`, core.image_models)."""
+
+    text_input_tokens: int
+    image_input_tokens: int
+    image_output_tokens: int
+    text_output_tokens: int = 0
+
+    def attribute(self) -> dict[str, int]:
+        """The image span's `app.image.usage` (contract.IMAGE_USAGE)."""
+        given = self.text_input_tokens + self.image_input_tokens
+        made = self.image_output_tokens + self.text_output_tokens
+        counts = {
+            "input_tokens": given,
+            "output_tokens": made,
+            "total_tokens": given + made,
+            "text_input_tokens": self.text_input_tokens,
+            "image_input_tokens": self.image_input_tokens,
+            "image_output_tokens": self.image_output_tokens,
+        }
+        if self.text_output_tokens:
+            counts["text_output_tokens"] = self.text_output_tokens
+        return counts
+
+
+@dataclass(frozen=True)
+class ImageRates:
+    """USD per token for an image model, from MLflow's catalog entry (None: the catalog has no such rate). The text
+    input rate is the entry's `input_cost_per_token`, the image rates its `modality.image` prices per million tokens.
+    MLflow's own cost function reads `input_cost_per_token` / `output_cost_per_token` only, so it would price image
+    output tokens at $0: we price them here."""
+
+    text_input: float | None
+    image_input: float | None
+    image_output: float | None
+    text_output: float | None
+
+    def missing(self, usage: PictureUsage) -> list[str]:
+        """The rates these tokens need that the catalog lacks."""
+        needed = (
+            ("text input", usage.text_input_tokens, self.text_input),
+            ("image input", usage.image_input_tokens, self.image_input),
+            ("image output", usage.image_output_tokens, self.image_output),
+            ("text output", usage.text_output_tokens, self.text_output),
+        )
+        return [name for name, tokens, rate in needed if tokens and rate is None]
+
+    def price(self, usage: PictureUsage) -> float:
+        return (
+            usage.text_input_tokens * (self.text_input or 0.0)
+            + usage.image_input_tokens * (self.image_input or 0.0)
+            + usage.image_output_tokens * (self.image_output or 0.0)
+            + usage.text_output_tokens * (self.text_output or 0.0)
+        )
+
+
+def _per_token(prices: Any, key: str) -> float | None:
+    value = prices.get(key) if isinstance(prices, dict) else None
+    return float(value) / 1e6 if value is not None else None
+
+
+def image_rates(model: str, provider: str | None = None) -> ImageRates | None:
+    """The catalog's rates for an image model, read as MLflow's `cost_per_token` reads its entry (the provider's
+    entry, else any bundled provider's); None when the catalog has no rate at all for it (dall-e-3)."""
+    info = (_lookup_model_info(model, provider) if provider else None) or _lookup_model_info(model) or {}
+    image = (info.get("modality") or {}).get("image")
+    text_in, text_out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+    rates = ImageRates(
+        text_input=float(text_in) if text_in is not None else None,
+        image_input=_per_token(image, "input_per_million_tokens"),
+        image_output=_per_token(image, "output_per_million_tokens"),
+        text_output=float(text_out) if text_out is not None else None,
+    )
+    return None if rates == ImageRates(None, None, None, None) else rates
+
+
+@dataclass(frozen=True)
+class PicturePrice:
+    """One picture's price: `usd` (None: unknown), whether it came from the server's tokens, and what the catalog
+    did not know (a sentence, or "")."""
+
+    usd: float | None
+    from_tokens: bool = False
+    note: str = ""
+
+
+def picture_price(model: str, quality: str, size: str, usage: PictureUsage | None, provider: str | None = None) -> PicturePrice:
+    """What one picture cost: the server's tokens at the catalog's rates when it reported them and the catalog knows
+    every rate they need; else our per-picture table (and a sentence saying why)."""
+    if model.startswith("demo"):
+        return PicturePrice(0.0)
+    table = image_price_usd(model, quality, size)
+    rates = image_rates(model, provider)
+    if rates is None:
+        known = f"priced per picture (${table:.3f})" if table is not None else "not priced (our per-picture table does not list it)"
+        return PicturePrice(table, note=f"MLflow's model catalog has no rates for {model}: {known}.")
+    if usage is None:
+        priced = "priced per picture" if table is not None else "not priced"
+        return PicturePrice(table, note=f"The server reported no usage for this {model} picture: {priced}.")
+    if missing := rates.missing(usage):
+        per_picture = "priced per picture" if table is not None else "not priced"
+        return PicturePrice(table, note=f"MLflow's model catalog has no {' or '.join(missing)} rate for {model}: {per_picture}.")
+    return PicturePrice(rates.price(usage), from_tokens=True)
+
+
+def picture_bound(settings: Settings) -> float | None:
+    """The most one picture of these settings costs, its prompt's text tokens apart (`picture_prompt_usd`): the larger
+    of our per-picture price and the image output tokens of its size and quality at the catalog's rate, so a bound
+    stays an upper bound however the picture is priced; None when neither is known."""
+    model = settings.image_model or ""
+    if not model or model.startswith("demo"):
+        return 0.0
+    table = image_price_usd(model, settings.image_quality, settings.image_size)
+    rates = image_rates(model, catalog_provider(settings))
+    tokens = IMAGE_OUTPUT_TOKENS.get((settings.image_quality, settings.image_size))
+    by_tokens = tokens * rates.image_output if rates is not None and rates.image_output is not None and tokens else None
+    known = [p for p in (table, by_tokens) if p is not None]
+    return max(known) if known else None
 
 
 # --- a turn's worst-case bound (hosted demo) ---------------------------------------------------------------------------
 IMAGE_INPUT_TOKENS = 8_500  # one 512-px picture as gpt-4o-mini bills it (85 + 170 tokens, times its 33x factor)
 SYSTEM_AND_FORMAT_TOKENS = 600  # our system messages, role descriptions, tool schemas, message framing
 DEFAULT_OUTPUT_CAP = 4_000  # output tokens per call assumed when no cap is set
-# gpt-image models also bill the prompt's text tokens, which the per-picture price does not include
-IMAGE_PROMPT_USD_PER_TOKEN = {"gpt-image-1": 5e-6, "gpt-image-1-mini": 2e-6}
 
 
 def tokens_for(text: str | int) -> int:
@@ -87,12 +222,14 @@ def chat_bound(settings: Settings, model: str, input_tokens: int, calls: int) ->
 
 
 def picture_prompt_usd(settings: Settings, pictures: int, prompt_tokens: int) -> float:
-    """What gpt-image models bill for the prompts of `pictures` pictures on top of the per-picture price
-    (the app records no span for it: added to the bound, and to the settled cost)."""
-    rate = IMAGE_PROMPT_USD_PER_TOKEN.get(settings.image_model or "", 0.0)
-    if not rate or settings.provider == "demo":
+    """What gpt-image models bill for the text of `pictures` prompts on top of the per-picture price, at the catalog's
+    text input rate: part of the bound; settled only for pictures priced per picture (one priced from the server's
+    tokens has its prompt's tokens in its price)."""
+    if settings.provider == "demo" or not settings.image_model:
         return 0.0
-    return pictures * prompt_tokens * rate
+    rates = image_rates(settings.image_model, catalog_provider(settings))
+    rate = rates.text_input if rates is not None else None
+    return pictures * prompt_tokens * rate if rate else 0.0
 
 
 # --- what a turn spent ------------------------------------------------------------------------------------------------

@@ -1,17 +1,18 @@
 """Image models: one small interface, an OpenAI implementation over the `openai` SDK, and the Pillow steps
-any generated picture goes through (downsizing for a vision model, PNG bytes). Prices are in core.costs."""
+any generated picture goes through (downsizing for a vision model, PNG bytes). Prices are in core.costs: a
+gpt-image picture is priced from the usage its server reported (`usage_of`), others per picture."""
 
 from __future__ import annotations
 
 import base64
 import io
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from openai import AsyncOpenAI
 from PIL import Image
 
-from .costs import image_price_usd
+from .costs import PicturePrice, PictureUsage, picture_price
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,39 @@ class GeneratedImage:
     size: str
     quality: str
     revised_prompt: str | None = None
+    usage: PictureUsage | None = None  # as the server reported it (gpt-image); None when it reported none
+    provider: str | None = None  # the provider MLflow's catalog prices under (core.costs.catalog_provider)
+
+    @property
+    def price(self) -> PicturePrice:
+        return picture_price(self.model, self.quality, self.size, self.usage, self.provider)
 
     @property
     def cost_usd(self) -> float | None:
-        return image_price_usd(self.model, self.quality, self.size)
+        return self.price.usd
+
+
+def _count(value: Any) -> int:
+    """A token count as a server sent it: a non-negative int, anything else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def usage_of(response: Any) -> PictureUsage | None:
+    """A picture's usage from the images API's answer, in the shape the openai SDK types it
+    (`openai/types/images_response.py`: `ImagesResponse.usage` = `Usage{input_tokens, output_tokens, total_tokens,
+    input_tokens_details: {text_tokens, image_tokens}, output_tokens_details?: {image_tokens, text_tokens}}`, "for
+    GPT Image models"). Without output details every output token is an image token. None: no usage (dall-e-3, most
+    compatible servers)."""
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return None
+    given, made = getattr(usage, "input_tokens_details", None), getattr(usage, "output_tokens_details", None)
+    text_in, image_in = _count(getattr(given, "text_tokens", 0)), _count(getattr(given, "image_tokens", 0))
+    if given is None:  # no split: the input is the prompt's text
+        text_in = _count(getattr(usage, "input_tokens", 0))
+    if made is None:
+        return PictureUsage(text_in, image_in, _count(getattr(usage, "output_tokens", 0)))
+    return PictureUsage(text_in, image_in, _count(getattr(made, "image_tokens", 0)), _count(getattr(made, "text_tokens", 0)))
 
 
 class ImageGenerator(Protocol):
@@ -48,9 +78,10 @@ class OpenAIImageGenerator:
         base_url: str | None = None,
         timeout_s: float = 120.0,
         max_retries: int = 2,
+        provider: str | None = None,
     ):
 
-        self.model, self.size, self.quality = model, size, quality
+        self.model, self.size, self.quality, self.provider = model, size, quality, provider
         self._client = AsyncOpenAI(api_key=api_key or "not-needed", base_url=base_url or None, timeout=timeout_s, max_retries=max_retries)
 
     async def generate(self, prompt: str) -> GeneratedImage:
@@ -69,6 +100,8 @@ class OpenAIImageGenerator:
             size=self.size,
             quality=self.quality,
             revised_prompt=getattr(item, "revised_prompt", None),
+            usage=usage_of(response),
+            provider=self.provider,
         )
 
     async def close(self) -> None:

@@ -143,6 +143,7 @@ def build_clients(settings: Settings) -> Clients:
             base_url=settings.base_url or None,
             timeout_s=max(settings.request_timeout_s, 120.0),
             max_retries=settings.max_retries,
+            provider=provider_name,
         )
     return Clients(chat=chat, vision=vision, image=image, settings=settings)
 

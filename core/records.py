@@ -26,6 +26,7 @@ class TurnUsage(TypedDict, total=False):
     cost_usd: float | None  # pictures included; None when a model used has no price or a call's tokens are unknown
     models: list[str]  # the chat models that answered, then the picture model (if any)
     pictures: int
+    picture_note: str  # how the pictures were priced when MLflow's catalog did not know (core.costs.picture_price)
     seconds: float
     trace_id: str | None
 
@@ -58,6 +59,11 @@ class ImageLookupEntry(TypedDict, total=False):
     quality: str
     cost_usd: float | None
     artifact_path: str | None
+    # since issue 30: the server's tokens for a gpt-image picture (contract.IMAGE_USAGE's counts), "tokens" when its
+    # price is those tokens at MLflow's catalog rates (absent: our per-picture price), and what the catalog did not know
+    usage: dict[str, int]
+    priced_from: str
+    price_note: str
 
 
 ImageLookup = dict[str, ImageLookupEntry]

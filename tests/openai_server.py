@@ -29,6 +29,19 @@ from PIL import Image
 
 TOKENS_PER_IMAGE = 85
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-image-1", "dall-e-3")
+# Image tokens a gpt-image picture writes by (quality, size), as OpenAI's image generation guide tabulates them
+# ("Cost and latency"); the stub's own copy, so a wrong table in core.costs cannot agree with itself
+IMAGE_OUTPUT_TOKENS = {
+    ("low", "1024x1024"): 272,
+    ("low", "1024x1536"): 408,
+    ("low", "1536x1024"): 400,
+    ("medium", "1024x1024"): 1056,
+    ("medium", "1024x1536"): 1584,
+    ("medium", "1536x1024"): 1568,
+    ("high", "1024x1024"): 4160,
+    ("high", "1024x1536"): 6240,
+    ("high", "1536x1024"): 6208,
+}
 
 
 # --- what the stub answers ------------------------------------------------------------------------------
@@ -61,6 +74,23 @@ def prompt_tokens(messages: list[dict[str, Any]]) -> int:
         texts, images = message_parts(message)
         total += sum(count_words(t) for t in texts) + TOKENS_PER_IMAGE * images
     return total
+
+
+def image_usage(prompt: str, quality: str, size: str) -> dict[str, Any]:
+    """A gpt-image answer's `usage` in OpenAI's shape: the openai SDK's `openai/types/images_response.py` (`Usage`:
+    input_tokens, input_tokens_details {text_tokens, image_tokens}, output_tokens, total_tokens, and the optional
+    output_tokens_details {image_tokens, text_tokens}) and the API reference's ImagesResponse ("For the GPT image
+    models only, the token usage information for the image generation"). A generation has no input image: its
+    image input tokens are 0 (an edit's are not). Text tokens: a word a token, as the chat answers count them;
+    quality "auto" is drawn as medium."""
+    text = count_words(prompt)
+    made = IMAGE_OUTPUT_TOKENS.get(("medium" if quality == "auto" else quality, size), IMAGE_OUTPUT_TOKENS[("medium", "1024x1024")])
+    return {
+        "input_tokens": text,
+        "input_tokens_details": {"text_tokens": text, "image_tokens": 0},
+        "output_tokens": made,
+        "total_tokens": text + made,
+    }
 
 
 def has_data_url_image(message: dict[str, Any]) -> bool:
@@ -438,6 +468,7 @@ class OpenAIStub:
         self.wire = WIRES["openai"]  # how streamed answers are written (issue 30)
         self.cached_share = 0.0  # this share of each prompt's tokens reported as cached (prompt_tokens_details)
         self.reasoning_tokens = 0  # reported in completion_tokens_details (part of the completion tokens)
+        self.image_usage = True  # gpt-image answers carry `usage` (as OpenAI's do); False: a server that reports none
         self.stream_delay_s = stream_delay_s  # between the words of a streamed answer: a slow model
         self.models = list(models)
         self.requests: list[RecordedRequest] = []
@@ -688,7 +719,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         png = make_png(str(body.get("size") or "1024x1024"))
         item = {"b64_json": base64.b64encode(png).decode(), "revised_prompt": f"{prompt} (revised by the stub)"}
-        self.send_json(200, {"created": int(time.time()), "data": [item]})
+        answer: dict[str, Any] = {"created": int(time.time()), "data": [item]}
+        if model.startswith("gpt-image") and self.stub.image_usage:
+            answer["usage"] = image_usage(str(prompt), str(body.get("quality") or "auto"), str(body.get("size") or "1024x1024"))
+        self.send_json(200, answer)
 
 
 class _Stream:

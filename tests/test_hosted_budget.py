@@ -10,12 +10,12 @@ import uuid
 import pytest
 
 from core import costs, hosted, identity
-from core.config import HostedLimits, Settings
+from core.config import IMAGE_QUALITIES, IMAGE_SIZES, HostedLimits, Settings
 from core.conversations import Conversation
 from core.costs import image_price_usd
 from core.errors import InputError, TurnRefused
 from core.turn import TurnHandle
-from tests.openai_server import OpenAIStub
+from tests.openai_server import IMAGE_OUTPUT_TOKENS, OpenAIStub
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 LIMITS = HostedLimits(session_cap_usd=0.05, daily_cap_usd=1.0, turns_per_minute=6, owner_key=True)
@@ -87,6 +87,9 @@ def test_the_daily_cap_counts_every_visitor_and_other_instances(tmp_path):
 
 def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, store):
     with OpenAIStub() as server:
+        # a server that reports no picture usage: pictures at our per-picture price, their prompts' tokens settled
+        # apart (a gpt-image picture priced from its usage has them in its price: the test after this one)
+        server.image_usage = False
         settings = openai(server, tracking_uri=tracking_uri)
         ledger = hosted.SpendLedger(tracking_uri)  # in the tracking database, as a hosted app keeps it
         visitor = f"visitor-{uuid.uuid4().hex}"
@@ -112,6 +115,56 @@ def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, stor
             ledger.admit(visitor, LIMITS, hosted.max_turn_cost("catify", conversation.options, settings, "again"), uses_owner_key=True)
         assert len(server.requests) == calls_before, "nothing was sent for the refused turn"
         assert store.load(outcome.conversation.id).turns == 1
+
+
+def catify_bound(settings: Settings, message: str, iterations: int) -> float:
+    bound = hosted.max_turn_cost("catify", {"iterations": iterations}, settings, message)
+    assert bound is not None
+    return bound
+
+
+@pytest.mark.parametrize("quality", IMAGE_QUALITIES["gpt-image-1"])
+@pytest.mark.parametrize("size", IMAGE_SIZES["gpt-image-1"])
+def test_a_pictures_bound_covers_its_price_by_tokens_and_by_the_table(size, quality):
+    """Per picture, the bound takes the larger of the image output tokens' price (the catalog's rates; the most a
+    picture of that size and quality writes, as the stub reports it from OpenAI's table) and our per-picture price,
+    with the prompt's text tokens apart: it stays an upper bound whichever way the picture is priced. On the table
+    alone, portrait low (408 tokens, $0.01632 > $0.016) and medium ($0.06336 > $0.063) and square medium would pass it."""
+    settings = openai(image_size=size, image_quality=quality)
+    text_tokens = costs.tokens_for("a cat in a hat")
+    by_tokens = costs.picture_price("gpt-image-1", quality, size, costs.PictureUsage(text_tokens, 0, IMAGE_OUTPUT_TOKENS[(quality, size)]))
+    by_table = image_price_usd("gpt-image-1", quality, size)
+    assert by_tokens.from_tokens and by_tokens.usd is not None and by_table is not None
+    bound = costs.picture_bound(settings)
+    assert bound is not None
+    prompt = costs.picture_prompt_usd(settings, 1, text_tokens)
+    assert bound + prompt >= by_tokens.usd - 1e-15, f"{quality} {size}: bound {bound + prompt} < priced {by_tokens.usd}"
+    assert bound + prompt >= by_table + prompt
+    assert bound == pytest.approx(max(by_table, by_tokens.usd - prompt), abs=1e-15), "no looser than it must be"
+    # and the turn's bound counts it for every picture: n + 1 of them
+    cheaper = openai(image_size=size, image_quality=quality, image_model="gpt-image-1-mini")
+    assert catify_bound(settings, "a cat", 2) - catify_bound(cheaper, "a cat", 2) >= 3 * (bound - costs.picture_bound(cheaper)) - 1e-12
+
+
+def test_a_turn_priced_from_picture_tokens_settles_at_its_trace_cost_within_its_bound(tracking_uri, store):
+    """Portrait low, where a picture's tokens cost more than the per-picture table: the reservation settles at what
+    the trace says (the prompts' tokens are in the pictures' price, not added again) and under the bound."""
+    with OpenAIStub() as server:
+        settings = openai(server, tracking_uri=tracking_uri, image_size="1024x1536")
+        ledger = hosted.SpendLedger(tracking_uri)
+        visitor = f"visitor-{uuid.uuid4().hex}"
+        conversation = Conversation(scenario="catify", session_id=visitor, provider="openai", options={"iterations": 2})
+        bound = catify_bound(settings, "a cat", 2)
+        roomy = HostedLimits(session_cap_usd=1.0, daily_cap_usd=1.0, turns_per_minute=6, owner_key=True)
+        reservation = ledger.admit(visitor, roomy, bound, uses_owner_key=True)
+        outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store, reservation=reservation).start().wait(60)
+        assert outcome.status == "ok", outcome.error
+        lookup = outcome.conversation.image_lookup.values()
+        assert len(lookup) == 3 and all(e["priced_from"] == "tokens" and e["cost_usd"] > 0.016 for e in lookup)
+        trace_cost = store.client.get_trace(outcome.trace_id).info.cost["total_cost"]
+        assert outcome.billed_usd == pytest.approx(outcome.cost_usd, abs=1e-12) == pytest.approx(trace_cost, abs=1e-9)
+        assert ledger.spent(visitor)[0] == pytest.approx(outcome.billed_usd, abs=1e-9)
+        assert outcome.billed_usd < bound
 
 
 def test_admission_is_core_policy_and_refuses_before_anything_runs():

@@ -21,12 +21,13 @@ import uuid
 
 import pytest
 from conftest import ROOT
+from mlflow.utils.providers import _lookup_model_info
 
 from core import ledger
 from core.conversations import ConversationStore
-from core.costs import IMAGE_PROMPT_USD_PER_TOKEN, image_price_usd, token_cost
+from core.costs import image_price_usd, token_cost
 from core.hosted import SpendLedger
-from tests.openai_server import OpenAIStub, chat_reply, count_words, prompt_tokens, weather_team_reply
+from tests.openai_server import OpenAIStub, chat_reply, count_words, image_usage, prompt_tokens, weather_team_reply
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 # a Catify turn (1 iteration) is bounded at ~$0.028 and costs ~$0.022: two turns per identity, about ten a day
@@ -36,7 +37,7 @@ IDENTITIES = [f"visitor-{n}" for n in range(7)]  # an odd number: each identity 
 
 def billed_by(stub: OpenAIStub) -> float:
     """What the requests this model server received cost on OpenAI's prices: chat tokens as the server counted
-    them, pictures at their price, and their prompts' tokens (a word a token, as the server counts)."""
+    them, pictures as `picture_billed` (a gpt-image picture's prompt tokens in its usage: a word a token)."""
     total = 0.0
     for request in stub.requests:
         body = request.body
@@ -50,10 +51,21 @@ def billed_by(stub: OpenAIStub) -> float:
             assert cost is not None
             total += cost
         elif request.path.endswith("/images/generations"):
-            price = image_price_usd(body["model"], body.get("quality", ""), body.get("size", ""))
-            assert price is not None
-            total += price + count_words(body["prompt"]) * IMAGE_PROMPT_USD_PER_TOKEN.get(body["model"], 0.0)
+            total += picture_billed(body)
     return total
+
+
+def picture_billed(body: dict) -> float:
+    """A picture as OpenAI bills it: a gpt-image one by the usage the server reported (tests/openai_server.py
+    `image_usage`) at the rates of MLflow's catalog entry; any other at our per-picture price."""
+    entry = _lookup_model_info(body["model"], "openai") or {}
+    if not body["model"].startswith("gpt-image"):
+        price = image_price_usd(body["model"], body.get("quality", ""), body.get("size", ""))
+        assert price is not None
+        return price
+    usage = image_usage(body["prompt"], body.get("quality", ""), body.get("size", ""))
+    text = usage["input_tokens_details"]["text_tokens"] * entry["input_cost_per_token"]
+    return text + usage["output_tokens"] * entry["modality"]["image"]["output_per_million_tokens"] / 1e6
 
 
 class Instance:

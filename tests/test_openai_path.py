@@ -12,13 +12,16 @@ from pathlib import Path
 import openai
 import pytest
 from autogen_core.models import CreateResult, UserMessage
+from mlflow.utils.providers import _lookup_model_info
 
-from core import contract
+from core import contract, costs
 from core.config import Settings
 from core.conversations import Conversation
 from core.costs import image_price_usd
+from core.image_models import usage_of
 from core.observe import export, spans
 from core.providers import build_clients
+from core.traces import reader_for
 from core.turn import run_turn
 from tests.openai_server import TOKENS_PER_IMAGE, OpenAIStub, chat_reply, count_words, prompt_tokens
 
@@ -77,6 +80,21 @@ def expected_usage(request) -> dict[str, int]:
     messages = request.body["messages"]
     prompt, completion = prompt_tokens(messages), count_words(chat_reply(messages))
     return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
+
+
+def catalog_entry(model: str, provider: str | None = "openai") -> dict:
+    """MLflow's bundled catalog entry for a model, as its own cost function looks it up."""
+    return dict(_lookup_model_info(model, provider) or {})
+
+
+def picture_usd_from_catalog(prompt: str, image_output_tokens: int, provider: str | None = "openai") -> float:
+    """A gpt-image-1 picture's price from the catalog's own fields: the prompt's text tokens (a word a token, as the
+    stub counts) at `input_cost_per_token`, its image output tokens at `modality.image.output_per_million_tokens`."""
+    entry = catalog_entry("gpt-image-1", provider)
+    return (
+        count_words(prompt) * entry["input_cost_per_token"]
+        + image_output_tokens * entry["modality"]["image"]["output_per_million_tokens"] / 1e6
+    )
 
 
 def image_parts(message: dict) -> list[dict]:
@@ -145,18 +163,113 @@ def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_ur
     assert trace.info.token_usage["input_tokens"] == total_input
     chat_cost = sum(s.get_attribute("mlflow.llm.cost")["total_cost"] for s in chat_spans)
 
-    # image spans: our own per-picture price, and the ids the lineage knows
+    # image spans: priced from the tokens the server reported (the next test: both providers, a size where tokens
+    # cost more than our per-picture table), and the ids the lineage knows
     image_spans = picture_spans(trace)
     assert len(image_spans) == 3
-    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.011] * 3
+    prices = [picture_usd_from_catalog(r.body["prompt"], 272) for r in image_requests]  # low 1024x1024: 272 image tokens
+    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == pytest.approx(prices, abs=1e-12)
+    assert [s.get_attribute(contract.IMAGE_USAGE)["image_output_tokens"] for s in image_spans] == [272] * 3
     # the pictures' price is part of MLflow's own trace cost, so every reader sums to one number
-    assert [s.get_attribute("mlflow.llm.cost")["total_cost"] for s in image_spans] == [0.011] * 3
-    assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + 3 * 0.011)
+    assert [s.get_attribute("mlflow.llm.cost")["total_cost"] for s in image_spans] == pytest.approx(prices, abs=1e-12)
+    assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + sum(prices), abs=1e-9)
+    assert outcome.cost_usd == pytest.approx(trace.info.cost["total_cost"], abs=1e-9)  # the turn line's figure
     span_ids = [s.get_attribute(contract.IMAGE_ID) for s in image_spans]
     assert set(span_ids) == set(images)
     assert [s.get_attribute(contract.IMAGE_PARENT) for s in image_spans] == ["", span_ids[0], span_ids[1]]
     lookup = outcome.conversation.image_lookup
-    assert all(lookup[i]["cost_usd"] == 0.011 and lookup[i]["trace_id"] == outcome.trace_id for i in span_ids)
+    assert [lookup[i]["cost_usd"] for i in span_ids] == pytest.approx(prices, abs=1e-12)
+    assert all(lookup[i]["trace_id"] == outcome.trace_id and lookup[i]["priced_from"] == "tokens" for i in span_ids)
+
+
+@pytest.mark.parametrize("provider", ["openai", "openai-compatible"])
+def test_gpt_image_1_is_priced_from_the_tokens_its_server_reported(provider, server, tracking_uri, store, mlflow_client):
+    """The picture's price is the server's usage at MLflow's catalog rates: the prompt's text tokens at the text
+    input rate, the image output tokens at the image output rate (a rate MLflow's own cost function never reads: it
+    would price them at $0). Portrait low: 408 image tokens, $0.01632, more than the $0.016 per-picture table. The
+    span, the lineage, the turn line, the Traces page's rows and MLflow's trace cost are the same number."""
+    settings = openai_settings(server, tracking_uri, provider=provider, image_size="1024x1536")
+    outcome = asyncio.run(run_turn(catify(iterations=1), "a tall tower of cats", settings, store))
+    assert outcome.status == "ok", outcome.error
+
+    catalog = "openai" if provider == "openai" else None  # OpenAI's own entry only for OpenAI (core.costs.catalog_provider)
+    image_requests = server.requests_to("/images/generations")
+    assert [r.body["size"] for r in image_requests] == ["1024x1536"] * 2
+    prices = [picture_usd_from_catalog(r.body["prompt"], 408, catalog) for r in image_requests]
+    assert all(p > image_price_usd("gpt-image-1", "low", "1024x1536") for p in prices), "tokens cost more than the table here"
+    trace = only_trace(mlflow_client, store)
+    image_spans = picture_spans(trace)
+    assert [s.get_attribute(contract.IMAGE_USAGE) for s in image_spans] == [
+        {
+            "input_tokens": count_words(r.body["prompt"]),
+            "output_tokens": 408,
+            "total_tokens": count_words(r.body["prompt"]) + 408,
+            "text_input_tokens": count_words(r.body["prompt"]),
+            "image_input_tokens": 0,
+            "image_output_tokens": 408,
+        }
+        for r in image_requests
+    ]
+    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == pytest.approx(prices, abs=1e-12)
+    assert [s.get_attribute("mlflow.llm.cost")["total_cost"] for s in image_spans] == pytest.approx(prices, abs=1e-12)
+    assert [s.get_attribute(contract.USAGE_NOTE) for s in image_spans] == [None, None], "nothing the catalog did not know"
+    assert [s.get_attribute("mlflow.chat.tokenUsage") for s in image_spans] == [None, None], "picture tokens are not chat tokens"
+    chat_cost = sum(s.get_attribute("mlflow.llm.cost")["total_cost"] for s in spans_of(trace, "CHAT_MODEL"))
+    assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + sum(prices), abs=1e-9)
+    usage = outcome.conversation.transcript[-1]["usage"]
+    assert usage["cost_usd"] == pytest.approx(trace.info.cost["total_cost"], abs=1e-9) and "picture_note" not in usage
+    assert outcome.billed_usd == pytest.approx(outcome.cost_usd, abs=1e-12), "the prompts' tokens are in the price, settled once"
+    lookup = outcome.conversation.image_lookup
+    assert sorted(e["cost_usd"] for e in lookup.values()) == pytest.approx(sorted(prices), abs=1e-12)
+    # the Traces page's rows: its picture calls and its trace cost
+    frames = reader_for(tracking_uri, store.experiment_id).frames()
+    pictures = frames.calls[frames.calls["kind"] == "image"]
+    assert float(pictures["cost_usd"].sum()) == pytest.approx(sum(prices), abs=1e-9)
+    assert float(frames.traces["cost_usd"].sum()) == pytest.approx(trace.info.cost["total_cost"], abs=1e-9)
+
+
+def test_a_server_that_reports_no_picture_usage_is_priced_per_picture_and_says_so(server, tracking_uri, store, mlflow_client):
+    server.image_usage = False
+    outcome = asyncio.run(run_turn(catify(iterations=1), "a cat", openai_settings(server, tracking_uri), store))
+    assert outcome.status == "ok", outcome.error
+    image_spans = picture_spans(only_trace(mlflow_client, store))
+    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.011, 0.011]
+    said = "The server reported no usage for this gpt-image-1 picture: priced per picture."
+    assert [s.get_attribute(contract.USAGE_NOTE) for s in image_spans] == [said, said]
+    assert outcome.conversation.transcript[-1]["usage"]["picture_note"] == said
+    assert outcome.billed_usd > outcome.cost_usd, "its prompts' tokens are settled on top of the per-picture price"
+
+
+def test_picture_usage_is_read_in_the_sdks_shape_and_a_rate_the_catalog_lacks_is_said():
+    """`ImagesResponse.usage` as the openai SDK types it (openai/types/images_response.py), with and without its
+    optional output details; text output tokens need a rate gpt-image-1's catalog entry does not have."""
+    answer = {
+        "created": 1,
+        "data": [],
+        "usage": {
+            "input_tokens": 50,
+            "input_tokens_details": {"text_tokens": 20, "image_tokens": 30},
+            "output_tokens": 280,
+            "total_tokens": 330,
+        },
+    }
+    plain = usage_of(openai.types.ImagesResponse.model_validate(answer))
+    assert plain == costs.PictureUsage(text_input_tokens=20, image_input_tokens=30, image_output_tokens=280)
+    entry = catalog_entry("gpt-image-1")
+    expected = (
+        20 * entry["input_cost_per_token"]
+        + (30 * entry["modality"]["image"]["input_per_million_tokens"] + 280 * entry["modality"]["image"]["output_per_million_tokens"])
+        / 1e6
+    )
+    assert costs.picture_price("gpt-image-1", "low", "1024x1024", plain, "openai").usd == pytest.approx(expected, abs=1e-15)
+    answer["usage"]["output_tokens_details"] = {"image_tokens": 272, "text_tokens": 8}
+    detailed = usage_of(openai.types.ImagesResponse.model_validate(answer))
+    assert detailed == costs.PictureUsage(20, 30, 272, 8)
+    price = costs.picture_price("gpt-image-1", "low", "1024x1024", detailed, "openai")
+    assert "output_cost_per_token" not in entry
+    assert (price.usd, price.from_tokens) == (0.011, False)
+    assert price.note == "MLflow's model catalog has no text output rate for gpt-image-1: priced per picture."
+    assert usage_of(openai.types.ImagesResponse.model_validate({"created": 1, "data": []})) is None  # dall-e-3
 
 
 # --- b. DALL-E 3 ----------------------------------------------------------------------------------------------
@@ -178,6 +291,12 @@ def test_dalle3_asks_for_base64_and_is_priced(server, tracking_uri, store, mlflo
     image_spans = picture_spans(only_trace(mlflow_client, store))
     assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.040, 0.040]
     assert image_price_usd("dall-e-3", "standard", "1024x1024") == 0.040
+    # MLflow's catalog has no rates for dall-e-3: priced per picture, and said on the span and under the turn
+    assert not {k for k in catalog_entry("dall-e-3") if "cost" in k} and "modality" not in catalog_entry("dall-e-3")
+    said = "MLflow's model catalog has no rates for dall-e-3: priced per picture ($0.040)."
+    assert [s.get_attribute(contract.USAGE_NOTE) for s in image_spans] == [said, said]
+    assert [s.get_attribute(contract.IMAGE_USAGE) for s in image_spans] == [None, None]
+    assert outcome.conversation.transcript[-1]["usage"]["picture_note"] == said
 
 
 def test_stub_rejects_image_requests_the_real_api_rejects(server):
@@ -268,9 +387,12 @@ def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, st
     assert chat_span.get_attribute("mlflow.chat.tokenUsage") == expected_usage(chat_requests[0])
     assert not (chat_span.get_attribute("mlflow.llm.cost") or {}).get("total_cost")
     assert not (trace.info.cost or {}).get("total_cost")
-    # an image model with no known price is marked unknown (-1), never guessed
+    # an image model with no known price is marked unknown (-1), never guessed, and says why
     assert [s.get_attribute(contract.IMAGE_COST) for s in picture_spans(trace)] == [-1, -1]
     assert all(e["cost_usd"] is None for e in outcome.conversation.image_lookup.values())
+    said = "MLflow's model catalog has no rates for sdxl-turbo: not priced (our per-picture table does not list it)."
+    assert [s.get_attribute(contract.USAGE_NOTE) for s in picture_spans(trace)] == [said, said]
+    assert outcome.conversation.transcript[-1]["usage"]["picture_note"] == said
 
 
 # --- e. streaming reports tokens --------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = 
         models += f" ({usage['pictures']} picture{'s' if usage['pictures'] != 1 else ''})"
     if models:
         parts.append(plain(models))
+    if usage.get("picture_note"):  # what MLflow's catalog did not know about the pictures' price
+        parts.append(plain(str(usage["picture_note"])))
     parts.append(f"{usage.get('seconds', 0):.1f} s")
     trace_id = usage.get("trace_id") or ""
     if links and _TRACE_ID.fullmatch(trace_id):

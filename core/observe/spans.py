@@ -642,6 +642,17 @@ def record_image(span: Any, image_id: str, artifact_path: str | None, cost_usd: 
         span.set_attribute(contract.COST, {"input_cost": 0.0, "output_cost": float(cost_usd), "total_cost": float(cost_usd)})
 
 
+def record_image_usage(span: Any, usage: dict[str, int] | None, note: str) -> None:
+    """A picture's tokens as its server reported them (`app.image.usage`), kept out of MLflow's usage key (the trace's
+    token totals count chat tokens), and what MLflow's catalog did not know about its price (`app.usage.note`)."""
+    if span is None:
+        return
+    if usage is not None:
+        span.set_attribute(contract.IMAGE_USAGE, usage)
+    if note:
+        span.set_attribute(contract.USAGE_NOTE, note)
+
+
 def traced_tool(fn: Any) -> Any:
     """An async function tool whose every call is a TOOL span (arguments in, result out). A result starting
     with "ERROR:" (how our tools report failure to the agents) marks the span as failed."""

@@ -90,7 +90,7 @@ def cost_bound(question: CostQuestion) -> float | None:
     """(n + 1) pictures, n critic calls that each see one picture and its prompt (however long the chat is),
     and the picture prompts' tokens."""
     settings, n = question.settings, iterations_of(question.options)
-    picture = costs.image_price_usd(settings.image_model, settings.image_quality, settings.image_size) if settings.image_model else 0.0
+    picture = costs.picture_bound(settings)  # the larger of its tokens' price and our per-picture price
     critic = costs.chat_bound(
         settings,
         settings.vision_model,

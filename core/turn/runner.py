@@ -162,12 +162,19 @@ class _Turn:
 
     def billed(self) -> float | None:
         """What the provider bills for this turn (a hosted reservation settles at it): `spent`, plus what no span
-        records, the gpt-image prompt tokens of its pictures (core.costs, counted from each prompt's bytes)."""
+        records, the gpt-image prompt tokens of its pictures priced per picture (core.costs, counted from each
+        prompt's bytes); a picture priced from the server's tokens has its prompt's tokens in its price."""
         spent = self.spent()
         if spent is None:
             return None
-        prompts = (str(self.conv.image_lookup.get(i, {}).get("prompt") or "") for i in self.recorder.pngs)
+        entries = (self.conv.image_lookup.get(i, {}) for i in self.recorder.pngs)
+        prompts = (str(e.get("prompt") or "") for e in entries if e.get("priced_from") != "tokens")
         return spent + sum(costs.picture_prompt_usd(self.settings, 1, costs.tokens_for(p)) for p in prompts)
+
+    def picture_note(self) -> str:
+        """What MLflow's catalog did not know about this turn's picture prices (each sentence once)."""
+        notes = (str(self.conv.image_lookup.get(i, {}).get("price_note") or "") for i in self.recorder.pngs)
+        return " ".join(dict.fromkeys(n for n in notes if n))
 
     # --- the steps ---------------------------------------------------------------------------------------------------
     def admit(self) -> TurnOutcome | None:
@@ -389,6 +396,8 @@ class _Turn:
             usage["reasoning_tokens"] = totals.reasoning_tokens
         if totals.unknown_calls:
             usage["unknown_calls"] = totals.unknown_calls
+        if note := self.picture_note():
+            usage["picture_note"] = note
         return usage
 
     def finish(self, status: TurnStatus) -> TurnOutcome:
