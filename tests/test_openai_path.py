@@ -12,7 +12,6 @@ from pathlib import Path
 import openai
 import pytest
 from autogen_core.models import CreateResult, UserMessage
-from mlflow.utils.providers import _lookup_model_info
 
 from core import contract, costs
 from core.config import Settings
@@ -23,6 +22,7 @@ from core.observe import export, spans
 from core.providers import build_clients
 from core.traces import reader_for
 from core.turn import run_turn
+from tests.catalog_prices import catalog_entry, picture_usd_from_catalog
 from tests.openai_server import TOKENS_PER_IMAGE, OpenAIStub, chat_reply, count_words, prompt_tokens
 
 CANARY = "sk-test-canary-123"
@@ -80,21 +80,6 @@ def expected_usage(request) -> dict[str, int]:
     messages = request.body["messages"]
     prompt, completion = prompt_tokens(messages), count_words(chat_reply(messages))
     return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion}
-
-
-def catalog_entry(model: str, provider: str | None = "openai") -> dict:
-    """MLflow's bundled catalog entry for a model, as its own cost function looks it up."""
-    return dict(_lookup_model_info(model, provider) or {})
-
-
-def picture_usd_from_catalog(prompt: str, image_output_tokens: int, provider: str | None = "openai") -> float:
-    """A gpt-image-1 picture's price from the catalog's own fields: the prompt's text tokens (a word a token, as the
-    stub counts) at `input_cost_per_token`, its image output tokens at `modality.image.output_per_million_tokens`."""
-    entry = catalog_entry("gpt-image-1", provider)
-    return (
-        count_words(prompt) * entry["input_cost_per_token"]
-        + image_output_tokens * entry["modality"]["image"]["output_per_million_tokens"] / 1e6
-    )
 
 
 def image_parts(message: dict) -> list[dict]:

@@ -22,6 +22,8 @@ from mlflow.utils.providers import cost_per_token
 from core import contract, costs, exports, feedback, synthetic, traces
 from core.conversations import ConversationStore
 from core.observe import export, lineage, summary
+from tests.catalog_prices import picture_usd_from_catalog
+from tests.openai_server import IMAGE_OUTPUT_TOKENS
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -203,7 +205,8 @@ def test_breakdowns_add_up_to_the_totals(frames, by):
 
 def test_breakdown_by_model_agent_scenario_and_session(frames, filled):
     by_model = traces.breakdown(frames, "model").set_index("model")
-    assert by_model.loc["gpt-image-1", "cost_usd"] == pytest.approx(2 * 0.011)  # 1 iteration: 2 pictures
+    assert len(filled.picture_prompts) == 2  # 1 iteration: 2 pictures, each priced by its usage at the catalog's rates
+    assert by_model.loc["gpt-image-1", "cost_usd"] == pytest.approx(pictures_usd(filled))
     assert by_model.loc["gpt-4o-mini", "traces"] == 2  # the Catify critic and the autologged call
     assert by_model.loc["demo-vision", "calls"] == 4
     by_agent = traces.breakdown(frames, "agent").set_index("agent")
@@ -339,14 +342,18 @@ def test_exports_parse(filled, frames):
     assert len(Trace.from_json(traces.trace_json(trace)).data.spans) == len(trace.data.spans)
 
 
-def test_what_if_prices_the_same_usage_from_mlflows_catalog(frames):
+def pictures_usd(filled) -> float:
+    return sum(picture_usd_from_catalog(p, IMAGE_OUTPUT_TOKENS["low", "1024x1024"]) for p in filled.picture_prompts)
+
+
+def test_what_if_prices_the_same_usage_from_mlflows_catalog(frames, filled):
     assert "gpt-4o" in costs.catalog_chat_models("openai")
     table = costs.what_if(frames.calls, "gpt-4o").set_index("model used")
     chat = frames.calls[frames.calls["kind"] == "chat"]
     for model, group in chat.groupby("model"):
         expected = sum(cost_per_token("gpt-4o", int(group["input_tokens"].sum()), int(group["output_tokens"].sum())))
         assert table.loc[model, "on gpt-4o"] == pytest.approx(expected)
-    assert table.loc["pictures (unchanged)", "on gpt-4o"] == pytest.approx(2 * 0.011)
+    assert table.loc["pictures (unchanged)", "on gpt-4o"] == pytest.approx(pictures_usd(filled))
     assert costs.token_cost("no-such-model", 10, 10) is None
 
 

@@ -33,6 +33,7 @@ class FilledStore:
     foreign_traces: list[str] = field(default_factory=list)
     sessions: dict[str, str] = field(default_factory=dict)  # label -> session id
     feedback: dict[str, tuple[int, int]] = field(default_factory=dict)  # trace id -> current (thumbs up, down)
+    picture_prompts: list[str] = field(default_factory=list)  # what the paid turn asked gpt-image-1 (low, 1024x1024) for
 
 
 def _turns(conversation: Conversation, messages: list[str], settings: Settings, store: ConversationStore) -> list[str]:
@@ -107,6 +108,7 @@ def fill(tracking_uri: str, experiment_name: str) -> FilledStore:
         )
         b = Conversation(scenario="catify", session_id="session-bob", provider="openai", options={"iterations": 1})
         filled.turn_traces += _turns(b, ["a red car at night"], paid, store)
+        filled.picture_prompts = [r.body["prompt"] for r in server.requests_to("/images/generations")]
         filled.foreign_traces = foreign_traces(store.experiment_id, server)
     runs = store.client.search_runs([store.experiment_id])
     filled.conversations = {r.data.tags["app.session"].split("-")[1]: r.info.run_id for r in runs}
