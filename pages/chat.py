@@ -279,7 +279,13 @@ def bring_a_team(busy: bool) -> None:
                 "provider. A team file is code that runs on this server: upload files you trust."
             )
             st.file_uploader(
-                "Team file", type=["json", "py"], key="team_upload", on_change=add_team_file, disabled=busy, label_visibility="collapsed"
+                "Team file",
+                type=["json", "py"],
+                key="team_upload",
+                on_change=add_team_file,
+                disabled=busy,
+                label_visibility="collapsed",
+                max_upload_size=from_files.team_files.MAX_FILE_MB,
             )
             for name in from_files.uploads():  # uploads can be removed here; the teams folder is the owner's
                 left, right = st.columns([4, 1], vertical_alignment="center")
@@ -490,7 +496,9 @@ def document_input(conversation: Conversation, document: DocumentOption) -> None
         return
     left, right = st.columns([3, 2])
     left.text_area(document.label, key=f"{document.key}_text", height=160, placeholder=document.placeholder)
-    right.file_uploader(document.upload_label, type=["txt", "md", "markdown"], key=f"{document.key}_file")
+    right.file_uploader(
+        document.upload_label, type=["txt", "md", "markdown"], key=f"{document.key}_file", max_upload_size=document.max_upload_mb
+    )
 
 
 def current_document(document: DocumentOption) -> str:

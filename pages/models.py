@@ -316,9 +316,7 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
         rows = prompt_sets.from_past_turns(uri, store.experiment_id, scenario_key, int(count))
     if not rows:
         return None
-    st.dataframe(
-        pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]).fillna(""), hide_index=True, width="stretch", key="eval_rows"
-    )
+    st.dataframe(prompt_sets.preview(rows), hide_index=True, width="stretch", key="eval_rows")
     name = st.text_input("Saved as", f"{scenario_key} prompts {stamp}", key=f"eval_set_name_{source}")
     return prompt_sets.PromptSet(name, rows)
 
