@@ -327,15 +327,6 @@ def ago(ms: int) -> str:
     return "just now"
 
 
-def shorten(text: str, limit: int = 40) -> str:
-    """At most `limit` characters, cut at a word."""
-    text = " ".join((text or "").split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    return cut.rstrip(",.;:") + "…"
-
-
 def rename_conversation(conversation_id: str) -> None:
     if page_store.store is None:  # MLflow went away since the button was drawn
         st.session_state.manage_error = "MLflow does not answer: it could not be renamed; try again once it does."
@@ -391,7 +382,7 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
                 else "Your conversations will show here; each one reopens where it stopped."
             )
         for item in recent:
-            label = f"{shorten(item.title, 34) or 'untitled'} · {turns(item.turns)} · {ago(item.updated_ms)}"
+            label = f"{item.list_title(34) or 'untitled'} · {turns(item.turns)} · {ago(item.updated_ms)}"
             if item.waiting:
                 label += " · waiting for you"
             label = plain(label)  # titles are users' words: a link or picture in them stays text
