@@ -49,6 +49,17 @@ class ConversationSummary:
     updated_ms: int
     waiting: bool  # the team asked the user something and waits for the answer
     session: str = ""  # whose it is (contract.SESSION): a hosted demo's visitor sees only their own
+    variant: str = ""  # what a variant ("run again with…") changed (contract.VARIANT_LABEL), as Compare names it
+
+    def list_title(self, limit: int = 34) -> str:
+        """The title in at most `limit` characters, cut at a word. A variant's title is its origin's title, then
+        what it changed: cut as a whole, four re-runs of one turn read as four copies (issue 32), so the change
+        keeps its words and the origin's title gives way ("A cat sitting… · critic instruction: noir")."""
+        suffix = f" · {self.variant}"
+        if not self.variant or not self.title.endswith(suffix):  # not a variant, or renamed since: its own words
+            return _shorten(self.title, limit)
+        change = _shorten(self.variant, max(limit - 8, 12))
+        return f"{_shorten(self.title[: -len(suffix)], max(limit - len(change) - 3, 14))} · {change}"
 
 
 @dataclass
@@ -420,7 +431,18 @@ def _summary(run: Run) -> ConversationSummary:
         updated_ms=updated,
         waiting=tags.get(contract.WAITING) == "1",
         session=tags.get(contract.SESSION, ""),
+        variant=tags.get(contract.VARIANT_LABEL, ""),
     )
+
+
+def _shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word, with "…" when cut."""
+    text = " ".join((text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    cut = cut.rsplit(" ", 1)[0] if " " in cut and text[limit - 1] != " " else cut
+    return cut.rstrip(",.;:·- ") + "…"
 
 
 def _run_name(scenario: str, title: str) -> str:

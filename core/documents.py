@@ -8,7 +8,10 @@ import re
 from .errors import InputError
 
 MAX_REPORT_CHARS = 100_000  # about 25,000 tokens: room for the answers in any current model's context
-MAX_UPLOAD_BYTES = 1_000_000
+# one constant for the upload box (st.file_uploader's max_upload_size, whole MB) and the check behind it; Streamlit's
+# uploader counts a MB as 1,000,000 bytes (its frontend's size unit off Windows), so both say the same
+MAX_UPLOAD_MB = 1
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000
 ALLOWED_SUFFIXES = (".txt", ".md", ".markdown")
 
 
@@ -35,7 +38,7 @@ def read_upload(name: str, data: bytes) -> str:
     if not (name or "").lower().endswith(ALLOWED_SUFFIXES):
         raise InputError(f"“{name}” is not a .txt or .md file. Save the report as plain text first.")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(f"“{name}” is {len(data) / 1e6:.1f} MB; reports can be up to {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+        raise InputError(f"“{name}” is {len(data) / 1e6:.1f} MB; reports can be up to {MAX_UPLOAD_MB} MB.")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows Notepad)
         return validate_report(data.decode("utf-16"))
     if b"\x00" in data[:8192]:

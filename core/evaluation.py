@@ -183,7 +183,7 @@ class Evaluation:
                     "errors": t.errors,
                     "cost_usd": t.cost_usd,
                     "mean latency_s": round(t.latency_s, 2),
-                    "winner": "🏆" if t is winner else "",
+                    "winner": t is winner,  # a checkbox on the page: an emoji is a box without its font (issue 32)
                 }
                 for t in self.totals
             ]

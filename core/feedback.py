@@ -24,7 +24,9 @@ from .store import is_not_found
 
 MAX_COMMENT_CHARS = 2_000  # a comment is a note on a turn, not a document; shown as plain text everywhere
 MAX_WHO_CHARS = 250  # MLflow's assessments.source_id
-UP, DOWN = "👍", "👎"
+# words, not emoji: an emoji shows as a box where no emoji font is installed (issue 32); markdown places add the
+# Material icons beside them (ui.feedback.ICONS)
+UP, DOWN = "up", "down"
 
 
 class FeedbackError(UserError):
@@ -48,7 +50,7 @@ class Rating:
 
     @property
     def mark(self) -> str:
-        return UP if self.up else DOWN
+        return f"thumbs {UP if self.up else DOWN}"
 
 
 @dataclass(frozen=True)
@@ -96,12 +98,8 @@ def counts(assessments: Iterable[Any] | None) -> tuple[int, int]:
 
 
 def mark(up: int, down: int) -> str:
-    """A trace's ratings in one short cell: "👍", "👎 2", "👍 1 · 👎 1", or "" when nobody rated it."""
-    if up and down:
-        return f"{UP} {up} · {DOWN} {down}"
-    if up or down:
-        return (UP if up else DOWN) + (f" {up or down}" if (up or down) > 1 else "")
-    return ""
+    """A trace's ratings in one short cell: "1 up", "2 down", "1 up · 1 down", or "" when nobody rated it."""
+    return " · ".join(f"{n} {word}" for n, word in ((up, UP), (down, DOWN)) if n)
 
 
 def check_who(who: str) -> str:

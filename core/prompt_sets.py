@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import mlflow
+import pandas as pd
 
 from . import contract
 from .errors import InputError
@@ -46,6 +47,12 @@ class PromptRow:
     def expectations(self) -> dict[str, Any]:
         found: dict[str, Any] = {"contains": self.contains, "regex": self.regex, "min_cats": self.min_cats}
         return {k: v for k, v in found.items() if v not in ("", None)}
+
+
+def preview(rows: Iterable[PromptRow]) -> pd.DataFrame:
+    """The rows as the Models page previews them, one type a column: a missing expectation is a null, not "" in a
+    number column (pyarrow refused that mix, and Streamlit printed an ArrowInvalid traceback on every rerun)."""
+    return pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]).convert_dtypes()
 
 
 @dataclass(frozen=True)

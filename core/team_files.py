@@ -52,7 +52,8 @@ from .errors import InputError
 from .observe import spans
 from .providers import Clients
 
-MAX_FILE_BYTES = 1_000_000
+MAX_FILE_MB = 1  # the upload box says it (st.file_uploader max_upload_size); see core.documents.MAX_UPLOAD_MB
+MAX_FILE_BYTES = MAX_FILE_MB * 1_000_000
 TOOL_TIMEOUT_S = 60.0  # a team file's tool call answers within this, or the agent is told it did not
 MAX_MESSAGES_GUARD = 40  # a team whose own termination never fires still ends (the page says so)
 TEAMS_DIR = Path(__file__).resolve().parents[1] / "teams"
@@ -175,7 +176,7 @@ def read_declarative(path: Path, data: bytes) -> tuple[list[TeamFile], list[str]
     """A team component file, or AutoGen Studio's gallery file (either layout: `gallery_teams`)."""
     name = path.name
     if len(data) > MAX_FILE_BYTES:
-        raise TeamFileError(f"“{name}” is {len(data) / 1e6:.1f} MB; team files can be up to 1 MB.")
+        raise TeamFileError(f"“{name}” is {len(data) / 1e6:.1f} MB; team files can be up to {MAX_FILE_MB} MB.")
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:

@@ -279,7 +279,13 @@ def bring_a_team(busy: bool) -> None:
                 "provider. A team file is code that runs on this server: upload files you trust."
             )
             st.file_uploader(
-                "Team file", type=["json", "py"], key="team_upload", on_change=add_team_file, disabled=busy, label_visibility="collapsed"
+                "Team file",
+                type=["json", "py"],
+                key="team_upload",
+                on_change=add_team_file,
+                disabled=busy,
+                label_visibility="collapsed",
+                max_upload_size=from_files.team_files.MAX_FILE_MB,
             )
             for name in from_files.uploads():  # uploads can be removed here; the teams folder is the owner's
                 left, right = st.columns([4, 1], vertical_alignment="center")
@@ -319,15 +325,6 @@ def ago(ms: int) -> str:
         if seconds >= size:
             return f"{int(seconds // size)} {unit} ago"
     return "just now"
-
-
-def shorten(text: str, limit: int = 40) -> str:
-    """At most `limit` characters, cut at a word."""
-    text = " ".join((text or "").split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    return cut.rstrip(",.;:") + "…"
 
 
 def rename_conversation(conversation_id: str) -> None:
@@ -385,7 +382,7 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
                 else "Your conversations will show here; each one reopens where it stopped."
             )
         for item in recent:
-            label = f"{shorten(item.title, 34) or 'untitled'} · {turns(item.turns)} · {ago(item.updated_ms)}"
+            label = f"{item.list_title(34) or 'untitled'} · {turns(item.turns)} · {ago(item.updated_ms)}"
             if item.waiting:
                 label += " · waiting for you"
             label = plain(label)  # titles are users' words: a link or picture in them stays text
@@ -490,7 +487,9 @@ def document_input(conversation: Conversation, document: DocumentOption) -> None
         return
     left, right = st.columns([3, 2])
     left.text_area(document.label, key=f"{document.key}_text", height=160, placeholder=document.placeholder)
-    right.file_uploader(document.upload_label, type=["txt", "md", "markdown"], key=f"{document.key}_file")
+    right.file_uploader(
+        document.upload_label, type=["txt", "md", "markdown"], key=f"{document.key}_file", max_upload_size=document.max_upload_mb
+    )
 
 
 def current_document(document: DocumentOption) -> str:

@@ -96,6 +96,48 @@ def registry_action(action: Callable[[], str]) -> None:
         st.session_state.model_message = ("error", str(exc))
 
 
+def set_alias_asking(name: str, version_key: str, alias_key: str) -> None:
+    """Set alias's callback: an alias that points at another version now is moved only once the person says so
+    (issue 32: the form follows a new version with "champion" in it, so one click moved the champion)."""
+    if VISITOR:
+        return
+    alias, version = str(st.session_state.get(alias_key) or "").strip(), int(st.session_state[version_key])
+    try:
+        now = next((r.version for r in registry.versions(uri, name) if alias in r.aliases), None)
+    except registry.RegistryError as exc:
+        st.session_state.model_message = ("error", str(exc))
+        return
+    if now is not None and now != version:
+        st.session_state.alias_move = (name, alias, now, version)
+        return
+    move_alias(name, alias, version)
+
+
+def move_alias(name: str, alias: str, version: int) -> None:
+    st.session_state.pop("alias_move", None)
+
+    def point() -> str:
+        registry.set_alias(uri, alias, version, name=name)
+        return f"{alias} → version {version}"
+
+    registry_action(point)
+
+
+def confirm_alias_move(name: str) -> None:
+    """Under the alias form: the move it asks about, with Move and Keep."""
+    pending = st.session_state.get("alias_move")
+    if not pending or pending[0] != name:
+        return
+    _, alias, now, version = pending
+    with st.container(border=True):
+        st.warning(plain(f"“{alias}” points at version {now}. Move it to version {version}?"), icon=":material/sell:")
+        cols = st.columns(2)
+        cols[0].button(
+            f"Move {alias} to version {version}", key="alias_move_yes", type="primary", on_click=move_alias, args=(name, alias, version)
+        )
+        cols[1].button(f"Keep it on version {now}", key="alias_move_no", on_click=lambda: st.session_state.pop("alias_move", None))
+
+
 def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
     """A built-in team or a team file's team as a model: log, versions and aliases, load and predict its answer."""
     name = registry.team_model_name(scenario.key)
@@ -120,11 +162,6 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
         _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key, options)
         st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
         return f"Logged {name} version {version}."
-
-    def point_team_alias() -> str:
-        version = st.session_state[f"alias_version_{name}"]
-        registry.set_alias(uri, st.session_state.team_alias_name, version, name=name)
-        return f"{st.session_state.team_alias_name} → version {version}"
 
     st.button(
         "Log as a new version",
@@ -172,10 +209,11 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
         icon=":material/sell:",
         key="set_team_alias",
         width="stretch",
-        on_click=registry_action,
-        args=(point_team_alias,),
+        on_click=set_alias_asking,
+        args=(name, f"alias_version_{name}", "team_alias_name"),
         disabled=VISITOR,
     )
+    confirm_alias_move(name)
     st.subheader("Load and predict")
     choices = {f"models:/{name}@{alias}": r.version for r in rows for alias in r.aliases}
     choices.update({f"models:/{name}/{r.version}": r.version for r in rows})
@@ -278,11 +316,20 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
         rows = prompt_sets.from_past_turns(uri, store.experiment_id, scenario_key, int(count))
     if not rows:
         return None
-    st.dataframe(
-        pd.DataFrame([{"prompt": r.prompt, **r.expectations()} for r in rows]).fillna(""), hide_index=True, width="stretch", key="eval_rows"
-    )
+    st.dataframe(prompt_sets.preview(rows), hide_index=True, width="stretch", key="eval_rows")
     name = st.text_input("Saved as", f"{scenario_key} prompts {stamp}", key=f"eval_set_name_{source}")
     return prompt_sets.PromptSet(name, rows)
+
+
+def preselected(rows: list[registry.VersionRow]) -> list[str]:
+    """The picker's start: the champion first (the list says the first is the champion), then the challenger or the
+    newest other version; with no champion, the two newest, the older first."""
+    at = {alias: r.version for r in rows for alias in r.aliases}
+    if "champion" not in at:
+        return [str(r.version) for r in rows[1::-1]]
+    if "challenger" in at and at["challenger"] != at["champion"]:
+        return ["champion", "challenger"]
+    return ["champion", *[str(r.version) for r in rows if r.version != at["champion"]][:1]]
 
 
 def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
@@ -309,8 +356,7 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
         except (UserError, prompt_sets.PromptSetError) as exc:
             st.error(plain(exc))
             prompts = None
-        default = [a for a in ("champion", "challenger") if a in refs]
-        default = default if len(default) == 2 else [str(r.version) for r in rows[:2]]  # the two newest
+        default = preselected(rows)
         chosen = st.multiselect(
             "Versions or aliases to compare (the first is the champion)",
             refs,
@@ -360,17 +406,35 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
     except evaluation.EvaluationError as exc:
         st.error(plain(exc))
         return
-    evaluation_results(result)
+    evaluation_results(result, rows)
 
 
-def evaluation_results(result: evaluation.Evaluation) -> None:
+# the evaluation's tables fit a 1400 px screen (issue 32): short labels, what each means on hover
+EVALUATION_COLUMNS = {
+    "prompt": st.column_config.TextColumn("prompt", width=200),
+    "no_error": st.column_config.Column("no error", help="The team answered without an error"),
+    "ended_by_termination": st.column_config.Column("ended", help="The team ended by its own termination condition"),
+    "expectation": st.column_config.Column("expected", help="The prompt's expectation held (contains, regex, min_cats)"),
+    "critic_format": st.column_config.Column("format", help="The critic kept CRITICS:/PROMPT:"),
+    "iterations_used": st.column_config.Column("iterations", help="Critique iterations used"),
+    "judge": st.column_config.Column("judge", help="The LLM judge's verdict"),
+    "passed": st.column_config.Column("passed", help="Checks passed"),
+    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f", help="USD"),
+    "latency_s": st.column_config.NumberColumn("latency", format="%.2f s"),
+    "mean latency_s": st.column_config.NumberColumn("latency", format="%.2f s", help="Mean latency of an answer"),
+    "winner": st.column_config.CheckboxColumn("winner", help="Highest score; ties go to more cats, then lower cost and latency"),
+    "error": st.column_config.TextColumn("error", width=200),
+}
+
+
+def evaluation_results(result: evaluation.Evaluation, rows: list[registry.VersionRow]) -> None:
     winner = result.winner
     st.markdown(
         f"**Totals per version** on prompt set {code(result.prompt_set)}: the score is the share of checks "
         "passed (no error, ended by its termination, expectation, critic format); ties go to more cats "
         "(Catify), then lower cost and latency."
     )
-    st.dataframe(result.totals_table(), hide_index=True, width="stretch", key="eval_totals")
+    st.dataframe(result.totals_table(), hide_index=True, width="stretch", key="eval_totals", column_config=EVALUATION_COLUMNS)
     st.caption(plain(result.judge_note))
     st.markdown("**Per prompt and version**")
     table = result.table()
@@ -379,7 +443,7 @@ def evaluation_results(result: evaluation.Evaluation) -> None:
         hide_index=True,
         width="stretch",
         key="eval_table",
-        column_config={"cost_usd": st.column_config.NumberColumn(format="$%.4f")},
+        column_config=EVALUATION_COLUMNS,
     )
     st.download_button(
         "Download results (CSV)",
@@ -413,7 +477,9 @@ def evaluation_results(result: evaluation.Evaluation) -> None:
     cols = st.columns([1, 2])
     alias = cols[0].text_input("Alias to move", value="champion", key="promote_alias")
     cols[1].write("")
-    if cols[1].button(
+    if winner.version in [r.version for r in rows if alias.strip() in r.aliases]:  # nothing to move (issue 32)
+        cols[1].info(plain(f"{winner.label} is {alias.strip()} already."), icon=":material/emoji_events:")
+    elif cols[1].button(
         f"Promote {winner.label}",
         icon=":material/emoji_events:",
         key="promote",
@@ -464,11 +530,6 @@ def log_version() -> str:
     return f"Logged catify version {version}."
 
 
-def point_alias() -> str:
-    registry.set_alias(uri, st.session_state.alias_name, st.session_state.alias_version)
-    return f"{st.session_state.alias_name} → version {st.session_state.alias_version}"
-
-
 right.button(
     "Log as a new version",
     icon=":material/upload:",
@@ -508,14 +569,31 @@ table = pd.DataFrame(
         for r in rows
     ]
 )
-st.dataframe(table, hide_index=True, width="stretch", key="versions_table")
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    key="versions_table",
+    column_config={
+        "logged": st.column_config.DatetimeColumn("logged (UTC)", format="YYYY-MM-DD HH:mm"),
+        "critic instruction": st.column_config.TextColumn(width=260),
+        "promoted": st.column_config.TextColumn(width=160),
+    },
+)
 cols = st.columns([1, 1, 1])
 alias_version = cols[0].selectbox("Version", [r.version for r in rows], key="alias_version")
 alias_name = cols[1].text_input("Alias", value="champion", key="alias_name")
 cols[2].write("")
 cols[2].button(
-    "Set alias", icon=":material/sell:", key="set_alias", width="stretch", on_click=registry_action, args=(point_alias,), disabled=VISITOR
+    "Set alias",
+    icon=":material/sell:",
+    key="set_alias",
+    width="stretch",
+    on_click=set_alias_asking,
+    args=(registry.MODEL_NAME, "alias_version", "alias_name"),
+    disabled=VISITOR,
 )
+confirm_alias_move(registry.MODEL_NAME)
 
 # ---- predict ----------------------------------------------------------------------------------------
 st.subheader("Load and predict")

@@ -23,12 +23,40 @@ if maybe_store is None:
 store = maybe_store  # the page's functions below read it: never None past this point
 
 URI = settings.tracking_uri
-MONEY = st.column_config.NumberColumn("cost (USD)", format="$%.4f")
+MONEY = st.column_config.NumberColumn("cost", format="$%.4f", help="USD")
 LATENCY = {
     c: st.column_config.NumberColumn(f"{c.split('_')[0]} (s)", format="%.2f", help="Latency of the traces in this row (p50, p90, p99)")
     for c in traces.LATENCY_COLUMNS
 }
-FEEDBACK_LABELS = {"up": f"{feedback.UP} up", "down": f"{feedback.DOWN} down", "none": "none"}
+# Tables fit a 1400 px screen (issue 32): the columns people read first, short labels; the rest start hidden (a
+# column config of None), and the table's own column menu (its toolbar's eye) shows them again.
+BREAKDOWN_COLUMNS = {
+    "label": st.column_config.TextColumn("scenario"),
+    "scenario": None,  # the key, beside its label
+    "traces": st.column_config.NumberColumn("traces", width=60),
+    "calls": None,
+    "input_tokens": st.column_config.NumberColumn("tokens in", help="Input tokens"),
+    "output_tokens": st.column_config.NumberColumn("tokens out", help="Output tokens"),
+    "cost_usd": MONEY,
+    "p50_s": None,
+    "p90_s": LATENCY["p90_s"],
+    "p99_s": None,
+}
+LIST_CONFIG = {
+    "time": st.column_config.DatetimeColumn("time (UTC)", format="MMM D, HH:mm:ss", width=110),
+    "label": st.column_config.TextColumn("scenario", width=65),
+    "request": st.column_config.TextColumn("request", width=160),
+    "response": st.column_config.TextColumn("response", width=180),
+    "total_tokens": st.column_config.NumberColumn("tokens", width=60),
+    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f", width=70, help="USD"),
+    "duration_ms": st.column_config.NumberColumn("duration", format="%.0f ms", width=75),
+    "status": st.column_config.TextColumn("status", width=60),
+    "feedback": st.column_config.TextColumn("feedback", help="People's thumbs on this turn", width=100),
+    "scenario": None,  # the key, beside its label
+    "session": None,
+    "trace_id": None,  # a click on the row opens the trace, which shows its id
+}
+FEEDBACK_LABELS = {"up": "thumbs up", "down": "thumbs down", "none": "none"}
 
 
 def choose_experiment() -> str:
@@ -188,7 +216,7 @@ def show_totals(t: traces.Totals, feedback_known: bool = True) -> None:
     if feedback_known:
         cols[5].metric(
             "Feedback",
-            f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",
+            f"{t.feedback_up:,} {feedback.UP} · {t.feedback_down:,} {feedback.DOWN}",  # words: an emoji is a box without its font
             help="People's current ratings of these traces: a trace two people rated counts twice.",
         )
     if t.latency_ms:
@@ -240,7 +268,7 @@ def overview() -> None:
     by = st.radio("By", traces.BREAKDOWNS, horizontal=True, key="breakdown_by")
     table = traces.breakdown(shown, by)
     left, right = st.columns([3, 2])
-    left.dataframe(table, hide_index=True, width="stretch", column_config={"cost_usd": MONEY, **LATENCY})
+    left.dataframe(table, hide_index=True, width="stretch", column_config=BREAKDOWN_COLUMNS)
     top_rows = table.assign(tokens=table["input_tokens"] + table["output_tokens"]).head(15)
     measure = ("tokens:Q", "tokens") if free else ("cost_usd:Q", "USD")
     right.altair_chart(
@@ -450,15 +478,9 @@ def show_rows(rows: pd.DataFrame, sort: str, number: int) -> None:
         on_select=clicked,
         selection_mode="single-row",
         key=table_key,
-        column_config={
-            "cost_usd": MONEY,
-            "total_tokens": st.column_config.NumberColumn("tokens"),
-            "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
-            "feedback": st.column_config.TextColumn("feedback", help="People's thumbs on this turn"),
-            "time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-        },
+        column_config=LIST_CONFIG,
     )
-    st.caption("Click a row to open its trace.")
+    st.caption("Click a row to open its trace. More columns (session, trace id): the table's column menu.")
     labels = {
         row.trace_id: f"{row.time:%Y-%m-%d %H:%M:%S} · {row.label} · {row.request[:50]} · …{row.trace_id[-6:]}" for row in rows.itertuples()
     }
@@ -596,7 +618,8 @@ def ratings(info: object) -> None:
     st.markdown("**Feedback**")
     for rating in given:
         when = pd.Timestamp(rating.updated_ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
-        st.caption(plain(f"{rating.mark} by {rating.who} · {when}" + (f": {rating.comment}" if rating.comment else "")))
+        icon = ":material/thumb_up:" if rating.up else ":material/thumb_down:"
+        st.caption(f"{icon} " + plain(f"{rating.mark} by {rating.who} · {when}" + (f": {rating.comment}" if rating.comment else "")))
 
 
 LINEAGE_PICK = "lineage_conversation"  # the picker's key; also set before it is drawn, to follow a link or a trace

@@ -163,7 +163,7 @@ def test_only_current_human_ratings_of_the_apps_name_count():
     ]
     assert [r.up for r in feedback.ratings(assessments)] == [True, False], "newest first"
     assert feedback.counts(assessments) == (1, 1)
-    assert [feedback.mark(*c) for c in ((0, 0), (1, 0), (0, 2), (2, 1))] == ["", "👍", "👎 2", "👍 2 · 👎 1"]
+    assert [feedback.mark(*c) for c in ((0, 0), (1, 0), (0, 2), (2, 1))] == ["", "1 up", "2 down", "2 up · 1 down"]
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +186,6 @@ def test_ratings_over_a_tracking_server(server):
     reader = traces.reader_for(server, experiment_id)
     assert isinstance(reader, traces.ApiTraceReader)
     row = reader.frames().traces.set_index("trace_id").loc[trace_id]
-    assert (row.feedback_up, row.feedback_down, row.feedback) == (1, 1, "👍 1 · 👎 1")
+    assert (row.feedback_up, row.feedback_down, row.feedback) == (1, 1, "1 up · 1 down")
     feedback.rate(server, trace_id, "ana", None)
     assert [a.source.source_id for a in human_ratings(server, trace_id)] == ["ben"]

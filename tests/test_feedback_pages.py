@@ -87,7 +87,7 @@ def test_a_turn_is_rated_commented_changed_and_shown_again(app_env):
     assert any(c.value.startswith("Your comment\\: Needs") for c in reopened.caption)
     someone = chat(conversation=at.query_params["conversation"])  # not signed in: another person
     assert someone.feedback(key=f"feedback_{trace_id}").value is None
-    assert any(c.value == "Others: 👎" for c in someone.caption)
+    assert any(c.value == "Others: 1 down" for c in someone.caption)
 
     run(reopened.feedback(key=f"feedback_{trace_id}").set_value(None))  # taken back
     assert ratings(app_env, trace_id) == []
@@ -108,9 +108,9 @@ def test_the_traces_page_lists_filters_and_counts_ratings_from_the_chat(app_env)
     at.switch_page("pages/traces.py")
     run(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Traces"] == "2" and metrics["Feedback"] == "0 👍 · 1 👎"
+    assert metrics["Traces"] == "2" and metrics["Feedback"] == "0 up · 1 down"
     listed = next(d.value for d in at.dataframe if "trace_id" in d.value.columns and "request" in d.value.columns)
-    assert dict(zip(listed["trace_id"], listed["feedback"])) == {rated: "👎", unrated: ""}
+    assert dict(zip(listed["trace_id"], listed["feedback"])) == {rated: "1 down", unrated: ""}
     run(at.multiselect(key="f_feedback").set_value(["down"]))
     assert {m.label: m.value for m in at.metric}["Traces"] == "1"
     run(at.multiselect(key="f_feedback").set_value(["none"]))
@@ -120,9 +120,10 @@ def test_the_traces_page_lists_filters_and_counts_ratings_from_the_chat(app_env)
     assert {m.label: m.value for m in at.metric}["Traces"] == "0"
 
     run(at.text_input(key="trace_id_input").set_value(rated))  # the opened trace: thumb, who, the comment as text
-    assert any(c.value.startswith("👎 by ana@example\\.com · ") and c.value.endswith("\\: too \\*dark\\*") for c in at.caption), [
-        c.value for c in at.caption
-    ]
+    assert any(
+        c.value.startswith(":material/thumb_down: thumbs down by ana@example\\.com · ") and c.value.endswith("\\: too \\*dark\\*")
+        for c in at.caption
+    ), [c.value for c in at.caption]
 
 
 def test_a_hosted_visitor_rates_their_own_turn_as_themselves(app_env, monkeypatch):
@@ -142,7 +143,7 @@ def test_a_hosted_visitor_rates_their_own_turn_as_themselves(app_env, monkeypatc
 
 def test_on_ones_own_machine_a_reload_is_the_same_person(app_env):
     """Not signed in and not a hosted demo: the machine's user account rates, so a new tab or a reload shows
-    the rating again instead of a blank widget with "Others: 👍"."""
+    the rating again instead of a blank widget with "Others: 1 up"."""
     at = chat()
     at.sidebar.slider(key="iterations").set_value(1)
     run(at.chat_input[0].set_value("a cat on a sofa"))

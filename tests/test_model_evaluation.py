@@ -225,7 +225,7 @@ def test_models_page_aliases_the_new_version_and_evaluates_and_promotes(pair, mo
     assert not at.exception and not at.error, [e.value for e in at.error]
     totals = frame(at, "winner")
     assert totals["version"].tolist() == [f"champion (v{dogs})", f"challenger (v{cats})"]
-    assert totals["winner"].tolist() == ["", "🏆"] and totals["score"].tolist() == [0.75, 1.0]
+    assert totals["winner"].tolist() == [False, True] and totals["score"].tolist() == [0.75, 1.0]
     assert len(at.get("image")) == 2 + 2, "the prediction's two pictures, then each version's final one side by side"
     assert any("LLM judge skipped" in c.value for c in at.caption)
     at.button(key="promote").click().run()

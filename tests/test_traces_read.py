@@ -589,7 +589,7 @@ def test_ratings_are_mlflows_current_human_feedback(frames, filled, infos):
     assert rated("down") == {first, second, paid}
     assert rated("none") == set(filled.foreign_traces)
     assert rated("up", "none") == {first, *filled.foreign_traces}
-    assert dict(zip(frames.traces["trace_id"], frames.traces["feedback"]))[first] == "👍 1 · 👎 1"
+    assert dict(zip(frames.traces["trace_id"], frames.traces["feedback"]))[first] == "1 up · 1 down"
     with pytest.raises(ValueError):
         rated("sideways")
 

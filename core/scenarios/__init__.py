@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
+from ..documents import MAX_UPLOAD_MB
 from ..errors import InputError
 
 if TYPE_CHECKING:  # annotations only: scenario modules import core.agents, which must not import us back
@@ -73,6 +74,7 @@ class DocumentOption:
     label: str
     placeholder: str = ""
     upload_label: str = "…or upload it (.txt, .md)"
+    max_upload_mb: int = MAX_UPLOAD_MB  # the upload box's limit, the one core.documents checks
     question: str = "What are the main points?"  # asked when a message sent with no document became it
 
 
