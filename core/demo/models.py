@@ -28,7 +28,7 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 
 from ..image_models import GeneratedImage
-from . import drawing
+from . import brief, drawing
 
 DEMO_CHAT_MODEL = "demo-chat"
 DEMO_VISION_MODEL = "demo-vision"
@@ -92,47 +92,96 @@ def critic_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Op
 
 
 def _instruction(system_text: str) -> str:
+    """The user's critic instruction in the critic's system message (all its lines, up to Catify's answer format)."""
     if INSTRUCTION_MARKER in system_text:
-        return system_text.split(INSTRUCTION_MARKER, 1)[1].strip().splitlines()[0].strip()
+        text = system_text.split(INSTRUCTION_MARKER, 1)[1]
+        return text.split("\nAnswer in exactly this format", 1)[0].strip()
     return system_text.strip().splitlines()[0] if system_text.strip() else ""
 
 
 def critic_reply(prompt: str, stats: drawing.PictureStats, instruction: str) -> str:
-    """What the demo critic says: driven by the pixels (light, colour, clutter) and by the instruction."""
+    """What the demo critic says: the picture (its pixels, and what its prompt drew) against the brief, which is the
+    instruction over the user's message (`brief.read`); the next prompt is the user's message with the brief's
+    changes (styles, cats, place, weather, light, mood), the fixes the pixels call for that the brief does not
+    contradict, and the fixes asked for before."""
     base = prompt.split(" — ", 1)[0].strip() or "a picture"
     feats = drawing.features(prompt)
-    wanted = re.search(r"\badd\s+(?:(?:some|more|\d+)\s+)*([a-z][a-z -]*?)(?:[.!,;]|$)", instruction.lower())
-    subject = wanted.group(1).strip() if wanted else "fluffy cats"
-    numbers = [int(n) for n in re.findall(r"\d+", instruction)]
-    target = max(numbers) if numbers else 10
-    notes, changes = [f"The picture is {stats.words()}."], []
-    if re.search(r"\bcats?\b|kitten", subject):
-        have = feats.cats
-        if have < target:
-            more = min(target, max(12, have * 8))
-            notes.append(
-                f"I count about {have} cat{'s' if have != 1 else ''}; the brief wants {target} or more, so there must be far more."
-            )
-            changes.append(f"with {more} {subject}")
-        else:
-            notes.append(f"About {have} cats: the brief of {target} is met.")
-            changes.append(f"with {have} {subject}")
-    else:
-        notes.append(f"The brief asks for {subject}, which I do not see yet.")
-        changes.append(f"with {subject}")
-    if stats.brightness < 0.35:
-        notes.append("It is too dark to enjoy the details.")
-        changes.append("warm bright light")
-    if stats.colourfulness < 0.12 and not feats.monochrome:
-        notes.append("The colours are washed out.")
-        changes.append("in vivid colour")
-    if stats.busyness > 0.16:
-        notes.append("The background competes with the subject.")
-        changes.append("simple clean background")
+    asked = brief.read(instruction)
+    wanted = asked.over(brief.read(base))
+    notes, changes = [f"The picture is {stats.words()}."], list[str]()
+    _judge_cats(asked, feats.cats, notes, changes)
+    _judge_brief(asked, wanted, feats, stats, notes)
+    changes += brief.phrases(asked)
+    changes += _pixel_fixes(wanted, feats, stats, notes)
     earlier = prompt.split(" — ", 1)[1].split(", ") if " — " in prompt else []
-    kept = [c.strip() for c in earlier if c.strip() and not re.search(r"\bcats?\b|kitten|^with ", c)]
+    kept = [c.strip() for c in earlier if c.strip() and not re.search(r"\bcats?\b|kitten|^with ", c) and _agrees(c, wanted)]
     changes += [c for c in kept if c not in changes]  # fixes asked for before still apply
-    return f"CRITICS: {' '.join(notes)}\nPROMPT: {base} — {', '.join(changes)}"
+    if len(notes) == 1:
+        notes.append("It already matches the brief.")
+    tail = f" — {', '.join(changes)}" if changes else ""
+    return f"CRITICS: {' '.join(notes)}\nPROMPT: {base}{tail}"
+
+
+def _judge_cats(asked: brief.Brief, have: int, notes: list[str], changes: list[str]) -> None:
+    """The cats the instruction asks for: exactly, or at least (raised step by step toward it), or another subject."""
+    if asked.subject is not None:
+        notes.append(f"The brief asks for {asked.subject}, which I do not see yet.")
+        changes.append(f"with {asked.subject}")
+    if asked.cats is None:
+        return
+    target, counted = asked.cats, f"I count about {have} cat{'s' if have != 1 else ''}"
+    if asked.at_least and have < target:
+        notes.append(f"{counted}; the brief wants {target} or more, so there must be far more.")
+        changes.append(brief.cats_phrase(asked, min(target, max(12, have * 8))))
+    elif asked.at_least:
+        notes.append(f"About {have} cats: the brief of {target} is met.")
+        changes.append(brief.cats_phrase(asked, have))
+    else:
+        wants = brief.cats_phrase(asked, target).removeprefix("with ")
+        notes.append(f"{counted}; the brief asks for {wants}." if have != target else f"{wants.capitalize()}, as the brief asks.")
+        changes.append(brief.cats_phrase(asked, target))
+
+
+def _judge_brief(
+    asked: brief.Brief, wanted: brief.Brief, feats: drawing.PromptFeatures, stats: drawing.PictureStats, notes: list[str]
+) -> None:
+    """What the picture lacks of the brief's styles, place, weather and light (or that it has them)."""
+    if wanted.monochrome:
+        styles = ", ".join(s for s in wanted.styles if s in ("film noir", "black and white"))
+        colour = stats.colourfulness >= 0.05
+        notes.append(f"The brief asks for {styles}; {'the picture is still in colour' if colour else 'it is, good'}.")
+    for style in (s for s in wanted.styles if s in drawing.STYLES):
+        notes.append(f"The brief asks for {style}; {'this is' if feats.style == style else 'this is not'} painted that way yet.")
+    if asked.place and asked.scene != feats.scene:
+        notes.append(f"The brief puts it {asked.place}; this looks like a {feats.scene}.")
+    if asked.weather and asked.weather != feats.weather:
+        notes.append(f"There is no {asked.weather} yet.")
+    if wanted.light == "dark" and stats.brightness >= 0.35:
+        notes.append(f"It is too bright for {wanted.light_phrase or 'the mood asked for'}.")
+    elif wanted.light == "bright" and stats.brightness < 0.5:
+        notes.append(f"It is too dark; the brief wants {wanted.light_phrase or 'bright light'}.")
+
+
+def _pixel_fixes(wanted: brief.Brief, feats: drawing.PromptFeatures, stats: drawing.PictureStats, notes: list[str]) -> list[str]:
+    """Fixes the pixels call for, unless the brief asks otherwise (no warm light for a dark alley, no colour for noir)."""
+    fixes = []
+    if stats.brightness < 0.35 and wanted.light is None:
+        notes.append("It is too dark to enjoy the details.")
+        fixes.append("warm bright light")
+    if stats.colourfulness < 0.12 and not feats.monochrome and not wanted.monochrome and "watercolour" not in wanted.styles:
+        notes.append("The colours are washed out.")
+        fixes.append("in vivid colour")
+    if stats.busyness > 0.16 and wanted.place is None and wanted.weather is None and not wanted.styles:
+        notes.append("The background competes with the subject.")
+        fixes.append("simple clean background")
+    return fixes
+
+
+def _agrees(change: str, wanted: brief.Brief) -> bool:
+    """An earlier fix the brief now contradicts is dropped."""
+    if "bright light" in change and wanted.light == "dark":
+        return False
+    return not ("vivid colour" in change and wanted.monochrome)
 
 
 def echo_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
