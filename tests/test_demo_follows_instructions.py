@@ -348,8 +348,9 @@ def check_gallery_team(row: GalleryTeam, store, tracking_uri) -> None:
     outcome = turn(store, tracking_uri, Conversation(scenario=key, session_id="s", provider="demo"), row.message)
     spoke = [e["name"] for e in outcome.entries if e["role"] == "assistant"]
     assert tuple(dict.fromkeys(spoke)) == tuple(dict.fromkeys(row.speakers)) and spoke[-1] == row.speakers[-1], outcome.entries
-    assert len(outcome.entries) < 10, "ended before the team's 10-message limit"
-    assert outcome.entries[-1]["text"].rstrip().endswith("TERMINATE"), outcome.entries[-1]
+    # "ok" (no hand-off to the user, no Stop) in fewer than the file's 10 messages: its TERMINATE ended it (the
+    # transcript shows messages without the stop word)
+    assert outcome.status == "ok" and len(outcome.entries) < 10, outcome.entries
     texts = [e["text"] for e in outcome.entries[1:]]
     assert len(set(texts)) == len(texts), "no agent repeats itself"
     for words in row.said:

@@ -16,6 +16,7 @@ from typing import Any, AsyncGenerator, Callable, Mapping, Optional, Sequence
 
 from autogen_core import CancellationToken, FunctionCall, Image
 from autogen_core.models import (
+    AssistantMessage,
     ChatCompletionClient,
     CreateResult,
     FunctionExecutionResultMessage,
@@ -237,7 +238,9 @@ _SELECTOR_ASK = re.compile(r"select the next role from \[([^\]]*)\]", re.IGNOREC
 
 def _next_speaker(messages: Sequence[LLMMessage]) -> str | None:
     """A SelectorGroupChat asks its model who speaks next ("…select the next role from ['a', 'b']…", the
-    prompt of agentchat and AutoGen Studio): the candidate after the last one who spoke, in the listed order."""
+    prompt of agentchat and AutoGen Studio), by the agents' descriptions: the task to one whose description does not
+    name another agent, an agent's output to one whose description names it ("critiques the assistant's output"),
+    else the candidate after the last one who spoke, in the listed order."""
     prompt = next(
         (
             m.content
@@ -252,28 +255,84 @@ def _next_speaker(messages: Sequence[LLMMessage]) -> str | None:
     candidates = re.findall(r"'([^']+)'", asks[-1])
     if not candidates:
         return None
-    spoke = [name for name in re.findall(r"^(\w+): ", prompt, re.MULTILINE) if name in candidates]
-    if not spoke:
-        return candidates[0]
-    return candidates[(candidates.index(spoke[-1]) + 1) % len(candidates)]
+    roles = {name: text.lower() for name, text in re.findall(r"^(\w+): (.*)$", prompt.split("\n\n", 1)[0], re.MULTILINE)}
+    history = prompt.split("\n\n", 1)[1] if "\n\n" in prompt else ""
+    spoke = [name for name in re.findall(r"^(\w+): ", history, re.MULTILINE) if name in candidates]
+
+    def names(name: str, other: str) -> bool:  # a description that names an agent works on that agent's output
+        return bool(re.search(rf"\b{re.escape(other.split('_')[0].lower())}", roles.get(name, "")))
+
+    if not spoke:  # the task goes to one whose description does not wait for another's work
+        return next((c for c in candidates if not any(names(c, o) for o in candidates if o != c)), candidates[0])
+    after = [c for c in candidates if c != spoke[-1] and names(c, spoke[-1])]
+    return after[0] if after else candidates[(candidates.index(spoke[-1]) + 1) % len(candidates)]
 
 
 _HANDOFF_NOTICE = re.compile(r"Transferred to \w+, adopting the role of \w+ immediately")
 
 
-def _handoff(tools: Sequence[Any], text: str) -> FunctionCall | None:
+_GENERIC = set("someone asks about topics needs conversation becomes user users question questions help".split())
+
+
+def _points_to(system: str, target: str, text: str) -> bool:
+    """The system message says when to hand off to `target` ("If someone asks about technical topics or needs detailed
+    analysis, hand off to Bob"): the message shares a word (by its first five letters) with that condition."""
+    wanted: set[str] = set()
+    for sentence in re.split(r"(?<=[.!?])\s+", system):
+        if re.search(rf"\b{re.escape(target)}\b", sentence, re.IGNORECASE):
+            condition = re.split(r"\bhand\b|\btransfer", sentence, maxsplit=1, flags=re.IGNORECASE)[0]
+            wanted |= {w[:5] for w in re.findall(r"[a-z]{4,}", condition.lower()) if w not in _GENERIC and w != target.lower()}
+    return bool(wanted & {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower())})
+
+
+def _handoff(tools: Sequence[Any], text: str, system: str = "") -> FunctionCall | None:
     """A hand-off an agent with hand-offs would make: to the user when the message gives no specifics (no
-    number, no date) to work with, to another agent when the message names it."""
+    number, no date) to work with, to another agent when the message names it or is what the system message
+    says that agent is for (agentchat's Swarm: tools named transfer_to_<agent>)."""
     for tool in tools:
         name = str(_schema(tool).get("name") or "")
         if not name.startswith("transfer_to_"):
             continue
         target = name.removeprefix("transfer_to_")
-        if (target == "user" and not re.search(r"\d", text)) or (
-            target != "user" and re.search(rf"\b{re.escape(target.replace('_', ' '))}\b", text.replace("_", " "), re.IGNORECASE)
-        ):
+        named = re.search(rf"\b{re.escape(target.replace('_', ' '))}\b", text.replace("_", " "), re.IGNORECASE)
+        if (target == "user" and not re.search(r"\d", text)) or (target != "user" and (named or _points_to(system, target, text))):
             return FunctionCall(id=f"call_{name}_{hashlib.sha256(text.encode()).hexdigest()[:8]}", name=name, arguments="{}")
     return None
+
+
+def _critique(system: str, messages: Sequence[LLMMessage]) -> str | None:
+    """A critic's answer (its system message asks it to critique or review): what the other agent's last answer
+    gives the task, and what would improve it."""
+    if not re.search(r"\b(?:critique|criticise|criticize|review)", system, re.IGNORECASE):
+        return None
+    task = next((m for m in messages if isinstance(m, UserMessage) and m.source == "user"), None)
+    answer = next((m for m in reversed(messages) if isinstance(m, UserMessage) and m.source != "user"), None)
+    if task is None or answer is None:
+        return None
+    said = _message_text(answer).strip()
+    return (
+        f"Critique of {answer.source}'s answer “{said[:200]}” to “{_message_text(task)[:200]}”: it gives the result but "
+        "not in words. Improvement: state the answer in one full sentence that repeats the question's figures."
+    )
+
+
+def _closing(messages: Sequence[LLMMessage]) -> str | None:
+    """Asked again with nothing new (its own answer is the last thing it was given): it is done, in agentchat's
+    usual stop word, so a team whose termination listens for it ends there."""
+    last = next((m for m in reversed(messages) if not isinstance(m, SystemMessage)), None)
+    if isinstance(last, AssistantMessage) and isinstance(last.content, str):
+        return "I have answered that above and have nothing to add. TERMINATE"
+    return None
+
+
+def _answered(messages: Sequence[LLMMessage]) -> str | None:
+    """The results of the tools it already called for the user's newest task (so a critique gets the final answer,
+    not the same call again)."""
+    start = max((i for i, m in enumerate(messages) if isinstance(m, UserMessage) and m.source == "user"), default=-1)
+    done = [r for m in messages[start + 1 :] if isinstance(m, FunctionExecutionResultMessage) for r in m.content]
+    if not done:
+        return None
+    return "; ".join(f"{r.name} gave {r.content}" for r in done)
 
 
 def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str | list[FunctionCall]:
@@ -291,6 +350,20 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
     if isinstance(last, FunctionExecutionResultMessage):
         results = "; ".join(f"{r.name} gave {r.content}" for r in last.content)
         return f"Done: {results}.{suffix}"
+    closing = _closing(messages)
+    if closing is not None:
+        return closing
+    done = _answered(messages)
+    if done is not None:
+        return f"The answer, as the calculation gave it: {done}.{suffix}"
+    critique = _critique(system, messages)
+    if critique is not None:
+        return critique + suffix
+    return _act(messages, tools, system, suffix)
+
+
+def _act(messages: Sequence[LLMMessage], tools: Sequence[Any], system: str, suffix: str) -> str | list[FunctionCall]:
+    """A tool call when the message gives what a tool needs, else a hand-off, else a short answer in its role."""
     # what the agent is asked: the last message to it, passing over agentchat's own hand-off notices
     asked = next((m for m in reversed(messages) if isinstance(m, UserMessage) and not _HANDOFF_NOTICE.match(_message_text(m))), None)
     text = _message_text(asked) if asked is not None else ""
@@ -303,7 +376,7 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
             digest = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:8]
             call_id = f"call_{schema['name']}_{digest}"
             return [FunctionCall(id=call_id, name=str(schema["name"]), arguments=json.dumps(arguments))]
-    handoff = _handoff(tools, text)
+    handoff = _handoff(tools, text, system)
     if handoff is not None:
         return [handoff]
     role = re.search(r"\bYou are (?:an? |the )?([^.,;:\n]{3,60})", system)
