@@ -155,8 +155,9 @@ def demo_analyst(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
     if not sentences:
         return "There is no report to analyse yet: paste or upload one."
     hits = _relevant(sentences, question, 2)
-    if not hits:
-        return f"The report does not speak to “{question[:120]}”. It has {len(sentences)} sentences; ask about what they cover."
+    if not hits:  # a general question ("What are the main points?"): the sentences with figures
+        figures = [s for s in sentences if _FIGURE.search(s)][:2] or sentences[:2]
+        return f"On “{question[:120]}”, no sentence names it; the report's key points: " + " ".join(f"{_quoted(s)}." for s in figures)
     lines = [f"On “{question[:120]}”, the report says {_quoted(hits[0])}."]
     if len(hits) > 1:
         lines.append(f"Also relevant: {_quoted(hits[1])}.")
