@@ -10,6 +10,7 @@ from PIL import Image, ImageStat
 from core import image_models
 from core.demo import drawing
 from core.demo.drawing import analyse, count_cats, draw
+from tests.pictures_seen import eyes
 
 
 def _image(prompt: str) -> Image.Image:
@@ -52,16 +53,36 @@ def test_more_cats_make_a_busier_picture():
     assert hundred > one * 2
 
 
-def _eye_pixels(prompt: str) -> int:
-    """Pixels of the cats' green eyes: one pair per drawn cat."""
-    return sum(1 for px in _image(prompt).convert("RGB").getdata() if px == (80, 200, 60))
+@pytest.mark.parametrize("prompt, cats", [("a dog", 0), ("a cat", 1), ("12 cats", 12), ("7 fluffy kittens in the rain", 7)])
+def test_cats_are_drawn_as_many_as_asked(prompt, cats):
+    """Each cat in a cell of its own, with two white eyes: counted on the pixels."""
+    assert eyes(_image(prompt)) == cats
 
 
-def test_cats_are_drawn_as_many_as_asked():
-    assert _eye_pixels("a dog") == 0
-    one, twelve = _eye_pixels("a cat"), _eye_pixels("12 cats")
-    assert one > 0
-    assert twelve > one
+def test_a_critics_changes_win_over_the_users_message():
+    prompt = "Three cats on a sunny beach — with one cat, in a dark rainy alley, at night"
+    feats = drawing.features(prompt)
+    assert (feats.cats, feats.scene, feats.weather, feats.light) == (1, "alley", "rain", "dark")
+    assert eyes(_image(prompt)) == 1
+
+
+def _pixels_of(prompt: str, colour: tuple[int, int, int]) -> int:
+    return sum(1 for px in _image(prompt).convert("RGB").getdata() if px == colour)
+
+
+def test_rain_is_drawn_as_streaks_and_night_darkens():
+    rain = (175, 190, 215)
+    assert _pixels_of("a cat in a meadow in the rain", rain) > 1000 and _pixels_of("a cat in a meadow", rain) == 0
+    assert _stats("a cat in a meadow at night").brightness < _stats("a cat in a meadow").brightness * 0.6
+
+
+def test_pixel_art_is_blocks_and_watercolour_is_soft():
+    picture = _image("a cat in a meadow, pixel art").convert("RGB")
+    block = drawing.PIXEL_BLOCK
+    corners = [(x, y) for x in range(0, 480, block) for y in range(0, 480, block)]
+    assert all(picture.getpixel((x, y)) == picture.getpixel((x + block - 1, y + block - 1)) for x, y in corners)
+    soft, sharp = (analyse(_image(p).crop((0, 0, 512, 480))) for p in ("12 cats in a meadow, watercolour", "12 cats in a meadow"))
+    assert soft.busyness < sharp.busyness * 0.75  # above the caption, which stays sharp (edges of the frame remain)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any, AsyncGenerator, Callable, Mapping, Optional, Sequence
 
 from autogen_core import CancellationToken, FunctionCall, Image
 from autogen_core.models import (
+    AssistantMessage,
     ChatCompletionClient,
     CreateResult,
     FunctionExecutionResultMessage,
@@ -28,7 +29,7 @@ from autogen_core.models import (
 from autogen_core.tools import Tool, ToolSchema
 
 from ..image_models import GeneratedImage
-from . import drawing
+from . import brief, drawing
 
 DEMO_CHAT_MODEL = "demo-chat"
 DEMO_VISION_MODEL = "demo-vision"
@@ -92,47 +93,96 @@ def critic_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Op
 
 
 def _instruction(system_text: str) -> str:
+    """The user's critic instruction in the critic's system message (all its lines, up to Catify's answer format)."""
     if INSTRUCTION_MARKER in system_text:
-        return system_text.split(INSTRUCTION_MARKER, 1)[1].strip().splitlines()[0].strip()
+        text = system_text.split(INSTRUCTION_MARKER, 1)[1]
+        return text.split("\nAnswer in exactly this format", 1)[0].strip()
     return system_text.strip().splitlines()[0] if system_text.strip() else ""
 
 
 def critic_reply(prompt: str, stats: drawing.PictureStats, instruction: str) -> str:
-    """What the demo critic says: driven by the pixels (light, colour, clutter) and by the instruction."""
+    """What the demo critic says: the picture (its pixels, and what its prompt drew) against the brief, which is the
+    instruction over the user's message (`brief.read`); the next prompt is the user's message with the brief's
+    changes (styles, cats, place, weather, light, mood), the fixes the pixels call for that the brief does not
+    contradict, and the fixes asked for before."""
     base = prompt.split(" — ", 1)[0].strip() or "a picture"
     feats = drawing.features(prompt)
-    wanted = re.search(r"\badd\s+(?:(?:some|more|\d+)\s+)*([a-z][a-z -]*?)(?:[.!,;]|$)", instruction.lower())
-    subject = wanted.group(1).strip() if wanted else "fluffy cats"
-    numbers = [int(n) for n in re.findall(r"\d+", instruction)]
-    target = max(numbers) if numbers else 10
-    notes, changes = [f"The picture is {stats.words()}."], []
-    if re.search(r"\bcats?\b|kitten", subject):
-        have = feats.cats
-        if have < target:
-            more = min(target, max(12, have * 8))
-            notes.append(
-                f"I count about {have} cat{'s' if have != 1 else ''}; the brief wants {target} or more, so there must be far more."
-            )
-            changes.append(f"with {more} {subject}")
-        else:
-            notes.append(f"About {have} cats: the brief of {target} is met.")
-            changes.append(f"with {have} {subject}")
-    else:
-        notes.append(f"The brief asks for {subject}, which I do not see yet.")
-        changes.append(f"with {subject}")
-    if stats.brightness < 0.35:
-        notes.append("It is too dark to enjoy the details.")
-        changes.append("warm bright light")
-    if stats.colourfulness < 0.12 and not feats.monochrome:
-        notes.append("The colours are washed out.")
-        changes.append("in vivid colour")
-    if stats.busyness > 0.16:
-        notes.append("The background competes with the subject.")
-        changes.append("simple clean background")
+    asked = brief.read(instruction)
+    wanted = asked.over(brief.read(base))
+    notes, changes = [f"The picture is {stats.words()}."], list[str]()
+    _judge_cats(asked, feats.cats, notes, changes)
+    _judge_brief(asked, wanted, feats, stats, notes)
+    changes += brief.phrases(asked)
+    changes += _pixel_fixes(wanted, feats, stats, notes)
     earlier = prompt.split(" — ", 1)[1].split(", ") if " — " in prompt else []
-    kept = [c.strip() for c in earlier if c.strip() and not re.search(r"\bcats?\b|kitten|^with ", c)]
+    kept = [c.strip() for c in earlier if c.strip() and not re.search(r"\bcats?\b|kitten|^with ", c) and _agrees(c, wanted)]
     changes += [c for c in kept if c not in changes]  # fixes asked for before still apply
-    return f"CRITICS: {' '.join(notes)}\nPROMPT: {base} — {', '.join(changes)}"
+    if len(notes) == 1:
+        notes.append("It already matches the brief.")
+    tail = f" — {', '.join(changes)}" if changes else ""
+    return f"CRITICS: {' '.join(notes)}\nPROMPT: {base}{tail}"
+
+
+def _judge_cats(asked: brief.Brief, have: int, notes: list[str], changes: list[str]) -> None:
+    """The cats the instruction asks for: exactly, or at least (raised step by step toward it), or another subject."""
+    if asked.subject is not None:
+        notes.append(f"The brief asks for {asked.subject}, which I do not see yet.")
+        changes.append(f"with {asked.subject}")
+    if asked.cats is None:
+        return
+    target, counted = asked.cats, f"I count about {have} cat{'s' if have != 1 else ''}"
+    if asked.at_least and have < target:
+        notes.append(f"{counted}; the brief wants {target} or more, so there must be far more.")
+        changes.append(brief.cats_phrase(asked, min(target, max(12, have * 8))))
+    elif asked.at_least:
+        notes.append(f"About {have} cats: the brief of {target} is met.")
+        changes.append(brief.cats_phrase(asked, have))
+    else:
+        wants = brief.cats_phrase(asked, target).removeprefix("with ")
+        notes.append(f"{counted}; the brief asks for {wants}." if have != target else f"{wants.capitalize()}, as the brief asks.")
+        changes.append(brief.cats_phrase(asked, target))
+
+
+def _judge_brief(
+    asked: brief.Brief, wanted: brief.Brief, feats: drawing.PromptFeatures, stats: drawing.PictureStats, notes: list[str]
+) -> None:
+    """What the picture lacks of the brief's styles, place, weather and light (or that it has them)."""
+    if wanted.monochrome:
+        styles = ", ".join(s for s in wanted.styles if s in ("film noir", "black and white"))
+        colour = stats.colourfulness >= 0.05
+        notes.append(f"The brief asks for {styles}; {'the picture is still in colour' if colour else 'it is, good'}.")
+    for style in (s for s in wanted.styles if s in drawing.STYLES):
+        notes.append(f"The brief asks for {style}; {'this is' if feats.style == style else 'this is not'} painted that way yet.")
+    if asked.place and asked.scene != feats.scene:
+        notes.append(f"The brief puts it {asked.place}; this looks like a {feats.scene}.")
+    if asked.weather and asked.weather != feats.weather:
+        notes.append(f"There is no {asked.weather} yet.")
+    if wanted.light == "dark" and stats.brightness >= 0.35:
+        notes.append(f"It is too bright for {wanted.light_phrase or 'the mood asked for'}.")
+    elif wanted.light == "bright" and stats.brightness < 0.5:
+        notes.append(f"It is too dark; the brief wants {wanted.light_phrase or 'bright light'}.")
+
+
+def _pixel_fixes(wanted: brief.Brief, feats: drawing.PromptFeatures, stats: drawing.PictureStats, notes: list[str]) -> list[str]:
+    """Fixes the pixels call for, unless the brief asks otherwise (no warm light for a dark alley, no colour for noir)."""
+    fixes = []
+    if stats.brightness < 0.35 and wanted.light is None:
+        notes.append("It is too dark to enjoy the details.")
+        fixes.append("warm bright light")
+    if stats.colourfulness < 0.12 and not feats.monochrome and not wanted.monochrome and "watercolour" not in wanted.styles:
+        notes.append("The colours are washed out.")
+        fixes.append("in vivid colour")
+    if stats.busyness > 0.16 and wanted.place is None and wanted.weather is None and not wanted.styles:
+        notes.append("The background competes with the subject.")
+        fixes.append("simple clean background")
+    return fixes
+
+
+def _agrees(change: str, wanted: brief.Brief) -> bool:
+    """An earlier fix the brief now contradicts is dropped."""
+    if "bright light" in change and wanted.light == "dark":
+        return False
+    return not ("vivid colour" in change and wanted.monochrome)
 
 
 def echo_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
@@ -188,7 +238,9 @@ _SELECTOR_ASK = re.compile(r"select the next role from \[([^\]]*)\]", re.IGNOREC
 
 def _next_speaker(messages: Sequence[LLMMessage]) -> str | None:
     """A SelectorGroupChat asks its model who speaks next ("…select the next role from ['a', 'b']…", the
-    prompt of agentchat and AutoGen Studio): the candidate after the last one who spoke, in the listed order."""
+    prompt of agentchat and AutoGen Studio), by the agents' descriptions: the task to one whose description does not
+    name another agent, an agent's output to one whose description names it ("critiques the assistant's output"),
+    else the candidate after the last one who spoke, in the listed order."""
     prompt = next(
         (
             m.content
@@ -203,28 +255,84 @@ def _next_speaker(messages: Sequence[LLMMessage]) -> str | None:
     candidates = re.findall(r"'([^']+)'", asks[-1])
     if not candidates:
         return None
-    spoke = [name for name in re.findall(r"^(\w+): ", prompt, re.MULTILINE) if name in candidates]
-    if not spoke:
-        return candidates[0]
-    return candidates[(candidates.index(spoke[-1]) + 1) % len(candidates)]
+    roles = {name: text.lower() for name, text in re.findall(r"^(\w+): (.*)$", prompt.split("\n\n", 1)[0], re.MULTILINE)}
+    history = prompt.split("\n\n", 1)[1] if "\n\n" in prompt else ""
+    spoke = [name for name in re.findall(r"^(\w+): ", history, re.MULTILINE) if name in candidates]
+
+    def names(name: str, other: str) -> bool:  # a description that names an agent works on that agent's output
+        return bool(re.search(rf"\b{re.escape(other.split('_')[0].lower())}", roles.get(name, "")))
+
+    if not spoke:  # the task goes to one whose description does not wait for another's work
+        return next((c for c in candidates if not any(names(c, o) for o in candidates if o != c)), candidates[0])
+    after = [c for c in candidates if c != spoke[-1] and names(c, spoke[-1])]
+    return after[0] if after else candidates[(candidates.index(spoke[-1]) + 1) % len(candidates)]
 
 
 _HANDOFF_NOTICE = re.compile(r"Transferred to \w+, adopting the role of \w+ immediately")
 
 
-def _handoff(tools: Sequence[Any], text: str) -> FunctionCall | None:
+_GENERIC = set("someone asks about topics needs conversation becomes user users question questions help".split())
+
+
+def _points_to(system: str, target: str, text: str) -> bool:
+    """The system message says when to hand off to `target` ("If someone asks about technical topics or needs detailed
+    analysis, hand off to Bob"): the message shares a word (by its first five letters) with that condition."""
+    wanted: set[str] = set()
+    for sentence in re.split(r"(?<=[.!?])\s+", system):
+        if re.search(rf"\b{re.escape(target)}\b", sentence, re.IGNORECASE):
+            condition = re.split(r"\bhand\b|\btransfer", sentence, maxsplit=1, flags=re.IGNORECASE)[0]
+            wanted |= {w[:5] for w in re.findall(r"[a-z]{4,}", condition.lower()) if w not in _GENERIC and w != target.lower()}
+    return bool(wanted & {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower())})
+
+
+def _handoff(tools: Sequence[Any], text: str, system: str = "") -> FunctionCall | None:
     """A hand-off an agent with hand-offs would make: to the user when the message gives no specifics (no
-    number, no date) to work with, to another agent when the message names it."""
+    number, no date) to work with, to another agent when the message names it or is what the system message
+    says that agent is for (agentchat's Swarm: tools named transfer_to_<agent>)."""
     for tool in tools:
         name = str(_schema(tool).get("name") or "")
         if not name.startswith("transfer_to_"):
             continue
         target = name.removeprefix("transfer_to_")
-        if (target == "user" and not re.search(r"\d", text)) or (
-            target != "user" and re.search(rf"\b{re.escape(target.replace('_', ' '))}\b", text.replace("_", " "), re.IGNORECASE)
-        ):
+        named = re.search(rf"\b{re.escape(target.replace('_', ' '))}\b", text.replace("_", " "), re.IGNORECASE)
+        if (target == "user" and not re.search(r"\d", text)) or (target != "user" and (named or _points_to(system, target, text))):
             return FunctionCall(id=f"call_{name}_{hashlib.sha256(text.encode()).hexdigest()[:8]}", name=name, arguments="{}")
     return None
+
+
+def _critique(system: str, messages: Sequence[LLMMessage]) -> str | None:
+    """A critic's answer (its system message asks it to critique or review): what the other agent's last answer
+    gives the task, and what would improve it."""
+    if not re.search(r"\b(?:critique|criticise|criticize|review)", system, re.IGNORECASE):
+        return None
+    task = next((m for m in messages if isinstance(m, UserMessage) and m.source == "user"), None)
+    answer = next((m for m in reversed(messages) if isinstance(m, UserMessage) and m.source != "user"), None)
+    if task is None or answer is None:
+        return None
+    said = _message_text(answer).strip()
+    return (
+        f"Critique of {answer.source}'s answer “{said[:200]}” to “{_message_text(task)[:200]}”: it gives the result but "
+        "not in words. Improvement: state the answer in one full sentence that repeats the question's figures."
+    )
+
+
+def _closing(messages: Sequence[LLMMessage]) -> str | None:
+    """Asked again with nothing new (its own answer is the last thing it was given): it is done, in agentchat's
+    usual stop word, so a team whose termination listens for it ends there."""
+    last = next((m for m in reversed(messages) if not isinstance(m, SystemMessage)), None)
+    if isinstance(last, AssistantMessage) and isinstance(last.content, str):
+        return "I have answered that above and have nothing to add. TERMINATE"
+    return None
+
+
+def _answered(messages: Sequence[LLMMessage]) -> str | None:
+    """The results of the tools it already called for the user's newest task (so a critique gets the final answer,
+    not the same call again)."""
+    start = max((i for i, m in enumerate(messages) if isinstance(m, UserMessage) and m.source == "user"), default=-1)
+    done = [r for m in messages[start + 1 :] if isinstance(m, FunctionExecutionResultMessage) for r in m.content]
+    if not done:
+        return None
+    return "; ".join(f"{r.name} gave {r.content}" for r in done)
 
 
 def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str | list[FunctionCall]:
@@ -242,6 +350,20 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
     if isinstance(last, FunctionExecutionResultMessage):
         results = "; ".join(f"{r.name} gave {r.content}" for r in last.content)
         return f"Done: {results}.{suffix}"
+    closing = _closing(messages)
+    if closing is not None:
+        return closing
+    done = _answered(messages)
+    if done is not None:
+        return f"The answer, as the calculation gave it: {done}.{suffix}"
+    critique = _critique(system, messages)
+    if critique is not None:
+        return critique + suffix
+    return _act(messages, tools, system, suffix)
+
+
+def _act(messages: Sequence[LLMMessage], tools: Sequence[Any], system: str, suffix: str) -> str | list[FunctionCall]:
+    """A tool call when the message gives what a tool needs, else a hand-off, else a short answer in its role."""
     # what the agent is asked: the last message to it, passing over agentchat's own hand-off notices
     asked = next((m for m in reversed(messages) if isinstance(m, UserMessage) and not _HANDOFF_NOTICE.match(_message_text(m))), None)
     text = _message_text(asked) if asked is not None else ""
@@ -254,7 +376,7 @@ def team_agent_responder(messages: Sequence[LLMMessage], tools: Sequence[Any]) -
             digest = hashlib.sha256(json.dumps(arguments, sort_keys=True).encode()).hexdigest()[:8]
             call_id = f"call_{schema['name']}_{digest}"
             return [FunctionCall(id=call_id, name=str(schema["name"]), arguments=json.dumps(arguments))]
-    handoff = _handoff(tools, text)
+    handoff = _handoff(tools, text, system)
     if handoff is not None:
         return [handoff]
     role = re.search(r"\bYou are (?:an? |the )?([^.,;:\n]{3,60})", system)

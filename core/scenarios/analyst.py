@@ -8,7 +8,6 @@ question, and the agents find the report in their saved model context."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any, Callable, Sequence
 
 from autogen_agentchat.agents import AssistantAgent
@@ -101,52 +100,80 @@ def _report_and_question(messages: Sequence[LLMMessage]) -> tuple[str, str]:
     return report, question
 
 
+_SAME = (  # words a question and a report use for one thing (a few, for the demo's word matching)
+    "money revenue sales income earnings turnover made make",
+    "risk risks threat danger worry wrong concern problem",
+    "cost costs expense spend spending freight",
+    "most best top highest more",
+    "online web internet digital",
+    "shop shops store stores branch branches",
+    "margin margins profit profitability",
+    "staff people employees hired hiring team",
+    "grow grew growth rose rise increase up",
+)
+_SYNONYMS = {word: set(group.split()) for group in _SAME for word in group.split()}
+_FIGURE = re.compile(r"\$?\d[\d,.]*%?(?: (?:million|billion|thousand))?")
+
+
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 2]
+    """The report's sentences; a heading (a short line with no closing stop) is no sentence, nor part of the next."""
+    found = []
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if not line or (not re.search(r"[.!?]$", line) and len(line.split()) <= 12):
+            continue
+        found += [s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.strip()) > 2]
+    return found
 
 
-def _stems(text: str) -> set[str]:
-    return {w[:4] for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in STOP_WORDS}
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z][a-z0-9]+|[0-9]+[a-z][a-z0-9]*", text.lower()) if w not in STOP_WORDS}
 
 
 def _relevant(sentences: list[str], question: str, n: int) -> list[str]:
-    """The sentences sharing most word stems with the question ("growth" finds "grew": both start "gr…")."""
-    words = _stems(question)
-    scored = sorted(((len(words & _stems(s)), -i, s) for i, s in enumerate(sentences)), reverse=True)
-    return [s for score, _, s in scored[:n] if score > 0]
+    """The sentences holding most of the question's words, each word matched by its stem ("growth" finds "grew": both
+    start "gr…") or a synonym's ("money" finds "revenue", by the few above), counted once."""
+    asked = [{same[:4] for same in _SYNONYMS.get(w, set()) | {w}} for w in _words(question)]
+
+    def score(sentence: str) -> int:
+        stems = {w[:4] for w in _words(sentence)}
+        return sum(1 for word in asked if word & stems)
+
+    scored = sorted(((score(s), -i, s) for i, s in enumerate(sentences)), reverse=True)
+    return [s for points, _, s in scored[:n] if points > 0]
+
+
+def _quoted(sentence: str) -> str:
+    figures = [f.rstrip(".,") for f in _FIGURE.findall(sentence)]
+    return f"“{sentence}”" + (f" (figures: {', '.join(figures)})" if figures else "")
 
 
 def demo_analyst(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
+    """The answer to the question from the report: the sentences that hold its words, quoted with their figures."""
     report, question = _report_and_question(messages)
     sentences = _sentences(report)
-    words = re.findall(r"[A-Za-z][A-Za-z'-]+", report)
-    terms = Counter(w.lower() for w in words if w.lower() not in STOP_WORDS and len(w) > 3).most_common(5)
-    figures = [s for s in sentences if re.search(r"\d", s)]
-    lines = [f"Analysis of {len(words):,} words in {len(sentences)} sentences."]
-    if figures:
-        lines.append("Key figures: " + " ".join(figures[:4]))
-    if terms:
-        lines.append("Recurring themes: " + ", ".join(t for t, _ in terms) + ".")
+    if not sentences:
+        return "There is no report to analyse yet: paste or upload one."
     hits = _relevant(sentences, question, 2)
-    if question and hits:
-        lines.append(f"On “{question[:120]}”: " + " ".join(hits))
-    elif question:
-        lines.append(f"The report does not speak to “{question[:120]}”.")
+    if not hits:  # a general question ("What are the main points?"): the sentences with figures
+        figures = [s for s in sentences if _FIGURE.search(s)][:2] or sentences[:2]
+        return f"On “{question[:120]}”, no sentence names it; the report's key points: " + " ".join(f"{_quoted(s)}." for s in figures)
+    lines = [f"On “{question[:120]}”, the report says {_quoted(hits[0])}."]
+    if len(hits) > 1:
+        lines.append(f"Also relevant: {_quoted(hits[1])}.")
     return "\n".join(lines)
 
 
 def demo_summarizer(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> str:
+    """Three of the report's own sentences, then the one that answers the question."""
     report, question = _report_and_question(messages)
     sentences = _sentences(report)
     if not sentences:
         return "There is no report to summarise yet: paste or upload one."
     hits = _relevant(sentences, question, 1)
-    head = " ".join(sentences[:2])
-    lines = [f"Summary: {head[:400]}"]
-    if len(sentences) > 2:
-        lines.append(f"It ends: {sentences[-1][:200]}")
+    lines = [f"Summary: {' '.join(sentences[:3])}"]
     if question and hits:
-        lines.append(f"In short, on your question: {hits[0][:300]}")
+        lines.append(f"In short, on your question: {hits[0]}")
     return "\n".join(lines)
 
 

@@ -25,14 +25,21 @@ WEATHER_WORDS = re.compile(
     re.IGNORECASE,
 )
 CITY_QUESTION = "Which city should I check the weather for?"
+FOLLOW_UP = re.compile(r"^\s*(?:and|what about|how about|also|same for|now|then)\b", re.IGNORECASE)
+_NOT_CITIES = set("today tomorrow tonight monday tuesday wednesday thursday friday saturday sunday i there".split())
+
+
+def _talked_weather(conversation: Sequence[LLMMessage], last: LLMMessage) -> bool:
+    """Earlier in this conversation someone asked about the weather or the weather assistant answered."""
+    return any(m is not last and isinstance(m, UserMessage) and WEATHER_WORDS.search(text_of(m)) for m in conversation)
 
 
 def cities_in(text: str, whole_message_is_city: bool = False) -> list[str]:
     """Known cities, then "in/for/at <Capitalised Words>"; a short answer to "which city?" is the city."""
     found = weather.known_cities_in(text)
-    for match in re.finditer(r"\b(?:in|for|at)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})", text or ""):
+    for match in re.finditer(r"\b(?i:in|for|at|about|and)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})", text or ""):
         city = match.group(1).strip()
-        if city.lower() not in {c.lower() for c in found}:
+        if city.lower() not in {c.lower() for c in found} and city.lower() not in _NOT_CITIES:
             found.append(city)
     if not found and whole_message_is_city:
         words = re.sub(r"[^\w\s'-]", " ", text or "").split()
@@ -62,7 +69,9 @@ def planner(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> Optional[st
             break
         if isinstance(message, UserMessage) and message.source == "user":
             break
-    about_weather = bool(WEATHER_WORDS.search(text)) or asked
+    # a follow-up ("And in Oslo?", "What about Tokyo?") is about the weather when the conversation was
+    follow_up = bool(FOLLOW_UP.search(text)) and _talked_weather(conversation, last_other)
+    about_weather = bool(WEATHER_WORDS.search(text)) or asked or follow_up
     if not about_weather:
         return (
             f"I am the planner of a small weather team. Ask me something like “What's the weather in Paris?” "
