@@ -126,6 +126,7 @@ def test_mlflow_models_serve_answers_invocations(registered):
     uri, _ = registered
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "models", "DEMO_LATENCY_MS": "0"}
+    env.pop("MLFLOW_EXPERIMENT_ID", None)  # mlflow.set_experiment exported an earlier test's: MLflow would prefer it
     env.pop("OPENAI_API_KEY", None)
     process = subprocess.Popen(
         [

@@ -298,6 +298,8 @@ def test_a_team_file_is_logged_and_served_by_mlflow_models_serve(tmp_path, monke
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "served", "DEMO_LATENCY_MS": "0"}
     env.pop("OPENAI_API_KEY", None)
     env.pop("APP_TEAMS_DIR", None)  # the server has only the version's own copy of the file
+    # mlflow.set_experiment exports the id of an earlier test's experiment, in another store: MLflow would prefer it
+    env.pop("MLFLOW_EXPERIMENT_ID", None)
     process = subprocess.Popen(
         [
             sys.executable,
