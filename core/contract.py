@@ -67,6 +67,14 @@ PREDICTION: Final = "prediction"
 EVALUATION_ANSWER: Final = "evaluation"
 PREDICTION_SESSION: Final = "model-prediction"  # the session of a prediction nobody in particular asked for
 MODEL_SCENARIO_SUFFIX: Final = "@model"  # a team's scenario key as a logged model predicts it (older traces: a prediction)
+KINDS: Final = (CHAT_TURN, PREDICTION, EVALUATION_ANSWER)
+# Since issue 32 predictions and evaluations (their runs and answers) live in an experiment of their own, named after the
+# chat's with this suffix and tagged MODELS_OF = the chat experiment's id, so the chat experiment's unfiltered view (the
+# only request MLflow's daily trace rollups serve) is chat turns alone. Older stores hold both in the chat experiment:
+# readers tell them apart by kind_of wherever they meet. A suffix, not a "/" path: MLflow's UI lists it next to the
+# chat's, and on Databricks a "/" would be a folder.
+MODELS_EXPERIMENT_SUFFIX: Final = " (models)"
+MODELS_OF: Final = "app.models_of"  # an experiment tag: the chat experiment whose predictions and evaluations it holds
 TURN_STATUS: Final = "app.turn.status"  # root span attributes: ok, waiting or stopped (older traces: in the outputs)
 TURN_STOP_REASON: Final = "app.turn.stop_reason"  # the team's own words for why it stopped
 TURN_STEPS: Final = "app.turn.steps"  # messages the team produced
@@ -140,6 +148,11 @@ def kind_of(tags: Mapping[str, str], session: str = "") -> str:
     if session == PREDICTION_SESSION or tags.get(SCENARIO, "").endswith(MODEL_SCENARIO_SUFFIX):
         return PREDICTION
     return CHAT_TURN
+
+
+def models_experiment_name(chat_experiment_name: str) -> str:
+    """The experiment that holds the predictions and evaluations of the chats in `chat_experiment_name`."""
+    return f"{chat_experiment_name}{MODELS_EXPERIMENT_SUFFIX}"
 
 
 def turn_name(scenario: str) -> str:

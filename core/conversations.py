@@ -86,6 +86,45 @@ class Conversation:
         return self.turns - self.pending_turns
 
 
+def artifact_location(tracking_uri: str) -> str | None:
+    """Next to a sqlite file, not wherever the process happens to run; a server decides its own."""
+    if tracking_uri.startswith("sqlite:///"):
+        db = Path(tracking_uri[len("sqlite:///") :]).resolve()
+        return (db.parent / "mlartifacts").as_uri()
+    return None
+
+
+def models_experiment(client: MlflowClient, tracking_uri: str, experiment_id: str) -> str:
+    """The experiment that holds the predictions and evaluations of chats in `experiment_id` (contract.MODELS_OF),
+    made on first use; `experiment_id` itself when it is one already (a served model pointed at it)."""
+    chat = client.get_experiment(str(experiment_id))
+    if contract.MODELS_OF in (chat.tags or {}):
+        return str(chat.experiment_id)
+    name = contract.models_experiment_name(chat.name)
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        try:
+            return str(
+                client.create_experiment(
+                    name, artifact_location=artifact_location(tracking_uri), tags={contract.MODELS_OF: str(chat.experiment_id)}
+                )
+            )
+        except Exception:  # created meanwhile by another session
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+    return str(found.experiment_id)
+
+
+def find_models_experiment(client: MlflowClient, experiment_id: str) -> str | None:
+    """The models experiment of the chats in `experiment_id` when there is one (readers: nothing is made)."""
+    chat = client.get_experiment(str(experiment_id))
+    if chat is None or contract.MODELS_OF in (chat.tags or {}):
+        return None
+    found = client.get_experiment_by_name(contract.models_experiment_name(chat.name))
+    return None if found is None or found.lifecycle_stage != "active" else str(found.experiment_id)
+
+
 def is_valid_run_id(value: str) -> bool:
     return bool(_RUN_ID.fullmatch(value or ""))
 
@@ -127,6 +166,11 @@ class ConversationStore:
                 self._experiment_id = experiment.experiment_id
         return self._experiment_id
 
+    @property
+    def models_experiment_id(self) -> str:
+        """The experiment this store's model predictions and evaluations trace into (made on first use)."""
+        return models_experiment(self.client, self.tracking_uri, self.experiment_id)
+
     def artifacts_problem(self) -> str | None:
         """Why this app cannot reach the experiment's artifacts (transcripts, team state, pictures) from here, in a
         sentence saying what to set; None when it can. The case: a store created through an MLflow server keeps
@@ -146,11 +190,7 @@ class ConversationStore:
         return None
 
     def _artifact_location(self) -> str | None:
-        """Next to a sqlite file, not wherever the process happens to run; a server decides its own."""
-        if self.tracking_uri.startswith("sqlite:///"):
-            db = Path(self.tracking_uri[len("sqlite:///") :]).resolve()
-            return (db.parent / "mlartifacts").as_uri()
-        return None
+        return artifact_location(self.tracking_uri)
 
     def create(self, conversation: Conversation) -> str:
         title = conversation.title or "new conversation"

@@ -2,7 +2,9 @@
 MLflow's own GenAI evaluation scores every answer, and the results say which version to promote.
 
 How it runs, and why this way:
-- One parent run (`app.kind` = evaluation) in the app's experiment, and under it one run per version. Each version is
+- One parent run (`app.kind` = evaluation) in the chats' models experiment (`<experiment> (models)`, issue 32: its
+  answers are no chat usage; older evaluations stay in the chat experiment and are still listed), and under it one
+  run per version. Each version is
   loaded from the registry (`models:/<name>/<version>`) and predicts every prompt itself, so each prediction is the
   app's own turn trace (agents, model calls, pictures, cost), in that version's run; Catify's pictures are that
   run's artifacts. `mlflow.genai.evaluate` then gets those traces with the outputs and the prompt's expectations:
@@ -41,7 +43,7 @@ from mlflow.tracing.client import TracingClient
 
 from . import contract, critique, redact, team_files
 from .config import Settings
-from .conversations import ConversationStore
+from .conversations import ConversationStore, find_models_experiment
 from .demo import drawing
 from .mlflow_model import registry
 from .observe import export
@@ -370,7 +372,8 @@ def evaluate(  # noqa: PLR0913 - over the argument limit when it came on (issue 
     scorers, judge_note = scorers_for(scenario, settings)
     params = {**(params or {}), **({"image_format": "artifact"} if scenario == CATIFY else {})}
     say = progress or (lambda text: None)
-    experiment_id = ConversationStore.connect(tracking_uri, experiment_name).experiment_id
+    # the chats' models experiment (issue 32): its answers are not chat usage, and its runs sit beside their traces
+    experiment_id = ConversationStore.connect(tracking_uri, experiment_name).models_experiment_id
     from mlflow.genai import evaluate as genai_evaluate  # noqa: PLC0415 - mlflow.genai is slow to import and only an evaluation needs it
 
     rows: list[RowResult] = []
@@ -574,10 +577,13 @@ class PastEvaluation:
 
 
 def past(tracking_uri: str, experiment_id: str, model_name: str, limit: int = 20) -> list[PastEvaluation]:
-    """The model's evaluations in the experiment, newest first."""
+    """The model's evaluations of the chats in `experiment_id`, newest first: in its models experiment (issue 32) and,
+    made before it, in the chat experiment itself."""
     try:
-        runs = mlflow.MlflowClient(tracking_uri).search_runs(
-            [str(experiment_id)],
+        client = mlflow.MlflowClient(tracking_uri)
+        models = find_models_experiment(client, str(experiment_id))
+        runs = client.search_runs(
+            [str(experiment_id), *([models] if models else [])],
             max_results=limit,
             order_by=["attributes.start_time DESC"],
             filter_string=f"tags.`{contract.KIND}` = '{contract.EVALUATION_KIND}' AND tags.`{contract.MODEL_NAME}` = '{model_name}'",

@@ -21,6 +21,7 @@ import mlflow
 import pandas as pd
 
 from . import contract
+from .conversations import find_models_experiment
 from .errors import InputError
 from .store import fluent_lock
 
@@ -179,10 +180,11 @@ def from_past_turns(tracking_uri: str, experiment_id: str, scenario: str, limit:
     client = mlflow.MlflowClient(tracking_uri)
     rows: list[PromptRow] = []
     try:
+        models = find_models_experiment(client, str(experiment_id))  # predictions since issue 32
         for key in (scenario, scenario + contract.MODEL_SCENARIO_SUFFIX):
             quoted = key.replace("'", "''")  # a team file's name is the user's
             found = client.search_traces(
-                locations=[str(experiment_id)],
+                locations=[str(experiment_id), *([models] if models else [])],
                 max_results=100,
                 include_spans=False,
                 filter_string=f"tags.`{contract.SCENARIO}` = '{quoted}'",

@@ -100,6 +100,11 @@ class Scope:
     scenario: str | None = None
     status: str | None = None
     owner: str | None = None
+    # which kind of trace (contract.KINDS). Not a metric filter: MLflow's have no "not" nor OR to leave out the
+    # predictions and evaluations an older store holds in its chat experiment (since issue 32 they have their own), so
+    # on a sqlite store the lean rows apply it (contract.kind_of) and the list drops other kinds from its pages; a
+    # tracking server's or PostgreSQL's aggregates count the chat experiment whole: MLflow's daily rollups serve that
+    kind: str | None = None
 
     def metric_filters(self, by_name: bool = False, older: bool = False) -> list[str]:
         """MLflow's metric filters. `by_name`: the scenario as its trace name (contract.turn_name), a column of
@@ -132,6 +137,22 @@ class Scope:
         if self.status:
             clauses.append(f"trace.status = '{_quoted(self.status)}'")
         return " AND ".join(clauses) or None
+
+
+def kind_searches(kind: str) -> tuple[str, ...]:
+    """MLflow search filters that find every trace of `kind` (not chat) in an experiment, by contract.kind_of's rule:
+    the kind tag, and for predictions written before it their session or scenario. They may find more (an older
+    evaluation's answer by its session): the reader's kind column decides."""
+    if kind == contract.CHAT_TURN:
+        raise ValueError("Chat turns are an experiment's traces less the others: read it, not searched.")
+    tagged = f"tags.`{contract.TRACE_KIND}` = '{_quoted(kind)}'"
+    if kind != contract.PREDICTION:
+        return (tagged,)
+    return (
+        tagged,
+        f"metadata.`{contract.TRACE_SESSION}` = '{contract.PREDICTION_SESSION}'",
+        f"tags.`{contract.SCENARIO}` LIKE '%{contract.MODEL_SCENARIO_SUFFIX}'",
+    )
 
 
 def owner_searches(owner: str) -> tuple[str, str]:
@@ -461,6 +482,8 @@ class MetricsReader:
         if sort != "newest":  # shape_traces orders newest first; keep the store's order
             order = {t.info.trace_id: k for k, t in enumerate(rows)}
             shaped = shaped.sort_values("trace_id", key=lambda ids: ids.map(order)).reset_index(drop=True)
+        if scope.kind:  # MLflow's search cannot leave the other kinds out (Scope.kind): a page may hold fewer rows
+            shaped = shaped[shaped["kind"] == scope.kind].reset_index(drop=True)
         return traces.listed(shaped), more
 
 
@@ -506,24 +529,32 @@ class _SqliteRows:
             params.update(owner=owner, owner_key=contract.OWNER)
         sql = text(f"""SELECT i.request_id, i.timestamp_ms / {DAY_S * 1000} AS day, i.execution_time_ms AS duration_ms,
                    i.status, COALESCE(i.input_tokens, 0) AS input_tokens, COALESCE(i.output_tokens, 0) AS output_tokens,
-                   COALESCE(i.total_tokens, 0) AS tokens, COALESCE(i.total_cost, 0) AS cost_usd
+                   COALESCE(i.total_tokens, 0) AS tokens, COALESCE(i.total_cost, 0) AS cost_usd,
+                   i.session_id = :nobody AS nobody
                    FROM trace_info i WHERE {where}""")
         # the scenario tags on their own (a range of the tags' primary key) and matched in pandas: half the time of
-        # a join, which looks the tag up row by row
+        # a join, which looks the tag up row by row; the same for the kind tags other than a chat turn's (few)
         tags_sql = text("SELECT request_id, value FROM trace_tags WHERE key = :scenario_key")
+        kinds_sql = text("SELECT request_id, value FROM trace_tags WHERE key = :kind AND value <> :chat")
         try:
             with self.engine.connect() as connection:
-                rows = pd.read_sql(sql, connection, params=params)
+                rows = pd.read_sql(sql, connection, params={**params, "nobody": contract.PREDICTION_SESSION})
                 tags = dict(connection.execute(tags_sql, {"scenario_key": contract.SCENARIO}).tuples().all())
+                kinded = dict(connection.execute(kinds_sql, {"kind": contract.TRACE_KIND, "chat": contract.CHAT_TURN}).tuples().all())
         except Exception as exc:
             raise traces._unreadable(exc) from exc
-        rows["scenario"] = rows.pop("request_id").map(tags).fillna(traces.OTHER)
-        for column in ("status", "scenario"):
+        ids = rows.pop("request_id")
+        rows["scenario"] = ids.map(tags).fillna(traces.OTHER)
+        nobody = rows.pop("nobody").fillna(0).astype(bool).map({True: contract.PREDICTION_SESSION, False: ""})
+        rows["kind"] = traces.kinds(ids.map(kinded) if kinded else pd.Series("", index=ids.index), nobody, nobody, rows["scenario"])
+        for column in ("status", "scenario", "kind"):
             rows[column] = rows[column].astype("category")
         return rows
 
 
 def _scoped(rows: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+    if scope.kind and "kind" in rows:
+        rows = rows[rows["kind"] == scope.kind]
     if scope.scenario:
         rows = rows[rows["scenario"] == scope.scenario]
     if scope.status:

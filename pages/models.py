@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core import documents, evaluation, exports, hosted, prompt_sets
+from core import contract, documents, evaluation, exports, hosted, prompt_sets
 from core.errors import UserError
 from core.mlflow_model import registry
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, Scenario
@@ -228,7 +228,7 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
                     name,
                     chosen_uri,
                     registry.predict(
-                        model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=store.experiment_id, asker=ASKER
+                        model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=store.models_experiment_id, asker=ASKER
                     )[0],
                 )
         except registry.RegistryError as exc:
@@ -245,7 +245,7 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
         cost = "unknown" if result["cost_usd"] is None else f"\\${result['cost_usd']:.4f}"
         st.caption(f"Cost {cost} · trace {code(result['trace_id'] or 'not traced')}")
         if result.get("trace_id"):
-            st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")
+            st.link_button("Open the trace", f"traces?trace={result['trace_id']}&kind=prediction", icon=":material/monitoring:")
     evaluation_section(name, rows, scenario.key)
 
 
@@ -340,7 +340,8 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
         "`mlflow.genai.evaluate` scores the answers offline: errors, whether the team ended by its own "
         "termination, cost, latency, each prompt's expectation"
         f"{', cats in the final picture, the critic kept CRITICS:/PROMPT:, iterations' if scenario_key == 'catify' else ''}."
-        " The runs show in MLflow's UI as evaluation runs with their traces and scores."
+        " The runs show in MLflow's UI as evaluation runs with their traces and scores"
+        + (f", in experiment {code(contract.models_experiment_name(settings.experiment_name))}." if EVALUATIONS else ".")
     )
     refs = [alias for r in rows for alias in r.aliases] + [str(r.version) for r in rows]
     labels = {str(r.version): f"version {r.version}" for r in rows}
@@ -617,7 +618,7 @@ if st.button("Predict", icon=":material/play_arrow:", key="predict", type="prima
             # load by version, so a moved alias never serves a stale cached model
             model = loaded(uri, f"models:/{registry.MODEL_NAME}/{choices[model_uri]}")
             params = {"iterations": int(predict_iterations), **(DEMO_PARAMS if VISITOR else {})}
-            predicted = registry.predict(model, [prompt], params, experiment_id=store.experiment_id, asker=ASKER)
+            predicted = registry.predict(model, [prompt], params, experiment_id=store.models_experiment_id, asker=ASKER)
             st.session_state.prediction = (model_uri, predicted[0])
     except registry.RegistryError as exc:
         st.session_state.pop("prediction", None)
@@ -658,6 +659,6 @@ if "prediction" in st.session_state:
         )
     st.caption(f"Cost \\${result['cost_usd']:.4f} · trace {code(result['trace_id'] or 'not traced')}")
     if result.get("trace_id"):
-        st.link_button("Open the trace", f"traces?trace={result['trace_id']}", icon=":material/monitoring:")
+        st.link_button("Open the trace", f"traces?trace={result['trace_id']}&kind=prediction", icon=":material/monitoring:")
 
 evaluation_section(registry.MODEL_NAME, rows, "catify")

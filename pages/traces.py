@@ -92,6 +92,10 @@ with top[2]:
         help=f"Reads are cached for {trace_data.TTL_S} s between refreshes.",
     )
 
+KIND = trace_data.choose_kind(
+    dict(trace_data.experiments(URI)).get(experiment_id, settings.experiment_name) if OWNER is None else None,
+    hosted.sees_evaluations(settings.hosted, session.is_admin()),
+)
 OWN = trace_metrics.Scope(owner=OWNER)
 try:
     start_ms, end_ms = traces.time_window(time_range)
@@ -99,7 +103,10 @@ try:
     count = trace_data.trace_count(URI, experiment_id, start_ms, end_ms, OWN, trace_data.nonce(), version)
     # a visitor's own traces are always read whole: they are two sets MLflow's metric filters cannot join (Scope)
     WHOLE = OWNER is not None or count <= trace_data.read_all_max(URI) or st.session_state.get("read_all_traces", False)
-    if WHOLE and OWNER is not None:
+    if KIND != contract.CHAT_TURN:  # predictions or evaluations: few, read whole from both experiments
+        frames = trace_data.kind_frames(URI, experiment_id, start_ms, end_ms, KIND, OWNER, WHOLE, trace_data.nonce(), version)
+        WHOLE = True
+    elif WHOLE and OWNER is not None:
         frames = trace_data.own_frames(URI, experiment_id, start_ms, end_ms, OWNER, trace_data.nonce(), version)
     elif WHOLE:
         frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce(), version)
@@ -134,12 +141,11 @@ def at_scale_filters() -> trace_metrics.Scope:
         known = [s.key for s in scenarios.all_scenarios()]
         scenario = cols[0].selectbox("Scenario", ["All", *known], key="a_scenario")
         status = cols[1].selectbox("Status", ["All", "OK", "ERROR", "IN_PROGRESS"], key="a_status")
-    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status)
+    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status, kind=KIND)
 
 
 if WHOLE:
-    if OWNER is not None:
-        frames = traces.apply_filter(frames, traces.TraceFilter(owners=(OWNER,)))
+    frames = traces.apply_filter(frames, traces.TraceFilter(owners=(OWNER,) if OWNER is not None else (), kinds=(KIND,)))
     for note in frames.notes:
         st.info(note)
 else:

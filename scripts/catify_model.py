@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.config import Settings
+from core.conversations import ConversationStore
 from core.mlflow_model import registry
 
 warnings.filterwarnings("ignore", category=UserWarning)  # MLflow's advice on type hints and input examples
@@ -38,6 +39,10 @@ def _settings(args: argparse.Namespace) -> Settings:
             base_url=args.base_url or base.base_url,
         )
     return settings
+
+
+def _models_experiment(settings: Settings) -> str:
+    return ConversationStore.connect(settings.tracking_uri, settings.experiment_name).models_experiment_id
 
 
 def cmd_log(args: argparse.Namespace) -> None:
@@ -72,7 +77,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     settings = _settings(args)
     model = registry.load(settings.tracking_uri, args.model)
     params = {"iterations": args.iterations} if args.iterations else {}
-    results = registry.predict(model, args.prompts, params)
+    # traced into the models experiment (issue 32): predictions are not chat usage
+    results = registry.predict(model, args.prompts, params, experiment_id=_models_experiment(settings))
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -89,8 +95,10 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     """`mlflow models serve` on loopback with the app's store (the demo provider needs nothing else)."""
     settings = _settings(args)
-    # predictions are traced into the app's experiment, so the Traces page shows them
-    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri, "MLFLOW_EXPERIMENT_NAME": settings.experiment_name}
+    # predictions are traced into the app's models experiment, so the Traces page shows them as model predictions
+    # (issue 32); by id, so a version logged before it (whose model file traces where MLflow's experiment is) does too
+    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri, "MLFLOW_EXPERIMENT_ID": _models_experiment(settings)}
+    env.pop("MLFLOW_EXPERIMENT_NAME", None)
     command = ["mlflow", "models", "serve", "-m", args.model, "--env-manager", "local", "-h", args.host, "-p", str(args.port)]
     print(" ".join(command), file=sys.stderr)
     raise SystemExit(subprocess.call(command, env=env))

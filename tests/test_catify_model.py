@@ -21,6 +21,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from core.config import Settings
+from core.conversations import ConversationStore
 from core.mlflow_model import registry
 from scripts import catify_model as cli
 from tests.net import free_port, wait_until_up
@@ -56,7 +57,10 @@ def test_log_register_alias_load_and_predict_with_pictures_and_lineage(registere
         assert result["final_prompt"] == result["images"][-1]["prompt"] != result["prompt"]
         assert [i["parent"] for i in result["images"]][1:] == [i["image_id"] for i in result["images"]][:-1]
     mlflow.flush_trace_async_logging()
-    traces = mlflow.MlflowClient(uri).search_traces(locations=[experiment])
+    # in the models experiment of the active one (issue 32): predictions are not chat usage
+    models = ConversationStore(uri, "models").models_experiment_id
+    assert mlflow.MlflowClient(uri).search_traces(locations=[experiment]) == []
+    traces = mlflow.MlflowClient(uri).search_traces(locations=[models])
     assert sorted(t.info.trace_id for t in traces) == sorted(r["trace_id"] for r in results), "one trace each"
     logged = {f.path for f in mlflow.MlflowClient(uri).list_artifacts(run.info.run_id, "images")}
     assert logged == {f"images/{i['image_id']}.png" for r in results for i in r["images"]}
@@ -122,6 +126,7 @@ def test_mlflow_models_serve_answers_invocations(registered):
     uri, _ = registered
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "models", "DEMO_LATENCY_MS": "0"}
+    env.pop("MLFLOW_EXPERIMENT_ID", None)  # mlflow.set_experiment exported an earlier test's: MLflow would prefer it
     env.pop("OPENAI_API_KEY", None)
     process = subprocess.Popen(
         [
@@ -171,7 +176,7 @@ def test_mlflow_models_serve_answers_invocations(registered):
             except Exception:
                 assert time.monotonic() < deadline + 30, "the served prediction left no trace"
                 time.sleep(0.3)
-        assert trace.info.experiment_id == client.get_experiment_by_name("models").experiment_id
+        assert trace.info.experiment_id == ConversationStore(uri, "models").models_experiment_id  # issue 32
         assert trace.info.tags["app.scenario"] == "catify"
         status, body = post({"inputs": ["a cat"], "params": {"provider": "openai"}})
         assert status == 400 and "needs an API key" in body["message"] and "Traceback" not in body["message"]
@@ -218,10 +223,10 @@ def test_models_page_logs_aliases_and_predicts(tmp_path, monkeypatch):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert len(at.get("image")) == 2  # 1 iteration: 2 pictures
     assert any(t.value.startswith("a <b>bold</b> cat") for t in at.text), "the prompt shows as text"
-    # the prediction is a trace in the app's experiment, so the Traces page lists it
+    # the prediction is a trace in the app's models experiment (issue 32), so the Traces page lists it as one
     mlflow.flush_trace_async_logging()
     client = mlflow.MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
-    experiment = client.get_experiment_by_name(os.environ["MLFLOW_EXPERIMENT_NAME"]).experiment_id
+    experiment = ConversationStore(os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_EXPERIMENT_NAME"]).models_experiment_id
     found = client.search_traces(locations=[experiment])
     assert [t.info.request_preview for t in found] == ["a <b>bold</b> cat"]
 

@@ -42,6 +42,13 @@ def traces_metric(at: AppTest) -> str:
     return next(m.value for m in at.metric if m.label == "Traces")
 
 
+def predictions_metric(at: AppTest) -> str:
+    traces_metric(at)
+    at.radio(key="trace_kind").set_value(contract.PREDICTION).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return next(m.value for m in at.metric if m.label == "Traces")
+
+
 def test_two_people_never_see_each_other_and_the_address_names_nobody():
     alice = send(visit(user=ALICE), "What's the weather in Paris?")
     conversation = alice.query_params["conversation"]
@@ -221,5 +228,7 @@ def test_a_visitors_prediction_on_the_models_page_is_their_own_trace(tracking_ur
     info = MlflowClient(tracking_uri).get_trace(trace_id).info
     assert contract.trace_owner(info.tags, info.trace_metadata) == identity.signed_in(BOB).owner
     assert info.tags[contract.TRACE_KIND] == contract.PREDICTION
-    assert traces_metric(bob) == "1", "Bob's Traces page shows his prediction"
-    assert traces_metric(visit(user=ALICE)) == "0", "and Alice's does not"
+    assert traces_metric(bob) == "0", "not as chat usage (issue 32)"
+    assert predictions_metric(bob) == "1", "Bob's Traces page shows his prediction among model predictions"
+    assert predictions_metric(visit(user=ALICE)) == "0", "and Alice's does not"
+    assert "evaluation" not in bob.radio(key="trace_kind").options, "evaluations are the admin's"

@@ -80,8 +80,15 @@ def test_two_catify_versions_are_evaluated_on_three_prompts_and_the_better_one_p
     assert result.winner is challenger and "LLM judge skipped" in result.judge_note
     assert evaluation.load(uri, result.run_id) == result, "read back from the parent run's artifact"
 
-    # MLflow's own UI: one evaluation run per version with its traces linked, each scored by assessments
+    # MLflow's own UI: one evaluation run per version with its traces linked, each scored by assessments, in the chats'
+    # models experiment (issue 32): the chat experiment holds none of them, and the Models page lists it as before
     client = mlflow.MlflowClient(uri)
+    chats = ConversationStore(uri, EXPERIMENT)
+    assert result.experiment_id == chats.models_experiment_id != chats.experiment_id
+    assert client.get_experiment(result.experiment_id).tags[contract.MODELS_OF] == chats.experiment_id
+    assert client.get_run(result.run_id).info.experiment_id == result.experiment_id
+    assert {client.get_trace(r.trace_id).info.experiment_id for r in result.rows} == {result.experiment_id}
+    assert result.run_id in [e.run_id for e in evaluation.past(uri, chats.experiment_id, "catify")]
     for totals in result.totals:
         run = client.get_run(totals.run_id)
         assert run.data.tags["mlflow.runType"] == "genai_evaluate"
@@ -106,7 +113,7 @@ def test_two_catify_versions_are_evaluated_on_three_prompts_and_the_better_one_p
 
 def test_prompt_sets_are_mlflow_evaluation_datasets_from_lines_files_and_past_turns(pair, evaluated, mlflow_server):
     uri = pair[0]
-    experiment_id = evaluated.experiment_id
+    experiment_id = ConversationStore(uri, EXPERIMENT).experiment_id  # the chats' (evaluated.experiment_id: its models')
     uploaded = prompt_sets.from_upload("set.csv", b"prompt,contains,regex,min_cats\na cat,cat,,\n,,,\ntwo cats,,c.t,2\n")
     assert [(r.prompt, r.expectations()) for r in uploaded] == [
         ("a cat", {"contains": "cat"}),
@@ -131,7 +138,8 @@ def test_prompt_sets_are_mlflow_evaluation_datasets_from_lines_files_and_past_tu
     # past turns are chat turns and predictions, told apart from an evaluation's answers by the trace's kind (issue 29)
     model = registry.load(uri, f"models:/catify/{pair[1]}")
     mlflow.set_tracking_uri(uri)  # where a page's store points MLflow (core.store.prepare)
-    [asked] = registry.predict(model, ["a lone cat on a fence"], {"iterations": 1}, experiment_id, Asker(session="visitor-7"))
+    models = ConversationStore(uri, EXPERIMENT).models_experiment_id  # where the Models page predicts (issue 32)
+    [asked] = registry.predict(model, ["a lone cat on a fence"], {"iterations": 1}, models, Asker(session="visitor-7"))
     export.flush()
     client = mlflow.MlflowClient(uri)
     prediction = client.get_trace(asked["trace_id"]).info
@@ -290,6 +298,8 @@ def test_a_team_file_is_logged_and_served_by_mlflow_models_serve(tmp_path, monke
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MLFLOW_EXPERIMENT_NAME": "served", "DEMO_LATENCY_MS": "0"}
     env.pop("OPENAI_API_KEY", None)
     env.pop("APP_TEAMS_DIR", None)  # the server has only the version's own copy of the file
+    # mlflow.set_experiment exports the id of an earlier test's experiment, in another store: MLflow would prefer it
+    env.pop("MLFLOW_EXPERIMENT_ID", None)
     process = subprocess.Popen(
         [
             sys.executable,

@@ -13,7 +13,7 @@ import streamlit as st
 from mlflow import MlflowClient
 
 from core import compare, contract, hosted, trace_metrics, traces, variants
-from core.conversations import Conversation, ConversationStore, ConversationSummary
+from core.conversations import Conversation, ConversationStore, ConversationSummary, find_models_experiment
 from core.errors import UserError
 from ui import session
 
@@ -78,8 +78,85 @@ def _only_added(old: str | None, new: str | None) -> bool:
 
 @st.cache_data(ttl=300, show_spinner=False)
 def experiments(tracking_uri: str) -> list[tuple[str, str]]:
-    """(id, name) of every active experiment, for reading traces other code wrote elsewhere."""
-    return [(e.experiment_id, e.name) for e in MlflowClient(tracking_uri).search_experiments(max_results=1000)]
+    """(id, name) of every active experiment, for reading traces other code wrote elsewhere; not a chat experiment's
+    models experiment (contract.MODELS_OF), whose traces the page's Show choice reads with its chats'."""
+    return [
+        (e.experiment_id, e.name)
+        for e in MlflowClient(tracking_uri).search_experiments(max_results=1000)
+        if contract.MODELS_OF not in (e.tags or {})
+    ]
+
+
+# --- predictions and evaluations: the chat experiment's models experiment (issue 32) ---------------------------------
+
+KIND_LABELS = {contract.CHAT_TURN: "Chat turns", contract.PREDICTION: "Model predictions", contract.EVALUATION_ANSWER: "Evaluations"}
+_MODELS: dict[tuple[str, str], str] = {}  # (store, chat experiment) -> its models experiment: once made, it stays
+
+
+def models_experiment(tracking_uri: str, experiment_id: str) -> str | None:
+    """The models experiment of the chats in `experiment_id`, when there is one (nothing is made by reading)."""
+    key = (tracking_uri, str(experiment_id))
+    if key not in _MODELS:
+        found = find_models_experiment(MlflowClient(tracking_uri), str(experiment_id))
+        if found is None:
+            return None  # not kept: the Models page may make it any moment
+        _MODELS[key] = found
+    return _MODELS[key]
+
+
+def choose_kind(experiment_name: str | None, evaluations: bool) -> str:
+    """Which traces the page shows, chat turns by default (`?kind=` on arrival: the Models page's links), and a
+    sentence saying so. `evaluations`: whether this person may see evaluations (core.hosted.sees_evaluations);
+    `experiment_name`: the chat experiment's, to name where the others are (None: a hosted visitor, told no names)."""
+    kinds = [k for k in contract.KINDS if evaluations or k != contract.EVALUATION_ANSWER]
+    if "trace_kind" not in st.session_state and st.query_params.get("kind") in kinds:
+        st.session_state.trace_kind = st.query_params["kind"]
+    kind = st.radio("Show", kinds, format_func=KIND_LABELS.__getitem__, horizontal=True, key="trace_kind") or contract.CHAT_TURN
+    models = f"“{contract.models_experiment_name(experiment_name)}”" if experiment_name else "of their own"
+    said = {
+        contract.CHAT_TURN: "Chat turns only: model predictions and evaluations are counted apart (choose them above).",
+        contract.PREDICTION: f"Model predictions only: answers of logged model versions (the Models page, `mlflow models serve`, "
+        f"scripts), from experiment {models} and, written before it, from this one.",
+        contract.EVALUATION_ANSWER: f"Evaluations only: each version's answer to each prompt of an evaluation, from experiment "
+        f"{models} and, written before it, from this one.",
+    }
+    st.caption(said[kind])
+    return kind
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=16)
+def kind_frames(  # noqa: PLR0913 - the page's reads are keyed by all of these (issue 33 gathers such into records)
+    tracking_uri: str,
+    experiment_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    kind: str,
+    owner: str | None,
+    read_whole: bool,
+    nonce: int,
+    version: str | None,
+) -> traces.Frames:
+    """The predictions or evaluations of the chats in `experiment_id`, whole: its models experiment's traces, and those
+    an older store wrote into the chat experiment itself (from its frames when `read_whole`, else by MLflow's search:
+    trace_metrics.kind_searches); a hosted visitor's own only (their two owner searches)."""
+    models = models_experiment(tracking_uri, experiment_id)
+    parts = []
+    if models is not None:
+        models_version = store_version(tracking_uri, models)
+        parts.append(
+            own_frames(tracking_uri, models, start_ms, end_ms, owner, nonce, models_version)
+            if owner
+            else frames(tracking_uri, models, start_ms, end_ms, nonce, models_version)
+        )
+    if owner:
+        parts.append(own_frames(tracking_uri, experiment_id, start_ms, end_ms, owner, nonce, version))
+    elif read_whole:
+        parts.append(frames(tracking_uri, experiment_id, start_ms, end_ms, nonce, version))
+    else:
+        reader = traces.ApiTraceReader(tracking_uri, experiment_id)
+        parts += [reader.frames(start_ms, end_ms, filter_string=f) for f in trace_metrics.kind_searches(kind)]
+    got = functools.reduce(traces.merged, parts) if parts else traces.empty_frames()
+    return traces.apply_filter(got, traces.TraceFilter(kinds=(kind,), owners=(owner,) if owner else ()))
 
 
 def refresh() -> None:
@@ -311,9 +388,7 @@ def recent(  # noqa: PLR0913 - over the argument limit when it came on (issue 28
         for name in wanted
     ]
     if not parts:
-        return traces.Frames(
-            traces=traces.shape_traces(pd.DataFrame(columns=traces.TRACE_COLUMNS)), calls=traces.shape_calls(pd.DataFrame(), pd.DataFrame())
-        )
+        return traces.empty_frames()
     return traces.Frames(
         traces=pd.concat([p.traces for p in parts], ignore_index=True), calls=pd.concat([p.calls for p in parts], ignore_index=True)
     )

@@ -27,14 +27,13 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
-from mlflow.tracking.fluent import _get_experiment_id
 from PIL import Image
 
 # absolute imports: MLflow runs this file as a script, with the logged copy of core/ on sys.path (code_paths)
 from core import contract
 from core.config import Settings
 from core.conversations import Conversation
-from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params
+from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params, trace_experiment
 from core.observe import lineage
 from core.scenarios.catify import CRITIC, DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from core.scenarios.catify import KEY as CATIFY
@@ -77,10 +76,7 @@ def settings_from(params: dict[str, Any] | None, env: dict[str, str] | None = No
 
 
 def _experiment_id() -> str | None:
-    try:
-        return _get_experiment_id()
-    except Exception:  # noqa: BLE001 - no store: the prediction still runs, untraced
-        return None
+    return trace_experiment()  # the models experiment (issue 32): a prediction is not chat usage
 
 
 def predict_one(

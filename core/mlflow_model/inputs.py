@@ -9,8 +9,10 @@ from typing import Any, Mapping
 
 import mlflow
 import pandas as pd
+from mlflow.tracking.fluent import _get_experiment_id
 
 from core.config import Settings
+from core.conversations import models_experiment
 from core.errors import ConfigError
 
 MAX_PROMPTS = 20
@@ -18,6 +20,22 @@ MAX_PROMPTS = 20
 
 class ModelInputError(ValueError):
     """An input or parameter the model cannot use; the message is for whoever called it."""
+
+
+def trace_experiment() -> str | None:
+    """Where a prediction is traced: the models experiment of MLflow's active experiment (contract.MODELS_OF; the
+    active one itself when it is one, as the Models page and an evaluation set it), so a served model's answers are
+    not counted as chat usage; None without a store (the prediction still runs, untraced)."""
+    try:
+        active = _get_experiment_id()
+    except Exception:  # noqa: BLE001 - no store: untraced
+        return None
+    if active is None:
+        return None
+    try:
+        return models_experiment(mlflow.MlflowClient(), mlflow.get_tracking_uri(), str(active))
+    except Exception:  # noqa: BLE001 - an experiment that cannot be made must not fail the prediction: trace where asked
+        return str(active)
 
 
 def prompts_from(model_input: Any) -> list[str]:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes

@@ -21,12 +21,11 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
-from mlflow.tracking.fluent import _get_experiment_id
 
 # absolute imports: MLflow runs this file as a script, with the logged copy of core/ on sys.path (code_paths)
 from core import contract, scenarios
 from core.conversations import Conversation
-from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params
+from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params, trace_experiment
 from core.scenarios import from_files
 from core.turn import TurnHandle
 
@@ -35,10 +34,7 @@ MODEL_SUFFIX = contract.MODEL_SCENARIO_SUFFIX  # predictions are traced as their
 
 
 def _experiment_id() -> str | None:
-    try:
-        return _get_experiment_id()
-    except Exception:  # noqa: BLE001 - no store: the prediction still runs, untraced
-        return None
+    return trace_experiment()  # the models experiment (issue 32): a prediction is not chat usage
 
 
 class TeamModel(PythonModel):
