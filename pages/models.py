@@ -308,7 +308,12 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
         rows = prompt_sets.from_lines(text) if text.strip() else None
     elif source == "upload":
         upload = st.file_uploader(
-            "A CSV with a prompt column (and contains, regex, min_cats), or JSON", type=["csv", "json"], key="eval_upload"
+            "A CSV with a prompt column (and contains, regex, min_cats), or JSON",
+            type=["csv", "json"],
+            key="eval_upload",
+            # Streamlit's box states its limit in whole MB; the set's own limit is smaller, so it is said here
+            help=f"Up to {prompt_sets.MAX_UPLOAD_BYTES // 1000:,} KB and {prompt_sets.MAX_PROMPTS} prompts.",
+            max_upload_size=1,
         )
         rows = prompt_sets.from_upload(upload.name, upload.getvalue()) if upload is not None else None
     else:

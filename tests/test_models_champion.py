@@ -80,3 +80,12 @@ def test_setting_an_alias_that_points_elsewhere_asks_first(store, models_page):
     at.text_input(key="alias_name").set_value("staging")
     at.button(key="set_alias").click().run()
     assert registry.resolve(uri, "catify", "staging").version == dogs, "a new alias is set at once"
+
+
+def test_the_prompt_set_upload_box_says_the_sets_own_limit(models_page):
+    """Streamlit's box states its limit in whole MB (1 MB); a prompt-set file may have 200 KB: the box says so."""
+    at = models_page
+    at.radio(key="eval_source").set_value("upload").run()
+    (box,) = [u for u in at.get("file_uploader") if u.proto.id.endswith("eval_upload") or "prompt column" in u.proto.label]
+    assert box.proto.max_upload_size_mb == 1
+    assert f"{prompt_sets.MAX_UPLOAD_BYTES // 1000:,} KB" in box.proto.help, box.proto.help
