@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from core import scenarios
 from core.conversations import ConversationStore
 from tests.mlflow_server import MlflowServer
 from tests.postgres import Postgres
@@ -128,3 +129,17 @@ def postgres(tmp_path_factory):
     """A real PostgreSQL on a loopback port for the module that asks (tests/postgres.py)."""
     with Postgres(tmp_path_factory.mktemp("postgres")).start() as pg:
         yield pg
+
+
+@pytest.fixture()
+def teams_dir(tmp_path, monkeypatch):
+    """An empty teams folder (and data folder) the scenario registry offers for this test only."""
+    folder = tmp_path / "teams"
+    folder.mkdir()
+    monkeypatch.setenv("APP_TEAMS_DIR", str(folder))
+    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
+    scenarios.rescan()
+    yield folder
+    monkeypatch.delenv("APP_TEAMS_DIR")
+    monkeypatch.delenv("APP_DATA_DIR")
+    scenarios.rescan()

@@ -52,3 +52,15 @@ def send(at: AppTest, text: str) -> AppTest:
     at.chat_input[0].set_value(text).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def open_models_page(monkeypatch, tracking_uri: str, experiment: str) -> AppTest:
+    """The Models page as the app opens it on this store, with the demo provider."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment)
+    monkeypatch.delenv("APP_PROVIDER", raising=False)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -228,17 +228,10 @@ def studio_gallery() -> dict[str, Any]:
 
 
 @pytest.fixture()
-def gallery_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    folder = tmp_path / "teams"
-    folder.mkdir()
-    (folder / "studio.json").write_text(json.dumps(studio_gallery()))
-    monkeypatch.setenv("APP_TEAMS_DIR", str(folder))
-    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
+def gallery_dir(teams_dir: Path):
+    (teams_dir / "studio.json").write_text(json.dumps(studio_gallery()))
     scenarios.rescan()
-    yield folder
-    monkeypatch.delenv("APP_TEAMS_DIR")
-    monkeypatch.delenv("APP_DATA_DIR")
-    scenarios.rescan()
+    return teams_dir
 
 
 # --- checks ----------------------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from core import contract, evaluation, prompt_sets, scenarios
@@ -32,6 +31,7 @@ from core.turn.records import Asker
 from scripts import evaluate_models as cli
 from tests.net import free_port, wait_until_up
 from tests.openai_server import OpenAIStub, ReplyFault
+from tests.pages import open_models_page
 
 EXPERIMENT = "evaluations"
 DOGS = "Add dogs. A few dogs."
@@ -201,13 +201,7 @@ def test_models_page_aliases_the_new_version_and_evaluates_and_promotes(pair, mo
     Set alias pointed at it); the instruction is logged; Predict starts at the version's iterations; the lineage
     says #0 → #1. Then an evaluation as a new user would run it, and Promote."""
     uri, dogs, cats = pair
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
-    monkeypatch.delenv("APP_PROVIDER", raising=False)
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/models.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_models_page(monkeypatch, uri, EXPERIMENT)
     at.selectbox(key="alias_version").set_value(dogs).run()  # the box shows an older version, as a user left it
     at.slider(key="model_iterations").set_value(1)
     at.text_area(key="model_instruction").set_value("Add twelve kittens.")

@@ -5,13 +5,12 @@ moves an alias that points at another version (the form follows a new version wi
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
-from streamlit.testing.v1 import AppTest
 
 from core import evaluation, prompt_sets
 from core.config import Settings
 from core.conversations import ConversationStore
 from core.mlflow_model import registry
+from tests.pages import open_models_page
 
 EXPERIMENT = "champion"
 
@@ -34,14 +33,7 @@ def store(tmp_path_factory):
 @pytest.fixture()
 def models_page(store, monkeypatch):
     uri, _, _ = store
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
-    monkeypatch.delenv("APP_PROVIDER", raising=False)
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/models.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_models_page(monkeypatch, uri, EXPERIMENT)
 
 
 def champion(uri: str) -> int:

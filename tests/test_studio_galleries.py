@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,19 +119,6 @@ def gallery(layout: str, teams: list[dict[str, Any]]) -> dict[str, Any]:
         },
         layout: components,
     }
-
-
-@pytest.fixture()
-def teams_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    folder = tmp_path / "teams"
-    folder.mkdir()
-    monkeypatch.setenv("APP_TEAMS_DIR", str(folder))
-    monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
-    scenarios.rescan()
-    yield folder
-    monkeypatch.delenv("APP_TEAMS_DIR")
-    monkeypatch.delenv("APP_DATA_DIR")
-    scenarios.rescan()
 
 
 def offered(file_name: str) -> dict[str, str]:
