@@ -4,9 +4,15 @@ came from. Reads any MLflow store; numbers come from core.traces, this file only
 from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import streamlit as st
+
+from ui import navigation
+
+navigation.leave_folder_mode()  # first: a cold server's direct link reruns through the app's navigation at once
+
+
 import altair as alt
 import pandas as pd
-import streamlit as st
 
 from core import contract, costs, exports, feedback, hosted, scenarios, trace_metrics, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
