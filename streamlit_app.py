@@ -15,5 +15,4 @@ st.set_page_config(page_title="Agent chats, traced", page_icon=":material/forum:
 # cold server's first direct link, run in its old folder mode, never lists the pages/ folder (ui.navigation)
 page = st.navigation(list(navigation.pages().values()), position="top")
 st.session_state[navigation.NAVIGATED] = True  # (ui.navigation.leave_folder_mode: a cold server's direct link)
-navigation.visit(page)
 page.run()

@@ -10,7 +10,7 @@ import streamlit as st
 
 from ui import navigation
 
-navigation.leave_folder_mode()  # first: a cold server's direct link reruns through the app's navigation at once
+navigation.page_start("chat")  # first: a cold server's direct link reruns through the app's navigation at once
 st.title("Chat with an agent team")
 # A fresh server: the input now, before this page's imports (MLflow, AutoGen, pandas: seconds), so it is usable
 # while the rest of the page loads in this same run. A message sent meanwhile reruns the page, which has its
@@ -788,6 +788,8 @@ if "turn" in st.session_state:
     conversation = st.session_state.conversation
 
 if conversation.id:
+    if st.query_params.get("conversation") != conversation.id:  # back from another page of this tab: a reload reopens it
+        st.query_params["conversation"] = conversation.id
     caption_slot.caption(
         f"Conversation `{conversation.id}` · {turns(conversation.turns)} · reopen it any time with this page's URL or from the sidebar."
     )

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ui import navigation
 
-navigation.leave_folder_mode()  # first: a cold server's direct link reruns through the app's navigation at once
+navigation.page_start("compare")  # first: a cold server's direct link reruns through the app's navigation at once
 
 
 from core import compare, feedback, hosted, scenarios, traces, variants

@@ -12,7 +12,7 @@ import streamlit as st
 
 from ui import navigation
 
-navigation.leave_folder_mode()  # first: a cold server's direct link reruns through the app's navigation at once
+navigation.page_start("models")  # first: a cold server's direct link reruns through the app's navigation at once
 
 
 import pandas as pd

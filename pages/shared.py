@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import navigation
 
-navigation.leave_folder_mode()  # first: a cold server's direct link reruns through the app's navigation at once
+navigation.page_start("shared")  # first: a cold server's direct link reruns through the app's navigation at once
 
 from core import contract, scenarios, sharing, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ui import navigation
 
-navigation.leave_folder_mode()  # first: a cold server's direct link reruns through the app's navigation at once
+navigation.page_start("traces")  # first: a cold server's direct link reruns through the app's navigation at once
 
 
 import altair as alt
@@ -726,6 +726,10 @@ def storyboard_frame(conversation: str, frame: lineage.Frame) -> None:
         text.markdown(" ".join(DIFF_STYLE[kind].format(plain(words)) for kind, words in frame.prompt) or "*(no prompt)*")
 
 
+# a link from a chat turn switches to this page in the same session: it lands on its thing, as a new tab would
+if navigation.arrived() and ("trace" in st.query_params or "conversation" in st.query_params):
+    for key in ("opened_trace", "lineage_asked", "lineage_trace", "traces_first_tab"):
+        st.session_state.pop(key, None)
 opened = opened_trace()
 # a link lands on its thing, not on the overview (`?trace=`: the trace, `?conversation=`: its lineage); decided once
 # per visit, so the tabs keep their identity (a changed `default` would make them new tabs, back on the first)

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 NAVIGATED = "_navigated"  # set by streamlit_app.py: this session has run the app's own navigation
-_LAST_PAGE, _ARRIVED = "_last_page", "_arrived"  # `visit`
+_LAST_PAGE, _ARRIVED = "_last_page", "_arrived"  # `page_start`
 _loaded: set[str] = set()  # pages whose module-level imports this process has run (`loaded`)
 
 
@@ -40,10 +40,13 @@ def leave_folder_mode() -> None:
             st.rerun()
 
 
-def visit(page: st.Page) -> None:
-    """Called by streamlit_app.py on every run: whether this run is the first on `page` since another (`arrived`)."""
-    st.session_state[_ARRIVED] = st.session_state.get(_LAST_PAGE) != page.url_path
-    st.session_state[_LAST_PAGE] = page.url_path
+def page_start(name: str) -> None:
+    """First thing on every page (`name`: its url path, "chat" for the chat): leave folder mode, and note whether
+    this run is the first on this page since the session was on another (`arrived`). Kept by the pages and not by
+    the entry script, which Streamlit's AppTest runs only once."""
+    leave_folder_mode()
+    st.session_state[_ARRIVED] = st.session_state.get(_LAST_PAGE) != name
+    st.session_state[_LAST_PAGE] = name
 
 
 def arrived() -> bool:
