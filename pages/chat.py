@@ -18,6 +18,9 @@ st.title("Chat with an agent team")
 # own needs the registry); it is the same widget (same key) as the one drawn below on every later run.
 input_drawn = not navigation.loaded("chat")
 first_prompt = st.chat_input("Your message…", key="chat_input") if input_drawn else None
+starting = st.empty()
+if input_drawn:
+    starting.caption("Starting the agent teams and the MLflow store… you can write your message already.")
 
 from core import contract, hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
@@ -33,6 +36,7 @@ from ui.text import labelled, plain
 from ui.transcript import render_entry, render_live, render_transcript, side_by_side
 
 navigation.mark_loaded("chat")
+starting.empty()
 settings, _store, store_problem = session.page_setup()
 page_store = session.PageStore(_store)  # dropped for the rest of this run when the store stops answering
 

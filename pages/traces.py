@@ -491,10 +491,10 @@ def one_trace(trace_id: str) -> None:
         return
     st.query_params["trace"] = trace_id
     info = trace.info
-    table = traces.span_table(trace)
     head = st.columns([5, 1])
     head[0].subheader(f"Trace {trace_id}")  # validated by load_trace: letters, digits, - _ . :
     head[1].button("Close", on_click=close_trace, key="close_trace", icon=":material/close:")
+    table = traces.span_table(trace)  # after the heading: a link that opened this trace lands at once
     usage, cost = info.token_usage or {}, getattr(info, "cost", None) or {}
     cols = st.columns(5)
     failure = trace_view.first_failure(trace)
@@ -736,21 +736,30 @@ opened = opened_trace()
 first_tab = st.session_state.setdefault(
     "traces_first_tab", "Trace list" if st.query_params.get("trace") else "Image lineage" if st.query_params.get("conversation") else None
 )
-tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)
-with tab_overview:
+
+
+def overview_tab() -> None:
     if WHOLE:
         overview()
     else:
         overview_at_scale(SCOPE)
-with tab_list:
+
+
+def list_tab() -> None:
     if opened:
         one_trace(opened)  # above the list, where the click that opened it can see it
     if WHOLE:  # statements, not a conditional expression: Streamlit's magic would write its None on the page
         trace_list()
     else:
         trace_list_at_scale(SCOPE)
-with tab_lineage:
-    lineage_view()
+
+
+tabs = dict(zip(("Overview", "Trace list", "Image lineage"), st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)))
+drawn_by = {"Overview": overview_tab, "Trace list": list_tab, "Image lineage": lineage_view}
+# the tab a link lands on is filled first: its trace or lineage shows before the overview's charts are computed
+for name in sorted(tabs, key=lambda name: name != first_tab):
+    with tabs[name]:
+        drawn_by[name]()
 if not WHOLE and not SCOPE.scenario and not trace_data.reads_rows(URI):
     # what a person is likely to choose next, asked once this page's own reads are done (not competing with them)
     trace_data.prefetch_scenarios(
