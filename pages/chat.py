@@ -8,6 +8,20 @@ from dataclasses import replace
 
 import streamlit as st
 
+from ui import navigation
+
+navigation.page_start("chat")  # first: a cold server's direct link reruns through the app's navigation at once
+st.title("Chat with an agent team")
+# A fresh server: the input now, before this page's imports (MLflow, AutoGen, pandas: seconds), so it is usable
+# while the rest of the page loads in this same run. A message sent meanwhile reruns the page, which has its
+# imports by then, and is answered. The input's placeholder is the general one for this run only (the scenario's
+# own needs the registry); it is the same widget (same key) as the one drawn below on every later run.
+input_drawn = not navigation.loaded("chat")
+first_prompt = st.chat_input("Your message…", key="chat_input") if input_drawn else None
+starting = st.empty()
+if input_drawn:
+    starting.caption("Starting the agent teams and the MLflow store… you can write your message already.")
+
 from core import contract, hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
 from core.documents import looks_like_report, read_upload, validate_report
@@ -21,6 +35,8 @@ from ui import sharing as share_ui
 from ui.text import labelled, plain
 from ui.transcript import render_entry, render_live, render_transcript, side_by_side
 
+navigation.mark_loaded("chat")
+starting.empty()
 settings, _store, store_problem = session.page_setup()
 page_store = session.PageStore(_store)  # dropped for the rest of this run when the store stops answering
 
@@ -644,7 +660,6 @@ def show_failure(failed: FailedTurn, scenario: str) -> None:
 
 
 # ---- page -------------------------------------------------------------------------------------------
-st.title("Chat with an agent team")
 open_from_url()
 conversation: Conversation | None = st.session_state.get("conversation")
 busy = "turn" in st.session_state
@@ -730,7 +745,7 @@ if waiting and not failed and not busy:
 placeholder = "Queue a message for when this turn ends…" if busy else "Your answer…" if waiting else chosen.placeholder
 # open while a turn runs: a message sent then is queued (and says so), never dropped; a stable id keeps a message
 # sent during a rerun
-prompt = st.chat_input(placeholder, key="chat_input")
+prompt = first_prompt if input_drawn else st.chat_input(placeholder, key="chat_input")
 if prompt is not None and busy:
     st.session_state.queued = prompt
     prompt = None
@@ -776,6 +791,8 @@ if "turn" in st.session_state:
     conversation = st.session_state.conversation
 
 if conversation.id:
+    if st.query_params.get("conversation") != conversation.id:  # back from another page of this tab: a reload reopens it
+        st.query_params["conversation"] = conversation.id
     caption_slot.caption(
         f"Conversation `{conversation.id}` · {turns(conversation.turns)} · reopen it any time with this page's URL or from the sidebar."
     )

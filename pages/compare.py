@@ -7,6 +7,11 @@ import re
 
 import streamlit as st
 
+from ui import navigation
+
+navigation.page_start("compare")  # first: a cold server's direct link reruns through the app's navigation at once
+
+
 from core import compare, feedback, hosted, scenarios, traces, variants
 from core.conversations import ConversationError, StoreUnavailable
 from core.documents import MAX_REPORT_CHARS, validate_report

@@ -8,8 +8,14 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
-import pandas as pd
 import streamlit as st
+
+from ui import navigation
+
+navigation.page_start("models")  # first: a cold server's direct link reruns through the app's navigation at once
+
+
+import pandas as pd
 
 from core import contract, documents, evaluation, exports, hosted, prompt_sets
 from core.errors import UserError

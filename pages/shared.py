@@ -3,6 +3,10 @@ Nothing of its owner's other conversations, no way to continue it; a revoked or 
 
 import streamlit as st
 
+from ui import navigation
+
+navigation.page_start("shared")  # first: a cold server's direct link reruns through the app's navigation at once
+
 from core import contract, scenarios, sharing, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable
 from ui import session, trace_data

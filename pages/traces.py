@@ -4,9 +4,15 @@ came from. Reads any MLflow store; numbers come from core.traces, this file only
 from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import streamlit as st
+
+from ui import navigation
+
+navigation.page_start("traces")  # first: a cold server's direct link reruns through the app's navigation at once
+
+
 import altair as alt
 import pandas as pd
-import streamlit as st
 
 from core import contract, costs, exports, feedback, hosted, scenarios, trace_metrics, trace_view, traces
 from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
@@ -513,10 +519,10 @@ def one_trace(trace_id: str) -> None:
         return
     st.query_params["trace"] = trace_id
     info = trace.info
-    table = traces.span_table(trace)
     head = st.columns([5, 1])
     head[0].subheader(f"Trace {trace_id}")  # validated by load_trace: letters, digits, - _ . :
     head[1].button("Close", on_click=close_trace, key="close_trace", icon=":material/close:")
+    table = traces.span_table(trace)  # after the heading: a link that opened this trace lands at once
     usage, cost = info.token_usage or {}, getattr(info, "cost", None) or {}
     cols = st.columns(5)
     failure = trace_view.first_failure(trace)
@@ -749,27 +755,40 @@ def storyboard_frame(conversation: str, frame: lineage.Frame) -> None:
         text.markdown(" ".join(DIFF_STYLE[kind].format(plain(words)) for kind, words in frame.prompt) or "*(no prompt)*")
 
 
+# a link from a chat turn switches to this page in the same session: it lands on its thing, as a new tab would
+if navigation.arrived() and ("trace" in st.query_params or "conversation" in st.query_params):
+    for key in ("opened_trace", "lineage_asked", "lineage_trace", "traces_first_tab"):
+        st.session_state.pop(key, None)
 opened = opened_trace()
 # a link lands on its thing, not on the overview (`?trace=`: the trace, `?conversation=`: its lineage); decided once
 # per visit, so the tabs keep their identity (a changed `default` would make them new tabs, back on the first)
 first_tab = st.session_state.setdefault(
     "traces_first_tab", "Trace list" if st.query_params.get("trace") else "Image lineage" if st.query_params.get("conversation") else None
 )
-tab_overview, tab_list, tab_lineage = st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)
-with tab_overview:
+
+
+def overview_tab() -> None:
     if WHOLE:
         overview()
     else:
         overview_at_scale(SCOPE)
-with tab_list:
+
+
+def list_tab() -> None:
     if opened:
         one_trace(opened)  # above the list, where the click that opened it can see it
     if WHOLE:  # statements, not a conditional expression: Streamlit's magic would write its None on the page
         trace_list()
     else:
         trace_list_at_scale(SCOPE)
-with tab_lineage:
-    lineage_view()
+
+
+tabs = dict(zip(("Overview", "Trace list", "Image lineage"), st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)))
+drawn_by = {"Overview": overview_tab, "Trace list": list_tab, "Image lineage": lineage_view}
+# the tab a link lands on is filled first: its trace or lineage shows before the overview's charts are computed
+for name in sorted(tabs, key=lambda name: name != first_tab):
+    with tabs[name]:
+        drawn_by[name]()
 if not WHOLE and not SCOPE.scenario and not trace_data.reads_rows(URI):
     # what a person is likely to choose next, asked once this page's own reads are done (not competing with them)
     trace_data.prefetch_scenarios(

@@ -64,3 +64,21 @@ def open_models_page(monkeypatch, tracking_uri: str, experiment: str) -> AppTest
     at.switch_page("pages/models.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def turn_links(at: AppTest) -> list[tuple[str, str, str]]:
+    """The links under the turns (ui.transcript.turn_links), in order: (label, target page, query string); st.page_link
+    switches page in the same tab (its proto has no new-tab flag to set: `external` is for other sites)."""
+    return [(p.proto.label, p.proto.page, p.proto.query_string) for p in at.page_link if not p.proto.external]
+
+
+def follow(at: AppTest, page: str, query: str = "") -> AppTest:
+    """What a click on a page link does in the browser: the same session switches to `page` (its url path, as in
+    `turn_links`; "" for the chat) with the link's query string as the address's parameters."""
+    at.switch_page(f"pages/{page or 'chat'}.py")
+    for key in list(at.query_params):
+        del at.query_params[key]
+    at.query_params.update(dict(part.split("=", 1) for part in query.split("&") if part))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

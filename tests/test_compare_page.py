@@ -12,7 +12,7 @@ from core import contract
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
 from tests.pages import open_app as visit
-from tests.pages import person, send
+from tests.pages import person, send, turn_links
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +46,7 @@ def test_a_catify_turn_forked_with_another_critic_is_compared_preferred_and_carr
     at.sidebar.slider(key="iterations").set_value(1)
     send(at, "The matrix with a cat")
     conversation = at.session_state.conversation
-    run_again = [c.value for c in at.caption if "run again with" in c.value]
-    assert run_again and f"compare?conversation={conversation.id}&turn=1" in run_again[0]
+    assert ("run again with…", "compare", f"conversation={conversation.id}&turn=1") in turn_links(at)
 
     compare_page(at, conversation=conversation.id, turn="1")
     assert widget(at.text_area, "_1_instruction").value.startswith("Add fluffy cats")  # prefilled: the turn's own

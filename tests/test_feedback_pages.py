@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import contract, identity
 from core.observe import export
-from tests.pages import AUTH, person
+from tests.pages import AUTH, person, turn_links
 
 APP = str(ROOT / "streamlit_app.py")
 ANA = {"is_logged_in": True, "email": "ana@example.com", "name": "Ana"}
@@ -66,7 +66,7 @@ def test_a_turn_is_rated_commented_changed_and_shown_again(app_env):
     run(at.chat_input[0].set_value("a cat on a piano"))
     [thumbs] = at.feedback
     trace_id = thumbs.key.removeprefix("feedback_")
-    assert f"traces?trace={trace_id}" in " ".join(c.value for c in at.caption), "under the turn whose trace it rates"
+    assert ("open the trace", "traces", f"trace={trace_id}") in turn_links(at), "under the turn whose trace it rates"
     assert thumbs.value is None and ratings(app_env, trace_id) == []
 
     run(thumbs.set_value(1))

@@ -17,7 +17,7 @@ from core.config import Settings
 from core.mlflow_model import registry
 from core.observe import export
 from tests.openai_server import OpenAIStub
-from tests.pages import AUTH, person, send
+from tests.pages import AUTH, person, send, turn_links
 from tests.pages import open_app as visit
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -53,8 +53,8 @@ def test_two_people_never_see_each_other_and_the_address_names_nobody():
     alice = send(visit(user=ALICE), "What's the weather in Paris?")
     conversation = alice.query_params["conversation"]
     assert "visitor" not in alice.query_params, "no visitor credential in any address"
-    links = [c.value for c in alice.caption if "traces?trace=tr-" in c.value]
-    assert links and not [v for v in links if "visitor" in v], "the links under a turn carry no identity"
+    links = turn_links(alice)
+    assert links and not [q for _, _, q in links if "visitor" in q], "the links under a turn carry no identity"
     assert any("Signed in as alice@example" in c.value for c in alice.sidebar.caption)
     bob = visit(user=BOB)
     assert not [b for b in bob.sidebar.button if b.key and b.key.startswith("open_")], "no one else's list"
@@ -110,7 +110,7 @@ def test_a_visitor_gets_no_link_into_mlflows_own_ui_and_the_admin_does(monkeypat
     """MLflow's UI shows every visitor's traces: its link is the admin's only."""
     monkeypatch.setenv("APP_MLFLOW_UI_URL", "http://127.0.0.1:5000")
     alice = send(visit(user=ALICE), "a cat")
-    trace_id = next(c.value for c in alice.caption if "traces?trace=tr-" in c.value).split("traces?trace=")[1][:35]
+    trace_id = next(q for label, _, q in turn_links(alice) if label == "open the trace").removeprefix("trace=")
     for who, expected in ((ALICE, 0), (person("root-sub", "root@example.com"), 1)):
         at = visit(user=who, trace=trace_id)
         at.switch_page("pages/traces.py").run()

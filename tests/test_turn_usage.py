@@ -14,9 +14,11 @@ from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
 from core.turn import TurnHandle, run_turn
+from tests import pages as tests_pages
 from tests.openai_server import OpenAIStub, prompt_tokens
-from tests.pages import open_app, send
-from ui.transcript import usage_line
+from tests.pages import follow, open_app, send
+from tests.test_traces_page import first_tab
+from ui.transcript import turn_links, usage_line
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
 
@@ -58,15 +60,19 @@ def test_a_demo_catify_turn_is_free_and_names_its_models(tracking_uri, store):
     assert usage["models"][-1] == "demo-image" and "demo-vision" in usage["models"]
     line = usage_line(usage)
     assert line.startswith(f"{usage['input_tokens']:,} tokens in · {usage['output_tokens']:,} out · \\$0.0000 · ")
-    assert "\\(2 pictures\\)" in line and line.endswith(f"[open the trace](traces?trace={outcome.trace_id})")
-    assert usage_line({**usage, "trace_id": "javascript:alert(1)", "cost_usd": None}).count("](") == 0
+    assert "\\(2 pictures\\)" in line and "](" not in line, "the figures; the links are page links under them"
+    assert [(link.label, link.page, link.query_params) for link in turn_links(usage)] == [
+        ("open the trace", "pages/traces.py", {"trace": outcome.trace_id})
+    ]
+    assert turn_links({**usage, "trace_id": "javascript:alert(1)"}) == []
     conversation = outcome.conversation.id
-    assert usage_line(usage, conversation).endswith(
-        f"[open the trace](traces?trace={outcome.trace_id}) · [lineage](traces?conversation={conversation})"
-    )
-    assert "](" not in usage_line(usage, conversation, links=False), "a shared read-only view: no links"
-    assert "lineage" not in usage_line({**usage, "pictures": 0}, conversation), "no pictures, no lineage"
-    assert usage_line(usage, "x) [evil](https://evil.example").count("](") == 1, "only ids make links"
+    assert [(link.label, link.query_params) for link in turn_links(usage, conversation, 1)] == [
+        ("open the trace", {"trace": outcome.trace_id}),
+        ("lineage", {"conversation": conversation}),
+        ("run again with…", {"conversation": conversation, "turn": "1"}),
+    ]
+    assert "lineage" not in [link.label for link in turn_links({**usage, "pictures": 0}, conversation)], "no pictures, no lineage"
+    assert len(turn_links(usage, "x) [evil](https://evil.example)", 1)) == 1, "only ids make links"
 
 
 def test_the_chat_shows_each_turns_figures_under_it(monkeypatch, tracking_uri, experiment_name):
@@ -74,14 +80,46 @@ def test_the_chat_shows_each_turns_figures_under_it(monkeypatch, tracking_uri, e
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
     at = send(send(open_app(), "a cat"), "now a dog")
     lines = [c.value for c in at.caption if "tokens in" in c.value]
-    assert len(lines) == 2 and all("[open the trace](traces?trace=tr-" in line for line in lines)
+    assert len(lines) == 2 and all("](" not in line for line in lines)
     conversation = at.query_params["conversation"]
-    assert all(f" · [lineage](traces?conversation={conversation}) · " in line for line in lines)
-    assert [line.rsplit(" · ", 1)[1] for line in lines] == [
-        f"[run again with…](compare?conversation={conversation}&turn={turn})" for turn in (1, 2)
+    links = tests_pages.turn_links(at)
+    traces_of = [query.removeprefix("trace=") for label, page, query in links if label == "open the trace"]
+    assert len(traces_of) == 2 and all(t.startswith("tr-") for t in traces_of) and traces_of[0] != traces_of[1]
+    assert links == [
+        row
+        for turn, trace_id in ((1, traces_of[0]), (2, traces_of[1]))
+        for row in (
+            ("open the trace", "traces", f"trace={trace_id}"),
+            ("lineage", "traces", f"conversation={conversation}"),
+            ("run again with…", "compare", f"conversation={conversation}&turn={turn}"),
+        )
     ]
     reopened = open_app(conversation=at.query_params["conversation"])
-    assert [c.value for c in reopened.caption if "tokens in" in c.value] == lines
+    assert [c.value for c in reopened.caption if "tokens in" in c.value] == lines and tests_pages.turn_links(reopened) == links
+
+
+def test_the_links_under_turns_switch_page_in_the_session_and_land_on_their_thing(monkeypatch, tracking_uri, experiment_name):
+    """Same tab, same session (issue 32): a second link to the Traces page lands on its own trace, not on the one
+    the session opened before; back on the chat, the conversation and its address are as they were."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    at = send(send(open_app(), "a cat"), "now a dog")
+    conversation = at.query_params["conversation"]
+    links = tests_pages.turn_links(at)
+    first, second = [(page, query) for label, page, query in links if label == "open the trace"]
+    for page, query in (first, second):
+        follow(at, page, query)
+        trace_id = query.removeprefix("trace=")
+        assert [h.value for h in at.subheader if h.value.startswith("Trace tr-")] == [f"Trace {trace_id}"]
+        assert first_tab(at) == "Trace list"
+        follow(at, "")  # the app's navigation back to the chat
+        assert at.session_state.conversation.id == conversation and at.query_params["conversation"] == conversation
+        assert len([m for m in at.chat_message if m.name == "user"]) == 2
+    lineage = next((page, query) for label, page, query in links if label == "lineage")
+    assert first_tab(follow(at, *lineage)) == "Image lineage"
+    run_again = [(page, query) for label, page, query in links if label == "run again with…"][1]
+    follow(at, *run_again)
+    assert at.session_state.cmp_origin_of == (conversation, "2")
 
 
 def test_the_turn_counts_tokens_and_cost_as_it_goes(tracking_uri, store):

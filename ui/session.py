@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import hosted as hosted_policy
@@ -364,23 +363,6 @@ def privileged() -> bool:
     return not hosted() or is_admin()
 
 
-NAVIGATED = "_navigated"  # set by streamlit_app.py: this session has run the app's own navigation
-
-
-def _leave_folder_mode() -> None:
-    """A cold server's first request straight to a page (a bookmark to /traces) runs that page in Streamlit's
-    old folder mode, because a `pages/` folder sits next to the entry script and nobody has run the entry
-    script's `st.navigation` yet; it stays so for every visitor until someone opens `/`. Streamlit has no
-    public switch for this (its PagesManager decides once per process from the folder), so the page turns
-    folder mode off and reruns: the rerun goes through streamlit_app.py, its navigation and page config. A
-    session that already came through the entry script is not rerun (that would drop the widget value that
-    started this run; Streamlit's AppTest runs every script this way)."""
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if not st.session_state.get(NAVIGATED):
-            st.rerun()
-
-
 def _error_details() -> None:
     """A hosted demo shows an unexpected error as a generic sentence: its type, message and traceback (paths,
     addresses) go to the server's log only. Process-wide, as hosted mode is."""
@@ -414,7 +396,6 @@ def _freeze_long_lived() -> None:
 def page_setup_read_only() -> tuple[Settings, ConversationStore | None, str | None]:
     """A page that chooses no provider (a shared conversation): (settings, store or None, why not), no sidebar."""
     redact.install_log_scrubber()
-    _leave_folder_mode()
     _error_details()
     settings = base_settings()
     store, problem = store_or_none(settings)
@@ -426,7 +407,6 @@ def page_setup() -> tuple[Settings, ConversationStore | None, str | None]:
     """Every page starts here: the shared sidebar, then (settings, store or None, why not). First, log records
     lose their secrets (core.redact; again on every run, so a handler added since is covered too)."""
     redact.install_log_scrubber()
-    _leave_folder_mode()
     _error_details()
     settings = sidebar_settings()
     _sign_in_box(settings)

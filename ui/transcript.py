@@ -4,6 +4,7 @@ pictures and tool calls. Agents that answer the same message at once are shown s
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import streamlit as st
@@ -48,12 +49,8 @@ def _body(entry: TranscriptEntry, image_bytes: ImageLookup) -> None:
         st.text(entry.get("text", ""))  # what the user typed stays as typed, line breaks included
 
 
-def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = True, turn: int | None = None) -> str:
-    """A turn's figures as one caption: tokens in and out, cost, models, time, a link to its trace and, when it
-    made pictures, one to its conversation's lineage (the Traces page's Image lineage tab). Links open a new tab,
-    a new Streamlit session, and carry no identity: the Traces page knows the visitor by their sign-in, or an
-    anonymous one by their browser's cookie (core.identity). `links=False` (a shared read-only conversation)
-    leaves them out."""
+def usage_line(usage: TurnUsage) -> str:
+    """A turn's figures as one caption: tokens in and out, cost, models, time (its links: `turn_links`)."""
     cost = usage.get("cost_usd")
     parts = [tokens_part(usage), "cost unknown" if cost is None else f"\\${cost:.4f}"]
     models = ", ".join(usage.get("models") or [])
@@ -64,14 +61,47 @@ def usage_line(usage: TurnUsage, conversation: str | None = None, links: bool = 
     if usage.get("picture_note"):  # what MLflow's catalog did not know about the pictures' price
         parts.append(plain(str(usage["picture_note"])))
     parts.append(f"{usage.get('seconds', 0):.1f} s")
-    trace_id = usage.get("trace_id") or ""
-    if links and _TRACE_ID.fullmatch(trace_id):
-        parts.append(f"[open the trace](traces?trace={trace_id})")
-    if links and usage.get("pictures") and conversation and _HEX_ID.fullmatch(conversation):
-        parts.append(f"[lineage](traces?conversation={conversation})")
-    if links and turn and conversation and _HEX_ID.fullmatch(conversation):  # the Compare page: fork, grid, compare
-        parts.append(f"[run again with…](compare?conversation={conversation}&turn={int(turn)})")
     return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class TurnLink:
+    label: str
+    page: str  # the page's script, as streamlit_app.py registers it (ui.navigation.pages)
+    query_params: dict[str, str]
+    icon: str
+    help: str
+
+
+def turn_links(usage: TurnUsage, conversation: str | None = None, turn: int | None = None) -> list[TurnLink]:
+    """The links under a turn: its trace (the Traces page's Trace list), its conversation's lineage when it made
+    pictures (the Image lineage tab), and "run again with…" (the Compare page: fork, grid, compare). Only ids
+    make links: nothing else from a transcript reaches an address. They carry no identity: the target page
+    knows the visitor by their sign-in, or an anonymous one by their browser's cookie (core.identity)."""
+    links = []
+    trace_id = usage.get("trace_id") or ""
+    if _TRACE_ID.fullmatch(trace_id):
+        links.append(TurnLink("open the trace", "pages/traces.py", {"trace": trace_id}, ":material/account_tree:", "This turn's trace"))
+    if usage.get("pictures") and conversation and _HEX_ID.fullmatch(conversation):
+        links.append(
+            TurnLink(
+                "lineage", "pages/traces.py", {"conversation": conversation}, ":material/family_history:", "Where each picture came from"
+            )
+        )
+    if turn and conversation and _HEX_ID.fullmatch(conversation):
+        query = {"conversation": conversation, "turn": str(int(turn))}
+        links.append(TurnLink("run again with…", "pages/compare.py", query, ":material/call_split:", "This turn again with other settings"))
+    return links
+
+
+def _links(links: list[TurnLink]) -> None:
+    """In a row, switching page in this tab (this session: no new one to start); a middle click or the link's
+    context menu still opens a new tab, the address carrying the same query parameters."""
+    if not links:
+        return
+    with st.container(horizontal=True, gap="small"):
+        for link in links:
+            st.page_link(link.page, label=link.label, icon=link.icon, help=link.help, query_params=link.query_params)
 
 
 def tokens_part(usage: TurnUsage) -> str:
@@ -103,11 +133,13 @@ def render_entry(
     after_turn: AfterTurn | None = None,
 ) -> None:
     """One line of the chat; `scenario` (the conversation's) says how its agents are named. A turn's last
-    line carries the turn's figures, shown under it, with links to its trace and lineage (`usage_line`), and
+    line carries the turn's figures, shown under it, with links to its trace and lineage (`turn_links`), and
     then `after_turn` (the rating) when its trace is known."""
     _render_line(entry, image_bytes, scenario)
     if entry.get("usage"):
-        st.caption(usage_line(entry["usage"], conversation, links, entry.get("turn")))
+        st.caption(usage_line(entry["usage"]))
+        if links:
+            _links(turn_links(entry["usage"], conversation, entry.get("turn")))
         trace_id = entry["usage"].get("trace_id") or ""
         if after_turn is not None and _TRACE_ID.fullmatch(trace_id):
             after_turn(trace_id)

@@ -27,7 +27,7 @@ def test_a_direct_link_is_the_first_request_after_a_start(page, tmp_path, path, 
         page.goto(server.url + path)
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
         settle(page)
-        nav = page.locator("[data-testid=stSidebarNav]")
+        nav = page.locator("[data-testid=stTopNav]")  # the app's navigation, at the top (streamlit_app.py)
         expect(nav.get_by_role("link", name="Chat")).to_be_visible()
         expect(nav.get_by_role("link", name="Traces")).to_be_visible()
         assert nav.get_by_role("link", name="streamlit app").count() == 0, "not Streamlit's folder mode"

@@ -20,7 +20,10 @@ def settle(page: Page) -> None:
 
 
 def wait_ready(page: Page) -> None:
+    """Until the chat page has loaded: its input comes first, before the page's imports on a fresh server (a
+    message sent then waits for them), the scenario picker after them."""
     page.wait_for_selector("[data-testid=stChatInput] textarea")
+    page.get_by_role("combobox", name="Scenario").wait_for(timeout=60_000)
     settle(page)
 
 
