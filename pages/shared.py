@@ -3,8 +3,9 @@ Nothing of its owner's other conversations, no way to continue it; a revoked or 
 
 import streamlit as st
 
-from core import contract, scenarios, sharing, trace_view, traces
+from core import contract, scenarios, sharing, traces
 from core.conversations import ConversationError, StoreUnavailable
+from core.reading import story
 from ui import session, trace_data
 from ui import sharing as share_ui
 from ui.text import plain
@@ -61,6 +62,6 @@ for trace in turns:
         icon=":material/account_tree:",
     ):
         st.dataframe(
-            trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
+            story.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
             hide_index=True,
         )

@@ -8,11 +8,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from core import contract, costs, exports, feedback, hosted, scenarios, trace_metrics, trace_view, traces
+from core import contract, costs, exports, feedback, hosted, scenarios, traces
 from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
-from core.observe import lineage
-from ui import session, trace_data
-from ui import trace_view as span_story
+from core.reading import aggregates, lineage, story
+from ui import session, trace_data, trace_view
 from ui.text import labelled, plain
 
 settings, maybe_store, store_problem = session.page_setup()
@@ -96,7 +95,7 @@ KIND = trace_data.choose_kind(
     dict(trace_data.experiments(URI)).get(experiment_id, settings.experiment_name) if OWNER is None else None,
     hosted.sees_evaluations(settings.hosted, session.is_admin()),
 )
-OWN = trace_metrics.Scope(owner=OWNER)
+OWN = aggregates.Scope(owner=OWNER)
 try:
     start_ms, end_ms = traces.time_window(time_range)
     version = trace_data.store_version(URI, experiment_id)  # one cheap query a rerun, for every cached read
@@ -121,7 +120,7 @@ def read_all() -> None:
     st.session_state.read_all_traces = True
 
 
-def at_scale_filters() -> trace_metrics.Scope:
+def at_scale_filters() -> aggregates.Scope:
     """Past read_all_max traces the page asks the store: the filters it can apply itself, and how to get the rest."""
     st.info(
         f"{count:,} traces: the totals, charts and breakdowns below are aggregated by the MLflow store itself, "
@@ -141,7 +140,7 @@ def at_scale_filters() -> trace_metrics.Scope:
         known = [s.key for s in scenarios.all_scenarios()]
         scenario = cols[0].selectbox("Scenario", ["All", *known], key="a_scenario")
         status = cols[1].selectbox("Status", ["All", "OK", "ERROR", "IN_PROGRESS"], key="a_status")
-    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status, kind=KIND)
+    return aggregates.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status, kind=KIND)
 
 
 if WHOLE:
@@ -336,8 +335,8 @@ def overview() -> None:
     )
 
 
-def overview_at_scale(scope: trace_metrics.Scope) -> None:
-    """The overview from the store's aggregates (core.trace_metrics): totals, per day, by scenario, model, status."""
+def overview_at_scale(scope: aggregates.Scope) -> None:
+    """The overview from the store's aggregates (core.reading.aggregates): totals, per day, by scenario, model, status."""
     if st.session_state.get("a_breakdown_by", "scenario") == "scenario":  # asked side by side with the overview
         trace_data.scenario_rows_alongside(
             URI, experiment_id, start_ms, end_ms, scope, tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version
@@ -451,10 +450,10 @@ def trace_list() -> None:
     show_rows(rows, sort, int(number))
 
 
-def trace_list_at_scale(scope: trace_metrics.Scope) -> None:
+def trace_list_at_scale(scope: aggregates.Scope) -> None:
     """The store's own pages, in the orders MLflow's search has (time, duration)."""
     cols = st.columns([2, 1, 2])
-    sort = cols[0].selectbox("Sort by", list(trace_metrics.SORTS), key="a_sort")
+    sort = cols[0].selectbox("Sort by", list(aggregates.SORTS), key="a_sort")
     number = int(cols[1].number_input("Page", min_value=1, value=1, key="a_page"))
     try:
         rows, more = trace_data.list_page(URI, experiment_id, start_ms, end_ms, scope, sort, number, trace_data.nonce(), version)
@@ -519,7 +518,7 @@ def one_trace(trace_id: str) -> None:
     head[1].button("Close", on_click=close_trace, key="close_trace", icon=":material/close:")
     usage, cost = info.token_usage or {}, getattr(info, "cost", None) or {}
     cols = st.columns(5)
-    failure = trace_view.first_failure(trace)
+    failure = story.first_failure(trace)
     cols[0].metric("Status", str(getattr(info.state, "value", info.state)))
     cols[1].metric("Duration", f"{(info.execution_duration or 0) / 1000:.2f} s")
     cols[2].metric("Spans", len(table))
@@ -549,7 +548,7 @@ def one_trace(trace_id: str) -> None:
     tree, timeline = st.tabs(["Span tree", "Timeline"])
     with tree:
         st.dataframe(
-            trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
+            story.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
             hide_index=True,
             width="stretch",
             column_config={
@@ -589,7 +588,7 @@ def one_trace(trace_id: str) -> None:
         picture_cols = st.columns(min(4, len(images)))
         for k, row in enumerate(images.itertuples()):
             png = trace_data.picture(store, URI, conversation, row.image_id)
-            caption = f"#{k + 1} · {trace_view.money(row.cost_usd)} · {trace_view.prompt_of(trace, row.span_id)[:160]}"
+            caption = f"#{k + 1} · {story.money(row.cost_usd)} · {story.prompt_of(trace, row.span_id)[:160]}"
             with picture_cols[k % len(picture_cols)]:
                 if png:
                     st.image(png, caption=caption, width="stretch")  # captions are plain text
@@ -603,7 +602,7 @@ def one_trace(trace_id: str) -> None:
         key="span_pick",
         help="A model call reads as its conversation; anything else as its data.",
     )
-    span_story.show_story(trace_view.span_story(trace_view.span_of(trace, chosen)), lambda address: trace_view.picture(URI, trace, address))
+    trace_view.show_story(story.span_story(story.span_of(trace, chosen)), lambda address: story.picture(URI, trace, address))
     with st.expander("Raw span data (inputs, outputs, attributes, events)"):
         st.json(traces.span_io(trace, chosen), expanded=1)  # data, never markup
     st.download_button(

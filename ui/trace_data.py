@@ -12,9 +12,10 @@ import pandas as pd
 import streamlit as st
 from mlflow import MlflowClient
 
-from core import compare, contract, hosted, trace_metrics, traces, variants
+from core import compare, contract, hosted, traces, variants
 from core.conversations import Conversation, ConversationStore, ConversationSummary, find_models_experiment
 from core.errors import UserError
+from core.reading import aggregates
 from ui import session
 
 TTL_S = 60
@@ -28,7 +29,7 @@ def own_frames(  # noqa: PLR0913 - over the argument limit when it came on (issu
     many traces others left in the store. Two searches (MLflow's filter has no OR): the app's owner tag (since issue
     31, when MLflow's session became the conversation) and, for older traces, their session."""
     reader = traces.ApiTraceReader(tracking_uri, experiment_id)
-    newer, older = (reader.frames(start_ms, end_ms, filter_string=f) for f in trace_metrics.owner_searches(session))
+    newer, older = (reader.frames(start_ms, end_ms, filter_string=f) for f in aggregates.owner_searches(session))
     return traces.merged(older, newer)
 
 
@@ -49,7 +50,7 @@ def frames(
         if since is not None:
             newer = reader.frames(since if start_ms is None else max(start_ms, since), end_ms)
             got = traces.merged(last[1], newer)
-            if len(got.traces) != trace_metrics.MetricsReader(tracking_uri, experiment_id).count(start_ms, end_ms):
+            if len(got.traces) != aggregates.MetricsReader(tracking_uri, experiment_id).count(start_ms, end_ms):
                 got = None  # something older changed (a deletion, a turn longer than the margin): read it all
     full_at = last[2] if got is not None and last is not None else time.monotonic()
     if got is None:
@@ -138,7 +139,7 @@ def kind_frames(  # noqa: PLR0913 - the page's reads are keyed by all of these (
 ) -> traces.Frames:
     """The predictions or evaluations of the chats in `experiment_id`, whole: its models experiment's traces, and those
     an older store wrote into the chat experiment itself (from its frames when `read_whole`, else by MLflow's search:
-    trace_metrics.kind_searches); a hosted visitor's own only (their two owner searches)."""
+    aggregates.kind_searches); a hosted visitor's own only (their two owner searches)."""
     models = models_experiment(tracking_uri, experiment_id)
     parts = []
     if models is not None:
@@ -154,7 +155,7 @@ def kind_frames(  # noqa: PLR0913 - the page's reads are keyed by all of these (
         parts.append(frames(tracking_uri, experiment_id, start_ms, end_ms, nonce, version))
     else:
         reader = traces.ApiTraceReader(tracking_uri, experiment_id)
-        parts += [reader.frames(start_ms, end_ms, filter_string=f) for f in trace_metrics.kind_searches(kind)]
+        parts += [reader.frames(start_ms, end_ms, filter_string=f) for f in aggregates.kind_searches(kind)]
     got = functools.reduce(traces.merged, parts) if parts else traces.empty_frames()
     return traces.apply_filter(got, traces.TraceFilter(kinds=(kind,), owners=(owner,) if owner else ()))
 
@@ -187,7 +188,7 @@ def conversation_summaries(
     return _store.summaries(ids)
 
 
-# --- large stores: the store's own aggregates (core.trace_metrics) -------------------------------------------------
+# --- large stores: the store's own aggregates (core.reading.aggregates) -------------------------------------------------
 
 READ_ALL_MAX_DATABASE = 25_000  # a database store reads this many traces whole in about half a second
 READ_ALL_MAX_SERVER = 2_000  # a tracking server sends about 1,500 trace records a second (benchmarks/traces_page.py)
@@ -205,20 +206,20 @@ def trace_count(  # noqa: PLR0913 - over the argument limit when it came on (iss
     experiment_id: str,
     start_ms: int | None,
     end_ms: int | None,
-    scope: trace_metrics.Scope,
+    scope: aggregates.Scope,
     nonce: int,
     version: str | None,
 ) -> int:
-    return trace_metrics.MetricsReader(tracking_uri, experiment_id).count(start_ms, end_ms, scope)
+    return aggregates.MetricsReader(tracking_uri, experiment_id).count(start_ms, end_ms, scope)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=8)
 def lean_rows(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
     tracking_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, session: str | None, nonce: int, version: str | None
 ) -> pd.DataFrame | None:
-    """A sqlite store's lean trace rows (core.trace_metrics.from_rows), kept so that filters are pandas; None
+    """A sqlite store's lean trace rows (core.reading.aggregates.from_rows), kept so that filters are pandas; None
     on other stores."""
-    return trace_metrics.MetricsReader(tracking_uri, experiment_id).rows(start_ms, end_ms, session)
+    return aggregates.MetricsReader(tracking_uri, experiment_id).rows(start_ms, end_ms, session)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
@@ -227,20 +228,20 @@ def overview(  # noqa: PLR0913 - over the argument limit when it came on (issue 
     experiment_id: str,
     start_ms: int | None,
     end_ms: int | None,
-    scope: trace_metrics.Scope,
+    scope: aggregates.Scope,
     nonce: int,
     version: str | None,
-) -> trace_metrics.Overview:
+) -> aggregates.Overview:
     rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.owner, nonce, version)
     if rows is not None:
-        return trace_metrics.from_rows(rows, scope)
+        return aggregates.from_rows(rows, scope)
     if (
         scope.scenario
         and (ahead := _prefetch().take(_ahead_key(tracking_uri, experiment_id, start_ms, end_ms, scope, nonce, version), TTL_S)) is not None
     ):
         return ahead
     now_ms = int(time.time() // 60 * 60_000)  # to the minute, like time_window: the key stays put between reruns
-    return trace_metrics.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope)
+    return aggregates.MetricsReader(tracking_uri, experiment_id).overview(start_ms, end_ms, now_ms, scope)
 
 
 def forget_prefetched() -> None:
@@ -259,8 +260,8 @@ def reads_rows(tracking_uri: str) -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def _prefetch() -> trace_metrics.Prefetch:
-    return trace_metrics.Prefetch()
+def _prefetch() -> aggregates.Prefetch:
+    return aggregates.Prefetch()
 
 
 def prefetch_scenarios(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
@@ -268,22 +269,22 @@ def prefetch_scenarios(  # noqa: PLR0913 - over the argument limit when it came 
     experiment_id: str,
     start_ms: int | None,
     end_ms: int | None,
-    scope: trace_metrics.Scope,
+    scope: aggregates.Scope,
     known: tuple[str, ...],
     nonce: int,
     version: str | None,
 ) -> None:
     """Behind a server, once the unfiltered page is drawn: each present scenario's overview, in the background
-    (core.trace_metrics.Prefetch), so choosing one is a cache hit. Kept as long as the page's other reads (TTL_S,
+    (core.reading.aggregates.Prefetch), so choosing one is a cache hit. Kept as long as the page's other reads (TTL_S,
     the Refresh button's nonce, the store's version)."""
     now_ms = int(time.time() // 60 * 60_000)
     prefetch = _prefetch()
 
     def each_scenario() -> list[str]:
-        reader = trace_metrics.MetricsReader(tracking_uri, experiment_id)
+        reader = aggregates.MetricsReader(tracking_uri, experiment_id)
         present = reader.scenarios_present(start_ms, end_ms, scope.owner, known)
         for key in present:
-            narrowed = trace_metrics.Scope(key, scope.status, scope.owner)
+            narrowed = aggregates.Scope(key, scope.status, scope.owner)
             prefetch.start(
                 _ahead_key(tracking_uri, experiment_id, start_ms, end_ms, narrowed, nonce, version),
                 functools.partial(reader.overview, start_ms, end_ms, now_ms, narrowed),
@@ -300,7 +301,7 @@ def breakdown(  # noqa: PLR0913 - over the argument limit when it came on (issue
     experiment_id: str,
     start_ms: int | None,
     end_ms: int | None,
-    scope: trace_metrics.Scope,
+    scope: aggregates.Scope,
     by: str,
     scenario_keys: tuple[str, ...],
     totals: traces.Totals,
@@ -308,12 +309,12 @@ def breakdown(  # noqa: PLR0913 - over the argument limit when it came on (issue
     version: str | None,
 ) -> pd.DataFrame:
     """One breakdown at a time, asked when it is shown (by model: two span-level aggregates)."""
-    reader = trace_metrics.MetricsReader(tracking_uri, experiment_id)
+    reader = aggregates.MetricsReader(tracking_uri, experiment_id)
     if by == "model":
         return reader.by_model(start_ms, end_ms, scope)
     rows = lean_rows(tracking_uri, experiment_id, start_ms, end_ms, scope.owner, nonce, version)
     if rows is not None:
-        return trace_metrics.scenarios_from_rows(rows, scope)
+        return aggregates.scenarios_from_rows(rows, scope)
     if (
         not scope.scenario
         and (
@@ -323,7 +324,7 @@ def breakdown(  # noqa: PLR0913 - over the argument limit when it came on (issue
         )
         is not None
     ):
-        return trace_metrics.with_rest(named, totals)
+        return aggregates.with_rest(named, totals)
     return reader.by_scenario(start_ms, end_ms, scope, scenario_keys, totals)
 
 
@@ -332,7 +333,7 @@ def scenario_rows_alongside(  # noqa: PLR0913 - over the argument limit when it 
     experiment_id: str,
     start_ms: int | None,
     end_ms: int | None,
-    scope: trace_metrics.Scope,
+    scope: aggregates.Scope,
     scenario_keys: tuple[str, ...],
     nonce: int,
     version: str | None,
@@ -343,7 +344,7 @@ def scenario_rows_alongside(  # noqa: PLR0913 - over the argument limit when it 
         return
     _prefetch().start(
         _ahead_key("scenario rows", tracking_uri, experiment_id, start_ms, end_ms, scope, scenario_keys, nonce, version),
-        lambda: trace_metrics.MetricsReader(tracking_uri, experiment_id).scenario_rows(start_ms, end_ms, scope, scenario_keys),
+        lambda: aggregates.MetricsReader(tracking_uri, experiment_id).scenario_rows(start_ms, end_ms, scope, scenario_keys),
         TTL_S,
     )
 
@@ -354,13 +355,13 @@ def list_page(  # noqa: PLR0913 - over the argument limit when it came on (issue
     experiment_id: str,
     start_ms: int | None,
     end_ms: int | None,
-    scope: trace_metrics.Scope,
+    scope: aggregates.Scope,
     sort: str,
     number: int,
     nonce: int,
     version: str | None,
 ) -> tuple[pd.DataFrame, bool]:
-    return trace_metrics.MetricsReader(tracking_uri, experiment_id).list_page(start_ms, end_ms, scope, sort, number)
+    return aggregates.MetricsReader(tracking_uri, experiment_id).list_page(start_ms, end_ms, scope, sort, number)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading the newest turns…", max_entries=16)
@@ -369,7 +370,7 @@ def recent(  # noqa: PLR0913 - over the argument limit when it came on (issue 28
     experiment_id: str,
     start_ms: int | None,
     end_ms: int | None,
-    scope: trace_metrics.Scope,
+    scope: aggregates.Scope,
     drawing: tuple[str, ...],
     nonce: int,
     version: str | None,
@@ -383,7 +384,7 @@ def recent(  # noqa: PLR0913 - over the argument limit when it came on (issue 28
             start_ms,
             end_ms,
             newest=RECENT,
-            filter_string=trace_metrics.Scope(scenario=name, status=scope.status, owner=scope.owner).search_filter(None, None),
+            filter_string=aggregates.Scope(scenario=name, status=scope.status, owner=scope.owner).search_filter(None, None),
         )
         for name in wanted
     ]
