@@ -16,8 +16,9 @@ from conftest import ROOT
 from mlflow.tracking import MlflowClient
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.support import synthetic
 from core import store as stores
-from core import synthetic, traces
+from core import traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore, StoreUnavailable
 from core.reading import aggregates

@@ -10,7 +10,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from core import contract, synthetic, traces
+from benchmarks.support import synthetic
+from core import contract, traces
 from core.reading import aggregates
 from tests.mlflow_server import MlflowServer
 

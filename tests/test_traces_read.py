@@ -19,7 +19,8 @@ from mlflow.entities import Span, SpanType, Trace
 from mlflow.tracing.client import TracingClient
 from mlflow.utils.providers import cost_per_token
 
-from core import contract, costs, exports, feedback, synthetic, traces
+from benchmarks.support import synthetic
+from core import contract, costs, exports, feedback, traces
 from core.conversations import ConversationStore
 from core.observe import export, summary
 from core.reading import lineage

@@ -31,6 +31,41 @@ from .frames import (
 
 DAY_S = 86_400
 MLFLOW_VERSION = "3.17.2"  # the MLflow whose schema these statements were written against (requirements.txt pins it)
+# every table and column of MLflow's the statements below name, by table; `i`, `t`/`o`, `s` and `a` are their aliases
+# (tests/test_reading_schema.py: each is in MLflow's models and in a fresh store, and none is named here undeclared)
+SCHEMA = {
+    "trace_info": (
+        "request_id",
+        "experiment_id",
+        "timestamp_ms",
+        "execution_time_ms",
+        "status",
+        "request_preview",
+        "response_preview",
+        "trace_name",
+        "session_id",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "total_cost",
+    ),
+    "trace_tags": ("request_id", "key", "value"),
+    "spans": (
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "name",
+        "type",
+        "start_time_unix_nano",
+        "content",
+        "input_cost",
+        "output_cost",
+        "total_cost",
+        "model_name",
+    ),
+    "assessments": ("trace_id", "name", "assessment_type", "value", "valid", "source_type", "last_updated_timestamp"),
+}
+ALIASES = {"i": "trace_info", "t": "trace_tags", "o": "trace_tags", "s": "spans", "a": "assessments"}
 
 
 def time_clause(start_ms: int | None, end_ms: int | None, params: dict[str, Any]) -> str:
