@@ -12,10 +12,19 @@ Two readers give the same frames:
   model and agent breakdowns read the spans of the newest `span_limit` traces and say so when they stop.
 Trace totals are MLflow's own (`TraceInfo.token_usage`, `TraceInfo.cost`); a trace's call rows add up to them
 (`summary.calls` counts what MLflow counts, span by span), and breakdowns by model and agent keep an
-"(unattributed)" row for any rest, so they always add up to those totals."""
+"(unattributed)" row for any rest, so they always add up to those totals.
+
+Who may see what is checked here, once, where a thing is opened by id (a trace, a conversation, turns to compare):
+`viewer` is a hosted visitor's owner key (core.identity; None: the app's owner or an admin, who see everything);
+lists are a visitor's own already (their window's `owner`: core.reading.window)."""
 
 from __future__ import annotations
 
+from typing import Any, Iterable
+
+from . import hosted
+from .conversations import Conversation, ConversationError, ConversationStore, is_valid_run_id
+from .errors import UserError
 from .reading.api import ApiTraceReader, conversation_traces, load_trace, search_ids
 from .reading.errors import TraceReadError
 from .reading.frames import (
@@ -39,11 +48,12 @@ from .reading.frames import (
     shape_traces,
     time_window,
 )
-from .reading.lineage import lineage_choices, picture_conversations
+from .reading.lineage import ConversationFacts, lineage_choices, picture_conversations
 from .reading.readers import DATABASE_SCHEMES, TraceReader, reader_for
 from .reading.sql import SqlTraceReader
 from .reading.story import span_io, span_table, trace_conversation, trace_json, trace_owner, ui_link
 from .reading.sums import BREAKDOWNS, LATENCY_COLUMNS, LIST_COLUMNS, SORTS, Totals, breakdown, over_time, page, totals
+from .reading.window import ReadWindow, store_version
 
 __all__ = [
     "BREAKDOWNS",
@@ -59,6 +69,8 @@ __all__ = [
     "TIME_RANGES",
     "UNATTRIBUTED",
     "ApiTraceReader",
+    "NotYours",
+    "ReadWindow",
     "Frames",
     "SqlTraceReader",
     "Totals",
@@ -66,6 +78,7 @@ __all__ = [
     "TraceReadError",
     "TraceReader",
     "apply_filter",
+    "conversation_facts",
     "breakdown",
     "conversation_traces",
     "empty_frames",
@@ -74,6 +87,9 @@ __all__ = [
     "lineage_choices",
     "load_trace",
     "merged",
+    "open_conversation",
+    "open_trace",
+    "open_turns",
     "over_time",
     "page",
     "picture_conversations",
@@ -85,6 +101,7 @@ __all__ = [
     "shape_traces",
     "span_io",
     "span_table",
+    "store_version",
     "time_window",
     "totals",
     "trace_conversation",
@@ -92,3 +109,51 @@ __all__ = [
     "trace_owner",
     "ui_link",
 ]
+
+
+# --- what a viewer opens by id: their access checked here (core.hosted.may_open) --------------------------------------
+
+
+def open_trace(tracking_uri: str, trace_id: str, viewer: str | None) -> Any:
+    """The trace with its spans, if `viewer` may see it; TraceReadError saying why not (unknown id, still running,
+    store down, another visitor's: said as unknown to them)."""
+    trace = load_trace(tracking_uri, trace_id)
+    if not hosted.may_open(viewer, trace_owner(trace)):
+        raise TraceReadError(f"There is no trace {trace_id} among your traces in this demo.")
+    return trace
+
+
+def open_turns(tracking_uri: str, trace_ids: Iterable[str], viewer: str | None) -> list[Any]:
+    """Turns to compare side by side, each with its spans; UserError when one is another visitor's."""
+    opened = []
+    for trace_id in trace_ids:
+        trace = load_trace(tracking_uri, trace_id)
+        if not hosted.may_open(viewer, trace_owner(trace)):
+            raise UserError("One of these turns belongs to another visitor of this demo.")
+        opened.append(trace)
+    return opened
+
+
+NOT_YOURS = "There is no conversation {id} among your conversations in this demo."
+
+
+class NotYours(ConversationError):
+    """A conversation that is another visitor's: said to this one as unknown (or in the page's own words)."""
+
+
+def open_conversation(store: ConversationStore, run_id: str, viewer: str | None, refusal: str = NOT_YOURS) -> Conversation:
+    """A conversation (its run, transcript and pictures), if `viewer` may see it; ConversationError otherwise, with
+    `refusal` (its `{id}` filled in): the page's own words for another visitor's."""
+    conversation = store.load(run_id)
+    if not hosted.may_open(viewer, conversation.session_id):
+        raise NotYours(refusal.format(id=run_id))
+    return conversation
+
+
+def conversation_facts(store: ConversationStore, run_id: str, viewer: str | None) -> ConversationFacts | None:
+    """What the lineage picker says of a conversation asked for by the address but not among the traces listed
+    (another time range, a filter): None when it is not a conversation of this store or not `viewer`'s."""
+    found = store.summaries([run_id]).get(run_id) if is_valid_run_id(run_id) else None
+    if found is None or not hosted.may_open(viewer, found.session):
+        return None
+    return ConversationFacts(found.id, found.title, found.updated_ms)

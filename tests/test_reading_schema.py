@@ -1,11 +1,13 @@
 """The raw SQL on MLflow's own tables (core/reading/sql.py, the only module that holds any) against MLflow's schema:
 a changed or renamed column fails here, not on someone's Traces page. Three checks: every column the statements
 name is declared (`sql.SCHEMA`), every declared column is in MLflow's SQLAlchemy models and in the tables a fresh
-store creates, and every statement runs on a fresh store (sqlite prepares each one against its tables)."""
+store creates, and every statement runs on a store MLflow made (sqlite prepares each one against its tables)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from pathlib import Path
 
 import mlflow
@@ -15,7 +17,12 @@ from mlflow.store.db.base_sql_model import Base
 from mlflow.store.tracking import dbmodels  # noqa: F401 - registers MLflow's tracking tables on Base.metadata
 from mlflow.tracing.client import TracingClient
 
+from core import contract, feedback
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+from core.observe import export
 from core.reading import sql
+from core.turn import run_turn
 
 SOURCE = Path(sql.__file__).read_text(encoding="utf-8")
 
@@ -53,22 +60,16 @@ def test_the_schema_check_can_fail():
 
 
 @pytest.fixture(scope="module")
-def fresh_store(tmp_path_factory):
-    """A store MLflow created itself (its migrations, the pinned version), with one trace of plain `@mlflow.trace`
-    code (no summary tag: read span by span) and one rating."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('schema')}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    experiment_id = mlflow.create_experiment("schema")
-
-    @mlflow.trace(span_type="LLM")
-    def answer(question: str) -> str:
-        return question.upper()
-
-    with mlflow.start_run(experiment_id=experiment_id):
-        answer("why?")
-    mlflow.flush_trace_async_logging()
-    mlflow.set_tracking_uri(None)
-    return uri, experiment_id
+def fresh_store(tracking_uri):
+    """The test session's store, which MLflow created (its migrations, the pinned version), with one of our turns in
+    an experiment of its own, its summary tag taken off (so it is read span by span) and one rating."""
+    store = ConversationStore.connect(tracking_uri, f"schema-{uuid.uuid4().hex[:6]}")
+    conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
+    outcome = asyncio.run(run_turn(conversation, "a cat", Settings(tracking_uri=tracking_uri), store))
+    assert outcome.trace_id and export.wait_for_trace(tracking_uri, outcome.trace_id)
+    TracingClient(tracking_uri).delete_trace_tag(outcome.trace_id, contract.SUMMARY)
+    feedback.rate(tracking_uri, outcome.trace_id, "local:tester", True)
+    return tracking_uri, store.experiment_id
 
 
 def test_every_declared_column_is_in_a_fresh_store(fresh_store):
@@ -81,12 +82,12 @@ def test_every_declared_column_is_in_a_fresh_store(fresh_store):
 def test_every_statement_runs_on_a_fresh_store(fresh_store, monkeypatch):
     uri, experiment_id = fresh_store
     reader = sql.SqlTraceReader(uri, experiment_id)
-    assert reader.version().startswith("1/")
+    assert reader.version().startswith("1/") and reader.version().split("/")[4] == "1"  # one trace, one rating
     by_id = reader.frames()
     monkeypatch.setattr(sql.SqlTraceReader, "WALK_BY_ID_MAX", 0)  # the other walk: one pass over the experiment's spans
     in_one_pass = reader.frames(0, 2**62)
-    assert len(by_id.traces) == len(in_one_pass.traces) == 1
-    assert len(by_id.calls) == len(in_one_pass.calls) == 1
+    assert len(by_id.traces) == len(in_one_pass.traces) == 1 and int(by_id.traces["feedback_up"].iloc[0]) == 1
+    assert len(by_id.calls) == len(in_one_pass.calls) > 1, "the turn's calls, read from its spans"
     rows = sql.SqliteRows(TracingClient(uri).store.engine, int(experiment_id))
     assert len(rows.read(None, None, None)) == 1
     assert len(rows.read(0, 2**62, "somebody")) == 0
