@@ -94,12 +94,12 @@ def child(uri: str, experiment: str) -> None:
 def bench(uri: str, experiment: str, rounds: int, old_max: int) -> None:
     from mlflow import MlflowClient  # noqa: PLC0415 - the parent process only fills and times; children import their own
 
-    from core import trace_metrics  # noqa: PLC0415 - the parent process only fills and times; children import their own
+    from core.reading import aggregates  # noqa: PLC0415 - the parent process only fills and times; children import their own
 
     found = MlflowClient(uri).get_experiment_by_name(experiment)
     if found is None:
         sys.exit(f"No experiment {experiment!r} in {uri}.")
-    n = trace_metrics.MetricsReader(uri, found.experiment_id).count()
+    n = aggregates.MetricsReader(uri, found.experiment_id).count()
     _run(_page(uri, experiment))  # warm-up: imports, engines, the catalog
     page = [page_times(uri, experiment) for _ in range(rounds)]
     paced = [page_times(uri, experiment, PAUSE_S)["filter"] for _ in range(rounds)]
@@ -119,7 +119,7 @@ def bench(uri: str, experiment: str, rounds: int, old_max: int) -> None:
     print(f"  rerun       median {med['rerun']:.3f} s")
     print(
         f"  filter      median {med['filter']:.3f} s at once; {statistics.median(paced):.3f} s after {PAUSE_S:.0f} s "
-        "on the page (behind a server, each scenario's overview is asked ahead meanwhile: trace_metrics.Prefetch)"
+        "on the page (behind a server, each scenario's overview is asked ahead meanwhile: aggregates.Prefetch)"
     )
     print(
         f"  fresh process: first load {fresh['seconds']:.3f} s, peak RSS {fresh['peak_mb']:,.0f} MB "

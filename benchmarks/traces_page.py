@@ -3,7 +3,7 @@
     python benchmarks/traces_page.py [--store sqlite:////tmp/bench/s10k/mlflow.db --experiment bench]
                                      [--traces 10000] [--rounds 3] [--skip-naive] [--naive-max 20000]
 
-Without --store, a temporary sqlite store is filled with --traces synthetic traces (core.synthetic).
+Without --store, a temporary sqlite store is filled with --traces synthetic traces (benchmarks/support/synthetic.py).
 After one warm-up of each (imports, engine), each round runs both, in alternating order:
   ours  - what the page computes on a cold cache, without Streamlit: core.traces reads the store
           (All time), then totals, per day, the four breakdowns, the first list page and the what-if table;
@@ -238,7 +238,7 @@ def main() -> None:
         if experiment is None:
             sys.exit(f"No experiment {args.experiment!r} in {args.store}.")
         return bench(args, args.store, args.experiment, experiment.experiment_id)
-    from core import synthetic  # noqa: PLC0415 - runs are timed and measured in fresh processes
+    from support import synthetic  # noqa: PLC0415 - benchmarks/support, beside this script; timed runs are fresh processes
 
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{tmp}/mlflow.db"

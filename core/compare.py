@@ -20,9 +20,10 @@ from typing import Any, Sequence
 from mlflow.tracing.client import TracingClient
 from mlflow.tracking import MlflowClient
 
-from . import contract, exports, trace_metrics
+from . import contract, exports
 from .observe import summary
-from .observe.lineage import prompt_diff
+from .reading.aggregates import owner_searches
+from .reading.lineage import prompt_diff
 
 REST = "(rest of the trace)"
 
@@ -377,7 +378,7 @@ def _newest_finished(tracking_uri: str, experiment_id: str, owner: str | None, l
     visitor's turns are not among everyone's newest)."""
     if owner is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", owner):
         return []
-    mine = [f" and {f}" for f in trace_metrics.owner_searches(owner)] if owner is not None else [""]
+    mine = [f" and {f}" for f in owner_searches(owner)] if owner is not None else [""]
     client = TracingClient(tracking_uri)
     found = {
         trace.info.trace_id: trace

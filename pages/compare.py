@@ -4,6 +4,7 @@ answers and what changed, the pictures, tokens, cost, time and status per agent 
 preferred side (feedback on its trace), carry its settings on in the chat, export the comparison."""
 
 import re
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -13,7 +14,8 @@ navigation.page_start("compare")  # first: a cold server's direct link reruns th
 
 
 from core import compare, feedback, hosted, scenarios, traces, variants
-from core.conversations import ConversationError, StoreUnavailable
+from core.config import Settings
+from core.conversations import ConversationError, ConversationStore, StoreUnavailable
 from core.documents import MAX_REPORT_CHARS, validate_report
 from core.errors import UserError
 from ui import compare as view
@@ -30,13 +32,28 @@ st.caption(
 if maybe_store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
     st.stop()
-store = maybe_store  # the page's functions below read it: never None past this point
-uri, owner = settings.tracking_uri, session.visible_session()
+
+
+@dataclass(frozen=True)
+class ComparePage:
+    """What the page is of, built once at its top and passed to every part: the app's settings and store, and the
+    viewer (a hosted visitor's owner key: their own turns only; None: everyone's)."""
+
+    settings: Settings
+    store: ConversationStore
+    viewer: str | None
+
+    @property
+    def uri(self) -> str:
+        return self.settings.tracking_uri
+
+
+page = ComparePage(settings, maybe_store, session.visible_session())
 if target := st.session_state.pop("cmp_go", None):  # "Use these settings": carry on in the chat
     st.switch_page("pages/chat.py", query_params={"conversation": target})
 
 
-def origin_from_url() -> variants.Origin | None:
+def origin_from_url(page: ComparePage) -> variants.Origin | None:
     """`?conversation=<id>&turn=<n>` (the chat's "run again with…" under a turn): that turn as the origin."""
     wanted, turn = st.query_params.get("conversation", ""), st.query_params.get("turn", "")
     if not wanted or not re.fullmatch(r"[0-9]{1,6}", turn):
@@ -44,10 +61,10 @@ def origin_from_url() -> variants.Origin | None:
     if st.session_state.get("cmp_origin_of") == (wanted, turn):
         return st.session_state.cmp_origin
     try:
-        conversation = store.load(wanted)
-        if not hosted.may_open(owner, conversation.session_id):
-            raise ConversationError("That conversation belongs to another visitor of this demo.")
-        origin = variants.origin_of(conversation, int(turn), settings)
+        conversation = traces.open_conversation(
+            page.store, wanted, page.viewer, "That conversation belongs to another visitor of this demo."
+        )
+        origin = variants.origin_of(conversation, int(turn), page.settings)
     except (ConversationError, StoreUnavailable, UserError) as exc:
         st.warning(plain(exc))
         return None
@@ -55,7 +72,7 @@ def origin_from_url() -> variants.Origin | None:
     return origin
 
 
-def fresh_origin() -> variants.Origin | None:
+def fresh_origin(settings: Settings) -> variants.Origin | None:
     """No turn to start from: a scenario, a message (and its document) to run on several settings."""
     offered = {s.key: s for s in hosted.offered_scenarios(settings.hosted)}
     key = st.selectbox("Scenario", list(offered), format_func=lambda k: offered[k].label, key="cmp_scenario")
@@ -77,9 +94,10 @@ def fresh_origin() -> variants.Origin | None:
     return variants.Origin(scenario=key, message=message, setting=variants.Setting.of(settings, options))
 
 
-def start(origin: variants.Origin, chosen: list[variants.Setting]) -> None:
+def start(page: ComparePage, origin: variants.Origin, chosen: list[variants.Setting]) -> None:
     """Plan the cells, admit them as one (a hosted demo's caps: the sum of their bounds, before any call), open
     the group run and start them all."""
+    settings, store = page.settings, page.store
     try:
         cells = variants.plan(origin, chosen, store, session.session_id(), settings)
         reservation = hosted.admit_variants(
@@ -108,11 +126,40 @@ def start(origin: variants.Origin, chosen: list[variants.Setting]) -> None:
     st.session_state.pop("cmp_shown", None)
 
 
+def side_headers(page: ComparePage, comparison: compare.Comparison) -> None:
+    """Each side's header in its column, with Preferred (feedback on its trace) and Use these settings."""
+    columns = st.columns(len(comparison.sides))
+    for index, (column, side) in enumerate(zip(columns, comparison.sides)):
+        with column:
+            view.side_header(index, side, comparison)
+            others = [s.trace_id for s in comparison.sides if s is not side]
+            if st.button(
+                "Preferred",
+                key=f"cmp_prefer_{index}_{side.trace_id}",
+                icon=":material/thumb_up:",
+                help="Written as feedback on this turn's trace (MLflow's UI shows it).",
+            ):
+                try:
+                    feedback.prefer(page.uri, side.trace_id, others, turn_feedback.who(), owner=page.viewer)
+                    st.toast(f"Marked “{plain(side.label)}” as preferred.", icon=":material/thumb_up:")
+                except UserError as exc:
+                    st.error(plain(exc))
+            if side.conversation_id:
+                st.button(
+                    "Use these settings",
+                    key=f"cmp_use_{index}_{side.trace_id}",
+                    icon=":material/tune:",
+                    on_click=trace_data.use_settings,
+                    args=(page.store, side, page.settings),
+                    help="Carry on in the chat with this side's settings: its models and options.",
+                )
+
+
 # --- run again ------------------------------------------------------------------------------------------------------
 handle: variants.GridHandle | None = st.session_state.get("cmp_grid")
 running = handle is not None and not handle.done
 with st.expander("Run again with other settings", expanded=handle is None or running, icon=":material/call_split:"):
-    origin = origin_from_url()
+    origin = origin_from_url(page)
     if origin is not None:
         known = scenarios.find(origin.scenario)
         st.markdown(
@@ -122,7 +169,7 @@ with st.expander("Run again with other settings", expanded=handle is None or run
         st.text(origin.message)
     else:
         st.caption("Open this from a turn (“run again with…” under it in the chat), or run a new prompt here.")
-        origin = fresh_origin()
+        origin = fresh_origin(settings)
     scenario = scenarios.find(origin.scenario) if origin is not None else None
     if origin is not None and scenario is None:
         st.warning(
@@ -155,7 +202,7 @@ with st.expander("Run again with other settings", expanded=handle is None or run
         if st.button(
             f"Run {count} setting{'s' * (count != 1)}", type="primary", icon=":material/play_arrow:", disabled=running, key="cmp_run"
         ):
-            start(origin, chosen)
+            start(page, origin, chosen)
             st.rerun()
     if problem := st.session_state.pop("cmp_error", None):
         st.error(plain(problem))
@@ -197,7 +244,7 @@ if handle is not None:
 # --- compare -----------------------------------------------------------------------------------------------------------
 st.header("Side by side")
 try:
-    choices = {c.trace_id: c.label for c in trace_data.recent_turns(uri, store.experiment_id, owner)}
+    choices = {c.trace_id: c.label for c in trace_data.recent_turns(page.uri, page.store.experiment_id, page.viewer)}
 except Exception as exc:  # noqa: BLE001 - the store does not answer: said, the page stays
     st.error(f"The turns could not be listed ({type(exc).__name__}).")
     st.stop()
@@ -218,41 +265,16 @@ if len(picked) < 2:
     st.info("Pick two or more turns to compare, or run a turn again with other settings above.")
     st.stop()
 try:
-    comparison = trace_data.comparison(store, uri, tuple(picked), owner)
+    comparison = trace_data.comparison(page.store, page.uri, tuple(picked), page.viewer)
 except (traces.TraceReadError, UserError) as exc:
     st.error(plain(exc))
     st.stop()
 if len({s.scenario for s in comparison.sides}) > 1:
     st.warning("These turns are of different teams: their steps are matched by name and order only.")
 
-columns = st.columns(len(comparison.sides))
-for index, (column, side) in enumerate(zip(columns, comparison.sides)):
-    with column:
-        view.side_header(index, side, comparison)
-        others = [s.trace_id for s in comparison.sides if s is not side]
-        if st.button(
-            "Preferred",
-            key=f"cmp_prefer_{index}_{side.trace_id}",
-            icon=":material/thumb_up:",
-            help="Written as feedback on this turn's trace (MLflow's UI shows it).",
-        ):
-            try:
-                feedback.prefer(uri, side.trace_id, others, turn_feedback.who(), owner=owner)
-                st.toast(f"Marked “{plain(side.label)}” as preferred.", icon=":material/thumb_up:")
-            except UserError as exc:
-                st.error(plain(exc))
-        if side.conversation_id:
-            st.button(
-                "Use these settings",
-                key=f"cmp_use_{index}_{side.trace_id}",
-                icon=":material/tune:",
-                on_click=trace_data.use_settings,
-                args=(store, side, settings),
-                help="Carry on in the chat with this side's settings: its models and options.",
-            )
-
+side_headers(page, comparison)
 view.answers(comparison, compare.answer_diff)
-view.pictures(comparison, lambda run_id, image_id: trace_data.picture(store, uri, run_id, image_id))
+view.pictures(comparison, lambda run_id, image_id: trace_data.picture(page.store, page.uri, run_id, image_id))
 st.subheader("Step by step")
 st.caption(
     "The same agent step on each side is one row, matched by agent and order; “not run” marks a step "

@@ -7,8 +7,9 @@ from ui import navigation
 
 navigation.page_start("shared")  # first: a cold server's direct link reruns through the app's navigation at once
 
-from core import contract, scenarios, sharing, trace_view, traces
+from core import contract, scenarios, sharing, traces
 from core.conversations import ConversationError, StoreUnavailable
+from core.reading import story
 from ui import session, trace_data
 from ui import sharing as share_ui
 from ui.text import plain
@@ -65,6 +66,6 @@ for trace in turns:
         icon=":material/account_tree:",
     ):
         st.dataframe(
-            trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
+            story.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
             hide_index=True,
         )

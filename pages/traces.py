@@ -1,7 +1,12 @@
 """Traces page: what the chats cost and who spent it, one turn as a tree and a timeline, where a picture
-came from. Reads any MLflow store; numbers come from core.traces, this file only lays them out."""
+came from. Reads any MLflow store; numbers come from core.traces, this file only lays them out. The page builds one
+context at the top (`TracesView`: settings, store, the read window with the viewer in it, which traces) and every
+function below gets what it draws from its arguments, never from the page's own variables."""
 
+from dataclasses import dataclass
 from datetime import tzinfo
+from functools import partial
+from typing import Any, Callable, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
@@ -14,21 +19,14 @@ navigation.page_start("traces")  # first: a cold server's direct link reruns thr
 import altair as alt
 import pandas as pd
 
-from core import contract, costs, exports, feedback, hosted, scenarios, trace_metrics, trace_view, traces
-from core.conversations import ConversationError, StoreUnavailable, is_valid_run_id
-from core.observe import lineage
-from ui import session, trace_data
-from ui import trace_view as span_story
+from core import contract, costs, exports, feedback, hosted, scenarios, traces
+from core.config import Settings
+from core.conversations import ConversationError, ConversationStore, StoreUnavailable, is_valid_run_id
+from core.reading import aggregates, lineage, story
+from core.traces import ReadWindow
+from ui import session, trace_data, trace_view
 from ui.text import labelled, plain
 
-settings, maybe_store, store_problem = session.page_setup()
-st.title("Traces")
-if maybe_store is None:
-    st.error(f"The MLflow store cannot be read, so there are no traces to show. {plain(store_problem or '')}")
-    st.stop()
-store = maybe_store  # the page's functions below read it: never None past this point
-
-URI = settings.tracking_uri
 MONEY = st.column_config.NumberColumn("cost", format="$%.4f", help="USD")
 LATENCY = {
     c: st.column_config.NumberColumn(f"{c.split('_')[0]} (s)", format="%.2f", help="Latency of the traces in this row (p50, p90, p99)")
@@ -65,9 +63,58 @@ LIST_CONFIG = {
 FEEDBACK_LABELS = {"up": "thumbs up", "down": "thumbs down", "none": "none"}
 
 
-def choose_experiment() -> str:
+@dataclass(frozen=True)
+class TracesView:
+    """What the page is of, built once at its top: the app's settings and store, the read window (store, experiment,
+    time range, the viewer: a hosted visitor's owner key or None, Refresh, the store's version), which traces it shows
+    (`kind`), how many there are, and whether every one of them is read (else the store's aggregates answer)."""
+
+    settings: Settings
+    store: ConversationStore
+    window: ReadWindow
+    kind: str
+    count: int
+    whole: bool  # every trace read: few enough, a visitor's own, or "Read all" pressed
+
+    @property
+    def uri(self) -> str:
+        return self.window.tracking_uri
+
+    @property
+    def viewer(self) -> str | None:
+        return self.window.owner
+
+    @property
+    def at_scale(self) -> bool:
+        """Past the read-all limit, chat turns come from the store's aggregates; predictions and evaluations are
+        always read whole (few, from two experiments)."""
+        return not self.whole and self.kind == contract.CHAT_TURN
+
+
+T = TypeVar("T")
+
+
+def read_or_stop(read: Callable[[], T]) -> T:
+    """A read the page cannot do without: an unreadable store stops the page with one message."""
     try:
-        known = trace_data.experiments(URI)
+        return read()
+    except traces.TraceReadError as exc:
+        st.error(plain(exc))
+        st.stop()
+        raise  # st.stop() raises; for the type checker
+
+
+def drawing_scenarios() -> tuple[str, ...]:
+    return tuple(s.key for s in scenarios.all_scenarios() if s.draws_pictures)
+
+
+def scenario_keys() -> tuple[str, ...]:
+    return tuple(s.key for s in scenarios.all_scenarios())
+
+
+def choose_experiment(settings: Settings, store: ConversationStore) -> str:
+    try:
+        known = trace_data.experiments(settings.tracking_uri)
     except Exception as exc:  # noqa: BLE001 - the app's own experiment still works
         st.warning(f"Other experiments could not be listed ({type(exc).__name__}).")
         known = []
@@ -82,52 +129,54 @@ def choose_experiment() -> str:
     )
 
 
-OWNER = session.visible_session()  # a hosted demo's visitor sees their own traces; None: everyone's
-top = st.columns([2, 2, 1])
-with top[0]:
-    experiment_id = choose_experiment() if OWNER is None else store.experiment_id
-with top[1]:
-    time_range = st.selectbox("Time range", traces.TIME_RANGES, key="time_range")
-with top[2]:
-    st.write("")
-    st.button(
-        "Refresh",
-        on_click=trace_data.refresh,
-        key="refresh",
-        icon=":material/refresh:",
-        help=f"Reads are cached for {trace_data.TTL_S} s between refreshes.",
+def open_view(settings: Settings, store: ConversationStore) -> TracesView:
+    """The top of the page (experiment, time range, Refresh, which traces) and what it makes: the page's context."""
+    viewer = session.visible_session()  # a hosted demo's visitor sees their own traces; None: everyone's
+    uri = settings.tracking_uri
+    top = st.columns([2, 2, 1])
+    with top[0]:
+        experiment_id = choose_experiment(settings, store) if viewer is None else store.experiment_id
+    with top[1]:
+        time_range = st.selectbox("Time range", traces.TIME_RANGES, key="time_range")
+    with top[2]:
+        st.write("")
+        st.button(
+            "Refresh",
+            on_click=trace_data.refresh,
+            key="refresh",
+            icon=":material/refresh:",
+            help=f"Reads are cached for {trace_data.TTL_S} s between refreshes.",
+        )
+    kind = trace_data.choose_kind(
+        dict(trace_data.experiments(uri)).get(experiment_id, settings.experiment_name) if viewer is None else None,
+        hosted.sees_evaluations(settings.hosted, session.is_admin()),
     )
-
-KIND = trace_data.choose_kind(
-    dict(trace_data.experiments(URI)).get(experiment_id, settings.experiment_name) if OWNER is None else None,
-    hosted.sees_evaluations(settings.hosted, session.is_admin()),
-)
-OWN = trace_metrics.Scope(owner=OWNER)
-try:
     start_ms, end_ms = traces.time_window(time_range)
-    version = trace_data.store_version(URI, experiment_id)  # one cheap query a rerun, for every cached read
-    count = trace_data.trace_count(URI, experiment_id, start_ms, end_ms, OWN, trace_data.nonce(), version)
+    # the store's version: one cheap query a rerun, for every cached read
+    window = read_or_stop(
+        lambda: ReadWindow(uri, experiment_id, start_ms, end_ms, viewer, trace_data.nonce(), traces.store_version(uri, experiment_id))
+    )
+    count = read_or_stop(lambda: trace_data.trace_count(window, aggregates.Scope(owner=viewer)))
     # a visitor's own traces are always read whole: they are two sets MLflow's metric filters cannot join (Scope)
-    WHOLE = OWNER is not None or count <= trace_data.read_all_max(URI) or st.session_state.get("read_all_traces", False)
-    if KIND != contract.CHAT_TURN:  # predictions or evaluations: few, read whole from both experiments
-        frames = trace_data.kind_frames(URI, experiment_id, start_ms, end_ms, KIND, OWNER, WHOLE, trace_data.nonce(), version)
-        WHOLE = True
-    elif WHOLE and OWNER is not None:
-        frames = trace_data.own_frames(URI, experiment_id, start_ms, end_ms, OWNER, trace_data.nonce(), version)
-    elif WHOLE:
-        frames = trace_data.frames(URI, experiment_id, start_ms, end_ms, trace_data.nonce(), version)
-except traces.TraceReadError as exc:
-    st.error(plain(exc))
-    st.stop()
-if OWNER is not None:
-    top[0].caption("Your traces in this demo: turns you ran in this browser session.")
+    whole = viewer is not None or count <= trace_data.read_all_max(uri) or st.session_state.get("read_all_traces", False)
+    if viewer is not None:
+        top[0].caption("Your traces in this demo: turns you ran in this browser session.")
+    return TracesView(settings, store, window, kind, count, whole)
+
+
+def read_frames(view: TracesView) -> traces.Frames:
+    """Every trace of the window this viewer may see, of the kind shown (predictions or evaluations: few, read whole
+    from both experiments); the store's message stops the page when it cannot be read."""
+    if view.kind != contract.CHAT_TURN:
+        return read_or_stop(lambda: trace_data.kind_frames(view.window, view.kind, view.whole))
+    return read_or_stop(lambda: trace_data.whole(view.window))
 
 
 def read_all() -> None:
     st.session_state.read_all_traces = True
 
 
-def at_scale_filters() -> trace_metrics.Scope:
+def at_scale_filters(count: int, kind: str) -> aggregates.Scope:
     """Past read_all_max traces the page asks the store: the filters it can apply itself, and how to get the rest."""
     st.info(
         f"{count:,} traces: the totals, charts and breakdowns below are aggregated by the MLflow store itself, "
@@ -147,31 +196,11 @@ def at_scale_filters() -> trace_metrics.Scope:
         known = [s.key for s in scenarios.all_scenarios()]
         scenario = cols[0].selectbox("Scenario", ["All", *known], key="a_scenario")
         status = cols[1].selectbox("Status", ["All", "OK", "ERROR", "IN_PROGRESS"], key="a_status")
-    return trace_metrics.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status, kind=KIND)
+    return aggregates.Scope(scenario=None if scenario == "All" else scenario, status=None if status == "All" else status, kind=kind)
 
 
-if WHOLE:
-    frames = traces.apply_filter(frames, traces.TraceFilter(owners=(OWNER,) if OWNER is not None else (), kinds=(KIND,)))
-    for note in frames.notes:
-        st.info(note)
-else:
-    SCOPE = at_scale_filters()
-    try:  # the lineage picker's conversations: the newest traces in scope, read whole
-        frames = trace_data.recent(
-            URI,
-            experiment_id,
-            start_ms,
-            end_ms,
-            SCOPE,
-            tuple(s.key for s in scenarios.all_scenarios() if s.draws_pictures),
-            trace_data.nonce(),
-            version,
-        )
-    except traces.TraceReadError as exc:
-        st.error(plain(exc))
-        st.stop()
-
-if WHOLE:
+def whole_filters(view: TracesView, frames: traces.Frames) -> traces.Frames:
+    """The filters on every trace read (pandas), and MLflow's own search filter (run by the store)."""
     with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
         cols = st.columns(6)
         all_traces = frames.traces
@@ -190,27 +219,32 @@ if WHOLE:
             help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)",
         )
         text = cols[5].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
-        advanced = st.text_input(
-            "MLflow search filter (optional)",
-            key="f_mlflow",
-            placeholder="tags.app.turn = '2'",
-            help="MLflow's own trace search syntax, run by the store: e.g. "
-            "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.",
-        )
-        matching = None
-        if advanced.strip():
-            try:
-                matching, cut = trace_data.search_ids(URI, experiment_id, advanced.strip(), start_ms, end_ms, trace_data.nonce(), version)
-                if cut:
-                    st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
-            except traces.TraceReadError as exc:
-                st.error(f"{plain(exc)} The other filters still apply.")
-    shown = traces.apply_filter(
+        matching = mlflow_filter(view.window)
+    return traces.apply_filter(
         frames,
         traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions), tuple(models), text, matching, feedback=tuple(rated)),
     )
-else:
-    shown = frames
+
+
+def mlflow_filter(window: ReadWindow) -> frozenset[str] | None:
+    """The trace ids an MLflow search filter matches (None: no such filter); an invalid one is said, the rest apply."""
+    advanced = st.text_input(
+        "MLflow search filter (optional)",
+        key="f_mlflow",
+        placeholder="tags.app.turn = '2'",
+        help="MLflow's own trace search syntax, run by the store: e.g. "
+        "`span.name = 'critic'`, `trace.status = 'ERROR'`, `tags.app.provider = 'openai'`.",
+    )
+    if not advanced.strip():
+        return None
+    try:
+        matching, cut = trace_data.search_ids(window, advanced.strip())
+    except traces.TraceReadError as exc:
+        st.error(f"{plain(exc)} The other filters still apply.")
+        return None
+    if cut:
+        st.info(f"The MLflow filter matched more than {len(matching):,} traces; only those are shown.")
+    return matching
 
 
 def count_text(n: int) -> str:
@@ -265,20 +299,25 @@ def show_daily(daily: pd.DataFrame, free: bool) -> None:
     )
 
 
-def overview() -> None:
-    t = traces.totals(shown.traces)
+def overview(frames: traces.Frames) -> None:
+    """Totals, per day, the breakdowns and the what-if of every trace read (after the filters)."""
+    t = traces.totals(frames.traces)
     show_totals(t)
     if not t.traces:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
         return
     free = t.cost_usd == 0  # the offline demo: money charts would be flat; tokens tell the story, and the what-if
     if free:
-        what_if_first(shown)
-    show_daily(traces.over_time(shown.traces, "D"), free)
+        what_if_first(frames)
+    show_daily(traces.over_time(frames.traces, "D"), free)
+    breakdown_section(frames, free)
+    what_if(frames)
 
+
+def breakdown_section(frames: traces.Frames, free: bool) -> None:
     st.subheader("Breakdown")
     by = st.radio("By", traces.BREAKDOWNS, horizontal=True, key="breakdown_by")
-    table = traces.breakdown(shown, by)
+    table = traces.breakdown(frames, by)
     left, right = st.columns([3, 2])
     left.dataframe(table, hide_index=True, width="stretch", column_config=BREAKDOWN_COLUMNS)
     top_rows = table.assign(tokens=table["input_tokens"] + table["output_tokens"]).head(15)
@@ -307,6 +346,9 @@ def overview() -> None:
         icon=":material/download:",
     )
 
+
+def what_if(frames: traces.Frames) -> None:
+    """What the same usage would have cost on another model of MLflow's catalog."""
     st.subheader("What if")
     try:
         choices = costs.catalog_chat_models("openai")
@@ -321,7 +363,7 @@ def overview() -> None:
         key="what_if_model",
         help="Prices from the model catalog MLflow ships.",
     )
-    table = costs.what_if(shown.calls, target)
+    table = costs.what_if(frames.calls, target)
     if table.empty:
         st.caption("No model calls in these traces.")
         return
@@ -342,14 +384,12 @@ def overview() -> None:
     )
 
 
-def overview_at_scale(scope: trace_metrics.Scope) -> None:
-    """The overview from the store's aggregates (core.trace_metrics): totals, per day, by scenario, model, status."""
+def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
+    """The overview from the store's aggregates (core.reading.aggregates): totals, per day, by scenario, model, status."""
     if st.session_state.get("a_breakdown_by", "scenario") == "scenario":  # asked side by side with the overview
-        trace_data.scenario_rows_alongside(
-            URI, experiment_id, start_ms, end_ms, scope, tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version
-        )
+        trace_data.scenario_rows_alongside(view.window, scope, scenario_keys())
     try:
-        got = trace_data.overview(URI, experiment_id, start_ms, end_ms, scope, trace_data.nonce(), version)
+        got = trace_data.overview(view.window, scope)
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         return
@@ -371,18 +411,7 @@ def overview_at_scale(scope: trace_metrics.Scope) -> None:
         table = got.by_status
     else:
         try:
-            table = trace_data.breakdown(
-                URI,
-                experiment_id,
-                start_ms,
-                end_ms,
-                scope,
-                by,
-                tuple(s.key for s in scenarios.all_scenarios()),
-                t,
-                trace_data.nonce(),
-                version,
-            )
+            table = trace_data.breakdown(view.window, scope, by, scenario_keys(), t)
         except traces.TraceReadError as exc:
             st.error(plain(exc))
             return
@@ -437,15 +466,15 @@ def opened_trace() -> str | None:
     return st.session_state.opened_trace
 
 
-def trace_list() -> None:
-    """The list of traces, a page at a time; a click opens one (shown above the list)."""
+def trace_list(frames: traces.Frames) -> None:
+    """The list of traces, a page at a time; a click opens one (frames above the list)."""
     cols = st.columns([2, 1, 2])
     sort = cols[0].selectbox("Sort by", list(traces.SORTS), key="sort")
-    pages = max(1, -(-len(shown.traces) // 50))
+    pages = max(1, -(-len(frames.traces) // 50))
     number = cols[1].number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="page")
-    rows, _ = traces.page(shown.traces, sort, int(number), 50)
+    rows, _ = traces.page(frames.traces, sort, int(number), 50)
     cols[2].write("")
-    listed_now = shown.traces[traces.LIST_COLUMNS]
+    listed_now = frames.traces[traces.LIST_COLUMNS]
     cols[2].download_button(
         "Download list (CSV)",
         lambda: exports.csv_bytes(listed_now),  # built on click
@@ -457,13 +486,13 @@ def trace_list() -> None:
     show_rows(rows, sort, int(number))
 
 
-def trace_list_at_scale(scope: trace_metrics.Scope) -> None:
+def trace_list_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     """The store's own pages, in the orders MLflow's search has (time, duration)."""
     cols = st.columns([2, 1, 2])
-    sort = cols[0].selectbox("Sort by", list(trace_metrics.SORTS), key="a_sort")
+    sort = cols[0].selectbox("Sort by", list(aggregates.SORTS), key="a_sort")
     number = int(cols[1].number_input("Page", min_value=1, value=1, key="a_page"))
     try:
-        rows, more = trace_data.list_page(URI, experiment_id, start_ms, end_ms, scope, sort, number, trace_data.nonce(), version)
+        rows, more = trace_data.list_page(view.window, scope, sort, number)
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         return
@@ -508,16 +537,37 @@ def show_rows(rows: pd.DataFrame, sort: str, number: int) -> None:
     )
 
 
-def one_trace(trace_id: str) -> None:
+def one_trace(view: TracesView, trace_id: str) -> None:
+    """An opened trace, above the list: what it was and cost, links, its spans as a tree and a timeline, the
+    pictures it made, and one span as its story. Only a trace this viewer may see opens (core.traces.open_trace)."""
     try:
-        trace = trace_data.trace(URI, trace_id, trace_data.nonce(), version)
-        if not hosted.may_open(OWNER, traces.trace_owner(trace)):
-            raise traces.TraceReadError(f"There is no trace {trace_id} among your traces in this demo.")
+        trace = trace_data.trace(view.uri, trace_id, view.viewer, view.window.nonce, view.window.version)
     except traces.TraceReadError as exc:
         st.warning(plain(exc))
         st.button("Close", on_click=close_trace, key="close_trace")
         return
     st.query_params["trace"] = trace_id
+    table = trace_header(trace, trace_id)
+    trace_links(view, trace, trace_id)
+    if table.empty:
+        st.info("This trace has no spans yet.")
+        return
+    span_tree_and_timeline(table)
+    trace_pictures(view, trace, table)
+    span_details(view.uri, trace, table)
+    st.download_button(
+        "Download trace (JSON)",
+        traces.trace_json(trace),
+        f"{trace_id}.json",
+        "application/json",
+        key="dl_trace",
+        icon=":material/download:",
+    )
+
+
+def trace_header(trace: Any, trace_id: str) -> pd.DataFrame:
+    """Its id and Close, status, duration, spans, tokens and cost, its contract tags, where it failed, its ratings;
+    returns its spans as a table, read after the heading is drawn (a link that opened this trace lands at once)."""
     info = trace.info
     head = st.columns([5, 1])
     head[0].subheader(f"Trace {trace_id}")  # validated by load_trace: letters, digits, - _ . :
@@ -525,7 +575,7 @@ def one_trace(trace_id: str) -> None:
     table = traces.span_table(trace)  # after the heading: a link that opened this trace lands at once
     usage, cost = info.token_usage or {}, getattr(info, "cost", None) or {}
     cols = st.columns(5)
-    failure = trace_view.first_failure(trace)
+    failure = story.first_failure(trace)
     cols[0].metric("Status", str(getattr(info.state, "value", info.state)))
     cols[1].metric("Duration", f"{(info.execution_duration or 0) / 1000:.2f} s")
     cols[2].metric("Spans", len(table))
@@ -536,6 +586,12 @@ def one_trace(trace_id: str) -> None:
     if failure is not None:  # what went wrong and where, without opening a span
         st.error(plain(f"Failed in “{failure.span}”: {failure.message[:1500]}"), icon=":material/error:")
     ratings(info)
+    return table
+
+
+def trace_links(view: TracesView, trace: Any, trace_id: str) -> None:
+    """Run it again or compare it (the Compare page), and, for those who may see every trace, MLflow's own UI."""
+    info, tags = trace.info, trace.info.tags or {}
     turn, conversation_id = str(tags.get(contract.TURN) or ""), traces.trace_conversation(trace)
     # plain links (ids checked: hex run id, digits, a trace id load_trace accepted): the page is also run on its own
     runs_again = (
@@ -545,17 +601,19 @@ def one_trace(trace_id: str) -> None:
     )
     st.markdown(f":material/call_split: {runs_again}[Compare with other turns](compare?traces={trace_id})")
     link = traces.ui_link(
-        settings.mlflow_ui_url or (URI if URI.startswith("http") else ""), getattr(info, "experiment_id", None) or experiment_id, trace_id
+        view.settings.mlflow_ui_url or (view.uri if view.uri.startswith("http") else ""),
+        getattr(info, "experiment_id", None) or view.window.experiment_id,
+        trace_id,
     )
     if link and session.privileged():  # MLflow's UI shows every visitor's traces: not a hosted visitor's link
         st.link_button("Open in the MLflow UI", link, icon=":material/open_in_new:")
-    if table.empty:
-        st.info("This trace has no spans yet.")
-        return
+
+
+def span_tree_and_timeline(table: pd.DataFrame) -> None:
     tree, timeline = st.tabs(["Span tree", "Timeline"])
     with tree:
         st.dataframe(
-            trace_view.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
+            story.readable(table[["label", "type", "status", "duration_ms", "model", "input_tokens", "output_tokens", "cost_usd"]]),
             hide_index=True,
             width="stretch",
             column_config={
@@ -588,19 +646,27 @@ def one_trace(trace_id: str) -> None:
             ),
             width="stretch",
         )
+
+
+def trace_pictures(view: TracesView, trace: Any, table: pd.DataFrame) -> None:
+    """The pictures this turn made, from its conversation's run (a trace of other code has none)."""
     images = table[table["image_id"] != ""]
     conversation = traces.trace_conversation(trace)
     if len(images) and conversation:
         st.markdown("**Pictures made in this turn**")
         picture_cols = st.columns(min(4, len(images)))
         for k, row in enumerate(images.itertuples()):
-            png = trace_data.picture(store, URI, conversation, row.image_id)
-            caption = f"#{k + 1} · {trace_view.money(row.cost_usd)} · {trace_view.prompt_of(trace, row.span_id)[:160]}"
+            png = trace_data.picture(view.store, view.uri, conversation, row.image_id)
+            caption = f"#{k + 1} · {story.money(row.cost_usd)} · {story.prompt_of(trace, row.span_id)[:160]}"
             with picture_cols[k % len(picture_cols)]:
                 if png:
                     st.image(png, caption=caption, width="stretch")  # captions are plain text
                 else:
                     st.warning(f"Picture {plain(row.image_id)} is not in the run's artifacts (deleted, or never saved).")
+
+
+def span_details(tracking_uri: str, trace: Any, table: pd.DataFrame) -> None:
+    """One span, chosen by its numbered label: a model call as its conversation, anything else as data; raw data too."""
     spans = dict(zip(table["span_id"], table["label"].str.strip()))
     chosen = st.selectbox(
         "Span details",
@@ -609,17 +675,9 @@ def one_trace(trace_id: str) -> None:
         key="span_pick",
         help="A model call reads as its conversation; anything else as its data.",
     )
-    span_story.show_story(trace_view.span_story(trace_view.span_of(trace, chosen)), lambda address: trace_view.picture(URI, trace, address))
+    trace_view.show_story(story.span_story(story.span_of(trace, chosen)), lambda address: story.picture(tracking_uri, trace, address))
     with st.expander("Raw span data (inputs, outputs, attributes, events)"):
         st.json(traces.span_io(trace, chosen), expanded=1)  # data, never markup
-    st.download_button(
-        "Download trace (JSON)",
-        traces.trace_json(trace),
-        f"{trace_id}.json",
-        "application/json",
-        key="dl_trace",
-        icon=":material/download:",
-    )
 
 
 def ratings(info: object) -> None:
@@ -638,7 +696,7 @@ LINEAGE_PICK = "lineage_conversation"  # the picker's key; also set before it is
 DIFF_STYLE = {"added": ":green-background[{}]", "removed": ":red-background[~~{}~~]", "same": "{}"}
 
 
-def asked_conversation(listed: set[str]) -> tuple[str | None, bool]:
+def asked_conversation(listed: set[str], opened: str | None, frames: traces.Frames) -> tuple[str | None, bool]:
     """(the conversation the lineage was asked for, whether it was asked for in this run): `?conversation=` on
     arrival (a link from a chat turn), then the conversation of each trace the user opens (when it has a
     lineage), then the picker. The last thing the user did wins, as for the open trace."""
@@ -662,25 +720,25 @@ def picked() -> None:
         st.query_params["conversation"] = state.lineage_asked  # the address names what is shown: a link to share
 
 
-def choose_conversation() -> str | None:
+def choose_conversation(view: TracesView, frames: traces.Frames, shown: traces.Frames, opened: str | None) -> str | None:
     """The picker: one entry per conversation with pictures, newest first, named by title and date."""
-    drawing = tuple(s.key for s in scenarios.all_scenarios() if s.draws_pictures)
+    drawing = drawing_scenarios()
     newest = tuple(dict.fromkeys(traces.picture_conversations(shown, drawing)["conversation"]))[:500]
     try:  # the runs' own titles (a rename shows); the first thing asked names the others
-        runs = trace_data.conversation_summaries(store, URI, store.experiment_id, newest, trace_data.nonce(), version)
+        runs = trace_data.conversation_summaries(view.store, view.window, newest)
     except StoreUnavailable:
         runs = {}
     facts = traces.lineage_choices(shown, drawing, {cid: run.title for cid, run in runs.items()})
-    asked, fresh = asked_conversation({f.id for f in facts})
+    asked, fresh = asked_conversation({f.id for f in facts}, opened, frames)
     if asked and asked not in {f.id for f in facts}:  # older than the traces shown, filtered out, or not theirs
         try:
-            found = store.summaries([asked]).get(asked) if is_valid_run_id(asked) else None
+            found = traces.conversation_facts(view.store, asked, view.viewer)
         except StoreUnavailable:
             found = None
-        if found is not None and hosted.may_open(OWNER, found.session):
-            facts.append(lineage.ConversationFacts(found.id, found.title, found.updated_ms))
+        if found is not None:
+            facts.append(found)
         else:
-            where = "among your conversations in this demo" if OWNER is not None else "in this store"
+            where = "among your conversations in this demo" if view.viewer is not None else "in this store"
             st.warning(f"There is no conversation {plain(asked[:80])} {where}.")
             fresh = False
     if not facts:
@@ -706,17 +764,19 @@ def zone() -> tzinfo | None:
         return None
 
 
-def lineage_view() -> None:
-    chosen = choose_conversation()
+def lineage_view(view: TracesView, frames: traces.Frames, shown: traces.Frames, opened: str | None) -> None:
+    """The picker, then the chosen conversation's pictures as a storyboard (and a graph when it branches)."""
+    chosen = choose_conversation(view, frames, shown, opened)
     if not chosen:
         return
     try:
-        conv = trace_data.conversation(store, chosen, trace_data.nonce(), version)
+        # the picker lists only theirs; open_conversation is the lock behind it
+        conv = trace_data.conversation(view.store, chosen, view.window)
+    except traces.NotYours as exc:
+        st.warning(plain(exc))
+        return
     except (ConversationError, StoreUnavailable) as exc:
         st.warning(f"{plain(exc)} (Traces made by the filler script have no conversation run behind them.)")
-        return
-    if not hosted.may_open(OWNER, conv.session_id):  # the picker lists only theirs; this is the lock behind it
-        st.warning(f"There is no conversation {plain(chosen)} among your conversations in this demo.")
         return
     graph = lineage.build(conv.image_lookup)
     if not graph.nodes:
@@ -734,17 +794,17 @@ def lineage_view() -> None:
             f"**Turn {chain.turn}** · {len(chain.frames)} picture{'s' * (len(chain.frames) != 1)} · {plain(lineage.money(chain.cost_usd))}"
         )
         for frame in chain.frames:
-            storyboard_frame(chosen, frame)
+            storyboard_frame(view, chosen, frame)
 
 
-def storyboard_frame(conversation: str, frame: lineage.Frame) -> None:
+def storyboard_frame(view: TracesView, conversation: str, frame: lineage.Frame) -> None:
     """A card: the thumbnail, then its number, model, cost and prompt (words the critique changed marked); above
     it, the critique that led to it."""
     if frame.came_from is not None:
         st.markdown(f":material/arrow_downward: **Critique of #{frame.came_from}:** {plain(frame.critique or '(none)')}")
     with st.container(border=True):
         thumb, text = st.columns([1, 3])
-        png = trace_data.picture(store, URI, conversation, frame.node.image_id)
+        png = trace_data.picture(view.store, view.uri, conversation, frame.node.image_id)
         with thumb:
             if png:
                 st.image(png, caption=f"#{frame.number}", width="stretch")
@@ -754,6 +814,44 @@ def storyboard_frame(conversation: str, frame: lineage.Frame) -> None:
         text.markdown(f"**#{frame.number}**{model} · {plain(lineage.money(frame.node.cost_usd))}")
         text.markdown(" ".join(DIFF_STYLE[kind].format(plain(words)) for kind, words in frame.prompt) or "*(no prompt)*")
 
+
+# --- the page: one context, built at the top, passed to every part -------------------------------------------------
+
+
+def overview_tab(view: TracesView, scope: aggregates.Scope | None, shown: traces.Frames) -> None:
+    if scope is not None:  # at scale: the store's own sums in scope
+        overview_at_scale(view, scope)
+    else:
+        overview(shown)
+
+
+def list_tab(view: TracesView, scope: aggregates.Scope | None, shown: traces.Frames, opened: str | None) -> None:
+    if opened:
+        one_trace(view, opened)  # above the list, where the click that opened it can see it
+    if scope is not None:  # statements, not a conditional expression: Streamlit's magic would write its None on the page
+        trace_list_at_scale(view, scope)
+    else:
+        trace_list(shown)
+
+
+settings, maybe_store, store_problem = session.page_setup()
+st.title("Traces")
+if maybe_store is None:
+    st.error(f"The MLflow store cannot be read, so there are no traces to show. {plain(store_problem or '')}")
+    st.stop()
+view = open_view(settings, maybe_store)
+scope: aggregates.Scope | None = None
+if view.at_scale:
+    scope = chosen = at_scale_filters(view.count, view.kind)
+    # the lineage picker's conversations: the newest traces in scope, read whole
+    frames = read_or_stop(lambda: trace_data.recent(view.window, chosen, drawing_scenarios()))
+    shown = frames
+else:
+    frames = read_frames(view)
+    frames = traces.apply_filter(frames, traces.TraceFilter(owners=(view.viewer,) if view.viewer is not None else (), kinds=(view.kind,)))
+    for note in frames.notes:
+        st.info(note)
+    shown = whole_filters(view, frames)
 
 # a link from a chat turn switches to this page in the same session: it lands on its thing, as a new tab would
 if navigation.arrived() and ("trace" in st.query_params or "conversation" in st.query_params):
@@ -765,32 +863,16 @@ opened = opened_trace()
 first_tab = st.session_state.setdefault(
     "traces_first_tab", "Trace list" if st.query_params.get("trace") else "Image lineage" if st.query_params.get("conversation") else None
 )
-
-
-def overview_tab() -> None:
-    if WHOLE:
-        overview()
-    else:
-        overview_at_scale(SCOPE)
-
-
-def list_tab() -> None:
-    if opened:
-        one_trace(opened)  # above the list, where the click that opened it can see it
-    if WHOLE:  # statements, not a conditional expression: Streamlit's magic would write its None on the page
-        trace_list()
-    else:
-        trace_list_at_scale(SCOPE)
-
-
 tabs = dict(zip(("Overview", "Trace list", "Image lineage"), st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)))
-drawn_by = {"Overview": overview_tab, "Trace list": list_tab, "Image lineage": lineage_view}
+drawn_by = {
+    "Overview": partial(overview_tab, view, scope, shown),
+    "Trace list": partial(list_tab, view, scope, shown, opened),
+    "Image lineage": partial(lineage_view, view, frames, shown, opened),
+}
 # the tab a link lands on is filled first: its trace or lineage shows before the overview's charts are computed
 for name in sorted(tabs, key=lambda name: name != first_tab):
     with tabs[name]:
         drawn_by[name]()
-if not WHOLE and not SCOPE.scenario and not trace_data.reads_rows(URI):
+if scope is not None and not scope.scenario and not trace_data.reads_rows(view.uri):
     # what a person is likely to choose next, asked once this page's own reads are done (not competing with them)
-    trace_data.prefetch_scenarios(
-        URI, experiment_id, start_ms, end_ms, SCOPE, tuple(s.key for s in scenarios.all_scenarios()), trace_data.nonce(), version
-    )
+    trace_data.prefetch_scenarios(view.window, scope, scenario_keys())

@@ -352,7 +352,7 @@ SAFEGUARDS = [
     Safeguard(
         "input",
         "a malformed MLflow filter becomes a message",
-        "core/traces.py",
+        "core/reading/api.py",
         "search_ids",
         'if "INVALID_PARAMETER_VALUE" in str(exc.error_code) or "invalid" in str(exc).lower():',
         "if False:",

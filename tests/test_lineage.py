@@ -1,4 +1,4 @@
-"""The lineage view's pure parts (core.observe.lineage, core.traces.lineage_choices): the storyboard and the words
+"""The lineage view's pure parts (core.reading.lineage, core.traces.lineage_choices): the storyboard and the words
 each critique changed, the graph kept for branching lineages (narrow, capped in width), and the conversation
 picker's labels (one per conversation, title and date, newest first, an id's end only where labels collide)."""
 
@@ -12,7 +12,7 @@ import pandas as pd
 
 from core import traces
 from core.conversations import Conversation
-from core.observe import lineage
+from core.reading import lineage
 
 NOW = int(datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc).timestamp() * 1000)
 AT_1405 = int(datetime(2026, 11, 26, 14, 5, tzinfo=timezone.utc).timestamp() * 1000)

@@ -16,10 +16,12 @@ from conftest import ROOT
 from mlflow.tracking import MlflowClient
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.support import synthetic
 from core import store as stores
-from core import synthetic, trace_metrics, traces
+from core import traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore, StoreUnavailable
+from core.reading import aggregates
 from core.turn import run_turn
 from tests.mlflow_server import MlflowServer
 
@@ -101,7 +103,7 @@ def test_filled_traces_on_postgresql_read_the_same_every_way(postgres, server):
     assert expected.traces == 120 and expected.errors > 0 and expected.cost_usd > 0
     assert traces.totals(traces.ApiTraceReader(server.uri, report.experiment_id).frames().traces) == expected
     for where in (uri, server.uri):
-        got = trace_metrics.MetricsReader(where, report.experiment_id).overview(None, None, int(time.time() * 1000))
+        got = aggregates.MetricsReader(where, report.experiment_id).overview(None, None, int(time.time() * 1000))
         assert (got.totals.traces, got.totals.input_tokens, got.totals.output_tokens, got.totals.errors) == (
             expected.traces,
             expected.input_tokens,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import symtable
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,54 @@ def test_every_safeguard_is_where_scripts_check_safeguards_looks():
         except (check_safeguards.NotThere, SyntaxError) as exc:
             lost.append(f"{safeguard.name}: {exc}")
     assert len(check_safeguards.SAFEGUARDS) >= 34 and not lost, lost
+
+
+# pages that build one context at their top and pass it (issue 33); the others still read their page's variables
+EXPLICIT_PAGES = ("pages/traces.py", "pages/compare.py")
+
+
+def _page_variables_read_in_functions(source: str, filename: str) -> list[str]:
+    """`function: name` for each name a function reads that the page binds at its top as a variable: not an
+    import, function, class or UPPER_CASE constant (symtable: a nested function's own and enclosing names are not
+    globals)."""
+    tree = ast.parse(source)
+    imported = {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    found = []
+
+    functions = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    def visit(table: symtable.SymbolTable, in_function: bool) -> None:
+        """Every scope inside a `def` (its lambdas and comprehensions too); the page's own lambdas and
+        comprehensions run in its top-level flow, where its variables are what they read."""
+        for child in table.get_children():
+            inside = in_function or (child.get_type() == "function" and child.get_name() in functions)
+            if inside:
+                for sym in child.get_symbols():
+                    name = sym.get_name()
+                    if sym.is_global() and sym.is_referenced() and name in variables:
+                        found.append(f"{child.get_name()}: {name}")
+            visit(child, inside)
+
+    top = symtable.symtable(source, filename, "exec")
+    variables = {
+        s.get_name() for s in top.get_symbols() if s.is_assigned() and s.get_name() not in imported | defined and not s.get_name().isupper()
+    }
+    visit(top, False)
+    return sorted(found)
+
+
+@pytest.mark.parametrize("page", EXPLICIT_PAGES)
+def test_page_functions_get_what_they_draw_from_their_arguments(page):
+    source = (ROOT / page).read_text(encoding="utf-8")
+    assert not _page_variables_read_in_functions(source, page)
+
+
+def test_the_page_variables_check_can_fail():
+    source = "import streamlit as st\nLIMIT = 3\nshown = st.empty()\n\n\ndef draw():\n    return shown, LIMIT\n"
+    assert _page_variables_read_in_functions(source, "page.py") == ["draw: shown"]

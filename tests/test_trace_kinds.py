@@ -14,11 +14,12 @@ import streamlit as st
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from core import contract, trace_metrics, traces
+from core import contract, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore, find_models_experiment
 from core.mlflow_model import registry
 from core.observe import export
+from core.reading import aggregates
 from core.turn import run_turn
 
 PAGE = str(ROOT / "pages" / "traces.py")
@@ -99,15 +100,15 @@ def test_an_old_layout_store_reads_each_traces_kind_in_every_reader(old_store):
     shown = traces.apply_filter(traces.SqlTraceReader(uri, experiment_id).frames(), traces.TraceFilter(kinds=(contract.CHAT_TURN,)))
     assert traces.totals(shown.traces).traces == CHATS
     # past the read-all limit: the sqlite store's lean rows and the list's pages leave the other kinds out too
-    reader = trace_metrics.MetricsReader(uri, experiment_id)
-    chat = trace_metrics.Scope(kind=contract.CHAT_TURN)
-    assert trace_metrics.from_rows(reader.rows(None, None), chat).totals.traces == CHATS
-    assert int(trace_metrics.scenarios_from_rows(reader.rows(None, None), chat)["traces"].sum()) == CHATS
+    reader = aggregates.MetricsReader(uri, experiment_id)
+    chat = aggregates.Scope(kind=contract.CHAT_TURN)
+    assert aggregates.from_rows(reader.rows(None, None), chat).totals.traces == CHATS
+    assert int(aggregates.scenarios_from_rows(reader.rows(None, None), chat)["traces"].sum()) == CHATS
     assert len(reader.list_page(None, None, chat)[0]) == CHATS
     # the searches that find an experiment's predictions and evaluations too big to read whole find them all
     api = traces.ApiTraceReader(uri, experiment_id)
     for kind in (contract.PREDICTION, contract.EVALUATION_ANSWER):
-        found = [api.frames(filter_string=f) for f in trace_metrics.kind_searches(kind)]
+        found = [api.frames(filter_string=f) for f in aggregates.kind_searches(kind)]
         merged = traces.apply_filter(_merge(found), traces.TraceFilter(kinds=(kind,)))
         assert len(merged.traces) == expected()[kind]
 

@@ -1,4 +1,4 @@
-"""The Traces page's aggregates at scale (core.trace_metrics) against reading every trace (core.traces), on a
+"""The Traces page's aggregates at scale (core.reading.aggregates) against reading every trace (core.traces), on a
 local sqlite store and through a real `mlflow server` on the same file: MLflow's own metrics over REST, its span
 cost metric, the per-scenario filtered queries, its search pages."""
 
@@ -10,7 +10,9 @@ import mlflow
 import pandas as pd
 import pytest
 
-from core import contract, synthetic, trace_metrics, traces
+from benchmarks.support import synthetic
+from core import contract, traces
+from core.reading import aggregates
 from tests.mlflow_server import MlflowServer
 
 TRACES = 150
@@ -34,7 +36,7 @@ def whole(stores):
 @pytest.mark.parametrize("where", ["sqlite", "server"])
 def test_totals_per_day_and_by_status_equal_reading_every_trace(stores, whole, where):
     uris, experiment_id = stores
-    reader = trace_metrics.MetricsReader(uris[where], experiment_id)
+    reader = aggregates.MetricsReader(uris[where], experiment_id)
     assert reader.count() == TRACES
     got = reader.overview(None, None, int(time.time() * 1000))
     expected = traces.totals(whole.traces)
@@ -59,9 +61,9 @@ def test_totals_per_day_and_by_status_equal_reading_every_trace(stores, whole, w
 @pytest.mark.parametrize("where", ["sqlite", "server"])
 def test_breakdowns_by_scenario_and_model_equal_reading_every_trace(stores, whole, where):
     uris, experiment_id = stores
-    reader = trace_metrics.MetricsReader(uris[where], experiment_id)
+    reader = aggregates.MetricsReader(uris[where], experiment_id)
     totals = reader.overview(None, None, int(time.time() * 1000)).totals
-    table = reader.by_scenario(None, None, trace_metrics.Scope(), ("catify", "weather"), totals).set_index("scenario")
+    table = reader.by_scenario(None, None, aggregates.Scope(), ("catify", "weather"), totals).set_index("scenario")
     expected = traces.breakdown(whole, "scenario").set_index("scenario")
     assert set(table.index) == set(expected.index) == {"catify", traces.OTHER}
     for column in ("traces", "input_tokens", "output_tokens"):
@@ -80,12 +82,12 @@ def test_breakdowns_by_scenario_and_model_equal_reading_every_trace(stores, whol
 @pytest.mark.parametrize("where", ["sqlite", "server"])
 def test_a_scope_narrows_every_number_and_the_list_pages_in_the_stores_order(stores, whole, where):
     uris, experiment_id = stores
-    reader = trace_metrics.MetricsReader(uris[where], experiment_id)
+    reader = aggregates.MetricsReader(uris[where], experiment_id)
     shown = whole.traces
     for scope, kept in (
-        (trace_metrics.Scope(scenario="catify"), shown[shown["scenario"] == "catify"]),
-        (trace_metrics.Scope(status="ERROR"), shown[shown["status"] == "ERROR"]),
-        (trace_metrics.Scope(owner="session-00001"), shown[shown["owner"] == "session-00001"]),
+        (aggregates.Scope(scenario="catify"), shown[shown["scenario"] == "catify"]),
+        (aggregates.Scope(status="ERROR"), shown[shown["status"] == "ERROR"]),
+        (aggregates.Scope(owner="session-00001"), shown[shown["owner"] == "session-00001"]),
     ):
         assert 0 < reader.count(scope=scope) == len(kept) < TRACES, scope
         if scope.owner and where == "server":  # an owner's traces are two sets: the page reads them whole (Scope)
@@ -102,7 +104,7 @@ def test_a_scope_narrows_every_number_and_the_list_pages_in_the_stores_order(sto
     assert list(third["trace_id"]) == list(shown["trace_id"][100:150])
     past, more = reader.list_page(None, None, number=4, size=50)
     assert past.empty and not more
-    oldest, _ = reader.list_page(None, None, trace_metrics.Scope(scenario="catify"), sort="oldest", size=20)
+    oldest, _ = reader.list_page(None, None, aggregates.Scope(scenario="catify"), sort="oldest", size=20)
     catify = shown[shown["scenario"] == "catify"].sort_values("timestamp_ms", kind="stable")
     assert list(oldest["trace_id"]) == list(catify["trace_id"][:20])
     assert isinstance(oldest, pd.DataFrame) and list(oldest.columns) == traces.LIST_COLUMNS
@@ -111,7 +113,7 @@ def test_a_scope_narrows_every_number_and_the_list_pages_in_the_stores_order(sto
 def test_a_filter_value_with_a_quote_is_refused_in_words(stores):
     uris, experiment_id = stores
     with pytest.raises(traces.TraceReadError, match="cannot be used as a filter value"):
-        trace_metrics.MetricsReader(uris["server"], experiment_id).count(scope=trace_metrics.Scope(scenario="x' OR '1"))
+        aggregates.MetricsReader(uris["server"], experiment_id).count(scope=aggregates.Scope(scenario="x' OR '1"))
 
 
 def test_a_scenario_is_filtered_by_its_trace_name_unless_a_trace_has_an_older_per_turn_name(tmp_path):
@@ -119,8 +121,8 @@ def test_a_scenario_is_filtered_by_its_trace_name_unless_a_trace_has_an_older_pe
     traces named the older way ("catify turn 9") is filtered by the tag, and counts them."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     report = synthetic.fill(uri, "names", 30, seed=3)
-    reader = trace_metrics.MetricsReader(uri, report.experiment_id)
-    catify = trace_metrics.Scope(scenario="catify")
+    reader = aggregates.MetricsReader(uri, report.experiment_id)
+    catify = aggregates.Scope(scenario="catify")
     assert reader._where(catify, None, None) == [f"trace.tag.{contract.TRACE_NAME} = 'catify turn'"]
     before = reader.count(scope=catify)
     assert 0 < before < 30
@@ -148,10 +150,10 @@ def test_turn_names_old_and_new_name_their_scenario():
 def test_a_scopes_overview_asked_ahead_is_kept_for_its_age(stores):
     """What the page asks ahead (Prefetch) is handed over while young enough; never asked, or too old: asked now."""
     uris, experiment_id = stores
-    reader = trace_metrics.MetricsReader(uris["server"], experiment_id)
-    now, catify = int(time.time() * 1000), trace_metrics.Scope(scenario="catify")
+    reader = aggregates.MetricsReader(uris["server"], experiment_id)
+    now, catify = int(time.time() * 1000), aggregates.Scope(scenario="catify")
     assert reader.scenarios_present(None, None, None, ("catify", "weather")) == ["catify"]
-    prefetch = trace_metrics.Prefetch()
+    prefetch = aggregates.Prefetch()
     prefetch.start(("catify",), lambda: reader.overview(None, None, now, catify), max_age_s=60)
     ahead = prefetch.take(("catify",), max_age_s=60)
     assert ahead is not None and ahead.totals == reader.overview(None, None, now, catify).totals
@@ -160,9 +162,9 @@ def test_a_scopes_overview_asked_ahead_is_kept_for_its_age(stores):
 
 
 def test_a_failed_prefetch_is_asked_again_in_the_foreground():
-    prefetch = trace_metrics.Prefetch()
+    prefetch = aggregates.Prefetch()
 
-    def broken() -> trace_metrics.Overview:
+    def broken() -> aggregates.Overview:
         raise RuntimeError("the store went away")
 
     prefetch.start(("x",), broken, max_age_s=60)

@@ -20,10 +20,12 @@ import mlflow
 import pytest
 from mlflow.tracing.client import TracingClient
 
-from core import contract, scenarios, trace_metrics, trace_view, traces
+from core import contract, scenarios, traces
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
+from core.reading import aggregates
+from core.reading import story as trace_view  # its tests name their stories `story`
 from core.scenarios import analyst, weather
 from core.turn import run_turn
 from tests.pages import open_app, send
@@ -166,8 +168,8 @@ def test_a_trace_written_before_keeps_its_owner_counts_and_reads(store, tracking
     frames = traces.reader_for(tracking_uri, experiment).frames()
     mine = traces.apply_filter(frames, traces.TraceFilter(owners=("old-owner",))).traces
     assert set(mine["trace_id"]) == {old_id, new.trace_id}
-    assert trace_metrics.MetricsReader(tracking_uri, experiment).count(scope=trace_metrics.Scope(owner="old-owner")) == 2
-    rows = trace_metrics.MetricsReader(tracking_uri, experiment).rows(None, None, "old-owner")
+    assert aggregates.MetricsReader(tracking_uri, experiment).count(scope=aggregates.Scope(owner="old-owner")) == 2
+    rows = aggregates.MetricsReader(tracking_uri, experiment).rows(None, None, "old-owner")
     assert rows is not None and len(rows) == 2
 
 

@@ -1,4 +1,4 @@
-"""The read side (core.traces, core.costs, core.observe.lineage) on a real sqlite store filled by the chat side and
+"""The read side (core.traces, core.costs, core.reading.lineage) on a real sqlite store filled by the chat side and
 by other MLflow-instrumented code. Every number is checked against MLflow's own API, computed here."""
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from mlflow.entities import Span, SpanType, Trace
 from mlflow.tracing.client import TracingClient
 from mlflow.utils.providers import cost_per_token
 
-from core import contract, costs, exports, feedback, synthetic, traces
+from benchmarks.support import synthetic
+from core import contract, costs, exports, feedback, traces
 from core.conversations import ConversationStore
-from core.observe import export, lineage, summary
+from core.observe import export, summary
+from core.reading import lineage
 from tests.catalog_prices import picture_usd_from_catalog
 from tests.openai_server import IMAGE_OUTPUT_TOKENS
 from tests.trace_fixtures import FOREIGN_QUESTION, fill

@@ -14,6 +14,7 @@ import streamlit as st
 from core import feedback, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
+from core.reading import readers
 from core.turn import run_turn
 from ui import trace_data
 
@@ -35,7 +36,7 @@ def reads(monkeypatch):
         def version(self):
             return self.reader.version()
 
-    monkeypatch.setattr(traces, "reader_for", lambda uri, eid: Spy(real(uri, eid)))
+    monkeypatch.setattr(readers, "reader_for", lambda uri, eid: Spy(real(uri, eid)))
     st.cache_data.clear()
     trace_data._LAST.clear()
     return seen
@@ -55,7 +56,7 @@ def test_a_refresh_reads_only_the_new_turns_and_equals_a_full_read(tracking_uri,
         conversation = asyncio.run(run_turn(conversation, message, settings, store)).conversation
 
     def read() -> traces.Frames:
-        return trace_data.frames(tracking_uri, eid, None, None, 0, traces.reader_for(tracking_uri, eid).version())
+        return trace_data.frames(traces.ReadWindow(tracking_uri, eid, version=traces.reader_for(tracking_uri, eid).version()))
 
     first = read()
     assert len(first.traces) == 2 and reads == [None]

@@ -13,8 +13,8 @@ from core import scenarios
 from core.compare import Comparison, Side
 from core.config import Settings
 from core.hosted import MAX_USER_TEXT_CHARS
+from core.reading.story import money
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
-from core.trace_view import money
 from core.variants import Cell, Setting
 from ui import session
 from ui.session import HOSTED_MODELS

@@ -1,15 +1,14 @@
-"""Draws one span's story (core.trace_view) in Streamlit: a chat per model call, with the pictures inline and the
+"""Draws one span's story (core.reading.story) in Streamlit: a chat per model call, with the pictures inline and the
 tool calls as calls; anything else as data. Every word comes from a trace anyone could have written: prompts
 and tool results are plain text, answers safe markdown (ui.text)."""
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 import streamlit as st
 
-from core.trace_view import ChatLine, SpanStory
+from core.reading.story import ChatLine, SpanStory, arguments_text
 from ui.text import code, plain, safe_markdown
 
 AVATARS = {"system": ":material/settings:", "user": "user", "assistant": "assistant", "tool": ":material/build:"}
@@ -22,13 +21,6 @@ def _words(line: ChatLine) -> None:
         st.markdown(safe_markdown(line.text))
     else:  # instructions and prompts keep their line breaks, and show literally
         st.markdown(plain(line.text).replace("\n", "  \n"))
-
-
-def _arguments(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
 
 
 def show_story(story: SpanStory, picture: Callable[[str], bytes | None]) -> None:
@@ -48,7 +40,7 @@ def show_story(story: SpanStory, picture: Callable[[str], bytes | None]) -> None
                 st.caption(plain(f"A picture ({size}) was here; this trace kept only its place."))
             for call in line.tool_calls:
                 st.markdown(f"**Calls** {code(call.name)}")
-                st.code(_arguments(call.arguments), language="json", wrap_lines=True)
+                st.code(arguments_text(call.arguments), language="json", wrap_lines=True)
     if story.data:
         if story.chat:
             with st.expander("Other details"):

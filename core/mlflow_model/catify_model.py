@@ -34,7 +34,7 @@ from core import contract
 from core.config import Settings
 from core.conversations import Conversation
 from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params, trace_experiment
-from core.observe import lineage
+from core.reading import lineage
 from core.scenarios.catify import CRITIC, DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from core.scenarios.catify import KEY as CATIFY
 from core.turn import TurnHandle

@@ -1,6 +1,7 @@
 """Image lineage of a Catify conversation: prompt → image → critique → new prompt → image, built from the
 run's image_lookup.json (written as each picture is made), with what changed between prompts; as the Traces
-page shows it (a storyboard, a graph when it branches) and how its conversation picker names conversations.
+page shows it (a storyboard, a graph when it branches), which conversations have one (`lineage_choices`, from the
+frames) and how its conversation picker names them.
 
 Why a storyboard and not only a graph: a Catify turn is a chain (each picture redraws the one before it), and
 a chain reads best as a column of cards, picture → critique with the words it changed → picture, where the
@@ -17,6 +18,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from .frames import Frames, _member
 
 
 @dataclass(frozen=True)
@@ -305,3 +310,47 @@ def picker_labels(conversations: Iterable[ConversationFacts], tz: tzinfo | None 
     if len(set(labels.values())) < len(labels):  # a title that spells another's label with its id: whole ids
         labels = {cid: f"{label} · {cid}" for cid, label in labels.items()}
     return labels
+
+
+# --- the conversations with a lineage, from the frames ----------------------------------------------------------
+
+
+def picture_conversations(frames: Frames, picture_scenarios: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The trace rows of conversations with a picture lineage (the lineage view's choice), newest first: those
+    of scenarios that draw pictures (even before their first picture), and any other that made one."""
+    with_pictures = set(frames.calls.loc[frames.calls["kind"] == "image", "trace_id"])
+    rows = frames.traces[frames.traces["conversation"] != ""]
+    drawing = _member(rows["trace_id"], with_pictures) | rows["scenario"].isin(picture_scenarios)
+    conversations = set(rows.loc[drawing, "conversation"])
+    return rows[_member(rows["conversation"], conversations)]
+
+
+def lineage_choices(
+    frames: Frames, picture_scenarios: tuple[str, ...] = (), titles: Mapping[str, str] | None = None
+) -> list[ConversationFacts]:
+    """What the lineage view's picker says of each conversation with a lineage, newest turn first: its title
+    (`titles`: the runs' own, by id; else the first thing asked in its traces), when its newest turn ran and how
+    many pictures its traces made (None when a tracking server's reader stopped short of some of its traces)."""
+    rows = picture_conversations(frames, picture_scenarios)
+    if rows.empty:
+        return []
+    images = frames.calls[frames.calls["kind"] == "image"].groupby("trace_id")["calls"].sum()
+    rows = rows.assign(
+        pictures=rows["trace_id"].map(images).fillna(0),
+        read=True if frames.covered is None else _member(rows["trace_id"], set(frames.covered)),
+    )
+    per = rows.groupby("conversation", sort=False).agg(
+        updated_ms=("timestamp_ms", "max"), pictures=("pictures", "sum"), complete=("read", "all")
+    )
+    first = rows.sort_values("timestamp_ms", kind="stable").drop_duplicates("conversation").set_index("conversation")
+    titles = titles or {}
+    found = [
+        ConversationFacts(
+            id=str(cid),
+            title=titles.get(str(cid)) or str(first.at[cid, "request"]),
+            updated_ms=int(row.updated_ms),
+            pictures=int(row.pictures) if row.complete else None,
+        )
+        for cid, row in zip(per.index, per.itertuples())
+    ]
+    return sorted(found, key=lambda f: (-f.updated_ms, f.id))

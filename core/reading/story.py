@@ -1,11 +1,13 @@
 """One trace as a story a person reads: each span's conversation (who said what, the pictures, the tool calls),
 where it failed and why, and the pictures a span holds. Pure reading of MLflow traces, for any writer: ours
 (OpenAI's chat format since 2026-11, the older placeholder format before), MLflow's autologgers, plain
-`@mlflow.trace` code. The Traces page draws what this returns (ui/trace_view.py); nothing here is markup."""
+`@mlflow.trace` code. The Traces page draws what this returns (ui/trace_view.py); nothing here is markup. Also the trace as a span table
+(tree order, offsets), its raw data, its JSON and its link in MLflow's UI."""
 
 from __future__ import annotations
 
 import json
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +16,8 @@ from mlflow.entities import SpanStatusCode
 from mlflow.tracing.attachments import Attachment
 from mlflow.tracing.client import TracingClient
 
-from . import contract
+from .. import contract
+from ..observe import summary
 
 MAX_PICTURE_BYTES = 10 * 1024 * 1024  # as MLflow's UI: larger attachments are not drawn
 
@@ -144,6 +147,14 @@ def _answers_in(outputs: Any) -> list[ChatLine] | None:
     return None
 
 
+def arguments_text(text: str) -> str:
+    """A tool call's arguments as the page shows them: pretty JSON when they are JSON, else as written."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
 def span_story(span: Any) -> SpanStory:
     """A span as a conversation when its inputs are one (and its outputs, when it has any), else as data."""
     story = SpanStory()
@@ -264,3 +275,105 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
     if "status" in out:
         out["status"] = out["status"].replace({"UNSET": "", "None": ""}).fillna("")
     return out.fillna("")
+
+
+# --- one trace as a table, as data, as a link ---------------------------------------------------------------------
+
+SPAN_COLUMNS = [
+    "label",
+    "name",
+    "type",
+    "status",
+    "start_ms",
+    "duration_ms",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "depth",
+    "span_id",
+    "parent_id",
+    "image_id",
+]
+
+
+def span_table(trace: Any) -> pd.DataFrame:
+    """The spans in tree order (parents before children, siblings by start), indented names, offsets from
+    the trace's start in ms, and tokens and cost per span. Missing attributes are blanks, not errors."""
+    spans = list(trace.data.spans)
+    if not spans:
+        return pd.DataFrame(columns=SPAN_COLUMNS)
+    known = {s.span_id for s in spans}
+    children: dict[str | None, list[Any]] = {}
+    for span in spans:
+        parent = span.parent_id if span.parent_id in known else None
+        children.setdefault(parent, []).append(span)
+    for group in children.values():
+        group.sort(key=lambda s: s.start_time_ns or 0)
+    t0 = min(s.start_time_ns or 0 for s in spans)
+    rows: list[dict[str, Any]] = []
+    stack = [(s, 0) for s in reversed(children.get(None, []))]
+    while stack:
+        span, depth = stack.pop()
+        usage = summary.as_dict(span.get_attribute(contract.USAGE))
+        cost = summary.as_dict(span.get_attribute(contract.COST))
+        end = span.end_time_ns
+        rows.append(
+            {
+                "label": f"{len(rows) + 1}. " + "\u2003" * depth + ("└ " if depth else "") + str(span.name),
+                "name": span.name,
+                "type": span.span_type or "UNKNOWN",
+                "status": str(getattr(span.status, "status_code", "") or "").replace("SpanStatusCode.", ""),
+                "start_ms": ((span.start_time_ns or t0) - t0) / 1e6,
+                "duration_ms": None if end is None else (end - (span.start_time_ns or end)) / 1e6,
+                "model": span.get_attribute(contract.MODEL) or "",
+                "input_tokens": usage.get("input_tokens"),
+                "output_tokens": usage.get("output_tokens"),
+                "cost_usd": cost.get("total_cost"),
+                "depth": depth,
+                "span_id": span.span_id,
+                "parent_id": span.parent_id or "",
+                "image_id": span.get_attribute(contract.IMAGE_ID) or "",
+            }
+        )
+        stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
+    return pd.DataFrame(rows, columns=SPAN_COLUMNS)
+
+
+def span_io(trace: Any, span_id: str) -> dict[str, Any]:
+    """One span's inputs, outputs, attributes and events, as plain data for a JSON view (never as markup)."""
+    span = span_of(trace, span_id)
+    return {
+        "inputs": span.inputs,
+        "outputs": span.outputs,
+        "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith(contract.SPAN_INTERNAL_PREFIX)},
+        "events": [{"name": e.name, "attributes": e.attributes} for e in (span.events or [])],
+    }
+
+
+def trace_json(trace: Any) -> str:
+    """The trace as MLflow serialises it (info and every span)."""
+    return trace.to_json(pretty=True)
+
+
+def ui_link(mlflow_ui_url: str, experiment_id: str, trace_id: str) -> str | None:
+    """The same trace in the MLflow UI, when its address is known."""
+    if not mlflow_ui_url:
+        return None
+    parts = urllib.parse.urlsplit(mlflow_ui_url)
+    base = (
+        urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+        if parts.hostname
+        else mlflow_ui_url
+    )  # never publish user:password@ in a link
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"
+
+
+def trace_owner(trace: Any) -> str:
+    """Who owns a trace (hosted: the visitor; contract.trace_owner, old traces too); "" when nobody does."""
+    return contract.trace_owner(trace.info.tags, trace.info.trace_metadata)
+
+
+def trace_conversation(trace: Any) -> str:
+    """The conversation (run id) a trace of ours is a turn of; "" for other code's traces."""
+    return str((trace.info.tags or {}).get(contract.CONVERSATION) or "")

@@ -1,4 +1,6 @@
 """Fill a store with N realistic traces: for the Traces page benchmarks, and to try the page on months of data.
+Support code, not the app's: it writes MLflow's own tables directly (the rows `log_spans` writes), which no part of
+the app does (`core/reading/sql.py` only reads them).
 
 Templates come from the real write side: real demo Catify turns through `run_turn` (our spans, MLflow's
 exporter) and foreign traces written by plain `@mlflow.trace` code with an OpenAI-style model span, as
@@ -33,13 +35,13 @@ from mlflow.tracing.utils.truncation import _get_truncated_preview
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 from sqlalchemy import insert
 
-from . import contract
-from .config import Settings
-from .conversations import Conversation, ConversationStore
-from .costs import image_price_usd
-from .observe import export, summary
-from .scenarios.catify import KEY as CATIFY
-from .turn.runner import run_turn
+from core import contract
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+from core.costs import image_price_usd
+from core.observe import export, summary
+from core.scenarios.catify import KEY as CATIFY
+from core.turn.runner import run_turn
 
 PROMPTS = (
     "The matrix with a cat",

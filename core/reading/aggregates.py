@@ -1,9 +1,9 @@
 """The Traces page's numbers where the data is: MLflow's own trace metrics (`query_trace_metrics`: one GROUP BY in
 the store's database, the same call on a local store and over a tracking server's REST API, what MLflow's own
 overview uses) and one page of `search_traces` for the list. Nothing here reads trace by trace, so the cost of a
-first load does not grow with the number of traces the way `core.traces` frames do.
+first load does not grow with the number of traces the way `core.reading.frames` frames do.
 
-What MLflow's metrics cannot answer stays with the frames (`core.traces`): tokens per model (MLflow keeps no
+What MLflow's metrics cannot answer stays with the frames (`core.reading.frames`): tokens per model (MLflow keeps no
 per-span token metric, only cost and counts), per agent and per session (no dimension for them), the model,
 text and feedback filters, and sorting by cost or tokens (`search_traces` orders by time, duration, status and
 name only)."""
@@ -22,12 +22,13 @@ from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, Me
 from mlflow.exceptions import MlflowException
 from mlflow.tracing.client import TracingClient
 from mlflow.tracing.constant import SpanMetricDimensionKey, SpanMetricKey, TraceMetricDimensionKey, TraceMetricKey
-from sqlalchemy import text
 
-from . import contract, traces
+from .. import contract
+from . import api, frames, sums
+from .errors import TraceReadError, fail_fast_if_unreachable, unreadable
+from .sql import DAY_S, SqliteRows
 
-DAY_S = 86_400
-PERCENTILES = (50.0, 90.0, 99.0)  # as traces.PERCENTILES, in MLflow's unit
+PERCENTILES = (50.0, 90.0, 99.0)  # as sums.PERCENTILES, in MLflow's unit
 FILTERABLE = ("scenario", "status")  # the page filters MLflow's trace metrics can apply (equality on a tag, status)
 SORTS = {"newest": "timestamp_ms DESC", "oldest": "timestamp_ms ASC", "duration": "execution_time_ms DESC"}
 
@@ -36,8 +37,8 @@ SORTS = {"newest": "timestamp_ms DESC", "oldest": "timestamp_ms ASC", "duration"
 class Overview:
     """What the page's overview shows, from the store's aggregates."""
 
-    totals: traces.Totals
-    daily: pd.DataFrame  # period, traces, tokens, cost_usd, errors (as traces.over_time)
+    totals: sums.Totals
+    daily: pd.DataFrame  # period, traces, tokens, cost_usd, errors (as sums.over_time)
     by_status: pd.DataFrame  # status, traces
 
 
@@ -95,7 +96,7 @@ class Scope:
     owner: a hosted visitor's own). An owner's traces are two sets MLflow's filters cannot join (they have no OR):
     since issue 31 the app's owner tag, before it MLflow's session; `count` asks both, and the Traces page reads a
     visitor's own traces whole (two searches: `owner_searches`), so no other aggregate is asked with an owner but on
-    sqlite, whose rows are read with SQL's OR (`_SqliteRows`)."""
+    sqlite, whose rows are read with SQL's OR (`sql.SqliteRows`)."""
 
     scenario: str | None = None
     status: str | None = None
@@ -163,7 +164,7 @@ def owner_searches(owner: str) -> tuple[str, str]:
 
 def _quoted(value: str) -> str:
     if "'" in value or "\\" in value:
-        raise traces.TraceReadError(f"{value!r} cannot be used as a filter value.")
+        raise TraceReadError(f"{value!r} cannot be used as a filter value.")
     return value
 
 
@@ -172,15 +173,15 @@ class MetricsReader:
     (a tracking server answers them concurrently; a database store runs them on pooled connections)."""
 
     def __init__(self, tracking_uri: str, experiment_id: str):
-        traces._fail_fast_if_unreachable(tracking_uri)
+        fail_fast_if_unreachable(tracking_uri)
         self.tracking_uri, self.experiment_id = tracking_uri, str(experiment_id)
         try:
             self._client = TracingClient(tracking_uri)
             self._store = self._client.store
         except Exception as exc:
-            raise traces._unreadable(exc, "opened") from exc
+            raise unreadable(exc, "opened") from exc
         engine = getattr(self._store, "engine", None)
-        self._sql = _SqliteRows(engine, int(self.experiment_id)) if engine is not None and engine.dialect.name == "sqlite" else None
+        self._sql = SqliteRows(engine, int(self.experiment_id)) if engine is not None and engine.dialect.name == "sqlite" else None
 
     def _query(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
         self,
@@ -230,12 +231,12 @@ class MetricsReader:
                     end_ms=end_ms,
                 )
         except Exception as exc:
-            raise traces._unreadable(exc) from exc
+            raise unreadable(exc) from exc
         return int(sum(p.values.get("COUNT", 0) for p in points))
 
     def overview(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope()) -> Overview:
         """Totals, latency percentiles, per day and by status: eight aggregate queries whatever the store's size
-        (on sqlite, from the lean rows: see _SqliteRows)."""
+        (on sqlite, from the lean rows: see sql.SqliteRows)."""
         if self._sql is not None:
             return from_rows(self._sql.read(start_ms, end_ms, scope.owner), scope)
         where = self._where(scope, start_ms, end_ms)
@@ -322,7 +323,7 @@ class MetricsReader:
         return table.sort_values(["cost_usd", "calls"], ascending=False).reset_index(drop=True)
 
     def by_scenario(
-        self, start_ms: int | None, end_ms: int | None, scope: Scope, scenarios: tuple[str, ...], totals: traces.Totals
+        self, start_ms: int | None, end_ms: int | None, scope: Scope, scenarios: tuple[str, ...], totals: sums.Totals
     ) -> pd.DataFrame:
         """Traces, tokens and cost per scenario; the rest of the totals is "other". MLflow's metrics have no tag
         dimension: a filtered query set per scenario named (one GROUP BY on a sqlite store)."""
@@ -449,9 +450,9 @@ class MetricsReader:
                 with ThreadPoolExecutor(max_workers=6) as pool:
                     results = dict(zip(asks, pool.map(run, asks.values())))
         except MlflowException as exc:
-            raise traces.TraceReadError(f"The MLflow store could not aggregate the traces ({str(exc)[:200]}).") from exc
+            raise TraceReadError(f"The MLflow store could not aggregate the traces ({str(exc)[:200]}).") from exc
         except Exception as exc:
-            raise traces._unreadable(exc) from exc
+            raise unreadable(exc) from exc
         return results
 
     def list_page(
@@ -477,14 +478,14 @@ class MetricsReader:
                 if not token:
                     break
         except Exception as exc:
-            raise traces._unreadable(exc) from exc
-        shaped = traces.shape_traces(pd.DataFrame([traces._trace_row(t.info) for t in rows], columns=traces.TRACE_COLUMNS))
+            raise unreadable(exc) from exc
+        shaped = frames.shape_traces(pd.DataFrame([api.trace_row(t.info) for t in rows], columns=frames.TRACE_COLUMNS))
         if sort != "newest":  # shape_traces orders newest first; keep the store's order
             order = {t.info.trace_id: k for k, t in enumerate(rows)}
             shaped = shaped.sort_values("trace_id", key=lambda ids: ids.map(order)).reset_index(drop=True)
         if scope.kind:  # MLflow's search cannot leave the other kinds out (Scope.kind): a page may hold fewer rows
             shaped = shaped[shaped["kind"] == scope.kind].reset_index(drop=True)
-        return traces.listed(shaped), more
+        return sums.listed(shaped), more
 
 
 def _value(points: list[Any], key: str) -> float:
@@ -506,52 +507,6 @@ def _percentiles(point: Any) -> tuple[float, float, float] | None:
     return float(values[0]), float(values[1]), float(values[2])
 
 
-class _SqliteRows:
-    """A sqlite store's overview: one read of the trace columns MLflow's store keeps (`trace_info`: day, duration,
-    status, tokens, cost) and each trace's scenario tag, summed in pandas (`from_rows`); the page keeps the rows,
-    so a scenario or status filter is a pandas selection. Measured at 100,000 traces, each of MLflow's metric
-    queries is a scan of its own there (0.15-0.3 s, 0.6 s with a tag filter: 2.3 s for the overview, 4.2 s
-    filtered), and its span cost metric reads every span body (its covering index cannot INCLUDE the cost columns
-    on sqlite, as it does on PostgreSQL: 3.8 s a query); MLflow's metrics also have no trace-level cost and no
-    tag dimension. About 16 bytes a trace in memory."""
-
-    def __init__(self, engine: Any, experiment_id: int):
-        self.engine, self.experiment_id = engine, experiment_id
-
-    def read(self, start_ms: int | None, end_ms: int | None, owner: str | None) -> pd.DataFrame:
-        params: dict[str, Any] = {"exp": self.experiment_id, "scenario_key": contract.SCENARIO}
-        where = "i.experiment_id = :exp" + traces.time_clause(start_ms, end_ms, params)
-        if owner:  # the owner tag (since issue 31), or an older trace's session (contract.trace_owner)
-            where += (
-                " AND (i.session_id = :owner OR EXISTS (SELECT 1 FROM trace_tags o"
-                " WHERE o.request_id = i.request_id AND o.key = :owner_key AND o.value = :owner))"
-            )
-            params.update(owner=owner, owner_key=contract.OWNER)
-        sql = text(f"""SELECT i.request_id, i.timestamp_ms / {DAY_S * 1000} AS day, i.execution_time_ms AS duration_ms,
-                   i.status, COALESCE(i.input_tokens, 0) AS input_tokens, COALESCE(i.output_tokens, 0) AS output_tokens,
-                   COALESCE(i.total_tokens, 0) AS tokens, COALESCE(i.total_cost, 0) AS cost_usd,
-                   i.session_id = :nobody AS nobody
-                   FROM trace_info i WHERE {where}""")
-        # the scenario tags on their own (a range of the tags' primary key) and matched in pandas: half the time of
-        # a join, which looks the tag up row by row; the same for the kind tags other than a chat turn's (few)
-        tags_sql = text("SELECT request_id, value FROM trace_tags WHERE key = :scenario_key")
-        kinds_sql = text("SELECT request_id, value FROM trace_tags WHERE key = :kind AND value <> :chat")
-        try:
-            with self.engine.connect() as connection:
-                rows = pd.read_sql(sql, connection, params={**params, "nobody": contract.PREDICTION_SESSION})
-                tags = dict(connection.execute(tags_sql, {"scenario_key": contract.SCENARIO}).tuples().all())
-                kinded = dict(connection.execute(kinds_sql, {"kind": contract.TRACE_KIND, "chat": contract.CHAT_TURN}).tuples().all())
-        except Exception as exc:
-            raise traces._unreadable(exc) from exc
-        ids = rows.pop("request_id")
-        rows["scenario"] = ids.map(tags).fillna(traces.OTHER)
-        nobody = rows.pop("nobody").fillna(0).astype(bool).map({True: contract.PREDICTION_SESSION, False: ""})
-        rows["kind"] = traces.kinds(ids.map(kinded) if kinded else pd.Series("", index=ids.index), nobody, nobody, rows["scenario"])
-        for column in ("status", "scenario", "kind"):
-            rows[column] = rows[column].astype("category")
-        return rows
-
-
 def _scoped(rows: pd.DataFrame, scope: Scope) -> pd.DataFrame:
     if scope.kind and "kind" in rows:
         rows = rows[rows["kind"] == scope.kind]
@@ -567,14 +522,14 @@ def from_rows(rows: pd.DataFrame, scope: Scope) -> Overview:
     rows = _scoped(rows, scope)
     status = rows["status"].astype(str)
     counts = status.value_counts()
-    totals = traces.Totals(
+    totals = sums.Totals(
         traces=len(rows),
         input_tokens=int(rows["input_tokens"].sum()),
         output_tokens=int(rows["output_tokens"].sum()),
         cost_usd=float(rows["cost_usd"].sum()),
         errors=int(counts.get("ERROR", 0)),
         in_progress=int(counts.get("IN_PROGRESS", 0)),
-        latency_ms=traces.latency(rows["duration_ms"]),
+        latency_ms=sums.latency(rows["duration_ms"]),
     )
     daily = (
         rows.assign(traces=1, errors=status.eq("ERROR").astype("int64"))
@@ -610,7 +565,7 @@ SCENARIO_COLUMNS = ["scenario", "traces", "input_tokens", "output_tokens", "cost
 
 def _shape(got: dict[str, list[Any]], cost_usd: float, cost_per_day: dict[str, float]) -> Overview:
     counts = _by(got["count"], TraceMetricDimensionKey.TRACE_STATUS, "COUNT")
-    totals = traces.Totals(
+    totals = sums.Totals(
         traces=int(sum(counts.values())),
         input_tokens=int(_value(got["input"], "SUM")),
         output_tokens=int(_value(got["output"], "SUM")),
@@ -627,13 +582,13 @@ def _shape(got: dict[str, list[Any]], cost_usd: float, cost_per_day: dict[str, f
     return Overview(totals=totals, daily=_daily(got, cost_per_day), by_status=by_status)
 
 
-def with_rest(named: pd.DataFrame, totals: traces.Totals) -> pd.DataFrame:
+def with_rest(named: pd.DataFrame, totals: sums.Totals) -> pd.DataFrame:
     """Scenario rows, and what the totals have beyond them as "other" (traces other code wrote)."""
     named = named[named["traces"] > 0]
     others = totals.traces - int(named["traces"].sum())
     if others > 0:
         rest = {
-            "scenario": traces.OTHER,
+            "scenario": frames.OTHER,
             "traces": others,
             "input_tokens": totals.input_tokens - int(named["input_tokens"].sum()),
             "output_tokens": totals.output_tokens - int(named["output_tokens"].sum()),
