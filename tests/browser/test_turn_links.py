@@ -34,6 +34,7 @@ def test_the_links_under_a_turn_switch_page_in_the_same_tab(app, page):
     expect(page.get_by_role("heading", name=f"Trace {trace_id}")).to_be_visible(timeout=60_000)
     assert re.search(rf"/traces\?trace={trace_id}$", page.url), page.url
     assert page.evaluate("window.__sameDocument === true"), "switched in this document: the same Streamlit session"
+    settle(page)  # the trace page's run ends (on a busy machine it is still drawing the spans when the heading shows)
 
     page.go_back()
     expect(page.locator("[data-testid=stChatMessage]").filter(has_text="a cat on a red boat").first).to_be_visible(timeout=30_000)
