@@ -34,7 +34,7 @@ from core.conversations import Conversation, ConversationStore
 from core.demo.models import team_agent_responder
 from core.observe import export, spans
 from core.scenarios import AgentInfo, Scenario
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "studio_calculator_team.json"
 SYSTEM = "You are a helpful assistant. Solve tasks carefully. When done, say TERMINATE."
@@ -73,7 +73,7 @@ BUILT_IN = Scenario(
 def one_turn(store: ConversationStore, settings: Settings, scenario: str) -> float:
     conversation = Conversation(scenario=scenario, session_id="bench", provider="demo")
     started = time.perf_counter()
-    outcome = asyncio.run(run_turn(conversation, "What is 12.5 times 8?", settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "What is 12.5 times 8?", settings, store)))
     elapsed = time.perf_counter() - started
     assert outcome.status == "ok" and "100.0" in outcome.entries[-1]["text"], outcome.error
     return elapsed

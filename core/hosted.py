@@ -27,7 +27,7 @@ from .conversations import Conversation
 from .documents import validate_report
 from .errors import InputError, TurnRefused
 from .identity import ADDRESS_KEY, Visitor
-from .turn.records import Asker
+from .records import Asker
 
 log = logging.getLogger(__name__)
 MAX_USER_TEXT_CHARS = 2_000  # hosted mode: an edited instruction or system message (check_options)

@@ -29,7 +29,7 @@ from .conversations import Conversation, ConversationStore
 from .errors import InputError
 from .records import ImageLookupEntry, TranscriptEntry
 from .scenarios import DocumentOption, IntOption, TextOption
-from .turn import StopSwitch, TurnEvent, TurnOutcome, TurnRequest, run
+from .turn import Progress, Said, StopSwitch, TurnEvent, TurnOutcome, TurnRequest, run_turn
 
 if TYPE_CHECKING:
     from .hosted import Reservation
@@ -227,8 +227,12 @@ class Cell:
     started: float = 0.0
 
     @property
-    def last_progress(self) -> TurnEvent | None:
-        return next((e for e in reversed(self.events) if e.kind in ("progress", "message")), None)
+    def last_progress(self) -> Progress | None:
+        """The newest step and live counter (a message the team said counts with no text of its own)."""
+        last = next((e for e in reversed(self.events) if isinstance(e, (Progress, Said))), None)
+        if isinstance(last, Said):
+            return Progress(text="", step=last.step, total_steps=last.total_steps, tokens=last.tokens, cost_usd=last.cost_usd)
+        return last
 
 
 def open_group(store: ConversationStore, origin: Origin, session_id: str, count: int) -> str:
@@ -320,7 +324,7 @@ async def run_cells(  # noqa: PLR0913 - over the argument limit when it came on 
                 emit(index, event)
 
             request = TurnRequest(cell.conversation, message, cell.setting.applied(settings), store, wait_for_trace=wait_for_trace)
-            cell.outcome = await run(request, emit=told, stop=stop, cancel=cancel)
+            cell.outcome = await run_turn(request, emit=told, stop=stop, cancel=cancel)
             return cell.outcome
 
     return list(await asyncio.gather(*(one(i, c) for i, c in enumerate(cells))))

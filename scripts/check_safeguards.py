@@ -30,6 +30,7 @@ REDACT = "tests/test_redact.py"
 CONTRACT = "tests/test_tracing_contract.py"
 MODULE = "<module>"  # a module's own statements, outside every function and class (a Streamlit page's top)
 RUNNER = "core/turn/runner.py"
+ADMISSION = "core/turn/admission.py"
 CONVERSATIONS = "core/conversations.py"
 LEDGER = "tests/test_spend_ledger.py"
 BURST = "tests/test_ledger_burst.py"
@@ -271,7 +272,7 @@ SAFEGUARDS = [
     Safeguard(
         "input",
         "an empty message is refused",
-        RUNNER,
+        ADMISSION,
         "validate_message",
         "    if not text:\n",
         "    if False:\n",
@@ -280,7 +281,7 @@ SAFEGUARDS = [
     Safeguard(
         "input",
         "an over-long message is refused",
-        RUNNER,
+        ADMISSION,
         "validate_message",
         "    if len(text) > MAX_MESSAGE_CHARS:\n",
         "    if False:\n",
@@ -298,7 +299,7 @@ SAFEGUARDS = [
     Safeguard(
         "input",
         "text is kept exactly (only control characters no store keeps, such as NUL, go)",
-        RUNNER,
+        ADMISSION,
         "validate_message",
         '    text = without_controls(message or "")[0].strip()',
         '    text = "".join(c for c in (message or "") if c.isprintable()).strip()',

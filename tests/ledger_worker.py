@@ -19,7 +19,7 @@ from core import hosted
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.errors import TurnRefused
-from core.turn import TurnHandle
+from core.turn import Admission, TurnHandle, TurnRequest
 
 _print_lock = threading.Lock()
 
@@ -46,7 +46,11 @@ def main() -> int:
             return
         assert reservation is not None
         say(event="admitted", job=job["job"], identity=identity, bound=reservation.amount)
-        outcome = TurnHandle(conversation, job["message"], paid, store, wait_for_trace=False, reservation=reservation).start().wait(300)
+        outcome = (
+            TurnHandle(Admission(TurnRequest(conversation, job["message"], paid, store, wait_for_trace=False), reservation=reservation))
+            .start()
+            .wait(300)
+        )
         say(
             event="done",
             job=job["job"],

@@ -14,7 +14,7 @@ from core.config import IMAGE_QUALITIES, IMAGE_SIZES, HostedLimits, Settings
 from core.conversations import Conversation
 from core.costs import image_price_usd
 from core.errors import InputError, TurnRefused
-from core.turn import TurnHandle
+from core.turn import Admission, TurnHandle, TurnRequest
 from tests.openai_server import IMAGE_OUTPUT_TOKENS, OpenAIStub
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -97,7 +97,11 @@ def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, stor
         bound = hosted.max_turn_cost("catify", conversation.options, settings, "a cat")
         reservation = ledger.admit(visitor, LIMITS, bound, uses_owner_key=True)
         assert ledger.spent(visitor)[0] == pytest.approx(bound), "reserved before anything is sent"
-        outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store, reservation=reservation).start().wait(60)
+        outcome = (
+            TurnHandle(Admission(TurnRequest(conversation, "a cat", settings.with_(billed_to_owner=True), store), reservation=reservation))
+            .start()
+            .wait(60)
+        )
         assert outcome.status == "ok", outcome.error
         assert 3 * 0.011 <= outcome.cost_usd < bound
         # settled at every paid item: the pictures, the critic's tokens, and the pictures' prompt tokens, which the
@@ -157,7 +161,11 @@ def test_a_turn_priced_from_picture_tokens_settles_at_its_trace_cost_within_its_
         bound = catify_bound(settings, "a cat", 2)
         roomy = HostedLimits(session_cap_usd=1.0, daily_cap_usd=1.0, turns_per_minute=6, owner_key=True)
         reservation = ledger.admit(visitor, roomy, bound, uses_owner_key=True)
-        outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store, reservation=reservation).start().wait(60)
+        outcome = (
+            TurnHandle(Admission(TurnRequest(conversation, "a cat", settings.with_(billed_to_owner=True), store), reservation=reservation))
+            .start()
+            .wait(60)
+        )
         assert outcome.status == "ok", outcome.error
         lookup = outcome.conversation.image_lookup.values()
         assert len(lookup) == 3 and all(e["priced_from"] == "tokens" and e["cost_usd"] > 0.016 for e in lookup)

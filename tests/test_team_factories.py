@@ -13,7 +13,7 @@ from core import scenarios, team_factories, team_files
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 GOOD = '''
 """Adds two numbers with a tool."""
@@ -50,7 +50,7 @@ def test_a_factory_is_offered_and_runs_traced_on_the_demo_provider(folder, store
     assert (offered.label, offered.description, offered.team_file) == ("Adder", "Adds two numbers with a tool.", "adder.py")
     assert [a.name for a in offered.agents] == ["adder"] and offered.models_asked == ("gpt-4.1-mini",)
     conversation = Conversation(scenario="team:adder", session_id="s", provider="demo")
-    outcome = asyncio.run(run_turn(conversation, "2.5 plus 4", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "2.5 plus 4", Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status == "ok", outcome.error
     assert [e["text"] for e in outcome.entries if e["role"] == "tool"] == ["add(a=2.5, b=4.0) → 6.5"]
     export.flush()

@@ -25,7 +25,7 @@ from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
 from core.scenarios import analyst, weather
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.pages import open_app, send
 
 FIXTURE = Path(__file__).parent / "fixtures" / "studio_calculator_team.json"
@@ -55,7 +55,7 @@ def team_file(tmp_path, monkeypatch):
 
 def turn(store, tracking_uri: str, scenario: str, message: str, owner: str = "visitor-1", **options: Any):
     conversation = Conversation(scenario=scenario, session_id=owner, provider="demo", options=options)
-    outcome = asyncio.run(run_turn(conversation, message, Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, message, Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status in ("ok", "waiting"), outcome.error
     return outcome
 

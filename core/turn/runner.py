@@ -2,15 +2,14 @@
 
 Transport-free, like AutoGen Studio's team manager: the caller passes a callback for events and holds a
 stop switch; `core.turn.handle.TurnHandle` runs a turn on a worker thread for the chat page. A turn is
-small named steps on one `_Turn`: admit (message, claim, other tab), open (run, recorder, trace),
-stream (the team), then finish (save) or fail (keep the last good state)."""
+admitted first (core.turn.admission), then small named steps on one `_Turn`: claim (this process, other tabs),
+open (run, recorder, trace), stream (the team), then finish (save) or fail (keep the last good state)."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import logging
-import re
 import threading
 import time
 from typing import Any, Callable
@@ -20,15 +19,15 @@ from autogen_core import CancellationToken
 
 from .. import contract, costs, errors, redact, scenarios
 from ..agents import ImageRecord, TeamPlan, build_team
-from ..config import MAX_MESSAGE_CHARS, Settings
 from ..conversations import Conversation, ConversationConflict, ConversationStore
 from ..errors import InputError
 from ..observe import export, spans
 from ..providers import Clients, build_clients
-from ..records import TranscriptEntry, TurnUsage
+from ..records import TranscriptEntry, TurnOutcome, TurnRequest, TurnStatus, TurnUsage
 from ..store import refusal
+from .admission import Admission, admit
 from .entries import StreamReader, guard_notice, stop_notice
-from .records import TurnEvent, TurnOutcome, TurnRequest, TurnStatus
+from .events import Chunk, Opened, Progress, Said, TurnEvent, Warned
 
 log = logging.getLogger(__name__)
 BUSY = "This conversation is answering in another tab or window right now. Wait for that turn to finish, then reload the conversation."
@@ -53,27 +52,6 @@ class StopSwitch:
         self._terminations.append(external_termination)
         if self._event.is_set():
             external_termination.set()
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab and line breaks, and DEL
-
-
-def without_controls(text: str) -> tuple[str, int]:
-    """(text without invisible control characters, how many there were): a NUL is refused by PostgreSQL in any
-    text column (titles, previews), and none of them means anything in a chat."""
-    cleaned, count = _CONTROL.subn("", text)
-    return cleaned, count
-
-
-def validate_message(message: str) -> str:
-    text = without_controls(message or "")[0].strip()
-    if not text:
-        raise InputError("The message is empty: type something for the agents to work on.")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise InputError(
-            f"The message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. Shorten it, or attach the text as a report."
-        )
-    return text
 
 
 _running: set[str] = set()
@@ -127,8 +105,9 @@ class _Turn:
     outcome, so a failed turn leaves the last good one untouched, except for what is already paid for and
     stored: the pictures' lineage and a run id created on the first turn (`fail`, and `finish` on a conflict)."""
 
-    def __init__(self, request: TurnRequest, emit: Callable[[TurnEvent], None], stop: StopSwitch, cancel: CancellationToken | None):
-        self.request, self.emit, self.stop, self.cancel = request, emit, stop, cancel
+    def __init__(self, admission: Admission, emit: Callable[[TurnEvent], None], stop: StopSwitch, cancel: CancellationToken | None):
+        request = admission.request
+        self.admission, self.request, self.emit, self.stop, self.cancel = admission, request, emit, stop, cancel
         self.settings = request.settings
         self.store = request.store
         self.original = request.conversation
@@ -137,7 +116,7 @@ class _Turn:
         self.conv.transcript = list(self.original.transcript)
         self.started = time.perf_counter()
         self.warnings: list[str] = []
-        self.text = ""
+        self.text = request.message  # admitted: cleaned and checked (core.turn.admission)
         self.turn = self.conv.turns + 1
         self.entries: list[TranscriptEntry] = []
         self.trace_id: str | None = None
@@ -148,7 +127,7 @@ class _Turn:
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
-        self.emit(TurnEvent("warning", text=text))
+        self.emit(Warned(text))
 
     def outcome(self, status: TurnStatus, conversation: Conversation, **fields: Any) -> TurnOutcome:
         return TurnOutcome(
@@ -177,18 +156,14 @@ class _Turn:
         return " ".join(dict.fromkeys(n for n in notes if n))
 
     # --- the steps ---------------------------------------------------------------------------------------------------
-    def admit(self) -> TurnOutcome | None:
-        """The message is usable, and this process is not already running a turn of this conversation.
-        On success the conversation is claimed (released by `run`)."""
-        try:
-            self.text = validate_message(self.request.message)
-            if removed := without_controls(self.request.message or "")[1]:
-                self.warn(
-                    f"Your message had {removed} invisible control character{'' if removed == 1 else 's'} "
-                    "(such as NUL) that no store can keep; the agents got it without them."
-                )
-        except InputError as exc:
-            return TurnOutcome("error", self.original, error=str(exc), seconds=time.perf_counter() - self.started)
+    def claim(self) -> TurnOutcome | None:
+        """This process is not already running a turn of this conversation; on success it is claimed (released by
+        `run_turn`). The message was admitted before (core.turn.admission): what was taken out of it is said here."""
+        if removed := self.admission.removed_controls:
+            self.warn(
+                f"Your message had {removed} invisible control character{'' if removed == 1 else 's'} "
+                "(such as NUL) that no store can keep; the agents got it without them."
+            )
         if self.conv.id and not _claim(self.conv.id):
             return TurnOutcome("error", self.original, error=BUSY, seconds=time.perf_counter() - self.started)
         return None
@@ -228,7 +203,7 @@ class _Turn:
                 self.store = None
         self.recorder = _Recorder(self.store, self.conv, self.warn)
         if self.conv.id:
-            self.emit(TurnEvent("opened", text=self.conv.id))
+            self.emit(Opened(self.conv.id))
         request = self.request
         if request.trace and (self.store is not None or request.trace_experiment_id):
             experiment_id = self.store.experiment_id if self.store is not None else str(request.trace_experiment_id)
@@ -264,7 +239,7 @@ class _Turn:
         with spans.turn_span(self.trace_info, self.text, describe=self.describe) as span:
             self.trace_id = getattr(span, "trace_id", None)
             scenario, plan = await self.build()
-            self.emit(TurnEvent("progress", text="Starting", step=0, total_steps=plan.total_steps))
+            self.emit(Progress(text="Starting", step=0, total_steps=plan.total_steps))
             reader = self._reader(scenario, plan)
             asker = next((e.get("name") for e in reversed(self.conv.transcript[-1:]) if e.get("asks_user")), None)
             task = (
@@ -275,25 +250,16 @@ class _Turn:
             async for item in plan.team.run_stream(task=task, cancellation_token=self.cancel):
                 reading = reader.read(item)
                 if reading.chunk is not None:
-                    self.emit(
-                        TurnEvent("chunk", text=reading.chunk[1], source=reading.chunk[0], step=reader.step, total_steps=plan.total_steps)
-                    )
+                    self.emit(Chunk(reading.chunk[0], reading.chunk[1], step=reader.step, total_steps=plan.total_steps))
                 if reading.progress is not None:
                     self.emit(
-                        TurnEvent(
-                            "progress",
-                            text=reading.progress.text,
-                            step=reading.progress.step,
-                            total_steps=plan.total_steps,
-                            **self.so_far(),
-                        )
+                        Progress(text=reading.progress.text, step=reading.progress.step, total_steps=plan.total_steps, **self.so_far())
                     )
                 for entry in map(self.without_secrets, reading.entries):
                     self.entries.append(entry)
                     is_tool = entry["role"] == "tool"
                     self.emit(
-                        TurnEvent(
-                            "message",
+                        Said(
                             entry=entry,
                             step=reader.step,
                             total_steps=plan.total_steps,
@@ -434,16 +400,26 @@ def _safe(action: Callable[[], None], warn: Callable[[str], None], what: str) ->
         warn(f"Could not save {what} to MLflow ({type(exc).__name__}); it is kept in this session.")
 
 
-async def run(
-    request: TurnRequest,
+async def run_turn(
+    request: TurnRequest | Admission,
     *,
     emit: Callable[[TurnEvent], None] = lambda event: None,
     stop: StopSwitch | None = None,
     cancel: CancellationToken | None = None,
 ) -> TurnOutcome:
-    """Run one user message through the conversation's team: admit, open, stream, then finish or fail."""
-    turn = _Turn(request, emit, stop or StopSwitch(), cancel)
-    if (refused := turn.admit()) is not None:
+    """Run one user message through the conversation's team: claim, open, stream, then finish or fail. A request
+    not admitted yet is admitted here (core.turn.admission, no hosted policy: scripts, tests, model predictions);
+    a message it refuses is an "error" outcome. Without a store nothing is saved; `trace_experiment_id` still
+    traces the turn there (model predictions)."""
+    if isinstance(request, TurnRequest):
+        try:
+            admission = admit(request)
+        except InputError as exc:
+            return TurnOutcome("error", request.conversation, error=str(exc))
+    else:
+        admission = request
+    turn = _Turn(admission, emit, stop or StopSwitch(), cancel)
+    if (refused := turn.claim()) is not None:
         return refused
     try:
         if (conflict := turn.check_other_tabs()) is not None:
@@ -459,36 +435,3 @@ async def run(
     finally:
         if turn.conv.id:
             _release(turn.conv.id)
-
-
-async def run_turn(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
-    conversation: Conversation,
-    message: str,
-    settings: Settings,
-    store: ConversationStore | None,
-    *,
-    emit: Callable[[TurnEvent], None] = lambda event: None,
-    stop: StopSwitch | None = None,
-    cancel: CancellationToken | None = None,
-    trace: bool = True,
-    attempt: int = 1,
-    wait_for_trace: bool = True,
-    trace_experiment_id: str | None = None,
-) -> TurnOutcome:
-    """`run` with the request's fields as arguments (scripts, tests, benchmarks). Without a store nothing is
-    saved; `trace_experiment_id` still traces the turn there (model predictions)."""
-    return await run(
-        TurnRequest(
-            conversation,
-            message,
-            settings,
-            store,
-            trace=trace,
-            attempt=attempt,
-            wait_for_trace=wait_for_trace,
-            trace_experiment_id=trace_experiment_id,
-        ),
-        emit=emit,
-        stop=stop,
-        cancel=cancel,
-    )
