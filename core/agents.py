@@ -9,9 +9,10 @@ The scenarios themselves (which agents, which termination, which speaker order) 
 from __future__ import annotations
 
 import base64
+import importlib
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, cast
 
 from autogen_agentchat.agents import BaseChatAgent
 from autogen_agentchat.base import Handoff, Response
@@ -28,6 +29,7 @@ from .providers import Clients
 from .records import ImageLookupEntry
 
 if TYPE_CHECKING:
+    from .runtimes import Models, Runtime, Team
     from .scenarios import Scenario
 
 IMAGE_AGENT = "image_agent"
@@ -239,7 +241,38 @@ def traced(agent: BaseChatAgent) -> spans.TracedAgent:
     return spans.TracedAgent(agent)
 
 
-def build_team(scenario: Scenario, clients: Clients, sink: ImageSink, turn: int, options: Mapping[str, Any]) -> TeamPlan:
-    """The scenario's team for one turn, with its options filled in from the scenario's defaults."""
-    defaults = scenario.option_defaults(clients.settings) if clients.settings is not None else {}
-    return scenario.build(TeamContext(clients=clients, sink=sink, turn=turn, options={**defaults, **options}))
+# --- the registry of agent runtimes (core.runtimes: the protocol) ------------------------------------------------------
+@dataclass
+class Registry:
+    """Runtimes by name, each imported when a turn first asks for it (a runtime loads its framework: only the one a
+    turn uses), from the module that holds its `RUNTIME`."""
+
+    modules: dict[str, str]
+    _loaded: dict[str, Runtime] = field(default_factory=dict)
+
+    def get(self, name: str) -> Runtime:
+        if name not in self._loaded:
+            if name not in self.modules:
+                raise KeyError(f"No agent runtime named {name!r}; known: {', '.join(sorted(self.modules))}.")
+            self._loaded[name] = importlib.import_module(self.modules[name]).RUNTIME
+        return self._loaded[name]
+
+
+RUNTIMES = Registry(
+    {
+        "agentchat": "core.runtimes.agentchat",
+    }
+)
+
+
+def runtime_of(scenario: Scenario) -> Runtime:
+    """The agent runtime that builds and runs this scenario's team."""
+    return RUNTIMES.get(scenario.runtime)
+
+
+def build_team(scenario: Scenario, clients: Models, sink: ImageSink, turn: int, options: Mapping[str, Any]) -> Team:
+    """The scenario's team for one turn, by its runtime, with its options filled in from the scenario's defaults.
+    `clients` are what that runtime's `models` made (its own type: agentchat's are `providers.Clients`)."""
+    own = cast("Clients", clients)
+    defaults = scenario.option_defaults(own.settings) if own.settings is not None else {}
+    return runtime_of(scenario).build(scenario, TeamContext(clients=own, sink=sink, turn=turn, options={**defaults, **options}))

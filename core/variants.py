@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from autogen_core import CancellationToken
 from mlflow.tracking import MlflowClient
 
 from . import contract, redact, scenarios
@@ -29,7 +28,7 @@ from .conversations import Conversation, ConversationStore
 from .errors import InputError
 from .records import ImageLookupEntry, TranscriptEntry
 from .scenarios import DocumentOption, IntOption, TextOption
-from .turn import Progress, Said, StopSwitch, TurnEvent, TurnOutcome, TurnRequest, run_turn
+from .turn import CancelSwitch, Progress, Said, StopSwitch, TurnEvent, TurnOutcome, TurnRequest, run_turn
 
 if TYPE_CHECKING:
     from .hosted import Reservation
@@ -303,7 +302,7 @@ async def run_cells(  # noqa: PLR0913 - over the argument limit when it came on 
     *,
     emit: Callable[[int, TurnEvent], None] = lambda index, event: None,
     stop: StopSwitch | None = None,
-    cancel: CancellationToken | None = None,
+    cancel: CancelSwitch | None = None,
     limit: int = DEFAULT_CONCURRENCY,
     wait_for_trace: bool = True,
 ) -> list[TurnOutcome]:
@@ -314,7 +313,7 @@ async def run_cells(  # noqa: PLR0913 - over the argument limit when it came on 
 
     async def one(index: int, cell: Cell) -> TurnOutcome:
         async with gate:
-            if stop.is_set() or (cancel is not None and cancel.is_cancelled()):
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
                 cell.outcome = TurnOutcome("stopped", cell.conversation, error="Stopped before it started.")
                 return cell.outcome
             cell.started = time.perf_counter()
@@ -353,7 +352,7 @@ class GridHandle:
         self.seconds = 0.0
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._cancel: CancellationToken | None = None
+        self._cancel = CancelSwitch()
         self._thread = threading.Thread(target=self._main, name="variants", daemon=True)
 
     def start(self) -> GridHandle:
@@ -370,7 +369,6 @@ class GridHandle:
         try:
 
             async def go() -> list[TurnOutcome]:
-                self._cancel = CancellationToken()
                 return await run_cells(
                     self.cells,
                     self.origin.message,

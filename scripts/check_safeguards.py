@@ -438,9 +438,9 @@ SAFEGUARDS = [
         "secrets",
         "transcript lines are scrubbed before they are shown or saved",
         RUNNER,
-        "_Turn.stream",
-        "for entry in map(self.without_secrets, reading.entries):",
-        "for entry in reading.entries:",
+        "_Turn.tell",
+        "for entry in map(self.without_secrets, event.entries):",
+        "for entry in event.entries:",
         (TOOL_QUOTES_SECRETS,),
     ),
     Safeguard(
@@ -448,8 +448,8 @@ SAFEGUARDS = [
         "the agents' saved state is scrubbed",
         RUNNER,
         "_Turn.stream",
-        "redact.scrub_value(dict(await plan.team.save_state()), (self.settings.api_key,))",
-        "dict(await plan.team.save_state())",
+        "redact.scrub_value(await team.save_state(), (self.settings.api_key,))",
+        "await team.save_state()",
         (TOOL_QUOTES_SECRETS,),
     ),
     Safeguard(

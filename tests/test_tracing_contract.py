@@ -271,15 +271,15 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
     async def reload_state():
         clients = providers.build_clients(settings)
         try:
-            plan = agents.build_team(
+            team = agents.build_team(
                 scenarios.get(loaded.scenario),
                 clients,
                 runner._Recorder(None, Conversation("catify", "x", "demo"), lambda text: None),
                 3,
                 loaded.options,
             )
-            await plan.team.load_state(loaded.state)
-            return await plan.team.save_state()
+            await team.load_state(loaded.state)
+            return await team.save_state()
         finally:
             await clients.close()
 

@@ -115,6 +115,7 @@ class Scenario:
     team_file: str = ""  # the file a user's team came from (core.team_files): a hosted demo offers allow-listed ones
     models_asked: tuple[str, ...] = ()  # the models a team file names (the sidebar's provider decides what runs)
     listed: bool = True  # offered in the pickers; a loaded model version's own copy of a team is not
+    runtime: str = "agentchat"  # the agent runtime whose team `build` makes (core.agents.RUNTIMES)
 
     def agent(self, name: str) -> AgentInfo | None:
         return next((a for a in self.agents if a.name == name), None)

@@ -7,10 +7,11 @@ from ..records import FailedTurn, TurnOutcome, TurnRequest
 from .admission import Admission, DocumentGiven, Visit, admit, validate_message
 from .events import Chunk, Opened, Progress, Said, TurnEvent, Warned
 from .handle import TurnHandle, start
-from .runner import StopSwitch, run_turn
+from .runner import CancelSwitch, StopSwitch, run_turn
 
 __all__ = [
     "Admission",
+    "CancelSwitch",
     "Chunk",
     "DocumentGiven",
     "FailedTurn",

@@ -8,14 +8,12 @@ import logging
 import threading
 from typing import Any
 
-from autogen_core import CancellationToken
-
 from .. import redact
 from ..conversations import Conversation
 from ..records import TurnOutcome, TurnRequest
 from .admission import Admission, DocumentGiven, Visit, admit
 from .events import Opened, TurnEvent
-from .runner import StopSwitch, run_turn
+from .runner import CancelSwitch, StopSwitch, run_turn
 
 log = logging.getLogger(__name__)
 _live: dict[str, TurnHandle] = {}  # conversation id -> its running turn, in this process
@@ -40,7 +38,7 @@ class TurnHandle:
         self.stop_switch = StopSwitch()
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._cancel: CancellationToken | None = None
+        self._cancel = CancelSwitch()
         self._thread = threading.Thread(target=self._main, name="turn", daemon=True)
         self.conversation_id = self.request.conversation.id or ""  # known once the turn has opened its run
 
@@ -79,7 +77,6 @@ class TurnHandle:
         try:
 
             async def go() -> TurnOutcome:
-                self._cancel = CancellationToken()
                 return await run_turn(self.admission or self.request, emit=self._emit, stop=self.stop_switch, cancel=self._cancel)
 
             outcome = loop.run_until_complete(go())
@@ -111,9 +108,9 @@ class TurnHandle:
         self.stop_switch.set()
 
     def cancel(self) -> None:
-        loop, token = self._loop, self._cancel
-        if loop is not None and token is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(token.cancel)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._cancel.set)  # on the turn's loop: the team's cancel touches its futures
 
     def events_since(self, index: int, timeout: float = 0.2) -> list[TurnEvent]:
         """New events after `index`, waiting up to `timeout` for one to arrive."""
