@@ -7,7 +7,7 @@ The team: one AssistantAgent with a calculator FunctionTool in a RoundRobinGroup
 alternating order, one traced turn of each on the demo provider and a real sqlite store, each in a fresh
 conversation:
   built-in  - a scenario module's build(): agents and tool made in Python, traced as the built-ins are;
-  team file - the JSON file read by core.team_files: agentchat's load_component (the tool's source is
+  team file - the JSON file read by core.runtimes.agentchat.team_files: agentchat's load_component (the tool's source is
               executed), the app's model stand-in, then team_files.for_the_app.
 Target (issue 14): the registry and the file path add no measurable overhead: team file / built-in <= 1.10."""
 
@@ -28,11 +28,12 @@ from autogen_agentchat.teams import RoundRobinGroupChat
 from autogen_core.tools import FunctionTool
 
 from core import scenarios
-from core.agents import TeamContext, TeamPlan, traced
+from core.agents import TeamContext
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
-from core.demo.models import team_agent_responder
 from core.observe import export, spans
+from core.runtimes.agentchat.agents import TeamPlan, traced
+from core.runtimes.agentchat.demo_models import team_agent_responder
 from core.scenarios import AgentInfo, Scenario
 from core.turn import TurnRequest, run_turn
 

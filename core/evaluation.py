@@ -41,7 +41,7 @@ import mlflow
 import pandas as pd
 from mlflow.tracing.client import TracingClient
 
-from . import contract, critique, redact, team_files
+from . import contract, critique, redact
 from .config import Settings
 from .conversations import ConversationStore, find_models_experiment
 from .demo import drawing
@@ -49,6 +49,7 @@ from .mlflow_model import registry
 from .observe import export
 from .prompt_sets import PromptRow, PromptSet
 from .records import Asker, asked_by
+from .runtimes.agentchat import team_files
 from .scenarios.catify import KEY as CATIFY
 from .store import fluent_lock
 

@@ -96,7 +96,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "the request timeout reaches the openai client",
-        "core/providers.py",
+        "core/runtimes/agentchat/providers.py",
         "_openai_chat",
         "timeout=settings.request_timeout_s,",
         "timeout=60,",
@@ -105,7 +105,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "the openai SDK's retries (it honours Retry-After)",
-        "core/providers.py",
+        "core/runtimes/agentchat/providers.py",
         "_openai_chat",
         "        max_retries=settings.max_retries,\n",
         "        max_retries=0,\n",
@@ -115,7 +115,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "a stream is judged finished by what the server sent, not by agentchat's 'unknown' (usage on the finish chunk)",
-        "core/observe/spans.py",
+        "core/runtimes/agentchat/spans.py",
         "_finished",
         "    if call.broke_off():\n        raise StreamBrokeOff",
         '    if result.finish_reason == "unknown" and pieces:\n        raise StreamBrokeOff',
@@ -124,7 +124,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "a stream with neither finish_reason nor [DONE] is named as broken off",
-        "core/observe/spans.py",
+        "core/runtimes/agentchat/spans.py",
         "_finished",
         "    if call.broke_off():\n        raise StreamBrokeOff",
         "    if False:\n        raise StreamBrokeOff",
@@ -218,7 +218,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "a critic reply without PROMPT: keeps the previous prompt",
-        "core/agents.py",
+        "core/runtimes/agentchat/agents.py",
         "ImageAgent._next_prompt",
         '                kept = self._last_prompt or ""',
         '                raise ValueError("no PROMPT: in the reply")',
@@ -428,7 +428,7 @@ SAFEGUARDS = [
     Safeguard(
         "secrets",
         "an agent's span keeps its streamed answer whole, not piece by piece (a key split over pieces is not found)",
-        "core/observe/spans.py",
+        "core/runtimes/agentchat/spans.py",
         "TracedAgent.on_messages_stream",
         "elif not isinstance(item, ModelClientStreamingChunkEvent):",
         "else:",

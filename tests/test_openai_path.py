@@ -19,7 +19,7 @@ from core.conversations import Conversation
 from core.costs import image_price_usd
 from core.image_models import usage_of
 from core.observe import export, spans
-from core.providers import build_clients
+from core.runtimes.agentchat.providers import build_clients
 from core.traces import reader_for
 from core.turn import TurnRequest, run_turn
 from tests.catalog_prices import catalog_entry, picture_usd_from_catalog

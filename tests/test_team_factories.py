@@ -1,4 +1,4 @@
-"""Python team files (core.team_factories): a create_team(models) factory is offered as a scenario, builds
+"""Python team files (core.runtimes.agentchat.team_factories): a create_team(models) factory is offered as a scenario, builds
 its team on the sidebar's provider for every turn, and is traced like any team; a file that cannot be used
 is said in a sentence naming the file and line, and the other scenarios stay."""
 
@@ -9,10 +9,11 @@ import textwrap
 
 import pytest
 
-from core import scenarios, team_factories, team_files
+from core import scenarios
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
+from core.runtimes.agentchat import team_factories, team_files
 from core.turn import TurnRequest, run_turn
 
 GOOD = '''

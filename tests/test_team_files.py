@@ -22,14 +22,15 @@ from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat, Swar
 from autogen_core.tools import FunctionTool
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-from core import contract, hosted, scenarios, team_files
+from core import contract, hosted, scenarios
 from core.agents import TeamContext
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation
 from core.errors import InputError, TurnRefused
 from core.mlflow_model import registry
 from core.observe import export
-from core.providers import build_clients, model_for
+from core.runtimes.agentchat import team_files
+from core.runtimes.agentchat.providers import build_clients, model_for
 from core.scenarios import from_files
 from core.turn import TurnRequest, run_turn
 from tests.pages import open_app, send

@@ -7,10 +7,11 @@ import asyncio
 
 import pytest
 
-from core import contract, scenarios, team_files
+from core import contract, scenarios
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
+from core.runtimes.agentchat import team_files
 from core.turn import TurnRequest, run_turn
 
 SHIPPED = team_files.team_paths(team_files.TEAMS_DIR)

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core import agents, contract, providers, scenarios
+from core import agents, contract, scenarios
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation, ConversationConflict, ConversationStore
 from core.observe import export
+from core.runtimes.agentchat import providers
 from core.scenarios import catify
 from core.turn import Said, TurnHandle, TurnRequest, runner
 

@@ -16,7 +16,7 @@ from autogen_core import FunctionCall
 from autogen_core.models import FunctionExecutionResult
 from PIL import Image
 
-from core.agents import EncodedImage
+from core.runtimes.agentchat.agents import EncodedImage
 from core.runtimes.agentchat.stream import StreamReader, arguments_text, message_entry
 from core.turn.runner import stop_notice
 

@@ -19,11 +19,12 @@ import mlflow
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from .. import contract, scenarios, team_files
+from .. import contract, scenarios
 from ..config import Settings
 from ..conversations import ConversationStore
 from ..observe import export
 from ..records import Asker, asked_by
+from ..runtimes.agentchat import team_files
 from ..scenarios.catify import DEFAULT_CRITIC_INSTRUCTION
 from ..scenarios.catify import KEY as CATIFY
 from ..store import fluent_lock, is_not_found

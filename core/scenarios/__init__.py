@@ -20,7 +20,7 @@ from ..documents import MAX_UPLOAD_MB
 from ..errors import InputError
 
 if TYPE_CHECKING:  # annotations only: scenario modules import core.agents, which must not import us back
-    from ..agents import TeamContext, TeamPlan
+    from ..agents import TeamContext
     from ..config import Settings
 
 
@@ -98,7 +98,7 @@ class Scenario:
     key: str
     label: str
     description: str
-    build: Callable[[TeamContext], TeamPlan]
+    build: Callable[[TeamContext], Any]  # the team its runtime runs (agentchat: a TeamPlan, core/runtimes/agentchat/agents.py)
     # the most a turn can cost in USD on a real provider; None when a price is unknown (core.hosted)
     cost_bound: Callable[[CostQuestion], float | None]
     agents: tuple[AgentInfo, ...] = ()
@@ -112,7 +112,7 @@ class Scenario:
     unrecorded_cost: Callable[[CostQuestion], float] = field(default=lambda question: 0.0)
     order: int = 100  # place in the picker
     example: str = ""  # a first message to try, offered as a button on an empty conversation
-    team_file: str = ""  # the file a user's team came from (core.team_files): a hosted demo offers allow-listed ones
+    team_file: str = ""  # the file a user's team came from (core.runtimes.agentchat.team_files): a hosted demo offers allow-listed ones
     models_asked: tuple[str, ...] = ()  # the models a team file names (the sidebar's provider decides what runs)
     listed: bool = True  # offered in the pickers; a loaded model version's own copy of a team is not
     runtime: str = "agentchat"  # the agent runtime whose team `build` makes (core.agents.RUNTIMES)

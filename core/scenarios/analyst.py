@@ -16,8 +16,9 @@ from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
 from autogen_core.models import LLMMessage, UserMessage
 
 from .. import costs
-from ..agents import TeamContext, TeamPlan, traced
-from ..demo.replies import text_of
+from ..agents import TeamContext
+from ..runtimes.agentchat.agents import TeamPlan, traced
+from ..runtimes.agentchat.demo_replies import text_of
 from . import AgentInfo, CostQuestion, DocumentOption, Scenario, TextOption
 
 KEY = "analyst"  # stored in conversations and traces since the first version: it stays

@@ -17,9 +17,10 @@ from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core.model_context import BufferedChatCompletionContext
 
 from .. import costs
-from ..agents import CRITIC, IMAGE_AGENT, ImageAgent, TeamContext, TeamPlan, traced
-from ..demo.models import INSTRUCTION_MARKER
-from ..providers import require_image_model
+from ..agents import CRITIC, IMAGE_AGENT, TeamContext
+from ..runtimes.agentchat.agents import ImageAgent, TeamPlan, traced
+from ..runtimes.agentchat.demo_models import INSTRUCTION_MARKER
+from ..runtimes.agentchat.providers import require_image_model
 from . import AgentInfo, CostQuestion, IntOption, Scenario, TextOption
 
 KEY = "catify"

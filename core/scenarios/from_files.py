@@ -1,9 +1,10 @@
-"""Teams users bring as files, offered as scenarios: one per team in each `*.json` (a team, or AutoGen
-Studio's gallery of teams: core.team_files) and each `*.py` team factory (core.team_factories) in the teams
-folder (`APP_TEAMS_DIR`, default `teams/` in the project) and the uploads (`team_files.uploads_dir()`, in the app's
-data folder `APP_DATA_DIR`). A file that cannot be used is left out and the chat
-page says why. The registry reads the folder again when a file in it changes (`fingerprint`). A hosted demo
-offers only the files its owner allow-listed (core.hosted.offered), and never takes an upload."""
+"""Teams users bring as files, offered as scenarios: one per team in each `*.json` (a team, or AutoGen Studio's
+gallery of teams: core.runtimes.agentchat.team_files) and each `*.py` team factory
+(core.runtimes.agentchat.team_factories) in the teams folder (`APP_TEAMS_DIR`, default `teams/` in the project) and
+the uploads (`team_files.uploads_dir()`, in the app's data folder `APP_DATA_DIR`). A file that cannot be used is
+left out and the chat page says why. The registry reads the folder again when a file in it changes
+(`fingerprint`). A hosted demo offers only the files its owner allow-listed (core.hosted.offered), and never takes
+an upload."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import secrets
 from dataclasses import replace
 from pathlib import Path
 
-from .. import team_factories, team_files
-from ..agents import TeamContext, TeamPlan
+from ..agents import TeamContext
 from ..config import Settings, hosted_limits
 from ..errors import InputError
-from ..providers import model_for
+from ..runtimes.agentchat import team_factories, team_files
+from ..runtimes.agentchat.agents import TeamPlan
+from ..runtimes.agentchat.providers import model_for
 from . import AgentInfo, CostQuestion, Scenario, TextOption
 
 UPLOAD_SUFFIXES = team_files.TEAM_FILE_SUFFIXES

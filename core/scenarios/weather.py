@@ -22,10 +22,11 @@ from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core.tools import FunctionTool
 
 from .. import costs
-from ..agents import AskUser, TeamContext, TeamPlan, traced
+from ..agents import TeamContext
 from ..config import Settings
 from ..observe import spans
-from ..providers import Clients
+from ..runtimes.agentchat.agents import AskUser, TeamPlan, traced
+from ..runtimes.agentchat.providers import Clients
 from . import AgentInfo, ChoiceOption, CostQuestion, Scenario, TextOption, weather_demo, weather_source
 from .weather_speakers import PLANNER, WEATHER_ASSISTANT, WeatherSpeakerSelector
 

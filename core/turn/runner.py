@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import threading
 import time
@@ -248,7 +249,8 @@ class _Turn:
         (core.agents.RUNTIMES), with the saved state."""
         scenario = scenarios.get(self.conv.scenario)
         self.clients = agents.runtime_of(scenario).models(self.settings)
-        team = agents.build_team(scenario, self.clients, self.recorder, self.turn, self.conv.options)
+        label = functools.partial(scenarios.agent_label, scenario=scenario.key)  # as the chat names agents
+        team = agents.build_team(scenario, self.clients, self.recorder, self.turn, self.conv.options, label)
         self.stop.attach(team.stop)
         if self.cancel is not None:
             self.cancel.attach(team.cancel)

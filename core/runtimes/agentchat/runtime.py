@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
 from autogen_agentchat.messages import TextMessage
 from autogen_core import CancellationToken
 
-from ... import scenarios
-from ...agents import TeamContext, TeamPlan
-from ...providers import Clients, build_clients
+from ...agents import TeamContext
 from .. import Finished, RunEvent, Spoke, Task, Working, Writing
+from .agents import TeamPlan
+from .providers import Clients, build_clients
 from .stream import StreamReader
 
 if TYPE_CHECKING:
@@ -85,9 +85,7 @@ class AgentchatRuntime:
             info = scenario.agent(name)
             return info.doing if info is not None else "working"
 
-        reader = StreamReader(
-            turn=context.turn, doing=doing, explain=plan.explain, label=lambda name: scenarios.agent_label(name, scenario.key)
-        )
+        reader = StreamReader(turn=context.turn, doing=doing, explain=plan.explain, label=context.label)
         return AgentchatTeam(plan, reader)
 
 

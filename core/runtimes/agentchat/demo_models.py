@@ -28,8 +28,8 @@ from autogen_core.models import (
 )
 from autogen_core.tools import Tool, ToolSchema
 
-from ..image_models import GeneratedImage
-from . import brief, drawing
+from ...demo import brief, drawing
+from ...image_models import GeneratedImage
 
 DEMO_CHAT_MODEL = "demo-chat"
 DEMO_VISION_MODEL = "demo-vision"
