@@ -93,7 +93,7 @@ def history_bytes(conversation: Conversation) -> int:
 
 
 def admit(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
-    spend: SpendLedger,
+    spend: SpendGate,
     settings: Settings,
     conversation: Conversation,
     message: str,
@@ -116,7 +116,7 @@ def admit(  # noqa: PLR0913 - over the argument limit when it came on (issue 28)
 
 
 def admit_variants(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
-    spend: SpendLedger,
+    spend: SpendGate,
     settings: Settings,
     scenario: str,
     conversations: Sequence[Conversation],
@@ -159,7 +159,7 @@ def rates(limits: HostedLimits | None, visitor: Visitor) -> list[tuple[str, int]
     return keys
 
 
-def admit_prediction(spend: SpendLedger, limits: HostedLimits | None, visitor: Visitor, prompt: str) -> None:
+def admit_prediction(spend: SpendGate, limits: HostedLimits | None, visitor: Visitor, prompt: str) -> None:
     """A hosted visitor's prediction on the Models page (on the free demo provider): held to the chat's message
     length and counted with their turns a minute. Raises InputError or TurnRefused with the reason."""
     if limits is None:
@@ -234,14 +234,14 @@ def may_open(owner: str | None, conversation_session: str) -> bool:
     return owner is None or conversation_session == owner
 
 
-def open_ledger(settings: Settings) -> SpendLedger:
+def open_ledger(settings: Settings) -> SpendGate:
     """The spend ledger for this app's store (one per process is enough; every instance shares its table):
     in `APP_LEDGER_URI` when set, else in the tracking database; without either (a remote `mlflow server`),
     one that refuses every turn on the owner's key and says what to set."""
     limits = settings.hosted
     database = ledger.database_for(settings.tracking_uri, str(limits.ledger_uri) if limits else "")
     ttl = limits.ledger_ttl_s if limits else ledger.DEFAULT_TTL_S
-    return SpendLedger(database, reservation_ttl_s=ttl)
+    return SpendGate(database, reservation_ttl_s=ttl)
 
 
 @dataclass
@@ -249,7 +249,7 @@ class Reservation:
     """A turn's claim on the owner's key: its bound, reserved in the ledger (`id`; None when nothing is
     reserved: a visitor's own key), until `settle`."""
 
-    ledger: "SpendLedger"
+    ledger: "SpendGate"
     session_id: str
     day: str
     amount: float
@@ -263,8 +263,9 @@ class Reservation:
         self.ledger._settle(self, actual_usd, now)
 
 
-class SpendLedger:
-    """Admission on the owner's key: the caps are kept in the shared ledger (core.ledger: `database` is a
+class SpendGate:
+    """The gate a turn passes on the owner's key (named apart from core.ledger's `SpendBook`, the table it keeps the
+    spend in): the caps are kept in the shared ledger (core.ledger: `database` is a
     SQLAlchemy URI; the default, an in-memory sqlite database, is private to this process and only for tests
     and scripts; None: there is no ledger, and the owner's key is refused). Turns a minute are counted in this
     process, for every turn."""

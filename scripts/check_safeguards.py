@@ -516,8 +516,8 @@ SAFEGUARDS = [
         "the ledger is a table every instance shares, not process memory",
         "core/hosted.py",
         "open_ledger",
-        "    return SpendLedger(database, reservation_ttl_s=ttl)",
-        "    return SpendLedger(reservation_ttl_s=ttl)",
+        "    return SpendGate(database, reservation_ttl_s=ttl)",
+        "    return SpendGate(reservation_ttl_s=ttl)",
         (f"{BURST}::test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps[sqlite]",),
     ),
     Safeguard(

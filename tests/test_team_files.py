@@ -342,7 +342,7 @@ def test_a_hosted_demo_runs_only_allow_listed_team_files(teams_dir, store, track
     assert {s.key for s in hosted.offered_scenarios(limits) if s.team_file} == {KEY}
     assert {s.key for s in hosted.offered_scenarios(HostedLimits()) if s.team_file} == set(), "none by default"
     settings = Settings(tracking_uri=tracking_uri, hosted=limits)
-    ledger = hosted.SpendLedger()
+    ledger = hosted.SpendGate()
     with pytest.raises(TurnRefused, match="owner has not allow-listed"):
         hosted.admit(
             ledger,

@@ -123,7 +123,7 @@ def test_a_hosted_grid_is_admitted_as_one_bound_before_any_call():
     limits = HostedLimits(session_cap_usd=2.5 * one, daily_cap_usd=1.0, turns_per_minute=6, owner_key=True)
     paid = paid.with_(hosted=limits)  # two cells fit under the cap, four do not, though each alone would
     conversations = [Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 2})] * 4
-    ledger = hosted.SpendLedger()
+    ledger = hosted.SpendGate()
     with pytest.raises(TurnRefused, match="could cost up to"):
         hosted.admit_variants(ledger, paid, "catify", conversations, [paid] * 4, "a cat", "visitor", uses_owner_key=True)
     assert ledger.spent("visitor") == (0.0, 0.0), "refused: nothing reserved"

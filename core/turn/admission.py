@@ -20,7 +20,7 @@ from ..errors import InputError, UserError
 from ..records import TurnOutcome, TurnRequest
 
 if TYPE_CHECKING:
-    from ..hosted import Reservation, SpendLedger
+    from ..hosted import Reservation, SpendGate
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab and line breaks, and DEL
 
@@ -49,7 +49,7 @@ class Visit:
     """Who asks, for a hosted demo's admission (core.hosted): the ledger the caps are kept in, the identity they
     are kept for, whether the owner's key pays, and the keys the turns a minute count against."""
 
-    spend: SpendLedger
+    spend: SpendGate
     visitor: str
     uses_owner_key: bool
     rates: Sequence[tuple[str, int]] = ()
