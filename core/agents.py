@@ -105,6 +105,10 @@ class Registry:
             self._loaded[name] = importlib.import_module(self.modules[name]).RUNTIME
         return self._loaded[name]
 
+    def sources(self) -> list[str]:
+        """Every runtime's modules that offer scenarios (core.scenarios reads them with its own package)."""
+        return [source for name in self.modules for source in self.get(name).sources]
+
 
 RUNTIMES = Registry(
     {

@@ -12,7 +12,8 @@ from core import contract, hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
 from core.errors import UserError
 from core.records import FailedTurn, TurnRequest
-from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, from_files
+from core.runtimes.agentchat import team_scenarios as from_files
+from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
 from core.variants import Setting
 from ui import feedback as turn_feedback
 from ui import session

@@ -31,7 +31,7 @@ from core.config import Settings
 from core.conversations import Conversation
 from core.errors import InputError
 from core.observe import export
-from core.scenarios import from_files
+from core.runtimes.agentchat import team_scenarios as from_files
 from core.turn import TurnRequest, run_turn
 from tests.pages import open_app
 

@@ -30,8 +30,8 @@ from core.errors import InputError, TurnRefused
 from core.mlflow_model import registry
 from core.observe import export
 from core.runtimes.agentchat import team_files
+from core.runtimes.agentchat import team_scenarios as from_files
 from core.runtimes.agentchat.providers import build_clients, model_for
-from core.scenarios import from_files
 from core.turn import TurnRequest, run_turn
 from tests.pages import open_app, send
 

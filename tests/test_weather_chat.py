@@ -16,9 +16,9 @@ from autogen_agentchat.messages import HandoffMessage, TextMessage
 
 from core.config import Settings
 from core.conversations import Conversation
+from core.runtimes.agentchat.teams import weather_speakers
 from core.scenarios import weather as weather_scenario
 from core.scenarios import weather_source as weather
-from core.scenarios import weather_speakers
 from core.turn import TurnRequest, run_turn
 from tests.openai_server import OpenAIStub
 

@@ -26,7 +26,7 @@ from mlflow.pyfunc import PythonModel
 from core import contract, scenarios
 from core.conversations import Conversation
 from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params, trace_experiment
-from core.scenarios import from_files
+from core.runtimes.agentchat import team_scenarios as from_files
 from core.turn import TurnHandle, TurnRequest
 
 PARAM_DEFAULTS: dict[str, Any] = {"provider": "demo", "base_url": "", "chat_model": ""}

@@ -112,6 +112,9 @@ class Runtime(Protocol):
     """An agent framework behind the seam."""
 
     name: str
+    # modules offering scenarios in the framework's own formats (agentchat: team files), each with
+    # `discover_scenarios()` and `fingerprint()` as core.scenarios reads its sources
+    sources: tuple[str, ...]
 
     def models(self, settings: Settings) -> Models:
         """The turn's model clients for the chosen provider (traced, counted)."""

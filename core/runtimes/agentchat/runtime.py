@@ -14,6 +14,7 @@ from .. import Finished, RunEvent, Spoke, Task, Working, Writing
 from .agents import TeamPlan
 from .providers import Clients, build_clients
 from .stream import StreamReader
+from .teams import BUILDERS
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -74,12 +75,17 @@ class AgentchatTeam:
 
 class AgentchatRuntime:
     name = "agentchat"
+    sources = ("core.runtimes.agentchat.team_scenarios",)  # team files (AutoGen Studio's format, create_team) as scenarios
 
     def models(self, settings: Settings) -> Clients:
         return build_clients(settings)
 
     def build(self, scenario: Scenario, context: TeamContext) -> AgentchatTeam:
-        plan = scenario.build(context)
+        """The scenario's team: agentchat's builder for its `team` (teams/), else the scenario's own (a team file)."""
+        builder = BUILDERS.get(scenario.team) or scenario.build
+        if builder is None:
+            raise ValueError(f"agentchat has no team for the scenario “{scenario.key}”.")
+        plan = builder(context)
 
         def doing(name: str) -> str:
             info = scenario.agent(name)

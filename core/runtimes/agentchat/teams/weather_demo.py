@@ -12,9 +12,9 @@ from typing import Any, Optional, Sequence
 from autogen_core import FunctionCall
 from autogen_core.models import AssistantMessage, FunctionExecutionResultMessage, LLMMessage, SystemMessage, UserMessage
 
-from ..runtimes.agentchat.demo_replies import call, calls_in, text_of
-from . import weather_source as weather
-from .weather_speakers import PLANNER, WEATHER_ASSISTANT
+from ....scenarios import weather_source as weather
+from ....scenarios.weather import PLANNER, WEATHER_ASSISTANT
+from ..demo_replies import call, calls_in, text_of
 
 ASK_USER_TOOL = "transfer_to_user"
 WEATHER_TOOL = "get_weather"
