@@ -132,7 +132,6 @@ def build_team(
 ) -> Team:
     """The scenario's team for one turn, by its runtime, with its options filled in from the scenario's defaults.
     `clients` are what that runtime's `models` made (its own type: agentchat's are `providers.Clients`)."""
-    own = cast("Clients", clients)
-    defaults = scenario.option_defaults(own.settings) if own.settings is not None else {}
-    context = TeamContext(clients=own, sink=sink, turn=turn, options={**defaults, **options}, label=label)
+    defaults = scenario.option_defaults(clients.settings) if clients.settings is not None else {}
+    context = TeamContext(clients=cast("Clients", clients), sink=sink, turn=turn, options={**defaults, **options}, label=label)
     return runtime_of(scenario).build(scenario, context)

@@ -81,6 +81,8 @@ class Task:
 class Models(Protocol):
     """A turn's model clients, as the turn counts them: built fresh for each turn (clients bind to its event loop)."""
 
+    settings: Settings | None  # what they were built from (a scenario's option defaults read it)
+
     def totals(self) -> CallTotals: ...
 
     def chat_cost_usd(self) -> float | None: ...
