@@ -92,19 +92,22 @@ def history_bytes(conversation: Conversation) -> int:
     return sum(len(str(e.get("text", "")).encode("utf-8")) for e in conversation.transcript)
 
 
-def admit(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
-    spend: SpendGate,
-    settings: Settings,
-    conversation: Conversation,
-    message: str,
-    visitor: str,
-    *,
-    uses_owner_key: bool,
-    rates: Sequence[tuple[str, int]] = (),
-) -> Reservation | None:
+@dataclass(frozen=True)
+class Visit:
+    """Who asks for a turn in a hosted demo: the gate the owner's key is kept by, the identity the caps and the rate
+    limit are kept for (an opaque string), whether the owner's key pays, and the keys the turns a minute count
+    against (`rates`)."""
+
+    spend: SpendGate
+    visitor: str
+    uses_owner_key: bool
+    rates: Sequence[tuple[str, int]] = ()
+
+
+def admit(visit: Visit, settings: Settings, conversation: Conversation, message: str) -> Reservation | None:
     """Hosted demo: the message size, the options, turns a minute and the spend caps, checked before anything
-    runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo. `visitor`
-    is the identity the caps and the rate limit are kept for (an opaque string)."""
+    runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo. Asked by the
+    turn's front door (core.turn.admission) with the message it validated."""
     limits = settings.hosted
     if limits is None:
         return None
@@ -112,7 +115,7 @@ def admit(  # noqa: PLR0913 - over the argument limit when it came on (issue 28)
     check_scenario(limits, conversation.scenario)
     check_options(conversation.scenario, conversation.options)
     bound = max_turn_cost(conversation.scenario, conversation.options, settings, message, history_bytes(conversation))
-    return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key, rates=rates)
+    return visit.spend.admit(visit.visitor, limits, bound, uses_owner_key=visit.uses_owner_key, rates=visit.rates)
 
 
 def admit_variants(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records

@@ -40,7 +40,7 @@ def main() -> int:
         paid = settings.with_(base_url=job["base_url"], billed_to_owner=True)
         conversation = Conversation(scenario="catify", session_id=identity, provider="openai", options={"iterations": 1})
         try:
-            reservation = hosted.admit(spend, paid, conversation, job["message"], identity, uses_owner_key=True)
+            reservation = hosted.admit(hosted.Visit(spend, identity, uses_owner_key=True), paid, conversation, job["message"])
         except TurnRefused as refused:
             say(event="refused", job=job["job"], identity=identity, reason=str(refused))
             return

@@ -180,22 +180,22 @@ def test_admission_is_core_policy_and_refuses_before_anything_runs():
     message, the options, the turns a minute and the caps otherwise, each refusal a sentence."""
     conversation = Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 2})
     ledger = hosted.SpendGate()
-    assert hosted.admit(ledger, openai(), conversation, "a cat", "v", uses_owner_key=True) is None  # not hosted
+    assert hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), openai(), conversation, "a cat") is None  # not hosted
     limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=1.0, turns_per_minute=6, max_message_chars=50, owner_key=True)
     demo = openai(hosted=limits)
     with pytest.raises(InputError, match="messages of up to 50 characters; yours has 51"):
-        hosted.admit(ledger, demo, conversation, "x" * 51, "v", uses_owner_key=True)
+        hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), demo, conversation, "x" * 51)
     long_instruction = Conversation(scenario="catify", session_id="v", provider="openai", options={"instruction": "cats " * 500})
     with pytest.raises(InputError, match="instruction has 2,500 characters"):
-        hosted.admit(ledger, demo, long_instruction, "a cat", "v", uses_owner_key=True)
-    reservation = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
+        hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), demo, long_instruction, "a cat")
+    reservation = hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), demo, conversation, "a cat")
     assert reservation is not None and reservation.amount == pytest.approx(
         hosted.max_turn_cost("catify", conversation.options, demo, "a cat")
     )
     assert reservation.id is not None and ledger.spent("v")[0] == pytest.approx(reservation.amount)
     with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
-        hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
-    own_key = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=False)
+        hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), demo, conversation, "a cat")
+    own_key = hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=False), demo, conversation, "a cat")
     assert own_key is not None and own_key.amount == 0.0 and own_key.id is None, "a visitor's own key: no reservation"
 
 

@@ -165,11 +165,13 @@ def test_against_a_tracking_server_without_a_ledger_the_owners_key_is_refused_wi
     spend = hosted.open_ledger(settings)
     conversation = Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 1})
     with pytest.raises(TurnRefused, match="has not set APP_LEDGER_URI.*Nothing was run"):
-        hosted.admit(spend, settings, conversation, "a cat", "v", uses_owner_key=True)
-    assert hosted.admit(spend, settings, conversation, "a cat", "v", uses_owner_key=False).id is None, "own key"
+        hosted.admit(hosted.Visit(spend, "v", uses_owner_key=True), settings, conversation, "a cat")
+    assert hosted.admit(hosted.Visit(spend, "v", uses_owner_key=False), settings, conversation, "a cat").id is None, "own key"
     demo = settings.with_(provider="demo", api_key="")
     assert (
-        hosted.admit(spend, demo, Conversation(scenario="catify", session_id="v", provider="demo"), "a cat", "v", uses_owner_key=False)
+        hosted.admit(
+            hosted.Visit(spend, "v", uses_owner_key=False), demo, Conversation(scenario="catify", session_id="v", provider="demo"), "a cat"
+        )
         is not None
     )
     with pytest.raises(TurnRefused, match="APP_LEDGER_URI"):

@@ -345,16 +345,17 @@ def test_a_hosted_demo_runs_only_allow_listed_team_files(teams_dir, store, track
     ledger = hosted.SpendGate()
     with pytest.raises(TurnRefused, match="owner has not allow-listed"):
         hosted.admit(
-            ledger,
+            hosted.Visit(ledger, "v", uses_owner_key=False),
             settings,
             Conversation(scenario="team:other", session_id="v", provider="demo"),
             "What is 1 plus 2?",
-            "v",
-            uses_owner_key=False,
         )
     assert (
         hosted.admit(
-            ledger, settings, Conversation(scenario=KEY, session_id="v", provider="demo"), "What is 1 plus 2?", "v", uses_owner_key=False
+            hosted.Visit(ledger, "v", uses_owner_key=False),
+            settings,
+            Conversation(scenario=KEY, session_id="v", provider="demo"),
+            "What is 1 plus 2?",
         )
         is not None
     )

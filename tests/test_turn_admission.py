@@ -10,7 +10,7 @@ from core import hosted, scenarios
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation
 from core.errors import InputError
-from core.turn import Admission, DocumentGiven, TurnHandle, TurnRequest, Visit, admit, start
+from core.turn import Admission, DocumentGiven, TurnHandle, TurnRequest, admit, start
 
 REPORT = "\n".join(f"Line {i}: revenue grew {i} percent in the northern plant, and costs fell." for i in range(8))
 
@@ -43,7 +43,7 @@ def test_a_first_message_that_looks_like_a_report_becomes_the_report():
 
 def test_a_hosted_turn_is_refused_before_it_runs_and_settled_by_its_admission():
     settings = Settings(provider="demo", hosted=HostedLimits(max_message_chars=50))
-    visit = Visit(hosted.SpendGate(), "visitor", uses_owner_key=False)
+    visit = hosted.Visit(hosted.SpendGate(), "visitor", uses_owner_key=False)
     with pytest.raises(InputError, match="up to 50 characters"):
         start(TurnRequest(Conversation(scenario="catify", session_id="visitor", provider="demo"), "a cat " * 20, settings, None), visit)
     admission = admit(TurnRequest(Conversation(scenario="catify", session_id="visitor", provider="demo"), "a cat", settings, None), visit)

@@ -41,7 +41,7 @@ def start(context: PageContext, request: TurnRequest, document: DocumentGiven | 
     from core import turn  # noqa: PLC0415 - here, not at the top: the chat page draws before AutoGen loads (issue 32)
 
     settings = context.settings
-    visit = turn.Visit(
+    visit = hosted.Visit(
         session.spend_ledger(settings.tracking_uri, settings.experiment_name),
         context.viewer.owner,
         uses_owner_key=session.uses_owner_key(),

@@ -4,7 +4,7 @@ the turn streams), `entries` (team events → transcript entries, no I/O), `runn
 transport-free), `handle` (a turn on a worker thread). The request and outcome are core.records'."""
 
 from ..records import FailedTurn, TurnOutcome, TurnRequest
-from .admission import Admission, DocumentGiven, Visit, admit, validate_message
+from .admission import Admission, DocumentGiven, admit, validate_message
 from .events import Chunk, Opened, Progress, Said, TurnEvent, Warned
 from .handle import TurnHandle, start
 from .runner import CancelSwitch, StopSwitch, run_turn
@@ -23,7 +23,6 @@ __all__ = [
     "TurnHandle",
     "TurnOutcome",
     "TurnRequest",
-    "Visit",
     "Warned",
     "admit",
     "run_turn",

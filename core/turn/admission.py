@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .. import hosted, scenarios
 from ..config import MAX_MESSAGE_CHARS
@@ -20,7 +20,7 @@ from ..errors import InputError, UserError
 from ..records import TurnOutcome, TurnRequest
 
 if TYPE_CHECKING:
-    from ..hosted import Reservation, SpendGate
+    from ..hosted import Reservation, Visit
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab and line breaks, and DEL
 
@@ -42,17 +42,6 @@ def validate_message(message: str) -> str:
             f"The message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. Shorten it, or attach the text as a report."
         )
     return text
-
-
-@dataclass(frozen=True)
-class Visit:
-    """Who asks, for a hosted demo's admission (core.hosted): the ledger the caps are kept in, the identity they
-    are kept for, whether the owner's key pays, and the keys the turns a minute count against."""
-
-    spend: SpendGate
-    visitor: str
-    uses_owner_key: bool
-    rates: Sequence[tuple[str, int]] = ()
 
 
 @dataclass(frozen=True)
@@ -103,13 +92,5 @@ def admit(request: TurnRequest, visit: Visit | None = None, document: DocumentGi
     admitted = replace(request, conversation=conversation, message=text)
     reservation = None
     if visit is not None:
-        reservation = hosted.admit(
-            visit.spend,
-            request.settings,
-            conversation,
-            text,
-            visit.visitor,
-            uses_owner_key=visit.uses_owner_key,
-            rates=visit.rates,
-        )
+        reservation = hosted.admit(visit, request.settings, conversation, text)
     return Admission(admitted, removed_controls=removed, notes=notes, reservation=reservation)

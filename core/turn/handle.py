@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import redact
 from ..conversations import Conversation
 from ..records import TurnOutcome, TurnRequest
-from .admission import Admission, DocumentGiven, Visit, admit
+from .admission import Admission, DocumentGiven, admit
 from .events import Opened, TurnEvent
 from .runner import CancelSwitch, StopSwitch, run_turn
+
+if TYPE_CHECKING:
+    from ..hosted import Visit
 
 log = logging.getLogger(__name__)
 _live: dict[str, TurnHandle] = {}  # conversation id -> its running turn, in this process
