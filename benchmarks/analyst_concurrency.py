@@ -20,7 +20,7 @@ import time
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.scenarios.analyst import KEY as ANALYST_SUMMARIZER
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 REPORT = (
     "Quarterly report. Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. The team "
@@ -33,7 +33,7 @@ def one_turn(settings: Settings, store: ConversationStore, concurrent: bool) -> 
         scenario=ANALYST_SUMMARIZER, session_id="bench", provider="demo", options={"report": REPORT, "concurrent": concurrent}
     )
     started = time.perf_counter()
-    outcome = asyncio.run(run_turn(conversation, "What are the main risks?", settings, store, wait_for_trace=False))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "What are the main risks?", settings, store, wait_for_trace=False)))
     elapsed = time.perf_counter() - started
     if outcome.status != "ok" or len([e for e in outcome.entries if e["role"] == "assistant"]) != 2:
         raise SystemExit(f"turn failed: {outcome.status} {outcome.error}")

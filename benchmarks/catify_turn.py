@@ -21,14 +21,16 @@ import time
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 
 def one_turn(store: ConversationStore, settings: Settings, mode: str) -> float:
     conversation = Conversation(scenario="catify", session_id="bench", provider="demo", options={"iterations": 2})
     started = time.perf_counter()
     outcome = asyncio.run(
-        run_turn(conversation, "The matrix with a cat", settings, store, trace=mode != "untraced", wait_for_trace=mode == "landed")
+        run_turn(
+            TurnRequest(conversation, "The matrix with a cat", settings, store, trace=mode != "untraced", wait_for_trace=mode == "landed")
+        )
     )
     elapsed = time.perf_counter() - started
     assert outcome.status == "ok", outcome.error

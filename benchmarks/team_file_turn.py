@@ -7,7 +7,7 @@ The team: one AssistantAgent with a calculator FunctionTool in a RoundRobinGroup
 alternating order, one traced turn of each on the demo provider and a real sqlite store, each in a fresh
 conversation:
   built-in  - a scenario module's build(): agents and tool made in Python, traced as the built-ins are;
-  team file - the JSON file read by core.team_files: agentchat's load_component (the tool's source is
+  team file - the JSON file read by core.runtimes.agentchat.team_files: agentchat's load_component (the tool's source is
               executed), the app's model stand-in, then team_files.for_the_app.
 Target (issue 14): the registry and the file path add no measurable overhead: team file / built-in <= 1.10."""
 
@@ -28,13 +28,14 @@ from autogen_agentchat.teams import RoundRobinGroupChat
 from autogen_core.tools import FunctionTool
 
 from core import scenarios
-from core.agents import TeamContext, TeamPlan, traced
+from core.agents import TeamContext
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
-from core.demo.models import team_agent_responder
 from core.observe import export, spans
+from core.runtimes.agentchat.agents import TeamPlan, traced
+from core.runtimes.agentchat.demo_models import team_agent_responder
 from core.scenarios import AgentInfo, Scenario
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "studio_calculator_team.json"
 SYSTEM = "You are a helpful assistant. Solve tasks carefully. When done, say TERMINATE."
@@ -73,7 +74,7 @@ BUILT_IN = Scenario(
 def one_turn(store: ConversationStore, settings: Settings, scenario: str) -> float:
     conversation = Conversation(scenario=scenario, session_id="bench", provider="demo")
     started = time.perf_counter()
-    outcome = asyncio.run(run_turn(conversation, "What is 12.5 times 8?", settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "What is 12.5 times 8?", settings, store)))
     elapsed = time.perf_counter() - started
     assert outcome.status == "ok" and "100.0" in outcome.entries[-1]["text"], outcome.error
     return elapsed

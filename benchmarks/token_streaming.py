@@ -17,7 +17,7 @@ import time
 
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
-from core.turn import TurnHandle
+from core.turn import Chunk, Said, TurnHandle, TurnRequest
 
 REPORT = "Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. Risks include supply delays."
 
@@ -26,16 +26,16 @@ def one_turn(store: ConversationStore, settings: Settings) -> tuple[float, float
     """(first chunk, first finished message, whole turn) in seconds; first chunk is inf when none came."""
     conversation = Conversation(scenario="analyst", session_id="bench", provider="demo", options={"report": REPORT})
     started = time.perf_counter()
-    handle = TurnHandle(conversation, "What are the risks?", settings, store, wait_for_trace=False).start()
+    handle = TurnHandle(TurnRequest(conversation, "What are the risks?", settings, store, wait_for_trace=False)).start()
     first_chunk = first_message = float("inf")
     seen = 0
     while not (handle.done and seen >= len(handle.events)):
         for event in handle.events_since(seen, timeout=0.01):
             seen += 1
             now = time.perf_counter() - started
-            if event.kind == "chunk":
+            if isinstance(event, Chunk):
                 first_chunk = min(first_chunk, now)
-            elif event.kind == "message":
+            elif isinstance(event, Said):
                 first_message = min(first_message, now)
     outcome = handle.outcome
     assert outcome is not None and outcome.status == "ok", outcome and outcome.error

@@ -20,7 +20,7 @@ import time
 
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from core.variants import DEFAULT_CONCURRENCY, Setting, origin_of, plan, run_cells
 
 INSTRUCTIONS = ("Make it noir.", "Make it sunny.", "Add more cats.", "Make it look like a watercolour.")
@@ -50,10 +50,12 @@ def main() -> None:
         store = ConversationStore.connect(uri, "bench-variants")
         first = asyncio.run(
             run_turn(
-                Conversation(scenario="catify", session_id="bench", provider="demo", options={"iterations": 1}),
-                "The matrix with a cat",
-                settings,
-                store,
+                TurnRequest(
+                    Conversation(scenario="catify", session_id="bench", provider="demo", options={"iterations": 1}),
+                    "The matrix with a cat",
+                    settings,
+                    store,
+                )
             )
         )
         origin = origin_of(store.load(str(first.conversation.id)), 1, settings)

@@ -41,16 +41,17 @@ import mlflow
 import pandas as pd
 from mlflow.tracing.client import TracingClient
 
-from . import contract, critique, redact, team_files
+from . import contract, critique, redact
 from .config import Settings
 from .conversations import ConversationStore, find_models_experiment
 from .demo import drawing
 from .mlflow_model import registry
 from .observe import export
 from .prompt_sets import PromptRow, PromptSet
+from .records import Asker, asked_by
+from .runtimes.agentchat import team_files
 from .scenarios.catify import KEY as CATIFY
 from .store import fluent_lock
-from .turn.records import Asker, asked_by
 
 CHECKS = ("no_error", "ended_by_termination", "expectation", "critic_format")  # pass/fail: the score
 LOWER_IS_BETTER = ("cost_usd", "latency_s")

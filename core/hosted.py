@@ -27,7 +27,7 @@ from .conversations import Conversation
 from .documents import validate_report
 from .errors import InputError, TurnRefused
 from .identity import ADDRESS_KEY, Visitor
-from .turn.records import Asker
+from .records import Asker
 
 log = logging.getLogger(__name__)
 MAX_USER_TEXT_CHARS = 2_000  # hosted mode: an edited instruction or system message (check_options)
@@ -92,19 +92,22 @@ def history_bytes(conversation: Conversation) -> int:
     return sum(len(str(e.get("text", "")).encode("utf-8")) for e in conversation.transcript)
 
 
-def admit(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
-    spend: SpendLedger,
-    settings: Settings,
-    conversation: Conversation,
-    message: str,
-    visitor: str,
-    *,
-    uses_owner_key: bool,
-    rates: Sequence[tuple[str, int]] = (),
-) -> Reservation | None:
+@dataclass(frozen=True)
+class Visit:
+    """Who asks for a turn in a hosted demo: the gate the owner's key is kept by, the identity the caps and the rate
+    limit are kept for (an opaque string), whether the owner's key pays, and the keys the turns a minute count
+    against (`rates`)."""
+
+    spend: SpendGate
+    visitor: str
+    uses_owner_key: bool
+    rates: Sequence[tuple[str, int]] = ()
+
+
+def admit(visit: Visit, settings: Settings, conversation: Conversation, message: str) -> Reservation | None:
     """Hosted demo: the message size, the options, turns a minute and the spend caps, checked before anything
-    runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo. `visitor`
-    is the identity the caps and the rate limit are kept for (an opaque string)."""
+    runs (raises InputError or TurnRefused with the reason); None when the app is not a hosted demo. Asked by the
+    turn's front door (core.turn.admission) with the message it validated."""
     limits = settings.hosted
     if limits is None:
         return None
@@ -112,11 +115,11 @@ def admit(  # noqa: PLR0913 - over the argument limit when it came on (issue 28)
     check_scenario(limits, conversation.scenario)
     check_options(conversation.scenario, conversation.options)
     bound = max_turn_cost(conversation.scenario, conversation.options, settings, message, history_bytes(conversation))
-    return spend.admit(visitor, limits, bound, uses_owner_key=uses_owner_key, rates=rates)
+    return visit.spend.admit(visit.visitor, limits, bound, uses_owner_key=visit.uses_owner_key, rates=visit.rates)
 
 
 def admit_variants(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
-    spend: SpendLedger,
+    spend: SpendGate,
     settings: Settings,
     scenario: str,
     conversations: Sequence[Conversation],
@@ -159,7 +162,7 @@ def rates(limits: HostedLimits | None, visitor: Visitor) -> list[tuple[str, int]
     return keys
 
 
-def admit_prediction(spend: SpendLedger, limits: HostedLimits | None, visitor: Visitor, prompt: str) -> None:
+def admit_prediction(spend: SpendGate, limits: HostedLimits | None, visitor: Visitor, prompt: str) -> None:
     """A hosted visitor's prediction on the Models page (on the free demo provider): held to the chat's message
     length and counted with their turns a minute. Raises InputError or TurnRefused with the reason."""
     if limits is None:
@@ -234,14 +237,14 @@ def may_open(owner: str | None, conversation_session: str) -> bool:
     return owner is None or conversation_session == owner
 
 
-def open_ledger(settings: Settings) -> SpendLedger:
+def open_ledger(settings: Settings) -> SpendGate:
     """The spend ledger for this app's store (one per process is enough; every instance shares its table):
     in `APP_LEDGER_URI` when set, else in the tracking database; without either (a remote `mlflow server`),
     one that refuses every turn on the owner's key and says what to set."""
     limits = settings.hosted
     database = ledger.database_for(settings.tracking_uri, str(limits.ledger_uri) if limits else "")
     ttl = limits.ledger_ttl_s if limits else ledger.DEFAULT_TTL_S
-    return SpendLedger(database, reservation_ttl_s=ttl)
+    return SpendGate(database, reservation_ttl_s=ttl)
 
 
 @dataclass
@@ -249,7 +252,7 @@ class Reservation:
     """A turn's claim on the owner's key: its bound, reserved in the ledger (`id`; None when nothing is
     reserved: a visitor's own key), until `settle`."""
 
-    ledger: "SpendLedger"
+    ledger: "SpendGate"
     session_id: str
     day: str
     amount: float
@@ -263,8 +266,9 @@ class Reservation:
         self.ledger._settle(self, actual_usd, now)
 
 
-class SpendLedger:
-    """Admission on the owner's key: the caps are kept in the shared ledger (core.ledger: `database` is a
+class SpendGate:
+    """The gate a turn passes on the owner's key (named apart from core.ledger's `SpendBook`, the table it keeps the
+    spend in): the caps are kept in the shared ledger (core.ledger: `database` is a
     SQLAlchemy URI; the default, an in-memory sqlite database, is private to this process and only for tests
     and scripts; None: there is no ledger, and the owner's key is refused). Turns a minute are counted in this
     process, for every turn."""

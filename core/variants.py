@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from autogen_core import CancellationToken
 from mlflow.tracking import MlflowClient
 
 from . import contract, redact, scenarios
@@ -29,7 +28,7 @@ from .conversations import Conversation, ConversationStore
 from .errors import InputError
 from .records import ImageLookupEntry, TranscriptEntry
 from .scenarios import DocumentOption, IntOption, TextOption
-from .turn import StopSwitch, TurnEvent, TurnOutcome, TurnRequest, run
+from .turn import CancelSwitch, Progress, Said, StopSwitch, TurnEvent, TurnOutcome, TurnRequest, run_turn
 
 if TYPE_CHECKING:
     from .hosted import Reservation
@@ -227,8 +226,12 @@ class Cell:
     started: float = 0.0
 
     @property
-    def last_progress(self) -> TurnEvent | None:
-        return next((e for e in reversed(self.events) if e.kind in ("progress", "message")), None)
+    def last_progress(self) -> Progress | None:
+        """The newest step and live counter (a message the team said counts with no text of its own)."""
+        last = next((e for e in reversed(self.events) if isinstance(e, (Progress, Said))), None)
+        if isinstance(last, Said):
+            return Progress(text="", step=last.step, total_steps=last.total_steps, tokens=last.tokens, cost_usd=last.cost_usd)
+        return last
 
 
 def open_group(store: ConversationStore, origin: Origin, session_id: str, count: int) -> str:
@@ -299,7 +302,7 @@ async def run_cells(  # noqa: PLR0913 - over the argument limit when it came on 
     *,
     emit: Callable[[int, TurnEvent], None] = lambda index, event: None,
     stop: StopSwitch | None = None,
-    cancel: CancellationToken | None = None,
+    cancel: CancelSwitch | None = None,
     limit: int = DEFAULT_CONCURRENCY,
     wait_for_trace: bool = True,
 ) -> list[TurnOutcome]:
@@ -310,7 +313,7 @@ async def run_cells(  # noqa: PLR0913 - over the argument limit when it came on 
 
     async def one(index: int, cell: Cell) -> TurnOutcome:
         async with gate:
-            if stop.is_set() or (cancel is not None and cancel.is_cancelled()):
+            if stop.is_set() or (cancel is not None and cancel.is_set()):
                 cell.outcome = TurnOutcome("stopped", cell.conversation, error="Stopped before it started.")
                 return cell.outcome
             cell.started = time.perf_counter()
@@ -320,7 +323,7 @@ async def run_cells(  # noqa: PLR0913 - over the argument limit when it came on 
                 emit(index, event)
 
             request = TurnRequest(cell.conversation, message, cell.setting.applied(settings), store, wait_for_trace=wait_for_trace)
-            cell.outcome = await run(request, emit=told, stop=stop, cancel=cancel)
+            cell.outcome = await run_turn(request, emit=told, stop=stop, cancel=cancel)
             return cell.outcome
 
     return list(await asyncio.gather(*(one(i, c) for i, c in enumerate(cells))))
@@ -349,7 +352,7 @@ class GridHandle:
         self.seconds = 0.0
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._cancel: CancellationToken | None = None
+        self._cancel = CancelSwitch()
         self._thread = threading.Thread(target=self._main, name="variants", daemon=True)
 
     def start(self) -> GridHandle:
@@ -366,7 +369,6 @@ class GridHandle:
         try:
 
             async def go() -> list[TurnOutcome]:
-                self._cancel = CancellationToken()
                 return await run_cells(
                     self.cells,
                     self.origin.message,

@@ -3,8 +3,8 @@ retry, reopen any conversation from the sidebar or by URL."""
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -24,21 +24,26 @@ if input_drawn:
 
 from core import contract, hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
-from core.documents import looks_like_report, read_upload, validate_report
 from core.errors import UserError
-from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption, from_files
-from core.turn import FailedTurn, TurnEvent, TurnHandle, validate_message
+from core.records import FailedTurn, TurnRequest
+from core.runtimes.agentchat import team_scenarios as from_files
+from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
 from core.variants import Setting
 from ui import feedback as turn_feedback
 from ui import session
 from ui import sharing as share_ui
+from ui.context import PageContext
 from ui.text import labelled, plain
-from ui.transcript import render_entry, render_live, render_transcript, side_by_side
+from ui.transcript import render_entry, render_transcript
+
+if TYPE_CHECKING:
+    from core.turn import TurnHandle
 
 navigation.mark_loaded("chat")
 starting.empty()
 settings, _store, store_problem = session.page_setup()
 page_store = session.PageStore(_store)  # dropped for the rest of this run when the store stops answering
+context = PageContext(settings, page_store, session.visitor())  # what the turn's view is given
 
 
 def fresh_conversation(scenario: str) -> Conversation:
@@ -51,6 +56,8 @@ def open_from_url() -> None:
     current = st.session_state.get("conversation")
     if not wanted or (current is not None and current.id == wanted):
         return
+    from core.turn import TurnHandle  # noqa: PLC0415 - here, not at the top: the chat page draws before AutoGen loads (issue 32)
+
     running = TurnHandle.running(wanted)
     if (
         running is not None
@@ -508,141 +515,32 @@ def document_input(conversation: Conversation, document: DocumentOption) -> None
     )
 
 
-def current_document(document: DocumentOption) -> str:
-    """The uploaded file wins over pasted text; InputError says what is wrong with either."""
-    upload = st.session_state.get(f"{document.key}_file")
-    if upload is not None:
-        return read_upload(upload.name, upload.getvalue())
-    return validate_report(st.session_state.get(f"{document.key}_text", ""))
+def start_turn(conversation: Conversation, message: str, attempt: int = 1, document: DocumentOption | None = None) -> None:
+    """Through core's front door (ui.turn_view.start: validated, admitted, in a hosted demo reserved); a refusal
+    raises UserError with the sentence. On the first turn of a scenario with a document, the document comes along."""
+    from ui import turn_view  # noqa: PLC0415 - here, not at the top: the chat page draws before AutoGen loads (issue 32)
 
-
-def start_turn(conversation: Conversation, message: str, attempt: int = 1) -> None:
-    """Admitted first in a hosted demo (core.hosted: sizes, turns a minute, spend caps)."""
-    reservation = hosted.admit(
-        session.spend_ledger(settings.tracking_uri, settings.experiment_name),
-        settings,
-        conversation,
-        message,
-        session.session_id(),
-        uses_owner_key=session.uses_owner_key(),
-        rates=hosted.rates(settings.hosted, session.visitor()),
-    )
-    # the answer shows as soon as the agents finish; the trace lands a moment later, off the user's wait
-    st.session_state.turn = TurnHandle(
-        conversation, message, settings, page_store.store, attempt=attempt, wait_for_trace=False, reservation=reservation
-    ).start()
+    request = TurnRequest(conversation, message, settings, page_store.store, attempt=attempt, wait_for_trace=False)
+    handle = turn_view.start(context, request, turn_view.given(document) if document is not None else None)
+    st.session_state.turn = handle
+    st.session_state.conversation = handle.request.conversation  # with the document in its options
+    if handle.admission is not None and handle.admission.notes:  # what the app did with the message
+        st.session_state.turn_notes = list(handle.admission.notes)
     st.session_state.pop("failed", None)
     # drawn again as busy: this run drew New conversation, the sidebar's list and the scenario choice before the
     # message arrived, still clickable; a click there would be overridden when the turn ends
     st.rerun()
 
 
-def so_far(event: TurnEvent) -> str:
-    """The live counter on the status line: tokens and cost of the turn so far."""
-    if not event.tokens:
-        return ""
-    cost = "cost unknown" if event.cost_usd is None else f"\\${event.cost_usd:.4f}"  # a label is markdown
-    return f" · {event.tokens:,} tokens, {cost} so far"
+def follow_turn(handle: "TurnHandle", conversation: Conversation) -> None:
+    """The running turn's view (ui.turn_view) until its end, then what it means for the page, and once more from the
+    top: the transcript, the waiting notice, the input and the sidebar's list all reflect the finished turn."""
+    from ui import turn_view  # noqa: PLC0415 - here, not at the top: the chat page draws before AutoGen loads (issue 32)
 
-
-# sticky on the wrapper Streamlit puts around a container (the container alone is as tall as its wrapper), on the
-# theme's background so the answers scroll under it
-BACKGROUND = st.get_option("theme.backgroundColor") or ("#0e1117" if st.get_option("theme.base") == "dark" else "#ffffff")
-STICKY = (
-    "<style>[data-testid=stLayoutWrapper]:has(> .st-key-turn_controls) {position: sticky; top: 3.75rem; "
-    f"z-index: 999; background-color: {BACKGROUND}; padding: 0.25rem 0;}} "
-    # the header above it is see-through: answers scrolling up would show between the two
-    f"[data-testid=stHeader] {{background-color: {BACKGROUND};}}</style>"
-)
-
-
-def follow_turn(handle: TurnHandle, conversation: Conversation) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
-    """Render the running turn's events as they arrive, then keep its outcome (the script goes on; no rerun)."""
-    render_entry({"role": "user", "name": "user", "text": handle.message}, lambda image_id: None)
-    pngs: dict[str, bytes] = {}
-    # the progress line and Stop stay in view while the answers grow below them (STICKY: a keyed container)
-    st.html(STICKY)
-    controls = st.container(key="turn_controls")
-    left, right = controls.columns([5, 1], vertical_alignment="center")
-    status = left.status("The agents are working…", expanded=False)
-    progress = left.progress(0.0)
-    stop_slot = right.empty()
-    together = side_by_side(conversation.scenario)
-    side = dict(zip(together, st.columns(len(together)))) if together else {}
-    if stop_slot.button(
-        "Stop", icon=":material/stop_circle:", key="stop", width="stretch", help="Stop after the agent that is working now"
-    ):
-        handle.stop()
-    if handle.stop_switch.is_set():
-        status.update(label="Stopping after the current step…")
-    seen, step_text = 0, ""
-    live: dict[str, list] = {}  # agent -> [placeholder, text so far]: answers being written (token streaming)
-    while True:
-        events = handle.events_since(seen, timeout=0.25)
-        written: set[str] = set()
-        for event in events:
-            seen += 1
-            if event.kind == "chunk":
-                if event.source not in live:
-                    live[event.source] = [(side.get(event.source) or st).empty(), ""]
-                live[event.source][1] += event.text
-                written.add(event.source)
-            elif event.kind == "message" and event.entry:
-                if step_text:
-                    status.update(label=step_text + so_far(event))
-                if event.png and event.entry.get("image_id"):
-                    pngs[event.entry["image_id"]] = event.png
-                name = event.entry.get("name", "")
-                column = side.get(name) if event.entry.get("role") == "assistant" else None
-                streamed = live.pop(name, None) if event.entry.get("role") == "assistant" else None
-                written.discard(name)
-                # the finished answer takes the place of the one being written
-                with streamed[0].container() if streamed else column if column is not None else nullcontext():
-                    render_entry(event.entry, lambda image_id: pngs.get(image_id), conversation.scenario)
-            elif event.kind == "progress":
-                of = f" of {event.total_steps}" if event.total_steps else ""
-                step_text = f"Step {max(event.step, 1)}{of}: {event.text}…"
-                status.update(label=step_text + so_far(event))
-                if event.total_steps:
-                    progress.progress(min(1.0, (event.step - 1) / event.total_steps) if event.step else 0.0)
-            elif event.kind == "warning":
-                st.warning(event.text)
-            elif event.kind == "opened":  # the address names the conversation now: a reload follows this turn
-                st.query_params["conversation"] = event.text
-        for name in written:  # one redraw per agent per batch of pieces
-            with live[name][0].container():
-                render_live(name, live[name][1], conversation.scenario)
-        if handle.done and seen >= len(handle.events):
-            break
-    outcome = handle.outcome
-    if outcome is None:  # done without an outcome cannot happen: the worker leaves one however the turn ends
-        raise RuntimeError("The turn ended without an outcome.")
-    del st.session_state["turn"]
-    stop_slot.empty()
-    progress.empty()
-    st.session_state.conversation = outcome.conversation
-    st.session_state.last_warnings = list(outcome.warnings)
-    if outcome.conversation.pending_turns:  # the store went away: look at it afresh on the next run
-        session.store_problem.clear()
-    after = st.session_state.pop("after_turn", None)
-    if outcome.saved:
-        st.session_state.last_turn = {
-            "ok": f"Done in {outcome.seconds:.1f} s",
-            "stopped": "Stopped",
-            "waiting": f"Paused after {outcome.seconds:.1f} s: the team asks you",
-        }[outcome.status]
-        if outcome.conversation.id:
-            st.query_params["conversation"] = outcome.conversation.id
-        if after:  # New conversation or a sidebar conversation, clicked as the turn began: now
-            (new_conversation if after[0] == "new" else lambda: open_conversation(after[1]))()
-    else:
-        st.session_state.failed = FailedTurn.of(outcome, handle.message, handle.attempt, pngs)
-        if after:  # the failure stays on screen to retry: leaving it would lose the message
-            st.session_state.turn_notes = [
-                "The conversation you asked to open was not opened, because this turn failed; retry it or leave it with New conversation."
-            ]
-    # once more from the top: the transcript, the waiting notice, the input and the sidebar's list all
-    # reflect the finished turn
+    outcome, pngs = turn_view.follow(handle, conversation.scenario)
+    after = turn_view.keep(handle, outcome, pngs)
+    if after:  # New conversation or a sidebar conversation, clicked as the turn began: now
+        (new_conversation if after[0] == "new" else lambda: open_conversation(after[1]))()
     st.rerun()
 
 
@@ -765,21 +663,7 @@ if not conversation.turns and not busy and not failed and chosen.example and pro
         prompt = chosen.example
 if prompt is not None and not busy:
     try:
-        message = validate_message(prompt)
-        if document is not None and not conversation.turns:
-            try:
-                text = current_document(document)
-            except UserError:
-                if not looks_like_report(message):
-                    raise
-                # no report set, and the message is one: it becomes the report, and the team is asked about it
-                text, message = message, document.question
-                st.session_state.turn_notes = [
-                    f"No {document.label.lower()} was set and your message looks like one, so it became the "
-                    f"{document.label.lower()}; the team was asked: “{document.question}”"
-                ]
-            conversation.options = {**conversation.options, document.key: text}
-        start_turn(conversation, message)
+        start_turn(conversation, prompt, document=document if document is not None and not conversation.turns else None)
     except UserError as exc:
         st.error(plain(exc))
         if prompt.strip():

@@ -30,6 +30,7 @@ REDACT = "tests/test_redact.py"
 CONTRACT = "tests/test_tracing_contract.py"
 MODULE = "<module>"  # a module's own statements, outside every function and class (a Streamlit page's top)
 RUNNER = "core/turn/runner.py"
+ADMISSION = "core/turn/admission.py"
 CONVERSATIONS = "core/conversations.py"
 LEDGER = "tests/test_spend_ledger.py"
 BURST = "tests/test_ledger_burst.py"
@@ -95,7 +96,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "the request timeout reaches the openai client",
-        "core/providers.py",
+        "core/runtimes/agentchat/providers.py",
         "_openai_chat",
         "timeout=settings.request_timeout_s,",
         "timeout=60,",
@@ -104,7 +105,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "the openai SDK's retries (it honours Retry-After)",
-        "core/providers.py",
+        "core/runtimes/agentchat/providers.py",
         "_openai_chat",
         "        max_retries=settings.max_retries,\n",
         "        max_retries=0,\n",
@@ -114,7 +115,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "a stream is judged finished by what the server sent, not by agentchat's 'unknown' (usage on the finish chunk)",
-        "core/observe/spans.py",
+        "core/runtimes/agentchat/spans.py",
         "_finished",
         "    if call.broke_off():\n        raise StreamBrokeOff",
         '    if result.finish_reason == "unknown" and pieces:\n        raise StreamBrokeOff',
@@ -123,7 +124,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "a stream with neither finish_reason nor [DONE] is named as broken off",
-        "core/observe/spans.py",
+        "core/runtimes/agentchat/spans.py",
         "_finished",
         "    if call.broke_off():\n        raise StreamBrokeOff",
         "    if False:\n        raise StreamBrokeOff",
@@ -217,7 +218,7 @@ SAFEGUARDS = [
     Safeguard(
         "model",
         "a critic reply without PROMPT: keeps the previous prompt",
-        "core/agents.py",
+        "core/runtimes/agentchat/agents.py",
         "ImageAgent._next_prompt",
         '                kept = self._last_prompt or ""',
         '                raise ValueError("no PROMPT: in the reply")',
@@ -271,7 +272,7 @@ SAFEGUARDS = [
     Safeguard(
         "input",
         "an empty message is refused",
-        RUNNER,
+        ADMISSION,
         "validate_message",
         "    if not text:\n",
         "    if False:\n",
@@ -280,7 +281,7 @@ SAFEGUARDS = [
     Safeguard(
         "input",
         "an over-long message is refused",
-        RUNNER,
+        ADMISSION,
         "validate_message",
         "    if len(text) > MAX_MESSAGE_CHARS:\n",
         "    if False:\n",
@@ -298,7 +299,7 @@ SAFEGUARDS = [
     Safeguard(
         "input",
         "text is kept exactly (only control characters no store keeps, such as NUL, go)",
-        RUNNER,
+        ADMISSION,
         "validate_message",
         '    text = without_controls(message or "")[0].strip()',
         '    text = "".join(c for c in (message or "") if c.isprintable()).strip()',
@@ -427,7 +428,7 @@ SAFEGUARDS = [
     Safeguard(
         "secrets",
         "an agent's span keeps its streamed answer whole, not piece by piece (a key split over pieces is not found)",
-        "core/observe/spans.py",
+        "core/runtimes/agentchat/spans.py",
         "TracedAgent.on_messages_stream",
         "elif not isinstance(item, ModelClientStreamingChunkEvent):",
         "else:",
@@ -437,9 +438,9 @@ SAFEGUARDS = [
         "secrets",
         "transcript lines are scrubbed before they are shown or saved",
         RUNNER,
-        "_Turn.stream",
-        "for entry in map(self.without_secrets, reading.entries):",
-        "for entry in reading.entries:",
+        "_Turn.tell",
+        "for entry in map(self.without_secrets, event.entries):",
+        "for entry in event.entries:",
         (TOOL_QUOTES_SECRETS,),
     ),
     Safeguard(
@@ -447,8 +448,8 @@ SAFEGUARDS = [
         "the agents' saved state is scrubbed",
         RUNNER,
         "_Turn.stream",
-        "redact.scrub_value(dict(await plan.team.save_state()), (self.settings.api_key,))",
-        "dict(await plan.team.save_state())",
+        "redact.scrub_value(await team.save_state(), (self.settings.api_key,))",
+        "await team.save_state()",
         (TOOL_QUOTES_SECRETS,),
     ),
     Safeguard(
@@ -515,8 +516,8 @@ SAFEGUARDS = [
         "the ledger is a table every instance shares, not process memory",
         "core/hosted.py",
         "open_ledger",
-        "    return SpendLedger(database, reservation_ttl_s=ttl)",
-        "    return SpendLedger(reservation_ttl_s=ttl)",
+        "    return SpendGate(database, reservation_ttl_s=ttl)",
+        "    return SpendGate(reservation_ttl_s=ttl)",
         (f"{BURST}::test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps[sqlite]",),
     ),
     Safeguard(

@@ -19,7 +19,7 @@ from core import hosted
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.errors import TurnRefused
-from core.turn import TurnHandle
+from core.turn import Admission, TurnHandle, TurnRequest
 
 _print_lock = threading.Lock()
 
@@ -40,13 +40,17 @@ def main() -> int:
         paid = settings.with_(base_url=job["base_url"], billed_to_owner=True)
         conversation = Conversation(scenario="catify", session_id=identity, provider="openai", options={"iterations": 1})
         try:
-            reservation = hosted.admit(spend, paid, conversation, job["message"], identity, uses_owner_key=True)
+            reservation = hosted.admit(hosted.Visit(spend, identity, uses_owner_key=True), paid, conversation, job["message"])
         except TurnRefused as refused:
             say(event="refused", job=job["job"], identity=identity, reason=str(refused))
             return
         assert reservation is not None
         say(event="admitted", job=job["job"], identity=identity, bound=reservation.amount)
-        outcome = TurnHandle(conversation, job["message"], paid, store, wait_for_trace=False, reservation=reservation).start().wait(300)
+        outcome = (
+            TurnHandle(Admission(TurnRequest(conversation, job["message"], paid, store, wait_for_trace=False), reservation=reservation))
+            .start()
+            .wait(300)
+        )
         say(
             event="done",
             job=job["job"],

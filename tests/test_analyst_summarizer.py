@@ -12,7 +12,7 @@ from core.config import Settings
 from core.conversations import Conversation
 from core.errors import InputError
 from core.scenarios import analyst
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 REPORT = (
     "Quarterly report. Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight. "
@@ -21,7 +21,7 @@ REPORT = (
 
 
 def ask(conversation, question, tracking_uri, store):
-    outcome = asyncio.run(run_turn(conversation, question, Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, question, Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status == "ok", outcome.error
     return outcome
 

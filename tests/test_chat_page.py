@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import Settings
 from core.conversations import Conversation
-from core.turn.handle import TurnHandle
+from core.turn import TurnHandle, TurnRequest
 
 APP = str(ROOT / "streamlit_app.py")
 
@@ -201,7 +201,7 @@ def test_a_conversation_switch_clicked_as_a_turn_starts_waits_for_it(app_env, st
     at = new_app()
     monkeypatch.setenv("DEMO_LATENCY_MS", "150")
     running = Conversation(scenario="catify", session_id=at.session_state.session_id, provider="demo", options={"iterations": 1})
-    handle = TurnHandle(running, "a cat in a hat", Settings.from_env(), store).start()
+    handle = TurnHandle(TurnRequest(running, "a cat in a hat", Settings.from_env(), store)).start()
     at.session_state["turn"], at.session_state["conversation"] = handle, running
     if click == "new":
         next(b for b in at.button if b.label == "New conversation").click().run()

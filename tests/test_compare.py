@@ -16,7 +16,7 @@ from core import compare, contract, traces
 from core.compare import Step, align
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from core.variants import Origin, Setting, open_group, open_runs, origin_of, plan, run_cells
 from tests.openai_server import OpenAIStub
 from tests.trace_fixtures import foreign_traces, tracing_complete
@@ -178,7 +178,11 @@ def test_a_turn_and_its_fork_are_labelled_by_what_changed(tracking_uri, experime
     store = ConversationStore.connect(tracking_uri, experiment_name)
     settings = Settings(tracking_uri=tracking_uri, experiment_name=experiment_name)
     first = asyncio.run(
-        run_turn(Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}), "a cat", settings, store)
+        run_turn(
+            TurnRequest(
+                Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}), "a cat", settings, store
+            )
+        )
     )
     origin = origin_of(store.load(str(first.conversation.id)), 1, settings)
     noir = Setting(**{**origin.setting.__dict__, "options": {**origin.setting.options, "instruction": "Make it noir."}})

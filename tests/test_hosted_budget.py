@@ -14,7 +14,7 @@ from core.config import IMAGE_QUALITIES, IMAGE_SIZES, HostedLimits, Settings
 from core.conversations import Conversation
 from core.costs import image_price_usd
 from core.errors import InputError, TurnRefused
-from core.turn import TurnHandle
+from core.turn import Admission, TurnHandle, TurnRequest
 from tests.openai_server import IMAGE_OUTPUT_TOKENS, OpenAIStub
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -56,7 +56,7 @@ def test_the_bound_covers_pictures_and_capped_model_calls():
 
 
 def test_caps_apply_to_the_owners_key_and_rate_limits_to_everyone():
-    ledger = hosted.SpendLedger()
+    ledger = hosted.SpendGate()
     first = ledger.admit("alice", LIMITS, 0.03, uses_owner_key=True, now=1000)
     first.settle(0.02, now=1001)
     assert ledger.spent("alice", now=1000) == (0.02, 0.02)
@@ -75,14 +75,14 @@ def test_caps_apply_to_the_owners_key_and_rate_limits_to_everyone():
 
 def test_the_daily_cap_counts_every_visitor_and_other_instances(tmp_path):
     limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=0.06, owner_key=True)
-    ledger = hosted.SpendLedger()
+    ledger = hosted.SpendGate()
     ledger.admit("a", limits, 0.04, uses_owner_key=True, now=5000).settle(0.04, now=5000)
     with pytest.raises(hosted.TurnRefused, match=r"spent its \$0.06 budget for today"):
         ledger.admit("b", limits, 0.03, uses_owner_key=True, now=5001)
     shared = f"sqlite:///{tmp_path / 'mlflow.db'}"  # two instances on one store
-    hosted.SpendLedger(shared).admit("a", limits, 0.05, uses_owner_key=True, now=5000).settle(0.05, now=5000)
+    hosted.SpendGate(shared).admit("a", limits, 0.05, uses_owner_key=True, now=5000).settle(0.05, now=5000)
     with pytest.raises(hosted.TurnRefused, match="budget for today"):
-        hosted.SpendLedger(shared).admit("c", limits, 0.02, uses_owner_key=True, now=5002)
+        hosted.SpendGate(shared).admit("c", limits, 0.02, uses_owner_key=True, now=5002)
 
 
 def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, store):
@@ -91,13 +91,17 @@ def test_a_005_cap_refuses_the_catify_turn_that_would_pass_it(tracking_uri, stor
         # apart (a gpt-image picture priced from its usage has them in its price: the test after this one)
         server.image_usage = False
         settings = openai(server, tracking_uri=tracking_uri)
-        ledger = hosted.SpendLedger(tracking_uri)  # in the tracking database, as a hosted app keeps it
+        ledger = hosted.SpendGate(tracking_uri)  # in the tracking database, as a hosted app keeps it
         visitor = f"visitor-{uuid.uuid4().hex}"
         conversation = Conversation(scenario="catify", session_id=visitor, provider="openai", options={"iterations": 2})
         bound = hosted.max_turn_cost("catify", conversation.options, settings, "a cat")
         reservation = ledger.admit(visitor, LIMITS, bound, uses_owner_key=True)
         assert ledger.spent(visitor)[0] == pytest.approx(bound), "reserved before anything is sent"
-        outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store, reservation=reservation).start().wait(60)
+        outcome = (
+            TurnHandle(Admission(TurnRequest(conversation, "a cat", settings.with_(billed_to_owner=True), store), reservation=reservation))
+            .start()
+            .wait(60)
+        )
         assert outcome.status == "ok", outcome.error
         assert 3 * 0.011 <= outcome.cost_usd < bound
         # settled at every paid item: the pictures, the critic's tokens, and the pictures' prompt tokens, which the
@@ -151,13 +155,17 @@ def test_a_turn_priced_from_picture_tokens_settles_at_its_trace_cost_within_its_
     the trace says (the prompts' tokens are in the pictures' price, not added again) and under the bound."""
     with OpenAIStub() as server:
         settings = openai(server, tracking_uri=tracking_uri, image_size="1024x1536")
-        ledger = hosted.SpendLedger(tracking_uri)
+        ledger = hosted.SpendGate(tracking_uri)
         visitor = f"visitor-{uuid.uuid4().hex}"
         conversation = Conversation(scenario="catify", session_id=visitor, provider="openai", options={"iterations": 2})
         bound = catify_bound(settings, "a cat", 2)
         roomy = HostedLimits(session_cap_usd=1.0, daily_cap_usd=1.0, turns_per_minute=6, owner_key=True)
         reservation = ledger.admit(visitor, roomy, bound, uses_owner_key=True)
-        outcome = TurnHandle(conversation, "a cat", settings.with_(billed_to_owner=True), store, reservation=reservation).start().wait(60)
+        outcome = (
+            TurnHandle(Admission(TurnRequest(conversation, "a cat", settings.with_(billed_to_owner=True), store), reservation=reservation))
+            .start()
+            .wait(60)
+        )
         assert outcome.status == "ok", outcome.error
         lookup = outcome.conversation.image_lookup.values()
         assert len(lookup) == 3 and all(e["priced_from"] == "tokens" and e["cost_usd"] > 0.016 for e in lookup)
@@ -171,23 +179,23 @@ def test_admission_is_core_policy_and_refuses_before_anything_runs():
     """What the chat page asks before starting a turn, without Streamlit: None outside a hosted demo; the
     message, the options, the turns a minute and the caps otherwise, each refusal a sentence."""
     conversation = Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 2})
-    ledger = hosted.SpendLedger()
-    assert hosted.admit(ledger, openai(), conversation, "a cat", "v", uses_owner_key=True) is None  # not hosted
+    ledger = hosted.SpendGate()
+    assert hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), openai(), conversation, "a cat") is None  # not hosted
     limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=1.0, turns_per_minute=6, max_message_chars=50, owner_key=True)
     demo = openai(hosted=limits)
     with pytest.raises(InputError, match="messages of up to 50 characters; yours has 51"):
-        hosted.admit(ledger, demo, conversation, "x" * 51, "v", uses_owner_key=True)
+        hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), demo, conversation, "x" * 51)
     long_instruction = Conversation(scenario="catify", session_id="v", provider="openai", options={"instruction": "cats " * 500})
     with pytest.raises(InputError, match="instruction has 2,500 characters"):
-        hosted.admit(ledger, demo, long_instruction, "a cat", "v", uses_owner_key=True)
-    reservation = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
+        hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), demo, long_instruction, "a cat")
+    reservation = hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), demo, conversation, "a cat")
     assert reservation is not None and reservation.amount == pytest.approx(
         hosted.max_turn_cost("catify", conversation.options, demo, "a cat")
     )
     assert reservation.id is not None and ledger.spent("v")[0] == pytest.approx(reservation.amount)
     with pytest.raises(hosted.TurnRefused, match=r"\$0.05 cap"):
-        hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=True)
-    own_key = hosted.admit(ledger, demo, conversation, "a cat", "v", uses_owner_key=False)
+        hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=True), demo, conversation, "a cat")
+    own_key = hosted.admit(hosted.Visit(ledger, "v", uses_owner_key=False), demo, conversation, "a cat")
     assert own_key is not None and own_key.amount == 0.0 and own_key.id is None, "a visitor's own key: no reservation"
 
 
@@ -204,7 +212,7 @@ def test_who_may_see_what():
 
 def test_a_prediction_keeps_to_the_message_length_and_counts_with_the_turns_a_minute():
     limits = HostedLimits(turns_per_minute=2, max_message_chars=10)
-    spend, alice = hosted.SpendLedger(), identity.signed_in({"iss": "i", "sub": "alice"})
+    spend, alice = hosted.SpendGate(), identity.signed_in({"iss": "i", "sub": "alice"})
     with pytest.raises(InputError, match="up to 10 characters"):
         hosted.admit_prediction(spend, limits, alice, "a cat " * 5)
     hosted.admit_prediction(spend, limits, alice, "a cat")
@@ -222,7 +230,7 @@ def test_anonymous_visitors_count_per_browser_and_together_per_address():
     assert first.owner != again.owner and first.address_key == again.address_key == "address:10.0.0.7"
     assert identity.anonymous("tab-3", None).address_key == "address:local"
     assert identity.signed_in({"iss": "i", "sub": "alice"}).address_key == "", "a person counts as a person"
-    limits, spend = HostedLimits(turns_per_minute=1, turns_per_minute_per_address=2), hosted.SpendLedger()
+    limits, spend = HostedLimits(turns_per_minute=1, turns_per_minute_per_address=2), hosted.SpendGate()
     spend.count_turns(hosted.rates(limits, first))
     with pytest.raises(TurnRefused, match="1 turns a minute per visitor"):
         spend.count_turns(hosted.rates(limits, first))

@@ -26,7 +26,7 @@ from mlflow.utils.providers import _lookup_model_info
 from core import ledger
 from core.conversations import ConversationStore
 from core.costs import image_price_usd, token_cost
-from core.hosted import SpendLedger
+from core.hosted import SpendGate
 from tests.openai_server import OpenAIStub, chat_reply, count_words, image_usage, prompt_tokens, weather_team_reply
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -212,7 +212,7 @@ def test_a_burst_from_two_instances_with_a_restart_stays_within_both_caps(stores
     assert any("budget for today" in e["reason"] for e in refused), "the day's cap was reached"
     assert any("left of your" in e["reason"] for e in refused), "some identity's cap was reached"
     # the ledger never counts less than was billed: the killed turns count at their bound
-    day = SpendLedger.today()
+    day = SpendGate.today()
     book = ledger.SpendBook(ledger.database_for(store_uri, ledger_uri) or "")
     counted = {identity: book.spent(identity, day)[0] for identity in IDENTITIES}
     assert all(counted[i] >= billed[i] - 1e-9 for i in IDENTITIES), (counted, billed)

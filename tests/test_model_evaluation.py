@@ -27,7 +27,7 @@ from core.conversations import ConversationStore
 from core.errors import InputError
 from core.mlflow_model import registry
 from core.observe import export
-from core.turn.records import Asker
+from core.records import Asker
 from scripts import evaluate_models as cli
 from tests.net import free_port, wait_until_up
 from tests.openai_server import OpenAIStub, ReplyFault

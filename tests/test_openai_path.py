@@ -19,9 +19,9 @@ from core.conversations import Conversation
 from core.costs import image_price_usd
 from core.image_models import usage_of
 from core.observe import export, spans
-from core.providers import build_clients
+from core.runtimes.agentchat.providers import build_clients
 from core.traces import reader_for
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.catalog_prices import catalog_entry, picture_usd_from_catalog
 from tests.openai_server import TOKENS_PER_IMAGE, OpenAIStub, chat_reply, count_words, prompt_tokens
 
@@ -102,7 +102,7 @@ def files_containing(root: Path, needle: str) -> list[str]:
 
 def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_uri, store, mlflow_client):
     conversation = catify()
-    outcome = asyncio.run(run_turn(conversation, "a red house on a hill", openai_settings(server, tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "a red house on a hill", openai_settings(server, tracking_uri), store)))
 
     assert outcome.status == "ok", outcome.error
     assert outcome.conversation.turns == 1
@@ -174,7 +174,7 @@ def test_gpt_image_1_is_priced_from_the_tokens_its_server_reported(provider, ser
     would price them at $0). Portrait low: 408 image tokens, $0.01632, more than the $0.016 per-picture table. The
     span, the lineage, the turn line, the Traces page's rows and MLflow's trace cost are the same number."""
     settings = openai_settings(server, tracking_uri, provider=provider, image_size="1024x1536")
-    outcome = asyncio.run(run_turn(catify(iterations=1), "a tall tower of cats", settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(catify(iterations=1), "a tall tower of cats", settings, store)))
     assert outcome.status == "ok", outcome.error
 
     catalog = "openai" if provider == "openai" else None  # OpenAI's own entry only for OpenAI (core.costs.catalog_provider)
@@ -215,7 +215,7 @@ def test_gpt_image_1_is_priced_from_the_tokens_its_server_reported(provider, ser
 
 def test_a_server_that_reports_no_picture_usage_is_priced_per_picture_and_says_so(server, tracking_uri, store, mlflow_client):
     server.image_usage = False
-    outcome = asyncio.run(run_turn(catify(iterations=1), "a cat", openai_settings(server, tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(catify(iterations=1), "a cat", openai_settings(server, tracking_uri), store)))
     assert outcome.status == "ok", outcome.error
     image_spans = picture_spans(only_trace(mlflow_client, store))
     assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.011, 0.011]
@@ -262,7 +262,7 @@ def test_picture_usage_is_read_in_the_sdks_shape_and_a_rate_the_catalog_lacks_is
 
 def test_dalle3_asks_for_base64_and_is_priced(server, tracking_uri, store, mlflow_client):
     settings = openai_settings(server, tracking_uri, image_model="dall-e-3", image_quality="standard")
-    outcome = asyncio.run(run_turn(catify(iterations=1), "a lighthouse", settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(catify(iterations=1), "a lighthouse", settings, store)))
 
     assert outcome.status == "ok", outcome.error
     assert len(outcome.conversation.images) == 2
@@ -310,7 +310,7 @@ def test_stub_rejects_image_requests_the_real_api_rejects(server):
 def test_api_key_never_written_to_mlflow(server, tracking_uri, store, mlflow_client):
     marker = f"key-scan-marker-{uuid.uuid4().hex[:8]}"
     settings = openai_settings(server, tracking_uri)
-    ok = asyncio.run(run_turn(catify(iterations=1), f"a cat named {marker}", settings, store))
+    ok = asyncio.run(run_turn(TurnRequest(catify(iterations=1), f"a cat named {marker}", settings, store)))
     assert ok.status == "ok", ok.error
     server.fail_next(
         401,
@@ -318,7 +318,7 @@ def test_api_key_never_written_to_mlflow(server, tracking_uri, store, mlflow_cli
         code="invalid_api_key",
         message=f"Incorrect API key provided: {MASKED_CANARY}. You can find your API key at https://platform.openai.com/account/api-keys.",
     )
-    failed = asyncio.run(run_turn(catify(iterations=1), f"a dog named {marker}", settings, store))
+    failed = asyncio.run(run_turn(TurnRequest(catify(iterations=1), f"a dog named {marker}", settings, store)))
     assert failed.status == "error"
 
     # the key did travel, to the model provider only
@@ -355,7 +355,7 @@ def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, st
         max_retries=0,
     )
     conversation = Conversation(scenario="catify", session_id="s", provider="openai-compatible", options={"iterations": 1})
-    outcome = asyncio.run(run_turn(conversation, "a boat", settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "a boat", settings, store)))
 
     assert outcome.status == "ok", outcome.error
     assert len(outcome.conversation.images) == 2
@@ -434,7 +434,7 @@ def test_rejected_key_fails_cleanly_then_retry_succeeds(server, tracking_uri, st
     conversation = catify()
     server.fail_next(401, path="/chat/completions", code="invalid_api_key", message=f"Incorrect API key provided: {MASKED_CANARY}.")
 
-    failed = asyncio.run(run_turn(conversation, "a garden", settings, store))
+    failed = asyncio.run(run_turn(TurnRequest(conversation, "a garden", settings, store)))
 
     assert failed.status == "error"
     assert failed.conversation is conversation
@@ -453,7 +453,7 @@ def test_rejected_key_fails_cleanly_then_retry_succeeds(server, tracking_uri, st
     assert chat_span.status.status_code.value == "ERROR"
 
     server.clear_faults()
-    retried = asyncio.run(run_turn(conversation, "a garden", settings, store, attempt=2))
+    retried = asyncio.run(run_turn(TurnRequest(conversation, "a garden", settings, store, attempt=2)))
 
     assert retried.status == "ok", retried.error
     assert retried.conversation.turns == 1

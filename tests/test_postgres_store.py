@@ -22,7 +22,7 @@ from core import traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore, StoreUnavailable
 from core.reading import aggregates
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.mlflow_server import MlflowServer
 
 
@@ -36,7 +36,9 @@ def a_turn_with_a_nul(uri: str) -> tuple[str, list[str], str]:
     name = f"pg-{uuid.uuid4().hex[:6]}"
     conversation = Conversation(scenario="weather", session_id="s-pg", provider="demo", options={"weather_source": "offline"})
     outcome = asyncio.run(
-        run_turn(conversation, "What's the weather\x00 in Oslo?", Settings(tracking_uri=uri), ConversationStore.connect(uri, name))
+        run_turn(
+            TurnRequest(conversation, "What's the weather\x00 in Oslo?", Settings(tracking_uri=uri), ConversationStore.connect(uri, name))
+        )
     )
     assert outcome.status == "ok", outcome.error
     return name, list(outcome.warnings), str(outcome.conversation.id)

@@ -19,7 +19,7 @@ from core.observe import export
 from core.scenarios import weather as weather_scenario
 from core.scenarios import weather_source
 from core.store import scrub as store_scrub
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.openai_server import make_png
 
 KEY = "plain-key-without-prefix-7c1d9e2f4a6b8c0d"  # a configured key: found by its value alone
@@ -138,7 +138,9 @@ def test_a_tool_error_quoting_secrets_reaches_no_trace_transcript_or_artifact(tm
     settings = Settings(tracking_uri=uri, api_key=KEY)  # the demo provider, with a key configured
     outcome = asyncio.run(
         run_turn(
-            Conversation(scenario=weather_scenario.KEY, session_id="s", provider="demo"), "What's the weather in Oslo?", settings, store
+            TurnRequest(
+                Conversation(scenario=weather_scenario.KEY, session_id="s", provider="demo"), "What's the weather in Oslo?", settings, store
+            )
         )
     )
     assert outcome.status == "ok", outcome.error

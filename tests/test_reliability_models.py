@@ -13,7 +13,7 @@ import pytest
 
 from core.config import Settings
 from core.conversations import Conversation
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.net import free_port
 from tests.openai_server import CutStreamFault, HangFault, MalformedJSONFault, OpenAIStub, ReplyFault, StatusFault
 
@@ -82,13 +82,15 @@ def test_a_model_fault_loses_nothing_and_retry_works(
 ):
     good = settings_for(server, tracking_uri)
     first = asyncio.run(
-        run_turn(Conversation(scenario="catify", session_id="s", provider="openai", options={"iterations": 1}), "a cat", good, store)
+        run_turn(
+            TurnRequest(Conversation(scenario="catify", session_id="s", provider="openai", options={"iterations": 1}), "a cat", good, store)
+        )
     )
     assert first.status == "ok", first.error
     before = first.conversation
     if fault is not None:
         server.add_fault(fault())
-    failed = asyncio.run(run_turn(before, "now a dog", settings_for(server, tracking_uri, **changes), store))
+    failed = asyncio.run(run_turn(TurnRequest(before, "now a dog", settings_for(server, tracking_uri, **changes), store)))
 
     shown = failed.error if failed.status != "ok" else " ".join(e.get("note", "") for e in failed.entries)
     assert failed.status == ends, (failed.status, failed.error)
@@ -102,7 +104,7 @@ def test_a_model_fault_loses_nothing_and_retry_works(
         assert saved.transcript == before.transcript and saved.state == before.state
         assert trace_state == "ERROR"
         server.clear_faults()
-        retried = asyncio.run(run_turn(before, "now a dog", good, store, attempt=2))
+        retried = asyncio.run(run_turn(TurnRequest(before, "now a dog", good, store, attempt=2)))
         assert retried.status == "ok", retried.error
         assert store.load(before.id).turns == 2
         kept = "your message and the history; the saved conversation stays at the last good turn; Retry works"

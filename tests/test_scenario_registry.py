@@ -29,7 +29,8 @@ MODULE = textwrap.dedent('''
     from autogen_agentchat.teams import RoundRobinGroupChat
 
     from core import costs
-    from core.agents import TeamContext, TeamPlan, traced
+    from core.agents import TeamContext
+    from core.runtimes.agentchat.agents import TeamPlan, traced
     from core.scenarios import AgentInfo, CostQuestion, Scenario, TextOption
 
 

@@ -11,8 +11,9 @@ import pyarrow
 import pytest
 from conftest import ROOT
 
-from core import documents, prompt_sets, team_files
+from core import documents, prompt_sets
 from core.errors import InputError
+from core.runtimes.agentchat import team_files
 from tests.pages import open_app
 
 EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")

@@ -1,4 +1,4 @@
-"""The spend ledger (core.ledger, core.hosted.SpendLedger) without Streamlit: a reservation before anything is sent,
+"""The spend ledger (core.ledger, core.hosted.SpendGate) without Streamlit: a reservation before anything is sent,
 its settlement after, expiry of a reservation whose process died, a restart that forgets nothing, and processes
 racing for the last cent on sqlite and on a real PostgreSQL (tests/postgres.py). Where the ledger lives: the
 tracking database, or APP_LEDGER_URI; against a remote `mlflow server` without it, turns on the owner's key are
@@ -77,11 +77,11 @@ def test_an_unsettled_reservation_expires_at_its_bound_and_a_late_settlement_cha
 
 def test_a_restart_and_a_second_instance_forget_nothing(database):
     limits = HostedLimits(session_cap_usd=0.05, daily_cap_usd=0.06, turns_per_minute=100, owner_key=True)
-    first = hosted.SpendLedger(database)
+    first = hosted.SpendGate(database)
     first.admit("alice", limits, 0.04, uses_owner_key=True, now=NOON).settle(0.035, now=NOON + 1)
     running = first.admit("bob", limits, 0.02, uses_owner_key=True, now=NOON + 2)  # its process dies
     first.book.close()
-    restarted, other = hosted.SpendLedger(database), hosted.SpendLedger(database)
+    restarted, other = hosted.SpendGate(database), hosted.SpendGate(database)
     assert restarted.spent("alice", now=NOON + 3) == pytest.approx((0.035, 0.055))
     with pytest.raises(TurnRefused, match=r"spent its \$0.06 budget for today"):
         other.admit("carol", limits, 0.01, uses_owner_key=True, now=NOON + 4)
@@ -165,11 +165,13 @@ def test_against_a_tracking_server_without_a_ledger_the_owners_key_is_refused_wi
     spend = hosted.open_ledger(settings)
     conversation = Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 1})
     with pytest.raises(TurnRefused, match="has not set APP_LEDGER_URI.*Nothing was run"):
-        hosted.admit(spend, settings, conversation, "a cat", "v", uses_owner_key=True)
-    assert hosted.admit(spend, settings, conversation, "a cat", "v", uses_owner_key=False).id is None, "own key"
+        hosted.admit(hosted.Visit(spend, "v", uses_owner_key=True), settings, conversation, "a cat")
+    assert hosted.admit(hosted.Visit(spend, "v", uses_owner_key=False), settings, conversation, "a cat").id is None, "own key"
     demo = settings.with_(provider="demo", api_key="")
     assert (
-        hosted.admit(spend, demo, Conversation(scenario="catify", session_id="v", provider="demo"), "a cat", "v", uses_owner_key=False)
+        hosted.admit(
+            hosted.Visit(spend, "v", uses_owner_key=False), demo, Conversation(scenario="catify", session_id="v", provider="demo"), "a cat"
+        )
         is not None
     )
     with pytest.raises(TurnRefused, match="APP_LEDGER_URI"):
@@ -177,7 +179,7 @@ def test_against_a_tracking_server_without_a_ledger_the_owners_key_is_refused_wi
 
 
 def test_a_ledger_that_does_not_answer_refuses_the_owners_key_and_names_no_password(caplog):
-    spend = hosted.SpendLedger(f"postgresql://mlflow:hunter2-secret@127.0.0.1:{free_port()}/mlflow")
+    spend = hosted.SpendGate(f"postgresql://mlflow:hunter2-secret@127.0.0.1:{free_port()}/mlflow")
     with caplog.at_level(logging.WARNING), pytest.raises(TurnRefused, match="cannot be reached right now") as refused:
         spend.admit("v", LIMITS, 0.01, uses_owner_key=True, now=NOON)
     assert "hunter2" not in str(refused.value) and "hunter2" not in caplog.text

@@ -133,6 +133,20 @@ def test_the_cycle_check_can_fail(tmp_path):
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
 
 
+def test_agentchat_is_imported_only_in_its_runtime_folder():
+    """The runtime seam (core.runtimes): a framework's types stay in its runtime's folder, and the protocol names
+    none, so a second runtime is a folder of its own (tests/test_runtime_seam.py runs a turn on one)."""
+    agentchat = CORE / "runtimes" / "agentchat"
+    outside = [
+        str(p.relative_to(ROOT))
+        for p in _python_files("core", "ui", "pages")
+        if not p.is_relative_to(agentchat) and any(m.split(".")[0].startswith("autogen") for m in _runtime_imports(p))
+    ]
+    assert not outside, f"agentchat imported outside core/runtimes/agentchat/: {outside}"
+    protocol = _runtime_imports(CORE / "runtimes" / "__init__.py")
+    assert not [m for m in protocol if m.startswith(("autogen", "core.runtimes."))], protocol
+
+
 def test_core_never_imports_streamlit():
     offenders = [
         str(p.relative_to(ROOT))

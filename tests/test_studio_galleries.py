@@ -30,8 +30,8 @@ from core.config import Settings
 from core.conversations import Conversation
 from core.errors import InputError
 from core.observe import export
-from core.scenarios import from_files
-from core.turn import run_turn
+from core.runtimes.agentchat import team_scenarios as from_files
+from core.turn import TurnRequest, run_turn
 from tests.pages import open_app
 
 
@@ -199,7 +199,7 @@ def test_a_team_from_todays_gallery_runs_its_workbench_tool_offline_traced_under
     (teams_dir / "gallery.json").write_text(json.dumps(gallery("components", [calculator_team()])))
     scenarios.rescan()
     conversation = Conversation(scenario="team:gallery-roundrobin-team", session_id="s", provider="demo")
-    outcome = asyncio.run(run_turn(conversation, "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status == "ok", outcome.error
     assert any(e.get("role") == "tool" and "100.0" in e["text"] for e in outcome.entries), outcome.entries
     export.flush()

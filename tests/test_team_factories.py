@@ -1,4 +1,4 @@
-"""Python team files (core.team_factories): a create_team(models) factory is offered as a scenario, builds
+"""Python team files (core.runtimes.agentchat.team_factories): a create_team(models) factory is offered as a scenario, builds
 its team on the sidebar's provider for every turn, and is traced like any team; a file that cannot be used
 is said in a sentence naming the file and line, and the other scenarios stay."""
 
@@ -9,11 +9,12 @@ import textwrap
 
 import pytest
 
-from core import scenarios, team_factories, team_files
+from core import scenarios
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
-from core.turn import run_turn
+from core.runtimes.agentchat import team_factories, team_files
+from core.turn import TurnRequest, run_turn
 
 GOOD = '''
 """Adds two numbers with a tool."""
@@ -50,7 +51,7 @@ def test_a_factory_is_offered_and_runs_traced_on_the_demo_provider(folder, store
     assert (offered.label, offered.description, offered.team_file) == ("Adder", "Adds two numbers with a tool.", "adder.py")
     assert [a.name for a in offered.agents] == ["adder"] and offered.models_asked == ("gpt-4.1-mini",)
     conversation = Conversation(scenario="team:adder", session_id="s", provider="demo")
-    outcome = asyncio.run(run_turn(conversation, "2.5 plus 4", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "2.5 plus 4", Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status == "ok", outcome.error
     assert [e["text"] for e in outcome.entries if e["role"] == "tool"] == ["add(a=2.5, b=4.0) → 6.5"]
     export.flush()

@@ -22,16 +22,17 @@ from autogen_agentchat.teams import RoundRobinGroupChat, SelectorGroupChat, Swar
 from autogen_core.tools import FunctionTool
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-from core import contract, hosted, scenarios, team_files
+from core import contract, hosted, scenarios
 from core.agents import TeamContext
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation
 from core.errors import InputError, TurnRefused
 from core.mlflow_model import registry
 from core.observe import export
-from core.providers import build_clients, model_for
-from core.scenarios import from_files
-from core.turn import run_turn
+from core.runtimes.agentchat import team_files
+from core.runtimes.agentchat import team_scenarios as from_files
+from core.runtimes.agentchat.providers import build_clients, model_for
+from core.turn import TurnRequest, run_turn
 from tests.pages import open_app, send
 
 FIXTURE = Path(__file__).parent / "fixtures" / "studio_calculator_team.json"
@@ -125,7 +126,7 @@ def test_a_team_that_fails_to_build_late_leaves_an_error_trace_saying_why(teams_
     (teams_dir / "late.json").write_text(json.dumps(component))
     scenarios.rescan()
     conversation = Conversation(scenario="team:late", session_id="s", provider="demo")
-    outcome = asyncio.run(run_turn(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status == "error" and outcome.trace_id
     assert outcome.error.startswith("The team in “late.json” could not be built: ") and "the tool setup failed" in outcome.error
     assert outcome.entries[0]["text"] == "What is 2 plus 3?", "the message is kept"
@@ -143,7 +144,7 @@ def test_the_team_runs_offline_calls_its_tool_and_is_traced(teams_dir, store, tr
     assert offered.label == "Calculator Team" and offered.models_asked == ("gpt-4o-mini",)
     assert offered.team_file == FIXTURE.name
     conversation = Conversation(scenario=KEY, session_id="s", provider="demo")
-    outcome = asyncio.run(run_turn(conversation, "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "What is 12.5 times 8?", Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status == "ok", outcome.error
     tool = [e for e in outcome.entries if e["role"] == "tool"]
     assert [e["text"] for e in tool] == ['calculator(a=12.5, b=8.0, operator="*") → 100.0']
@@ -157,7 +158,9 @@ def test_the_team_runs_offline_calls_its_tool_and_is_traced(teams_dir, store, tr
     assert [s.name for s in spans if s.span_type == "TOOL"] == ["calculator"]
     assert {s.name for s in spans if s.span_type == "AGENT"} >= {"assistant_agent"}
     assert len([s for s in spans if s.span_type == "CHAT_MODEL"]) == 2  # the tool call, then the answer
-    again = asyncio.run(run_turn(store.load(outcome.conversation.id), "And 7 minus 10?", Settings(tracking_uri=tracking_uri), store))
+    again = asyncio.run(
+        run_turn(TurnRequest(store.load(outcome.conversation.id), "And 7 minus 10?", Settings(tracking_uri=tracking_uri), store))
+    )
     assert again.status == "ok" and "-3.0" in again.entries[-1]["text"], "a reopened team file conversation goes on"
 
 
@@ -245,12 +248,16 @@ def test_a_user_proxy_agent_pauses_the_turn_and_the_next_message_resumes_it(team
     assert offered.agent("reviewer").label == "You (reviewer)"
     settings = Settings(tracking_uri=tracking_uri)
     first = asyncio.run(
-        run_turn(Conversation(scenario="team:approve", session_id="s", provider="demo"), "A title for the launch post", settings, store)
+        run_turn(
+            TurnRequest(
+                Conversation(scenario="team:approve", session_id="s", provider="demo"), "A title for the launch post", settings, store
+            )
+        )
     )
     assert first.status == "waiting", first.error
     assert [(e["name"], e.get("asks_user", False)) for e in first.entries[1:]] == [("drafter", False), ("reviewer", True)]
     reopened = store.load(first.conversation.id)  # a page reload in between: only the store remembers
-    second = asyncio.run(run_turn(reopened, "Make it shorter", settings, store))
+    second = asyncio.run(run_turn(TurnRequest(reopened, "Make it shorter", settings, store)))
     assert second.status == "waiting" and second.entries[1]["name"] == "drafter"
     assert "Make it shorter" in second.entries[1]["text"], "the drafter answered the user's reply"
     assert second.conversation.turns == 2
@@ -335,19 +342,20 @@ def test_a_hosted_demo_runs_only_allow_listed_team_files(teams_dir, store, track
     assert {s.key for s in hosted.offered_scenarios(limits) if s.team_file} == {KEY}
     assert {s.key for s in hosted.offered_scenarios(HostedLimits()) if s.team_file} == set(), "none by default"
     settings = Settings(tracking_uri=tracking_uri, hosted=limits)
-    ledger = hosted.SpendLedger()
+    ledger = hosted.SpendGate()
     with pytest.raises(TurnRefused, match="owner has not allow-listed"):
         hosted.admit(
-            ledger,
+            hosted.Visit(ledger, "v", uses_owner_key=False),
             settings,
             Conversation(scenario="team:other", session_id="v", provider="demo"),
             "What is 1 plus 2?",
-            "v",
-            uses_owner_key=False,
         )
     assert (
         hosted.admit(
-            ledger, settings, Conversation(scenario=KEY, session_id="v", provider="demo"), "What is 1 plus 2?", "v", uses_owner_key=False
+            hosted.Visit(ledger, "v", uses_owner_key=False),
+            settings,
+            Conversation(scenario=KEY, session_id="v", provider="demo"),
+            "What is 1 plus 2?",
         )
         is not None
     )
@@ -444,7 +452,9 @@ def test_a_team_that_never_ends_by_itself_is_ended_by_the_guard_and_said(teams_d
     scenarios.rescan()
     outcome = asyncio.run(
         run_turn(
-            Conversation(scenario="team:endless", session_id="s", provider="demo"), "Start", Settings(tracking_uri=tracking_uri), store
+            TurnRequest(
+                Conversation(scenario="team:endless", session_id="s", provider="demo"), "Start", Settings(tracking_uri=tracking_uri), store
+            )
         )
     )
     assert outcome.status == "ok", outcome.error
@@ -470,10 +480,12 @@ def test_a_file_never_decides_where_a_key_goes(teams_dir, store, tracking_uri, m
     monkeypatch.setenv("OPENAI_API_KEY", "sk-OWNER-KEY-never-sent")
     outcome = asyncio.run(
         run_turn(
-            Conversation(scenario="team:sneaky", session_id="s", provider="demo"),
-            "What is 12.5 times 8?",
-            Settings(tracking_uri=tracking_uri),
-            store,
+            TurnRequest(
+                Conversation(scenario="team:sneaky", session_id="s", provider="demo"),
+                "What is 12.5 times 8?",
+                Settings(tracking_uri=tracking_uri),
+                store,
+            )
         )
     )
     try:
@@ -521,9 +533,11 @@ def test_a_swarm_that_hands_over_to_the_user_resumes_with_the_next_message(teams
     (teams_dir / "desk.json").write_text(json.dumps(component))
     scenarios.rescan()
     settings = Settings(tracking_uri=tracking_uri)
-    first = asyncio.run(run_turn(Conversation(scenario="team:desk", session_id="s", provider="demo"), "Hi there", settings, store))
+    first = asyncio.run(
+        run_turn(TurnRequest(Conversation(scenario="team:desk", session_id="s", provider="demo"), "Hi there", settings, store))
+    )
     assert first.status == "waiting" and first.entries[-1]["name"] == "alice", first.error
-    second = asyncio.run(run_turn(store.load(first.conversation.id), "Ask bob about 3 apples", settings, store))
+    second = asyncio.run(run_turn(TurnRequest(store.load(first.conversation.id), "Ask bob about 3 apples", settings, store)))
     assert second.status == "ok", second.error
     assert [e["name"] for e in second.entries if e["role"] == "assistant"][-1] == "bob"
 
@@ -539,10 +553,12 @@ def test_a_tool_that_never_answers_is_given_up_on_and_the_turn_ends(teams_dir, s
     started = time.perf_counter()
     outcome = asyncio.run(
         run_turn(
-            Conversation(scenario="team:stuck", session_id="s", provider="demo"),
-            "What is 12.5 times 8?",
-            Settings(tracking_uri=tracking_uri),
-            store,
+            TurnRequest(
+                Conversation(scenario="team:stuck", session_id="s", provider="demo"),
+                "What is 12.5 times 8?",
+                Settings(tracking_uri=tracking_uri),
+                store,
+            )
         )
     )
     assert time.perf_counter() - started < 15
@@ -575,10 +591,12 @@ def test_a_selector_team_gets_speakers_from_the_demo_model(teams_dir, store, tra
     scenarios.rescan()
     outcome = asyncio.run(
         run_turn(
-            Conversation(scenario="team:selector", session_id="s", provider="demo"),
-            "What is 12.5 times 8?",
-            Settings(tracking_uri=tracking_uri),
-            store,
+            TurnRequest(
+                Conversation(scenario="team:selector", session_id="s", provider="demo"),
+                "What is 12.5 times 8?",
+                Settings(tracking_uri=tracking_uri),
+                store,
+            )
         )
     )
     assert outcome.status == "ok", outcome.error
@@ -609,7 +627,7 @@ def test_a_team_files_system_messages_are_its_editable_options(teams_dir, store,
     (option,) = offered.options
     assert option.key == "system_assistant_agent" and option.default.startswith("You are a helpful assistant.")
     conversation = Conversation(scenario=KEY, session_id="s", provider="demo", options={option.key: "You are a terse pirate calculator."})
-    outcome = asyncio.run(run_turn(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "What is 2 plus 3?", Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status == "ok", outcome.error
     export.flush()
     calls = [s for s in store.client.get_trace(outcome.trace_id).data.spans if s.span_type == "CHAT_MODEL"]

@@ -7,11 +7,12 @@ import asyncio
 
 import pytest
 
-from core import contract, scenarios, team_files
+from core import contract, scenarios
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
-from core.turn import run_turn
+from core.runtimes.agentchat import team_files
+from core.turn import TurnRequest, run_turn
 
 SHIPPED = team_files.team_paths(team_files.TEAMS_DIR)
 
@@ -25,7 +26,7 @@ def shipped_gallery(monkeypatch):
 def run(store, tracking_uri, key, *messages):
     conversation, outcomes = Conversation(scenario=key, session_id="s", provider="demo"), []
     for message in messages:
-        outcome = asyncio.run(run_turn(conversation, message, Settings(tracking_uri=tracking_uri), store))
+        outcome = asyncio.run(run_turn(TurnRequest(conversation, message, Settings(tracking_uri=tracking_uri), store)))
         assert outcome.status in ("ok", "waiting"), outcome.error
         outcomes.append(outcome)
         conversation = store.load(outcome.conversation.id)  # as a reload would: from the store only

@@ -11,7 +11,7 @@ import pytest
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
-from core.turn import TurnHandle, run_turn
+from core.turn import Chunk, Said, TurnHandle, TurnRequest, run_turn
 from tests.openai_server import OpenAIStub
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -20,7 +20,7 @@ REPORT = "Sales grew 12% to $4.5 million in Q3. Costs rose 3% because of freight
 
 def analyst_turn(store, settings):
     conversation = Conversation(scenario="analyst", session_id="s", provider=settings.provider, options={"report": REPORT})
-    outcome = asyncio.run(run_turn(conversation, "What are the risks?", settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "What are the risks?", settings, store)))
     assert outcome.status == "ok", outcome.error
     export.flush()
     return outcome, store.client.get_trace(outcome.trace_id)
@@ -67,20 +67,22 @@ def test_a_streamed_turn_is_traced_with_the_same_usage_as_unstreamed(tracking_ur
 def test_pieces_of_an_answer_arrive_before_the_answer(tracking_uri, store, monkeypatch):
     monkeypatch.setenv("DEMO_LATENCY_MS", "200")
     conversation = Conversation(scenario="weather", session_id="s", provider="demo", options={"weather_source": "offline"})
-    handle = TurnHandle(conversation, "What's the weather in Oslo?", Settings(tracking_uri=tracking_uri), store)
+    handle = TurnHandle(TurnRequest(conversation, "What's the weather in Oslo?", Settings(tracking_uri=tracking_uri), store))
     outcome = handle.start().wait()
     assert outcome.status == "ok", outcome.error
-    kinds = [(e.kind, e.source or (e.entry or {}).get("name", "")) for e in handle.events if e.kind in ("chunk", "message")]
+    kinds = [
+        ("chunk", e.source) if isinstance(e, Chunk) else ("message", e.entry.get("name", ""))
+        for e in handle.events
+        if isinstance(e, (Chunk, Said))
+    ]
     planner = [kind for kind, source in kinds if source == "planner"]
     assert planner[0] == "chunk" and "message" in planner, kinds
     first_answer = kinds.index(("message", "planner"))
     assert ("chunk", "planner") in kinds[:first_answer], "the planner's words came before its finished message"
     pieces = "".join(
         e.text
-        for e in handle.events[
-            : [i for i, e in enumerate(handle.events) if e.kind == "message" and (e.entry or {}).get("name") == "planner"][0]
-        ]
-        if e.kind == "chunk" and e.source == "planner"
+        for e in handle.events[: [i for i, e in enumerate(handle.events) if isinstance(e, Said) and e.entry.get("name") == "planner"][0]]
+        if isinstance(e, Chunk) and e.source == "planner"
     )
     finished = next(e["text"] for e in outcome.entries if e["name"] == "planner")
     assert len(pieces.split()) > 3 and finished.startswith(pieces.strip()[:20]), (pieces, finished)

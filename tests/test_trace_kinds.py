@@ -20,7 +20,7 @@ from core.conversations import Conversation, ConversationStore, find_models_expe
 from core.mlflow_model import registry
 from core.observe import export
 from core.reading import aggregates
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 PAGE = str(ROOT / "pages" / "traces.py")
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -167,7 +167,7 @@ def new_store(tracking_uri):
     settings = Settings(tracking_uri=tracking_uri)
     store = ConversationStore.connect(tracking_uri, f"new-{uuid.uuid4().hex[:8]}")
     conversation = Conversation(scenario="catify", session_id="s" * 32, provider="demo", options={"iterations": 1})
-    outcome = asyncio.run(run_turn(conversation, "a cat on a windowsill", settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "a cat on a windowsill", settings, store)))
     assert outcome.status == "ok"
     version = registry.log_catify(tracking_uri, store.experiment_name, settings, 1)
     model = registry.load(tracking_uri, f"models:/catify/{version}")
@@ -200,6 +200,6 @@ def test_an_old_conversation_still_opens_and_resumes(new_store):
     settings = Settings(tracking_uri=store.tracking_uri)
     loaded = store.load(conversation.id)
     assert loaded.turns == 1
-    assert asyncio.run(run_turn(loaded, "now in the rain", settings, store)).status == "ok"
+    assert asyncio.run(run_turn(TurnRequest(loaded, "now in the rain", settings, store))).status == "ok"
     assert store.load(conversation.id).turns == 2
     assert [c.id for c in store.recent()][:1] == [conversation.id]

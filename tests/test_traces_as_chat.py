@@ -27,7 +27,7 @@ from core.observe import export
 from core.reading import aggregates
 from core.reading import story as trace_view  # its tests name their stories `story`
 from core.scenarios import analyst, weather
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.pages import open_app, send
 
 FIXTURE = Path(__file__).parent / "fixtures" / "studio_calculator_team.json"
@@ -57,7 +57,7 @@ def team_file(tmp_path, monkeypatch):
 
 def turn(store, tracking_uri: str, scenario: str, message: str, owner: str = "visitor-1", **options: Any):
     conversation = Conversation(scenario=scenario, session_id=owner, provider="demo", options=options)
-    outcome = asyncio.run(run_turn(conversation, message, Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, message, Settings(tracking_uri=tracking_uri), store)))
     assert outcome.status in ("ok", "waiting"), outcome.error
     return outcome
 

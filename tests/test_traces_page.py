@@ -18,7 +18,7 @@ from core import costs, identity, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.pages import AUTH, person
 from tests.trace_fixtures import FOREIGN_QUESTION, fill
 from ui import trace_data
@@ -263,10 +263,12 @@ def test_a_deleted_picture_is_reported_where_it_was(tracking_uri, monkeypatch):
     store = ConversationStore.connect(tracking_uri, name)
     outcome = asyncio.run(
         run_turn(
-            Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}),
-            "a cat",
-            Settings(tracking_uri=tracking_uri),
-            store,
+            TurnRequest(
+                Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}),
+                "a cat",
+                Settings(tracking_uri=tracking_uri),
+                store,
+            )
         )
     )
     gone = next(iter(outcome.conversation.image_lookup))
@@ -293,10 +295,10 @@ def test_a_new_trace_shows_on_the_next_rerun_without_refresh(tracking_uri, monke
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", name)
     conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
-    asyncio.run(run_turn(conversation, "a cat", Settings(tracking_uri=tracking_uri), store))
+    asyncio.run(run_turn(TurnRequest(conversation, "a cat", Settings(tracking_uri=tracking_uri), store)))
     at = open_page()
     assert metrics(at)["Traces"] == "1"
-    asyncio.run(run_turn(conversation, "a dog", Settings(tracking_uri=tracking_uri), store))
+    asyncio.run(run_turn(TurnRequest(conversation, "a dog", Settings(tracking_uri=tracking_uri), store)))
     at.run()
     assert metrics(at)["Traces"] == "2", "the cached read is keyed by the store's version"
 
@@ -357,7 +359,7 @@ def test_a_tool_call_and_a_failure_read_as_what_happened(monkeypatch, tracking_u
     st.cache_data.clear()
     settings = Settings(tracking_uri=tracking_uri)
     weather = Conversation(scenario="weather", session_id="s-tools", provider="demo", options={"weather_source": "offline"})
-    ok = asyncio.run(run_turn(weather, "What's the weather in Oslo?", settings, store))
+    ok = asyncio.run(run_turn(TurnRequest(weather, "What's the weather in Oslo?", settings, store)))
     assert ok.status == "ok", ok.error
     at = open_page(trace=ok.trace_id)
     trace = store.client.get_trace(ok.trace_id)
@@ -371,10 +373,12 @@ def test_a_tool_call_and_a_failure_read_as_what_happened(monkeypatch, tracking_u
     )
     failed = asyncio.run(
         run_turn(
-            Conversation(scenario="weather", session_id="s-tools", provider="openai", options={"weather_source": "offline"}),
-            "And in Bergen?",
-            broken,
-            store,
+            TurnRequest(
+                Conversation(scenario="weather", session_id="s-tools", provider="openai", options={"weather_source": "offline"}),
+                "And in Bergen?",
+                broken,
+                store,
+            )
         )
     )
     assert failed.status == "error" and failed.trace_id
@@ -397,10 +401,12 @@ def test_the_first_view_on_the_demo_is_not_flat_zeros(monkeypatch, tracking_uri)
     store = ConversationStore.connect(tracking_uri, name)
     outcome = asyncio.run(
         run_turn(
-            Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}),
-            "a cat",
-            Settings(tracking_uri=tracking_uri),
-            store,
+            TurnRequest(
+                Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}),
+                "a cat",
+                Settings(tracking_uri=tracking_uri),
+                store,
+            )
         )
     )
     assert outcome.status == "ok"
@@ -424,10 +430,12 @@ def test_a_hosted_visitor_sees_only_their_own_lineage(tracking_uri, monkeypatch)
     for visitor, prompt in ((alice, "a cat on a roof"), (bob, "a dog in a hat")):
         outcome = asyncio.run(
             run_turn(
-                Conversation(scenario="catify", session_id=owner(visitor), provider="demo", options={"iterations": 1}),
-                prompt,
-                Settings(tracking_uri=tracking_uri),
-                store,
+                TurnRequest(
+                    Conversation(scenario="catify", session_id=owner(visitor), provider="demo", options={"iterations": 1}),
+                    prompt,
+                    Settings(tracking_uri=tracking_uri),
+                    store,
+                )
             )
         )
         made[visitor["sub"]] = outcome.conversation.id
@@ -454,10 +462,12 @@ def test_a_hosted_visitors_page_reads_their_own_traces_only(tracking_uri, monkey
     for visitor, prompt in ((alice, "a cat on a roof"), (bob, "a dog in a hat"), (bob, "a dog on a bike")):
         asyncio.run(
             run_turn(
-                Conversation(scenario="catify", session_id=owner(visitor), provider="demo", options={"iterations": 1}),
-                prompt,
-                Settings(tracking_uri=tracking_uri),
-                store,
+                TurnRequest(
+                    Conversation(scenario="catify", session_id=owner(visitor), provider="demo", options={"iterations": 1}),
+                    prompt,
+                    Settings(tracking_uri=tracking_uri),
+                    store,
+                )
             )
         )
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)

@@ -15,7 +15,7 @@ from core import feedback, traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.reading import readers
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from ui import trace_data
 
 
@@ -53,14 +53,14 @@ def test_a_refresh_reads_only_the_new_turns_and_equals_a_full_read(tracking_uri,
     eid, settings = store.experiment_id, Settings(tracking_uri=tracking_uri)
     conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
     for message in ("a cat", "a dog"):
-        conversation = asyncio.run(run_turn(conversation, message, settings, store)).conversation
+        conversation = asyncio.run(run_turn(TurnRequest(conversation, message, settings, store))).conversation
 
     def read() -> traces.Frames:
         return trace_data.frames(traces.ReadWindow(tracking_uri, eid, version=traces.reader_for(tracking_uri, eid).version()))
 
     first = read()
     assert len(first.traces) == 2 and reads == [None]
-    outcome = asyncio.run(run_turn(conversation, "a bird", settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "a bird", settings, store)))
     second = read()
     assert len(second.traces) == 3 and outcome.trace_id in set(second.traces["trace_id"])
     assert reads[1] == traces.refresh_since(first) and reads[1] is not None, "only the newest part was read"

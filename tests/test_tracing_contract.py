@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core import agents, contract, providers, scenarios
+from core import agents, contract, scenarios
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation, ConversationConflict, ConversationStore
 from core.observe import export
+from core.runtimes.agentchat import providers
 from core.scenarios import catify
-from core.turn import TurnHandle, runner
+from core.turn import Said, TurnHandle, TurnRequest, runner
 
 FULL_TURN_MESSAGES = 2 * catify.DEFAULT_ITERATIONS + 1  # pictures + critiques after the user's message
 N_IMAGES = catify.DEFAULT_ITERATIONS + 1
@@ -62,7 +63,7 @@ def first_turn(tracking_uri):
     store = ConversationStore.connect(tracking_uri, f"contract-{uuid.uuid4().hex[:10]}")
     settings = Settings(tracking_uri=tracking_uri)
     conv = Conversation(scenario="catify", session_id="sess-1", provider="demo")
-    outcome = asyncio.run(runner.run_turn(conv, "The matrix with a cat", settings, store))
+    outcome = asyncio.run(runner.run_turn(TurnRequest(conv, "The matrix with a cat", settings, store)))
     assert outcome.status == "ok", outcome.error
     traces = _traces(store.client, store.experiment_id)
     return store, settings, outcome, traces
@@ -240,9 +241,9 @@ def test_run_artifacts(first_turn, tmp_path):
 def test_second_and_third_turn(store, tracking_uri, tmp_path):
     settings = Settings(tracking_uri=tracking_uri)
     conv = Conversation(scenario="catify", session_id="sess-2", provider="demo")
-    first = asyncio.run(runner.run_turn(conv, "The matrix with a cat", settings, store))
+    first = asyncio.run(runner.run_turn(TurnRequest(conv, "The matrix with a cat", settings, store)))
     assert first.status == "ok", first.error
-    second = asyncio.run(runner.run_turn(first.conversation, "A room with two kittens", settings, store))
+    second = asyncio.run(runner.run_turn(TurnRequest(first.conversation, "A room with two kittens", settings, store)))
     assert second.status == "ok", second.error
     run_id = second.conversation.id
     assert run_id == first.conversation.id
@@ -271,22 +272,22 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
     async def reload_state():
         clients = providers.build_clients(settings)
         try:
-            plan = agents.build_team(
+            team = agents.build_team(
                 scenarios.get(loaded.scenario),
                 clients,
                 runner._Recorder(None, Conversation("catify", "x", "demo"), lambda text: None),
                 3,
                 loaded.options,
             )
-            await plan.team.load_state(loaded.state)
-            return await plan.team.save_state()
+            await team.load_state(loaded.state)
+            return await team.save_state()
         finally:
             await clients.close()
 
     assert asyncio.run(reload_state()) == loaded.state
 
     # and a third turn runs from the loaded conversation
-    third = asyncio.run(runner.run_turn(loaded, "Now a beach", settings, store))
+    third = asyncio.run(runner.run_turn(TurnRequest(loaded, "Now a beach", settings, store)))
     assert third.status == "ok", third.error
     assert len(_assistant(third.entries)) == FULL_TURN_MESSAGES
     traces = _traces(store.client, store.experiment_id)
@@ -307,7 +308,7 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
         conv = Conversation(scenario="catify", session_id=f"sess-c{i % 3}", provider="demo")
         store.create(conv)
         conversations.append(conv)
-    handles = [TurnHandle(conversations[i], f"A cat number {i} in the matrix", settings, store) for i in range(6)]
+    handles = [TurnHandle(TurnRequest(conversations[i], f"A cat number {i} in the matrix", settings, store)) for i in range(6)]
     for handle in handles:
         handle.start()
     outcomes = [handle.wait(60) for handle in handles]
@@ -342,12 +343,12 @@ def test_stop_early(store, tracking_uri, monkeypatch):
     monkeypatch.setenv("DEMO_LATENCY_MS", "100")
     settings = Settings(tracking_uri=tracking_uri)
     conv = Conversation(scenario="catify", session_id="sess-stop", provider="demo")
-    handle = TurnHandle(conv, "The matrix with a cat", settings, store).start()
+    handle = TurnHandle(TurnRequest(conv, "The matrix with a cat", settings, store)).start()
     seen, deadline = 0, time.monotonic() + 30
     while time.monotonic() < deadline:
         events = handle.events_since(seen, timeout=0.5)
         seen += len(events)
-        if any(e.kind == "message" for e in events):
+        if any(isinstance(e, Said) for e in events):
             handle.stop()
             break
         assert not handle.done, "the turn finished before its first message was seen"
@@ -378,7 +379,7 @@ def test_stop_early(store, tracking_uri, monkeypatch):
 def test_tracing_off_still_saves(store, tracking_uri):
     settings = Settings(tracking_uri=tracking_uri)
     conv = Conversation(scenario="catify", session_id="sess-off", provider="demo")
-    outcome = asyncio.run(runner.run_turn(conv, "The matrix with a cat", settings, store, trace=False))
+    outcome = asyncio.run(runner.run_turn(TurnRequest(conv, "The matrix with a cat", settings, store, trace=False)))
     assert outcome.status == "ok", outcome.error
     assert outcome.trace_id is None
     assert _traces(store.client, store.experiment_id) == []
@@ -401,7 +402,8 @@ def test_no_trace_lost_when_many_turns_export_in_the_background(store, tracking_
     for conv in conversations:
         store.create(conv)
     handles = [
-        TurnHandle(conversations[i], f"{i + 1} cats in a neon alley", settings, store, wait_for_trace=False).start() for i in range(n)
+        TurnHandle(TurnRequest(conversations[i], f"{i + 1} cats in a neon alley", settings, store, wait_for_trace=False)).start()
+        for i in range(n)
     ]
     outcomes = [h.wait(120) for h in handles]
     assert [o.status for o in outcomes] == ["ok"] * n, [o.error for o in outcomes]
@@ -420,7 +422,7 @@ def test_two_turns_at_once_on_one_conversation_the_second_is_told(store, trackin
     settings = Settings(tracking_uri=tracking_uri)
     conv = Conversation(scenario="catify", session_id="two-tabs", provider="demo", options={"iterations": 1})
     store.create(conv)
-    handles = [TurnHandle(conv, f"tab {i}: a cat", settings, store).start() for i in range(2)]
+    handles = [TurnHandle(TurnRequest(conv, f"tab {i}: a cat", settings, store)).start() for i in range(2)]
     outcomes = sorted((h.wait(60) for h in handles), key=lambda o: o.status)
     assert [o.status for o in outcomes] == ["error", "ok"]
     assert "answering in another tab" in outcomes[0].error and outcomes[0].trace_id is None
@@ -440,14 +442,16 @@ def test_a_new_conversation_is_claimed_from_its_first_turn(store, tracking_uri, 
     monkeypatch.setenv("DEMO_LATENCY_MS", "300")
     settings = Settings(tracking_uri=tracking_uri)
     first = TurnHandle(
-        Conversation(scenario="catify", session_id="tab-a", provider="demo", options={"iterations": 1}), "tab a: a cat", settings, store
+        TurnRequest(
+            Conversation(scenario="catify", session_id="tab-a", provider="demo", options={"iterations": 1}), "tab a: a cat", settings, store
+        )
     ).start()
     deadline = time.monotonic() + 30
     while not (runs := store.client.search_runs([store.experiment_id])):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     other_tab = store.load(runs[0].info.run_id)
-    second = asyncio.run(runner.run_turn(other_tab, "tab b: a dog", settings, store))
+    second = asyncio.run(runner.run_turn(TurnRequest(other_tab, "tab b: a dog", settings, store)))
     assert second.status == "error" and "answering in another tab" in second.error
     assert first.wait(60).status == "ok" and store.load(other_tab.id).turns == 1
 
@@ -470,11 +474,11 @@ def test_a_failed_save_is_no_conflict_with_itself(store, tracking_uri, monkeypat
         return real_log_batch(run_id, *args, **kwargs)
 
     monkeypatch.setattr(store.client, "log_batch", flaky_log_batch)
-    first = asyncio.run(runner.run_turn(conversation, "a cat", settings, store))
+    first = asyncio.run(runner.run_turn(TurnRequest(conversation, "a cat", settings, store)))
     assert first.status == "ok" and any("Could not save the conversation" in w for w in first.warnings)
     assert first.conversation.pending_turns == 1
     assert store.stored_turns(first.conversation.id) == (1 if landed else 0)
-    second = asyncio.run(runner.run_turn(first.conversation, "a dog", settings, store))
+    second = asyncio.run(runner.run_turn(TurnRequest(first.conversation, "a dog", settings, store)))
     assert second.status == "ok", second.error
     assert second.conversation.pending_turns == 0
     loaded = store.load(first.conversation.id)
@@ -488,13 +492,15 @@ def test_unsaved_turns_never_overwrite_what_another_tab_saved_meanwhile(store, t
     settings = Settings(tracking_uri=tracking_uri)
     first = asyncio.run(
         runner.run_turn(
-            Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}), "a cat", settings, store
+            TurnRequest(
+                Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1}), "a cat", settings, store
+            )
         )
     )
     tab_a, tab_b = store.load(first.conversation.id), store.load(first.conversation.id)
-    offline = asyncio.run(runner.run_turn(tab_a, "now a dog", settings, None))
+    offline = asyncio.run(runner.run_turn(TurnRequest(tab_a, "now a dog", settings, None)))
     assert offline.status == "ok" and offline.conversation.pending_turns == 1
-    assert asyncio.run(runner.run_turn(tab_b, "now a bird", settings, store)).status == "ok"
+    assert asyncio.run(runner.run_turn(TurnRequest(tab_b, "now a bird", settings, store))).status == "ok"
     with pytest.raises(ConversationConflict, match="continued in another tab"):
         store.save_pending(offline.conversation)
     assert offline.conversation.pending_turns == 1, "still this tab's to keep"
@@ -528,7 +534,7 @@ def test_a_hosted_turn_keeps_no_markdown_picture_in_its_spans_and_the_transcript
     message = "a cat ![t](http://127.0.0.1:9/x.png) on a roof"
     settings = Settings(tracking_uri=tracking_uri, hosted=HostedLimits())
     conv = Conversation(scenario="catify", session_id="visitor", provider="demo", options={"iterations": 1})
-    outcome = asyncio.run(runner.run_turn(conv, message, settings, store))
+    outcome = asyncio.run(runner.run_turn(TurnRequest(conv, message, settings, store)))
     assert outcome.status == "ok", outcome.error
     assert outcome.conversation.transcript[0]["text"] == message
     [trace] = _traces(store.client, store.experiment_id)

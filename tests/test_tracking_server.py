@@ -15,7 +15,7 @@ from core import traces
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +27,20 @@ def test_two_instances_share_conversations_pictures_and_traces(server):
     settings = Settings(tracking_uri=server)
     instance_a, instance_b = ConversationStore.connect(server, "shared"), ConversationStore.connect(server, "shared")
     paused = asyncio.run(
-        run_turn(Conversation(scenario="weather", session_id="v1", provider="demo"), "What's the weather?", settings, instance_a)
+        run_turn(
+            TurnRequest(Conversation(scenario="weather", session_id="v1", provider="demo"), "What's the weather?", settings, instance_a)
+        )
     )
     assert paused.status == "waiting", paused.error
-    resumed = asyncio.run(run_turn(instance_b.load(paused.conversation.id), "Lehi", settings, instance_b))
+    resumed = asyncio.run(run_turn(TurnRequest(instance_b.load(paused.conversation.id), "Lehi", settings, instance_b)))
     assert resumed.status == "ok" and "Lehi:" in resumed.entries[-1]["text"]
     assert [r.id for r in instance_a.recent()] == [paused.conversation.id]
 
     drawn = asyncio.run(
         run_turn(
-            Conversation(scenario="catify", session_id="v2", provider="demo", options={"iterations": 1}), "a cat", settings, instance_a
+            TurnRequest(
+                Conversation(scenario="catify", session_id="v2", provider="demo", options={"iterations": 1}), "a cat", settings, instance_a
+            )
         )
     )
     assert drawn.status == "ok", drawn.error
@@ -55,10 +59,12 @@ def test_the_traces_page_reads_the_tracking_server(server, monkeypatch):
     store = ConversationStore.connect(server, "page-on-server")
     outcome = asyncio.run(
         run_turn(
-            Conversation(scenario="weather", session_id="s", provider="demo"),
-            "What's the weather in Oslo?",
-            Settings(tracking_uri=server),
-            store,
+            TurnRequest(
+                Conversation(scenario="weather", session_id="s", provider="demo"),
+                "What's the weather in Oslo?",
+                Settings(tracking_uri=server),
+                store,
+            )
         )
     )
     assert outcome.status == "ok"

@@ -1,5 +1,5 @@
 """Team events → transcript entries, with no team, store or model: agentchat's own message types fed to
-`core.turn.entries.StreamReader` one by one, as `run_stream` yields them."""
+`core.runtimes.agentchat.stream.StreamReader` one by one, as `run_stream` yields them."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from autogen_core import FunctionCall
 from autogen_core.models import FunctionExecutionResult
 from PIL import Image
 
-from core.agents import EncodedImage
-from core.turn.entries import StreamReader, arguments_text, message_entry, stop_notice
+from core.runtimes.agentchat.agents import EncodedImage
+from core.runtimes.agentchat.stream import StreamReader, arguments_text, message_entry
+from core.turn.runner import stop_notice
 
 
 def reader(**changes) -> StreamReader:

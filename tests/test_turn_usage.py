@@ -13,7 +13,7 @@ from core import costs
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
-from core.turn import TurnHandle, run_turn
+from core.turn import Progress, Said, TurnHandle, TurnRequest, run_turn
 from tests import pages as tests_pages
 from tests.openai_server import OpenAIStub, prompt_tokens
 from tests.pages import follow, open_app, send
@@ -36,7 +36,7 @@ def test_a_turn_on_an_openai_server_counts_what_the_server_reported(tracking_uri
         conversation = Conversation(
             scenario="analyst", session_id="s", provider="openai", options={"report": "Sales grew 12% to $4.5 million in Q3."}
         )
-        outcome = asyncio.run(run_turn(conversation, "What are the risks?", settings, store))
+        outcome = asyncio.run(run_turn(TurnRequest(conversation, "What are the risks?", settings, store)))
         chats = stub.requests_to("/chat/completions")
     assert outcome.status == "ok", outcome.error
     usage = outcome.usage
@@ -54,7 +54,7 @@ def test_a_turn_on_an_openai_server_counts_what_the_server_reported(tracking_uri
 
 def test_a_demo_catify_turn_is_free_and_names_its_models(tracking_uri, store):
     conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
-    outcome = asyncio.run(run_turn(conversation, "a cat", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "a cat", Settings(tracking_uri=tracking_uri), store)))
     usage = outcome.usage
     assert usage["cost_usd"] == 0.0 and usage["pictures"] == 2
     assert usage["models"][-1] == "demo-image" and "demo-vision" in usage["models"]
@@ -124,9 +124,9 @@ def test_the_links_under_turns_switch_page_in_the_session_and_land_on_their_thin
 
 def test_the_turn_counts_tokens_and_cost_as_it_goes(tracking_uri, store):
     conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 2})
-    handle = TurnHandle(conversation, "a cat", Settings(tracking_uri=tracking_uri), store)
+    handle = TurnHandle(TurnRequest(conversation, "a cat", Settings(tracking_uri=tracking_uri), store))
     outcome = handle.start().wait()
-    counted = [e.tokens for e in handle.events if e.kind in ("progress", "message")]
+    counted = [e.tokens for e in handle.events if isinstance(e, (Progress, Said))]
     assert counted == sorted(counted) and counted[-1] == outcome.usage["input_tokens"] + outcome.usage["output_tokens"]
     assert len(set(counted)) >= 3, "it grows during the turn, not only at its end"
-    assert all(e.cost_usd == 0.0 for e in handle.events if e.kind == "progress")
+    assert all(e.cost_usd == 0.0 for e in handle.events if isinstance(e, Progress))

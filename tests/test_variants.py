@@ -14,7 +14,7 @@ from core import contract, hosted, scenarios
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation, ConversationStore
 from core.errors import InputError, TurnRefused
-from core.turn import StopSwitch, run_turn
+from core.turn import Said, StopSwitch, TurnRequest, run_turn
 from core.variants import Origin, Setting, label, open_group, open_runs, origin_of, plan, run_cells
 
 
@@ -26,7 +26,7 @@ def two_turns(tmp_path_factory):
     settings = Settings(tracking_uri=uri)
     conversation = Conversation(scenario="catify", session_id="alice", provider="demo", options={"iterations": 1})
     for message in ("a cat on a sofa", "now at night"):
-        outcome = asyncio.run(run_turn(conversation, message, settings, store))
+        outcome = asyncio.run(run_turn(TurnRequest(conversation, message, settings, store)))
         assert outcome.status == "ok", outcome.error
         conversation = outcome.conversation
     return store, settings, store.load(str(conversation.id))
@@ -97,7 +97,7 @@ def test_stop_stops_every_cell_and_one_not_started_does_not_start(two_turns):
     stop = StopSwitch()
 
     def first_step(index, event):
-        if event.kind == "message" and event.entry and event.entry["role"] != "user":
+        if isinstance(event, Said) and event.entry["role"] != "user":
             stop.set()
 
     outcomes = asyncio.run(run_cells(cells, origin.message, settings, store, emit=first_step, stop=stop, limit=1))
@@ -123,7 +123,7 @@ def test_a_hosted_grid_is_admitted_as_one_bound_before_any_call():
     limits = HostedLimits(session_cap_usd=2.5 * one, daily_cap_usd=1.0, turns_per_minute=6, owner_key=True)
     paid = paid.with_(hosted=limits)  # two cells fit under the cap, four do not, though each alone would
     conversations = [Conversation(scenario="catify", session_id="v", provider="openai", options={"iterations": 2})] * 4
-    ledger = hosted.SpendLedger()
+    ledger = hosted.SpendGate()
     with pytest.raises(TurnRefused, match="could cost up to"):
         hosted.admit_variants(ledger, paid, "catify", conversations, [paid] * 4, "a cat", "visitor", uses_owner_key=True)
     assert ledger.spent("visitor") == (0.0, 0.0), "refused: nothing reserved"

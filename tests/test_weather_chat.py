@@ -16,10 +16,10 @@ from autogen_agentchat.messages import HandoffMessage, TextMessage
 
 from core.config import Settings
 from core.conversations import Conversation
+from core.runtimes.agentchat.teams import weather_speakers
 from core.scenarios import weather as weather_scenario
 from core.scenarios import weather_source as weather
-from core.scenarios import weather_speakers
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.openai_server import OpenAIStub
 
 pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarning")
@@ -30,7 +30,7 @@ def weather_chat() -> Conversation:
 
 
 def turn(conversation, message, tracking_uri, store, **settings):
-    outcome = asyncio.run(run_turn(conversation, message, Settings(tracking_uri=tracking_uri, **settings), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, message, Settings(tracking_uri=tracking_uri, **settings), store)))
     assert outcome.status in ("ok", "waiting"), outcome.error
     return outcome
 

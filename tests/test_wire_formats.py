@@ -15,7 +15,7 @@ from core import compare, contract, costs, traces
 from core.config import Settings
 from core.conversations import Conversation
 from core.observe import export
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.openai_server import WIRES, OpenAIStub
 from ui.transcript import usage_line
 
@@ -60,7 +60,7 @@ def chat_spans(trace) -> list:
 
 
 def run(conversation: Conversation, message: str, settings: Settings, store):
-    outcome = asyncio.run(run_turn(conversation, message, settings, store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, message, settings, store)))
     export.flush()
     return outcome, (store.client.get_trace(outcome.trace_id) if outcome.trace_id else None)
 

@@ -17,7 +17,7 @@ from core import contract, feedback
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 from tests.openai_server import OpenAIStub
 
 FOREIGN_QUESTION = "What does <b>MLflow</b> trace?"
@@ -39,7 +39,7 @@ class FilledStore:
 def _turns(conversation: Conversation, messages: list[str], settings: Settings, store: ConversationStore) -> list[str]:
     ids = []
     for message in messages:
-        outcome = asyncio.run(run_turn(conversation, message, settings, store))
+        outcome = asyncio.run(run_turn(TurnRequest(conversation, message, settings, store)))
         assert outcome.status == "ok", outcome.error
         conversation = outcome.conversation
         ids.append(outcome.trace_id)

@@ -21,7 +21,7 @@ from core import identity, redact
 from core.config import IMAGE_QUALITIES, IMAGE_SIZES, PROVIDERS, HostedLimits, Settings
 from core.conversations import ConversationStore
 from core.errors import TurnRefused
-from core.hosted import SpendLedger
+from core.hosted import SpendGate
 from core.store import check_store, display_uri, scrub
 from ui.text import labelled, plain
 
@@ -145,7 +145,7 @@ class PageStore:
 
 
 @st.cache_resource(show_spinner=False)
-def spend_ledger(tracking_uri: str, experiment_name: str) -> SpendLedger:
+def spend_ledger(tracking_uri: str, experiment_name: str) -> SpendGate:
     """One per server process; the spend itself is in the ledger's table, which every instance shares
     (core.hosted.open_ledger: the tracking database, or APP_LEDGER_URI)."""
     return hosted_policy.open_ledger(base_settings().with_(tracking_uri=tracking_uri))

@@ -41,7 +41,7 @@ from core.conversations import Conversation, ConversationStore
 from core.costs import image_price_usd
 from core.observe import export, summary
 from core.scenarios.catify import KEY as CATIFY
-from core.turn.runner import run_turn
+from core.turn import TurnRequest, run_turn
 
 PROMPTS = (
     "The matrix with a cat",
@@ -92,7 +92,7 @@ def _b64(raw: bytes) -> str:
 def _template_catify(tracking_uri: str, experiment_name: str, iterations: int) -> str:
     store = ConversationStore.connect(tracking_uri, experiment_name)
     conversation = Conversation(scenario=CATIFY, session_id="template", provider="demo", options={"iterations": iterations})
-    outcome = asyncio.run(run_turn(conversation, PROMPTS[0], Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, PROMPTS[0], Settings(tracking_uri=tracking_uri), store)))
     if outcome.status != "ok" or not outcome.trace_id:
         raise RuntimeError(f"the template turn failed: {outcome.error}")
     return outcome.trace_id

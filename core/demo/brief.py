@@ -1,4 +1,4 @@
-"""What a picture is asked to be, read from words: the demo critic's brief (core/demo/models.py `critic_reply`).
+"""What a picture is asked to be, read from words: the demo critic's brief (core/runtimes/agentchat/demo_models.py `critic_reply`).
 
 People write a critic instruction ("Make it film noir: black and white, one cat, a dark rainy alley, moody light")
 and a first message ("A cat on a windowsill") in their own words. A `Brief` holds what the demo can draw of them:

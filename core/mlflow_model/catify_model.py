@@ -37,7 +37,7 @@ from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_fro
 from core.reading import lineage
 from core.scenarios.catify import CRITIC, DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from core.scenarios.catify import KEY as CATIFY
-from core.turn import TurnHandle
+from core.turn import TurnHandle, TurnRequest
 
 PARAM_DEFAULTS: dict[str, Any] = {
     "iterations": DEFAULT_ITERATIONS,
@@ -89,7 +89,7 @@ def predict_one(
         options={"iterations": iterations, "instruction": instruction},
     )
     # a turn on its own thread and event loop: predict may be called from a server's event loop
-    outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
+    outcome = TurnHandle(TurnRequest(conversation, prompt, settings, None, trace_experiment_id=_experiment_id())).start().wait()
     if outcome is None or outcome.status != "ok":
         raise RuntimeError(outcome.error if outcome is not None else "The prediction did not finish.")
     done = outcome.conversation

@@ -19,14 +19,15 @@ import mlflow
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from .. import contract, scenarios, team_files
+from .. import contract, scenarios
 from ..config import Settings
 from ..conversations import ConversationStore
 from ..observe import export
+from ..records import Asker, asked_by
+from ..runtimes.agentchat import team_files
 from ..scenarios.catify import DEFAULT_CRITIC_INSTRUCTION
 from ..scenarios.catify import KEY as CATIFY
 from ..store import fluent_lock, is_not_found
-from ..turn.records import Asker, asked_by
 
 MODEL_NAME = "catify"
 MODEL_FILE = Path(__file__).with_name("catify_model.py")
@@ -351,7 +352,7 @@ def predict(
 ) -> list[dict[str, Any]]:
     """The model's predictions; with `experiment_id`, their traces go there (the model traces into MLflow's
     active experiment, a process-wide setting: set and used under one lock); with `asker`, their traces are that
-    person's and kind (core.turn.records.Asker; else whoever the caller's context says)."""
+    person's and kind (core.records.Asker; else whoever the caller's context says)."""
     try:
         with _fluent_lock if experiment_id else contextlib.nullcontext(), asked_by(asker) if asker else contextlib.nullcontext():
             if experiment_id:

@@ -26,8 +26,8 @@ from mlflow.pyfunc import PythonModel
 from core import contract, scenarios
 from core.conversations import Conversation
 from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params, trace_experiment
-from core.scenarios import from_files
-from core.turn import TurnHandle
+from core.runtimes.agentchat import team_scenarios as from_files
+from core.turn import TurnHandle, TurnRequest
 
 PARAM_DEFAULTS: dict[str, Any] = {"provider": "demo", "base_url": "", "chat_model": ""}
 MODEL_SUFFIX = contract.MODEL_SCENARIO_SUFFIX  # predictions are traced as their own scenario: `team:<file>@model`
@@ -72,7 +72,7 @@ class TeamModel(PythonModel):
             scenario=self.scenario.key, session_id=contract.PREDICTION_SESSION, provider=settings.provider, options=options
         )
         # a turn on its own thread and event loop: predict may be called from a server's event loop
-        outcome = TurnHandle(conversation, prompt, settings, None, trace_experiment_id=_experiment_id()).start().wait()
+        outcome = TurnHandle(TurnRequest(conversation, prompt, settings, None, trace_experiment_id=_experiment_id())).start().wait()
         if outcome is None or outcome.status not in ("ok", "waiting"):
             raise RuntimeError(outcome.error if outcome is not None else "The prediction did not finish.")
         said = [e for e in outcome.entries if e.get("role") == "assistant"]

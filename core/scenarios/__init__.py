@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
+from ..agents import RUNTIMES
 from ..documents import MAX_UPLOAD_MB
 from ..errors import InputError
 
 if TYPE_CHECKING:  # annotations only: scenario modules import core.agents, which must not import us back
-    from ..agents import TeamContext, TeamPlan
+    from ..agents import TeamContext
     from ..config import Settings
 
 
@@ -98,7 +99,6 @@ class Scenario:
     key: str
     label: str
     description: str
-    build: Callable[[TeamContext], TeamPlan]
     # the most a turn can cost in USD on a real provider; None when a price is unknown (core.hosted)
     cost_bound: Callable[[CostQuestion], float | None]
     agents: tuple[AgentInfo, ...] = ()
@@ -112,9 +112,15 @@ class Scenario:
     unrecorded_cost: Callable[[CostQuestion], float] = field(default=lambda question: 0.0)
     order: int = 100  # place in the picker
     example: str = ""  # a first message to try, offered as a button on an empty conversation
-    team_file: str = ""  # the file a user's team came from (core.team_files): a hosted demo offers allow-listed ones
+    team_file: str = ""  # the file a user's team came from (core.runtimes.agentchat.team_files): a hosted demo offers allow-listed ones
     models_asked: tuple[str, ...] = ()  # the models a team file names (the sidebar's provider decides what runs)
     listed: bool = True  # offered in the pickers; a loaded model version's own copy of a team is not
+    runtime: str = "agentchat"  # the agent runtime that builds and runs its team (core.agents.RUNTIMES)
+    # which team the runtime builds for it: a name its runtime's builders know (agentchat's: core/runtimes/agentchat/
+    # teams/); a copy under another key (a logged model version's) keeps it
+    team: str = ""
+    # or the scenario's own builder, for a team only one runtime can run (a team file: agentchat's format)
+    build: Callable[[TeamContext], Any] | None = None
 
     def agent(self, name: str) -> AgentInfo | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -221,6 +227,16 @@ def unregister(key: str) -> None:
         _registry.pop(key, None)
 
 
+def _runtime_sources() -> list[str]:
+    """The runtimes' own sources of scenarios (core.agents.RUNTIMES: agentchat's team files); a runtime that cannot
+    load is said like a broken scenario module."""
+    try:
+        return RUNTIMES.sources()
+    except Exception as exc:  # noqa: BLE001 - said on the chat page; the built-in scenarios stay
+        _problems.append(f"An agent runtime could not be loaded ({type(exc).__name__}: {str(exc)[:200]}).")
+        return []
+
+
 def _discover() -> None:
     """Import every module of this package once; those that define SCENARIO register it, those that define
     discover_scenarios() are sources of many (team files), read again when their fingerprint() changes."""
@@ -233,8 +249,8 @@ def _discover() -> None:
             return
         found = []
         _problems.clear()
-        for module_info in pkgutil.iter_modules(__path__):
-            name = f"{__name__}.{module_info.name}"
+        names = [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)]
+        for name in [*names, *_runtime_sources()]:
             try:  # one broken scenario module must not take the other scenarios (and every page) down
                 module = importlib.import_module(name)
                 if isinstance(getattr(module, "SCENARIO", None), Scenario):

@@ -1,35 +1,26 @@
 """Weather group chat: a planner (with a hand-off to the user whose question is the tool argument) and a weather
 assistant whose only power is one `FunctionTool`, `get_weather`; no code execution anywhere.
 
-Speaker selection (`weather_speakers`) uses rules first and the group chat's model only when no rule applies,
-and says why. The turn ends on the planner's `TERMINATE`, on a hand-off to the user, or after 8 messages. A
+Speaker selection (core/runtimes/agentchat/teams/weather_speakers.py) uses rules first and the group chat's model
+only when no rule applies, and says why. The turn ends on the planner's `TERMINATE`, on a hand-off to the user, or after 8 messages. A
 hand-off ends the turn with status `waiting`: the state is saved as for any turn, and the next message is
-simply the next turn's task (no blocking input inside a run, so a reload or a restart loses nothing)."""
+simply the next turn's task (no blocking input inside a run, so a reload or a restart loses nothing). The scenario as
+the app shows and bounds it; its agentchat team: core/runtimes/agentchat/teams/weather.py."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from autogen_agentchat.agents import AssistantAgent
-from autogen_agentchat.base import TerminationCondition
-from autogen_agentchat.conditions import (
-    ExternalTermination,
-    HandoffTermination,
-    MaxMessageTermination,
-    TextMentionTermination,
-)
-from autogen_agentchat.teams import SelectorGroupChat
-from autogen_core.tools import FunctionTool
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import costs
-from ..agents import AskUser, TeamContext, TeamPlan, traced
 from ..config import Settings
-from ..observe import spans
-from ..providers import Clients
-from . import AgentInfo, ChoiceOption, CostQuestion, Scenario, TextOption, weather_demo, weather_source
-from .weather_speakers import PLANNER, WEATHER_ASSISTANT, WeatherSpeakerSelector
+from . import AgentInfo, ChoiceOption, CostQuestion, Scenario, TextOption, weather_source
+
+if TYPE_CHECKING:
+    from ..runtimes.agentchat.providers import Clients
 
 KEY = "weather"
+PLANNER = "planner"
+WEATHER_ASSISTANT = "weather_assistant"
 MAX_WEATHER_MESSAGES = 8  # a normal turn takes 4-5 messages; the rest is room for one detour
 CALLS_PER_WEATHER_MESSAGE = 5  # a speaker choice (retried up to 3 times) and a tool call with its reflection
 PLANNER_SYSTEM = (
@@ -60,54 +51,8 @@ def default_source(settings: Settings | None) -> str:
 
 
 def weather_source_for(options: Mapping[str, Any], clients: Clients) -> weather_source.WeatherSource:
+    """The source the weather assistant's tool asks (the team's builder calls it here, so a test can swap it)."""
     return weather_source.source_for(str(options.get("weather_source") or default_source(clients.settings)))
-
-
-def build(context: TeamContext, source: weather_source.WeatherSource | None = None) -> TeamPlan:
-    clients, options = context.clients, context.options
-    get_weather = weather_source.weather_function(
-        source or weather_source_for(options, clients), timeout_s=float(options.get("weather_timeout_s", weather_source.DEFAULT_TIMEOUT_S))
-    )
-    tool = FunctionTool(
-        spans.traced_tool(get_weather),
-        name="get_weather",
-        description="Current weather for a city: temperature in °C, conditions and wind.",
-    )
-    planner = AssistantAgent(
-        PLANNER,
-        model_client=clients.for_role(PLANNER, weather_demo.planner),
-        system_message=str(options.get("planner_system") or PLANNER_SYSTEM),
-        handoffs=[AskUser(target="user", description="Ask the user for something you need, such as the city.")],
-        description="Talks with the user, plans, and asks the user when something is missing.",
-        model_client_stream=clients.stream,
-    )
-    assistant = AssistantAgent(
-        WEATHER_ASSISTANT,
-        model_client=clients.for_role(WEATHER_ASSISTANT, weather_demo.weather_assistant),
-        system_message=WEATHER_SYSTEM,
-        tools=[tool],
-        reflect_on_tool_use=True,
-        description="Looks up the current weather of a city with get_weather.",
-        model_client_stream=clients.stream,
-    )
-    selector = WeatherSpeakerSelector()
-    stop = ExternalTermination()
-    termination: TerminationCondition = (
-        HandoffTermination(target="user")
-        | TextMentionTermination("TERMINATE", sources=[PLANNER])
-        | MaxMessageTermination(MAX_WEATHER_MESSAGES)
-        | stop
-    )
-    team = SelectorGroupChat(
-        [traced(planner), traced(assistant)],
-        model_client=clients.for_role("selector", weather_demo.selector),
-        selector_func=selector,
-        selector_prompt=SELECTOR_PROMPT,
-        allow_repeated_speaker=True,
-        termination_condition=termination,
-        emit_team_events=True,
-    )
-    return TeamPlan(team=team, stop=stop, total_steps=0, explain=selector.reason)
 
 
 def cost_bound(question: CostQuestion) -> float | None:
@@ -124,7 +69,7 @@ SCENARIO = Scenario(
     label="Weather group chat",
     description="A planner and a weather assistant with one tool, get_weather(city). Ask about the weather: "
     "the team asks you for the city when it needs one, waits for your answer, and carries on.",
-    build=build,
+    team=KEY,
     cost_bound=cost_bound,
     agents=(
         AgentInfo(PLANNER, "Planner", ":material/route:", "planning"),

@@ -6,18 +6,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import TYPE_CHECKING
-
-from autogen_core import CancellationToken
+from typing import TYPE_CHECKING, Any
 
 from .. import redact
-from ..config import Settings
-from ..conversations import Conversation, ConversationStore
-from .records import TurnEvent, TurnOutcome, TurnRequest
-from .runner import StopSwitch, run
+from ..conversations import Conversation
+from ..records import TurnOutcome, TurnRequest
+from .admission import Admission, DocumentGiven, admit
+from .events import Opened, TurnEvent
+from .runner import CancelSwitch, StopSwitch, run_turn
 
 if TYPE_CHECKING:
-    from ..hosted import Reservation
+    from ..hosted import Visit
 
 log = logging.getLogger(__name__)
 _live: dict[str, TurnHandle] = {}  # conversation id -> its running turn, in this process
@@ -28,38 +27,23 @@ class TurnHandle:
     """Readers poll `events_since`; `stop()` is graceful, `cancel()` is hard. The outcome stays until someone
     takes it, even across Streamlit reruns."""
 
-    def __init__(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
-        self,
-        conversation: Conversation,
-        message: str,
-        settings: Settings,
-        store: ConversationStore | None,
-        *,
-        trace: bool = True,
-        attempt: int = 1,
-        wait_for_trace: bool = True,
-        trace_experiment_id: str | None = None,
-        reservation: Reservation | None = None,
-    ):
-        self.request = TurnRequest(
-            conversation,
-            message,
-            settings,
-            store,
-            trace=trace,
-            attempt=attempt,
-            wait_for_trace=wait_for_trace,
-            trace_experiment_id=trace_experiment_id,
-        )
+    def __init__(self, request: TurnRequest | Admission | Conversation, *legacy: Any, **legacy_fields: Any):
+        """`request`: admitted at the front door (`start`), or a request the turn admits itself (an
+        "error" outcome when it refuses the message). Model versions logged before issue 33 run the model file they
+        were logged with against this core in-process, and it calls `TurnHandle(conversation, prompt, settings,
+        store, trace_experiment_id=...)`: that call still makes its request."""
+        if isinstance(request, Conversation):
+            request = TurnRequest(request, *legacy, **legacy_fields)
+        self.admission = request if isinstance(request, Admission) else None
+        self.request = request.request if isinstance(request, Admission) else request
         self.events: list[TurnEvent] = []
         self.outcome: TurnOutcome | None = None
         self.stop_switch = StopSwitch()
         self._cond = threading.Condition()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._cancel: CancellationToken | None = None
-        self._reservation = reservation  # a hosted-demo spend reservation (core.hosted), settled when the turn ends
+        self._cancel = CancelSwitch()
         self._thread = threading.Thread(target=self._main, name="turn", daemon=True)
-        self.conversation_id = conversation.id or ""  # known once the turn has opened its run
+        self.conversation_id = self.request.conversation.id or ""  # known once the turn has opened its run
 
     @property
     def message(self) -> str:
@@ -74,10 +58,10 @@ class TurnHandle:
         return self
 
     def _emit(self, event: TurnEvent) -> None:
-        if event.kind == "opened" and event.text:
+        if isinstance(event, Opened) and event.conversation_id:
             with _live_lock:
-                _live[event.text] = self
-            self.conversation_id = event.text
+                _live[event.conversation_id] = self
+            self.conversation_id = event.conversation_id
         with self._cond:
             self.events.append(event)
             self._cond.notify_all()
@@ -96,8 +80,7 @@ class TurnHandle:
         try:
 
             async def go() -> TurnOutcome:
-                self._cancel = CancellationToken()
-                return await run(self.request, emit=self._emit, stop=self.stop_switch, cancel=self._cancel)
+                return await run_turn(self.admission or self.request, emit=self._emit, stop=self.stop_switch, cancel=self._cancel)
 
             outcome = loop.run_until_complete(go())
         except BaseException as exc:
@@ -111,8 +94,8 @@ class TurnHandle:
             )  # unknown: a reservation keeps its bound
         finally:
             loop.close()
-        if self._reservation is not None:
-            self._reservation.settle(outcome.billed_usd)
+        if self.admission is not None:
+            self.admission.settle(outcome)  # a hosted demo's reservation becomes what the turn was billed
         with self._cond:
             self.outcome = outcome
             self._cond.notify_all()
@@ -128,9 +111,9 @@ class TurnHandle:
         self.stop_switch.set()
 
     def cancel(self) -> None:
-        loop, token = self._loop, self._cancel
-        if loop is not None and token is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(token.cancel)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._cancel.set)  # on the turn's loop: the team's cancel touches its futures
 
     def events_since(self, index: int, timeout: float = 0.2) -> list[TurnEvent]:
         """New events after `index`, waiting up to `timeout` for one to arrive."""
@@ -142,3 +125,9 @@ class TurnHandle:
     def wait(self, timeout: float | None = None) -> TurnOutcome | None:
         self._thread.join(timeout)
         return self.outcome
+
+
+def start(request: TurnRequest, visit: Visit | None = None, document: DocumentGiven | None = None) -> TurnHandle:
+    """The chat's front door: the turn admitted (core.turn.admission: raises UserError with the sentence, nothing
+    runs), then started on its worker thread; its reservation is settled when it ends."""
+    return TurnHandle(admit(request, visit, document)).start()

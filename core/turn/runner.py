@@ -1,79 +1,79 @@
-"""One turn: build clients and team fresh, `load_state`, stream the team's messages, `save_state`, persist.
+"""One turn: build clients and team fresh, `load_state`, stream the team's events, `save_state`, persist. Runtime-
+neutral: the team is whatever the scenario's agent runtime builds (core.runtimes' protocol), so nothing here is
+typed against a framework.
 
 Transport-free, like AutoGen Studio's team manager: the caller passes a callback for events and holds a
 stop switch; `core.turn.handle.TurnHandle` runs a turn on a worker thread for the chat page. A turn is
-small named steps on one `_Turn`: admit (message, claim, other tab), open (run, recorder, trace),
-stream (the team), then finish (save) or fail (keep the last good state)."""
+admitted first (core.turn.admission), then small named steps on one `_Turn`: claim (this process, other tabs),
+open (run, recorder, trace), stream (the team), then finish (save) or fail (keep the last good state)."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
-import re
 import threading
 import time
 from typing import Any, Callable
 
-from autogen_agentchat.messages import TextMessage
-from autogen_core import CancellationToken
-
-from .. import contract, costs, errors, redact, scenarios
-from ..agents import ImageRecord, TeamPlan, build_team
-from ..config import MAX_MESSAGE_CHARS, Settings
+from .. import agents, contract, costs, errors, redact, scenarios
+from ..agents import ImageRecord
 from ..conversations import Conversation, ConversationConflict, ConversationStore
 from ..errors import InputError
 from ..observe import export, spans
-from ..providers import Clients, build_clients
-from ..records import TranscriptEntry, TurnUsage
+from ..records import TranscriptEntry, TurnOutcome, TurnRequest, TurnStatus, TurnUsage
+from ..runtimes import Finished, Models, RunEvent, Spoke, Task, Team, Working, Writing
 from ..store import refusal
-from .entries import StreamReader, guard_notice, stop_notice
-from .records import TurnEvent, TurnOutcome, TurnRequest, TurnStatus
+from .admission import Admission, admit
+from .events import Chunk, Opened, Progress, Said, TurnEvent, Warned
 
 log = logging.getLogger(__name__)
 BUSY = "This conversation is answering in another tab or window right now. Wait for that turn to finish, then reload the conversation."
 
 
 class StopSwitch:
-    """Stop after the agent that is speaking now (graceful); safe to flip from any thread."""
+    """Stop after the agent that is speaking now (graceful); safe to flip from any thread. Each turn's team attaches
+    its `stop` (core.runtimes.Team); one switch may stop several turns (a run of variants)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
-        self._terminations: list[Any] = []
+        self._callbacks: list[Callable[[], None]] = []
 
     def set(self) -> None:
         self._event.set()
-        for termination in self._terminations:
-            termination.set()
+        for callback in self._callbacks:
+            callback()
 
     def is_set(self) -> bool:
         return self._event.is_set()
 
-    def attach(self, external_termination: Any) -> None:
-        self._terminations.append(external_termination)
+    def attach(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
         if self._event.is_set():
-            external_termination.set()
+            callback()
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but tab and line breaks, and DEL
+class CancelSwitch(StopSwitch):
+    """The hard stop: each turn's team attaches its `cancel`; set it on the turns' event loop (TurnHandle.cancel
+    does, with `call_soon_threadsafe`), and a run raises `asyncio.CancelledError`."""
 
 
-def without_controls(text: str) -> tuple[str, int]:
-    """(text without invisible control characters, how many there were): a NUL is refused by PostgreSQL in any
-    text column (titles, previews), and none of them means anything in a chat."""
-    cleaned, count = _CONTROL.subn("", text)
-    return cleaned, count
+def guard_notice(turn: int, step: int, guard: int) -> TranscriptEntry:
+    return {
+        "role": "notice",
+        "name": "app",
+        "turn": turn,
+        "step": step + 1,
+        "text": f"The team did not end by itself, so the app ended it after {guard} messages. Its termination "
+        "condition may never fire: check the team file (e.g. a TextMentionTermination word its agents "
+        "never say).",
+    }
 
 
-def validate_message(message: str) -> str:
-    text = without_controls(message or "")[0].strip()
-    if not text:
-        raise InputError("The message is empty: type something for the agents to work on.")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise InputError(
-            f"The message has {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}. Shorten it, or attach the text as a report."
-        )
-    return text
+def stop_notice(turn: int, step: int, total_steps: int) -> TranscriptEntry:
+    of = f" of {total_steps}" if total_steps else ""
+    return {"role": "notice", "name": "app", "turn": turn, "step": step + 1, "text": f"Stopped by you after step {step}{of}."}
 
 
 _running: set[str] = set()
@@ -127,8 +127,9 @@ class _Turn:
     outcome, so a failed turn leaves the last good one untouched, except for what is already paid for and
     stored: the pictures' lineage and a run id created on the first turn (`fail`, and `finish` on a conflict)."""
 
-    def __init__(self, request: TurnRequest, emit: Callable[[TurnEvent], None], stop: StopSwitch, cancel: CancellationToken | None):
-        self.request, self.emit, self.stop, self.cancel = request, emit, stop, cancel
+    def __init__(self, admission: Admission, emit: Callable[[TurnEvent], None], stop: StopSwitch, cancel: CancelSwitch | None):
+        request = admission.request
+        self.admission, self.request, self.emit, self.stop, self.cancel = admission, request, emit, stop, cancel
         self.settings = request.settings
         self.store = request.store
         self.original = request.conversation
@@ -137,18 +138,18 @@ class _Turn:
         self.conv.transcript = list(self.original.transcript)
         self.started = time.perf_counter()
         self.warnings: list[str] = []
-        self.text = ""
+        self.text = request.message  # admitted: cleaned and checked (core.turn.admission)
         self.turn = self.conv.turns + 1
         self.entries: list[TranscriptEntry] = []
         self.trace_id: str | None = None
         self.trace_info: spans.TurnInfo | None = None
-        self.clients: Clients | None = None
+        self.clients: Models | None = None
         self.recorder = _Recorder(None, self.conv, self.warn)
         self.state: dict[str, Any] | None = None
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
-        self.emit(TurnEvent("warning", text=text))
+        self.emit(Warned(text))
 
     def outcome(self, status: TurnStatus, conversation: Conversation, **fields: Any) -> TurnOutcome:
         return TurnOutcome(
@@ -177,18 +178,14 @@ class _Turn:
         return " ".join(dict.fromkeys(n for n in notes if n))
 
     # --- the steps ---------------------------------------------------------------------------------------------------
-    def admit(self) -> TurnOutcome | None:
-        """The message is usable, and this process is not already running a turn of this conversation.
-        On success the conversation is claimed (released by `run`)."""
-        try:
-            self.text = validate_message(self.request.message)
-            if removed := without_controls(self.request.message or "")[1]:
-                self.warn(
-                    f"Your message had {removed} invisible control character{'' if removed == 1 else 's'} "
-                    "(such as NUL) that no store can keep; the agents got it without them."
-                )
-        except InputError as exc:
-            return TurnOutcome("error", self.original, error=str(exc), seconds=time.perf_counter() - self.started)
+    def claim(self) -> TurnOutcome | None:
+        """This process is not already running a turn of this conversation; on success it is claimed (released by
+        `run_turn`). The message was admitted before (core.turn.admission): what was taken out of it is said here."""
+        if removed := self.admission.removed_controls:
+            self.warn(
+                f"Your message had {removed} invisible control character{'' if removed == 1 else 's'} "
+                "(such as NUL) that no store can keep; the agents got it without them."
+            )
         if self.conv.id and not _claim(self.conv.id):
             return TurnOutcome("error", self.original, error=BUSY, seconds=time.perf_counter() - self.started)
         return None
@@ -228,7 +225,7 @@ class _Turn:
                 self.store = None
         self.recorder = _Recorder(self.store, self.conv, self.warn)
         if self.conv.id:
-            self.emit(TurnEvent("opened", text=self.conv.id))
+            self.emit(Opened(self.conv.id))
         request = self.request
         if request.trace and (self.store is not None or request.trace_experiment_id):
             experiment_id = self.store.experiment_id if self.store is not None else str(request.trace_experiment_id)
@@ -247,15 +244,19 @@ class _Turn:
                 label=getattr(scenarios.find(self.conv.scenario), "label", ""),
             )
 
-    async def build(self) -> tuple[scenarios.Scenario, TeamPlan]:
-        """Clients and team fresh for this turn (they bind to its event loop), with the saved state."""
+    async def build(self) -> Team:
+        """Clients and team fresh for this turn (they bind to its event loop), by the scenario's agent runtime
+        (core.agents.RUNTIMES), with the saved state."""
         scenario = scenarios.get(self.conv.scenario)
-        self.clients = build_clients(self.settings)
-        plan = build_team(scenario, self.clients, self.recorder, self.turn, self.conv.options)
-        self.stop.attach(plan.stop)
+        self.clients = agents.runtime_of(scenario).models(self.settings)
+        label = functools.partial(scenarios.agent_label, scenario=scenario.key)  # as the chat names agents
+        team = agents.build_team(scenario, self.clients, self.recorder, self.turn, self.conv.options, label)
+        self.stop.attach(team.stop)
+        if self.cancel is not None:
+            self.cancel.attach(team.cancel)
         if self.conv.state:
-            await plan.team.load_state(self.conv.state)
-        return scenario, plan
+            await team.load_state(self.conv.state)
+        return team
 
     async def stream(self) -> TurnStatus:
         """Run the team on the message inside the turn's span; every entry and progress line is emitted as
@@ -263,65 +264,44 @@ class _Turn:
         the turn's span: a team that fails to build leaves an error trace saying why (issue 31), not a bare run."""
         with spans.turn_span(self.trace_info, self.text, describe=self.describe) as span:
             self.trace_id = getattr(span, "trace_id", None)
-            scenario, plan = await self.build()
-            self.emit(TurnEvent("progress", text="Starting", step=0, total_steps=plan.total_steps))
-            reader = self._reader(scenario, plan)
+            team = await self.build()
+            self.emit(Progress(text="Starting", step=0, total_steps=team.total_steps))
             asker = next((e.get("name") for e in reversed(self.conv.transcript[-1:]) if e.get("asks_user")), None)
-            task = (
-                plan.task_message(self.text, asker)
-                if plan.task_message is not None
-                else TextMessage(content=plan.task(self.text), source="user")
-            )
-            async for item in plan.team.run_stream(task=task, cancellation_token=self.cancel):
-                reading = reader.read(item)
-                if reading.chunk is not None:
-                    self.emit(
-                        TurnEvent("chunk", text=reading.chunk[1], source=reading.chunk[0], step=reader.step, total_steps=plan.total_steps)
-                    )
-                if reading.progress is not None:
-                    self.emit(
-                        TurnEvent(
-                            "progress",
-                            text=reading.progress.text,
-                            step=reading.progress.step,
-                            total_steps=plan.total_steps,
-                            **self.so_far(),
-                        )
-                    )
-                for entry in map(self.without_secrets, reading.entries):
-                    self.entries.append(entry)
-                    is_tool = entry["role"] == "tool"
-                    self.emit(
-                        TurnEvent(
-                            "message",
-                            entry=entry,
-                            step=reader.step,
-                            total_steps=plan.total_steps,
-                            png=None if is_tool else self.recorder.pngs.get(entry.get("image_id", "")),
-                            **self.so_far(),
-                        )
-                    )
+            finished = Finished("", 0)
+            async for event in team.run(Task(self.text, resume_from=asker)):
+                if isinstance(event, Finished):
+                    finished = event
+                else:
+                    self.tell(event, team.total_steps)
             # the agents' memory is saved as an artifact: a tool's error quoting a key must not be in it
-            self.state = redact.scrub_value(dict(await plan.team.save_state()), (self.settings.api_key,))
-            stopped = (
-                not reader.waiting
-                and self.stop.is_set()
-                and (reader.step < plan.total_steps if plan.total_steps else "External termination" in reader.stop_reason)
-            )
-            if stopped:
-                self.entries.append(stop_notice(self.turn, reader.step, plan.total_steps))
-            elif plan.guard and f"Maximum number of messages {plan.guard} reached" in reader.stop_reason:
-                self.entries.append(guard_notice(self.turn, reader.step, plan.guard))
-            status: TurnStatus = "stopped" if stopped else "waiting" if reader.waiting else "ok"
-            spans.end_turn(span, self.entries[-1]["text"], status, reader.stop_reason, reader.step)
+            self.state = redact.scrub_value(await team.save_state(), (self.settings.api_key,))
+            if finished.stopped:
+                self.entries.append(stop_notice(self.turn, finished.steps, team.total_steps))
+            elif finished.guard:
+                self.entries.append(guard_notice(self.turn, finished.steps, finished.guard))
+            status: TurnStatus = "stopped" if finished.stopped else "waiting" if finished.waiting else "ok"
+            spans.end_turn(span, self.entries[-1]["text"], status, finished.reason, finished.steps)
         return status
 
-    def _reader(self, scenario: scenarios.Scenario, plan: TeamPlan) -> StreamReader:
-        def doing(name: str) -> str:
-            info = scenario.agent(name)
-            return info.doing if info is not None else "working"
-
-        return StreamReader(turn=self.turn, doing=doing, explain=plan.explain, label=lambda name: scenarios.agent_label(name, scenario.key))
+    def tell(self, event: RunEvent, total_steps: int) -> None:
+        """What the team did, as the turn's events: progress, a piece of an answer, entries (scrubbed first)."""
+        if isinstance(event, Writing):
+            self.emit(Chunk(event.source, event.text, step=event.step, total_steps=total_steps))
+        elif isinstance(event, Working):
+            self.emit(Progress(text=event.text, step=event.step, total_steps=total_steps, **self.so_far()))
+        elif isinstance(event, Spoke):
+            for entry in map(self.without_secrets, event.entries):
+                self.entries.append(entry)
+                is_tool = entry["role"] == "tool"
+                self.emit(
+                    Said(
+                        entry=entry,
+                        step=event.step,
+                        total_steps=total_steps,
+                        png=None if is_tool else self.recorder.pngs.get(entry.get("image_id", "")),
+                        **self.so_far(),
+                    )
+                )
 
     def without_secrets(self, entry: TranscriptEntry) -> TranscriptEntry:
         """A transcript entry as it may be shown, saved and kept for Retry: no key, token or password in it (a
@@ -370,8 +350,8 @@ class _Turn:
 
     def so_far(self) -> dict[str, Any]:
         """The live counter: tokens used and their cost up to now."""
-        tokens_in, tokens_out, _ = self.clients.usage() if self.clients is not None else (0, 0, [])
-        return {"tokens": tokens_in + tokens_out, "cost_usd": self.spent()}
+        totals = self.clients.totals() if self.clients is not None else costs.CallTotals()
+        return {"tokens": totals.input_tokens + totals.output_tokens, "cost_usd": self.spent()}
 
     def usage(self) -> TurnUsage:
         """What the turn used: tokens (cached and reasoning among them), cost (pictures included), models, time
@@ -434,16 +414,26 @@ def _safe(action: Callable[[], None], warn: Callable[[str], None], what: str) ->
         warn(f"Could not save {what} to MLflow ({type(exc).__name__}); it is kept in this session.")
 
 
-async def run(
-    request: TurnRequest,
+async def run_turn(
+    request: TurnRequest | Admission,
     *,
     emit: Callable[[TurnEvent], None] = lambda event: None,
     stop: StopSwitch | None = None,
-    cancel: CancellationToken | None = None,
+    cancel: CancelSwitch | None = None,
 ) -> TurnOutcome:
-    """Run one user message through the conversation's team: admit, open, stream, then finish or fail."""
-    turn = _Turn(request, emit, stop or StopSwitch(), cancel)
-    if (refused := turn.admit()) is not None:
+    """Run one user message through the conversation's team: claim, open, stream, then finish or fail. A request
+    not admitted yet is admitted here (core.turn.admission, no hosted policy: scripts, tests, model predictions);
+    a message it refuses is an "error" outcome. Without a store nothing is saved; `trace_experiment_id` still
+    traces the turn there (model predictions)."""
+    if isinstance(request, TurnRequest):
+        try:
+            admission = admit(request)
+        except InputError as exc:
+            return TurnOutcome("error", request.conversation, error=str(exc))
+    else:
+        admission = request
+    turn = _Turn(admission, emit, stop or StopSwitch(), cancel)
+    if (refused := turn.claim()) is not None:
         return refused
     try:
         if (conflict := turn.check_other_tabs()) is not None:
@@ -459,36 +449,3 @@ async def run(
     finally:
         if turn.conv.id:
             _release(turn.conv.id)
-
-
-async def run_turn(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
-    conversation: Conversation,
-    message: str,
-    settings: Settings,
-    store: ConversationStore | None,
-    *,
-    emit: Callable[[TurnEvent], None] = lambda event: None,
-    stop: StopSwitch | None = None,
-    cancel: CancellationToken | None = None,
-    trace: bool = True,
-    attempt: int = 1,
-    wait_for_trace: bool = True,
-    trace_experiment_id: str | None = None,
-) -> TurnOutcome:
-    """`run` with the request's fields as arguments (scripts, tests, benchmarks). Without a store nothing is
-    saved; `trace_experiment_id` still traces the turn there (model predictions)."""
-    return await run(
-        TurnRequest(
-            conversation,
-            message,
-            settings,
-            store,
-            trace=trace,
-            attempt=attempt,
-            wait_for_trace=wait_for_trace,
-            trace_experiment_id=trace_experiment_id,
-        ),
-        emit=emit,
-        stop=stop,
-        cancel=cancel,
-    )

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
-from core.turn.handle import TurnHandle
+from core.turn import TurnHandle, TurnRequest
 from tests.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.browser
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 
 def turn(store: ConversationStore, settings: Settings, scenario: str, message: str, **options):
     conversation = Conversation(scenario=scenario, session_id="ui", provider="demo", options=options)
-    outcome = TurnHandle(conversation, message, settings, store).start().wait(120)
+    outcome = TurnHandle(TurnRequest(conversation, message, settings, store)).start().wait(120)
     assert outcome is not None and outcome.status == "ok", outcome and outcome.error
     return outcome.trace_id
 
@@ -65,16 +65,18 @@ def test_agent_steps_read_as_chat_and_sessions_are_conversations(page, mlflow_se
     store = ConversationStore.connect(server.uri, "ui-sessions")
     first = (
         TurnHandle(
-            Conversation(scenario="weather", session_id="ui", provider="demo", options={"weather_source": "offline"}),
-            "What's the weather in Oslo?",
-            settings,
-            store,
+            TurnRequest(
+                Conversation(scenario="weather", session_id="ui", provider="demo", options={"weather_source": "offline"}),
+                "What's the weather in Oslo?",
+                settings,
+                store,
+            )
         )
         .start()
         .wait(120)
     )
     assert first is not None and first.status == "ok", first and first.error
-    again = TurnHandle(store.load(first.conversation.id), "And in Lehi?", settings, store).start().wait(120)
+    again = TurnHandle(TurnRequest(store.load(first.conversation.id), "And in Lehi?", settings, store)).start().wait(120)
     assert again is not None and again.status in ("ok", "waiting"), again and again.error
     catify = turn(store, settings, "catify", "a cat on a roof", iterations=1)
     export.flush()

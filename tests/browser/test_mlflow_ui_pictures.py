@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from core.config import HostedLimits, Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
-from core.turn.handle import TurnHandle
+from core.turn import TurnHandle, TurnRequest
 from tests.browser.test_mlflow_ui import open_span
 from tests.mlflow_server import MlflowServer
 
@@ -27,7 +27,7 @@ MESSAGE = f"<img src={TRAP}/html.png> a cat ![t]({TRAP}/inline.png) on a roof ![
 
 def traced_turn(server: MlflowServer, store: ConversationStore, hosted: HostedLimits | None) -> tuple[str, Conversation]:
     conversation = Conversation(scenario="catify", session_id="visitor", provider="demo", options={"iterations": 1})
-    outcome = TurnHandle(conversation, MESSAGE, Settings(tracking_uri=server.uri, hosted=hosted), store).start().wait(120)
+    outcome = TurnHandle(TurnRequest(conversation, MESSAGE, Settings(tracking_uri=server.uri, hosted=hosted), store)).start().wait(120)
     assert outcome is not None and outcome.status == "ok", outcome and outcome.error
     return str(outcome.trace_id), outcome.conversation
 

@@ -11,7 +11,7 @@ teams folder builds the team in code. Its contract (docs/TEAMS.md):
 `create_team` is called afresh for every turn (agentchat teams bind to the event loop they first ran on) and
 must take its model clients from `models`, which gives the sidebar provider's traced clients (the demo
 provider answers offline). The app then traces every agent and FunctionTool, turns a UserProxyAgent into a
-hand-off to the chat's user, and adds Stop and the message guard (core.team_files.for_the_app)."""
+hand-off to the chat's user, and adds Stop and the message guard (core.runtimes.agentchat.team_files.for_the_app)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from autogen_agentchat.agents import UserProxyAgent
 from autogen_agentchat.base import Team
 from autogen_core.models import ChatCompletionClient
 
-from .config import Settings
-from .demo.models import team_agent_responder
+from ...config import Settings
+from .demo_models import team_agent_responder
 from .providers import Clients, build_clients
 from .team_files import MAX_FILE_BYTES, TeamFile, TeamFileError, slug
 

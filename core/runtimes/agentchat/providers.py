@@ -14,13 +14,13 @@ from autogen_ext.models.openai import (
     _model_info,  # agentchat's own table of OpenAI models
 )
 
-from . import costs
-from .config import Settings
-from .demo.models import DemoChatCompletionClient, DemoImageGenerator, Responder
-from .errors import ConfigError
-from .image_models import ImageGenerator, OpenAIImageGenerator
-from .observe import wire
-from .observe.spans import TracedChatCompletionClient
+from ... import costs
+from ...config import Settings
+from ...errors import ConfigError
+from ...image_models import ImageGenerator, OpenAIImageGenerator
+from ...observe import wire
+from .demo_models import DemoChatCompletionClient, DemoImageGenerator, Responder
+from .spans import TracedChatCompletionClient
 
 
 @dataclass

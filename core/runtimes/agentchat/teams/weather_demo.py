@@ -1,7 +1,7 @@
 """What the offline demo model says as each agent of the Weather group chat (planner, weather assistant, the
 group chat's selector): deterministic, content-aware, and shaped like a real model's answers (text, tool
 calls, a hand-off to the user), so the real agents, team, selector and state code run unchanged without a
-key. Each role gets its own demo client (`core.providers.Clients.for_role`), because users edit system
+key. Each role gets its own demo client (`core.runtimes.agentchat.providers.Clients.for_role`), because users edit system
 messages and a role cannot be guessed from them."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any, Optional, Sequence
 from autogen_core import FunctionCall
 from autogen_core.models import AssistantMessage, FunctionExecutionResultMessage, LLMMessage, SystemMessage, UserMessage
 
-from ..demo.replies import call, calls_in, text_of
-from . import weather_source as weather
-from .weather_speakers import PLANNER, WEATHER_ASSISTANT
+from ....scenarios import weather_source as weather
+from ....scenarios.weather import PLANNER, WEATHER_ASSISTANT
+from ..demo_replies import call, calls_in, text_of
 
 ASK_USER_TOOL = "transfer_to_user"
 WEATHER_TOOL = "get_weather"

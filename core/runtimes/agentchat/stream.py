@@ -1,5 +1,5 @@
-"""From what a team streams to what the chat shows: each event of `run_stream` read into transcript entries
-and progress, with no I/O (tests/test_turn_entries.py feeds it agentchat's own message types).
+"""From what an agentchat team streams to what the chat shows: each event of `run_stream` read into transcript
+entries and progress, with no I/O (tests/test_turn_entries.py feeds it agentchat's own message types).
 
 `StreamReader` keeps the little a turn must remember between events: the step count, why each speaker
 was chosen (announced before the speaker's message arrives), which tool call ids mean which function, and
@@ -24,8 +24,8 @@ from autogen_agentchat.messages import (
     ToolCallRequestEvent,
 )
 
-from .. import contract
-from ..records import TranscriptEntry
+from ... import contract
+from ...records import TranscriptEntry
 
 HANDOFF_PREFIX = "transfer_to_"  # agentchat's hand-off tools: shown as the agent's message, not as a tool call
 
@@ -68,23 +68,6 @@ def tool_entry(source: str, name: str, arguments: str, result: str, is_error: bo
         "text": f"{name}({arguments_text(arguments)}) → {result}",
         "is_error": bool(is_error or result.startswith(contract.TOOL_ERROR_PREFIX)),
     }
-
-
-def guard_notice(turn: int, step: int, guard: int) -> TranscriptEntry:
-    return {
-        "role": "notice",
-        "name": "app",
-        "turn": turn,
-        "step": step + 1,
-        "text": f"The team did not end by itself, so the app ended it after {guard} messages. Its termination "
-        "condition may never fire: check the team file (e.g. a TextMentionTermination word its agents "
-        "never say).",
-    }
-
-
-def stop_notice(turn: int, step: int, total_steps: int) -> TranscriptEntry:
-    of = f" of {total_steps}" if total_steps else ""
-    return {"role": "notice", "name": "app", "turn": turn, "step": step + 1, "text": f"Stopped by you after step {step}{of}."}
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ that cannot run is said on the chat page when the file is read, never found out 
   `autogen_ext.tools.mcp.McpWorkbench`, whose `mcp` package is not installed, and OpenAI, Azure and Anthropic clients);
 - every FunctionTool's `source_code` compiles and its `global_imports` are installed (the gallery's Deep Research
   Team imports `html2text` and `bs4` in its `fetch_webpage` and `google_search` tools); compiled only, never run:
-  agentchat runs a tool's source when the team is built, once per turn (core.team_files);
+  agentchat runs a tool's source when the team is built, once per turn (core.runtimes.agentchat.team_files);
 - agents, workbenches and tools this app does not run are named with why (a web surfer needs a browser and the
   internet, an MCP workbench a server of its own, a code executor runs what models write).
 
@@ -36,7 +36,7 @@ CANNOT_USE = {
     "StreamableHttpMcpToolAdapter": "talks to an MCP server over the network",
     "PythonCodeExecutionTool": "executes the code models write",
 }
-SHIMS = "core.team_files"  # the app's own stand-ins (AppModel): always importable
+SHIMS = "core.runtimes.agentchat.team_files"  # the app's own stand-ins (AppModel): always importable
 
 
 def components(node: Any) -> Iterator[dict[str, Any]]:

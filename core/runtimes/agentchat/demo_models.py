@@ -28,13 +28,13 @@ from autogen_core.models import (
 )
 from autogen_core.tools import Tool, ToolSchema
 
-from ..image_models import GeneratedImage
-from . import brief, drawing
+from ...demo import brief, drawing
+from ...image_models import GeneratedImage
+from ...scenarios.catify import INSTRUCTION_MARKER
 
 DEMO_CHAT_MODEL = "demo-chat"
 DEMO_VISION_MODEL = "demo-vision"
 DEMO_IMAGE_MODEL = "demo-image"
-INSTRUCTION_MARKER = "Instruction from the user:"
 
 
 def latency_s() -> float:

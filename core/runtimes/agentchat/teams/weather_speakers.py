@@ -12,10 +12,9 @@ from typing import Callable, Sequence
 
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, HandoffMessage
 
-from . import weather_source as weather
+from ....scenarios import weather_source as weather
+from ....scenarios.weather import PLANNER, WEATHER_ASSISTANT
 
-PLANNER = "planner"
-WEATHER_ASSISTANT = "weather_assistant"
 USER = "user"
 BY_MODEL = "chosen by the model: no rule applied"
 WEATHER_WORDS = re.compile(r"\b(weather|forecast|temperature)\b", re.IGNORECASE)

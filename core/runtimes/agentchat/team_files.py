@@ -1,11 +1,11 @@
 """Teams users bring as files, run like any scenario: AutoGen Studio's declarative component format (what
 `Team.dump_component()` writes, one team or a Studio gallery of teams), loaded with agentchat's own
-`load_component`, and Python files whose factory function builds a team (`core.team_factories`).
+`load_component`, and Python files whose factory function builds a team (`core.runtimes.agentchat.team_factories`).
 
 The app stays in charge of what matters, whichever kind of file:
 - every model client is the chosen provider's (`AppModel` where a file names one; `TeamModels` for a factory):
   the file names a model, never where a key goes; the demo provider answers any agent offline
-  (`core.demo.models.team_agent_responder`);
+  (`core.runtimes.agentchat.demo_models.team_agent_responder`);
 - every agent is traced (each step an AGENT span, each FunctionTool call a TOOL span);
 - a `UserProxyAgent` becomes `UserStandIn`: instead of blocking for typed input inside the run, it hands the
   turn to the chat's user, and the next chat message resumes the team (saved state, as the weather chat);
@@ -45,22 +45,25 @@ from autogen_core.models import ChatCompletionClient
 from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 
-from . import contract, team_checks
-from .agents import TeamContext, TeamPlan, traced
-from .demo.models import team_agent_responder
-from .errors import InputError
-from .observe import spans
+from ... import contract
+from ...agents import TeamContext
+from ...errors import InputError
+from ...observe import spans
+from . import team_checks
+from .agents import TeamPlan, traced
+from .demo_models import team_agent_responder
 from .providers import Clients
+from .spans import TracedAgent, TracedChatCompletionClient
 
 MAX_FILE_MB = 1  # the upload box says it (st.file_uploader max_upload_size); see core.documents.MAX_UPLOAD_MB
 MAX_FILE_BYTES = MAX_FILE_MB * 1_000_000
 TOOL_TIMEOUT_S = 60.0  # a team file's tool call answers within this, or the agent is told it did not
 MAX_MESSAGES_GUARD = 40  # a team whose own termination never fires still ends (the page says so)
-TEAMS_DIR = Path(__file__).resolve().parents[1] / "teams"
+TEAMS_DIR = Path(__file__).resolve().parents[3] / "teams"  # the project's, beside core/
 TEAM_FILE_SUFFIXES = (".json", ".py")
 _SHIMS = __name__  # the module the rewritten providers point at
 
-CANNOT_RUN = team_checks.CANNOT_RUN  # agents that cannot run in this app (core.team_checks)
+CANNOT_RUN = team_checks.CANNOT_RUN  # agents that cannot run in this app (core.runtimes.agentchat.team_checks)
 
 
 class TeamFileError(InputError):
@@ -79,7 +82,7 @@ class TeamFile:
     agents: tuple[str, ...]
     models: tuple[str, ...]  # the models the file asked for
     component: dict[str, Any] | None = None  # a declarative team (upgraded)
-    factory: Callable[[Clients], Any] | None = None  # builds the team of a Python file (core.team_factories)
+    factory: Callable[[Clients], Any] | None = None  # builds the team of a Python file (core.runtimes.agentchat.team_factories)
     users: tuple[str, ...] = ()  # agents that stand for the user: the turn pauses for the chat's next message
 
     @property
@@ -283,7 +286,7 @@ class _ModelConfig(BaseModel):
 
 class AppModel(ComponentBase[_ModelConfig], Component[_ModelConfig]):
     """Stands where the file had a model client: loading it gives the chosen provider's (traced) client for
-    the model the file named (core.providers decides what the provider has)."""
+    the model the file named (core.runtimes.agentchat.providers decides what the provider has)."""
 
     component_type = "model"
     component_config_schema = _ModelConfig
@@ -388,7 +391,7 @@ def for_the_app(team: Team, stop: ExternalTermination, stream: bool = False) -> 
     for index, agent in enumerate(participants):
         if isinstance(agent, UserProxyAgent):
             participants[index] = UserStandIn(agent.name, agent.description)
-        elif isinstance(agent, BaseChatAgent) and not isinstance(agent, (spans.TracedAgent, UserStandIn)):
+        elif isinstance(agent, BaseChatAgent) and not isinstance(agent, (TracedAgent, UserStandIn)):
             _traced_function_tools(agent)
             if stream and isinstance(agent, AssistantAgent):  # answers token by token, as the built-ins do
                 agent._model_client_stream = True  # set in the constructor only; read at each call
@@ -474,7 +477,7 @@ def _check_models(team: Team) -> None:
     holders += [(getattr(agent, "name", "an agent"), getattr(agent, "inner", agent)) for agent in getattr(team, "_participants", [])]
     for who, holder in holders:
         client = getattr(holder, "_model_client", None)
-        if client is not None and not isinstance(client, spans.TracedChatCompletionClient):
+        if client is not None and not isinstance(client, TracedChatCompletionClient):
             raise TeamFileError(
                 f"The model client of {who} was not made by the app ({type(client).__name__}); "
                 "a team's models come from the sidebar's provider (in a Python team file: "
