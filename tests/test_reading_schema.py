@@ -22,7 +22,7 @@ from core.config import Settings
 from core.conversations import Conversation, ConversationStore
 from core.observe import export
 from core.reading import sql
-from core.turn import run_turn
+from core.turn import TurnRequest, run_turn
 
 SOURCE = Path(sql.__file__).read_text(encoding="utf-8")
 
@@ -65,7 +65,7 @@ def fresh_store(tracking_uri):
     an experiment of its own, its summary tag taken off (so it is read span by span) and one rating."""
     store = ConversationStore.connect(tracking_uri, f"schema-{uuid.uuid4().hex[:6]}")
     conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
-    outcome = asyncio.run(run_turn(conversation, "a cat", Settings(tracking_uri=tracking_uri), store))
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "a cat", Settings(tracking_uri=tracking_uri), store)))
     assert outcome.trace_id and export.wait_for_trace(tracking_uri, outcome.trace_id)
     TracingClient(tracking_uri).delete_trace_tag(outcome.trace_id, contract.SUMMARY)
     feedback.rate(tracking_uri, outcome.trace_id, "local:tester", True)

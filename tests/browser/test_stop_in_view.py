@@ -13,17 +13,19 @@ pytestmark = pytest.mark.browser
 
 
 def test_stop_stays_in_view_as_pictures_pile_up(page, tmp_path):
-    server = AppServer(tmp_path, env={"DEMO_LATENCY_MS": "500"})
+    server = AppServer(tmp_path, env={"DEMO_LATENCY_MS": "1000"})
     try:
         page.set_viewport_size({"width": 1400, "height": 700})
         page.goto(server.url)
         wait_ready(page)
         page.get_by_role("slider").last.focus()
-        for _ in range(4):  # iterations up to 5: many pictures, a long page
+        # iterations up to 6: many pictures, a long page, and half the turn still to run (a second a step) when Stop
+        # is clicked after the third, on a busy machine too
+        for _ in range(4):
             page.keyboard.press("ArrowRight")
         send(page, "a cat in a garden")
         stop = page.get_by_role("button", name="Stop")
-        expect(page.locator("[data-testid=stChatMessage] [data-testid=stImage] img")).to_have_count(4, timeout=60_000)
+        expect(page.locator("[data-testid=stChatMessage] [data-testid=stImage] img")).to_have_count(3, timeout=60_000)
         page.mouse.wheel(0, 20_000)  # scroll down to the newest output
         page.wait_for_timeout(500)
         box = stop.bounding_box()
