@@ -81,7 +81,7 @@ class PictureUsage:
     text_output_tokens: int = 0
 
     def attribute(self) -> dict[str, int]:
-        """The image span's `app.image.usage` (contract.IMAGE_USAGE)."""
+        """The image span's `app.image.usage` (contract.SpanAttr.IMAGE_USAGE)."""
         given = self.text_input_tokens + self.image_input_tokens
         made = self.image_output_tokens + self.text_output_tokens
         counts = {
@@ -261,7 +261,7 @@ def usage_cost(model: str, usage: CallUsage, provider: str | None = None) -> flo
     attribute = usage.attribute()
     if attribute is None:
         return None
-    if not attribute[contract.INPUT_TOKENS] and not attribute[contract.OUTPUT_TOKENS]:
+    if not attribute[contract.Usage.INPUT_TOKENS] and not attribute[contract.Usage.OUTPUT_TOKENS]:
         return 0.0
     cost = calculate_cost_by_model_and_token_usage(model, attribute, provider)
     return None if cost is None else float(cost["total_cost"])
@@ -349,3 +349,17 @@ def what_if(calls: pd.DataFrame, model: str) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["model used", "calls", "input_tokens", "output_tokens", "cost_usd", f"on {model}"])
+
+
+def money(value: Any) -> str:
+    """One way to write a cost everywhere: $0.0123; tiny amounts keep their first digits ($0.0000093)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if number != number:  # NaN
+        return ""
+    if 0 < abs(number) < 0.0001:
+        digits = f"{abs(number):.2g}"  # the first two significant digits, written out
+        return "$" + ("-" if number < 0 else "") + f"{float(digits):.12f}".rstrip("0")
+    return f"${number:,.4f}"

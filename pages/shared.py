@@ -59,7 +59,7 @@ for trace in turns:
     usage, cost = info.token_usage or {}, info.cost or {}
     with st.expander(
         plain(
-            f"Turn {(info.tags or {}).get(contract.TURN, '?')} · {state} · "
+            f"Turn {(info.tags or {}).get(contract.TraceTag.TURN, '?')} · {state} · "
             f"{int(usage.get('total_tokens') or 0):,} tokens · "
             f"${float(cost.get('total_cost') or 0.0):,.4f}"
         ),

@@ -88,7 +88,7 @@ class TracesView:
     def at_scale(self) -> bool:
         """Past the read-all limit, chat turns come from the store's aggregates; predictions and evaluations are
         always read whole (few, from two experiments)."""
-        return not self.whole and self.kind == contract.CHAT_TURN
+        return not self.whole and self.kind == contract.TraceKind.CHAT
 
 
 T = TypeVar("T")
@@ -167,7 +167,7 @@ def open_view(settings: Settings, store: ConversationStore) -> TracesView:
 def read_frames(view: TracesView) -> traces.Frames:
     """Every trace of the window this viewer may see, of the kind shown (predictions or evaluations: few, read whole
     from both experiments); the store's message stops the page when it cannot be read."""
-    if view.kind != contract.CHAT_TURN:
+    if view.kind != contract.TraceKind.CHAT:
         return read_or_stop(lambda: trace_data.kind_frames(view.window, view.kind, view.whole))
     return read_or_stop(lambda: trace_data.whole(view.window))
 
@@ -592,7 +592,7 @@ def trace_header(trace: Any, trace_id: str) -> pd.DataFrame:
 def trace_links(view: TracesView, trace: Any, trace_id: str) -> None:
     """Run it again or compare it (the Compare page), and, for those who may see every trace, MLflow's own UI."""
     info, tags = trace.info, trace.info.tags or {}
-    turn, conversation_id = str(tags.get(contract.TURN) or ""), traces.trace_conversation(trace)
+    turn, conversation_id = str(tags.get(contract.TraceTag.TURN) or ""), traces.trace_conversation(trace)
     # plain links (ids checked: hex run id, digits, a trace id load_trace accepted): the page is also run on its own
     runs_again = (
         f"[Run this turn again with…](compare?conversation={conversation_id}&turn={turn}) · "
@@ -657,7 +657,7 @@ def trace_pictures(view: TracesView, trace: Any, table: pd.DataFrame) -> None:
         picture_cols = st.columns(min(4, len(images)))
         for k, row in enumerate(images.itertuples()):
             png = trace_data.picture(view.store, view.uri, conversation, row.image_id)
-            caption = f"#{k + 1} · {story.money(row.cost_usd)} · {story.prompt_of(trace, row.span_id)[:160]}"
+            caption = f"#{k + 1} · {costs.money(row.cost_usd)} · {story.prompt_of(trace, row.span_id)[:160]}"
             with picture_cols[k % len(picture_cols)]:
                 if png:
                     st.image(png, caption=caption, width="stretch")  # captions are plain text

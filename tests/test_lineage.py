@@ -53,7 +53,7 @@ def test_the_storyboard_goes_picture_critique_picture_with_the_words_changed():
     assert first.frames[2].prompt == (("same", "three cats on a red mat"), ("added", "at dusk"))
     assert first.frames[0].prompt == (("same", "a cat on a mat"),), "the user's prompt: nothing to compare with"
     assert first.cost_usd is None, "one picture without a price: the turn's cost is not known"
-    assert second.cost_usd == 0.0 and lineage.money(0.04) == "$0.040" and lineage.money(None) == "price unknown"
+    assert second.cost_usd == 0.0 and lineage.money(0.04) == "$0.0400" and lineage.money(None) == "price unknown"
 
 
 def test_prompt_diff_keeps_every_word_of_both_prompts_in_place():
@@ -104,7 +104,7 @@ def test_the_graph_is_narrow_top_to_bottom_and_capped_in_width():
     lines = [line for label in labels for line in label.split("\\n")]
     assert max(len(line) for line in lines) <= 32, "every label wrapped (the head line is short)"
     assert sum(label.count("\\n") for label in labels[:3]) <= 3 * 5, "at most 5 lines of prompt per picture"
-    assert labels[0].startswith("#1 · turn 1 · $0.040\\n") and labels[3].startswith("critique: The light")
+    assert labels[0].startswith("#1 · turn 1 · $0.0400\\n") and labels[3].startswith("critique: The light")
 
 
 def test_picker_labels_one_per_conversation_by_title_and_date_newest_first():

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pandas as pd
 from mlflow.entities import SpanStatus, SpanStatusCode
 
+from core import costs
 from core.reading import story as trace_view  # its tests name their stories `story`
 
 
@@ -115,9 +116,9 @@ def test_other_spans_are_data_and_failures_say_where_and_what():
 
 
 def test_money_and_readable_tables():
-    assert trace_view.money(0.0123) == "$0.0123" and trace_view.money(0) == "$0.0000"
-    assert trace_view.money(0.0000093) == "$0.0000093" and trace_view.money(0.000012345) == "$0.000012"
-    assert trace_view.money(None) == "" and trace_view.money(float("nan")) == ""
+    assert costs.money(0.0123) == "$0.0123" and costs.money(0) == "$0.0000"
+    assert costs.money(0.0000093) == "$0.0000093" and costs.money(0.000012345) == "$0.000012"
+    assert costs.money(None) == "" and costs.money(float("nan")) == ""
     table = pd.DataFrame(
         {
             "model": ["", "gpt-4o", "demo-chat"],

@@ -12,8 +12,8 @@ import streamlit as st
 from core import scenarios
 from core.compare import Comparison, Side
 from core.config import Settings
+from core.costs import money
 from core.hosted import MAX_USER_TEXT_CHARS
-from core.reading.story import money
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
 from core.variants import Cell, Setting
 from ui import session

@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from .. import costs
 from .frames import Frames, _member
 
 
@@ -151,7 +152,8 @@ def _wrap(text: str, width: int = 32, lines: int = 4) -> str:
 
 
 def money(cost_usd: float | None) -> str:
-    return "price unknown" if cost_usd is None else f"${cost_usd:,.3f}"
+    """A picture's cost in the one money format (core.costs.money), or that its price is unknown."""
+    return "price unknown" if cost_usd is None else costs.money(cost_usd)
 
 
 # --- the storyboard -------------------------------------------------------------------------------------------------
@@ -262,7 +264,7 @@ class ConversationFacts:
     """What the picker says about a conversation with pictures."""
 
     id: str
-    title: str  # the run's title (contract.TITLE), else its first request; may be empty
+    title: str  # the run's title (contract.RunTag.TITLE), else its first request; may be empty
     updated_ms: int  # its newest turn
     pictures: int | None = None  # None: not known
 
