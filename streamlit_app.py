@@ -1,6 +1,6 @@
 """Entry point: page config and navigation, nothing else (docs/ARCHITECTURE.md).
 
-The shared sidebar (provider, key, store) is drawn by each page through `ui.session.page_setup()`:
+The shared sidebar (provider, key, store) is drawn by each page through `ui.startup.page()`:
 Streamlit's AppTest drops what the entry script draws from its second run on, so page tests could not
 reach sidebar widgets drawn here. Only Streamlit and ui.navigation are imported here, so a fresh server draws
 its navigation and the chat page its input before the pages' own imports (docs/ARCHITECTURE.md, "Cold start")."""

@@ -9,7 +9,7 @@ URL (`scheme://user:password@host`).
 
 `LogScrubber` is the same for log records (message and traceback); `install_log_scrubber` puts it on the app's
 loggers, autogen's, the HTTP clients' and every handler of the root logger. It is called where the app starts
-(`ui.session.page_setup`); core never installs it behind anyone's back."""
+(`ui.startup.page`); core never installs it behind anyone's back."""
 
 from __future__ import annotations
 

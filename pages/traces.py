@@ -24,7 +24,7 @@ from core.config import Settings
 from core.conversations import ConversationError, ConversationStore, StoreUnavailable, is_valid_run_id
 from core.reading import aggregates, lineage, story
 from core.traces import ReadWindow
-from ui import session, trace_data, trace_view
+from ui import startup, trace_data, trace_view, visitor
 from ui.text import labelled, plain
 
 MONEY = st.column_config.NumberColumn("cost", format="$%.4f", help="USD")
@@ -131,7 +131,7 @@ def choose_experiment(settings: Settings, store: ConversationStore) -> str:
 
 def open_view(settings: Settings, store: ConversationStore) -> TracesView:
     """The top of the page (experiment, time range, Refresh, which traces) and what it makes: the page's context."""
-    viewer = session.visible_session()  # a hosted demo's visitor sees their own traces; None: everyone's
+    viewer = visitor.visible_session()  # a hosted demo's visitor sees their own traces; None: everyone's
     uri = settings.tracking_uri
     top = st.columns([2, 2, 1])
     with top[0]:
@@ -149,7 +149,7 @@ def open_view(settings: Settings, store: ConversationStore) -> TracesView:
         )
     kind = trace_data.choose_kind(
         dict(trace_data.experiments(uri)).get(experiment_id, settings.experiment_name) if viewer is None else None,
-        hosted.sees_evaluations(settings.hosted, session.is_admin()),
+        hosted.sees_evaluations(settings.hosted, visitor.is_admin()),
     )
     start_ms, end_ms = traces.time_window(time_range)
     # the store's version: one cheap query a rerun, for every cached read
@@ -605,7 +605,7 @@ def trace_links(view: TracesView, trace: Any, trace_id: str) -> None:
         getattr(info, "experiment_id", None) or view.window.experiment_id,
         trace_id,
     )
-    if link and session.privileged():  # MLflow's UI shows every visitor's traces: not a hosted visitor's link
+    if link and visitor.privileged():  # MLflow's UI shows every visitor's traces: not a hosted visitor's link
         st.link_button("Open in the MLflow UI", link, icon=":material/open_in_new:")
 
 
@@ -834,7 +834,7 @@ def list_tab(view: TracesView, scope: aggregates.Scope | None, shown: traces.Fra
         trace_list(shown)
 
 
-settings, maybe_store, store_problem = session.page_setup()
+settings, maybe_store, store_problem = startup.page()
 st.title("Traces")
 if maybe_store is None:
     st.error(f"The MLflow store cannot be read, so there are no traces to show. {plain(store_problem or '')}")

@@ -160,7 +160,7 @@ SAFEGUARDS = [
     Safeguard(
         "settings",
         "the owner's models start the sidebar for the owner's provider",
-        "ui/session.py",
+        "ui/sidebar.py",
         "sidebar_settings",
         "defaults = base if provider == base.provider else Settings.for_provider(provider)",
         "defaults = Settings.for_provider(provider)",
@@ -372,7 +372,7 @@ SAFEGUARDS = [
     Safeguard(
         "secrets",
         "no page shows the key (a sidebar caption shows it)",
-        "ui/session.py",
+        "ui/sidebar.py",
         "store_caption",
         '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}`")',
         '        st.caption(f"`{display_uri(settings.tracking_uri)}` · experiment `{settings.experiment_name}` {settings.api_key}")',
@@ -401,8 +401,8 @@ SAFEGUARDS = [
     Safeguard(
         "secrets",
         "log lines lose their secrets (autogen logs the provider's error with its traceback)",
-        "ui/session.py",
-        "page_setup",
+        "ui/startup.py",
+        "page",
         "    redact.install_log_scrubber()\n",
         "",
         (echo_row("401 whose body quotes the key"),),

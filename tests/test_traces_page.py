@@ -198,7 +198,7 @@ def test_lineage_is_a_storyboard_of_the_chain(page_env):
     )
     assert not at.get("graphviz_chart"), "a chain needs no graph: the storyboard is its shape"
     turns = [m.value for m in at.tabs[2].markdown if m.value.startswith("**Turn ")]
-    assert turns == ["**Turn 1** · 3 pictures · \\$0\\.000", "**Turn 2** · 3 pictures · \\$0\\.000"]
+    assert turns == ["**Turn 1** · 3 pictures · \\$0\\.0000", "**Turn 2** · 3 pictures · \\$0\\.0000"]
     prompts = [m.value for m in at.tabs[2].markdown if ":green-background[" in m.value]
     assert len(prompts) == 4, "each critique changed words of the prompt, marked in the next one"
     assert at.query_params["conversation"] == page_env.conversations["alice"], "the address names what is shown"
@@ -207,7 +207,7 @@ def test_lineage_is_a_storyboard_of_the_chain(page_env):
 def test_each_picture_shows_its_model_and_cost(page_env):
     at = open_page(conversation=page_env.conversations["bob"])  # the OpenAI turn: gpt-image-1, low, 1024²
     heads = [m.value for m in at.tabs[2].markdown if m.value.startswith("**#")]
-    assert heads == ["**#1** · gpt\\-image\\-1 · \\$0\\.011", "**#2** · gpt\\-image\\-1 · \\$0\\.011"]
+    assert heads == ["**#1** · gpt\\-image\\-1 · \\$0\\.0109", "**#2** · gpt\\-image\\-1 · \\$0\\.0109"]
 
 
 def test_a_conversation_link_opens_the_lineage_tab_on_it(page_env):

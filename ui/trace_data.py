@@ -15,7 +15,7 @@ from core import compare, contract, traces, variants
 from core.conversations import Conversation, ConversationStore, ConversationSummary
 from core.reading import aggregates, window
 from core.reading.window import ReadWindow
-from ui import session
+from ui import sidebar
 
 TTL_S = 60
 _LAST = window.LastReads()  # the last frames read per window, for a refresh that reads only what is new
@@ -234,5 +234,5 @@ def use_settings(store: ConversationStore, side: compare.Side, settings: Any) ->
         return
     setting = variants.Setting.of(settings, own.options)
     st.session_state._adopt = {"conversation": target, "options": dict(setting.options), "models": setting.models(), "label": side.label}
-    session.adopt_models(setting.models(), settings)
+    sidebar.adopt_models(setting.models(), settings)
     st.session_state.cmp_go = target
