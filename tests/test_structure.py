@@ -251,7 +251,7 @@ def test_every_safeguard_is_where_scripts_check_safeguards_looks():
 
 
 # pages that build one context at their top and pass it (issue 33); the others still read their page's variables
-EXPLICIT_PAGES = ("pages/traces.py", "pages/compare.py")
+EXPLICIT_PAGES = ("pages/traces.py", "pages/compare.py", "pages/models.py", "pages/shared.py")
 
 
 def _page_variables_read_in_functions(source: str, filename: str) -> list[str]:
