@@ -22,7 +22,7 @@ import pandas as pd
 from core import contract, costs, exports, feedback, hosted, scenarios, traces
 from core.config import Settings
 from core.conversations import ConversationError, ConversationStore, StoreUnavailable, is_valid_run_id
-from core.reading import aggregates, lineage, story
+from core.reading import aggregates, lineage, rollups, story
 from core.traces import ReadWindow
 from ui import session, trace_data, trace_view
 from ui.text import labelled, plain
@@ -399,6 +399,7 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
         return
     show_daily(got.daily, t.cost_usd == 0)
+    show_rollups(view, scope)
     st.subheader("Breakdown")
     by = st.radio(
         "By",
@@ -429,6 +430,23 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
         key="a_dl_breakdown",
         icon=":material/download:",
     )
+
+
+def show_rollups(view: TracesView, scope: aggregates.Scope) -> None:
+    """Which days came from MLflow's daily rollups (core.reading.rollups), a stale one named with its fix; with no
+    rollups, what turning them on would give, once a session."""
+    if scope.scenario or scope.status or scope.owner:  # MLflow serves filtered figures from every trace
+        return
+    got = trace_data.rollup_days(view.window, str(view.settings.tracking_database_uri))
+    if got.known and not got.built:
+        if not st.session_state.get("_rollups_said"):
+            st.session_state["_rollups_said"] = True
+            st.info(plain(got.note()), icon=":material/speed:")
+        return
+    st.caption(plain(got.note()))
+    if (stale := got.stale_note()) is not None:
+        st.warning(plain(stale), icon=":material/warning:")
+        st.code(rollups.queue_rebuild_sql(got.experiment_id, got.days_in("stale")), language="sql")
 
 
 def what_if_first(frames: traces.Frames) -> None:

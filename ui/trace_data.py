@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from core import compare, contract, traces, variants
 from core.conversations import Conversation, ConversationStore, ConversationSummary
-from core.reading import aggregates, window
+from core.reading import aggregates, rollups, window
 from core.reading.window import ReadWindow
 from ui import session
 
@@ -141,6 +141,12 @@ def _ahead() -> window.Ahead:
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
 def overview(w: ReadWindow, scope: aggregates.Scope) -> aggregates.Overview:
     return _ahead().overview(w, scope, lean_rows(w, scope.owner))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
+def rollup_days(w: ReadWindow, database_uri: str) -> rollups.Rollups:
+    """Which days MLflow's daily rollups serve (core.reading.rollups): a few small GROUP BYs on the server's database."""
+    return rollups.read(w.tracking_uri, database_uri, w.experiment_id)
 
 
 def forget_prefetched() -> None:

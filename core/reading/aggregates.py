@@ -251,7 +251,8 @@ class MetricsReader:
             "latency": (trace_view, TraceMetricKey.LATENCY, percentiles, None, where),
         }
         window = self._window(start_ms, end_ms, now_ms, scope)
-        if window is not None:
+        if window is not None:  # MLflow's daily rollups serve bounded requests only (core.reading.rollups)
+            start_ms, end_ms = start_ms if start_ms is not None else window[0], end_ms if end_ms is not None else window[1]
             asks["day_count"] = (trace_view, TraceMetricKey.TRACE_COUNT, [MetricAggregation(count)], status_dim, where, *window, DAY_S)
             asks["day_tokens"] = (trace_view, TraceMetricKey.TOTAL_TOKENS, [MetricAggregation(total)], None, where, *window, DAY_S)
         asks.update(self._cost_asks(where, window))
@@ -275,7 +276,7 @@ class MetricsReader:
         filter: the same axis for every filter, and an indexed search (a scenario's own oldest trace is an EXISTS
         on its tag: 0.25 s through a server at 10,000 traces)."""
         first_ms = self._first_ms(start_ms, end_ms, Scope(owner=scope.owner)) if start_ms is None else start_ms
-        return None if first_ms is None else (first_ms - first_ms % (DAY_S * 1000), (end_ms or now_ms) + 1)
+        return None if first_ms is None else (first_ms - first_ms % (DAY_S * 1000), end_ms + 1 if end_ms else end_of_day(now_ms))
 
     def scenarios_present(self, start_ms: int | None, end_ms: int | None, owner: str | None, known: tuple[str, ...]) -> list[str]:
         """The known scenarios with traces in the window, by MLflow's trace-name dimension (one grouped count)."""
@@ -486,6 +487,15 @@ class MetricsReader:
         if scope.kind:  # MLflow's search cannot leave the other kinds out (Scope.kind): a page may hold fewer rows
             shaped = shaped[shaped["kind"] == scope.kind].reset_index(drop=True)
         return sums.listed(shaped), more
+
+
+def end_of_day(now_ms: int) -> int:
+    """The last millisecond of the current UTC day: an open window ends there, not at now. The same traces (none lies in the
+    future), and with MLflow's rollups on the days not rolled up yet (today and yesterday) are then one time range,
+    which PostgreSQL reads by the span-cost index's range; "now" splits them in two ranges, and the span-cost query
+    then reads every cost span of the experiment (measured at 50,000 traces: 0.040 s against 0.007 s)."""
+    day_ms = DAY_S * 1000
+    return now_ms - now_ms % day_ms + day_ms - 1
 
 
 def _value(points: list[Any], key: str) -> float:
