@@ -389,7 +389,7 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     if st.session_state.get("a_breakdown_by", "scenario") == "scenario":  # asked side by side with the overview
         trace_data.scenario_rows_alongside(view.window, scope, scenario_keys())
     try:
-        got = trace_data.overview(view.window, scope)
+        got = trace_data.overview(view.window, scope, str(view.settings.tracking_database_uri))
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         return
@@ -893,4 +893,4 @@ for name in sorted(tabs, key=lambda name: name != first_tab):
         drawn_by[name]()
 if scope is not None and not scope.scenario and not trace_data.reads_rows(view.uri):
     # what a person is likely to choose next, asked once this page's own reads are done (not competing with them)
-    trace_data.prefetch_scenarios(view.window, scope, scenario_keys())
+    trace_data.prefetch_scenarios(view.window, scope, scenario_keys(), str(view.settings.tracking_database_uri))

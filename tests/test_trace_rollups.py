@@ -5,11 +5,13 @@ suite, tests/mlflow_server.py). The page's figures are the same with and without
 a process without the variable reads every trace), to the token and to the cent; a trace written into a past day
 after its build is said as read raw (through MLflow: queued) or stale (behind its back), never as rolled up; a store
 without rollups says what turning them on gives, and one the app has no database address for says what it cannot
-know."""
+know. A scenario or status filter with the database known is a selection of the window's groups (core.reading.groups):
+the same figures as MLflow's filtered metrics, without its span-cost join."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from unittest import mock
 
@@ -23,8 +25,9 @@ from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.support import synthetic
-from core.reading import aggregates, rollups, sql
+from core.reading import aggregates, rollups, sql, window
 from tests.mlflow_server import MlflowServer
+from tests.test_deploy_recipe import recipe
 from ui import trace_data
 
 DAYS = 6
@@ -165,7 +168,7 @@ def test_a_trace_written_behind_mlflows_back_is_never_shown_as_rolled_up(store, 
     assert not rollups.read(server_uri, uri, ids["stale"]).days_in("stale")
 
 
-def test_a_store_without_rollups_says_what_turning_them_on_gives(postgres, tmp_path):
+def test_a_store_without_rollups_says_what_turning_them_on_gives_and_the_recipe_builds_them(postgres, tmp_path):
     postgres.psql(f"CREATE DATABASE bare OWNER {postgres.USER}")
     uri = postgres.uri().rsplit("/", 1)[0] + "/bare"
     experiment_id = synthetic.fill(uri, "bare", 40, days=3).experiment_id
@@ -176,3 +179,56 @@ def test_a_store_without_rollups_says_what_turning_them_on_gives(postgres, tmp_p
         unknown = rollups.read(server.uri, "", experiment_id)
         assert not unknown.known and "REST API does not say" in unknown.note() and rollups.DATABASE_SETTING in unknown.note()
         assert served(server.uri, experiment_id).totals == raw(uri, experiment_id).totals
+    # docs/DEPLOY.md's rollup recipe, as written: its server is the server recipe plus the variables, its first build
+    # builds, and the app instances get the database beside the server
+    serve, first_build, app = recipe("rollups")
+    assert serve.startswith("MLFLOW_SQL_TRACE_ROLLUPS_ENABLED=true ") and serve.endswith(recipe("server")[1])
+    placeholder = "postgresql://mlflow:<password>@db.internal:5432/mlflow"
+    assert placeholder in first_build and f"APP_TRACKING_DATABASE_URI={placeholder}" in app
+    subprocess.run(["bash", "-c", first_build.replace(placeholder, uri)], check=True, capture_output=True, timeout=300)
+    built = rollups.read("http://mlflow.internal:5000", uri, experiment_id)
+    assert built.built and built.days_in("rollups"), "days over 24 hours old are rolled up by the first build"
+
+
+FILTERS = (aggregates.Scope(scenario="catify"), aggregates.Scope(status="ERROR"), aggregates.Scope(scenario="catify", status="OK"))
+
+
+def test_a_filter_with_the_database_known_is_the_windows_groups_and_equals_mlflows(store, monkeypatch):
+    uri, server_uri, ids = store
+    expected = {scope: aggregates.MetricsReader(uri, ids["same"]).overview(None, None, int(time.time() * 1000), scope) for scope in FILTERS}
+
+    def no_span_cost(*_: object) -> None:
+        raise AssertionError("a filter with the database known asks no span cost of MLflow")
+
+    monkeypatch.setattr(aggregates.MetricsReader, "_cost_asks", staticmethod(no_span_cost))
+    ahead = window.Ahead(aggregates.Prefetch(), 60)
+    at = window.ReadWindow(server_uri, ids["same"])
+    ahead.scenarios(at, aggregates.Scope(), ("catify",), uri)  # what the page asks once drawn: the groups, ahead
+    for scope, want in expected.items():
+        got = ahead.overview(at, scope, None, uri)
+        g, w = got.totals, want.totals
+        assert (g.traces, g.input_tokens, g.output_tokens, g.errors, g.latency_ms) == (
+            w.traces,
+            w.input_tokens,
+            w.output_tokens,
+            w.errors,
+            w.latency_ms,
+        ), scope
+        assert g.traces > 0 and abs(g.cost_usd - w.cost_usd) < 1e-6, scope
+        assert got.by_status.equals(want.by_status), scope
+        assert got.daily[["period", "traces", "tokens", "errors"]].equals(want.daily[["period", "traces", "tokens", "errors"]]), scope
+        assert abs(got.daily["cost_usd"].sum() - want.daily["cost_usd"].sum()) < 1e-6, scope
+
+
+def test_the_page_filtered_with_the_database_known_shows_mlflows_figures(store, monkeypatch):
+    uri, server_uri, _ = store
+    figures = ("Traces", "Input tokens", "Output tokens", "Cost (USD)", "Errors")
+    shown = []
+    for database in (uri, ""):  # each page filtered while its environment holds (the settings are read per run)
+        at = open_page(monkeypatch, server_uri, "same", database)
+        at.selectbox(key="a_scenario").set_value("catify").run()
+        at.selectbox(key="a_status").set_value("OK").run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown.append([m.value for m in at.metric if m.label in figures])
+    grouped, asked = shown
+    assert grouped == asked and grouped[0] != "0"

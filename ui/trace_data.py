@@ -139,8 +139,10 @@ def _ahead() -> window.Ahead:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
-def overview(w: ReadWindow, scope: aggregates.Scope) -> aggregates.Overview:
-    return _ahead().overview(w, scope, lean_rows(w, scope.owner))
+def overview(w: ReadWindow, scope: aggregates.Scope, database_uri: str = "") -> aggregates.Overview:
+    """`database_uri`: the tracking server's database (APP_TRACKING_DATABASE_URI), where a filter is a selection of
+    the window's groups (core.reading.groups)."""
+    return _ahead().overview(w, scope, lean_rows(w, scope.owner), database_uri)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
@@ -154,9 +156,10 @@ def forget_prefetched() -> None:
     _ahead().prefetch.forget()
 
 
-def prefetch_scenarios(w: ReadWindow, scope: aggregates.Scope, known: tuple[str, ...]) -> None:
-    """Behind a server, once the unfiltered page is drawn: each present scenario's overview, in the background."""
-    _ahead().scenarios(w, scope, known)
+def prefetch_scenarios(w: ReadWindow, scope: aggregates.Scope, known: tuple[str, ...], database_uri: str = "") -> None:
+    """Behind a server, once the unfiltered page is drawn, in the background: what makes a filter at once
+    (window.Ahead.scenarios)."""
+    _ahead().scenarios(w, scope, known, database_uri)
 
 
 def scenario_rows_alongside(w: ReadWindow, scope: aggregates.Scope, scenario_keys: tuple[str, ...]) -> None:

@@ -261,6 +261,13 @@ class MetricsReader:
         per_day = {p.dimensions["time_bucket"]: float(p.values.get("SUM") or 0.0) for p in got.get("day_cost", [])}
         return _shape(got, cost, per_day)
 
+    def latency(self, start_ms: int | None, end_ms: int | None, scope: Scope, by_name: bool) -> tuple[float, float, float] | None:
+        """The latency percentiles of the traces in `scope` (a filter's: `trace_info` only, no span read)."""
+        percentiles = [MetricAggregation(AggregationType.PERCENTILE, p) for p in PERCENTILES]
+        asks = {"latency": (MetricViewType.TRACES, TraceMetricKey.LATENCY, percentiles, None, scope.metric_filters(by_name=by_name))}
+        got = self._all(asks, start_ms, end_ms)["latency"]
+        return _percentiles(got[0] if got else None)
+
     @staticmethod
     def _cost_asks(where: list[str], window: tuple[int, int] | None) -> dict[str, tuple[Any, ...]]:
         total = [MetricAggregation(AggregationType.SUM)]

@@ -17,7 +17,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from ..conversations import find_models_experiment
-from . import readers
+from . import groups, readers, rollups
 from .aggregates import MetricsReader, Overview, Prefetch, Scope, from_rows, kind_searches, owner_searches, scenarios_from_rows, with_rest
 from .api import ApiTraceReader
 from .frames import Frames, TraceFilter, apply_filter, empty_frames, merged, refresh_since
@@ -201,16 +201,33 @@ class Ahead:
     def __init__(self, prefetch: Prefetch, max_age_s: float):
         self.prefetch, self.max_age_s = prefetch, max_age_s
 
-    def overview(self, window: ReadWindow, scope: Scope, rows: pd.DataFrame | None) -> Overview:
-        """From a sqlite store's lean `rows`, else asked ahead, else the store's aggregates now."""
+    def overview(self, window: ReadWindow, scope: Scope, rows: pd.DataFrame | None, database_uri: str = "") -> Overview:
+        """From a sqlite store's lean `rows`; a filter with the database known from the window's groups (core.reading.
+        groups); else asked ahead, else the store's aggregates now."""
         if rows is not None:
             return from_rows(rows, scope)
+        database = rollups.database_of(window.tracking_uri, database_uri)
+        if (scope.scenario or scope.status) and database and not scope.owner:
+            grouped = self.groups(window, database)
+            reader = MetricsReader(window.tracking_uri, window.experiment_id)
+            latency = reader.latency(window.start_ms, window.end_ms, scope, groups.by_name(grouped, scope))
+            return groups.overview(grouped, scope, latency)
         if scope.scenario and (ahead := self.prefetch.take(("overview", window, scope), self.max_age_s)) is not None:
             return ahead
         return MetricsReader(window.tracking_uri, window.experiment_id).overview(window.start_ms, window.end_ms, _minute_ms(), scope)
 
-    def scenarios(self, window: ReadWindow, scope: Scope, known: tuple[str, ...]) -> None:
-        """Each present scenario's overview, in the background (behind a server, once the unfiltered page is drawn)."""
+    def groups(self, window: ReadWindow, database: str) -> pd.DataFrame:
+        """The window's traces grouped by day, trace name and status (core.reading.groups): asked ahead, else now."""
+        grouped = self.prefetch.take(("groups", window), self.max_age_s)
+        return grouped if grouped is not None else groups.read(database, window.experiment_id, window.start_ms, window.end_ms)
+
+    def scenarios(self, window: ReadWindow, scope: Scope, known: tuple[str, ...], database_uri: str = "") -> None:
+        """Once the unfiltered page is drawn, in the background: with the database known, the window's groups (every
+        scenario and status filter at once); else each present scenario's overview, asked of MLflow."""
+        if (database := rollups.database_of(window.tracking_uri, database_uri)) and not scope.owner:
+            read = functools.partial(groups.read, database, window.experiment_id, window.start_ms, window.end_ms)
+            self.prefetch.start(("groups", window), read, self.max_age_s)
+            return
         now_ms = _minute_ms()
 
         def each_scenario() -> list[str]:
