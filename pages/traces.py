@@ -438,6 +438,9 @@ def show_rollups(view: TracesView, scope: aggregates.Scope) -> None:
     if scope.scenario or scope.status or scope.owner:  # MLflow serves filtered figures from every trace
         return
     got = trace_data.rollup_days(view.window, str(view.settings.tracking_database_uri))
+    if got is None:  # asked in the background: the first load does not wait for it
+        st.caption("Which days come from MLflow's daily rollups: shown on the next run of the page.")
+        return
     if got.known and not got.built:
         if not st.session_state.get("_rollups_said"):
             st.session_state["_rollups_said"] = True

@@ -145,10 +145,9 @@ def overview(w: ReadWindow, scope: aggregates.Scope, database_uri: str = "") -> 
     return _ahead().overview(w, scope, lean_rows(w, scope.owner), database_uri)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
-def rollup_days(w: ReadWindow, database_uri: str) -> rollups.Rollups:
-    """Which days MLflow's daily rollups serve (core.reading.rollups): a few small GROUP BYs on the server's database."""
-    return rollups.read(w.tracking_uri, database_uri, w.experiment_id)
+def rollup_days(w: ReadWindow, database_uri: str) -> rollups.Rollups | None:
+    """Which days MLflow's daily rollups serve (core.reading.rollups), asked in the background: None until it is in."""
+    return _ahead().rollups(w, database_uri)
 
 
 def forget_prefetched() -> None:

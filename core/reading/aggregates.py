@@ -75,6 +75,14 @@ class Prefetch:
         with self._lock:
             self._jobs.clear()
 
+    def peek(self, key: tuple[Any, ...], max_age_s: float) -> Any | None:
+        """The answer for `key` if it is in (asked at most `max_age_s` ago and done), without waiting: None otherwise."""
+        with self._lock:
+            asked, job = self._jobs.get(key, (0.0, None))
+        if job is None or not job.done() or time.monotonic() - asked >= max_age_s:
+            return None
+        return self.take(key, max_age_s)
+
     def take(self, key: tuple[Any, ...], max_age_s: float) -> Any | None:
         """The answer asked ahead for `key` at most `max_age_s` ago (waiting for it if it is still running), or
         None: ask it now."""

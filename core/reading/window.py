@@ -216,6 +216,15 @@ class Ahead:
             return ahead
         return MetricsReader(window.tracking_uri, window.experiment_id).overview(window.start_ms, window.end_ms, _minute_ms(), scope)
 
+    def rollups(self, window: ReadWindow, database_uri: str) -> rollups.Rollups | None:
+        """Which days MLflow's rollups serve (core.reading.rollups), asked in the background: None until it is in. Its
+        check counts every day's traces and cost spans (0.16 s at 100,000 traces, ten times that at a million),
+        which the first load does not wait for."""
+        key = ("rollups", window, bool(database_uri))
+        read = functools.partial(rollups.read, window.tracking_uri, database_uri, window.experiment_id)
+        self.prefetch.start(key, read, self.max_age_s)
+        return self.prefetch.peek(key, self.max_age_s)
+
     def groups(self, window: ReadWindow, database: str) -> pd.DataFrame:
         """The window's traces grouped by day, trace name and status (core.reading.groups): asked ahead, else now."""
         grouped = self.prefetch.take(("groups", window), self.max_age_s)
