@@ -435,8 +435,8 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
 def show_rollups(view: TracesView, scope: aggregates.Scope) -> None:
     """Which days came from MLflow's daily rollups (core.reading.rollups), a stale one named with its fix; with no
     rollups, what turning them on would give, once a session."""
-    if scope.scenario or scope.status or scope.owner:  # MLflow serves filtered figures from every trace
-        return
+    if scope.scenario or scope.status or scope.owner or trace_data.reads_rows(view.uri):  # filtered: from every trace;
+        return  # sqlite: the page reads its rows, no rollups
     got = trace_data.rollup_days(view.window, str(view.settings.tracking_database_uri))
     if got is None:  # asked in the background: the first load does not wait for it
         st.caption("Which days come from MLflow's daily rollups: shown on the next run of the page.")
