@@ -2,8 +2,9 @@
 whose traces, the Refresh count, the store's version) is the key of every cached read on the Traces page (ui/
 trace_data.py keeps them, for a minute). Here: a refresh that reads only what is new (`LastReads`), a hosted visitor's
 own traces (two searches), predictions and evaluations from two experiments (`kind_frames`), the lineage picker's
-newest turns at scale (`recent`), and the aggregates asked ahead in the background (`Ahead`): each present
-scenario's overview once the unfiltered page is drawn, the breakdown by scenario beside the overview."""
+newest turns at scale (`recent`), and the aggregates asked ahead in the background (`Ahead`): once the unfiltered page
+is drawn, the window's groups where the database is known (every filter at once: core.reading.groups) or else each
+present scenario's overview, the breakdown by scenario beside the overview, and which days MLflow's rollups serve."""
 
 from __future__ import annotations
 
