@@ -239,7 +239,7 @@ class _Turn:
                 provider=self.settings.provider,
                 attempt=request.attempt,
                 billed_to_owner=self.settings.billed_to_owner,
-                kind=request.asked.kind if predicted else contract.CHAT_TURN,
+                kind=request.asked.kind if predicted else contract.TraceKind.CHAT,
                 defuse_markup=request.asked.defuse_markup if predicted else self.settings.hosted is not None,
                 label=getattr(scenarios.find(self.conv.scenario), "label", ""),
             )
