@@ -118,6 +118,9 @@ class Settings:
     billed_to_owner: bool = False  # hosted mode: this turn runs on the owner's key (its trace says so)
     # signs read-only share links (core.sharing): APP_SHARE_SECRET, else the sign-in's cookie_secret ([auth])
     share_secret: Secret = field(default=Secret(""), repr=False)
+    # the tracking server's own database (APP_TRACKING_DATABASE_URI), read only for what MLflow's REST API does not
+    # say: which days its daily rollups serve (core.reading.rollups); empty: the page says it cannot know
+    tracking_database_uri: Secret = field(default=Secret(""), repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, Secret):  # Settings(api_key="sk-…") from a script or a test
@@ -151,6 +154,9 @@ class Settings:
             hosted=hosted,
             api_key=Secret(key),
             share_secret=Secret(share_secret),
+            tracking_database_uri=Secret(
+                str(secrets.get("APP_TRACKING_DATABASE_URI", "") or env.get("APP_TRACKING_DATABASE_URI", "")).strip()
+            ),
             base_url=env.get("OPENAI_BASE_URL", base.base_url),
             chat_model=owner("APP_CHAT_MODEL", base.chat_model),
             vision_model=owner("APP_VISION_MODEL", base.vision_model),

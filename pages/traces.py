@@ -22,7 +22,7 @@ import pandas as pd
 from core import contract, costs, exports, feedback, hosted, scenarios, traces
 from core.config import Settings
 from core.conversations import ConversationError, ConversationStore, StoreUnavailable, is_valid_run_id
-from core.reading import aggregates, lineage, story
+from core.reading import aggregates, lineage, rollups, story
 from core.traces import ReadWindow
 from ui import startup, trace_data, trace_view, visitor
 from ui.text import labelled, plain
@@ -389,7 +389,7 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     if st.session_state.get("a_breakdown_by", "scenario") == "scenario":  # asked side by side with the overview
         trace_data.scenario_rows_alongside(view.window, scope, scenario_keys())
     try:
-        got = trace_data.overview(view.window, scope)
+        got = trace_data.overview(view.window, scope, str(view.settings.tracking_database_uri))
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         return
@@ -399,6 +399,7 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
         return
     show_daily(got.daily, t.cost_usd == 0)
+    show_rollups(view, scope)
     st.subheader("Breakdown")
     by = st.radio(
         "By",
@@ -429,6 +430,26 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
         key="a_dl_breakdown",
         icon=":material/download:",
     )
+
+
+def show_rollups(view: TracesView, scope: aggregates.Scope) -> None:
+    """Which days came from MLflow's daily rollups (core.reading.rollups), a stale one named with its fix; with no
+    rollups, what turning them on would give, once a session."""
+    if scope.scenario or scope.status or scope.owner or trace_data.reads_rows(view.uri):  # filtered: from every trace;
+        return  # sqlite: the page reads its rows, no rollups
+    got = trace_data.rollup_days(view.window, str(view.settings.tracking_database_uri))
+    if got is None:  # asked in the background: the first load does not wait for it
+        st.caption("Which days come from MLflow's daily rollups: shown on the next run of the page.")
+        return
+    if got.known and not got.built:
+        if not st.session_state.get("_rollups_said"):
+            st.session_state["_rollups_said"] = True
+            st.info(plain(got.note()), icon=":material/speed:")
+        return
+    st.caption(plain(got.note()))
+    if (stale := got.stale_note()) is not None:
+        st.warning(plain(stale), icon=":material/warning:")
+        st.code(rollups.queue_rebuild_sql(got.experiment_id, got.days_in("stale")), language="sql")
 
 
 def what_if_first(frames: traces.Frames) -> None:
@@ -875,4 +896,4 @@ for name in sorted(tabs, key=lambda name: name != first_tab):
         drawn_by[name]()
 if scope is not None and not scope.scenario and not trace_data.reads_rows(view.uri):
     # what a person is likely to choose next, asked once this page's own reads are done (not competing with them)
-    trace_data.prefetch_scenarios(view.window, scope, scenario_keys())
+    trace_data.prefetch_scenarios(view.window, scope, scenario_keys(), str(view.settings.tracking_database_uri))

@@ -44,8 +44,9 @@ def empty_store_template() -> Path:
 
 
 class MlflowServer:
-    def __init__(self, workdir: Path, port: int | None = None, backend: str | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, backend: str | None = None, env: dict[str, str] | None = None):
         self.workdir = Path(workdir)
+        self.env = env or {}  # the server's own variables over the test's (MLFLOW_SQL_TRACE_ROLLUPS_ENABLED)
         self.port = port or free_port()
         self.backend = backend  # a database URI (PostgreSQL in tests/test_postgres_store.py); sqlite by default
         self.process: subprocess.Popen | None = None
@@ -82,7 +83,7 @@ class MlflowServer:
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("a"),
             start_new_session=True,
-            env={**SERVER_ENV, **os.environ},
+            env={**SERVER_ENV, **os.environ, **self.env},
         )
         wait_until_up(f"{self.uri}/health", self.process, 90, lambda: self.log.read_text()[-2000:])
         return self

@@ -525,6 +525,7 @@ def test_past_the_read_all_limit_the_store_aggregates_and_the_numbers_are_the_sa
     for label in ("Traces", "Input tokens", "Output tokens", "Cost (USD)", "Errors"):
         assert shown[label] == full[label], label
     assert "Feedback" not in shown, "ratings are not among MLflow's trace metrics: not shown as zero"
+    assert not [c.value for c in at.caption if "rollups" in c.value], "a sqlite store's rows are read: no server's rollups to speak of"
     assert not [m.value for m in at.markdown if m.value.strip() in ("None", "`None`")], "nothing stray on the page"
     latency = [c.value for c in at.caption if c.value.startswith("Latency per trace")]
     assert latency == [c.value for c in whole.caption if c.value.startswith("Latency per trace")]

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 
 from core import compare, contract, traces, variants
 from core.conversations import Conversation, ConversationStore, ConversationSummary
-from core.reading import aggregates, window
+from core.reading import aggregates, rollups, window
 from core.reading.window import ReadWindow
 from ui import sidebar
 
@@ -143,8 +143,15 @@ def _ahead() -> window.Ahead:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
-def overview(w: ReadWindow, scope: aggregates.Scope) -> aggregates.Overview:
-    return _ahead().overview(w, scope, lean_rows(w, scope.owner))
+def overview(w: ReadWindow, scope: aggregates.Scope, database_uri: str = "") -> aggregates.Overview:
+    """`database_uri`: the tracking server's database (APP_TRACKING_DATABASE_URI), where a filter is a selection of
+    the window's groups (core.reading.groups)."""
+    return _ahead().overview(w, scope, lean_rows(w, scope.owner), database_uri)
+
+
+def rollup_days(w: ReadWindow, database_uri: str) -> rollups.Rollups | None:
+    """Which days MLflow's daily rollups serve (core.reading.rollups), asked in the background: None until it is in."""
+    return _ahead().rollups(w, database_uri)
 
 
 def forget_prefetched() -> None:
@@ -152,9 +159,10 @@ def forget_prefetched() -> None:
     _ahead().prefetch.forget()
 
 
-def prefetch_scenarios(w: ReadWindow, scope: aggregates.Scope, known: tuple[str, ...]) -> None:
-    """Behind a server, once the unfiltered page is drawn: each present scenario's overview, in the background."""
-    _ahead().scenarios(w, scope, known)
+def prefetch_scenarios(w: ReadWindow, scope: aggregates.Scope, known: tuple[str, ...], database_uri: str = "") -> None:
+    """Behind a server, once the unfiltered page is drawn, in the background: what makes a filter at once
+    (window.Ahead.scenarios)."""
+    _ahead().scenarios(w, scope, known, database_uri)
 
 
 def scenario_rows_alongside(w: ReadWindow, scope: aggregates.Scope, scenario_keys: tuple[str, ...]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import datetime
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ from typing import Any, Callable
 
 import mlflow
 from mlflow.entities import Span, SpanType
-from mlflow.store.tracking.dbmodels.models import SqlSpan, SqlTraceInfo, SqlTraceTag
+from mlflow.store.tracking.dbmodels.models import SqlSpan, SqlTraceInfo, SqlTraceRollupRebuild, SqlTraceTag
 from mlflow.tracing.client import TracingClient
 from mlflow.tracing.constant import SpansLocation, TraceTagKey
 from mlflow.tracing.otel.translation import translate_span_when_storing
@@ -34,6 +35,7 @@ from mlflow.tracing.utils import calculate_cost_by_model_and_token_usage
 from mlflow.tracing.utils.truncation import _get_truncated_preview
 from mlflow.utils.mlflow_tags import MLFLOW_ARTIFACT_LOCATION
 from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core import contract
 from core.config import Settings
@@ -72,6 +74,7 @@ FOREIGN_SHARE = 0.1
 ERROR_SHARE = 0.03
 TURNS_PER_CONVERSATION = 4
 TRACES_PER_SESSION = 25
+EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -264,10 +267,15 @@ class _RowWriter:
     and updates each trace and merges each tag on its own (about 14 ms a trace on PostgreSQL, 20 on sqlite);
     at 100,000 traces that is half an hour. Database stores only; a server gets `log_spans`."""
 
-    def __init__(self, store: Any, experiment_id: str):
+    def __init__(self, store: Any, experiment_id: str, enqueue: bool = True):
         self.engine = store.engine
         self.experiment_id = int(experiment_id)
         self.artifacts = store.get_experiment(experiment_id).artifact_location.rstrip("/")
+        # MLflow's writer contract for its daily rollups (mlflow/store/db/trace_rollups.py): a write into a UTC day
+        # queues that day's rebuild in the same transaction, so MLflow reads it from every trace until its next build
+        # instead of serving a rollup that no longer counts it (core/reading/rollups.py: "stale"). Queue rows are
+        # harmless where rollups are off (a server refuses to start only on built rows).
+        self.enqueue = enqueue and self.engine.dialect.name in ("postgresql", "sqlite")
 
     def rows(self, spans: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """(trace_info row, trace_tags rows, spans rows) of one copy."""
@@ -355,6 +363,21 @@ class _RowWriter:
                     _copy(connection, table, rows)  # PostgreSQL's bulk load: a third of the INSERTs' time
                 else:
                     connection.execute(insert(table), rows)
+            if self.enqueue:
+                self._queue_rebuilds(connection, infos, spans)
+
+    def _queue_rebuilds(self, connection: Any, infos: list[dict[str, Any]], spans: list[dict[str, Any]]) -> None:
+        """Queue the rebuild of every UTC day this batch wrote into, each of MLflow's rollup families (trace days
+        by the trace's time, span-cost days by each span's start, as MLflow builds them)."""
+        day_ms = 86_400_000
+        days = {r["timestamp_ms"] // day_ms for r in infos} | {r["start_time_unix_nano"] // 1_000_000 // day_ms for r in spans}
+        rows = [
+            {"experiment_id": self.experiment_id, "rollup_day": datetime.date.fromordinal(EPOCH_ORDINAL + day), "rollup_family": family}
+            for day in sorted(days)
+            for family in ("trace_metric", "span_cost", "assessment")
+        ]
+        dialect_insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        connection.execute(dialect_insert(SqlTraceRollupRebuild.__table__).values(rows).on_conflict_do_nothing())
 
 
 def _copy(connection: Any, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -382,9 +405,11 @@ def fill(  # noqa: PLR0913 - over the argument limit when it came on (issue 28);
     batch: int = 1000,
     progress: Callable[[int], None] | None = None,
     rows: bool = True,
+    enqueue: bool = True,
 ) -> FillReport:
     """Write n traces into the experiment (created if needed); the templates count among them. A database
-    store gets the copies as rows (`rows=False`: through `log_spans`, as a tracking server does)."""
+    store gets the copies as rows (`rows=False`: through `log_spans`, as a tracking server does), and the days they
+    land in queued for MLflow's rollup rebuild (`enqueue=False`: a writer that bypasses that, as tests need one)."""
     started = time.perf_counter()
     export.configure(tracking_uri)
     experiment_id = ConversationStore.connect(tracking_uri, experiment_name).experiment_id
@@ -395,7 +420,7 @@ def fill(  # noqa: PLR0913 - over the argument limit when it came on (issue 28);
     rng = random.Random(seed)
     cloner = _Cloner(rng, experiment_id, time.time_ns(), days)
     store = TracingClient(tracking_uri).store
-    writer = _RowWriter(store, experiment_id) if rows and hasattr(store, "engine") else None
+    writer = _RowWriter(store, experiment_id, enqueue) if rows and hasattr(store, "engine") else None
     written = len(catify) + len(foreign)
     pending: list[list[dict[str, Any]]] = []
     index = 0

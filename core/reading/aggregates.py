@@ -75,6 +75,14 @@ class Prefetch:
         with self._lock:
             self._jobs.clear()
 
+    def peek(self, key: tuple[Any, ...], max_age_s: float) -> Any | None:
+        """The answer for `key` if it is in (asked at most `max_age_s` ago and done), without waiting: None otherwise."""
+        with self._lock:
+            asked, job = self._jobs.get(key, (0.0, None))
+        if job is None or not job.done() or time.monotonic() - asked >= max_age_s:
+            return None
+        return self.take(key, max_age_s)
+
     def take(self, key: tuple[Any, ...], max_age_s: float) -> Any | None:
         """The answer asked ahead for `key` at most `max_age_s` ago (waiting for it if it is still running), or
         None: ask it now."""
@@ -251,7 +259,8 @@ class MetricsReader:
             "latency": (trace_view, TraceMetricKey.LATENCY, percentiles, None, where),
         }
         window = self._window(start_ms, end_ms, now_ms, scope)
-        if window is not None:
+        if window is not None:  # MLflow's daily rollups serve bounded requests only (core.reading.rollups)
+            start_ms, end_ms = start_ms if start_ms is not None else window[0], end_ms if end_ms is not None else window[1]
             asks["day_count"] = (trace_view, TraceMetricKey.TRACE_COUNT, [MetricAggregation(count)], status_dim, where, *window, DAY_S)
             asks["day_tokens"] = (trace_view, TraceMetricKey.TOTAL_TOKENS, [MetricAggregation(total)], None, where, *window, DAY_S)
         asks.update(self._cost_asks(where, window))
@@ -259,6 +268,13 @@ class MetricsReader:
         cost = sum(_by(got["cost_by_model"], SpanMetricDimensionKey.SPAN_MODEL_NAME, "SUM").values())
         per_day = {p.dimensions["time_bucket"]: float(p.values.get("SUM") or 0.0) for p in got.get("day_cost", [])}
         return _shape(got, cost, per_day)
+
+    def latency(self, start_ms: int | None, end_ms: int | None, scope: Scope, by_name: bool) -> tuple[float, float, float] | None:
+        """The latency percentiles of the traces in `scope` (a filter's: `trace_info` only, no span read)."""
+        percentiles = [MetricAggregation(AggregationType.PERCENTILE, p) for p in PERCENTILES]
+        asks = {"latency": (MetricViewType.TRACES, TraceMetricKey.LATENCY, percentiles, None, scope.metric_filters(by_name=by_name))}
+        got = self._all(asks, start_ms, end_ms)["latency"]
+        return _percentiles(got[0] if got else None)
 
     @staticmethod
     def _cost_asks(where: list[str], window: tuple[int, int] | None) -> dict[str, tuple[Any, ...]]:
@@ -275,7 +291,7 @@ class MetricsReader:
         filter: the same axis for every filter, and an indexed search (a scenario's own oldest trace is an EXISTS
         on its tag: 0.25 s through a server at 10,000 traces)."""
         first_ms = self._first_ms(start_ms, end_ms, Scope(owner=scope.owner)) if start_ms is None else start_ms
-        return None if first_ms is None else (first_ms - first_ms % (DAY_S * 1000), (end_ms or now_ms) + 1)
+        return None if first_ms is None else (first_ms - first_ms % (DAY_S * 1000), end_ms + 1 if end_ms else end_of_day(now_ms))
 
     def scenarios_present(self, start_ms: int | None, end_ms: int | None, owner: str | None, known: tuple[str, ...]) -> list[str]:
         """The known scenarios with traces in the window, by MLflow's trace-name dimension (one grouped count)."""
@@ -486,6 +502,15 @@ class MetricsReader:
         if scope.kind:  # MLflow's search cannot leave the other kinds out (Scope.kind): a page may hold fewer rows
             shaped = shaped[shaped["kind"] == scope.kind].reset_index(drop=True)
         return sums.listed(shaped), more
+
+
+def end_of_day(now_ms: int) -> int:
+    """The last millisecond of the current UTC day: an open window ends there, not at now. The same traces (none lies in the
+    future), and with MLflow's rollups on the days not rolled up yet (today and yesterday) are then one time range,
+    which PostgreSQL reads by the span-cost index's range; "now" splits them in two ranges, and the span-cost query
+    then reads every cost span of the experiment (measured at 50,000 traces: 0.040 s against 0.007 s)."""
+    day_ms = DAY_S * 1000
+    return now_ms - now_ms % day_ms + day_ms - 1
 
 
 def _value(points: list[Any], key: str) -> float:
