@@ -46,11 +46,11 @@ page_store = stores.PageStore(_store)  # dropped for the rest of this run when t
 context = PageContext(settings, page_store, visitor.visitor())  # what the turn's view is given
 
 
-def fresh_conversation(scenario: str) -> Conversation:
-    return Conversation(scenario=scenario, session_id=visitor.session_id(), provider=settings.provider)
+def fresh_conversation(context: PageContext, scenario: str) -> Conversation:
+    return Conversation(scenario=scenario, session_id=visitor.session_id(), provider=context.settings.provider)
 
 
-def open_from_url() -> None:
+def open_from_url(context: PageContext) -> None:
     """?conversation=<id> reopens a saved conversation; a bad id says so and starts afresh."""
     wanted = st.query_params.get("conversation")
     current = st.session_state.get("conversation")
@@ -69,11 +69,11 @@ def open_from_url() -> None:
         st.session_state.turn = running
         st.session_state.pop("failed", None)
         return
-    if page_store.store is None:
+    if context.store.store is None:
         st.warning("Cannot reopen that conversation: the MLflow store is unreachable. Starting a new one.")
         return
     try:
-        loaded = page_store.store.load(wanted)
+        loaded = context.store.store.load(wanted)
     except StoreUnavailable as exc:  # for a moment, perhaps: keep the address so a reload can try again
         st.warning(f"{plain(exc)} Reload the page to try again.")
         return
@@ -86,7 +86,7 @@ def open_from_url() -> None:
         del st.query_params["conversation"]
         return
     known = scenarios.find(loaded.scenario)
-    if known is not None and not hosted.offered(settings.hosted, known):
+    if known is not None and not hosted.offered(context.settings.hosted, known):
         st.warning(
             f"Conversation {plain(wanted)} uses the team file {plain(known.team_file)}, which this demo does "
             "not offer. Starting a new conversation."
@@ -172,21 +172,21 @@ def resume_parked(key: str) -> None:
         st.query_params.pop("conversation", None)
 
 
-def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
+def save_unsaved_turns(context: PageContext, conversation: Conversation, busy: bool) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
     """Turns finished while the store was away live in this session (this conversation's and any it left);
     write them as soon as the store answers."""
     if busy:
         return
     waiting = [c for c in (conversation, *parked()) if c.pending_turns and c.key not in conflicted()]
-    if waiting and page_store.store is not None:
+    if waiting and context.store.store is not None:
         for unsaved in waiting:
             try:
-                written = page_store.store.save_pending(unsaved)
+                written = context.store.store.save_pending(unsaved)
             except ConversationConflict:  # continued elsewhere meanwhile: theirs stay, ours stay here
                 conflicted().add(unsaved.key)
                 continue
             except Exception:  # noqa: BLE001 - still away: said below, and checked afresh on the next run
-                page_store.drop()
+                context.store.drop()
                 break
             if unsaved is conversation:
                 st.query_params["conversation"] = unsaved.id or ""
@@ -209,8 +209,8 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:  # noqa:
             key="save_as_new",
             icon=":material/content_copy:",
             on_click=save_as_new,
-            args=(conversation,),
-            disabled=page_store.store is None,
+            args=(context, conversation),
+            disabled=context.store.store is None,
             width="stretch",
         )
         right.button(
@@ -243,13 +243,13 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:  # noqa:
                 st.button("Try saving now", key="save_parked", icon=":material/cloud_upload:", on_click=stores.store_problem.clear)
 
 
-def save_as_new(conversation: Conversation) -> None:
+def save_as_new(context: PageContext, conversation: Conversation) -> None:
     """A callback: the conflicted unsaved version becomes a conversation of its own."""
-    if page_store.store is None:
+    if context.store.store is None:
         st.session_state.save_as_new_failed = "The MLflow store is unreachable; it stays here. Try again."
         return
     try:
-        written = page_store.store.save_as_new(conversation)
+        written = context.store.store.save_as_new(conversation)
     except Exception as exc:  # noqa: BLE001 - any store failure: said, the conversation stays here
         st.session_state.save_as_new_failed = f"Could not save it ({type(exc).__name__}); it stays here. Try again."
         return
@@ -258,11 +258,11 @@ def save_as_new(conversation: Conversation) -> None:
     st.toast(plain(f"Saved {turns(written)} as “{conversation.title[:40]}”."), icon=":material/cloud_done:")
 
 
-def add_team_file() -> None:
+def add_team_file(context: PageContext) -> None:
     """A callback: an uploaded team file goes into the teams folder (core: from_files.add_upload) and a new
     conversation with its team starts. Never in a hosted demo (the uploader is not drawn there)."""
     upload = st.session_state.get("team_upload")
-    if upload is None or settings.hosted is not None:
+    if upload is None or context.settings.hosted is not None:
         return
     try:
         keys, unusable = from_files.add_upload(upload.name, upload.getvalue())
@@ -273,15 +273,15 @@ def add_team_file() -> None:
     park_unsaved()
     st.session_state.pop("failed", None)
     st.query_params.pop("conversation", None)
-    st.session_state.conversation = fresh_conversation(keys[0])
+    st.session_state.conversation = fresh_conversation(context, keys[0])
     added = ", ".join(f"“{scenarios.get(key).label}”" for key in keys)
     left_out = f" {len(unusable)} of its teams cannot run here (said above)." if unusable else ""
     st.session_state.team_upload_result = ("ok", f"Added {added} to the Scenario picker (kept in the app's uploads folder)." + left_out)
 
 
-def remove_team_file(name: str) -> None:
+def remove_team_file(context: PageContext, name: str) -> None:
     """A callback: an uploaded team leaves the picker (core: from_files.remove_upload); its conversations stay saved."""
-    if settings.hosted is not None:
+    if context.settings.hosted is not None:
         return
     try:
         said = from_files.remove_upload(name)
@@ -292,7 +292,7 @@ def remove_team_file(name: str) -> None:
     st.session_state.team_upload_result = ("ok", said)
 
 
-def bring_a_team(busy: bool) -> None:
+def bring_a_team(context: PageContext, busy: bool) -> None:
     """The sidebar's upload of a team file (local use only: a team file is code that runs on this server)."""
     with st.sidebar:
         with st.expander("Bring your own team", icon=":material/upload_file:"):
@@ -306,6 +306,7 @@ def bring_a_team(busy: bool) -> None:
                 type=["json", "py"],
                 key="team_upload",
                 on_change=add_team_file,
+                args=(context,),
                 disabled=busy,
                 label_visibility="collapsed",
                 max_upload_size=from_files.team_files.MAX_FILE_MB,
@@ -319,15 +320,15 @@ def bring_a_team(busy: bool) -> None:
                     icon=":material/delete:",
                     help=f"Remove {name} from the Scenario picker (its conversations and traces stay saved)",
                     on_click=remove_team_file,
-                    args=(name,),
+                    args=(context, name),
                     disabled=busy,
                 )
 
 
-def image_bytes(conversation: Conversation) -> Callable[[str], bytes | None]:
+def image_bytes(context: PageContext, conversation: Conversation) -> Callable[[str], bytes | None]:
     def get(image_id: str) -> bytes | None:
-        if image_id not in conversation.images and conversation.id and page_store.store is not None:
-            png = page_store.store.load_image(conversation.id, image_id)
+        if image_id not in conversation.images and conversation.id and context.store.store is not None:
+            png = context.store.store.load_image(conversation.id, image_id)
             if png:
                 conversation.images[image_id] = png
         return conversation.images.get(image_id)
@@ -350,12 +351,12 @@ def ago(ms: int) -> str:
     return "just now"
 
 
-def rename_conversation(conversation_id: str) -> None:
-    if page_store.store is None:  # MLflow went away since the button was drawn
+def rename_conversation(context: PageContext, conversation_id: str) -> None:
+    if context.store.store is None:  # MLflow went away since the button was drawn
         st.session_state.manage_error = "MLflow does not answer: it could not be renamed; try again once it does."
         return
     try:
-        page_store.store.rename(conversation_id, st.session_state.get(f"rename_{conversation_id}", ""))
+        context.store.store.rename(conversation_id, st.session_state.get(f"rename_{conversation_id}", ""))
         current = st.session_state.get("conversation")
         if current is not None and current.id == conversation_id:
             current.title = st.session_state[f"rename_{conversation_id}"].strip()
@@ -365,15 +366,15 @@ def rename_conversation(conversation_id: str) -> None:
         st.session_state.manage_error = f"It could not be renamed ({type(exc).__name__}); try again."
 
 
-def delete_conversation(conversation_id: str) -> None:
+def delete_conversation(context: PageContext, conversation_id: str) -> None:
     if running_turn():
         st.session_state.manage_error = "A turn is running in this conversation; delete it once the turn ends."
         return
-    if page_store.store is None:  # MLflow went away since the button was drawn
+    if context.store.store is None:  # MLflow went away since the button was drawn
         st.session_state.manage_error = "MLflow does not answer: nothing was deleted; try again once it does."
         return
     try:
-        removed = page_store.store.delete(conversation_id)
+        removed = context.store.store.delete(conversation_id)
     except Exception as exc:  # noqa: BLE001 - the store: said, nothing else changes
         st.session_state.manage_error = f"It could not be deleted ({type(exc).__name__}); nothing changed."
         return
@@ -383,20 +384,20 @@ def delete_conversation(conversation_id: str) -> None:
     ]
 
 
-def recent_conversations(current: Conversation, busy: bool) -> None:
+def recent_conversations(context: PageContext, current: Conversation, busy: bool) -> None:
     with st.sidebar:
         st.subheader("Conversations")
-        if page_store.store is None:
+        if context.store.store is None:
             st.caption("Saved conversations show here when the MLflow store is reachable.")
             return
         search = st.text_input(
             "Search conversations", key="conv_search", placeholder="Search titles and messages…", label_visibility="collapsed"
         )
         try:
-            recent = page_store.store.recent(limit=12, session_id=visitor.visible_session(), search=search)
+            recent = context.store.store.recent(limit=12, session_id=visitor.visible_session(), search=search)
         except Exception as exc:  # noqa: BLE001 - the chat works without the list
             st.caption(f"The list could not be read ({type(exc).__name__}).")
-            page_store.drop()  # gone since the last check, perhaps: look again on the next run, not in this one
+            context.store.drop()  # gone since the last check, perhaps: look again on the next run, not in this one
             return
         if not recent:
             st.caption(
@@ -422,31 +423,43 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
                 help=f"{known.label if known else item.scenario} · conversation {item.id}",
             )
         if current.id and current.turns and not busy:
-            manage_conversation(current)
-            share_ui.share_box(page_store.store, settings, current)
+            manage_conversation(context, current)
+            share_ui.share_box(context.store.store, context.settings, current)
 
 
-def manage_conversation(current: Conversation) -> None:
+def manage_conversation(context: PageContext, current: Conversation) -> None:
     """Rename or delete the open conversation (deleting asks first)."""
     with st.expander("Rename or delete this conversation", icon=":material/edit:"):
         st.text_input("Name", value=current.title, key=f"rename_{current.id}", max_chars=250)
         left, right = st.columns(2)
-        left.button("Rename", key="rename_conversation", on_click=rename_conversation, args=(current.id,), width="stretch")
+        left.button(
+            "Rename",
+            key="rename_conversation",
+            on_click=rename_conversation,
+            args=(context, current.id),
+            width="stretch",
+        )
         with right.popover("Delete…", width="stretch"):
             st.caption("The conversation and its turns' traces are deleted; this cannot be undone here.")
-            st.button("Delete for good", key="delete_conversation", type="primary", on_click=delete_conversation, args=(current.id,))
+            st.button(
+                "Delete for good",
+                key="delete_conversation",
+                type="primary",
+                on_click=delete_conversation,
+                args=(context, current.id),
+            )
         if problem := st.session_state.pop("manage_error", None):
             st.error(plain(problem))
 
 
-def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario) -> None:
+def sync_option_widgets(context: PageContext, conversation: Conversation, scenario: scenarios.Scenario) -> None:
     """When another conversation is shown, its saved options become the widgets' values (widget state is
     per browser session and would otherwise carry the previous conversation's choices over)."""
     shown = (conversation.key if conversation.turns else "new", conversation.scenario)  # a new one keeps the choices
     if st.session_state.get("_options_of") == shown:
         return
     st.session_state._options_of = shown
-    defaults, saved = scenario.option_defaults(settings), conversation.options
+    defaults, saved = scenario.option_defaults(context.settings), conversation.options
     for option in scenario.options:
         if isinstance(option, ChoiceOption):  # a saved empty choice means "the provider's default"
             st.session_state[option.key] = saved.get(option.key) or defaults[option.key]
@@ -454,7 +467,7 @@ def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario
             value = saved[option.key] if option.key in saved else defaults[option.key]
             st.session_state[option.key] = int(value) if isinstance(option, IntOption) else value
     models = saved.get(contract.MODELS_OPTION)
-    if isinstance(models, dict) and sidebar.adopt_models(models, settings):
+    if isinstance(models, dict) and sidebar.adopt_models(models, context.settings):
         st.rerun()  # the sidebar, drawn before the conversation was known, shows its models from the next run
 
 
@@ -473,13 +486,13 @@ def adopt_settings(conversation: Conversation) -> None:
     st.success(f"From the next turn on, this conversation runs with the settings of “{plain(adopt['label'])}”.", icon=":material/tune:")
 
 
-def scenario_options(conversation: Conversation, scenario: scenarios.Scenario) -> dict:
+def scenario_options(context: PageContext, conversation: Conversation, scenario: scenarios.Scenario) -> dict:
     """The scenario's options as sidebar widgets (a document option is asked for in the page itself), and the
     models it runs on (kept with them: contract.MODELS_OPTION, so a variant of its turns starts from them)."""
     adopt_settings(conversation)
-    sync_option_widgets(conversation, scenario)
+    sync_option_widgets(context, conversation, scenario)
     options = dict(conversation.options)
-    options[contract.MODELS_OPTION] = Setting.of(settings, {}).models()
+    options[contract.MODELS_OPTION] = Setting.of(context.settings, {}).models()
     if not any(not isinstance(option, DocumentOption) for option in scenario.options):
         return options  # nothing to set in the sidebar (a team file, a document-only scenario)
     with st.sidebar:
@@ -515,12 +528,14 @@ def document_input(conversation: Conversation, document: DocumentOption) -> None
     )
 
 
-def start_turn(conversation: Conversation, message: str, attempt: int = 1, document: DocumentOption | None = None) -> None:
+def start_turn(
+    context: PageContext, conversation: Conversation, message: str, attempt: int = 1, document: DocumentOption | None = None
+) -> None:
     """Through core's front door (ui.turn_view.start: validated, admitted, in a hosted demo reserved); a refusal
     raises UserError with the sentence. On the first turn of a scenario with a document, the document comes along."""
     from ui import turn_view  # noqa: PLC0415 - here, not at the top: the chat page draws before AutoGen loads (issue 32)
 
-    request = TurnRequest(conversation, message, settings, page_store.store, attempt=attempt, wait_for_trace=False)
+    request = TurnRequest(conversation, message, context.settings, context.store.store, attempt=attempt, wait_for_trace=False)
     handle = turn_view.start(context, request, turn_view.given(document) if document is not None else None)
     st.session_state.turn = handle
     st.session_state.conversation = handle.request.conversation  # with the document in its options
@@ -558,7 +573,7 @@ def show_failure(failed: FailedTurn, scenario: str) -> None:
 
 
 # ---- page -------------------------------------------------------------------------------------------
-open_from_url()
+open_from_url(context)
 conversation: Conversation | None = st.session_state.get("conversation")
 busy = "turn" in st.session_state
 
@@ -583,7 +598,7 @@ scenario = top[0].selectbox(
 )
 top[1].button("New conversation", icon=":material/add:", width="stretch", disabled=busy, on_click=new_conversation)
 if conversation is None or (conversation.turns == 0 and conversation.scenario != scenario):
-    conversation = fresh_conversation(scenario)
+    conversation = fresh_conversation(context, scenario)
     if not busy:  # a failed turn of the previous conversation is not this one's to retry
         st.session_state.pop("failed", None)
 st.session_state.conversation = conversation
@@ -593,10 +608,10 @@ if not conversation.turns and not busy:
     st.caption(plain(chosen.description))  # what this team does, before the first message
 if chosen.team_file:
     st.caption(plain(from_files.run_note(chosen, settings)), help=None)
-conversation.options = scenario_options(conversation, chosen)
+conversation.options = scenario_options(context, conversation, chosen)
 if settings.hosted is None:
-    bring_a_team(busy)
-recent_conversations(conversation, busy)
+    bring_a_team(context, busy)
+recent_conversations(context, conversation, busy)
 
 if store_problem:
     st.warning(
@@ -612,7 +627,7 @@ for text in st.session_state.get("turn_notes", []) if busy else st.session_state
     st.info(plain(text), icon=":material/description:")
 for text in st.session_state.pop("last_warnings", []):
     st.warning(text)
-save_unsaved_turns(conversation, busy)
+save_unsaved_turns(context, conversation, busy)
 caption_slot = st.empty()
 example_slot = st.empty()  # "Try: …" on an empty conversation
 if document is not None:
@@ -621,13 +636,13 @@ if document is not None:
 rating = None  # thumbs and a comment under each finished turn, once the conversation is in the store
 if page_store.store is not None and conversation.id and conversation.turns:
     rating = turn_feedback.for_conversation(settings.tracking_uri, page_store.store.experiment_id, conversation.id, conversation.turns)
-render_transcript(conversation.transcript, image_bytes(conversation), conversation.scenario, conversation.id, after_turn=rating)
+render_transcript(conversation.transcript, image_bytes(context, conversation), conversation.scenario, conversation.id, after_turn=rating)
 waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
 
 failed: FailedTurn | None = st.session_state.get("failed")
 if failed and not busy and st.session_state.get("retry"):
     try:
-        start_turn(conversation, failed.message, attempt=failed.attempt + 1)
+        start_turn(context, conversation, failed.message, attempt=failed.attempt + 1)
     except UserError as exc:
         failed.error = str(exc)
     else:
@@ -663,7 +678,7 @@ if not conversation.turns and not busy and not failed and chosen.example and pro
         prompt = chosen.example
 if prompt is not None and not busy:
     try:
-        start_turn(conversation, prompt, document=document if document is not None and not conversation.turns else None)
+        start_turn(context, conversation, prompt, document=document if document is not None and not conversation.turns else None)
     except UserError as exc:
         st.error(plain(exc))
         if prompt.strip():

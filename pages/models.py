@@ -4,7 +4,9 @@ with its pictures, another team with its answer and messages)."""
 
 import base64
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -18,12 +20,27 @@ navigation.page_start("models")  # first: a cold server's direct link reruns thr
 import pandas as pd
 
 from core import contract, documents, evaluation, exports, hosted, prompt_sets
+from core.config import Settings
+from core.conversations import ConversationStore
 from core.errors import UserError
 from core.mlflow_model import registry
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, Scenario
 from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
 from ui import startup, stores, trace_data, visitor
 from ui.text import code, labelled, plain
+
+
+@dataclass(frozen=True)
+class ModelsView:
+    """What the page's parts draw from, built once at the top (issue 33: pages as explicit views)."""
+
+    settings: Settings
+    store: ConversationStore
+
+    @property
+    def uri(self) -> str:
+        return self.settings.tracking_uri
+
 
 settings, maybe_store, store_problem = startup.page()
 
@@ -45,18 +62,17 @@ if team_key == "catify":
 if maybe_store is None:
     st.error(plain(store_problem or "The MLflow store is unreachable."))
     st.stop()
-store = maybe_store  # the page's functions below read it: never None past this point
-uri = settings.tracking_uri
+view = ModelsView(settings, maybe_store)  # what every part below draws from: its store is never None
 
 
 PROMPT_MAX = settings.hosted.max_message_chars if settings.hosted is not None else None
 
 
-def admitted(prompt: str) -> bool:
+def admitted(view: ModelsView, prompt: str) -> bool:
     """A hosted demo holds a prediction to the chat's limits: its length and the visitor's turns a minute."""
     try:
         hosted.admit_prediction(
-            stores.spend_ledger(settings.tracking_uri, settings.experiment_name), settings.hosted, visitor.visitor(), prompt
+            stores.spend_ledger(view.settings.tracking_uri, view.settings.experiment_name), view.settings.hosted, visitor.visitor(), prompt
         )
     except UserError as exc:
         st.error(plain(exc))
@@ -86,9 +102,9 @@ DEMO_PARAMS = {
 ASKER = hosted.asker(settings.hosted, visitor.visitor())  # a prediction's trace is the visitor's own
 
 
-def shown_versions(name: str = registry.MODEL_NAME) -> list[registry.VersionRow]:
+def shown_versions(view: ModelsView, name: str = registry.MODEL_NAME) -> list[registry.VersionRow]:
     """The model's versions, without who logged or promoted them for a hosted demo's visitors."""
-    return [r if PEOPLE else r.without_people() for r in registry.versions(uri, name)]
+    return [r if PEOPLE else r.without_people() for r in registry.versions(view.uri, name)]
 
 
 def registry_action(action: Callable[[], str]) -> None:
@@ -102,34 +118,34 @@ def registry_action(action: Callable[[], str]) -> None:
         st.session_state.model_message = ("error", str(exc))
 
 
-def set_alias_asking(name: str, version_key: str, alias_key: str) -> None:
+def set_alias_asking(view: ModelsView, name: str, version_key: str, alias_key: str) -> None:
     """Set alias's callback: an alias that points at another version now is moved only once the person says so
     (issue 32: the form follows a new version with "champion" in it, so one click moved the champion)."""
     if VISITOR:
         return
     alias, version = str(st.session_state.get(alias_key) or "").strip(), int(st.session_state[version_key])
     try:
-        now = next((r.version for r in registry.versions(uri, name) if alias in r.aliases), None)
+        now = next((r.version for r in registry.versions(view.uri, name) if alias in r.aliases), None)
     except registry.RegistryError as exc:
         st.session_state.model_message = ("error", str(exc))
         return
     if now is not None and now != version:
         st.session_state.alias_move = (name, alias, now, version)
         return
-    move_alias(name, alias, version)
+    move_alias(view, name, alias, version)
 
 
-def move_alias(name: str, alias: str, version: int) -> None:
+def move_alias(view: ModelsView, name: str, alias: str, version: int) -> None:
     st.session_state.pop("alias_move", None)
 
     def point() -> str:
-        registry.set_alias(uri, alias, version, name=name)
+        registry.set_alias(view.uri, alias, version, name=name)
         return f"{alias} → version {version}"
 
     registry_action(point)
 
 
-def confirm_alias_move(name: str) -> None:
+def confirm_alias_move(view: ModelsView, name: str) -> None:
     """Under the alias form: the move it asks about, with Move and Keep."""
     pending = st.session_state.get("alias_move")
     if not pending or pending[0] != name:
@@ -139,12 +155,16 @@ def confirm_alias_move(name: str) -> None:
         st.warning(plain(f"“{alias}” points at version {now}. Move it to version {version}?"), icon=":material/sell:")
         cols = st.columns(2)
         cols[0].button(
-            f"Move {alias} to version {version}", key="alias_move_yes", type="primary", on_click=move_alias, args=(name, alias, version)
+            f"Move {alias} to version {version}",
+            key="alias_move_yes",
+            type="primary",
+            on_click=move_alias,
+            args=(view, name, alias, version),
         )
         cols[1].button(f"Keep it on version {now}", key="alias_move_no", on_click=lambda: st.session_state.pop("alias_move", None))
 
 
-def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
+def team_model(view: ModelsView, scenario: Scenario) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
     """A built-in team or a team file's team as a model: log, versions and aliases, load and predict its answer."""
     name = registry.team_model_name(scenario.key)
     if scenario.team_file:
@@ -159,13 +179,13 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
             f"{code(name)}; it runs on the provider chosen when predicting (the sidebar's by default). "
             "Keys are never logged."
         )
-        team_options(scenario)
+        team_options(view, scenario)
 
     def log_team_version() -> str:
         options = (
             None if scenario.team_file else {o.key: st.session_state.get(f"model_option_{scenario.key}_{o.key}") for o in scenario.options}
         )
-        _, version = registry.log_team(uri, settings.experiment_name, settings, scenario.key, options)
+        _, version = registry.log_team(view.uri, view.settings.experiment_name, view.settings, scenario.key, options)
         st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
         return f"Logged {name} version {version}."
 
@@ -181,7 +201,7 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
     if message := st.session_state.pop("model_message", None):
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
     try:
-        rows = shown_versions(name)
+        rows = shown_versions(view, name)
     except registry.RegistryError as exc:
         st.error(plain(exc))
         return
@@ -216,25 +236,25 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
         key="set_team_alias",
         width="stretch",
         on_click=set_alias_asking,
-        args=(name, f"alias_version_{name}", "team_alias_name"),
+        args=(view, name, f"alias_version_{name}", "team_alias_name"),
         disabled=VISITOR,
     )
-    confirm_alias_move(name)
+    confirm_alias_move(view, name)
     st.subheader("Load and predict")
     choices = {f"models:/{name}@{alias}": r.version for r in rows for alias in r.aliases}
     choices.update({f"models:/{name}/{r.version}": r.version for r in rows})
     cols = st.columns([2, 3])
     chosen_uri = cols[0].selectbox("Model", list(choices), key="team_predict_uri")
     prompt = cols[1].text_input("Prompt", value="What is 12.5 times 8?", key="team_predict_prompt", max_chars=PROMPT_MAX)
-    if st.button("Predict", icon=":material/play_arrow:", key="team_predict", type="primary") and admitted(prompt):
+    if st.button("Predict", icon=":material/play_arrow:", key="team_predict", type="primary") and admitted(view, prompt):
         try:
             with st.spinner(f"Loading {chosen_uri} and predicting…"):
-                model = loaded(uri, f"models:/{name}/{choices[chosen_uri]}")
+                model = loaded(view.uri, f"models:/{name}/{choices[chosen_uri]}")
                 st.session_state.team_prediction = (
                     name,
                     chosen_uri,
                     registry.predict(
-                        model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=store.models_experiment_id, asker=ASKER
+                        model, [prompt], DEMO_PARAMS_TEAM if VISITOR else None, experiment_id=view.store.models_experiment_id, asker=ASKER
                     )[0],
                 )
         except registry.RegistryError as exc:
@@ -252,10 +272,10 @@ def team_model(scenario: Scenario) -> None:  # noqa: C901 - over the complexity 
         st.caption(f"Cost {cost} · trace {code(result['trace_id'] or 'not traced')}")
         if result.get("trace_id"):
             st.link_button("Open the trace", f"traces?trace={result['trace_id']}&kind=prediction", icon=":material/monitoring:")
-    evaluation_section(name, rows, scenario.key)
+    evaluation_section(view, name, rows, scenario.key)
 
 
-def team_options(scenario: Scenario) -> None:
+def team_options(view: ModelsView, scenario: Scenario) -> None:
     """A built-in scenario's options, logged with the version (the report of Analyst & Summarizer too)."""
     with st.expander("Options logged with the version", icon=":material/tune:"):
         for option in scenario.options:
@@ -265,7 +285,7 @@ def team_options(scenario: Scenario) -> None:
                     option.label,
                     list(option.choices),
                     format_func=labelled(option.choices),
-                    index=list(option.choices).index(option.default(settings)),
+                    index=list(option.choices).index(option.default(view.settings)),
                     key=key,
                 )
             elif isinstance(option, IntOption):
@@ -286,7 +306,7 @@ def past_evaluation(tracking_uri: str, run_id: str) -> evaluation.Evaluation:
     return evaluation.load(tracking_uri, run_id)  # an evaluation never changes once written
 
 
-def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
+def chosen_prompts(view: ModelsView, scenario_key: str) -> prompt_sets.PromptSet | None:
     """The prompt set the person chose or wrote, saved as an MLflow evaluation dataset when new; None (and the
     reason shown) when there is none yet."""
     source = st.radio(
@@ -298,12 +318,12 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
     )
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     if source == "saved":
-        sets = prompt_sets.list_sets(uri, store.experiment_id)
+        sets = prompt_sets.list_sets(view.uri, view.store.experiment_id)
         if not sets:
             st.info("No prompt set saved in this experiment yet: type, upload or take prompts from past turns.")
             return None
         chosen = st.selectbox("Prompt set", sets, key="eval_set", format_func=lambda s: f"{s.name} · {s.created_by}")
-        return prompt_sets.load(uri, chosen.dataset_id)
+        return prompt_sets.load(view.uri, chosen.dataset_id)
     if source == "typed":
         text = st.text_area(
             "One prompt a line; add expectations after “ | ”",
@@ -324,7 +344,7 @@ def chosen_prompts(scenario_key: str) -> prompt_sets.PromptSet | None:
         rows = prompt_sets.from_upload(upload.name, upload.getvalue()) if upload is not None else None
     else:
         count = st.number_input("How many of the newest", 1, prompt_sets.MAX_PROMPTS, 5, key="eval_past_count")
-        rows = prompt_sets.from_past_turns(uri, store.experiment_id, scenario_key, int(count))
+        rows = prompt_sets.from_past_turns(view.uri, view.store.experiment_id, scenario_key, int(count))
     if not rows:
         return None
     st.dataframe(prompt_sets.preview(rows), hide_index=True, width="stretch", key="eval_rows")
@@ -343,7 +363,7 @@ def preselected(rows: list[registry.VersionRow]) -> list[str]:
     return ["champion", *[str(r.version) for r in rows if r.version != at["champion"]][:1]]
 
 
-def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
+def evaluation_section(view: ModelsView, model_name: str, rows: list, scenario_key: str) -> None:
     """Versions or aliases answer one prompt set; MLflow's GenAI evaluation scores them; promote the winner."""
     st.subheader("Evaluate versions")
     st.caption(
@@ -352,7 +372,7 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
         "termination, cost, latency, each prompt's expectation"
         f"{', cats in the final picture, the critic kept CRITICS:/PROMPT:, iterations' if scenario_key == 'catify' else ''}."
         " The runs show in MLflow's UI as evaluation runs with their traces and scores"
-        + (f", in experiment {code(contract.models_experiment_name(settings.experiment_name))}." if EVALUATIONS else ".")
+        + (f", in experiment {code(contract.models_experiment_name(view.settings.experiment_name))}." if EVALUATIONS else ".")
     )
     refs = [alias for r in rows for alias in r.aliases] + [str(r.version) for r in rows]
     labels = {str(r.version): f"version {r.version}" for r in rows}
@@ -364,7 +384,7 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
         st.info("Log a second version to compare two.")
     else:
         try:
-            prompts = chosen_prompts(scenario_key)
+            prompts = chosen_prompts(view, scenario_key)
         except (UserError, prompt_sets.PromptSetError) as exc:
             st.error(plain(exc))
             prompts = None
@@ -390,14 +410,16 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
             try:
                 with st.status(f"Evaluating {', '.join(chosen)} on {len(prompts.rows)} prompt(s)…") as status:
                     if not prompts.dataset_id:
-                        prompts = prompt_sets.save(uri, store.experiment_id, prompts.name, prompts.rows, scenario_key)
-                    done = evaluation.evaluate(uri, settings.experiment_name, model_name, chosen, prompts, settings, progress=status.write)
+                        prompts = prompt_sets.save(view.uri, view.store.experiment_id, prompts.name, prompts.rows, scenario_key)
+                    done = evaluation.evaluate(
+                        view.uri, view.settings.experiment_name, model_name, chosen, prompts, view.settings, progress=status.write
+                    )
                     status.update(label="Evaluated", state="complete", expanded=False)
                 st.session_state[f"eval_run_{model_name}"] = done.run_id
             except (UserError, evaluation.EvaluationError, prompt_sets.PromptSetError) as exc:
                 st.error(plain(exc))
     try:
-        earlier = evaluation.past(uri, store.experiment_id, model_name)
+        earlier = evaluation.past(view.uri, view.store.experiment_id, model_name)
     except evaluation.EvaluationError as exc:
         st.error(plain(exc))
         return
@@ -414,11 +436,11 @@ def evaluation_section(model_name: str, rows: list, scenario_key: str) -> None:
         key=f"eval_shown_{model_name}_{latest}",
     )
     try:
-        result = past_evaluation(uri, shown)
+        result = past_evaluation(view.uri, shown)
     except evaluation.EvaluationError as exc:
         st.error(plain(exc))
         return
-    evaluation_results(result, rows)
+    evaluation_results(view, result, rows)
 
 
 # the evaluation's tables fit a 1400 px screen (issue 32): short labels, what each means on hover
@@ -439,7 +461,7 @@ EVALUATION_COLUMNS = {
 }
 
 
-def evaluation_results(result: evaluation.Evaluation, rows: list[registry.VersionRow]) -> None:
+def evaluation_results(view: ModelsView, result: evaluation.Evaluation, rows: list[registry.VersionRow]) -> None:
     winner = result.winner
     st.markdown(
         f"**Totals per version** on prompt set {code(result.prompt_set)}: the score is the share of checks "
@@ -473,7 +495,7 @@ def evaluation_results(result: evaluation.Evaluation, rows: list[registry.Versio
             for column, row in zip(st.columns(max(len(answers), 3)), answers):  # thumbnails, not the page's width
                 final = row.pictures[-1] if row.pictures else None
                 png = (
-                    trace_data.picture(store, uri, row.run_id, PurePosixPath(final["artifact_path"]).stem)
+                    trace_data.picture(view.store, view.uri, row.run_id, PurePosixPath(final["artifact_path"]).stem)
                     if final and final.get("artifact_path")
                     else None
                 )
@@ -500,7 +522,7 @@ def evaluation_results(result: evaluation.Evaluation, rows: list[registry.Versio
     ):
         try:
             who = visitor.visitor().label
-            version, record = evaluation.promote(uri, result, alias, who)
+            version, record = evaluation.promote(view.uri, result, alias, who)
             st.success(plain(f"{alias} → {result.model_name} version {version} (promoted by {record})."))
         except evaluation.EvaluationError as exc:
             st.error(plain(exc))
@@ -508,7 +530,7 @@ def evaluation_results(result: evaluation.Evaluation, rows: list[registry.Versio
 
 DEMO_PARAMS_TEAM = {"provider": "demo", "chat_model": "demo-chat"}
 if team_key != "catify":
-    team_model(teams[team_key])
+    team_model(view, teams[team_key])
     st.stop()
 
 # ---- log --------------------------------------------------------------------------------------------
@@ -534,9 +556,13 @@ left.caption(
 )
 
 
-def log_version() -> str:
+def log_version(view: ModelsView) -> str:
     version = registry.log_catify(
-        uri, settings.experiment_name, settings, st.session_state.model_iterations, instruction=st.session_state.model_instruction
+        view.uri,
+        view.settings.experiment_name,
+        view.settings,
+        st.session_state.model_iterations,
+        instruction=st.session_state.model_instruction,
     )
     st.session_state.alias_version = version  # the new version is the one an alias would take (issue 20)
     return f"Logged catify version {version}."
@@ -548,7 +574,7 @@ right.button(
     key="log_model",
     width="stretch",
     on_click=registry_action,
-    args=(log_version,),
+    args=(partial(log_version, view),),
     help="Takes a few seconds: MLflow records the code and the pinned requirements.",
     disabled=VISITOR,
 )
@@ -558,7 +584,7 @@ if message := st.session_state.pop("model_message", None):
 # ---- versions ---------------------------------------------------------------------------------------
 st.subheader("Versions")
 try:
-    rows = shown_versions()
+    rows = shown_versions(view)
 except registry.RegistryError as exc:
     st.error(plain(exc))
     rows = []
@@ -602,10 +628,10 @@ cols[2].button(
     key="set_alias",
     width="stretch",
     on_click=set_alias_asking,
-    args=(registry.MODEL_NAME, "alias_version", "alias_name"),
+    args=(view, registry.MODEL_NAME, "alias_version", "alias_name"),
     disabled=VISITOR,
 )
-confirm_alias_move(registry.MODEL_NAME)
+confirm_alias_move(view, registry.MODEL_NAME)
 
 # ---- predict ----------------------------------------------------------------------------------------
 st.subheader("Load and predict")
@@ -623,13 +649,13 @@ predict_iterations = cols[2].number_input(
     int(logged.iterations) if logged.iterations.isdigit() else DEFAULT_ITERATIONS,
     key=f"predict_iterations_{logged.version}",
 )
-if st.button("Predict", icon=":material/play_arrow:", key="predict", type="primary") and admitted(prompt):
+if st.button("Predict", icon=":material/play_arrow:", key="predict", type="primary") and admitted(view, prompt):
     try:
         with st.spinner(f"Loading {model_uri} and predicting…"):
             # load by version, so a moved alias never serves a stale cached model
-            model = loaded(uri, f"models:/{registry.MODEL_NAME}/{choices[model_uri]}")
+            model = loaded(view.uri, f"models:/{registry.MODEL_NAME}/{choices[model_uri]}")
             params = {"iterations": int(predict_iterations), **(DEMO_PARAMS if VISITOR else {})}
-            predicted = registry.predict(model, [prompt], params, experiment_id=store.models_experiment_id, asker=ASKER)
+            predicted = registry.predict(model, [prompt], params, experiment_id=view.store.models_experiment_id, asker=ASKER)
             st.session_state.prediction = (model_uri, predicted[0])
     except registry.RegistryError as exc:
         st.session_state.pop("prediction", None)
@@ -672,4 +698,4 @@ if "prediction" in st.session_state:
     if result.get("trace_id"):
         st.link_button("Open the trace", f"traces?trace={result['trace_id']}&kind=prediction", icon=":material/monitoring:")
 
-evaluation_section(registry.MODEL_NAME, rows, "catify")
+evaluation_section(view, registry.MODEL_NAME, rows, "catify")

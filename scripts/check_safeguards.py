@@ -238,7 +238,7 @@ SAFEGUARDS = [
         "the chat page writes the session's unsaved turns once the store answers",
         "pages/chat.py",
         "save_unsaved_turns",
-        "                written = page_store.store.save_pending(unsaved)",
+        "                written = context.store.store.save_pending(unsaved)",
         "                written = unsaved.pending_turns",
         (f"{STORE}::test_a_store_unreachable_at_start_keeps_the_chat_in_the_session_and_saves_it_once_back",),
     ),

@@ -250,8 +250,8 @@ def test_every_safeguard_is_where_scripts_check_safeguards_looks():
     assert len(check_safeguards.SAFEGUARDS) >= 34 and not lost, lost
 
 
-# pages that build one context at their top and pass it (issue 33); the others still read their page's variables
-EXPLICIT_PAGES = ("pages/traces.py", "pages/compare.py")
+# every page builds one context at its top and passes it (issue 33)
+EXPLICIT_PAGES = tuple(sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py")))
 
 
 def _page_variables_read_in_functions(source: str, filename: str) -> list[str]:
