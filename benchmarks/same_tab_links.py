@@ -20,9 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cold_start import CHROMIUM, CHROMIUM_ARGS, ROOT, USABLE, app_env, start, stop, wait_up  # beside this script
 from playwright.sync_api import Page, sync_playwright
-
-from benchmarks.cold_start import CHROMIUM, CHROMIUM_ARGS, ROOT, USABLE, app_env, start, stop, wait_up
 
 SETTLED = "() => !document.querySelector('[data-testid=stStatusWidget]')"
 
