@@ -113,13 +113,36 @@ class Registry:
 RUNTIMES = Registry(
     {
         "agentchat": "core.runtimes.agentchat",
+        "agentframework": "core.runtimes.agentframework",
     }
 )
+# what people call each runtime (the chat's sidebar, the Compare page); the first is the default
+RUNTIME_LABELS: dict[str, str] = {"agentchat": "AutoGen", "agentframework": "Agent Framework"}
 
 
-def runtime_of(scenario: Scenario) -> Runtime:
-    """The agent runtime that builds and runs this scenario's team."""
-    return RUNTIMES.get(scenario.runtime)
+def runtime_name(scenario: Scenario, chosen: str = "") -> str:
+    """The runtime a conversation runs on: its own choice, else its scenario's (AutoGen for the seed scenarios; a
+    conversation saved before the choice existed has none)."""
+    return chosen or scenario.runtime
+
+
+def runtime_of(scenario: Scenario, chosen: str = "") -> Runtime:
+    """The agent runtime that builds and runs this scenario's team (`chosen`: the conversation's choice)."""
+    return RUNTIMES.get(runtime_name(scenario, chosen))
+
+
+def team_context(
+    scenario: Scenario,
+    clients: Models,
+    sink: ImageSink,
+    turn: int,
+    options: Mapping[str, Any],
+    label: Callable[[str], str] = lambda name: name,
+) -> TeamContext:
+    """What a runtime builds the scenario's team from, with its options filled in from the scenario's defaults.
+    `clients` are what that runtime's `models` made (its own type: agentchat's are `providers.Clients`)."""
+    defaults = scenario.option_defaults(clients.settings) if clients.settings is not None else {}
+    return TeamContext(clients=cast("Clients", clients), sink=sink, turn=turn, options={**defaults, **options}, label=label)
 
 
 def build_team(
@@ -130,8 +153,5 @@ def build_team(
     options: Mapping[str, Any],
     label: Callable[[str], str] = lambda name: name,
 ) -> Team:
-    """The scenario's team for one turn, by its runtime, with its options filled in from the scenario's defaults.
-    `clients` are what that runtime's `models` made (its own type: agentchat's are `providers.Clients`)."""
-    defaults = scenario.option_defaults(clients.settings) if clients.settings is not None else {}
-    context = TeamContext(clients=cast("Clients", clients), sink=sink, turn=turn, options={**defaults, **options}, label=label)
-    return runtime_of(scenario).build(scenario, context)
+    """The scenario's team for one turn, by its own runtime (`team_context`)."""
+    return runtime_of(scenario).build(scenario, team_context(scenario, clients, sink, turn, options, label))

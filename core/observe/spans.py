@@ -127,6 +127,7 @@ class TurnInfo:
     kind: str = contract.CHAT_TURN  # what the trace is (contract.TRACE_KIND)
     defuse_markup: bool = False  # a hosted demo: markdown pictures in the spans become links (`defused`)
     label: str = ""  # the scenario's label (a team file's, from the file): shown wherever the key would be
+    runtime: str = ""  # the agent runtime that ran the turn (contract.RUNTIME)
 
 
 def trace_identity(info: TurnInfo) -> dict[str, Any]:
@@ -171,6 +172,7 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
                     contract.TRACE_KIND: info.kind,
                     contract.OWNER: info.session_id,
                     **({contract.LABEL: info.label} if info.label else {}),
+                    **({contract.RUNTIME: info.runtime} if info.runtime else {}),
                     **({contract.BILLING: contract.BILLED_TO_OWNER} if info.billed_to_owner else {}),
                 },
                 **trace_identity(info),

@@ -1,0 +1,12 @@
+"""Agent Framework's workflow for each built-in scenario, by the scenario's `team` name (core.scenarios.Scenario.team),
+as agentchat's builders are (core/runtimes/agentchat/teams/): the scenario modules describe, these build."""
+
+from typing import Any, Callable
+
+from ....agents import TeamContext
+from ....scenarios import analyst as analyst_scenario
+from . import analyst
+
+BUILDERS: dict[str, Callable[[TeamContext], Any]] = {
+    analyst_scenario.KEY: analyst.build,
+}

@@ -1,0 +1,118 @@
+"""Microsoft Agent Framework as the second agent runtime (issue 34): the seed scenarios run on it through the same front
+door as on AutoGen, on the offline demo (its models served in process over OpenAI's wire format) and through the real
+openai SDK over HTTP to the suite's OpenAI-compatible server; each turn is one trace with the runtime as a tag, agent
+and model-call spans typed and nested, and tokens counted once (the trace's totals are the sum of its CHAT_MODEL spans
+and what the server reported)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from mlflow.entities import SpanType
+
+from core import contract
+from core.config import Settings
+from core.conversations import Conversation
+from core.observe import export
+from core.scenarios.analyst import ANALYST, SUMMARIZER
+from core.turn import TurnRequest, run_turn
+from tests.openai_server import OpenAIStub
+from tests.test_openai_path import CANARY, openai_settings
+
+REPORT = "Revenue grew 12% to $3.4M in 2025. Costs rose 5% because of freight. Online sales doubled."
+
+
+@pytest.fixture()
+def server():
+    with OpenAIStub() as stub:
+        yield stub
+
+
+def on_agent_framework(scenario: str, provider: str = "demo", **options) -> Conversation:
+    return Conversation(scenario=scenario, session_id="s", provider=provider, runtime="agentframework", options=dict(options))
+
+
+def traces_of(mlflow_client, store, conversation_id: str) -> list:
+    export.flush()
+    found = mlflow_client.search_traces(
+        locations=[store.experiment_id], filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'"
+    )
+    return sorted((mlflow_client.get_trace(t.info.trace_id) for t in found), key=lambda t: int(t.info.tags[contract.TURN]))
+
+
+def model_span_usage(trace) -> dict[str, int]:
+    calls = [s for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL]
+    return {key: sum(int(s.get_attribute(contract.USAGE)[key]) for s in calls) for key in (contract.INPUT_TOKENS, contract.OUTPUT_TOKENS)}
+
+
+def assert_counted_once(trace) -> None:
+    """The trace's totals (MLflow's own) are its model-call spans' usage; no other span carries usage."""
+    usage = trace.info.token_usage
+    assert model_span_usage(trace) == {
+        contract.INPUT_TOKENS: usage[contract.INPUT_TOKENS],
+        contract.OUTPUT_TOKENS: usage[contract.OUTPUT_TOKENS],
+    }
+    others = [s.name for s in trace.data.spans if s.span_type != SpanType.CHAT_MODEL and s.get_attribute(contract.USAGE)]
+    assert not others, others
+
+
+def parents(trace) -> dict[str, str]:
+    by_id = {s.span_id: s for s in trace.data.spans}
+    return {f"{s.span_type} {s.name}": by_id[s.parent_id].name if s.parent_id in by_id else "" for s in trace.data.spans}
+
+
+def test_analyst_and_summarizer_on_the_demo_answer_concurrently_and_remember_the_report(tracking_uri, store, mlflow_client):
+    settings = Settings(tracking_uri=tracking_uri)
+    conversation = on_agent_framework("analyst", report=REPORT)
+    first = asyncio.run(run_turn(TurnRequest(conversation, "How did revenue change?", settings, store)))
+    assert first.status == "ok", first.error
+    said = {e["name"]: e["text"] for e in first.entries if e["role"] == "assistant"}
+    assert said[ANALYST].startswith("On “How did revenue change?”, the report says “Revenue grew 12% to $3.4M in 2025.”")
+    assert said[SUMMARIZER].startswith("Summary: Revenue grew 12%")
+
+    reopened = store.load(first.conversation.id)
+    assert reopened.runtime == "agentframework", "the conversation keeps its runtime"
+    assert "agentframework_checkpoint" in (reopened.state or {})
+    second = asyncio.run(run_turn(TurnRequest(reopened, "What happened to online sales?", settings, store)))
+    assert second.status == "ok", second.error
+    analyst = next(e["text"] for e in second.entries if e.get("name") == ANALYST)
+    assert "Online sales doubled." in analyst, "the report came back from the checkpoint: only the question was sent"
+
+    traces = traces_of(mlflow_client, store, first.conversation.id)
+    assert [t.info.tags[contract.TURN] for t in traces] == ["1", "2"]
+    for trace in traces:
+        assert trace.info.tags[contract.RUNTIME] == "agentframework"
+        assert trace.info.tags[contract.SCENARIO] == "analyst"
+        shape = parents(trace)
+        assert shape[f"{SpanType.AGENT} {ANALYST}"] == contract.turn_name("analyst")
+        assert shape[f"{SpanType.CHAT_MODEL} chat demo-chat"] in (ANALYST, SUMMARIZER)
+        assert sum(1 for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL) == 2
+        assert_counted_once(trace)
+    usage = second.usage or {}
+    assert (usage["input_tokens"], usage["output_tokens"]) == (
+        traces[1].info.token_usage[contract.INPUT_TOKENS],
+        traces[1].info.token_usage[contract.OUTPUT_TOKENS],
+    )
+
+
+def test_analyst_through_the_openai_sdk_over_http(server, tracking_uri, store, mlflow_client):
+    settings = openai_settings(server, tracking_uri)
+    conversation = on_agent_framework("analyst", provider="openai", report=REPORT)
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "How did revenue change?", settings, store)))
+    assert outcome.status == "ok", outcome.error
+    assert {e["name"] for e in outcome.entries if e["role"] == "assistant"} == {ANALYST, SUMMARIZER}
+    assert all(e["text"].startswith("stub reply: ") for e in outcome.entries if e["role"] == "assistant")
+    requests = server.requests_to("/chat/completions")
+    assert len(requests) == 2
+    assert {r.body["model"] for r in requests} == {"gpt-4o-mini"}
+    assert all(r.headers["authorization"] == f"Bearer {CANARY}" for r in requests)
+    assert all(r.body.get("stream") and r.body["stream_options"] == {"include_usage": True} for r in requests)
+
+    (trace,) = traces_of(mlflow_client, store, outcome.conversation.id)
+    assert_counted_once(trace)
+    reported = [r.usage for r in requests]
+    assert trace.info.token_usage[contract.INPUT_TOKENS] == sum(u["prompt_tokens"] for u in reported)
+    assert trace.info.token_usage[contract.OUTPUT_TOKENS] == sum(u["completion_tokens"] for u in reported)
+    assert trace.info.cost and trace.info.cost["total_cost"] > 0, "MLflow priced gpt-4o-mini from its catalog"
+    assert CANARY not in str(trace.to_dict())
