@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, cast
 
+from .image_models import GeneratedImage, ImageGenerator, downsize, png_size, to_png
+from .observe import spans
 from .records import ImageLookupEntry
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 IMAGE_AGENT = "image_agent"
 CRITIC = "critic"
+CRITIC_IMAGE_SIDE = 512  # the picture the critic is shown is downsized to this side
 
 
 @dataclass
@@ -75,6 +78,54 @@ class ImageSink(Protocol):
 
 def new_image_id() -> str:
     return uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A picture an image agent drew: its place in the lineage (stored already), and the smaller copy the critic sees."""
+
+    record: ImageRecord
+    small: Any  # the PIL image
+    small_png: bytes
+
+
+async def draw(generator: ImageGenerator, sink: ImageSink, turn: int, prompt: str, parent: str | None, critique: str | None) -> Drawn:
+    """Every runtime's image agent draws here: an image span, the picture priced, stored in the sink at once (the run's
+    artifacts), its lineage record, and the copy the critic is shown (one attachment for the span and the critic's call)."""
+    with spans.image_span(generator.model, getattr(generator, "size", ""), getattr(generator, "quality", ""), prompt) as span:
+        image: GeneratedImage = await generator.generate(prompt)
+        price = image.price
+        record = ImageRecord(
+            image_id=new_image_id(),
+            prompt=prompt,
+            index=sink.next_index(),
+            turn=turn,
+            parent=parent,
+            critique=critique,
+            model=image.model,
+            size=image.size,
+            quality=image.quality,
+            cost_usd=price.usd,
+            trace_id=spans.current_trace_id(),
+            usage=image.usage.attribute() if image.usage is not None else None,
+            priced_from_tokens=price.from_tokens,
+            price_note=price.note,
+        )
+        record.artifact_path = sink.store(record, image.png)
+        spans.record_image(span, record.image_id, record.artifact_path, record.cost_usd, parent)
+        spans.record_image_usage(span, record.usage, record.price_note)
+        small = downsize(image.png, CRITIC_IMAGE_SIDE)
+        small_png = image.png if small.size == png_size(image.png) else to_png(small)
+        spans.image_outputs(
+            span,
+            small_png,
+            image.revised_prompt or prompt,
+            image_id=record.image_id,
+            artifact_path=record.artifact_path,
+            revised_prompt=image.revised_prompt,
+            cost_usd=record.cost_usd,
+        )
+    return Drawn(record, small, small_png)
 
 
 @dataclass(frozen=True)

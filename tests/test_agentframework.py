@@ -116,3 +116,71 @@ def test_analyst_through_the_openai_sdk_over_http(server, tracking_uri, store, m
     assert trace.info.token_usage[contract.OUTPUT_TOKENS] == sum(u["completion_tokens"] for u in reported)
     assert trace.info.cost and trace.info.cost["total_cost"] > 0, "MLflow priced gpt-4o-mini from its catalog"
     assert CANARY not in str(trace.to_dict())
+
+
+def lineage(conversation: Conversation) -> list[tuple[str, str | None]]:
+    entries = sorted(conversation.image_lookup.items(), key=lambda item: item[1]["index"])
+    return [(image_id, entry["parent"]) for image_id, entry in entries]
+
+
+def test_catify_on_the_demo_follows_the_critic_and_keeps_the_lineage(tracking_uri, store, mlflow_client):
+    settings = Settings(tracking_uri=tracking_uri)
+    conversation = on_agent_framework("catify", iterations=2, instruction="Exactly 5 cats, in film noir.")
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "a cat on a sofa", settings, store)))
+    assert outcome.status == "ok", outcome.error
+    steps = [(e["name"], e["text"]) for e in outcome.entries if e["role"] == "assistant"]
+    assert [name for name, _ in steps] == ["image_agent", "critic", "image_agent", "critic", "image_agent"]
+    assert steps[0][1] == "a cat on a sofa"
+    assert "the brief asks for 5 cats" in steps[1][1] and "film noir" in steps[1][1], "the edited instruction reached the critic"
+    assert steps[2][1] == steps[1][1].split("PROMPT: ", 1)[1], "the image agent drew the critic's prompt"
+
+    saved = store.load(outcome.conversation.id)
+    chain = lineage(saved)
+    assert len(chain) == 3 and chain[0][1] is None
+    assert [parent for _, parent in chain[1:]] == [chain[0][0], chain[1][0]], "each picture's parent is the one before"
+    assert {e.get("image_id") for e in outcome.entries if e["name"] == "image_agent"} == {i for i, _ in chain}
+    state_text = str(saved.state)
+    assert len(state_text) < 40_000 and "iVBOR" not in state_text, "no picture in the saved checkpoint"
+
+    (trace,) = traces_of(mlflow_client, store, outcome.conversation.id)
+    assert trace.info.tags[contract.RUNTIME] == "agentframework"
+    shape = parents(trace)
+    picture_spans = [s for s in trace.data.spans if s.get_attribute(contract.IMAGE_ID)]
+    assert [s.get_attribute(contract.IMAGE_ID) for s in picture_spans] == [i for i, _ in chain]
+    assert all(shape[f"{s.span_type} {s.name}"] == "image_agent" for s in picture_spans), "a picture's span is in its agent's step"
+    assert shape[f"{SpanType.CHAT_MODEL} chat demo-vision"] == "critic"
+    critic_calls = [s for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL]
+    assert len(critic_calls) == 2
+    for call in critic_calls:
+        users = [m for m in call.inputs["messages"] if m["role"] == "user"]
+        assert len(users) == 1, "the critic is shown the newest picture only"
+        parts = users[0]["content"]
+        assert [p["type"] for p in parts] == ["text", "image_url"], "the prompt and its picture in one message"
+        assert parts[1]["image_url"]["url"].startswith("mlflow-attachment://"), "the picture is an attachment, not base64"
+    assert_counted_once(trace)
+
+    second = asyncio.run(run_turn(TurnRequest(saved, "a dog in the rain", settings, store)))
+    assert second.status == "ok", second.error
+    again = lineage(store.load(second.conversation.id))
+    assert len(again) == 6 and again[3][1] is None, "a new prompt starts a new chain"
+
+
+def test_catify_through_the_openai_sdk_over_http(server, tracking_uri, store, mlflow_client):
+    conversation = on_agent_framework("catify", provider="openai", iterations=1)
+    outcome = asyncio.run(run_turn(TurnRequest(conversation, "a red house on a hill", openai_settings(server, tracking_uri), store)))
+    assert outcome.status == "ok", outcome.error
+    image_requests = server.requests_to("/images/generations")
+    assert [r.body["prompt"] for r in image_requests] == ["a red house on a hill", "a red house on a hill with many more cats"]
+    (chat,) = server.requests_to("/chat/completions")
+    users = [m for m in chat.body["messages"] if m["role"] == "user"]
+    assert len(users) == 1 and [p["type"] for p in users[0]["content"]] == ["text", "image_url"]
+    assert chat.headers["authorization"] == f"Bearer {CANARY}"
+
+    (trace,) = traces_of(mlflow_client, store, outcome.conversation.id)
+    assert_counted_once(trace)
+    assert trace.info.token_usage[contract.INPUT_TOKENS] == chat.usage["prompt_tokens"]
+    pictures = [s for s in trace.data.spans if s.get_attribute(contract.IMAGE_ID)]
+    picture_cost = sum(s.get_attribute(contract.IMAGE_COST) for s in pictures)
+    chat_cost = sum(s.get_attribute(contract.COST)["total_cost"] for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL)
+    assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + picture_cost, abs=1e-9)
+    assert outcome.cost_usd == pytest.approx(trace.info.cost["total_cost"], abs=1e-9)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from agent_framework import Message
+from agent_framework import ChatMiddleware, Message
 from agent_framework.openai import OpenAIChatCompletionClient
 from openai import AsyncOpenAI
 
@@ -49,9 +49,12 @@ class AgentFrameworkClients:
     def stream(self) -> bool:
         return self.settings.stream_tokens
 
-    def for_role(self, role: str, demo: Responder | None = None, *, vision: bool = False) -> OpenAIChatCompletionClient:
+    def for_role(
+        self, role: str, demo: Responder | None = None, *, vision: bool = False, before: Sequence[ChatMiddleware] = ()
+    ) -> OpenAIChatCompletionClient:
         """The chat (or vision) model for one agent; on the demo provider, the demo model answering as `demo` (the
-        scenario's script for that agent; the demo vision model critiques any picture it is shown)."""
+        scenario's script for that agent; the demo vision model critiques any picture it is shown). `before`: chat
+        middlewares that shape a call before it is recorded (the critic's one-picture context)."""
         settings = self.settings
         model = settings.vision_model if vision else settings.chat_model
         demo_provider = settings.provider == "demo"
@@ -69,7 +72,7 @@ class AgentFrameworkClients:
         recorder = ModelCall(self.spans, model, role, "openai" if settings.provider == "openai" else None, free=demo_provider)
         self._calls.append(recorder)
         return OpenAIChatCompletionClient(
-            model=model, async_client=sdk, middleware=[recorder], message_preparer=one_user_message if vision else None
+            model=model, async_client=sdk, middleware=[*before, recorder], message_preparer=one_user_message if vision else None
         )
 
     def totals(self) -> costs.CallTotals:

@@ -27,8 +27,10 @@ from ...agents import TeamContext
 from ...records import TranscriptEntry
 from .. import Finished, RunEvent, Spoke, Task, Working, Writing
 from ..agentchat.stream import tool_entry
+from .agents import picture_id
 from .clients import AgentFrameworkClients, build_clients
 from .plan import Plan
+from .state import kept
 from .teams import BUILDERS
 
 if TYPE_CHECKING:
@@ -95,7 +97,7 @@ class _Reader:
                     entries.append(tool_entry(name, tool, arguments, str(content.result), bool(content.exception), self.turn, self.step))
                 elif content.type == "text" and content.text:
                     words.append(content.text)
-            image_id = image_id or str((message.additional_properties or {}).get("image_id", ""))
+            image_id = image_id or picture_id(message)
         entry: TranscriptEntry = {"role": "assistant", "name": name, "turn": self.turn, "step": self.step, "text": _said(" ".join(words))}
         if image_id:
             entry["image_id"] = image_id
@@ -132,7 +134,7 @@ class AgentFrameworkTeam:
         latest = await self.storage.get_latest(workflow_name=self.workflow.name)
         if latest is None:
             return {}
-        return {STATE_KEY: encode_checkpoint_value(latest.to_dict())}
+        return {STATE_KEY: encode_checkpoint_value(kept(latest.to_dict()))}
 
     def stop(self) -> None:
         self.plan.stop[0] = True

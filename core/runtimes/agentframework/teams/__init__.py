@@ -5,8 +5,10 @@ from typing import Any, Callable
 
 from ....agents import TeamContext
 from ....scenarios import analyst as analyst_scenario
-from . import analyst
+from ....scenarios import catify as catify_scenario
+from . import analyst, catify
 
 BUILDERS: dict[str, Callable[[TeamContext], Any]] = {
+    catify_scenario.KEY: catify.build,
     analyst_scenario.KEY: analyst.build,
 }
