@@ -7,6 +7,11 @@ and what the server reported)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from mlflow.entities import SpanType
@@ -184,3 +189,93 @@ def test_catify_through_the_openai_sdk_over_http(server, tracking_uri, store, ml
     chat_cost = sum(s.get_attribute(contract.COST)["total_cost"] for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL)
     assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + picture_cost, abs=1e-9)
     assert outcome.cost_usd == pytest.approx(trace.info.cost["total_cost"], abs=1e-9)
+
+
+# --- Weather: custom speakers with reasons, a pause for the human, resumed in another process ----------------------
+
+ONE_TURN = """
+import asyncio, json, sys
+from core.config import Settings
+from core.conversations import Conversation, ConversationStore
+from core.observe import export
+from core.turn import TurnRequest, run_turn
+
+uri, experiment, conversation_id, message = sys.argv[1:5]
+store = ConversationStore.connect(uri, experiment)
+if conversation_id:
+    conversation = store.load(conversation_id)
+else:
+    conversation = Conversation(scenario="weather", session_id="s", provider="demo", runtime="agentframework")
+outcome = asyncio.run(run_turn(TurnRequest(conversation, message, Settings(tracking_uri=uri), store)))
+export.flush()
+print(json.dumps({"status": outcome.status, "error": outcome.error, "id": outcome.conversation.id, "entries": outcome.entries}))
+"""
+
+
+def turn_in_a_new_process(tracking_uri: str, experiment: str, conversation_id: str, message: str) -> dict:
+    """One turn in a fresh Python process, as another app instance would run it: nothing shared but the store."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "MLFLOW_MODEL_CATALOG_URI": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_TURN, tracking_uri, experiment, conversation_id, message],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_weather_pauses_for_the_human_and_resumes_in_another_process(tracking_uri, experiment_name, store, mlflow_client):
+    first = turn_in_a_new_process(tracking_uri, experiment_name, "", "What's the weather like today?")
+    assert first["status"] == "waiting", first["error"]
+    (asked,) = [e for e in first["entries"] if e["role"] == "assistant"]
+    assert asked["name"] == "planner" and asked["asks_user"] and asked["text"] == "Which city should I check the weather for?"
+    assert asked["why"] == "rule: your new message goes to the planner"
+    saved = store.load(first["id"])
+    assert saved.runtime == "agentframework" and "agentframework_checkpoint" in (saved.state or {})
+
+    second = turn_in_a_new_process(tracking_uri, experiment_name, first["id"], "Lehi")
+    assert second["status"] == "ok", second["error"]
+    said = [(e["role"], e["name"], e["text"]) for e in second["entries"][1:]]
+    assert said[0] == ("assistant", "planner", "weather_assistant: please get the current weather for Lehi.")
+    assert said[1][0] == "tool" and said[1][2].startswith('get_weather(city="Lehi") → Lehi: ')
+    assert said[2][:2] == ("assistant", "weather_assistant")
+    assert said[3][:2] == ("assistant", "planner") and said[3][2].startswith("Here is what I found. Lehi: ")
+    whys = [e.get("why") for e in second["entries"] if e["role"] == "assistant"]
+    assert whys == [
+        "rule: your new message goes to the planner",
+        "rule: a weather question naming a known city goes to the weather assistant",
+        "rule: the weather assistant reports back to the planner",
+    ]
+
+    traces = traces_of(mlflow_client, store, first["id"])
+    assert [t.info.tags[contract.TURN] for t in traces] == ["1", "2"]
+    shape = parents(traces[1])
+    assert shape[f"{SpanType.TOOL} get_weather"] == "weather_assistant", "the tool's span is in its agent's step"
+    assert parents(traces[0])[f"{SpanType.TOOL} transfer_to_user"] == "planner"
+    for trace in traces:
+        assert trace.info.tags[contract.RUNTIME] == "agentframework"
+        assert_counted_once(trace)
+
+
+def test_weather_through_the_openai_sdk_over_http_pauses_and_resumes(server, tracking_uri, store, mlflow_client):
+    settings = openai_settings(server, tracking_uri)
+    conversation = on_agent_framework("weather", provider="openai", weather_source="offline")
+    first = asyncio.run(run_turn(TurnRequest(conversation, "What's the weather like?", settings, store)))
+    assert first.status == "waiting", first.error
+    assert first.entries[-1]["asks_user"] and first.entries[-1]["text"] == "Which city?"
+    (ask,) = server.requests_to("/chat/completions")
+    assert "transfer_to_user" in {t["function"]["name"] for t in ask.body["tools"]}
+
+    second = asyncio.run(run_turn(TurnRequest(store.load(first.conversation.id), "Lehi", settings, store)))
+    assert second.status == "ok", second.error
+    assert second.entries[-1]["name"] == "planner" and second.entries[-1]["text"].startswith("The weather: Lehi: ")
+    requests = server.requests_to("/chat/completions")
+    planner_after = requests[1].body["messages"]
+    assert any(m["role"] == "tool" for m in planner_after), "the planner saw its question and the answer"
+    (_, trace) = traces_of(mlflow_client, store, first.conversation.id)
+    assert_counted_once(trace)
+    assert trace.info.token_usage[contract.INPUT_TOKENS] == sum(r.usage["prompt_tokens"] for r in requests[1:])

@@ -57,12 +57,15 @@ def _user_content(content: Any) -> str | list[str | Image]:
     return parts
 
 
-def llm_messages(messages: Sequence[dict[str, Any]]) -> list[LLMMessage]:
+def llm_messages(messages: Sequence[dict[str, Any]], me: str = "") -> list[LLMMessage]:
     """OpenAI chat messages as agentchat's model messages (what the demo's scripted roles read); a message's `name`
-    is its source, as agentchat gives other agents' words to a model."""
+    is its source, and another agent's words (an assistant message named for someone other than `me`) come as a user
+    message from it, as agentchat gives other agents' words to a model."""
     out: list[LLMMessage] = []
     for m in messages:
         role, source = m.get("role"), str(m.get("name") or m.get("role") or "user")
+        if role == "assistant" and me and m.get("name") and m.get("name") != me and not m.get("tool_calls"):
+            role = "user"
         if role in ("system", "developer"):
             out.append(SystemMessage(content=_text(m.get("content"))))
         elif role == "assistant" and m.get("tool_calls"):
@@ -105,15 +108,15 @@ def _finish(result: CreateResult) -> str:
 class DemoTransport(httpx2.AsyncBaseTransport):
     """One role's demo model as an OpenAI-compatible endpoint (no socket; every answer costs nothing)."""
 
-    def __init__(self, model: str, responders: Sequence[Responder] = DEFAULT_RESPONDERS):
-        self.model = model
+    def __init__(self, model: str, responders: Sequence[Responder] = DEFAULT_RESPONDERS, me: str = ""):
+        self.model, self.me = model, me
         self._client = DemoChatCompletionClient(model, responders)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if not request.url.path.endswith("/chat/completions"):
             return httpx2.Response(404, json={"error": {"message": "The demo serves chat completions only.", "type": "not_found"}})
         body = json.loads(await request.aread() or b"{}")
-        messages = llm_messages(body.get("messages") or [])
+        messages = llm_messages(body.get("messages") or [], self.me)
         tools = [t.get("function", t) for t in body.get("tools") or []]
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -166,6 +169,6 @@ class _Stream(httpx2.AsyncByteStream):
         yield b"data: [DONE]\n\n"
 
 
-def http_client(model: str, responders: Sequence[Responder] = DEFAULT_RESPONDERS) -> httpx2.AsyncClient:
-    """An httpx client whose every request the demo model answers in process."""
-    return httpx2.AsyncClient(transport=DemoTransport(model, responders))
+def http_client(model: str, responders: Sequence[Responder] = DEFAULT_RESPONDERS, me: str = "") -> httpx2.AsyncClient:
+    """An httpx client whose every request the demo model answers in process, as the agent named `me`."""
+    return httpx2.AsyncClient(transport=DemoTransport(model, responders, me))

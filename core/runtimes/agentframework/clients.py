@@ -60,7 +60,7 @@ class AgentFrameworkClients:
         demo_provider = settings.provider == "demo"
         if demo_provider:
             responders: Sequence[Responder] = (demo,) if demo is not None else DEFAULT_RESPONDERS
-            sdk = AsyncOpenAI(api_key="demo", base_url=demo_wire.DEMO_BASE_URL, http_client=demo_wire.http_client(model, responders))
+            sdk = AsyncOpenAI(api_key="demo", base_url=demo_wire.DEMO_BASE_URL, http_client=demo_wire.http_client(model, responders, role))
         else:
             sdk = AsyncOpenAI(
                 api_key=settings.api_key or "not-needed",

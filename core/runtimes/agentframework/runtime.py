@@ -26,7 +26,7 @@ from agent_framework._workflows._checkpoint_encoding import (  # the codec its F
 from ...agents import TeamContext
 from ...records import TranscriptEntry
 from .. import Finished, RunEvent, Spoke, Task, Working, Writing
-from ..agentchat.stream import tool_entry
+from ..agentchat.stream import HANDOFF_PREFIX, tool_entry
 from .agents import picture_id
 from .clients import AgentFrameworkClients, build_clients
 from .plan import Plan
@@ -87,18 +87,29 @@ class _Reader:
         entries: list[TranscriptEntry] = []
         words: list[str] = []
         image_id = ""
+        asks = ""
         for message in getattr(response, "messages", []) or []:
             for content in message.contents:
-                if content.type == "function_call":
+                if content.type == "function_call" and str(content.name).startswith(HANDOFF_PREFIX):
+                    asks = str((content.parse_arguments() or {}).get("question") or "")  # a hand-off: the agent's words
+                elif content.type == "function_call":
                     arguments = content.arguments if isinstance(content.arguments, str) else _json(content.arguments)
                     self._calls[str(content.call_id)] = (str(content.name), arguments)
-                elif content.type == "function_result":
-                    tool, arguments = self._calls.get(str(content.call_id), ("tool", ""))
+                elif content.type == "function_result" and str(content.call_id) in self._calls:
+                    tool, arguments = self._calls[str(content.call_id)]
                     entries.append(tool_entry(name, tool, arguments, str(content.result), bool(content.exception), self.turn, self.step))
                 elif content.type == "text" and content.text:
                     words.append(content.text)
             image_id = image_id or picture_id(message)
-        entry: TranscriptEntry = {"role": "assistant", "name": name, "turn": self.turn, "step": self.step, "text": _said(" ".join(words))}
+        entry: TranscriptEntry = {
+            "role": "assistant",
+            "name": name,
+            "turn": self.turn,
+            "step": self.step,
+            "text": _said(" ".join(words) or asks),
+        }
+        if asks:
+            entry["asks_user"] = True
         if image_id:
             entry["image_id"] = image_id
         if why:
