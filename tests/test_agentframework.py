@@ -279,3 +279,38 @@ def test_weather_through_the_openai_sdk_over_http_pauses_and_resumes(server, tra
     (_, trace) = traces_of(mlflow_client, store, first.conversation.id)
     assert_counted_once(trace)
     assert trace.info.token_usage[contract.INPUT_TOKENS] == sum(r.usage["prompt_tokens"] for r in requests[1:])
+
+
+# --- the runtime on the Traces page --------------------------------------------------------------------------------
+
+
+def test_the_traces_page_filters_by_runtime(tracking_uri, monkeypatch):
+    """One turn on each runtime in a store of its own: the Runtime filter lists both, by name, and narrows to one."""
+    import streamlit as st  # noqa: PLC0415 - only the page tests of this file need Streamlit
+    from conftest import ROOT  # noqa: PLC0415 - as tests/test_traces_page.py finds the page
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415 - as above
+
+    from core.conversations import ConversationStore  # noqa: PLC0415 - a store of this test's own
+
+    experiment = f"runtimes-{os.getpid()}-{id(monkeypatch)}"
+    store = ConversationStore.connect(tracking_uri, experiment)
+    settings = Settings(tracking_uri=tracking_uri)
+    for runtime in ("", "agentframework"):
+        conversation = Conversation(scenario="analyst", session_id="s", provider="demo", runtime=runtime, options={"report": REPORT})
+        assert asyncio.run(run_turn(TurnRequest(conversation, "How did revenue change?", settings, store))).status == "ok"
+    export.flush()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment)
+    monkeypatch.delenv("APP_MLFLOW_UI_URL", raising=False)
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "pages" / "traces.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    runtime = at.multiselect(key="f_runtime")
+    assert list(runtime.options) == ["AutoGen", "Agent Framework"]
+    runtime.set_value(["agentframework"]).run()
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Traces"] == "1"
+    listed = next(d.value for d in at.dataframe if "trace_id" in d.value.columns and "request" in d.value.columns)
+    assert list(listed["runtime"]) == ["agentframework"]

@@ -219,6 +219,7 @@ def _write_summary(root: Any, info: TurnInfo) -> None:
                 "provider": info.provider,
                 "owner": info.session_id,
                 "label": info.label,
+                "runtime": info.runtime,
             },
             rows,
         )
