@@ -171,6 +171,17 @@ RUNTIMES = Registry(
 RUNTIME_LABELS: dict[str, str] = {"agentchat": "AutoGen", "agentframework": "Agent Framework"}
 
 
+def runtimes_for(scenario: Scenario) -> list[str]:
+    """The runtimes that can run this scenario, its own first (the default): another runtime that has a team of its
+    own by the scenario's `team` name (its `teams`; a team file has its scenario's builder, its own runtime's only)."""
+    others = [
+        name
+        for name in RUNTIMES.modules
+        if name != scenario.runtime and scenario.team and scenario.team in getattr(RUNTIMES.get(name), "teams", ())
+    ]
+    return [scenario.runtime, *others]
+
+
 def runtime_name(scenario: Scenario, chosen: str = "") -> str:
     """The runtime a conversation runs on: its own choice, else its scenario's (AutoGen for the seed scenarios; a
     conversation saved before the choice existed has none)."""

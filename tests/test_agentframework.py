@@ -314,3 +314,69 @@ def test_the_traces_page_filters_by_runtime(tracking_uri, monkeypatch):
     assert shown["Traces"] == "1"
     listed = next(d.value for d in at.dataframe if "trace_id" in d.value.columns and "request" in d.value.columns)
     assert list(listed["runtime"]) == ["agentframework"]
+
+
+# --- the runtime choice on the chat page ---------------------------------------------------------------------------
+
+
+def test_the_chat_page_runs_a_conversation_on_the_runtime_chosen_and_reopens_it_on_it(
+    tracking_uri, experiment_name, monkeypatch, mlflow_client
+):
+    from conftest import ROOT  # noqa: PLC0415 - as tests/test_chat_page.py finds the app
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415 - only the page tests of this file need it
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("APP_PROVIDER", raising=False)
+    app = str(ROOT / "streamlit_app.py")
+    at = AppTest.from_file(app, default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    choice = at.sidebar.selectbox(key="agent_runtime")
+    assert choice.value == "agentchat", "AutoGen is the default"
+    assert list(choice.options) == ["AutoGen", "Agent Framework"]
+    choice.set_value("agentframework").run()
+    at.sidebar.slider(key="iterations").set_value(1).run()
+    at.chat_input[0].set_value("a cat on a roof").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.name for m in at.chat_message] == ["user", "image_agent", "critic", "image_agent"]
+    assert len(at.get("image")) == 2, "the pictures are shown under their entries"
+    run_id = at.query_params["conversation"]
+    assert mlflow_client.get_run(run_id).data.tags[contract.RUNTIME] == "agentframework"
+    (trace,) = mlflow_client.search_traces(
+        locations=[mlflow_client.get_run(run_id).info.experiment_id], filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'"
+    )
+    assert trace.info.tags[contract.RUNTIME] == "agentframework"
+
+    reopened = AppTest.from_file(app, default_timeout=120)
+    reopened.query_params["conversation"] = run_id
+    reopened.run()
+    assert not reopened.exception, [e.value for e in reopened.exception]
+    shown = [s for s in reopened.sidebar.selectbox if s.label == "Runtime"]
+    assert len(shown) == 1 and shown[0].value == "agentframework" and shown[0].disabled, "reopened on its runtime, locked"
+    reopened.chat_input[0].set_value("now on a boat").run()
+    assert not reopened.exception
+    assert mlflow_client.get_run(run_id).data.tags[contract.TURNS] == "2"
+    found = mlflow_client.search_traces(
+        locations=[mlflow_client.get_run(run_id).info.experiment_id], filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'"
+    )
+    assert {t.info.tags[contract.RUNTIME] for t in found} == {"agentframework"}
+
+
+def test_a_conversation_from_before_the_choice_reopens_on_autogen(tracking_uri, experiment_name, store, monkeypatch, mlflow_client):
+    from conftest import ROOT  # noqa: PLC0415 - as tests/test_chat_page.py finds the app
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415 - only the page tests of this file need it
+
+    old = Conversation(scenario="analyst", session_id="s", provider="demo", options={"report": REPORT})  # no runtime: as before
+    outcome = asyncio.run(run_turn(TurnRequest(old, "How did revenue change?", Settings(tracking_uri=tracking_uri), store)))
+    assert outcome.status == "ok" and contract.RUNTIME not in mlflow_client.get_run(outcome.conversation.id).data.tags
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    monkeypatch.delenv("APP_PROVIDER", raising=False)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.query_params["conversation"] = outcome.conversation.id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    (shown,) = [s for s in at.sidebar.selectbox if s.label == "Runtime"]
+    assert shown.value == "agentchat" and shown.disabled

@@ -170,6 +170,7 @@ class AgentFrameworkTeam:
 class AgentFrameworkRuntime:
     name = NAME
     sources: tuple[str, ...] = ()
+    teams = frozenset(BUILDERS)  # the scenarios' `team` names it builds (core.agents.runtimes_for)
 
     def models(self, settings: Settings) -> AgentFrameworkClients:
         return build_clients(settings)
