@@ -7,6 +7,7 @@ and what the server reported)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from mlflow.entities import SpanType
 from core import contract
 from core.config import Settings
 from core.conversations import Conversation
+from core.errors import InputError
 from core.observe import export
 from core.scenarios.analyst import ANALYST, SUMMARIZER
 from core.turn import TurnRequest, run_turn
@@ -344,6 +346,7 @@ def test_the_chat_page_runs_a_conversation_on_the_runtime_chosen_and_reopens_it_
     assert len(at.get("image")) == 2, "the pictures are shown under their entries"
     run_id = at.query_params["conversation"]
     assert mlflow_client.get_run(run_id).data.tags[contract.RUNTIME] == "agentframework"
+    export.flush()
     (trace,) = mlflow_client.search_traces(
         locations=[mlflow_client.get_run(run_id).info.experiment_id], filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'"
     )
@@ -358,6 +361,7 @@ def test_the_chat_page_runs_a_conversation_on_the_runtime_chosen_and_reopens_it_
     reopened.chat_input[0].set_value("now on a boat").run()
     assert not reopened.exception
     assert mlflow_client.get_run(run_id).data.tags[contract.TURNS] == "2"
+    export.flush()
     found = mlflow_client.search_traces(
         locations=[mlflow_client.get_run(run_id).info.experiment_id], filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'"
     )
@@ -380,3 +384,50 @@ def test_a_conversation_from_before_the_choice_reopens_on_autogen(tracking_uri, 
     assert not at.exception, [e.value for e in at.exception]
     (shown,) = [s for s in at.sidebar.selectbox if s.label == "Runtime"]
     assert shown.value == "agentchat" and shown.disabled
+
+
+# --- AutoGen and Agent Framework side by side on the Compare page -----------------------------------------------------
+
+
+def test_the_compare_page_runs_one_prompt_on_both_runtimes_with_steps_matched_by_agent(
+    tracking_uri, experiment_name, monkeypatch, mlflow_client
+):
+    from tests.pages import open_app  # noqa: PLC0415 - the page helpers of tests/test_compare_page.py
+    from tests.test_compare_page import compare_page, ok  # noqa: PLC0415 - as above
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    for name in ("OPENAI_API_KEY", "APP_PROVIDER", "APP_HOSTED"):
+        monkeypatch.delenv(name, raising=False)
+    at = compare_page(open_app())
+    at.selectbox(key="cmp_scenario").set_value("catify")
+    ok(at.text_area(key="cmp_message").set_value("a cat in a hat").run())
+    runtimes = [s for s in at.selectbox if s.key and s.key.endswith("_runtime")]
+    assert [s.value for s in runtimes] == ["agentchat", "agentchat"], "each setting starts on AutoGen"
+    runtimes[1].set_value("agentframework")
+    for slider in (s for s in at.slider if s.key and s.key.endswith("_iterations")):
+        slider.set_value(1)
+    ok(at.button(key="cmp_run").click().run())
+    done = [m.value for m in at.markdown if ":material/check_circle:" in m.value]
+    assert len(done) == 2 and any("Agent Framework" in line for line in done), done
+    steps = at.dataframe[0].value
+    assert list(steps["step"]) == ["image_agent", "critic", "image_agent #2", "total"], "the same agents' steps, one row each"
+    assert steps.iloc[1]["1 tokens"] == steps.iloc[1]["2 tokens"], "the same demo critic, the same tokens on both"
+    picked = at.session_state.cmp_pick
+    assert {mlflow_client.get_trace(t).info.tags[contract.RUNTIME] for t in picked} == {"agentchat", "agentframework"}
+
+
+def test_a_later_turn_runs_again_only_on_its_own_runtime(tracking_uri, store):
+    from core import variants  # noqa: PLC0415 - the variants of a turn (core.variants)
+
+    settings = Settings(tracking_uri=tracking_uri)
+    conversation = on_agent_framework("analyst", report=REPORT)
+    first = asyncio.run(run_turn(TurnRequest(conversation, "How did revenue change?", settings, store)))
+    second = asyncio.run(run_turn(TurnRequest(store.load(first.conversation.id), "And costs?", settings, store)))
+    origin = variants.origin_of(store.load(second.conversation.id), 2, settings)
+    assert origin.setting.runtime == "agentframework"
+    on_autogen = dataclasses.replace(origin.setting, runtime="agentchat")
+    with pytest.raises(InputError, match="turn 2 ran on Agent Framework, whose memory"):
+        variants.plan(origin, [origin.setting, on_autogen], store, "s", settings)
+    (cell,) = variants.plan(origin, [origin.setting], store, "s", settings)
+    assert cell.conversation.runtime == "agentframework" and cell.conversation.state == store.state_after(first.conversation.id, 1)
