@@ -431,3 +431,41 @@ def test_a_later_turn_runs_again_only_on_its_own_runtime(tracking_uri, store):
         variants.plan(origin, [origin.setting, on_autogen], store, "s", settings)
     (cell,) = variants.plan(origin, [origin.setting], store, "s", settings)
     assert cell.conversation.runtime == "agentframework" and cell.conversation.state == store.state_after(first.conversation.id, 1)
+
+
+# --- an Agent Framework team as an MLflow model ----------------------------------------------------------------------
+
+
+def test_an_agent_framework_team_is_logged_as_a_model_loaded_and_predicted(tmp_path):
+    import mlflow  # noqa: PLC0415 - the model version's tags, read with MLflow's own client
+
+    from core.mlflow_model import registry  # noqa: PLC0415 - logging models is this test's alone
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    name, version = registry.log_team(uri, "teams", Settings(tracking_uri=uri), "analyst", {"report": REPORT}, runtime="agentframework")
+    assert (name, version) == ("analyst-agentframework", 1), "apart from the AutoGen versions"
+    assert mlflow.MlflowClient(uri).get_model_version(name, "1").tags[contract.RUNTIME] == "agentframework"
+    [answer] = registry.predict(registry.load(uri, f"models:/{name}/1"), ["What happened to online sales?"])
+    assert answer["status"] == "ok" and {m["name"] for m in answer["messages"]} == {ANALYST, SUMMARIZER}
+    assert any("Online sales doubled." in m["text"] for m in answer["messages"]), "the logged report is the version's"
+    export.flush()
+    trace = mlflow.MlflowClient(uri).get_trace(answer["trace_id"])
+    assert trace.info.tags[contract.RUNTIME] == "agentframework", "the prediction ran on Agent Framework"
+    assert_counted_once(trace)
+    with pytest.raises(registry.RegistryError, match="has no team for"):
+        registry.log_team(uri, "teams", Settings(tracking_uri=uri), "weather", runtime="no-such-runtime")
+
+
+def test_the_models_page_logs_a_team_on_agent_framework(tmp_path, monkeypatch):
+    from tests.pages import open_models_page  # noqa: PLC0415 - the page helper of the Models page's tests
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    at = open_models_page(monkeypatch, uri, "models")
+    at.selectbox(key="model_team").set_value("analyst").run()
+    assert not at.exception, [e.value for e in at.exception]
+    runtime = at.selectbox(key="model_runtime_analyst")
+    assert runtime.value == "agentchat" and list(runtime.options) == ["AutoGen", "Agent Framework"]
+    runtime.set_value("agentframework").run()
+    at.button(key="log_team_model").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Logged analyst\\-agentframework version 1" in s.value for s in at.success), [s.value for s in at.success]
