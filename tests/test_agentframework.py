@@ -23,7 +23,7 @@ from core.conversations import Conversation
 from core.errors import InputError
 from core.observe import export
 from core.scenarios.analyst import ANALYST, SUMMARIZER
-from core.turn import TurnRequest, run_turn
+from core.turn import Chunk, Progress, TurnRequest, run_turn
 from tests.openai_server import OpenAIStub
 from tests.test_openai_path import CANARY, openai_settings
 
@@ -72,9 +72,14 @@ def parents(trace) -> dict[str, str]:
 def test_analyst_and_summarizer_on_the_demo_answer_concurrently_and_remember_the_report(tracking_uri, store, mlflow_client):
     settings = Settings(tracking_uri=tracking_uri)
     conversation = on_agent_framework("analyst", report=REPORT)
-    first = asyncio.run(run_turn(TurnRequest(conversation, "How did revenue change?", settings, store)))
+    events: list = []
+    first = asyncio.run(run_turn(TurnRequest(conversation, "How did revenue change?", settings, store), emit=events.append))
     assert first.status == "ok", first.error
     said = {e["name"]: e["text"] for e in first.entries if e["role"] == "assistant"}
+    streamed = {name: "".join(e.text for e in events if isinstance(e, Chunk) and e.source == name) for name in (ANALYST, SUMMARIZER)}
+    assert streamed == said, "each answer streamed token by token before it was said whole"
+    working = [e.text for e in events if isinstance(e, Progress) and e.step == 1]
+    assert working == ["Analyst is analysing", "Summarizer is summarising"], "both at once, as people name them"
     assert said[ANALYST].startswith("On “How did revenue change?”, the report says “Revenue grew 12% to $3.4M in 2025.”")
     assert said[SUMMARIZER].startswith("Summary: Revenue grew 12%")
 
