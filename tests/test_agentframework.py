@@ -444,13 +444,16 @@ def test_a_later_turn_runs_again_only_on_its_own_runtime(tracking_uri, store):
 def test_an_agent_framework_team_is_logged_as_a_model_loaded_and_predicted(tmp_path):
     import mlflow  # noqa: PLC0415 - the model version's tags, read with MLflow's own client
 
+    from core.conversations import ConversationStore  # noqa: PLC0415 - the store the prediction is traced in
     from core.mlflow_model import registry  # noqa: PLC0415 - logging models is this test's alone
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     name, version = registry.log_team(uri, "teams", Settings(tracking_uri=uri), "analyst", {"report": REPORT}, runtime="agentframework")
     assert (name, version) == ("analyst-agentframework", 1), "apart from the AutoGen versions"
     assert mlflow.MlflowClient(uri).get_model_version(name, "1").tags[contract.RUNTIME] == "agentframework"
-    [answer] = registry.predict(registry.load(uri, f"models:/{name}/1"), ["What happened to online sales?"])
+    model = registry.load(uri, f"models:/{name}/1")
+    experiment_id = ConversationStore.connect(uri, "teams").experiment_id  # its traces here, whatever ran in this process before
+    [answer] = registry.predict(model, ["What happened to online sales?"], experiment_id=experiment_id)
     assert answer["status"] == "ok" and {m["name"] for m in answer["messages"]} == {ANALYST, SUMMARIZER}
     assert any("Online sales doubled." in m["text"] for m in answer["messages"]), "the logged report is the version's"
     export.flush()
