@@ -477,3 +477,23 @@ def test_the_models_page_logs_a_team_on_agent_framework(tmp_path, monkeypatch):
     at.button(key="log_team_model").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Logged analyst\\-agentframework version 1" in s.value for s in at.success), [s.value for s in at.success]
+
+
+def test_stop_ends_an_agent_framework_turn_after_the_agent_speaking_and_keeps_it(tracking_uri, store):
+    from core.turn import Said, StopSwitch  # noqa: PLC0415 - only this test stops a turn
+
+    stop = StopSwitch()
+
+    def told(event) -> None:
+        if isinstance(event, Said) and event.entry.get("name") == "critic":
+            stop.set()  # as the page's Stop button: from outside the run, while the team works
+
+    conversation = on_agent_framework("catify", iterations=3)
+    outcome = asyncio.run(
+        run_turn(TurnRequest(conversation, "a cat on a roof", Settings(tracking_uri=tracking_uri), store), emit=told, stop=stop)
+    )
+    assert outcome.status == "stopped", outcome.error
+    names = [e["name"] for e in outcome.entries if e["role"] == "assistant"]
+    assert names == ["image_agent", "critic"], names
+    assert outcome.entries[-1]["role"] == "notice" and outcome.entries[-1]["text"].startswith("Stopped by you after step")
+    assert "agentframework_checkpoint" in (store.load(outcome.conversation.id).state or {}), "a stopped turn is kept"
