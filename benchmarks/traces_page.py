@@ -58,8 +58,8 @@ def naive(uri: str, experiment_id: str) -> traces.Totals:
     mlflow.set_tracking_uri(uri)
     df = mlflow.search_traces(locations=[experiment_id])  # every trace, every span
     meta = df["trace_metadata"]
-    usage = meta.map(lambda m: json.loads(m.get(contract.TRACE_TOKEN_USAGE) or "{}"))
-    cost = meta.map(lambda m: json.loads(m.get(contract.TRACE_COST) or "{}"))
+    usage = meta.map(lambda m: json.loads(m.get(contract.TraceMetadata.TOKEN_USAGE) or "{}"))
+    cost = meta.map(lambda m: json.loads(m.get(contract.TraceMetadata.COST) or "{}"))
     t = pd.DataFrame(
         {
             "trace_id": df["trace_id"],
@@ -68,18 +68,18 @@ def naive(uri: str, experiment_id: str) -> traces.Totals:
             "input_tokens": usage.map(lambda u: u.get("input_tokens", 0)),
             "output_tokens": usage.map(lambda u: u.get("output_tokens", 0)),
             "cost_usd": cost.map(lambda c: c.get("total_cost", 0.0)),
-            "scenario": df["tags"].map(lambda tags: tags.get(contract.SCENARIO) or "other"),
-            "session": meta.map(lambda m: m.get(contract.TRACE_SESSION) or "(none)"),
+            "scenario": df["tags"].map(lambda tags: tags.get(contract.RunTag.SCENARIO) or "other"),
+            "session": meta.map(lambda m: m.get(contract.TraceMetadata.SESSION) or "(none)"),
         }
     )
     rows = []
     for trace_id, spans in zip(df["trace_id"], df["spans"]):
         names = {s["span_id"]: s["name"] for s in spans}
         for s in spans:
-            model, span_cost = _attr(s, contract.MODEL), _attr(s, contract.COST) or {}
-            if not (model or span_cost or _attr(s, contract.SPAN_TYPE) in traces.CALL_SPAN_TYPES):
+            model, span_cost = _attr(s, contract.SpanAttr.MODEL), _attr(s, contract.SpanAttr.COST) or {}
+            if not (model or span_cost or _attr(s, contract.SpanAttr.TYPE) in traces.CALL_SPAN_TYPES):
                 continue
-            u = _attr(s, contract.USAGE) or {}
+            u = _attr(s, contract.SpanAttr.USAGE) or {}
             rows.append(
                 {
                     "trace_id": trace_id,

@@ -182,7 +182,7 @@ def align(sides: Sequence[Sequence[Step]]) -> list[Row]:
 
 
 def _trace_cost(info: Any) -> float | None:
-    raw = (info.trace_metadata or {}).get(contract.TRACE_COST)
+    raw = (info.trace_metadata or {}).get(contract.TraceMetadata.COST)
     data = summary.attribute_data(raw)
     value = (data or {}).get("total_cost")
     return float(value) if isinstance(value, (int, float)) else None
@@ -201,7 +201,7 @@ def _answer(trace: Any) -> str:
 def _pictures(trace: Any, conversation_id: str) -> tuple[Picture, ...]:
     found = []
     for span in trace.data.spans:
-        image_id = span.get_attribute(contract.IMAGE_ID)
+        image_id = span.get_attribute(contract.SpanAttr.IMAGE_ID)
         if not image_id:
             continue
         inputs = span.inputs if isinstance(span.inputs, dict) else {}
@@ -211,7 +211,7 @@ def _pictures(trace: Any, conversation_id: str) -> tuple[Picture, ...]:
             prompt = str(first.get("content") or "") if isinstance(first, dict) else ""
         found.append(
             Picture(
-                image_id=str(image_id), prompt=prompt, model=str(span.get_attribute(contract.MODEL) or ""), conversation_id=conversation_id
+                image_id=str(image_id), prompt=prompt, model=str(span.get_attribute(contract.SpanAttr.MODEL) or ""), conversation_id=conversation_id
             )
         )
     return tuple(found)
@@ -222,7 +222,7 @@ def side_of(trace: Any, label: str = "") -> Side:
     info = trace.info
     usage = info.token_usage or {}
     tags = info.tags or {}
-    conversation = str(tags.get(contract.CONVERSATION) or "")
+    conversation = str(tags.get(contract.TraceTag.CONVERSATION) or "")
     steps = steps_of(trace)
     tokens_in, tokens_out = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
     cost = _trace_cost(info)
@@ -255,8 +255,8 @@ def side_of(trace: Any, label: str = "") -> Side:
         latency_ms=float(duration) if duration is not None else None,
         status=state,
         conversation_id=conversation,
-        turn=int(tags.get(contract.TURN) or 0) if str(tags.get(contract.TURN) or "").isdigit() else 0,
-        scenario=str(tags.get(contract.SCENARIO) or ""),
+        turn=int(tags.get(contract.TraceTag.TURN) or 0) if str(tags.get(contract.TraceTag.TURN) or "").isdigit() else 0,
+        scenario=str(tags.get(contract.RunTag.SCENARIO) or ""),
         pictures=_pictures(trace, conversation),
     )
 
@@ -360,12 +360,12 @@ def recent_turns(tracking_uri: str, experiment_id: str, owner: str | None = None
             continue
         when = datetime.fromtimestamp((info.request_time or 0) / 1000, timezone.utc).strftime("%b %d %H:%M")
         tags = info.tags or {}
-        turn = tags.get(contract.TURN)
-        label = tags.get(contract.LABEL)  # "Catify turn", as the trace's own name reads ("catify turn")
-        name = f"{label} turn" if label else tags.get(contract.TRACE_NAME) or "trace"
+        turn = tags.get(contract.TraceTag.TURN)
+        label = tags.get(contract.TraceTag.LABEL)  # "Catify turn", as the trace's own name reads ("catify turn")
+        name = f"{label} turn" if label else tags.get(contract.TraceTag.NAME) or "trace"
         request = " ".join(str(info.request_preview or "").split())[:60]
         choices.append(TurnChoice(info.trace_id, f"{when} · {name}{f' {turn}' if turn else ''} · {request}"))
-    conversations = {t.info.trace_id: str((t.info.tags or {}).get(contract.CONVERSATION) or "") for t in found}
+    conversations = {t.info.trace_id: str((t.info.tags or {}).get(contract.TraceTag.CONVERSATION) or "") for t in found}
     variant = _variant_labels(MlflowClient(tracking_uri), str(experiment_id), set(conversations.values()))
     return [
         TurnChoice(c.trace_id, f"{c.label} · {variant[conversations[c.trace_id]]}") if variant.get(conversations[c.trace_id]) else c
@@ -410,7 +410,7 @@ def _run_tags(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> di
 def _variant_labels(client: MlflowClient, experiment_id: str, run_ids: set[str]) -> dict[str, str]:
     """The variant label of each of these conversations that is a variant."""
     return {
-        i: tags[contract.VARIANT_LABEL] for i, tags in _run_tags(client, experiment_id, run_ids).items() if tags.get(contract.VARIANT_LABEL)
+        i: tags[contract.VariantTag.LABEL] for i, tags in _run_tags(client, experiment_id, run_ids).items() if tags.get(contract.VariantTag.LABEL)
     }
 
 
@@ -418,16 +418,16 @@ def side_labels(client: MlflowClient, experiment_id: str, sides: Sequence[Side])
     """A short name per side: a variant's label (what it changed), "original, turn n" for the turn variants were
     made of, else its conversation's title and turn; a trace of other code keeps its id. One search of runs."""
     runs = _run_tags(client, str(experiment_id), {s.conversation_id for s in sides})
-    origins = {tags.get(contract.VARIANT_OF) for tags in runs.values()}
+    origins = {tags.get(contract.VariantTag.OF) for tags in runs.values()}
     labels = []
     for side in sides:
         tags = runs.get(side.conversation_id, {})
-        if tags.get(contract.VARIANT_LABEL):
-            labels.append(tags[contract.VARIANT_LABEL])
+        if tags.get(contract.VariantTag.LABEL):
+            labels.append(tags[contract.VariantTag.LABEL])
         elif side.conversation_id and side.conversation_id in origins:
             labels.append(f"original, turn {side.turn}")
         elif tags:
-            labels.append(f"{tags.get(contract.TITLE, '')[:40]}, turn {side.turn}")
+            labels.append(f"{tags.get(contract.RunTag.TITLE, '')[:40]}, turn {side.turn}")
         else:
             labels.append(side.trace_id)
     return labels

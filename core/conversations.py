@@ -48,8 +48,8 @@ class ConversationSummary:
     turns: int
     updated_ms: int
     waiting: bool  # the team asked the user something and waits for the answer
-    session: str = ""  # whose it is (contract.SESSION): a hosted demo's visitor sees only their own
-    variant: str = ""  # what a variant ("run again with…") changed (contract.VARIANT_LABEL), as Compare names it
+    session: str = ""  # whose it is (contract.RunTag.SESSION): a hosted demo's visitor sees only their own
+    variant: str = ""  # what a variant ("run again with…") changed (contract.VariantTag.LABEL), as Compare names it
 
     def list_title(self, limit: int = 34) -> str:
         """The title in at most `limit` characters, cut at a word. A variant's title is its origin's title, then
@@ -77,7 +77,7 @@ class Conversation:
     options: dict[str, Any] = field(default_factory=dict)
     # completed turns the store has not got yet (it was unreachable): the session holds them until it answers
     pending_turns: int = 0
-    save_token: str = ""  # of this session's newest save attempt (contract.SAVE_TOKEN)
+    save_token: str = ""  # of this session's newest save attempt (contract.RunTag.SAVE_TOKEN)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # this copy's identity within a browser session
     run_tags: dict[str, str] = field(default_factory=dict)  # more tags for its run when it is created (a variant's)
     runtime: str = ""  # the agent runtime it runs on (core.agents.RUNTIMES); "": its scenario's (AutoGen for the seeds)
@@ -96,10 +96,10 @@ def artifact_location(tracking_uri: str) -> str | None:
 
 
 def models_experiment(client: MlflowClient, tracking_uri: str, experiment_id: str) -> str:
-    """The experiment that holds the predictions and evaluations of chats in `experiment_id` (contract.MODELS_OF),
+    """The experiment that holds the predictions and evaluations of chats in `experiment_id` (contract.ExperimentTag.MODELS_OF),
     made on first use; `experiment_id` itself when it is one already (a served model pointed at it)."""
     chat = client.get_experiment(str(experiment_id))
-    if contract.MODELS_OF in (chat.tags or {}):
+    if contract.ExperimentTag.MODELS_OF in (chat.tags or {}):
         return str(chat.experiment_id)
     name = contract.models_experiment_name(chat.name)
     found = client.get_experiment_by_name(name)
@@ -107,7 +107,7 @@ def models_experiment(client: MlflowClient, tracking_uri: str, experiment_id: st
         try:
             return str(
                 client.create_experiment(
-                    name, artifact_location=artifact_location(tracking_uri), tags={contract.MODELS_OF: str(chat.experiment_id)}
+                    name, artifact_location=artifact_location(tracking_uri), tags={contract.ExperimentTag.MODELS_OF: str(chat.experiment_id)}
                 )
             )
         except Exception:  # created meanwhile by another session
@@ -120,7 +120,7 @@ def models_experiment(client: MlflowClient, tracking_uri: str, experiment_id: st
 def find_models_experiment(client: MlflowClient, experiment_id: str) -> str | None:
     """The models experiment of the chats in `experiment_id` when there is one (readers: nothing is made)."""
     chat = client.get_experiment(str(experiment_id))
-    if chat is None or contract.MODELS_OF in (chat.tags or {}):
+    if chat is None or contract.ExperimentTag.MODELS_OF in (chat.tags or {}):
         return None
     found = client.get_experiment_by_name(contract.models_experiment_name(chat.name))
     return None if found is None or found.lifecycle_stage != "active" else str(found.experiment_id)
@@ -199,12 +199,12 @@ class ConversationStore:
             self.experiment_id,
             run_name=_run_name(conversation.scenario, title),
             tags={
-                contract.SCENARIO: conversation.scenario,
-                contract.PROVIDER: conversation.provider,
-                contract.SESSION: conversation.session_id,
-                contract.TITLE: title[:250],
-                contract.TURNS: "0",
-                **({contract.RUNTIME: conversation.runtime} if conversation.runtime else {}),
+                contract.RunTag.SCENARIO: conversation.scenario,
+                contract.RunTag.PROVIDER: conversation.provider,
+                contract.RunTag.SESSION: conversation.session_id,
+                contract.RunTag.TITLE: title[:250],
+                contract.RunTag.TURNS: "0",
+                **({contract.RunTag.RUNTIME: conversation.runtime} if conversation.runtime else {}),
                 **conversation.run_tags,
             },
         )
@@ -218,11 +218,11 @@ class ConversationStore:
             path = os.path.join(tmp, f"{image_id}.png")
             with open(path, "wb") as fh:
                 fh.write(png)
-            self.client.log_artifact(run_id, path, contract.IMAGES_DIR)
+            self.client.log_artifact(run_id, path, contract.Artifact.IMAGES_DIR)
         return contract.image_artifact_path(image_id)
 
     def stored_turns(self, run_id: str) -> int:
-        return int(self.client.get_run(run_id).data.tags.get(contract.TURNS, "0") or 0)
+        return int(self.client.get_run(run_id).data.tags.get(contract.RunTag.TURNS, "0") or 0)
 
     def check_unchanged(self, conversation: Conversation) -> None:
         """Raise ConversationConflict when the stored conversation has moved past what this session last saved
@@ -231,11 +231,11 @@ class ConversationStore:
         if not conversation.id:
             raise ValueError("check_unchanged needs a saved conversation (one with a run id).")
         tags = self.client.get_run(conversation.id).data.tags
-        stored = int(tags.get(contract.TURNS, "0") or 0)
+        stored = int(tags.get(contract.RunTag.TURNS, "0") or 0)
         if (
             conversation.pending_turns
             and conversation.save_token
-            and tags.get(contract.SAVE_TOKEN) == conversation.save_token
+            and tags.get(contract.RunTag.SAVE_TOKEN) == conversation.save_token
             and stored == conversation.turns
         ):
             conversation.pending_turns = 0
@@ -253,25 +253,25 @@ class ConversationStore:
         if not conversation.id:
             raise ValueError("create() the conversation first.")
         run_id = conversation.id
-        self.client.log_dict(run_id, conversation.state or {}, contract.STATE_PATH)
+        self.client.log_dict(run_id, conversation.state or {}, contract.Artifact.STATE)
         # and as it was after this turn: a variant of the next turn starts from it (core.variants)
         self.client.log_dict(run_id, conversation.state or {}, contract.state_after_path(conversation.turns))
         self.client.log_dict(
             run_id,
             {"scenario": conversation.scenario, "options": conversation.options, "messages": conversation.transcript},
-            contract.TRANSCRIPT_PATH,
+            contract.Artifact.TRANSCRIPT,
         )
         self.save_lookup(conversation)
         waiting = bool(conversation.transcript and conversation.transcript[-1].get("asks_user"))
         conversation.save_token = uuid.uuid4().hex
         tags = {
-            contract.WAITING: "1" if waiting else "0",
-            contract.UPDATED_MS: str(int(time.time() * 1000)),
-            contract.TURNS: str(conversation.turns),
-            contract.SAVE_TOKEN: conversation.save_token,
+            contract.RunTag.WAITING: "1" if waiting else "0",
+            contract.RunTag.UPDATED_MS: str(int(time.time() * 1000)),
+            contract.RunTag.TURNS: str(conversation.turns),
+            contract.RunTag.SAVE_TOKEN: conversation.save_token,
         }
         if conversation.title:
-            tags[contract.TITLE] = conversation.title[:250]
+            tags[contract.RunTag.TITLE] = conversation.title[:250]
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
     def save_pending(self, conversation: Conversation) -> int:
@@ -314,22 +314,22 @@ class ConversationStore:
 
     def save_lookup(self, conversation: Conversation) -> None:
         if conversation.id:
-            self.client.log_dict(conversation.id, conversation.image_lookup, contract.LOOKUP_PATH)
+            self.client.log_dict(conversation.id, conversation.image_lookup, contract.Artifact.IMAGE_LOOKUP)
 
     def recent(self, limit: int = 20, session_id: str | None = None, search: str = "") -> list[ConversationSummary]:
         """The conversations of this experiment (of one visitor session, if given; whose title or messages hold
         `search`, if given), most recently updated first."""
         only = (
-            f" and tags.`{contract.SESSION}` = '{session_id}'" if session_id and re.fullmatch(r"[A-Za-z0-9_-]{1,100}", session_id) else ""
+            f" and tags.`{contract.RunTag.SESSION}` = '{session_id}'" if session_id and re.fullmatch(r"[A-Za-z0-9_-]{1,100}", session_id) else ""
         )
         words = re.sub(r"[^\w\s.,:!?-]", " ", search or "").strip()[:100]  # no quote can close the filter's string
-        saved = f"tags.`{contract.SCENARIO}` != '' and tags.`{contract.TURNS}` != '0'{only}"
-        order = [f"tags.`{contract.UPDATED_MS}` DESC", "attributes.start_time DESC"]
+        saved = f"tags.`{contract.RunTag.SCENARIO}` != '' and tags.`{contract.RunTag.TURNS}` != '0'{only}"
+        order = [f"tags.`{contract.RunTag.UPDATED_MS}` DESC", "attributes.start_time DESC"]
         runs: list[Run]
         if not words:
             runs = list(self.client.search_runs([self.experiment_id], filter_string=saved, order_by=order, max_results=limit))
         else:
-            titled = f"{saved} and tags.`{contract.TITLE}` ILIKE '%{words}%'"
+            titled = f"{saved} and tags.`{contract.RunTag.TITLE}` ILIKE '%{words}%'"
             runs = list(self.client.search_runs([self.experiment_id], filter_string=titled, order_by=order, max_results=limit))
             said = [i for i in self._said_in(words, limit) if i not in {r.info.run_id for r in runs}]
             if said:
@@ -356,7 +356,7 @@ class ConversationStore:
                 runs = self.client.search_runs(
                     [self.experiment_id],
                     max_results=batch,
-                    filter_string=f"tags.`{contract.SCENARIO}` != '' and attributes.run_id IN ({ids})",
+                    filter_string=f"tags.`{contract.RunTag.SCENARIO}` != '' and attributes.run_id IN ({ids})",
                 )
             except MlflowException as exc:
                 raise StoreUnavailable(f"The MLflow store could not be read: {store.scrub(str(exc), self.tracking_uri)[:200]}") from exc
@@ -371,12 +371,12 @@ class ConversationStore:
                 locations=[self.experiment_id],
                 max_results=max(limit * 5, 50),
                 include_spans=False,
-                filter_string=f"trace.text ILIKE '%{words}%' and tags.`{contract.CONVERSATION}` != ''",
+                filter_string=f"trace.text ILIKE '%{words}%' and tags.`{contract.TraceTag.CONVERSATION}` != ''",
                 order_by=["timestamp_ms DESC"],
             )
         except MlflowException:
             return []
-        found = dict.fromkeys(t.info.tags.get(contract.CONVERSATION, "") for t in traces)
+        found = dict.fromkeys(t.info.tags.get(contract.TraceTag.CONVERSATION, "") for t in traces)
         return [i for i in found if is_valid_run_id(i)][:limit]
 
     def rename(self, run_id: str, title: str) -> str:
@@ -384,14 +384,14 @@ class ConversationStore:
         title = " ".join((title or "").split())[:250]
         if not title:
             raise InputError("A conversation's name cannot be empty.")
-        self.client.set_tag(run_id, contract.TITLE, title)
+        self.client.set_tag(run_id, contract.RunTag.TITLE, title)
         return title
 
     def delete(self, run_id: str) -> int:
         """Delete a conversation the MLflow way (the run goes to MLflow's deleted runs, where `mlflow gc` removes
         it for good) together with its turns' traces; returns how many traces went."""
         traces = self.client.search_traces(
-            locations=[self.experiment_id], max_results=1000, filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'"
+            locations=[self.experiment_id], max_results=1000, filter_string=f"tags.`{contract.TraceTag.CONVERSATION}` = '{run_id}'"
         )
         removed = self.client.delete_traces(self.experiment_id, trace_ids=[t.info.trace_id for t in traces]) if traces else 0
         self.client.delete_run(run_id)
@@ -409,12 +409,12 @@ class ConversationStore:
                 raise ConversationError(f"There is no conversation {run_id} in this MLflow store.") from exc
             raise StoreUnavailable(f"The MLflow store could not be read: {store.scrub(str(exc), self.tracking_uri)[:200]}") from exc
         tags = run.data.tags
-        if contract.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:
+        if contract.RunTag.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:
             raise ConversationError(f"Run {run_id} exists but is not a conversation of this app.")
         if why := self.artifacts_problem():
             raise StoreUnavailable(why)
-        transcript = self._read_json(run_id, contract.TRANSCRIPT_PATH)
-        if transcript is None and int(tags.get(contract.TURNS, "0") or 0):  # saved turns, but no transcript to read
+        transcript = self._read_json(run_id, contract.Artifact.TRANSCRIPT)
+        if transcript is None and int(tags.get(contract.RunTag.TURNS, "0") or 0):  # saved turns, but no transcript to read
             raise StoreUnavailable(
                 f"Conversation {run_id} has saved turns, but its transcript could not be read from "
                 f"the artifact store ({store.scrub(str(run.info.artifact_uri), self.tracking_uri)[:120]})."
@@ -422,16 +422,16 @@ class ConversationStore:
         transcript = transcript or {}
         return Conversation(
             id=run_id,
-            scenario=tags[contract.SCENARIO],
-            session_id=tags.get(contract.SESSION, ""),
-            provider=tags.get(contract.PROVIDER, ""),
-            title=tags.get(contract.TITLE, ""),
-            state=self._read_json(run_id, contract.STATE_PATH),
+            scenario=tags[contract.RunTag.SCENARIO],
+            session_id=tags.get(contract.RunTag.SESSION, ""),
+            provider=tags.get(contract.RunTag.PROVIDER, ""),
+            title=tags.get(contract.RunTag.TITLE, ""),
+            state=self._read_json(run_id, contract.Artifact.STATE),
             transcript=list(transcript.get("messages", [])),
             options=dict(transcript.get("options", {})),
-            image_lookup=self._read_json(run_id, contract.LOOKUP_PATH) or {},
-            turns=int(tags.get(contract.TURNS, "0") or 0),
-            runtime=tags.get(contract.RUNTIME, ""),
+            image_lookup=self._read_json(run_id, contract.Artifact.IMAGE_LOOKUP) or {},
+            turns=int(tags.get(contract.RunTag.TURNS, "0") or 0),
+            runtime=tags.get(contract.RunTag.RUNTIME, ""),
         )
 
     def state_after(self, run_id: str, turn: int) -> dict[str, Any] | None:
@@ -465,16 +465,16 @@ class ConversationStore:
 
 def _summary(run: Run) -> ConversationSummary:
     tags = run.data.tags
-    updated = int(tags.get(contract.UPDATED_MS, "0") or 0) or int(run.info.start_time or 0)
+    updated = int(tags.get(contract.RunTag.UPDATED_MS, "0") or 0) or int(run.info.start_time or 0)
     return ConversationSummary(
         id=run.info.run_id,
-        scenario=tags.get(contract.SCENARIO, ""),
-        title=tags.get(contract.TITLE, ""),
-        turns=int(tags.get(contract.TURNS, "0") or 0),
+        scenario=tags.get(contract.RunTag.SCENARIO, ""),
+        title=tags.get(contract.RunTag.TITLE, ""),
+        turns=int(tags.get(contract.RunTag.TURNS, "0") or 0),
         updated_ms=updated,
-        waiting=tags.get(contract.WAITING) == "1",
-        session=tags.get(contract.SESSION, ""),
-        variant=tags.get(contract.VARIANT_LABEL, ""),
+        waiting=tags.get(contract.RunTag.WAITING) == "1",
+        session=tags.get(contract.RunTag.SESSION, ""),
+        variant=tags.get(contract.VariantTag.LABEL, ""),
     )
 
 

@@ -81,7 +81,7 @@ class PictureUsage:
     text_output_tokens: int = 0
 
     def attribute(self) -> dict[str, int]:
-        """The image span's `app.image.usage` (contract.IMAGE_USAGE)."""
+        """The image span's `app.image.usage` (contract.SpanAttr.IMAGE_USAGE)."""
         given = self.text_input_tokens + self.image_input_tokens
         made = self.image_output_tokens + self.text_output_tokens
         counts = {
@@ -261,7 +261,7 @@ def usage_cost(model: str, usage: CallUsage, provider: str | None = None) -> flo
     attribute = usage.attribute()
     if attribute is None:
         return None
-    if not attribute[contract.INPUT_TOKENS] and not attribute[contract.OUTPUT_TOKENS]:
+    if not attribute[contract.Usage.INPUT_TOKENS] and not attribute[contract.Usage.OUTPUT_TOKENS]:
         return 0.0
     cost = calculate_cost_by_model_and_token_usage(model, attribute, provider)
     return None if cost is None else float(cost["total_cost"])

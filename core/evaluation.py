@@ -218,8 +218,8 @@ def _no_error(outputs: Any) -> bool:
 def _ended_by_termination(outputs: Any, trace: Any) -> bool:
     if (outputs or {}).get("error"):
         return False
-    status = _root_attribute(trace, contract.TURN_STATUS)
-    reason = str(_root_attribute(trace, contract.TURN_STOP_REASON) or "")
+    status = _root_attribute(trace, contract.TurnAttr.STATUS)
+    reason = str(_root_attribute(trace, contract.TurnAttr.STOP_REASON) or "")
     return status in ("ok", "waiting") and GUARD_STOP not in reason and "External termination" not in reason
 
 
@@ -340,7 +340,7 @@ def _prediction(model: Any, prompt: str, params: dict[str, Any]) -> tuple[dict[s
 def _failed_trace(prompt: str, error: str, name: str) -> str:
     """A failed prediction still gets a trace of its own in the run, so its scores have a place to live."""
     with mlflow.start_span(name=f"{name} prediction") as span:
-        mlflow.update_current_trace(tags={contract.TRACE_KIND: contract.EVALUATION_ANSWER})
+        mlflow.update_current_trace(tags={contract.TraceTag.KIND: contract.TraceKind.EVALUATION})
         span.set_inputs({"prompt": prompt})
         span.set_outputs({"error": error})
         span.set_status("ERROR")
@@ -379,24 +379,24 @@ def evaluate(  # noqa: PLR0913 - over the argument limit when it came on (issue 
 
     rows: list[RowResult] = []
     totals: list[VersionTotals] = []
-    # each answer's trace is an evaluation's (contract.TRACE_KIND), not a prediction someone asked for
-    answering = Asker(kind=contract.EVALUATION_ANSWER, defuse_markup=settings is not None and settings.hosted is not None)
+    # each answer's trace is an evaluation's (contract.TraceTag.KIND), not a prediction someone asked for
+    answering = Asker(kind=contract.TraceKind.EVALUATION, defuse_markup=settings is not None and settings.hosted is not None)
     with fluent_lock, asked_by(answering):
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_experiment(experiment_id=experiment_id)
         names = " vs ".join(asked)
         with mlflow.start_run(experiment_id=experiment_id, run_name=f"evaluate {model_name}: {names}") as parent:
-            mlflow.set_tags({contract.KIND: contract.EVALUATION_KIND, contract.MODEL_NAME: model_name, contract.SCENARIO: scenario})
+            mlflow.set_tags({contract.RunTag.KIND: contract.RunKind.EVALUATION, contract.RunTag.MODEL_NAME: model_name, contract.RunTag.SCENARIO: scenario})
             for ref, version in candidates:
                 say(f"{ref}: loading version {version.version}")
                 model = registry.load(tracking_uri, f"models:/{model_name}/{version.version}")
                 with mlflow.start_run(experiment_id=experiment_id, nested=True, run_name=f"{model_name} {ref} (v{version.version})") as run:
                     mlflow.set_tags(
                         {
-                            contract.EVALUATION: parent.info.run_id,
-                            contract.MODEL_NAME: model_name,
-                            contract.MODEL_VERSION: str(version.version),
-                            contract.MODEL_REF: ref,
+                            contract.RunTag.EVALUATION: parent.info.run_id,
+                            contract.RunTag.MODEL_NAME: model_name,
+                            contract.RunTag.MODEL_VERSION: str(version.version),
+                            contract.RunTag.MODEL_REF: ref,
                         }
                     )
                     version_rows = _run_version(
@@ -426,7 +426,7 @@ def evaluate(  # noqa: PLR0913 - over the argument limit when it came on (issue 
                 int(time.time() * 1000),
                 experiment_id,
             )
-            mlflow.log_dict(evaluation.to_json(), contract.EVALUATION_PATH)
+            mlflow.log_dict(evaluation.to_json(), contract.Artifact.EVALUATION_RESULTS)
             for t in totals:
                 mlflow.log_metric(f"score_v{t.version}", t.score)
     return evaluation
@@ -565,7 +565,7 @@ def load(tracking_uri: str, run_id: str) -> Evaluation:
 def _download(tracking_uri: str, run_id: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=contract.EVALUATION_PATH, dst_path=folder, tracking_uri=tracking_uri
+            run_id=run_id, artifact_path=contract.Artifact.EVALUATION_RESULTS, dst_path=folder, tracking_uri=tracking_uri
         )
         return Path(path).read_text(encoding="utf-8")
 
@@ -587,7 +587,7 @@ def past(tracking_uri: str, experiment_id: str, model_name: str, limit: int = 20
             [str(experiment_id), *([models] if models else [])],
             max_results=limit,
             order_by=["attributes.start_time DESC"],
-            filter_string=f"tags.`{contract.KIND}` = '{contract.EVALUATION_KIND}' AND tags.`{contract.MODEL_NAME}` = '{model_name}'",
+            filter_string=f"tags.`{contract.RunTag.KIND}` = '{contract.RunKind.EVALUATION}' AND tags.`{contract.RunTag.MODEL_NAME}` = '{model_name}'",
         )
     except Exception as exc:
         raise EvaluationError(f"Past evaluations could not be listed: {str(exc).splitlines()[0][:200]}") from exc

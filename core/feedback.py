@@ -1,5 +1,5 @@
 """Feedback on a turn: a person's thumbs up or down and an optional comment, kept as MLflow's own assessment on the
-turn's trace (a `Feedback` named `contract.FEEDBACK`, value True/False, the comment as its rationale, source HUMAN
+turn's trace (a `Feedback` named `contract.Assessment.FEEDBACK`, value True/False, the comment as its rationale, source HUMAN
 with who gave it), so MLflow's UI shows it beside the trace and any MLflow client reads it back.
 
 One current rating per person per trace: a second click changes it in place (`update_assessment`, what MLflow's
@@ -63,17 +63,17 @@ class TurnFeedback:
 
 def ratings(assessments: Iterable[Any] | None) -> list[Rating]:
     """The current ratings among a trace's assessments, newest first: valid (not overridden) HUMAN feedback named
-    `contract.FEEDBACK` with a True/False value. The SQL read of the Traces page (core.traces) counts by the same rule."""
+    `contract.Assessment.FEEDBACK` with a True/False value. The SQL read of the Traces page (core.traces) counts by the same rule."""
     found = []
     for a in assessments or ():
         feedback = getattr(a, "feedback", None)
         source = getattr(a, "source", None)
         if (
-            getattr(a, "name", None) != contract.FEEDBACK
+            getattr(a, "name", None) != contract.Assessment.FEEDBACK
             or getattr(a, "valid", True) is False
             or feedback is None
             or source is None
-            or source.source_type != contract.FEEDBACK_SOURCE
+            or source.source_type != contract.Assessment.FEEDBACK_SOURCE
             or not isinstance(feedback.value, bool)
         ):
             continue
@@ -148,16 +148,16 @@ def rate(  # noqa: PLR0913 - over the argument limit when it came on (issue 28);
             written = client.update_assessment(
                 trace_id=trace_id,
                 assessment_id=mine[0].assessment_id,
-                assessment=Feedback(name=contract.FEEDBACK, value=up, rationale=comment),
+                assessment=Feedback(name=contract.Assessment.FEEDBACK, value=up, rationale=comment),
             )
         else:  # what mlflow.log_feedback does, on this store rather than the process's current one
             written = client.log_assessment(
                 trace_id,
                 Feedback(
-                    name=contract.FEEDBACK,
+                    name=contract.Assessment.FEEDBACK,
                     value=up,
                     rationale=comment or None,
-                    source=AssessmentSource(source_type=contract.FEEDBACK_SOURCE, source_id=who),
+                    source=AssessmentSource(source_type=contract.Assessment.FEEDBACK_SOURCE, source_id=who),
                 ),
             )
     except MlflowException as exc:
@@ -176,7 +176,7 @@ def rate(  # noqa: PLR0913 - over the argument limit when it came on (issue 28);
 
 def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, owner: str | None = None, wait_s: float = 5.0) -> str:
     """Mark a side of a comparison (core.compare) as `who`'s preferred one: an MLflow feedback named
-    `contract.PREFERRED` on its trace, value True, the traces it was preferred over as its rationale; one per person
+    `contract.Assessment.PREFERRED` on its trace, value True, the traces it was preferred over as its rationale; one per person
     per trace (a second choice of the same side updates it). Returns the assessment's id."""
     who = check_who(who)
     others = [t for t in over if t != trace_id]
@@ -188,7 +188,7 @@ def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, o
     mine = [
         a
         for a in info.assessments or ()
-        if getattr(a, "name", None) == contract.PREFERRED
+        if getattr(a, "name", None) == contract.Assessment.PREFERRED
         and getattr(a, "valid", True) is not False
         and getattr(getattr(a, "source", None), "source_id", None) == who
     ]
@@ -197,16 +197,16 @@ def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, o
             written = client.update_assessment(
                 trace_id=trace_id,
                 assessment_id=mine[0].assessment_id,
-                assessment=Feedback(name=contract.PREFERRED, value=True, rationale=rationale),
+                assessment=Feedback(name=contract.Assessment.PREFERRED, value=True, rationale=rationale),
             )
         else:
             written = client.log_assessment(
                 trace_id,
                 Feedback(
-                    name=contract.PREFERRED,
+                    name=contract.Assessment.PREFERRED,
                     value=True,
                     rationale=rationale,
-                    source=AssessmentSource(source_type=contract.FEEDBACK_SOURCE, source_id=who),
+                    source=AssessmentSource(source_type=contract.Assessment.FEEDBACK_SOURCE, source_id=who),
                 ),
             )
     except MlflowException as exc:
@@ -217,11 +217,11 @@ def prefer(tracking_uri: str, trace_id: str, over: Iterable[str], who: str, *, o
 
 
 def preferred_by(assessments: Iterable[Any] | None) -> list[str]:
-    """Who marked a trace as preferred (valid `contract.PREFERRED` feedback), as MLflow keeps it."""
+    """Who marked a trace as preferred (valid `contract.Assessment.PREFERRED` feedback), as MLflow keeps it."""
     return [
         str(a.source.source_id)
         for a in assessments or ()
-        if getattr(a, "name", None) == contract.PREFERRED
+        if getattr(a, "name", None) == contract.Assessment.PREFERRED
         and getattr(a, "valid", True) is not False
         and getattr(a, "feedback", None) is not None
         and a.feedback.value is True
@@ -241,7 +241,7 @@ def _landed_info(client: TracingClient, tracking_uri: str, trace_id: str, wait_s
 
 
 def _landed(info: Any) -> bool:
-    return str(getattr(info.state, "value", info.state)) in ("OK", "ERROR") and contract.TURN in (info.tags or {})
+    return str(getattr(info.state, "value", info.state)) in ("OK", "ERROR") and contract.TraceTag.TURN in (info.tags or {})
 
 
 def _stored_info(client: TracingClient, trace_id: str) -> Any:
@@ -269,7 +269,7 @@ def for_conversation(tracking_uri: str, experiment_id: str, conversation_id: str
                 locations=[str(experiment_id)],
                 include_spans=False,
                 max_results=500,
-                filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'",
+                filter_string=f"tags.`{contract.TraceTag.CONVERSATION}` = '{conversation_id}'",
                 page_token=token,
             )
             for trace in page:

@@ -25,7 +25,7 @@ ADDRESS_KEY = "address:"  # + the client address; "local" when Streamlit reports
 
 @dataclass(frozen=True)
 class Visitor:
-    owner: str  # what owns conversations, traces and spend (contract.SESSION, MLflow's trace session): 32 hex
+    owner: str  # what owns conversations, traces and spend (contract.RunTag.SESSION, MLflow's trace session): 32 hex
     signed_in: bool = False
     label: str = ""  # the person's email or name, shown to themselves only; "" when anonymous
     rate_key: str = ""  # what turns a minute count against: the person, or an anonymous visitor's browser

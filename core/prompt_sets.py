@@ -181,17 +181,17 @@ def from_past_turns(tracking_uri: str, experiment_id: str, scenario: str, limit:
     rows: list[PromptRow] = []
     try:
         models = find_models_experiment(client, str(experiment_id))  # predictions since issue 32
-        for key in (scenario, scenario + contract.MODEL_SCENARIO_SUFFIX):
+        for key in (scenario, scenario + contract.TraceKind.MODEL_SCENARIO_SUFFIX):
             quoted = key.replace("'", "''")  # a team file's name is the user's
             found = client.search_traces(
                 locations=[str(experiment_id), *([models] if models else [])],
                 max_results=100,
                 include_spans=False,
-                filter_string=f"tags.`{contract.SCENARIO}` = '{quoted}'",
+                filter_string=f"tags.`{contract.RunTag.SCENARIO}` = '{quoted}'",
                 order_by=["timestamp_ms DESC"],
             )
             for info in (t.info for t in found):
-                if contract.kind_of(info.tags, info.trace_metadata.get(contract.TRACE_SESSION, "")) == contract.EVALUATION_ANSWER:
+                if contract.kind_of(info.tags, info.trace_metadata.get(contract.TraceMetadata.SESSION, "")) == contract.TraceKind.EVALUATION:
                     continue
                 text = _request_text(client, info)
                 if text and len(text) <= MAX_PROMPT_CHARS and text not in {r.prompt for r in rows}:
@@ -250,7 +250,7 @@ def save(tracking_uri: str, experiment_id: str, name: str, rows: Iterable[Prompt
         if r.source_trace:
             record["source"] = {"source_type": "TRACE", "source_data": {"trace_id": r.source_trace}}
         records.append(record)
-    tags = {contract.KIND: contract.PROMPT_SET_KIND, **({contract.SCENARIO: scenario} if scenario else {})}
+    tags = {contract.RunTag.KIND: contract.RunKind.PROMPT_SET, **({contract.RunTag.SCENARIO: scenario} if scenario else {})}
     try:
         with _uri(tracking_uri):
             dataset = datasets.create_dataset(name=name, experiment_id=str(experiment_id), tags=tags)
@@ -265,7 +265,7 @@ def list_sets(tracking_uri: str, experiment_id: str) -> list[PromptSet]:
     try:
         found = mlflow.MlflowClient(tracking_uri).search_datasets(
             experiment_ids=[str(experiment_id)],
-            filter_string=f"tags.{contract.KIND} = '{contract.PROMPT_SET_KIND}'",  # no backticks here
+            filter_string=f"tags.{contract.RunTag.KIND} = '{contract.RunKind.PROMPT_SET}'",  # no backticks here
             order_by=["created_time DESC"],
             max_results=100,
         )

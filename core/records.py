@@ -68,7 +68,7 @@ class ImageLookupEntry(TypedDict, total=False):
     quality: str
     cost_usd: float | None
     artifact_path: str | None
-    # since issue 30: the server's tokens for a gpt-image picture (contract.IMAGE_USAGE's counts), "tokens" when its
+    # since issue 30: the server's tokens for a gpt-image picture (contract.SpanAttr.IMAGE_USAGE's counts), "tokens" when its
     # price is those tokens at MLflow's catalog rates (absent: our per-picture price), and what the catalog did not know
     usage: dict[str, int]
     priced_from: str
@@ -92,15 +92,15 @@ class Asker:
     particular). A context variable, not a parameter: a logged version runs the model file it was logged with, whose
     call of TurnHandle learns no new arguments; the handle reads it where it is made, on the predicting thread."""
 
-    session: str = ""  # whose prediction (a visitor's owner key); "" keeps the model's own (contract.PREDICTION_SESSION)
-    kind: str = field(default_factory=lambda: _prediction())  # or contract.EVALUATION_ANSWER
+    session: str = ""  # whose prediction (a visitor's owner key); "" keeps the model's own (contract.TraceKind.PREDICTION_SESSION)
+    kind: str = field(default_factory=lambda: _prediction())  # or contract.TraceKind.EVALUATION
     defuse_markup: bool = False  # a hosted demo: markdown pictures in the spans become links (core.observe.spans)
 
 
 def _prediction() -> str:
     from . import contract  # noqa: PLC0415 - here, not at the top: the contract imports MLflow, and pages read these records before they need it
 
-    return contract.PREDICTION
+    return contract.TraceKind.PREDICTION
 
 
 NOBODY_IN_PARTICULAR = Asker()

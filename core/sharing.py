@@ -64,13 +64,13 @@ class ShareLinks:
         tags = self.client.get_run(conversation_id).data.tags
         found = [
             Grant(
-                key[len(contract.SHARE_PREFIX) :],
+                key[len(contract.RunTag.SHARE_PREFIX) :],
                 conversation_id,
                 int(value or 0),
-                self._token(conversation_id, key[len(contract.SHARE_PREFIX) :]),
+                self._token(conversation_id, key[len(contract.RunTag.SHARE_PREFIX) :]),
             )
             for key, value in tags.items()
-            if key.startswith(contract.SHARE_PREFIX) and _GRANT.fullmatch(key[len(contract.SHARE_PREFIX) :]) and str(value).isdigit()
+            if key.startswith(contract.RunTag.SHARE_PREFIX) and _GRANT.fullmatch(key[len(contract.RunTag.SHARE_PREFIX) :]) and str(value).isdigit()
         ]
         return sorted(found, key=lambda g: g.created_ms)
 
@@ -79,12 +79,12 @@ class ShareLinks:
             raise ShareRefused(f"This conversation already has {MAX_GRANTS} share links: revoke one first.")
         grant_id = secrets.token_urlsafe(12)
         created = int(time.time() * 1000) if now_ms is None else now_ms
-        self.client.set_tag(conversation_id, contract.SHARE_PREFIX + grant_id, str(created))
+        self.client.set_tag(conversation_id, contract.RunTag.SHARE_PREFIX + grant_id, str(created))
         return Grant(grant_id, conversation_id, created, self._token(conversation_id, grant_id))
 
     def revoke(self, conversation_id: str, grant_id: str) -> None:
         if _GRANT.fullmatch(grant_id):
-            self.client.delete_tag(conversation_id, contract.SHARE_PREFIX + grant_id)
+            self.client.delete_tag(conversation_id, contract.RunTag.SHARE_PREFIX + grant_id)
 
     def opened(self, token: str) -> str:
         """The conversation a token grants, or ShareRefused."""
@@ -101,6 +101,6 @@ class ShareLinks:
             if store.is_not_found(exc):  # the conversation was deleted: the link opens nothing
                 raise refused from exc
             raise StoreUnavailable("The MLflow store could not be read to open this link; try again in a moment.") from exc
-        if run.info.lifecycle_stage == "deleted" or contract.SHARE_PREFIX + grant_id not in run.data.tags:
+        if run.info.lifecycle_stage == "deleted" or contract.RunTag.SHARE_PREFIX + grant_id not in run.data.tags:
             raise refused
         return conversation_id

@@ -242,12 +242,12 @@ class Cell:
 def open_group(store: ConversationStore, origin: Origin, session_id: str, count: int) -> str:
     """The group run every variant of one run is a child of (one per fork or grid); its id."""
     tags = {
-        contract.KIND: contract.KIND_VARIANTS,
-        contract.SESSION: session_id,
-        contract.VARIANT_MESSAGE: redact.scrub(origin.message)[:250],
+        contract.RunTag.KIND: contract.RunKind.VARIANTS,
+        contract.RunTag.SESSION: session_id,
+        contract.VariantTag.MESSAGE: redact.scrub(origin.message)[:250],
     }
     if origin.conversation is not None and origin.conversation.id:
-        tags |= {contract.VARIANT_OF: origin.conversation.id, contract.VARIANT_TURN: str(origin.turn)}
+        tags |= {contract.VariantTag.OF: origin.conversation.id, contract.VariantTag.TURN: str(origin.turn)}
     words = " ".join(origin.message.split()[:8])
     run = store.client.create_run(store.experiment_id, run_name=f"{count} variant{'s' * (count != 1)}: {words}"[:250], tags=tags)
     return str(run.info.run_id)
@@ -307,9 +307,9 @@ def open_runs(store: ConversationStore, cells: Sequence[Cell], origin: Origin, g
     and holding the state it starts from as the state after the turn before, so its own turns can be run again."""
     for cell in cells:
         conversation = cell.conversation
-        conversation.run_tags = {contract.PARENT_RUN: group, contract.VARIANT_GROUP: group, contract.VARIANT_LABEL: cell.label}
+        conversation.run_tags = {contract.RunTag.PARENT: group, contract.VariantTag.GROUP: group, contract.VariantTag.LABEL: cell.label}
         if origin.conversation is not None and origin.conversation.id:
-            conversation.run_tags |= {contract.VARIANT_OF: origin.conversation.id, contract.VARIANT_TURN: str(origin.turn)}
+            conversation.run_tags |= {contract.VariantTag.OF: origin.conversation.id, contract.VariantTag.TURN: str(origin.turn)}
         run_id = store.create(conversation)
         if conversation.state is not None and conversation.turns:
             store.client.log_dict(run_id, conversation.state, contract.state_after_path(conversation.turns))
@@ -447,9 +447,9 @@ def variants_of(client: MlflowClient, experiment_id: str, conversation_id: str, 
         [experiment_id],
         max_results=limit,
         order_by=["attributes.start_time DESC"],
-        filter_string=f"tags.`{contract.VARIANT_OF}` = '{conversation_id}' and tags.`{contract.SCENARIO}` != ''",
+        filter_string=f"tags.`{contract.VariantTag.OF}` = '{conversation_id}' and tags.`{contract.RunTag.SCENARIO}` != ''",
     )
     return [
-        {"id": r.info.run_id, "turn": r.data.tags.get(contract.VARIANT_TURN, ""), "label": r.data.tags.get(contract.VARIANT_LABEL, "")}
+        {"id": r.info.run_id, "turn": r.data.tags.get(contract.VariantTag.TURN, ""), "label": r.data.tags.get(contract.VariantTag.LABEL, "")}
         for r in runs
     ]

@@ -30,7 +30,7 @@ from core.runtimes.agentchat import team_scenarios as from_files
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
 from core.variants import Setting
 from ui import feedback as turn_feedback
-from ui import session
+from ui import sidebar, startup, stores, visitor
 from ui import sharing as share_ui
 from ui.context import PageContext
 from ui.text import labelled, plain
@@ -41,13 +41,13 @@ if TYPE_CHECKING:
 
 navigation.mark_loaded("chat")
 starting.empty()
-settings, _store, store_problem = session.page_setup()
-page_store = session.PageStore(_store)  # dropped for the rest of this run when the store stops answering
-context = PageContext(settings, page_store, session.visitor())  # what the turn's view is given
+settings, _store, store_problem = startup.page()
+page_store = stores.PageStore(_store)  # dropped for the rest of this run when the store stops answering
+context = PageContext(settings, page_store, visitor.visitor())  # what the turn's view is given
 
 
 def fresh_conversation(scenario: str) -> Conversation:
-    return Conversation(scenario=scenario, session_id=session.session_id(), provider=settings.provider)
+    return Conversation(scenario=scenario, session_id=visitor.session_id(), provider=settings.provider)
 
 
 def open_from_url() -> None:
@@ -62,7 +62,7 @@ def open_from_url() -> None:
     if (
         running is not None
         and "turn" not in st.session_state
-        and hosted.may_open(session.visible_session(), running.request.conversation.session_id)
+        and hosted.may_open(visitor.visible_session(), running.request.conversation.session_id)
     ):
         # a reload (or another tab) while its turn runs: follow that turn to its end, never start it again
         st.session_state.conversation = replace(running.request.conversation, id=wanted)
@@ -81,7 +81,7 @@ def open_from_url() -> None:
         st.warning(f"{plain(exc)} Starting a new conversation.")
         del st.query_params["conversation"]
         return
-    if not hosted.may_open(session.visible_session(), loaded.session_id):
+    if not hosted.may_open(visitor.visible_session(), loaded.session_id):
         st.warning("That conversation belongs to another visitor of this demo. Starting a new conversation.")
         del st.query_params["conversation"]
         return
@@ -223,7 +223,7 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:  # noqa:
             "before then loses them.",
             icon=":material/cloud_off:",
         )
-        st.button("Try saving now", key="save_pending", icon=":material/cloud_upload:", on_click=session.store_problem.clear)
+        st.button("Try saving now", key="save_pending", icon=":material/cloud_upload:", on_click=stores.store_problem.clear)
     if parked():
         with st.sidebar:
             st.subheader("Not saved yet")
@@ -240,7 +240,7 @@ def save_unsaved_turns(conversation: Conversation, busy: bool) -> None:  # noqa:
                     args=(unsaved.key,),
                 )
             if not conversation.pending_turns:
-                st.button("Try saving now", key="save_parked", icon=":material/cloud_upload:", on_click=session.store_problem.clear)
+                st.button("Try saving now", key="save_parked", icon=":material/cloud_upload:", on_click=stores.store_problem.clear)
 
 
 def save_as_new(conversation: Conversation) -> None:
@@ -393,7 +393,7 @@ def recent_conversations(current: Conversation, busy: bool) -> None:
             "Search conversations", key="conv_search", placeholder="Search titles and messages…", label_visibility="collapsed"
         )
         try:
-            recent = page_store.store.recent(limit=12, session_id=session.visible_session(), search=search)
+            recent = page_store.store.recent(limit=12, session_id=visitor.visible_session(), search=search)
         except Exception as exc:  # noqa: BLE001 - the chat works without the list
             st.caption(f"The list could not be read ({type(exc).__name__}).")
             page_store.drop()  # gone since the last check, perhaps: look again on the next run, not in this one
@@ -454,7 +454,7 @@ def sync_option_widgets(conversation: Conversation, scenario: scenarios.Scenario
             value = saved[option.key] if option.key in saved else defaults[option.key]
             st.session_state[option.key] = int(value) if isinstance(option, IntOption) else value
     models = saved.get(contract.MODELS_OPTION)
-    if isinstance(models, dict) and session.adopt_models(models, settings):
+    if isinstance(models, dict) and sidebar.adopt_models(models, settings):
         st.rerun()  # the sidebar, drawn before the conversation was known, shows its models from the next run
 
 

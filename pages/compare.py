@@ -20,10 +20,10 @@ from core.documents import MAX_REPORT_CHARS, validate_report
 from core.errors import UserError
 from ui import compare as view
 from ui import feedback as turn_feedback
-from ui import session, trace_data
+from ui import startup, stores, trace_data, visitor
 from ui.text import plain
 
-settings, maybe_store, store_problem = session.page_setup()
+settings, maybe_store, store_problem = startup.page()
 st.title("Compare turns")
 st.caption(
     "Run a turn again with other settings, or one prompt on up to six settings at once, and see the turns "
@@ -48,7 +48,7 @@ class ComparePage:
         return self.settings.tracking_uri
 
 
-page = ComparePage(settings, maybe_store, session.visible_session())
+page = ComparePage(settings, maybe_store, visitor.visible_session())
 if target := st.session_state.pop("cmp_go", None):  # "Use these settings": carry on in the chat
     st.switch_page("pages/chat.py", query_params={"conversation": target})
 
@@ -99,23 +99,23 @@ def start(page: ComparePage, origin: variants.Origin, chosen: list[variants.Sett
     the group run and start them all."""
     settings, store = page.settings, page.store
     try:
-        cells = variants.plan(origin, chosen, store, session.session_id(), settings)
+        cells = variants.plan(origin, chosen, store, visitor.session_id(), settings)
         reservation = hosted.admit_variants(
-            session.spend_ledger(settings.tracking_uri, settings.experiment_name),
+            stores.spend_ledger(settings.tracking_uri, settings.experiment_name),
             settings,
             origin.scenario,
             [c.conversation for c in cells],
             [c.setting.applied(settings) for c in cells],
             origin.message,
-            session.session_id(),
-            uses_owner_key=session.uses_owner_key(),
-            rates=hosted.rates(settings.hosted, session.visitor()),
+            visitor.session_id(),
+            uses_owner_key=visitor.uses_owner_key(),
+            rates=hosted.rates(settings.hosted, visitor.visitor()),
         )
     except UserError as exc:
         st.session_state.cmp_error = str(exc)
         return
     try:
-        group = variants.open_group(store, origin, session.session_id(), len(cells))
+        group = variants.open_group(store, origin, visitor.session_id(), len(cells))
         variants.open_runs(store, cells, origin, group)
     except Exception as exc:  # noqa: BLE001 - the store refused a run: said, nothing runs, nothing stays reserved
         if reservation is not None:

@@ -22,10 +22,10 @@ from core.errors import UserError
 from core.mlflow_model import registry
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, Scenario
 from core.scenarios.catify import DEFAULT_CRITIC_INSTRUCTION, DEFAULT_ITERATIONS, MAX_ITERATIONS
-from ui import session, trace_data
+from ui import startup, stores, trace_data, visitor
 from ui.text import code, labelled, plain
 
-settings, maybe_store, store_problem = session.page_setup()
+settings, maybe_store, store_problem = startup.page()
 
 st.title("Agent teams as MLflow models")
 teams = {s.key: s for s in hosted.offered_scenarios(settings.hosted)}
@@ -56,7 +56,7 @@ def admitted(prompt: str) -> bool:
     """A hosted demo holds a prediction to the chat's limits: its length and the visitor's turns a minute."""
     try:
         hosted.admit_prediction(
-            session.spend_ledger(settings.tracking_uri, settings.experiment_name), settings.hosted, session.visitor(), prompt
+            stores.spend_ledger(settings.tracking_uri, settings.experiment_name), settings.hosted, visitor.visitor(), prompt
         )
     except UserError as exc:
         st.error(plain(exc))
@@ -70,9 +70,9 @@ def loaded(tracking_uri: str, model_uri: str) -> Any:
 
 
 # in a hosted demo, visitors predict (offline, free); logging versions and moving aliases is the admin's
-VISITOR = hosted.is_visitor(settings.hosted, session.is_admin())
-EVALUATIONS = hosted.sees_evaluations(settings.hosted, session.is_admin())  # they hold other people's words
-PEOPLE = hosted.sees_people(settings.hosted, session.is_admin())  # who logged or promoted a version
+VISITOR = hosted.is_visitor(settings.hosted, visitor.is_admin())
+EVALUATIONS = hosted.sees_evaluations(settings.hosted, visitor.is_admin())  # they hold other people's words
+PEOPLE = hosted.sees_people(settings.hosted, visitor.is_admin())  # who logged or promoted a version
 DEMO_PARAMS = {
     "provider": "demo",
     "chat_model": "demo-chat",
@@ -83,7 +83,7 @@ DEMO_PARAMS = {
 }
 
 
-ASKER = hosted.asker(settings.hosted, session.visitor())  # a prediction's trace is the visitor's own
+ASKER = hosted.asker(settings.hosted, visitor.visitor())  # a prediction's trace is the visitor's own
 
 
 def shown_versions(name: str = registry.MODEL_NAME) -> list[registry.VersionRow]:
@@ -517,7 +517,7 @@ def evaluation_results(result: evaluation.Evaluation, rows: list[registry.Versio
         help=f"Points {alias or 'the alias'} at version {winner.version}; the version records who and when.",
     ):
         try:
-            who = session.visitor().label
+            who = visitor.visitor().label
             version, record = evaluation.promote(uri, result, alias, who)
             st.success(plain(f"{alias} → {result.model_name} version {version} (promoted by {record})."))
         except evaluation.EvaluationError as exc:

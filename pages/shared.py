@@ -10,12 +10,12 @@ navigation.page_start("shared")  # first: a cold server's direct link reruns thr
 from core import contract, scenarios, sharing, traces
 from core.conversations import ConversationError, StoreUnavailable
 from core.reading import story
-from ui import session, trace_data
+from ui import startup, trace_data, visitor
 from ui import sharing as share_ui
 from ui.text import plain
 from ui.transcript import render_transcript
 
-settings, maybe_store, problem = session.page_setup_read_only()
+settings, maybe_store, problem = startup.read_only_page()
 token = st.query_params.get("share", "")
 shares = share_ui.links(maybe_store, settings) if maybe_store is not None else None
 if maybe_store is None or shares is None:
@@ -34,7 +34,7 @@ except sharing.ShareRefused as exc:  # about the link itself: said as it is
     st.error(plain(exc))
     st.stop()
 except (ConversationError, StoreUnavailable, traces.TraceReadError) as exc:  # the store's words: not for strangers
-    st.error(plain(exc) if session.privileged() else "This shared conversation cannot be shown right now. Try the link again in a moment.")
+    st.error(plain(exc) if visitor.privileged() else "This shared conversation cannot be shown right now. Try the link again in a moment.")
     st.stop()
 
 known = scenarios.find(conversation.scenario)
@@ -59,7 +59,7 @@ for trace in turns:
     usage, cost = info.token_usage or {}, info.cost or {}
     with st.expander(
         plain(
-            f"Turn {(info.tags or {}).get(contract.TURN, '?')} · {state} · "
+            f"Turn {(info.tags or {}).get(contract.TraceTag.TURN, '?')} · {state} · "
             f"{int(usage.get('total_tokens') or 0):,} tokens · "
             f"${float(cost.get('total_cost') or 0.0):,.4f}"
         ),

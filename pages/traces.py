@@ -26,7 +26,7 @@ from core.config import Settings
 from core.conversations import ConversationError, ConversationStore, StoreUnavailable, is_valid_run_id
 from core.reading import aggregates, lineage, story
 from core.traces import ReadWindow
-from ui import session, trace_data, trace_view
+from ui import startup, trace_data, trace_view, visitor
 from ui.text import labelled, plain
 
 MONEY = st.column_config.NumberColumn("cost", format="$%.4f", help="USD")
@@ -91,7 +91,7 @@ class TracesView:
     def at_scale(self) -> bool:
         """Past the read-all limit, chat turns come from the store's aggregates; predictions and evaluations are
         always read whole (few, from two experiments)."""
-        return not self.whole and self.kind == contract.CHAT_TURN
+        return not self.whole and self.kind == contract.TraceKind.CHAT
 
 
 T = TypeVar("T")
@@ -134,7 +134,7 @@ def choose_experiment(settings: Settings, store: ConversationStore) -> str:
 
 def open_view(settings: Settings, store: ConversationStore) -> TracesView:
     """The top of the page (experiment, time range, Refresh, which traces) and what it makes: the page's context."""
-    viewer = session.visible_session()  # a hosted demo's visitor sees their own traces; None: everyone's
+    viewer = visitor.visible_session()  # a hosted demo's visitor sees their own traces; None: everyone's
     uri = settings.tracking_uri
     top = st.columns([2, 2, 1])
     with top[0]:
@@ -152,7 +152,7 @@ def open_view(settings: Settings, store: ConversationStore) -> TracesView:
         )
     kind = trace_data.choose_kind(
         dict(trace_data.experiments(uri)).get(experiment_id, settings.experiment_name) if viewer is None else None,
-        hosted.sees_evaluations(settings.hosted, session.is_admin()),
+        hosted.sees_evaluations(settings.hosted, visitor.is_admin()),
     )
     start_ms, end_ms = traces.time_window(time_range)
     # the store's version: one cheap query a rerun, for every cached read
@@ -170,7 +170,7 @@ def open_view(settings: Settings, store: ConversationStore) -> TracesView:
 def read_frames(view: TracesView) -> traces.Frames:
     """Every trace of the window this viewer may see, of the kind shown (predictions or evaluations: few, read whole
     from both experiments); the store's message stops the page when it cannot be read."""
-    if view.kind != contract.CHAT_TURN:
+    if view.kind != contract.TraceKind.CHAT:
         return read_or_stop(lambda: trace_data.kind_frames(view.window, view.kind, view.whole))
     return read_or_stop(lambda: trace_data.whole(view.window))
 
@@ -600,7 +600,7 @@ def trace_header(trace: Any, trace_id: str) -> pd.DataFrame:
 def trace_links(view: TracesView, trace: Any, trace_id: str) -> None:
     """Run it again or compare it (the Compare page), and, for those who may see every trace, MLflow's own UI."""
     info, tags = trace.info, trace.info.tags or {}
-    turn, conversation_id = str(tags.get(contract.TURN) or ""), traces.trace_conversation(trace)
+    turn, conversation_id = str(tags.get(contract.TraceTag.TURN) or ""), traces.trace_conversation(trace)
     # plain links (ids checked: hex run id, digits, a trace id load_trace accepted): the page is also run on its own
     runs_again = (
         f"[Run this turn again with…](compare?conversation={conversation_id}&turn={turn}) · "
@@ -613,7 +613,7 @@ def trace_links(view: TracesView, trace: Any, trace_id: str) -> None:
         getattr(info, "experiment_id", None) or view.window.experiment_id,
         trace_id,
     )
-    if link and session.privileged():  # MLflow's UI shows every visitor's traces: not a hosted visitor's link
+    if link and visitor.privileged():  # MLflow's UI shows every visitor's traces: not a hosted visitor's link
         st.link_button("Open in the MLflow UI", link, icon=":material/open_in_new:")
 
 
@@ -842,7 +842,7 @@ def list_tab(view: TracesView, scope: aggregates.Scope | None, shown: traces.Fra
         trace_list(shown)
 
 
-settings, maybe_store, store_problem = session.page_setup()
+settings, maybe_store, store_problem = startup.page()
 st.title("Traces")
 if maybe_store is None:
     st.error(f"The MLflow store cannot be read, so there are no traces to show. {plain(store_problem or '')}")

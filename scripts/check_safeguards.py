@@ -135,7 +135,7 @@ SAFEGUARDS = [
         "cached input tokens priced at the model's cache-read rate",
         "core/observe/wire.py",
         "CallUsage.attribute",
-        "            usage[contract.CACHE_READ_INPUT_TOKENS] = self.cached_tokens",
+        "            usage[contract.Usage.CACHE_READ_INPUT_TOKENS] = self.cached_tokens",
         "            pass",
         (f"{WIRE}::test_cached_input_tokens_are_priced_as_mlflow_prices_the_span_and_every_reader_agrees[streamed]",),
     ),
@@ -195,7 +195,7 @@ SAFEGUARDS = [
         "            except BaseException as exc:\n"
         "                if describe is not None:\n"
         "                    said = clip(describe(exc), 1000)\n"
-        '                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})\n'
+        '                    span.set_attributes({contract.TurnAttr.STATUS: "error", contract.TurnAttr.ERROR: said})\n'
         '                    mlflow.update_current_trace(response_preview=f"Failed: {said}")\n'
         "                raise\n"
         "            finally:\n"
@@ -207,7 +207,7 @@ SAFEGUARDS = [
         "                failure = exc\n"
         "                if describe is not None:\n"
         "                    said = clip(describe(exc), 1000)\n"
-        '                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})\n'
+        '                    span.set_attributes({contract.TurnAttr.STATUS: "error", contract.TurnAttr.ERROR: said})\n'
         '                    mlflow.update_current_trace(response_preview=f"Failed: {said}")\n'
         "            finally:\n"
         "                _write_summary(span, info)\n"
@@ -346,7 +346,7 @@ SAFEGUARDS = [
         "a run that is not a conversation of this app is not opened",
         CONVERSATIONS,
         "ConversationStore.load",
-        "        if contract.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:\n",
+        "        if contract.RunTag.SCENARIO not in tags or run.info.experiment_id != self.experiment_id:\n",
         "        if False:\n",
         (f"{INPUT}::test_a_foreign_run_in_the_address_is_not_opened",),
     ),
@@ -580,7 +580,7 @@ SAFEGUARDS = [
         "past turns are chat turns and predictions, not an evaluation's answers (the trace's kind)",
         "core/prompt_sets.py",
         "from_past_turns",
-        "== contract.EVALUATION_ANSWER:",
+        "== contract.TraceKind.EVALUATION:",
         '== "no kind":',
         ("tests/test_model_evaluation.py::test_prompt_sets_are_mlflow_evaluation_datasets_from_lines_files_and_past_turns",),
     ),

@@ -119,9 +119,9 @@ def fresh_turns_a_minute():
     """Every test starts with no turns counted this minute: AppTest's anonymous visitors all come from no client
     address (counted together as "local", core.identity), and one process runs every test."""
     yield
-    from ui import session  # noqa: PLC0415 - Streamlit only for the tests that loaded it
+    from ui import session  # noqa: PLC0415 - Streamlit only for the tests that loaded it, stores
 
-    session.spend_ledger.clear()
+    stores.spend_ledger.clear()
 
 
 @pytest.fixture(scope="module")

@@ -43,24 +43,24 @@ def on_agent_framework(scenario: str, provider: str = "demo", **options) -> Conv
 def traces_of(mlflow_client, store, conversation_id: str) -> list:
     export.flush()
     found = mlflow_client.search_traces(
-        locations=[store.experiment_id], filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'"
+        locations=[store.experiment_id], filter_string=f"tags.`{contract.TraceTag.CONVERSATION}` = '{conversation_id}'"
     )
-    return sorted((mlflow_client.get_trace(t.info.trace_id) for t in found), key=lambda t: int(t.info.tags[contract.TURN]))
+    return sorted((mlflow_client.get_trace(t.info.trace_id) for t in found), key=lambda t: int(t.info.tags[contract.TraceTag.TURN]))
 
 
 def model_span_usage(trace) -> dict[str, int]:
     calls = [s for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL]
-    return {key: sum(int(s.get_attribute(contract.USAGE)[key]) for s in calls) for key in (contract.INPUT_TOKENS, contract.OUTPUT_TOKENS)}
+    return {key: sum(int(s.get_attribute(contract.SpanAttr.USAGE)[key]) for s in calls) for key in (contract.Usage.INPUT_TOKENS, contract.Usage.OUTPUT_TOKENS)}
 
 
 def assert_counted_once(trace) -> None:
     """The trace's totals (MLflow's own) are its model-call spans' usage; no other span carries usage."""
     usage = trace.info.token_usage
     assert model_span_usage(trace) == {
-        contract.INPUT_TOKENS: usage[contract.INPUT_TOKENS],
-        contract.OUTPUT_TOKENS: usage[contract.OUTPUT_TOKENS],
+        contract.Usage.INPUT_TOKENS: usage[contract.Usage.INPUT_TOKENS],
+        contract.Usage.OUTPUT_TOKENS: usage[contract.Usage.OUTPUT_TOKENS],
     }
-    others = [s.name for s in trace.data.spans if s.span_type != SpanType.CHAT_MODEL and s.get_attribute(contract.USAGE)]
+    others = [s.name for s in trace.data.spans if s.span_type != SpanType.CHAT_MODEL and s.get_attribute(contract.SpanAttr.USAGE)]
     assert not others, others
 
 
@@ -92,10 +92,10 @@ def test_analyst_and_summarizer_on_the_demo_answer_concurrently_and_remember_the
     assert "Online sales doubled." in analyst, "the report came back from the checkpoint: only the question was sent"
 
     traces = traces_of(mlflow_client, store, first.conversation.id)
-    assert [t.info.tags[contract.TURN] for t in traces] == ["1", "2"]
+    assert [t.info.tags[contract.TraceTag.TURN] for t in traces] == ["1", "2"]
     for trace in traces:
-        assert trace.info.tags[contract.RUNTIME] == "agentframework"
-        assert trace.info.tags[contract.SCENARIO] == "analyst"
+        assert trace.info.tags[contract.RunTag.RUNTIME] == "agentframework"
+        assert trace.info.tags[contract.RunTag.SCENARIO] == "analyst"
         shape = parents(trace)
         assert shape[f"{SpanType.AGENT} {ANALYST}"] == contract.turn_name("analyst")
         assert shape[f"{SpanType.CHAT_MODEL} chat demo-chat"] in (ANALYST, SUMMARIZER)
@@ -103,8 +103,8 @@ def test_analyst_and_summarizer_on_the_demo_answer_concurrently_and_remember_the
         assert_counted_once(trace)
     usage = second.usage or {}
     assert (usage["input_tokens"], usage["output_tokens"]) == (
-        traces[1].info.token_usage[contract.INPUT_TOKENS],
-        traces[1].info.token_usage[contract.OUTPUT_TOKENS],
+        traces[1].info.token_usage[contract.Usage.INPUT_TOKENS],
+        traces[1].info.token_usage[contract.Usage.OUTPUT_TOKENS],
     )
 
 
@@ -124,8 +124,8 @@ def test_analyst_through_the_openai_sdk_over_http(server, tracking_uri, store, m
     (trace,) = traces_of(mlflow_client, store, outcome.conversation.id)
     assert_counted_once(trace)
     reported = [r.usage for r in requests]
-    assert trace.info.token_usage[contract.INPUT_TOKENS] == sum(u["prompt_tokens"] for u in reported)
-    assert trace.info.token_usage[contract.OUTPUT_TOKENS] == sum(u["completion_tokens"] for u in reported)
+    assert trace.info.token_usage[contract.Usage.INPUT_TOKENS] == sum(u["prompt_tokens"] for u in reported)
+    assert trace.info.token_usage[contract.Usage.OUTPUT_TOKENS] == sum(u["completion_tokens"] for u in reported)
     assert trace.info.cost and trace.info.cost["total_cost"] > 0, "MLflow priced gpt-4o-mini from its catalog"
     assert CANARY not in str(trace.to_dict())
 
@@ -155,10 +155,10 @@ def test_catify_on_the_demo_follows_the_critic_and_keeps_the_lineage(tracking_ur
     assert len(state_text) < 40_000 and "iVBOR" not in state_text, "no picture in the saved checkpoint"
 
     (trace,) = traces_of(mlflow_client, store, outcome.conversation.id)
-    assert trace.info.tags[contract.RUNTIME] == "agentframework"
+    assert trace.info.tags[contract.RunTag.RUNTIME] == "agentframework"
     shape = parents(trace)
-    picture_spans = [s for s in trace.data.spans if s.get_attribute(contract.IMAGE_ID)]
-    assert [s.get_attribute(contract.IMAGE_ID) for s in picture_spans] == [i for i, _ in chain]
+    picture_spans = [s for s in trace.data.spans if s.get_attribute(contract.SpanAttr.IMAGE_ID)]
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_ID) for s in picture_spans] == [i for i, _ in chain]
     assert all(shape[f"{s.span_type} {s.name}"] == "image_agent" for s in picture_spans), "a picture's span is in its agent's step"
     assert shape[f"{SpanType.CHAT_MODEL} chat demo-vision"] == "critic"
     critic_calls = [s for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL]
@@ -190,10 +190,10 @@ def test_catify_through_the_openai_sdk_over_http(server, tracking_uri, store, ml
 
     (trace,) = traces_of(mlflow_client, store, outcome.conversation.id)
     assert_counted_once(trace)
-    assert trace.info.token_usage[contract.INPUT_TOKENS] == chat.usage["prompt_tokens"]
-    pictures = [s for s in trace.data.spans if s.get_attribute(contract.IMAGE_ID)]
-    picture_cost = sum(s.get_attribute(contract.IMAGE_COST) for s in pictures)
-    chat_cost = sum(s.get_attribute(contract.COST)["total_cost"] for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL)
+    assert trace.info.token_usage[contract.Usage.INPUT_TOKENS] == chat.usage["prompt_tokens"]
+    pictures = [s for s in trace.data.spans if s.get_attribute(contract.SpanAttr.IMAGE_ID)]
+    picture_cost = sum(s.get_attribute(contract.SpanAttr.IMAGE_COST) for s in pictures)
+    chat_cost = sum(s.get_attribute(contract.SpanAttr.COST)["total_cost"] for s in trace.data.spans if s.span_type == SpanType.CHAT_MODEL)
     assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + picture_cost, abs=1e-9)
     assert outcome.cost_usd == pytest.approx(trace.info.cost["total_cost"], abs=1e-9)
 
@@ -259,12 +259,12 @@ def test_weather_pauses_for_the_human_and_resumes_in_another_process(tracking_ur
     ]
 
     traces = traces_of(mlflow_client, store, first["id"])
-    assert [t.info.tags[contract.TURN] for t in traces] == ["1", "2"]
+    assert [t.info.tags[contract.TraceTag.TURN] for t in traces] == ["1", "2"]
     shape = parents(traces[1])
     assert shape[f"{SpanType.TOOL} get_weather"] == "weather_assistant", "the tool's span is in its agent's step"
     assert parents(traces[0])[f"{SpanType.TOOL} transfer_to_user"] == "planner"
     for trace in traces:
-        assert trace.info.tags[contract.RUNTIME] == "agentframework"
+        assert trace.info.tags[contract.RunTag.RUNTIME] == "agentframework"
         assert_counted_once(trace)
 
 
@@ -285,7 +285,7 @@ def test_weather_through_the_openai_sdk_over_http_pauses_and_resumes(server, tra
     assert any(m["role"] == "tool" for m in planner_after), "the planner saw its question and the answer"
     (_, trace) = traces_of(mlflow_client, store, first.conversation.id)
     assert_counted_once(trace)
-    assert trace.info.token_usage[contract.INPUT_TOKENS] == sum(r.usage["prompt_tokens"] for r in requests[1:])
+    assert trace.info.token_usage[contract.Usage.INPUT_TOKENS] == sum(r.usage["prompt_tokens"] for r in requests[1:])
 
 
 # --- the runtime on the Traces page --------------------------------------------------------------------------------
@@ -350,12 +350,12 @@ def test_the_chat_page_runs_a_conversation_on_the_runtime_chosen_and_reopens_it_
     assert [m.name for m in at.chat_message] == ["user", "image_agent", "critic", "image_agent"]
     assert len(at.get("image")) == 2, "the pictures are shown under their entries"
     run_id = at.query_params["conversation"]
-    assert mlflow_client.get_run(run_id).data.tags[contract.RUNTIME] == "agentframework"
+    assert mlflow_client.get_run(run_id).data.tags[contract.RunTag.RUNTIME] == "agentframework"
     export.flush()
     (trace,) = mlflow_client.search_traces(
-        locations=[mlflow_client.get_run(run_id).info.experiment_id], filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'"
+        locations=[mlflow_client.get_run(run_id).info.experiment_id], filter_string=f"tags.`{contract.TraceTag.CONVERSATION}` = '{run_id}'"
     )
-    assert trace.info.tags[contract.RUNTIME] == "agentframework"
+    assert trace.info.tags[contract.RunTag.RUNTIME] == "agentframework"
 
     reopened = AppTest.from_file(app, default_timeout=120)
     reopened.query_params["conversation"] = run_id
@@ -365,12 +365,12 @@ def test_the_chat_page_runs_a_conversation_on_the_runtime_chosen_and_reopens_it_
     assert len(shown) == 1 and shown[0].value == "agentframework" and shown[0].disabled, "reopened on its runtime, locked"
     reopened.chat_input[0].set_value("now on a boat").run()
     assert not reopened.exception
-    assert mlflow_client.get_run(run_id).data.tags[contract.TURNS] == "2"
+    assert mlflow_client.get_run(run_id).data.tags[contract.RunTag.TURNS] == "2"
     export.flush()
     found = mlflow_client.search_traces(
-        locations=[mlflow_client.get_run(run_id).info.experiment_id], filter_string=f"tags.`{contract.CONVERSATION}` = '{run_id}'"
+        locations=[mlflow_client.get_run(run_id).info.experiment_id], filter_string=f"tags.`{contract.TraceTag.CONVERSATION}` = '{run_id}'"
     )
-    assert {t.info.tags[contract.RUNTIME] for t in found} == {"agentframework"}
+    assert {t.info.tags[contract.RunTag.RUNTIME] for t in found} == {"agentframework"}
 
 
 def test_a_conversation_from_before_the_choice_reopens_on_autogen(tracking_uri, experiment_name, store, monkeypatch, mlflow_client):
@@ -379,7 +379,7 @@ def test_a_conversation_from_before_the_choice_reopens_on_autogen(tracking_uri, 
 
     old = Conversation(scenario="analyst", session_id="s", provider="demo", options={"report": REPORT})  # no runtime: as before
     outcome = asyncio.run(run_turn(TurnRequest(old, "How did revenue change?", Settings(tracking_uri=tracking_uri), store)))
-    assert outcome.status == "ok" and contract.RUNTIME not in mlflow_client.get_run(outcome.conversation.id).data.tags
+    assert outcome.status == "ok" and contract.RunTag.RUNTIME not in mlflow_client.get_run(outcome.conversation.id).data.tags
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
     monkeypatch.delenv("APP_PROVIDER", raising=False)
@@ -419,7 +419,7 @@ def test_the_compare_page_runs_one_prompt_on_both_runtimes_with_steps_matched_by
     assert list(steps["step"]) == ["image_agent", "critic", "image_agent #2", "total"], "the same agents' steps, one row each"
     assert steps.iloc[1]["1 tokens"] == steps.iloc[1]["2 tokens"], "the same demo critic, the same tokens on both"
     picked = at.session_state.cmp_pick
-    assert {mlflow_client.get_trace(t).info.tags[contract.RUNTIME] for t in picked} == {"agentchat", "agentframework"}
+    assert {mlflow_client.get_trace(t).info.tags[contract.RunTag.RUNTIME] for t in picked} == {"agentchat", "agentframework"}
 
 
 def test_a_later_turn_runs_again_only_on_its_own_runtime(tracking_uri, store):
@@ -450,7 +450,7 @@ def test_an_agent_framework_team_is_logged_as_a_model_loaded_and_predicted(tmp_p
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     name, version = registry.log_team(uri, "teams", Settings(tracking_uri=uri), "analyst", {"report": REPORT}, runtime="agentframework")
     assert (name, version) == ("analyst-agentframework", 1), "apart from the AutoGen versions"
-    assert mlflow.MlflowClient(uri).get_model_version(name, "1").tags[contract.RUNTIME] == "agentframework"
+    assert mlflow.MlflowClient(uri).get_model_version(name, "1").tags[contract.RunTag.RUNTIME] == "agentframework"
     model = registry.load(uri, f"models:/{name}/1")
     experiment_id = ConversationStore.connect(uri, "teams").experiment_id  # its traces here, whatever ran in this process before
     [answer] = registry.predict(model, ["What happened to online sales?"], experiment_id=experiment_id)
@@ -458,7 +458,7 @@ def test_an_agent_framework_team_is_logged_as_a_model_loaded_and_predicted(tmp_p
     assert any("Online sales doubled." in m["text"] for m in answer["messages"]), "the logged report is the version's"
     export.flush()
     trace = mlflow.MlflowClient(uri).get_trace(answer["trace_id"])
-    assert trace.info.tags[contract.RUNTIME] == "agentframework", "the prediction ran on Agent Framework"
+    assert trace.info.tags[contract.RunTag.RUNTIME] == "agentframework", "the prediction ran on Agent Framework"
     assert_counted_once(trace)
     with pytest.raises(registry.RegistryError, match="has no team for"):
         registry.log_team(uri, "teams", Settings(tracking_uri=uri), "weather", runtime="no-such-runtime")

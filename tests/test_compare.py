@@ -97,8 +97,8 @@ def test_a_weather_grid_of_three_settings_compares_with_mlflows_own_figures(trac
         outcomes = asyncio.run(run_cells(cells, origin.message, settings, store))
     assert [o.status for o in outcomes] == ["ok", "ok", "ok"], [o.error for o in outcomes]
     assert [c.label for c in cells] == ["demo", "same settings", "gpt-4o · vision: gpt-4o"]
-    children = store.client.search_runs([store.experiment_id], filter_string=f"tags.`{contract.PARENT_RUN}` = '{group}'")
-    assert sorted(r.data.tags[contract.VARIANT_LABEL] for r in children) == sorted(c.label for c in cells)
+    children = store.client.search_runs([store.experiment_id], filter_string=f"tags.`{contract.RunTag.PARENT}` = '{group}'")
+    assert sorted(r.data.tags[contract.VariantTag.LABEL] for r in children) == sorted(c.label for c in cells)
 
     loaded = [traces.load_trace(tracking_uri, o.trace_id) for o in outcomes]
     result = compare.compare(loaded, [c.label for c in cells])
@@ -164,7 +164,7 @@ def test_a_cost_mlflow_was_given_on_the_root_is_a_row_of_its_own(tracking_uri, e
     store = ConversationStore.connect(tracking_uri, experiment_name)
     mlflow.set_experiment(experiment_id=store.experiment_id)
     with mlflow.start_span(name="root") as root:
-        root.set_attribute(contract.USAGE, {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10})
+        root.set_attribute(contract.SpanAttr.USAGE, {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10})
         with mlflow.start_span(name="step"):
             pass
     trace_id = mlflow.get_last_active_trace_id()

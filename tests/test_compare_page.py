@@ -65,7 +65,7 @@ def test_a_catify_turn_forked_with_another_critic_is_compared_preferred_and_carr
     ok(at.button(key=f"cmp_prefer_1_{fork_trace}").click().run())
     assert "critic instruction\\: Make it a noir…" in at.toast[0].value, "a label is text, never markdown"
     export.flush()
-    marks = [a for a in MlflowClient(tracking_uri).get_trace(fork_trace).info.assessments if a.name == contract.PREFERRED]
+    marks = [a for a in MlflowClient(tracking_uri).get_trace(fork_trace).info.assessments if a.name == contract.Assessment.PREFERRED]
     assert len(marks) == 1 and marks[0].feedback.value is True and "preferred over tr-" in marks[0].rationale
 
     at.button(key=f"cmp_use_1_{fork_trace}").click().run()

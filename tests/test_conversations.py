@@ -65,9 +65,9 @@ def test_a_new_conversation_loads_empty(store, mlflow_client):
     run_id = store.create(conv)
     assert is_valid_run_id(run_id)
     tags = mlflow_client.get_run(run_id).data.tags
-    assert tags[contract.SCENARIO] == "catify"
-    assert tags[contract.PROVIDER] == "demo"
-    assert tags[contract.SESSION] == "sess-9"
+    assert tags[contract.RunTag.SCENARIO] == "catify"
+    assert tags[contract.RunTag.PROVIDER] == "demo"
+    assert tags[contract.RunTag.SESSION] == "sess-9"
     assert mlflow_client.get_run(run_id).info.run_name == "catify: A cat in the matrix"
     loaded = store.load(run_id)
     assert (loaded.id, loaded.scenario, loaded.session_id, loaded.provider) == (run_id, "catify", "sess-9", "demo")

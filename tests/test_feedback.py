@@ -43,7 +43,7 @@ def human_ratings(tracking_uri: str, trace_id: str) -> list:
     return [
         a
         for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments
-        if a.name == contract.FEEDBACK and a.valid is not False and a.source.source_type == "HUMAN"
+        if a.name == contract.Assessment.FEEDBACK and a.valid is not False and a.source.source_type == "HUMAN"
     ]
 
 
@@ -73,7 +73,7 @@ def test_each_person_has_one_current_rating(tracking_uri, alices):
     # two tabs of Ana's that rated at the same moment both logged one
     TracingClient(tracking_uri).log_assessment(
         trace_id,
-        Feedback(name=contract.FEEDBACK, value=True, source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="ana")),
+        Feedback(name=contract.Assessment.FEEDBACK, value=True, source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="ana")),
     )
     assert [a.source.source_id for a in human_ratings(tracking_uri, trace_id)].count("ana") == 2
     feedback.rate(tracking_uri, trace_id, "ana", False)
@@ -140,7 +140,7 @@ def test_a_conversations_ratings_come_from_one_search(tracking_uri, alices, monk
 def test_only_current_human_ratings_of_the_apps_name_count():
     """What MLflow's UI and judges leave beside people's thumbs: overridden ones, judges', other names, non-booleans."""
 
-    def made(value, source="HUMAN", name=contract.FEEDBACK, valid=True, when=1):
+    def made(value, source="HUMAN", name=contract.Assessment.FEEDBACK, valid=True, when=1):
         a = Feedback(
             name=name,
             value=value,

@@ -56,7 +56,7 @@ def ratings(tracking_uri: str, trace_id: str) -> list:
     """The trace's current ratings through MLflow's public client (once the trace landed: the chat does not wait)."""
     assert export.wait_for_trace(tracking_uri, trace_id)
     return [
-        a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments if a.name == contract.FEEDBACK and a.valid is not False
+        a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments if a.name == contract.Assessment.FEEDBACK and a.valid is not False
     ]
 
 

@@ -44,7 +44,7 @@ def traces_metric(at: AppTest) -> str:
 
 def predictions_metric(at: AppTest) -> str:
     traces_metric(at)
-    at.radio(key="trace_kind").set_value(contract.PREDICTION).run()
+    at.radio(key="trace_kind").set_value(contract.TraceKind.PREDICTION).run()
     assert not at.exception, [e.value for e in at.exception]
     return next(m.value for m in at.metric if m.label == "Traces")
 
@@ -227,7 +227,7 @@ def test_a_visitors_prediction_on_the_models_page_is_their_own_trace(tracking_ur
     export.flush()
     info = MlflowClient(tracking_uri).get_trace(trace_id).info
     assert contract.trace_owner(info.tags, info.trace_metadata) == identity.signed_in(BOB).owner
-    assert info.tags[contract.TRACE_KIND] == contract.PREDICTION
+    assert info.tags[contract.TraceTag.KIND] == contract.TraceKind.PREDICTION
     assert traces_metric(bob) == "0", "not as chat usage (issue 32)"
     assert predictions_metric(bob) == "1", "Bob's Traces page shows his prediction among model predictions"
     assert predictions_metric(visit(user=ALICE)) == "0", "and Alice's does not"

@@ -85,21 +85,21 @@ def test_two_catify_versions_are_evaluated_on_three_prompts_and_the_better_one_p
     client = mlflow.MlflowClient(uri)
     chats = ConversationStore(uri, EXPERIMENT)
     assert result.experiment_id == chats.models_experiment_id != chats.experiment_id
-    assert client.get_experiment(result.experiment_id).tags[contract.MODELS_OF] == chats.experiment_id
+    assert client.get_experiment(result.experiment_id).tags[contract.ExperimentTag.MODELS_OF] == chats.experiment_id
     assert client.get_run(result.run_id).info.experiment_id == result.experiment_id
     assert {client.get_trace(r.trace_id).info.experiment_id for r in result.rows} == {result.experiment_id}
     assert result.run_id in [e.run_id for e in evaluation.past(uri, chats.experiment_id, "catify")]
     for totals in result.totals:
         run = client.get_run(totals.run_id)
         assert run.data.tags["mlflow.runType"] == "genai_evaluate"
-        assert run.data.tags[contract.EVALUATION] == result.run_id and run.data.metrics["cats/mean"] == totals.means["cats"]
+        assert run.data.tags[contract.RunTag.EVALUATION] == result.run_id and run.data.metrics["cats/mean"] == totals.means["cats"]
         mlflow.set_tracking_uri(uri)
         traces = mlflow.search_traces(locations=[result.experiment_id], run_id=totals.run_id, return_type="list")
         assert sorted(t.info.trace_id for t in traces) == sorted(r.trace_id for r in result.rows if r.ref == totals.ref)
         for trace in traces:
             names = {a.name for a in trace.info.assessments}
             assert {"cats", "expectation", "no_error", "critic_format", "latency_s"} <= names
-            assert trace.info.tags[contract.SCENARIO] == "catify" and len(trace.data.spans) > 3, "the turn's own trace"
+            assert trace.info.tags[contract.RunTag.SCENARIO] == "catify" and len(trace.data.spans) > 3, "the turn's own trace"
         pictures = {f.path for f in client.list_artifacts(totals.run_id, "images")}
         assert {p["artifact_path"] for r in result.rows if r.ref == totals.ref for p in r.pictures} == pictures
 
@@ -143,10 +143,10 @@ def test_prompt_sets_are_mlflow_evaluation_datasets_from_lines_files_and_past_tu
     export.flush()
     client = mlflow.MlflowClient(uri)
     prediction = client.get_trace(asked["trace_id"]).info
-    assert prediction.tags[contract.TRACE_KIND] == contract.PREDICTION
+    assert prediction.tags[contract.TraceTag.KIND] == contract.TraceKind.PREDICTION
     assert contract.trace_owner(prediction.tags, prediction.trace_metadata) == "visitor-7", "the visitor's own trace"
-    answers = {client.get_trace(r.trace_id).info.tags.get(contract.TRACE_KIND) for r in evaluated.rows}
-    assert answers == {contract.EVALUATION_ANSWER}
+    answers = {client.get_trace(r.trace_id).info.tags.get(contract.TraceTag.KIND) for r in evaluated.rows}
+    assert answers == {contract.TraceKind.EVALUATION}
     past = prompt_sets.from_past_turns(uri, experiment_id, "catify")
     assert [r.prompt for r in past] == ["a lone cat on a fence"] and all(r.source_trace for r in past)
     saved = prompt_sets.save(uri, experiment_id, "from turns", past, "catify")
@@ -249,7 +249,7 @@ def test_built_in_teams_are_models_with_their_options(tmp_path):
     [answer] = registry.predict(registry.load(uri, "models:/weather/1"), ["What's the weather in Paris?"])
     assert "Paris" in answer["answer"] and any(m["role"] == "tool" for m in answer["messages"])
     tags = mlflow.MlflowClient(uri).get_model_version("weather", "1").tags
-    logged = json.loads(tags[contract.OPTIONS])
+    logged = json.loads(tags[contract.RunTag.OPTIONS])
     assert set(logged) == {o.key for o in scenarios.get("weather").options} and logged["weather_source"] == "offline", (
         "every option that shapes its answers is recorded"
     )
@@ -330,7 +330,7 @@ def test_a_team_file_is_logged_and_served_by_mlflow_models_serve(tmp_path, monke
     assert prediction["status"] == "ok" and "100.0" in prediction["answer"]
     assert [m["text"] for m in prediction["messages"] if m["role"] == "tool"] == ['calculator(a=12.5, b=8.0, operator="*") → 100.0']
     trace = mlflow.MlflowClient(uri).get_trace(prediction["trace_id"])
-    assert trace.info.tags[contract.SCENARIO] == TEAM_KEY + "@model"
+    assert trace.info.tags[contract.RunTag.SCENARIO] == TEAM_KEY + "@model"
 
 
 def test_the_llm_judge_only_with_a_real_provider_and_failed_predictions_score_as_errors(pair, monkeypatch):

@@ -72,7 +72,7 @@ def spans_of(trace, span_type: str) -> list:
 
 
 def picture_spans(trace) -> list:
-    return sorted((s for s in trace.data.spans if s.get_attribute(contract.IMAGE_ID)), key=lambda s: s.start_time_ns)
+    return sorted((s for s in trace.data.spans if s.get_attribute(contract.SpanAttr.IMAGE_ID)), key=lambda s: s.start_time_ns)
 
 
 def expected_usage(request) -> dict[str, int]:
@@ -135,7 +135,7 @@ def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_ur
     trace = only_trace(mlflow_client, store)
     assert trace.info.trace_id == outcome.trace_id
     assert trace.info.state.value == "OK"
-    assert trace.info.tags[contract.PROVIDER] == "openai"
+    assert trace.info.tags[contract.RunTag.PROVIDER] == "openai"
     chat_spans = spans_of(trace, "CHAT_MODEL")
     assert len(chat_spans) == 2
     for span, request in zip(chat_spans, chat_requests):
@@ -153,15 +153,15 @@ def test_catify_turn_through_openai_api_is_traced_and_priced(server, tracking_ur
     image_spans = picture_spans(trace)
     assert len(image_spans) == 3
     prices = [picture_usd_from_catalog(r.body["prompt"], 272) for r in image_requests]  # low 1024x1024: 272 image tokens
-    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == pytest.approx(prices, abs=1e-12)
-    assert [s.get_attribute(contract.IMAGE_USAGE)["image_output_tokens"] for s in image_spans] == [272] * 3
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_COST) for s in image_spans] == pytest.approx(prices, abs=1e-12)
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_USAGE)["image_output_tokens"] for s in image_spans] == [272] * 3
     # the pictures' price is part of MLflow's own trace cost, so every reader sums to one number
     assert [s.get_attribute("mlflow.llm.cost")["total_cost"] for s in image_spans] == pytest.approx(prices, abs=1e-12)
     assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + sum(prices), abs=1e-9)
     assert outcome.cost_usd == pytest.approx(trace.info.cost["total_cost"], abs=1e-9)  # the turn line's figure
-    span_ids = [s.get_attribute(contract.IMAGE_ID) for s in image_spans]
+    span_ids = [s.get_attribute(contract.SpanAttr.IMAGE_ID) for s in image_spans]
     assert set(span_ids) == set(images)
-    assert [s.get_attribute(contract.IMAGE_PARENT) for s in image_spans] == ["", span_ids[0], span_ids[1]]
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_PARENT) for s in image_spans] == ["", span_ids[0], span_ids[1]]
     lookup = outcome.conversation.image_lookup
     assert [lookup[i]["cost_usd"] for i in span_ids] == pytest.approx(prices, abs=1e-12)
     assert all(lookup[i]["trace_id"] == outcome.trace_id and lookup[i]["priced_from"] == "tokens" for i in span_ids)
@@ -184,7 +184,7 @@ def test_gpt_image_1_is_priced_from_the_tokens_its_server_reported(provider, ser
     assert all(p > image_price_usd("gpt-image-1", "low", "1024x1536") for p in prices), "tokens cost more than the table here"
     trace = only_trace(mlflow_client, store)
     image_spans = picture_spans(trace)
-    assert [s.get_attribute(contract.IMAGE_USAGE) for s in image_spans] == [
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_USAGE) for s in image_spans] == [
         {
             "input_tokens": count_words(r.body["prompt"]),
             "output_tokens": 408,
@@ -195,9 +195,9 @@ def test_gpt_image_1_is_priced_from_the_tokens_its_server_reported(provider, ser
         }
         for r in image_requests
     ]
-    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == pytest.approx(prices, abs=1e-12)
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_COST) for s in image_spans] == pytest.approx(prices, abs=1e-12)
     assert [s.get_attribute("mlflow.llm.cost")["total_cost"] for s in image_spans] == pytest.approx(prices, abs=1e-12)
-    assert [s.get_attribute(contract.USAGE_NOTE) for s in image_spans] == [None, None], "nothing the catalog did not know"
+    assert [s.get_attribute(contract.SpanAttr.USAGE_NOTE) for s in image_spans] == [None, None], "nothing the catalog did not know"
     assert [s.get_attribute("mlflow.chat.tokenUsage") for s in image_spans] == [None, None], "picture tokens are not chat tokens"
     chat_cost = sum(s.get_attribute("mlflow.llm.cost")["total_cost"] for s in spans_of(trace, "CHAT_MODEL"))
     assert trace.info.cost["total_cost"] == pytest.approx(chat_cost + sum(prices), abs=1e-9)
@@ -218,9 +218,9 @@ def test_a_server_that_reports_no_picture_usage_is_priced_per_picture_and_says_s
     outcome = asyncio.run(run_turn(TurnRequest(catify(iterations=1), "a cat", openai_settings(server, tracking_uri), store)))
     assert outcome.status == "ok", outcome.error
     image_spans = picture_spans(only_trace(mlflow_client, store))
-    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.011, 0.011]
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_COST) for s in image_spans] == [0.011, 0.011]
     said = "The server reported no usage for this gpt-image-1 picture: priced per picture."
-    assert [s.get_attribute(contract.USAGE_NOTE) for s in image_spans] == [said, said]
+    assert [s.get_attribute(contract.SpanAttr.USAGE_NOTE) for s in image_spans] == [said, said]
     assert outcome.conversation.transcript[-1]["usage"]["picture_note"] == said
     assert outcome.billed_usd > outcome.cost_usd, "its prompts' tokens are settled on top of the per-picture price"
 
@@ -274,13 +274,13 @@ def test_dalle3_asks_for_base64_and_is_priced(server, tracking_uri, store, mlflo
         assert request.body["response_format"] == "b64_json"
         assert request.body["quality"] == "standard" and request.body["size"] == "1024x1024"
     image_spans = picture_spans(only_trace(mlflow_client, store))
-    assert [s.get_attribute(contract.IMAGE_COST) for s in image_spans] == [0.040, 0.040]
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_COST) for s in image_spans] == [0.040, 0.040]
     assert image_price_usd("dall-e-3", "standard", "1024x1024") == 0.040
     # MLflow's catalog has no rates for dall-e-3: priced per picture, and said on the span and under the turn
     assert not {k for k in catalog_entry("dall-e-3") if "cost" in k} and "modality" not in catalog_entry("dall-e-3")
     said = "MLflow's model catalog has no rates for dall-e-3: priced per picture ($0.040)."
-    assert [s.get_attribute(contract.USAGE_NOTE) for s in image_spans] == [said, said]
-    assert [s.get_attribute(contract.IMAGE_USAGE) for s in image_spans] == [None, None]
+    assert [s.get_attribute(contract.SpanAttr.USAGE_NOTE) for s in image_spans] == [said, said]
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_USAGE) for s in image_spans] == [None, None]
     assert outcome.conversation.transcript[-1]["usage"]["picture_note"] == said
 
 
@@ -373,10 +373,10 @@ def test_openai_compatible_unknown_models_work_unpriced(server, tracking_uri, st
     assert not (chat_span.get_attribute("mlflow.llm.cost") or {}).get("total_cost")
     assert not (trace.info.cost or {}).get("total_cost")
     # an image model with no known price is marked unknown (-1), never guessed, and says why
-    assert [s.get_attribute(contract.IMAGE_COST) for s in picture_spans(trace)] == [-1, -1]
+    assert [s.get_attribute(contract.SpanAttr.IMAGE_COST) for s in picture_spans(trace)] == [-1, -1]
     assert all(e["cost_usd"] is None for e in outcome.conversation.image_lookup.values())
     said = "MLflow's model catalog has no rates for sdxl-turbo: not priced (our per-picture table does not list it)."
-    assert [s.get_attribute(contract.USAGE_NOTE) for s in picture_spans(trace)] == [said, said]
+    assert [s.get_attribute(contract.SpanAttr.USAGE_NOTE) for s in picture_spans(trace)] == [said, said]
     assert outcome.conversation.transcript[-1]["usage"]["picture_note"] == said
 
 
@@ -448,7 +448,7 @@ def test_rejected_key_fails_cleanly_then_retry_succeeds(server, tracking_uri, st
 
     failed_trace = mlflow_client.get_trace(failed.trace_id)
     assert failed_trace.info.state.value == "ERROR"
-    assert failed_trace.info.tags[contract.ATTEMPT] == "1"
+    assert failed_trace.info.tags[contract.TraceTag.ATTEMPT] == "1"
     [chat_span] = spans_of(failed_trace, "CHAT_MODEL")
     assert chat_span.status.status_code.value == "ERROR"
 
@@ -462,7 +462,7 @@ def test_rejected_key_fails_cleanly_then_retry_succeeds(server, tracking_uri, st
     assert len(retried.conversation.image_lookup) == 4
     retry_trace = mlflow_client.get_trace(retried.trace_id)
     assert retry_trace.info.state.value == "OK"
-    assert retry_trace.info.tags[contract.ATTEMPT] == "2"
+    assert retry_trace.info.tags[contract.TraceTag.ATTEMPT] == "2"
     assert len(mlflow_client.search_traces(locations=[store.experiment_id])) == 2
     reopened = store.load(conversation.id)
     assert reopened.turns == 1 and len(reopened.transcript) == len(retried.conversation.transcript)

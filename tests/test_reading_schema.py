@@ -67,7 +67,7 @@ def fresh_store(tracking_uri):
     conversation = Conversation(scenario="catify", session_id="s", provider="demo", options={"iterations": 1})
     outcome = asyncio.run(run_turn(conversation, "a cat", Settings(tracking_uri=tracking_uri), store))
     assert outcome.trace_id and export.wait_for_trace(tracking_uri, outcome.trace_id)
-    TracingClient(tracking_uri).delete_trace_tag(outcome.trace_id, contract.SUMMARY)
+    TracingClient(tracking_uri).delete_trace_tag(outcome.trace_id, contract.TraceTag.SUMMARY)
     feedback.rate(tracking_uri, outcome.trace_id, "local:tester", True)
     return tracking_uri, store.experiment_id
 

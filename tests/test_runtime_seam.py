@@ -115,8 +115,8 @@ def test_a_second_runtime_runs_a_turn_pauses_for_the_human_and_resumes(echo_runt
     assert resumed.entries[-1]["text"] == "(echo) Oslo after echo_agent; heard 2", "state loaded, resumed from the asker"
     export.flush()
     found = mlflow_client.search_traces(locations=[store.experiment_id])
-    assert sorted(t.info.tags[contract.TURN] for t in found) == ["1", "2"]
-    assert {t.info.tags[contract.SCENARIO] for t in found} == {"echo-weather"}
+    assert sorted(t.info.tags[contract.TraceTag.TURN] for t in found) == ["1", "2"]
+    assert {t.info.tags[contract.RunTag.SCENARIO] for t in found} == {"echo-weather"}
 
 
 def test_an_unknown_runtime_is_a_sentence():

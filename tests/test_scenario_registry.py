@@ -101,14 +101,14 @@ def test_a_module_in_the_package_is_a_scenario_everywhere(echo_module, monkeypat
 
     export.flush()
     run = mlflow_client.get_run(run_id)
-    assert run.data.tags[contract.SCENARIO] == "echo" and run.data.tags[contract.TURNS] == "1"
+    assert run.data.tags[contract.RunTag.SCENARIO] == "echo" and run.data.tags[contract.RunTag.TURNS] == "1"
     experiment_id = run.info.experiment_id
     found = mlflow_client.search_traces(locations=[experiment_id])
     assert len(found) == 1
     trace = found[0]
-    assert trace.info.tags[contract.SCENARIO] == "echo" and contract.SUMMARY in trace.info.tags
+    assert trace.info.tags[contract.RunTag.SCENARIO] == "echo" and contract.TraceTag.SUMMARY in trace.info.tags
     chat = [s for s in trace.data.spans if s.span_type == "CHAT_MODEL"]
-    assert len(chat) == 1 and chat[0].get_attribute(contract.MODEL) == "gpt-4o-mini"
+    assert len(chat) == 1 and chat[0].get_attribute(contract.SpanAttr.MODEL) == "gpt-4o-mini"
     assert [s.name for s in trace.data.spans if s.span_type == "AGENT"][1:] == ["echo_agent"]
     assert trace.info.cost and trace.info.cost["total_cost"] > 0, "MLflow priced the call from its catalog"
 

@@ -204,7 +204,7 @@ def test_a_team_from_todays_gallery_runs_its_workbench_tool_offline_traced_under
     assert any(e.get("role") == "tool" and "100.0" in e["text"] for e in outcome.entries), outcome.entries
     export.flush()
     trace = store.client.get_trace(outcome.trace_id)
-    assert trace.info.tags[contract.SCENARIO] == "team:gallery-roundrobin-team"
-    assert trace.info.tags[contract.TRACE_NAME] == "team:gallery-roundrobin-team turn", "the name keeps the stable key"
-    assert trace.info.tags[contract.LABEL] == "RoundRobin Team"
+    assert trace.info.tags[contract.RunTag.SCENARIO] == "team:gallery-roundrobin-team"
+    assert trace.info.tags[contract.TraceTag.NAME] == "team:gallery-roundrobin-team turn", "the name keeps the stable key"
+    assert trace.info.tags[contract.TraceTag.LABEL] == "RoundRobin Team"
     assert [s.name for s in trace.data.spans if s.span_type == "TOOL"] == ["calculator"]

@@ -133,9 +133,9 @@ def test_a_team_that_fails_to_build_late_leaves_an_error_trace_saying_why(teams_
     export.flush()
     trace = store.client.get_trace(outcome.trace_id)
     assert trace.info.state.value == "ERROR"
-    assert trace.info.tags[contract.CONVERSATION] == outcome.conversation.id
+    assert trace.info.tags[contract.TraceTag.CONVERSATION] == outcome.conversation.id
     root = next(s for s in trace.data.spans if s.parent_id is None)
-    assert "the tool setup failed" in root.attributes[contract.TURN_ERROR]
+    assert "the tool setup failed" in root.attributes[contract.TurnAttr.ERROR]
     assert trace.info.response_preview.startswith("Failed: The team in “late.json” could not be built")
 
 
@@ -153,7 +153,7 @@ def test_the_team_runs_offline_calls_its_tool_and_is_traced(teams_dir, store, tr
 
     export.flush()
     trace = store.client.get_trace(outcome.trace_id)
-    assert trace.info.tags[contract.SCENARIO] == KEY and trace.info.tags[contract.TURN] == "1"
+    assert trace.info.tags[contract.RunTag.SCENARIO] == KEY and trace.info.tags[contract.TraceTag.TURN] == "1"
     spans = trace.data.spans
     assert [s.name for s in spans if s.span_type == "TOOL"] == ["calculator"]
     assert {s.name for s in spans if s.span_type == "AGENT"} >= {"assistant_agent"}
@@ -423,7 +423,7 @@ def test_a_team_file_is_logged_as_a_model_loaded_back_and_predicts(teams_dir, tr
     assert [m["text"] for m in result["messages"] if m["role"] == "tool"] == ['calculator(a=12.5, b=8.0, operator="*") → 100.0']
     export.flush()
     trace = store.client.get_trace(result["trace_id"])
-    assert trace.info.tags[contract.SCENARIO] == KEY + "@model", "predictions are told apart from chats"
+    assert trace.info.tags[contract.RunTag.SCENARIO] == KEY + "@model", "predictions are told apart from chats"
     assert scenarios.find(KEY) is None, "loading a version does not bring a removed team back to the chat page"
     assert KEY + "@model" not in [s.key for s in hosted.offered_scenarios(None)], "nor lists its own copy"
 

@@ -60,7 +60,7 @@ def test_the_planner_hands_the_numbers_to_the_calculator(store, tracking_uri):
     assert "100.0" in outcome.entries[-1]["text"]
     export.flush()
     trace = store.client.get_trace(outcome.trace_id)
-    assert trace.info.tags[contract.SCENARIO] == "team:calculator_planner"
+    assert trace.info.tags[contract.RunTag.SCENARIO] == "team:calculator_planner"
     assert [s.name for s in trace.data.spans if s.span_type == "TOOL"] == ["calculator"]
 
 

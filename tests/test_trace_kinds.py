@@ -27,30 +27,30 @@ pytestmark = pytest.mark.filterwarnings("ignore:Resolved model mismatch:UserWarn
 
 # what an older store holds in its chat experiment: (tags, session) of each trace, and what kind it is
 OLD_LAYOUT = [
-    ({contract.TRACE_KIND: contract.CHAT_TURN, contract.SCENARIO: "catify"}, "c" * 32, contract.CHAT_TURN),
-    ({contract.TRACE_KIND: contract.CHAT_TURN, contract.SCENARIO: "analyst"}, "d" * 32, contract.CHAT_TURN),
-    ({contract.SCENARIO: "catify"}, "visitor-1", contract.CHAT_TURN),  # before issue 29: no kind, the owner as session
-    ({contract.SCENARIO: "weather"}, "", contract.CHAT_TURN),
-    ({contract.SCENARIO: "catify"}, contract.PREDICTION_SESSION, contract.PREDICTION),  # before issue 29
-    ({contract.SCENARIO: "team:calc@model"}, "visitor-1", contract.PREDICTION),  # a team's, before issue 29
-    ({contract.TRACE_KIND: contract.PREDICTION, contract.SCENARIO: "catify", contract.OWNER: "visitor-2"}, "", contract.PREDICTION),
+    ({contract.TraceTag.KIND: contract.TraceKind.CHAT, contract.RunTag.SCENARIO: "catify"}, "c" * 32, contract.TraceKind.CHAT),
+    ({contract.TraceTag.KIND: contract.TraceKind.CHAT, contract.RunTag.SCENARIO: "analyst"}, "d" * 32, contract.TraceKind.CHAT),
+    ({contract.RunTag.SCENARIO: "catify"}, "visitor-1", contract.TraceKind.CHAT),  # before issue 29: no kind, the owner as session
+    ({contract.RunTag.SCENARIO: "weather"}, "", contract.TraceKind.CHAT),
+    ({contract.RunTag.SCENARIO: "catify"}, contract.TraceKind.PREDICTION_SESSION, contract.TraceKind.PREDICTION),  # before issue 29
+    ({contract.RunTag.SCENARIO: "team:calc@model"}, "visitor-1", contract.TraceKind.PREDICTION),  # a team's, before issue 29
+    ({contract.TraceTag.KIND: contract.TraceKind.PREDICTION, contract.RunTag.SCENARIO: "catify", contract.TraceTag.OWNER: "visitor-2"}, "", contract.TraceKind.PREDICTION),
     (
-        {contract.TRACE_KIND: contract.EVALUATION_ANSWER, contract.SCENARIO: "catify"},
-        contract.PREDICTION_SESSION,
-        contract.EVALUATION_ANSWER,
+        {contract.TraceTag.KIND: contract.TraceKind.EVALUATION, contract.RunTag.SCENARIO: "catify"},
+        contract.TraceKind.PREDICTION_SESSION,
+        contract.TraceKind.EVALUATION,
     ),
-    ({contract.TRACE_KIND: contract.EVALUATION_ANSWER, contract.SCENARIO: "catify"}, "", contract.EVALUATION_ANSWER),
+    ({contract.TraceTag.KIND: contract.TraceKind.EVALUATION, contract.RunTag.SCENARIO: "catify"}, "", contract.TraceKind.EVALUATION),
 ]
-CHATS = sum(1 for *_, kind in OLD_LAYOUT if kind == contract.CHAT_TURN)
+CHATS = sum(1 for *_, kind in OLD_LAYOUT if kind == contract.TraceKind.CHAT)
 
 
 def write_traces(experiment_id: str, layout: list) -> list[str]:
     ids = []
     mlflow.set_experiment(experiment_id=experiment_id)
     for number, (tags, session, _kind) in enumerate(layout):
-        with mlflow.start_span(name=f"{tags[contract.SCENARIO]} turn") as span:
+        with mlflow.start_span(name=f"{tags[contract.RunTag.SCENARIO]} turn") as span:
             span.set_inputs({"message": f"request {number}"})
-            mlflow.update_current_trace(tags=tags, metadata={contract.TRACE_SESSION: session} if session else None)
+            mlflow.update_current_trace(tags=tags, metadata={contract.TraceMetadata.SESSION: session} if session else None)
             span.set_outputs(f"answer {number}")
             ids.append(span.trace_id)
     export.flush()
@@ -77,16 +77,16 @@ def test_the_kind_column_is_contract_kind_of():
     rows = [
         (tag, session, owner, scenario)
         for tag in ("", "chat", "prediction", "evaluation", "odd")
-        for session in ("", contract.PREDICTION_SESSION, "x" * 32)
-        for owner in ("", contract.PREDICTION_SESSION, "visitor")
+        for session in ("", contract.TraceKind.PREDICTION_SESSION, "x" * 32)
+        for owner in ("", contract.TraceKind.PREDICTION_SESSION, "visitor")
         for scenario in ("catify", "team:calc@model", traces.OTHER)
     ]
     frame = pd.DataFrame(rows, columns=["tag", "session", "owner", "scenario"])
     got = traces.kinds(frame["tag"], frame["session"], frame["owner"], frame["scenario"]).tolist()
     want = [
         contract.kind_of(
-            {contract.TRACE_KIND: tag, contract.SCENARIO: scenario},
-            contract.PREDICTION_SESSION if contract.PREDICTION_SESSION in (session, owner) else session,
+            {contract.TraceTag.KIND: tag, contract.RunTag.SCENARIO: scenario},
+            contract.TraceKind.PREDICTION_SESSION if contract.TraceKind.PREDICTION_SESSION in (session, owner) else session,
         )
         for tag, session, owner, scenario in rows
     ]
@@ -97,17 +97,17 @@ def test_an_old_layout_store_reads_each_traces_kind_in_every_reader(old_store):
     uri, experiment_id = old_store.tracking_uri, old_store.experiment_id
     assert kinds_of(traces.SqlTraceReader(uri, experiment_id).frames()) == expected()
     assert kinds_of(traces.ApiTraceReader(uri, experiment_id).frames()) == expected()
-    shown = traces.apply_filter(traces.SqlTraceReader(uri, experiment_id).frames(), traces.TraceFilter(kinds=(contract.CHAT_TURN,)))
+    shown = traces.apply_filter(traces.SqlTraceReader(uri, experiment_id).frames(), traces.TraceFilter(kinds=(contract.TraceKind.CHAT,)))
     assert traces.totals(shown.traces).traces == CHATS
     # past the read-all limit: the sqlite store's lean rows and the list's pages leave the other kinds out too
     reader = aggregates.MetricsReader(uri, experiment_id)
-    chat = aggregates.Scope(kind=contract.CHAT_TURN)
+    chat = aggregates.Scope(kind=contract.TraceKind.CHAT)
     assert aggregates.from_rows(reader.rows(None, None), chat).totals.traces == CHATS
     assert int(aggregates.scenarios_from_rows(reader.rows(None, None), chat)["traces"].sum()) == CHATS
     assert len(reader.list_page(None, None, chat)[0]) == CHATS
     # the searches that find an experiment's predictions and evaluations too big to read whole find them all
     api = traces.ApiTraceReader(uri, experiment_id)
-    for kind in (contract.PREDICTION, contract.EVALUATION_ANSWER):
+    for kind in (contract.TraceKind.PREDICTION, contract.TraceKind.EVALUATION):
         found = [api.frames(filter_string=f) for f in aggregates.kind_searches(kind)]
         merged = traces.apply_filter(_merge(found), traces.TraceFilter(kinds=(kind,)))
         assert len(merged.traces) == expected()[kind]
@@ -156,9 +156,9 @@ def test_the_page_counts_chat_turns_by_default_and_shows_predictions_and_evaluat
     count, sentence = shown(at)
     assert count == str(CHATS) and sentence.startswith("Chat turns only")
     count, sentence = shown(choose(at, "Model predictions"))
-    assert count == str(expected()[contract.PREDICTION]) and sentence.startswith("Model predictions only")
+    assert count == str(expected()[contract.TraceKind.PREDICTION]) and sentence.startswith("Model predictions only")
     count, sentence = shown(choose(at, "Evaluations"))
-    assert count == str(expected()[contract.EVALUATION_ANSWER]) and sentence.startswith("Evaluations only")
+    assert count == str(expected()[contract.TraceKind.EVALUATION]) and sentence.startswith("Evaluations only")
 
 
 @pytest.fixture(scope="module")
@@ -181,16 +181,16 @@ def test_predictions_live_in_the_models_experiment_and_the_chat_experiment_holds
     models = find_models_experiment(store.client, store.experiment_id)
     assert models == store.models_experiment_id
     experiment = store.client.get_experiment(models)
-    assert experiment.name == f"{store.experiment_name} (models)" and experiment.tags[contract.MODELS_OF] == store.experiment_id
+    assert experiment.name == f"{store.experiment_name} (models)" and experiment.tags[contract.ExperimentTag.MODELS_OF] == store.experiment_id
     assert store.client.get_trace(prediction).info.experiment_id == models
     chat = traces.SqlTraceReader(store.tracking_uri, store.experiment_id).frames()
-    assert chat.traces["kind"].tolist() == [contract.CHAT_TURN]  # the unfiltered view is chat turns alone
+    assert chat.traces["kind"].tolist() == [contract.TraceKind.CHAT]  # the unfiltered view is chat turns alone
     at = open_page(monkeypatch, store)
     assert shown(at)[0] == "1"
     assert shown(choose(at, "Model predictions"))[0] == "1"
     # the Models page's link opens the prediction with predictions shown
-    at = open_page(monkeypatch, store, trace=prediction, kind=contract.PREDICTION)
-    assert shown(at)[0] == "1" and at.radio(key="trace_kind").value == contract.PREDICTION
+    at = open_page(monkeypatch, store, trace=prediction, kind=contract.TraceKind.PREDICTION)
+    assert shown(at)[0] == "1" and at.radio(key="trace_kind").value == contract.TraceKind.PREDICTION
     # the experiment picker lists the chats' experiment, not its models experiment (the choice above reads it)
     assert models not in at.selectbox(key="experiment").options
 

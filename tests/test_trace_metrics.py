@@ -123,17 +123,17 @@ def test_a_scenario_is_filtered_by_its_trace_name_unless_a_trace_has_an_older_pe
     report = synthetic.fill(uri, "names", 30, seed=3)
     reader = aggregates.MetricsReader(uri, report.experiment_id)
     catify = aggregates.Scope(scenario="catify")
-    assert reader._where(catify, None, None) == [f"trace.tag.{contract.TRACE_NAME} = 'catify turn'"]
+    assert reader._where(catify, None, None) == [f"trace.tag.{contract.TraceTag.NAME} = 'catify turn'"]
     before = reader.count(scope=catify)
     assert 0 < before < 30
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment(experiment_id=report.experiment_id)
     with mlflow.start_span(name="catify turn 9") as span:
-        mlflow.update_current_trace(tags={contract.SCENARIO: "catify", contract.TURN: "9"})
+        mlflow.update_current_trace(tags={contract.RunTag.SCENARIO: "catify", contract.TraceTag.TURN: "9"})
         span.set_outputs("an older turn")
     mlflow.flush_trace_async_logging()
-    assert reader._where(catify, None, None) == [f"trace.tag.{contract.SCENARIO} = 'catify'"]
+    assert reader._where(catify, None, None) == [f"trace.tag.{contract.RunTag.SCENARIO} = 'catify'"]
     assert reader.count(scope=catify) == before + 1
 
 

@@ -144,13 +144,13 @@ def test_two_conversations_in_one_browser_session_are_two_mlflow_sessions_of_one
     experiment = mlflow.get_experiment_by_name(app_env_for_chat).experiment_id
     by_session = {
         conversation: client.search_traces(
-            locations=[experiment], filter_string=f"metadata.`{contract.TRACE_SESSION}` = '{conversation}'", include_spans=False
+            locations=[experiment], filter_string=f"metadata.`{contract.TraceMetadata.SESSION}` = '{conversation}'", include_spans=False
         )
         for conversation in (first, second)
     }
     assert [len(found) for found in by_session.values()] == [1, 1], "each conversation its own MLflow session"
-    users = {t.info.trace_metadata[contract.TRACE_USER] for found in by_session.values() for t in found}
-    owners = {t.info.tags[contract.OWNER] for found in by_session.values() for t in found}
+    users = {t.info.trace_metadata[contract.TraceMetadata.USER] for found in by_session.values() for t in found}
+    owners = {t.info.tags[contract.TraceTag.OWNER] for found in by_session.values() for t in found}
     assert len(users) == 1 and users == owners and "@" not in next(iter(users)), "one user: the opaque owner id"
 
 
@@ -159,7 +159,7 @@ def test_a_trace_written_before_keeps_its_owner_counts_and_reads(store, tracking
     experiment = store.experiment_id
     with mlflow.start_span("catify turn", trace_destination=mlflow.entities.trace_location.MlflowExperimentLocation(experiment)) as span:
         span.set_inputs({"messages": [{"role": "user", "content": "an old turn"}]})
-        mlflow.update_current_trace(tags={contract.SCENARIO: "catify", contract.TURN: "1"}, session_id="old-owner")
+        mlflow.update_current_trace(tags={contract.RunTag.SCENARIO: "catify", contract.TraceTag.TURN: "1"}, session_id="old-owner")
         old_id = span.trace_id
     new = turn(store, tracking_uri, "catify", "a new turn", owner="old-owner", iterations=1)
     export.flush()

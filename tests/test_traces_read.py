@@ -101,9 +101,9 @@ def _without_summaries(tracking_uri: str, tmp_path, replace_with: str | None = N
     source.backup(target)
     source.close()
     if replace_with is None:
-        target.execute("DELETE FROM trace_tags WHERE key = ?", (contract.SUMMARY,))
+        target.execute("DELETE FROM trace_tags WHERE key = ?", (contract.TraceTag.SUMMARY,))
     else:
-        target.execute("UPDATE trace_tags SET value = ? WHERE key = ?", (replace_with, contract.SUMMARY))
+        target.execute("UPDATE trace_tags SET value = ? WHERE key = ?", (replace_with, contract.TraceTag.SUMMARY))
     target.commit()
     target.close()
     return f"sqlite:///{copy}"
@@ -114,7 +114,7 @@ def test_summaries_give_what_walking_the_spans_gives(filled, frames, tmp_path, m
     """Every turn carries an app.summary tag; reading it equals walking the trace's spans (both ways of
     walking: by trace id, and one pass over the experiment)."""
     infos = filled.store.client.search_traces(locations=[filled.store.experiment_id], include_spans=False)
-    assert {t.info.trace_id for t in infos if contract.SUMMARY in t.info.tags} == set(filled.turn_traces)
+    assert {t.info.trace_id for t in infos if contract.TraceTag.SUMMARY in t.info.tags} == set(filled.turn_traces)
     monkeypatch.setattr(traces.SqlTraceReader, "WALK_BY_ID_MAX", walk_by_id_max)
     uri = _without_summaries(filled.tracking_uri, tmp_path)
     walked = traces.SqlTraceReader(uri, filled.store.experiment_id).frames()
@@ -419,7 +419,7 @@ def _stored(db: str) -> tuple[list, list, list]:
             "SELECT request_id, status, request_preview, response_preview, trace_name, "
             "session_id, input_tokens, output_tokens, total_tokens, input_cost, output_cost, total_cost "
             "FROM trace_info WHERE session_id LIKE 'session-%' OR request_id IN "
-            f"(SELECT request_id FROM trace_tags WHERE key = '{contract.OWNER}' AND value LIKE 'session-%') ORDER BY timestamp_ms"
+            f"(SELECT request_id FROM trace_tags WHERE key = '{contract.TraceTag.OWNER}' AND value LIKE 'session-%') ORDER BY timestamp_ms"
         ).fetchall()
         order = {row[0]: k for k, row in enumerate(infos)}
         folder = db.rsplit("/", 1)[0]
@@ -435,7 +435,7 @@ def _stored(db: str) -> tuple[list, list, list]:
         ):
             if t in order:
                 body = json.loads(content)
-                attrs = {k: RANDOM_IN_TEMPLATES.sub("<random>", v) for k, v in body["attributes"].items() if k != contract.REQUEST_ID}
+                attrs = {k: RANDOM_IN_TEMPLATES.sub("<random>", v) for k, v in body["attributes"].items() if k != contract.SpanAttr.REQUEST_ID}
                 spans.append((order[t], name, kind, status, i, o, total, model, provider, attrs, body["status"]))
 
     def rounded(row):  # sums in another order differ in the last bit
@@ -463,7 +463,7 @@ def test_the_fast_filler_writes_the_rows_mlflows_span_ingestion_writes(tmp_path)
     ours = next(
         t
         for t in found
-        if (t.info.tags or {}).get(contract.SCENARIO) == "catify"
+        if (t.info.tags or {}).get(contract.RunTag.SCENARIO) == "catify"
         and contract.trace_owner(t.info.tags, t.info.trace_metadata).startswith("session-")
     )
     whole = TracingClient(uri).get_trace(ours.info.trace_id)
@@ -575,7 +575,7 @@ def test_ratings_are_mlflows_current_human_feedback(frames, filled, infos):
         current = [
             a.feedback.value
             for a in infos[row.trace_id].assessments
-            if a.name == contract.FEEDBACK and a.valid and a.source.source_type == "HUMAN"
+            if a.name == contract.Assessment.FEEDBACK and a.valid and a.source.source_type == "HUMAN"
         ]
         assert (row.feedback_up, row.feedback_down) == (current.count(True), current.count(False))
         assert (row.feedback_up, row.feedback_down) == filled.feedback.get(row.trace_id, (0, 0))

@@ -37,7 +37,7 @@ def _spans(trace, **where):
 def _pictures(trace):
     """Picture spans: LLM spans (MLflow's model icon) named "generate image <model>", with their picture's id."""
     found = [s for s in trace.data.spans if s.name.startswith("generate image ")]
-    assert all(s.span_type == "LLM" and s.attributes.get(contract.IMAGE_ID) for s in found)
+    assert all(s.span_type == "LLM" and s.attributes.get(contract.SpanAttr.IMAGE_ID) for s in found)
     return found
 
 
@@ -84,13 +84,13 @@ def test_trace_metadata_and_tags(first_turn):
     # MLflow's session is the conversation, its user the owner (issue 31: sessions held every conversation of a browser)
     assert info.trace_metadata["mlflow.trace.session"] == run_id
     assert info.trace_metadata["mlflow.trace.user"] == "sess-1"
-    assert info.tags[contract.OWNER] == "sess-1" and info.tags[contract.LABEL] == "Catify"
+    assert info.tags[contract.TraceTag.OWNER] == "sess-1" and info.tags[contract.TraceTag.LABEL] == "Catify"
     assert info.trace_metadata["mlflow.sourceRun"] == run_id
-    assert info.tags[contract.SCENARIO] == "catify"
-    assert info.tags[contract.CONVERSATION] == run_id
-    assert info.tags[contract.TURN] == "1"
-    assert info.tags[contract.PROVIDER] == "demo"
-    assert info.tags[contract.TRACE_KIND] == contract.CHAT_TURN  # what the trace is (issue 29)
+    assert info.tags[contract.RunTag.SCENARIO] == "catify"
+    assert info.tags[contract.TraceTag.CONVERSATION] == run_id
+    assert info.tags[contract.TraceTag.TURN] == "1"
+    assert info.tags[contract.RunTag.PROVIDER] == "demo"
+    assert info.tags[contract.TraceTag.KIND] == contract.TraceKind.CHAT  # what the trace is (issue 29)
     assert str(info.state).endswith("OK")
 
 
@@ -106,7 +106,7 @@ def test_span_tree(first_turn):
     # a chat in MLflow's UI: the user's message in, the team's last word out; how it ended in attributes
     assert root.inputs == {"messages": [{"role": "user", "content": "The matrix with a cat"}]}
     assert isinstance(root.outputs, str) and root.outputs.startswith("The matrix with a cat")
-    assert root.attributes[contract.TURN_STATUS] == "ok" and root.attributes[contract.TURN_STEPS] == FULL_TURN_MESSAGES
+    assert root.attributes[contract.TurnAttr.STATUS] == "ok" and root.attributes[contract.TurnAttr.STEPS] == FULL_TURN_MESSAGES
     assert trace.info.response_preview == root.outputs, "MLflow's trace list shows the answer, not a status"
     assert all(s.parent_id in by_id for s in spans if s is not root)  # no orphans
 
@@ -129,7 +129,7 @@ def test_model_call_spans(first_turn):
     assert len(chats) == catify.DEFAULT_ITERATIONS
     for span in chats:
         assert by_id[span.parent_id].name == agents.CRITIC
-        assert span.attributes[contract.CALLING_AGENT] == agents.CRITIC  # MLflow's Attributes tab is not empty
+        assert span.attributes[contract.SpanAttr.AGENT] == agents.CRITIC  # MLflow's Attributes tab is not empty
         assert span.attributes["mlflow.llm.model"] == settings.vision_model
         usage = span.attributes["mlflow.chat.tokenUsage"]
         assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
@@ -163,16 +163,16 @@ def test_image_spans(first_turn):
     images = sorted(_pictures(trace), key=lambda s: s.start_time_ns)
     assert len(images) == N_IMAGES
     drawn = [e["image_id"] for e in _assistant(outcome.entries) if e["name"] == agents.IMAGE_AGENT]
-    assert [s.attributes[contract.IMAGE_ID] for s in images] == drawn
+    assert [s.attributes[contract.SpanAttr.IMAGE_ID] for s in images] == drawn
     for span in images:
         attrs = span.attributes
         assert by_id[span.parent_id].name == agents.IMAGE_AGENT
-        image_id = attrs[contract.IMAGE_ID]
-        assert attrs[contract.IMAGE_PATH] == f"images/{image_id}.png"
-        assert attrs[contract.IMAGE_MODEL] == settings.image_model
-        assert attrs[contract.IMAGE_SIZE] == settings.image_size
-        assert attrs[contract.IMAGE_QUALITY] == settings.image_quality
-        assert attrs[contract.IMAGE_COST] == 0.0
+        image_id = attrs[contract.SpanAttr.IMAGE_ID]
+        assert attrs[contract.SpanAttr.IMAGE_PATH] == f"images/{image_id}.png"
+        assert attrs[contract.SpanAttr.IMAGE_MODEL] == settings.image_model
+        assert attrs[contract.SpanAttr.IMAGE_SIZE] == settings.image_size
+        assert attrs[contract.SpanAttr.IMAGE_QUALITY] == settings.image_quality
+        assert attrs[contract.SpanAttr.IMAGE_COST] == 0.0
         assert span.inputs["prompt"]
     assert len({s.parent_id for s in images}) == N_IMAGES  # one picture per image_agent step
 
@@ -182,7 +182,7 @@ def test_run_artifacts(first_turn, tmp_path):
     client, run_id = store.client, outcome.conversation.id
     trace = traces[0]
     images = sorted(_pictures(trace), key=lambda s: s.start_time_ns)
-    ids = [s.attributes[contract.IMAGE_ID] for s in images]
+    ids = [s.attributes[contract.SpanAttr.IMAGE_ID] for s in images]
 
     listed = {Path(f.path).name for f in client.list_artifacts(run_id, "images")}
     assert listed == {f"{i}.png" for i in ids}
@@ -198,18 +198,18 @@ def test_run_artifacts(first_turn, tmp_path):
     assert set(lookup) == set(ids)
     previous = None
     for index, span in enumerate(images):
-        image_id = span.attributes[contract.IMAGE_ID]
+        image_id = span.attributes[contract.SpanAttr.IMAGE_ID]
         entry = lookup[image_id]
         for key in ("prompt", "index", "parent", "critique", "trace_id", "model", "cost_usd"):
             assert key in entry, key
         assert entry["index"] == index
         assert entry["prompt"] == span.inputs["prompt"]
         assert entry["parent"] == previous
-        assert (span.attributes.get(contract.IMAGE_PARENT) or None) == previous
+        assert (span.attributes.get(contract.SpanAttr.IMAGE_PARENT) or None) == previous
         assert entry["trace_id"] == trace.info.trace_id
-        assert entry["model"] == span.attributes[contract.IMAGE_MODEL]
-        assert entry["cost_usd"] == span.attributes[contract.IMAGE_COST]
-        assert entry["artifact_path"] == span.attributes[contract.IMAGE_PATH]
+        assert entry["model"] == span.attributes[contract.SpanAttr.IMAGE_MODEL]
+        assert entry["cost_usd"] == span.attributes[contract.SpanAttr.IMAGE_COST]
+        assert entry["artifact_path"] == span.attributes[contract.SpanAttr.IMAGE_PATH]
         if index == 0:
             assert entry["critique"] is None
             assert entry["prompt"] == "The matrix with a cat"
@@ -232,7 +232,7 @@ def test_run_artifacts(first_turn, tmp_path):
     run = client.get_run(run_id)
     assert run.info.experiment_id == store.experiment_id
     assert run.data.tags["app.turns"] == "1"
-    assert run.data.tags[contract.SESSION] == "sess-1"
+    assert run.data.tags[contract.RunTag.SESSION] == "sess-1"
 
 
 # ------------------------------------------------------------------------------ turns that follow
@@ -250,7 +250,7 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
 
     traces = _traces(store.client, store.experiment_id)
     assert len(traces) == 2
-    by_turn = {t.info.tags[contract.TURN]: t for t in traces}
+    by_turn = {t.info.tags[contract.TraceTag.TURN]: t for t in traces}
     assert set(by_turn) == {"1", "2"}
     assert by_turn["2"].info.trace_id == second.trace_id
     assert all(t.info.trace_metadata["mlflow.sourceRun"] == run_id for t in traces)
@@ -292,7 +292,7 @@ def test_second_and_third_turn(store, tracking_uri, tmp_path):
     assert len(_assistant(third.entries)) == FULL_TURN_MESSAGES
     traces = _traces(store.client, store.experiment_id)
     assert len(traces) == 3
-    assert sorted(t.info.tags[contract.TURN] for t in traces) == ["1", "2", "3"]
+    assert sorted(t.info.tags[contract.TraceTag.TURN] for t in traces) == ["1", "2", "3"]
     reloaded = store.load(run_id)
     assert reloaded.turns == 3
     assert len(reloaded.image_lookup) == 3 * N_IMAGES
@@ -321,13 +321,13 @@ def test_concurrent_turns_keep_their_own_run(store, tracking_uri):
         conv = conversations[i]
         trace = traces[outcome.trace_id]
         assert trace.info.trace_metadata["mlflow.sourceRun"] == conv.id
-        assert trace.info.tags[contract.CONVERSATION] == conv.id
+        assert trace.info.tags[contract.TraceTag.CONVERSATION] == conv.id
         assert trace.info.trace_metadata["mlflow.trace.session"] == conv.id
         assert trace.info.trace_metadata["mlflow.trace.user"] == conv.session_id
         root = [s for s in trace.data.spans if s.parent_id is None]
         assert len(root) == 1 and root[0].inputs == {"messages": [{"role": "user", "content": f"A cat number {i} in the matrix"}]}
         # no span of another turn leaked into this trace
-        image_ids = [s.attributes[contract.IMAGE_ID] for s in _pictures(trace)]
+        image_ids = [s.attributes[contract.SpanAttr.IMAGE_ID] for s in _pictures(trace)]
         assert sorted(image_ids) == sorted(e["image_id"] for e in outcome.entries if "image_id" in e)
         assert len(_spans(trace, span_type="CHAT_MODEL")) == catify.DEFAULT_ITERATIONS
         assert len(trace.data.spans) == 1 + N_IMAGES + catify.DEFAULT_ITERATIONS + N_IMAGES + catify.DEFAULT_ITERATIONS
@@ -369,7 +369,7 @@ def test_stop_early(store, tracking_uri, monkeypatch):
     traces = _traces(store.client, store.experiment_id)
     assert len(traces) == 1
     root = [s for s in traces[0].data.spans if s.parent_id is None][0]
-    assert root.attributes[contract.TURN_STATUS] == "stopped"
+    assert root.attributes[contract.TurnAttr.STATUS] == "stopped"
     assert len(_pictures(traces[0])) == len(loaded.image_lookup)
 
 
@@ -521,7 +521,7 @@ def test_the_turn_summary_counts_pictures_as_picture_calls(first_turn):
     """Picture spans are LLM spans now (MLflow's model icon); the summary and every reader still count them as
     pictures, by their name, priced at the picture's price."""
     _, settings, _, traces = first_turn
-    summary_tag = json.loads(traces[0].info.tags[contract.SUMMARY])
+    summary_tag = json.loads(traces[0].info.tags[contract.TraceTag.SUMMARY])
     kinds = {(kind, model): calls for kind, model, _agent, calls, *_ in summary_tag["calls"]}
     assert kinds[("image", settings.image_model)] == N_IMAGES
     assert kinds[("chat", settings.vision_model)] == catify.DEFAULT_ITERATIONS

@@ -1,6 +1,6 @@
 """Re-runs ("run again with…") are named by what they changed in the sidebar's conversation list (issue 32, finding
 8): four variants of one turn read "A cat sitting on a windowsill at…" four times before; Compare already named them
-by their label (contract.VARIANT_LABEL), and the list now does too."""
+by their label (contract.VariantTag.LABEL), and the list now does too."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ def variants(store, monkeypatch, tracking_uri, experiment_name):
     ids = []
     for change in CHANGES:  # as core.variants.plan titles them and open_runs tags them
         conversation = Conversation(
-            scenario="catify", session_id="s", provider="demo", title=f"{ORIGIN} · {change}", run_tags={contract.VARIANT_LABEL: change}
+            scenario="catify", session_id="s", provider="demo", title=f"{ORIGIN} · {change}", run_tags={contract.VariantTag.LABEL: change}
         )
         run_id = store.create(conversation)
-        store.client.set_tag(run_id, contract.TURNS, "1")
+        store.client.set_tag(run_id, contract.RunTag.TURNS, "1")
         ids.append(run_id)
     renamed = store.create(
         Conversation(
@@ -33,10 +33,10 @@ def variants(store, monkeypatch, tracking_uri, experiment_name):
             session_id="s",
             provider="demo",
             title="My noir cats · kept",
-            run_tags={contract.VARIANT_LABEL: "critic instruction: noir"},
+            run_tags={contract.VariantTag.LABEL: "critic instruction: noir"},
         )
     )
-    store.client.set_tag(renamed, contract.TURNS, "1")
+    store.client.set_tag(renamed, contract.RunTag.TURNS, "1")
     return ids, renamed
 
 

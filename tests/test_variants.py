@@ -52,8 +52,8 @@ def test_a_fork_of_turn_2_starts_from_the_state_after_turn_1_as_a_child_of_its_g
 
     fork = store.load(str(outcome.conversation.id))
     tags = store.client.get_run(str(fork.id)).data.tags
-    assert tags[contract.PARENT_RUN] == group and tags[contract.VARIANT_OF] == original.id
-    assert (tags[contract.VARIANT_TURN], tags[contract.VARIANT_LABEL]) == ("2", "critic instruction: Make it noir.")
+    assert tags[contract.RunTag.PARENT] == group and tags[contract.VariantTag.OF] == original.id
+    assert (tags[contract.VariantTag.TURN], tags[contract.VariantTag.LABEL]) == ("2", "critic instruction: Make it noir.")
     assert fork.turns == 2 and fork.options["instruction"] == "Make it noir."
     assert fork.options[contract.MODELS_OPTION]["chat_model"] == "demo-chat"
     assert fork.title.endswith("· critic instruction: Make it noir.")
@@ -61,10 +61,10 @@ def test_a_fork_of_turn_2_starts_from_the_state_after_turn_1_as_a_child_of_its_g
     for image_id in start.images:  # the earlier pictures are the fork's own artifacts
         assert store.load_image(str(fork.id), image_id) == start.images[image_id]
     group_tags = store.client.get_run(group).data.tags
-    assert group_tags[contract.KIND] == contract.KIND_VARIANTS and contract.SCENARIO not in group_tags
+    assert group_tags[contract.RunTag.KIND] == contract.RunKind.VARIANTS and contract.RunTag.SCENARIO not in group_tags
     assert fork.id in {c.id for c in store.recent(session_id="alice")} and group not in {c.id for c in store.recent()}
     trace = store.client.get_trace(str(outcome.trace_id))
-    assert trace.info.tags[contract.CONVERSATION] == fork.id and trace.info.tags[contract.TURN] == "2"
+    assert trace.info.tags[contract.TraceTag.CONVERSATION] == fork.id and trace.info.tags[contract.TraceTag.TURN] == "2"
     again = plan(origin_of(fork, 2, settings), [origin.setting], store, "alice", settings)[0].conversation
     assert again.state == start.state, "the fork's own turn 2 runs again from where the fork started"
 

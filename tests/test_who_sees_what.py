@@ -20,7 +20,7 @@ def test_evaluations_and_peoples_names_are_the_admins_in_a_hosted_demo():
 
 def test_a_prediction_is_the_visitors_own_trace_and_defused_when_hosted():
     asked = hosted.asker(LIMITS, V1)
-    assert (asked.session, asked.kind, asked.defuse_markup) == (V1.owner, contract.PREDICTION, True)
+    assert (asked.session, asked.kind, asked.defuse_markup) == (V1.owner, contract.TraceKind.PREDICTION, True)
     assert hosted.asker(None, V1).defuse_markup is False
 
 
@@ -34,8 +34,8 @@ def test_a_version_without_people_keeps_when_and_which_alias():
 
 
 def test_what_a_trace_is_by_its_kind_and_for_older_traces_by_session_and_scenario():
-    assert contract.kind_of({contract.TRACE_KIND: contract.EVALUATION_ANSWER}) == contract.EVALUATION_ANSWER
-    assert contract.kind_of({contract.TRACE_KIND: contract.CHAT_TURN}, contract.PREDICTION_SESSION) == contract.CHAT_TURN
-    assert contract.kind_of({}, contract.PREDICTION_SESSION) == contract.PREDICTION
-    assert contract.kind_of({contract.SCENARIO: "team:calc@model"}) == contract.PREDICTION
-    assert contract.kind_of({contract.SCENARIO: "catify"}, "b" * 32) == contract.CHAT_TURN
+    assert contract.kind_of({contract.TraceTag.KIND: contract.TraceKind.EVALUATION}) == contract.TraceKind.EVALUATION
+    assert contract.kind_of({contract.TraceTag.KIND: contract.TraceKind.CHAT}, contract.TraceKind.PREDICTION_SESSION) == contract.TraceKind.CHAT
+    assert contract.kind_of({}, contract.TraceKind.PREDICTION_SESSION) == contract.TraceKind.PREDICTION
+    assert contract.kind_of({contract.RunTag.SCENARIO: "team:calc@model"}) == contract.TraceKind.PREDICTION
+    assert contract.kind_of({contract.RunTag.SCENARIO: "catify"}, "b" * 32) == contract.TraceKind.CHAT

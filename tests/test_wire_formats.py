@@ -84,11 +84,11 @@ def test_each_server_shape_completes_a_turn_with_the_tokens_and_cost_it_reported
     spans = chat_spans(trace)
     assert len(spans) == 2 and all(s.inputs["stream"] is True for s in spans), "streamed calls are marked"
     assert all(s.outputs["choices"][0]["finish_reason"] == "stop" for s in spans), "the server's finish_reason, not 'unknown'"
-    assert all(s.get_attribute(contract.STREAM_CHUNKS) > 3 for s in spans)
+    assert all(s.get_attribute(contract.SpanAttr.STREAM_CHUNKS) > 3 for s in spans)
     answers = [e["text"] for e in outcome.entries if e["role"] == "assistant"]
     assert len(answers) == 2 and all(a.startswith("stub reply:") for a in answers), answers
     if shape == "junk-lines":
-        assert all("left out" in s.get_attribute(contract.USAGE_NOTE) for s in spans), "what the tap dropped is said"
+        assert all("left out" in s.get_attribute(contract.SpanAttr.USAGE_NOTE) for s in spans), "what the tap dropped is said"
 
 
 def test_tool_call_arguments_split_over_many_deltas_and_several_calls_in_one_message(server, tracking_uri, store):
@@ -113,8 +113,8 @@ def test_a_server_that_sends_no_usage_leaves_tokens_and_cost_unknown_never_zero(
     usage = outcome.usage
     assert usage["unknown_calls"] == 2 and usage["cost_usd"] is None
     assert usage_line(usage).startswith("tokens unknown (the server reported none) · cost unknown")
-    assert all(s.get_attribute(contract.USAGE) is None for s in chat_spans(trace)), "no usage written as if it were 0"
-    assert all("no token usage" in s.get_attribute(contract.USAGE_NOTE) for s in chat_spans(trace))
+    assert all(s.get_attribute(contract.SpanAttr.USAGE) is None for s in chat_spans(trace)), "no usage written as if it were 0"
+    assert all("no token usage" in s.get_attribute(contract.SpanAttr.USAGE_NOTE) for s in chat_spans(trace))
 
 
 def test_absurd_or_negative_usage_is_clamped_and_said(server, tracking_uri, store):
@@ -122,7 +122,7 @@ def test_absurd_or_negative_usage_is_clamped_and_said(server, tracking_uri, stor
     outcome, trace = run(analyst(), "What are the risks?", settings_for(server, tracking_uri), store)
     assert outcome.status == "ok", outcome.error
     assert outcome.usage["input_tokens"] == 0 and outcome.usage["output_tokens"] == 2 * 2_000_000
-    notes = [s.get_attribute(contract.USAGE_NOTE) for s in chat_spans(trace)]
+    notes = [s.get_attribute(contract.SpanAttr.USAGE_NOTE) for s in chat_spans(trace)]
     assert all("-5 clamped to 0" in n and "clamped to 2,000,000" in n for n in notes), notes
 
 
@@ -158,10 +158,10 @@ def test_cached_input_tokens_are_priced_as_mlflow_prices_the_span_and_every_read
     assert f"({usage['cached_tokens']:,} cached)" in usage_line(usage)
     mlflow_own = 0.0
     for span in chat_spans(trace):
-        attribute = span.get_attribute(contract.USAGE)
-        assert attribute[contract.CACHE_READ_INPUT_TOKENS] > 0 and span.get_attribute(contract.REASONING_TOKENS) == 7
+        attribute = span.get_attribute(contract.SpanAttr.USAGE)
+        assert attribute[contract.Usage.CACHE_READ_INPUT_TOKENS] > 0 and span.get_attribute(contract.SpanAttr.REASONING_TOKENS) == 7
         mlflow_own += calculate_cost_by_model_and_token_usage("gpt-4o-mini", attribute, "openai")["total_cost"]
-        assert span.get_attribute(contract.COST)["total_cost"] == pytest.approx(
+        assert span.get_attribute(contract.SpanAttr.COST)["total_cost"] == pytest.approx(
             calculate_cost_by_model_and_token_usage("gpt-4o-mini", attribute, "openai")["total_cost"], abs=1e-12
         )
     full_price = costs.token_cost("gpt-4o-mini", usage["input_tokens"], usage["output_tokens"], "openai")

@@ -129,7 +129,7 @@ def rate(filled: FilledStore) -> None:
     client.log_assessment(
         second,
         Feedback(
-            name=contract.FEEDBACK, value=True, source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id="a-judge")
+            name=contract.Assessment.FEEDBACK, value=True, source=AssessmentSource(source_type=AssessmentSourceType.LLM_JUDGE, source_id="a-judge")
         ),
     )
     bobs = feedback.rate(uri, paid, "bob", True)
@@ -137,7 +137,7 @@ def rate(filled: FilledStore) -> None:
     client.log_assessment(
         paid,
         Feedback(
-            name=contract.FEEDBACK,
+            name=contract.Assessment.FEEDBACK,
             value=False,
             overrides=bobs.assessment_id,
             source=AssessmentSource(source_type=AssessmentSourceType.HUMAN, source_id="dana"),

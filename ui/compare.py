@@ -16,8 +16,8 @@ from core.hosted import MAX_USER_TEXT_CHARS
 from core.reading.story import money
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
 from core.variants import Cell, Setting
-from ui import session
-from ui.session import HOSTED_MODELS
+from ui import visitor
+from ui.sidebar import HOSTED_MODELS
 from ui.text import labelled, plain, safe_markdown
 
 DIFF_STYLE = {"added": ":green-background[{}]", "removed": ":red-background[~~{}~~]", "same": "{}"}
@@ -64,7 +64,7 @@ def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.
         demo = Settings.for_provider("demo")
         models = {"chat_model": demo.chat_model, "vision_model": demo.vision_model, "image_model": demo.image_model}
         st.caption("Offline demo models: no key, no cost.")
-    elif session.uses_owner_key():  # models the demo's cost bound knows (as the sidebar)
+    elif visitor.uses_owner_key():  # models the demo's cost bound knows (as the sidebar)
         for field, label in (("chat_model", "Chat model"), ("vision_model", "Vision model")):
             current = models[field] if models[field] in HOSTED_MODELS else HOSTED_MODELS[0]
             models[field] = st.selectbox(label, HOSTED_MODELS, index=HOSTED_MODELS.index(current), key=f"{key}_{field}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from core.config import Settings
 from core.identity import Visitor
-from ui.session import PageStore
+from ui.stores import PageStore
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import feedback
 from core.errors import UserError
-from ui import session
+from ui import visitor
 from ui.text import plain
 
 THUMBS = {1: True, 0: False}  # st.feedback("thumbs"): 1 is up, 0 is down
@@ -22,8 +22,8 @@ def who() -> str:
     """Who is rating: in a hosted demo the visitor (core.identity: a signed-in person, or an anonymous browser);
     else the signed-in user (`st.user`, only after a real login), or on one's own machine its user account: a
     reload or a new tab is still the same person, whose rating shows again."""
-    if session.hosted():
-        return session.session_id()
+    if visitor.hosted():
+        return visitor.session_id()
     user = st.user
     if user.get("is_logged_in") is True:
         for claim in ("email", "sub"):
@@ -98,7 +98,7 @@ def _widgets(tracking_uri: str, trace_id: str, person: str, turn: feedback.TurnF
 
 def _write(tracking_uri: str, trace_id: str, person: str, up: bool | None, comment: str | None) -> bool:
     try:
-        feedback.rate(tracking_uri, trace_id, person, up, comment, owner=session.visible_session())
+        feedback.rate(tracking_uri, trace_id, person, up, comment, owner=visitor.visible_session())
     except UserError as exc:
         st.session_state[f"feedback_note_{trace_id}"] = str(exc)
         return False

@@ -15,7 +15,7 @@ from core import compare, contract, traces, variants
 from core.conversations import Conversation, ConversationStore, ConversationSummary
 from core.reading import aggregates, window
 from core.reading.window import ReadWindow
-from ui import session
+from ui import sidebar
 
 TTL_S = 60
 _LAST = window.LastReads()  # the last frames read per window, for a refresh that reads only what is new
@@ -42,33 +42,33 @@ def whole(w: ReadWindow) -> traces.Frames:
 @st.cache_data(ttl=300, show_spinner=False)
 def experiments(tracking_uri: str) -> list[tuple[str, str]]:
     """(id, name) of every active experiment, for reading traces other code wrote elsewhere; not a chat experiment's
-    models experiment (contract.MODELS_OF), whose traces the page's Show choice reads with its chats'."""
+    models experiment (contract.ExperimentTag.MODELS_OF), whose traces the page's Show choice reads with its chats'."""
     return [
         (e.experiment_id, e.name)
         for e in MlflowClient(tracking_uri).search_experiments(max_results=1000)
-        if contract.MODELS_OF not in (e.tags or {})
+        if contract.ExperimentTag.MODELS_OF not in (e.tags or {})
     ]
 
 
 # --- predictions and evaluations: the chat experiment's models experiment (issue 32) ---------------------------------
 
-KIND_LABELS = {contract.CHAT_TURN: "Chat turns", contract.PREDICTION: "Model predictions", contract.EVALUATION_ANSWER: "Evaluations"}
+KIND_LABELS = {contract.TraceKind.CHAT: "Chat turns", contract.TraceKind.PREDICTION: "Model predictions", contract.TraceKind.EVALUATION: "Evaluations"}
 
 
 def choose_kind(experiment_name: str | None, evaluations: bool) -> str:
     """Which traces the page shows, chat turns by default (`?kind=` on arrival: the Models page's links), and a
     sentence saying so. `evaluations`: whether this person may see evaluations (core.hosted.sees_evaluations);
     `experiment_name`: the chat experiment's, to name where the others are (None: a hosted visitor, told no names)."""
-    kinds = [k for k in contract.KINDS if evaluations or k != contract.EVALUATION_ANSWER]
+    kinds = [k for k in contract.TraceKind.ALL if evaluations or k != contract.TraceKind.EVALUATION]
     if "trace_kind" not in st.session_state and st.query_params.get("kind") in kinds:
         st.session_state.trace_kind = st.query_params["kind"]
-    kind = st.radio("Show", kinds, format_func=KIND_LABELS.__getitem__, horizontal=True, key="trace_kind") or contract.CHAT_TURN
+    kind = st.radio("Show", kinds, format_func=KIND_LABELS.__getitem__, horizontal=True, key="trace_kind") or contract.TraceKind.CHAT
     models = f"“{contract.models_experiment_name(experiment_name)}”" if experiment_name else "of their own"
     said = {
-        contract.CHAT_TURN: "Chat turns only: model predictions and evaluations are counted apart (choose them above).",
-        contract.PREDICTION: f"Model predictions only: answers of logged model versions (the Models page, `mlflow models serve`, "
+        contract.TraceKind.CHAT: "Chat turns only: model predictions and evaluations are counted apart (choose them above).",
+        contract.TraceKind.PREDICTION: f"Model predictions only: answers of logged model versions (the Models page, `mlflow models serve`, "
         f"scripts), from experiment {models} and, written before it, from this one.",
-        contract.EVALUATION_ANSWER: f"Evaluations only: each version's answer to each prompt of an evaluation, from experiment "
+        contract.TraceKind.EVALUATION: f"Evaluations only: each version's answer to each prompt of an evaluation, from experiment "
         f"{models} and, written before it, from this one.",
     }
     st.caption(said[kind])
@@ -224,11 +224,11 @@ def use_settings(store: ConversationStore, side: compare.Side, settings: Any) ->
     a variant of, or its own) from the chat's next turn; the page then opens that conversation in the chat."""
     try:
         own = store.load(side.conversation_id)
-        target = str(store.client.get_run(side.conversation_id).data.tags.get(contract.VARIANT_OF) or own.id)
+        target = str(store.client.get_run(side.conversation_id).data.tags.get(contract.VariantTag.OF) or own.id)
     except Exception as exc:  # noqa: BLE001 - said on the page; nothing changes
         st.session_state.cmp_error = f"That turn's conversation could not be read ({type(exc).__name__})."
         return
     setting = variants.Setting.of(settings, own.options)
     st.session_state._adopt = {"conversation": target, "options": dict(setting.options), "models": setting.models(), "label": side.label}
-    session.adopt_models(setting.models(), settings)
+    sidebar.adopt_models(setting.models(), settings)
     st.session_state.cmp_go = target

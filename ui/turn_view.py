@@ -14,7 +14,7 @@ import streamlit as st
 from core import hosted
 from core.records import FailedTurn, TurnOutcome, TurnRequest
 from core.turn.events import Chunk, Counted, Opened, Progress, Said, TurnEvent, Warned
-from ui import session
+from ui import stores, visitor
 from ui.context import PageContext
 from ui.transcript import render_entry, render_live, side_by_side
 
@@ -42,9 +42,9 @@ def start(context: PageContext, request: TurnRequest, document: DocumentGiven | 
 
     settings = context.settings
     visit = hosted.Visit(
-        session.spend_ledger(settings.tracking_uri, settings.experiment_name),
+        stores.spend_ledger(settings.tracking_uri, settings.experiment_name),
         context.viewer.owner,
-        uses_owner_key=session.uses_owner_key(),
+        uses_owner_key=visitor.uses_owner_key(),
         rates=hosted.rates(settings.hosted, context.viewer),
     )
     return turn.start(request, visit, document)  # not a hosted demo: core.hosted admits it as it is
@@ -170,7 +170,7 @@ def keep(handle: TurnHandle, outcome: TurnOutcome, pngs: dict[str, bytes]) -> tu
     st.session_state.conversation = conversation
     st.session_state.last_warnings = list(outcome.warnings)
     if conversation.pending_turns:  # the store went away: look at it afresh on the next run
-        session.store_problem.clear()
+        stores.store_problem.clear()
     after = st.session_state.pop("after_turn", None)
     if not outcome.saved:
         st.session_state.failed = FailedTurn.of(outcome, handle.message, handle.attempt, pngs)

@@ -108,11 +108,11 @@ def _template_foreign(experiment_id: str) -> list[str]:
             retrieve.set_inputs({"query": question})
             retrieve.set_outputs([{"page_content": "MLflow records traces of GenAI apps.", "id": "doc-1"}])
         with mlflow.start_span(
-            "Completions", span_type=SpanType.CHAT_MODEL, attributes={contract.MODEL: "gpt-4o-mini", contract.MODEL_PROVIDER: "openai"}
+            "Completions", span_type=SpanType.CHAT_MODEL, attributes={contract.SpanAttr.MODEL: "gpt-4o-mini", contract.SpanAttr.MODEL_PROVIDER: "openai"}
         ) as chat:
             chat.set_inputs({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": question}]})
             chat.set_outputs({"choices": [{"message": {"role": "assistant", "content": "It records traces."}}]})
-            chat.set_attribute(contract.USAGE, {"input_tokens": 120, "output_tokens": 40, "total_tokens": 160})
+            chat.set_attribute(contract.SpanAttr.USAGE, {"input_tokens": 120, "output_tokens": 40, "total_tokens": 160})
         return "It records traces."
 
     @mlflow.trace
@@ -129,15 +129,15 @@ def _template_foreign(experiment_id: str) -> list[str]:
 def _node(d: dict[str, Any]) -> summary.SpanNode:
     """summary.SpanNode of a span dict (attribute values JSON-encoded, as `Span.to_dict` keeps them)."""
     attrs = d["attributes"]
-    model = json.loads(attrs[contract.MODEL]) if contract.MODEL in attrs else None
+    model = json.loads(attrs[contract.SpanAttr.MODEL]) if contract.SpanAttr.MODEL in attrs else None
     return summary.SpanNode(
         span_id=d["span_id"],
         parent_id=d.get("parent_span_id") or None,
         name=d.get("name"),
-        span_type=json.loads(attrs.get(contract.SPAN_TYPE, "null")),
+        span_type=json.loads(attrs.get(contract.SpanAttr.TYPE, "null")),
         model=model if isinstance(model, str) and model else None,
-        usage=summary.attribute_data(attrs.get(contract.USAGE)),
-        cost=summary.attribute_data(attrs.get(contract.COST)),
+        usage=summary.attribute_data(attrs.get(contract.SpanAttr.USAGE)),
+        cost=summary.attribute_data(attrs.get(contract.SpanAttr.COST)),
         start_ns=d["start_time_unix_nano"],
     )
 
@@ -176,32 +176,32 @@ class _Cloner:
             if d.get("end_time_unix_nano"):
                 d["end_time_unix_nano"] = root_start + shift + int((d["end_time_unix_nano"] - root_start) * stretch)
             attrs = d["attributes"]
-            attrs[contract.REQUEST_ID] = json.dumps(trace_id)
-            attrs[contract.EXPERIMENT_ID] = json.dumps(self.experiment_id)
-            if contract.USAGE in attrs:
-                usage = json.loads(attrs[contract.USAGE])
+            attrs[contract.SpanAttr.REQUEST_ID] = json.dumps(trace_id)
+            attrs[contract.SpanAttr.EXPERIMENT_ID] = json.dumps(self.experiment_id)
+            if contract.SpanAttr.USAGE in attrs:
+                usage = json.loads(attrs[contract.SpanAttr.USAGE])
                 usage = {k: max(1, int(v * scale)) for k, v in usage.items() if k in ("input_tokens", "output_tokens")}
                 usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-                attrs[contract.USAGE] = json.dumps(usage)
+                attrs[contract.SpanAttr.USAGE] = json.dumps(usage)
                 if ours:
-                    attrs[contract.MODEL] = json.dumps(chat_model)
+                    attrs[contract.SpanAttr.MODEL] = json.dumps(chat_model)
                     if provider:
-                        attrs[contract.MODEL_PROVIDER] = json.dumps(provider)
+                        attrs[contract.SpanAttr.MODEL_PROVIDER] = json.dumps(provider)
                     else:
-                        attrs.pop(contract.MODEL_PROVIDER, None)
-                model = json.loads(attrs.get(contract.MODEL, "null"))
+                        attrs.pop(contract.SpanAttr.MODEL_PROVIDER, None)
+                model = json.loads(attrs.get(contract.SpanAttr.MODEL, "null"))
                 # what MLflow's store does for a span with a model and usage and no cost (log_spans)
                 cost = calculate_cost_by_model_and_token_usage(model, usage, provider) if model else None
                 if cost is not None:
-                    attrs[contract.COST] = json.dumps(cost)
+                    attrs[contract.SpanAttr.COST] = json.dumps(cost)
                 else:
-                    attrs.pop(contract.COST, None)
-            if ours and contract.IMAGE_MODEL in attrs:
+                    attrs.pop(contract.SpanAttr.COST, None)
+            if ours and contract.SpanAttr.IMAGE_MODEL in attrs:
                 price = image_price_usd(image_model, quality, size)
-                attrs[contract.IMAGE_MODEL] = json.dumps(image_model)
-                attrs[contract.MODEL] = json.dumps(image_model)
-                attrs[contract.IMAGE_COST] = json.dumps(price)
-                attrs[contract.COST] = json.dumps({"input_cost": 0.0, "output_cost": price, "total_cost": price})
+                attrs[contract.SpanAttr.IMAGE_MODEL] = json.dumps(image_model)
+                attrs[contract.SpanAttr.MODEL] = json.dumps(image_model)
+                attrs[contract.SpanAttr.IMAGE_COST] = json.dumps(price)
+                attrs[contract.SpanAttr.COST] = json.dumps({"input_cost": 0.0, "output_cost": price, "total_cost": price})
             if not d.get("parent_span_id"):
                 root = len(spans)
                 fields = self._root(d, attrs, ours=ours, failed=failed, session=session, index=index, provider=provider)
@@ -209,7 +209,7 @@ class _Cloner:
         if ours:  # the summary tag the write side puts on every turn, from the copy's own spans
             value = summary.summarize(fields, summary.calls(trace_id, [_node(d) for d in spans]))
             if value is not None:
-                spans[root]["attributes"][contract.TRACE_TAG_PREFIX + contract.SUMMARY] = json.dumps(value)
+                spans[root]["attributes"][contract.SpanAttr.TRACE_TAG_PREFIX + contract.TraceTag.SUMMARY] = json.dumps(value)
         return spans
 
     def _root(  # noqa: PLR0913 - over the argument limit when it came on (issue 28); issue 33 gathers these into records
@@ -218,25 +218,25 @@ class _Cloner:
         """Root attributes of a copy; the contract tags of ours, for its summary."""
         rng = self.rng
         fields: dict[str, str] = {}
-        attrs[contract.SESSION_ID] = json.dumps(session)
+        attrs[contract.SpanAttr.SESSION_ID] = json.dumps(session)
         if ours:
             turn = index % TURNS_PER_CONVERSATION + 1
             conversation = hashlib.md5(f"{self.experiment_id}/{index // TURNS_PER_CONVERSATION}".encode()).hexdigest()
             request = rng.choice(PROMPTS)
-            attrs[contract.SPAN_INPUTS] = json.dumps({"messages": [{"role": "user", "content": request}]})
+            attrs[contract.SpanAttr.INPUTS] = json.dumps({"messages": [{"role": "user", "content": request}]})
             for key, value in (
-                (contract.SCENARIO, CATIFY),
-                (contract.CONVERSATION, conversation),
-                (contract.TURN, str(turn)),
-                (contract.PROVIDER, provider or "demo"),
-                (contract.ATTEMPT, "1"),
-                (contract.TRACE_KIND, contract.CHAT_TURN),
-                (contract.TRACE_NAME, contract.turn_name(CATIFY)),
-                (contract.OWNER, session),
-                (contract.LABEL, "Catify"),
+                (contract.RunTag.SCENARIO, CATIFY),
+                (contract.TraceTag.CONVERSATION, conversation),
+                (contract.TraceTag.TURN, str(turn)),
+                (contract.RunTag.PROVIDER, provider or "demo"),
+                (contract.TraceTag.ATTEMPT, "1"),
+                (contract.TraceTag.KIND, contract.TraceKind.CHAT),
+                (contract.TraceTag.NAME, contract.turn_name(CATIFY)),
+                (contract.TraceTag.OWNER, session),
+                (contract.TraceTag.LABEL, "Catify"),
             ):
-                attrs[contract.TRACE_TAG_PREFIX + key] = json.dumps(value)
-            attrs[contract.SESSION_ID] = json.dumps(conversation)  # MLflow's session is the conversation (issue 31)
+                attrs[contract.SpanAttr.TRACE_TAG_PREFIX + key] = json.dumps(value)
+            attrs[contract.SpanAttr.SESSION_ID] = json.dumps(conversation)  # MLflow's session is the conversation (issue 31)
             d["name"] = contract.turn_name(CATIFY)
             fields = {
                 "scenario": CATIFY,
@@ -246,8 +246,8 @@ class _Cloner:
                 "owner": session,
                 "label": "Catify",
             }
-        elif "question" in attrs.get(contract.SPAN_INPUTS, ""):
-            attrs[contract.SPAN_INPUTS] = json.dumps({"question": rng.choice(QUESTIONS)})
+        elif "question" in attrs.get(contract.SpanAttr.INPUTS, ""):
+            attrs[contract.SpanAttr.INPUTS] = json.dumps({"question": rng.choice(QUESTIONS)})
         if failed:
             d["status"] = {"code": "STATUS_CODE_ERROR", "message": "RateLimitError: 429 Too Many Requests"}
         return fields
@@ -270,22 +270,22 @@ class _RowWriter:
     def rows(self, spans: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """(trace_info row, trace_tags rows, spans rows) of one copy."""
         root = next(d for d in spans if not d.get("parent_span_id"))
-        trace_id = json.loads(root["attributes"][contract.REQUEST_ID])
+        trace_id = json.loads(root["attributes"][contract.SpanAttr.REQUEST_ID])
         start_ms = min(d["start_time_unix_nano"] for d in spans) // 1_000_000
         end_ms = max(d.get("end_time_unix_nano") or 0 for d in spans) // 1_000_000
         calls = summary.calls(trace_id, [_node(d) for d in spans])
         usage = [c for c in calls if c["input_tokens"] or c["output_tokens"]]
         priced = [c["cost_usd"] for c in calls if c["cost_usd"] is not None]
         tokens_in, tokens_out = sum(c["input_tokens"] for c in usage), sum(c["output_tokens"] for c in usage)
-        cost_parts = [summary.attribute_data(d["attributes"].get(contract.COST)) or {} for d in spans]
+        cost_parts = [summary.attribute_data(d["attributes"].get(contract.SpanAttr.COST)) or {} for d in spans]
         root_attrs = root["attributes"]
         tags = {
-            key[len(contract.TRACE_TAG_PREFIX) :]: str(json.loads(value))
+            key[len(contract.SpanAttr.TRACE_TAG_PREFIX) :]: str(json.loads(value))
             for key, value in root_attrs.items()
-            if key.startswith(contract.TRACE_TAG_PREFIX)
+            if key.startswith(contract.SpanAttr.TRACE_TAG_PREFIX)
         }
-        name = tags.pop(contract.TRACE_NAME, None)
-        session = root_attrs.get(contract.SESSION_ID)
+        name = tags.pop(contract.TraceTag.NAME, None)
+        session = root_attrs.get(contract.SpanAttr.SESSION_ID)
         info = {
             "request_id": trace_id,
             "experiment_id": self.experiment_id,
@@ -297,8 +297,8 @@ class _RowWriter:
             "trace_name": name,
             "session_id": json.loads(session) if session else None,
             # MLflow's own preview rule (mlflow/tracing/utils/truncation.py), as log_spans applies it
-            "request_preview": _get_truncated_preview(root_attrs.get(contract.SPAN_INPUTS), role="user"),
-            "response_preview": _get_truncated_preview(root_attrs.get(contract.SPAN_OUTPUTS), role="assistant"),
+            "request_preview": _get_truncated_preview(root_attrs.get(contract.SpanAttr.INPUTS), role="user"),
+            "response_preview": _get_truncated_preview(root_attrs.get(contract.SpanAttr.OUTPUTS), role="assistant"),
             "input_tokens": tokens_in if usage else None,
             "output_tokens": tokens_out if usage else None,
             "total_tokens": tokens_in + tokens_out if usage else None,
@@ -315,9 +315,9 @@ class _RowWriter:
         for d in spans:
             if d is root:  # MLflow's storing translation changes the root's trace-tag attributes only (measured on
                 d = translate_span_when_storing(Span.from_dict(d))  # these templates), and costs 0.3 ms a span
-            attrs, cost = d["attributes"], summary.attribute_data(d["attributes"].get(contract.COST)) or {}
-            model = json.loads(attrs[contract.MODEL]) if contract.MODEL in attrs else None
-            provider = json.loads(attrs[contract.MODEL_PROVIDER]) if contract.MODEL_PROVIDER in attrs else None
+            attrs, cost = d["attributes"], summary.attribute_data(d["attributes"].get(contract.SpanAttr.COST)) or {}
+            model = json.loads(attrs[contract.SpanAttr.MODEL]) if contract.SpanAttr.MODEL in attrs else None
+            provider = json.loads(attrs[contract.SpanAttr.MODEL_PROVIDER]) if contract.SpanAttr.MODEL_PROVIDER in attrs else None
             parent = d.get("parent_span_id")
             span_rows.append(
                 {
@@ -326,7 +326,7 @@ class _RowWriter:
                     "span_id": base64.b64decode(d["span_id"]).hex(),
                     "parent_span_id": base64.b64decode(parent).hex() if parent else None,
                     "name": d["name"],
-                    "type": json.loads(attrs.get(contract.SPAN_TYPE, "null")),
+                    "type": json.loads(attrs.get(contract.SpanAttr.TYPE, "null")),
                     "status": _STATUS.get(d["status"]["code"], "UNSET"),
                     "start_time_unix_nano": d["start_time_unix_nano"],
                     "end_time_unix_nano": d.get("end_time_unix_nano"),

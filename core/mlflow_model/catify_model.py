@@ -84,7 +84,7 @@ def predict_one(
 ) -> dict[str, Any]:
     conversation = Conversation(
         scenario=CATIFY,
-        session_id=contract.PREDICTION_SESSION,
+        session_id=contract.TraceKind.PREDICTION_SESSION,
         provider=settings.provider,
         options={"iterations": iterations, "instruction": instruction},
     )
@@ -135,7 +135,7 @@ def _log_to_run(run_id: str, conversation: Any) -> dict[str, str]:
         client.log_image(run_id, Image.open(io.BytesIO(png)), artifact_file=path)
         paths[image_id] = path
     lookup = {k: {**v, "artifact_path": paths.get(k)} for k, v in conversation.image_lookup.items()}
-    client.log_dict(run_id, lookup, contract.LOOKUP_PATH)
+    client.log_dict(run_id, lookup, contract.Artifact.IMAGE_LOOKUP)
     return paths
 
 

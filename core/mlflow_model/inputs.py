@@ -23,7 +23,7 @@ class ModelInputError(ValueError):
 
 
 def trace_experiment() -> str | None:
-    """Where a prediction is traced: the models experiment of MLflow's active experiment (contract.MODELS_OF; the
+    """Where a prediction is traced: the models experiment of MLflow's active experiment (contract.ExperimentTag.MODELS_OF; the
     active one itself when it is one, as the Models page and an evaluation set it), so a served model's answers are
     not counted as chat usage; None without a store (the prediction still runs, untraced)."""
     try:

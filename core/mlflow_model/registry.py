@@ -108,7 +108,7 @@ def log_catify(
         with _fluent_lock:
             mlflow.set_tracking_uri(tracking_uri)
             with mlflow.start_run(experiment_id=experiment_id, run_name=f"log {name} model") as run:
-                mlflow.set_tags({contract.KIND: "model", contract.PROVIDER: settings.provider})
+                mlflow.set_tags({contract.RunTag.KIND: "model", contract.RunTag.PROVIDER: settings.provider})
                 info = mlflow.pyfunc.log_model(
                     name=name,
                     python_model=str(MODEL_FILE),
@@ -120,12 +120,12 @@ def log_catify(
         version = int(info.registered_model_version)
         client = mlflow.MlflowClient(tracking_uri)
         for key, value in (
-            (contract.PROVIDER, settings.provider),
-            (contract.ITERATIONS, str(int(iterations))),
-            (contract.INSTRUCTION, instruction),
-            (contract.SCENARIO, CATIFY),
-            (contract.LOGGING_RUN, run.info.run_id),
-            (contract.LOGGED_MODEL, info.model_id or ""),
+            (contract.RunTag.PROVIDER, settings.provider),
+            (contract.RunTag.ITERATIONS, str(int(iterations))),
+            (contract.RunTag.INSTRUCTION, instruction),
+            (contract.RunTag.SCENARIO, CATIFY),
+            (contract.RunTag.LOGGING_RUN, run.info.run_id),
+            (contract.RunTag.LOGGED_MODEL, info.model_id or ""),
         ):
             client.set_model_version_tag(name, str(version), key, value)
         return version
@@ -216,7 +216,7 @@ def log_team(
         with _fluent_lock:
             mlflow.set_tracking_uri(tracking_uri)
             with mlflow.start_run(experiment_id=experiment_id, run_name=f"log {name} model") as run:
-                mlflow.set_tags({contract.KIND: "model", contract.PROVIDER: settings.provider, contract.SCENARIO: scenario_key})
+                mlflow.set_tags({contract.RunTag.KIND: "model", contract.RunTag.PROVIDER: settings.provider, contract.RunTag.SCENARIO: scenario_key})
                 info = mlflow.pyfunc.log_model(
                     name=name,
                     python_model=str(TEAM_MODEL_FILE),
@@ -230,16 +230,16 @@ def log_team(
         version = int(info.registered_model_version)
         client = mlflow.MlflowClient(tracking_uri)
         tags = [
-            (contract.PROVIDER, settings.provider),
-            (contract.SCENARIO, scenario_key),
-            (contract.LOGGING_RUN, run.info.run_id),
-            (contract.LOGGED_MODEL, info.model_id or ""),
-            (contract.RUNTIME, agents.runtime_name(scenario, runtime)),
+            (contract.RunTag.PROVIDER, settings.provider),
+            (contract.RunTag.SCENARIO, scenario_key),
+            (contract.RunTag.LOGGING_RUN, run.info.run_id),
+            (contract.RunTag.LOGGED_MODEL, info.model_id or ""),
+            (contract.RunTag.RUNTIME, agents.runtime_name(scenario, runtime)),
         ]
         if chosen:  # the whole options are in the model's config; the tag shows them, long texts cut short
             tags.append(
                 (
-                    contract.OPTIONS,
+                    contract.RunTag.OPTIONS,
                     json.dumps(
                         {k: v if not isinstance(v, str) or len(v) <= 200 else v[:200] + "…" for k, v in chosen.items()}, ensure_ascii=False
                     ),
@@ -275,14 +275,14 @@ def versions(tracking_uri: str, name: str = MODEL_NAME) -> list[VersionRow]:
                 created_ms=int(v.creation_timestamp or 0),
                 user=v.user_id or _run_user(client, v.run_id),
                 run_id=v.run_id or "",
-                provider=tags.get(contract.PROVIDER, ""),
-                iterations=tags.get(contract.ITERATIONS, ""),
+                provider=tags.get(contract.RunTag.PROVIDER, ""),
+                iterations=tags.get(contract.RunTag.ITERATIONS, ""),
                 status=str(v.status),
-                instruction=tags.get(contract.INSTRUCTION, ""),
-                scenario=tags.get(contract.SCENARIO, CATIFY if name == MODEL_NAME else ""),
-                model_id=getattr(v, "model_id", None) or tags.get(contract.LOGGED_MODEL, ""),
+                instruction=tags.get(contract.RunTag.INSTRUCTION, ""),
+                scenario=tags.get(contract.RunTag.SCENARIO, CATIFY if name == MODEL_NAME else ""),
+                model_id=getattr(v, "model_id", None) or tags.get(contract.RunTag.LOGGED_MODEL, ""),
                 promoted={
-                    k.removeprefix(contract.PROMOTED_PREFIX): value for k, value in tags.items() if k.startswith(contract.PROMOTED_PREFIX)
+                    k.removeprefix(contract.RunTag.PROMOTED_PREFIX): value for k, value in tags.items() if k.startswith(contract.RunTag.PROMOTED_PREFIX)
                 },
             )
         )
@@ -292,7 +292,7 @@ def versions(tracking_uri: str, name: str = MODEL_NAME) -> list[VersionRow]:
 def _run_user(client: Any, run_id: str | None) -> str:
     """Who logged it: the registry keeps no user for local stores, the run does (`mlflow.user`)."""
     try:
-        return client.get_run(run_id).data.tags.get(contract.RUN_USER, "") if run_id else ""
+        return client.get_run(run_id).data.tags.get(contract.RunTag.USER, "") if run_id else ""
     except Exception:  # noqa: BLE001 - who logged a version is a label: unknown rather than a failed table
         return ""
 
@@ -331,7 +331,7 @@ def promote(tracking_uri: str, name: str, alias: str, version: int, who: str) ->
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     record = f"{(who or '').strip()[:100] or _user()} at {when}"
     try:
-        mlflow.MlflowClient(tracking_uri).set_model_version_tag(name, str(int(version)), contract.PROMOTED_PREFIX + alias.strip(), record)
+        mlflow.MlflowClient(tracking_uri).set_model_version_tag(name, str(int(version)), contract.RunTag.PROMOTED_PREFIX + alias.strip(), record)
     except Exception as exc:
         raise _describe(exc, f"Version {version} of model {name!r}") from exc
     return record

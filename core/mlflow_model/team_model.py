@@ -31,7 +31,7 @@ from core.runtimes.agentchat import team_scenarios as from_files
 from core.turn import TurnHandle, TurnRequest
 
 PARAM_DEFAULTS: dict[str, Any] = {"provider": "demo", "base_url": "", "chat_model": ""}
-MODEL_SUFFIX = contract.MODEL_SCENARIO_SUFFIX  # predictions are traced as their own scenario: `team:<file>@model`
+MODEL_SUFFIX = contract.TraceKind.MODEL_SCENARIO_SUFFIX  # predictions are traced as their own scenario: `team:<file>@model`
 
 
 def _experiment_id() -> str | None:
@@ -72,7 +72,7 @@ class TeamModel(PythonModel):
     def _predict_one(self, prompt: str, settings: Any, options: dict[str, Any]) -> dict[str, Any]:
         conversation = Conversation(
             scenario=self.scenario.key,
-            session_id=contract.PREDICTION_SESSION,
+            session_id=contract.TraceKind.PREDICTION_SESSION,
             provider=settings.provider,
             options=options,
             runtime=self.runtime,

@@ -99,7 +99,7 @@ def wait_for_trace(tracking_uri: str, trace_id: str, timeout_s: float = 30.0) ->
             info = store.get_trace_info(trace_id)
             # the span batch can set the final state before the full-trace write adds tags and metadata;
             # our tags arrive only with that last write, so they mark the trace as complete
-            if str(getattr(info.state, "value", info.state)) in ("OK", "ERROR") and contract.TURN in info.tags:
+            if str(getattr(info.state, "value", info.state)) in ("OK", "ERROR") and contract.TraceTag.TURN in info.tags:
                 return True
         except Exception:  # noqa: BLE001 - not written yet
             pass

@@ -124,10 +124,10 @@ class TurnInfo:
     provider: str
     attempt: int = 1
     billed_to_owner: bool = False
-    kind: str = contract.CHAT_TURN  # what the trace is (contract.TRACE_KIND)
+    kind: str = contract.TraceKind.CHAT  # what the trace is (contract.TraceTag.KIND)
     defuse_markup: bool = False  # a hosted demo: markdown pictures in the spans become links (`defused`)
     label: str = ""  # the scenario's label (a team file's, from the file): shown wherever the key would be
-    runtime: str = ""  # the agent runtime that ran the turn (contract.RUNTIME)
+    runtime: str = ""  # the agent runtime that ran the turn (contract.RunTag.RUNTIME)
 
 
 def trace_identity(info: TurnInfo) -> dict[str, Any]:
@@ -164,16 +164,16 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
             span.set_inputs({"messages": [{"role": "user", "content": clip(request)}]})  # a chat in MLflow's UI
             mlflow.update_current_trace(
                 tags={
-                    contract.SCENARIO: info.scenario,
-                    contract.CONVERSATION: info.conversation_id,
-                    contract.TURN: str(info.turn),
-                    contract.PROVIDER: info.provider,
-                    contract.ATTEMPT: str(info.attempt),
-                    contract.TRACE_KIND: info.kind,
-                    contract.OWNER: info.session_id,
-                    **({contract.LABEL: info.label} if info.label else {}),
-                    **({contract.RUNTIME: info.runtime} if info.runtime else {}),
-                    **({contract.BILLING: contract.BILLED_TO_OWNER} if info.billed_to_owner else {}),
+                    contract.RunTag.SCENARIO: info.scenario,
+                    contract.TraceTag.CONVERSATION: info.conversation_id,
+                    contract.TraceTag.TURN: str(info.turn),
+                    contract.RunTag.PROVIDER: info.provider,
+                    contract.TraceTag.ATTEMPT: str(info.attempt),
+                    contract.TraceTag.KIND: info.kind,
+                    contract.TraceTag.OWNER: info.session_id,
+                    **({contract.TraceTag.LABEL: info.label} if info.label else {}),
+                    **({contract.RunTag.RUNTIME: info.runtime} if info.runtime else {}),
+                    **({contract.TraceTag.BILLING: contract.BILLED_TO_OWNER} if info.billed_to_owner else {}),
                 },
                 **trace_identity(info),
                 request_preview=_said(request, info.defuse_markup),
@@ -183,7 +183,7 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
             except BaseException as exc:
                 if describe is not None:
                     said = clip(describe(exc), 1000)
-                    span.set_attributes({contract.TURN_STATUS: "error", contract.TURN_ERROR: said})
+                    span.set_attributes({contract.TurnAttr.STATUS: "error", contract.TurnAttr.ERROR: said})
                     mlflow.update_current_trace(response_preview=f"Failed: {said}")
                 raise
             finally:
@@ -201,7 +201,7 @@ def end_turn(span: Any, answer: str, status: str, stop_reason: str, steps: int) 
         return
     span.set_outputs(clip(answer, 2000))
     mlflow.update_current_trace(response_preview=_said(answer, _defusing.get()))  # the words, not their JSON
-    span.set_attributes({contract.TURN_STATUS: status, contract.TURN_STOP_REASON: stop_reason, contract.TURN_STEPS: steps})
+    span.set_attributes({contract.TurnAttr.STATUS: status, contract.TurnAttr.STOP_REASON: stop_reason, contract.TurnAttr.STEPS: steps})
 
 
 def _write_summary(root: Any, info: TurnInfo) -> None:
@@ -224,7 +224,7 @@ def _write_summary(root: Any, info: TurnInfo) -> None:
             rows,
         )
         if value is not None:
-            mlflow.update_current_trace(tags={contract.SUMMARY: value})
+            mlflow.update_current_trace(tags={contract.TraceTag.SUMMARY: value})
     except Exception:
         log.warning("could not summarise trace %s", getattr(root, "trace_id", "?"), exc_info=True)
 
@@ -260,9 +260,9 @@ def image_span(model: str, size: str, quality: str, prompt: str) -> Iterator[Any
         yield None
         return
     with open_span(
-        name=f"{contract.IMAGE_SPAN_PREFIX}{model}",
-        span_type=contract.IMAGE_SPAN_TYPE,
-        attributes={contract.IMAGE_MODEL: model, contract.IMAGE_SIZE: size, contract.IMAGE_QUALITY: quality, contract.MODEL: model},
+        name=f"{contract.ImageSpan.NAME_PREFIX}{model}",
+        span_type=contract.ImageSpan.TYPE,
+        attributes={contract.SpanAttr.IMAGE_MODEL: model, contract.SpanAttr.IMAGE_SIZE: size, contract.SpanAttr.IMAGE_QUALITY: quality, contract.SpanAttr.MODEL: model},
     ) as span:
         # the prompt as a user message (MLflow's chat view), and by itself (the lineage reads it)
         span.set_inputs(
@@ -292,14 +292,14 @@ def record_image(span: Any, image_id: str, artifact_path: str | None, cost_usd: 
         return
     span.set_attributes(
         {
-            contract.IMAGE_ID: image_id,
-            contract.IMAGE_PATH: artifact_path or "",
-            contract.IMAGE_COST: cost_usd if cost_usd is not None else -1,
-            contract.IMAGE_PARENT: parent or "",
+            contract.SpanAttr.IMAGE_ID: image_id,
+            contract.SpanAttr.IMAGE_PATH: artifact_path or "",
+            contract.SpanAttr.IMAGE_COST: cost_usd if cost_usd is not None else -1,
+            contract.SpanAttr.IMAGE_PARENT: parent or "",
         }
     )
     if cost_usd is not None:
-        span.set_attribute(contract.COST, {"input_cost": 0.0, "output_cost": float(cost_usd), "total_cost": float(cost_usd)})
+        span.set_attribute(contract.SpanAttr.COST, {"input_cost": 0.0, "output_cost": float(cost_usd), "total_cost": float(cost_usd)})
 
 
 def record_image_usage(span: Any, usage: dict[str, int] | None, note: str) -> None:
@@ -308,9 +308,9 @@ def record_image_usage(span: Any, usage: dict[str, int] | None, note: str) -> No
     if span is None:
         return
     if usage is not None:
-        span.set_attribute(contract.IMAGE_USAGE, usage)
+        span.set_attribute(contract.SpanAttr.IMAGE_USAGE, usage)
     if note:
-        span.set_attribute(contract.USAGE_NOTE, note)
+        span.set_attribute(contract.SpanAttr.USAGE_NOTE, note)
 
 
 def traced_tool(fn: Any) -> Any:

@@ -21,15 +21,15 @@ from mlflow.tracing.otel.translation import translate_span_when_storing
 from .. import contract
 
 MAX_CHARS = 4000  # MLflow keeps trace tag values up to 4,096 characters; longer, the span walk answers
-CALL_SPAN_TYPES = ("CHAT_MODEL", "LLM", contract.SPAN_TYPE_IMAGE, "EMBEDDING")
+CALL_SPAN_TYPES = ("CHAT_MODEL", "LLM", contract.ImageSpan.TYPE_BEFORE_2026_11, "EMBEDDING")
 TEAM = "(team)"
 FIELDS = ("scenario", "conversation", "turn", "provider", "owner", "label", "runtime")  # owner, label: since issue 31; runtime: 34
 
 
 def is_picture(node: "SpanNode") -> bool:
     """One of our picture spans, old (its own type) or new (an LLM span named "generate image …")."""
-    return node.span_type == contract.SPAN_TYPE_IMAGE or (
-        node.span_type == contract.IMAGE_SPAN_TYPE and (node.name or "").startswith(contract.IMAGE_SPAN_PREFIX)
+    return node.span_type == contract.ImageSpan.TYPE_BEFORE_2026_11 or (
+        node.span_type == contract.ImageSpan.TYPE and (node.name or "").startswith(contract.ImageSpan.NAME_PREFIX)
     )
 
 
@@ -38,7 +38,7 @@ def kind_of(span_type: Any) -> str:
     text = str(span_type or "other")
     if text in ("CHAT_MODEL", "LLM"):
         return "chat"
-    if text == contract.SPAN_TYPE_IMAGE:
+    if text == contract.ImageSpan.TYPE_BEFORE_2026_11:
         return "image"
     return text.lower()
 
@@ -73,15 +73,15 @@ def attribute_data(value: Any) -> dict[str, Any] | None:
 
 
 def node_of(span: Any) -> SpanNode:
-    model = span.get_attribute(contract.MODEL)
+    model = span.get_attribute(contract.SpanAttr.MODEL)
     return SpanNode(
         span_id=span.span_id,
         parent_id=span.parent_id,
         name=span.name,
         span_type=span.span_type,
         model=model if isinstance(model, str) and model else None,
-        usage=attribute_data(span.get_attribute(contract.USAGE)),
-        cost=attribute_data(span.get_attribute(contract.COST)),
+        usage=attribute_data(span.get_attribute(contract.SpanAttr.USAGE)),
+        cost=attribute_data(span.get_attribute(contract.SpanAttr.COST)),
         start_ns=getattr(span, "start_time_ns", None) or 0,
     )
 
@@ -126,7 +126,7 @@ def calls(trace_id: str, nodes: Iterable[SpanNode]) -> list[dict[str, Any]]:
         if row is None and is_call(node):
             parent = by_id.get(node.parent_id) if node.parent_id else None
             kind = (
-                contract.SPAN_TYPE_IMAGE
+                contract.ImageSpan.TYPE_BEFORE_2026_11
                 if is_picture(node)
                 else node.span_type
                 if node.span_type in CALL_SPAN_TYPES

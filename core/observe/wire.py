@@ -113,9 +113,9 @@ class CallUsage:
         if not self.known:
             return None
         tokens_in, tokens_out = int(self.input_tokens or 0), int(self.output_tokens or 0)
-        usage = {contract.INPUT_TOKENS: tokens_in, contract.OUTPUT_TOKENS: tokens_out, contract.TOTAL_TOKENS: tokens_in + tokens_out}
+        usage = {contract.Usage.INPUT_TOKENS: tokens_in, contract.Usage.OUTPUT_TOKENS: tokens_out, contract.Usage.TOTAL_TOKENS: tokens_in + tokens_out}
         if self.cached_tokens:
-            usage[contract.CACHE_READ_INPUT_TOKENS] = self.cached_tokens
+            usage[contract.Usage.CACHE_READ_INPUT_TOKENS] = self.cached_tokens
         return usage
 
 

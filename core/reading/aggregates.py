@@ -101,7 +101,7 @@ class Scope:
     scenario: str | None = None
     status: str | None = None
     owner: str | None = None
-    # which kind of trace (contract.KINDS). Not a metric filter: MLflow's have no "not" nor OR to leave out the
+    # which kind of trace (contract.TraceKind.ALL). Not a metric filter: MLflow's have no "not" nor OR to leave out the
     # predictions and evaluations an older store holds in its chat experiment (since issue 32 they have their own), so
     # on a sqlite store the lean rows apply it (contract.kind_of) and the list drops other kinds from its pages; a
     # tracking server's or PostgreSQL's aggregates count the chat experiment whole: MLflow's daily rollups serve that
@@ -114,13 +114,13 @@ class Scope:
         owner's traces written before issue 31 (by their session) instead of the newer ones (by the owner tag)."""
         out = []
         if self.owner and older:
-            out.append(f"trace.metadata.{contract.TRACE_SESSION} = '{_quoted(self.owner)}'")
+            out.append(f"trace.metadata.{contract.TraceMetadata.SESSION} = '{_quoted(self.owner)}'")
         elif self.owner:
-            out.append(f"trace.tag.{contract.OWNER} = '{_quoted(self.owner)}'")
+            out.append(f"trace.tag.{contract.TraceTag.OWNER} = '{_quoted(self.owner)}'")
         if self.scenario and by_name:
-            out.append(f"trace.tag.{contract.TRACE_NAME} = '{_quoted(contract.turn_name(self.scenario))}'")
+            out.append(f"trace.tag.{contract.TraceTag.NAME} = '{_quoted(contract.turn_name(self.scenario))}'")
         elif self.scenario:
-            out.append(f"trace.tag.{contract.SCENARIO} = '{_quoted(self.scenario)}'")
+            out.append(f"trace.tag.{contract.RunTag.SCENARIO} = '{_quoted(self.scenario)}'")
         if self.status:
             out.append(f"trace.status = '{_quoted(self.status)}'")
         return out
@@ -134,7 +134,7 @@ class Scope:
         if end_ms is not None:
             clauses.append(f"trace.timestamp_ms < {int(end_ms)}")
         if self.scenario:
-            clauses.append(f"tags.`{contract.SCENARIO}` = '{_quoted(self.scenario)}'")
+            clauses.append(f"tags.`{contract.RunTag.SCENARIO}` = '{_quoted(self.scenario)}'")
         if self.status:
             clauses.append(f"trace.status = '{_quoted(self.status)}'")
         return " AND ".join(clauses) or None
@@ -144,22 +144,22 @@ def kind_searches(kind: str) -> tuple[str, ...]:
     """MLflow search filters that find every trace of `kind` (not chat) in an experiment, by contract.kind_of's rule:
     the kind tag, and for predictions written before it their session or scenario. They may find more (an older
     evaluation's answer by its session): the reader's kind column decides."""
-    if kind == contract.CHAT_TURN:
+    if kind == contract.TraceKind.CHAT:
         raise ValueError("Chat turns are an experiment's traces less the others: read it, not searched.")
-    tagged = f"tags.`{contract.TRACE_KIND}` = '{_quoted(kind)}'"
-    if kind != contract.PREDICTION:
+    tagged = f"tags.`{contract.TraceTag.KIND}` = '{_quoted(kind)}'"
+    if kind != contract.TraceKind.PREDICTION:
         return (tagged,)
     return (
         tagged,
-        f"metadata.`{contract.TRACE_SESSION}` = '{contract.PREDICTION_SESSION}'",
-        f"tags.`{contract.SCENARIO}` LIKE '%{contract.MODEL_SCENARIO_SUFFIX}'",
+        f"metadata.`{contract.TraceMetadata.SESSION}` = '{contract.TraceKind.PREDICTION_SESSION}'",
+        f"tags.`{contract.RunTag.SCENARIO}` LIKE '%{contract.TraceKind.MODEL_SCENARIO_SUFFIX}'",
     )
 
 
 def owner_searches(owner: str) -> tuple[str, str]:
     """MLflow search filters for one owner's traces: those since issue 31 (the app's owner tag), and older ones (their
     session was the owner). MLflow's filter has no OR: two searches (contract.trace_owner)."""
-    return f"tags.`{contract.OWNER}` = '{_quoted(owner)}'", f"metadata.`{contract.TRACE_SESSION}` = '{_quoted(owner)}'"
+    return f"tags.`{contract.TraceTag.OWNER}` = '{_quoted(owner)}'", f"metadata.`{contract.TraceMetadata.SESSION}` = '{_quoted(owner)}'"
 
 
 def _quoted(value: str) -> str:

@@ -70,7 +70,7 @@ class ApiTraceReader:
             infos = [t.info for t in self._search(start_ms, end_ms, include_spans=False, limit=newest, extra=filter_string)]
             rows = pd.DataFrame([trace_row(info) for info in infos], columns=TRACE_COLUMNS)
             traces = shape_traces(rows)
-            tagged = [(i.trace_id, i.tags[contract.SUMMARY]) for i in infos if contract.SUMMARY in (i.tags or {})]
+            tagged = [(i.trace_id, i.tags[contract.TraceTag.SUMMARY]) for i in infos if contract.TraceTag.SUMMARY in (i.tags or {})]
             fields, summarized = from_summaries([t for t, _ in tagged], [v for _, v in tagged])
             summarised_ids = set(fields["trace_id"])
             rest = [i.trace_id for i in infos if i.trace_id not in summarised_ids]  # newest first
@@ -105,8 +105,8 @@ def trace_row(info: Any) -> dict[str, Any]:
         "timestamp_ms": info.request_time,
         "duration_ms": info.execution_duration,
         "status": str(getattr(info.state, "value", info.state)),
-        "name": tags.get(contract.TRACE_NAME, ""),
-        "session": (info.trace_metadata or {}).get(contract.TRACE_SESSION),
+        "name": tags.get(contract.TraceTag.NAME, ""),
+        "session": (info.trace_metadata or {}).get(contract.TraceMetadata.SESSION),
         "request": info.request_preview,
         "response": (info.response_preview or "")[:RESPONSE_CHARS],
         "input_tokens": usage.get("input_tokens"),
@@ -115,7 +115,7 @@ def trace_row(info: Any) -> dict[str, Any]:
         "cost_usd": cost.get("total_cost"),
         **dict(zip(("feedback_up", "feedback_down"), feedback.counts(getattr(info, "assessments", None)))),
         **{column: tags.get(key) for key, column in TAG_KEYS.items()},
-        "kind": tags.get(contract.TRACE_KIND),
+        "kind": tags.get(contract.TraceTag.KIND),
     }
 
 
@@ -194,7 +194,7 @@ def conversation_traces(tracking_uri: str, experiment_id: str, conversation_id: 
             max_results=limit,
             order_by=["timestamp_ms ASC"],
             include_spans=True,
-            filter_string=f"tags.`{contract.CONVERSATION}` = '{conversation_id}'",
+            filter_string=f"tags.`{contract.TraceTag.CONVERSATION}` = '{conversation_id}'",
         )
     except Exception as exc:
         raise unreadable(exc) from exc

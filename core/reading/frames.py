@@ -48,13 +48,13 @@ NO_SESSION = "(none)"
 DEFAULT_RUNTIME = "agentchat"  # what the app's traces ran on before the runtime was tagged (core.agents.RUNTIMES)
 CALL_SPAN_TYPES = summary.CALL_SPAN_TYPES
 TAG_KEYS = {
-    contract.SCENARIO: "scenario",
-    contract.CONVERSATION: "conversation",
-    contract.TURN: "turn",
-    contract.PROVIDER: "provider",
-    contract.OWNER: "owner",
-    contract.LABEL: "label",
-    contract.RUNTIME: "runtime",
+    contract.RunTag.SCENARIO: "scenario",
+    contract.TraceTag.CONVERSATION: "conversation",
+    contract.TraceTag.TURN: "turn",
+    contract.RunTag.PROVIDER: "provider",
+    contract.TraceTag.OWNER: "owner",
+    contract.TraceTag.LABEL: "label",
+    contract.RunTag.RUNTIME: "runtime",
 }
 
 
@@ -162,12 +162,12 @@ def kinds(tag: pd.Series, session: pd.Series, owner: pd.Series, scenario: pd.Ser
     turn. Column-wise: per row it would cost 0.12 s at 100,000 traces."""
     tags = tag.fillna("").astype(str)
     older_prediction = (
-        (session == contract.PREDICTION_SESSION)
-        | (owner == contract.PREDICTION_SESSION)
-        | scenario.astype(str).str.endswith(contract.MODEL_SCENARIO_SUFFIX)
+        (session == contract.TraceKind.PREDICTION_SESSION)
+        | (owner == contract.TraceKind.PREDICTION_SESSION)
+        | scenario.astype(str).str.endswith(contract.TraceKind.MODEL_SCENARIO_SUFFIX)
     )
-    guessed = pd.Series(contract.CHAT_TURN, index=tag.index, dtype=str).mask(older_prediction, contract.PREDICTION)
-    return tags.where(tags.isin(contract.KINDS), guessed)
+    guessed = pd.Series(contract.TraceKind.CHAT, index=tag.index, dtype=str).mask(older_prediction, contract.TraceKind.PREDICTION)
+    return tags.where(tags.isin(contract.TraceKind.ALL), guessed)
 
 
 def shape_calls(walked: pd.DataFrame, traces: pd.DataFrame, summarized: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -276,7 +276,7 @@ class TraceFilter:
     feedback: tuple[str, ...] = ()  # of FEEDBACK_CHOICES: traces with a thumbs up, with a thumbs down, with none
     owners: tuple[str, ...] = ()  # a hosted visitor's own (the "owner" column: contract.trace_owner)
     runtimes: tuple[str, ...] = ()  # the agent runtimes that ran them (the "runtime" column)
-    kinds: tuple[str, ...] = ()  # of contract.KINDS (the "kind" column: contract.kind_of); the page shows one at a time
+    kinds: tuple[str, ...] = ()  # of contract.TraceKind.ALL (the "kind" column: contract.kind_of); the page shows one at a time
 
 
 FEEDBACK_CHOICES = ("up", "down", "none")

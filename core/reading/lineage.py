@@ -262,7 +262,7 @@ class ConversationFacts:
     """What the picker says about a conversation with pictures."""
 
     id: str
-    title: str  # the run's title (contract.TITLE), else its first request; may be empty
+    title: str  # the run's title (contract.RunTag.TITLE), else its first request; may be empty
     updated_ms: int  # its newest turn
     pictures: int | None = None  # None: not known
 

@@ -111,7 +111,7 @@ class SqlTraceReader:
         try:
             with self._engine.connect() as connection:
                 row = connection.execute(
-                    sql, {"exp": int(self.experiment_id), "finalized": contract.TURN, "feedback": contract.FEEDBACK}
+                    sql, {"exp": int(self.experiment_id), "finalized": contract.TraceTag.TURN, "feedback": contract.Assessment.FEEDBACK}
                 ).one()
                 return "/".join(str(v) for v in row)
         except Exception as exc:
@@ -125,12 +125,12 @@ class SqlTraceReader:
         string; NULL where the span has none. (Its cost needs no body: MLflow's store keeps it as columns.)"""
         dialect = self._engine.dialect.name
         if dialect == "sqlite":  # instr first: most spans carry no usage, and it is cheaper than parsing JSON
-            return f"""CASE WHEN instr(s.content, '{contract.USAGE}') > 0 THEN
-                       json_extract(s.content, '$.attributes."{contract.USAGE}"') END AS usage_json"""
+            return f"""CASE WHEN instr(s.content, '{contract.SpanAttr.USAGE}') > 0 THEN
+                       json_extract(s.content, '$.attributes."{contract.SpanAttr.USAGE}"') END AS usage_json"""
         if dialect == "postgresql":
-            return f"""(s.content::json -> 'attributes' ->> '{contract.USAGE}') AS usage_json"""
+            return f"""(s.content::json -> 'attributes' ->> '{contract.SpanAttr.USAGE}') AS usage_json"""
         if dialect == "mysql":
-            return f"""JSON_UNQUOTE(JSON_EXTRACT(s.content, '$.attributes."{contract.USAGE}"')) AS usage_json"""
+            return f"""JSON_UNQUOTE(JSON_EXTRACT(s.content, '$.attributes."{contract.SpanAttr.USAGE}"')) AS usage_json"""
         return "s.content AS content"  # parsed in Python below
 
     def frames(self, start_ms: int | None = None, end_ms: int | None = None) -> Frames:
@@ -159,10 +159,10 @@ class SqlTraceReader:
         try:
             with self._engine.connect() as connection:
                 rows = _read(connection, traces_sql, params)
-                kinded = dict(connection.execute(kinds_sql, {"kind": contract.TRACE_KIND, "chat": contract.CHAT_TURN}).tuples().all())
-                summaries = _read(connection, summaries_sql, {**params, "summary": contract.SUMMARY})
+                kinded = dict(connection.execute(kinds_sql, {"kind": contract.TraceTag.KIND, "chat": contract.TraceKind.CHAT}).tuples().all())
+                summaries = _read(connection, summaries_sql, {**params, "summary": contract.TraceTag.SUMMARY})
                 rated = _read(
-                    connection, feedback_sql, {**params, "feedback": contract.FEEDBACK, "valid": True, "source": contract.FEEDBACK_SOURCE}
+                    connection, feedback_sql, {**params, "feedback": contract.Assessment.FEEDBACK, "valid": True, "source": contract.Assessment.FEEDBACK_SOURCE}
                 )
                 fields, summarized = from_summaries(summaries["trace_id"].tolist(), summaries["value"].tolist())
                 del summaries
@@ -296,7 +296,7 @@ def _read(connection: Any, sql: Any, params: dict[str, Any]) -> pd.DataFrame:
 def _usage_from_content(content: Any) -> dict[str, Any] | None:
     """The usage attribute of a stored span body, for databases without JSON functions."""
     try:
-        return summary.attribute_data((json.loads(content).get("attributes") or {}).get(contract.USAGE))
+        return summary.attribute_data((json.loads(content).get("attributes") or {}).get(contract.SpanAttr.USAGE))
     except (ValueError, AttributeError, TypeError):
         return None
 
@@ -314,14 +314,14 @@ class SqliteRows:
         self.engine, self.experiment_id = engine, experiment_id
 
     def read(self, start_ms: int | None, end_ms: int | None, owner: str | None) -> pd.DataFrame:
-        params: dict[str, Any] = {"exp": self.experiment_id, "scenario_key": contract.SCENARIO}
+        params: dict[str, Any] = {"exp": self.experiment_id, "scenario_key": contract.RunTag.SCENARIO}
         where = "i.experiment_id = :exp" + time_clause(start_ms, end_ms, params)
         if owner:  # the owner tag (since issue 31), or an older trace's session (contract.trace_owner)
             where += (
                 " AND (i.session_id = :owner OR EXISTS (SELECT 1 FROM trace_tags o"
                 " WHERE o.request_id = i.request_id AND o.key = :owner_key AND o.value = :owner))"
             )
-            params.update(owner=owner, owner_key=contract.OWNER)
+            params.update(owner=owner, owner_key=contract.TraceTag.OWNER)
         sql = text(f"""SELECT i.request_id, i.timestamp_ms / {DAY_S * 1000} AS day, i.execution_time_ms AS duration_ms,
                    i.status, COALESCE(i.input_tokens, 0) AS input_tokens, COALESCE(i.output_tokens, 0) AS output_tokens,
                    COALESCE(i.total_tokens, 0) AS tokens, COALESCE(i.total_cost, 0) AS cost_usd,
@@ -333,14 +333,14 @@ class SqliteRows:
         kinds_sql = text("SELECT request_id, value FROM trace_tags WHERE key = :kind AND value <> :chat")
         try:
             with self.engine.connect() as connection:
-                rows = pd.read_sql(sql, connection, params={**params, "nobody": contract.PREDICTION_SESSION})
-                tags = dict(connection.execute(tags_sql, {"scenario_key": contract.SCENARIO}).tuples().all())
-                kinded = dict(connection.execute(kinds_sql, {"kind": contract.TRACE_KIND, "chat": contract.CHAT_TURN}).tuples().all())
+                rows = pd.read_sql(sql, connection, params={**params, "nobody": contract.TraceKind.PREDICTION_SESSION})
+                tags = dict(connection.execute(tags_sql, {"scenario_key": contract.RunTag.SCENARIO}).tuples().all())
+                kinded = dict(connection.execute(kinds_sql, {"kind": contract.TraceTag.KIND, "chat": contract.TraceKind.CHAT}).tuples().all())
         except Exception as exc:
             raise unreadable(exc) from exc
         ids = rows.pop("request_id")
         rows["scenario"] = ids.map(tags).fillna(OTHER)
-        nobody = rows.pop("nobody").fillna(0).astype(bool).map({True: contract.PREDICTION_SESSION, False: ""})
+        nobody = rows.pop("nobody").fillna(0).astype(bool).map({True: contract.TraceKind.PREDICTION_SESSION, False: ""})
         rows["kind"] = kinds(ids.map(kinded) if kinded else pd.Series("", index=ids.index), nobody, nobody, rows["scenario"])
         for column in ("status", "scenario", "kind"):
             rows[column] = rows[column].astype("category")

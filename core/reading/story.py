@@ -178,7 +178,7 @@ def _failure_of(span: Any) -> Failure | None:
     status = getattr(span, "status", None)
     if status is None or getattr(status, "status_code", None) not in (SpanStatusCode.ERROR, "ERROR"):
         return None
-    said = span.get_attribute(contract.TURN_ERROR) if hasattr(span, "get_attribute") else None
+    said = span.get_attribute(contract.TurnAttr.ERROR) if hasattr(span, "get_attribute") else None
     if said:  # our turn's root: the sentence the user saw
         return Failure(span.name, str(said))
     for event in reversed(span.events or []):
@@ -211,7 +211,7 @@ def first_failure(trace: Any) -> Failure | None:
     parents = {s.parent_id for s in failed}
     leaves = [s for s in failed if s.span_id not in parents] or failed
     where = _failure_of(min(leaves, key=lambda s: s.start_time_ns or 0))
-    said = next((s.get_attribute(contract.TURN_ERROR) for s in trace.data.spans if not s.parent_id), None)
+    said = next((s.get_attribute(contract.TurnAttr.ERROR) for s in trace.data.spans if not s.parent_id), None)
     # our turns: the sentence the user saw (secrets out) rather than the raw exception
     return Failure(where.span, str(said)) if where is not None and said else where
 
@@ -315,8 +315,8 @@ def span_table(trace: Any) -> pd.DataFrame:
     stack = [(s, 0) for s in reversed(children.get(None, []))]
     while stack:
         span, depth = stack.pop()
-        usage = summary.as_dict(span.get_attribute(contract.USAGE))
-        cost = summary.as_dict(span.get_attribute(contract.COST))
+        usage = summary.as_dict(span.get_attribute(contract.SpanAttr.USAGE))
+        cost = summary.as_dict(span.get_attribute(contract.SpanAttr.COST))
         end = span.end_time_ns
         rows.append(
             {
@@ -326,14 +326,14 @@ def span_table(trace: Any) -> pd.DataFrame:
                 "status": str(getattr(span.status, "status_code", "") or "").replace("SpanStatusCode.", ""),
                 "start_ms": ((span.start_time_ns or t0) - t0) / 1e6,
                 "duration_ms": None if end is None else (end - (span.start_time_ns or end)) / 1e6,
-                "model": span.get_attribute(contract.MODEL) or "",
+                "model": span.get_attribute(contract.SpanAttr.MODEL) or "",
                 "input_tokens": usage.get("input_tokens"),
                 "output_tokens": usage.get("output_tokens"),
                 "cost_usd": cost.get("total_cost"),
                 "depth": depth,
                 "span_id": span.span_id,
                 "parent_id": span.parent_id or "",
-                "image_id": span.get_attribute(contract.IMAGE_ID) or "",
+                "image_id": span.get_attribute(contract.SpanAttr.IMAGE_ID) or "",
             }
         )
         stack.extend((child, depth + 1) for child in reversed(children.get(span.span_id, [])))
@@ -346,7 +346,7 @@ def span_io(trace: Any, span_id: str) -> dict[str, Any]:
     return {
         "inputs": span.inputs,
         "outputs": span.outputs,
-        "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith(contract.SPAN_INTERNAL_PREFIX)},
+        "attributes": {k: v for k, v in (span.attributes or {}).items() if not k.startswith(contract.SpanAttr.INTERNAL_PREFIX)},
         "events": [{"name": e.name, "attributes": e.attributes} for e in (span.events or [])],
     }
 
@@ -376,4 +376,4 @@ def trace_owner(trace: Any) -> str:
 
 def trace_conversation(trace: Any) -> str:
     """The conversation (run id) a trace of ours is a turn of; "" for other code's traces."""
-    return str((trace.info.tags or {}).get(contract.CONVERSATION) or "")
+    return str((trace.info.tags or {}).get(contract.TraceTag.CONVERSATION) or "")

@@ -240,7 +240,7 @@ class _Turn:
                 provider=self.settings.provider,
                 attempt=request.attempt,
                 billed_to_owner=self.settings.billed_to_owner,
-                kind=request.asked.kind if predicted else contract.CHAT_TURN,
+                kind=request.asked.kind if predicted else contract.TraceKind.CHAT,
                 defuse_markup=request.asked.defuse_markup if predicted else self.settings.hosted is not None,
                 label=getattr(found, "label", ""),
                 runtime=agents.runtime_name(found, self.conv.runtime) if found is not None else self.conv.runtime,

@@ -40,11 +40,11 @@ def test_a_hostile_stored_conversation_makes_the_browser_fetch_nothing(browser, 
         run = client.create_run(
             store.experiment_id,
             tags={
-                contract.SCENARIO: "catify",
-                contract.SESSION: "someone",
-                contract.TITLE: hostile(0),
-                contract.TURNS: "1",
-                contract.PROVIDER: hostile(1),
+                contract.RunTag.SCENARIO: "catify",
+                contract.RunTag.SESSION: "someone",
+                contract.RunTag.TITLE: hostile(0),
+                contract.RunTag.TURNS: "1",
+                contract.RunTag.PROVIDER: hostile(1),
             },
         )
         run_id = run.info.run_id
@@ -81,11 +81,11 @@ def test_a_hostile_stored_conversation_makes_the_browser_fetch_nothing(browser, 
             ],
             "options": {"instruction": hostile(15)},
         }
-        client.log_text(run_id, json.dumps(transcript), contract.TRANSCRIPT_PATH)
+        client.log_text(run_id, json.dumps(transcript), contract.Artifact.TRANSCRIPT)
         client.log_text(
             run_id,
             json.dumps({image_id: {"prompt": hostile(16), "index": 0, "turn": 1, "critique": hostile(17), "model": hostile(18)}}),
-            contract.LOOKUP_PATH,
+            contract.Artifact.IMAGE_LOOKUP,
         )
         from core.sharing import ShareLinks  # noqa: PLC0415 - the link the owner would send
 

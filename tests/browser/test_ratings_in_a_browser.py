@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 def current(tracking_uri: str, trace_id: str) -> list:
     assert export.wait_for_trace(tracking_uri, trace_id)
     return [
-        a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments if a.name == contract.FEEDBACK and a.valid is not False
+        a for a in MlflowClient(tracking_uri).get_trace(trace_id).info.assessments if a.name == contract.Assessment.FEEDBACK and a.valid is not False
     ]
 
 

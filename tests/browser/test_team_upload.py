@@ -61,7 +61,7 @@ def test_a_studio_team_file_uploaded_runs_offline_and_is_traced(team_app, page):
     client = MlflowClient(team_app.tracking_uri)
     experiment = client.get_experiment_by_name("browser")
     traces = client.search_traces(locations=[experiment.experiment_id], max_results=10)
-    assert [t.info.tags[contract.SCENARIO] for t in traces] == [key], "one trace for the turn, under the team"
+    assert [t.info.tags[contract.RunTag.SCENARIO] for t in traces] == [key], "one trace for the turn, under the team"
     spans = client.get_trace(traces[0].info.trace_id).data.spans
     assert [s.name for s in spans if s.span_type == "TOOL"] == ["calculator"]
 

@@ -155,12 +155,12 @@ class TracedChatCompletionClient(ChatCompletionClient):
         if not recording():
             yield None
             return
-        attributes = {contract.MODEL: self.model}
+        attributes = {contract.SpanAttr.MODEL: self.model}
         if self._provider:
-            attributes[contract.MODEL_PROVIDER] = self._provider
+            attributes[contract.SpanAttr.MODEL_PROVIDER] = self._provider
         caller = mlflow.get_current_active_span()  # the agent's step this call belongs to (MLflow's Attributes tab)
         if caller is not None and caller.span_type == SpanType.AGENT and caller.parent_id:
-            attributes[contract.CALLING_AGENT] = caller.name
+            attributes[contract.SpanAttr.AGENT] = caller.name
         with open_span(name=f"chat {self.model}", span_type=SpanType.CHAT_MODEL, attributes=attributes) as span:
             inputs: dict[str, Any] = {"model": self.model, "messages": describe_llm_messages(messages)}
             if tools:
@@ -178,15 +178,15 @@ class TracedChatCompletionClient(ChatCompletionClient):
             return
         span.set_outputs(_describe_result(result))
         if (attribute := usage.attribute()) is not None:
-            span.set_attribute(contract.USAGE, attribute)
+            span.set_attribute(contract.SpanAttr.USAGE, attribute)
         if usage.reasoning_tokens:  # part of the output tokens (OpenAI bills them as output); MLflow has no key
-            span.set_attribute(contract.REASONING_TOKENS, usage.reasoning_tokens)
+            span.set_attribute(contract.SpanAttr.REASONING_TOKENS, usage.reasoning_tokens)
         if said := " ".join(n for n in (usage.note, call.problems()) if n):
-            span.set_attribute(contract.USAGE_NOTE, said)
+            span.set_attribute(contract.SpanAttr.USAGE_NOTE, said)
         if call.streamed:
-            span.set_attribute(contract.STREAM_CHUNKS, call.chunks)
+            span.set_attribute(contract.SpanAttr.STREAM_CHUNKS, call.chunks)
         if self._free:  # MLflow's catalog prices what it knows; it does not know the demo's models
-            span.set_attribute(contract.COST, {"input_cost": 0.0, "output_cost": 0.0, "total_cost": 0.0})
+            span.set_attribute(contract.SpanAttr.COST, {"input_cost": 0.0, "output_cost": 0.0, "total_cost": 0.0})
 
     @property
     def calls(self) -> list[wire.CallUsage]:

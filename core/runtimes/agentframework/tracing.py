@@ -148,9 +148,9 @@ class ModelCall(ChatMiddleware):
         self.calls: list[CallUsage] = []
 
     def _open(self, context: ChatContext) -> LiveSpan | None:
-        attributes: dict[str, Any] = {contract.MODEL: self.model, contract.CALLING_AGENT: self.agent}
+        attributes: dict[str, Any] = {contract.SpanAttr.MODEL: self.model, contract.SpanAttr.AGENT: self.agent}
         if self.provider:
-            attributes[contract.MODEL_PROVIDER] = self.provider
+            attributes[contract.SpanAttr.MODEL_PROVIDER] = self.provider
         span = self.spans.start(f"chat {self.model}", SpanType.CHAT_MODEL, self.spans.step(self.agent), attributes)
         if span is not None:
             inputs: dict[str, Any] = {"model": self.model, "messages": chat_messages(context.messages)}
@@ -168,13 +168,13 @@ class ModelCall(ChatMiddleware):
         if span is not None:
             span.set_outputs(_answer(response))
             if (attribute := usage.attribute()) is not None:
-                span.set_attribute(contract.USAGE, attribute)
+                span.set_attribute(contract.SpanAttr.USAGE, attribute)
             if usage.reasoning_tokens:
-                span.set_attribute(contract.REASONING_TOKENS, usage.reasoning_tokens)
+                span.set_attribute(contract.SpanAttr.REASONING_TOKENS, usage.reasoning_tokens)
             if usage.note:
-                span.set_attribute(contract.USAGE_NOTE, usage.note)
+                span.set_attribute(contract.SpanAttr.USAGE_NOTE, usage.note)
             if self.free:  # MLflow's catalog does not know the demo's models: they cost $0, not "not priced"
-                span.set_attribute(contract.COST, {"input_cost": 0.0, "output_cost": 0.0, "total_cost": 0.0})
+                span.set_attribute(contract.SpanAttr.COST, {"input_cost": 0.0, "output_cost": 0.0, "total_cost": 0.0})
             self.spans.end(span)
         return response
 
