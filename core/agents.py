@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, cast
 
+from .image_models import GeneratedImage, ImageGenerator, downsize, png_size, to_png
+from .observe import spans
 from .records import ImageLookupEntry
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 IMAGE_AGENT = "image_agent"
 CRITIC = "critic"
+CRITIC_IMAGE_SIDE = 512  # the picture the critic is shown is downsized to this side
 
 
 @dataclass
@@ -78,6 +81,54 @@ def new_image_id() -> str:
 
 
 @dataclass(frozen=True)
+class Drawn:
+    """A picture an image agent drew: its place in the lineage (stored already), and the smaller copy the critic sees."""
+
+    record: ImageRecord
+    small: Any  # the PIL image
+    small_png: bytes
+
+
+async def draw(generator: ImageGenerator, sink: ImageSink, turn: int, prompt: str, parent: str | None, critique: str | None) -> Drawn:
+    """Every runtime's image agent draws here: an image span, the picture priced, stored in the sink at once (the run's
+    artifacts), its lineage record, and the copy the critic is shown (one attachment for the span and the critic's call)."""
+    with spans.image_span(generator.model, getattr(generator, "size", ""), getattr(generator, "quality", ""), prompt) as span:
+        image: GeneratedImage = await generator.generate(prompt)
+        price = image.price
+        record = ImageRecord(
+            image_id=new_image_id(),
+            prompt=prompt,
+            index=sink.next_index(),
+            turn=turn,
+            parent=parent,
+            critique=critique,
+            model=image.model,
+            size=image.size,
+            quality=image.quality,
+            cost_usd=price.usd,
+            trace_id=spans.current_trace_id(),
+            usage=image.usage.attribute() if image.usage is not None else None,
+            priced_from_tokens=price.from_tokens,
+            price_note=price.note,
+        )
+        record.artifact_path = sink.store(record, image.png)
+        spans.record_image(span, record.image_id, record.artifact_path, record.cost_usd, parent)
+        spans.record_image_usage(span, record.usage, record.price_note)
+        small = downsize(image.png, CRITIC_IMAGE_SIDE)
+        small_png = image.png if small.size == png_size(image.png) else to_png(small)
+        spans.image_outputs(
+            span,
+            small_png,
+            image.revised_prompt or prompt,
+            image_id=record.image_id,
+            artifact_path=record.artifact_path,
+            revised_prompt=image.revised_prompt,
+            cost_usd=record.cost_usd,
+        )
+    return Drawn(record, small, small_png)
+
+
+@dataclass(frozen=True)
 class TeamContext:
     """What a scenario builds its team from, for one turn: fresh clients (they bind to this turn's event
     loop), where pictures go, which turn this is, the conversation's options."""
@@ -113,13 +164,47 @@ class Registry:
 RUNTIMES = Registry(
     {
         "agentchat": "core.runtimes.agentchat",
+        "agentframework": "core.runtimes.agentframework",
     }
 )
+# what people call each runtime (the chat's sidebar, the Compare page); the first is the default
+RUNTIME_LABELS: dict[str, str] = {"agentchat": "AutoGen", "agentframework": "Agent Framework"}
 
 
-def runtime_of(scenario: Scenario) -> Runtime:
-    """The agent runtime that builds and runs this scenario's team."""
-    return RUNTIMES.get(scenario.runtime)
+def runtimes_for(scenario: Scenario) -> list[str]:
+    """The runtimes that can run this scenario, its own first (the default): another runtime that has a team of its
+    own by the scenario's `team` name (its `teams`; a team file has its scenario's builder, its own runtime's only)."""
+    others = [
+        name
+        for name in RUNTIMES.modules
+        if name != scenario.runtime and scenario.team and scenario.team in getattr(RUNTIMES.get(name), "teams", ())
+    ]
+    return [scenario.runtime, *others]
+
+
+def runtime_name(scenario: Scenario, chosen: str = "") -> str:
+    """The runtime a conversation runs on: its own choice, else its scenario's (AutoGen for the seed scenarios; a
+    conversation saved before the choice existed has none)."""
+    return chosen or scenario.runtime
+
+
+def runtime_of(scenario: Scenario, chosen: str = "") -> Runtime:
+    """The agent runtime that builds and runs this scenario's team (`chosen`: the conversation's choice)."""
+    return RUNTIMES.get(runtime_name(scenario, chosen))
+
+
+def team_context(
+    scenario: Scenario,
+    clients: Models,
+    sink: ImageSink,
+    turn: int,
+    options: Mapping[str, Any],
+    label: Callable[[str], str] = lambda name: name,
+) -> TeamContext:
+    """What a runtime builds the scenario's team from, with its options filled in from the scenario's defaults.
+    `clients` are what that runtime's `models` made (its own type: agentchat's are `providers.Clients`)."""
+    defaults = scenario.option_defaults(clients.settings) if clients.settings is not None else {}
+    return TeamContext(clients=cast("Clients", clients), sink=sink, turn=turn, options={**defaults, **options}, label=label)
 
 
 def build_team(
@@ -130,8 +215,5 @@ def build_team(
     options: Mapping[str, Any],
     label: Callable[[str], str] = lambda name: name,
 ) -> Team:
-    """The scenario's team for one turn, by its runtime, with its options filled in from the scenario's defaults.
-    `clients` are what that runtime's `models` made (its own type: agentchat's are `providers.Clients`)."""
-    defaults = scenario.option_defaults(clients.settings) if clients.settings is not None else {}
-    context = TeamContext(clients=cast("Clients", clients), sink=sink, turn=turn, options={**defaults, **options}, label=label)
-    return runtime_of(scenario).build(scenario, context)
+    """The scenario's team for one turn, by its own runtime (`team_context`)."""
+    return runtime_of(scenario).build(scenario, team_context(scenario, clients, sink, turn, options, label))

@@ -29,6 +29,9 @@ class RunTag:
     UPDATED_MS: Final = "app.updated_ms"
     WAITING: Final = "app.waiting"  # "1": the team asked the user and waits
     SAVE_TOKEN: Final = "app.save"  # a token per save: a session recognises its own save whose answer it never got
+    # since issue 34: the agent runtime the conversation runs on (core.agents.RUNTIMES: "agentchat", "agentframework");
+    # also a turn's trace tag (the runtime that ran it). A conversation without it runs on its scenario's runtime (AutoGen)
+    RUNTIME: Final = "app.runtime"
     SHARE_PREFIX: Final = "app.share."  # + a grant's id: a read-only share link (core.sharing); its value the time made
     PARENT: Final = MLFLOW_PARENT_RUN_ID
     KIND: Final = "app.kind"  # what a run that is not a conversation is: "model", RunKind's values

@@ -80,6 +80,7 @@ class Conversation:
     save_token: str = ""  # of this session's newest save attempt (contract.RunTag.SAVE_TOKEN)
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # this copy's identity within a browser session
     run_tags: dict[str, str] = field(default_factory=dict)  # more tags for its run when it is created (a variant's)
+    runtime: str = ""  # the agent runtime it runs on (core.agents.RUNTIMES); "": its scenario's (AutoGen for the seeds)
 
     @property
     def saved_turns(self) -> int:
@@ -205,6 +206,7 @@ class ConversationStore:
                 contract.RunTag.SESSION: conversation.session_id,
                 contract.RunTag.TITLE: title[:250],
                 contract.RunTag.TURNS: "0",
+                **({contract.RunTag.RUNTIME: conversation.runtime} if conversation.runtime else {}),
                 **conversation.run_tags,
             },
         )
@@ -433,6 +435,7 @@ class ConversationStore:
             options=dict(transcript.get("options", {})),
             image_lookup=self._read_json(run_id, contract.Artifact.IMAGE_LOOKUP) or {},
             turns=int(tags.get(contract.RunTag.TURNS, "0") or 0),
+            runtime=tags.get(contract.RunTag.RUNTIME, ""),
         )
 
     def state_after(self, run_id: str, turn: int) -> dict[str, Any] | None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from openai import AsyncOpenAI
 from PIL import Image
 
 from .costs import PicturePrice, PictureUsage, picture_price
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 @dataclass(frozen=True)
@@ -125,3 +128,20 @@ def to_png(image: Image.Image) -> bytes:
 def png_size(png: bytes) -> tuple[int, int]:
     """(width, height) from a PNG's header, without decoding it."""
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def openai_images(settings: Settings) -> OpenAIImageGenerator | None:
+    """The sidebar's image model on OpenAI or the OpenAI-compatible server (None when none is chosen): every
+    runtime's image agent draws through it."""
+    if not settings.image_model:
+        return None
+    return OpenAIImageGenerator(
+        api_key=settings.api_key,
+        model=settings.image_model,
+        size=settings.image_size,
+        quality=settings.image_quality,
+        base_url=settings.base_url or None,
+        timeout_s=max(settings.request_timeout_s, 120.0),
+        max_retries=settings.max_retries,
+        provider="openai" if settings.provider == "openai" else None,
+    )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from mlflow.tracking import MlflowClient
 
-from . import contract, redact, scenarios
+from . import agents, contract, redact, scenarios
 from .config import IMAGE_QUALITIES, IMAGE_SIZES, Settings
 from .conversations import Conversation, ConversationStore
 from .errors import InputError
@@ -49,9 +49,10 @@ class Setting:
     vision_model: str
     image_model: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    runtime: str = ""  # the agent runtime (core.agents.RUNTIMES; "": the scenario's, AutoGen for the seeds)
 
     @classmethod
-    def of(cls, settings: Settings, options: Mapping[str, Any]) -> Setting:
+    def of(cls, settings: Settings, options: Mapping[str, Any], runtime: str = "") -> Setting:
         """A conversation's setting: its own models when it keeps them (a variant's), else the session's."""
         models = options.get(contract.MODELS_OPTION)
         own = models if isinstance(models, Mapping) and models.get("provider") == settings.provider else {}
@@ -59,6 +60,7 @@ class Setting:
             provider=settings.provider,
             **{f: str(own.get(f) or getattr(settings, f)) for f in MODEL_FIELDS},
             options={k: v for k, v in options.items() if k != contract.MODELS_OPTION},
+            runtime=runtime,
         )
 
     def models(self) -> dict[str, str]:
@@ -115,6 +117,9 @@ def label(base: Setting, setting: Setting, scenario: scenarios.Scenario) -> str:
     """What a setting changed from the origin's, in a few words: "critic instruction: noir", "gpt-4.1-mini",
     "iterations: 3"; "same settings" for a plain rerun (a model is not deterministic)."""
     parts: list[str] = []
+    ran_on, runs_on = agents.runtime_name(scenario, base.runtime), agents.runtime_name(scenario, setting.runtime)
+    if runs_on != ran_on:
+        parts.append(agents.RUNTIME_LABELS.get(runs_on, runs_on))
     if setting.provider != base.provider:
         parts.append(setting.provider)
     elif setting.chat_model != base.chat_model:
@@ -172,7 +177,7 @@ def origin_of(conversation: Conversation, turn: int, settings: Settings) -> Orig
         message=message,
         conversation=conversation,
         turn=turn,
-        setting=Setting.of(settings, conversation.options),
+        setting=Setting.of(settings, conversation.options, runtime=conversation.runtime),
         trace_id=trace_of_turn(conversation, turn),
     )
 
@@ -268,7 +273,9 @@ def plan(
                     raise InputError(f"{option.label} must be between {option.min} and {option.max}.")
         except InputError as exc:
             raise InputError(f"Setting {number}: {exc}") from None
+        _same_memory(origin, setting, scenario, number)
         start = start_of(origin, store, session_id)
+        start.runtime = agents.runtime_name(scenario, setting.runtime)
         start.options = {**(origin.conversation.options if origin.conversation else {}), **setting.conversation_options()}
         name = label(origin.setting, setting, scenario)
         title = (
@@ -279,6 +286,20 @@ def plan(
         start.title = f"{title} · {name}"[:250]
         cells.append(Cell(setting=setting, label=name, conversation=start))
     return cells
+
+
+def _same_memory(origin: Origin, setting: Setting, scenario: scenarios.Scenario, number: int) -> None:
+    """A turn after the first starts from its team's memory, which is in the format of the runtime it ran on: another
+    runtime can run the conversation's first turn, or a new prompt, not a later turn."""
+    ran_on, runs_on = agents.runtime_name(scenario, origin.setting.runtime), agents.runtime_name(scenario, setting.runtime)
+    if origin.turn > 1 and runs_on != ran_on:
+        raise InputError(
+            f"Setting {number}: turn {origin.turn} ran on {agents.RUNTIME_LABELS.get(ran_on, ran_on)}, whose memory of the "
+            f"turns before it another runtime cannot read; run it on {agents.RUNTIME_LABELS.get(ran_on, ran_on)}, or "
+            "compare the runtimes on a first turn or a new prompt."
+        )
+    if runs_on not in agents.runtimes_for(scenario):
+        raise InputError(f"Setting {number}: {agents.RUNTIME_LABELS.get(runs_on, runs_on)} has no team for “{scenario.label}”.")
 
 
 def open_runs(store: ConversationStore, cells: Sequence[Cell], origin: Origin, group: str) -> None:

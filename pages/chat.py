@@ -22,7 +22,7 @@ starting = st.empty()
 if input_drawn:
     starting.caption("Starting the agent teams and the MLflow store… you can write your message already.")
 
-from core import contract, hosted, scenarios
+from core import agents, contract, hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
 from core.errors import UserError
 from core.records import FailedTurn, TurnRequest
@@ -486,6 +486,26 @@ def adopt_settings(conversation: Conversation) -> None:
     st.success(f"From the next turn on, this conversation runs with the settings of “{plain(adopt['label'])}”.", icon=":material/tune:")
 
 
+def runtime_choice(conversation: Conversation, scenario: scenarios.Scenario) -> str:
+    """The agent runtime this conversation runs on (issue 34): chosen before its first turn, then kept with it (its
+    run's tag; a conversation from before the choice runs on AutoGen) and shown, locked, when it is reopened."""
+    names = agents.runtimes_for(scenario)
+    if len(names) < 2 and not conversation.runtime:
+        return conversation.runtime
+    label = labelled(agents.RUNTIME_LABELS)
+    helped = "The agent framework that runs this conversation's team; a conversation keeps it (start a new one to switch)."
+    with st.sidebar:
+        st.subheader("Agent runtime")
+        if conversation.turns:
+            kept = agents.runtime_name(scenario, conversation.runtime)
+            st.selectbox("Runtime", [kept], format_func=label, disabled=True, help=helped, key=f"agent_runtime_of_{conversation.key}")
+            return conversation.runtime
+        if st.session_state.get("agent_runtime") not in names:
+            st.session_state.agent_runtime = names[0]
+        picked = st.selectbox("Runtime", names, format_func=label, key="agent_runtime", help=helped)
+    return str(picked)
+
+
 def scenario_options(context: PageContext, conversation: Conversation, scenario: scenarios.Scenario) -> dict:
     """The scenario's options as sidebar widgets (a document option is asked for in the page itself), and the
     models it runs on (kept with them: contract.MODELS_OPTION, so a variant of its turns starts from them)."""
@@ -608,6 +628,7 @@ if not conversation.turns and not busy:
     st.caption(plain(chosen.description))  # what this team does, before the first message
 if chosen.team_file:
     st.caption(plain(from_files.run_note(chosen, settings)), help=None)
+conversation.runtime = runtime_choice(conversation, chosen)
 conversation.options = scenario_options(context, conversation, chosen)
 if settings.hosted is None:
     bring_a_team(context, busy)

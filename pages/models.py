@@ -19,7 +19,7 @@ navigation.page_start("models")  # first: a cold server's direct link reruns thr
 
 import pandas as pd
 
-from core import contract, documents, evaluation, exports, hosted, prompt_sets
+from core import agents, contract, documents, evaluation, exports, hosted, prompt_sets
 from core.config import Settings
 from core.conversations import ConversationStore
 from core.errors import UserError
@@ -164,9 +164,27 @@ def confirm_alias_move(view: ModelsView, name: str) -> None:
         cols[1].button(f"Keep it on version {now}", key="alias_move_no", on_click=lambda: st.session_state.pop("alias_move", None))
 
 
+def model_runtime(scenario: Scenario) -> str:
+    """The agent runtime a built-in team is logged on, where more than one can run it (issue 34): each runtime's versions
+    are a registered model of their own (`analyst-agentframework`)."""
+    runtimes = agents.runtimes_for(scenario)
+    if len(runtimes) < 2:
+        return ""
+    return str(
+        st.selectbox(
+            "Runtime",
+            runtimes,
+            key=f"model_runtime_{scenario.key}",
+            format_func=labelled(agents.RUNTIME_LABELS),
+            help="The agent framework its predictions run on: AutoGen or Microsoft Agent Framework.",
+        )
+    )
+
+
 def team_model(view: ModelsView, scenario: Scenario) -> None:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
     """A built-in team or a team file's team as a model: log, versions and aliases, load and predict its answer."""
-    name = registry.team_model_name(scenario.key)
+    runtime = model_runtime(scenario)
+    name = registry.team_model_name(scenario.key, runtime)
     if scenario.team_file:
         st.caption(
             f"Logged from code (`core/mlflow_model/team_model.py`) with the team file "
@@ -185,7 +203,7 @@ def team_model(view: ModelsView, scenario: Scenario) -> None:  # noqa: C901 - ov
         options = (
             None if scenario.team_file else {o.key: st.session_state.get(f"model_option_{scenario.key}_{o.key}") for o in scenario.options}
         )
-        _, version = registry.log_team(view.uri, view.settings.experiment_name, view.settings, scenario.key, options)
+        _, version = registry.log_team(view.uri, view.settings.experiment_name, view.settings, scenario.key, options, runtime)
         st.session_state[f"alias_version_{name}"] = version  # the new version is the one to alias
         return f"Logged {name} version {version}."
 

@@ -3,6 +3,7 @@ came from. Reads any MLflow store; numbers come from core.traces, this file only
 context at the top (`TracesView`: settings, store, the read window with the viewer in it, which traces) and every
 function below gets what it draws from its arguments, never from the page's own variables."""
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import tzinfo
 from functools import partial
@@ -20,6 +21,7 @@ import altair as alt
 import pandas as pd
 
 from core import contract, costs, exports, feedback, hosted, scenarios, traces
+from core.agents import RUNTIME_LABELS
 from core.config import Settings
 from core.conversations import ConversationError, ConversationStore, StoreUnavailable, is_valid_run_id
 from core.reading import aggregates, lineage, rollups, story
@@ -57,6 +59,7 @@ LIST_CONFIG = {
     "status": st.column_config.TextColumn("status", width=60),
     "feedback": st.column_config.TextColumn("feedback", help="People's thumbs on this turn", width=100),
     "scenario": None,  # the key, beside its label
+    "runtime": None,  # AutoGen or Agent Framework: the filter above, the column menu shows it
     "session": None,
     "trace_id": None,  # a click on the row opens the trace, which shows its id
 }
@@ -202,7 +205,7 @@ def at_scale_filters(count: int, kind: str) -> aggregates.Scope:
 def whole_filters(view: TracesView, frames: traces.Frames) -> traces.Frames:
     """The filters on every trace read (pandas), and MLflow's own search filter (run by the store)."""
     with st.expander("Filters", expanded=True, icon=":material/filter_alt:"):
-        cols = st.columns(6)
+        cols = st.columns(7)
         all_traces = frames.traces
         labels = traces.scenario_labels(all_traces)  # by key (the filter), shown by label (issue 31)
         picked_scenarios = cols[0].multiselect(
@@ -218,12 +221,17 @@ def whole_filters(view: TracesView, frames: traces.Frames) -> traces.Frames:
             format_func=labelled(FEEDBACK_LABELS),
             help="People's thumbs on the turns (given on the Chat page, or in MLflow's UI)",
         )
-        text = cols[5].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
+        runtimes = cols[5].multiselect(
+            "Runtime",
+            sorted(r for r in all_traces["runtime"].unique() if r),
+            key="f_runtime",
+            format_func=lambda name: RUNTIME_LABELS.get(name, name),
+            help="The agent runtime that ran the turn: AutoGen or Microsoft Agent Framework",
+        )
+        text = cols[6].text_input("Contains", key="f_text", placeholder="words, trace id, session…")
         matching = mlflow_filter(view.window)
-    return traces.apply_filter(
-        frames,
-        traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions), tuple(models), text, matching, feedback=tuple(rated)),
-    )
+    chosen = traces.TraceFilter(tuple(picked_scenarios), tuple(statuses), tuple(sessions), tuple(models), text, matching)
+    return traces.apply_filter(frames, dataclasses.replace(chosen, feedback=tuple(rated), runtimes=tuple(runtimes)))
 
 
 def mlflow_filter(window: ReadWindow) -> frozenset[str] | None:

@@ -120,7 +120,7 @@ def test_a_second_runtime_runs_a_turn_pauses_for_the_human_and_resumes(echo_runt
 
 
 def test_an_unknown_runtime_is_a_sentence():
-    with pytest.raises(KeyError, match="No agent runtime named 'nope'; known: agentchat"):
+    with pytest.raises(KeyError, match="No agent runtime named 'nope'; known: agentchat, agentframework"):
         agents.RUNTIMES.get("nope")
 
 

@@ -147,6 +147,27 @@ def test_agentchat_is_imported_only_in_its_runtime_folder():
     assert not [m for m in protocol if m.startswith(("autogen", "core.runtimes."))], protocol
 
 
+def test_agent_framework_is_imported_only_in_its_runtime_folder():
+    """The second runtime (issue 34) keeps its framework in its folder as agentchat does; of agentchat's folder it reads
+    only the offline demo (its models and scripted roles, written on agentchat's message types, which it serves over
+    OpenAI's wire format) and the transcript's tool line, never agentchat's runtime, agents, spans or clients."""
+    folder = CORE / "runtimes" / "agentframework"
+    outside = [
+        str(p.relative_to(ROOT))
+        for p in _python_files("core", "ui", "pages")
+        if not p.is_relative_to(folder) and any(m.split(".")[0].startswith("agent_framework") for m in _runtime_imports(p))
+    ]
+    assert not outside, f"agent_framework imported outside core/runtimes/agentframework/: {outside}"
+    allowed = re.compile(r"core\.runtimes\.agentchat(\.(demo_wire|demo_models|stream|teams\.analyst|teams\.weather_demo)(\.\w+)?)?$")
+    borrowed = {
+        f"{p.relative_to(ROOT)}: {m}"
+        for p in _python_files("core/runtimes/agentframework")
+        for m in _runtime_imports(p)
+        if m.startswith("core.runtimes.agentchat") and not allowed.match(m)
+    }
+    assert not borrowed, borrowed
+
+
 def test_core_never_imports_streamlit():
     offenders = [
         str(p.relative_to(ROOT))

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from core import scenarios
+from core import agents, scenarios
 from core.compare import Comparison, Side
 from core.config import Settings
 from core.costs import money
@@ -28,10 +28,29 @@ MARKS = {
 }
 
 
+def runtime_editor(key: str, base: Setting, scenario: scenarios.Scenario) -> str:
+    """The setting's agent runtime, where more than one can run the scenario (core.agents.runtimes_for)."""
+    runtimes = agents.runtimes_for(scenario)
+    runtime = agents.runtime_name(scenario, base.runtime)
+    if len(runtimes) < 2:
+        return runtime
+    return str(
+        st.selectbox(
+            "Runtime",
+            runtimes,
+            key=f"{key}_runtime",
+            index=runtimes.index(runtime) if runtime in runtimes else 0,
+            format_func=labelled(agents.RUNTIME_LABELS),
+            help="The agent framework that runs this setting's team: AutoGen or Microsoft Agent Framework.",
+        )
+    )
+
+
 def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.Scenario, settings: Settings) -> Setting:
     """One setting's widgets, prefilled with the origin's: the provider (the sidebar's, or the offline demo), its
     models, and the scenario's options (not its document: every variant works on the same one)."""
     key = f"{prefix}_{number}"
+    runtime = runtime_editor(key, base, scenario)
     providers = list(dict.fromkeys([settings.provider, "demo"]))
     provider = st.selectbox(
         "Provider",
@@ -82,7 +101,7 @@ def setting_editor(prefix: str, number: int, base: Setting, scenario: scenarios.
             )
         elif isinstance(option, DocumentOption):
             continue
-    return Setting(provider=provider, options=options, **models)
+    return Setting(provider=provider, options=options, runtime=runtime, **models)
 
 
 def progress(cells: Sequence[Cell]) -> None:

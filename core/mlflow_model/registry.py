@@ -19,7 +19,7 @@ import mlflow
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-from .. import contract, scenarios
+from .. import agents, contract, scenarios
 from ..config import Settings
 from ..conversations import ConversationStore
 from ..observe import export
@@ -135,11 +135,14 @@ def log_catify(
         raise RegistryError(f"The model could not be logged: {str(exc).splitlines()[0][:300]}") from exc
 
 
-def team_model_name(scenario_key: str) -> str:
+def team_model_name(scenario_key: str, runtime: str = "") -> str:
     """The registered model of a team: a team file's is `team-<file>` (`team:trip_desk` → `team-trip_desk`), a
-    built-in scenario's is its key (`analyst`, `weather`; Catify's is `catify`)."""
+    built-in scenario's is its key (`analyst`, `weather`; Catify's is `catify`); on another runtime than its own, the
+    runtime's name follows (`analyst-agentframework`: its versions are apart, their answers and costs compared)."""
     if not scenario_key.startswith("team:"):
-        return re.sub(r"[^A-Za-z0-9_-]+", "-", scenario_key).strip("-")
+        scenario = scenarios.find(scenario_key)
+        other = runtime and scenario is not None and runtime != scenario.runtime
+        return re.sub(r"[^A-Za-z0-9_-]+", "-", scenario_key + (f"-{runtime}" if other else "")).strip("-")
     return "team-" + re.sub(r"[^A-Za-z0-9_-]+", "-", scenario_key.removeprefix("team:")).strip("-")
 
 
@@ -175,7 +178,12 @@ def scenario_options(scenario: scenarios.Scenario, settings: Settings, given: di
 
 
 def log_team(
-    tracking_uri: str, experiment_name: str, settings: Settings, scenario_key: str, options: dict[str, Any] | None = None
+    tracking_uri: str,
+    experiment_name: str,
+    settings: Settings,
+    scenario_key: str,
+    options: dict[str, Any] | None = None,
+    runtime: str = "",
 ) -> tuple[str, int]:
     """Log a team as a new version of its model (core/mlflow_model/team_model.py): a team file's team with the
     file as an artifact (`team-<file>`), or a built-in scenario (Analyst & Summarizer, Weather) with its options
@@ -186,7 +194,9 @@ def log_team(
         raise RegistryError(
             f"“{scenario_key}” is not a team this app can log here{' (Catify has its own: log_catify)' if scenario_key == CATIFY else ''}."
         )
-    name = team_model_name(scenario_key)
+    if runtime and runtime not in agents.runtimes_for(scenario):
+        raise RegistryError(f"{agents.RUNTIME_LABELS.get(runtime, runtime)} has no team for “{scenario.label}”.")
+    name = team_model_name(scenario_key, runtime)
     if scenario.team_file:
         if options:
             raise RegistryError("A team file's team has no options: what shapes its answers is in the file.")
@@ -195,7 +205,7 @@ def log_team(
         chosen: dict[str, Any] = {}
     else:
         artifacts, chosen = None, scenario_options(scenario, settings, options)
-        config = {"scenario": scenario_key, "options": chosen}
+        config = {"scenario": scenario_key, "options": chosen, "runtime": agents.runtime_name(scenario, runtime)}
     experiment_id = ConversationStore.connect(tracking_uri, experiment_name).experiment_id
     defaults = {"provider": settings.provider, "base_url": settings.base_url, "chat_model": settings.chat_model}
     team_signature = ModelSignature(
@@ -226,6 +236,7 @@ def log_team(
             (contract.RunTag.SCENARIO, scenario_key),
             (contract.RunTag.LOGGING_RUN, run.info.run_id),
             (contract.RunTag.LOGGED_MODEL, info.model_id or ""),
+            (contract.RunTag.RUNTIME, agents.runtime_name(scenario, runtime)),
         ]
         if chosen:  # the whole options are in the model's config; the tag shows them, long texts cut short
             tags.append(

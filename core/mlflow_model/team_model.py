@@ -9,7 +9,8 @@ Input: prompts in any shape `core.mlflow_model.inputs.prompts_from` takes. Param
 `chat_model` (never a key: the serving environment's OPENAI_API_KEY) and a built-in scenario's options, each
 defaulting to what the version was logged with. Output, one per prompt: `prompt`,
 `answer` (the team's last message), `messages` (every message and tool call, as the chat shows them),
-`status` (`ok`, or `waiting` when the team handed over to the user), `cost_usd` and `trace_id`."""
+`status` (`ok`, or `waiting` when the team handed over to the user), `cost_usd` and `trace_id`. A built-in scenario
+logged on another runtime (`model_config["runtime"]`: Agent Framework) runs its predictions there."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class TeamModel(PythonModel):
     def load_context(self, context: Any) -> None:
         config = context.model_config or {}
         self.options: dict[str, Any] = dict(config.get("options") or {})
+        self.runtime = str(config.get("runtime") or "")  # the agent runtime it was logged on (issue 34; before: AutoGen)
         if "team_file" not in (context.artifacts or {}):  # a built-in scenario
             scenario = scenarios.find(str(config.get("scenario", "")))
             if scenario is None:
@@ -69,7 +71,11 @@ class TeamModel(PythonModel):
 
     def _predict_one(self, prompt: str, settings: Any, options: dict[str, Any]) -> dict[str, Any]:
         conversation = Conversation(
-            scenario=self.scenario.key, session_id=contract.TraceKind.PREDICTION_SESSION, provider=settings.provider, options=options
+            scenario=self.scenario.key,
+            session_id=contract.TraceKind.PREDICTION_SESSION,
+            provider=settings.provider,
+            options=options,
+            runtime=self.runtime,
         )
         # a turn on its own thread and event loop: predict may be called from a server's event loop
         outcome = TurnHandle(TurnRequest(conversation, prompt, settings, None, trace_experiment_id=_experiment_id())).start().wait()

@@ -127,6 +127,7 @@ class TurnInfo:
     kind: str = contract.TraceKind.CHAT  # what the trace is (contract.TraceTag.KIND)
     defuse_markup: bool = False  # a hosted demo: markdown pictures in the spans become links (`defused`)
     label: str = ""  # the scenario's label (a team file's, from the file): shown wherever the key would be
+    runtime: str = ""  # the agent runtime that ran the turn (contract.RunTag.RUNTIME)
 
 
 def trace_identity(info: TurnInfo) -> dict[str, Any]:
@@ -171,6 +172,7 @@ def turn_span(info: TurnInfo | None, request: str, describe: Callable[[BaseExcep
                     contract.TraceTag.KIND: info.kind,
                     contract.TraceTag.OWNER: info.session_id,
                     **({contract.TraceTag.LABEL: info.label} if info.label else {}),
+                    **({contract.RunTag.RUNTIME: info.runtime} if info.runtime else {}),
                     **({contract.TraceTag.BILLING: contract.BILLED_TO_OWNER} if info.billed_to_owner else {}),
                 },
                 **trace_identity(info),
@@ -217,6 +219,7 @@ def _write_summary(root: Any, info: TurnInfo) -> None:
                 "provider": info.provider,
                 "owner": info.session_id,
                 "label": info.label,
+                "runtime": info.runtime,
             },
             rows,
         )

@@ -23,7 +23,7 @@ from .. import contract
 MAX_CHARS = 4000  # MLflow keeps trace tag values up to 4,096 characters; longer, the span walk answers
 CALL_SPAN_TYPES = ("CHAT_MODEL", "LLM", contract.ImageSpan.TYPE_BEFORE_2026_11, "EMBEDDING")
 TEAM = "(team)"
-FIELDS = ("scenario", "conversation", "turn", "provider", "owner", "label")  # owner, label: since issue 31
+FIELDS = ("scenario", "conversation", "turn", "provider", "owner", "label", "runtime")  # owner, label: since issue 31; runtime: 34
 
 
 def is_picture(node: "SpanNode") -> bool:

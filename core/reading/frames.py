@@ -27,6 +27,7 @@ TRACE_COLUMNS = [
     "session",
     "owner",  # who owns it (core.hosted.trace_owner: the app's tag, else an older trace's session)
     "label",  # the scenario's label when it ran ("" before issue 31: the page names it from the registry)
+    "runtime",  # the agent runtime that ran it (issue 34; an app turn before it: agentchat; other code's traces: "")
     "kind",  # contract.kind_of: a chat turn, a model's prediction or an evaluation's answer (issue 32)
     "request",
     "response",
@@ -44,6 +45,7 @@ OTHER = "other"
 UNATTRIBUTED = "(unattributed)"
 TEAM = summary.TEAM
 NO_SESSION = "(none)"
+DEFAULT_RUNTIME = "agentchat"  # what the app's traces ran on before the runtime was tagged (core.agents.RUNTIMES)
 CALL_SPAN_TYPES = summary.CALL_SPAN_TYPES
 TAG_KEYS = {
     contract.RunTag.SCENARIO: "scenario",
@@ -52,6 +54,7 @@ TAG_KEYS = {
     contract.RunTag.PROVIDER: "provider",
     contract.TraceTag.OWNER: "owner",
     contract.TraceTag.LABEL: "label",
+    contract.RunTag.RUNTIME: "runtime",
 }
 
 
@@ -136,8 +139,10 @@ def shape_traces(rows: pd.DataFrame) -> pd.DataFrame:
     owned = df["owner"].notna() & (df["owner"] != "")  # an older trace's owner is its session (core.hosted.trace_owner)
     df["owner"] = df["owner"].where(owned, df["session"]).fillna("").astype(str)
     df["session"] = df["session"].fillna(NO_SESSION).replace("", NO_SESSION).astype(str)
-    for column in ("trace_id", "conversation", "turn", "provider", "name", "status", "label"):
+    for column in ("trace_id", "conversation", "turn", "provider", "name", "status", "label", "runtime"):
         df[column] = df[column].fillna("").astype(str)
+    ran_before = (df["runtime"] == "") & (df["conversation"] != "")  # the app's turns before issue 34 ran on agentchat
+    df.loc[ran_before, "runtime"] = DEFAULT_RUNTIME
     unlabelled = df["label"] == ""
     if unlabelled.any():  # before issue 31, and other code's traces: the registry's label, else the key
         df.loc[unlabelled, "label"] = _map_unique(df.loc[unlabelled, "scenario"], registry_label).astype(str)
@@ -270,10 +275,26 @@ class TraceFilter:
     trace_ids: frozenset[str] | None = None  # from an MLflow search filter (search_ids); None: no such filter
     feedback: tuple[str, ...] = ()  # of FEEDBACK_CHOICES: traces with a thumbs up, with a thumbs down, with none
     owners: tuple[str, ...] = ()  # a hosted visitor's own (the "owner" column: contract.trace_owner)
+    runtimes: tuple[str, ...] = ()  # the agent runtimes that ran them (the "runtime" column)
     kinds: tuple[str, ...] = ()  # of contract.TraceKind.ALL (the "kind" column: contract.kind_of); the page shows one at a time
 
 
 FEEDBACK_CHOICES = ("up", "down", "none")
+
+
+def _rated(traces: pd.DataFrame, feedback: tuple[str, ...]) -> pd.Series:
+    """The traces with the feedback asked for (any of: a thumbs up, a thumbs down, none)."""
+    unknown = set(feedback) - set(FEEDBACK_CHOICES)
+    if unknown:
+        raise ValueError(f"Feedback filter {sorted(unknown)} is not one of {FEEDBACK_CHOICES}.")
+    rated = pd.Series(False, index=traces.index)
+    if "up" in feedback:
+        rated |= traces["feedback_up"] > 0
+    if "down" in feedback:
+        rated |= traces["feedback_down"] > 0
+    if "none" in feedback:
+        rated |= (traces["feedback_up"] == 0) & (traces["feedback_down"] == 0)
+    return rated
 
 
 def apply_filter(frames: Frames, f: TraceFilter) -> Frames:  # noqa: C901 - over the complexity limit when it came on (issue 28); split it when it next changes
@@ -293,18 +314,10 @@ def apply_filter(frames: Frames, f: TraceFilter) -> Frames:  # noqa: C901 - over
         mask &= traces["trace_id"].isin(frames.calls.loc[frames.calls["model"].isin(f.models), "trace_id"])
     if f.trace_ids is not None:
         mask &= traces["trace_id"].isin(f.trace_ids)
+    if f.runtimes:
+        mask &= traces["runtime"].isin(f.runtimes)
     if f.feedback:
-        unknown = set(f.feedback) - set(FEEDBACK_CHOICES)
-        if unknown:
-            raise ValueError(f"Feedback filter {sorted(unknown)} is not one of {FEEDBACK_CHOICES}.")
-        rated = pd.Series(False, index=traces.index)
-        if "up" in f.feedback:
-            rated |= traces["feedback_up"] > 0
-        if "down" in f.feedback:
-            rated |= traces["feedback_down"] > 0
-        if "none" in f.feedback:
-            rated |= (traces["feedback_up"] == 0) & (traces["feedback_down"] == 0)
-        mask &= rated
+        mask &= _rated(traces, f.feedback)
     if f.text.strip():
         needle = f.text.strip()
         hay = (

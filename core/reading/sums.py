@@ -151,6 +151,7 @@ LIST_COLUMNS = [
     "status",
     "feedback",
     "scenario",
+    "runtime",  # the agent runtime that ran it (issue 34)
     "session",
     "trace_id",
 ]

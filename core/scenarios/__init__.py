@@ -166,6 +166,7 @@ RESERVED_OPTION_KEYS = frozenset(
         "time_range",
         "page",
         "sort",
+        "agent_runtime",  # the chat's runtime choice (issue 34)
     }
 )
 RESERVED_OPTION_PREFIXES = (

@@ -230,6 +230,7 @@ class _Turn:
         if request.trace and (self.store is not None or request.trace_experiment_id):
             experiment_id = self.store.experiment_id if self.store is not None else str(request.trace_experiment_id)
             predicted = self.store is None  # a model's prediction: traced for whoever asked (records.Asker)
+            found = scenarios.find(self.conv.scenario)
             self.trace_info = spans.TurnInfo(
                 experiment_id=experiment_id,
                 conversation_id=self.conv.id or "",
@@ -241,16 +242,18 @@ class _Turn:
                 billed_to_owner=self.settings.billed_to_owner,
                 kind=request.asked.kind if predicted else contract.TraceKind.CHAT,
                 defuse_markup=request.asked.defuse_markup if predicted else self.settings.hosted is not None,
-                label=getattr(scenarios.find(self.conv.scenario), "label", ""),
+                label=getattr(found, "label", ""),
+                runtime=agents.runtime_name(found, self.conv.runtime) if found is not None else self.conv.runtime,
             )
 
     async def build(self) -> Team:
         """Clients and team fresh for this turn (they bind to its event loop), by the scenario's agent runtime
         (core.agents.RUNTIMES), with the saved state."""
         scenario = scenarios.get(self.conv.scenario)
-        self.clients = agents.runtime_of(scenario).models(self.settings)
+        runtime = agents.runtime_of(scenario, self.conv.runtime)  # the conversation's choice, else its scenario's
+        self.clients = runtime.models(self.settings)
         label = functools.partial(scenarios.agent_label, scenario=scenario.key)  # as the chat names agents
-        team = agents.build_team(scenario, self.clients, self.recorder, self.turn, self.conv.options, label)
+        team = runtime.build(scenario, agents.team_context(scenario, self.clients, self.recorder, self.turn, self.conv.options, label))
         self.stop.attach(team.stop)
         if self.cancel is not None:
             self.cancel.attach(team.cancel)

@@ -20,13 +20,11 @@ from autogen_core import CancellationToken
 from autogen_core import Image as AGImage
 from autogen_core.tools import FunctionTool
 
-from ...agents import CRITIC, IMAGE_AGENT, ImageRecord, ImageSink, new_image_id
+from ...agents import CRITIC, IMAGE_AGENT, ImageSink, draw
 from ...critique import parse as parse_critique
-from ...image_models import GeneratedImage, ImageGenerator, downsize, png_size, to_png
+from ...image_models import ImageGenerator
 from ...observe import spans
 from .spans import TracedAgent
-
-CRITIC_IMAGE_SIDE = 512
 
 
 class EncodedImage(AGImage):
@@ -62,42 +60,8 @@ class ImageAgent(BaseChatAgent):
 
     async def on_messages(self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken) -> Response:
         prompt, parent, critique_text, note = self._next_prompt(messages)
-        with spans.image_span(
-            self._generator.model, getattr(self._generator, "size", ""), getattr(self._generator, "quality", ""), prompt
-        ) as span:
-            image: GeneratedImage = await self._generator.generate(prompt)
-            price = image.price
-            record = ImageRecord(
-                image_id=new_image_id(),
-                prompt=prompt,
-                index=self._sink.next_index(),
-                turn=self._turn,
-                parent=parent,
-                critique=critique_text,
-                model=image.model,
-                size=image.size,
-                quality=image.quality,
-                cost_usd=price.usd,
-                trace_id=spans.current_trace_id(),
-                usage=image.usage.attribute() if image.usage is not None else None,
-                priced_from_tokens=price.from_tokens,
-                price_note=price.note,
-            )
-            record.artifact_path = self._sink.store(record, image.png)
-            spans.record_image(span, record.image_id, record.artifact_path, record.cost_usd, parent)
-            spans.record_image_usage(span, record.usage, record.price_note)
-            small = downsize(image.png, CRITIC_IMAGE_SIDE)
-            small_png = image.png if small.size == png_size(image.png) else to_png(small)
-            # the picture the critic is shown: one attachment for the image span and the critic's call
-            spans.image_outputs(
-                span,
-                small_png,
-                image.revised_prompt or prompt,
-                image_id=record.image_id,
-                artifact_path=record.artifact_path,
-                revised_prompt=image.revised_prompt,
-                cost_usd=record.cost_usd,
-            )
+        drawn = await draw(self._generator, self._sink, self._turn, prompt, parent, critique_text)
+        record, small, small_png = drawn.record, drawn.small, drawn.small_png
         self._last_prompt, self._last_image_id = prompt, record.image_id
         metadata = {"image_id": record.image_id}
         if note:

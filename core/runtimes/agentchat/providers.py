@@ -17,7 +17,7 @@ from autogen_ext.models.openai import (
 from ... import costs
 from ...config import Settings
 from ...errors import ConfigError
-from ...image_models import ImageGenerator, OpenAIImageGenerator
+from ...image_models import ImageGenerator, openai_images
 from ...observe import wire
 from .demo_models import DemoChatCompletionClient, DemoImageGenerator, Responder
 from .spans import TracedChatCompletionClient
@@ -133,18 +133,7 @@ def build_clients(settings: Settings) -> Clients:
     vision = TracedChatCompletionClient(
         _openai_chat(settings, settings.vision_model, vision=True), settings.vision_model, provider=provider_name
     )
-    image = None
-    if settings.image_model:
-        image = OpenAIImageGenerator(
-            api_key=settings.api_key,
-            model=settings.image_model,
-            size=settings.image_size,
-            quality=settings.image_quality,
-            base_url=settings.base_url or None,
-            timeout_s=max(settings.request_timeout_s, 120.0),
-            max_retries=settings.max_retries,
-            provider=provider_name,
-        )
+    image = openai_images(settings)
     return Clients(chat=chat, vision=vision, image=image, settings=settings)
 
 

@@ -76,6 +76,7 @@ class AgentchatTeam:
 class AgentchatRuntime:
     name = "agentchat"
     sources = ("core.runtimes.agentchat.team_scenarios",)  # team files (AutoGen Studio's format, create_team) as scenarios
+    teams = frozenset(BUILDERS)  # the scenarios' `team` names it builds (core.agents.runtimes_for)
 
     def models(self, settings: Settings) -> Clients:
         return build_clients(settings)

@@ -1,0 +1,193 @@
+"""Microsoft Agent Framework (agent-framework-core 1.26, -openai, -orchestrations) behind the runtime protocol
+(core.runtimes): a scenario's workflow as a `Team`, its `run(stream=True)` events read into the protocol's events, its
+state a workflow checkpoint kept with the conversation, Stop as a flag its termination condition reads, a hard stop
+as cancelling the task that reads the workflow.
+
+State: Agent Framework keeps a conversation in checkpoints (`WorkflowCheckpoint`); the newest one after a turn is the
+conversation's state (`{"agentframework_checkpoint": …}`, JSON, ~10 KB, saved as `conversation/state.json` like any
+turn's), so a reload, another app process or another instance restores it into a fresh workflow and sends the next
+message (a restore pass, then the message: `run()` takes no message together with a checkpoint id). The checkpoint's
+values are encoded by Agent Framework's own codec (pickle under its allowlist of types): only checkpoints this app
+wrote are ever loaded (the conversation's own artifacts)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
+
+from agent_framework import InMemoryCheckpointStorage, WorkflowCheckpoint
+from agent_framework._workflows._checkpoint_encoding import (  # the codec its FileCheckpointStorage uses (no public name)
+    decode_checkpoint_value,
+    encode_checkpoint_value,
+)
+
+from ...agents import TeamContext
+from ...records import TranscriptEntry
+from .. import Finished, RunEvent, Spoke, Task, Working, Writing
+from ..agentchat.stream import HANDOFF_PREFIX, tool_entry
+from .agents import picture_id
+from .clients import AgentFrameworkClients, build_clients
+from .plan import Plan
+from .state import kept
+from .teams import BUILDERS
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...scenarios import Scenario
+
+STATE_KEY = "agentframework_checkpoint"
+NAME = "agentframework"
+
+
+def _said(text: str) -> str:
+    """The planner's end-of-turn word is for the team, not for the reader."""
+    return re.sub(r"\s*\bTERMINATE\b\s*$", "", text).strip() or text
+
+
+@dataclass
+class _Reader:
+    """What a turn remembers between workflow events: the step count, tool calls by id, the last answer."""
+
+    turn: int
+    plan: Plan
+    doing: Callable[[str], str]
+    label: Callable[[str], str]
+    step: int = 0
+    state: str = ""  # the workflow's last status
+    _calls: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def read(self, event: Any) -> list[RunEvent]:
+        """One workflow event as the protocol's: who works next, a piece of an answer, an agent's finished answer."""
+        kind, who = event.type, event.executor_id
+        if kind == "status":
+            self.state = str(getattr(event, "state", "") or self.state)
+        if who not in self.plan.participants:
+            return []
+        if kind == "executor_invoked":
+            return [self.working(who)]
+        if kind == "intermediate":
+            text = "".join(c.text for c in event.data.contents if c.type == "text" and c.text)
+            return [Writing(who, text, self.step + 1)] if text else []
+        if kind == "executor_completed":
+            answers = [sent.agent_response for sent in event.data or [] if getattr(sent, "agent_response", None) is not None]
+            return [Spoke(self.entries(who, answer), self.step + 1) for answer in answers]
+        return []
+
+    def working(self, name: str) -> Working:
+        why = self.plan.explain(name) if self.plan.explain else ""
+        return Working(f"{self.label(name)} is {self.doing(name)}" + (f" ({why})" if why else ""), self.step + 1)
+
+    def entries(self, name: str, response: Any) -> list[TranscriptEntry]:
+        """An agent's answer as the chat shows it: its tool calls with their results, then its words (a picture's
+        prompt and id)."""
+        self.step += 1
+        why = self.plan.explain(name) if self.plan.explain else ""
+        entries: list[TranscriptEntry] = []
+        words: list[str] = []
+        image_id = ""
+        asks = ""
+        for message in getattr(response, "messages", []) or []:
+            for content in message.contents:
+                if content.type == "function_call" and str(content.name).startswith(HANDOFF_PREFIX):
+                    asks = str((content.parse_arguments() or {}).get("question") or "")  # a hand-off: the agent's words
+                elif content.type == "function_call":
+                    arguments = content.arguments if isinstance(content.arguments, str) else _json(content.arguments)
+                    self._calls[str(content.call_id)] = (str(content.name), arguments)
+                elif content.type == "function_result" and str(content.call_id) in self._calls:
+                    tool, arguments = self._calls[str(content.call_id)]
+                    entries.append(tool_entry(name, tool, arguments, str(content.result), bool(content.exception), self.turn, self.step))
+                elif content.type == "text" and content.text:
+                    words.append(content.text)
+            image_id = image_id or picture_id(message)
+        entry: TranscriptEntry = {
+            "role": "assistant",
+            "name": name,
+            "turn": self.turn,
+            "step": self.step,
+            "text": _said(" ".join(words) or asks),
+        }
+        if asks:
+            entry["asks_user"] = True
+        if image_id:
+            entry["image_id"] = image_id
+        if why:
+            entry["why"] = why
+        return [*entries, entry]
+
+
+def _json(value: Any) -> str:
+    import json  # noqa: PLC0415 - a tool call's arguments as a dict (Agent Framework parses them)
+
+    return json.dumps(value or {}, ensure_ascii=False)
+
+
+class AgentFrameworkTeam:
+    """One turn's Agent Framework workflow as the protocol's `Team`."""
+
+    def __init__(self, plan: Plan, reader: _Reader):
+        self.plan, self.reader = plan, reader
+        self.total_steps = plan.total_steps
+        self.storage = InMemoryCheckpointStorage()
+        self.workflow = plan.build(self.storage)
+        self._restore: str | None = None
+        self._task: asyncio.Task[Any] | None = None
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        if STATE_KEY not in state:
+            raise ValueError("This conversation's saved state is not an Agent Framework checkpoint: it was run on another runtime.")
+        checkpoint = WorkflowCheckpoint.from_dict(decode_checkpoint_value(state[STATE_KEY]))
+        await self.storage.save(checkpoint)
+        self._restore = checkpoint.checkpoint_id
+
+    async def save_state(self) -> dict[str, Any]:
+        latest = await self.storage.get_latest(workflow_name=self.workflow.name)
+        if latest is None:
+            return {}
+        return {STATE_KEY: encode_checkpoint_value(kept(latest.to_dict()))}
+
+    def stop(self) -> None:
+        self.plan.stop[0] = True
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def run(self, task: Task) -> AsyncIterator[RunEvent]:
+        self._task = asyncio.current_task()
+        if self._restore is not None:  # the conversation so far, then the new message
+            async for _ in self.workflow.run(checkpoint_id=self._restore, checkpoint_storage=self.storage, stream=True):
+                pass
+        reader = self.reader
+        async for event in self.workflow.run(self.plan.task(task.text), stream=True):
+            for said in reader.read(event):
+                yield said
+        stopped = self.plan.stop[0] and (not self.plan.total_steps or reader.step < self.plan.total_steps)
+        yield Finished(f"Agent Framework workflow {reader.state or 'ended'}", reader.step, waiting=self.plan.waiting(), stopped=stopped)
+
+
+class AgentFrameworkRuntime:
+    name = NAME
+    sources: tuple[str, ...] = ()
+    teams = frozenset(BUILDERS)  # the scenarios' `team` names it builds (core.agents.runtimes_for)
+
+    def models(self, settings: Settings) -> AgentFrameworkClients:
+        return build_clients(settings)
+
+    def build(self, scenario: Scenario, context: TeamContext) -> AgentFrameworkTeam:
+        builder = BUILDERS.get(scenario.team)
+        if builder is None:
+            raise ValueError(f"Agent Framework has no team for the scenario “{scenario.label or scenario.key}”; run it on AutoGen.")
+        plan = builder(context)
+
+        def doing(name: str) -> str:
+            info = scenario.agent(name)
+            return info.doing if info is not None else "working"
+
+        return AgentFrameworkTeam(plan, _Reader(context.turn, plan, doing, context.label))
+
+
+RUNTIME = AgentFrameworkRuntime()
+
+__all__ = ["RUNTIME"]
