@@ -9,7 +9,14 @@ Each round, on a real sqlite store, each in a fresh conversation (state, picture
   state): AutoGen traced, Agent Framework traced, Agent Framework untraced.
 A turn is timed until its answer is complete, as the chat page shows it (the trace is exported in the background).
 Printed: each median, Agent Framework / AutoGen per scenario (the per-turn overhead of one runtime against the
-other on the same offline models), and Agent Framework's tracing on / off ratio (target <= 1.15, as for AutoGen)."""
+other on the same offline models), and Agent Framework's tracing on / off ratio (target <= 1.15, as for AutoGen).
+
+Also the CPU seconds of each case (this process's, all threads: the turn, then its trace written to the store, waited
+for after the clock stopped, so no case pays for another's export): on this shared 2-core machine the wall ratio moves
+by ±0.2 between runs with the other work on it, the CPU ratio far less; and the CPU the turn's own thread spent,
+which shows how much of the traced cost is the app's spans and how much MLflow writing them (profiled 2026-12-06:
+MLflow's SQL store writes the spans in batches on a background thread while the turn runs, and each trace at its
+end; docs/ARCHITECTURE.md, "Agent Framework")."""
 
 from __future__ import annotations
 
@@ -28,40 +35,56 @@ from core.turn import TurnRequest, run_turn
 CASES = (("autogen", "", True), ("agentframework", "agentframework", True), ("agentframework untraced", "agentframework", False))
 
 
-def catify(store: ConversationStore, settings: Settings, runtime: str, traced: bool) -> float:
+Times = tuple[float, float, float]  # wall seconds, process CPU seconds (its export included), the turn thread's CPU
+
+
+def timed(turns: Callable[[], None]) -> Times:
+    """The wall time of the turns, then the CPU they cost: in all threads once their traces are written, and in this
+    thread alone."""
+    export.flush()  # the previous case's traces are written first: not on this one's CPU
+    wall, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
+    turns()
+    wall, own = time.perf_counter() - wall, time.thread_time() - own
+    export.flush()
+    return wall, time.process_time() - cpu, own
+
+
+def catify(store: ConversationStore, settings: Settings, runtime: str, traced: bool) -> Times:
     conversation = Conversation(scenario="catify", session_id="bench", provider="demo", runtime=runtime, options={"iterations": 2})
-    started = time.perf_counter()
-    outcome = asyncio.run(run_turn(TurnRequest(conversation, "The matrix with a cat", settings, store, trace=traced, wait_for_trace=False)))
-    elapsed = time.perf_counter() - started
-    assert outcome.status == "ok", outcome.error
-    return elapsed
+
+    def turn() -> None:
+        request = TurnRequest(conversation, "The matrix with a cat", settings, store, trace=traced, wait_for_trace=False)
+        outcome = asyncio.run(run_turn(request))
+        assert outcome.status == "ok", outcome.error
+
+    return timed(turn)
 
 
-def weather(store: ConversationStore, settings: Settings, runtime: str, traced: bool) -> float:
+def weather(store: ConversationStore, settings: Settings, runtime: str, traced: bool) -> Times:
     """Both turns: the pause and the resume from the state saved in the store."""
     conversation = Conversation(scenario="weather", session_id="bench", provider="demo", runtime=runtime)
-    started = time.perf_counter()
-    first = asyncio.run(
-        run_turn(TurnRequest(conversation, "What's the weather like?", settings, store, trace=traced, wait_for_trace=False))
-    )
-    assert first.status == "waiting", first.error
-    second = asyncio.run(run_turn(TurnRequest(first.conversation, "Lehi", settings, store, trace=traced, wait_for_trace=False)))
-    elapsed = time.perf_counter() - started
-    assert second.status == "ok", second.error
-    return elapsed
+
+    def turns() -> None:
+        first = asyncio.run(
+            run_turn(TurnRequest(conversation, "What's the weather like?", settings, store, trace=traced, wait_for_trace=False))
+        )
+        assert first.status == "waiting", first.error
+        second = asyncio.run(run_turn(TurnRequest(first.conversation, "Lehi", settings, store, trace=traced, wait_for_trace=False)))
+        assert second.status == "ok", second.error
+
+    return timed(turns)
 
 
 def measure(
-    run: Callable[[ConversationStore, Settings, str, bool], float], store: ConversationStore, settings: Settings, rounds: int
-) -> dict[str, float]:
+    run: Callable[[ConversationStore, Settings, str, bool], Times], store: ConversationStore, settings: Settings, rounds: int
+) -> dict[str, Times]:
     for _, runtime, traced in CASES:  # warm-up: imports, engine, caches
         run(store, settings, runtime, traced)
-    times: dict[str, list[float]] = {name: [] for name, _, _ in CASES}
+    times: dict[str, list[Times]] = {name: [] for name, _, _ in CASES}
     for i in range(rounds):
         for name, runtime, traced in CASES[i % 3 :] + CASES[: i % 3]:
             times[name].append(run(store, settings, runtime, traced))
-    export.flush()
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: tuple(statistics.median(t[k] for t in values) for k in range(3)) for name, values in times.items()}  # type: ignore[misc]
 
 
 def main() -> None:
@@ -74,12 +97,13 @@ def main() -> None:
         settings = Settings(tracking_uri=uri)
         for label, run in (("Catify, 2 iterations", catify), ("Weather, pause + resume (2 turns)", weather)):
             med = measure(run, store, settings, args.rounds)
-            print(f"{label}, demo provider, {args.rounds} rounds (medians)")
-            print(f"  AutoGen traced                 {med['autogen']:.3f} s")
-            print(f"  Agent Framework traced         {med['agentframework']:.3f} s")
-            print(f"  Agent Framework untraced       {med['agentframework untraced']:.3f} s")
-            print(f"  Agent Framework / AutoGen      {med['agentframework'] / med['autogen']:.3f}")
-            print(f"  Agent Framework tracing on/off {med['agentframework'] / med['agentframework untraced']:.3f}  target <= 1.150")
+            ag, af, off = med["autogen"], med["agentframework"], med["agentframework untraced"]
+            print(f"{label}, demo provider, {args.rounds} rounds (medians: wall s, CPU s with its export, the turn thread's CPU s)")
+            for name, (wall, cpu, own) in (("AutoGen traced", ag), ("Agent Framework traced", af), ("Agent Framework untraced", off)):
+                print(f"  {name:30} {wall:.3f}  {cpu:.3f}  {own:.3f}")
+            print(f"  Agent Framework / AutoGen      {af[0] / ag[0]:.3f} wall, {af[1] / ag[1]:.3f} CPU")
+            on_off = f"{af[0] / off[0]:.3f} wall, {af[1] / off[1]:.3f} CPU, {af[2] / off[2]:.3f} turn thread"
+            print(f"  Agent Framework tracing on/off {on_off}  target <= 1.150")
 
 
 if __name__ == "__main__":

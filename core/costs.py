@@ -308,6 +308,15 @@ def catalog_chat_models(provider: str = "openai") -> tuple[str, ...]:
     )
 
 
+def model_for(settings: Settings, asked: str) -> str:
+    """The model an agent gets when its team file asks for `asked`: the same on OpenAI when MLflow's catalog
+    prices it as an OpenAI chat model (so its cost is known); the sidebar's chat model otherwise (the demo
+    provider, and an OpenAI-compatible server, which serves the models its owner chose)."""
+    if settings.provider == "openai" and asked and asked in catalog_chat_models("openai"):
+        return asked
+    return settings.chat_model
+
+
 def token_cost(model: str, input_tokens: int, output_tokens: int, provider: str | None = None) -> float | None:
     """USD for this usage on this model, exactly as MLflow prices a span; None when the catalog has no price."""
     if not input_tokens and not output_tokens:

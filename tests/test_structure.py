@@ -168,6 +168,14 @@ def test_agent_framework_is_imported_only_in_its_runtime_folder():
     assert not borrowed, borrowed
 
 
+def test_team_files_common_to_both_runtimes_name_neither_framework():
+    """core/runtimes/team_code.py is what both runtimes' team files share (folders, loading a file, whose it is): it
+    imports no framework and no runtime's folder, so either runtime reads team files without the other."""
+    imported = _runtime_imports(CORE / "runtimes" / "team_code.py")
+    assert imported, "the module's imports were not read"
+    assert not [m for m in imported if m.startswith(("autogen", "agent_framework", "core.runtimes."))], imported
+
+
 def test_core_never_imports_streamlit():
     offenders = [
         str(p.relative_to(ROOT))

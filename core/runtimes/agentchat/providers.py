@@ -16,6 +16,7 @@ from autogen_ext.models.openai import (
 
 from ... import costs
 from ...config import Settings
+from ...costs import model_for as model_for  # where it was before Agent Framework's factories used it too
 from ...errors import ConfigError
 from ...image_models import ImageGenerator, openai_images
 from ...observe import wire
@@ -105,15 +106,6 @@ def _openai_chat(settings: Settings, model: str, *, vision: bool) -> ChatComplet
     if (info := model_info_for(model, vision=vision)) is not None:
         kwargs["model_info"] = info
     return OpenAIChatCompletionClient(**kwargs)
-
-
-def model_for(settings: Settings, asked: str) -> str:
-    """The model an agent gets when its team file asks for `asked`: the same on OpenAI when MLflow's catalog
-    prices it as an OpenAI chat model (so its cost is known); the sidebar's chat model otherwise (the demo
-    provider, and an OpenAI-compatible server, which serves the models its owner chose)."""
-    if settings.provider == "openai" and asked and asked in costs.catalog_chat_models("openai"):
-        return asked
-    return settings.chat_model
 
 
 def build_clients(settings: Settings) -> Clients:

@@ -25,8 +25,6 @@ import contextvars
 import copy
 import functools
 import json
-import os
-import re
 import threading
 import warnings
 from collections.abc import Sequence
@@ -47,27 +45,30 @@ from pydantic import BaseModel
 
 from ... import contract
 from ...agents import TeamContext
-from ...errors import InputError
 from ...observe import spans
+from ..team_code import MAX_FILE_BYTES as MAX_FILE_BYTES  # the names team files had here before core.runtimes.team_code
+from ..team_code import MAX_FILE_MB as MAX_FILE_MB
+from ..team_code import TEAM_FILE_SUFFIXES as TEAM_FILE_SUFFIXES
+from ..team_code import TEAMS_DIR as TEAMS_DIR
+from ..team_code import TeamFileError as TeamFileError
+from ..team_code import all_team_paths as all_team_paths
+from ..team_code import data_dir as data_dir
+from ..team_code import find_path as find_path
+from ..team_code import slug as slug
+from ..team_code import team_paths as team_paths
+from ..team_code import teams_dir as teams_dir
+from ..team_code import uploads_dir as uploads_dir
 from . import team_checks
 from .agents import TeamPlan, traced
 from .demo_models import team_agent_responder
 from .providers import Clients
 from .spans import TracedAgent, TracedChatCompletionClient
 
-MAX_FILE_MB = 1  # the upload box says it (st.file_uploader max_upload_size); see core.documents.MAX_UPLOAD_MB
-MAX_FILE_BYTES = MAX_FILE_MB * 1_000_000
 TOOL_TIMEOUT_S = 60.0  # a team file's tool call answers within this, or the agent is told it did not
 MAX_MESSAGES_GUARD = 40  # a team whose own termination never fires still ends (the page says so)
-TEAMS_DIR = Path(__file__).resolve().parents[3] / "teams"  # the project's, beside core/
-TEAM_FILE_SUFFIXES = (".json", ".py")
 _SHIMS = __name__  # the module the rewritten providers point at
 
 CANNOT_RUN = team_checks.CANNOT_RUN  # agents that cannot run in this app (core.runtimes.agentchat.team_checks)
-
-
-class TeamFileError(InputError):
-    """A team file that cannot be used; the message names the file and what to change."""
 
 
 @dataclass(frozen=True)
@@ -88,51 +89,6 @@ class TeamFile:
     @property
     def kind(self) -> str:
         return "Python team factory" if self.factory is not None else "team file"
-
-
-def teams_dir() -> Path:
-    """The owner's teams folder: `APP_TEAMS_DIR`, default the project's `teams/` (its shipped gallery)."""
-    return Path(os.environ.get("APP_TEAMS_DIR") or TEAMS_DIR)
-
-
-def data_dir() -> Path:
-    """The app's own data folder: `APP_DATA_DIR`, default `$XDG_DATA_HOME/autogen-mlflow-dashboard` (there
-    `~/.local/share/...`): what the app writes that is not in MLflow, outside the checkout (issue 31: uploads in the
-    project's `teams/` were untracked files in the user's git tree)."""
-    if folder := os.environ.get("APP_DATA_DIR"):
-        return Path(folder)
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "autogen-mlflow-dashboard"
-
-
-def uploads_dir() -> Path:
-    """Where teams uploaded in the app are kept (and removed from): `teams/` in the data folder."""
-    return data_dir() / "teams"
-
-
-def all_team_paths(hosted: bool = False) -> list[Path]:
-    """Every team file the app reads: the teams folder's, then the uploads (not in a hosted demo, which never takes
-    one and offers only allow-listed files of its teams folder)."""
-    paths = team_paths(teams_dir())
-    return paths if hosted or uploads_dir().resolve() == teams_dir().resolve() else [*paths, *team_paths(uploads_dir())]
-
-
-def find_path(name: str) -> Path:
-    """A team file by its name, in the teams folder or the uploads (names are unique across both)."""
-    for folder in (teams_dir(), uploads_dir()):
-        if (folder / name).is_file():
-            return folder / name
-    return teams_dir() / name
-
-
-def team_paths(folder: Path) -> list[Path]:
-    """The team files in a folder: *.json and *.py, leaving out names starting with _ or . (helpers)."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix in TEAM_FILE_SUFFIXES and p.is_file() and not p.name.startswith(("_", ".")))
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") or "team"
 
 
 # --- reading and upgrading ---------------------------------------------------------------------------------------------

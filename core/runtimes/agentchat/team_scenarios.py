@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import os
-import re
 import secrets
 from dataclasses import replace
 from pathlib import Path
@@ -19,11 +18,13 @@ from ...agents import TeamContext
 from ...config import Settings, hosted_limits
 from ...errors import InputError
 from ...scenarios import AgentInfo, CostQuestion, Scenario, TextOption
+from .. import team_code
 from . import team_factories, team_files
 from .agents import TeamPlan
 from .providers import model_for
 
 UPLOAD_SUFFIXES = team_files.TEAM_FILE_SUFFIXES
+NAME = "agentchat"
 
 
 def _no_bound(question: CostQuestion) -> float | None:
@@ -35,12 +36,6 @@ def _agent(name: str, team_file: team_files.TeamFile) -> AgentInfo:
     if name in team_file.users:
         return AgentInfo(name, f"You ({name})", ":material/person:", "waiting for you")
     return AgentInfo(name, name)
-
-
-def _example(description: str) -> str:
-    """A first message a team file's description suggests ("… (try “What is 12.5 times 8?”)")."""
-    found = re.search(r"\btry “([^”]{3,200})”", description, re.IGNORECASE)
-    return found.group(1) if found else ""
 
 
 def scenario_for(team_file: team_files.TeamFile) -> Scenario:
@@ -58,7 +53,7 @@ def scenario_for(team_file: team_files.TeamFile) -> Scenario:
         placeholder=f"Message {team_file.label}",
         order=200,
         team_file=team_file.path.name,
-        example=_example(team_file.description),
+        example=team_code.example_in(team_file.description),
         models_asked=team_file.models,
         options=tuple(
             TextOption(key, f"{agent}'s system message", text, height=110)  # the file's editable fields
@@ -80,17 +75,7 @@ def read_any(path: Path, shown: Path | None = None) -> tuple[list[team_files.Tea
     return team_files.read_declarative(shown, data)
 
 
-def fingerprint() -> tuple[object, ...]:
-    """Changes when a team file is added, changed or removed (or the folder is another): read them again."""
-    folders = (str(team_files.teams_dir()), str(team_files.uploads_dir()))
-    found: list[object] = [folders, os.environ.get("APP_HOSTED"), os.environ.get("APP_HOSTED_TEAMS")]
-    for path in team_files.all_team_paths():
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        found.append((path.name, stat.st_mtime_ns, stat.st_size))
-    return tuple(found)
+fingerprint = team_code.fingerprint  # the teams folder and the uploads, as every runtime's team files
 
 
 def discover_scenarios() -> tuple[list[Scenario], list[str]]:
@@ -103,6 +88,8 @@ def discover_scenarios() -> tuple[list[Scenario], list[str]]:
     for path in team_files.all_team_paths(hosted=limits is not None):
         if limits is not None and path.name not in limits.team_files:
             continue
+        if path.suffix == ".py" and team_code.factory_defined(path) not in ("", NAME):
+            continue  # another runtime's factory (core.runtimes.team_code.FACTORIES): its own source offers it
         try:
             teams, unusable = read_any(path)
             problems.extend(f"Team not offered: {text}" for text in unusable)

@@ -50,13 +50,20 @@ class AgentFrameworkClients:
         return self.settings.stream_tokens
 
     def for_role(
-        self, role: str, demo: Responder | None = None, *, vision: bool = False, before: Sequence[ChatMiddleware] = ()
+        self,
+        role: str,
+        demo: Responder | None = None,
+        *,
+        vision: bool = False,
+        before: Sequence[ChatMiddleware] = (),
+        model: str = "",
     ) -> OpenAIChatCompletionClient:
         """The chat (or vision) model for one agent; on the demo provider, the demo model answering as `demo` (the
         scenario's script for that agent; the demo vision model critiques any picture it is shown). `before`: chat
-        middlewares that shape a call before it is recorded (the critic's one-picture context)."""
+        middlewares that shape a call before it is recorded (the critic's one-picture context). `model`: another model
+        than the sidebar's (a team factory's, as `costs.model_for` chose it)."""
         settings = self.settings
-        model = settings.vision_model if vision else settings.chat_model
+        model = model or (settings.vision_model if vision else settings.chat_model)
         demo_provider = settings.provider == "demo"
         if demo_provider:
             responders: Sequence[Responder] = (demo,) if demo is not None else DEFAULT_RESPONDERS

@@ -160,7 +160,7 @@ class AgentFrameworkTeam:
             async for _ in self.workflow.run(checkpoint_id=self._restore, checkpoint_storage=self.storage, stream=True):
                 pass
         reader = self.reader
-        async for event in self.workflow.run(self.plan.task(task.text), stream=True):
+        async for event in self.workflow.run(self.plan.task(task.text), checkpoint_storage=self.storage, stream=True):
             for said in reader.read(event):
                 yield said
         stopped = self.plan.stop[0] and (not self.plan.total_steps or reader.step < self.plan.total_steps)
@@ -169,14 +169,14 @@ class AgentFrameworkTeam:
 
 class AgentFrameworkRuntime:
     name = NAME
-    sources: tuple[str, ...] = ()
+    sources = ("core.runtimes.agentframework.team_factories",)  # `create_workflow` files as scenarios
     teams = frozenset(BUILDERS)  # the scenarios' `team` names it builds (core.agents.runtimes_for)
 
     def models(self, settings: Settings) -> AgentFrameworkClients:
         return build_clients(settings)
 
     def build(self, scenario: Scenario, context: TeamContext) -> AgentFrameworkTeam:
-        builder = BUILDERS.get(scenario.team)
+        builder = BUILDERS.get(scenario.team) or scenario.build  # a built-in's, else its own (a workflow file)
         if builder is None:
             raise ValueError(f"Agent Framework has no team for the scenario “{scenario.label or scenario.key}”; run it on AutoGen.")
         plan = builder(context)

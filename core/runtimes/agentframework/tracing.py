@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
 import mlflow
-from agent_framework import AgentContext, AgentMiddleware, ChatContext, ChatMiddleware, Message
+from agent_framework import (
+    AgentContext,
+    AgentMiddleware,
+    ChatContext,
+    ChatMiddleware,
+    FunctionInvocationContext,
+    FunctionMiddleware,
+    Message,
+)
 from mlflow.entities import LiveSpan, SpanStatusCode, SpanType
 
 from ... import contract
@@ -214,3 +222,28 @@ class AgentStep(AgentMiddleware):
             context.result.with_result_hook(lambda response: self._done(span, response))  # type: ignore[union-attr]
         else:
             self._done(span, context.result)
+
+
+class ToolCall(FunctionMiddleware):
+    """Each tool call of an agent a team factory built: a TOOL span in the agent's step, its arguments in and its result
+    out, as core.observe.spans.traced_tool writes the built-in teams' (whose tools are wrapped where they are made)."""
+
+    def __init__(self, spans: TurnSpans, agent: str):
+        self.spans, self.agent = spans, agent
+
+    async def process(self, context: FunctionInvocationContext, call_next: Callable[[], Awaitable[None]]) -> None:
+        span = self.spans.start(str(context.function.name), SpanType.TOOL, self.spans.step(self.agent))
+        if span is not None:
+            arguments = context.arguments
+            given = arguments.model_dump() if hasattr(arguments, "model_dump") else dict(arguments or {})
+            span.set_inputs({k: clip(str(v), 2000) for k, v in given.items()})
+        try:
+            await call_next()
+        except BaseException as exc:
+            self.spans.end(span, exc)
+            raise
+        if span is not None:
+            result = context.result
+            span.set_outputs(clip(result, 4000) if isinstance(result, str) else str(result))
+            failed = isinstance(result, str) and result.startswith(contract.TOOL_ERROR_PREFIX)
+            self.spans.end(span, RuntimeError(result) if failed else None)
