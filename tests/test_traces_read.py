@@ -609,3 +609,27 @@ def test_the_store_version_changes_when_someone_rates_a_turn(filled):
     assert changed != rated, "a changed thumb too"
     feedback.rate(filled.tracking_uri, filled.turn_traces[1], "zed", None)
     assert reader.version() not in (rated, changed)
+
+
+def test_the_fillers_writer_thread_writes_every_batch_in_order_and_raises_a_failed_write():
+    """The filler prepares batches while a thread of its own writes them (synthetic._Pipeline): every batch lands, in
+    the order made; a write that fails is raised in the filler, not lost in the thread."""
+    written: list[int] = []
+    pipeline = synthetic._Pipeline(lambda batch: written.append(batch.infos[0]["n"]), depth=2)
+    for n in range(20):
+        pipeline.put(synthetic.Batch([{"n": n}], [], []))
+    pipeline.close()
+    assert written == list(range(20))
+
+    def fail_on_third(batch: synthetic.Batch) -> None:
+        if batch.infos[0]["n"] == 2:
+            raise RuntimeError("COPY failed: disk full")
+        written.append(batch.infos[0]["n"])
+
+    written.clear()
+    pipeline = synthetic._Pipeline(fail_on_third, depth=1)
+    with pytest.raises(RuntimeError, match="disk full"):
+        for n in range(50):
+            pipeline.put(synthetic.Batch([{"n": n}], [], []))
+        pipeline.close()
+    assert written == [0, 1]  # nothing written after the failure

@@ -20,7 +20,9 @@ import datetime
 import hashlib
 import json
 import os
+import queue
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -258,6 +260,48 @@ class _Cloner:
         return fields
 
 
+@dataclass
+class Batch:
+    """The rows of one batch of copies, for MLflow's three trace tables."""
+
+    infos: list[dict[str, Any]]
+    tags: list[dict[str, Any]]
+    spans: list[dict[str, Any]]
+
+
+class _Pipeline:
+    """Writes prepared batches in a thread of its own while the caller makes the next ones: the filler's Python
+    work (cloning, rows) and the database's (COPY, index upkeep, on its own core) overlap instead of taking turns.
+    At most `depth` batches wait; a failed write is raised in the caller at its next `put` or at `close`."""
+
+    def __init__(self, write: Callable[[Batch], None], depth: int = 2):
+        self._write, self._queue = write, queue.Queue[Batch | None](maxsize=depth)
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="filler-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._failed is None:
+                try:
+                    self._write(batch)
+                except BaseException as error:  # handed to the caller's thread, which raises it
+                    self._failed = error
+
+    def put(self, batch: Batch) -> None:
+        self._raise()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+
+
 _STATUS = {"STATUS_CODE_OK": "OK", "STATUS_CODE_ERROR": "ERROR", "STATUS_CODE_UNSET": "UNSET"}
 
 
@@ -351,20 +395,32 @@ class _RowWriter:
         return info, tag_rows, span_rows
 
     def write(self, copies: list[list[dict[str, Any]]]) -> None:
-        infos, tags, spans = [], [], []
+        self.store(self.prepare(copies))
+
+    def prepare(self, copies: list[list[dict[str, Any]]]) -> Batch:
+        """The rows of a batch of copies (Python's work: the filler's main thread)."""
+        batch = Batch([], [], [])
         for copy_ in copies:
             info, tag_rows, span_rows = self.rows(copy_)
-            infos.append(info)
-            tags.extend(tag_rows)
-            spans.extend(span_rows)
+            batch.infos.append(info)
+            batch.tags.extend(tag_rows)
+            batch.spans.extend(span_rows)
+        return batch
+
+    def store(self, batch: Batch) -> None:
+        """Write a prepared batch (the database's work: waits on it, so the filler does this in a thread of its own)."""
         with self.engine.begin() as connection:  # one transaction: a batch lands whole or not at all
-            for table, rows in ((SqlTraceInfo.__table__, infos), (SqlTraceTag.__table__, tags), (SqlSpan.__table__, spans)):
+            for table, rows in (
+                (SqlTraceInfo.__table__, batch.infos),
+                (SqlTraceTag.__table__, batch.tags),
+                (SqlSpan.__table__, batch.spans),
+            ):
                 if self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "psycopg":
                     _copy(connection, table, rows)  # PostgreSQL's bulk load: a third of the INSERTs' time
                 else:
                     connection.execute(insert(table), rows)
             if self.enqueue:
-                self._queue_rebuilds(connection, infos, spans)
+                self._queue_rebuilds(connection, batch.infos, batch.spans)
 
     def _queue_rebuilds(self, connection: Any, infos: list[dict[str, Any]], spans: list[dict[str, Any]]) -> None:
         """Queue the rebuild of every UTC day this batch wrote into, each of MLflow's rollup families (trace days
@@ -421,21 +477,26 @@ def fill(  # noqa: PLR0913 - over the argument limit when it came on (issue 28);
     cloner = _Cloner(rng, experiment_id, time.time_ns(), days)
     store = TracingClient(tracking_uri).store
     writer = _RowWriter(store, experiment_id, enqueue) if rows and hasattr(store, "engine") else None
+    pipeline = _Pipeline(writer.store) if writer is not None else None
     written = len(catify) + len(foreign)
     pending: list[list[dict[str, Any]]] = []
     index = 0
-    while written < n:
-        ours = rng.random() >= FOREIGN_SHARE
-        template = rng.choice(ours_t if ours else foreign_t)
-        pending.append(cloner.clone(template, ours=ours, index=index))
-        index += 1
-        written += 1
-        if index % batch == 0 or written >= n:
-            if writer is not None:
-                writer.write(pending)
-            else:  # a tracking server: MLflow's span ingestion over its REST API
-                store.log_spans(experiment_id, [Span.from_dict(d) for copy_ in pending for d in copy_])
-            pending = []
-            if progress:
-                progress(written)
+    try:
+        while written < n:
+            ours = rng.random() >= FOREIGN_SHARE
+            template = rng.choice(ours_t if ours else foreign_t)
+            pending.append(cloner.clone(template, ours=ours, index=index))
+            index += 1
+            written += 1
+            if index % batch == 0 or written >= n:
+                if writer is not None and pipeline is not None:
+                    pipeline.put(writer.prepare(pending))
+                else:  # a tracking server: MLflow's span ingestion over its REST API
+                    store.log_spans(experiment_id, [Span.from_dict(d) for copy_ in pending for d in copy_])
+                pending = []
+                if progress:
+                    progress(written)
+    finally:
+        if pipeline is not None:
+            pipeline.close()  # every batch written (or the first failure raised) before the report
     return FillReport(traces=written, seconds=time.perf_counter() - started, experiment_id=experiment_id)
