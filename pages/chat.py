@@ -26,7 +26,7 @@ from core import agents, contract, hosted, scenarios
 from core.conversations import Conversation, ConversationConflict, ConversationError, StoreUnavailable
 from core.errors import UserError
 from core.records import FailedTurn, TurnRequest
-from core.runtimes.agentchat import team_scenarios as from_files
+from core.runtimes import team_sources
 from core.scenarios import ChoiceOption, DocumentOption, IntOption, TextOption
 from core.variants import Setting
 from ui import feedback as turn_feedback
@@ -259,13 +259,14 @@ def save_as_new(context: PageContext, conversation: Conversation) -> None:
 
 
 def add_team_file(context: PageContext) -> None:
-    """A callback: an uploaded team file goes into the teams folder (core: from_files.add_upload) and a new
-    conversation with its team starts. Never in a hosted demo (the uploader is not drawn there)."""
+    """A callback: an uploaded team file goes into the uploads folder (core: team_sources.add_upload, read by the
+    runtime it is for) and a new conversation with its team starts. Never in a hosted demo (the uploader is not drawn
+    there)."""
     upload = st.session_state.get("team_upload")
     if upload is None or context.settings.hosted is not None:
         return
     try:
-        keys, unusable = from_files.add_upload(upload.name, upload.getvalue())
+        keys, unusable = team_sources.add_upload(upload.name, upload.getvalue())
     except UserError as exc:
         st.session_state.team_upload_result = ("error", str(exc))
         return
@@ -280,11 +281,11 @@ def add_team_file(context: PageContext) -> None:
 
 
 def remove_team_file(context: PageContext, name: str) -> None:
-    """A callback: an uploaded team leaves the picker (core: from_files.remove_upload); its conversations stay saved."""
+    """A callback: an uploaded team leaves the picker (core: team_sources.remove_upload); its conversations stay saved."""
     if context.settings.hosted is not None:
         return
     try:
-        said = from_files.remove_upload(name)
+        said = team_sources.remove_upload(name)
     except UserError as exc:
         st.session_state.team_upload_result = ("error", str(exc))
         return
@@ -297,9 +298,10 @@ def bring_a_team(context: PageContext, busy: bool) -> None:
     with st.sidebar:
         with st.expander("Bring your own team", icon=":material/upload_file:"):
             st.caption(
-                "An AutoGen Studio team or gallery (.json, what Team.dump_component() writes) or a Python "
-                "file with create_team(models). It is kept in the app's uploads folder and runs on the sidebar's "
-                "provider. A team file is code that runs on this server: upload files you trust."
+                "An AutoGen Studio team or gallery (.json, what Team.dump_component() writes), or a Python "
+                "file with create_team(models) (runs on AutoGen) or create_workflow(models) (runs on Agent "
+                "Framework). It is kept in the app's uploads folder and runs on the sidebar's provider. A team "
+                "file is code that runs on this server: upload files you trust."
             )
             st.file_uploader(
                 "Team file",
@@ -309,9 +311,9 @@ def bring_a_team(context: PageContext, busy: bool) -> None:
                 args=(context,),
                 disabled=busy,
                 label_visibility="collapsed",
-                max_upload_size=from_files.team_files.MAX_FILE_MB,
+                max_upload_size=team_sources.MAX_FILE_MB,
             )
-            for name in from_files.uploads():  # uploads can be removed here; the teams folder is the owner's
+            for name in team_sources.uploads():  # uploads can be removed here; the teams folder is the owner's
                 left, right = st.columns([4, 1], vertical_alignment="center")
                 left.text(name)
                 right.button(
@@ -488,18 +490,21 @@ def adopt_settings(conversation: Conversation) -> None:
 
 def runtime_choice(conversation: Conversation, scenario: scenarios.Scenario) -> str:
     """The agent runtime this conversation runs on (issue 34): chosen before its first turn, then kept with it (its
-    run's tag; a conversation from before the choice runs on AutoGen) and shown, locked, when it is reopened."""
+    run's tag; a conversation from before the choice runs on AutoGen) and shown, locked, when it is reopened; a team
+    only another runtime than the default runs (a create_workflow file: Agent Framework) shows it locked from the start."""
     names = agents.runtimes_for(scenario)
-    if len(names) < 2 and not conversation.runtime:
+    only = len(names) < 2  # a team file runs on the runtime it is written for, shown locked when that is not the default
+    if only and not conversation.runtime and scenario.runtime == next(iter(agents.RUNTIME_LABELS)):
         return conversation.runtime
     label = labelled(agents.RUNTIME_LABELS)
     helped = "The agent framework that runs this conversation's team; a conversation keeps it (start a new one to switch)."
     with st.sidebar:
         st.subheader("Agent runtime")
-        if conversation.turns:
+        if conversation.turns or only:
             kept = agents.runtime_name(scenario, conversation.runtime)
+            helped = f"Only {label(kept)} runs this team: its file is written for it." if only else helped
             st.selectbox("Runtime", [kept], format_func=label, disabled=True, help=helped, key=f"agent_runtime_of_{conversation.key}")
-            return conversation.runtime
+            return conversation.runtime or (kept if only else "")
         if st.session_state.get("agent_runtime") not in names:
             st.session_state.agent_runtime = names[0]
         picked = st.selectbox("Runtime", names, format_func=label, key="agent_runtime", help=helped)
@@ -627,7 +632,7 @@ document = chosen.document()
 if not conversation.turns and not busy:
     st.caption(plain(chosen.description))  # what this team does, before the first message
 if chosen.team_file:
-    st.caption(plain(from_files.run_note(chosen, settings)), help=None)
+    st.caption(plain(team_sources.run_note(chosen, settings)), help=None)
 conversation.runtime = runtime_choice(conversation, chosen)
 conversation.options = scenario_options(context, conversation, chosen)
 if settings.hosted is None:

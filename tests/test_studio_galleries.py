@@ -30,7 +30,7 @@ from core.config import Settings
 from core.conversations import Conversation
 from core.errors import InputError
 from core.observe import export
-from core.runtimes.agentchat import team_scenarios as from_files
+from core.runtimes import team_sources
 from core.turn import TurnRequest, run_turn
 from tests.pages import open_app
 
@@ -176,13 +176,13 @@ def test_labels_come_from_the_file_then_its_name_then_its_description_then_its_f
 
 def test_an_uploaded_gallery_in_todays_layout_is_taken_with_what_it_cannot_run_said(teams_dir):
     data = json.dumps(gallery("components", [calculator_team(), deep_research_team()])).encode()
-    keys, unusable = from_files.add_upload("My Gallery.json", data)
+    keys, unusable = team_sources.add_upload("My Gallery.json", data)
     assert keys == ["team:my_gallery-roundrobin-team"]
     assert unusable == [
         "In “my_gallery.json” (team “Deep Research Team”), the tool fetch_webpage imports html2text, bs4, which are not installed here."
     ]
     with pytest.raises(InputError, match="imports html2text, bs4"):
-        from_files.add_upload("research.json", json.dumps(gallery("components", [deep_research_team()])).encode())
+        team_sources.add_upload("research.json", json.dumps(gallery("components", [deep_research_team()])).encode())
 
 
 def test_the_chat_page_says_what_is_not_offered_before_any_message(teams_dir, monkeypatch, tracking_uri, experiment_name):

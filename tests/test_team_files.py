@@ -29,8 +29,8 @@ from core.conversations import Conversation
 from core.errors import InputError, TurnRefused
 from core.mlflow_model import registry
 from core.observe import export
+from core.runtimes import team_sources
 from core.runtimes.agentchat import team_files
-from core.runtimes.agentchat import team_scenarios as from_files
 from core.runtimes.agentchat.providers import build_clients, model_for
 from core.turn import TurnRequest, run_turn
 from tests.pages import open_app, send
@@ -114,7 +114,7 @@ def test_a_tool_that_does_not_compile_is_refused_when_the_file_is_read(teams_dir
         scenarios.load_problems()
     )
     with pytest.raises(InputError, match="the source of the tool calculator does not compile"):
-        from_files.add_upload("bad_tool.json", json.dumps(component).encode())
+        team_sources.add_upload("bad_tool.json", json.dumps(component).encode())
 
 
 def test_a_team_that_fails_to_build_late_leaves_an_error_trace_saying_why(teams_dir, store, tracking_uri):
@@ -268,12 +268,12 @@ def test_an_upload_is_kept_in_the_apps_data_folder_and_bad_ones_leave_nothing(te
     monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
     uploads = tmp_path / "data" / "teams"
     data = FIXTURE.read_bytes()
-    assert from_files.add_upload("My Team.json", data) == (["team:my_team"], [])
+    assert team_sources.add_upload("My Team.json", data) == (["team:my_team"], [])
     assert (uploads / "my_team.json").read_bytes() == data and not (teams_dir / "my_team.json").exists()
-    assert from_files.add_upload("My Team.json", data) == (["team:my_team"], []), "the same file again: no copy"
+    assert team_sources.add_upload("My Team.json", data) == (["team:my_team"], []), "the same file again: no copy"
     changed = data.replace(b"Calculator Team", b"Calculator Team 2")
-    assert from_files.add_upload("my_team.json", changed) == (["team:my_team_2"], []), "a new name, nothing lost"
-    assert from_files.add_upload(FIXTURE.name, changed) == (["team:studio_calculator_team_2"], []), "a teams folder name stays its"
+    assert team_sources.add_upload("my_team.json", changed) == (["team:my_team_2"], []), "a new name, nothing lost"
+    assert team_sources.add_upload(FIXTURE.name, changed) == (["team:studio_calculator_team_2"], []), "a teams folder name stays its"
     before = sorted(p.name for p in uploads.iterdir())
     for name, content, says in [
         ("notes.txt", b"hello", "is not a team file"),
@@ -282,7 +282,7 @@ def test_an_upload_is_kept_in_the_apps_data_folder_and_bad_ones_leave_nothing(te
         ("../../escape.py", b"x = (", "has a syntax error on line 1"),
     ]:
         with pytest.raises(InputError, match=re.escape(says)):
-            from_files.add_upload(name, content)
+            team_sources.add_upload(name, content)
     assert sorted(p.name for p in uploads.iterdir()) == before, "a refused upload leaves nothing behind"
     scenarios.rescan()
     assert {"team:my_team", "team:my_team_2", KEY} <= {s.key for s in scenarios.all_scenarios()}, "both folders are read"
@@ -290,16 +290,16 @@ def test_an_upload_is_kept_in_the_apps_data_folder_and_bad_ones_leave_nothing(te
 
 def test_an_uploaded_team_can_be_removed_and_the_teams_folder_is_left_alone(teams_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
-    from_files.add_upload("Mine.json", FIXTURE.read_bytes())
+    team_sources.add_upload("Mine.json", FIXTURE.read_bytes())
     scenarios.rescan()
-    assert from_files.uploads() == ["mine.json"] and scenarios.find("team:mine") is not None
-    said = from_files.remove_upload("mine.json")
+    assert team_sources.uploads() == ["mine.json"] and scenarios.find("team:mine") is not None
+    said = team_sources.remove_upload("mine.json")
     assert said.startswith("Removed “mine.json” from the Scenario picker; its conversations and traces stay in MLflow")
     scenarios.rescan()
-    assert from_files.uploads() == [] and scenarios.find("team:mine") is None
+    assert team_sources.uploads() == [] and scenarios.find("team:mine") is None
     assert [p.name.split("-", 1)[1] for p in (tmp_path / "data" / "teams" / ".removed").iterdir()] == ["mine.json"], "kept aside"
     with pytest.raises(InputError, match="is not an uploaded team file"):
-        from_files.remove_upload(FIXTURE.name)
+        team_sources.remove_upload(FIXTURE.name)
     assert (teams_dir / FIXTURE.name).exists()
 
 
@@ -319,7 +319,7 @@ def test_the_provider_decides_which_model_runs():
     compatible = Settings.for_provider("openai-compatible").with_(chat_model="llama3.2")
     assert model_for(compatible, "gpt-4o-mini") == "llama3.2", "a compatible server serves its owner's models"
     assert model_for(Settings(), "gpt-4o-mini") == "demo-chat"
-    note = from_files.run_note(
+    note = team_sources.run_note(
         scenarios.Scenario(
             key="team:x",
             label="x",
@@ -398,7 +398,7 @@ def test_an_upload_is_removed_from_the_chat_page_and_the_teams_folder_has_no_rem
     monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
-    from_files.add_upload("Mine.json", FIXTURE.read_bytes().replace(b"Calculator Team", b"My Own Team"))
+    team_sources.add_upload("Mine.json", FIXTURE.read_bytes().replace(b"Calculator Team", b"My Own Team"))
     scenarios.rescan()
     at = open_app()
     assert "My Own Team" in next(s for s in at.selectbox if s.label == "Scenario").options
@@ -569,8 +569,8 @@ def test_a_tool_that_never_answers_is_given_up_on_and_the_turn_ends(teams_dir, s
 
 def test_an_upload_never_takes_a_hidden_or_helper_name(teams_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("APP_DATA_DIR", str(tmp_path / "data"))
-    assert from_files.add_upload("_helper.json", FIXTURE.read_bytes()) == (["team:helper"], [])
-    assert from_files.add_upload(".hidden.json", FIXTURE.read_bytes()) == (["team:hidden"], [])
+    assert team_sources.add_upload("_helper.json", FIXTURE.read_bytes()) == (["team:helper"], [])
+    assert team_sources.add_upload(".hidden.json", FIXTURE.read_bytes()) == (["team:hidden"], [])
     assert sorted(p.name for p in (tmp_path / "data" / "teams").iterdir()) == ["helper.json", "hidden.json"]
 
 

@@ -24,7 +24,7 @@ from ..config import Settings
 from ..conversations import ConversationStore
 from ..observe import export
 from ..records import Asker, asked_by
-from ..runtimes.agentchat import team_files
+from ..runtimes import team_code
 from ..scenarios.catify import DEFAULT_CRITIC_INSTRUCTION
 from ..scenarios.catify import KEY as CATIFY
 from ..store import fluent_lock, is_not_found
@@ -200,7 +200,7 @@ def log_team(
     if scenario.team_file:
         if options:
             raise RegistryError("A team file's team has no options: what shapes its answers is in the file.")
-        artifacts: dict[str, str] | None = {"team_file": str(team_files.find_path(scenario.team_file))}
+        artifacts: dict[str, str] | None = {"team_file": str(team_code.find_path(scenario.team_file))}
         config: dict[str, Any] = {"team_key": scenario_key}
         chosen: dict[str, Any] = {}
     else:

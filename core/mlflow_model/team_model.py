@@ -10,7 +10,8 @@ Input: prompts in any shape `core.mlflow_model.inputs.prompts_from` takes. Param
 defaulting to what the version was logged with. Output, one per prompt: `prompt`,
 `answer` (the team's last message), `messages` (every message and tool call, as the chat shows them),
 `status` (`ok`, or `waiting` when the team handed over to the user), `cost_usd` and `trace_id`. A built-in scenario
-logged on another runtime (`model_config["runtime"]`: Agent Framework) runs its predictions there."""
+logged on another runtime (`model_config["runtime"]`: Agent Framework) runs its predictions there, and a team file
+runs on the runtime it is for (a `create_workflow` file on Agent Framework: core.runtimes.team_sources)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from mlflow.pyfunc import PythonModel
 from core import contract, scenarios
 from core.conversations import Conversation
 from core.mlflow_model.inputs import ModelInputError, prompts_from, settings_from_params, trace_experiment
-from core.runtimes.agentchat import team_scenarios as from_files
+from core.runtimes import team_sources
 from core.turn import TurnHandle, TurnRequest
 
 PARAM_DEFAULTS: dict[str, Any] = {"provider": "demo", "base_url": "", "chat_model": ""}
@@ -53,12 +54,12 @@ class TeamModel(PythonModel):
             return
         path = Path(context.artifacts["team_file"])
         wanted = (context.model_config or {}).get("team_key", "")
-        teams, _ = from_files.read_any(path)
-        team_file = next((t for t in teams if t.key == wanted), teams[0] if teams else None)
-        if team_file is None:
+        found, _ = team_sources.read(path)  # by the runtime the file is for (a create_workflow file: Agent Framework)
+        scenario = next((s for s in found if s.key == wanted), found[0] if found else None)
+        if scenario is None:
             raise RuntimeError(f"The logged team file {path.name} holds no team this app can run.")
         # its own key, so a loaded version never takes the place of the chat page's team of the same file
-        self.scenario = scenarios.register(replace(from_files.scenario_for(team_file), key=team_file.key + MODEL_SUFFIX, listed=False))
+        self.scenario = scenarios.register(replace(scenario, key=scenario.key + MODEL_SUFFIX, listed=False))
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # no type hints: MLflow would read them as a schema
         try:

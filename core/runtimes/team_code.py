@@ -23,8 +23,9 @@ MAX_FILE_BYTES = MAX_FILE_MB * 1_000_000
 TEAMS_DIR = Path(__file__).resolve().parents[2] / "teams"  # the project's, beside core/
 TEAM_FILE_SUFFIXES = (".json", ".py")
 # the factory function a Python team file defines, by the runtime that runs its team (docs/TEAMS.md); a file that
-# defines both is agentchat's
+# defines both is refused (`load_module`): which runtime it is for is the file's to say
 FACTORIES = {"agentchat": "create_team", "agentframework": "create_workflow"}
+READS_JSON = "agentchat"  # the runtime whose declarative format a *.json team file is (AutoGen Studio's)
 
 
 class TeamFileError(InputError):
@@ -76,15 +77,40 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") or "team"
 
 
-def factory_defined(path: Path) -> str:
-    """The runtime whose factory a Python team file defines at its top level (read, not run), agentchat's first;
-    "" when it defines none or cannot be parsed (agentchat reads it and says why)."""
+def factories_defined(path: Path) -> list[str]:
+    """The runtimes whose factories a Python team file defines at its top level (read, not run); none when it
+    cannot be parsed."""
     try:
         tree = ast.parse(path.read_bytes())
     except (OSError, SyntaxError, ValueError):
-        return ""
+        return []
     names = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    return next((runtime for runtime, factory in FACTORIES.items() if factory in names), "")
+    return [runtime for runtime, factory in FACTORIES.items() if factory in names]
+
+
+def factory_defined(path: Path) -> str:
+    """The runtime whose factory a Python team file defines, agentchat's first (a file with both is then refused when
+    agentchat reads it: `load_module`); "" when it defines none or cannot be parsed (agentchat reads it and says why)."""
+    return next(iter(factories_defined(path)), "")
+
+
+def reader_of(path: Path) -> str:
+    """The runtime that reads a team file: a *.json file's format's, a *.py file's factory's; a file with no factory
+    (or one that cannot be parsed) goes to the first runtime, whose reader says what is wrong with it."""
+    if path.suffix.lower() != ".py":
+        return READS_JSON
+    return factory_defined(path) or next(iter(FACTORIES))
+
+
+def _one_factory(path: Path, shown: Path) -> None:
+    """A file is one runtime's: one that defines both factories is said, not guessed at (and its code not run)."""
+    defined = factories_defined(path)
+    if len(defined) > 1:
+        both = " and ".join(f"{FACTORIES[runtime]}(models)" for runtime in defined)
+        raise TeamFileError(
+            f"“{shown.name}” defines both {both}; a team file is for one runtime: keep create_team for AutoGen or "
+            "create_workflow for Agent Framework (see docs/TEAMS.md)."
+        )
 
 
 def where(path: Path, exc: BaseException) -> str:
@@ -120,9 +146,11 @@ def within(seconds: float, action: Callable[[], Any], what: str) -> Any:
 
 
 def load_module(path: Path, shown: Path, seconds: float) -> Any:
-    """The file at `path` imported (as `shown`, the name the user knows it by), its own code given `seconds`."""
+    """The file at `path` imported (as `shown`, the name the user knows it by), its own code given `seconds`; one that
+    defines both runtimes' factories is refused before it runs."""
     if path.stat().st_size > MAX_FILE_BYTES:
         raise TeamFileError(f"“{shown.name}” is {path.stat().st_size / 1e6:.1f} MB; team files can be up to 1 MB.")
+    _one_factory(path, shown)
     name = f"app_team_files.{slug(shown.stem).replace('-', '_')}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

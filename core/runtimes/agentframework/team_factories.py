@@ -44,6 +44,9 @@ from .tracing import AgentStep, ToolCall
 NAME = "agentframework"
 FACTORY = team_code.FACTORIES[NAME]
 READ_TIMEOUT_S = 10.0  # a team file's own code (import, create_workflow) gets this long
+# how its workflows end, in the chat's note on a team file (core.runtimes.team_sources.run_note): the app adds no
+# condition to a workflow it did not build
+RUN_ENDS = "runs on Agent Framework · ends when its workflow ends (Stop lets it finish; the hard stop ends it at once)"
 
 
 class WorkflowModels:
@@ -181,6 +184,12 @@ def scenario_for(found: WorkflowFile) -> Scenario:
         models_asked=found.models,
         runtime=NAME,
     )
+
+
+def read_scenarios(path: Path, shown: Path) -> tuple[list[Scenario], list[str]]:
+    """The file's workflow as a scenario, for whoever reads a team file by its runtime (core.runtimes.team_sources:
+    the chat's upload, a logged model); TeamFileError with a sentence when it cannot be used."""
+    return [scenario_for(read_factory(path, shown))], []
 
 
 def _mine(hosted: bool) -> list[Path]:
