@@ -176,6 +176,23 @@ def test_team_files_common_to_both_runtimes_name_neither_framework():
     assert not [m for m in imported if m.startswith(("autogen", "agent_framework", "core.runtimes."))], imported
 
 
+def test_the_upload_box_names_neither_framework():
+    """core/runtimes/team_sources.py reads a team file through the runtime it is for (the chat's upload, a logged
+    model): it reaches a runtime's reader by its `sources`, never by importing a framework or a runtime's folder, so
+    there is one upload path for both runtimes' files and neither is loaded for the other's."""
+    imported = _runtime_imports(CORE / "runtimes" / "team_sources.py")
+    assert "core.runtimes.team_code" in imported, imported
+    assert not [
+        m for m in imported if m.startswith(("autogen", "agent_framework", "core.runtimes.agentchat", "core.runtimes.agentframework"))
+    ], imported
+    defined = [
+        str(p.relative_to(ROOT))
+        for p in _python_files("core", "ui", "pages")
+        if any(isinstance(n, ast.FunctionDef) and n.name == "add_upload" for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))
+    ]
+    assert defined == ["core/runtimes/team_sources.py"], f"one upload path for team files: {defined}"
+
+
 def test_core_never_imports_streamlit():
     offenders = [
         str(p.relative_to(ROOT))
