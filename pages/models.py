@@ -188,7 +188,8 @@ def team_model(view: ModelsView, scenario: Scenario) -> None:  # noqa: C901 - ov
     if scenario.team_file:
         st.caption(
             f"Logged from code (`core/mlflow_model/team_model.py`) with the team file "
-            f"{code(scenario.team_file)} as the version's artifact, registered as {code(name)}; it runs on the "
+            f"{code(scenario.team_file)} as the version's artifact, registered as {code(name)}; it runs on "
+            f"{agents.RUNTIME_LABELS.get(scenario.runtime, scenario.runtime)} (the runtime its file is written for), on the "
             "provider chosen when predicting (the sidebar's by default). Keys are never logged."
         )
     else:

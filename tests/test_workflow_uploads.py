@@ -17,7 +17,7 @@ from core.errors import InputError
 from core.mlflow_model import registry
 from core.observe import export
 from core.runtimes import team_code, team_sources
-from tests.pages import open_app, send
+from tests.pages import open_app, open_models_page, send
 from tests.test_workflow_factories import GOOD
 
 # what each unusable file is, and the sentence the page says for it (the file's name as it would have been kept)
@@ -158,3 +158,18 @@ def test_a_workflow_file_is_logged_as_a_model_loaded_back_and_predicts_on_agent_
     assert trace.info.tags[contract.RunTag.RUNTIME] == "agentframework", "the prediction ran on Agent Framework"
     assert trace.info.tags[contract.RunTag.SCENARIO] == "team:adder@model"
     assert scenarios.find("team:adder") is None, "loading a version does not bring a removed file back to the chat page"
+
+
+def test_the_models_page_logs_a_workflow_file_on_agent_framework(folders, tracking_uri, experiment_name, monkeypatch):
+    (folders / "teams" / "adder.py").write_text(GOOD)
+    scenarios.rescan()
+    at = open_models_page(monkeypatch, tracking_uri, experiment_name)
+    at.selectbox(key="model_team").set_value("team:adder").run()
+    assert any(
+        "registered as `team-adder`; it runs on Agent Framework (the runtime its file is written for)" in c for c in said(at.caption)
+    )
+    assert not [s for s in at.selectbox if s.label == "Runtime"], "no runtime to choose: the file's factory says it"
+    at.button(key="log_team_model").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert said(at.success) == ["Logged team-adder version 1."]
+    assert mlflow.MlflowClient(tracking_uri).get_model_version("team-adder", "1").tags[contract.RunTag.RUNTIME] == "agentframework"
