@@ -88,3 +88,33 @@ def test_a_team_that_hands_over_to_the_user_pauses_and_resumes_after_a_reload(te
     send(page, "June 6-8, 600 euros")
     expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
     expect(page.get_by_text("The team is waiting for your answer")).to_have_count(0)
+
+
+def test_an_agent_framework_workflow_file_uploaded_runs_on_agent_framework(team_app, page, tmp_path):
+    """A create_workflow(models) file through the same upload box: offered, its runtime shown as Agent Framework
+    (locked), a turn on the demo provider with its tool call, traced with the runtime tag."""
+    from tests.test_workflow_factories import GOOD  # noqa: PLC0415 - the workflow file the core tests use
+
+    workflow = tmp_path / "adder_desk.py"
+    workflow.write_text(GOOD)
+    page.goto(team_app.url)
+    wait_ready(page)
+    page.get_by_text("Bring your own team").click()
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(workflow))
+    expect(page.get_by_text("Added “Adder desk” to the Scenario picker")).to_be_visible(timeout=30_000)
+    settle(page)
+    expect(page.get_by_role("combobox", name="Scenario")).to_have_value("Adder desk")
+    expect(page.get_by_role("combobox", name="Runtime")).to_have_value("Agent Framework")
+    expect(page.get_by_role("combobox", name="Runtime")).to_be_disabled()
+
+    send(page, "2.5 plus 4")
+    expect(page.get_by_text(re.compile(r"^Done in"))).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid=stChatMessage]").filter(has_text="add(a=2.5, b=4.0) → 6.5")).to_have_count(1)
+    client = MlflowClient(team_app.tracking_uri)
+    experiment = client.get_experiment_by_name("browser")
+    wanted = f"tags.`{contract.RunTag.SCENARIO}` = 'team:adder_desk'"
+    for _ in range(50):  # the server's MLflow writes traces on its own thread
+        if traces := client.search_traces(locations=[experiment.experiment_id], filter_string=wanted):
+            break
+        page.wait_for_timeout(200)
+    assert [t.info.tags[contract.RunTag.RUNTIME] for t in traces] == ["agentframework"]
