@@ -161,15 +161,15 @@ def test_a_workflow_file_is_logged_as_a_model_loaded_back_and_predicts_on_agent_
 
 
 def test_the_models_page_logs_a_workflow_file_on_agent_framework(folders, tracking_uri, experiment_name, monkeypatch):
-    (folders / "teams" / "adder.py").write_text(GOOD)
+    (folders / "teams" / "sum_desk.py").write_text(GOOD)
     scenarios.rescan()
     at = open_models_page(monkeypatch, tracking_uri, experiment_name)
-    at.selectbox(key="model_team").set_value("team:adder").run()
+    at.selectbox(key="model_team").set_value("team:sum_desk").run()
     assert any(
-        "registered as `team-adder`; it runs on Agent Framework (the runtime its file is written for)" in c for c in said(at.caption)
+        "registered as `team-sum_desk`; it runs on Agent Framework (the runtime its file is written for)" in c for c in said(at.caption)
     )
     assert not [s for s in at.selectbox if s.label == "Runtime"], "no runtime to choose: the file's factory says it"
     at.button(key="log_team_model").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert said(at.success) == ["Logged team-adder version 1."]
-    assert mlflow.MlflowClient(tracking_uri).get_model_version("team-adder", "1").tags[contract.RunTag.RUNTIME] == "agentframework"
+    assert said(at.success) == ["Logged team-sum_desk version 1."]
+    assert mlflow.MlflowClient(tracking_uri).get_model_version("team-sum_desk", "1").tags[contract.RunTag.RUNTIME] == "agentframework"
