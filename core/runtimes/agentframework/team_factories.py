@@ -164,7 +164,8 @@ def scenario_for(found: WorkflowFile) -> Scenario:
         def on(storage: InMemoryCheckpointStorage) -> Workflow:  # the runtime gives each run its checkpoint storage
             return workflow
 
-        return Plan(build=on, participants=tuple(executor_id for executor_id, _ in _agents(workflow)), total_steps=0)
+        participants = tuple(executor_id for executor_id, _ in _agents(workflow))
+        return Plan(build=on, participants=participants, total_steps=0, stops_between_steps=True)
 
     return Scenario(
         key=found.key,
