@@ -365,3 +365,26 @@ def test_a_request_the_chat_cannot_answer_is_said_in_a_sentence(folder, store, t
         "answers requests for a str (ctx.request_info(…, str)) and hand-offs to the user (HandoffBuilder). Change the team "
         "file to ask for a str."
     )
+
+
+def test_the_chat_page_shows_the_workflows_question_and_sends_the_answer(folder, monkeypatch, tracking_uri, experiment_name):
+    from conftest import ROOT  # noqa: PLC0415 - as tests/test_chat_page.py finds the app
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415 - only this test needs the page
+
+    (folder / "asker.py").write_text(ASKER)
+    scenarios.rescan()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", experiment_name)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("APP_PROVIDER", raising=False)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    next(s for s in at.selectbox if s.label == "Scenario").set_value("team:asker").run()
+    at.chat_input[0].set_value("hello").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.name for m in at.chat_message] == ["user", "ask"]
+    assert any("waiting for your answer" in i.value for i in at.info), [i.value for i in at.info]
+    at.chat_input[0].set_value("Lehi").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [m.name for m in at.chat_message] == ["user", "ask", "user", "writer"]
+    assert any("Tell me about Lehi" in m.value for m in at.chat_message[-1].markdown)
