@@ -248,6 +248,8 @@ def assert_stopped_after_first(outcome, store) -> None:
     assert outcome.entries[-1]["text"] == "Stopped by you after step 1."
     trace = trace_of(store, outcome.trace_id)
     assert root_status(trace) == "stopped" and agent_steps(trace) == ["first"], "the trace keeps what was said, no more"
+    (root,) = [s for s in trace.data.spans if s.parent_id is None]
+    assert root.attributes[contract.TurnAttr.STOP_REASON] == "Agent Framework workflow stopped by the user after superstep 2"
     saved = store.load(outcome.conversation.id)
     assert saved.turns == 1 and saved.transcript[-1]["role"] == "notice" and "agentframework_checkpoint" in saved.state
 

@@ -68,7 +68,8 @@ class _Reader:
         question to the user."""
         kind, who = event.type, event.executor_id
         if kind == "status":
-            self.state = str(getattr(event, "state", "") or self.state)
+            state = getattr(event, "state", None)
+            self.state = str(getattr(state, "value", state) or self.state)  # IDLE, IDLE_WITH_PENDING_REQUESTS, …
         if kind == "request_info":
             return self.asked(event)
         if who not in self.plan.participants:
@@ -214,6 +215,7 @@ class AgentFrameworkTeam:
                     yield said
                 if event.type == "superstep_completed" and await self._stop_here():
                     self._cut = True
+                    reader.state = f"stopped by the user after superstep {event.iteration}"
                     break
         finally:
             await stream.close()  # its workflow span ends inside the turn's, also when stopped or failed
