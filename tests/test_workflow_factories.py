@@ -390,3 +390,30 @@ def test_the_chat_page_shows_the_workflows_question_and_sends_the_answer(folder,
     assert not at.exception, [e.value for e in at.exception]
     assert [m.name for m in at.chat_message] == ["user", "ask", "user", "writer"]
     assert any("Tell me about Lehi" in m.value for m in at.chat_message[-1].markdown)
+
+
+def test_a_question_asked_before_stop_is_not_answered_by_the_next_message(folder, store, tracking_uri):
+    """Stop abandons what was in flight, the workflow's pending question with it: the next message starts afresh."""
+    busy = ASKER.replace(
+        '        await ctx.request_info("Which city should I write about?", str)\n',
+        '        await ctx.request_info("Which city should I write about?", str)\n'
+        '        await ctx.send_message([Message(role="user", contents=["Meanwhile, a word about waiting."])])\n',
+    )
+    (folder / "busy.py").write_text(busy)
+    scenarios.rescan()
+    settings = Settings(tracking_uri=tracking_uri)
+    stop = StopSwitch()
+
+    def told(event) -> None:
+        if isinstance(event, Said) and event.entry.get("asks_user"):
+            stop.set()
+
+    conversation = Conversation(scenario="team:busy", session_id="s", provider="demo")
+    first = asyncio.run(run_turn(TurnRequest(conversation, "hello", settings, store), emit=told, stop=stop))
+    assert first.status == "stopped", first.error
+    assert [e["name"] for e in first.entries] == ["user", "ask", "app"], "the writer's step was cut"
+    again = asyncio.run(run_turn(TurnRequest(store.load(first.conversation.id), "Lehi", settings, store)))
+    assert again.status == "waiting", again.error
+    said = [(e["name"], e["text"]) for e in again.entries[1:]]
+    assert said[0] == ("ask", "Which city should I write about?"), "asked afresh"
+    assert [name for name, _ in said[1:]] == ["writer"] and "Tell me about" not in said[1][1], "no answer was sent"

@@ -195,7 +195,7 @@ class AgentFrameworkTeam:
         if latest is None:
             return {}
         if self._cut:  # the next message starts afresh from what the steps that ran left, not from the abandoned ones
-            latest.messages = {}
+            latest.messages, latest.pending_request_info_events = {}, {}  # nor answers a question asked before Stop
         return {STATE_KEY: encode_checkpoint_value(kept(latest.to_dict()))}
 
     def stop(self) -> None:
