@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import textwrap
+import time
 
 import pytest
 from mlflow.entities import SpanType
@@ -19,7 +20,7 @@ from core.conversations import Conversation
 from core.observe import export
 from core.runtimes import team_code
 from core.runtimes.agentframework import team_factories
-from core.turn import Said, StopSwitch, TurnRequest, run_turn
+from core.turn import Said, StopSwitch, TurnHandle, TurnRequest, run_turn
 from tests.openai_server import OpenAIStub
 from tests.test_agentframework import assert_counted_once, parents, turn_in_a_new_process
 from tests.test_openai_path import CANARY, openai_settings
@@ -266,6 +267,27 @@ def test_stop_ends_a_factory_workflow_after_the_step_running_and_the_chat_goes_o
     assert [e["name"] for e in again.entries if e["role"] == "assistant"] == ["first", "second", "third"]
     assert "a song" in again.entries[2]["text"], "the second writer read this turn's first answer"
     assert agent_steps(trace_of(store, again.trace_id)) == ["first", "second", "third"], "the abandoned steps never ran"
+
+
+def test_the_pages_stop_reaches_a_factory_workflow_from_another_thread(folder, store, tracking_uri, monkeypatch):
+    """As the chat page does: the turn on its worker thread (TurnHandle), Stop pressed once the first answer shows."""
+    monkeypatch.setenv("DEMO_LATENCY_MS", "300")
+    (folder / "chain.py").write_text(CHAIN)
+    scenarios.rescan()
+    conversation = Conversation(scenario="team:chain", session_id="s", provider="demo")
+    handle = TurnHandle(TurnRequest(conversation, "a poem", Settings(tracking_uri=tracking_uri), store)).start()
+    seen, deadline = 0, time.monotonic() + 60
+    while time.monotonic() < deadline and not handle.done:
+        events = handle.events_since(seen, timeout=0.5)
+        seen += len(events)
+        if any(isinstance(e, Said) and e.entry.get("name") == "first" for e in events):
+            handle.stop()
+            break
+    outcome = handle.wait(60)
+    assert outcome is not None and outcome.status == "stopped", outcome and outcome.error
+    names = [e["name"] for e in outcome.entries if e["role"] == "assistant"]
+    assert names in (["first"], ["first", "second"]), "it ended after the step running when Stop came"
+    assert root_status(trace_of(store, outcome.trace_id)) == "stopped"
 
 
 def test_stop_of_a_factory_workflow_through_the_openai_sdk_over_http(folder, store, tracking_uri):
