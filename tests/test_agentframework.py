@@ -210,24 +210,25 @@ from core.conversations import Conversation, ConversationStore
 from core.observe import export
 from core.turn import TurnRequest, run_turn
 
-uri, experiment, conversation_id, message = sys.argv[1:5]
+uri, experiment, conversation_id, message, scenario = sys.argv[1:6]
 store = ConversationStore.connect(uri, experiment)
 if conversation_id:
     conversation = store.load(conversation_id)
 else:
-    conversation = Conversation(scenario="weather", session_id="s", provider="demo", runtime="agentframework")
+    conversation = Conversation(scenario=scenario, session_id="s", provider="demo", runtime="agentframework")
 outcome = asyncio.run(run_turn(TurnRequest(conversation, message, Settings(tracking_uri=uri), store)))
 export.flush()
 print(json.dumps({"status": outcome.status, "error": outcome.error, "id": outcome.conversation.id, "entries": outcome.entries}))
 """
 
 
-def turn_in_a_new_process(tracking_uri: str, experiment: str, conversation_id: str, message: str) -> dict:
-    """One turn in a fresh Python process, as another app instance would run it: nothing shared but the store."""
+def turn_in_a_new_process(tracking_uri: str, experiment: str, conversation_id: str, message: str, scenario: str = "weather") -> dict:
+    """One turn in a fresh Python process, as another app instance would run it: nothing shared but the store (and
+    the environment, the teams folder's among it)."""
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root), "MLFLOW_MODEL_CATALOG_URI": ""}
     done = subprocess.run(
-        [sys.executable, "-c", ONE_TURN, tracking_uri, experiment, conversation_id, message],
+        [sys.executable, "-c", ONE_TURN, tracking_uri, experiment, conversation_id, message, scenario],
         capture_output=True,
         text=True,
         timeout=240,

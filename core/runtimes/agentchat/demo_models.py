@@ -285,15 +285,19 @@ def _points_to(system: str, target: str, text: str) -> bool:
     return bool(wanted & {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower())})
 
 
+HANDOFF_TOOLS = ("transfer_to_", "handoff_to_")  # agentchat's Swarm, Agent Framework's HandoffBuilder
+
+
 def _handoff(tools: Sequence[Any], text: str, system: str = "") -> FunctionCall | None:
     """A hand-off an agent with hand-offs would make: to the user when the message gives no specifics (no
     number, no date) to work with, to another agent when the message names it or is what the system message
-    says that agent is for (agentchat's Swarm: tools named transfer_to_<agent>)."""
+    says that agent is for (agentchat's Swarm: tools named transfer_to_<agent>; Agent Framework's HandoffBuilder:
+    handoff_to_<agent>, whose agents ask the user by answering in words)."""
     for tool in tools:
         name = str(_schema(tool).get("name") or "")
-        if not name.startswith("transfer_to_"):
+        if not name.startswith(HANDOFF_TOOLS):
             continue
-        target = name.removeprefix("transfer_to_")
+        target = re.sub(r"^(?:transfer|handoff)_to_", "", name)
         named = re.search(rf"\b{re.escape(target.replace('_', ' '))}\b", text.replace("_", " "), re.IGNORECASE)
         if (target == "user" and not re.search(r"\d", text)) or (target != "user" and (named or _points_to(system, target, text))):
             return FunctionCall(id=f"call_{name}_{hashlib.sha256(text.encode()).hexdigest()[:8]}", name=name, arguments="{}")
@@ -369,7 +373,7 @@ def _act(messages: Sequence[LLMMessage], tools: Sequence[Any], system: str, suff
     text = _message_text(asked) if asked is not None else ""
     for tool in tools:
         schema = _schema(tool)
-        if str(schema.get("name") or "").startswith("transfer_to_"):
+        if str(schema.get("name") or "").startswith(HANDOFF_TOOLS):
             continue
         arguments = _arguments_for(schema, text) if schema.get("name") else None
         if arguments is not None:

@@ -12,7 +12,9 @@ from agent_framework import InMemoryCheckpointStorage
 class Plan:
     """What a scenario's builder gives the runtime: the workflow (built on the team's checkpoint storage), its agents'
     names, how many steps a run takes (0: unknown), the task message for the user's text, why a speaker was chosen,
-    whether the run ended by handing over to the user, and the stop flag its termination condition reads."""
+    whether the run ended by handing over to the user, and the stop flag its termination condition reads (or, for a
+    workflow the app did not build and cannot add a condition to, `stops_between_steps`: the runtime ends its run at
+    the next superstep boundary once the flag is set)."""
 
     build: Callable[[InMemoryCheckpointStorage], Any]
     participants: tuple[str, ...]
@@ -21,3 +23,4 @@ class Plan:
     explain: Callable[[str], str] | None = None
     waiting: Callable[[], bool] = lambda: False
     stop: list[bool] = field(default_factory=lambda: [False])
+    stops_between_steps: bool = False

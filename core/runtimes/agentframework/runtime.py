@@ -1,7 +1,9 @@
 """Microsoft Agent Framework (agent-framework-core 1.26, -openai, -orchestrations) behind the runtime protocol
 (core.runtimes): a scenario's workflow as a `Team`, its `run(stream=True)` events read into the protocol's events, its
-state a workflow checkpoint kept with the conversation, Stop as a flag its termination condition reads, a hard stop
-as cancelling the task that reads the workflow.
+state a workflow checkpoint kept with the conversation, Stop as a flag its termination condition reads (a team file's
+workflow, which the app did not build: the run read up to the next superstep boundary), a hard stop as cancelling the
+task that reads the workflow. A workflow's `request_info` pauses the turn like the built-in Weather's question, and the
+next message answers it from the checkpoint (asking.py).
 
 State: Agent Framework keeps a conversation in checkpoints (`WorkflowCheckpoint`); the newest one after a turn is the
 conversation's state (`{"agentframework_checkpoint": …}`, JSON, ~10 KB, saved as `conversation/state.json` like any
@@ -17,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Mapping
 
-from agent_framework import InMemoryCheckpointStorage, WorkflowCheckpoint
+from agent_framework import AgentResponse, AgentResponseUpdate, InMemoryCheckpointStorage, WorkflowCheckpoint
 from agent_framework._workflows._checkpoint_encoding import (  # the codec its FileCheckpointStorage uses (no public name)
     decode_checkpoint_value,
     encode_checkpoint_value,
@@ -28,6 +30,7 @@ from ...records import TranscriptEntry
 from .. import Finished, RunEvent, Spoke, Task, Working, Writing
 from ..agentchat.stream import HANDOFF_PREFIX, tool_entry
 from .agents import picture_id
+from .asking import answer, answerable, cannot_answer, question
 from .clients import AgentFrameworkClients, build_clients
 from .plan import Plan
 from .state import kept
@@ -56,13 +59,19 @@ class _Reader:
     label: Callable[[str], str]
     step: int = 0
     state: str = ""  # the workflow's last status
+    waiting: bool = False  # a request_info is pending: the user's next message answers it
     _calls: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _asking: set[str] = field(default_factory=set)  # agents whose answer is a question to the user
 
     def read(self, event: Any) -> list[RunEvent]:
-        """One workflow event as the protocol's: who works next, a piece of an answer, an agent's finished answer."""
+        """One workflow event as the protocol's: who works next, a piece of an answer, an agent's finished answer, a
+        question to the user."""
         kind, who = event.type, event.executor_id
         if kind == "status":
-            self.state = str(getattr(event, "state", "") or self.state)
+            state = getattr(event, "state", None)
+            self.state = str(getattr(state, "value", state) or self.state)  # IDLE, IDLE_WITH_PENDING_REQUESTS, …
+        if kind == "request_info":
+            return self.asked(event)
         if who not in self.plan.participants:
             return []
         if kind == "executor_invoked":
@@ -71,9 +80,30 @@ class _Reader:
             text = "".join(c.text for c in event.data.contents if c.type == "text" and c.text)
             return [Writing(who, text, self.step + 1)] if text else []
         if kind == "executor_completed":
-            answers = [sent.agent_response for sent in event.data or [] if getattr(sent, "agent_response", None) is not None]
-            return [Spoke(self.entries(who, answer), self.step + 1) for answer in answers]
+            return [Spoke(self.entries(who, answer), self.step + 1) for answer in _answers(event.data)]
         return []
+
+    def asked(self, event: Any) -> list[RunEvent]:
+        """A `request_info`: the turn will wait for the user (asking.py). An agent's hand-back is its answer, marked as
+        asking when its step completes; another step's question is said here. A request the chat cannot answer is a
+        sentence, before the turn waits for an answer it could never send."""
+        asker = str(event.source_executor_id)
+        if not answerable(event.response_type):
+            raise cannot_answer(asker, event.response_type)
+        self.waiting = True
+        if asker in self.plan.participants:
+            self._asking.add(asker)
+            return []
+        self.step += 1
+        entry: TranscriptEntry = {
+            "role": "assistant",
+            "name": asker,
+            "turn": self.turn,
+            "step": self.step,
+            "text": question(event.data),
+            "asks_user": True,
+        }
+        return [Spoke([entry], self.step)]
 
     def working(self, name: str) -> Working:
         why = self.plan.explain(name) if self.plan.explain else ""
@@ -84,10 +114,30 @@ class _Reader:
         prompt and id)."""
         self.step += 1
         why = self.plan.explain(name) if self.plan.explain else ""
+        entries, words, image_id, asks = self._read_contents(name, response)
+        entry: TranscriptEntry = {
+            "role": "assistant",
+            "name": name,
+            "turn": self.turn,
+            "step": self.step,
+            "text": _said(" ".join(words) or asks),
+        }
+        if asks or name in self._asking:
+            self._asking.discard(name)
+            entry["asks_user"] = True
+        if image_id:
+            entry["image_id"] = image_id
+        if why:
+            entry["why"] = why
+        if entries and not entry["text"] and not image_id:
+            return entries  # a hand-off with no words (HandoffBuilder's handoff_to_<agent>): its tool call says it
+        return [*entries, entry]
+
+    def _read_contents(self, name: str, response: Any) -> tuple[list[TranscriptEntry], list[str], str, str]:
+        """(its tool calls with their results, its words, its picture's id, the question of a hand-off to the user)."""
         entries: list[TranscriptEntry] = []
         words: list[str] = []
-        image_id = ""
-        asks = ""
+        image_id = asks = ""
         for message in getattr(response, "messages", []) or []:
             for content in message.contents:
                 if content.type == "function_call" and str(content.name).startswith(HANDOFF_PREFIX):
@@ -101,20 +151,18 @@ class _Reader:
                 elif content.type == "text" and content.text:
                     words.append(content.text)
             image_id = image_id or picture_id(message)
-        entry: TranscriptEntry = {
-            "role": "assistant",
-            "name": name,
-            "turn": self.turn,
-            "step": self.step,
-            "text": _said(" ".join(words) or asks),
-        }
-        if asks:
-            entry["asks_user"] = True
-        if image_id:
-            entry["image_id"] = image_id
-        if why:
-            entry["why"] = why
-        return [*entries, entry]
+        return entries, words, image_id, asks
+
+
+def _answers(sent: Any) -> list[Any]:
+    """The agent answers an executor's step sent on: its `AgentExecutorResponse`s, else its streamed updates as one
+    answer (a HandoffBuilder agent sends requests to the others and yields its words as updates)."""
+    items = list(sent or []) if isinstance(sent, list) else [sent]
+    answers = [item.agent_response for item in items if getattr(item, "agent_response", None) is not None]
+    updates = [item for item in items if isinstance(item, AgentResponseUpdate)]
+    if not answers and updates:
+        answers = [AgentResponse.from_updates(updates)]
+    return answers
 
 
 def _json(value: Any) -> str:
@@ -131,20 +179,23 @@ class AgentFrameworkTeam:
         self.total_steps = plan.total_steps
         self.storage = InMemoryCheckpointStorage()
         self.workflow = plan.build(self.storage)
-        self._restore: str | None = None
+        self._restore: WorkflowCheckpoint | None = None
         self._task: asyncio.Task[Any] | None = None
+        self._cut = False  # stopped between two supersteps: the work still in flight is not kept
 
     async def load_state(self, state: Mapping[str, Any]) -> None:
         if STATE_KEY not in state:
             raise ValueError("This conversation's saved state is not an Agent Framework checkpoint: it was run on another runtime.")
         checkpoint = WorkflowCheckpoint.from_dict(decode_checkpoint_value(state[STATE_KEY]))
         await self.storage.save(checkpoint)
-        self._restore = checkpoint.checkpoint_id
+        self._restore = checkpoint
 
     async def save_state(self) -> dict[str, Any]:
         latest = await self.storage.get_latest(workflow_name=self.workflow.name)
         if latest is None:
             return {}
+        if self._cut:  # the next message starts afresh from what the steps that ran left, not from the abandoned ones
+            latest.messages, latest.pending_request_info_events = {}, {}  # nor answers a question asked before Stop
         return {STATE_KEY: encode_checkpoint_value(kept(latest.to_dict()))}
 
     def stop(self) -> None:
@@ -156,15 +207,43 @@ class AgentFrameworkTeam:
 
     async def run(self, task: Task) -> AsyncIterator[RunEvent]:
         self._task = asyncio.current_task()
-        if self._restore is not None:  # the conversation so far, then the new message
-            async for _ in self.workflow.run(checkpoint_id=self._restore, checkpoint_storage=self.storage, stream=True):
-                pass
         reader = self.reader
-        async for event in self.workflow.run(self.plan.task(task.text), checkpoint_storage=self.storage, stream=True):
-            for said in reader.read(event):
-                yield said
-        stopped = self.plan.stop[0] and (not self.plan.total_steps or reader.step < self.plan.total_steps)
-        yield Finished(f"Agent Framework workflow {reader.state or 'ended'}", reader.step, waiting=self.plan.waiting(), stopped=stopped)
+        stream = await self._stream(task.text)
+        try:
+            async for event in stream:
+                for said in reader.read(event):
+                    yield said
+                if event.type == "superstep_completed" and await self._stop_here():
+                    self._cut = True
+                    reader.state = f"stopped by the user after superstep {event.iteration}"
+                    break
+        finally:
+            await stream.close()  # its workflow span ends inside the turn's, also when stopped or failed
+        plan = self.plan
+        stopped = self._cut if plan.stops_between_steps else plan.stop[0] and (not plan.total_steps or reader.step < plan.total_steps)
+        waiting = (plan.waiting() or reader.waiting) and not self._cut
+        yield Finished(f"Agent Framework workflow {reader.state or 'ended'}", reader.step, waiting=waiting, stopped=stopped)
+
+    async def _stream(self, text: str) -> Any:
+        """The run that reads this message: the answer to the workflow's pending question (restored and answered in
+        one run), else the conversation so far restored, then the message as a new run."""
+        restore = self._restore
+        if restore is not None and restore.pending_request_info_events:  # asking.py: the message answers it
+            request_id, request = next(iter(restore.pending_request_info_events.items()))
+            responses = {request_id: answer(request.response_type, text)}
+            return self.workflow.run(checkpoint_id=restore.checkpoint_id, checkpoint_storage=self.storage, responses=responses, stream=True)
+        if restore is not None:
+            async for _ in self.workflow.run(checkpoint_id=restore.checkpoint_id, checkpoint_storage=self.storage, stream=True):
+                pass
+        return self.workflow.run(self.plan.task(text), checkpoint_storage=self.storage, stream=True)
+
+    async def _stop_here(self) -> bool:
+        """Stop asked for, by a workflow whose own termination does not read it (a team file's), with work left: it
+        ends at this superstep's boundary, whose checkpoint is the conversation's state."""
+        if not (self.plan.stop[0] and self.plan.stops_between_steps):
+            return False
+        latest = await self.storage.get_latest(workflow_name=self.workflow.name)
+        return latest is not None and bool(latest.messages)
 
 
 class AgentFrameworkRuntime:

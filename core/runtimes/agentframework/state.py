@@ -2,7 +2,8 @@
 with what must not or need not be kept taken out before Agent Framework's codec pickles its values (inside a pickle,
 base64-encoded, a secret could not be found by core.redact, which scrubs the saved state as JSON):
 
-- every text of every message (an agent's words, a tool's result) scrubbed of secrets (core.redact);
+- every text of every message (an agent's words, a tool's result, a pending question to the user) scrubbed of
+  secrets (core.redact);
 - pictures left out: a group chat keeps each picture in every participant's history and in the orchestrator's, and
   no later turn needs an earlier picture (the critic sees the newest only; the image agent reads the previous
   prompt and picture id, which stay); the pictures themselves are the run's artifacts. A turn of Catify with two
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from agent_framework import Content, Message
+from agent_framework import Content, Message, WorkflowEvent
 
 from ... import redact
 
@@ -62,6 +63,9 @@ def kept(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):  # an executor's record (AgentExecutorResponse)
         changes = {f.name: kept(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
         return dataclasses.replace(value, **changes)
+    if isinstance(value, WorkflowEvent):  # a pending request_info: its question (an agent's hand-back) is kept too
+        value.data = kept(value.data)
+        return value
     if type(value).__name__ == "AgentResponse" and hasattr(value, "messages"):
         value.messages = [kept(m) for m in value.messages]
     return value

@@ -13,7 +13,9 @@ builds Agent Framework agents and a workflow in code, and is offered as a scenar
 `create_workflow` is called afresh for every turn and must take its chat clients from `models` (the sidebar
 provider's `OpenAIChatCompletionClient`s, counted and traced; the demo provider answers any agent offline, through
 the demo wire, as agentchat's team files are answered). The app then traces every agent (an AGENT span per run, a
-CHAT_MODEL span per call, a TOOL span per tool call) and keeps the workflow's checkpoint as the conversation's state.
+CHAT_MODEL span per call, a TOOL span per tool call) and keeps the workflow's checkpoint as the conversation's state;
+Stop ends its run at the next superstep boundary (`Plan.stops_between_steps`), and its `request_info` questions pause
+the turn for the user's answer (asking.py).
 A file that cannot be used is left out with a sentence naming the file, the line and what went wrong. The discovery
 of files is shared with agentchat's (core.runtimes.team_code): a file is this runtime's when it defines
 `create_workflow` and not `create_team`."""
@@ -167,7 +169,8 @@ def scenario_for(found: WorkflowFile) -> Scenario:
         def on(storage: InMemoryCheckpointStorage) -> Workflow:  # the runtime gives each run its checkpoint storage
             return workflow
 
-        return Plan(build=on, participants=tuple(executor_id for executor_id, _ in _agents(workflow)), total_steps=0)
+        participants = tuple(executor_id for executor_id, _ in _agents(workflow))
+        return Plan(build=on, participants=participants, total_steps=0, stops_between_steps=True)
 
     return Scenario(
         key=found.key,
