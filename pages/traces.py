@@ -395,7 +395,7 @@ def what_if(frames: traces.Frames) -> None:
 def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     """The overview from the store's aggregates (core.reading.aggregates): totals, per day, by scenario, model, status."""
     if st.session_state.get("a_breakdown_by", "scenario") == "scenario":  # asked side by side with the overview
-        trace_data.scenario_rows_alongside(view.window, scope, scenario_keys())
+        trace_data.scenario_rows_alongside(view.window, scope, scenario_keys(), str(view.settings.tracking_database_uri))
     try:
         got = trace_data.overview(view.window, scope, str(view.settings.tracking_database_uri))
     except traces.TraceReadError as exc:
@@ -420,7 +420,7 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
         table = got.by_status
     else:
         try:
-            table = trace_data.breakdown(view.window, scope, by, scenario_keys(), t)
+            table = trace_data.breakdown(view.window, scope, by, scenario_keys(), t, str(view.settings.tracking_database_uri))
         except traces.TraceReadError as exc:
             st.error(plain(exc))
             return

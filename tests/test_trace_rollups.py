@@ -237,3 +237,23 @@ def test_the_page_filtered_with_the_database_known_shows_mlflows_figures(store, 
         shown.append([m.value for m in at.metric if m.label in figures])
     grouped, asked = shown
     assert grouped == asked and grouped[0] != "0"
+
+
+def test_the_breakdown_by_scenario_with_the_database_known_is_the_windows_groups_and_equals_mlflows(store, monkeypatch):
+    """At a million traces MLflow's breakdown by scenario (a span cost per scenario under a trace-name filter) was
+    the first load's longest wait (3-4 s); with the database known it is the window's groups, read beside the
+    overview: the same rows, to the token and the cent, and no span cost asked."""
+    uri, server_uri, ids = store
+    reader = aggregates.MetricsReader(uri, ids["same"])
+    for scope in (aggregates.Scope(), aggregates.Scope(status="OK")):
+        totals = reader.overview(None, None, int(time.time() * 1000), scope).totals
+        want = reader.by_scenario(None, None, scope, ("catify", "weather"), totals)
+        with monkeypatch.context() as patched:
+            patched.setattr(aggregates.MetricsReader, "scenario_rows", lambda *_: pytest.fail("MLflow's breakdown asked"))
+            ahead = window.Ahead(aggregates.Prefetch(), 60)
+            at = window.ReadWindow(server_uri, ids["same"])
+            ahead.scenario_rows(at, scope, ("catify", "weather"), uri)  # what the page asks beside the overview
+            got = ahead.breakdown(at, scope, "scenario", ("catify", "weather"), totals, None, uri)
+        assert list(got["scenario"]) == list(want["scenario"]) and len(got) >= 2, scope  # catify and "other"
+        assert got[["traces", "input_tokens", "output_tokens"]].equals(want[["traces", "input_tokens", "output_tokens"]]), scope
+        assert (got["cost_usd"] - want["cost_usd"]).abs().max() < 1e-6, scope

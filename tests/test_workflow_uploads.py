@@ -53,6 +53,9 @@ def folders(tmp_path, monkeypatch, tracking_uri, experiment_name):
     yield tmp_path
     for name in ("APP_TEAMS_DIR", "APP_DATA_DIR", "APP_HOSTED", "APP_HOSTED_TEAMS"):
         monkeypatch.delenv(name, raising=False)
+    for scenario in scenarios.all_scenarios():  # a loaded model registers its team's scenario: not for the next test
+        if scenario.key.endswith(contract.TraceKind.MODEL_SCENARIO_SUFFIX):
+            scenarios.unregister(scenario.key)
     scenarios.rescan()
 
 

@@ -165,16 +165,19 @@ def prefetch_scenarios(w: ReadWindow, scope: aggregates.Scope, known: tuple[str,
     _ahead().scenarios(w, scope, known, database_uri)
 
 
-def scenario_rows_alongside(w: ReadWindow, scope: aggregates.Scope, scenario_keys: tuple[str, ...]) -> None:
+def scenario_rows_alongside(w: ReadWindow, scope: aggregates.Scope, scenario_keys: tuple[str, ...], database_uri: str = "") -> None:
     """Behind a server, the breakdown by scenario asked while the overview is (window.Ahead.scenario_rows)."""
-    _ahead().scenario_rows(w, scope, scenario_keys)
+    _ahead().scenario_rows(w, scope, scenario_keys, database_uri)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
-def breakdown(w: ReadWindow, scope: aggregates.Scope, by: str, scenario_keys: tuple[str, ...], totals: traces.Totals) -> pd.DataFrame:
-    """One breakdown at a time, asked when it is shown (by model: two span-level aggregates)."""
+def breakdown(
+    w: ReadWindow, scope: aggregates.Scope, by: str, scenario_keys: tuple[str, ...], totals: traces.Totals, database_uri: str = ""
+) -> pd.DataFrame:
+    """One breakdown at a time, asked when it is shown (by model: two span-level aggregates; `database_uri`: the
+    server's database, where the breakdown by scenario is the window's groups)."""
     rows = lean_rows(w, scope.owner) if by != "model" else None
-    return _ahead().breakdown(w, scope, by, scenario_keys, totals, rows)
+    return _ahead().breakdown(w, scope, by, scenario_keys, totals, rows, database_uri)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
