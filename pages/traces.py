@@ -274,9 +274,7 @@ def show_totals(t: traces.Totals, feedback_known: bool = True) -> None:
             help="People's current ratings of these traces: a trace two people rated counts twice.",
         )
     if t.latency_ms:
-        st.caption(
-            "Latency per trace: " + " · ".join(f"{name} {ms / 1000:,.2f} s" for name, ms in zip(("p50", "p90", "p99"), t.latency_ms))
-        )
+        st.caption(latency_text(t.latency_ms))
     if t.in_progress:
         st.caption(f"{t.in_progress} {'trace is' if t.in_progress == 1 else 'traces are'} still in progress: their numbers may grow.")
 
@@ -406,6 +404,8 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     if not t.traces:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
         return
+    if t.latency_ms is None and not (scope.scenario or scope.status or scope.owner):
+        latency_caption(view, scope)
     show_daily(got.daily, t.cost_usd == 0)
     show_rollups(view, scope)
     st.subheader("Breakdown")
@@ -437,6 +437,32 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
         "text/csv",
         key="a_dl_breakdown",
         icon=":material/download:",
+    )
+
+
+def latency_text(latency_ms: tuple[float, float, float]) -> str:
+    return "Latency per trace: " + " · ".join(f"{name} {ms / 1000:,.2f} s" for name, ms in zip(("p50", "p90", "p99"), latency_ms))
+
+
+def latency_caption(view: TracesView, scope: aggregates.Scope) -> None:
+    """The unfiltered overview's percentiles at scale, read in the background (trace_data.latency): said at once when
+    in, else looked for every half second by a fragment, which reruns the page once they are in (so it stops)."""
+    done, latency_ms = trace_data.latency(view.window, scope)
+    if done:
+        if latency_ms:
+            st.caption(latency_text(latency_ms))
+        return
+    latency_pending(view, scope)
+
+
+@st.fragment(run_every=0.5)
+def latency_pending(view: TracesView, scope: aggregates.Scope) -> None:
+    done, _ = trace_data.latency(view.window, scope)
+    if done:
+        st.rerun()  # the whole page, which now says them without this fragment
+    st.caption(
+        "Latency percentiles (p50, p90, p99) are being read from every trace in the window (MLflow's daily rollups "
+        "keep no percentile that adds up across days)…"
     )
 
 
@@ -826,6 +852,13 @@ def lineage_view(view: TracesView, frames: traces.Frames, shown: traces.Frames, 
             storyboard_frame(view, chosen, frame)
 
 
+def lineage_at_scale(view: TracesView, scope: aggregates.Scope, opened: str | None) -> None:
+    """At scale the lineage picker's conversations are the newest traces in scope, read whole (trace_data.recent):
+    read when this tab is drawn, so a linked trace (`?trace=`) is drawn before them."""
+    recent = read_or_stop(lambda: trace_data.recent(view.window, scope, drawing_scenarios()))
+    lineage_view(view, recent, recent, opened)
+
+
 def storyboard_frame(view: TracesView, conversation: str, frame: lineage.Frame) -> None:
     """A card: the thumbnail, then its number, model, cost and prompt (words the critique changed marked); above
     it, the critique that led to it."""
@@ -871,10 +904,8 @@ if maybe_store is None:
 view = open_view(settings, maybe_store)
 scope: aggregates.Scope | None = None
 if view.at_scale:
-    scope = chosen = at_scale_filters(view.count, view.kind)
-    # the lineage picker's conversations: the newest traces in scope, read whole
-    frames = read_or_stop(lambda: trace_data.recent(view.window, chosen, drawing_scenarios()))
-    shown = frames
+    scope = at_scale_filters(view.count, view.kind)
+    frames = shown = traces.empty_frames()  # at scale the tabs read the store's aggregates; the lineage its own (below)
 else:
     frames = read_frames(view)
     frames = traces.apply_filter(frames, traces.TraceFilter(owners=(view.viewer,) if view.viewer is not None else (), kinds=(view.kind,)))
@@ -896,7 +927,9 @@ tabs = dict(zip(("Overview", "Trace list", "Image lineage"), st.tabs(["Overview"
 drawn_by = {
     "Overview": partial(overview_tab, view, scope, shown),
     "Trace list": partial(list_tab, view, scope, shown, opened),
-    "Image lineage": partial(lineage_view, view, frames, shown, opened),
+    "Image lineage": partial(lineage_view, view, frames, shown, opened)
+    if scope is None
+    else partial(lineage_at_scale, view, scope, opened),
 }
 # the tab a link lands on is filled first: its trace or lineage shows before the overview's charts are computed
 for name in sorted(tabs, key=lambda name: name != first_tab):

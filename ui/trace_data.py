@@ -149,6 +149,12 @@ def overview(w: ReadWindow, scope: aggregates.Scope, database_uri: str = "") -> 
     return _ahead().overview(w, scope, lean_rows(w, scope.owner), database_uri)
 
 
+def latency(w: ReadWindow, scope: aggregates.Scope) -> tuple[bool, tuple[float, float, float] | None]:
+    """The unfiltered overview's latency percentiles at scale, asked in the background (window.Ahead.latency): (in
+    yet, p50/p90/p99 or None)."""
+    return _ahead().latency(w, scope)
+
+
 def rollup_days(w: ReadWindow, database_uri: str) -> rollups.Rollups | None:
     """Which days MLflow's daily rollups serve (core.reading.rollups), asked in the background: None until it is in."""
     return _ahead().rollups(w, database_uri)

@@ -242,9 +242,10 @@ class MetricsReader:
             raise unreadable(exc) from exc
         return int(sum(p.values.get("COUNT", 0) for p in points))
 
-    def overview(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope()) -> Overview:
+    def overview(self, start_ms: int | None, end_ms: int | None, now_ms: int, scope: Scope = Scope(), latency: bool = True) -> Overview:
         """Totals, latency percentiles, per day and by status: eight aggregate queries whatever the store's size
-        (on sqlite, from the lean rows: see sql.SqliteRows)."""
+        (on sqlite, from the lean rows: see sql.SqliteRows). `latency=False`: without the percentiles (None), which
+        are the one figure no rollup serves (window.Ahead asks them beside)."""
         if self._sql is not None:
             return from_rows(self._sql.read(start_ms, end_ms, scope.owner), scope)
         where = self._where(scope, start_ms, end_ms)
@@ -256,8 +257,9 @@ class MetricsReader:
             "count": (trace_view, TraceMetricKey.TRACE_COUNT, [MetricAggregation(count)], status_dim, where),
             "input": (trace_view, TraceMetricKey.INPUT_TOKENS, [MetricAggregation(total)], None, where),
             "output": (trace_view, TraceMetricKey.OUTPUT_TOKENS, [MetricAggregation(total)], None, where),
-            "latency": (trace_view, TraceMetricKey.LATENCY, percentiles, None, where),
         }
+        if latency:
+            asks["latency"] = (trace_view, TraceMetricKey.LATENCY, percentiles, None, where)
         window = self._window(start_ms, end_ms, now_ms, scope)
         if window is not None:  # MLflow's daily rollups serve bounded requests only (core.reading.rollups)
             start_ms, end_ms = start_ms if start_ms is not None else window[0], end_ms if end_ms is not None else window[1]
@@ -597,7 +599,7 @@ def _shape(got: dict[str, list[Any]], cost_usd: float, cost_per_day: dict[str, f
         cost_usd=float(cost_usd),
         errors=int(counts.get("ERROR", 0)),
         in_progress=int(counts.get("IN_PROGRESS", 0)),
-        latency_ms=_percentiles(got["latency"][0] if got["latency"] else None),
+        latency_ms=_percentiles(got["latency"][0] if got.get("latency") else None),
     )
     # only the trace count has a status dimension in MLflow's metrics: tokens and latency per status would be a
     # filtered query set per status

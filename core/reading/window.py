@@ -215,7 +215,22 @@ class Ahead:
             return groups.overview(grouped, scope, latency)
         if scope.scenario and (ahead := self.prefetch.take(("overview", window, scope), self.max_age_s)) is not None:
             return ahead
-        return MetricsReader(window.tracking_uri, window.experiment_id).overview(window.start_ms, window.end_ms, _minute_ms(), scope)
+        reader = MetricsReader(window.tracking_uri, window.experiment_id)
+        if not (scope.scenario or scope.status or scope.owner):  # the percentiles beside (`latency`), not waited for
+            self.latency(window, scope)
+            return reader.overview(window.start_ms, window.end_ms, _minute_ms(), scope, latency=False)
+        return reader.overview(window.start_ms, window.end_ms, _minute_ms(), scope)
+
+    def latency(self, window: ReadWindow, scope: Scope) -> tuple[bool, tuple[float, float, float] | None]:
+        """The unfiltered window's latency percentiles, asked in the background: (in yet, p50/p90/p99 or None for no
+        traces). The one overview figure that grows with the store: MLflow's rollups keep each day's percentiles,
+        which do not add up across days, so it reads every trace in the window (`percentile_cont` over trace_info:
+        0.66 s at a million traces on PostgreSQL, 0.09 s at 100,000); the other figures come from rollups at once."""
+        key = ("latency", window, scope)
+        reader = MetricsReader(window.tracking_uri, window.experiment_id)
+        self.prefetch.start(key, lambda: (reader.latency(window.start_ms, window.end_ms, scope, True),), self.max_age_s)
+        got = self.prefetch.peek(key, self.max_age_s)
+        return (False, None) if got is None else (True, got[0])
 
     def rollups(self, window: ReadWindow, database_uri: str) -> rollups.Rollups | None:
         """Which days MLflow's rollups serve (core.reading.rollups), asked in the background: None until it is in. Its
