@@ -89,7 +89,7 @@ def _latency_shown(at, started: float) -> float:
     """Seconds from the first load's start until its latency percentiles are on the page: at scale they are read in
     the background (window.Ahead.latency) and the page looks for them every half second, so a poll at that pace."""
     while not any(c.value.startswith("Latency per trace: p50") for c in at.caption):
-        if not any(c.value.startswith("Latency per trace: p50, p90 and p99 are being read") for c in at.caption):
+        if not any(c.value.startswith("Latency percentiles (p50, p90, p99) are being read") for c in at.caption):
             break  # none to show (no traces), or no latency line on this view
         time.sleep(0.05)
         _run(at)
