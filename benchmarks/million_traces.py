@@ -81,10 +81,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fill-base", type=int, default=100_000, help="the filler's reference size")
     parser.add_argument("--fill-only", action="store_true", help="the filler's scale only")
+    parser.add_argument("--keep", action="store_true", help="leave the database and servers up, and write rerun.sh to measure again")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     largest = sizes[-1]
-    with Postgres(Path(args.workdir)) as pg:
+    pg = Postgres(Path(args.workdir))
+    try:
         pg.start()
         small = timed_fill(database(pg, "fill_base"), "bench", args.fill_base)
         pg.psql("DROP DATABASE fill_base")
@@ -102,8 +104,9 @@ def main() -> None:
         off = database(pg, "traces_off", template="traces")
         print(f"MLflow's first rollup build, every size: {build_rollups(on):.1f} s", flush=True)
         workdir = Path(args.workdir)
-        rollups_on = MlflowServer(workdir / "server-on", backend=on, env={"MLFLOW_SQL_TRACE_ROLLUPS_ENABLED": "true"})
-        with rollups_on.start() as server_on, MlflowServer(workdir / "server-off", backend=off).start() as server_off:
+        server_on = MlflowServer(workdir / "server-on", backend=on, env={"MLFLOW_SQL_TRACE_ROLLUPS_ENABLED": "true"}).start()
+        server_off = MlflowServer(workdir / "server-off", backend=off).start()
+        try:
             stores = [(server_on.uri, n, on, f"rollups on, {label(n)}, database given") for n in sizes]
             stores += [(server_off.uri, n, off, f"rollups off, {label(n)}, database given") for n in sizes[-2:]]
             stores.append((server_on.uri, largest, "-", f"rollups on, {label(largest)}, no database address"))
@@ -111,7 +114,16 @@ def main() -> None:
             command += ["--reference", str(sizes.index(100_000) if 100_000 in sizes else 0)]
             for uri, n, db, name in stores:
                 command += ["--store", uri, "--experiment", f"bench{label(n)}", "--database", db, "--label", name]
+            if args.keep:
+                (workdir / "rerun.sh").write_text(f"cd {ROOT} && PYTHONPATH={ROOT} " + " ".join(f"'{c}'" for c in command) + "\n")
             subprocess.run(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+        finally:
+            if not args.keep:
+                server_on.stop()
+                server_off.stop()
+    finally:
+        if not args.keep:
+            pg.stop()
 
 
 if __name__ == "__main__":
