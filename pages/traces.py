@@ -64,6 +64,7 @@ LIST_CONFIG = {
     "trace_id": None,  # a click on the row opens the trace, which shows its id
 }
 FEEDBACK_LABELS = {"up": "thumbs up", "down": "thumbs down", "none": "none"}
+BREAKDOWN_PENDING = "The breakdown by scenario is being read (one pass over every trace in the window; the figures above are in)…"
 
 
 @dataclass(frozen=True)
@@ -418,6 +419,9 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     )
     if by == "status":
         table = got.by_status
+    elif by == "scenario" and trace_data.breakdown_pending(view.window, scope, str(view.settings.tracking_database_uri)):
+        breakdown_pending(view, scope)
+        return
     else:
         try:
             table = trace_data.breakdown(view.window, scope, by, scenario_keys(), t, str(view.settings.tracking_database_uri))
@@ -438,6 +442,15 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
         key="a_dl_breakdown",
         icon=":material/download:",
     )
+
+
+@st.fragment(run_every=0.5)
+def breakdown_pending(view: TracesView, scope: aggregates.Scope) -> None:
+    """The breakdown by scenario at scale, read beside the overview (the window's groups): said to be coming, looked
+    for every half second, the page rerun once it is in (it then draws the table, without this fragment)."""
+    if not trace_data.breakdown_pending(view.window, scope, str(view.settings.tracking_database_uri)):
+        st.rerun()
+    st.caption(BREAKDOWN_PENDING)
 
 
 def latency_text(latency_ms: tuple[float, float, float]) -> str:
@@ -923,7 +936,12 @@ opened = opened_trace()
 first_tab = st.session_state.setdefault(
     "traces_first_tab", "Trace list" if st.query_params.get("trace") else "Image lineage" if st.query_params.get("conversation") else None
 )
-tabs = dict(zip(("Overview", "Trace list", "Image lineage"), st.tabs(["Overview", "Trace list", "Image lineage"], default=first_tab)))
+# at scale only the open tab runs (Streamlit's stateful tabs: a switch reruns the page): a link to one trace then costs
+# that trace's read at any store size, not the store-wide aggregates of the overview beside it; below the threshold
+# every tab is drawn at once (cheap there, and switching needs no rerun)
+lazy = scope is not None
+names = ("Overview", "Trace list", "Image lineage")
+tabs = dict(zip(names, st.tabs(names, default=first_tab, key="traces_tab" if lazy else None, on_change="rerun" if lazy else "ignore")))
 drawn_by = {
     "Overview": partial(overview_tab, view, scope, shown),
     "Trace list": partial(list_tab, view, scope, shown, opened),
@@ -933,6 +951,8 @@ drawn_by = {
 }
 # the tab a link lands on is filled first: its trace or lineage shows before the overview's charts are computed
 for name in sorted(tabs, key=lambda name: name != first_tab):
+    if tabs[name].open is False:  # a stateful tab not shown (at scale): nothing of it is read
+        continue
     with tabs[name]:
         drawn_by[name]()
 if scope is not None and not scope.scenario and not trace_data.reads_rows(view.uri):

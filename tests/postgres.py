@@ -30,12 +30,13 @@ class Postgres:
 
     USER = PASSWORD = DATABASE = "mlflow"
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, settings: dict[str, str] | None = None):
         self._as_root = os.geteuid() == 0
         # as root, PostgreSQL runs as `postgres`, which cannot enter pytest's folders (mode 700): a folder of its own
         self.workdir = Path(tempfile.mkdtemp(prefix="app-postgres-")) if self._as_root else Path(workdir)
         self.data = self.workdir / "pgdata"
         self.port = free_port()
+        self.settings = settings or {}  # more `-c name=value` (a benchmark's bulk-load tuning)
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         command = list(args)
@@ -57,7 +58,7 @@ class Postgres:
             "-w",
             "-o",
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.workdir} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off",
+            "-c synchronous_commit=off -c full_page_writes=off" + "".join(f" -c {name}={value}" for name, value in self.settings.items()),
             "start",
         )
         self.psql(f"CREATE ROLE {self.USER} LOGIN PASSWORD '{self.PASSWORD}'")

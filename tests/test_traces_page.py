@@ -69,6 +69,12 @@ def listed(at: AppTest):
     return next(d.value for d in at.dataframe if "trace_id" in d.value.columns and "request" in d.value.columns)
 
 
+def on_tab(at: AppTest, name: str) -> AppTest:
+    """At scale the page's tabs are stateful and only the open one runs: a person's click on a tab, as its state."""
+    at.session_state["traces_tab"] = name
+    return at.run()
+
+
 def test_overview_metrics_equal_mlflows_own_sums(page_env):
     infos = [
         t.info for t in page_env.store.client.search_traces(locations=[page_env.store.experiment_id], include_spans=False, max_results=100)
@@ -529,8 +535,10 @@ def test_past_the_read_all_limit_the_store_aggregates_and_the_numbers_are_the_sa
     assert not [m.value for m in at.markdown if m.value.strip() in ("None", "`None`")], "nothing stray on the page"
     latency = [c.value for c in at.caption if c.value.startswith("Latency per trace")]
     assert latency == [c.value for c in whole.caption if c.value.startswith("Latency per trace")]
-    page = listed(at)
+    assert not [d for d in at.dataframe if "trace_id" in d.value.columns], "at scale only the open tab is read"
+    page = listed(on_tab(at, "Trace list"))
     assert list(page["trace_id"]) == list(full_list["trace_id"]) and list(page["request"]) == list(full_list["request"])
+    on_tab(at, "Overview")
     frames = traces.reader_for(page_env.tracking_uri, page_env.store.experiment_id).frames()
     by_scenario = next(d.value for d in at.dataframe if "scenario" in d.value.columns and "traces" in d.value.columns)
     expected = traces.breakdown(frames, "scenario").set_index("scenario")
@@ -550,7 +558,7 @@ def test_past_the_read_all_limit_the_store_aggregates_and_the_numbers_are_the_sa
     at.selectbox(key="a_scenario").set_value("catify").run()
     assert not at.exception
     catify = frames.traces[frames.traces["scenario"] == "catify"]
-    assert metrics(at)["Traces"] == f"{len(catify):,}" and set(listed(at)["scenario"]) == {"catify"}
+    assert metrics(at)["Traces"] == f"{len(catify):,}" and set(listed(on_tab(at, "Trace list"))["scenario"]) == {"catify"}
     at.selectbox(key="a_sort").set_value("oldest").run()
     assert list(listed(at)["trace_id"]) == list(catify.sort_values("timestamp_ms")["trace_id"])
 
@@ -558,3 +566,26 @@ def test_past_the_read_all_limit_the_store_aggregates_and_the_numbers_are_the_sa
     assert not at.exception
     assert not any("aggregated by the MLflow store itself" in i.value for i in at.info)
     assert metrics(at)["Feedback"] == full["Feedback"] and len(listed(at)) == len(full_list)
+
+
+def test_a_link_to_one_trace_at_scale_reads_that_trace_not_the_stores_aggregates(page_env, monkeypatch):
+    """Past the read-all limit a `?trace=` link lands on the trace list's tab and only that tab runs: none of the
+    overview's store-wide aggregates (which grow with the store) is asked, so the link costs the same at any size;
+    the overview is read when its tab is opened."""
+    client, experiment_id = page_env.store.client, page_env.store.experiment_id
+    trace_id = page_env.turn_traces[0]
+    monkeypatch.setattr(trace_data, "READ_ALL_MAX_DATABASE", 2)
+    st.cache_data.clear()
+    trace_data.forget_prefetched()
+    asked: list[str] = []
+    real = trace_data.overview
+    monkeypatch.setattr(trace_data, "overview", lambda *a, **k: asked.append("overview") or real(*a, **k))
+    at = open_page(trace=trace_id)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(h.value.startswith("Trace ") for h in at.subheader) and metrics(at)["Spans"] == str(
+        len(client.get_trace(trace_id).data.spans)
+    )
+    assert asked == [] and "Traces" not in metrics(at), "no store-wide aggregate was read for a link to one trace"
+    on_tab(at, "Overview")
+    everything = client.search_traces(locations=[experiment_id], include_spans=False, max_results=500)
+    assert not at.exception and asked and metrics(at)["Traces"] == f"{len(everything):,}"

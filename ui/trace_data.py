@@ -176,6 +176,11 @@ def scenario_rows_alongside(w: ReadWindow, scope: aggregates.Scope, scenario_key
     _ahead().scenario_rows(w, scope, scenario_keys, database_uri)
 
 
+def breakdown_pending(w: ReadWindow, scope: aggregates.Scope, database_uri: str = "") -> bool:
+    """Whether the breakdown by scenario is still being read in the background (window.Ahead.groups_pending)."""
+    return _ahead().groups_pending(w, scope, database_uri)
+
+
 @st.cache_data(ttl=TTL_S, show_spinner="Aggregating traces…", max_entries=32)
 def breakdown(
     w: ReadWindow, scope: aggregates.Scope, by: str, scenario_keys: tuple[str, ...], totals: traces.Totals, database_uri: str = ""

@@ -83,6 +83,12 @@ class Prefetch:
             return None
         return self.take(key, max_age_s)
 
+    def running(self, key: tuple[Any, ...], max_age_s: float) -> bool:
+        """Whether `key` was asked at most `max_age_s` ago and its answer is not in yet."""
+        with self._lock:
+            asked, job = self._jobs.get(key, (0.0, None))
+        return job is not None and not job.done() and time.monotonic() - asked < max_age_s
+
     def take(self, key: tuple[Any, ...], max_age_s: float) -> Any | None:
         """The answer asked ahead for `key` at most `max_age_s` ago (waiting for it if it is still running), or
         None: ask it now."""

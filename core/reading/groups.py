@@ -69,6 +69,33 @@ def overview(groups: pd.DataFrame, scope: Scope, latency_ms: tuple[float, float,
     return Overview(totals=totals, daily=daily.sort_values("period").reset_index(drop=True), by_status=by_status)
 
 
+def joined(earlier: Overview, recent: Overview) -> Overview:
+    """Two overviews of adjacent time ranges as one: counts, tokens and cost add up, per day and by status too
+    (latency percentiles do not: None, asked apart)."""
+    a, b = earlier.totals, recent.totals
+    totals = sums.Totals(
+        traces=a.traces + b.traces,
+        input_tokens=a.input_tokens + b.input_tokens,
+        output_tokens=a.output_tokens + b.output_tokens,
+        cost_usd=a.cost_usd + b.cost_usd,
+        errors=a.errors + b.errors,
+        in_progress=a.in_progress + b.in_progress,
+        latency_ms=None,
+    )
+    daily = pd.concat([d for d in (earlier.daily, recent.daily) if len(d)], ignore_index=True)
+    if len(daily):
+        daily = daily.groupby("period", as_index=False).sum().sort_values("period").reset_index(drop=True)
+    else:
+        daily = earlier.daily
+    by_status = pd.concat([d for d in (earlier.by_status, recent.by_status) if len(d)], ignore_index=True)
+    if len(by_status):
+        by_status = by_status.groupby("status", as_index=False)["traces"].sum()
+        by_status = by_status.sort_values("traces", ascending=False).reset_index(drop=True)
+    else:
+        by_status = earlier.by_status
+    return Overview(totals=totals, daily=daily, by_status=by_status)
+
+
 def scenario_rows(groups: pd.DataFrame, scope: Scope, keys: tuple[str, ...]) -> pd.DataFrame:
     """The breakdown's rows of the named scenarios (aggregates.MetricsReader.scenario_rows' shape, no "other" row):
     counts, tokens and cost by trace name from the groups. MLflow's way is three grouped trace queries and a span cost
