@@ -1,7 +1,7 @@
 """Issue 35's million-trace run, end to end, on one machine: the stores filled, MLflow's rollups built, two servers,
 the Traces page measured side by side.
 
-    python benchmarks/million_traces.py [--workdir /tmp/million] [--sizes 10000,100000,1000000] [--rounds 3] [--fill-only]
+    PYTHONPATH=. python benchmarks/million_traces.py [--workdir /tmp/million] [--sizes 10000,100000,1000000] [--rounds 3] [--fill-only]
 
 1. A PostgreSQL server of its own (tests/postgres.py: Debian's binaries, loopback, fsync off as in the suite), with
    PostgreSQL's bulk-load advice (BULK_LOAD).
@@ -27,12 +27,11 @@ import time
 from pathlib import Path
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # prices from the catalog MLflow ships: no network
+from tests.mlflow_server import MlflowServer
+from tests.postgres import Postgres
 
-from tests.mlflow_server import MlflowServer  # noqa: E402 - after the path
-from tests.postgres import Postgres  # noqa: E402 - after the path
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # prices from the catalog MLflow ships: no network
 
 DAYS = 30
 # PostgreSQL's own advice for populating a database (docs: "Populating a Database", 14.4.6): a larger max_wal_size,
@@ -68,7 +67,7 @@ def timed_fill(uri: str, experiment: str, n: int) -> float:
 def build_rollups(uri: str) -> float:
     """One pass of MLflow's rollup job on the database, as its scheduler runs it (the variable is read per call)."""
     from mlflow.tracing.client import TracingClient  # noqa: PLC0415 - once the store exists
-    from mlflow.tracing.trace_rollup_service import run_sql_trace_rollup_scheduler  # noqa: PLC0415
+    from mlflow.tracing.trace_rollup_service import run_sql_trace_rollup_scheduler  # noqa: PLC0415 - once the store exists
 
     started = time.perf_counter()
     with mock.patch.dict(os.environ, {"MLFLOW_SQL_TRACE_ROLLUPS_ENABLED": "true"}):
