@@ -89,6 +89,20 @@ def open_page(monkeypatch, tracking_uri: str, experiment: str, database_uri: str
     return at
 
 
+def first_load_at_scale(monkeypatch, server_uri: str, database_uri: str) -> AppTest:
+    """The page's cold first load behind the server, past its read-all limit, the database known (experiment "same"),
+    nothing asked ahead: what it shows before its background reads are in."""
+    monkeypatch.setattr(trace_data, "READ_ALL_MAX_SERVER", 2)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "same")
+    monkeypatch.setenv("APP_TRACKING_DATABASE_URI", database_uri)
+    trace_data.forget_prefetched()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "pages" / "traces.py"), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def shown(at: AppTest) -> str:
     return "\n".join(str(e.value) for kind in (at.caption, at.info, at.warning, at.code, at.markdown) for e in kind)
 
@@ -273,14 +287,7 @@ def test_the_percentiles_no_rollup_serves_follow_the_first_load_and_equal_mlflow
     want = raw(uri, ids["same"]).totals.latency_ms
     gate, real = threading.Event(), aggregates.MetricsReader.latency
     monkeypatch.setattr(aggregates.MetricsReader, "latency", lambda self, *args: gate.wait(60) and real(self, *args))
-    monkeypatch.setattr(trace_data, "READ_ALL_MAX_SERVER", 2)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", server_uri)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "same")
-    monkeypatch.setenv("APP_TRACKING_DATABASE_URI", uri)
-    trace_data.forget_prefetched()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "pages" / "traces.py"), default_timeout=120).run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = first_load_at_scale(monkeypatch, server_uri, uri)
     assert [m.value for m in at.metric if m.label == "Traces"] == ["1,500"], "the other figures are there at once"
     assert any(LATENCY_PENDING in c.value for c in at.caption) and not [
         c for c in at.caption if c.value.startswith("Latency per trace: p50")
@@ -333,14 +340,7 @@ def test_the_breakdown_by_scenario_follows_the_first_load(store, monkeypatch):
     gate, real = threading.Event(), sql.trace_groups
     # only the window-wide read (start None: "All time") waits; the overview's raw days (a start) do not
     monkeypatch.setattr(sql, "trace_groups", lambda db, exp, start, end: (start is not None or gate.wait(60)) and real(db, exp, start, end))
-    monkeypatch.setattr(trace_data, "READ_ALL_MAX_SERVER", 2)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", server_uri)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "same")
-    monkeypatch.setenv("APP_TRACKING_DATABASE_URI", uri)
-    trace_data.forget_prefetched()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "pages" / "traces.py"), default_timeout=120).run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = first_load_at_scale(monkeypatch, server_uri, uri)
     assert [m.value for m in at.metric if m.label == "Traces"] == ["1,500"], "the overview's figures are there at once"
     assert any(BREAKDOWN_PENDING in c.value for c in at.caption)
     assert not [d for d in at.dataframe if "scenario" in d.value.columns], "no breakdown table yet"
