@@ -64,6 +64,10 @@ LIST_CONFIG = {
     "trace_id": None,  # a click on the row opens the trace, which shows its id
 }
 FEEDBACK_LABELS = {"up": "thumbs up", "down": "thumbs down", "none": "none"}
+LATENCY_PENDING = (
+    "Latency percentiles (p50, p90, p99) are being read from every trace in the window (MLflow's daily rollups keep no "
+    "percentile that adds up across days)…"
+)
 BREAKDOWN_PENDING = "The breakdown by scenario is being read (one pass over every trace in the window; the figures above are in)…"
 
 
@@ -420,7 +424,8 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     if by == "status":
         table = got.by_status
     elif by == "scenario" and trace_data.breakdown_pending(view.window, scope, str(view.settings.tracking_database_uri)):
-        breakdown_pending(view, scope)
+        database = str(view.settings.tracking_database_uri)
+        until_in(lambda: not trace_data.breakdown_pending(view.window, scope, database), BREAKDOWN_PENDING)
         return
     else:
         try:
@@ -445,12 +450,12 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
 
 
 @st.fragment(run_every=0.5)
-def breakdown_pending(view: TracesView, scope: aggregates.Scope) -> None:
-    """The breakdown by scenario at scale, read beside the overview (the window's groups): said to be coming, looked
-    for every half second, the page rerun once it is in (it then draws the table, without this fragment)."""
-    if not trace_data.breakdown_pending(view.window, scope, str(view.settings.tracking_database_uri)):
+def until_in(is_in: Callable[[], bool], sentence: str) -> None:
+    """What the page reads in the background (the latency percentiles, the breakdown by scenario at scale): said to
+    be coming, looked for every half second, the whole page rerun once it is in (it then draws it without this)."""
+    if is_in():
         st.rerun()
-    st.caption(BREAKDOWN_PENDING)
+    st.caption(sentence)
 
 
 def latency_text(latency_ms: tuple[float, float, float]) -> str:
@@ -465,18 +470,7 @@ def latency_caption(view: TracesView, scope: aggregates.Scope) -> None:
         if latency_ms:
             st.caption(latency_text(latency_ms))
         return
-    latency_pending(view, scope)
-
-
-@st.fragment(run_every=0.5)
-def latency_pending(view: TracesView, scope: aggregates.Scope) -> None:
-    done, _ = trace_data.latency(view.window, scope)
-    if done:
-        st.rerun()  # the whole page, which now says them without this fragment
-    st.caption(
-        "Latency percentiles (p50, p90, p99) are being read from every trace in the window (MLflow's daily rollups "
-        "keep no percentile that adds up across days)…"
-    )
+    until_in(lambda: trace_data.latency(view.window, scope)[0], LATENCY_PENDING)
 
 
 def show_rollups(view: TracesView, scope: aggregates.Scope) -> None:
