@@ -25,6 +25,7 @@ from core.agents import RUNTIME_LABELS
 from core.config import Settings
 from core.conversations import ConversationError, ConversationStore, StoreUnavailable, is_valid_run_id
 from core.reading import aggregates, lineage, rollups, story
+from core.reading.window import TraceCount
 from core.traces import ReadWindow
 from ui import startup, trace_data, trace_view, visitor
 from ui.text import labelled, plain
@@ -81,12 +82,17 @@ class TracesView:
     store: ConversationStore
     window: ReadWindow
     kind: str
-    count: int
+    count: TraceCount
     whole: bool  # every trace read: few enough, a visitor's own, or "Read all" pressed
 
     @property
     def uri(self) -> str:
         return self.window.tracking_uri
+
+    @property
+    def database(self) -> str:
+        """The tracking server's database address (APP_TRACKING_DATABASE_URI), or empty."""
+        return str(self.settings.tracking_database_uri)
 
     @property
     def viewer(self) -> str | None:
@@ -164,9 +170,11 @@ def open_view(settings: Settings, store: ConversationStore) -> TracesView:
     window = read_or_stop(
         lambda: ReadWindow(uri, experiment_id, start_ms, end_ms, viewer, trace_data.nonce(), traces.store_version(uri, experiment_id))
     )
-    count = read_or_stop(lambda: trace_data.trace_count(window, aggregates.Scope(owner=viewer)))
+    database = str(settings.tracking_database_uri)
+    count = read_or_stop(lambda: trace_data.trace_count(window, aggregates.Scope(owner=viewer), database))
     # a visitor's own traces are always read whole: they are two sets MLflow's metric filters cannot join (Scope)
-    whole = viewer is not None or count <= trace_data.read_all_max(uri) or st.session_state.get("read_all_traces", False)
+    few = not count.more and count.traces <= trace_data.read_all_max(uri)
+    whole = viewer is not None or few or st.session_state.get("read_all_traces", False)
     if viewer is not None:
         top[0].caption("Your traces in this demo: turns you ran in this browser session.")
     return TracesView(settings, store, window, kind, count, whole)
@@ -184,16 +192,18 @@ def read_all() -> None:
     st.session_state.read_all_traces = True
 
 
-def at_scale_filters(count: int, kind: str) -> aggregates.Scope:
-    """Past read_all_max traces the page asks the store: the filters it can apply itself, and how to get the rest."""
+def at_scale_filters(count: TraceCount, kind: str) -> aggregates.Scope:
+    """Past read_all_max traces the page asks the store: the filters it can apply itself, and how to get the rest.
+    With the database known the count stops past the limit (window.count): the Overview tab has the exact one."""
+    many = f"More than {count.traces:,} traces" if count.more else f"{count.traces:,} traces"
     st.info(
-        f"{count:,} traces: the totals, charts and breakdowns below are aggregated by the MLflow store itself, "
+        f"{many}: the totals, charts and breakdowns below are aggregated by the MLflow store itself, "
         "and the list reads one page at a time. Breakdowns by agent and session, the model, text and feedback "
         "filters, sorting by cost or tokens and the what-if need every trace read.",
         icon=":material/speed:",
     )
     st.button(
-        f"Read all {count:,} traces",
+        "Read all traces (the Overview tab counts them)" if count.more else f"Read all {count.traces:,} traces",
         key="read_all",
         on_click=read_all,
         icon=":material/download:",
@@ -398,9 +408,9 @@ def what_if(frames: traces.Frames) -> None:
 def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     """The overview from the store's aggregates (core.reading.aggregates): totals, per day, by scenario, model, status."""
     if st.session_state.get("a_breakdown_by", "scenario") == "scenario":  # asked side by side with the overview
-        trace_data.scenario_rows_alongside(view.window, scope, scenario_keys(), str(view.settings.tracking_database_uri))
+        trace_data.scenario_rows_alongside(view.window, scope, scenario_keys(), view.database)
     try:
-        got = trace_data.overview(view.window, scope, str(view.settings.tracking_database_uri))
+        got = trace_data.overview(view.window, scope, view.database)
     except traces.TraceReadError as exc:
         st.error(plain(exc))
         return
@@ -423,13 +433,12 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     )
     if by == "status":
         table = got.by_status
-    elif by == "scenario" and trace_data.breakdown_pending(view.window, scope, str(view.settings.tracking_database_uri)):
-        database = str(view.settings.tracking_database_uri)
-        until_in(lambda: not trace_data.breakdown_pending(view.window, scope, database), BREAKDOWN_PENDING)
+    elif by == "scenario" and trace_data.breakdown_pending(view.window, scope, view.database):
+        until_in(lambda: not trace_data.breakdown_pending(view.window, scope, view.database), BREAKDOWN_PENDING)
         return
     else:
         try:
-            table = trace_data.breakdown(view.window, scope, by, scenario_keys(), t, str(view.settings.tracking_database_uri))
+            table = trace_data.breakdown(view.window, scope, by, scenario_keys(), t, view.database)
         except traces.TraceReadError as exc:
             st.error(plain(exc))
             return
@@ -478,7 +487,7 @@ def show_rollups(view: TracesView, scope: aggregates.Scope) -> None:
     rollups, what turning them on would give, once a session."""
     if scope.scenario or scope.status or scope.owner or trace_data.reads_rows(view.uri):  # filtered: from every trace;
         return  # sqlite: the page reads its rows, no rollups
-    got = trace_data.rollup_days(view.window, str(view.settings.tracking_database_uri))
+    got = trace_data.rollup_days(view.window, view.database)
     if got is None:  # asked in the background: the first load does not wait for it
         st.caption("Which days come from MLflow's daily rollups: shown on the next run of the page.")
         return
@@ -951,4 +960,4 @@ for name in sorted(tabs, key=lambda name: name != first_tab):
         drawn_by[name]()
 if scope is not None and not scope.scenario and not trace_data.reads_rows(view.uri):
     # what a person is likely to choose next, asked once this page's own reads are done (not competing with them)
-    trace_data.prefetch_scenarios(view.window, scope, scenario_keys(), str(view.settings.tracking_database_uri))
+    trace_data.prefetch_scenarios(view.window, scope, scenario_keys(), view.database)

@@ -139,9 +139,27 @@ def test_the_page_figures_are_the_same_with_and_without_rollups(store):
     assert (by_model_on["cost_usd"] - by_model_off["cost_usd"]).abs().max() < 1e-6
 
 
+def test_with_the_database_known_the_count_stops_past_the_read_all_limit(store):
+    """Whether the page reads every trace needs the count only up to its limit: with the database known it stops
+    there (the same cost at a million traces), and below the limit it is MLflow's own count."""
+    uri, server_uri, ids = store
+    at = window.ReadWindow(server_uri, ids["same"])
+    assert window.count(at, aggregates.Scope(), 100, uri) == window.TraceCount(100, more=True)
+    mlflows = aggregates.MetricsReader(server_uri, ids["same"]).count()
+    assert mlflows == 1500 and window.count(at, aggregates.Scope(), 5000, uri) == window.TraceCount(1500)
+    assert window.count(at, aggregates.Scope(), 100) == window.TraceCount(1500), "no database: MLflow's whole count"
+    day = 86_400_000
+    newest = window.ReadWindow(server_uri, ids["same"], int(time.time() * 1000) // day * day - day)
+    recent = aggregates.MetricsReader(server_uri, ids["same"]).count(newest.start_ms, None)
+    assert 0 < recent < 1500 and window.count(newest, aggregates.Scope(), 5000, uri) == window.TraceCount(recent)
+
+
 def test_the_page_says_which_days_came_from_rollups_with_the_same_figures(store, postgres, monkeypatch):
     uri, server_uri, _ = store
     on, off = open_page(monkeypatch, server_uri, "same", uri), open_page(monkeypatch, uri, "same")
+    for page in (on, off):  # both know the database (the server's given; the store's own): the count stops past 2
+        assert any(i.value.startswith("More than 2 traces:") for i in page.info)
+        assert page.button(key="read_all").label == "Read all traces (the Overview tab counts them)"
     figures = ("Traces", "Input tokens", "Output tokens", "Cost (USD)", "Errors")
     assert [m.value for m in on.metric if m.label in figures] == [m.value for m in off.metric if m.label in figures]
     assert "days from MLflow's daily rollups" in shown(on) and "not rolled up yet" in shown(on)

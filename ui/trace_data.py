@@ -126,8 +126,9 @@ def read_all_max(tracking_uri: str) -> int:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=32)
-def trace_count(w: ReadWindow, scope: aggregates.Scope) -> int:
-    return aggregates.MetricsReader(w.tracking_uri, w.experiment_id).count(w.start_ms, w.end_ms, scope)
+def trace_count(w: ReadWindow, scope: aggregates.Scope, database_uri: str = "") -> window.TraceCount:
+    """Enough of the window's count to decide whether to read every trace (core.reading.window.count)."""
+    return window.count(w, scope, read_all_max(w.tracking_uri), database_uri)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Reading traces…", max_entries=8)

@@ -420,6 +420,21 @@ def rollup_days(database_uri: str, experiment_id: str) -> tuple[bool, pd.DataFra
     return any_rollup is not None, frame.astype("int64")
 
 
+def traces_up_to(database_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None, limit: int) -> int:
+    """The window's traces counted up to `limit`: whether the page reads every trace needs no more. A whole count
+    grows with the store (MLflow's COUNT: 0.09 s at a million traces on PostgreSQL, the first load's one store-wide
+    wait with rollups, and a `?trace=` link's too); this reads the first `limit` entries of the (experiment_id,
+    timestamp_ms) index whatever the store's size."""
+    params: dict[str, Any] = {"exp": int(experiment_id), "limit": int(limit)}
+    where = "i.experiment_id = :exp" + time_clause(start_ms, end_ms, params)
+    statement = text(f"SELECT COUNT(*) FROM (SELECT 1 FROM trace_info i WHERE {where} LIMIT :limit) AS counted")
+    try:
+        with TracingClient(database_uri).store.engine.connect() as connection:
+            return int(connection.execute(statement, params).scalar_one())
+    except Exception as exc:
+        raise unreadable(exc, "counted") from exc
+
+
 def trace_groups(database_uri: str, experiment_id: str, start_ms: int | None, end_ms: int | None) -> pd.DataFrame:
     """A window's traces grouped by UTC day, trace name and status, with their counts, token sums and cost: one
     GROUP BY of `trace_info` (its (experiment_id, timestamp_ms) index; about 46 ms at 50,000 traces on PostgreSQL, a

@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from ..conversations import find_models_experiment
-from . import groups, readers, rollups
+from . import groups, readers, rollups, sql
 from .aggregates import MetricsReader, Overview, Prefetch, Scope, from_rows, kind_searches, owner_searches, scenarios_from_rows, with_rest
 from .api import ApiTraceReader
 from .frames import Frames, TraceFilter, apply_filter, empty_frames, merged, refresh_since
@@ -183,6 +183,25 @@ def recent(window: ReadWindow, scope: Scope, drawing: tuple[str, ...]) -> Frames
 
 
 # --- large stores: the store's aggregates, some asked ahead ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceCount:
+    """The window's traces: `traces` exactly, or with `more`, more than `traces` (counting stopped there)."""
+
+    traces: int
+    more: bool = False
+
+
+def count(window: ReadWindow, scope: Scope, limit: int, database_uri: str = "") -> TraceCount:
+    """How many traces the window holds, as far as deciding whether to read them all needs: with the database known,
+    counted up to `limit` + 1 (sql.traces_up_to: the same cost at any store size); else MLflow's whole count (a
+    visitor's own traces are two sets only MLflow's filters find: aggregates.MetricsReader.count)."""
+    database = rollups.database_of(window.tracking_uri, database_uri)
+    if database and not scope.owner:
+        counted = sql.traces_up_to(database, window.experiment_id, window.start_ms, window.end_ms, limit + 1)
+        return TraceCount(limit, more=True) if counted > limit else TraceCount(counted)
+    return TraceCount(MetricsReader(window.tracking_uri, window.experiment_id).count(window.start_ms, window.end_ms, scope))
 
 
 def reads_rows(tracking_uri: str) -> bool:
