@@ -46,7 +46,8 @@ BULK_LOAD = {"max_wal_size": "8GB", "shared_buffers": "6GB", "checkpoint_timeout
 
 def database(pg: Postgres, name: str, template: str = "") -> str:
     """A database owned by the `mlflow` role (a copy of `template` when given), and its URI."""
-    pg.psql(f"CREATE DATABASE {name} OWNER {pg.USER}" + (f" TEMPLATE {template}" if template else ""))
+    # a copy of the million-trace database (20 GB) takes minutes: psql's default two are not enough
+    pg.psql(f"CREATE DATABASE {name} OWNER {pg.USER}" + (f" TEMPLATE {template}" if template else ""), timeout_s=3600)
     return pg.uri().rsplit("/", 1)[0] + "/" + name
 
 

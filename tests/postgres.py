@@ -38,11 +38,11 @@ class Postgres:
         self.port = free_port()
         self.settings = settings or {}  # more `-c name=value` (a benchmark's bulk-load tuning)
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, check: bool = True, timeout_s: float = 120) -> subprocess.CompletedProcess:
         command = list(args)
         if self._as_root:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=timeout_s)
 
     def start(self) -> "Postgres":
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,8 @@ class Postgres:
         self.psql(f"CREATE DATABASE {self.DATABASE} OWNER {self.USER}")
         return self
 
-    def psql(self, sql: str) -> str:
+    def psql(self, sql: str, timeout_s: float = 120) -> str:
+        """`timeout_s`: longer for a benchmark's copy of a database of a million traces (20 GB: over 2 minutes)."""
         done = self._run(
             pg_bin("psql"),
             "-h",
@@ -80,6 +81,7 @@ class Postgres:
             "ON_ERROR_STOP=1",
             "-tAc",
             sql,
+            timeout_s=timeout_s,
         )
         return done.stdout.strip()
 
