@@ -66,8 +66,8 @@ LIST_CONFIG = {
 }
 FEEDBACK_LABELS = {"up": "thumbs up", "down": "thumbs down", "none": "none"}
 LATENCY_PENDING = (
-    "Latency percentiles (p50, p90, p99) are being read from every trace in the window (MLflow's daily rollups keep no "
-    "percentile that adds up across days)…"
+    "Latency percentiles (p50, p90, p99) are being read from every matching trace in the window (MLflow's daily "
+    "rollups keep no percentile that adds up across days, and serve no filter)…"
 )
 BREAKDOWN_PENDING = "The breakdown by scenario is being read (one pass over every trace in the window; the figures above are in)…"
 
@@ -419,7 +419,7 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
     if not t.traces:
         st.info("No traces match. Chat on the Chat page, widen the time range or clear the filters.")
         return
-    if t.latency_ms is None and not (scope.scenario or scope.status or scope.owner):
+    if t.latency_ms is None and not scope.owner:  # unfiltered, or filtered with the database known: in the background
         latency_caption(view, scope)
     show_daily(got.daily, t.cost_usd == 0)
     show_rollups(view, scope)
@@ -472,8 +472,8 @@ def latency_text(latency_ms: tuple[float, float, float]) -> str:
 
 
 def latency_caption(view: TracesView, scope: aggregates.Scope) -> None:
-    """The unfiltered overview's percentiles at scale, read in the background (trace_data.latency): said at once when
-    in, else looked for every half second by a fragment, which reruns the page once they are in (so it stops)."""
+    """The overview's percentiles at scale, read in the background (trace_data.latency): said at once when in, else
+    looked for every half second by a fragment, which reruns the page once they are in (so it stops)."""
     done, latency_ms = trace_data.latency(view.window, scope)
     if done:
         if latency_ms:

@@ -151,8 +151,8 @@ def overview(w: ReadWindow, scope: aggregates.Scope, database_uri: str = "") -> 
 
 
 def latency(w: ReadWindow, scope: aggregates.Scope) -> tuple[bool, tuple[float, float, float] | None]:
-    """The unfiltered overview's latency percentiles at scale, asked in the background (window.Ahead.latency): (in
-    yet, p50/p90/p99 or None)."""
+    """The overview's latency percentiles at scale, asked in the background (window.Ahead.latency: unfiltered, or
+    filtered with the database known): (in yet, p50/p90/p99 or None)."""
     return _ahead().latency(w, scope)
 
 

@@ -231,9 +231,8 @@ class Ahead:
         database = rollups.database_of(window.tracking_uri, database_uri)
         if (scope.scenario or scope.status) and database and not scope.owner:
             grouped = self.groups(window, database)
-            reader = MetricsReader(window.tracking_uri, window.experiment_id)
-            latency = reader.latency(window.start_ms, window.end_ms, scope, groups.by_name(grouped, scope))
-            return groups.overview(grouped, scope, latency)
+            self.latency(window, scope, groups.by_name(grouped, scope))  # beside, not waited for (as unfiltered)
+            return groups.overview(grouped, scope, None)
         if scope.scenario and (ahead := self.prefetch.take(("overview", window, scope), self.max_age_s)) is not None:
             return ahead
         reader = MetricsReader(window.tracking_uri, window.experiment_id)
@@ -265,14 +264,17 @@ class Ahead:
             earlier = reader.overview(start, split - 1, now_ms, scope, latency=False)  # MLflow's end is inclusive
             return groups.joined(earlier, groups.overview(recent.result(), scope, None))
 
-    def latency(self, window: ReadWindow, scope: Scope) -> tuple[bool, tuple[float, float, float] | None]:
-        """The unfiltered window's latency percentiles, asked in the background: (in yet, p50/p90/p99 or None for no
+    def latency(self, window: ReadWindow, scope: Scope, by_name: bool | None = None) -> tuple[bool, tuple[float, float, float] | None]:
+        """The window's latency percentiles in `scope`, asked in the background: (in yet, p50/p90/p99 or None for no
         traces). The one overview figure that grows with the store: MLflow's rollups keep each day's percentiles,
-        which do not add up across days, so it reads every trace in the window (`percentile_cont` over trace_info:
-        0.66 s at a million traces on PostgreSQL, 0.09 s at 100,000); the other figures come from rollups at once."""
+        which do not add up across days and serve no filter, so it reads every matching trace in the window
+        (`percentile_cont` over trace_info: 0.66 s at a million traces on PostgreSQL, 0.09 s at 100,000); the other
+        figures come from rollups or the window's groups at once. `by_name`: a scenario by its trace name
+        (groups.by_name, which the overview knows); None: by the scenario tag, right for every trace."""
         key = ("latency", window, scope)
         reader = MetricsReader(window.tracking_uri, window.experiment_id)
-        self.prefetch.start(key, lambda: (reader.latency(window.start_ms, window.end_ms, scope, True),), self.max_age_s)
+        named = by_name if by_name is not None else not scope.scenario
+        self.prefetch.start(key, lambda: (reader.latency(window.start_ms, window.end_ms, scope, named),), self.max_age_s)
         got = self.prefetch.peek(key, self.max_age_s)
         return (False, None) if got is None else (True, got[0])
 
