@@ -48,7 +48,15 @@ def peak_mb() -> float:
 
 
 def _page(uri: str, experiment: str, database: str = ""):
-    from streamlit.testing.v1 import AppTest  # noqa: PLC0415 - timed in fresh processes
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache  # noqa: PLC0415 - timed in fresh processes
+    from streamlit.testing.v1 import AppTest, app_test, local_script_runner  # noqa: PLC0415 - timed in fresh processes
+
+    # compiled once, as a real server does: AppTest makes a new ScriptCache for every run (streamlit/testing/v1/
+    # app_test.py `_run`, local_script_runner.py `LocalScriptRunner`), so each of its runs compiles the page through
+    # Streamlit's magic again (~70 ms for its 960 lines on this machine), where a server's Runtime keeps one for every
+    # session and rerun (streamlit/runtime/runtime.py, `self._script_cache`): no user waits for it after the first page
+    shared = ScriptCache()
+    app_test.ScriptCache = local_script_runner.ScriptCache = lambda: shared  # type: ignore[attr-defined,misc]
 
     os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_EXPERIMENT_NAME"] = uri, experiment
     os.environ["APP_TRACKING_DATABASE_URI"] = database
