@@ -65,6 +65,7 @@ LIST_CONFIG = {
     "trace_id": None,  # a click on the row opens the trace, which shows its id
 }
 FEEDBACK_LABELS = {"up": "thumbs up", "down": "thumbs down", "none": "none"}
+ROLLUPS_PENDING = "Which days come from MLflow's daily rollups is being checked (each day's traces counted against its rollup)…"
 LATENCY_PENDING = (
     "Latency percentiles (p50, p90, p99) are being read from every matching trace in the window (MLflow's daily "
     "rollups keep no percentile that adds up across days, and serve no filter)…"
@@ -460,7 +461,8 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
 
 @st.fragment(run_every=0.5)
 def until_in(is_in: Callable[[], bool], sentence: str) -> None:
-    """What the page reads in the background (the latency percentiles, the breakdown by scenario at scale): said to
+    """What the page reads in the background (the latency percentiles, the breakdown by scenario, which days MLflow's
+    rollups serve, at scale): said to
     be coming, looked for every half second, the whole page rerun once it is in (it then draws it without this)."""
     if is_in():
         st.rerun()
@@ -489,7 +491,7 @@ def show_rollups(view: TracesView, scope: aggregates.Scope) -> None:
         return  # sqlite: the page reads its rows, no rollups
     got = trace_data.rollup_days(view.window, view.database)
     if got is None:  # asked in the background: the first load does not wait for it
-        st.caption("Which days come from MLflow's daily rollups: shown on the next run of the page.")
+        until_in(lambda: trace_data.rollup_days(view.window, view.database) is not None, ROLLUPS_PENDING)
         return
     if got.known and not got.built:
         if not st.session_state.get("_rollups_said"):
