@@ -461,9 +461,9 @@ def overview_at_scale(view: TracesView, scope: aggregates.Scope) -> None:
 
 @st.fragment(run_every=0.5)
 def until_in(is_in: Callable[[], bool], sentence: str) -> None:
-    """What the page reads in the background (the latency percentiles, the breakdown by scenario, which days MLflow's
-    rollups serve, at scale): said to
-    be coming, looked for every half second, the whole page rerun once it is in (it then draws it without this)."""
+    """What the page reads in the background at scale (the latency percentiles, the breakdown by scenario, which days
+    MLflow's rollups serve): said to be coming, looked for every half second, the whole page rerun once it is in (it
+    then draws it without this)."""
     if is_in():
         st.rerun()
     st.caption(sentence)
